@@ -1,0 +1,103 @@
+"""Bucket metadata (BMD): every bucket the cluster knows, with its properties, versioned.
+
+Go counterpart: `core/meta/bmd.go` and `cmn/api.go` (Bprops).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping
+
+from ais_ray.core.errors import ErrBckAlreadyExists, ErrBckNotFound
+from ais_ray.core.names import Bucket, Namespace, Provider
+
+DEFAULT_CKSUM = "xxhash2"  # Go cmn/config.go: default bucket checksum (XXH64, seed 0)
+
+
+@dataclass(frozen=True, slots=True)
+class BucketProps:
+    created: int = 0  # unix ns
+    bid: int = 0
+    checksum_type: str = DEFAULT_CKSUM
+    backend_bck: Bucket | None = None
+    versioning: bool = True
+    extra: Mapping[str, str] = field(default_factory=dict)  # provider specifics, e.g. ht:// original URL
+
+    def to_wire(self, bck: Bucket) -> dict[str, Any]:
+        """The `Ais-Bucket-Props` JSON (Go `cmn.Bprops`); the SDK passes it through unparsed."""
+        backend = self.backend_bck.to_wire() if self.backend_bck else {"name": "", "provider": "", "namespace": {"uuid": "", "name": ""}}
+        return {
+            "provider": bck.provider.value,
+            "backend_bck": backend,
+            "checksum": {"type": self.checksum_type, "validate_cold_get": False, "validate_warm_get": False},
+            "versioning": {"enabled": self.versioning, "validate_warm_get": False, "synchronize": False},
+            "extra": dict(self.extra),
+            "access": "0", "features": "0", "bid": str(self.bid), "created": str(self.created),
+        }
+
+
+def bucket_key(bck: Bucket) -> str:
+    return bck.uname_prefix
+
+
+def bucket_from_key(key: str) -> Bucket:
+    provider, ns, name, _ = key.split("/", 3)
+    return Bucket(name, Provider(provider), Namespace.parse(ns) if ns != "@#" else Namespace())
+
+
+@dataclass(frozen=True, slots=True)
+class BMD:
+    uuid: str
+    version: int = 0
+    buckets: Mapping[str, BucketProps] = field(default_factory=dict)
+
+    def get(self, bck: Bucket) -> BucketProps | None:
+        return self.buckets.get(bucket_key(bck))
+
+    def must_get(self, bck: Bucket) -> BucketProps:
+        props = self.get(bck)
+        if props is None:
+            raise ErrBckNotFound(bck)
+        return props
+
+    def __contains__(self, bck: Bucket) -> bool:
+        return bucket_key(bck) in self.buckets
+
+    def list(self, provider: Provider | None = None) -> list[Bucket]:
+        bcks = (bucket_from_key(k) for k in self.buckets)
+        return sorted((b for b in bcks if provider is None or b.provider == provider), key=str)
+
+    def with_bucket(self, bck: Bucket, props: BucketProps | None = None, *, exist_ok: bool = False) -> BMD:
+        """A new version with `bck` added (or its props replaced when `exist_ok`)."""
+        key = bucket_key(bck)
+        if key in self.buckets and not exist_ok:
+            raise ErrBckAlreadyExists(bck)
+        if props is None:
+            props = BucketProps(created=time.time_ns(), bid=self.version + 1)
+        return replace(self, version=self.version + 1, buckets={**self.buckets, key: props})
+
+    def without_bucket(self, bck: Bucket) -> BMD:
+        key = bucket_key(bck)
+        if key not in self.buckets:
+            raise ErrBckNotFound(bck)
+        return replace(self, version=self.version + 1, buckets={k: v for k, v in self.buckets.items() if k != key})
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"uuid": self.uuid, "version": self.version,
+                "buckets": {k: _props_to_json(v) for k, v in sorted(self.buckets.items())}}
+
+    @classmethod
+    def from_wire(cls, d: Mapping[str, Any]) -> BMD:
+        return cls(d["uuid"], int(d["version"]), {k: _props_from_json(v) for k, v in d["buckets"].items()})
+
+
+def _props_to_json(p: BucketProps) -> dict[str, Any]:
+    return {"created": p.created, "bid": p.bid, "checksum_type": p.checksum_type, "versioning": p.versioning,
+            "backend_bck": bucket_key(p.backend_bck) if p.backend_bck else "", "extra": dict(p.extra)}
+
+
+def _props_from_json(d: Mapping[str, Any]) -> BucketProps:
+    backend = bucket_from_key(d["backend_bck"]) if d.get("backend_bck") else None
+    return BucketProps(int(d["created"]), int(d["bid"]), d.get("checksum_type", DEFAULT_CKSUM), backend,
+                       bool(d.get("versioning", True)), dict(d.get("extra", {})))

@@ -1,0 +1,90 @@
+"""Local object metadata and the on-disk layout of a mountpath (pure: paths and bytes only).
+
+Layout (Go `docs/on_disk_layout.md`, `fs/content.go`):
+
+    <mountpath>/@<provider>/[<ns>/]<bucket>/%ob/<object name>    committed objects
+    <mountpath>/%wk/<unique>                                      work files, removed at start
+    <mountpath>/%ch/<job>/<unique>                                 chunks of resumable blob downloads
+    <mountpath>/.ais.smap, .ais.bmd                                copies of the cluster metadata
+
+Metadata travels with the object in one xattr (`user.ais.lom`), set on the work file before
+the rename that commits it, so data and metadata become visible together.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Mapping
+
+from ais_ray.core.errors import ErrInvalidName
+from ais_ray.core.names import Bucket, validate_obj_name
+
+CT_OBJ = "%ob"
+CT_WORK = "%wk"
+CT_CHUNK = "%ch"
+XATTR = "user.ais.lom"
+SMAP_FILE = ".ais.smap"
+BMD_FILE = ".ais.bmd"
+
+
+@dataclass(frozen=True, slots=True)
+class ObjAttrs:
+    """What is known of a stored object beyond its bytes."""
+
+    size: int
+    cksum_type: str = "xxhash2"
+    cksum: str = ""
+    version: str = ""
+    atime_ns: int = 0
+    custom: Mapping[str, str] = field(default_factory=dict)
+    # Identity of the remote source it came from: lets a re-download or `--latest` skip it.
+    src_etag: str = ""
+    src_version: str = ""
+    src_size: int = -1
+
+    def to_bytes(self) -> bytes:
+        d = {k: v for k, v in asdict(self).items() if v not in ("", {}, -1)}
+        d["custom"] = dict(self.custom)
+        return json.dumps(d, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> ObjAttrs:
+        d: dict[str, Any] = json.loads(raw)
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+    def touched(self, atime_ns: int) -> ObjAttrs:
+        return replace(self, atime_ns=atime_ns)
+
+    def same_source(self, etag: str, version: str, size: int) -> bool:
+        """True when the stored copy provably came from this remote object (skip re-download)."""
+        if size >= 0 and self.size != size:
+            return False
+        if version and self.src_version:
+            return version == self.src_version
+        if etag and self.src_etag:
+            return etag == self.src_etag
+        return False
+
+
+def bucket_dir(mpath: str, bck: Bucket) -> str:
+    ns = "" if bck.ns.is_global else f"{bck.ns.uname}/"
+    return f"{mpath}/@{bck.provider.value}/{ns}{bck.name}"
+
+
+def objects_dir(mpath: str, bck: Bucket) -> str:
+    return f"{bucket_dir(mpath, bck)}/{CT_OBJ}"
+
+
+def obj_fqn(mpath: str, bck: Bucket, name: str) -> str:
+    """Full path of object `name`; raises ErrInvalidName for anything that could leave the bucket."""
+    base = objects_dir(mpath, bck)
+    fqn = os.path.normpath(f"{base}/{validate_obj_name(name)}")
+    if not fqn.startswith(base + "/"):
+        raise ErrInvalidName(f'object name "{name}" resolves outside its bucket')
+    return fqn
+
+
+def obj_name_of(mpath: str, bck: Bucket, fqn: str) -> str:
+    return fqn[len(objects_dir(mpath, bck)) + 1 :]

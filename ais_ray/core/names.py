@@ -1,0 +1,199 @@
+"""Providers, namespaces, buckets and object names: parsing and validation.
+
+Mirrors AIStore's `cmn/bck.go` (Bck, Ns, Cname, MakeUname) and `api/apc/provider.go`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from ais_ray.core.errors import ErrInvalidName, ErrInvalidURL, ErrUnsupported
+
+MAX_BUCKET_NAME_LEN = 64  # @uuid(32)#namespace(32)/bucket(64), the SDK's MAX_BUCKET_PART_LEN
+MAX_OBJ_NAME_LEN = 1024
+MAX_NAME_COMPONENT_LEN = 255  # NAME_MAX of every Linux filesystem we would store on
+
+
+class Provider(str, enum.Enum):
+    AIS = "ais"
+    AWS = "aws"
+    GCP = "gcp"
+    AZURE = "azure"
+    OCI = "oci"
+    HT = "ht"  # HTTP(S) sources; removed from AIStore proper, kept here as in seed 000
+
+    @property
+    def scheme(self) -> str:
+        """The URI scheme AIStore prints (`apc.ToScheme`): aws is s3://, gcp gs://, azure az://."""
+        return _SCHEMES.get(self, self.value)
+
+    @property
+    def is_remote(self) -> bool:
+        return self is not Provider.AIS
+
+    @classmethod
+    def parse(cls, value: str | Provider | None) -> Provider:
+        """Accept canonical names and the aliases `s3`, `gs`, `az`, `oc`; empty means ais.
+
+        Raises:
+            ErrUnsupported: not a known provider.
+        """
+        if isinstance(value, Provider):
+            return value
+        key = (value or "ais").strip().lower()
+        try:
+            return cls(_ALIASES.get(key, key))
+        except ValueError:
+            raise ErrUnsupported(f'invalid bucket provider "{value}"') from None
+
+
+_SCHEMES = {Provider.AWS: "s3", Provider.GCP: "gs", Provider.AZURE: "az"}
+_ALIASES = {"s3": "aws", "gs": "gcp", "gcs": "gcp", "az": "azure", "oc": "oci", "http": "ht", "https": "ht"}
+
+
+@dataclass(frozen=True, slots=True)
+class Namespace:
+    uuid: str = ""
+    name: str = ""
+
+    @property
+    def is_global(self) -> bool:
+        return not self.uuid and not self.name
+
+    @property
+    def uname(self) -> str:
+        """`@#` for the global namespace, `@uuid#name` otherwise (Go `Ns.Uname`)."""
+        return f"@{self.uuid}#{self.name}"
+
+    def __str__(self) -> str:
+        return "" if self.is_global else self.uname
+
+    @classmethod
+    def parse(cls, text: str) -> Namespace:
+        """Parse `@uuid#name`, `#name` or `` (global)."""
+        if not text:
+            return cls()
+        body = text[1:] if text.startswith("@") else text
+        uuid, sep, name = body.partition("#")
+        if not sep:
+            uuid, name = ("", body) if not text.startswith("@") else (body, "")
+        for part in (uuid, name):
+            if part and not _is_alpha_plus(part):
+                raise ErrInvalidName(f'invalid namespace "{text}"')
+        return cls(uuid=uuid, name=name)
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    name: str
+    provider: Provider = Provider.AIS
+    ns: Namespace = Namespace()
+
+    def __str__(self) -> str:
+        """Canonical name (Go `Bck.Cname`): `ais://b`, `s3://b`, `ais://@uuid#ns/b`."""
+        if self.ns.is_global:
+            return f"{self.provider.scheme}://{self.name}"
+        return f"{self.provider.scheme}://{self.ns}/{self.name}"
+
+    @property
+    def is_remote(self) -> bool:
+        return self.provider.is_remote
+
+    @property
+    def uname_prefix(self) -> str:
+        """`provider/@#/bucket/`, to which the object name is appended (Go `MakeUname`)."""
+        return f"{self.provider.value}/{self.ns.uname}/{self.name}/"
+
+    def uname(self, obj_name: str) -> str:
+        return self.uname_prefix + obj_name
+
+    def validate(self) -> Bucket:
+        """Raise ErrInvalidName unless the name is valid for this provider; return self."""
+        validate_bucket_name(self.name)
+        return self
+
+    def to_wire(self) -> dict[str, object]:
+        return {"name": self.name, "provider": self.provider.value,
+                "namespace": {"uuid": self.ns.uuid, "name": self.ns.name}}
+
+
+def _is_alpha_plus(s: str) -> bool:
+    """Letters, digits, `-`, `_`, and `.` except `..` (Go `cos.IsAlphaPlus`)."""
+    for i, c in enumerate(s):
+        if c.isascii() and (c.isalnum() or c in "-_"):
+            continue
+        if c != "." or s[i + 1 : i + 2] == ".":
+            return False
+    return True
+
+
+def validate_bucket_name(name: str) -> str:
+    """Raise ErrInvalidName unless `name` is a valid bucket name (Go `Bck.ValidateName`)."""
+    if not name:
+        raise ErrInvalidName("bucket name is missing")
+    if name == "." or not _is_alpha_plus(name):
+        raise ErrInvalidName(
+            f'bucket name "{name}" is invalid: may only contain letters, numbers, dashes (-), '
+            "underscores (_), and dots (.)")
+    if len(name) > MAX_BUCKET_NAME_LEN:
+        raise ErrInvalidName(f'bucket name "{name[:16]}..." is too long ({len(name)} > {MAX_BUCKET_NAME_LEN})')
+    return name
+
+
+def validate_obj_name(name: str) -> str:
+    """Raise ErrInvalidName unless `name` is a safe object name; return it.
+
+    Rejected: empty names, a leading `/` or `~/`, a trailing `/`, `.` or `..` components,
+    NUL bytes, and names or components too long for the filesystem. Nothing that passes
+    can resolve outside its bucket directory (Go `cos.ValidateOname`, plus the length rules
+    of the filesystem the object is stored on).
+    """
+    if not name:
+        raise ErrInvalidName("object name is missing")
+    bad = ""
+    if "\x00" in name:
+        bad = "contains a NUL byte"
+    elif name.startswith("/"):
+        bad = "must not start with '/'"
+    elif name.startswith("~/"):
+        bad = "must not start with '~/'"
+    elif name.endswith("/"):
+        bad = "must not end with '/'"
+    elif any(part in (".", "..") for part in name.split("/")):
+        bad = "must not contain '.' or '..' path components"
+    elif len(name.encode()) > MAX_OBJ_NAME_LEN:
+        bad = f"is longer than {MAX_OBJ_NAME_LEN} bytes"
+    elif any(len(part.encode()) > MAX_NAME_COMPONENT_LEN for part in name.split("/")):
+        bad = f"has a path component longer than {MAX_NAME_COMPONENT_LEN} bytes"
+    if bad:
+        shown = name if len(name) <= 64 else name[:61] + "..."
+        raise ErrInvalidName(f'object name "{shown}" is invalid: {bad}')
+    return name
+
+
+def parse_bucket_uri(uri: str, *, default_provider: Provider = Provider.AIS) -> tuple[Bucket, str]:
+    """Split `ais://b/o/x.bin` (or `s3://b`, `ais://@uuid#ns/b/o`, plain `b/o`) into bucket and object name.
+
+    The object name is returned as given (possibly empty, possibly ending in `/` for a
+    virtual directory); callers validate it for their use.
+
+    Raises:
+        ErrInvalidURL: no bucket in the URI.
+        ErrUnsupported: unknown scheme.
+        ErrInvalidName: invalid bucket name or namespace.
+    """
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        scheme, rest = default_provider.value, uri
+    provider = Provider.parse(scheme)
+    ns = Namespace()
+    if rest.startswith(("@", "#")):
+        ns_text, slash, rest = rest.partition("/")
+        ns = Namespace.parse(ns_text)
+        if not slash:
+            rest = ""
+    name, _, obj = rest.partition("/")
+    if not name:
+        raise ErrInvalidURL(f'"{uri}": missing bucket name')
+    return Bucket(validate_bucket_name(name), provider, ns), obj
