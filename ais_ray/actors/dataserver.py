@@ -1,0 +1,208 @@
+"""The object data server of one mountpath: PUT, GET (with Range), HEAD, DELETE.
+
+Clients reach it through a 307 from the Serve API (or from the target's own URL), so
+object bytes never pass through Ray Serve: uploads stream to a work file, downloads go
+out with sendfile. Runs on the mountpath actor's private I/O loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+from aiohttp import web
+
+from ais_ray.core import headers as H
+from ais_ray.core.errors import AisError, ErrBadRequest, ErrUnsupported, error_body
+from ais_ray.core.lom import ObjAttrs
+from ais_ray.core.names import Bucket, Namespace, Provider, validate_bucket_name
+from ais_ray.core.ranges import parse_range
+
+if TYPE_CHECKING:
+    from ais_ray.actors.mountpath import MountpathContext
+
+log = logging.getLogger(__name__)
+
+WRITE_BATCH = 1 << 20  # gather network chunks into ~1 MiB writes: one thread hop per MiB
+OBJ_ROUTE = "/v1/objects/{bucket}/{obj:.+}"
+
+
+def bucket_from_request(req: web.Request) -> Bucket:
+    name = validate_bucket_name(req.match_info["bucket"])
+    provider = Provider.parse(req.query.get(H.Q_PROVIDER, "ais"))
+    ns = Namespace.parse(req.query.get(H.Q_NAMESPACE, ""))
+    return Bucket(name, provider, ns)
+
+
+def obj_headers(attrs: ObjAttrs, location: str) -> dict[str, str]:
+    """AIS object metadata headers (Go `cmn.ObjAttrs.ToHeader`)."""
+    out = {
+        H.CKSUM_TYPE: attrs.cksum_type, H.CKSUM_VAL: attrs.cksum, H.ATIME: str(attrs.atime_ns),
+        H.VERSION: attrs.version, H.PRESENT: "true", H.LOCATION: location, H.MIRROR_COPIES: "1",
+    }
+    if attrs.custom:
+        out[H.CUSTOM_MD] = ",".join(f"{k}={v}" for k, v in sorted(attrs.custom.items()))
+    if attrs.src_etag:
+        out["ETag"] = attrs.src_etag
+    return {k: v for k, v in out.items() if v}
+
+
+def error_middleware(node: str) -> Callable[..., Awaitable[web.StreamResponse]]:
+    @web.middleware
+    async def mw(req: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        try:
+            return await handler(req)
+        except AisError as err:
+            return error_response(err, req, node)
+        except web.HTTPException:
+            raise
+        except (ConnectionError, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # a bug or an I/O failure: 500, logged once here
+            log.exception("%s %s failed", req.method, req.path)
+            return error_response(AisError(f"{type(exc).__name__}: {exc}"), req, node)
+
+    return mw
+
+
+def error_response(err: AisError, req: web.Request, node: str) -> web.Response:
+    body = error_body(err, method=req.method, url_path=req.path, node=node, remote_addr=req.remote or "")
+    if req.method == "HEAD":
+        return web.Response(status=err.status, headers={"Content-Type": "application/json"})
+    return web.json_response(body, status=err.status)
+
+
+class DataServer:
+    def __init__(self, ctx: MountpathContext) -> None:
+        self.ctx = ctx
+        self.app = web.Application(middlewares=[error_middleware(ctx.node_name)], client_max_size=0)
+        self.app.router.add_route("PUT", OBJ_ROUTE, self.put_object)
+        self.app.router.add_route("GET", OBJ_ROUTE, self.get_object)
+        self.app.router.add_route("HEAD", OBJ_ROUTE, self.head_object)
+        self.app.router.add_route("DELETE", OBJ_ROUTE, self.delete_object)
+        self.app.router.add_get("/v1/health", self.health)
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self, host: str, port: int) -> str:
+        """Bind `port` if free (stable URLs across restarts), else any free port; return the URL."""
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        sock = bind_socket(host, port)
+        site = web.SockSite(self._runner, sock, backlog=1024)
+        await site.start()
+        self.url = f"http://{host}:{sock.getsockname()[1]}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # ---- handlers --------------------------------------------------------------------------
+    async def health(self, req: web.Request) -> web.Response:
+        return web.Response(status=200)
+
+    def _locate(self, req: web.Request) -> tuple[Bucket, str]:
+        bck = bucket_from_request(req)
+        self.ctx.meta.bmd.must_get(bck)
+        return bck, req.match_info["obj"]
+
+    async def put_object(self, req: web.Request) -> web.Response:
+        bck, name = self._locate(req)
+        if req.query.get("append_type"):
+            raise ErrUnsupported("append is not supported")
+        store = self.ctx.store
+        store.fqn(bck, name)  # validate the name before reading the body
+        w = await asyncio.to_thread(store.new_writer)
+        try:
+            buf = bytearray()
+            async for chunk in req.content.iter_any():
+                buf += chunk
+                if len(buf) >= WRITE_BATCH:
+                    data, buf = buf, bytearray()
+                    await asyncio.to_thread(w.write, data)
+            if buf:
+                await asyncio.to_thread(w.write, buf)
+            if req.content_length is not None and w.size != req.content_length:
+                raise ErrBadRequest(f"incomplete body: got {w.size} of {req.content_length} bytes")
+            cksum = await asyncio.to_thread(w.finish)
+            attrs = ObjAttrs(size=w.size, cksum=cksum, atime_ns=time.time_ns())
+            await asyncio.to_thread(store.commit, w, bck, name, attrs, bump_version=True)
+        except BaseException:
+            await asyncio.to_thread(w.abort)
+            raise
+        self.ctx.stats.add("put", w.size)
+        return web.Response(status=200)
+
+    async def get_object(self, req: web.Request) -> web.StreamResponse:
+        bck, name = self._locate(req)
+        f, attrs = await asyncio.to_thread(self.ctx.store.open, bck, name)
+        try:
+            rng = parse_range(req.headers.get("Range", ""), attrs.size)
+            offset, length = rng or (0, attrs.size)
+            resp = web.StreamResponse(status=206 if rng else 200, headers=obj_headers(attrs, self.ctx.location))
+            if rng:
+                resp.headers["Content-Range"] = f"bytes {offset}-{offset + length - 1}/{attrs.size}"
+            resp.headers["Accept-Ranges"] = "bytes"
+            resp.content_type = "application/octet-stream"
+            resp.content_length = length
+            await resp.prepare(req)
+            if length:
+                await _send_file(req, resp, f, offset, length)
+            await resp.write_eof()
+        finally:
+            f.close()
+        self.ctx.stats.add("get", length)
+        await asyncio.to_thread(self.ctx.store.touch, bck, name, attrs)
+        return resp
+
+    async def head_object(self, req: web.Request) -> web.StreamResponse:
+        bck, name = self._locate(req)
+        props = [p for p in req.query.get(H.Q_PROPS, "").split(",") if p]
+        unknown = [p for p in props if p not in H.HEAD_PROPS]
+        if unknown:
+            raise ErrBadRequest(f"invalid object property {unknown[0]!r} (expecting one of: {', '.join(sorted(H.HEAD_PROPS))})")
+        attrs = await asyncio.to_thread(self.ctx.store.load, bck, name)
+        resp = web.StreamResponse(status=200, headers=obj_headers(attrs, self.ctx.location))
+        resp.content_length = attrs.size
+        await resp.prepare(req)
+        return resp
+
+    async def delete_object(self, req: web.Request) -> web.Response:
+        bck, name = self._locate(req)
+        await asyncio.to_thread(self.ctx.store.delete, bck, name)
+        return web.Response(status=200)
+
+
+async def _send_file(req: web.Request, resp: web.StreamResponse, f: Any, offset: int, length: int) -> None:
+    transport = req.transport
+    if transport is None:
+        raise ConnectionResetError("connection lost")
+    try:
+        await asyncio.get_running_loop().sendfile(transport, f, offset, length)
+    except NotImplementedError:  # e.g. TLS transport: copy in 1 MiB reads
+        f.seek(offset)
+        while length > 0:
+            chunk = await asyncio.to_thread(f.read, min(length, 1 << 20))
+            if not chunk:
+                break
+            await resp.write(chunk)
+            length -= len(chunk)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    for candidate in ((port, 0) if port else (0,)):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, candidate))
+        except OSError:
+            sock.close()
+            continue
+        sock.listen(1024)
+        sock.setblocking(False)
+        return sock
+    raise OSError(f"cannot bind {host}")

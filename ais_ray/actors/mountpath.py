@@ -1,0 +1,140 @@
+"""Mountpath actor: owns one disk directory of a target, serves its objects, runs its share of jobs.
+
+One process per disk: Python's GIL makes a process a unit of CPU, so N disks get N
+processes checksumming and copying in parallel (the Python form of AIStore's per-mountpath
+joggers). Created by its target, pinned to the same node by the target's custom resource.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import ray
+
+from ais_ray.actors.dataserver import DataServer
+from ais_ray.actors.ioloop import IoLoop
+from ais_ray.core import lom
+from ais_ray.core.bmd import BMD
+from ais_ray.core.names import Bucket
+from ais_ray.core.smap import Smap
+from ais_ray.fs import walk
+from ais_ray.fs.store import MountpathStore
+
+log = logging.getLogger(__name__)
+PORT_FILE = ".ais.port"
+
+
+@dataclass
+class NodeMeta:
+    """The newest Smap and BMD this node has seen; replaced whole, never mutated."""
+
+    smap: Smap | None = None
+    bmd: BMD = field(default_factory=lambda: BMD(uuid=""))
+
+    @classmethod
+    def load(cls, store: MountpathStore) -> NodeMeta:
+        smap_raw, bmd_raw = store.load_meta(lom.SMAP_FILE), store.load_meta(lom.BMD_FILE)
+        return cls(Smap.from_wire(json.loads(smap_raw)) if smap_raw else None,
+                   BMD.from_wire(json.loads(bmd_raw)) if bmd_raw else BMD(uuid=""))
+
+
+class Stats:
+    """Counters of one mountpath: kept locally for `ais-ray show` and exported to Prometheus."""
+
+    def __init__(self, tags: dict[str, str]) -> None:
+        self._lock = threading.Lock()
+        self.counts: dict[str, int] = {}
+        self._metrics: dict[str, Any] = {}
+        self._tags = tags
+
+    def add(self, op: str, nbytes: int) -> None:
+        with self._lock:
+            self.counts[f"{op}.n"] = self.counts.get(f"{op}.n", 0) + 1
+            self.counts[f"{op}.size"] = self.counts.get(f"{op}.size", 0) + nbytes
+        try:
+            m = self._metrics.get(op)
+            if m is None:
+                from ray.util.metrics import Counter
+                m = self._metrics[op] = (
+                    Counter(f"ais_{op}_count", f"objects {op}", tag_keys=tuple(self._tags)),
+                    Counter(f"ais_{op}_bytes", f"bytes {op}", tag_keys=tuple(self._tags)),
+                )
+            m[0].inc(1, tags=self._tags)
+            m[1].inc(nbytes, tags=self._tags)
+        except Exception:  # metrics are best effort (no Ray metrics agent in unit tests)
+            pass
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.counts)
+
+
+@dataclass
+class MountpathContext:
+    """What the data server and job workers of one mountpath share."""
+
+    tid: str
+    store: MountpathStore
+    meta: NodeMeta
+    stats: Stats
+
+    @property
+    def node_name(self) -> str:
+        return f"t[{self.tid}]"
+
+    @property
+    def location(self) -> str:
+        return f"t[{self.tid}]:mp[{self.store.path}]"
+
+
+class _MountpathActor:
+    def __init__(self, tid: str, path: str, host: str, fsync: bool = True) -> None:
+        logging.basicConfig(level=logging.INFO)
+        store = MountpathStore(path, fsync=fsync)
+        removed = store.cleanup_work()
+        if removed:
+            log.info("%s: removed %d stale work files", path, removed)
+        self.ctx = MountpathContext(tid, store, NodeMeta.load(store), Stats({"target": tid, "mountpath": path}))
+        self.io = IoLoop(f"io:{path}")
+        self.server = DataServer(self.ctx)
+        saved = store.load_meta(PORT_FILE)
+        self.url = self.io.run_sync(self.server.start(host, int(saved) if saved else 0))
+        store.save_meta(PORT_FILE, self.url.rsplit(":", 1)[1].encode())
+
+    async def info(self) -> dict[str, Any]:
+        cap = await asyncio.to_thread(self.ctx.store.capacity)
+        return {"path": self.ctx.store.path, "url": self.url, "pid": os.getpid(),
+                "total": cap.total, "used": cap.used, "avail": cap.avail, "stats": self.ctx.stats.snapshot()}
+
+    async def update_meta(self, smap: Smap | None, bmd: BMD | None) -> None:
+        """Persist and adopt newer cluster metadata (older versions are ignored, as in metasync)."""
+        meta, store = self.ctx.meta, self.ctx.store
+        if smap is not None and (meta.smap is None or smap.version > meta.smap.version or smap.uuid != meta.smap.uuid):
+            await asyncio.to_thread(store.save_meta, lom.SMAP_FILE, json.dumps(smap.to_wire()).encode())
+            meta.smap = smap
+        if bmd is not None and (bmd.version > meta.bmd.version or bmd.uuid != meta.bmd.uuid):
+            await asyncio.to_thread(store.save_meta, lom.BMD_FILE, json.dumps(bmd.to_wire()).encode())
+            meta.bmd = bmd
+
+    async def stored_bmd(self) -> BMD:
+        return self.ctx.meta.bmd
+
+    async def list_page(self, bck: Bucket, prefix: str, start_after: str, limit: int, with_attrs: bool) -> list[walk.LsEntry]:
+        objs_dir = lom.objects_dir(self.ctx.store.path, bck)
+        return await asyncio.to_thread(walk.list_page, objs_dir, prefix=prefix, start_after=start_after,
+                                       limit=limit, with_attrs=with_attrs)
+
+    async def destroy_bucket(self, bck: Bucket) -> None:
+        await asyncio.to_thread(self.ctx.store.destroy_bucket, bck)
+
+    async def pid(self) -> int:
+        return os.getpid()
+
+
+MountpathActor = ray.remote(_MountpathActor)

@@ -1,0 +1,173 @@
+"""Proxy actor: the primary. Owns the cluster map (Smap), bucket metadata (BMD) and job registry.
+
+Every change is persisted atomically under the proxy's directory and pushed to every target
+(which keeps copies on each mountpath) before the change is acknowledged, so a restarted
+proxy, or a new one over a lost head disk, loses nothing (AIStore's metasync, `ais/metasync.go`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from dataclasses import replace
+from typing import Any
+
+import ray
+
+from ais_ray.actors.target import NAMESPACE, target_actor_name
+from ais_ray.core.bmd import BMD, BucketProps
+from ais_ray.core.names import Bucket
+from ais_ray.core.smap import FLAG_OFFLINE, Smap, Snode
+from ais_ray.fs.store import write_file_atomic
+
+log = logging.getLogger(__name__)
+PROXY_NAME = "ais-proxy"
+PROXY_RESOURCE = "ais_proxy"
+KEEPALIVE_INTERVAL = 2.0
+KEEPALIVE_TIMEOUT = 5.0
+
+
+class _ProxyActor:
+    def __init__(self, state_dir: str, cluster_uuid: str, endpoint: str, tids: list[str]) -> None:
+        logging.basicConfig(level=logging.INFO)
+        self.dir = state_dir
+        os.makedirs(state_dir, exist_ok=True)
+        self.tids = list(tids)
+        primary = Snode("p1", "proxy", endpoint)
+        self.smap = self._load("smap.json", Smap.from_wire) or Smap(
+            uuid=cluster_uuid, version=1, primary=primary, creation_time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        self.smap = self.smap.with_primary(primary)
+        self.bmd = self._load("bmd.json", BMD.from_wire) or BMD(uuid=cluster_uuid)
+        self._handles: dict[str, Any] = {}
+        self._lock = asyncio.Lock()
+        self._keepalive: asyncio.Task[None] | None = None
+        self.started = time.time()
+
+    def _load(self, name: str, parse: Any) -> Any:
+        path = os.path.join(self.dir, name)
+        if not os.path.exists(path):
+            return None
+        with open(path, "rb") as f:
+            return parse(json.load(f))
+
+    def target(self, tid: str) -> Any:
+        h = self._handles.get(tid)
+        if h is None:
+            h = self._handles[tid] = ray.get_actor(target_actor_name(tid), namespace=NAMESPACE)
+        return h
+
+    # ---- membership ----------------------------------------------------------------------
+    async def join(self) -> dict[str, Any]:
+        """Wait for every target, adopt the newest BMD any of them holds, publish the Smap."""
+        snodes = await asyncio.gather(*(self.target(tid).snode.remote() for tid in self.tids))
+        copies = await asyncio.gather(*(self.target(tid).stored_bmd.remote() for tid in self.tids))
+        async with self._lock:
+            smap = self.smap
+            for tsi in snodes:
+                smap = smap.with_target(tsi)
+            bmd = self.bmd
+            for copy in copies:  # the head's state dir may be new or lost: the targets remember
+                if copy is not None and copy.uuid == bmd.uuid and copy.version > bmd.version:
+                    bmd = copy
+            await self._commit(smap=smap, bmd=bmd, force=True)
+        self._ensure_keepalive()
+        return self.smap.to_wire()
+
+    def _ensure_keepalive(self) -> None:
+        if self._keepalive is None or self._keepalive.done():
+            self._keepalive = asyncio.get_running_loop().create_task(self._keepalive_loop())
+
+    async def _keepalive_loop(self) -> None:
+        """Notice restarted targets (new URLs) and unreachable ones; publish changes."""
+        while True:
+            await asyncio.sleep(KEEPALIVE_INTERVAL)
+            try:
+                await self._keepalive_once()
+            except Exception:
+                log.exception("keepalive")
+
+    async def _keepalive_once(self) -> None:
+        async def probe(tid: str) -> Snode | None:
+            try:
+                return await asyncio.wait_for(self.target(tid).snode.remote(), KEEPALIVE_TIMEOUT)
+            except (asyncio.TimeoutError, ray.exceptions.RayError):
+                return None
+
+        results = await asyncio.gather(*(probe(tid) for tid in self.tids))
+        async with self._lock:
+            smap = self.smap
+            for tid, tsi in zip(self.tids, results):
+                old = smap.targets.get(tid)
+                if tsi is None and old is not None and not old.flags & FLAG_OFFLINE:
+                    smap = smap.with_target(replace(old, flags=old.flags | FLAG_OFFLINE))
+                elif tsi is not None:
+                    smap = smap.with_target(tsi)
+            if smap is not self.smap:
+                log.info("smap v%d -> v%d", self.smap.version, smap.version)
+                await self._commit(smap=smap)
+
+    async def _commit(self, *, smap: Smap | None = None, bmd: BMD | None = None, force: bool = False) -> None:
+        """Persist, then push to every reachable target; caller holds the lock."""
+        if smap is not None and (force or smap is not self.smap):
+            await asyncio.to_thread(write_file_atomic, os.path.join(self.dir, "smap.json"), json.dumps(smap.to_wire()).encode())
+            self.smap = smap
+        if bmd is not None and (force or bmd is not self.bmd):
+            await asyncio.to_thread(write_file_atomic, os.path.join(self.dir, "bmd.json"), json.dumps(bmd.to_wire()).encode())
+            self.bmd = bmd
+        online = [t for t in self.smap.targets.values() if not t.flags & FLAG_OFFLINE]
+        refs = [self.target(t.daemon_id).update_meta.remote(self.smap, self.bmd) for t in online]
+        done = await asyncio.gather(*(asyncio.wait_for(r, KEEPALIVE_TIMEOUT) for r in refs), return_exceptions=True)
+        for t, res in zip(online, done):
+            if isinstance(res, BaseException):
+                log.warning("metasync to %s failed: %r", t.daemon_id, res)
+
+    # ---- queries ---------------------------------------------------------------------------
+    async def get_meta(self, smap_version: int = -1, bmd_version: int = -1) -> tuple[Smap | None, BMD | None]:
+        """Smap and BMD, each only if newer than the version the caller holds."""
+        self._ensure_keepalive()
+        return (self.smap if self.smap.version != smap_version else None,
+                self.bmd if self.bmd.version != bmd_version else None)
+
+    async def target_infos(self) -> dict[str, Any]:
+        async def one(tid: str) -> Any:
+            try:
+                return await asyncio.wait_for(self.target(tid).info.remote(), KEEPALIVE_TIMEOUT)
+            except (asyncio.TimeoutError, ray.exceptions.RayError) as exc:
+                return {"tid": tid, "error": repr(exc)}
+
+        infos = await asyncio.gather(*(one(tid) for tid in self.tids))
+        return {"smap": self.smap.to_wire(), "targets": dict(zip(self.tids, infos)), "uptime": time.time() - self.started}
+
+    # ---- buckets ---------------------------------------------------------------------------
+    async def create_bucket(self, bck: Bucket, props: BucketProps | None = None, *, exist_ok: bool = False) -> BMD:
+        async with self._lock:
+            if exist_ok and bck in self.bmd:
+                return self.bmd
+            await self._commit(bmd=self.bmd.with_bucket(bck.validate(), props))
+            return self.bmd
+
+    async def set_bucket_props(self, bck: Bucket, props: BucketProps) -> BMD:
+        async with self._lock:
+            self.bmd.must_get(bck)
+            await self._commit(bmd=self.bmd.with_bucket(bck, props, exist_ok=True))
+            return self.bmd
+
+    async def destroy_bucket(self, bck: Bucket) -> BMD:
+        async with self._lock:
+            bmd = self.bmd.without_bucket(bck)
+            await self._commit(bmd=bmd)
+        errs = await asyncio.gather(*(self.target(t).destroy_bucket.remote(bck) for t in self.smap.targets),
+                                    return_exceptions=True)
+        for e in errs:
+            if isinstance(e, BaseException):
+                log.warning("destroy %s: %r", bck, e)
+        return self.bmd
+
+    async def ping(self) -> bool:
+        return True
+
+
+ProxyActor = ray.remote(_ProxyActor)

@@ -1,0 +1,140 @@
+"""Target actor: one storage node. Owns its mountpath actors, answers for them, runs jobs.
+
+Detached, named `ais-target-<tid>`, pinned to its node by the custom resource
+`ais_target_<tid>`, restarted by Ray after a crash (`max_restarts=-1`): `__init__` re-attaches
+to the (detached) mountpath actors, whose data survives on disk, and brings its own URL
+back up on the same port when it can.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import os
+from typing import Any
+
+import ray
+from aiohttp import web
+
+from ais_ray.actors.dataserver import OBJ_ROUTE, bind_socket, bucket_from_request, error_middleware
+from ais_ray.actors.ioloop import IoLoop
+from ais_ray.actors.mountpath import MountpathActor
+from ais_ray.core import hrw
+from ais_ray.core.bmd import BMD
+from ais_ray.core.names import Bucket
+from ais_ray.core.smap import MountpathInfo, Smap, Snode
+from ais_ray.fs.walk import LsEntry
+
+log = logging.getLogger(__name__)
+NAMESPACE = "ais"
+CONTROL_TIMEOUT = 30.0
+
+
+def target_actor_name(tid: str) -> str:
+    return f"ais-target-{tid}"
+
+
+def target_resource(tid: str) -> str:
+    return f"ais_target_{tid}"
+
+
+def mountpath_actor_name(tid: str, path: str) -> str:
+    return f"ais-mp-{tid}-{hrw.digest(os.path.abspath(path)):016x}"
+
+
+def actor_options(name: str, resource: str) -> dict[str, Any]:
+    """Options every long-lived ais-ray actor shares: detached, named, restarted forever, pinned."""
+    return {"name": name, "namespace": NAMESPACE, "lifetime": "detached", "get_if_exists": True,
+            "max_restarts": -1, "max_task_retries": -1, "num_cpus": 0, "resources": {resource: 0.001},
+            "max_concurrency": 1000}
+
+
+class _TargetActor:
+    def __init__(self, tid: str, mountpaths: list[str], host: str, fsync: bool = True) -> None:
+        logging.basicConfig(level=logging.INFO)
+        self.tid = tid
+        self.host = host
+        paths = [os.path.abspath(p) for p in mountpaths]
+        res = target_resource(tid)
+        self.mps = {p: MountpathActor.options(**actor_options(mountpath_actor_name(tid, p), res)).remote(tid, p, host, fsync)
+                    for p in paths}
+        self.mp_infos: tuple[MountpathInfo, ...] = ()
+        self.io = IoLoop(f"io:target:{tid}")
+        self.redirector = _Redirector(self)
+        port_file = os.path.join(paths[0], ".ais.tport")
+        saved = int(open(port_file).read()) if os.path.exists(port_file) else 0
+        self.url = self.io.run_sync(self.redirector.start(host, saved))
+        with open(port_file, "w") as f:
+            f.write(self.url.rsplit(":", 1)[1])
+
+    async def snode(self) -> Snode:
+        """This target as the Smap describes it; waits until every mountpath serves."""
+        infos = await asyncio.wait_for(asyncio.gather(*(h.info.remote() for h in self.mps.values())), CONTROL_TIMEOUT)
+        self.mp_infos = tuple(MountpathInfo(i["path"], i["url"]) for i in infos)
+        return Snode(self.tid, "target", self.url, 0, self.mp_infos)
+
+    async def info(self) -> dict[str, Any]:
+        infos = await asyncio.gather(*(h.info.remote() for h in self.mps.values()))
+        return {"tid": self.tid, "url": self.url, "pid": os.getpid(), "mountpaths": list(infos)}
+
+    async def update_meta(self, smap: Smap | None, bmd: BMD | None) -> None:
+        await asyncio.gather(*(h.update_meta.remote(smap, bmd) for h in self.mps.values()))
+
+    async def stored_bmd(self) -> BMD | None:
+        """The newest BMD copy on this target's mountpaths."""
+        bmds = await asyncio.gather(*(h.stored_bmd.remote() for h in self.mps.values()))
+        return max(bmds, key=lambda b: b.version, default=None)
+
+    async def list_page(self, bck: Bucket, prefix: str, start_after: str, limit: int, with_attrs: bool) -> list[tuple[str, LsEntry]]:
+        """Up to `limit` entries after `start_after`, merged over mountpaths, with their location."""
+        pages = await asyncio.gather(*(h.list_page.remote(bck, prefix, start_after, limit, with_attrs)
+                                       for h in self.mps.values()))
+        tagged = [[(e.name, f"t[{self.tid}]:mp[{p}]", e) for e in page] for p, page in zip(self.mps, pages)]
+        return [(loc, e) for _, loc, e in heapq.merge(*tagged, key=lambda x: x[0])][:limit]
+
+    async def destroy_bucket(self, bck: Bucket) -> None:
+        await asyncio.gather(*(h.destroy_bucket.remote(bck) for h in self.mps.values()))
+
+    async def pids(self) -> dict[str, int]:
+        mp = await asyncio.gather(*(h.pid.remote() for h in self.mps.values()))
+        return {"target": os.getpid(), **{p: pid for p, pid in zip(self.mps, mp)}}
+
+    async def shutdown_mountpaths(self) -> None:
+        for h in self.mps.values():
+            ray.kill(h, no_restart=True)
+
+
+class _Redirector:
+    """The target's own URL (Smap `direct_url`): 307s each object request to its mountpath.
+
+    This is where the SDK's client-side HRW (`get_reader(direct=True)`) lands.
+    """
+
+    def __init__(self, target: _TargetActor) -> None:
+        self.t = target
+        self.app = web.Application(middlewares=[error_middleware(f"t[{target.tid}]")])
+        for method in ("GET", "PUT", "HEAD", "DELETE"):
+            self.app.router.add_route(method, OBJ_ROUTE, self.redirect)
+        self.app.router.add_get("/v1/health", self.health)
+
+    async def start(self, host: str, port: int) -> str:
+        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await runner.setup()
+        sock = bind_socket(host, port)
+        await web.SockSite(runner, sock).start()
+        return f"http://{host}:{sock.getsockname()[1]}"
+
+    async def health(self, req: web.Request) -> web.Response:
+        return web.Response(status=200 if self.t.mp_infos else 503)
+
+    async def redirect(self, req: web.Request) -> web.Response:
+        bck = bucket_from_request(req)
+        if not self.t.mp_infos:
+            await self.t.snode()
+        node = Snode(self.t.tid, "target", self.t.url, 0, self.t.mp_infos)
+        mp = node.mountpath_for(bck.uname(req.match_info["obj"]))
+        raise web.HTTPTemporaryRedirect(mp.url + req.raw_path)
+
+
+TargetActor = ray.remote(_TargetActor)

@@ -1,0 +1,103 @@
+"""`ais-ray create`, `rmb`, `ls`, `bucket props show`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ais_ray.cli.common import CliError, print_json, print_table, run
+from ais_ray.client import AisClient
+from ais_ray.core.names import Bucket, Provider, parse_bucket_uri
+from ais_ray.core.sizes import format_size
+
+
+def parse_bucket_arg(uri: str) -> Bucket:
+    bck, obj = parse_bucket_uri(uri)
+    if obj.strip("/"):
+        raise CliError(f'"{uri}": expecting a bucket, got an object name')
+    return bck
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    bcks = [parse_bucket_arg(u) for u in args.buckets]
+
+    async def go(c: AisClient) -> int:
+        for bck in bcks:
+            await c.create_bucket(bck)
+            print(f'"{bck}" created')
+        return 0
+
+    return run(go)
+
+
+def cmd_rmb(args: argparse.Namespace) -> int:
+    bcks = [parse_bucket_arg(u) for u in args.buckets]
+
+    async def go(c: AisClient) -> int:
+        for bck in bcks:
+            await c.destroy_bucket(bck)
+            print(f'"{bck}" bucket destroyed')
+        return 0
+
+    return run(go)
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    if not args.uri or args.uri.endswith("://"):
+        return _ls_buckets(args)
+    bck, prefix = parse_bucket_uri(args.uri)
+    prefix = args.prefix or prefix
+    props = args.props or "name,size"
+
+    async def go(c: AisClient) -> int:
+        entries = [e async for e in c.list_objects(bck, prefix=prefix, props=props, page_size=args.page_size)]
+        if args.json:
+            print_json(entries)
+            return 0
+        cols = [p for p in props.split(",") if p]
+        keys = {"name": "n", "size": "s", "checksum": "cs", "atime": "a", "version": "v", "location": "t",
+                "copies": "c", "custom": "m"}
+        rows = []
+        for e in entries:
+            row = []
+            for p in cols:
+                v = e.get(keys.get(p, p), "")
+                row.append(format_size(v) if p == "size" and v != "" else v)
+            rows.append(row)
+        print_table([p.upper() for p in cols], rows, no_headers=args.no_headers)
+        if not args.no_headers and not args.no_footer:
+            total = sum(int(e.get("s", 0)) for e in entries)
+            print(f"Listed {len(entries)} names" + (f", {format_size(total)} in total" if "size" in cols else ""))
+        return 0
+
+    return run(go)
+
+
+def _ls_buckets(args: argparse.Namespace) -> int:
+    provider = args.uri[: -len("://")] if args.uri else ""
+
+    async def go(c: AisClient) -> int:
+        bcks = await c.list_buckets(provider)
+        if args.json:
+            print_json(bcks)
+            return 0
+        rows = [[str(Bucket(b["name"], Provider.parse(b["provider"])))] for b in bcks]
+        print_table(["NAME"], rows, no_headers=args.no_headers)
+        return 0
+
+    return run(go)
+
+
+def cmd_bucket_props(args: argparse.Namespace) -> int:
+    bck = parse_bucket_arg(args.bucket)
+
+    async def go(c: AisClient) -> int:
+        props = await c.bucket_props(bck)
+        if args.json:
+            print_json(props)
+        else:
+            print_table(["PROPERTY", "VALUE"], [[k, json.dumps(v) if isinstance(v, (dict, list)) else v]
+                                                for k, v in sorted(props.items())])
+        return 0
+
+    return run(go)

@@ -1,0 +1,186 @@
+"""`ais-ray up`, `down`, `show cluster`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from ais_ray.cli.daemon import read_state, state_path, write_state
+from ais_ray.cli.common import CliError, default_data_dir, print_json, print_table, run
+from ais_ray.client import AisClient
+from ais_ray.core.sizes import format_size
+
+UP_TIMEOUT = 240.0
+DOWN_TIMEOUT = 90.0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _parse_mountpaths(text: str) -> int | list[str]:
+    if text.isdigit():
+        if int(text) < 1:
+            raise CliError("--mountpaths must be at least 1")
+        return int(text)
+    return [p for p in (s.strip() for s in text.split(",")) if p]
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    data_dir = os.path.abspath(args.data_dir or default_data_dir())
+    if args.targets < 1:
+        raise CliError("--targets must be at least 1")
+    if args.address:
+        return _up_attached(args, data_dir)
+    st = read_state(data_dir)
+    if st and st.get("status") == "ready" and _alive(int(st["pid"])):
+        print(f"ais-ray is already running at {st['endpoint']} (data dir {data_dir})")
+        return 0
+    if not _port_free(args.host, args.port):
+        raise CliError(f"{args.host}:{args.port} is in use; pick another with --port")
+    from ais_ray.deploy import embedded_config
+
+    cfg = embedded_config(data_dir, targets=args.targets, mountpaths=_parse_mountpaths(args.mountpaths),
+                          port=args.port, host=args.host, fsync=not args.no_fsync)
+    if len(cfg.targets) != args.targets:
+        print(f"note: reusing the existing cluster in {data_dir} ({len(cfg.targets)} targets)", file=sys.stderr)
+    os.makedirs(os.path.join(data_dir, "run"), exist_ok=True)
+    if os.path.exists(state_path(data_dir)):
+        os.unlink(state_path(data_dir))
+    log_path = os.path.join(data_dir, "run", "daemon.log")
+    cmd = [sys.executable, "-m", "ais_ray.cli.daemon", "--data-dir", data_dir] + (["--dashboard"] if args.dashboard else [])
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    print(f"starting ais-ray: {len(cfg.targets)} targets x {len(cfg.targets[0].mountpaths)} mountpaths, data in {data_dir}")
+    deadline = time.monotonic() + UP_TIMEOUT
+    while time.monotonic() < deadline:
+        st = read_state(data_dir)
+        if st and st.get("pid") == proc.pid:
+            if st["status"] == "ready":
+                print(f"ais-ray is up at {st['endpoint']}" + (f" (dashboard {st['dashboard']})" if st.get("dashboard") else ""))
+                if st["endpoint"] != "http://127.0.0.1:8080":
+                    print(f"  export AIS_ENDPOINT={st['endpoint']}   # for other shells; this one finds it in {data_dir}")
+                return 0
+            raise CliError(f"ais-ray failed to start: {st.get('error')} (log: {log_path})")
+        if proc.poll() is not None:
+            raise CliError(f"ais-ray failed to start (exit {proc.returncode}); last lines of {log_path}:\n{_tail(log_path)}")
+        time.sleep(0.3)
+    os.kill(proc.pid, signal.SIGTERM)
+    raise CliError(f"ais-ray did not start within {UP_TIMEOUT:.0f}s; see {log_path}")
+
+
+def _tail(path: str, n: int = 15) -> str:
+    with open(path, errors="replace") as f:
+        return "".join(f.readlines()[-n:])
+
+
+def _up_attached(args: argparse.Namespace, data_dir: str) -> int:
+    """Deploy onto an existing Ray cluster (e.g. one made by `ray up cluster.yaml`)."""
+    import ray
+
+    from ais_ray.deploy import ClusterConfig, TargetSpec, deploy
+    from ais_ray.daemon_state import write_state
+
+    ray.init(address=args.address, namespace="ais", log_to_driver=False)
+    prefix = "ais_target_"
+    tids = sorted(k[len(prefix):] for k in ray.cluster_resources() if k.startswith(prefix))
+    if not tids:
+        raise CliError("no Ray node advertises an `ais_target_<id>` resource; start Ray with e.g. "
+                       "--resources='{\"ais_target_t1\": 1, \"ais_proxy\": 1}' (see cluster.yaml)")
+    cfg = ClusterConfig.load(data_dir) or ClusterConfig(data_dir=data_dir)
+    mps = args.mountpaths.split(",") if not args.mountpaths.isdigit() else [
+        os.path.join(data_dir, f"mp{j}") for j in range(1, int(args.mountpaths) + 1)]
+    cfg.targets = [TargetSpec(tid, mps) for tid in tids]
+    cfg.host, cfg.port = args.host, args.port
+    cfg.save()
+    deploy(cfg)
+    write_state(data_dir, status="ready", pid=0, mode="attached", endpoint=cfg.endpoint, ray_address=args.address)
+    print(f"ais-ray is up at {cfg.endpoint} on Ray cluster {args.address} ({len(tids)} targets)")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    data_dir = os.path.abspath(args.data_dir or default_data_dir())
+    st = read_state(data_dir)
+    if not st:
+        print(f"no ais-ray cluster is running from {data_dir}")
+        return 0
+    if st.get("mode") == "attached":
+        import ray
+
+        from ais_ray.deploy import ClusterConfig, teardown
+
+        ray.init(address=st["ray_address"], namespace="ais", log_to_driver=False)
+        cfg = ClusterConfig.load(data_dir)
+        if cfg:
+            teardown(cfg)
+        os.unlink(state_path(data_dir))
+        print("ais-ray stopped (the Ray cluster keeps running)")
+        return 0
+    pid = int(st["pid"])
+    if not _alive(pid):
+        os.unlink(state_path(data_dir))
+        print("ais-ray was not running (stale state removed)")
+        return 0
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + DOWN_TIMEOUT
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if _alive(pid):
+        raise CliError(f"ais-ray (pid {pid}) did not stop within {DOWN_TIMEOUT:.0f}s; see {data_dir}/run/daemon.log")
+    print("ais-ray stopped")
+    return 0
+
+
+def cmd_show_cluster(args: argparse.Namespace) -> int:
+    async def go(c: AisClient) -> int:
+        info = await c.cluster_stats()
+        if args.json:
+            print_json(info)
+            return 0
+        smap = info["smap"]
+        rows = []
+        total_used = total_avail = n_mp = 0
+        for tid, t in sorted(info["targets"].items()):
+            if "error" in t:
+                rows.append([tid, "-", "-", "-", "-", "offline: " + t["error"][:60]])
+                continue
+            used = sum(m["used"] for m in t["mountpaths"])
+            avail = sum(m["avail"] for m in t["mountpaths"])
+            total_used, total_avail, n_mp = total_used + used, total_avail + avail, n_mp + len(t["mountpaths"])
+            pct = 100 * used / (used + avail) if used + avail else 0
+            rows.append([tid, len(t["mountpaths"]), f"{format_size(used)} ({pct:.0f}%)", format_size(avail), t["url"], "online"])
+        print_table(["TARGET", "MOUNTPATHS", "CAP USED(%)", "CAP AVAIL", "DATA URL", "STATUS"], rows)
+        print()
+        for tid, t in sorted(info["targets"].items()):
+            for m in t.get("mountpaths", []):
+                print(f"  {tid}  {m['path']}  {m['url']}  used {format_size(m['used'])}, free {format_size(m['avail'])}")
+        print("\nSummary:")
+        print(f"  Proxy:     {smap['proxy_si']['public_net']['direct_url']}")
+        print(f"  Targets:   {len(smap['tmap'])} (total mountpaths: {n_mp})")
+        print(f"  Capacity:  used {format_size(total_used)}, available {format_size(total_avail)}")
+        print(f"  Smap:      version {smap['version']}, UUID {smap['uuid']}")
+        return 0
+
+    return run(go)

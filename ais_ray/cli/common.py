@@ -1,0 +1,77 @@
+"""What every CLI command shares: the endpoint, running a coroutine, errors, tables."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import aiohttp
+
+from ais_ray.client import AisClient
+from ais_ray.core.errors import AisError
+
+DEFAULT_ENDPOINT = "http://127.0.0.1:8080"
+
+
+class CliError(Exception):
+    """A failure to report as one `error: ...` line (exit code 1)."""
+
+
+def default_data_dir() -> str:
+    return os.environ.get("AIS_RAY_DATA_DIR") or os.path.join(
+        os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "ais-ray")
+
+
+def endpoint() -> str:
+    """`AIS_ENDPOINT`, else the endpoint of the local cluster `ais-ray up` started, else :8080."""
+    env = os.environ.get("AIS_ENDPOINT")
+    if env:
+        return env if "://" in env else f"http://{env}"
+    state = os.path.join(default_data_dir(), "run", "state.json")
+    try:
+        with open(state) as f:
+            return str(json.load(f)["endpoint"])
+    except (OSError, ValueError, KeyError):
+        return DEFAULT_ENDPOINT
+
+
+def run(fn: Callable[[AisClient], Awaitable[int | None]]) -> int:
+    """Run `fn` with a connected client; turn failures into one line on stderr and exit 1."""
+    ep = endpoint()
+
+    async def main() -> int | None:
+        async with AisClient(ep) as c:
+            return await fn(c)
+
+    try:
+        return asyncio.run(main()) or 0
+    except aiohttp.ClientConnectorError as exc:
+        raise CliError(f"cannot reach ais-ray at {ep} ({exc.os_error.strerror if exc.os_error else exc}); "
+                       "is the cluster up? (`ais-ray up`, or set AIS_ENDPOINT)") from exc
+    except aiohttp.ClientError as exc:
+        raise CliError(f"{ep}: {type(exc).__name__}: {exc}") from exc
+    except AisError as exc:
+        raise CliError(exc.message) from exc
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, no_headers: bool = False,
+                out: Any = None) -> None:
+    out = out or sys.stdout
+    cells = [[str(c) for c in r] for r in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    lines = [] if no_headers else [headers]
+    for row in (lines + cells):
+        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() + "\n")
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    pass

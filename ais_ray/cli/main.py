@@ -1,0 +1,145 @@
+"""`ais-ray`: the command line, mirroring AIStore's `ais` (same verbs, nouns and bucket URIs).
+
+Exit codes: 0 success; 1 the operation failed (one `error: ...` line; `--verbose` adds the
+traceback); 2 usage error (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from typing import Callable
+
+from ais_ray.cli import bucket_cmds, cluster_cmds, object_cmds
+from ais_ray.cli.common import CliError, HelpFormatter
+from ais_ray.core.errors import AisError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _cmd(sub: argparse._SubParsersAction, name: str, handler: Handler, help: str, examples: str,
+         aliases: tuple[str, ...] = ()) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help=help, description=help, aliases=list(aliases), formatter_class=HelpFormatter,
+                       epilog="Examples:\n" + "\n".join(f"  {line}" for line in examples.strip().splitlines()))
+    p.set_defaults(handler=handler)
+    return p
+
+
+def _add_up_down(sub: argparse._SubParsersAction) -> None:
+    p = _cmd(sub, "up", cluster_cmds.cmd_up, "start a local ais-ray cluster (Ray + proxy + targets + REST API)", """
+ais-ray up                                   # 2 targets x 2 mountpaths under ~/.local/share/ais-ray
+ais-ray up --targets 3 --mountpaths 4 --port 9080
+ais-ray up --mountpaths /mnt/nvme0,/mnt/nvme1 # explicit disk directories, split among targets
+ais-ray up --address auto                    # deploy onto a running Ray cluster (ray up cluster.yaml)""")
+    p.add_argument("--port", type=int, default=8080, help="REST API port (default 8080)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind and advertise (default 127.0.0.1)")
+    p.add_argument("--targets", type=int, default=2, help="number of targets (default 2)")
+    p.add_argument("--mountpaths", default="2", help="mountpaths per target (a count), or comma-separated directories")
+    p.add_argument("--data-dir", help="where objects and metadata live (default $AIS_RAY_DATA_DIR or ~/.local/share/ais-ray)")
+    p.add_argument("--address", help="join this existing Ray cluster instead of starting a local one")
+    p.add_argument("--dashboard", action="store_true", help="also start the Ray dashboard (metrics, actors, logs)")
+    p.add_argument("--no-fsync", action="store_true", help="do not fsync objects on commit (faster, less durable)")
+    p = _cmd(sub, "down", cluster_cmds.cmd_down, "stop the cluster `ais-ray up` started (data is kept)", """
+ais-ray down
+ais-ray down --data-dir /tmp/ais""")
+    p.add_argument("--data-dir")
+
+
+def _add_show(sub: argparse._SubParsersAction) -> None:
+    show = sub.add_parser("show", help="show cluster, jobs, ...", formatter_class=HelpFormatter)
+    ssub = show.add_subparsers(dest="what", required=True, metavar="{cluster}")
+    p = _cmd(ssub, "cluster", cluster_cmds.cmd_show_cluster, "targets, mountpaths, capacity, data URLs, Smap version", """
+ais-ray show cluster
+ais-ray show cluster --json""")
+    p.add_argument("--json", action="store_true")
+
+
+def _add_buckets(sub: argparse._SubParsersAction) -> None:
+    for name, handler, aliases, help_, ex in (
+        ("create", bucket_cmds.cmd_create, (), "create ais:// buckets", "ais-ray create ais://photos\nais-ray create ais://a ais://b"),
+        ("rmb", bucket_cmds.cmd_rmb, (), "destroy buckets and all their objects", "ais-ray rmb ais://photos"),
+    ):
+        p = _cmd(sub, name, handler, help_, ex, aliases)
+        p.add_argument("buckets", nargs="+", metavar="BUCKET")
+    p = _cmd(sub, "ls", bucket_cmds.cmd_ls, "list buckets, or the objects of a bucket", """
+ais-ray ls                                   # all buckets
+ais-ray ls ais://photos                      # NAME SIZE
+ais-ray ls ais://photos/a/ --props name,size,version,checksum
+ais-ray ls ais://photos --json""")
+    p.add_argument("uri", nargs="?", default="", metavar="BUCKET[/PREFIX]")
+    p.add_argument("--prefix", default="")
+    p.add_argument("--props", default="", help="comma-separated: name,size,checksum,atime,version,location,copies,custom")
+    p.add_argument("--page-size", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--no-headers", "-H", action="store_true")
+    p.add_argument("--no-footer", action="store_true")
+
+    bucket = sub.add_parser("bucket", help="bucket commands: create, rm, ls, props", formatter_class=HelpFormatter)
+    bsub = bucket.add_subparsers(dest="verb", required=True)
+    for name, handler in (("create", bucket_cmds.cmd_create), ("rm", bucket_cmds.cmd_rmb)):
+        p = _cmd(bsub, name, handler, f"{name} buckets", f"ais-ray bucket {name} ais://photos")
+        p.add_argument("buckets", nargs="+", metavar="BUCKET")
+    props = bsub.add_parser("props", help="bucket properties")
+    psub = props.add_subparsers(dest="pverb", required=True)
+    p = _cmd(psub, "show", bucket_cmds.cmd_bucket_props, "show bucket properties", "ais-ray bucket props show ais://photos")
+    p.add_argument("bucket")
+    p.add_argument("--json", action="store_true")
+
+
+def _add_objects(sub: argparse._SubParsersAction) -> None:
+    p = _cmd(sub, "put", object_cmds.cmd_put, "put a file, or a directory's files (--recursive)", """
+ais-ray put ./1.jpg ais://photos/a/1.jpg
+ais-ray put ./1.jpg ais://photos/a/          # keeps the file name
+ais-ray put ./dir ais://photos --recursive    # every file, named by its path under ./dir""")
+    p.add_argument("src")
+    p.add_argument("dst", metavar="BUCKET[/NAME]")
+    p.add_argument("--recursive", "-r", action="store_true")
+    p.add_argument("--progress", action="store_true")
+    p = _cmd(sub, "get", object_cmds.cmd_get, "get an object into a file (or `-` for stdout), or many into a directory", """
+ais-ray get ais://photos/a/1.jpg ./1.jpg
+ais-ray get ais://photos/a/1.jpg -           # to stdout
+ais-ray get ais://photos/a/ ./out            # every object under a/ into ./out""")
+    p.add_argument("src", metavar="BUCKET/NAME")
+    p.add_argument("dst", nargs="?", default="")
+    p.add_argument("--progress", action="store_true")
+    p = _cmd(sub, "rm", object_cmds.cmd_rm, "remove objects", "ais-ray rm ais://photos/a/1.jpg ais://photos/a/2.jpg")
+    p.add_argument("objects", nargs="+", metavar="BUCKET/NAME")
+    obj = sub.add_parser("object", help="object commands: show, get, put, rm", formatter_class=HelpFormatter)
+    osub = obj.add_subparsers(dest="verb", required=True)
+    p = _cmd(osub, "show", object_cmds.cmd_object_show, "object properties: size, checksum, version, atime, location",
+             "ais-ray object show ais://photos/a/1.jpg\nais-ray object show ais://photos/a/1.jpg --json")
+    p.add_argument("object", metavar="BUCKET/NAME")
+    p.add_argument("--json", action="store_true")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ais-ray", formatter_class=HelpFormatter,
+        description="AIStore's data-ingest core on Ray: a cluster of local disks in front of the Internet, S3, GCS and Azure.",
+        epilog="Examples:\n  ais-ray up\n  ais-ray create ais://photos\n  ais-ray put ./dir ais://photos --recursive\n"
+               "  ais-ray ls ais://photos\n  ais-ray down\n\nThe cluster is found at $AIS_ENDPOINT (default http://127.0.0.1:8080).")
+    parser.add_argument("--verbose", "-v", action="store_true", help="print tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_up_down(sub)
+    _add_show(sub)
+    _add_buckets(sub)
+    _add_objects(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except (CliError, AisError) as exc:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""`ais-ray put`, `get`, `rm`, `object show`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from ais_ray.cli.common import CliError, print_json, print_table, run
+from ais_ray.cli.progress import ByteProgress
+from ais_ray.client import AisClient
+from ais_ray.core.names import Bucket, parse_bucket_uri, validate_obj_name
+from ais_ray.core.sizes import format_size
+
+PUT_CONCURRENCY = 8
+PROGRESS_MIN_SIZE = 64 << 20  # show a bar for single transfers this large
+
+
+def _files_under(root: str) -> list[tuple[str, str]]:
+    out = []
+    for d, _, files in os.walk(root):
+        for f in sorted(files):
+            path = os.path.join(d, f)
+            out.append((path, os.path.relpath(path, root).replace(os.sep, "/")))
+    return sorted(out, key=lambda x: x[1])
+
+
+def cmd_put(args: argparse.Namespace) -> int:
+    bck, dst = parse_bucket_uri(args.dst)
+    src = args.src
+    if os.path.isdir(src):
+        if not args.recursive:
+            raise CliError(f'"{src}" is a directory: use --recursive to put its files')
+        prefix = dst if not dst or dst.endswith("/") else dst + "/"
+        jobs = [(path, prefix + rel) for path, rel in _files_under(src)]
+    elif os.path.isfile(src):
+        name = dst if dst and not dst.endswith("/") else dst + os.path.basename(src)
+        jobs = [(src, name)]
+    else:
+        raise CliError(f'"{src}": no such file or directory')
+    for _, name in jobs:
+        validate_obj_name(name)
+
+    async def go(c: AisClient) -> int:
+        if len(jobs) == 1:
+            path, name = jobs[0]
+            size = os.path.getsize(path)
+            bar = ByteProgress(name, size, sys.stderr) if args.progress or size >= PROGRESS_MIN_SIZE and sys.stderr.isatty() else None
+            await c.put_file(bck, name, path, progress=bar)
+            if bar:
+                bar.close()
+            print(f'PUT "{path}" => {bck}/{name}')
+            return 0
+        sem = asyncio.Semaphore(PUT_CONCURRENCY)
+        total = 0
+
+        async def one(path: str, name: str) -> None:
+            nonlocal total
+            async with sem:
+                await c.put_file(bck, name, path)
+                total += os.path.getsize(path)
+
+        await asyncio.gather(*(one(p, n) for p, n in jobs))
+        print(f"PUT {len(jobs)} objects ({format_size(total)}) => {bck}/{jobs[0][1].rsplit('/', 1)[0] + '/' if '/' in jobs[0][1] else ''}")
+        return 0
+
+    return run(go)
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    bck, name = parse_bucket_uri(args.src)
+    if not name or name.endswith("/"):
+        return _get_many(bck, name, args)
+    dest = args.dst or os.path.basename(name)
+    if os.path.isdir(dest):
+        dest = os.path.join(dest, os.path.basename(name))
+
+    async def go(c: AisClient) -> int:
+        if dest == "-":
+            data = await c.get_bytes(bck, name)
+            sys.stdout.buffer.write(data)
+            return 0
+        bar = ByteProgress(name, int((await c.head_object(bck, name)).get("Content-Length", 0)), sys.stderr) if args.progress else None
+        hdrs = await c.get_to_file(bck, name, dest, progress=bar)
+        if bar:
+            bar.close()
+        print(f'GET {bck}/{name} => "{dest}" ({format_size(int(hdrs.get("Content-Length", os.path.getsize(dest))))})')
+        return 0
+
+    return run(go)
+
+
+def _get_many(bck: Bucket, prefix: str, args: argparse.Namespace) -> int:
+    dest = args.dst or "."
+    if not os.path.isdir(dest):
+        raise CliError(f'"{dest}" must be an existing directory to get many objects from {bck}')
+
+    async def go(c: AisClient) -> int:
+        names = [e["n"] async for e in c.list_objects(bck, prefix=prefix, props="name")]
+        sem = asyncio.Semaphore(PUT_CONCURRENCY)
+
+        async def one(name: str) -> None:
+            path = os.path.join(dest, *name.split("/"))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            async with sem:
+                await c.get_to_file(bck, name, path)
+
+        await asyncio.gather(*(one(n) for n in names))
+        print(f'GET {len(names)} objects from {bck}/{prefix} => "{dest}"')
+        return 0
+
+    return run(go)
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    targets = [parse_bucket_uri(u) for u in args.objects]
+    for u, (_, name) in zip(args.objects, targets):
+        if not name:
+            raise CliError(f'"{u}": expecting an object; to remove a bucket use `ais-ray rmb`')
+
+    async def go(c: AisClient) -> int:
+        for bck, name in targets:
+            await c.delete_object(bck, name)
+            print(f"deleted {bck}/{name}")
+        return 0
+
+    return run(go)
+
+
+def cmd_object_show(args: argparse.Namespace) -> int:
+    bck, name = parse_bucket_uri(args.object)
+    if not name:
+        raise CliError(f'"{args.object}": expecting an object')
+
+    async def go(c: AisClient) -> int:
+        h = {k.lower(): v for k, v in (await c.head_object(bck, name, "checksum,atime,version,custom,location")).items()}
+        props = {
+            "name": f"{bck}/{name}",
+            "size": h.get("content-length", ""),
+            "checksum": f"{h.get('ais-checksum-type', '')}: {h.get('ais-checksum-value', '')}".strip(": "),
+            "version": h.get("ais-version", ""),
+            "atime": h.get("ais-atime", ""),
+            "custom": h.get("ais-custom-md", ""),
+            "location": h.get("ais-location", ""),
+            "present": h.get("ais-present", ""),
+            "etag": h.get("etag", ""),
+        }
+        if args.json:
+            print_json(props)
+        else:
+            props["size"] = format_size(int(props["size"] or 0))
+            print_table(["PROPERTY", "VALUE"], [[k, v or "-"] for k, v in props.items()])
+        return 0
+
+    return run(go)

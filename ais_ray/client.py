@@ -1,0 +1,190 @@
+"""A small async Python client of the ais-ray REST API (used by the CLI, handy in scripts).
+
+For everything the official `aistore` SDK covers, that SDK works against ais-ray too;
+this client adds what it lacks (the downloader) and streams files both ways with progress.
+
+    async with AisClient("http://127.0.0.1:8080") as c:
+        await c.create_bucket(Bucket("photos"))
+        await c.put_file(Bucket("photos"), "a/1.jpg", "./1.jpg")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import msgpack
+
+from ais_ray.core.errors import ErrBadRequest, error_from_status
+from ais_ray.core.names import Bucket
+
+CHUNK = 1 << 20
+Progress = Callable[[int], None]
+
+
+class AisClient:
+    def __init__(self, endpoint: str, *, timeout: float = 600.0) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> AisClient:
+        self._session = aiohttp.ClientSession(timeout=self._timeout, auto_decompress=False)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        assert self._session is not None, "use `async with AisClient(...)`"
+        return self._session
+
+    def url(self, path: str) -> str:
+        return f"{self.endpoint}/v1/{path.lstrip('/')}"
+
+    @staticmethod
+    def _bck_params(bck: Bucket, **extra: Any) -> dict[str, str]:
+        params = {"provider": bck.provider.value, **{k: str(v) for k, v in extra.items() if v is not None}}
+        if not bck.ns.is_global:
+            params["namespace"] = bck.ns.uname
+        return params
+
+    async def request(self, method: str, path: str, *, json_body: Any = None, params: dict[str, str] | None = None,
+                      headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        data = json.dumps(json_body) if json_body is not None else None
+        hdrs = {"Content-Type": "application/json", **(headers or {})}
+        async with self.session.request(method, self.url(path), data=data, params=params, headers=hdrs,
+                                        allow_redirects=True) as r:
+            body = await r.read()
+            await raise_for(r, body)
+            return r.status, dict(r.headers), body
+
+    # ---- cluster ---------------------------------------------------------------------------
+    async def smap(self) -> dict[str, Any]:
+        return json.loads((await self.request("GET", "daemon", params={"what": "smap"}))[2])
+
+    async def cluster_stats(self) -> dict[str, Any]:
+        return json.loads((await self.request("GET", "daemon", params={"what": "stats"}))[2])
+
+    # ---- buckets ---------------------------------------------------------------------------
+    async def list_buckets(self, provider: str = "") -> list[dict[str, Any]]:
+        body = {"action": "list", "name": "", "value": None}
+        return json.loads((await self.request("GET", "buckets", json_body=body, params={"provider": provider}))[2])
+
+    async def create_bucket(self, bck: Bucket) -> None:
+        await self.request("POST", f"buckets/{bck.name}", json_body={"action": "create-bck"}, params=self._bck_params(bck))
+
+    async def destroy_bucket(self, bck: Bucket) -> None:
+        await self.request("DELETE", f"buckets/{bck.name}", json_body={"action": "destroy-bck"}, params=self._bck_params(bck))
+
+    async def bucket_props(self, bck: Bucket) -> dict[str, Any]:
+        _, hdrs, _ = await self.request("HEAD", f"buckets/{bck.name}", params=self._bck_params(bck))
+        return json.loads(hdrs.get("Ais-Bucket-Props", "{}"))
+
+    async def list_objects(self, bck: Bucket, *, prefix: str = "", props: str = "name,size",
+                           page_size: int = 0, flags: int = 0) -> AsyncIterator[dict[str, Any]]:
+        """Every entry (`n`, `s`, ...), page by page, as the SDK's `list_objects_iter` does."""
+        token, uuid = "", ""
+        while True:
+            value = {"prefix": prefix, "pagesize": page_size, "uuid": uuid, "props": props,
+                     "continuation_token": token, "flags": str(flags)}
+            _, _, raw = await self.request("GET", f"buckets/{bck.name}", json_body={"action": "list", "value": value},
+                                           params=self._bck_params(bck), headers={"Accept": "application/msgpack"})
+            page = msgpack.unpackb(raw, raw=False)
+            for e in page.get("Entries") or ():
+                yield e
+            token, uuid = page.get("ContinuationToken", ""), page.get("UUID", "")
+            if not token:
+                return
+
+    # ---- objects ---------------------------------------------------------------------------
+    def _obj_path(self, bck: Bucket, name: str) -> str:
+        return f"objects/{bck.name}/{quote(name)}"
+
+    async def _owner_url(self, method: str, bck: Bucket, name: str, params: dict[str, str]) -> str:
+        """Ask the proxy where the object lives (the 307), sending no body: step one of a PUT."""
+        async with self.session.request(method, self.url(self._obj_path(bck, name)), params=params, data=b"",
+                                        allow_redirects=False) as r:
+            body = await r.read()
+            if r.status in (301, 302, 307, 308):
+                return r.headers["Location"]
+            await raise_for(r, body)
+            raise ErrBadRequest(f"expected a redirect for {method} {bck}/{name}, got HTTP {r.status}")
+
+    async def put_file(self, bck: Bucket, name: str, path: str, *, progress: Progress | None = None) -> None:
+        size = os.path.getsize(path)
+        url = await self._owner_url("PUT", bck, name, self._bck_params(bck))
+
+        async def body() -> AsyncIterator[bytes]:
+            with open(path, "rb") as f:
+                while chunk := await asyncio.to_thread(f.read, CHUNK):
+                    yield chunk
+                    if progress:
+                        progress(len(chunk))
+
+        async with self.session.put(url, data=body(), headers={"Content-Length": str(size)}) as r:
+            await raise_for(r, await r.read())
+
+    async def put_bytes(self, bck: Bucket, name: str, data: bytes) -> None:
+        url = await self._owner_url("PUT", bck, name, self._bck_params(bck))
+        async with self.session.put(url, data=data) as r:
+            await raise_for(r, await r.read())
+
+    async def get_to_file(self, bck: Bucket, name: str, dest: str, *, progress: Progress | None = None,
+                          headers: dict[str, str] | None = None, params: dict[str, str] | None = None) -> dict[str, str]:
+        """Stream an object into `dest` (via a temp file + rename: no partial file on failure)."""
+        tmp = f"{dest}.ais-ray-part"
+        url = self.url(self._obj_path(bck, name))
+        try:
+            async with self.session.get(url, params={**self._bck_params(bck), **(params or {})}, headers=headers) as r:
+                if r.status >= 400:
+                    await raise_for(r, await r.read())
+                with open(tmp, "wb") as f:
+                    async for chunk in r.content.iter_chunked(CHUNK):
+                        await asyncio.to_thread(f.write, chunk)
+                        if progress:
+                            progress(len(chunk))
+                hdrs = dict(r.headers)
+            os.replace(tmp, dest)
+            return hdrs
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    async def get_bytes(self, bck: Bucket, name: str, *, byte_range: str = "") -> bytes:
+        headers = {"Range": byte_range} if byte_range else None
+        async with self.session.get(self.url(self._obj_path(bck, name)), params=self._bck_params(bck), headers=headers) as r:
+            body = await r.read()
+            await raise_for(r, body)
+            return body
+
+    async def head_object(self, bck: Bucket, name: str, props: str = "") -> dict[str, str]:
+        params = self._bck_params(bck, props=props or None)
+        async with self.session.head(self.url(self._obj_path(bck, name)), params=params, allow_redirects=True) as r:
+            await raise_for(r, b"", what=f"{bck}/{name}")
+            return dict(r.headers)
+
+    async def delete_object(self, bck: Bucket, name: str) -> None:
+        async with self.session.delete(self.url(self._obj_path(bck, name)), params=self._bck_params(bck),
+                                       allow_redirects=True) as r:
+            await raise_for(r, await r.read())
+
+
+async def raise_for(r: aiohttp.ClientResponse, body: bytes, *, what: str = "") -> None:
+    """Raise the typed error an AIS JSON error body describes (HEAD has no body: use `what`)."""
+    if r.status < 400:
+        return
+    try:
+        message = json.loads(body)["message"]
+    except (ValueError, KeyError, TypeError):
+        message = body.decode(errors="replace").strip() or (f'"{what}": HTTP {r.status} {r.reason}' if what else f"HTTP {r.status} {r.reason}")
+    if r.status == 404 and not body and what:
+        message = f'"{what}" does not exist'
+    raise error_from_status(r.status, message)

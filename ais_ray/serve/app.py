@@ -1,0 +1,28 @@
+"""The REST API as a Ray Serve deployment (FastAPI ingress): AIStore's control plane.
+
+`/openapi.json` documents every route. Object data is never proxied here: see objects.py.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from ray import serve
+
+from ais_ray.serve import buckets, cluster, errors, objects
+from ais_ray.serve.state import init_state
+
+app = FastAPI(title="ais-ray", version="0.1.0",
+              description="AIStore-compatible REST API served by Ray Serve. Data requests are 307-redirected to targets.")
+errors.install(app)
+for r in (cluster.router, buckets.router, objects.router):
+    app.include_router(r)
+
+
+@serve.deployment(name="AisApi", max_ongoing_requests=1000, ray_actor_options={"num_cpus": 0})
+@serve.ingress(app)
+class AisApi:
+    def __init__(self) -> None:
+        logging.basicConfig(level=logging.INFO)
+        init_state()

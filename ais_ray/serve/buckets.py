@@ -1,0 +1,72 @@
+"""Bucket requests: list buckets, create, destroy, HEAD (props), list objects.
+
+Every request names its action in an `ActionMsg` body, as the SDK's `Bucket.make_request` sends.
+"""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from ais_ray.core import headers as H
+from ais_ray.core.errors import ErrBadRequest, ErrUnsupported
+from ais_ray.core.names import Provider
+from ais_ray.serve.listing import list_objects
+from ais_ray.serve.state import state
+from ais_ray.serve.wire import LsoMsg, bucket_from, parse_model, read_action
+
+router = APIRouter(tags=["buckets"])
+
+ACT_LIST = "list"
+ACT_CREATE = "create-bck"
+ACT_DESTROY = "destroy-bck"
+
+
+@router.get("/v1/buckets", summary="List buckets (`?provider=`, empty: all)")
+@router.get("/v1/buckets/", include_in_schema=False)
+async def list_buckets(req: Request) -> Response:
+    prov = req.query_params.get("provider", "")
+    provider = Provider.parse(prov) if prov else None
+    bmd = await state().bmd()
+    return JSONResponse([b.to_wire() for b in bmd.list(provider)])
+
+
+@router.get("/v1/buckets/{bucket}", summary="List objects (msgpack reply) — action `list`")
+async def bucket_get(req: Request, bucket: str) -> Response:
+    bck = bucket_from(req, bucket)
+    msg = await read_action(req)
+    if msg.action in ("", ACT_LIST):
+        await state().bucket_props(bck)
+        return await list_objects(bck, parse_model(LsoMsg, msg.value or {}))
+    raise ErrBadRequest(f'invalid action "{msg.action}" for GET {bck}')
+
+
+@router.post("/v1/buckets/{bucket}", summary="Bucket actions: `create-bck`")
+async def bucket_post(req: Request, bucket: str) -> Response:
+    bck = bucket_from(req, bucket)
+    msg = await read_action(req)
+    if msg.action == ACT_CREATE:
+        if bck.is_remote:
+            raise ErrUnsupported(f"cannot create {bck}: remote buckets are added on first access")
+        state().adopt(await state().proxy.create_bucket.remote(bck))
+        return Response(status_code=200)
+    raise ErrBadRequest(f'invalid action "{msg.action}" for POST {bck}')
+
+
+@router.delete("/v1/buckets/{bucket}", summary="Bucket actions: `destroy-bck`")
+async def bucket_delete(req: Request, bucket: str) -> Response:
+    bck = bucket_from(req, bucket)
+    msg = await read_action(req)
+    if msg.action == ACT_DESTROY:
+        state().adopt(await state().proxy.destroy_bucket.remote(bck))
+        return Response(status_code=200)
+    raise ErrBadRequest(f'invalid action "{msg.action}" for DELETE {bck}')
+
+
+@router.head("/v1/buckets/{bucket}", summary="Bucket properties in the `Ais-Bucket-Props` header")
+async def bucket_head(req: Request, bucket: str) -> Response:
+    bck = bucket_from(req, bucket)
+    props = await state().bucket_props(bck)
+    return Response(status_code=200, headers={H.BUCKET_PROPS: json.dumps(props.to_wire(bck))})

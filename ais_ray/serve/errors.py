@@ -1,0 +1,51 @@
+"""One place where errors become HTTP answers (AIStore's JSON error body, `cmn.ErrHTTP`)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from ray.exceptions import RayError
+
+from ais_ray.core.errors import AisError, error_body
+
+log = logging.getLogger(__name__)
+NODE = "p[p1]"
+
+
+def unwrap(exc: BaseException) -> BaseException:
+    """The domain error inside a Ray task error (RayTaskError keeps it as `cause`)."""
+    cause = getattr(exc, "cause", None)
+    return cause if isinstance(cause, BaseException) else exc
+
+
+def to_response(req: Request, err: AisError) -> Response:
+    if req.method == "HEAD":
+        return Response(status_code=err.status, headers={"Content-Type": "application/json"})
+    body = error_body(err, method=req.method, url_path=req.url.path, node=NODE,
+                      remote_addr=req.client.host if req.client else "")
+    return JSONResponse(body, status_code=err.status)
+
+
+def install(app: FastAPI) -> None:
+    """Map AisError (also inside a RayTaskError) by its status; anything else is a logged 500."""
+
+    async def handle(req: Request, exc: Exception) -> Response:
+        inner = unwrap(exc)
+        if isinstance(inner, AisError):
+            return to_response(req, inner)
+        log.error("%s %s failed", req.method, req.url.path, exc_info=inner)
+        return to_response(req, AisError(f"{type(inner).__name__}: {inner}"))
+
+    app.add_exception_handler(AisError, handle)
+    app.add_exception_handler(RayError, handle)
+
+    @app.middleware("http")
+    async def _last_resort(req: Request, call_next: Any) -> Response:
+        try:
+            return await call_next(req)
+        except Exception as exc:
+            return await handle(req, exc)

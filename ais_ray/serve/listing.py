@@ -1,0 +1,75 @@
+"""List objects: each target merges its mountpaths' sorted pages, the replica merges targets.
+
+Reply is msgpack with Go `cmn.LsoRes` keys; the SDK's iterator stops only when the token is
+empty *and* UUID is not, so every reply carries a UUID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import time
+import uuid as uuidlib
+from typing import Any
+
+import msgpack
+from fastapi.responses import Response
+
+from ais_ray.core.lom import ObjAttrs
+from ais_ray.core.names import Bucket
+from ais_ray.fs.walk import LsEntry
+from ais_ray.serve.state import state
+from ais_ray.serve.wire import LsoMsg
+
+MAX_PAGE_SIZE = 10_000  # Go apc.MaxPageSizeAIS
+ENTRY_OK_CACHED = 64  # Go apc.EntryIsCached; status bits 0..4 are 0 (OK)
+FLAG_NAME_ONLY = 1 << 4
+DEFAULT_PROPS = "name,size"
+
+
+def entry_wire(name: str, loc: str, e: LsEntry, props: set[str], name_only: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"n": name, "f": ENTRY_OK_CACHED}
+    if name_only:
+        return out
+    out["s"] = e.size
+    a: ObjAttrs | None = e.attrs
+    if a is not None:
+        if "checksum" in props:
+            out["cs"] = a.cksum
+        if "version" in props:
+            out["v"] = a.version
+        if "atime" in props and a.atime_ns:
+            out["a"] = time.strftime("%d %b %y %H:%M UTC", time.gmtime(a.atime_ns / 1e9))
+        if "custom" in props and a.custom:
+            out["m"] = ",".join(f"{k}={v}" for k, v in sorted(a.custom.items()))
+    if "location" in props:
+        out["t"] = loc
+    if "copies" in props:
+        out["c"] = 1
+    return out
+
+
+async def list_objects(bck: Bucket, msg: LsoMsg) -> Response:
+    page_size = min(msg.pagesize or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
+    props = set((msg.props or DEFAULT_PROPS).split(","))
+    name_only = bool(msg.flags & FLAG_NAME_ONLY)
+    with_attrs = bool(props & {"checksum", "version", "atime", "custom"}) and not name_only
+    start_after = msg.continuation_token or msg.start_after
+    smap = await state().smap()
+    # one extra entry tells whether a next page exists without an empty final round trip
+    pages = await asyncio.gather(*(state().target(tid).list_page.remote(bck, msg.prefix, start_after, page_size + 1, with_attrs)
+                                   for tid in smap.targets))
+    merged = heapq.merge(*[[(e.name, loc, e) for loc, e in page] for page in pages], key=lambda x: x[0])
+    entries = []
+    for name, loc, e in merged:
+        if entries and entries[-1]["n"] == name:
+            continue  # same object seen on two targets mid-rebalance
+        entries.append(entry_wire(name, loc, e, props, name_only))
+        if len(entries) > page_size:
+            break
+    more = len(entries) > page_size
+    entries = entries[:page_size]
+    token = entries[-1]["n"] if more and entries else ""
+    body = {"UUID": msg.uuid or uuidlib.uuid4().hex[:12], "ContinuationToken": token, "Flags": 0,
+            "Entries": entries or None}
+    return Response(msgpack.packb(body, use_bin_type=True), media_type="application/msgpack")

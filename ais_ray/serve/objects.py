@@ -1,0 +1,55 @@
+"""Object requests: answered with a 307 to the mountpath that owns the object (HRW).
+
+Serve's HTTP proxy buffers whole bodies (see shared/ref/ray-facts.md), so bytes must not
+flow through it: the client re-sends the request to the owner's own data server.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from ais_ray.core.names import validate_obj_name
+from ais_ray.serve.state import state
+from ais_ray.serve.wire import bucket_from
+
+router = APIRouter(tags=["objects"])
+
+
+def _raw_path(req: Request) -> str:
+    raw = req.scope.get("raw_path")
+    return raw.decode("latin-1") if raw else quote(req.url.path)
+
+
+async def redirect_to_owner(req: Request, bucket: str, obj: str) -> Response:
+    bck = bucket_from(req, bucket)
+    validate_obj_name(obj)
+    await state().bucket_props(bck)
+    _, mp = (await state().smap()).locate(bck.uname(obj))
+    query = req.url.query
+    return RedirectResponse(mp.url + _raw_path(req) + (f"?{query}" if query else ""), status_code=307)
+
+
+_DOC = "Redirects (307) to the owning target's data server, which serves the object."
+
+
+@router.get("/v1/objects/{bucket}/{obj:path}", summary="GET object (Range supported)", description=_DOC)
+async def get_object(req: Request, bucket: str, obj: str) -> Response:
+    return await redirect_to_owner(req, bucket, obj)
+
+
+@router.put("/v1/objects/{bucket}/{obj:path}", summary="PUT object (raw body)", description=_DOC)
+async def put_object(req: Request, bucket: str, obj: str) -> Response:
+    return await redirect_to_owner(req, bucket, obj)
+
+
+@router.head("/v1/objects/{bucket}/{obj:path}", summary="HEAD object: AIS metadata headers", description=_DOC)
+async def head_object(req: Request, bucket: str, obj: str) -> Response:
+    return await redirect_to_owner(req, bucket, obj)
+
+
+@router.delete("/v1/objects/{bucket}/{obj:path}", summary="DELETE object", description=_DOC)
+async def delete_object(req: Request, bucket: str, obj: str) -> Response:
+    return await redirect_to_owner(req, bucket, obj)
