@@ -18,7 +18,7 @@ from aiohttp import web
 from ais_ray.core import headers as H
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrUnsupported, error_body
 from ais_ray.core.lom import ObjAttrs
-from ais_ray.core.names import Bucket, Namespace, Provider, validate_bucket_name
+from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name
 from ais_ray.core.ranges import parse_range
 
 if TYPE_CHECKING:
@@ -30,16 +30,19 @@ WRITE_BATCH = 1 << 20  # gather network chunks into ~1 MiB writes: one thread ho
 OBJ_ROUTE = "/v1/objects/{bucket}/{obj:.+}"
 
 
-def bucket_from_request(req: web.Request) -> Bucket:
-    name = validate_bucket_name(req.match_info["bucket"])
+def bucket_obj_from_request(req: web.Request) -> tuple[Bucket, str]:
+    """Bucket and object name, decoded exactly as the API decodes them (`split_obj_path`)."""
+    name, obj = split_obj_path(req.raw_path)
+    validate_bucket_name(name)
     provider = Provider.parse(req.query.get(H.Q_PROVIDER, "ais"))
     ns = Namespace.parse(req.query.get(H.Q_NAMESPACE, ""))
-    return Bucket(name, provider, ns)
+    return Bucket(name, provider, ns), obj
 
 
-def obj_headers(attrs: ObjAttrs, location: str) -> dict[str, str]:
-    """AIS object metadata headers (Go `cmn.ObjAttrs.ToHeader`)."""
+def obj_headers(bck: Bucket, name: str, attrs: ObjAttrs, location: str) -> dict[str, str]:
+    """AIS object metadata headers (Go `cmn.ObjAttrs.ToHeader`, `objHeadV2`)."""
     out = {
+        H.OBJ_NAME: name, H.BUCKET_NAME: bck.name, H.BUCKET_PROVIDER: bck.provider.value,
         H.CKSUM_TYPE: attrs.cksum_type, H.CKSUM_VAL: attrs.cksum, H.ATIME: str(attrs.atime_ns),
         H.VERSION: attrs.version, H.PRESENT: "true", H.LOCATION: location, H.MIRROR_COPIES: "1",
     }
@@ -106,9 +109,9 @@ class DataServer:
         return web.Response(status=200)
 
     def _locate(self, req: web.Request) -> tuple[Bucket, str]:
-        bck = bucket_from_request(req)
+        bck, name = bucket_obj_from_request(req)
         self.ctx.meta.bmd.must_get(bck)
-        return bck, req.match_info["obj"]
+        return bck, name
 
     async def put_object(self, req: web.Request) -> web.Response:
         bck, name = self._locate(req)
@@ -143,7 +146,7 @@ class DataServer:
         try:
             rng = parse_range(req.headers.get("Range", ""), attrs.size)
             offset, length = rng or (0, attrs.size)
-            resp = web.StreamResponse(status=206 if rng else 200, headers=obj_headers(attrs, self.ctx.location))
+            resp = web.StreamResponse(status=206 if rng else 200, headers=obj_headers(bck, name, attrs, self.ctx.location))
             if rng:
                 resp.headers["Content-Range"] = f"bytes {offset}-{offset + length - 1}/{attrs.size}"
             resp.headers["Accept-Ranges"] = "bytes"
@@ -166,7 +169,7 @@ class DataServer:
         if unknown:
             raise ErrBadRequest(f"invalid object property {unknown[0]!r} (expecting one of: {', '.join(sorted(H.HEAD_PROPS))})")
         attrs = await asyncio.to_thread(self.ctx.store.load, bck, name)
-        resp = web.StreamResponse(status=200, headers=obj_headers(attrs, self.ctx.location))
+        resp = web.StreamResponse(status=200, headers=obj_headers(bck, name, attrs, self.ctx.location))
         resp.content_length = attrs.size
         await resp.prepare(req)
         return resp

@@ -17,7 +17,7 @@ from typing import Any
 import ray
 from aiohttp import web
 
-from ais_ray.actors.dataserver import OBJ_ROUTE, bind_socket, bucket_from_request, error_middleware
+from ais_ray.actors.dataserver import OBJ_ROUTE, bind_socket, bucket_obj_from_request, error_middleware
 from ais_ray.actors.ioloop import IoLoop
 from ais_ray.actors.mountpath import MountpathActor
 from ais_ray.core import hrw
@@ -129,11 +129,11 @@ class _Redirector:
         return web.Response(status=200 if self.t.mp_infos else 503)
 
     async def redirect(self, req: web.Request) -> web.Response:
-        bck = bucket_from_request(req)
+        bck, name = bucket_obj_from_request(req)
         if not self.t.mp_infos:
             await self.t.snode()
         node = Snode(self.t.tid, "target", self.t.url, 0, self.t.mp_infos)
-        mp = node.mountpath_for(bck.uname(req.match_info["obj"]))
+        mp = node.mountpath_for(bck.uname(name))
         raise web.HTTPTemporaryRedirect(mp.url + req.raw_path)
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 # object metadata (HEAD / GET replies)
+OBJ_NAME = "ais-name"
+BUCKET_NAME = "ais-bucket-name"
+BUCKET_PROVIDER = "ais-bucket-provider"
 CKSUM_TYPE = "ais-checksum-type"
 CKSUM_VAL = "ais-checksum-value"
 ATIME = "ais-atime"

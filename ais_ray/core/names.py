@@ -6,6 +6,7 @@ Mirrors AIStore's `cmn/bck.go` (Bck, Ns, Cname, MakeUname) and `api/apc/provider
 from __future__ import annotations
 
 import enum
+from urllib.parse import unquote
 from dataclasses import dataclass
 
 from ais_ray.core.errors import ErrInvalidName, ErrInvalidURL, ErrUnsupported
@@ -197,3 +198,19 @@ def parse_bucket_uri(uri: str, *, default_provider: Provider = Provider.AIS) -> 
     if not name:
         raise ErrInvalidURL(f'"{uri}": missing bucket name')
     return Bucket(validate_bucket_name(name), provider, ns), obj
+
+
+def split_obj_path(raw_path: str) -> tuple[str, str]:
+    """`/v1/objects/<bucket>/<quoted name>[?query]` → (bucket, name), percent-decoding once.
+
+    Both the API and the data servers decode object paths with this one function, so a name
+    hashes (HRW) and is stored identically whichever server first sees it.
+
+    Raises:
+        ErrInvalidURL: not an object path.
+    """
+    path = raw_path.split("?", 1)[0]
+    parts = path.split("/", 4)
+    if len(parts) < 5 or parts[1] != "v1" or parts[2] != "objects" or not parts[3]:
+        raise ErrInvalidURL(f'invalid object path "{path}"')
+    return unquote(parts[3]), unquote(parts[4])

@@ -33,10 +33,10 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
         n = min(n, size)
         return size - n, n
     start = int(first)
-    end = int(last) if last else size - 1
-    if end < start:
+    if last and int(last) < start:
         raise ErrBadRequest(f'invalid Range header "{header}": end before start')
     if start >= size:
         raise ErrRangeNotSatisfiable(f'range "{header}" not satisfiable for size {size}')
+    end = int(last) if last else size - 1
     end = min(end, size - 1)
     return start, end - start + 1

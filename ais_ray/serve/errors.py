@@ -9,8 +9,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from ray.exceptions import RayError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ais_ray.core.errors import AisError, error_body
+from ais_ray.core.errors import AisError, ErrBadRequest, ErrInvalidName, ErrNotFound, error_body
 
 log = logging.getLogger(__name__)
 NODE = "p[p1]"
@@ -40,8 +41,20 @@ def install(app: FastAPI) -> None:
         log.error("%s %s failed", req.method, req.url.path, exc_info=inner)
         return to_response(req, AisError(f"{type(inner).__name__}: {inner}"))
 
+    async def no_route(req: Request, exc: Exception) -> Response:
+        status = getattr(exc, "status_code", 404)
+        path = req.url.path
+        if status == 404 and path.startswith("/v1/buckets/"):  # e.g. "a/b" as a bucket name
+            err: AisError = ErrInvalidName(f'bucket name "{path[len("/v1/buckets/"):]}" is invalid')
+        elif status == 405:
+            err = ErrBadRequest(f"method {req.method} is not supported on {path}")
+        else:
+            err = ErrNotFound(f'invalid URL path "{path}"') if status == 404 else ErrBadRequest(str(getattr(exc, "detail", exc)))
+        return to_response(req, err)
+
     app.add_exception_handler(AisError, handle)
     app.add_exception_handler(RayError, handle)
+    app.add_exception_handler(StarletteHTTPException, no_route)
 
     @app.middleware("http")
     async def _last_resort(req: Request, call_next: Any) -> Response:

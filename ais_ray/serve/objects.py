@@ -11,7 +11,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from ais_ray.core.names import validate_obj_name
+from ais_ray.core.names import split_obj_path, validate_obj_name
 from ais_ray.serve.state import state
 from ais_ray.serve.wire import bucket_from
 
@@ -23,13 +23,15 @@ def _raw_path(req: Request) -> str:
     return raw.decode("latin-1") if raw else quote(req.url.path)
 
 
-async def redirect_to_owner(req: Request, bucket: str, obj: str) -> Response:
+async def redirect_to_owner(req: Request) -> Response:
+    raw = _raw_path(req)
+    bucket, obj = split_obj_path(raw)
     bck = bucket_from(req, bucket)
     validate_obj_name(obj)
     await state().bucket_props(bck)
     _, mp = (await state().smap()).locate(bck.uname(obj))
     query = req.url.query
-    return RedirectResponse(mp.url + _raw_path(req) + (f"?{query}" if query else ""), status_code=307)
+    return RedirectResponse(mp.url + raw + (f"?{query}" if query else ""), status_code=307)
 
 
 _DOC = "Redirects (307) to the owning target's data server, which serves the object."
@@ -37,19 +39,19 @@ _DOC = "Redirects (307) to the owning target's data server, which serves the obj
 
 @router.get("/v1/objects/{bucket}/{obj:path}", summary="GET object (Range supported)", description=_DOC)
 async def get_object(req: Request, bucket: str, obj: str) -> Response:
-    return await redirect_to_owner(req, bucket, obj)
+    return await redirect_to_owner(req)
 
 
 @router.put("/v1/objects/{bucket}/{obj:path}", summary="PUT object (raw body)", description=_DOC)
 async def put_object(req: Request, bucket: str, obj: str) -> Response:
-    return await redirect_to_owner(req, bucket, obj)
+    return await redirect_to_owner(req)
 
 
 @router.head("/v1/objects/{bucket}/{obj:path}", summary="HEAD object: AIS metadata headers", description=_DOC)
 async def head_object(req: Request, bucket: str, obj: str) -> Response:
-    return await redirect_to_owner(req, bucket, obj)
+    return await redirect_to_owner(req)
 
 
 @router.delete("/v1/objects/{bucket}/{obj:path}", summary="DELETE object", description=_DOC)
 async def delete_object(req: Request, bucket: str, obj: str) -> Response:
-    return await redirect_to_owner(req, bucket, obj)
+    return await redirect_to_owner(req)

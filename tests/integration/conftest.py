@@ -1,0 +1,92 @@
+"""One real ais-ray cluster per test session, started the way a user starts it: `ais-ray up`.
+
+An unrelated local Ray instance is started first in this process, so every session also
+proves that `up` neither joins nor disturbs another Ray on the machine, and `down` leaves it
+running. Tests that restart the cluster are marked `restarts_cluster` and run last.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+AIS_RAY = [sys.executable, "-m", "ais_ray.cli.main"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LocalCluster:
+    endpoint: str
+    data_dir: str
+    port: int
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "AIS_ENDPOINT": self.endpoint, "AIS_RAY_DATA_DIR": self.data_dir}
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 120, input: bytes | None = None) -> subprocess.CompletedProcess[str]:
+        """Run `ais-ray ARGS` against this cluster; return the completed process (text)."""
+        p = subprocess.run([*AIS_RAY, *args], env=self.env(), capture_output=True, timeout=timeout,
+                           input=input.decode() if input else None, text=True)
+        if check and p.returncode != 0:
+            raise AssertionError(f"ais-ray {' '.join(args)} -> {p.returncode}\nstdout: {p.stdout}\nstderr: {p.stderr}")
+        return p
+
+    def up(self) -> None:
+        self.cli("up", "--data-dir", self.data_dir, "--port", str(self.port), "--targets", "2", "--mountpaths", "2",
+                 "--no-fsync", timeout=300)
+
+    def down(self) -> None:
+        self.cli("down", "--data-dir", self.data_dir, timeout=120)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda it: it.get_closest_marker("restarts_cluster") is not None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "restarts_cluster: takes the session cluster down and up (runs last)")
+
+
+@pytest.fixture(scope="session")
+def other_ray() -> Iterator[object]:
+    """An unrelated Ray instance in this process (what a user may already be running)."""
+    import ray
+
+    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False, namespace="unrelated")
+
+    @ray.remote
+    def ping() -> str:
+        return "pong"
+
+    yield ping
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory, other_ray: object) -> Iterator[LocalCluster]:
+    data_dir = str(tmp_path_factory.mktemp("ais"))
+    port = free_port()
+    c = LocalCluster(f"http://127.0.0.1:{port}", data_dir, port)
+    c.up()
+    try:
+        yield c
+    finally:
+        c.down()
+
+
+@pytest.fixture(scope="session")
+def sdk(cluster: LocalCluster) -> object:
+    from aistore import Client
+
+    return Client(cluster.endpoint, timeout=(5, 60))

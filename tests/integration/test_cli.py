@@ -1,0 +1,121 @@
+"""The `ais-ray` command line against the session cluster, as a user drives it."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import LocalCluster
+
+
+def uniq(prefix: str = "b") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def test_show_cluster(cluster: LocalCluster) -> None:
+    p = cluster.cli("show", "cluster")
+    assert "Targets:   2 (total mountpaths: 4)" in p.stdout
+    info = json.loads(cluster.cli("show", "cluster", "--json").stdout)
+    assert set(info["targets"]) == {"t1", "t2"}
+    for t in info["targets"].values():
+        assert len(t["mountpaths"]) == 2
+        assert all(m["url"].startswith("http://127.0.0.1:") for m in t["mountpaths"])
+    assert int(info["smap"]["version"]) >= 1
+
+
+def test_bucket_object_lifecycle(cluster: LocalCluster, tmp_path: Path) -> None:
+    b = uniq()
+    src = tmp_path / "src"
+    files = {"a/1.jpg": os.urandom(1500), "a/2.jpg": os.urandom(7), "b/c/3.txt": b"three", "z": b""}
+    for name, data in files.items():
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_bytes(data)
+    cluster.cli("create", f"ais://{b}")
+    assert f"ais://{b}" in cluster.cli("ls").stdout
+    out = cluster.cli("put", str(src), f"ais://{b}", "--recursive").stdout
+    assert "PUT 4 objects" in out
+
+    listed = json.loads(cluster.cli("ls", f"ais://{b}", "--json").stdout)
+    assert [(e["n"], e["s"]) for e in listed] == sorted((n, len(d)) for n, d in files.items())
+    table = cluster.cli("ls", f"ais://{b}").stdout.splitlines()
+    assert table[0].split() == ["NAME", "SIZE"] and table[1].split()[0] == "a/1.jpg"
+    assert [e["n"] for e in json.loads(cluster.cli("ls", f"ais://{b}/a/", "--json").stdout)] == ["a/1.jpg", "a/2.jpg"]
+
+    dest = tmp_path / "1.jpg"
+    cluster.cli("get", f"ais://{b}/a/1.jpg", str(dest))
+    assert dest.read_bytes() == files["a/1.jpg"]
+    out_dir = tmp_path / "all"
+    out_dir.mkdir()
+    cluster.cli("get", f"ais://{b}/", str(out_dir))
+    for name, data in files.items():
+        assert (out_dir / name).read_bytes() == data
+
+    show = json.loads(cluster.cli("object", "show", f"ais://{b}/a/1.jpg", "--json").stdout)
+    assert show["size"] == "1500" and show["version"] == "1" and show["present"] == "true"
+    assert show["checksum"].startswith("xxhash2: ")
+
+    cluster.cli("put", str(src / "a/2.jpg"), f"ais://{b}/a/1.jpg")  # overwrite: version 2
+    show = json.loads(cluster.cli("object", "show", f"ais://{b}/a/1.jpg", "--json").stdout)
+    assert show["version"] == "2" and show["size"] == "7"
+
+    cluster.cli("rm", f"ais://{b}/a/1.jpg")
+    assert "a/1.jpg" not in cluster.cli("ls", f"ais://{b}", "--no-headers").stdout
+    cluster.cli("rmb", f"ais://{b}")
+    assert f"ais://{b}" not in cluster.cli("ls").stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["create", "ais://bad*name"], 'bucket name "bad*name" is invalid'),
+    (["create", "ais://" + "x" * 65], "is too long"),
+    (["ls", "ais://no-such-bucket-x"], 'bucket "ais://no-such-bucket-x" does not exist'),
+    (["get", "ais://no-such-bucket-x/o", "-"], 'bucket "ais://no-such-bucket-x" does not exist'),
+    (["rmb", "ais://no-such-bucket-x"], 'bucket "ais://no-such-bucket-x" does not exist'),
+    (["create", "foo://b"], 'invalid bucket provider "foo"'),
+])
+def test_errors_are_one_line(cluster: LocalCluster, args: list[str], message: str) -> None:
+    p = cluster.cli(*args, check=False)
+    assert p.returncode == 1
+    assert p.stderr.startswith("error: ") and message in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
+
+
+def test_object_errors(cluster: LocalCluster, tmp_path: Path) -> None:
+    b = uniq()
+    cluster.cli("create", f"ais://{b}")
+    f = tmp_path / "f"
+    f.write_bytes(b"x")
+    for bad in ("../escape", "a/../../x", "a/./b"):
+        p = cluster.cli("put", str(f), f"ais://{b}/{bad}", check=False)
+        assert p.returncode == 1 and "is invalid" in p.stderr and "Traceback" not in p.stderr
+    p = cluster.cli("get", f"ais://{b}/missing", str(tmp_path / "out"), check=False)
+    assert p.returncode == 1 and f'object "ais://{b}/missing" does not exist' in p.stderr
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob("out*"))
+    p = cluster.cli("create", f"ais://{b}", check=False)
+    assert p.returncode == 1 and "already exists" in p.stderr
+    p = cluster.cli("put", str(tmp_path / "nope"), f"ais://{b}/x", check=False)
+    assert p.returncode == 1 and "no such file" in p.stderr
+    cluster.cli("rmb", f"ais://{b}")
+
+
+def test_usage_error_exit_2(cluster: LocalCluster) -> None:
+    p = cluster.cli("put", check=False)
+    assert p.returncode == 2 and "usage:" in p.stderr
+
+
+def test_help_has_examples(cluster: LocalCluster) -> None:
+    for cmd in (["--help"], ["up", "--help"], ["ls", "--help"], ["put", "--help"], ["show", "cluster", "--help"]):
+        assert "Examples:" in cluster.cli(*cmd).stdout
+
+
+def test_unreachable_endpoint_is_clear(cluster: LocalCluster) -> None:
+    import subprocess
+
+    from tests.integration.conftest import AIS_RAY, free_port
+
+    env = {**cluster.env(), "AIS_ENDPOINT": f"http://127.0.0.1:{free_port()}"}
+    p = subprocess.run([*AIS_RAY, "ls"], env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "cannot reach ais-ray" in p.stderr and "Traceback" not in p.stderr

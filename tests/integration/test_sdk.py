@@ -1,0 +1,94 @@
+"""The official `aistore` SDK (2.0.0), unmodified, against ais-ray."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aistore.sdk.errors import AISError, ErrBckAlreadyExists, ErrBckNotFound, ErrObjNotFound
+
+from tests.integration.conftest import LocalCluster
+
+
+@pytest.fixture()
+def bck(sdk: object) -> Iterator[object]:
+    b = sdk.bucket(f"sdk-{uuid.uuid4().hex[:8]}")  # type: ignore[attr-defined]
+    b.create()
+    yield b
+    b.delete(missing_ok=True)
+
+
+def test_cluster_map_and_ready(sdk: object, cluster: LocalCluster) -> None:
+    smap = sdk.cluster().get_info()  # type: ignore[attr-defined]
+    assert set(smap.tmap) == {"t1", "t2"}
+    assert smap.proxy_si.public_net.direct_url == cluster.endpoint
+    assert sdk.cluster().is_ready()  # type: ignore[attr-defined]
+
+
+def test_create_exist_ok_and_delete_missing_ok(sdk: object) -> None:
+    b = sdk.bucket(f"sdk-{uuid.uuid4().hex[:8]}")  # type: ignore[attr-defined]
+    b.create()
+    b.create(exist_ok=True)
+    with pytest.raises(ErrBckAlreadyExists):
+        b.create()
+    assert any(x.name == b.name for x in sdk.cluster().list_buckets())  # type: ignore[attr-defined]
+    b.delete()
+    b.delete(missing_ok=True)
+    with pytest.raises(ErrBckNotFound):
+        b.delete()
+
+
+@pytest.mark.parametrize("name", ["*", "bucket/badname", " ", "x" * 65])
+def test_create_invalid_name(sdk: object, name: str) -> None:
+    with pytest.raises(AISError) as ei:
+        sdk.bucket(name).create()  # type: ignore[attr-defined]
+    assert 400 <= ei.value.status_code < 500
+
+
+def test_put_get_range_raw_head(bck: object, tmp_path: Path) -> None:
+    data = os.urandom(3 * (1 << 20) + 17)
+    obj = bck.object("dir/big file.bin")  # type: ignore[attr-defined]
+    obj.get_writer().put_content(data)
+    assert obj.get_reader().read_all() == data
+    assert obj.get_reader(byte_range="bytes=5-100").read_all() == data[5:101]
+    assert obj.get_reader(byte_range="bytes=-10").read_all() == data[-10:]
+    assert obj.get_reader().raw().read() == data
+    assert obj.get_reader(direct=True).read_all() == data
+    props = obj.head()
+    assert props.size == len(data) and props.present
+    p = tmp_path / "f.bin"
+    p.write_bytes(b"file contents")
+    bck.object("from-file").get_writer().put_file(str(p))  # type: ignore[attr-defined]
+    assert bck.object("from-file").get_reader().read_all() == b"file contents"  # type: ignore[attr-defined]
+    with_props = bck.object("from-file").props  # type: ignore[attr-defined]
+    assert with_props.checksum_type == "xxhash2" and with_props.obj_version == "1"
+    assert with_props.name == "from-file" and with_props.bucket_name == bck.name  # type: ignore[attr-defined]
+
+
+def test_listing_with_small_pages(bck: object) -> None:
+    names = [f"o/{i:03d}" for i in range(23)]
+    for n in names:
+        bck.object(n).get_writer().put_content(n.encode())  # type: ignore[attr-defined]
+    assert [e.name for e in bck.list_all_objects(page_size=5)] == names  # type: ignore[attr-defined]
+    assert [e.name for e in bck.list_objects_iter(page_size=4)] == names  # type: ignore[attr-defined]
+    page = bck.list_objects(page_size=10)  # type: ignore[attr-defined]
+    assert [e.name for e in page.entries] == names[:10] and page.continuation_token and page.uuid
+    assert all(e.is_ok() and e.size == len(e.name) for e in page.entries)
+    assert [e.name for e in bck.list_all_objects(prefix="o/01")] == names[10:20]  # type: ignore[attr-defined]
+
+
+def test_delete_and_errors(sdk: object, bck: object) -> None:
+    obj = bck.object("x")  # type: ignore[attr-defined]
+    obj.get_writer().put_content(b"x")
+    obj.delete()
+    with pytest.raises(ErrObjNotFound):
+        obj.get_reader().read_all()
+    with pytest.raises(ErrObjNotFound):
+        obj.delete()
+    with pytest.raises(ErrBckNotFound):
+        sdk.bucket("no-such-bucket-sdk").list_all_objects()  # type: ignore[attr-defined]
+    with pytest.raises(ErrBckNotFound):
+        sdk.bucket("no-such-bucket-sdk").object("o").get_reader().read_all()  # type: ignore[attr-defined]
