@@ -1,0 +1,238 @@
+"""Amazon S3 and S3-compatible stores through s3fs's aiobotocore client.
+
+s3fs (`asynchronous=True`) sets up the client: credentials, endpoint, region, from the usual
+AWS environment (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, profiles, ...) unless given. Calls
+then go straight to the client: s3fs's `_call_s3` stacks its own retry loop on botocore's
+(seconds of backoff against a dead endpoint) and its file objects read whole blocks. Here a
+call is tried at most 1 + `retries` times with sub-second backoff, and a GET streams its body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+import botocore.exceptions as boto
+
+from ais_ray.backends.base import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_RETRIES,
+    PART_SIZE,
+    READ_CHUNK,
+    ListPage,
+    RemoteObj,
+    check_range,
+    check_size,
+    md5_from_etag,
+    parts,
+    range_header,
+    retrying,
+    strip_etag,
+)
+from ais_ray.backends.errors import RETRIABLE_STATUSES, s3_errors
+from ais_ray.core.names import Bucket, Provider
+
+
+def _new_session(profile: str | None) -> Any:
+    """An aiobotocore session with the S3 model loaded: run on a worker thread, not the loop.
+
+    Importing s3fs (~0.1 s) and parsing botocore's S3 model files (~0.1 s) would block the
+    loop; botocore caches the models on the session's loader, so `create_client` then costs ~10 ms.
+    """
+    import aiobotocore.session
+    import s3fs  # noqa: F401 - imported here so the loop thread finds it in sys.modules
+
+    session = aiobotocore.session.AioSession(profile=profile)
+    loader = session.get_component("data_loader")
+    for type_name in ("service-2", "endpoint-rule-set-1"):
+        loader.load_service_model("s3", type_name)
+    for name in ("endpoints", "partitions", "sdk-default-configuration"):
+        loader.load_data(name)
+    return session
+
+
+class S3Backend:
+    """S3 over aiobotocore. Versioning needs no switch: `RemoteObj.version` is the VersionId
+    whenever S3 sends one (a versioned bucket), and empty otherwise."""
+
+    provider: ClassVar[Provider] = Provider.AWS
+
+    def __init__(self, *, endpoint_url: str | None = None, key: str | None = None, secret: str | None = None,
+                 token: str | None = None, region: str | None = None, profile: str | None = None,
+                 anon: bool = False, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+                 read_timeout: float = DEFAULT_READ_TIMEOUT, retries: int = DEFAULT_RETRIES,
+                 max_connections: int = DEFAULT_MAX_CONNECTIONS, addressing_style: str = "auto") -> None:
+        self._fs_kwargs: dict[str, Any] = {
+            "key": key, "secret": secret, "token": token, "anon": anon, "endpoint_url": endpoint_url,
+            "client_kwargs": {"region_name": region} if region else {},
+            "config_kwargs": {
+                "connect_timeout": connect_timeout,
+                "read_timeout": read_timeout,
+                "max_pool_connections": max_connections,
+                # botocore's own retries back off ~1 s, 2 s, ...: ours are the same few quick
+                # tries every backend makes (base.retrying), so botocore makes one attempt.
+                "retries": {"total_max_attempts": 1, "mode": "standard"},
+                "s3": {"addressing_style": addressing_style},
+                # botocore >= 1.36 adds CRC trailers to every upload and checks them on GET;
+                # S3-compatible stores (s3rver, older MinIO, Ceph) reject or mangle those.
+                "request_checksum_calculation": "when_required",
+                "response_checksum_validation": "when_required",
+            },
+        }
+        if endpoint_url and endpoint_url.startswith("http://"):
+            # Plain HTTP: no CA bundle to load, so a stale AWS_CA_BUNDLE cannot break us.
+            self._fs_kwargs["client_kwargs"]["verify"] = False
+        self.retries = retries
+        self._profile = profile
+        self._client: Any = None
+        self._fs: Any = None
+        self._lock = asyncio.Lock()
+
+    async def _s3(self) -> Any:
+        if self._client is not None:
+            return self._client
+        async with self._lock:
+            if self._client is None:
+                session = await asyncio.to_thread(_new_session, self._profile)
+                import s3fs  # imported by _new_session, off the loop
+
+                # skip_instance_cache: fsspec would hand another event loop our instance,
+                # whose client is bound to this loop.
+                # Kept: the client's session lives as long as the filesystem object.
+                self._fs = s3fs.S3FileSystem(asynchronous=True, skip_instance_cache=True, session=session,
+                                             **self._fs_kwargs)
+                self._client = await self._fs.set_session()
+        return self._client
+
+    async def _call(self, op: str, **kwargs: Any) -> Any:
+        """One S3 API call, retried quickly while it fails transiently (see `_retriable`)."""
+        s3 = await self._s3()
+        method = getattr(s3, op)
+        return await retrying(lambda: method(**kwargs), retries=self.retries, retriable=_retriable)
+
+    @property
+    def endpoint(self) -> str:
+        if self._client is not None:
+            return str(self._client.meta.endpoint_url)
+        return str(self._fs_kwargs["endpoint_url"] or "s3")
+
+    @staticmethod
+    def _bck(bucket: str) -> Bucket:
+        return Bucket(bucket, Provider.AWS)
+
+    async def head_bucket(self, bucket: str) -> None:
+        with s3_errors(self._bck(bucket), None, self.endpoint):
+            await self._call("head_bucket", Bucket=bucket)
+
+    async def list_objects(self, bucket: str, prefix: str = "", *, token: str = "",
+                           page_size: int = 1000) -> ListPage:
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": page_size}
+        if token:
+            kwargs["ContinuationToken"] = token
+        with s3_errors(self._bck(bucket), None, self.endpoint):
+            out = await self._call("list_objects_v2", **kwargs)
+        entries = [
+            RemoteObj(name=e["Key"], size=int(e["Size"]), etag=(etag := strip_etag(e.get("ETag"))),
+                      last_modified=e["LastModified"].timestamp() if "LastModified" in e else 0.0,
+                      md5=md5_from_etag(etag))
+            for e in out.get("Contents", ())
+        ]
+        next_token = out.get("NextContinuationToken", "") if out.get("IsTruncated") else ""
+        return ListPage(entries, next_token)
+
+    async def head_object(self, bucket: str, name: str) -> RemoteObj:
+        with s3_errors(self._bck(bucket), name, self.endpoint):
+            out = await self._call("head_object", Bucket=bucket, Key=name)
+        etag = strip_etag(out.get("ETag"))
+        return RemoteObj(name=name, size=int(out["ContentLength"]), etag=etag, version=_version(out),
+                         last_modified=out["LastModified"].timestamp() if "LastModified" in out else 0.0,
+                         md5=md5_from_etag(etag))
+
+    async def read(self, bucket: str, name: str, rng: tuple[int, int] | None = None) -> AsyncIterator[bytes]:
+        rng = check_range(rng)
+        if rng is not None and rng[1] == 0:
+            return
+        kwargs = {"Bucket": bucket, "Key": name}
+        if rng is not None:
+            kwargs["Range"] = range_header(rng)
+        with s3_errors(self._bck(bucket), name, self.endpoint):
+            out = await self._call("get_object", **kwargs)
+            async with out["Body"] as body:
+                while chunk := await body.read(READ_CHUNK):
+                    yield chunk
+
+    async def put_object(self, bucket: str, name: str, body: AsyncIterator[bytes] | bytes,
+                         size: int | None = None) -> RemoteObj:
+        """One PUT up to PART_SIZE, a multipart upload of PART_SIZE parts beyond (never all in memory)."""
+        bck = self._bck(bucket)
+        with s3_errors(bck, name, self.endpoint):
+            stream = parts(body, PART_SIZE)
+            first = await anext(stream)
+            second = await anext(stream, None)
+            if second is None:
+                check_size(f"{bck}/{name}", size, len(first))
+                out = await self._call("put_object", Bucket=bucket, Key=name, Body=first)
+                return RemoteObj(name=name, size=len(first), etag=(etag := strip_etag(out.get("ETag"))),
+                                 version=_version(out), md5=md5_from_etag(etag))
+            return await self._put_multipart(bck, name, size, first, second, stream)
+
+    async def _put_multipart(self, bck: Bucket, name: str, size: int | None, first: bytes,
+                             second: bytes, rest: AsyncIterator[bytes]) -> RemoteObj:
+        upload = await self._call("create_multipart_upload", Bucket=bck.name, Key=name)
+        upload_id = upload["UploadId"]
+        done: list[dict[str, Any]] = []
+        total = 0
+        try:
+            async def put_part(data: bytes) -> None:
+                nonlocal total
+                n = len(done) + 1
+                out = await self._call("upload_part", Bucket=bck.name, Key=name, UploadId=upload_id,
+                                       PartNumber=n, Body=data)
+                done.append({"PartNumber": n, "ETag": out["ETag"]})
+                total += len(data)
+
+            await put_part(first)
+            await put_part(second)
+            async for data in rest:
+                if data:
+                    await put_part(data)
+            check_size(f"{bck}/{name}", size, total)
+            out = await self._call("complete_multipart_upload", Bucket=bck.name, Key=name, UploadId=upload_id,
+                                   MultipartUpload={"Parts": done})
+        except BaseException:
+            # Abandoned parts cost storage until aborted; a failing abort must not hide the cause.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._call("abort_multipart_upload", Bucket=bck.name, Key=name,
+                                                UploadId=upload_id))
+            raise
+        return RemoteObj(name=name, size=total, etag=strip_etag(out.get("ETag")), version=_version(out))
+
+    async def delete_object(self, bucket: str, name: str) -> None:
+        with s3_errors(self._bck(bucket), name, self.endpoint):
+            await self._call("delete_object", Bucket=bucket, Key=name)
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
+
+
+def _retriable(exc: BaseException) -> bool:
+    """5xx, throttling, refused or reset: worth a quick retry. Timeouts are not (they would
+    multiply the wait the caller configured), nor is anything the request itself got wrong."""
+    if isinstance(exc, boto.ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return status in RETRIABLE_STATUSES
+    if isinstance(exc, (boto.ReadTimeoutError, boto.ConnectTimeoutError)):
+        return False
+    return isinstance(exc, (boto.EndpointConnectionError, boto.ConnectionClosedError))
+
+
+def _version(out: dict[str, Any]) -> str:
+    """S3 says `null` for objects written before versioning was enabled: no version, really."""
+    v = str(out.get("VersionId") or "")
+    return "" if v == "null" else v
