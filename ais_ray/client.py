@@ -20,7 +20,7 @@ from urllib.parse import quote
 import aiohttp
 import msgpack
 
-from ais_ray.core.errors import ErrBadRequest, error_from_status
+from ais_ray.core.errors import ErrBadRequest, ErrTimeout, error_from_status
 from ais_ray.core.names import Bucket
 
 CHUNK = 1 << 20
@@ -104,6 +104,14 @@ class AisClient:
             if not token:
                 return
 
+    @property
+    def download(self) -> DownloadApi:
+        return DownloadApi(self)
+
+    async def set_bucket_props(self, bck: Bucket, props: dict[str, Any]) -> None:
+        await self.request("PATCH", f"buckets/{bck.name}", json_body={"action": "set-bprops", "value": props},
+                           params=self._bck_params(bck))
+
     # ---- objects ---------------------------------------------------------------------------
     def _obj_path(self, bck: Bucket, name: str) -> str:
         return f"objects/{bck.name}/{quote(name)}"
@@ -175,6 +183,48 @@ class AisClient:
         async with self.session.delete(self.url(self._obj_path(bck, name)), params=self._bck_params(bck),
                                        allow_redirects=True) as r:
             await raise_for(r, await r.read())
+
+
+class DownloadApi:
+    """The downloader (`/v1/download`), which the official SDK does not cover."""
+
+    def __init__(self, client: AisClient) -> None:
+        self.c = client
+
+    async def start(self, body: dict[str, Any]) -> str:
+        """Start a job from a `dload.Body`-shaped dict (type, bucket, link / objects / template ...)."""
+        _, _, raw = await self.c.request("POST", "download", json_body=body)
+        return str(json.loads(raw)["id"])
+
+    async def status(self, job_id: str, *, only_active: bool = False) -> dict[str, Any]:
+        body = {"id": job_id, "only_active_tasks": only_active}
+        return json.loads((await self.c.request("GET", "download", json_body=body))[2])
+
+    async def list(self, regex: str = "") -> list[dict[str, Any]]:
+        return json.loads((await self.c.request("GET", "download", json_body={"regex": regex}))[2])
+
+    async def abort(self, job_id: str) -> None:
+        await self.c.request("DELETE", "download/abort", json_body={"id": job_id})
+
+    async def remove(self, job_id: str) -> None:
+        await self.c.request("DELETE", "download/remove", json_body={"id": job_id})
+
+    async def wait(self, job_id: str, *, timeout: float | None = None, interval: float = 0.5) -> dict[str, Any]:
+        """Poll until the job finishes (or is aborted and stopped); return its final status."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout if timeout else None
+        while True:
+            st = await self.status(job_id)
+            if is_finished(st):
+                return st
+            if deadline is not None and loop.time() > deadline:
+                raise ErrTimeout(f'download "{job_id}" did not finish within {timeout:g}s')
+            await asyncio.sleep(interval)
+
+
+def is_finished(st: dict[str, Any]) -> bool:
+    """Go `dload.StatusResp.JobFinished`: a non-zero finish time."""
+    return not str(st.get("finished_time", "")).startswith("0001")
 
 
 async def raise_for(r: aiohttp.ClientResponse, body: bytes, *, what: str = "") -> None:

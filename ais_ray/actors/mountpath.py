@@ -21,10 +21,14 @@ from ais_ray.actors.dataserver import DataServer
 from ais_ray.actors.ioloop import IoLoop
 from ais_ray.core import lom
 from ais_ray.core.bmd import BMD
+from ais_ray.core.dload import DlItem, TaskInfo
+from ais_ray.core.errors import ErrNotFound
 from ais_ray.core.names import Bucket
 from ais_ray.core.smap import Smap
 from ais_ray.fs import walk
 from ais_ray.fs.store import MountpathStore
+from ais_ray.jobs.dl_source import Sources
+from ais_ray.jobs.dl_worker import DlJobCtx, DlResult, DlWorker
 
 log = logging.getLogger(__name__)
 PORT_FILE = ".ais.port"
@@ -106,6 +110,7 @@ class _MountpathActor:
         saved = store.load_meta(PORT_FILE)
         self.url = self.io.run_sync(self.server.start(host, int(saved) if saved else 0))
         store.save_meta(PORT_FILE, self.url.rsplit(":", 1)[1].encode())
+        self.dl = DlWorker(store, Sources())
 
     async def info(self) -> dict[str, Any]:
         cap = await asyncio.to_thread(self.ctx.store.capacity)
@@ -135,6 +140,38 @@ class _MountpathActor:
 
     async def pid(self) -> int:
         return os.getpid()
+
+    # ---- downloads (run on the I/O loop) ---------------------------------------------------------
+    async def dl_run(self, job: DlJobCtx, items: list[DlItem]) -> list[DlResult]:
+        return await self.io.run(self.dl.run(job, items))
+
+    async def dl_progress(self, job_id: str) -> list[TaskInfo]:
+        async def progress() -> list[TaskInfo]:
+            return self.dl.progress(job_id)
+
+        return await self.io.run(progress())
+
+    async def dl_abort(self, job_id: str) -> None:
+        await self.io.run(self.dl.abort(job_id))
+
+    async def dl_forget(self, job_id: str) -> None:
+        async def forget() -> None:
+            self.dl.forget(job_id)
+
+        await self.io.run(forget())
+
+    async def delete_objects(self, bck: Bucket, names: list[str]) -> int:
+        def delete() -> int:
+            n = 0
+            for name in names:
+                try:
+                    self.ctx.store.delete(bck, name)
+                    n += 1
+                except ErrNotFound:
+                    pass
+            return n
+
+        return await asyncio.to_thread(delete)
 
 
 MountpathActor = ray.remote(_MountpathActor)

@@ -17,7 +17,9 @@ from typing import Any
 
 import ray
 
+from ais_ray.actors.proxy_dl import ProxyDownloads
 from ais_ray.actors.target import NAMESPACE, target_actor_name
+from ais_ray.core.dload import DlSpec
 from ais_ray.core.bmd import BMD, BucketProps
 from ais_ray.core.names import Bucket
 from ais_ray.core.smap import FLAG_OFFLINE, Smap, Snode
@@ -45,6 +47,7 @@ class _ProxyActor:
         self._lock = asyncio.Lock()
         self._keepalive: asyncio.Task[None] | None = None
         self.started = time.time()
+        self.downloads = ProxyDownloads(state_dir, lambda: {tid: self.target(tid) for tid in self.smap.targets})
 
     def _load(self, name: str, parse: Any) -> Any:
         path = os.path.join(self.dir, name)
@@ -168,6 +171,22 @@ class _ProxyActor:
 
     async def ping(self) -> bool:
         return True
+
+    # ---- download jobs ---------------------------------------------------------------------------
+    async def dl_start(self, spec: DlSpec) -> str:
+        return await self.downloads.start(spec)
+
+    async def dl_status(self, job_id: str, only_active: bool = False) -> dict[str, Any]:
+        return await self.downloads.status(job_id, only_active=only_active)
+
+    async def dl_list(self, regex: str = "", only_active: bool = False) -> list[dict[str, Any]]:
+        return await self.downloads.list(regex, only_active=only_active)
+
+    async def dl_abort(self, job_id: str) -> None:
+        await self.downloads.abort(job_id)
+
+    async def dl_remove(self, job_id: str) -> None:
+        await self.downloads.remove(job_id)
 
 
 ProxyActor = ray.remote(_ProxyActor)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import json
 import logging
 import os
 from typing import Any
@@ -20,7 +21,9 @@ from aiohttp import web
 from ais_ray.actors.dataserver import OBJ_ROUTE, bind_socket, bucket_obj_from_request, error_middleware
 from ais_ray.actors.ioloop import IoLoop
 from ais_ray.actors.mountpath import MountpathActor
-from ais_ray.core import hrw
+from ais_ray.actors.target_dl import TargetDownloads
+from ais_ray.core import hrw, lom
+from ais_ray.core.dload import DlSpec, TargetDlStatus
 from ais_ray.core.bmd import BMD
 from ais_ray.core.names import Bucket
 from ais_ray.core.smap import MountpathInfo, Smap, Snode
@@ -29,6 +32,7 @@ from ais_ray.fs.walk import LsEntry
 log = logging.getLogger(__name__)
 NAMESPACE = "ais"
 CONTROL_TIMEOUT = 30.0
+DL_STATE_DIR = ".ais.dl"
 
 
 def target_actor_name(tid: str) -> str:
@@ -67,11 +71,14 @@ class _TargetActor:
         self.url = self.io.run_sync(self.redirector.start(host, saved))
         with open(port_file, "w") as f:
             f.write(self.url.rsplit(":", 1)[1])
+        self.smap = _load_smap(paths)
+        self.downloads = TargetDownloads(tid, self.mps, os.path.join(paths[0], DL_STATE_DIR), lambda: self.smap)
 
     async def snode(self) -> Snode:
         """This target as the Smap describes it; waits until every mountpath serves."""
         infos = await asyncio.wait_for(asyncio.gather(*(h.info.remote() for h in self.mps.values())), CONTROL_TIMEOUT)
         self.mp_infos = tuple(MountpathInfo(i["path"], i["url"]) for i in infos)
+        self.downloads.resume()  # after a restart: the proxy's keepalive lands here within seconds
         return Snode(self.tid, "target", self.url, 0, self.mp_infos)
 
     async def info(self) -> dict[str, Any]:
@@ -80,6 +87,21 @@ class _TargetActor:
 
     async def update_meta(self, smap: Smap | None, bmd: BMD | None) -> None:
         await asyncio.gather(*(h.update_meta.remote(smap, bmd) for h in self.mps.values()))
+        if smap is not None and (self.smap is None or smap.version > self.smap.version or smap.uuid != self.smap.uuid):
+            self.smap = smap
+
+    # ---- download jobs ---------------------------------------------------------------------------
+    async def dl_start(self, spec: DlSpec) -> None:
+        await self.downloads.start(spec)
+
+    async def dl_status(self, job_id: str, only_active: bool) -> TargetDlStatus:
+        return await self.downloads.status(job_id, only_active)
+
+    async def dl_abort(self, job_id: str) -> None:
+        await self.downloads.abort(job_id)
+
+    async def dl_remove(self, job_id: str) -> None:
+        await self.downloads.remove(job_id)
 
     async def stored_bmd(self) -> BMD | None:
         """The newest BMD copy on this target's mountpaths."""
@@ -103,6 +125,20 @@ class _TargetActor:
     async def shutdown_mountpaths(self) -> None:
         for h in self.mps.values():
             ray.kill(h, no_restart=True)
+
+
+def _load_smap(paths: list[str]) -> Smap | None:
+    """The newest Smap copy on our mountpaths (what we knew before a restart)."""
+    best: Smap | None = None
+    for p in paths:
+        try:
+            with open(os.path.join(p, lom.SMAP_FILE)) as f:
+                smap = Smap.from_wire(json.load(f))
+        except (OSError, ValueError, KeyError):
+            continue
+        if best is None or smap.version > best.version:
+            best = smap
+    return best
 
 
 class _Redirector:

@@ -101,3 +101,30 @@ def cmd_bucket_props(args: argparse.Namespace) -> int:
         return 0
 
     return run(go)
+
+
+def cmd_bucket_props_set(args: argparse.Namespace) -> int:
+    """`backend_bck=gs://b` (empty to unset) and `versioning.enabled=true|false`."""
+    bck = parse_bucket_arg(args.bucket)
+    props: dict[str, object] = {}
+    for kv in args.props:
+        key, sep, value = kv.partition("=")
+        if not sep:
+            raise CliError(f'"{kv}": expecting NAME=VALUE, e.g. backend_bck=gs://bucket')
+        if key == "backend_bck":
+            if value:
+                backend = parse_bucket_arg(value)
+                props["backend_bck"] = {"name": backend.name, "provider": backend.provider.value}
+            else:
+                props["backend_bck"] = {"name": "", "provider": ""}
+        elif key in ("versioning", "versioning.enabled"):
+            props["versioning"] = {"enabled": value.lower() in ("true", "yes", "on", "1")}
+        else:
+            raise CliError(f'bucket property "{key}" cannot be set (supported: backend_bck, versioning.enabled)')
+
+    async def go(c: AisClient) -> int:
+        await c.set_bucket_props(bck, props)
+        print("Bucket props successfully updated")
+        return 0
+
+    return run(go)

@@ -11,7 +11,7 @@ import sys
 import traceback
 from typing import Callable
 
-from ais_ray.cli import bucket_cmds, cluster_cmds, object_cmds
+from ais_ray.cli import bucket_cmds, cluster_cmds, download_cmds, object_cmds
 from ais_ray.cli.common import CliError, HelpFormatter
 from ais_ray.core.errors import AisError
 
@@ -48,11 +48,71 @@ ais-ray down --data-dir /tmp/ais""")
 
 def _add_show(sub: argparse._SubParsersAction) -> None:
     show = sub.add_parser("show", help="show cluster, jobs, ...", formatter_class=HelpFormatter)
-    ssub = show.add_subparsers(dest="what", required=True, metavar="{cluster}")
+    ssub = show.add_subparsers(dest="what", required=True, metavar="{cluster,job}")
     p = _cmd(ssub, "cluster", cluster_cmds.cmd_show_cluster, "targets, mountpaths, capacity, data URLs, Smap version", """
 ais-ray show cluster
 ais-ray show cluster --json""")
     p.add_argument("--json", action="store_true")
+    job = ssub.add_parser("job", help="show jobs", formatter_class=HelpFormatter)
+    jsub = job.add_subparsers(dest="kind", required=True, metavar="{download}")
+    p = _cmd(jsub, "download", download_cmds.cmd_show_download, "download jobs, or one job's progress and errors", """
+ais-ray show job download                          # JOB ID, STATUS, ERRORS, DESCRIPTION
+ais-ray show job download dnl-5JjIuGemR -v         # in-flight files and errors
+ais-ray show job download dnl-5JjIuGemR --progress --refresh 500ms
+ais-ray show job download --regex "^imagenet" """)
+    p.add_argument("id", nargs="?", default="")
+    p.add_argument("--progress", action="store_true", help="progress bars until the job ends")
+    p.add_argument("--refresh", default="1s", help="refresh interval (default 1s)")
+    p.add_argument("--regex", default="", help="only jobs whose description matches")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--verbose", "-v", action="store_true", help="in-flight files and every error")
+
+
+def _add_jobs(sub: argparse._SubParsersAction) -> None:
+    start = sub.add_parser("start", help="start a job: download", formatter_class=HelpFormatter)
+    ssub = start.add_subparsers(dest="kind", required=True, metavar="{download}")
+    p = _cmd(ssub, "download", download_cmds.cmd_start_download, "download objects from the Internet or a cloud bucket", """
+ais-ray start download http://host:port/data/train-000.tgz ais://imagenet/train-000.tgz
+ais-ray start download "http://host:port/data/train-{000..140}.tgz" ais://imagenet/train/ --progress
+ais-ray start download "gs://lpr-vision/imagenet/train-{000000..000140}.tgz" ais://local-lpr/imagenet/
+ais-ray start download gs://lpr-vision ais://lpr-vision-copy --sync       # whole bucket; remove what is gone
+ais-ray start download gs://lpr-vision/dir/prefix- ais://lpr-vision-copy   # objects with a prefix
+ais-ray start download gs://lpr-vision ais://local-lpr --object-list=objects.txt
+ais-ray start download "ais://127.0.0.1:8080/imagenet/train-{0022..0140}.tgz" ais://local/set_1/""")
+    p.add_argument("source", metavar="SOURCE")
+    p.add_argument("destination", metavar="DESTINATION")
+    p.add_argument("--desc", "--description", dest="desc", default="", help="job description")
+    p.add_argument("--timeout", default="", help="per-request timeout, e.g. 30s, 5m")
+    p.add_argument("--max-conns", type=int, default=0, help="concurrent connections per target (default: unlimited)")
+    p.add_argument("--limit-bph", default="", help="max bytes per hour for the whole cluster, e.g. 10GiB")
+    p.add_argument("--object-list", "--from", dest="object_list", default="", help="JSON array of object names")
+    p.add_argument("--sync", action="store_true", help="also remove cached objects that are gone from the source")
+    p.add_argument("--progress", action="store_true", help="show progress bars and wait until done")
+    p.add_argument("--progress-interval", default="1s", help="progress refresh interval (default 1s)")
+    p.add_argument("--wait", action="store_true", help="wait until done, then print a summary")
+
+    wait = sub.add_parser("wait", help="wait for a job to finish", formatter_class=HelpFormatter)
+    wsub = wait.add_subparsers(dest="kind", required=True, metavar="{download}")
+    p = _cmd(wsub, "download", download_cmds.cmd_wait_download, "wait for a download job", """
+ais-ray wait download dnl-5JjIuGemR
+ais-ray wait download dnl-5JjIuGemR --progress --timeout 10m""")
+    p.add_argument("id")
+    p.add_argument("--progress", action="store_true")
+    p.add_argument("--refresh", default="1s")
+    p.add_argument("--timeout", default="", help="give up after this long (exit 1)")
+
+    stop = sub.add_parser("stop", help="stop (abort) a job", formatter_class=HelpFormatter)
+    stsub = stop.add_subparsers(dest="kind", required=True, metavar="{download}")
+    p = _cmd(stsub, "download", download_cmds.cmd_stop_download, "abort a download job", "ais-ray stop download dnl-5JjIuGemR")
+    p.add_argument("id")
+
+    job = sub.add_parser("job", help="job commands: rm", formatter_class=HelpFormatter)
+    jsub = job.add_subparsers(dest="verb", required=True, metavar="{rm}")
+    rm = jsub.add_parser("rm", help="remove a finished job from the list")
+    rsub = rm.add_subparsers(dest="kind", required=True, metavar="{download}")
+    p = _cmd(rsub, "download", download_cmds.cmd_rm_download, "remove a finished or aborted download job",
+             "ais-ray job rm download dnl-5JjIuGemR")
+    p.add_argument("id")
 
 
 def _add_buckets(sub: argparse._SubParsersAction) -> None:
@@ -85,6 +145,10 @@ ais-ray ls ais://photos --json""")
     p = _cmd(psub, "show", bucket_cmds.cmd_bucket_props, "show bucket properties", "ais-ray bucket props show ais://photos")
     p.add_argument("bucket")
     p.add_argument("--json", action="store_true")
+    p = _cmd(psub, "set", bucket_cmds.cmd_bucket_props_set, "set bucket properties",
+             "ais-ray bucket props set ais://copy backend_bck=gs://lpr-vision\nais-ray bucket props set ais://copy backend_bck=")
+    p.add_argument("bucket")
+    p.add_argument("props", nargs="+", metavar="NAME=VALUE")
 
 
 def _add_objects(sub: argparse._SubParsersAction) -> None:
@@ -125,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_show(sub)
     _add_buckets(sub)
     _add_objects(sub)
+    _add_jobs(sub)
     return parser
 
 

@@ -62,6 +62,7 @@ class Live:
         self.interval = interval
         self._drawn = 0
         self._last = 0.0
+        self._last_lines: list[str] = []
 
     def update(self, bars: list[Bar], *, force: bool = False) -> None:
         now = time.monotonic()
@@ -70,6 +71,9 @@ class Live:
         self._last = now
         width = shutil.get_terminal_size((110, 20)).columns - 1 if self.tty else 110
         lines = render_block(bars, width)
+        if not self.tty and lines == self._last_lines:
+            return  # a log gets each state once
+        self._last_lines = lines
         if self.tty and self._drawn:
             self.out.write(f"\x1b[{self._drawn}F\x1b[J")
         self.out.write("\n".join(lines) + "\n")

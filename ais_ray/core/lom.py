@@ -43,6 +43,7 @@ class ObjAttrs:
     src_etag: str = ""
     src_version: str = ""
     src_size: int = -1
+    job: str = ""  # the download job that wrote it: a resumed job counts it once
 
     def to_bytes(self) -> bytes:
         d = {k: v for k, v in asdict(self).items() if v not in ("", {}, -1)}

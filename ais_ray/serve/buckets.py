@@ -6,13 +6,16 @@ Every request names its action in an `ActionMsg` body, as the SDK's `Bucket.make
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from ais_ray.core import headers as H
 from ais_ray.core.errors import ErrBadRequest, ErrUnsupported
-from ais_ray.core.names import Provider
+from ais_ray.core.bmd import BucketProps
+from ais_ray.core.names import Bucket, Provider, validate_bucket_name
 from ais_ray.serve.listing import list_objects
 from ais_ray.serve.state import state
 from ais_ray.serve.wire import LsoMsg, bucket_from, parse_model, read_action
@@ -22,6 +25,7 @@ router = APIRouter(tags=["buckets"])
 ACT_LIST = "list"
 ACT_CREATE = "create-bck"
 ACT_DESTROY = "destroy-bck"
+ACT_SET_PROPS = "set-bprops"
 
 
 @router.get("/v1/buckets", summary="List buckets (`?provider=`, empty: all)")
@@ -63,6 +67,39 @@ async def bucket_delete(req: Request, bucket: str) -> Response:
         state().adopt(await state().proxy.destroy_bucket.remote(bck))
         return Response(status_code=200)
     raise ErrBadRequest(f'invalid action "{msg.action}" for DELETE {bck}')
+
+
+@router.patch("/v1/buckets/{bucket}", summary="Bucket actions: `set-bprops` (e.g. `backend_bck`)")
+async def bucket_patch(req: Request, bucket: str) -> Response:
+    bck = bucket_from(req, bucket)
+    msg = await read_action(req)
+    if msg.action != ACT_SET_PROPS:
+        raise ErrBadRequest(f'invalid action "{msg.action}" for PATCH {bck}')
+    props = await state().bucket_props(bck)
+    state().adopt(await state().proxy.set_bucket_props.remote(bck, apply_props(bck, props, msg.value or {})))
+    return Response(status_code=200)
+
+
+def apply_props(bck: Bucket, props: BucketProps, value: dict[str, Any]) -> BucketProps:
+    """The props after a `set-bprops`; only what ais-ray implements may change."""
+    changes: dict[str, Any] = {}
+    for key, v in value.items():
+        if key == "backend_bck":
+            if not isinstance(v, dict):
+                raise ErrBadRequest("backend_bck: expecting {\"name\": ..., \"provider\": ...}")
+            name, prov = str(v.get("name") or ""), str(v.get("provider") or "")
+            if not name:
+                changes["backend_bck"] = None
+                continue
+            backend = Bucket(validate_bucket_name(name), Provider.parse(prov))
+            if bck.is_remote or not backend.is_remote:
+                raise ErrBadRequest(f"backend_bck: {bck} cannot have {backend} as its backend (an ais bucket over a remote one)")
+            changes["backend_bck"] = backend
+        elif key == "versioning" and isinstance(v, dict) and "enabled" in v:
+            changes["versioning"] = bool(v["enabled"])
+        else:
+            raise ErrBadRequest(f'bucket property "{key}" cannot be set here (supported: backend_bck, versioning.enabled)')
+    return replace(props, **changes)
 
 
 @router.head("/v1/buckets/{bucket}", summary="Bucket properties in the `Ais-Bucket-Props` header")

@@ -1,0 +1,124 @@
+"""The download jobs of one target: start, status, abort, remove, and resume after a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ais_ray.backends.base import ListPage
+from ais_ray.backends.registry import get_backend
+from ais_ray.core.dload import DlSpec, TargetDlStatus
+from ais_ray.core.smap import Smap
+from ais_ray.jobs.download import LIST_PAGE, DownloadRunner, TargetHooks
+
+log = logging.getLogger(__name__)
+
+
+class TargetDownloads:
+    def __init__(self, tid: str, mountpaths: dict[str, Any], state_dir: str, smap: Callable[[], Smap | None],
+                 backend_config: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        self.tid = tid
+        self.mps = mountpaths
+        self.state_dir = state_dir
+        self._smap = smap
+        self._config = backend_config or {}
+        self.runners: dict[str, DownloadRunner] = {}
+        self._resumed = False
+
+    def _hooks(self) -> TargetHooks:
+        smap = self._smap()
+        assert smap is not None and self.tid in smap.targets, "target not in the cluster map yet"
+        return TargetHooks(self.tid, smap, self.mps, self.state_dir, self._list_remote, self._sync_bucket)
+
+    def resume(self) -> None:
+        """Pick up jobs persisted before a restart (once the Smap is known)."""
+        if self._resumed:
+            return
+        smap = self._smap()
+        if smap is None or self.tid not in smap.targets:
+            return
+        self._resumed = True
+        for runner in DownloadRunner.load_all(self._hooks()):
+            if runner.spec.id not in self.runners:
+                self.runners[runner.spec.id] = runner
+                if not runner.done:
+                    log.info("resuming download %s at item %d", runner.spec.id, runner.prog.next_idx)
+                    runner.start()
+
+    async def start(self, spec: DlSpec) -> None:
+        self.resume()
+        if spec.id in self.runners:
+            return  # a retried broadcast
+        runner = self.runners[spec.id] = DownloadRunner(self._hooks(), spec)
+        await runner.save()
+        runner.start()
+
+    async def status(self, job_id: str, only_active: bool) -> TargetDlStatus:
+        self.resume()
+        runner = self.runners.get(job_id)
+        if runner is None:  # e.g. a target that joined after the job started: no share
+            return TargetDlStatus(all_dispatched=True, end_time=time.time())
+        return await runner.status(only_active)
+
+    async def abort(self, job_id: str) -> None:
+        runner = self.runners.get(job_id)
+        if runner is not None:
+            await runner.abort()
+
+    async def remove(self, job_id: str) -> None:
+        runner = self.runners.pop(job_id, None)
+        if runner is not None:
+            await runner.abort()
+            runner.remove_state()
+        await asyncio.gather(*(h.dl_forget.remote(job_id) for h in self.mps.values()), return_exceptions=True)
+
+    # ---- hooks ----------------------------------------------------------------------------------
+    def _backend(self, spec: DlSpec) -> Any:
+        assert spec.src is not None
+        return get_backend(spec.src.provider, self._config.get(spec.src.provider.value))
+
+    async def _list_remote(self, spec: DlSpec, token: str) -> ListPage:
+        assert spec.src is not None
+        return await self._backend(spec).list_objects(spec.src.name, spec.prefix, token=token, page_size=LIST_PAGE)
+
+    async def _sync_bucket(self, spec: DlSpec) -> None:
+        """Delete this target's objects under the prefix that the remote bucket no longer has.
+
+        A merge of two sorted streams (our listing and the remote's), so memory stays flat.
+        """
+        assert spec.src is not None
+        smap = self._smap()
+        assert smap is not None
+        remote_names = self._remote_names(spec)
+        nxt = await anext(remote_names, None)
+        doomed: dict[str, list[str]] = {}
+        start_after = ""
+        me = smap.targets[self.tid]
+        while True:
+            page = await asyncio.gather(*(h.list_page.remote(spec.bck, spec.prefix, start_after, 1000, False)
+                                          for h in self.mps.values()))
+            names = sorted(e.name for p in page for e in p)[:1000]
+            if not names:
+                break
+            for name in names:
+                while nxt is not None and nxt < name:
+                    nxt = await anext(remote_names, None)
+                if name != nxt and name.endswith(spec.suffix):
+                    doomed.setdefault(me.mountpath_for(spec.bck.uname(name)).path, []).append(name)
+            start_after = names[-1]
+        for mp, names in doomed.items():
+            n = await self.mps[mp].delete_objects.remote(spec.bck, names)
+            log.info("sync %s: deleted %d objects gone from %s", spec.id, n, spec.src)
+
+    async def _remote_names(self, spec: DlSpec) -> Any:
+        token = ""
+        while True:
+            page = await self._list_remote(spec, token)
+            for e in page.entries:
+                yield e.name
+            token = page.next_token
+            if not token:
+                return

@@ -1,0 +1,102 @@
+"""Reading one download link: an http(s) URL, or a bucket URI through a remote backend.
+
+One GET gives the body and the metadata a download records (size, ETag, Last-Modified);
+for bucket URIs the backend's HEAD supplies them. Errors are the backends' typed errors;
+`is_retriable` tells the worker which deserve another attempt (resets, 5xx, timeouts), and
+4xx never do (Go `ext/dload/task.go`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from ais_ray.backends.aio import iter_body, session_kwargs
+from ais_ray.backends.base import strip_etag
+from ais_ray.backends.errors import http_errors, status_error
+from ais_ray.backends.http import endpoint_of, split_url
+from ais_ray.backends.registry import get_backend
+from ais_ray.core.errors import AisError, ErrBackend, ErrTimeout
+from ais_ray.core.names import parse_bucket_uri
+
+
+@dataclass(frozen=True, slots=True)
+class SrcMeta:
+    size: int  # -1: unknown
+    etag: str = ""
+    version: str = ""
+
+
+def is_retriable(err: AisError) -> bool:
+    return isinstance(err, (ErrBackend, ErrTimeout))
+
+
+class Sources:
+    """Per-process access to link sources; holds one aiohttp session for http(s) links."""
+
+    def __init__(self, backend_config: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        self._session: aiohttp.ClientSession | None = None
+        self._config = backend_config or {}
+
+    def _sess(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            opts = session_kwargs(connect_timeout=30.0, read_timeout=60.0, max_connections=1024)
+            self._session = aiohttp.ClientSession(headers={"Accept-Encoding": "identity"}, **opts)
+        return self._session
+
+    async def head(self, link: str, headers: Mapping[str, str], timeout: float) -> SrcMeta:
+        if link.startswith(("http://", "https://")):
+            base, name = split_url(link)
+            with http_errors(base, name, endpoint_of(link)):
+                tmo = aiohttp.ClientTimeout(total=timeout or None, connect=30, sock_read=60)
+                async with self._sess().head(link, headers=dict(headers), timeout=tmo, allow_redirects=True) as r:
+                    if r.status >= 400:
+                        raise status_error(r.status, base, name, endpoint=endpoint_of(link))
+                    return _http_meta(r)
+        bck, name = parse_bucket_uri(link)
+        obj = await get_backend(bck.provider, self._config.get(bck.provider.value)).head_object(bck.name, name)
+        return SrcMeta(obj.size, obj.etag, obj.version)
+
+    @contextlib.asynccontextmanager
+    async def open(self, link: str, headers: Mapping[str, str], timeout: float) -> AsyncIterator[tuple[SrcMeta, AsyncIterator[bytes]]]:
+        """Yield (metadata, body chunks); the request is made on entry."""
+        if link.startswith(("http://", "https://")):
+            base, name = split_url(link)
+            endpoint = endpoint_of(link)
+            with http_errors(base, name, endpoint):
+                tmo = aiohttp.ClientTimeout(total=timeout or None, connect=30, sock_read=60)
+                async with self._sess().get(link, headers=dict(headers), timeout=tmo) as r:
+                    if r.status >= 400:
+                        raise status_error(r.status, base, name, endpoint=endpoint)
+                    yield _http_meta(r), _mapped(iter_body(r), base, name, endpoint)
+            return
+        bck, name = parse_bucket_uri(link)
+        backend = get_backend(bck.provider, self._config.get(bck.provider.value))
+        obj = await backend.head_object(bck.name, name)
+        body = backend.read(bck.name, name)
+        try:
+            yield SrcMeta(obj.size, obj.etag, obj.version), body
+        finally:
+            await body.aclose()  # type: ignore[attr-defined]
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+async def _mapped(chunks: AsyncIterator[bytes], base: str, name: str, endpoint: str) -> AsyncIterator[bytes]:
+    """Body errors (a reset mid-body) as typed errors too."""
+    with http_errors(base, name, endpoint):
+        async for chunk in chunks:
+            yield chunk
+
+
+def _http_meta(r: aiohttp.ClientResponse) -> SrcMeta:
+    etag = strip_etag(r.headers.get("ETag"))
+    if not etag and r.headers.get("Last-Modified"):
+        etag = "lm:" + r.headers["Last-Modified"]  # servers without ETag: date + size identify a version
+    return SrcMeta(r.content_length if r.content_length is not None else -1, etag)

@@ -1,0 +1,188 @@
+"""Download items onto one mountpath: the mountpath actor's share of every download job.
+
+Runs on the mountpath's I/O loop. Each item is read from its link and streamed into a work
+file on this disk, then committed atomically with its source identity (ETag / version /
+size) and job id, so a re-run skips what is unchanged and a resumed job counts nothing
+twice. Retries resets, 5xx and timeouts with backoff; never 4xx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from ais_ray.core.dload import DlItem, TaskInfo
+from ais_ray.core.errors import AisError, ErrBadRequest, ErrNotFound
+from ais_ray.core.lom import ObjAttrs
+from ais_ray.core.names import Bucket
+from ais_ray.fs.store import MountpathStore
+from ais_ray.jobs.dl_source import Sources, SrcMeta, is_retriable
+from ais_ray.jobs.ratelimit import TokenBucket
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MAX_ATTEMPTS = 4
+BACKOFF_S = 0.2  # 0.2, 0.4, 0.8 s between attempts
+WRITE_BATCH = 1 << 20
+OK, SKIPPED, ERROR = "ok", "skipped", "error"
+
+
+@dataclass(frozen=True, slots=True)
+class DlJobCtx:
+    """What a mountpath needs to run items of a job (sent with every batch)."""
+
+    id: str
+    bck: Bucket
+    timeout: float = 0.0
+    concurrency: int = 16
+    rate: float = 0.0  # bytes/s for this mountpath, 0 = unlimited
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DlResult:
+    idx: int
+    name: str
+    status: str
+    size: int = 0
+    error: str = ""
+    start: float = 0.0
+    end: float = 0.0
+
+
+@dataclass
+class _JobState:
+    sem: asyncio.Semaphore
+    limiter: TokenBucket | None
+    current: dict[str, TaskInfo] = field(default_factory=dict)
+    inflight: dict[str, asyncio.Future[DlResult]] = field(default_factory=dict)
+    aborted: bool = False
+
+
+class DlWorker:
+    def __init__(self, store: MountpathStore, sources: Sources) -> None:
+        self.store = store
+        self.sources = sources
+        self.jobs: dict[str, _JobState] = {}
+
+    def _state(self, job: DlJobCtx) -> _JobState:
+        st = self.jobs.get(job.id)
+        if st is None:
+            st = self.jobs[job.id] = _JobState(asyncio.Semaphore(max(1, job.concurrency)),
+                                               TokenBucket(job.rate) if job.rate > 0 else None)
+        return st
+
+    async def run(self, job: DlJobCtx, items: Sequence[DlItem]) -> list[DlResult]:
+        st = self._state(job)
+        return list(await asyncio.gather(*(self._dedup(job, st, it) for it in items)))
+
+    def progress(self, job_id: str) -> list[TaskInfo]:
+        st = self.jobs.get(job_id)
+        return [TaskInfo(t.name, t.downloaded, t.total, t.start_time) for t in st.current.values()] if st else []
+
+    async def abort(self, job_id: str) -> None:
+        st = self.jobs.get(job_id)
+        if st is None:
+            return
+        st.aborted = True
+        for fut in list(st.inflight.values()):
+            fut.cancel()
+        if st.inflight:
+            await asyncio.gather(*st.inflight.values(), return_exceptions=True)
+
+    def forget(self, job_id: str) -> None:
+        self.jobs.pop(job_id, None)
+
+    async def _dedup(self, job: DlJobCtx, st: _JobState, item: DlItem) -> DlResult:
+        """A re-dispatched item (target restarted) joins the attempt already under way."""
+        fut = st.inflight.get(item.name)
+        if fut is None:
+            fut = st.inflight[item.name] = asyncio.ensure_future(self._one(job, st, item))
+            fut.add_done_callback(lambda _f, n=item.name: st.inflight.pop(n, None))
+        try:
+            res = await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            return DlResult(item.idx, item.name, ERROR, error="aborted", end=time.time())
+        return DlResult(item.idx, item.name, res.status, res.size, res.error, res.start, res.end)
+
+    async def _one(self, job: DlJobCtx, st: _JobState, item: DlItem) -> DlResult:
+        async with st.sem:
+            if st.aborted:
+                return DlResult(item.idx, item.name, ERROR, error="aborted")
+            start = time.time()
+            st.current[item.name] = task = TaskInfo(item.name, start_time=start)
+            try:
+                status, size = await self._download(job, st, item, task)
+                return DlResult(item.idx, item.name, status, size, start=start, end=time.time())
+            except AisError as err:
+                return DlResult(item.idx, item.name, ERROR, error=err.message, start=start, end=time.time())
+            except Exception as exc:  # a bug or local I/O failure: reported per object, the job goes on
+                log.exception("download %s", item.link)
+                return DlResult(item.idx, item.name, ERROR, error=f"{type(exc).__name__}: {exc}", start=start, end=time.time())
+            finally:
+                st.current.pop(item.name, None)
+
+    async def _download(self, job: DlJobCtx, st: _JobState, item: DlItem, task: TaskInfo) -> tuple[str, int]:
+        headers = dict(job.headers)
+        existing = await asyncio.to_thread(self._load, job.bck, item.name)
+        if existing is not None:
+            if existing.job == job.id:
+                return OK, existing.size  # done by this job before a restart
+            meta = await self._with_retries(lambda: self.sources.head(item.link, headers, job.timeout))
+            if existing.same_source(meta.etag, meta.version, meta.size):
+                return SKIPPED, existing.size
+        return await self._with_retries(lambda: self._fetch(job, st, item, task, headers))
+
+    def _load(self, bck: Bucket, name: str) -> ObjAttrs | None:
+        try:
+            return self.store.load(bck, name)
+        except ErrNotFound:
+            return None
+
+    async def _with_retries(self, op: Callable[[], Awaitable[T]]) -> T:
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                return await op()
+            except AisError as err:
+                if not is_retriable(err) or attempt == MAX_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(BACKOFF_S * 2**attempt)
+        raise AssertionError("unreachable")
+
+    async def _fetch(self, job: DlJobCtx, st: _JobState, item: DlItem, task: TaskInfo,
+                     headers: dict[str, str]) -> tuple[str, int]:
+        w = await asyncio.to_thread(self.store.new_writer)
+        task.downloaded = 0  # a retry starts over
+        try:
+            async with self.sources.open(item.link, headers, job.timeout) as (meta, body):
+                task.total = max(meta.size, 0)
+                buf = bytearray()
+                async for chunk in body:
+                    if st.limiter is not None:
+                        await st.limiter.take(len(chunk))
+                    buf += chunk
+                    task.downloaded += len(chunk)
+                    if len(buf) >= WRITE_BATCH:
+                        data, buf = buf, bytearray()
+                        await asyncio.to_thread(w.write, data)
+                if buf:
+                    await asyncio.to_thread(w.write, buf)
+            if meta.size >= 0 and w.size != meta.size:
+                raise ErrBadRequest(f"{item.link}: got {w.size} bytes of {meta.size}")
+            cksum = await asyncio.to_thread(w.finish)
+            attrs = _attrs(w.size, cksum, meta, job.id)
+            await asyncio.to_thread(self.store.commit, w, job.bck, item.name, attrs, bump_version=True)
+        except BaseException:
+            await asyncio.to_thread(w.abort)
+            raise
+        return OK, w.size
+
+
+def _attrs(size: int, cksum: str, meta: SrcMeta, job_id: str) -> ObjAttrs:
+    return ObjAttrs(size=size, cksum=cksum, atime_ns=time.time_ns(), src_etag=meta.etag,
+                    src_version=meta.version, src_size=size, job=job_id)

@@ -1,0 +1,315 @@
+"""A target's share of a download job: pick own items by HRW, feed mountpaths, track, persist.
+
+Every target walks the same item sequence (template, link list, or its own listing of the
+remote bucket, page by page, as Go's `backendDlJob` does) and keeps what it owns; each owned
+item goes to the mountpath HRW picks, in small batches, under a window that bounds items in
+flight. Progress is saved about once a second (resume index, items done past it, counters,
+errors), so a restarted target resumes its share where it was and counts nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ais_ray.core import hrw
+from ais_ray.core.dload import (
+    MAX_ERRORS_KEPT, MAX_FINISHED_KEPT, DlItem, DlKind, DlSpec, TargetDlStatus, TaskInfo, spec_from_json, spec_to_json,
+)
+from ais_ray.core.smap import Smap
+from ais_ray.fs.store import write_file_atomic
+from ais_ray.jobs.dl_worker import ERROR, OK, SKIPPED, DlJobCtx, DlResult
+
+log = logging.getLogger(__name__)
+
+MP_CONCURRENCY = 16  # downloads in flight per mountpath when the job sets no connection limit
+BATCH = 8
+CHUNK = 4096  # items HRW-filtered per thread hop
+PERSIST_EVERY = 1.0
+LIST_PAGE = 1000
+
+
+class Window:
+    """At most `size` items in flight; acquire and release in any amounts."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.used = size, 0
+        self._cond = asyncio.Condition()
+
+    async def acquire(self, n: int) -> None:
+        async with self._cond:
+            await self._cond.wait_for(lambda: self.used == 0 or self.used + n <= self.size)
+            self.used += n
+
+    async def release(self, n: int) -> None:
+        async with self._cond:
+            self.used -= n
+            self._cond.notify_all()
+
+
+@dataclass
+class Progress:
+    """What is persisted of a target's share (besides the status counters)."""
+
+    next_idx: int = 0
+    done_beyond: list[int] = field(default_factory=list)
+    page_token: str = ""  # backend: the listing page that holds next_idx
+    page_idx: int = 0
+
+
+@dataclass
+class TargetHooks:
+    """What the runner needs from its target (kept narrow so the runner is testable)."""
+
+    tid: str
+    smap: Smap
+    mountpaths: dict[str, Any]  # path -> mountpath actor handle
+    state_dir: str
+    list_remote: Callable[[DlSpec, str], Any]  # (spec, token) -> awaitable ListPage
+    sync_bucket: Callable[[DlSpec], Any]  # (spec) -> awaitable: delete what the remote no longer has
+
+
+class DownloadRunner:
+    def __init__(self, hooks: TargetHooks, spec: DlSpec, saved: dict[str, Any] | None = None) -> None:
+        self.h = hooks
+        self.spec = spec
+        self.st = TargetDlStatus()
+        self.prog = Progress()
+        if saved:
+            s = saved["status"]
+            self.st = TargetDlStatus(s["finished"], s["skipped"], s["errors"], s["scheduled"], s["all_dispatched"],
+                                     s["aborted"], s["end_time"], [], [TaskInfo(**t) for t in s["finished_tasks"]],
+                                     [tuple(e) for e in s["error_list"]])  # type: ignore[misc]
+            self.prog = Progress(**saved["progress"])
+        self.st.finished_tasks = deque(self.st.finished_tasks, maxlen=MAX_FINISHED_KEPT)  # type: ignore[assignment]
+        self._done: set[int] = set(self.prog.done_beyond)
+        self._inflight: set[int] = set()
+        self._pages: deque[tuple[int, str]] = deque([(self.prog.page_idx, self.prog.page_token)])
+        self._calls: set[asyncio.Task[None]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._dirty = True
+        n_mp = len(hooks.mountpaths)
+        n_t = max(1, len(hooks.smap.active_targets()))
+        if spec.conns > 0:
+            window = Window(spec.conns)
+            self._windows = {mp: window for mp in hooks.mountpaths}
+            self._batch, conc = 1, min(spec.conns, MP_CONCURRENCY)
+        else:
+            self._windows = {mp: Window(2 * MP_CONCURRENCY) for mp in hooks.mountpaths}
+            self._batch, conc = BATCH, MP_CONCURRENCY
+        rate = spec.bytes_per_hour / 3600 / (n_t * n_mp) if spec.bytes_per_hour else 0.0
+        self.ctx = DlJobCtx(spec.id, spec.bck, spec.timeout, conc, rate, tuple(sorted(spec.headers.items())))
+
+    @property
+    def done(self) -> bool:
+        return bool(self.st.end_time)
+
+    def start(self) -> None:
+        if not self.done and self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    # ---- the job ------------------------------------------------------------------------------
+    async def _run(self) -> None:
+        saver = asyncio.get_running_loop().create_task(self._save_loop())
+        try:
+            await self._dispatch_all()
+            self.st.all_dispatched = True
+            while self._calls:
+                await asyncio.gather(*list(self._calls))
+            if self.spec.sync and not self.st.aborted:
+                await self.h.sync_bucket(self.spec)
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:  # a listing that failed, a lost mountpath: the job ends with the reason
+            log.exception("download %s failed", self.spec.id)
+            self._record_error("", f"job failed: {type(exc).__name__}: {getattr(exc, 'message', exc)}")
+        finally:
+            saver.cancel()
+            self.st.end_time = time.time()
+            self._dirty = True
+            await self.save()
+
+    async def _dispatch_all(self) -> None:
+        t_hrw = hrw.Hrw(self.h.smap.active_targets())
+        me = self.h.smap.targets[self.h.tid]
+        mp_hrw = hrw.Hrw({m.path: m.digest for m in me.mountpaths if m.enabled and m.path in self.h.mountpaths})
+        bck, tid = self.spec.bck, self.h.tid
+
+        def own(items: list[DlItem]) -> list[tuple[DlItem, str]]:
+            out = []
+            for it in items:
+                uname = bck.uname(it.name)
+                if it.idx not in self._done and t_hrw.owner(uname) == tid:
+                    out.append((it, mp_hrw.owner(uname)))
+            return out
+
+        async for chunk, end_idx in self._chunks():
+            pending: dict[str, list[DlItem]] = {}
+            for item, mp in await asyncio.to_thread(own, chunk):
+                batch = pending.setdefault(mp, [])
+                batch.append(item)
+                if len(batch) >= self._batch:
+                    await self._send(mp, pending.pop(mp))
+            for mp, batch in pending.items():
+                await self._send(mp, batch)
+            self.prog.next_idx = end_idx
+
+    async def _chunks(self) -> AsyncIterator[tuple[list[DlItem], int]]:
+        """Items from the resume point, in chunks: (items, index after the last one)."""
+        if self.spec.kind is not DlKind.BACKEND:
+            it = self.spec.items(self.prog.next_idx)
+            while chunk := await asyncio.to_thread(_take, it, CHUNK):
+                yield chunk, chunk[-1].idx + 1
+            return
+        idx, token = self.prog.page_idx, self.prog.page_token
+        while True:
+            page = await self.h.list_remote(self.spec, token)
+            items = []
+            for e in page.entries:
+                if self.spec.wants(e.name):
+                    items.append(self.spec.backend_item(idx, e.name))
+                idx += 1
+            self._pages.append((idx, page.next_token))
+            yield items, idx
+            if not page.next_token:
+                return
+            token = page.next_token
+
+    async def _send(self, mp: str, items: list[DlItem]) -> None:
+        await self._windows[mp].acquire(len(items))
+        self.st.scheduled += len(items)
+        self._inflight.update(it.idx for it in items)
+        task = asyncio.get_running_loop().create_task(self._call(mp, items))
+        self._calls.add(task)
+        task.add_done_callback(self._calls.discard)
+
+    async def _call(self, mp: str, items: list[DlItem]) -> None:
+        try:
+            results: list[DlResult] = await self.h.mountpaths[mp].dl_run.remote(self.ctx, items)
+        except Exception as exc:
+            results = [DlResult(it.idx, it.name, ERROR, error=f"mountpath {mp}: {type(exc).__name__}") for it in items]
+        finally:
+            await self._windows[mp].release(len(items))
+        for r in results:
+            self._inflight.discard(r.idx)
+            if self.st.aborted and r.error == "aborted":
+                continue
+            self._done.add(r.idx)
+            if r.status == OK:
+                self.st.finished += 1
+                self.st.finished_tasks.append(TaskInfo(r.name, r.size, r.size, r.start, r.end))
+            elif r.status == SKIPPED:
+                self.st.skipped += 1
+            else:
+                self._record_error(r.name, r.error)
+        self._dirty = True
+
+    def _record_error(self, name: str, error: str) -> None:
+        self.st.errors += 1
+        if len(self.st.error_list) < MAX_ERRORS_KEPT:
+            self.st.error_list.append((name, error))
+
+    # ---- control --------------------------------------------------------------------------------
+    async def abort(self) -> None:
+        if self.done:
+            return
+        self.st.aborted = True
+        if self._task is not None:
+            self._task.cancel()
+        await asyncio.gather(*(h.dl_abort.remote(self.spec.id) for h in self.h.mountpaths.values()),
+                             return_exceptions=True)
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        else:
+            self.st.end_time = time.time()
+            await self.save()
+
+    async def status(self, only_active: bool) -> TargetDlStatus:
+        current: list[TaskInfo] = []
+        if not self.done:
+            parts = await asyncio.gather(*(h.dl_progress.remote(self.spec.id) for h in self.h.mountpaths.values()),
+                                         return_exceptions=True)
+            current = [t for p in parts if not isinstance(p, BaseException) for t in p]
+        st = self.st
+        return TargetDlStatus(st.finished, st.skipped, st.errors, st.scheduled, st.all_dispatched, st.aborted,
+                              st.end_time, current, [] if only_active else list(st.finished_tasks),
+                              [] if only_active else list(st.error_list))
+
+    # ---- persistence --------------------------------------------------------------------------
+    def state_path(self) -> str:
+        return os.path.join(self.h.state_dir, f"{self.spec.id}.json")
+
+    def _progress_now(self) -> Progress:
+        """Where to resume: the lowest index in flight; runs on the loop (the sets change there)."""
+        resume = min(self._inflight) if self._inflight else self.prog.next_idx
+        page_idx, token = 0, ""
+        for first, tok in self._pages:
+            if first <= resume:
+                page_idx, token = first, tok
+        while len(self._pages) > 1 and self._pages[1][0] <= resume:
+            self._pages.popleft()
+        # a resumed backend job re-lists from the page start: remember what is done there too
+        keep_from = page_idx if self.spec.kind is DlKind.BACKEND else resume
+        self._done = {i for i in self._done if i >= keep_from}
+        return Progress(resume, sorted(self._done), token, page_idx)
+
+    def snapshot(self) -> bytes | None:
+        """The state document if anything changed since the last one (call on the loop)."""
+        if not self._dirty:
+            return None
+        self._dirty = False
+        st = self.st
+        status = {"finished": st.finished, "skipped": st.skipped, "errors": st.errors, "scheduled": st.scheduled,
+                  "all_dispatched": st.all_dispatched, "aborted": st.aborted, "end_time": st.end_time,
+                  "finished_tasks": [asdict(t) for t in st.finished_tasks], "error_list": st.error_list}
+        doc = {"spec": spec_to_json(self.spec), "status": status, "progress": asdict(self._progress_now())}
+        return json.dumps(doc).encode()
+
+    async def save(self) -> None:
+        data = self.snapshot()
+        if data is not None:
+            os.makedirs(self.h.state_dir, exist_ok=True)
+            await asyncio.to_thread(write_file_atomic, self.state_path(), data, fsync=False)
+
+    async def _save_loop(self) -> None:
+        while True:
+            await asyncio.sleep(PERSIST_EVERY)
+            await self.save()
+
+    @classmethod
+    def load_all(cls, hooks: TargetHooks) -> list[DownloadRunner]:
+        out = []
+        if not os.path.isdir(hooks.state_dir):
+            return out
+        for fname in sorted(os.listdir(hooks.state_dir)):
+            if not fname.endswith(".json"):
+                continue
+            try:
+                with open(os.path.join(hooks.state_dir, fname)) as f:
+                    doc = json.load(f)
+                out.append(cls(hooks, spec_from_json(doc["spec"]), doc))
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.warning("skipping unreadable download state %s: %r", fname, exc)
+        return out
+
+    def remove_state(self) -> None:
+        try:
+            os.unlink(self.state_path())
+        except FileNotFoundError:
+            pass
+
+
+def _take(it: Any, n: int) -> list[DlItem]:
+    out = []
+    for item in it:
+        out.append(item)
+        if len(out) >= n:
+            break
+    return out
