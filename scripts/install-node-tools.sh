@@ -26,7 +26,14 @@ if [[ "$(installed_version azurite)" == "$AZURITE_VERSION" \
     exit 0
 fi
 
-command -v npm >/dev/null || { echo "error: npm not found (apt-get install nodejs npm)" >&2; exit 1; }
+if ! command -v npm >/dev/null; then
+    if command -v apt-get >/dev/null && [[ "$(id -u)" == 0 ]]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+    else
+        echo "error: npm not found: install Node.js and npm (e.g. sudo apt-get install nodejs npm)" >&2
+        exit 1
+    fi
+fi
 mkdir -p "$prefix"
 start=$(date +%s)
 npm install --no-audit --no-fund --loglevel=error --prefix "$prefix" \
