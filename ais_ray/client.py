@@ -19,8 +19,9 @@ from urllib.parse import quote
 
 import aiohttp
 import msgpack
+from multidict import CIMultiDict
 
-from ais_ray.core.errors import ErrBadRequest, ErrTimeout, error_from_status
+from ais_ray.core.errors import ErrBadRequest, ErrBckNotFound, ErrNotFound, ErrTimeout, error_from_status
 from ais_ray.core.names import Bucket
 
 CHUNK = 1 << 20
@@ -57,14 +58,14 @@ class AisClient:
         return params
 
     async def request(self, method: str, path: str, *, json_body: Any = None, params: dict[str, str] | None = None,
-                      headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+                      headers: dict[str, str] | None = None) -> tuple[int, CIMultiDict[str], bytes]:
         data = json.dumps(json_body) if json_body is not None else None
         hdrs = {"Content-Type": "application/json", **(headers or {})}
         async with self.session.request(method, self.url(path), data=data, params=params, headers=hdrs,
                                         allow_redirects=True) as r:
             body = await r.read()
             await raise_for(r, body)
-            return r.status, dict(r.headers), body
+            return r.status, CIMultiDict(r.headers), body
 
     # ---- cluster ---------------------------------------------------------------------------
     async def smap(self) -> dict[str, Any]:
@@ -85,7 +86,10 @@ class AisClient:
         await self.request("DELETE", f"buckets/{bck.name}", json_body={"action": "destroy-bck"}, params=self._bck_params(bck))
 
     async def bucket_props(self, bck: Bucket) -> dict[str, Any]:
-        _, hdrs, _ = await self.request("HEAD", f"buckets/{bck.name}", params=self._bck_params(bck))
+        try:
+            _, hdrs, _ = await self.request("HEAD", f"buckets/{bck.name}", params=self._bck_params(bck))
+        except ErrNotFound:  # a HEAD reply has no body to say what was missing
+            raise ErrBckNotFound(bck) from None
         return json.loads(hdrs.get("Ais-Bucket-Props", "{}"))
 
     async def list_objects(self, bck: Bucket, *, prefix: str = "", props: str = "name,size",
@@ -146,7 +150,7 @@ class AisClient:
             await raise_for(r, await r.read())
 
     async def get_to_file(self, bck: Bucket, name: str, dest: str, *, progress: Progress | None = None,
-                          headers: dict[str, str] | None = None, params: dict[str, str] | None = None) -> dict[str, str]:
+                          headers: dict[str, str] | None = None, params: dict[str, str] | None = None) -> CIMultiDict[str]:
         """Stream an object into `dest` (via a temp file + rename: no partial file on failure)."""
         tmp = f"{dest}.ais-ray-part"
         url = self.url(self._obj_path(bck, name))
@@ -159,7 +163,7 @@ class AisClient:
                         await asyncio.to_thread(f.write, chunk)
                         if progress:
                             progress(len(chunk))
-                hdrs = dict(r.headers)
+                hdrs = CIMultiDict(r.headers)
             os.replace(tmp, dest)
             return hdrs
         finally:
@@ -173,11 +177,11 @@ class AisClient:
             await raise_for(r, body)
             return body
 
-    async def head_object(self, bck: Bucket, name: str, props: str = "") -> dict[str, str]:
+    async def head_object(self, bck: Bucket, name: str, props: str = "") -> CIMultiDict[str]:
         params = self._bck_params(bck, props=props or None)
         async with self.session.head(self.url(self._obj_path(bck, name)), params=params, allow_redirects=True) as r:
             await raise_for(r, b"", what=f"{bck}/{name}")
-            return dict(r.headers)
+            return CIMultiDict(r.headers)
 
     async def delete_object(self, bck: Bucket, name: str) -> None:
         async with self.session.delete(self.url(self._obj_path(bck, name)), params=self._bck_params(bck),

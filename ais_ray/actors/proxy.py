@@ -19,8 +19,8 @@ import ray
 
 from ais_ray.actors.proxy_dl import ProxyDownloads
 from ais_ray.actors.target import NAMESPACE, target_actor_name
-from ais_ray.core.dload import DlSpec
 from ais_ray.core.bmd import BMD, BucketProps
+from ais_ray.core.dload import DlSpec
 from ais_ray.core.names import Bucket
 from ais_ray.core.smap import FLAG_OFFLINE, Smap, Snode
 from ais_ray.fs.store import write_file_atomic
@@ -142,7 +142,8 @@ class _ProxyActor:
                 return {"tid": tid, "error": repr(exc)}
 
         infos = await asyncio.gather(*(one(tid) for tid in self.tids))
-        return {"smap": self.smap.to_wire(), "targets": dict(zip(self.tids, infos)), "uptime": time.time() - self.started}
+        return {"smap": self.smap.to_wire(), "targets": dict(zip(self.tids, infos)), "uptime": time.time() - self.started,
+                "proxy": {"pid": os.getpid()}}
 
     # ---- buckets ---------------------------------------------------------------------------
     async def create_bucket(self, bck: Bucket, props: BucketProps | None = None, *, exist_ok: bool = False) -> BMD:

@@ -23,8 +23,8 @@ from ais_ray.actors.ioloop import IoLoop
 from ais_ray.actors.mountpath import MountpathActor
 from ais_ray.actors.target_dl import TargetDownloads
 from ais_ray.core import hrw, lom
-from ais_ray.core.dload import DlSpec, TargetDlStatus
 from ais_ray.core.bmd import BMD
+from ais_ray.core.dload import DlSpec, TargetDlStatus
 from ais_ray.core.names import Bucket
 from ais_ray.core.smap import MountpathInfo, Smap, Snode
 from ais_ray.fs.walk import LsEntry

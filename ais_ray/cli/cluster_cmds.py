@@ -10,8 +10,8 @@ import subprocess
 import sys
 import time
 
-from ais_ray.cli.daemon import read_state, state_path, write_state
 from ais_ray.cli.common import CliError, default_data_dir, print_json, print_table, run
+from ais_ray.cli.daemon import read_state, state_path
 from ais_ray.client import AisClient
 from ais_ray.core.sizes import format_size
 
@@ -99,8 +99,8 @@ def _up_attached(args: argparse.Namespace, data_dir: str) -> int:
     """Deploy onto an existing Ray cluster (e.g. one made by `ray up cluster.yaml`)."""
     import ray
 
-    from ais_ray.deploy import ClusterConfig, TargetSpec, deploy
     from ais_ray.daemon_state import write_state
+    from ais_ray.deploy import ClusterConfig, TargetSpec, deploy
 
     ray.init(address=args.address, namespace="ais", log_to_driver=False)
     prefix = "ais_target_"

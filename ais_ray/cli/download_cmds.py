@@ -53,7 +53,11 @@ def build_request(src: str, dst: str, args: argparse.Namespace) -> tuple[dict[st
     if not source.path or args.sync:
         body.update(type="backend", prefix=source.path, synchronize=bool(args.sync))
         return body, bck, source.bucket
-    return _link_body(body, f"{base}/{source.path}", False, dst_path, args), bck, None
+    # `gs://b/dir/prefix-`: an object, or a prefix when DESTINATION is linked to gs://b (seed 003)
+    body.update(type="single", link=f"{base}/{source.path}", prefix=source.path)
+    if dst_path:
+        body["object_name"] = dst_path
+    return body, bck, source.bucket
 
 
 def _link_body(body: dict[str, Any], link: str, is_range: bool, dst_path: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -70,7 +74,11 @@ def cmd_start_download(args: argparse.Namespace) -> int:
     body, bck, backend = build_request(args.source, args.destination, args)
 
     async def go(c: AisClient) -> int:
-        if backend is not None and not bck.is_remote:
+        if body["type"] == "single" and backend is not None:
+            if await _linked_to(c, bck, backend):
+                body.update(type="backend", synchronize=False)
+                body.pop("link"), body.pop("object_name", None)
+        elif backend is not None and not bck.is_remote:
             await _link_backend(c, bck, backend)
         job_id = await c.download.start(body)
         print(job_id)
@@ -81,6 +89,15 @@ def cmd_start_download(args: argparse.Namespace) -> int:
         return 0
 
     return run(go)
+
+
+async def _linked_to(c: AisClient, bck: Bucket, backend: Bucket) -> bool:
+    try:
+        props = await c.bucket_props(bck)
+    except ErrBckNotFound:
+        return False
+    linked = props.get("backend_bck") or {}
+    return bool(linked.get("name") == backend.name and linked.get("provider") == backend.provider.value)
 
 
 async def _link_backend(c: AisClient, bck: Bucket, backend: Bucket) -> None:

@@ -6,8 +6,8 @@ Mirrors AIStore's `cmn/bck.go` (Bck, Ns, Cname, MakeUname) and `api/apc/provider
 from __future__ import annotations
 
 import enum
-from urllib.parse import unquote
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from ais_ray.core.errors import ErrInvalidName, ErrInvalidURL, ErrUnsupported
 

@@ -21,7 +21,15 @@ from typing import Any
 
 from ais_ray.core import hrw
 from ais_ray.core.dload import (
-    MAX_ERRORS_KEPT, MAX_FINISHED_KEPT, DlItem, DlKind, DlSpec, TargetDlStatus, TaskInfo, spec_from_json, spec_to_json,
+    MAX_ERRORS_KEPT,
+    MAX_FINISHED_KEPT,
+    DlItem,
+    DlKind,
+    DlSpec,
+    TargetDlStatus,
+    TaskInfo,
+    spec_from_json,
+    spec_to_json,
 )
 from ais_ray.core.smap import Smap
 from ais_ray.fs.store import write_file_atomic

@@ -13,8 +13,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from ais_ray.core import headers as H
-from ais_ray.core.errors import ErrBadRequest, ErrUnsupported
 from ais_ray.core.bmd import BucketProps
+from ais_ray.core.errors import ErrBadRequest, ErrUnsupported
 from ais_ray.core.names import Bucket, Provider, validate_bucket_name
 from ais_ray.serve.listing import list_objects
 from ais_ray.serve.state import state

@@ -7,7 +7,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-
 from ray.exceptions import RayError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 

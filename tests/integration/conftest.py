@@ -12,9 +12,12 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
+
+from ais_ray.testing.emulators import Azurite, FakeGcsServer, MotoServer
+from ais_ray.testing.httpsrc import HttpSrc
 
 AIS_RAY = [sys.executable, "-m", "ais_ray.cli.main"]
 
@@ -30,9 +33,10 @@ class LocalCluster:
     endpoint: str
     data_dir: str
     port: int
+    backend_env: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "AIS_ENDPOINT": self.endpoint, "AIS_RAY_DATA_DIR": self.data_dir}
+        return {**os.environ, **self.backend_env, "AIS_ENDPOINT": self.endpoint, "AIS_RAY_DATA_DIR": self.data_dir}
 
     def cli(self, *args: str, check: bool = True, timeout: float = 120, input: bytes | None = None) -> subprocess.CompletedProcess[str]:
         """Run `ais-ray ARGS` against this cluster; return the completed process (text)."""
@@ -74,10 +78,36 @@ def other_ray() -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
-def cluster(tmp_path_factory: pytest.TempPathFactory, other_ray: object) -> Iterator[LocalCluster]:
+def moto() -> Iterator[MotoServer]:
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def gcs() -> Iterator[FakeGcsServer]:
+    with FakeGcsServer(backend="memory") as server:  # memory keeps generations
+        yield server
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    with Azurite(in_memory=True) as server:  # installs the node tools first if missing
+        yield server
+
+
+@pytest.fixture(scope="session")
+def httpsrc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpSrc]:
+    with HttpSrc(tmp_path_factory.mktemp("httpsrc")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory, other_ray: object, moto: MotoServer, gcs: FakeGcsServer,
+            azurite: Azurite) -> Iterator[LocalCluster]:
+    """The cluster, with the emulators as its S3 / GCS / Azure (the SDKs' usual environment)."""
     data_dir = str(tmp_path_factory.mktemp("ais"))
     port = free_port()
-    c = LocalCluster(f"http://127.0.0.1:{port}", data_dir, port)
+    c = LocalCluster(f"http://127.0.0.1:{port}", data_dir, port, {**moto.env(), **gcs.env(), **azurite.env()})
     c.up()
     try:
         yield c

@@ -75,3 +75,38 @@ def test_down_up_keeps_every_object(cluster: LocalCluster, other_ray: object) ->
     assert read_all(cluster, bucket, list(digests)) == digests
     r = requests.get(f"{cluster.endpoint}/v1/buckets", params={"provider": "ais"})
     assert bucket in [b["name"] for b in r.json()]
+
+
+def test_download_survives_target_and_proxy_restarts(cluster: LocalCluster, httpsrc: object) -> None:
+    from ais_ray.testing.httpsrc import Faults
+    from tests.integration.test_download import Src, get, names, new_bucket, start, status, wait
+
+    src = Src(httpsrc)  # type: ignore[arg-type]
+    data = {f"s{i:02d}": src.put(f"s{i:02d}", os.urandom(192 << 10)) for i in range(24)}
+    httpsrc.faults = Faults(pacing_rate=256 << 10)  # type: ignore[attr-defined]  # ~0.75 s per object
+    try:
+        b = new_bucket()
+        job = start(cluster, type="range", bucket={"name": b}, template=src.url("s{00..23}"), limits={"connections": 2})
+        deadline = time.monotonic() + 60
+        while status(cluster, job, only_active_tasks=True)["finished_cnt"] < 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        stats = requests.get(f"{cluster.endpoint}/v1/daemon", params={"what": "stats"}).json()
+        t1 = stats["targets"]["t1"]
+        for pid in [t1["pid"], *(m["pid"] for m in t1["mountpaths"]), stats["proxy"]["pid"]]:
+            os.kill(pid, signal.SIGKILL)
+        st = None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                st = wait(cluster, job, timeout=5)
+                break
+            except (AssertionError, requests.RequestException):
+                time.sleep(0.5)
+        assert st is not None, "job did not finish after the restarts"
+        assert (st["finished_cnt"], st["error_cnt"], st["total"]) == (24, 0, 24), st
+        assert names(cluster, b) == sorted(data)
+        for n, d in data.items():
+            assert get(cluster, b, n).content == d
+    finally:
+        httpsrc.faults = Faults()  # type: ignore[attr-defined]

@@ -2,7 +2,15 @@ import pytest
 
 from ais_ray.core.errors import ErrInvalidName, ErrInvalidURL, ErrUnsupported
 from ais_ray.core.lom import obj_fqn
-from ais_ray.core.names import Bucket, Namespace, Provider, parse_bucket_uri, split_obj_path, validate_bucket_name, validate_obj_name
+from ais_ray.core.names import (
+    Bucket,
+    Namespace,
+    Provider,
+    parse_bucket_uri,
+    split_obj_path,
+    validate_bucket_name,
+    validate_obj_name,
+)
 
 
 @pytest.mark.parametrize("name", ["a", "A-b_c.d", "UPPER", "x" * 64, "a.b.c"])

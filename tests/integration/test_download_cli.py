@@ -1,0 +1,73 @@
+"""`ais-ray start download` / `show job download` / `wait` / `stop` / `job rm`, as a user types them."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+from ais_ray.testing.httpsrc import Faults
+from tests.integration.conftest import LocalCluster
+from tests.integration.test_download import Src, get, names, new_bucket, src  # noqa: F401 - fixture
+
+
+def test_progress_then_show(cluster: LocalCluster, src: Src) -> None:
+    data = {f"train-{i:03d}.tgz": src.put(f"imagenet/train-{i:03d}.tgz", os.urandom(300_000 + i)) for i in range(6)}
+    src.server.faults = Faults(pacing_rate=1 << 20)  # slow enough to see bars
+    b = new_bucket()
+    p = cluster.cli("start", "download", src.url("imagenet/train-{000..005}.tgz"), f"ais://{b}/imagenet/", "--progress",
+                    "--progress-interval", "200ms")
+    job = p.stdout.splitlines()[0]
+    assert re.fullmatch(r"dnl-[A-Za-z0-9_-]{9,}", job), p.stdout
+    assert re.search(r"Files downloaded:\s+6/6 \[=+\]\s+100 %", p.stdout), p.stdout
+    assert "All files successfully downloaded." in p.stdout
+    assert names(cluster, b) == sorted(f"imagenet/{n}" for n in data)
+    assert get(cluster, b, "imagenet/train-002.tgz").content == data["train-002.tgz"]
+
+    table = cluster.cli("show", "job", "download").stdout
+    assert re.search(rf"^{job}\s+Finished\s+0\s+", table, re.M), table
+    assert cluster.cli("show", "job", "download", job).stdout.startswith("Done: 6 files downloaded, 0 errors")
+    desc = cluster.cli("show", "job", "download", "--regex", re.escape(src.dir)).stdout
+    assert job in desc
+
+
+def test_errors_exit_1_and_are_listed(cluster: LocalCluster, src: Src) -> None:
+    src.put("ok.bin", b"ok")
+    b = new_bucket()
+    p = cluster.cli("start", "download", src.url("{ok,no}.bin").replace("{ok,no}", "x{0..1}"), f"ais://{b}", "--wait",
+                    check=False)
+    assert p.returncode == 1
+    assert p.stderr.strip().splitlines() == [p.stderr.strip()] and "2 of 2 objects failed" in p.stderr
+    job = p.stdout.splitlines()[0]
+    v = cluster.cli("show", "job", "download", job, "-v").stdout
+    assert "Errors:" in v and "x0.bin: " in v and "does not exist" in v
+    ok = cluster.cli("start", "download", src.url("ok.bin"), f"ais://{b}/renamed.bin", "--wait")
+    assert "All files successfully downloaded." in ok.stdout
+    assert names(cluster, b) == ["renamed.bin"]
+
+
+def test_stop_wait_and_rm(cluster: LocalCluster, src: Src) -> None:
+    src.put("slow.bin", os.urandom(1 << 20))
+    src.server.faults = Faults(pacing_rate=64 << 10)  # ~16 s
+    b = new_bucket()
+    job = cluster.cli("start", "download", src.url("slow.bin"), f"ais://{b}").stdout.splitlines()[0]
+    p = cluster.cli("wait", "download", job, "--timeout", "1s", check=False)
+    assert p.returncode == 1 and "timed out" in p.stderr
+    p = cluster.cli("job", "rm", "download", job, check=False)
+    assert p.returncode == 1 and "still running" in p.stderr
+    cluster.cli("stop", "download", job)
+    deadline = time.monotonic() + 30
+    while "Aborted" not in cluster.cli("show", "job", "download", job).stdout:
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    cluster.cli("job", "rm", "download", job)
+    p = cluster.cli("show", "job", "download", job, check=False)
+    assert p.returncode == 1 and f'job "{job}" not found' in p.stderr
+    assert names(cluster, b) == []
+
+
+def test_bad_source_is_one_line(cluster: LocalCluster) -> None:
+    for src_arg, message in (("http://h/x-{5..1}.tgz", "greater than end"), ("ftp://h/x", "ftp"),
+                             ("gs://", "missing bucket name")):
+        p = cluster.cli("start", "download", src_arg, "ais://whatever", check=False)
+        assert p.returncode == 1 and message in p.stderr and "Traceback" not in p.stderr, (src_arg, p.stderr)
