@@ -108,6 +108,25 @@ class AisClient:
             if not token:
                 return
 
+    async def evict_bucket(self, bck: Bucket, *, keep_md: bool = False) -> None:
+        await self.request("DELETE", f"buckets/{bck.name}", json_body={"action": "evict-remote-bck"},
+                           params=self._bck_params(bck, keep_bck_md=str(keep_md).lower()))
+
+    async def evict_objects(self, bck: Bucket, names: list[str]) -> None:
+        await self.request("DELETE", f"buckets/{bck.name}", json_body={"action": "evict-listrange", "value": {"objnames": names}},
+                           params=self._bck_params(bck))
+
+    async def bucket_summary(self, bck: Bucket, *, prefix: str = "", interval: float = 0.3) -> dict[str, Any]:
+        """Objects and bytes, present and remote (the SDK's `summary` flow: start, then poll)."""
+        value: dict[str, Any] = {"prefix": prefix, "uuid": ""}
+        while True:
+            status, _, raw = await self.request("GET", f"buckets/{bck.name}", json_body={"action": "summary-bck", "value": value},
+                                                params=self._bck_params(bck))
+            if status == 200:
+                return dict(json.loads(raw)[0])
+            value["uuid"] = raw.decode().strip('"')
+            await asyncio.sleep(interval)
+
     @property
     def download(self) -> DownloadApi:
         return DownloadApi(self)
@@ -169,6 +188,16 @@ class AisClient:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+
+    async def get_to_stream(self, bck: Bucket, name: str, out: Any, *, params: dict[str, str] | None = None) -> None:
+        """Stream an object to a binary file object (e.g. stdout)."""
+        async with self.session.get(self.url(self._obj_path(bck, name)),
+                                    params={**self._bck_params(bck), **(params or {})}) as r:
+            if r.status >= 400:
+                await raise_for(r, await r.read())
+            async for chunk in r.content.iter_chunked(CHUNK):
+                out.write(chunk)
+        out.flush()
 
     async def get_bytes(self, bck: Bucket, name: str, *, byte_range: str = "") -> bytes:
         headers = {"Range": byte_range} if byte_range else None

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from aiohttp import web
 
+from ais_ray.actors.cold import ColdGets, RemoteRef, remote_attrs, remote_of
+from ais_ray.backends.base import RemoteObj
 from ais_ray.core import headers as H
-from ais_ray.core.errors import AisError, ErrBadRequest, ErrUnsupported, error_body
+from ais_ray.core.errors import AisError, ErrBadRequest, ErrObjNotFound, ErrUnsupported, error_body
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name
 from ais_ray.core.ranges import parse_range
@@ -89,6 +91,7 @@ class DataServer:
         self.app.router.add_get("/v1/health", self.health)
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self.cold = ColdGets(ctx.store)
 
     async def start(self, host: str, port: int) -> str:
         """Bind `port` if free (stable URLs across restarts), else any free port; return the URL."""
@@ -108,13 +111,13 @@ class DataServer:
     async def health(self, req: web.Request) -> web.Response:
         return web.Response(status=200)
 
-    def _locate(self, req: web.Request) -> tuple[Bucket, str]:
+    def _locate(self, req: web.Request) -> tuple[Bucket, str, RemoteRef | None]:
         bck, name = bucket_obj_from_request(req)
-        self.ctx.meta.bmd.must_get(bck)
-        return bck, name
+        props = self.ctx.meta.bmd.must_get(bck)
+        return bck, name, remote_of(bck, props)
 
     async def put_object(self, req: web.Request) -> web.Response:
-        bck, name = self._locate(req)
+        bck, name, ref = self._locate(req)
         if req.query.get("append_type"):
             raise ErrUnsupported("append is not supported")
         store = self.ctx.store
@@ -132,8 +135,11 @@ class DataServer:
             if req.content_length is not None and w.size != req.content_length:
                 raise ErrBadRequest(f"incomplete body: got {w.size} of {req.content_length} bytes")
             cksum = await asyncio.to_thread(w.finish)
-            attrs = ObjAttrs(size=w.size, cksum=cksum, atime_ns=time.time_ns())
-            await asyncio.to_thread(store.commit, w, bck, name, attrs, bump_version=True)
+            if ref is None:
+                attrs = ObjAttrs(size=w.size, cksum=cksum, atime_ns=time.time_ns())
+            else:  # write-through: the remote has it before we do
+                attrs = remote_attrs(w.size, cksum, await self.cold.upload(ref, name, w.path, w.size))
+            await asyncio.to_thread(store.commit, w, bck, name, attrs, bump_version=ref is None)
         except BaseException:
             await asyncio.to_thread(w.abort)
             raise
@@ -141,8 +147,24 @@ class DataServer:
         return web.Response(status=200)
 
     async def get_object(self, req: web.Request) -> web.StreamResponse:
-        bck, name = self._locate(req)
-        f, attrs = await asyncio.to_thread(self.ctx.store.open, bck, name)
+        bck, name, ref = self._locate(req)
+        try:
+            f, attrs = await asyncio.to_thread(self.ctx.store.open, bck, name)
+        except ErrObjNotFound:
+            if ref is None:
+                raise
+            return await self._cold_get(req, bck, name, ref)
+        if ref is not None and req.query.get(H.Q_LATEST, "").lower() in ("true", "1", "yes"):
+            if not await self.cold.is_current(ref, name, attrs):
+                f.close()
+                try:
+                    return await self._cold_get(req, bck, name, ref)
+                except ErrObjNotFound:  # gone from the remote: so is the cached copy
+                    await asyncio.to_thread(self.ctx.store.delete, bck, name)
+                    raise
+        return await self._serve_local(req, bck, name, f, attrs)
+
+    async def _serve_local(self, req: web.Request, bck: Bucket, name: str, f: Any, attrs: ObjAttrs) -> web.StreamResponse:
         try:
             rng = parse_range(req.headers.get("Range", ""), attrs.size)
             offset, length = rng or (0, attrs.size)
@@ -162,21 +184,62 @@ class DataServer:
         await asyncio.to_thread(self.ctx.store.touch, bck, name, attrs)
         return resp
 
+    async def _cold_get(self, req: web.Request, bck: Bucket, name: str, ref: RemoteRef) -> web.StreamResponse:
+        """Fetch from the remote, storing while streaming (a Range request waits for the whole object)."""
+        resp: web.StreamResponse | None = None
+
+        async def stream(obj: RemoteObj, chunk: bytes | None) -> None:
+            nonlocal resp
+            if chunk is None:
+                attrs = ObjAttrs(size=obj.size, cksum_type="", version=obj.version, src_etag=obj.etag)
+                resp = web.StreamResponse(status=200, headers=obj_headers(bck, name, attrs, self.ctx.location))
+                resp.content_type = "application/octet-stream"
+                if obj.size >= 0:
+                    resp.content_length = obj.size
+                await resp.prepare(req)
+            else:
+                assert resp is not None
+                await resp.write(chunk)
+
+        ranged = bool(req.headers.get("Range"))
+        attrs = await self.cold.fetch(bck, ref, name, None if ranged else stream)
+        self.ctx.stats.add("coldget", attrs.size)
+        if resp is None:  # a Range request, or another request fetched it meanwhile: serve the copy
+            f, attrs = await asyncio.to_thread(self.ctx.store.open, bck, name)
+            return await self._serve_local(req, bck, name, f, attrs)
+        await resp.write_eof()
+        return resp
+
     async def head_object(self, req: web.Request) -> web.StreamResponse:
-        bck, name = self._locate(req)
+        bck, name, ref = self._locate(req)
         props = [p for p in req.query.get(H.Q_PROPS, "").split(",") if p]
         unknown = [p for p in props if p not in H.HEAD_PROPS]
         if unknown:
             raise ErrBadRequest(f"invalid object property {unknown[0]!r} (expecting one of: {', '.join(sorted(H.HEAD_PROPS))})")
-        attrs = await asyncio.to_thread(self.ctx.store.load, bck, name)
-        resp = web.StreamResponse(status=200, headers=obj_headers(bck, name, attrs, self.ctx.location))
+        try:
+            attrs = await asyncio.to_thread(self.ctx.store.load, bck, name)
+            headers = obj_headers(bck, name, attrs, self.ctx.location)
+        except ErrObjNotFound:
+            if ref is None:
+                raise
+            obj = await self.cold.head(ref, name)  # not cached: the remote's answer, Ais-Present false
+            attrs = ObjAttrs(size=obj.size, cksum_type="", version=obj.version, src_etag=obj.etag)
+            headers = {**obj_headers(bck, name, attrs, ""), H.PRESENT: "false"}
+        resp = web.StreamResponse(status=200, headers=headers)
         resp.content_length = attrs.size
         await resp.prepare(req)
         return resp
 
     async def delete_object(self, req: web.Request) -> web.Response:
-        bck, name = self._locate(req)
-        await asyncio.to_thread(self.ctx.store.delete, bck, name)
+        bck, name, ref = self._locate(req)
+        if ref is not None:
+            await self.cold.delete(ref, name)
+            try:
+                await asyncio.to_thread(self.ctx.store.delete, bck, name)
+            except ErrObjNotFound:
+                pass
+        else:
+            await asyncio.to_thread(self.ctx.store.delete, bck, name)
         return web.Response(status=200)
 
 

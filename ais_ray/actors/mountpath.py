@@ -22,7 +22,7 @@ from ais_ray.actors.ioloop import IoLoop
 from ais_ray.core import lom
 from ais_ray.core.bmd import BMD
 from ais_ray.core.dload import DlItem, TaskInfo
-from ais_ray.core.errors import ErrNotFound
+from ais_ray.core.errors import ErrInvalidName, ErrNotFound
 from ais_ray.core.names import Bucket
 from ais_ray.core.smap import Smap
 from ais_ray.fs import walk
@@ -134,6 +134,43 @@ class _MountpathActor:
         objs_dir = lom.objects_dir(self.ctx.store.path, bck)
         return await asyncio.to_thread(walk.list_page, objs_dir, prefix=prefix, start_after=start_after,
                                        limit=limit, with_attrs=with_attrs)
+
+    async def present(self, bck: Bucket, names: list[str]) -> dict[str, walk.LsEntry]:
+        """Which of `names` are stored here (with their metadata)."""
+        def look() -> dict[str, walk.LsEntry]:
+            out = {}
+            for name in names:
+                try:
+                    attrs = self.ctx.store.load(bck, name)
+                except (ErrNotFound, ErrInvalidName):
+                    continue
+                out[name] = walk.LsEntry(name, attrs.size, attrs)
+            return out
+
+        return await asyncio.to_thread(look)
+
+    async def bucket_stats(self, bck: Bucket, prefix: str) -> tuple[int, int, int, int]:
+        """(objects, bytes, smallest, largest) stored here under `prefix`."""
+        def walk_all() -> tuple[int, int, int, int]:
+            n = total = 0
+            lo, hi = -1, 0
+            for _, entry in walk.walk_names(lom.objects_dir(self.ctx.store.path, bck), prefix):
+                try:
+                    size = entry.stat().st_size
+                except OSError:
+                    continue
+                n, total, hi = n + 1, total + size, max(hi, size)
+                lo = size if lo < 0 else min(lo, size)
+            return n, total, max(lo, 0), hi
+
+        return await asyncio.to_thread(walk_all)
+
+    async def evict(self, bck: Bucket, names: list[str] | None) -> int:
+        """Drop cached copies (all of the bucket's when `names` is None); the remote keeps them."""
+        if names is None:
+            await asyncio.to_thread(self.ctx.store.destroy_bucket, bck)
+            return -1
+        return await self.delete_objects(bck, names)
 
     async def destroy_bucket(self, bck: Bucket) -> None:
         await asyncio.to_thread(self.ctx.store.destroy_bucket, bck)

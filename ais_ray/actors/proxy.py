@@ -17,11 +17,15 @@ from typing import Any
 
 import ray
 
+from ais_ray.actors.cold import HT_ORIGIN
 from ais_ray.actors.proxy_dl import ProxyDownloads
+from ais_ray.actors.proxy_summary import Summaries
 from ais_ray.actors.target import NAMESPACE, target_actor_name
+from ais_ray.backends.registry import get_backend
 from ais_ray.core.bmd import BMD, BucketProps
 from ais_ray.core.dload import DlSpec
-from ais_ray.core.names import Bucket
+from ais_ray.core.errors import ErrBckNotFound, ErrJobNotFound
+from ais_ray.core.names import Bucket, Provider
 from ais_ray.core.smap import FLAG_OFFLINE, Smap, Snode
 from ais_ray.fs.store import write_file_atomic
 
@@ -48,6 +52,7 @@ class _ProxyActor:
         self._keepalive: asyncio.Task[None] | None = None
         self.started = time.time()
         self.downloads = ProxyDownloads(state_dir, lambda: {tid: self.target(tid) for tid in self.smap.targets})
+        self.summaries = Summaries(lambda: {tid: self.target(tid) for tid in self.smap.targets})
 
     def _load(self, name: str, parse: Any) -> Any:
         path = os.path.join(self.dir, name)
@@ -153,6 +158,22 @@ class _ProxyActor:
             await self._commit(bmd=self.bmd.with_bucket(bck.validate(), props))
             return self.bmd
 
+    async def add_remote_bucket(self, bck: Bucket, origin: str = "") -> BMD:
+        """A cloud bucket on first access (after checking it exists), or an HTTP bucket for `origin`."""
+        if bck in self.bmd:
+            return self.bmd
+        if bck.provider is Provider.HT:
+            if not origin:
+                raise ErrBckNotFound(bck)
+            props = BucketProps(created=time.time_ns(), extra={HT_ORIGIN: origin})
+        else:
+            await get_backend(bck.provider).head_bucket(bck.name)
+            props = BucketProps(created=time.time_ns())
+        async with self._lock:
+            if bck not in self.bmd:
+                await self._commit(bmd=self.bmd.with_bucket(bck, props))
+            return self.bmd
+
     async def set_bucket_props(self, bck: Bucket, props: BucketProps) -> BMD:
         async with self._lock:
             self.bmd.must_get(bck)
@@ -169,6 +190,26 @@ class _ProxyActor:
             if isinstance(e, BaseException):
                 log.warning("destroy %s: %r", bck, e)
         return self.bmd
+
+    async def evict_bucket(self, bck: Bucket, keep_md: bool) -> BMD:
+        """Drop every cached object of a remote bucket; forget the bucket too unless `keep_md`."""
+        await asyncio.gather(*(self.target(t).evict.remote(bck, None) for t in self.smap.targets))
+        if not keep_md and bck in self.bmd:
+            async with self._lock:
+                await self._commit(bmd=self.bmd.without_bucket(bck))
+        return self.bmd
+
+    async def evict_objects(self, bck: Bucket, names: list[str]) -> None:
+        await asyncio.gather(*(self.target(t).evict.remote(bck, names) for t in self.smap.targets))
+
+    async def summary_start(self, bck: Bucket, prefix: str, with_remote: bool) -> str:
+        return self.summaries.start(bck, self.bmd.must_get(bck), prefix, with_remote)
+
+    async def summary_result(self, xid: str) -> dict[str, Any] | None:
+        try:
+            return self.summaries.result(xid)
+        except KeyError:
+            raise ErrJobNotFound(xid) from None
 
     async def ping(self) -> bool:
         return True

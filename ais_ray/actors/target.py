@@ -115,6 +115,24 @@ class _TargetActor:
         tagged = [[(e.name, f"t[{self.tid}]:mp[{p}]", e) for e in page] for p, page in zip(self.mps, pages)]
         return [(loc, e) for _, loc, e in heapq.merge(*tagged, key=lambda x: x[0])][:limit]
 
+    async def present(self, bck: Bucket, names: list[str]) -> dict[str, tuple[str, LsEntry]]:
+        """Which of `names` (owned by this target) are cached, with their location."""
+        me = Snode(self.tid, "target", self.url, 0, self.mp_infos or (await self.snode()).mountpaths)
+        by_mp: dict[str, list[str]] = {}
+        for name in names:
+            by_mp.setdefault(me.mountpath_for(bck.uname(name)).path, []).append(name)
+        found = await asyncio.gather(*(self.mps[mp].present.remote(bck, ns) for mp, ns in by_mp.items()))
+        return {n: (f"t[{self.tid}]:mp[{mp}]", e) for mp, part in zip(by_mp, found) for n, e in part.items()}
+
+    async def bucket_stats(self, bck: Bucket, prefix: str) -> tuple[int, int, int, int]:
+        parts = await asyncio.gather(*(h.bucket_stats.remote(bck, prefix) for h in self.mps.values()))
+        nonempty = [p for p in parts if p[0]]
+        return (sum(p[0] for p in parts), sum(p[1] for p in parts), min((p[2] for p in nonempty), default=0),
+                max((p[3] for p in parts), default=0))
+
+    async def evict(self, bck: Bucket, names: list[str] | None) -> None:
+        await asyncio.gather(*(h.evict.remote(bck, names) for h in self.mps.values()))
+
     async def destroy_bucket(self, bck: Bucket) -> None:
         await asyncio.gather(*(h.destroy_bucket.remote(bck) for h in self.mps.values()))
 

@@ -3,7 +3,9 @@
 Read-only, like AIStore's `ht://` backend (Go `ais/backend/http.go`: PUT and DELETE are not
 supported and there is nothing to list). `head_url` / `read_url` take raw links for the
 downloader. Works with servers that ignore `Range` (Python's `http.server`): the range is
-cut out of the whole body, at the cost of reading what precedes it.
+cut out of the whole body, at the cost of reading what precedes it; with `strict_range=True`
+such an answer raises ErrRangeIgnored instead, so a caller reading many ranges (the blob
+downloader) can switch to one sequential stream.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from ais_ray.backends.base import (
     strip_etag,
 )
 from ais_ray.backends.errors import describe, http_errors, status_error
-from ais_ray.core.errors import ErrBackend, ErrRemoteBckNotFound, ErrUnsupported
+from ais_ray.core.errors import ErrBackend, ErrRangeIgnored, ErrRemoteBckNotFound, ErrUnsupported
 from ais_ray.core.names import Provider
 
 # Characters left as-is when an object name becomes a URL path (RFC 3986 pchar and `/`).
@@ -130,15 +132,19 @@ class HttpBackend:
         return RemoteObj(name=name, size=-1 if size is None else size, etag=strip_etag(resp.headers.get("ETag")),
                          last_modified=_last_modified(resp.headers.get("Last-Modified")))
 
-    def read(self, bucket: str, name: str, rng: tuple[int, int] | None = None) -> AsyncIterator[bytes]:
-        return self._read(join_url(bucket, name), bucket, name, rng)
+    def read(self, bucket: str, name: str, rng: tuple[int, int] | None = None, *,
+             strict_range: bool = False) -> AsyncIterator[bytes]:
+        """`Backend.read`; `strict_range`: raise ErrRangeIgnored rather than cut a range out of a 200."""
+        return self._read(join_url(bucket, name), bucket, name, rng, strict_range)
 
-    def read_url(self, url: str, rng: tuple[int, int] | None = None) -> AsyncIterator[bytes]:
+    def read_url(self, url: str, rng: tuple[int, int] | None = None, *,
+                 strict_range: bool = False) -> AsyncIterator[bytes]:
         """Stream a raw link (or `rng = (offset, length)` of it)."""
         base, name = split_url(url)
-        return self._read(url, base, name, rng)
+        return self._read(url, base, name, rng, strict_range)
 
-    async def _read(self, url: str, bck: str, name: str, rng: tuple[int, int] | None) -> AsyncIterator[bytes]:
+    async def _read(self, url: str, bck: str, name: str, rng: tuple[int, int] | None,
+                    strict_range: bool = False) -> AsyncIterator[bytes]:
         rng = check_range(rng)
         if rng is not None and rng[1] == 0:
             return
@@ -150,6 +156,10 @@ class HttpBackend:
                     raise status_error(resp.status, bck, name, endpoint=endpoint)
                 skip, limit = 0, None
                 if rng is not None and resp.status == 200:  # Range ignored: cut it out ourselves
+                    whole = rng[0] == 0 and resp.content_length is not None and rng[1] >= resp.content_length
+                    if strict_range and not whole:
+                        raise ErrRangeIgnored(f'"{describe(bck, name)}": {endpoint} ignores Range '
+                                              f'(200 with the whole object for {headers})')
                     skip, limit = rng
                 elif rng is not None:
                     cr = parse_content_range(resp.headers.get("Content-Range"))

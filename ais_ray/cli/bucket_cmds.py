@@ -10,6 +10,9 @@ from ais_ray.client import AisClient
 from ais_ray.core.names import Bucket, Provider, parse_bucket_uri
 from ais_ray.core.sizes import format_size
 
+FLAG_CACHED = 1  # list only what is present in the cluster (Go apc.LsCached)
+ENTRY_CACHED = 64  # Go apc.EntryIsCached
+
 
 def parse_bucket_arg(uri: str) -> Bucket:
     bck, obj = parse_bucket_uri(uri)
@@ -47,10 +50,12 @@ def cmd_ls(args: argparse.Namespace) -> int:
         return _ls_buckets(args)
     bck, prefix = parse_bucket_uri(args.uri)
     prefix = args.prefix or prefix
-    props = args.props or "name,size"
+    props = args.props or ("name,size,cached" if bck.is_remote else "name,size")
+    flags = FLAG_CACHED if args.cached else 0
 
     async def go(c: AisClient) -> int:
-        entries = [e async for e in c.list_objects(bck, prefix=prefix, props=props, page_size=args.page_size)]
+        entries = [e async for e in c.list_objects(bck, prefix=prefix, props=props.replace(",cached", ""),
+                                                   page_size=args.page_size, flags=flags)]
         if args.json:
             print_json(entries)
             return 0
@@ -62,6 +67,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
             row = []
             for p in cols:
                 v = e.get(keys.get(p, p), "")
+                if p == "cached":
+                    v = "yes" if int(e.get("f", 0)) & ENTRY_CACHED else "no"
                 row.append(format_size(v) if p == "size" and v != "" else v)
             rows.append(row)
         print_table([p.upper() for p in cols], rows, no_headers=args.no_headers)
@@ -125,6 +132,43 @@ def cmd_bucket_props_set(args: argparse.Namespace) -> int:
     async def go(c: AisClient) -> int:
         await c.set_bucket_props(bck, props)
         print("Bucket props successfully updated")
+        return 0
+
+    return run(go)
+
+
+def cmd_evict(args: argparse.Namespace) -> int:
+    bck, name = parse_bucket_uri(args.uri)
+    if not bck.is_remote:
+        raise CliError(f"{bck} is not a remote bucket: nothing to evict (use `ais-ray rm` / `rmb`)")
+
+    async def go(c: AisClient) -> int:
+        if name:
+            await c.evict_objects(bck, [name])
+            print(f"evicted {bck}/{name}")
+        else:
+            await c.evict_bucket(bck, keep_md=args.keep_md)
+            print(f"evicted {bck}" + (" (bucket metadata kept)" if args.keep_md else ""))
+        return 0
+
+    return run(go)
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    bck, prefix = parse_bucket_uri(args.uri)
+
+    async def go(c: AisClient) -> int:
+        s = await c.bucket_summary(bck, prefix=prefix)
+        if args.json:
+            print_json(s)
+            return 0
+        cnt, size = s["ObjCount"], s["TotalSize"]
+        remote = bck.is_remote
+        print_table(["NAME", "OBJECTS (cached, remote)" if remote else "OBJECTS", "SIZE (cached, remote)" if remote else "SIZE"],
+                    [[str(bck) + (f"/{prefix}" if prefix else ""),
+                      f"{cnt['obj_count_present']} {cnt['obj_count_remote']}" if remote else cnt["obj_count_present"],
+                      f"{format_size(int(size['size_all_present_objs']))} {format_size(int(size['size_all_remote_objs']))}"
+                      if remote else format_size(int(size["size_all_present_objs"]))]])
         return 0
 
     return run(go)

@@ -134,6 +134,20 @@ ais-ray ls ais://photos --json""")
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-headers", "-H", action="store_true")
     p.add_argument("--no-footer", action="store_true")
+    p.add_argument("--cached", action="store_true", help="remote buckets: only objects present in the cluster")
+    p = _cmd(sub, "evict", bucket_cmds.cmd_evict, "drop cached copies of a remote bucket or object (the remote keeps them)", """
+ais-ray evict s3://src                        # every cached object (and the bucket's entry)
+ais-ray evict s3://src --keep-md              # every cached object; keep the bucket listed
+ais-ray evict s3://src/a/1.bin""")
+    p.add_argument("uri", metavar="BUCKET[/OBJECT]")
+    p.add_argument("--keep-md", action="store_true", help="keep the bucket's metadata (props) in the cluster")
+    storage = sub.add_parser("storage", help="storage commands: summary", formatter_class=HelpFormatter)
+    stsub = storage.add_subparsers(dest="verb", required=True, metavar="{summary}")
+    p = _cmd(stsub, "summary", bucket_cmds.cmd_summary, "objects and bytes of a bucket: cached vs remote", """
+ais-ray storage summary ais://photos
+ais-ray storage summary s3://src              # works before anything is cached""")
+    p.add_argument("uri", metavar="BUCKET[/PREFIX]")
+    p.add_argument("--json", action="store_true")
 
     bucket = sub.add_parser("bucket", help="bucket commands: create, rm, ls, props", formatter_class=HelpFormatter)
     bsub = bucket.add_subparsers(dest="verb", required=True)
@@ -163,10 +177,13 @@ ais-ray put ./dir ais://photos --recursive    # every file, named by its path un
     p = _cmd(sub, "get", object_cmds.cmd_get, "get an object into a file (or `-` for stdout), or many into a directory", """
 ais-ray get ais://photos/a/1.jpg ./1.jpg
 ais-ray get ais://photos/a/1.jpg -           # to stdout
-ais-ray get ais://photos/a/ ./out            # every object under a/ into ./out""")
+ais-ray get ais://photos/a/ ./out            # every object under a/ into ./out
+ais-ray get s3://src/a/1.bin ./1.bin          # cold GET: fetched, stored, streamed; next time local
+ais-ray get http://127.0.0.1:51061/abc/hello-world   # via an HTTP bucket ht://<id>, made on the fly""")
     p.add_argument("src", metavar="BUCKET/NAME")
     p.add_argument("dst", nargs="?", default="")
     p.add_argument("--progress", action="store_true")
+    p.add_argument("--latest", action="store_true", help="remote buckets: re-check the remote version, refetch if changed")
     p = _cmd(sub, "rm", object_cmds.cmd_rm, "remove objects", "ais-ray rm ais://photos/a/1.jpg ais://photos/a/2.jpg")
     p.add_argument("objects", nargs="+", metavar="BUCKET/NAME")
     obj = sub.add_parser("object", help="object commands: show, get, put, rm", formatter_class=HelpFormatter)

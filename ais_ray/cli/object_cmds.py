@@ -10,7 +10,7 @@ import sys
 from ais_ray.cli.common import CliError, print_json, print_table, run
 from ais_ray.cli.progress import ByteProgress
 from ais_ray.client import AisClient
-from ais_ray.core.names import Bucket, parse_bucket_uri, validate_obj_name
+from ais_ray.core.names import Bucket, http_bucket, parse_bucket_uri, validate_obj_name
 from ais_ray.core.sizes import format_size
 
 PUT_CONCURRENCY = 8
@@ -69,20 +69,26 @@ def cmd_put(args: argparse.Namespace) -> int:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    bck, name = parse_bucket_uri(args.src)
+    params: dict[str, str] = {}
+    if args.src.startswith(("http://", "https://")):  # an HTTP bucket, made on first use (seed 000)
+        bck, _, name = http_bucket(args.src)
+        params["original_url"] = args.src
+    else:
+        bck, name = parse_bucket_uri(args.src)
     if not name or name.endswith("/"):
         return _get_many(bck, name, args)
+    if args.latest:
+        params["latest-ver"] = "true"
     dest = args.dst or os.path.basename(name)
     if os.path.isdir(dest):
         dest = os.path.join(dest, os.path.basename(name))
 
     async def go(c: AisClient) -> int:
         if dest == "-":
-            data = await c.get_bytes(bck, name)
-            sys.stdout.buffer.write(data)
+            await c.get_to_stream(bck, name, sys.stdout.buffer, params=params)
             return 0
         bar = ByteProgress(name, int((await c.head_object(bck, name)).get("Content-Length", 0)), sys.stderr) if args.progress else None
-        hdrs = await c.get_to_file(bck, name, dest, progress=bar)
+        hdrs = await c.get_to_file(bck, name, dest, progress=bar, params=params)
         if bar:
             bar.close()
         print(f'GET {bck}/{name} => "{dest}" ({format_size(int(hdrs.get("Content-Length", os.path.getsize(dest))))})')

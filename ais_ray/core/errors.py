@@ -9,6 +9,7 @@ The tree:
     │   ├── ErrInvalidSize           size strings ("4mb", "1MiB")
     │   ├── ErrInvalidDuration       duration strings ("10s", "1m30s")
     │   ├── ErrInvalidURL            links and bucket URIs
+    │   ├── ErrInvalidValue          a number out of its range or form (blob workers)
     │   ├── ErrUnsupported           valid syntax, not supported (provider, scheme, combination)
     │   └── ErrJobRunning            "job X is still running" (remove of a running job)
     ├── ErrAccessDenied (403)
@@ -19,6 +20,7 @@ The tree:
     ├── ErrBckAlreadyExists (409)
     ├── ErrRangeNotSatisfiable (416)
     ├── ErrBackend (502)             a remote source failed (5xx, reset, unreachable)
+    │   └── ErrRangeIgnored          it answered a range request with the whole object
     ├── ErrNoTarget (503)            HRW has no candidate (no active target or mountpath)
     └── ErrTimeout (504)
 
@@ -76,6 +78,10 @@ class ErrInvalidURL(ErrBadRequest):
     pass
 
 
+class ErrInvalidValue(ErrBadRequest):
+    pass
+
+
 class ErrUnsupported(ErrBadRequest):
     pass
 
@@ -127,6 +133,14 @@ class ErrBackend(AisError):
     """A remote source failed in a way the user cannot fix by changing the request."""
 
     status = 502
+
+
+class ErrRangeIgnored(ErrBackend):
+    """The source sent 200 and the whole object for a partial Range (Python's `http.server`).
+
+    Only raised to callers that ask for it (`HttpBackend.read(..., strict_range=True)`): the blob
+    downloader then reads one sequential stream instead of N ranges that each cost the prefix.
+    """
 
 
 class ErrNoTarget(AisError):

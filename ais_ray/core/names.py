@@ -5,9 +5,12 @@ Mirrors AIStore's `cmn/bck.go` (Bck, Ns, Cname, MakeUname) and `api/apc/provider
 
 from __future__ import annotations
 
+import base64
 import enum
 from dataclasses import dataclass
 from urllib.parse import unquote
+
+import xxhash
 
 from ais_ray.core.errors import ErrInvalidName, ErrInvalidURL, ErrUnsupported
 
@@ -214,3 +217,27 @@ def split_obj_path(raw_path: str) -> tuple[str, str]:
     if len(parts) < 5 or parts[1] != "v1" or parts[2] != "objects" or not parts[3]:
         raise ErrInvalidURL(f'invalid object path "{path}"')
     return unquote(parts[3]), unquote(parts[4])
+
+
+def http_bucket(url: str) -> tuple[Bucket, str, str]:
+    """An http(s) URL as an HTTP (`ht://`) bucket, origin and object name (seed 000).
+
+    The bucket is named by a stable hash of the URL's base (scheme, host and directory), so
+    every object under one directory lands in one bucket: `http://h:51061/abc/hello-world`
+    → (`ht://ZDE1...`, `http://h:51061/abc`, `hello-world`).
+
+    Raises:
+        ErrInvalidURL: not an http(s) URL with an object name.
+    """
+    scheme, sep, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    if scheme.lower() not in ("http", "https") or not sep or not host:
+        raise ErrInvalidURL(f'"{url}": expecting an http(s) URL')
+    path = path.split("?", 1)[0]
+    directory, _, obj = path.rpartition("/")
+    if not obj:
+        raise ErrInvalidURL(f'"{url}": names no object')
+    origin = f"{scheme.lower()}://{host}" + (f"/{directory}" if directory else "")
+    digest = format(xxhash.xxh64_intdigest(origin.encode(), 1103515245), "x")[:13]
+    name = base64.urlsafe_b64encode(digest.encode()).decode().rstrip("=")
+    return Bucket(name, Provider.HT), origin, unquote(obj)

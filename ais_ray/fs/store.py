@@ -35,10 +35,15 @@ class Capacity:
 class ObjWriter:
     """A work file being filled; `MountpathStore.commit` makes it an object, `abort` drops it."""
 
-    def __init__(self, path: str, fsync: bool) -> None:
+    def __init__(self, path: str, fsync: bool, *, keep: bool = False) -> None:
+        """`keep`: open `path` as it is, creating it if missing, instead of truncating it (a
+        resumed blob download fills in the chunks its partial file still lacks)."""
         self.path = path
         self._fsync = fsync
-        self._f: BinaryIO = open(path, "wb")  # noqa: SIM115 - closed in finish/abort
+        if keep:
+            self._f: BinaryIO = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), "r+b")
+        else:
+            self._f = open(path, "wb")  # noqa: SIM115 - closed in finish/abort
         self._hash = xxhash.xxh64(seed=0)
         self.size = 0
 
@@ -47,7 +52,7 @@ class ObjWriter:
         self._hash.update(data)
         self.size += len(data)
 
-    def pwrite(self, data: bytes, offset: int) -> None:
+    def pwrite(self, data: bytes | bytearray | memoryview, offset: int) -> None:
         """Write at an offset (parallel chunk readers); the checksum is computed at finish."""
         os.pwrite(self._f.fileno(), data, offset)
 

@@ -15,7 +15,9 @@ from fastapi.responses import JSONResponse, Response
 from ais_ray.core import headers as H
 from ais_ray.core.bmd import BucketProps
 from ais_ray.core.errors import ErrBadRequest, ErrUnsupported
-from ais_ray.core.names import Bucket, Provider, validate_bucket_name
+from ais_ray.core.names import Bucket, Provider, validate_bucket_name, validate_obj_name
+from ais_ray.core.template import Template
+from ais_ray.core.xid import gen_uuid
 from ais_ray.serve.listing import list_objects
 from ais_ray.serve.state import state
 from ais_ray.serve.wire import LsoMsg, bucket_from, parse_model, read_action
@@ -26,6 +28,10 @@ ACT_LIST = "list"
 ACT_CREATE = "create-bck"
 ACT_DESTROY = "destroy-bck"
 ACT_SET_PROPS = "set-bprops"
+ACT_SUMMARY = "summary-bck"
+ACT_EVICT_BCK = "evict-remote-bck"
+ACT_EVICT_OBJS = "evict-listrange"
+MAX_SELECTION = 1_000_000
 
 
 @router.get("/v1/buckets", summary="List buckets (`?provider=`, empty: all)")
@@ -42,8 +48,17 @@ async def bucket_get(req: Request, bucket: str) -> Response:
     bck = bucket_from(req, bucket)
     msg = await read_action(req)
     if msg.action in ("", ACT_LIST):
-        await state().bucket_props(bck)
-        return await list_objects(bck, parse_model(LsoMsg, msg.value or {}))
+        props = await state().bucket_props(bck)
+        return await list_objects(bck, parse_model(LsoMsg, msg.value or {}), props)
+    if msg.action == ACT_SUMMARY:
+        value = msg.value or {}
+        xid = str(value.get("uuid") or "")
+        if not xid:
+            await state().bucket_props(bck)
+            xid = await state().proxy.summary_start.remote(bck, str(value.get("prefix") or ""), True)
+            return Response(xid, status_code=202)
+        result = await state().proxy.summary_result.remote(xid)
+        return Response(xid, status_code=202) if result is None else JSONResponse([result])
     raise ErrBadRequest(f'invalid action "{msg.action}" for GET {bck}')
 
 
@@ -64,8 +79,20 @@ async def bucket_delete(req: Request, bucket: str) -> Response:
     bck = bucket_from(req, bucket)
     msg = await read_action(req)
     if msg.action == ACT_DESTROY:
+        if bck.is_remote:
+            raise ErrBadRequest(f"cannot destroy {bck}: remote buckets are evicted (`ais-ray evict {bck}`)")
         state().adopt(await state().proxy.destroy_bucket.remote(bck))
         return Response(status_code=200)
+    if msg.action == ACT_EVICT_BCK:
+        await state().bucket_props(bck)
+        keep = req.query_params.get("keep_bck_md", "").lower() in ("true", "1", "yes")
+        state().adopt(await state().proxy.evict_bucket.remote(bck, keep))
+        return Response(status_code=200)
+    if msg.action == ACT_EVICT_OBJS:
+        await state().bucket_props(bck)
+        names = select_names(msg.value or {})
+        await state().proxy.evict_objects.remote(bck, names)
+        return Response(gen_uuid(), status_code=200)
     raise ErrBadRequest(f'invalid action "{msg.action}" for DELETE {bck}')
 
 
@@ -102,8 +129,30 @@ def apply_props(bck: Bucket, props: BucketProps, value: dict[str, Any]) -> Bucke
     return replace(props, **changes)
 
 
-@router.head("/v1/buckets/{bucket}", summary="Bucket properties in the `Ais-Bucket-Props` header")
+@router.head("/v1/buckets/{bucket}", summary="Bucket properties (`Ais-Bucket-Props`); with `presence`: summary")
 async def bucket_head(req: Request, bucket: str) -> Response:
     bck = bucket_from(req, bucket)
     props = await state().bucket_props(bck)
-    return Response(status_code=200, headers={H.BUCKET_PROPS: json.dumps(props.to_wire(bck))})
+    headers = {H.BUCKET_PROPS: json.dumps(props.to_wire(bck))}
+    if "presence" not in req.query_params and "uuid" not in req.query_params:
+        return Response(status_code=200, headers=headers)
+    xid = req.query_params.get("uuid", "")
+    if not xid:  # SDK `bucket.info()`: start a summary, then poll with &uuid=
+        with_remote = req.query_params.get("bsumm_remote", "").lower() == "true"
+        xid = await state().proxy.summary_start.remote(bck, "", with_remote)
+        return Response(status_code=202, headers={**headers, H.XACTION_ID: xid})
+    result = await state().proxy.summary_result.remote(xid)
+    if result is None:
+        return Response(status_code=202, headers={**headers, H.XACTION_ID: xid})
+    return Response(status_code=200, headers={**headers, H.BUCKET_SUMM: json.dumps(result)})
+
+
+def select_names(value: dict[str, Any]) -> list[str]:
+    """A multi-object selection: `{"objnames": [...]}` or `{"template": "x-{0..9}"}`."""
+    if value.get("objnames"):
+        return [validate_obj_name(str(n)) for n in value["objnames"]]
+    template = str(value.get("template") or "")
+    if not template:
+        raise ErrBadRequest('expecting "objnames" or "template"')
+    tmpl = Template.parse(template, max_count=MAX_SELECTION).require_range()
+    return [validate_obj_name(n) for n in tmpl]

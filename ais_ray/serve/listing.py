@@ -15,13 +15,18 @@ from typing import Any
 import msgpack
 from fastapi.responses import Response
 
+from ais_ray.actors.cold import RemoteRef, remote_of
+from ais_ray.backends.registry import get_backend
+from ais_ray.core.bmd import BucketProps
 from ais_ray.core.lom import ObjAttrs
-from ais_ray.core.names import Bucket
+from ais_ray.core.names import Bucket, Provider
 from ais_ray.fs.walk import LsEntry
 from ais_ray.serve.state import state
 from ais_ray.serve.wire import LsoMsg
 
 MAX_PAGE_SIZE = 10_000  # Go apc.MaxPageSizeAIS
+MAX_PAGE_SIZE_REMOTE = 1_000  # Go apc.MaxPageSizeAWS (GCP 1000, Azure 5000)
+FLAG_CACHED = 1 << 0
 ENTRY_OK_CACHED = 64  # Go apc.EntryIsCached; status bits 0..4 are 0 (OK)
 FLAG_NAME_ONLY = 1 << 4
 DEFAULT_PROPS = "name,size"
@@ -49,7 +54,45 @@ def entry_wire(name: str, loc: str, e: LsEntry, props: set[str], name_only: bool
     return out
 
 
-async def list_objects(bck: Bucket, msg: LsoMsg) -> Response:
+async def list_objects(bck: Bucket, msg: LsoMsg, props: BucketProps) -> Response:
+    """A remote bucket lists the remote (with presence) unless only cached objects are asked for."""
+    ref = remote_of(bck, props)
+    if ref is None or msg.flags & FLAG_CACHED or ref.bck.provider is Provider.HT:
+        return await _list_local(bck, msg)
+    return await _list_remote(bck, ref, msg)
+
+
+async def _list_remote(bck: Bucket, ref: RemoteRef, msg: LsoMsg) -> Response:
+    page_size = min(msg.pagesize or MAX_PAGE_SIZE_REMOTE, MAX_PAGE_SIZE_REMOTE)
+    props = set((msg.props or DEFAULT_PROPS).split(","))
+    name_only = bool(msg.flags & FLAG_NAME_ONLY)
+    page = await get_backend(ref.bck.provider).list_objects(ref.name, msg.prefix, token=msg.continuation_token,
+                                                            page_size=page_size)
+    smap = await state().smap()
+    owners: dict[str, list[str]] = {}
+    for e in page.entries:
+        owners.setdefault(smap.owner(bck.uname(e.name)).daemon_id, []).append(e.name)
+    found: dict[str, tuple[str, LsEntry]] = {}
+    for part in await asyncio.gather(*(state().target(tid).present.remote(bck, names) for tid, names in owners.items())):
+        found.update(part)
+    entries = []
+    for e in page.entries:
+        local = found.get(e.name)
+        if local is not None:
+            out = entry_wire(e.name, local[0], local[1], props, name_only)
+        else:
+            out = {"n": e.name, "f": 0}
+            if not name_only:
+                out["s"] = e.size
+        if not name_only and "version" in props and e.version:
+            out["v"] = e.version
+        entries.append(out)
+    body = {"UUID": msg.uuid or uuidlib.uuid4().hex[:12], "ContinuationToken": page.next_token, "Flags": 0,
+            "Entries": entries or None}
+    return Response(msgpack.packb(body, use_bin_type=True), media_type="application/msgpack")
+
+
+async def _list_local(bck: Bucket, msg: LsoMsg) -> Response:
     page_size = min(msg.pagesize or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
     props = set((msg.props or DEFAULT_PROPS).split(","))
     name_only = bool(msg.flags & FLAG_NAME_ONLY)

@@ -11,7 +11,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from ais_ray.core.names import split_obj_path, validate_obj_name
+from ais_ray.core.errors import ErrBadRequest
+from ais_ray.core.names import Provider, http_bucket, split_obj_path, validate_obj_name
 from ais_ray.serve.state import state
 from ais_ray.serve.wire import bucket_from
 
@@ -28,7 +29,12 @@ async def redirect_to_owner(req: Request) -> Response:
     bucket, obj = split_obj_path(raw)
     bck = bucket_from(req, bucket)
     validate_obj_name(obj)
-    await state().bucket_props(bck)
+    origin = ""
+    if bck.provider is Provider.HT and req.query_params.get("original_url"):
+        ht, origin, _ = http_bucket(req.query_params["original_url"])
+        if ht.name != bck.name:
+            raise ErrBadRequest(f'original_url {req.query_params["original_url"]} belongs to {ht}, not {bck}')
+    await state().bucket_props(bck, origin=origin)
     _, mp = (await state().smap()).locate(bck.uname(obj))
     query = req.url.query
     return RedirectResponse(mp.url + raw + (f"?{query}" if query else ""), status_code=307)

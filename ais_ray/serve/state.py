@@ -58,11 +58,18 @@ class ApiState:
         assert self._bmd is not None
         return self._bmd
 
-    async def bucket_props(self, bck: Bucket) -> BucketProps:
-        """Props of `bck`; a miss re-reads the BMD once before answering 404."""
+    async def bucket_props(self, bck: Bucket, *, origin: str = "") -> BucketProps:
+        """Props of `bck`; a miss re-reads the BMD once, and adds a remote bucket on first access.
+
+        Raises:
+            ErrBckNotFound: an ais bucket that does not exist, or a remote one the remote lacks.
+        """
         props = (await self.bmd()).get(bck)
         if props is None:
             await self.refresh(force=True)
+            props = (await self.bmd()).get(bck)
+        if props is None and bck.is_remote:
+            self.adopt(await self.proxy.add_remote_bucket.remote(bck, origin))
             props = (await self.bmd()).get(bck)
         if props is None:
             raise ErrBckNotFound(bck)

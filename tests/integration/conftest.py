@@ -38,13 +38,20 @@ class LocalCluster:
     def env(self) -> dict[str, str]:
         return {**os.environ, **self.backend_env, "AIS_ENDPOINT": self.endpoint, "AIS_RAY_DATA_DIR": self.data_dir}
 
-    def cli(self, *args: str, check: bool = True, timeout: float = 120, input: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """Run `ais-ray ARGS` against this cluster; return the completed process (text)."""
-        p = subprocess.run([*AIS_RAY, *args], env=self.env(), capture_output=True, timeout=timeout,
-                           input=input.decode() if input else None, text=True)
+        p = subprocess.run([*AIS_RAY, *args], env=self.env(), capture_output=True, timeout=timeout, text=True,
+                           errors="replace")
         if check and p.returncode != 0:
             raise AssertionError(f"ais-ray {' '.join(args)} -> {p.returncode}\nstdout: {p.stdout}\nstderr: {p.stderr}")
         return p
+
+    def cli_bytes(self, *args: str, timeout: float = 120) -> bytes:
+        """`ais-ray ARGS` that must succeed; its stdout as bytes (e.g. `get ... -`)."""
+        p = subprocess.run([*AIS_RAY, *args], env=self.env(), capture_output=True, timeout=timeout)
+        if p.returncode != 0:
+            raise AssertionError(f"ais-ray {' '.join(args)} -> {p.returncode}: {p.stderr.decode(errors='replace')}")
+        return p.stdout
 
     def up(self) -> None:
         self.cli("up", "--data-dir", self.data_dir, "--port", str(self.port), "--targets", "2", "--mountpaths", "2",
