@@ -27,6 +27,8 @@ from ais_ray.core.dload import DlSpec
 from ais_ray.core.errors import ErrBckNotFound, ErrJobNotFound
 from ais_ray.core.names import Bucket, Provider
 from ais_ray.core.smap import FLAG_OFFLINE, Smap, Snode
+from ais_ray.core.xact import XactSnap
+from ais_ray.core.xact import status as xact_status
 from ais_ray.fs.store import write_file_atomic
 
 log = logging.getLogger(__name__)
@@ -210,6 +212,25 @@ class _ProxyActor:
             return self.summaries.result(xid)
         except KeyError:
             raise ErrJobNotFound(xid) from None
+
+    # ---- xactions ---------------------------------------------------------------------------------
+    async def xact_query(self, xid: str = "", kind: str = "", bck: Bucket | None = None,
+                         only_running: bool = False) -> dict[str, list[XactSnap]]:
+        tids = list(self.smap.targets)
+        parts = await asyncio.gather(*(self.target(t).xact_snaps.remote(xid, kind, bck, only_running) for t in tids),
+                                     return_exceptions=True)
+        return {t: p for t, p in zip(tids, parts) if not isinstance(p, BaseException) and p}
+
+    async def xact_status(self, xid: str, kind: str = "") -> dict[str, Any]:
+        snaps = [s for part in (await self.xact_query(xid, kind)).values() for s in part]
+        if not snaps:
+            raise ErrJobNotFound(xid or kind)
+        return xact_status(xid, kind, snaps)
+
+    async def xact_abort(self, xid: str = "", kind: str = "") -> None:
+        if not (await self.xact_query(xid, kind, None, True)) and xid and not await self.xact_query(xid, kind):
+            raise ErrJobNotFound(xid)
+        await asyncio.gather(*(self.target(t).xact_abort.remote(xid, kind) for t in self.smap.targets))
 
     async def ping(self) -> bool:
         return True

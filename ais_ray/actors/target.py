@@ -22,11 +22,13 @@ from ais_ray.actors.dataserver import OBJ_ROUTE, bind_socket, bucket_obj_from_re
 from ais_ray.actors.ioloop import IoLoop
 from ais_ray.actors.mountpath import MountpathActor
 from ais_ray.actors.target_dl import TargetDownloads
+from ais_ray.actors.target_xact import TargetXacts
 from ais_ray.core import hrw, lom
 from ais_ray.core.bmd import BMD
 from ais_ray.core.dload import DlSpec, TargetDlStatus
 from ais_ray.core.names import Bucket
 from ais_ray.core.smap import MountpathInfo, Smap, Snode
+from ais_ray.core.xact import XactSnap, XactStats, matches
 from ais_ray.fs.walk import LsEntry
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,7 @@ class _TargetActor:
             f.write(self.url.rsplit(":", 1)[1])
         self.smap = _load_smap(paths)
         self.downloads = TargetDownloads(tid, self.mps, os.path.join(paths[0], DL_STATE_DIR), lambda: self.smap)
+        self.xacts = TargetXacts()
 
     async def snode(self) -> Snode:
         """This target as the Smap describes it; waits until every mountpath serves."""
@@ -89,6 +92,25 @@ class _TargetActor:
         await asyncio.gather(*(h.update_meta.remote(smap, bmd) for h in self.mps.values()))
         if smap is not None and (self.smap is None or smap.version > self.smap.version or smap.uuid != self.smap.uuid):
             self.smap = smap
+
+    # ---- xactions ---------------------------------------------------------------------------------
+    async def xact_snaps(self, xid: str = "", kind: str = "", bck: Bucket | None = None,
+                         only_running: bool = False) -> list[XactSnap]:
+        """Snapshots of this target's xactions, download jobs included (kind `download`)."""
+        out = self.xacts.snaps(xid=xid, kind=kind, bck=bck, only_running=only_running)
+        if kind in ("", "download"):
+            for job_id, runner in self.downloads.runners.items():
+                st, spec = runner.st, runner.spec
+                snap = XactSnap(job_id, "download", spec.bck, spec.created, st.end_time, st.aborted,
+                                stats=XactStats(objs=st.finished, errors=st.errors))
+                if matches(snap, xid=xid, kind=kind, bck=bck, only_running=only_running):
+                    out.append(snap)
+        return out
+
+    async def xact_abort(self, xid: str = "", kind: str = "") -> None:
+        await self.xacts.abort(xid=xid, kind=kind)
+        if xid in self.downloads.runners:
+            await self.downloads.abort(xid)
 
     # ---- download jobs ---------------------------------------------------------------------------
     async def dl_start(self, spec: DlSpec) -> None:

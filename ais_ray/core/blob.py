@@ -59,7 +59,8 @@ class BlobParams:
     """The resolved tunables of one blob download.
 
     `workers` is SERIAL (-1) or at least 1. With `workers` <= 1 the engine reads one sequential
-    stream; ranges only pay off with two or more concurrent readers.
+    stream; ranges only pay off with two or more concurrent readers. `latest` (Go `LatestVer`)
+    is for the caller, which decides whether to download at all; the engine does not read it.
     """
 
     chunk_size: int = DEFAULT_CHUNK

@@ -1,13 +1,19 @@
-"""Cluster requests: the cluster map, health."""
+"""Cluster requests: the cluster map, health, and jobs (xactions)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from ais_ray.core.errors import ErrBadRequest
+from ais_ray.core.errors import ErrBadRequest, ErrJobNotFound, ErrUnsupported
+from ais_ray.core.names import Bucket, Provider, validate_bucket_name
 from ais_ray.core.smap import FLAG_OFFLINE
+from ais_ray.core.xact import XactSnap
+from ais_ray.core.xact import status as xact_status
 from ais_ray.serve.state import state
+from ais_ray.serve.wire import read_action, read_json
 
 router = APIRouter(tags=["cluster"])
 
@@ -29,3 +35,61 @@ async def health(req: Request) -> Response:
     smap = await state().smap()
     ready = bool(smap.targets) and not any(t.flags & FLAG_OFFLINE for t in smap.targets.values())
     return Response(status_code=200 if ready else 503)
+
+
+def _arg(body: dict[str, Any] | None, *keys: str) -> Any:
+    """Go decodes JSON keys case-insensitively: accept `ID` and `id`, `Kind` and `kind`."""
+    low = {k.lower(): v for k, v in (body or {}).items()}
+    for k in keys:
+        if low.get(k.lower()) not in (None, ""):
+            return low[k.lower()]
+    return None
+
+
+def _bck_arg(body: dict[str, Any] | None) -> Bucket | None:
+    b = _arg(body, "Bck", "bck")
+    if not isinstance(b, dict) or not b.get("name"):
+        return None
+    return Bucket(validate_bucket_name(b["name"]), Provider.parse(b.get("provider") or "ais"))
+
+
+@router.get("/v1/cluster", summary="Jobs: `?what=status|qryxstats|status_all|running_all` (body: JobArgs / query)")
+async def cluster_get(req: Request) -> Response:
+    what = req.query_params.get("what", "")
+    body = await read_json(req)
+    xid, kind = str(_arg(body, "ID") or ""), str(_arg(body, "Kind") or "")
+    proxy = state().proxy
+    if what == "status":
+        return JSONResponse(await proxy.xact_status.remote(xid, kind))
+    if what == "qryxstats":
+        only_running = bool(_arg(body, "show_active"))
+        parts = await proxy.xact_query.remote(xid, kind, _bck_arg(body), only_running)
+        if not parts:
+            raise ErrJobNotFound(xid or kind or "jobs")
+        return JSONResponse({tid: [s.to_wire() for s in snaps] for tid, snaps in parts.items()})
+    if what in ("status_all", "running_all"):
+        only_running = what == "running_all" or bool(_arg(body, "show_active"))
+        parts = await proxy.xact_query.remote("", kind, None, only_running)
+        by_id: dict[str, list[XactSnap]] = {}
+        for snaps in parts.values():
+            for s in snaps:
+                by_id.setdefault(s.id, []).append(s)
+        if what == "running_all":
+            return JSONResponse(sorted(f"{v[0].kind}[{i}]" for i, v in by_id.items()))
+        return JSONResponse([xact_status(i, v[0].kind, v) for i, v in by_id.items()] or None)
+    raise ErrBadRequest(f'invalid "what" query for /v1/cluster: "{what}" (expecting status, qryxstats, status_all, running_all)')
+
+
+@router.put("/v1/cluster", summary="Jobs: action `stop` (abort) with JobArgs {ID, Kind}")
+async def cluster_put(req: Request) -> Response:
+    msg = await read_action(req)
+    value = msg.value if isinstance(msg.value, dict) else {}
+    xid, kind = str(_arg(value, "ID") or ""), str(_arg(value, "Kind") or "")
+    if msg.action == "stop":
+        if not xid and not kind:
+            raise ErrBadRequest("stop: expecting a job ID or kind")
+        await state().proxy.xact_abort.remote(xid, kind)
+        return Response(status_code=200)
+    if msg.action == "start":
+        raise ErrUnsupported(f'starting "{kind}" this way is not supported; use its own API (download, prefetch, blob-download)')
+    raise ErrBadRequest(f'invalid action "{msg.action}" for PUT /v1/cluster')

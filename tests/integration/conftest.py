@@ -11,13 +11,15 @@ import os
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
 from ais_ray.testing.emulators import Azurite, FakeGcsServer, MotoServer
-from ais_ray.testing.httpsrc import HttpSrc
+from ais_ray.testing.httpsrc import Faults, HttpSrc
 
 AIS_RAY = [sys.executable, "-m", "ais_ray.cli.main"]
 
@@ -127,3 +129,29 @@ def sdk(cluster: LocalCluster) -> object:
     from aistore import Client
 
     return Client(cluster.endpoint, timeout=(5, 60))
+
+
+class Src:
+    """The session's HTTP source, with a fresh directory per test and faults reset afterwards."""
+
+    def __init__(self, server: HttpSrc) -> None:
+        self.server = server
+        self.dir = f"t-{uuid.uuid4().hex[:8]}"
+        self.root = Path(server.files.root) / self.dir
+
+    def put(self, name: str, data: bytes) -> bytes:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return data
+
+    def url(self, name: str = "") -> str:
+        return f"{self.server.url}/{self.dir}/{name}"
+
+
+@pytest.fixture()
+def src(httpsrc: HttpSrc) -> Iterator[Src]:
+    httpsrc.faults = Faults()
+    httpsrc.reset()
+    yield Src(httpsrc)
+    httpsrc.faults = Faults()

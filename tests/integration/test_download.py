@@ -6,42 +6,14 @@ import glob
 import os
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
 from ais_ray.testing.emulators import closed_port
-from ais_ray.testing.httpsrc import Faults, HttpSrc
-from tests.integration.conftest import LocalCluster
-
-
-class Src:
-    """The session's HTTP source, with a fresh directory per test and faults reset afterwards."""
-
-    def __init__(self, server: HttpSrc) -> None:
-        self.server = server
-        self.dir = f"t-{uuid.uuid4().hex[:8]}"
-        self.root = Path(server.files.root) / self.dir
-
-    def put(self, name: str, data: bytes) -> bytes:
-        path = self.root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        return data
-
-    def url(self, name: str = "") -> str:
-        return f"{self.server.url}/{self.dir}/{name}"
-
-
-@pytest.fixture()
-def src(httpsrc: HttpSrc) -> Iterator[Src]:
-    httpsrc.faults = Faults()
-    httpsrc.reset()
-    yield Src(httpsrc)
-    httpsrc.faults = Faults()
+from ais_ray.testing.httpsrc import Faults
+from tests.integration.conftest import LocalCluster, Src
 
 
 def new_bucket() -> str:
@@ -77,7 +49,7 @@ def get(cluster: LocalCluster, bucket: str, name: str, provider: str = "ais") ->
 def names(cluster: LocalCluster, bucket: str) -> list[str]:
     import msgpack
 
-    r = requests.get(f"{cluster.endpoint}/v1/buckets/{bucket}", json={"action": "list", "value": {"props": "name"}})
+    r = requests.get(f"{cluster.endpoint}/v1/buckets/{bucket}", json={"action": "list", "value": {"props": "name", "flags": "1"}})  # cached only
     assert r.status_code == 200, r.text
     return [e["n"] for e in msgpack.unpackb(r.content)["Entries"] or []]
 

@@ -7,8 +7,8 @@ import re
 import time
 
 from ais_ray.testing.httpsrc import Faults
-from tests.integration.conftest import LocalCluster
-from tests.integration.test_download import Src, get, names, new_bucket, src  # noqa: F401 - fixture
+from tests.integration.conftest import LocalCluster, Src
+from tests.integration.test_download import get, names, new_bucket
 
 
 def test_progress_then_show(cluster: LocalCluster, src: Src) -> None:

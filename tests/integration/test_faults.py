@@ -79,7 +79,8 @@ def test_down_up_keeps_every_object(cluster: LocalCluster, other_ray: object) ->
 
 def test_download_survives_target_and_proxy_restarts(cluster: LocalCluster, httpsrc: object) -> None:
     from ais_ray.testing.httpsrc import Faults
-    from tests.integration.test_download import Src, get, names, new_bucket, start, status, wait
+    from tests.integration.conftest import Src
+    from tests.integration.test_download import get, names, new_bucket, start, status, wait
 
     src = Src(httpsrc)  # type: ignore[arg-type]
     data = {f"s{i:02d}": src.put(f"s{i:02d}", os.urandom(192 << 10)) for i in range(24)}

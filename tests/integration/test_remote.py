@@ -14,9 +14,9 @@ import requests
 from ais_ray.core.names import Provider
 from ais_ray.testing.emulators import closed_port
 from ais_ray.testing.httpsrc import Faults
-from tests.integration.conftest import LocalCluster
+from tests.integration.conftest import LocalCluster, Src
 from tests.integration.remotes import REMOTES, Remote
-from tests.integration.test_download import Src, names, new_bucket, src  # noqa: F401 - fixture
+from tests.integration.test_download import new_bucket
 
 
 @pytest.fixture(params=[Provider.AWS, Provider.GCP, Provider.AZURE], ids=lambda p: p.value)
