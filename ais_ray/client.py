@@ -127,6 +127,29 @@ class AisClient:
             value["uuid"] = raw.decode().strip('"')
             await asyncio.sleep(interval)
 
+    # ---- jobs (xactions) -------------------------------------------------------------------------
+    async def xact_query(self, *, xid: str = "", kind: str = "", only_running: bool = False) -> dict[str, Any]:
+        """Per-target snapshots `{tid: [snap]}` (an empty dict when none match)."""
+        body = {"ID": xid, "Kind": kind, "show_active": only_running}
+        try:
+            return dict(json.loads((await self.request("GET", "cluster", json_body=body, params={"what": "qryxstats"}))[2]))
+        except ErrNotFound:
+            if xid:
+                raise
+            return {}
+
+    async def xact_status(self, xid: str) -> dict[str, Any]:
+        body = {"ID": xid, "Kind": ""}
+        return dict(json.loads((await self.request("GET", "cluster", json_body=body, params={"what": "status"}))[2]))
+
+    async def xact_abort(self, *, xid: str = "", kind: str = "") -> None:
+        await self.request("PUT", "cluster", json_body={"action": "stop", "value": {"ID": xid, "Kind": kind}})
+
+    async def prefetch(self, bck: Bucket, value: dict[str, Any]) -> str:
+        _, _, raw = await self.request("POST", f"buckets/{bck.name}", json_body={"action": "prefetch-listrange", "value": value},
+                                       params=self._bck_params(bck))
+        return raw.decode().strip('"')
+
     @property
     def download(self) -> DownloadApi:
         return DownloadApi(self)

@@ -11,39 +11,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 
 from ais_ray.backends.base import Backend, RemoteObj
 from ais_ray.backends.registry import get_backend
-from ais_ray.core.bmd import BucketProps
+from ais_ray.core.bmd import RemoteRef
 from ais_ray.core.errors import ErrBadRequest, ErrNotFound
 from ais_ray.core.lom import ObjAttrs
-from ais_ray.core.names import Bucket, Provider
+from ais_ray.core.names import Bucket
 from ais_ray.fs.store import MountpathStore
 
 WRITE_BATCH = 1 << 20
-HT_ORIGIN = "original_url"  # BucketProps.extra key of an HTTP bucket's base URL
 
 Consumer = Callable[[RemoteObj, bytes | None], Awaitable[None]]  # (meta, chunk); chunk None = start
-
-
-@dataclass(frozen=True, slots=True)
-class RemoteRef:
-    """Where a bucket's objects come from: a display bucket and the backend's bucket string."""
-
-    bck: Bucket  # as errors name it: s3://b, gs://b, ht://id
-    name: str  # what the backend calls the bucket (for HTTP: the base URL)
-
-
-def remote_of(bck: Bucket, props: BucketProps) -> RemoteRef | None:
-    if bck.provider is Provider.HT:
-        origin = props.extra.get(HT_ORIGIN, "")
-        return RemoteRef(bck, origin) if origin else None
-    if bck.is_remote:
-        return RemoteRef(bck, bck.name)
-    if props.backend_bck is not None:
-        return RemoteRef(props.backend_bck, props.backend_bck.name)
-    return None
 
 
 def remote_attrs(size: int, cksum: str, obj: RemoteObj) -> ObjAttrs:

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from aiohttp import web
 
-from ais_ray.actors.cold import ColdGets, RemoteRef, remote_attrs, remote_of
+from ais_ray.actors.cold import ColdGets, remote_attrs
 from ais_ray.backends.base import RemoteObj
 from ais_ray.core import headers as H
+from ais_ray.core.bmd import RemoteRef, remote_of
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrObjNotFound, ErrUnsupported, error_body
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name

@@ -19,10 +19,12 @@ import ray
 
 from ais_ray.actors.dataserver import DataServer
 from ais_ray.actors.ioloop import IoLoop
+from ais_ray.backends.base import RemoteObj
 from ais_ray.core import lom
-from ais_ray.core.bmd import BMD
+from ais_ray.core.bmd import BMD, RemoteRef, remote_of
 from ais_ray.core.dload import DlItem, TaskInfo
-from ais_ray.core.errors import ErrInvalidName, ErrNotFound
+from ais_ray.core.errors import ErrBadRequest, ErrInvalidName, ErrNotFound
+from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket
 from ais_ray.core.smap import Smap
 from ais_ray.fs import walk
@@ -148,6 +150,33 @@ class _MountpathActor:
             return out
 
         return await asyncio.to_thread(look)
+
+    async def prefetch_obj(self, bck: Bucket, name: str, latest: bool, blob_threshold: int) -> tuple[str, int]:
+        """Bring one remote object here unless cached (and current, with `latest`): ("ok"|"skipped", size)."""
+        return await self.io.run(self._prefetch_obj(bck, name, latest, blob_threshold))
+
+    async def _prefetch_obj(self, bck: Bucket, name: str, latest: bool, blob_threshold: int) -> tuple[str, int]:
+        ref = remote_of(bck, self.ctx.meta.bmd.must_get(bck))
+        if ref is None:
+            raise ErrBadRequest(f"{bck} has no remote backend: nothing to prefetch")
+        cold = self.server.cold
+        try:
+            local = await asyncio.to_thread(self.ctx.store.load, bck, name)
+        except ErrNotFound:
+            local = None
+        if local is not None and (not latest or await cold.is_current(ref, name, local)):
+            return "skipped", local.size
+        if blob_threshold:
+            obj = await cold.head(ref, name)
+            if obj.size >= blob_threshold:
+                attrs = await self.blob_fetch(bck, ref, name, obj)
+                return "ok", attrs.size
+        attrs = await cold.fetch(bck, ref, name)
+        return "ok", attrs.size
+
+    async def blob_fetch(self, bck: Bucket, ref: RemoteRef, name: str, obj: RemoteObj) -> ObjAttrs:
+        """A large object through the blob downloader (parallel range reads)."""
+        return await self.server.cold.fetch(bck, ref, name)  # replaced by the blob engine below
 
     async def bucket_stats(self, bck: Bucket, prefix: str) -> tuple[int, int, int, int]:
         """(objects, bytes, smallest, largest) stored here under `prefix`."""

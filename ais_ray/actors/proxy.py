@@ -17,19 +17,20 @@ from typing import Any
 
 import ray
 
-from ais_ray.actors.cold import HT_ORIGIN
 from ais_ray.actors.proxy_dl import ProxyDownloads
 from ais_ray.actors.proxy_summary import Summaries
 from ais_ray.actors.target import NAMESPACE, target_actor_name
 from ais_ray.backends.registry import get_backend
-from ais_ray.core.bmd import BMD, BucketProps
+from ais_ray.core.bmd import BMD, HT_ORIGIN, BucketProps, remote_of
 from ais_ray.core.dload import DlSpec
-from ais_ray.core.errors import ErrBckNotFound, ErrJobNotFound
+from ais_ray.core.errors import ErrBadRequest, ErrBckNotFound, ErrJobNotFound
 from ais_ray.core.names import Bucket, Provider
 from ais_ray.core.smap import FLAG_OFFLINE, Smap, Snode
 from ais_ray.core.xact import XactSnap
 from ais_ray.core.xact import status as xact_status
+from ais_ray.core.xid import gen_uuid
 from ais_ray.fs.store import write_file_atomic
+from ais_ray.jobs.prefetch import PrefetchSpec
 
 log = logging.getLogger(__name__)
 PROXY_NAME = "ais-proxy"
@@ -226,6 +227,15 @@ class _ProxyActor:
         if not snaps:
             raise ErrJobNotFound(xid or kind)
         return xact_status(xid, kind, snaps)
+
+    async def prefetch_start(self, spec: PrefetchSpec) -> str:
+        """Every target prefetches its share; the xaction id is the same on all of them."""
+        ref = remote_of(spec.bck, self.bmd.must_get(spec.bck))
+        if ref is None:
+            raise ErrBadRequest(f"can only prefetch remote buckets (and ais buckets with a backend): {spec.bck}")
+        xid = gen_uuid()
+        await asyncio.gather(*(self.target(t).prefetch_start.remote(xid, spec, ref) for t in self.smap.targets))
+        return xid
 
     async def xact_abort(self, xid: str = "", kind: str = "") -> None:
         if not (await self.xact_query(xid, kind, None, True)) and xid and not await self.xact_query(xid, kind):

@@ -13,9 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ais_ray.actors.cold import remote_of
 from ais_ray.backends.registry import get_backend
-from ais_ray.core.bmd import BucketProps
+from ais_ray.core.bmd import BucketProps, remote_of
 from ais_ray.core.names import Bucket, Provider
 from ais_ray.core.xid import gen_uuid
 

@@ -13,6 +13,7 @@ import heapq
 import json
 import logging
 import os
+from collections.abc import AsyncIterator
 from typing import Any
 
 import ray
@@ -23,13 +24,15 @@ from ais_ray.actors.ioloop import IoLoop
 from ais_ray.actors.mountpath import MountpathActor
 from ais_ray.actors.target_dl import TargetDownloads
 from ais_ray.actors.target_xact import TargetXacts
+from ais_ray.backends.registry import get_backend
 from ais_ray.core import hrw, lom
-from ais_ray.core.bmd import BMD
+from ais_ray.core.bmd import BMD, RemoteRef
 from ais_ray.core.dload import DlSpec, TargetDlStatus
 from ais_ray.core.names import Bucket
 from ais_ray.core.smap import MountpathInfo, Smap, Snode
 from ais_ray.core.xact import XactSnap, XactStats, matches
 from ais_ray.fs.walk import LsEntry
+from ais_ray.jobs.prefetch import PrefetchHooks, PrefetchSpec, run_prefetch
 
 log = logging.getLogger(__name__)
 NAMESPACE = "ais"
@@ -106,6 +109,22 @@ class _TargetActor:
                 if matches(snap, xid=xid, kind=kind, bck=bck, only_running=only_running):
                     out.append(snap)
         return out
+
+    async def prefetch_start(self, xid: str, spec: PrefetchSpec, ref: RemoteRef) -> None:
+        assert self.smap is not None
+
+        async def names(prefix: str) -> AsyncIterator[str]:
+            backend, token = get_backend(ref.bck.provider), ""
+            while True:
+                page = await backend.list_objects(ref.name, prefix, token=token, page_size=1000)
+                for e in page.entries:
+                    yield e.name
+                token = page.next_token
+                if not token:
+                    return
+
+        hooks = PrefetchHooks(self.tid, self.smap, self.mps, names)
+        self.xacts.start(XactSnap(xid, "prefetch-listrange", spec.bck), lambda snap: run_prefetch(spec, hooks, snap))
 
     async def xact_abort(self, xid: str = "", kind: str = "") -> None:
         await self.xacts.abort(xid=xid, kind=kind)

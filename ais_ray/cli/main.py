@@ -11,7 +11,7 @@ import sys
 import traceback
 from typing import Callable
 
-from ais_ray.cli import bucket_cmds, cluster_cmds, download_cmds, object_cmds
+from ais_ray.cli import bucket_cmds, cluster_cmds, download_cmds, job_cmds, object_cmds
 from ais_ray.cli.common import CliError, HelpFormatter
 from ais_ray.core.errors import AisError
 
@@ -53,24 +53,39 @@ def _add_show(sub: argparse._SubParsersAction) -> None:
 ais-ray show cluster
 ais-ray show cluster --json""")
     p.add_argument("--json", action="store_true")
-    job = ssub.add_parser("job", help="show jobs", formatter_class=HelpFormatter)
-    jsub = job.add_subparsers(dest="kind", required=True, metavar="{download}")
-    p = _cmd(jsub, "download", download_cmds.cmd_show_download, "download jobs, or one job's progress and errors", """
-ais-ray show job download                          # JOB ID, STATUS, ERRORS, DESCRIPTION
+    p = _cmd(ssub, "job", job_cmds.cmd_show_job, "jobs: running ones, one kind, or one job", """
+ais-ray show job                                   # running jobs (--all: finished too)
+ais-ray show job download                          # download jobs: JOB ID, STATUS, ERRORS, DESCRIPTION
 ais-ray show job download dnl-5JjIuGemR -v         # in-flight files and errors
-ais-ray show job download dnl-5JjIuGemR --progress --refresh 500ms
-ais-ray show job download --regex "^imagenet" """)
-    p.add_argument("id", nargs="?", default="")
-    p.add_argument("--progress", action="store_true", help="progress bars until the job ends")
+ais-ray show job dnl-5JjIuGemR --progress --refresh 500ms
+ais-ray show job prefetch-listrange --all
+ais-ray show job E-w0gjdm1z                        # one job, per target""")
+    p.add_argument("name", nargs="?", default="", metavar="[KIND|ID]")
+    p.add_argument("id", nargs="?", default="", metavar="[ID]")
+    p.add_argument("--all", action="store_true", help="finished jobs too")
+    p.add_argument("--progress", action="store_true", help="download jobs: progress bars until the job ends")
     p.add_argument("--refresh", default="1s", help="refresh interval (default 1s)")
-    p.add_argument("--regex", default="", help="only jobs whose description matches")
+    p.add_argument("--regex", default="", help="download jobs: only those whose description matches")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--verbose", "-v", action="store_true", help="in-flight files and every error")
+    p.add_argument("--verbose", "-v", action="store_true", help="download jobs: in-flight files and every error")
+
+
+def _prefetch_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("bucket", metavar="BUCKET[/PREFIX]")
+    p.add_argument("--list", default="", help="comma-separated object names")
+    p.add_argument("--template", default="", help="a range template, e.g. 'shard-{001..999}.tar'")
+    p.add_argument("--prefix", default="", help="objects whose names start with this")
+    p.add_argument("--latest", action="store_true", help="also refetch cached objects whose remote version changed")
+    p.add_argument("--blob-threshold", default="", help="objects at least this large use the blob downloader (min 1MiB)")
+    p.add_argument("--num-workers", type=int, default=0, help="objects in flight per mountpath (default 4)")
+    p.add_argument("--coer", "--continue-on-error", dest="coer", action="store_true", help="keep going after errors")
+    p.add_argument("--wait", action="store_true")
+    p.add_argument("--timeout", default="")
 
 
 def _add_jobs(sub: argparse._SubParsersAction) -> None:
-    start = sub.add_parser("start", help="start a job: download", formatter_class=HelpFormatter)
-    ssub = start.add_subparsers(dest="kind", required=True, metavar="{download}")
+    start = sub.add_parser("start", help="start a job: download, prefetch", formatter_class=HelpFormatter)
+    ssub = start.add_subparsers(dest="kind", required=True, metavar="{download,prefetch}")
     p = _cmd(ssub, "download", download_cmds.cmd_start_download, "download objects from the Internet or a cloud bucket", """
 ais-ray start download http://host:port/data/train-000.tgz ais://imagenet/train-000.tgz
 ais-ray start download "http://host:port/data/train-{000..140}.tgz" ais://imagenet/train/ --progress
@@ -91,20 +106,29 @@ ais-ray start download "ais://127.0.0.1:8080/imagenet/train-{0022..0140}.tgz" ai
     p.add_argument("--progress-interval", default="1s", help="progress refresh interval (default 1s)")
     p.add_argument("--wait", action="store_true", help="wait until done, then print a summary")
 
-    wait = sub.add_parser("wait", help="wait for a job to finish", formatter_class=HelpFormatter)
-    wsub = wait.add_subparsers(dest="kind", required=True, metavar="{download}")
-    p = _cmd(wsub, "download", download_cmds.cmd_wait_download, "wait for a download job", """
-ais-ray wait download dnl-5JjIuGemR
-ais-ray wait download dnl-5JjIuGemR --progress --timeout 10m""")
-    p.add_argument("id")
-    p.add_argument("--progress", action="store_true")
+    p = _cmd(sub, "wait", job_cmds.cmd_wait, "wait for a job to finish (exit 1 if it failed)", """
+ais-ray wait download dnl-5JjIuGemR --progress
+ais-ray wait E-w0gjdm1z --timeout 10m""")
+    p.add_argument("name", metavar="[KIND] ID")
+    p.add_argument("id", nargs="?", default="", help=argparse.SUPPRESS)
+    p.add_argument("--progress", action="store_true", help="download jobs: progress bars")
     p.add_argument("--refresh", default="1s")
     p.add_argument("--timeout", default="", help="give up after this long (exit 1)")
+    p = _cmd(sub, "stop", job_cmds.cmd_stop, "stop (abort) a job", "ais-ray stop download dnl-5JjIuGemR\nais-ray stop E-w0gjdm1z")
+    p.add_argument("name", metavar="[KIND] ID")
+    p.add_argument("id", nargs="?", default="", help=argparse.SUPPRESS)
 
-    stop = sub.add_parser("stop", help="stop (abort) a job", formatter_class=HelpFormatter)
-    stsub = stop.add_subparsers(dest="kind", required=True, metavar="{download}")
-    p = _cmd(stsub, "download", download_cmds.cmd_stop_download, "abort a download job", "ais-ray stop download dnl-5JjIuGemR")
-    p.add_argument("id")
+    for name in ("prefetch",):
+        p = _cmd(sub, name, job_cmds.cmd_prefetch, "prefetch objects of a remote bucket into the cluster", """
+ais-ray prefetch s3://abc                                  # the whole bucket
+ais-ray prefetch s3://abc --blob-threshold 1mb             # objects >= 1 MB through the blob downloader
+ais-ray prefetch s3://abc --template 'shard-{001..999}.tar'
+ais-ray prefetch s3://abc --list 'a.bin, b.bin' --latest --wait
+ais-ray prefetch s3://abc --prefix images/""")
+        _prefetch_args(p)
+    p = _cmd(ssub, "prefetch", job_cmds.cmd_prefetch, "prefetch objects of a remote bucket into the cluster",
+             "ais-ray start prefetch ht://ZDE1YzE0NzhiNWFkMQ --template 'shard-{001..999}.tar'")
+    _prefetch_args(p)
 
     job = sub.add_parser("job", help="job commands: rm", formatter_class=HelpFormatter)
     jsub = job.add_subparsers(dest="verb", required=True, metavar="{rm}")

@@ -12,7 +12,8 @@ from typing import Any, Mapping
 from ais_ray.core.errors import ErrBckAlreadyExists, ErrBckNotFound
 from ais_ray.core.names import Bucket, Namespace, Provider
 
-DEFAULT_CKSUM = "xxhash2"  # Go cmn/config.go: default bucket checksum (XXH64, seed 0)
+DEFAULT_CKSUM = "xxhash2"
+HT_ORIGIN = "original_url"  # BucketProps.extra key of an HTTP bucket's base URL  # Go cmn/config.go: default bucket checksum (XXH64, seed 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,3 +102,22 @@ def _props_from_json(d: Mapping[str, Any]) -> BucketProps:
     backend = bucket_from_key(d["backend_bck"]) if d.get("backend_bck") else None
     return BucketProps(int(d["created"]), int(d["bid"]), d.get("checksum_type", DEFAULT_CKSUM), backend,
                        bool(d.get("versioning", True)), dict(d.get("extra", {})))
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteRef:
+    """Where a bucket's objects come from: a display bucket and the backend's bucket string."""
+
+    bck: Bucket  # as errors name it: s3://b, gs://b, ht://id
+    name: str  # what the backend calls the bucket (for HTTP: the base URL)
+
+
+def remote_of(bck: Bucket, props: BucketProps) -> RemoteRef | None:
+    if bck.provider is Provider.HT:
+        origin = props.extra.get(HT_ORIGIN, "")
+        return RemoteRef(bck, origin) if origin else None
+    if bck.is_remote:
+        return RemoteRef(bck, bck.name)
+    if props.backend_bck is not None:
+        return RemoteRef(props.backend_bck, props.backend_bck.name)
+    return None

@@ -9,8 +9,8 @@ in-order reader turns completed chunks back into the object's byte sequence, whi
 - **Retries**: a chunk that fails with a reset, a 5xx or a timeout (`chunk_timeout` for the
   whole chunk, Go `ChunkReadTimeout`) is read again, up to `attempts` times with backoff; 4xx
   fail the download at once.
-- **Bounded memory, backpressure**: at most (2 × workers + 2) chunks in memory, with or without
-  a client; a slow client stalls the readers, not memory.
+- **Bounded memory, backpressure**: at most (2 × max(workers, 2) + 2) chunks in memory, with or
+  without a client; a slow client stalls the readers, not memory.
 - **Resume**: chunks go into `<mountpath>/%ch/<key>/data` and a manifest of completed chunks
   is saved every `manifest_every` chunks (`blob_chunks.py`). A process that dies leaves both;
   the next download of the same source version fetches only the chunks the manifest lacks.
@@ -228,11 +228,18 @@ class BlobDownload:
             buf = win.alloc(n)
             try:
                 await self._retrying(functools.partial(self._read_into, buf, off, n), off)
-                await in_thread(self._pwrite, buf, off)
             except BaseException:
                 win.release(buf)
                 raise
-            self._chunk_done(idx, buf)
+            await self._store(idx, buf, off)
+
+    async def _store(self, idx: int, buf: bytearray, off: int) -> None:
+        try:
+            await in_thread(self._pwrite, buf, off)
+        except BaseException:
+            self._win.release(buf)
+            raise
+        self._chunk_done(idx, buf)
 
     async def _read_into(self, buf: bytearray, off: int, n: int) -> None:
         pieces = Pieces(self._read(off, n), self.stats)
@@ -290,11 +297,17 @@ class BlobDownload:
                 await asyncio.sleep(backoff(attempt - 1))
 
     async def _stream_from(self, start: int) -> None:
+        """Cut one stream into chunks; each is written by a task of its own while the stream goes
+        on (one connection has no other worker to keep it busy), within the same window."""
         win = self._win
         off = start * win.chunk
         pieces = Pieces(self._read(off, self.obj.size - off), self.stats)
+        writes: list[asyncio.Future[None]] = []
         try:
             for idx in range(start, win.n):
+                for t in [t for t in writes if t.done()]:
+                    writes.remove(t)
+                    t.result()  # a failed write stops the stream
                 await win.turn(idx)
                 c_off, n = win.span(idx)
                 buf = win.alloc(n)
@@ -306,19 +319,21 @@ class BlobDownload:
                         raise ErrTimeout(f'"{self.what}": stream stalled at offset {c_off}') from exc
                     if got != n:
                         raise ErrBackend(f'"{self.what}": stream ended at offset {c_off + got} of {self.obj.size}')
-                    stored = win.is_done(idx)  # a stream without Range passes stored chunks again
-                    if not stored:
-                        await in_thread(self._pwrite, buf, c_off)
                 except BaseException:
                     win.release(buf)
                     raise
-                if stored:
+                if win.is_done(idx):  # stored before: a stream without Range passes it again
                     win.release(buf)
                 else:
-                    self._chunk_done(idx, buf)
+                    writes.append(asyncio.ensure_future(self._store(idx, buf, c_off)))
             if not await pieces.at_end():
                 raise ErrBackend(f'"{self.what}": source has more than {self.obj.size} bytes')
+            await all_or_cancel(writes)
         finally:
+            for t in writes:
+                t.cancel()
+            if writes:
+                await asyncio.wait(writes)
             await pieces.aclose()
 
     def _pwrite(self, buf: bytearray, off: int) -> None:

@@ -3,8 +3,9 @@
 Readers complete chunks in any order; the in-order reader (`in_order`) takes them back in
 order, hashes them and hands them to the client, the way Go's coordinator drains its `pending`
 map (`xact/xs/blob_download.go`). A reader may start chunk `i` only once
-`i < cursor + window`: with window = 2 × workers that bounds what is held in memory to
-(window + 2) chunks, with or without a client, and a slow client slows the readers down.
+`i < cursor + window`: with window = 2 × workers (at least 4, so one stream can read a chunk
+while earlier ones are written and hashed) that bounds what is held in memory to (window + 2)
+chunks, with or without a client, and a slow client slows the readers down.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class ChunkWindow:
         self.stats = stats
         self.size, self.chunk = stats.size, stats.chunk_size
         self.n = chunk_count(self.size, self.chunk)
-        self.window = 2 * max(1, workers)
+        self.window = 2 * max(2, workers)
         # On disk: every chunk below `low`, plus `above`. `ready`: on disk, not yet read in order.
         self.low, self.above, self.ready = 0, set[int](), dict[int, bytearray]()
         self.cursor = 0  # the in-order reader's next chunk

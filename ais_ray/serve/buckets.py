@@ -18,6 +18,7 @@ from ais_ray.core.errors import ErrBadRequest, ErrUnsupported
 from ais_ray.core.names import Bucket, Provider, validate_bucket_name, validate_obj_name
 from ais_ray.core.template import Template
 from ais_ray.core.xid import gen_uuid
+from ais_ray.jobs.prefetch import PrefetchSpec
 from ais_ray.serve.listing import list_objects
 from ais_ray.serve.state import state
 from ais_ray.serve.wire import LsoMsg, bucket_from, parse_model, read_action
@@ -29,6 +30,7 @@ ACT_CREATE = "create-bck"
 ACT_DESTROY = "destroy-bck"
 ACT_SET_PROPS = "set-bprops"
 ACT_SUMMARY = "summary-bck"
+ACT_PREFETCH = "prefetch-listrange"
 ACT_EVICT_BCK = "evict-remote-bck"
 ACT_EVICT_OBJS = "evict-listrange"
 MAX_SELECTION = 1_000_000
@@ -62,10 +64,13 @@ async def bucket_get(req: Request, bucket: str) -> Response:
     raise ErrBadRequest(f'invalid action "{msg.action}" for GET {bck}')
 
 
-@router.post("/v1/buckets/{bucket}", summary="Bucket actions: `create-bck`")
+@router.post("/v1/buckets/{bucket}", summary="Bucket actions: `create-bck`, `prefetch-listrange`")
 async def bucket_post(req: Request, bucket: str) -> Response:
     bck = bucket_from(req, bucket)
     msg = await read_action(req)
+    if msg.action == ACT_PREFETCH:
+        await state().bucket_props(bck)
+        return Response(await state().proxy.prefetch_start.remote(prefetch_spec(bck, msg.value or {})))
     if msg.action == ACT_CREATE:
         if bck.is_remote:
             raise ErrUnsupported(f"cannot create {bck}: remote buckets are added on first access")
@@ -145,6 +150,21 @@ async def bucket_head(req: Request, bucket: str) -> Response:
     if result is None:
         return Response(status_code=202, headers={**headers, H.XACTION_ID: xid})
     return Response(status_code=200, headers={**headers, H.BUCKET_SUMM: json.dumps(result)})
+
+
+def prefetch_spec(bck: Bucket, value: dict[str, Any]) -> PrefetchSpec:
+    """Go `apc.PrefetchMsg`: a selection (`objnames` or `template`; neither: the whole bucket) and options."""
+    names = tuple(validate_obj_name(str(n)) for n in value.get("objnames") or ())
+    template = str(value.get("template") or "")
+    if template:
+        Template.parse(template, max_count=None)  # validate now: a 400, not a failed job
+    threshold = value.get("blob-threshold") or 0
+    workers = value.get("num-workers") or 0
+    if not isinstance(threshold, int) or threshold < 0:
+        raise ErrBadRequest(f'invalid "blob-threshold" {threshold!r}: expecting a non-negative number of bytes')
+    if not isinstance(workers, int) or workers < 0:
+        raise ErrBadRequest(f'invalid "num-workers" {workers!r}: expecting a non-negative integer')
+    return PrefetchSpec(bck, names, template, bool(value.get("latest-ver")), bool(value.get("coer")), threshold, workers)
 
 
 def select_names(value: dict[str, Any]) -> list[str]:

@@ -15,9 +15,8 @@ from typing import Any
 import msgpack
 from fastapi.responses import Response
 
-from ais_ray.actors.cold import RemoteRef, remote_of
 from ais_ray.backends.registry import get_backend
-from ais_ray.core.bmd import BucketProps
+from ais_ray.core.bmd import BucketProps, RemoteRef, remote_of
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, Provider
 from ais_ray.fs.walk import LsEntry

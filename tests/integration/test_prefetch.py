@@ -1,0 +1,76 @@
+"""Prefetch jobs (`prefetch-listrange`): CLI, REST, the SDK's object groups and job wait."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import requests
+
+from ais_ray.core.names import Provider
+from tests.integration.conftest import LocalCluster
+from tests.integration.remotes import REMOTES
+
+
+def cached(cluster: LocalCluster, uri: str) -> list[str]:
+    return [e["n"] for e in json.loads(cluster.cli("ls", uri, "--cached", "--json").stdout)]
+
+
+def test_prefetch_template_list_prefix_and_latest(cluster: LocalCluster, moto: object) -> None:
+    remote = REMOTES[Provider.AWS][0](moto, None)  # type: ignore[arg-type]
+    data = {f"p-{i}": os.urandom(2000 + i) for i in range(6)} | {"q/x": b"x", "q/y": b"y", "z": b"z"}
+    for n, d in data.items():
+        remote.seed(n, d)
+    uri = f"s3://{remote.bucket}"
+    p = cluster.cli("prefetch", uri, "--template", "p-{0..4}", "--wait")
+    xid = re.search(r"prefetch-objects\[([^\]]+)\]", p.stdout).group(1)  # type: ignore[union-attr]
+    assert cached(cluster, uri) == [f"p-{i}" for i in range(5)]
+    table = cluster.cli("show", "job", xid).stdout
+    assert "prefetch-listrange" in table and "Finished" in table
+    objs = sum(int(r.split()[4]) for r in table.splitlines()[1:])
+    assert objs == 5
+    cluster.cli("prefetch", uri, "--list", "z, p-5", "--wait")
+    cluster.cli("prefetch", f"{uri}/q/", "--wait")  # a prefix
+    assert cached(cluster, uri) == sorted(data)
+    assert cluster.cli_bytes("get", f"{uri}/p-3", "-") == data["p-3"]
+    # nothing changed: a second prefetch fetches nothing; one change: --latest fetches just that one
+    remote.seed("p-2", b"new version")
+    p = cluster.cli("prefetch", uri, "--wait")
+    xid = re.search(r"prefetch-objects\[([^\]]+)\]", p.stdout).group(1)  # type: ignore[union-attr]
+    assert sum(int(r.split()[4]) for r in cluster.cli("show", "job", xid).stdout.splitlines()[1:]) == 0
+    assert cluster.cli_bytes("get", f"{uri}/p-2", "-") == data["p-2"]  # still the cached copy
+    p = cluster.cli("prefetch", uri, "--latest", "--wait")
+    xid = re.search(r"prefetch-objects\[([^\]]+)\]", p.stdout).group(1)  # type: ignore[union-attr]
+    assert sum(int(r.split()[4]) for r in cluster.cli("show", "job", xid).stdout.splitlines()[1:]) == 1
+    assert cluster.cli_bytes("get", f"{uri}/p-2", "-") == b"new version"
+
+
+def test_sdk_prefetch_and_wait(cluster: LocalCluster, gcs: object, sdk: object) -> None:
+    remote = REMOTES[Provider.GCP][0](gcs, None)  # type: ignore[arg-type]
+    for i in range(4):
+        remote.seed(f"o{i}", f"object {i}".encode())
+    b = sdk.bucket(remote.bucket, provider="gcp")  # type: ignore[attr-defined]
+    xid = b.objects(obj_names=["o0", "o2"]).prefetch()
+    result = sdk.job(job_id=xid).wait(timeout=30, verbose=False)  # type: ignore[attr-defined]
+    assert result.success
+    assert [e.name for e in b.list_all_objects() if e.is_cached()] == ["o0", "o2"]
+    xid = b.objects(obj_range=__import__("aistore.sdk.multiobj", fromlist=["ObjectRange"]).ObjectRange(
+        prefix="o", min_index=0, max_index=3)).prefetch()
+    assert sdk.job(job_id=xid, job_kind="prefetch-listrange").wait(timeout=30, verbose=False).success  # type: ignore[attr-defined]
+    assert len([e for e in b.list_all_objects() if e.is_cached()]) == 4
+
+
+def test_prefetch_errors(cluster: LocalCluster, moto: object) -> None:
+    remote = REMOTES[Provider.AWS][0](moto, None)  # type: ignore[arg-type]
+    remote.seed("a", b"a")
+    uri = f"s3://{remote.bucket}"
+    p = cluster.cli("prefetch", uri, "--list", "a,missing", "--wait", check=False)
+    assert p.returncode == 1 and "does not exist" in p.stderr and "Traceback" not in p.stderr
+    p = cluster.cli("prefetch", uri, "--list", "a,missing", "--coer", "--wait")
+    assert "finished" in p.stdout
+    bad = cluster.cli("prefetch", uri, "--template", "x-{5..1}", check=False)
+    assert bad.returncode == 1 and "greater than end" in bad.stderr
+    requests.post(f"{cluster.endpoint}/v1/buckets/local-only", json={"action": "create-bck"})
+    p = cluster.cli("prefetch", "ais://local-only", check=False)
+    assert p.returncode == 1 and "can only prefetch remote buckets" in p.stderr
