@@ -59,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
+        loopback = cfg.host in ("127.0.0.1", "localhost")
         ctx = ray.init(address="local", namespace="ais", resources=cfg.node_resources(),
+                       _node_ip_address="127.0.0.1" if loopback else None,
                        include_dashboard=args.dashboard, dashboard_host="127.0.0.1",
                        object_store_memory=args.object_store_mb << 20, log_to_driver=False,
                        logging_level=logging.WARNING)
