@@ -104,7 +104,8 @@ def deploy(cfg: ClusterConfig, *, timeout: float = 180.0) -> dict[str, Any]:
         TargetActor.options(**actor_options(target_actor_name(t.tid), target_resource(t.tid))).remote(
             t.tid, t.mountpaths, cfg.host, cfg.fsync)
     smap = ray.get(proxy.join.remote(), timeout=timeout)
-    serve.start(proxy_location="HeadOnly", http_options={"host": cfg.host, "port": cfg.port})
+    serve.start(proxy_location="HeadOnly", http_options={"host": cfg.host, "port": cfg.port},
+                logging_config={"enable_access_log": False})
     serve.run(AisApi.bind(), name=APP_NAME, route_prefix="/", blocking=False)
     wait_ready(cfg.endpoint, timeout=timeout)
     return smap

@@ -4,7 +4,7 @@ Layout (Go `docs/on_disk_layout.md`, `fs/content.go`):
 
     <mountpath>/@<provider>/[<ns>/]<bucket>/%ob/<object name>    committed objects
     <mountpath>/%wk/<unique>                                      work files, removed at start
-    <mountpath>/%ch/<job>/<unique>                                 chunks of resumable blob downloads
+    <mountpath>/%ch/<obj digest>.<src digest>/{data,manifest.json}  partial blob downloads (kept for resume)
     <mountpath>/.ais.smap, .ais.bmd                                copies of the cluster metadata
 
 Metadata travels with the object in one xattr (`user.ais.lom`), set on the work file before

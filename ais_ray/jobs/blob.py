@@ -29,10 +29,9 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Literal
+from typing import Literal, TypeVar
 
-from ais_ray.backends.base import Backend, RemoteObj, backoff
-from ais_ray.backends.http import HttpBackend
+from ais_ray.backends.base import RemoteObj, backoff
 from ais_ray.core.blob import (
     DEFAULT_CHUNK_READ_TIMEOUT,
     BlobParams,
@@ -46,15 +45,15 @@ from ais_ray.core.names import Bucket
 from ais_ray.fs.store import MountpathStore, ObjWriter
 from ais_ray.jobs import blob_chunks
 from ais_ray.jobs.blob_chunks import ChunkDir
-from ais_ray.jobs.blob_io import Pieces, all_or_cancel, in_thread
+from ais_ray.jobs.blob_io import Piece, Pieces, RangeReader, all_or_cancel, backend_reader, in_thread, url_reader
 from ais_ray.jobs.blob_window import BlobStats, ChunkWindow
 
 __all__ = ["BlobDownload", "BlobStats", "RangeReader", "backend_reader", "remove_stale_chunks", "running",
            "url_reader"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
-RangeReader = Callable[[int, int], AsyncIterator[bytes]]  # (offset, length) -> those bytes, in pieces
 DEFAULT_ATTEMPTS = 4  # as the Internet downloader (jobs/dl_worker.py)
 MANIFEST_EVERY = 8  # completed chunks between two saves of the resume manifest
 
@@ -138,8 +137,9 @@ class BlobDownload:
         task = self.start()
         complete = False
         try:
-            while (data := await self._win.take(task.done)) is not None:
-                yield data
+            while (pieces := await self._win.take(task.done)) is not None:
+                for p in pieces:
+                    yield p if isinstance(p, bytes) else bytes(p)  # only pieces cut at chunk edges are copied
             complete = True
         finally:
             if not complete:
@@ -221,45 +221,65 @@ class BlobDownload:
             await self._sequential(from_zero=True)
 
     async def _worker(self, todo: Iterator[int]) -> None:
+        """Read chunk after chunk; each is written by a task of its own, so the next request goes
+        out at once (16 workers ending 8 MiB chunks together would queue 128 MiB of writes)."""
         win = self._win
-        for idx in todo:  # shared by all workers: each takes the lowest chunk nobody has taken
-            await win.turn(idx)
-            off, n = win.span(idx)
-            buf = win.alloc(n)
-            try:
-                await self._retrying(functools.partial(self._read_into, buf, off, n), off)
-            except BaseException:
-                win.release(buf)
-                raise
-            await self._store(idx, buf, off)
-
-    async def _store(self, idx: int, buf: bytearray, off: int) -> None:
+        writes: list[asyncio.Future[None]] = []
         try:
-            await in_thread(self._pwrite, buf, off)
+            for idx in todo:  # shared by all workers: each takes the lowest chunk nobody has taken
+                await self._turn_or_failed_write(idx, writes)
+                off, n = win.span(idx)
+                win.hold(n)
+                try:
+                    pieces = await self._retrying(functools.partial(self._read_chunk, off, n), off)
+                except BaseException:
+                    win.free(n)
+                    raise
+                writes.append(asyncio.ensure_future(self._store(idx, pieces, off)))
+            await all_or_cancel(writes)
+        finally:
+            await _stop(writes)
+
+    async def _store(self, idx: int, pieces: list[Piece], off: int) -> None:
+        try:
+            await in_thread(self._pwrite, pieces, off)
         except BaseException:
-            self._win.release(buf)
+            self._win.free(self._win.span(idx)[1])
+            self._win.notify()  # a reader waiting for its turn must see this write fail
             raise
-        self._chunk_done(idx, buf)
+        self._chunk_done(idx, pieces)
 
-    async def _read_into(self, buf: bytearray, off: int, n: int) -> None:
-        pieces = Pieces(self._read(off, n), self.stats)
+    async def _turn_or_failed_write(self, idx: int, writes: list[asyncio.Future[None]]) -> None:
+        """Wait for chunk `idx`'s turn; raise if a write failed meanwhile (its chunk would never
+        complete, so the turn would never come)."""
+        win = self._win
+        while True:
+            for t in [t for t in writes if t.done()]:
+                writes.remove(t)
+                t.result()
+            if idx < win.cursor + win.window:
+                return
+            await win.until(lambda: idx < win.cursor + win.window or any(t.done() for t in writes))
+
+    async def _read_chunk(self, off: int, n: int) -> list[Piece]:
+        body = Pieces(self._read(off, n), self.stats)
         try:
-            got = await pieces.fill(buf)
+            pieces, got = await body.take(n)
             if got != n:
                 raise ErrBackend(f'"{self.what}": source sent {got} of {n} bytes at offset {off}')
-            if not await pieces.at_end():
+            if not await body.at_end():
                 raise ErrBackend(f'"{self.what}": source sent more than {n} bytes at offset {off}')
+            return pieces
         finally:
-            await pieces.aclose()
+            await body.aclose()
 
-    async def _retrying(self, op: Callable[[], Awaitable[None]], off: int) -> None:
+    async def _retrying(self, op: Callable[[], Awaitable[T]], off: int) -> T:
         """Run one chunk's read under the per-chunk timeout; retry transient failures with backoff."""
         attempt = 0
         while True:
             try:
                 async with asyncio.timeout(self._timeout):
-                    await op()
-                return
+                    return await op()
             except TimeoutError as exc:
                 err: AisError = ErrTimeout(f'"{self.what}": no complete chunk at offset {off} '
                                            f"within {self._timeout:g}s")
@@ -301,50 +321,47 @@ class BlobDownload:
         on (one connection has no other worker to keep it busy), within the same window."""
         win = self._win
         off = start * win.chunk
-        pieces = Pieces(self._read(off, self.obj.size - off), self.stats)
+        body = Pieces(self._read(off, self.obj.size - off), self.stats)
         writes: list[asyncio.Future[None]] = []
         try:
             for idx in range(start, win.n):
-                for t in [t for t in writes if t.done()]:
-                    writes.remove(t)
-                    t.result()  # a failed write stops the stream
-                await win.turn(idx)
+                await self._turn_or_failed_write(idx, writes)
                 c_off, n = win.span(idx)
-                buf = win.alloc(n)
+                win.hold(n)
                 try:
                     try:
                         async with asyncio.timeout(self._timeout):
-                            got = await pieces.fill(buf)
+                            pieces, got = await body.take(n)
                     except TimeoutError as exc:
                         raise ErrTimeout(f'"{self.what}": stream stalled at offset {c_off}') from exc
                     if got != n:
                         raise ErrBackend(f'"{self.what}": stream ended at offset {c_off + got} of {self.obj.size}')
                 except BaseException:
-                    win.release(buf)
+                    win.free(n)
                     raise
                 if win.is_done(idx):  # stored before: a stream without Range passes it again
-                    win.release(buf)
+                    win.free(n)
                 else:
-                    writes.append(asyncio.ensure_future(self._store(idx, buf, c_off)))
-            if not await pieces.at_end():
+                    writes.append(asyncio.ensure_future(self._store(idx, pieces, c_off)))
+            if not await body.at_end():
                 raise ErrBackend(f'"{self.what}": source has more than {self.obj.size} bytes')
             await all_or_cancel(writes)
         finally:
-            for t in writes:
-                t.cancel()
-            if writes:
-                await asyncio.wait(writes)
-            await pieces.aclose()
+            await _stop(writes)
+            await body.aclose()
 
-    def _pwrite(self, buf: bytearray, off: int) -> None:
+    def _pwrite(self, pieces: list[Piece], off: int) -> None:
+        """Blocking: each piece at its offset (a few syscalls per chunk, no joined copy)."""
         assert self._w is not None
-        self._w.pwrite(buf, off)
+        for p in pieces:
+            self._w.pwrite(p, off)
+            off += len(p)
 
     async def _pread(self, off: int, n: int) -> bytes:
         return await in_thread(self._cdir.pread, off, n)
 
-    def _chunk_done(self, idx: int, buf: bytearray) -> None:
-        self._win.done(idx, buf)
+    def _chunk_done(self, idx: int, pieces: list[Piece]) -> None:
+        self._win.done(idx, pieces)
         self._since_save += 1
         if self._cdir.resumable and self._since_save >= self._manifest_every and (
                 self._saver is None or self._saver.done()):
@@ -358,6 +375,14 @@ class BlobDownload:
             log.warning("blob-download %s: cannot save the resume manifest: %s", self.what, exc)
 
 
+async def _stop(tasks: list[asyncio.Future[None]]) -> None:
+    """Cancel what is still running and wait: a write in a thread finishes before its file closes."""
+    for t in tasks:
+        t.cancel()
+    if tasks:
+        await asyncio.wait(tasks)
+
+
 def running(store: MountpathStore, bck: Bucket, name: str) -> BlobDownload | None:
     """The blob download of `bck/name` under way on this mountpath, if any (to join or abort it)."""
     return _ACTIVE.get(os.path.join(store.path, chunk_dir_prefix(bck.uname(name))))
@@ -367,22 +392,3 @@ async def remove_stale_chunks(store: MountpathStore, *, older_than: float = blob
     """Remove partial downloads untouched for `older_than` seconds (none that is running)."""
     busy = {d._cdir.name for d in _ACTIVE.values() if d.store.path == store.path}
     return await asyncio.to_thread(blob_chunks.remove_stale, store, older_than=older_than, busy=busy)
-
-
-def backend_reader(backend: Backend, bucket: str, name: str, size: int) -> RangeReader:
-    """Ranges of one object through any backend; HTTP sources report an ignored Range."""
-    def read(off: int, n: int) -> AsyncIterator[bytes]:
-        rng = None if off == 0 and n == size else (off, n)  # the whole object: a plain GET
-        if isinstance(backend, HttpBackend):
-            return backend.read(bucket, name, rng, strict_range=True)
-        return backend.read(bucket, name, rng)
-
-    return read
-
-
-def url_reader(http: HttpBackend, url: str, size: int) -> RangeReader:
-    """Ranges of a raw http(s) link (the downloader's links, `ht://` objects)."""
-    def read(off: int, n: int) -> AsyncIterator[bytes]:
-        return http.read_url(url, None if off == 0 and n == size else (off, n), strict_range=True)
-
-    return read

@@ -20,7 +20,9 @@ for r in (cluster.router, buckets.router, objects.router, download.router):
     app.include_router(r)
 
 
-@serve.deployment(name="AisApi", max_ongoing_requests=1000, ray_actor_options={"num_cpus": 0})
+# Access logs cost a measurable share of the per-request CPU of the API hop (benchmarks/README.md).
+@serve.deployment(name="AisApi", max_ongoing_requests=1000, ray_actor_options={"num_cpus": 0},
+                  logging_config={"enable_access_log": False})
 @serve.ingress(app)
 class AisApi:
     def __init__(self) -> None:

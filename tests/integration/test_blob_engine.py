@@ -7,6 +7,8 @@ abort and streaming: `test_blob_resume.py`.
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import os
 import time
 from collections.abc import Iterator
@@ -24,6 +26,7 @@ from ais_ray.core.names import Provider
 from ais_ray.core.sizes import KIB, MIB
 from ais_ray.fs.store import MountpathStore
 from ais_ray.jobs.blob import BlobDownload, backend_reader, remove_stale_chunks, running, url_reader
+from ais_ray.jobs.blob_io import Piece
 from ais_ray.testing.httpsrc import Faults, HttpSrc
 from tests.integration.blobs import BCK, Src, blob, fetch, fresh_src, leftovers, run, stored, temp_store
 from tests.integration.remotes import REMOTES
@@ -142,6 +145,32 @@ def test_source_without_range_falls_back_to_one_stream(src: Src, store: Mountpat
     assert src.server.stats.range_requests <= 4  # the first ranges tried, before the switch
     assert src.requests("o") == src.server.stats.range_requests + 1  # ... then one plain GET
     assert bd.stats.received == len(data)  # the ignored answers were dropped unread
+
+
+@pytest.mark.parametrize("workers", [-1, 4])
+def test_disk_error_fails_the_download_and_leaves_nothing(src: Src, store: MountpathStore, workers: int) -> None:
+    src.put("o", 2 * MIB)
+    chunk = 64 * KIB
+
+    async def go() -> None:
+        http = HttpBackend(retries=0)
+        try:
+            bd = await blob(store, src, "o", BlobParams(chunk, workers), http=http)
+            pwrite = bd._pwrite
+
+            def full_disk(pieces: list[Piece], off: int) -> None:
+                if off == 3 * chunk:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+                pwrite(pieces, off)
+
+            bd._pwrite = full_disk  # type: ignore[method-assign]
+            await asyncio.wait_for(bd.run(), 20)  # raises, never hangs waiting for the lost chunk
+        finally:
+            await http.aclose()
+
+    with pytest.raises(OSError, match="No space"):
+        run(go())
+    assert leftovers(store) == ([], [])  # a local error: nothing kept
 
 
 def test_chunk_timeout(src: Src, store: MountpathStore) -> None:

@@ -209,7 +209,7 @@ def test_consumer_leaving_early(src: Src, store: MountpathStore, on_disconnect: 
         try:
             bd = await blob(store, src, "o", BlobParams(256 * KIB, 2), http=http)
             it = bd.stream(on_disconnect=on_disconnect)
-            assert len(await anext(it)) == 256 * KIB
+            assert len(await anext(it)) > 0  # some bytes (pieces as they came, not whole chunks)
             await it.aclose()  # type: ignore[attr-defined]
             assert bd._task is not None
             await asyncio.wait([bd._task])

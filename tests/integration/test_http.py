@@ -164,3 +164,13 @@ def test_bad_json_body_is_400(cluster: LocalCluster, bucket: str) -> None:
     assert r.status_code == 400 and "invalid JSON" in r.json()["message"]
     r = requests.post(f"{cluster.endpoint}/v1/buckets/{bucket}", json={"action": "no-such-action"})
     assert r.status_code == 400
+
+
+def test_gets_go_out_zero_copy(cluster: LocalCluster, bucket: str) -> None:
+    data = os.urandom(4 << 20)
+    assert requests.put(obj_url(cluster, bucket, "big"), data=data).status_code == 200
+    assert requests.get(obj_url(cluster, bucket, "big")).content == data
+    stats = requests.get(f"{cluster.endpoint}/v1/daemon", params={"what": "stats"}).json()
+    counts = [m["stats"] for t in stats["targets"].values() for m in t["mountpaths"]]
+    assert sum(c.get("get.n", 0) for c in counts) >= 1
+    assert not any(c.get("get.copied.n") for c in counts), counts  # sendfile, not a copy through Python
