@@ -13,24 +13,32 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import aiohttp
 import msgpack
 from multidict import CIMultiDict
 
-from ais_ray.core.errors import ErrBadRequest, ErrBckNotFound, ErrNotFound, ErrTimeout, error_from_status
+from ais_ray.client_download import DownloadApi, is_finished  # noqa: F401 - re-exported
+from ais_ray.client_placement import Placement
+from ais_ray.core import headers as H
+from ais_ray.core.errors import ErrBadRequest, ErrBckNotFound, ErrNotFound, error_from_status
 from ais_ray.core.names import Bucket
 
 CHUNK = 1 << 20
 Progress = Callable[[int], None]
+T = TypeVar("T")
 
 
 class AisClient:
-    def __init__(self, endpoint: str, *, timeout: float = 600.0) -> None:
+    def __init__(self, endpoint: str, *, timeout: float = 600.0, direct: bool = True) -> None:
+        """`direct`: compute object placement client-side from the cached cluster map (as the SDK's
+        `direct=True` does) and talk to the owning mountpath without the API's 307 hop."""
         self.endpoint = endpoint.rstrip("/")
+        self.direct = direct
+        self._placement = Placement()
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=timeout)
         self._session: aiohttp.ClientSession | None = None
 
@@ -81,9 +89,11 @@ class AisClient:
 
     async def create_bucket(self, bck: Bucket) -> None:
         await self.request("POST", f"buckets/{bck.name}", json_body={"action": "create-bck"}, params=self._bck_params(bck))
+        self._placement.invalidate()
 
     async def destroy_bucket(self, bck: Bucket) -> None:
         await self.request("DELETE", f"buckets/{bck.name}", json_body={"action": "destroy-bck"}, params=self._bck_params(bck))
+        self._placement.invalidate()
 
     async def bucket_props(self, bck: Bucket) -> dict[str, Any]:
         try:
@@ -154,6 +164,10 @@ class AisClient:
     def download(self) -> DownloadApi:
         return DownloadApi(self)
 
+    @property
+    def placement(self) -> Placement:
+        return self._placement
+
     async def set_bucket_props(self, bck: Bucket, props: dict[str, Any]) -> None:
         await self.request("PATCH", f"buckets/{bck.name}", json_body={"action": "set-bprops", "value": props},
                            params=self._bck_params(bck))
@@ -162,19 +176,47 @@ class AisClient:
     def _obj_path(self, bck: Bucket, name: str) -> str:
         return f"objects/{bck.name}/{quote(name)}"
 
-    async def _owner_url(self, method: str, bck: Bucket, name: str, params: dict[str, str]) -> str:
-        """Ask the proxy where the object lives (the 307), sending no body: step one of a PUT."""
-        async with self.session.request(method, self.url(self._obj_path(bck, name)), params=params, data=b"",
+    async def _obj_url(self, bck: Bucket, name: str) -> str:
+        """The owning mountpath's URL when the cached map knows it (no API hop), else the API's."""
+        if self.direct:
+            url = await self._placement.url(self, bck, name)
+            if url is not None:
+                return url
+        return self.url(self._obj_path(bck, name))
+
+    async def _retry_via_api(self, op: Callable[[str], Awaitable[T]], bck: Bucket, name: str) -> T:
+        """Run `op(url)` on the direct URL; if the map was stale (node moved, bucket gone), once via the API."""
+        url = await self._obj_url(bck, name)
+        if url.startswith(self.endpoint):
+            return await op(url)
+        try:
+            return await op(url)
+        except (aiohttp.ClientConnectorError, ErrBckNotFound):
+            self._placement.invalidate()
+            return await op(self.url(self._obj_path(bck, name)))
+
+    async def _owner_url(self, bck: Bucket, name: str, params: dict[str, str]) -> str:
+        """Ask the API where the object lives (the 307), sending no body: step one of a PUT."""
+        async with self.session.request("PUT", self.url(self._obj_path(bck, name)), params=params, data=b"",
                                         allow_redirects=False) as r:
             body = await r.read()
             if r.status in (301, 302, 307, 308):
                 return r.headers["Location"]
             await raise_for(r, body)
-            raise ErrBadRequest(f"expected a redirect for {method} {bck}/{name}, got HTTP {r.status}")
+            raise ErrBadRequest(f"expected a redirect for PUT {bck}/{name}, got HTTP {r.status}")
+
+    async def _put(self, bck: Bucket, name: str, body: Callable[[], Any], headers: dict[str, str] | None = None) -> None:
+        async def put(url: str) -> None:
+            if url.startswith(self.endpoint):
+                url = await self._owner_url(bck, name, self._bck_params(bck))
+            async with self.session.put(url, params=None if "?" in url else self._bck_params(bck), data=body(),
+                                        headers=headers) as r:
+                await raise_for(r, await r.read())
+
+        await self._retry_via_api(put, bck, name)
 
     async def put_file(self, bck: Bucket, name: str, path: str, *, progress: Progress | None = None) -> None:
         size = os.path.getsize(path)
-        url = await self._owner_url("PUT", bck, name, self._bck_params(bck))
 
         async def body() -> AsyncIterator[bytes]:
             with open(path, "rb") as f:
@@ -183,20 +225,17 @@ class AisClient:
                     if progress:
                         progress(len(chunk))
 
-        async with self.session.put(url, data=body(), headers={"Content-Length": str(size)}) as r:
-            await raise_for(r, await r.read())
+        await self._put(bck, name, body, {"Content-Length": str(size)})
 
     async def put_bytes(self, bck: Bucket, name: str, data: bytes) -> None:
-        url = await self._owner_url("PUT", bck, name, self._bck_params(bck))
-        async with self.session.put(url, data=data) as r:
-            await raise_for(r, await r.read())
+        await self._put(bck, name, lambda: data)
 
     async def get_to_file(self, bck: Bucket, name: str, dest: str, *, progress: Progress | None = None,
                           headers: dict[str, str] | None = None, params: dict[str, str] | None = None) -> CIMultiDict[str]:
         """Stream an object into `dest` (via a temp file + rename: no partial file on failure)."""
         tmp = f"{dest}.ais-ray-part"
-        url = self.url(self._obj_path(bck, name))
-        try:
+
+        async def get(url: str) -> CIMultiDict[str]:
             async with self.session.get(url, params={**self._bck_params(bck), **(params or {})}, headers=headers) as r:
                 if r.status >= 400:
                     await raise_for(r, await r.read())
@@ -205,92 +244,73 @@ class AisClient:
                         await asyncio.to_thread(f.write, chunk)
                         if progress:
                             progress(len(chunk))
-                hdrs = CIMultiDict(r.headers)
+                return CIMultiDict(r.headers)
+
+        try:
+            hdrs = await self._via(get, bck, name, params)
             os.replace(tmp, dest)
             return hdrs
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
 
+    async def _via(self, op: Callable[[str], Awaitable[T]], bck: Bucket, name: str, params: dict[str, str] | None) -> T:
+        """HTTP buckets are made on first use by the API (`original_url`): those always go through it."""
+        if params and "original_url" in params:
+            return await op(self.url(self._obj_path(bck, name)))
+        return await self._retry_via_api(op, bck, name)
+
     async def get_to_stream(self, bck: Bucket, name: str, out: Any, *, params: dict[str, str] | None = None) -> None:
         """Stream an object to a binary file object (e.g. stdout)."""
-        async with self.session.get(self.url(self._obj_path(bck, name)),
-                                    params={**self._bck_params(bck), **(params or {})}) as r:
-            if r.status >= 400:
-                await raise_for(r, await r.read())
-            async for chunk in r.content.iter_chunked(CHUNK):
-                out.write(chunk)
-        out.flush()
+        async def get(url: str) -> None:
+            async with self.session.get(url, params={**self._bck_params(bck), **(params or {})}) as r:
+                if r.status >= 400:
+                    await raise_for(r, await r.read())
+                async for chunk in r.content.iter_chunked(CHUNK):
+                    out.write(chunk)
+            out.flush()
+
+        await self._via(get, bck, name, params)
 
     async def get_bytes(self, bck: Bucket, name: str, *, byte_range: str = "") -> bytes:
         headers = {"Range": byte_range} if byte_range else None
-        async with self.session.get(self.url(self._obj_path(bck, name)), params=self._bck_params(bck), headers=headers) as r:
-            body = await r.read()
-            await raise_for(r, body)
-            return body
+
+        async def get(url: str) -> bytes:
+            async with self.session.get(url, params=self._bck_params(bck), headers=headers) as r:
+                body = await r.read()
+                await raise_for(r, body)
+                return body
+
+        return await self._retry_via_api(get, bck, name)
 
     async def head_object(self, bck: Bucket, name: str, props: str = "") -> CIMultiDict[str]:
         params = self._bck_params(bck, props=props or None)
-        async with self.session.head(self.url(self._obj_path(bck, name)), params=params, allow_redirects=True) as r:
-            await raise_for(r, b"", what=f"{bck}/{name}")
-            return CIMultiDict(r.headers)
+
+        async def head(url: str) -> CIMultiDict[str]:
+            async with self.session.head(url, params=params, allow_redirects=True) as r:
+                await raise_for(r, b"", what=f"{bck}/{name}")
+                return CIMultiDict(r.headers)
+
+        return await self._retry_via_api(head, bck, name)
 
     async def delete_object(self, bck: Bucket, name: str) -> None:
-        async with self.session.delete(self.url(self._obj_path(bck, name)), params=self._bck_params(bck),
-                                       allow_redirects=True) as r:
-            await raise_for(r, await r.read())
+        async def delete(url: str) -> None:
+            async with self.session.delete(url, params=self._bck_params(bck), allow_redirects=True) as r:
+                await raise_for(r, await r.read())
 
-
-class DownloadApi:
-    """The downloader (`/v1/download`), which the official SDK does not cover."""
-
-    def __init__(self, client: AisClient) -> None:
-        self.c = client
-
-    async def start(self, body: dict[str, Any]) -> str:
-        """Start a job from a `dload.Body`-shaped dict (type, bucket, link / objects / template ...)."""
-        _, _, raw = await self.c.request("POST", "download", json_body=body)
-        return str(json.loads(raw)["id"])
-
-    async def status(self, job_id: str, *, only_active: bool = False) -> dict[str, Any]:
-        body = {"id": job_id, "only_active_tasks": only_active}
-        return json.loads((await self.c.request("GET", "download", json_body=body))[2])
-
-    async def list(self, regex: str = "") -> list[dict[str, Any]]:
-        return json.loads((await self.c.request("GET", "download", json_body={"regex": regex}))[2])
-
-    async def abort(self, job_id: str) -> None:
-        await self.c.request("DELETE", "download/abort", json_body={"id": job_id})
-
-    async def remove(self, job_id: str) -> None:
-        await self.c.request("DELETE", "download/remove", json_body={"id": job_id})
-
-    async def wait(self, job_id: str, *, timeout: float | None = None, interval: float = 0.5) -> dict[str, Any]:
-        """Poll until the job finishes (or is aborted and stopped); return its final status."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout if timeout else None
-        while True:
-            st = await self.status(job_id)
-            if is_finished(st):
-                return st
-            if deadline is not None and loop.time() > deadline:
-                raise ErrTimeout(f'download "{job_id}" did not finish within {timeout:g}s')
-            await asyncio.sleep(interval)
-
-
-def is_finished(st: dict[str, Any]) -> bool:
-    """Go `dload.StatusResp.JobFinished`: a non-zero finish time."""
-    return not str(st.get("finished_time", "")).startswith("0001")
+        await self._retry_via_api(delete, bck, name)
 
 
 async def raise_for(r: aiohttp.ClientResponse, body: bytes, *, what: str = "") -> None:
     """Raise the typed error an AIS JSON error body describes (HEAD has no body: use `what`)."""
     if r.status < 400:
         return
+    tcode = r.headers.get(H.ERROR_CODE, "")
     try:
-        message = json.loads(body)["message"]
+        doc = json.loads(body)
+        message, tcode = doc["message"], str(doc.get("tcode") or tcode)
     except (ValueError, KeyError, TypeError):
         message = body.decode(errors="replace").strip() or (f'"{what}": HTTP {r.status} {r.reason}' if what else f"HTTP {r.status} {r.reason}")
     if r.status == 404 and not body and what:
         message = f'"{what}" does not exist'
-    raise error_from_status(r.status, message)
+    raise error_from_status(r.status, message, tcode)

@@ -76,8 +76,8 @@ def error_middleware(node: str) -> Callable[..., Awaitable[web.StreamResponse]]:
 
 def error_response(err: AisError, req: web.Request, node: str) -> web.Response:
     body = error_body(err, method=req.method, url_path=req.path, node=node, remote_addr=req.remote or "")
-    if req.method == "HEAD":
-        return web.Response(status=err.status, headers={"Content-Type": "application/json"})
+    if req.method == "HEAD":  # no body: the type travels in a header
+        return web.Response(status=err.status, headers={"Content-Type": "application/json", H.ERROR_CODE: type(err).__name__})
     return web.json_response(body, status=err.status)
 
 

@@ -156,7 +156,7 @@ class ErrTimeout(AisError):
 def error_body(err: AisError, *, method: str, url_path: str, node: str, remote_addr: str = "") -> dict[str, object]:
     """AIStore's JSON error body (Go `cmn.ErrHTTP`); the SDK maps errors by the bucket URI in `message`."""
     return {"message": err.message, "method": method, "url_path": url_path, "remote_addr": remote_addr,
-            "caller": "", "node": node, "status": err.status}
+            "caller": "", "node": node, "status": err.status, "tcode": type(err).__name__}
 
 
 _BY_STATUS: dict[int, type[AisError]] = {
@@ -165,7 +165,14 @@ _BY_STATUS: dict[int, type[AisError]] = {
 }
 
 
-def error_from_status(status: int, message: str) -> AisError:
-    """Rebuild a typed error from an HTTP answer (client side)."""
-    cls = _BY_STATUS.get(status, ErrBadRequest if 400 <= status < 500 else AisError)
+def _classes(cls: type[AisError]) -> dict[str, type[AisError]]:
+    out = {cls.__name__: cls}
+    for sub in cls.__subclasses__():
+        out.update(_classes(sub))
+    return out
+
+
+def error_from_status(status: int, message: str, tcode: str = "") -> AisError:
+    """Rebuild a typed error from an HTTP answer (client side): by its type code, else by status."""
+    cls = _classes(AisError).get(tcode) or _BY_STATUS.get(status, ErrBadRequest if 400 <= status < 500 else AisError)
     return _restore(cls, message)

@@ -18,6 +18,8 @@ MIRROR_COPIES = "ais-mirror-copies"
 BUCKET_PROPS = "Ais-Bucket-Props"
 BUCKET_SUMM = "Ais-Bucket-Summ"
 XACTION_ID = "Ais-Xaction-Id"
+# errors: the error's type, on bodiless (HEAD) replies (ours; the JSON body has it as "tcode")
+ERROR_CODE = "Ais-Error-Code"
 # blob downloader (GET)
 BLOB_DOWNLOAD = "ais-blob-download"
 BLOB_CHUNK = "ais-blob-chunk"

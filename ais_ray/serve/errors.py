@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from ray.exceptions import RayError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ais_ray.core import headers as H
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrInvalidName, ErrNotFound, error_body
 
 log = logging.getLogger(__name__)
@@ -23,8 +24,8 @@ def unwrap(exc: BaseException) -> BaseException:
 
 
 def to_response(req: Request, err: AisError) -> Response:
-    if req.method == "HEAD":
-        return Response(status_code=err.status, headers={"Content-Type": "application/json"})
+    if req.method == "HEAD":  # no body: the type travels in a header
+        return Response(status_code=err.status, headers={"Content-Type": "application/json", H.ERROR_CODE: type(err).__name__})
     body = error_body(err, method=req.method, url_path=req.url.path, node=NODE,
                       remote_addr=req.client.host if req.client else "")
     return JSONResponse(body, status_code=err.status)
