@@ -1,10 +1,11 @@
 """The blob downloader engine: one large remote object, N concurrent range readers, one work file.
 
-Runs on a mountpath's asyncio loop (disk I/O and large hashes go through threads). The shape
-follows Go `xact/xs/blob_download.go`: workers read fixed-size chunks and write them; one
-in-order reader turns completed chunks back into the object's byte sequence, which it hashes
-(xxhash64, so no second pass over the file) and, for a streaming GET, hands to the client
-(`blob_window.py`). Beyond AIStore:
+Runs on a mountpath's asyncio loop: disk writes go through threads, the hash runs on the loop
+a slice at a time. The shape follows Go `xact/xs/blob_download.go`: workers read fixed-size
+chunks and write them; one in-order reader turns completed chunks back into the object's byte
+sequence, which it hashes (xxhash64, so no second pass over the file) and, for a streaming
+GET, hands to the client (`blob_window.py`). Chunks stay the pieces the HTTP client read:
+nothing is copied into staging buffers (`blob_io.Pieces`). Beyond AIStore:
 
 - **Retries**: a chunk that fails with a reset, a 5xx or a timeout (`chunk_timeout` for the
   whole chunk, Go `ChunkReadTimeout`) is read again, up to `attempts` times with backoff; 4xx
