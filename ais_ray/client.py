@@ -155,6 +155,18 @@ class AisClient:
     async def xact_abort(self, *, xid: str = "", kind: str = "") -> None:
         await self.request("PUT", "cluster", json_body={"action": "stop", "value": {"ID": xid, "Kind": kind}})
 
+    async def blob_download(self, bck: Bucket, name: str, *, chunk_size: int | str | None = None,
+                            num_workers: int | None = None, latest: bool = False) -> str:
+        """Start a `blob-download` job for one remote object; returns the job id."""
+        value: dict[str, Any] = {"latest-ver": latest}
+        if chunk_size:
+            value["chunk-size"] = chunk_size
+        if num_workers:
+            value["num-workers"] = num_workers
+        _, _, raw = await self.request("POST", f"objects/{bck.name}", params=self._bck_params(bck),
+                                       json_body={"action": "blob-download", "name": name, "value": value})
+        return raw.decode().strip('"')
+
     async def prefetch(self, bck: Bucket, value: dict[str, Any]) -> str:
         _, _, raw = await self.request("POST", f"buckets/{bck.name}", json_body={"action": "prefetch-listrange", "value": value},
                                        params=self._bck_params(bck))

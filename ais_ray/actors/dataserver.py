@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from aiohttp import web
 
+from ais_ray.actors.blobs import Blobs
 from ais_ray.actors.cold import ColdGets, remote_attrs
 from ais_ray.backends.base import RemoteObj
 from ais_ray.core import headers as H
@@ -93,6 +94,7 @@ class DataServer:
         self._runner: web.AppRunner | None = None
         self.url = ""
         self.cold = ColdGets(ctx.store)
+        self.blobs = Blobs(ctx)
 
     async def start(self, host: str, port: int) -> str:
         """Bind `port` if free (stable URLs across restarts), else any free port; return the URL."""
@@ -149,6 +151,8 @@ class DataServer:
 
     async def get_object(self, req: web.Request) -> web.StreamResponse:
         bck, name, ref = self._locate(req)
+        if req.headers.get(H.BLOB_DOWNLOAD, "").lower() in ("true", "y", "yes", "on"):
+            return await self._blob_get(req, bck, name, ref)
         try:
             f, attrs = await asyncio.to_thread(self.ctx.store.open, bck, name)
         except ErrObjNotFound:
@@ -209,6 +213,39 @@ class DataServer:
             f, attrs = await asyncio.to_thread(self.ctx.store.open, bck, name)
             return await self._serve_local(req, bck, name, f, attrs)
         await resp.write_eof()
+        return resp
+
+    async def _blob_get(self, req: web.Request, bck: Bucket, name: str, ref: RemoteRef | None) -> web.StreamResponse:
+        """GET through the blob downloader: parallel range reads, bytes streamed in order while stored."""
+        if ref is None:
+            raise ErrBadRequest(f"blob download reads remote objects; {bck} is an ais bucket without a backend")
+        if req.headers.get("Range"):
+            raise ErrBadRequest("blob download cannot be combined with a Range request")
+        try:
+            f, attrs = await asyncio.to_thread(self.ctx.store.open, bck, name)
+        except ErrObjNotFound:
+            pass
+        else:
+            latest = req.query.get(H.Q_LATEST, "").lower() in ("true", "1", "yes")
+            if not latest or await self.cold.is_current(ref, name, attrs):
+                return await self._serve_local(req, bck, name, f, attrs)
+            f.close()
+        obj = await self.cold.head(ref, name)
+        if self.blobs.running(bck, name) is not None:  # another GET or job is fetching it: serve its result
+            await self.blobs.fetch(bck, ref, name, obj)
+            f, attrs = await asyncio.to_thread(self.ctx.store.open, bck, name)
+            return await self._serve_local(req, bck, name, f, attrs)
+        bd = self.blobs.new(bck, ref, name, obj, chunk=req.headers.get(H.BLOB_CHUNK) or None,
+                            workers=req.headers.get(H.BLOB_WORKERS) or None)
+        meta = ObjAttrs(size=obj.size, cksum_type="", version=obj.version, src_etag=obj.etag)
+        resp = web.StreamResponse(status=200, headers=obj_headers(bck, name, meta, self.ctx.location))
+        resp.content_type = "application/octet-stream"
+        resp.content_length = obj.size
+        await resp.prepare(req)
+        async for piece in bd.stream():
+            await resp.write(piece)
+        await resp.write_eof()
+        self.ctx.stats.add("blobget", obj.size)
         return resp
 
     async def head_object(self, req: web.Request) -> web.StreamResponse:

@@ -29,6 +29,7 @@ from ais_ray.core.names import Bucket
 from ais_ray.core.smap import Smap
 from ais_ray.fs import walk
 from ais_ray.fs.store import MountpathStore
+from ais_ray.jobs.blob import remove_stale_chunks
 from ais_ray.jobs.dl_source import Sources
 from ais_ray.jobs.dl_worker import DlJobCtx, DlResult, DlWorker
 
@@ -111,6 +112,9 @@ class _MountpathActor:
         self.server = DataServer(self.ctx)
         saved = store.load_meta(PORT_FILE)
         self.url = self.io.run_sync(self.server.start(host, int(saved) if saved else 0))
+        stale = self.io.run_sync(remove_stale_chunks(store))
+        if stale:
+            log.info("%s: removed %d stale partial blob downloads", path, stale)
         store.save_meta(PORT_FILE, self.url.rsplit(":", 1)[1].encode())
         self.dl = DlWorker(store, Sources())
 
@@ -170,13 +174,50 @@ class _MountpathActor:
             obj = await cold.head(ref, name)
             if obj.size >= blob_threshold:
                 attrs = await self.blob_fetch(bck, ref, name, obj)
+                self.ctx.stats.add("prefetch.blob", attrs.size)
                 return "ok", attrs.size
         attrs = await cold.fetch(bck, ref, name)
+        self.ctx.stats.add("prefetch.cold", attrs.size)
         return "ok", attrs.size
 
     async def blob_fetch(self, bck: Bucket, ref: RemoteRef, name: str, obj: RemoteObj) -> ObjAttrs:
-        """A large object through the blob downloader (parallel range reads)."""
-        return await self.server.cold.fetch(bck, ref, name)  # replaced by the blob engine below
+        """A large object through the blob downloader (parallel range reads), default tunables."""
+        return await self.server.blobs.fetch(bck, ref, name, obj)
+
+    async def blob_job(self, bck: Bucket, name: str, chunk: int | None, workers: int | None, latest: bool,
+                       job: str) -> tuple[str, int]:
+        """The `blob-download` job's work on this mountpath: ("ok"|"skipped", size)."""
+        return await self.io.run(self._blob_job(bck, name, chunk, workers, latest, job))
+
+    async def _blob_job(self, bck: Bucket, name: str, chunk: int | None, workers: int | None, latest: bool,
+                        job: str) -> tuple[str, int]:
+        ref = remote_of(bck, self.ctx.meta.bmd.must_get(bck))
+        if ref is None:
+            raise ErrBadRequest(f"blob download reads remote objects; {bck} is an ais bucket without a backend")
+        cold = self.server.cold
+        try:
+            local = await asyncio.to_thread(self.ctx.store.load, bck, name)
+        except ErrNotFound:
+            local = None
+        if local is not None and (not latest or await cold.is_current(ref, name, local)):
+            return "skipped", local.size
+        obj = await cold.head(ref, name)
+        attrs = await self.server.blobs.fetch(bck, ref, name, obj, chunk=chunk, workers=workers, job=job)
+        return "ok", attrs.size
+
+    async def blob_progress(self, bck: Bucket, name: str) -> tuple[int, int]:
+        async def progress() -> tuple[int, int]:
+            return self.server.blobs.progress(bck, name)
+
+        return await self.io.run(progress())
+
+    async def blob_abort(self, bck: Bucket, name: str) -> None:
+        async def abort() -> None:
+            bd = self.server.blobs.running(bck, name)
+            if bd is not None:
+                await bd.abort()
+
+        await self.io.run(abort())
 
     async def bucket_stats(self, bck: Bucket, prefix: str) -> tuple[int, int, int, int]:
         """(objects, bytes, smallest, largest) stored here under `prefix`."""

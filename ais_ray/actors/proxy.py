@@ -237,6 +237,14 @@ class _ProxyActor:
         await asyncio.gather(*(self.target(t).prefetch_start.remote(xid, spec, ref) for t in self.smap.targets))
         return xid
 
+    async def blob_download(self, bck: Bucket, name: str, chunk: int, workers: int, latest: bool) -> str:
+        """A `blob-download` job on the object's HRW target (one node, as Go runs it)."""
+        if remote_of(bck, self.bmd.must_get(bck)) is None:
+            raise ErrBadRequest(f"blob download reads remote objects; {bck} is an ais bucket without a backend")
+        xid = gen_uuid()
+        await self.target(self.smap.owner(bck.uname(name)).daemon_id).blob_start.remote(xid, bck, name, chunk, workers, latest)
+        return xid
+
     async def xact_abort(self, xid: str = "", kind: str = "") -> None:
         if not (await self.xact_query(xid, kind, None, True)) and xid and not await self.xact_query(xid, kind):
             raise ErrJobNotFound(xid)

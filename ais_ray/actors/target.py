@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 NAMESPACE = "ais"
 CONTROL_TIMEOUT = 30.0
 DL_STATE_DIR = ".ais.dl"
+BLOB_PROGRESS_EVERY = 0.5
 
 
 def target_actor_name(tid: str) -> str:
@@ -125,6 +126,29 @@ class _TargetActor:
 
         hooks = PrefetchHooks(self.tid, self.smap, self.mps, names)
         self.xacts.start(XactSnap(xid, "prefetch-listrange", spec.bck), lambda snap: run_prefetch(spec, hooks, snap))
+
+    async def blob_start(self, xid: str, bck: Bucket, name: str, chunk: int, workers: int, latest: bool) -> None:
+        """A `blob-download` job for one object this target owns, on the HRW mountpath."""
+        me = Snode(self.tid, "target", self.url, 0, self.mp_infos or (await self.snode()).mountpaths)
+        h = self.mps[me.mountpath_for(bck.uname(name)).path]
+
+        async def work(snap: XactSnap) -> None:
+            job = asyncio.ensure_future(h.blob_job.remote(bck, name, chunk or None, workers or None, latest, xid))
+            try:
+                while not job.done():
+                    await asyncio.wait({job}, timeout=BLOB_PROGRESS_EVERY)
+                    if not job.done():
+                        snap.stats.bytes = (await h.blob_progress.remote(bck, name))[0]
+                status, size = await job
+            except asyncio.CancelledError:
+                await h.blob_abort.remote(bck, name)
+                raise
+            snap.stats.bytes = size
+            if status != "skipped":
+                snap.stats.objs = snap.stats.in_objs = 1
+                snap.stats.in_bytes = size
+
+        self.xacts.start(XactSnap(xid, "blob-download", bck, workers=max(workers, 0)), work)
 
     async def xact_abort(self, xid: str = "", kind: str = "") -> None:
         await self.xacts.abort(xid=xid, kind=kind)

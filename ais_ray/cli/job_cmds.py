@@ -13,6 +13,7 @@ from typing import Any
 
 from ais_ray.cli import download_cmds
 from ais_ray.cli.common import CliError, print_json, print_table, run
+from ais_ray.cli.progress import Bar, Live
 from ais_ray.client import AisClient
 from ais_ray.core.durations import parse_duration
 from ais_ray.core.errors import ErrNotFound
@@ -143,3 +144,46 @@ def cmd_prefetch(args: argparse.Namespace) -> int:
         if isinstance(exc.__cause__, ErrNotFound):
             raise CliError(f"{exc} (prefetch needs a remote bucket, or an ais bucket with backend_bck)") from exc
         raise
+
+
+def cmd_blob_download(args: argparse.Namespace) -> int:
+    bck, obj = parse_bucket_uri(args.object)
+    names = [n.strip() for n in args.list.split(",") if n.strip()] if args.list else [obj]
+    if not all(names):
+        raise CliError(f'"{args.object}": expecting BUCKET/OBJECT, or BUCKET with --list')
+    chunk = parse_size(args.chunk_size) if args.chunk_size else None
+
+    async def go(c: AisClient) -> int:
+        jobs = {}
+        for name in names:
+            jobs[name] = await c.blob_download(bck, name, chunk_size=chunk, num_workers=args.num_workers or None,
+                                               latest=args.latest)
+            print(f"blob-download[{jobs[name]}]: {bck}/{name}")
+        if not (args.progress or args.wait):
+            print("To monitor the progress, run 'ais-ray show job blob-download'")
+            return 0
+        sizes = {n: int((await c.head_object(bck, n)).get("Content-Length", 0)) for n in names} if args.progress else {}
+        live = Live(interval=max(parse_duration(args.refresh), 1.0)) if args.progress else None
+        timeout = parse_duration(args.timeout) if args.timeout else None
+        deadline = time.monotonic() + timeout if timeout else None
+        t0 = time.monotonic()
+        while True:
+            snaps = {n: [s for ss in (await c.xact_query(xid=x)).values() for s in ss] for n, x in jobs.items()}
+            if live is not None:
+                el = max(time.monotonic() - t0, 1e-6)
+                live.update([Bar(n, sum(int(s["stats"]["loc-bytes"]) for s in ss), sizes[n],
+                                 rate=sum(int(s["stats"]["loc-bytes"]) for s in ss) / el) for n, ss in snaps.items()])
+            if all(ss and all(not s["end-time"].startswith("0001") for s in ss) for ss in snaps.values()):
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                raise CliError("timed out waiting for blob-download jobs " + ", ".join(jobs.values()))
+            await asyncio.sleep(parse_duration(args.refresh))
+        if live is not None:
+            live.close()
+        failed = {n: s.get("err") or "aborted" for n, ss in snaps.items() for s in ss if s.get("err") or s["aborted"]}
+        if failed:
+            raise CliError("; ".join(f"{bck}/{n}: {e}" for n, e in failed.items()))
+        print(f"downloaded {len(names)} object(s) to {bck}")
+        return 0
+
+    return run(go)

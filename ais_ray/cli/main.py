@@ -126,6 +126,20 @@ ais-ray prefetch s3://abc --template 'shard-{001..999}.tar'
 ais-ray prefetch s3://abc --list 'a.bin, b.bin' --latest --wait
 ais-ray prefetch s3://abc --prefix images/""")
         _prefetch_args(p)
+    p = _cmd(sub, "blob-download", job_cmds.cmd_blob_download,
+             "download large remote objects with parallel range readers (the blob downloader)", """
+ais-ray blob-download s3://ab/largefile --chunk-size=2mb --num-workers=8 --progress
+ais-ray blob-download s3://ab --list "f1, f2" --num-workers=4 --progress     # 4 readers per object
+ais-ray blob-download s3://ab/largefile --latest --wait --timeout 10m""")
+    p.add_argument("object", metavar="BUCKET[/OBJECT]")
+    p.add_argument("--list", default="", help="comma-separated object names")
+    p.add_argument("--chunk-size", default="", help="e.g. 4mb, 1MiB, 1048576 (default 2MiB; 32KiB..16MiB)")
+    p.add_argument("--num-workers", type=int, default=0, help="concurrent range readers per object (-1 serial; default auto)")
+    p.add_argument("--latest", action="store_true", help="refetch a cached object whose remote version changed")
+    p.add_argument("--progress", action="store_true")
+    p.add_argument("--wait", action="store_true")
+    p.add_argument("--timeout", default="")
+    p.add_argument("--refresh", default="1s")
     p = _cmd(ssub, "prefetch", job_cmds.cmd_prefetch, "prefetch objects of a remote bucket into the cluster",
              "ais-ray start prefetch ht://ZDE1YzE0NzhiNWFkMQ --template 'shard-{001..999}.tar'")
     _prefetch_args(p)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ais_ray.core import hrw
+from ais_ray.core.blob import blob_threshold
 from ais_ray.core.errors import AisError
 from ais_ray.core.names import Bucket
 from ais_ray.core.smap import Smap
@@ -21,7 +22,6 @@ from ais_ray.core.template import Template
 from ais_ray.core.xact import XactSnap
 
 PER_MOUNTPATH = 4  # objects in flight per mountpath (default `num-workers`)
-MIN_BLOB_THRESHOLD = 1 << 20  # Go: a smaller threshold is raised to 1 MiB
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,7 @@ class PrefetchSpec:
 
     @property
     def threshold(self) -> int:
-        return max(self.blob_threshold, MIN_BLOB_THRESHOLD) if self.blob_threshold > 0 else 0
+        return blob_threshold(self.blob_threshold)
 
 
 @dataclass

@@ -9,12 +9,13 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
+from ais_ray.core.blob import parse_blob_chunk, parse_blob_workers
 from ais_ray.core.errors import ErrBadRequest
 from ais_ray.core.names import Provider, http_bucket, split_obj_path, validate_obj_name
 from ais_ray.serve.state import state
-from ais_ray.serve.wire import bucket_from
+from ais_ray.serve.wire import bucket_from, read_action
 
 router = APIRouter(tags=["objects"])
 
@@ -61,3 +62,18 @@ async def head_object(req: Request, bucket: str, obj: str) -> Response:
 @router.delete("/v1/objects/{bucket}/{obj:path}", summary="DELETE object", description=_DOC)
 async def delete_object(req: Request, bucket: str, obj: str) -> Response:
     return await redirect_to_owner(req)
+
+
+@router.post("/v1/objects/{bucket}", summary="Object actions: `blob-download` (name = the object) → job id")
+async def object_action(req: Request, bucket: str) -> Response:
+    bck = bucket_from(req, bucket)
+    msg = await read_action(req)
+    if msg.action != "blob-download":
+        raise ErrBadRequest(f'invalid action "{msg.action}" for POST {bck}')
+    name = validate_obj_name(msg.name)
+    value = msg.value if isinstance(msg.value, dict) else {}
+    chunk = parse_blob_chunk(value.get("chunk-size") or None)
+    workers = parse_blob_workers(value.get("num-workers") or None)
+    await state().bucket_props(bck)
+    xid = await state().proxy.blob_download.remote(bck, name, chunk, workers, bool(value.get("latest-ver")))
+    return PlainTextResponse(xid)

@@ -115,12 +115,13 @@ class ServerProcess:
                 self._spawn_and_wait(free_port(self.host))
                 return self
             except ServerStartTimeout:
-                self.stop()
+                self.cleanup()  # a server that never started leaves nothing behind
                 raise
             except ServerStartError as exc:  # most likely the port was taken meanwhile
                 err = exc
                 self.stop()
         assert err is not None
+        self.cleanup()
         raise err
 
     def _spawn_and_wait(self, port: int) -> None:

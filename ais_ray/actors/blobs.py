@@ -1,0 +1,57 @@
+"""Blob downloads on one mountpath: the engine (`jobs/blob.py`) wired to the cluster's remotes.
+
+Used three ways: a GET with `ais-blob-download: true` (streams to the client while storing),
+the `blob-download` job, and prefetch above `--blob-threshold`. One download per object runs
+at a time; a second request for the same object joins it (waits, then reads the stored copy).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ais_ray.backends.base import RemoteObj
+from ais_ray.backends.registry import get_backend
+from ais_ray.core.blob import resolve_blob_params
+from ais_ray.core.bmd import RemoteRef
+from ais_ray.core.lom import ObjAttrs
+from ais_ray.core.names import Bucket
+from ais_ray.jobs.blob import BlobDownload, backend_reader, running
+
+if TYPE_CHECKING:
+    from ais_ray.actors.mountpath import MountpathContext
+
+# The engine retries each chunk itself (4 attempts): the backend's own quick retries would multiply that.
+_READ_CONFIG = {"retries": 0}
+
+
+class Blobs:
+    def __init__(self, ctx: MountpathContext) -> None:
+        self.ctx = ctx
+
+    def _n_mountpaths(self) -> int:
+        smap = self.ctx.meta.smap
+        tsi = smap.targets.get(self.ctx.tid) if smap is not None else None
+        return max(1, len(tsi.mountpaths)) if tsi is not None else 1
+
+    def running(self, bck: Bucket, name: str) -> BlobDownload | None:
+        return running(self.ctx.store, bck, name)
+
+    def new(self, bck: Bucket, ref: RemoteRef, name: str, obj: RemoteObj, *, chunk: str | int | None = None,
+            workers: str | int | None = None, job: str = "") -> BlobDownload:
+        """A download to start (validates chunk size and workers: ErrBadRequest names the field)."""
+        params = resolve_blob_params(chunk, workers, size=obj.size, n_mountpaths=self._n_mountpaths())
+        read = backend_reader(get_backend(ref.bck.provider, _READ_CONFIG), ref.name, name, obj.size)
+        return BlobDownload(self.ctx.store, bck, name, obj, read, params, job=job)
+
+    async def fetch(self, bck: Bucket, ref: RemoteRef, name: str, obj: RemoteObj, *, chunk: str | int | None = None,
+                    workers: str | int | None = None, job: str = "") -> ObjAttrs:
+        """Download and commit (or join the download of this object already under way)."""
+        under_way = self.running(bck, name)
+        if under_way is not None:
+            return await under_way.wait()
+        return await self.new(bck, ref, name, obj, chunk=chunk, workers=workers, job=job).run()
+
+    def progress(self, bck: Bucket, name: str) -> tuple[int, int]:
+        """(bytes stored, size) of the download under way, or (0, 0)."""
+        bd = self.running(bck, name)
+        return (bd.stats.done, bd.stats.size) if bd is not None else (0, 0)
