@@ -66,6 +66,8 @@ class _TargetActor:
         self.tid = tid
         self.host = host
         paths = [os.path.abspath(p) for p in mountpaths]
+        for p in paths:  # on a real cluster the directories are this node's, made here
+            os.makedirs(p, exist_ok=True)
         res = target_resource(tid)
         self.mps = {p: MountpathActor.options(**actor_options(mountpath_actor_name(tid, p), res)).remote(tid, p, host, fsync)
                     for p in paths}

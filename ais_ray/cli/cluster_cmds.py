@@ -11,7 +11,7 @@ import sys
 import time
 
 from ais_ray.cli.common import CliError, default_data_dir, print_json, print_table, run
-from ais_ray.cli.daemon import read_state, state_path
+from ais_ray.cli.daemon import read_state, state_path, write_state
 from ais_ray.client import AisClient
 from ais_ray.core.sizes import format_size
 
@@ -97,10 +97,12 @@ def _tail(path: str, n: int = 15) -> str:
 
 def _up_attached(args: argparse.Namespace, data_dir: str) -> int:
     """Deploy onto an existing Ray cluster (e.g. one made by `ray up cluster.yaml`)."""
+    # Ray 2.60's `ray start` enables token auth; a driver must then send the token (~/.ray/auth_token).
+    # Ray reads this when imported.
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
     import ray
 
-    from ais_ray.daemon_state import write_state
-    from ais_ray.deploy import ClusterConfig, TargetSpec, deploy
+    from ais_ray.deploy import ClusterConfig, TargetSpec, deploy, teardown
 
     ray.init(address=args.address, namespace="ais", log_to_driver=False)
     prefix = "ais_target_"
@@ -114,7 +116,11 @@ def _up_attached(args: argparse.Namespace, data_dir: str) -> int:
     cfg.targets = [TargetSpec(tid, mps) for tid in tids]
     cfg.host, cfg.port = args.host, args.port
     cfg.save()
-    deploy(cfg)
+    try:
+        deploy(cfg)
+    except BaseException:
+        teardown(cfg)  # no half-deployed cluster left restarting in the background
+        raise
     write_state(data_dir, status="ready", pid=0, mode="attached", endpoint=cfg.endpoint, ray_address=args.address)
     print(f"ais-ray is up at {cfg.endpoint} on Ray cluster {args.address} ({len(tids)} targets)")
     return 0
@@ -127,6 +133,7 @@ def cmd_down(args: argparse.Namespace) -> int:
         print(f"no ais-ray cluster is running from {data_dir}")
         return 0
     if st.get("mode") == "attached":
+        os.environ.setdefault("RAY_AUTH_MODE", "token")  # before Ray is imported: see _up_attached
         import ray
 
         from ais_ray.deploy import ClusterConfig, teardown

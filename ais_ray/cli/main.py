@@ -259,6 +259,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug: still one line, the traceback only on request
+        if args.verbose:
+            traceback.print_exc()
+        print(f"error: unexpected {type(exc).__name__}: {exc} (run with --verbose for details)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
