@@ -71,3 +71,42 @@ def test_bad_source_is_one_line(cluster: LocalCluster) -> None:
                              ("gs://", "missing bucket name")):
         p = cluster.cli("start", "download", src_arg, "ais://whatever", check=False)
         assert p.returncode == 1 and message in p.stderr and "Traceback" not in p.stderr, (src_arg, p.stderr)
+
+
+def test_download_from_another_ais_cluster(cluster: LocalCluster, tmp_path: object) -> None:
+    """`ais://host:port/bucket/...` sources: any AIS-compatible cluster (here: this one)."""
+    import requests
+
+    src_bck = new_bucket()
+    data = {f"train-{i:04d}.tgz": os.urandom(3000 + i) for i in range(22, 26)}
+    requests.post(f"{cluster.endpoint}/v1/buckets/{src_bck}", json={"action": "create-bck"})
+    for n, d in data.items():
+        assert requests.put(f"{cluster.endpoint}/v1/objects/{src_bck}/{n}", data=d).status_code == 200
+    dst = new_bucket()
+    host = cluster.endpoint.removeprefix("http://")
+    p = cluster.cli("start", "download", f"ais://{host}/{src_bck}/train-{{0022..0025}}.tgz", f"ais://{dst}/set_1/",
+                    "--wait")
+    assert "All files successfully downloaded." in p.stdout, p.stdout + p.stderr
+    assert names(cluster, dst) == sorted(f"set_1/{n}" for n in data)
+    assert get(cluster, dst, "set_1/train-0024.tgz").content == data["train-0024.tgz"]
+
+
+def test_object_list_from_a_cloud_bucket(cluster: LocalCluster, moto: object, tmp_path: object) -> None:
+    import json
+    from pathlib import Path
+
+    from ais_ray.core.names import Provider
+    from tests.integration.remotes import REMOTES
+
+    remote = REMOTES[Provider.AWS][0](moto, None)  # type: ignore[arg-type]
+    for n in ("imagenet/train-13.tgz", "imagenet/train-24.tgz", "other"):
+        remote.seed(n, n.encode())
+    listing = Path(str(tmp_path)) / "objects.txt"
+    listing.write_text(json.dumps(["imagenet/train-13.tgz", "imagenet/train-24.tgz"]))
+    dst = new_bucket()
+    cluster.cli("start", "download", f"s3://{remote.bucket}", f"ais://{dst}", "--object-list", str(listing), "--wait")
+    assert names(cluster, dst) == ["train-13.tgz", "train-24.tgz"]
+    bad = Path(str(tmp_path)) / "bad.txt"
+    bad.write_text("not json")
+    p = cluster.cli("start", "download", f"s3://{remote.bucket}", f"ais://{dst}", "--object-list", str(bad), check=False)
+    assert p.returncode == 1 and "Traceback" not in p.stderr
