@@ -129,7 +129,8 @@ class FileApp:
         if prev != rate:
             sock = transport.get_extra_info("socket")
             if sock is not None and (prev is not None or rate != _NO_PACING):
-                sock.setsockopt(socket.SOL_SOCKET, SO_MAX_PACING_RATE, rate)
+                # as an unsigned 32-bit value: "unlimited" (~0U) does not fit the C int an int argument becomes
+                sock.setsockopt(socket.SOL_SOCKET, SO_MAX_PACING_RATE, struct.pack("I", rate))
             self._paced[transport] = rate
 
     async def _serve(self, request: web.Request) -> web.StreamResponse:

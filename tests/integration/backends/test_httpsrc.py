@@ -127,3 +127,27 @@ def test_start_timeout_is_bounded_and_stops_the_process() -> None:
     with pytest.raises(ServerStartTimeout, match="starting"):
         server.start()
     assert not server.running
+
+
+def test_pacing_can_be_lifted_on_a_kept_alive_connection(http_files: HttpSrc, tmp_path: Path) -> None:
+    """A connection paced by one test and reused by the next (keep-alive) must not break."""
+    import asyncio
+
+    import aiohttp
+
+    from ais_ray.testing.httpsrc import Faults
+
+    (Path(http_files.files.root) / "paced.bin").write_bytes(b"x" * 1000)
+
+    async def go() -> list[int]:
+        statuses = []
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as s:
+            for pacing in (1 << 20, 0, 1 << 20):
+                http_files.faults = Faults(pacing_rate=pacing)
+                async with s.get(f"{http_files.url}/paced.bin") as r:
+                    await r.read()
+                    statuses.append(r.status)
+        return statuses
+
+    assert asyncio.run(go()) == [200, 200, 200]
+    assert http_files.stats.connections == 1  # one kept-alive connection served all three
