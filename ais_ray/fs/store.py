@@ -133,6 +133,18 @@ class MountpathStore:
                 raise ErrBadRequest(f'object name "{name}" conflicts with an existing object or virtual directory') from exc
         return attrs
 
+    def put_bytes(self, bck: Bucket, name: str, data: bytes | bytearray, attrs: ObjAttrs, *,
+                  bump_version: bool) -> ObjAttrs:
+        """A small object in one call (one thread hop): work file, checksum, fsync, metadata, rename."""
+        w = self.new_writer()
+        try:
+            w.write(data)
+            cksum = w.finish()
+            return self.commit(w, bck, name, replace(attrs, size=len(data), cksum=cksum), bump_version=bump_version)
+        except BaseException:
+            w.abort()
+            raise
+
     def load(self, bck: Bucket, name: str) -> ObjAttrs:
         attrs = _read_attrs(self.fqn(bck, name))
         if attrs is None:

@@ -12,14 +12,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from ais_ray.core.dload import DlItem, TaskInfo
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrNotFound
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket
-from ais_ray.fs.store import MountpathStore
+from ais_ray.fs.store import MountpathStore, ObjWriter
 from ais_ray.jobs.dl_source import Sources, SrcMeta, is_retriable
 from ais_ray.jobs.ratelimit import TokenBucket
 
@@ -156,31 +156,43 @@ class DlWorker:
 
     async def _fetch(self, job: DlJobCtx, st: _JobState, item: DlItem, task: TaskInfo,
                      headers: dict[str, str]) -> tuple[str, int]:
-        w = await asyncio.to_thread(self.store.new_writer)
+        """Stream the link into a work file and commit it; an object under WRITE_BATCH never
+        touches the disk until one thread call writes, checksums, fsyncs and commits it."""
+        w: ObjWriter | None = None
         task.downloaded = 0  # a retry starts over
         try:
+            buf = bytearray()
             async with self.sources.open(item.link, headers, job.timeout) as (meta, body):
                 task.total = max(meta.size, 0)
-                buf = bytearray()
                 async for chunk in body:
                     if st.limiter is not None:
                         await st.limiter.take(len(chunk))
                     buf += chunk
                     task.downloaded += len(chunk)
                     if len(buf) >= WRITE_BATCH:
+                        if w is None:
+                            w = await asyncio.to_thread(self.store.new_writer)
                         data, buf = buf, bytearray()
                         await asyncio.to_thread(w.write, data)
-                if buf:
-                    await asyncio.to_thread(w.write, buf)
-            if meta.size >= 0 and w.size != meta.size:
-                raise ErrBadRequest(f"{item.link}: got {w.size} bytes of {meta.size}")
-            cksum = await asyncio.to_thread(w.finish)
-            attrs = _attrs(w.size, cksum, meta, job.id)
-            await asyncio.to_thread(self.store.commit, w, job.bck, item.name, attrs, bump_version=True)
+            size = (w.size if w is not None else 0) + len(buf)
+            if meta.size >= 0 and size != meta.size:
+                raise ErrBadRequest(f"{item.link}: got {size} bytes of {meta.size}")
+            attrs = _attrs(size, "", meta, job.id)
+            if w is None:
+                await asyncio.to_thread(self.store.put_bytes, job.bck, item.name, buf, attrs, bump_version=True)
+            else:
+                await asyncio.to_thread(self._finish, w, buf, job.bck, item.name, attrs)
         except BaseException:
-            await asyncio.to_thread(w.abort)
+            if w is not None:
+                await asyncio.to_thread(w.abort)
             raise
-        return OK, w.size
+        return OK, size
+
+    def _finish(self, w: ObjWriter, tail: bytearray, bck: Bucket, name: str, attrs: ObjAttrs) -> None:
+        if tail:
+            w.write(tail)
+        cksum = w.finish()
+        self.store.commit(w, bck, name, replace(attrs, cksum=cksum), bump_version=True)
 
 
 def _attrs(size: int, cksum: str, meta: SrcMeta, job_id: str) -> ObjAttrs:

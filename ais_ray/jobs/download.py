@@ -38,7 +38,7 @@ from ais_ray.jobs.dl_worker import ERROR, OK, SKIPPED, DlJobCtx, DlResult
 log = logging.getLogger(__name__)
 
 MP_CONCURRENCY = 16  # downloads in flight per mountpath when the job sets no connection limit
-BATCH = 8
+BATCH = 16  # items per call to a mountpath: one Ray call per object would cost more than a small object
 CHUNK = 4096  # items HRW-filtered per thread hop
 PERSIST_EVERY = 1.0
 LIST_PAGE = 1000
@@ -108,9 +108,11 @@ class DownloadRunner:
         if spec.conns > 0:
             window = Window(spec.conns)
             self._windows = {mp: window for mp in hooks.mountpaths}
-            self._batch, conc = 1, min(spec.conns, MP_CONCURRENCY)
+            # small batches keep the limit tight (a batch's slots free when its last item ends)
+            self._batch, conc = max(1, min(BATCH, spec.conns // (4 * n_mp))), min(spec.conns, MP_CONCURRENCY)
         else:
-            self._windows = {mp: Window(2 * MP_CONCURRENCY) for mp in hooks.mountpaths}
+            # four batches in flight: the mountpath always has the next one while a slow item holds one
+            self._windows = {mp: Window(4 * BATCH) for mp in hooks.mountpaths}
             self._batch, conc = BATCH, MP_CONCURRENCY
         rate = spec.bytes_per_hour / 3600 / (n_t * n_mp) if spec.bytes_per_hour else 0.0
         self.ctx = DlJobCtx(spec.id, spec.bck, spec.timeout, conc, rate, tuple(sorted(spec.headers.items())))
