@@ -69,6 +69,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(f[11]) + int(f[12])) / CLK_TCK
 
 
+def cpu_user_sys(pid: int) -> tuple[float, float]:
+    """User and system CPU time of one process so far, apart; (0, 0) once it has exited."""
+    try:
+        f = _stat_fields(pid)
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0, 0.0
+    return int(f[11]) / CLK_TCK, int(f[12]) / CLK_TCK
+
+
 def cmdline(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
