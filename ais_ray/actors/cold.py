@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from ais_ray.backends.base import Backend, RemoteObj
+from ais_ray.backends.base import Backend, RemoteObj, open_object
 from ais_ray.backends.registry import get_backend
 from ais_ray.core.bmd import RemoteRef
 from ais_ray.core.errors import ErrBadRequest, ErrNotFound
@@ -72,36 +72,32 @@ class ColdGets:
             self._inflight.pop(key, None)
 
     async def _fetch(self, bck: Bucket, ref: RemoteRef, name: str, consumer: Consumer | None) -> ObjAttrs:
-        backend = self.backend(ref)
-        obj = await backend.head_object(ref.name, name)
-        chunks = backend.read(ref.name, name)
-        w = await asyncio.to_thread(self.store.new_writer)
-        try:
-            first = await anext(chunks, None)  # the request's errors surface before any reply is sent
-            if consumer is not None:
-                await consumer(obj, None)
-            buf = bytearray()
-            chunk = first
-            while chunk is not None:
-                buf += chunk
+        async with open_object(self.backend(ref), ref.name, name) as (obj, chunks):
+            w = await asyncio.to_thread(self.store.new_writer)
+            try:
+                first = await anext(chunks, None)  # the request's errors surface before any reply is sent
                 if consumer is not None:
-                    await consumer(obj, chunk)
-                if len(buf) >= WRITE_BATCH:
-                    data, buf = buf, bytearray()
-                    await asyncio.to_thread(w.write, data)
-                chunk = await anext(chunks, None)
-            if buf:
-                await asyncio.to_thread(w.write, buf)
-            if obj.size >= 0 and w.size != obj.size:
-                raise ErrBadRequest(f'"{ref.bck}/{name}": got {w.size} bytes of {obj.size}')
-            cksum = await asyncio.to_thread(w.finish)
-            attrs = remote_attrs(w.size, cksum, obj)
-            return await asyncio.to_thread(self.store.commit, w, bck, name, attrs, bump_version=False)
-        except BaseException:
-            await asyncio.to_thread(w.abort)
-            raise
-        finally:
-            await chunks.aclose()  # type: ignore[attr-defined]
+                    await consumer(obj, None)
+                buf = bytearray()
+                chunk = first
+                while chunk is not None:
+                    buf += chunk
+                    if consumer is not None:
+                        await consumer(obj, chunk)
+                    if len(buf) >= WRITE_BATCH:
+                        data, buf = buf, bytearray()
+                        await asyncio.to_thread(w.write, data)
+                    chunk = await anext(chunks, None)
+                if buf:
+                    await asyncio.to_thread(w.write, buf)
+                if obj.size >= 0 and w.size != obj.size:
+                    raise ErrBadRequest(f'"{ref.bck}/{name}": got {w.size} bytes of {obj.size}')
+                cksum = await asyncio.to_thread(w.finish)
+                attrs = remote_attrs(w.size, cksum, obj)
+                return await asyncio.to_thread(self.store.commit, w, bck, name, attrs, bump_version=False)
+            except BaseException:
+                await asyncio.to_thread(w.abort)
+                raise
 
     async def upload(self, ref: RemoteRef, name: str, path: str, size: int) -> RemoteObj:
         """Write-through PUT: send a finished work file to the remote before it is committed here."""

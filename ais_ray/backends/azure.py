@@ -172,6 +172,25 @@ class AzureBackend:
             async for chunk in downloader.chunks():
                 yield chunk
 
+    @contextlib.asynccontextmanager
+    async def open(self, bucket: str, name: str) -> AsyncIterator[tuple[RemoteObj, AsyncIterator[bytes]]]:
+        """One GET: the download's properties describe the blob (see `base.open_object`)."""
+        blob = (await self._service()).get_blob_client(bucket, name)
+        bck = self._bck(bucket)
+        with azure_errors(bck, name, self.endpoint):
+            downloader = await blob.download_blob(max_concurrency=1)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            with azure_errors(bck, name, self.endpoint):
+                async for chunk in downloader.chunks():
+                    yield chunk
+
+        body = chunks()
+        try:
+            yield _obj(downloader.properties), body
+        finally:
+            await body.aclose()
+
     async def put_object(self, bucket: str, name: str, body: AsyncIterator[bytes] | bytes,
                          size: int | None = None) -> RemoteObj:
         """One PUT up to PART_SIZE; beyond, staged blocks committed at the end (none visible before)."""

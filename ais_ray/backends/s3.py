@@ -165,6 +165,25 @@ class S3Backend:
                 while chunk := await body.read(READ_CHUNK):
                     yield chunk
 
+    @contextlib.asynccontextmanager
+    async def open(self, bucket: str, name: str) -> AsyncIterator[tuple[RemoteObj, AsyncIterator[bytes]]]:
+        """One GET: the reply's headers describe the object (see `base.open_object`)."""
+        bck = self._bck(bucket)
+        with s3_errors(bck, name, self.endpoint):
+            out = await self._call("get_object", Bucket=bucket, Key=name)
+        etag = strip_etag(out.get("ETag"))
+        obj = RemoteObj(name=name, size=int(out["ContentLength"]), etag=etag, version=_version(out),
+                        last_modified=out["LastModified"].timestamp() if "LastModified" in out else 0.0,
+                        md5=md5_from_etag(etag))
+
+        async def chunks() -> AsyncIterator[bytes]:
+            with s3_errors(bck, name, self.endpoint):
+                while chunk := await body.read(READ_CHUNK):
+                    yield chunk
+
+        async with out["Body"] as body:
+            yield obj, chunks()
+
     async def put_object(self, bucket: str, name: str, body: AsyncIterator[bytes] | bytes,
                          size: int | None = None) -> RemoteObj:
         """One PUT up to PART_SIZE, a multipart upload of PART_SIZE parts beyond (never all in memory)."""

@@ -1,9 +1,9 @@
 """Reading one download link: an http(s) URL, or a bucket URI through a remote backend.
 
-One GET gives the body and the metadata a download records (size, ETag, Last-Modified);
-for bucket URIs the backend's HEAD supplies them. Errors are the backends' typed errors;
-`is_retriable` tells the worker which deserve another attempt (resets, 5xx, timeouts), and
-4xx never do (Go `ext/dload/task.go`).
+One GET gives the body and the metadata a download records (size, ETag, Last-Modified),
+for bucket URIs too where the backend's GET reply carries them (`base.open_object`). Errors
+are the backends' typed errors; `is_retriable` tells the worker which deserve another attempt
+(resets, 5xx, timeouts), and 4xx never do (Go `ext/dload/task.go`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 
 from ais_ray.backends.aio import iter_body, session_kwargs
-from ais_ray.backends.base import strip_etag
+from ais_ray.backends.base import open_object, strip_etag
 from ais_ray.backends.errors import http_errors, status_error
 from ais_ray.backends.http import endpoint_of, split_url
 from ais_ray.backends.registry import get_backend
@@ -76,12 +76,8 @@ class Sources:
             return
         bck, name = parse_bucket_uri(link)
         backend = get_backend(bck.provider, self._config.get(bck.provider.value))
-        obj = await backend.head_object(bck.name, name)
-        body = backend.read(bck.name, name)
-        try:
+        async with open_object(backend, bck.name, name) as (obj, body):
             yield SrcMeta(obj.size, obj.etag, obj.version), body
-        finally:
-            await body.aclose()  # type: ignore[attr-defined]
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -79,7 +79,9 @@ class DlWorker:
 
     async def run(self, job: DlJobCtx, items: Sequence[DlItem]) -> list[DlResult]:
         st = self._state(job)
-        return list(await asyncio.gather(*(self._dedup(job, st, it) for it in items)))
+        # What this disk already holds, for the whole batch in one thread call.
+        held = await asyncio.to_thread(self._load_many, job.bck, [it.name for it in items])
+        return list(await asyncio.gather(*(self._dedup(job, st, it, held.get(it.name)) for it in items)))
 
     def progress(self, job_id: str) -> list[TaskInfo]:
         st = self.jobs.get(job_id)
@@ -98,11 +100,11 @@ class DlWorker:
     def forget(self, job_id: str) -> None:
         self.jobs.pop(job_id, None)
 
-    async def _dedup(self, job: DlJobCtx, st: _JobState, item: DlItem) -> DlResult:
+    async def _dedup(self, job: DlJobCtx, st: _JobState, item: DlItem, existing: ObjAttrs | None) -> DlResult:
         """A re-dispatched item (target restarted) joins the attempt already under way."""
         fut = st.inflight.get(item.name)
         if fut is None:
-            fut = st.inflight[item.name] = asyncio.ensure_future(self._one(job, st, item))
+            fut = st.inflight[item.name] = asyncio.ensure_future(self._one(job, st, item, existing))
             fut.add_done_callback(lambda _f, n=item.name: st.inflight.pop(n, None))
         try:
             res = await asyncio.shield(fut)
@@ -110,14 +112,14 @@ class DlWorker:
             return DlResult(item.idx, item.name, ERROR, error="aborted", end=time.time())
         return DlResult(item.idx, item.name, res.status, res.size, res.error, res.start, res.end)
 
-    async def _one(self, job: DlJobCtx, st: _JobState, item: DlItem) -> DlResult:
+    async def _one(self, job: DlJobCtx, st: _JobState, item: DlItem, existing: ObjAttrs | None) -> DlResult:
         async with st.sem:
             if st.aborted:
                 return DlResult(item.idx, item.name, ERROR, error="aborted")
             start = time.time()
             st.current[item.name] = task = TaskInfo(item.name, start_time=start)
             try:
-                status, size = await self._download(job, st, item, task)
+                status, size = await self._download(job, st, item, task, existing)
                 return DlResult(item.idx, item.name, status, size, start=start, end=time.time())
             except AisError as err:
                 return DlResult(item.idx, item.name, ERROR, error=err.message, start=start, end=time.time())
@@ -127,9 +129,9 @@ class DlWorker:
             finally:
                 st.current.pop(item.name, None)
 
-    async def _download(self, job: DlJobCtx, st: _JobState, item: DlItem, task: TaskInfo) -> tuple[str, int]:
+    async def _download(self, job: DlJobCtx, st: _JobState, item: DlItem, task: TaskInfo,
+                        existing: ObjAttrs | None) -> tuple[str, int]:
         headers = dict(job.headers)
-        existing = await asyncio.to_thread(self._load, job.bck, item.name)
         if existing is not None:
             if existing.job == job.id:
                 return OK, existing.size  # done by this job before a restart
@@ -138,11 +140,16 @@ class DlWorker:
                 return SKIPPED, existing.size
         return await self._with_retries(lambda: self._fetch(job, st, item, task, headers))
 
-    def _load(self, bck: Bucket, name: str) -> ObjAttrs | None:
-        try:
-            return self.store.load(bck, name)
-        except ErrNotFound:
-            return None
+    def _load_many(self, bck: Bucket, names: list[str]) -> dict[str, ObjAttrs]:
+        held = {}
+        for name in names:
+            try:
+                held[name] = self.store.load(bck, name)
+            except ErrNotFound:
+                pass
+            except Exception:  # unreadable metadata: fetch it again; a failing commit is that item's error
+                log.exception("metadata of %s/%s", bck, name)
+        return held
 
     async def _with_retries(self, op: Callable[[], Awaitable[T]]) -> T:
         for attempt in range(MAX_ATTEMPTS):

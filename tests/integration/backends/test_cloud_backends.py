@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from ais_ray.backends import Backend, ListPage
-from ais_ray.backends.base import MAX_CHUNK, PART_SIZE, READ_CHUNK
+from ais_ray.backends.base import MAX_CHUNK, PART_SIZE, READ_CHUNK, RemoteObj, open_object
 from ais_ray.core.errors import (
     ErrBackend,
     ErrBadRequest,
@@ -162,6 +162,26 @@ def test_missing_object(remote: Remote, arun: Run) -> None:
     with pytest.raises(ErrObjNotFound) as read:
         arun(read_all(remote.backend, remote.bucket, "no/such"))
     assert str(read.value) == want
+
+
+def test_open_object_describes_what_it_streams(remote: Remote, arun: Run) -> None:
+    """One GET (S3, Azure) or HEAD + GET (GCS): the metadata a HEAD gives, with the body."""
+    data = os.urandom(ODD)
+    name = uniq("open/")
+    remote.seed(name, data)
+    backend = remote.backend
+
+    async def go(obj_name: str) -> tuple[RemoteObj, bytes]:
+        async with open_object(backend, remote.bucket, obj_name) as (meta, body):
+            return meta, await collect(body)
+
+    meta, got = arun(go(name))
+    head = arun(backend.head_object(remote.bucket, name))
+    assert got == data
+    assert (meta.name, meta.size, meta.etag, meta.version) == (name, ODD, head.etag, head.version)
+    assert meta.md5 == head.md5 and bool(meta.version) == remote.versioned
+    with pytest.raises(ErrObjNotFound, match=f"{remote.scheme}://{remote.bucket}/no/such"):
+        arun(go("no/such"))
 
 
 def test_missing_bucket(remote: Remote, arun: Run) -> None:
