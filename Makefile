@@ -4,7 +4,7 @@ VENV   ?= .venv
 PYTHON ?= python3
 PIP    := $(VENV)/bin/pip
 
-.PHONY: demo test setup setup-test bench clean
+.PHONY: demo test setup setup-test setup-bench bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,15 @@ demo: setup                ## start a local cluster and download a sample datase
 test: setup-test           ## unit + integration tests (real Ray cluster, real emulators)
 	scripts/run-tests.sh
 
-bench: setup-test          ## benchmarks (see benchmarks/README.md)
+setup-bench: setup-test
 	$(PIP) install --quiet -e '.[bench]'
-	$(VENV)/bin/python benchmarks/bench_objects.py
+	scripts/install-bench-tools.sh
+
+bench: setup-bench         ## every benchmark, one after another (~1 h; see benchmarks/README.md)
+	$(VENV)/bin/python benchmarks/bench_objects.py --no-fsync-rows
+	$(VENV)/bin/python benchmarks/bench_remote.py
+	$(VENV)/bin/python benchmarks/bench_download.py
+	$(VENV)/bin/python benchmarks/bench_blob.py
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache
