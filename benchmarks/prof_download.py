@@ -1,0 +1,160 @@
+"""Where a download job's time goes: py-spy on every target and mountpath during one small-object job.
+
+Sets up what `bench_download.py` does for one source (N × 64 KiB files, httpsrc or s3rver
+behind the pacing proxy, `ais-ray up --targets 2 --mountpaths 2`), starts one range job, and
+once it runs records every target and mountpath process with `py-spy record --format raw`
+(all threads, idle ones left out) for `--seconds`. Prints the job's rate, each process's
+CPU over the window, and the functions that hold the most samples, self and inclusive, per
+kind of process. The raw stacks stay in `--out` for flame graphs.
+
+    .venv/bin/python benchmarks/prof_download.py --source http
+    .venv/bin/python benchmarks/prof_download.py --source s3 --seconds 20 --out /tmp/prof-s3
+    .venv/bin/python benchmarks/prof_download.py --source http --no-fsync   # what fsync costs
+
+Set PYTHONPATH to a copy of the package to profile that copy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from ais_ray.client import AisClient, is_finished
+from ais_ray.testing.emulators import HttpSrcServer
+
+from common import ais_cluster, cpu_user_sys
+from dlsources import KIB, DataSet, LinkProxy, S3rverLegacyDes, generate, s3_env, upload
+
+PY_SPY = str(Path(sys.executable).with_name("py-spy"))
+_FRAME = re.compile(r"^(?P<fn>.*) \((?P<file>[^:()]*)(?::\d+)?\)$")
+
+
+def short(frame: str) -> str:
+    """`fn (/long/path/site-packages/aiohttp/client.py:123)` -> `aiohttp/client.py:fn`."""
+    m = _FRAME.match(frame.strip())
+    if not m:
+        return frame.strip()
+    path = m["file"]
+    for marker in ("site-packages/", "/lib/python3.11/", "/ais_ray/"):
+        if marker in path:
+            path = ("ais_ray/" if marker == "/ais_ray/" else "") + path.split(marker, 1)[1]
+            break
+    return f"{path}:{m['fn']}"
+
+
+def py_spy(pids: dict[str, int], out: Path, rate: int, seconds: float, *extra: str) -> dict[str, subprocess.Popen[bytes]]:
+    """One `py-spy record` per process (raw stacks of all threads) into `out/<label>.txt`;
+    each stops after `seconds`, or at SIGINT, writing what it has."""
+    return {lb: subprocess.Popen([PY_SPY, "record", "--pid", str(pid), "--format", "raw", "--threads", "-r", str(rate),
+                                  "-d", str(int(seconds)), "--nonblocking", *extra,
+                                  "-o", str(out / f"{lb.replace('/', '-')}.txt")],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for lb, pid in pids.items()}
+
+
+def summarize(raw_files: list[Path], top: int) -> str:
+    self_c: Counter[str] = Counter()
+    incl: Counter[str] = Counter()
+    total = 0
+    for f in raw_files:
+        for line in f.read_text().splitlines():
+            stack, _, n = line.rpartition(" ")
+            if not n.isdigit():
+                continue
+            frames = [short(x) for x in stack.split(";") if x and not x.startswith(("process ", "thread "))]
+            if not frames:
+                continue
+            total += int(n)
+            self_c[frames[-1]] += int(n)
+            for fr in set(frames):
+                incl[fr] += int(n)
+    if not total:
+        return "  (no samples)\n"
+    out = [f"  {total} samples"]
+    out.append("  self:")
+    out += [f"    {100 * c / total:5.1f}%  {fr}" for fr, c in self_c.most_common(top)]
+    out.append("  inclusive (ais_ray and aiohttp/botocore frames):")
+    keep = [(fr, c) for fr, c in incl.most_common() if fr.startswith(("ais_ray/", "aiohttp/", "botocore/",
+                                                                     "aiobotocore/", "s3fs/", "ray/"))]
+    out += [f"    {100 * c / total:5.1f}%  {fr}" for fr, c in keep[:top]]
+    return "\n".join(out) + "\n"
+
+
+async def start_job(endpoint: str, template: str) -> tuple[str, float]:
+    async with AisClient(endpoint) as c:
+        t0 = time.perf_counter()
+        return await c.download.start({"type": "range", "bucket": {"name": "prof"}, "template": template}), t0
+
+
+async def wait_job(endpoint: str, jid: str) -> dict[str, Any]:
+    async with AisClient(endpoint) as c:
+        st = await c.download.status(jid, only_active=True)
+        while not is_finished(st):
+            await asyncio.sleep(0.2)
+            st = await c.download.status(jid, only_active=True)
+        return st
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--source", choices=("http", "s3"), default="http")
+    p.add_argument("--count", type=int, default=10_000)
+    p.add_argument("--seconds", type=float, default=12, help="py-spy window, after 2 s of warm-up")
+    p.add_argument("--rate", type=int, default=50, help="py-spy samples per second")
+    p.add_argument("--no-fsync", action="store_true")
+    p.add_argument("--gil", action="store_true", help="only samples holding the GIL (Python CPU, not I/O waits)")
+    p.add_argument("--top", type=int, default=25)
+    p.add_argument("--out", default="", help="keep the raw stacks here (default: a temp dir, removed)")
+    ns = p.parse_args()
+    ds = DataSet("small", ns.count, 64 * KIB)
+    tmp = Path(tempfile.mkdtemp(prefix="prof-dl-"))
+    out = Path(ns.out) if ns.out else tmp / "prof"
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        generate(tmp / "src", (ds,))
+        with S3rverLegacyDes(tmp / "s3rver", buckets=("small",)) as s3, \
+                LinkProxy(f"127.0.0.1:{s3.port}", tmp / "proxy") as proxy, HttpSrcServer(tmp / "src") as http:
+            if ns.source == "s3":
+                upload(s3.endpoint, tmp / "src", (ds,))
+            base = http.endpoint if ns.source == "http" else "s3:/"
+            template = f"{base}/small/{ds.range_}"
+            with ais_cluster(str(tmp / "cluster"), env=s3_env(proxy.endpoint), cwd=str(tmp),
+                             fsync=not ns.no_fsync) as cl:
+                pids = {lb: pid for lb, pid in cl.pids().items() if lb.startswith("t")}
+                jid, t0 = asyncio.run(start_job(cl.endpoint, template))
+                time.sleep(2)
+                cpu0 = {lb: cpu_user_sys(pid) for lb, pid in pids.items()}
+                spies = py_spy(pids, out, ns.rate, ns.seconds, *(["--gil"] if ns.gil else []))
+                for sp in spies.values():
+                    sp.wait()
+                cpu = {lb: tuple(b - a for a, b in zip(cpu0[lb], cpu_user_sys(pid), strict=True))
+                       for lb, pid in pids.items()}
+                st = asyncio.run(wait_job(cl.endpoint, jid))
+                secs = time.perf_counter() - t0
+        print(f"job {jid}: {st.get('finished_cnt')} done, {st.get('error_cnt')} errors, {secs:.1f} s, "
+              f"{ds.count / secs:.0f} obj/s (profiled part slower: py-spy shares the 2 cores)")
+        print("CPU s (user + sys) during the window: "
+              + ", ".join(f"{lb} {u:.1f} + {s:.1f}" for lb, (u, s) in cpu.items()))
+        for kind, sel in (("targets", lambda lb: "/" not in lb), ("mountpaths", lambda lb: "/" in lb)):
+            files = [out / f"{lb.replace('/', '-')}.txt" for lb in pids if sel(lb)]
+            print(f"\n== {kind} ({', '.join(lb for lb in pids if sel(lb))})")
+            print(summarize([f for f in files if f.exists()], ns.top))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if ns.out:
+            print(f"raw stacks in {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
