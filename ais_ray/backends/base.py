@@ -114,7 +114,7 @@ Opened = tuple[RemoteObj, AsyncIterator[bytes]]
 async def open_object(backend: Backend, bucket: str, name: str) -> AsyncIterator[Opened]:
     """The whole object's metadata with its body, as the GET itself reports them.
 
-    A backend whose GET answers with size, ETag and version (S3, Azure) does it with that one
+    A backend whose GET answers with size, ETag and version (S3, Azure, HTTP) does it with that one
     request (`open`): half the requests of HEAD + GET for small objects, and no window for the
     object to change between the two. Others HEAD first. The body's connection is released on exit.
     """

@@ -10,6 +10,7 @@ downloader) can switch to one sequential stream.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 from collections.abc import AsyncIterator
 from typing import ClassVar
@@ -131,6 +132,28 @@ class HttpBackend:
     def _obj(resp: aiohttp.ClientResponse, name: str, size: int | None) -> RemoteObj:
         return RemoteObj(name=name, size=-1 if size is None else size, etag=strip_etag(resp.headers.get("ETag")),
                          last_modified=_last_modified(resp.headers.get("Last-Modified")))
+
+    @contextlib.asynccontextmanager
+    async def open(self, bucket: str, name: str) -> AsyncIterator[tuple[RemoteObj, AsyncIterator[bytes]]]:
+        """One GET: its headers describe the object as a HEAD's would (see `base.open_object`)."""
+        url = join_url(bucket, name)
+        endpoint = endpoint_of(url)
+        with http_errors(bucket, name, endpoint):
+            resp = await send(self._sess(), "GET", url, retries=self.retries)
+        async with resp:
+            if resp.status != 200:
+                raise status_error(resp.status, bucket, name, endpoint=endpoint)
+
+            async def chunks() -> AsyncIterator[bytes]:
+                with http_errors(bucket, name, endpoint):
+                    async for chunk in iter_body(resp):
+                        yield chunk
+
+            body = chunks()
+            try:
+                yield self._obj(resp, name, resp.content_length), body
+            finally:
+                await body.aclose()
 
     def read(self, bucket: str, name: str, rng: tuple[int, int] | None = None, *,
              strict_range: bool = False) -> AsyncIterator[bytes]:

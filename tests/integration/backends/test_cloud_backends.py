@@ -165,7 +165,7 @@ def test_missing_object(remote: Remote, arun: Run) -> None:
 
 
 def test_open_object_describes_what_it_streams(remote: Remote, arun: Run) -> None:
-    """One GET (S3, Azure) or HEAD + GET (GCS): the metadata a HEAD gives, with the body."""
+    """One GET (S3, Azure; HTTP has its own test) or HEAD + GET (GCS): what a HEAD gives, with the body."""
     data = os.urandom(ODD)
     name = uniq("open/")
     remote.seed(name, data)

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from ais_ray.backends import Backend, get_backend, new_backend
-from ais_ray.backends.base import READ_CHUNK
+from ais_ray.backends.base import READ_CHUNK, open_object
 from ais_ray.core.errors import (
     ErrBackend,
     ErrInvalidURL,
@@ -135,6 +135,29 @@ def test_reset_mid_body(files: tuple[HttpSrc, str, str], ht: Any, arun: Run[Any]
         arun(read())
     assert srv.stats.bytes_sent == ODD // 2  # what the client got before the RST may be less
     assert len(got) <= ODD // 2 and data.startswith(bytes(got))
+
+
+def test_open_object_is_one_get_described_like_a_head(files: tuple[HttpSrc, str, str], ht: Any,
+                                                      arun: Run[Any]) -> None:
+    srv, base, d = files
+    data = os.urandom(ODD)
+    write_file(srv.files.root, f"{d}/o/x", data)
+    write_file(srv.files.root, f"{d}/rst/x", data)
+
+    async def go(name: str) -> tuple[Any, bytes]:
+        async with open_object(ht, base, name) as (meta, body):
+            return meta, await collect(body)
+
+    head = arun(ht.head_object(base, "o/x"))
+    requests = srv.stats.requests[f"{d}/o/x"]
+    meta, got = arun(go("o/x"))
+    assert got == data and srv.stats.requests[f"{d}/o/x"] == requests + 1
+    assert (meta.name, meta.size, meta.etag, meta.last_modified) == ("o/x", ODD, head.etag, head.last_modified)
+    with pytest.raises(ErrObjNotFound, match=f"{base}/nope"):
+        arun(go("nope"))
+    srv.faults = Faults(reset_prefixes=[f"{d}/rst/"])
+    with pytest.raises(ErrBackend):
+        arun(go("rst/x"))
 
 
 def test_no_range_server_still_serves_ranges(files: tuple[HttpSrc, str, str], ht: Any, arun: Run[Any]) -> None:
