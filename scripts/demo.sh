@@ -21,8 +21,9 @@ fi
 
 $AIS up
 
-# An HTTP source with a per-connection rate cap (like a real remote server), on a free port.
-$PY -m ais_ray.testing.httpsrc --dir "$SRC" --host 127.0.0.1 --port 0 --pacing-rate $((16 << 20)) > .cache/demo-httpsrc.out 2>&1 &
+# An HTTP source capped at 2 MiB/s per connection (like a real remote server, and slow enough
+# to watch the bars), on a free port.
+$PY -m ais_ray.testing.httpsrc --dir "$SRC" --host 127.0.0.1 --port 0 --pacing-rate $((2 << 20)) > .cache/demo-httpsrc.out 2>&1 &
 SRC_PID=$!
 trap 'kill "$SRC_PID" 2>/dev/null || true' EXIT
 for _ in $(seq 50); do [[ -s .cache/demo-httpsrc.out ]] && break; sleep 0.1; done

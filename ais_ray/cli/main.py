@@ -7,6 +7,8 @@ traceback); 2 usage error (argparse).
 from __future__ import annotations
 
 import argparse
+import os
+import select
 import sys
 import traceback
 from typing import Callable
@@ -259,11 +261,33 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError as exc:
+        if _stdout_closed():  # `ais-ray get ... - | head`: the reader has what it wanted
+            return 141  # 128 + SIGPIPE, as a shell tool would exit
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except Exception as exc:  # a bug: still one line, the traceback only on request
         if args.verbose:
             traceback.print_exc()
         print(f"error: unexpected {type(exc).__name__}: {exc} (run with --verbose for details)", file=sys.stderr)
         return 1
+
+
+def _stdout_closed() -> bool:
+    """True if our stdout's reader went away (a pipe or socket without a reader polls as an
+    error); then stdout goes to /dev/null so the flush at exit does not fail again."""
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        gone = any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poller.poll(0))
+    except (AttributeError, ValueError, OSError):
+        return False
+    if gone:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    return gone
 
 
 if __name__ == "__main__":

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import LocalCluster
+from tests.integration.conftest import AIS_RAY, LocalCluster
 
 
 def uniq(prefix: str = "b") -> str:
@@ -119,3 +120,17 @@ def test_unreachable_endpoint_is_clear(cluster: LocalCluster) -> None:
     env = {**cluster.env(), "AIS_ENDPOINT": f"http://127.0.0.1:{free_port()}"}
     p = subprocess.run([*AIS_RAY, "ls"], env=env, capture_output=True, text=True, timeout=60)
     assert p.returncode == 1 and "cannot reach ais-ray" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_get_to_a_closed_pipe_is_quiet(cluster: LocalCluster, tmp_path: Path) -> None:
+    """`ais-ray get ais://b/o - | head -c 10`: the reader leaving early is no error to report."""
+    b = uniq()
+    src = tmp_path / "big"
+    src.write_bytes(os.urandom(8 << 20))  # far more than a pipe holds
+    cluster.cli("create", f"ais://{b}")
+    cluster.cli("put", str(src), f"ais://{b}/big")
+    p = subprocess.run(["bash", "-c", f'set -o pipefail; {" ".join(AIS_RAY)} get ais://{b}/big - | head -c 10 | wc -c'],
+                       env=cluster.env(), capture_output=True, text=True, timeout=60)
+    assert p.stdout.strip() == "10"
+    assert p.stderr == "" and p.returncode in (0, 141)
+    cluster.cli("rmb", f"ais://{b}")
