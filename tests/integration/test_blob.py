@@ -53,6 +53,33 @@ def test_sdk_blob_download_job(cluster: LocalCluster, moto: object, sdk: object)
     assert obj.props.present and obj.get_reader().read_all() == data
 
 
+def test_sdk_get_reader_with_blob_config_and_prefetch_threshold(cluster: LocalCluster, moto: object,
+                                                                sdk: object) -> None:
+    from aistore.sdk.blob_download_config import BlobDownloadConfig
+
+    remote = REMOTES[Provider.AWS][0](moto, None)  # type: ignore[arg-type]
+    data = {n: os.urandom(size) for n, size in (("r.bin", 3 * MiB + 5), ("L.bin", 2 * MiB + 1), ("s.bin", 1000))}
+    for n, d in data.items():
+        remote.seed(n, d)
+    b = sdk.bucket(remote.bucket, provider="aws")  # type: ignore[attr-defined]
+
+    before = mountpath_counts(cluster)
+    reader = b.object("r.bin").get_reader(blob_download_config=BlobDownloadConfig(chunk_size="1MiB", num_workers="4"))
+    assert reader.read_all() == data["r.bin"]
+    assert b.object("r.bin").props.present
+    # the blob GET path, not a plain cold GET (the SDK sends the ais-blob-* headers)
+    assert mountpath_counts(cluster).get("blobget.n", 0) - before.get("blobget.n", 0) == 1
+
+    xid = b.objects(obj_names=["L.bin", "s.bin"]).prefetch(blob_threshold=MiB)
+    assert sdk.job(job_id=xid).wait(timeout=60, verbose=False).success  # type: ignore[attr-defined]
+    after = mountpath_counts(cluster)
+    assert after.get("prefetch.blob.n", 0) - before.get("prefetch.blob.n", 0) == 1  # L.bin
+    assert after.get("prefetch.cold.n", 0) - before.get("prefetch.cold.n", 0) == 1  # s.bin
+    assert {e.name for e in b.list_all_objects() if e.is_cached()} >= {"r.bin", "L.bin", "s.bin"}
+    for n in ("L.bin", "s.bin"):
+        assert b.object(n).get_reader().read_all() == data[n]
+
+
 def test_cli_blob_download_list_with_progress(cluster: LocalCluster, gcs: object) -> None:
     remote = REMOTES[Provider.GCP][0](gcs, None)  # type: ignore[arg-type]
     data = {f"f{i}": os.urandom(2 * MiB + i) for i in range(2)}
