@@ -18,10 +18,11 @@ import aiohttp
 from ais_ray.backends.aio import iter_body, session_kwargs
 from ais_ray.backends.base import open_object, strip_etag
 from ais_ray.backends.errors import http_errors, status_error
-from ais_ray.backends.http import endpoint_of, split_url
+from ais_ray.backends.http import HttpBackend, endpoint_of, split_url
 from ais_ray.backends.registry import get_backend
 from ais_ray.core.errors import AisError, ErrBackend, ErrTimeout
-from ais_ray.core.names import parse_bucket_uri
+from ais_ray.core.names import Provider, parse_bucket_uri
+from ais_ray.jobs.blob_io import RangeReader, backend_reader, url_reader
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,17 @@ class Sources:
         backend = get_backend(bck.provider, self._config.get(bck.provider.value))
         async with open_object(backend, bck.name, name) as (obj, body):
             yield SrcMeta(obj.size, obj.etag, obj.version), body
+
+    def range_reader(self, link: str, size: int) -> RangeReader:
+        """Ranges of the link's object, for parallel chunk readers (no quick retries: the blob
+        engine retries each chunk itself)."""
+        if link.startswith(("http://", "https://")):
+            http = get_backend(Provider.HT, {"retries": 0})
+            assert isinstance(http, HttpBackend)
+            return url_reader(http, link, size)
+        bck, name = parse_bucket_uri(link)
+        config = {**self._config.get(bck.provider.value, {}), "retries": 0}
+        return backend_reader(get_backend(bck.provider, config), bck.name, name, size)
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -11,15 +11,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
+from ais_ray.backends.base import RemoteObj
+from ais_ray.core.blob import BlobParams
 from ais_ray.core.dload import DlItem, TaskInfo
-from ais_ray.core.errors import AisError, ErrBadRequest, ErrNotFound
+from ais_ray.core.errors import AisError, ErrBadRequest, ErrJobRunning, ErrNotFound
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket
 from ais_ray.fs.store import MountpathStore, ObjWriter
+from ais_ray.jobs.blob import BlobDownload, running
 from ais_ray.jobs.dl_source import Sources, SrcMeta, is_retriable
 from ais_ray.jobs.ratelimit import TokenBucket
 
@@ -30,6 +33,13 @@ MAX_ATTEMPTS = 4
 BACKOFF_S = 0.2  # 0.2, 0.4, 0.8 s between attempts
 WRITE_BATCH = 1 << 20
 OK, SKIPPED, ERROR = "ok", "skipped", "error"
+# A large object in a job without limits is read as parallel ranges by the blob engine, as
+# s5cmd, rclone and `aws s3 cp` split large objects: one connection is capped by the remote.
+# At most RANGED_SLOTS such objects at a time per mountpath (memory: ~2 x workers x chunk
+# each); the others take one stream as usual.
+RANGED_MIN = 32 << 20
+RANGED_PARAMS = BlobParams(chunk_size=8 << 20, workers=4)
+RANGED_SLOTS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +52,7 @@ class DlJobCtx:
     concurrency: int = 16
     rate: float = 0.0  # bytes/s for this mountpath, 0 = unlimited
     headers: tuple[tuple[str, str], ...] = ()
+    ranged: bool = False  # large objects may be read as parallel ranges (no limits, no custom headers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +80,7 @@ class DlWorker:
         self.store = store
         self.sources = sources
         self.jobs: dict[str, _JobState] = {}
+        self._ranged_slots = RANGED_SLOTS
 
     def _state(self, job: DlJobCtx) -> _JobState:
         st = self.jobs.get(job.id)
@@ -171,6 +183,9 @@ class DlWorker:
             buf = bytearray()
             async with self.sources.open(item.link, headers, job.timeout) as (meta, body):
                 task.total = max(meta.size, 0)
+                ranged = job.ranged and meta.size >= RANGED_MIN and self._ranged_slots > 0
+                if ranged:  # drop this stream: the ranges take over
+                    body = _nothing()
                 async for chunk in body:
                     if st.limiter is not None:
                         await st.limiter.take(len(chunk))
@@ -181,6 +196,12 @@ class DlWorker:
                             w = await asyncio.to_thread(self.store.new_writer)
                         data, buf = buf, bytearray()
                         await asyncio.to_thread(w.write, data)
+            if ranged:
+                self._ranged_slots -= 1  # (a soft bound: others may have passed the check meanwhile)
+                try:
+                    return await self._fetch_ranges(job, item, task, meta)
+                finally:
+                    self._ranged_slots += 1
             size = (w.size if w is not None else 0) + len(buf)
             if meta.size >= 0 and size != meta.size:
                 raise ErrBadRequest(f"{item.link}: got {size} bytes of {meta.size}")
@@ -195,11 +216,39 @@ class DlWorker:
             raise
         return OK, size
 
+    async def _fetch_ranges(self, job: DlJobCtx, item: DlItem, task: TaskInfo, meta: SrcMeta) -> tuple[str, int]:
+        """The blob engine: RANGED_PARAMS readers into one work file, committed as this job's.
+        A transient failure keeps the chunks written so far; the item's retry resumes from them."""
+        obj = RemoteObj(name=item.name, size=meta.size, etag=meta.etag, version=meta.version)
+        bd = BlobDownload(self.store, job.bck, item.name, obj, self.sources.range_reader(item.link, meta.size),
+                          RANGED_PARAMS, job=job.id, bump_version=True)
+        try:
+            run = bd.start()
+        except ErrJobRunning:  # a blob download of this object runs here already: wait for it
+            under = running(self.store, job.bck, item.name)
+            if under is None:
+                raise
+            return OK, (await under.wait()).size
+        try:
+            while not (await asyncio.wait([run], timeout=0.5))[0]:
+                task.downloaded = bd.stats.done
+            task.downloaded = bd.stats.done
+            return OK, run.result().size
+        except BaseException:
+            if not run.done():  # aborted: nothing stays on disk
+                await bd.abort()
+            raise
+
     def _finish(self, w: ObjWriter, tail: bytearray, bck: Bucket, name: str, attrs: ObjAttrs) -> None:
         if tail:
             w.write(tail)
         cksum = w.finish()
         self.store.commit(w, bck, name, replace(attrs, cksum=cksum), bump_version=True)
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield b""
 
 
 def _attrs(size: int, cksum: str, meta: SrcMeta, job_id: str) -> ObjAttrs:

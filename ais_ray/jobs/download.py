@@ -115,7 +115,8 @@ class DownloadRunner:
             self._windows = {mp: Window(4 * BATCH) for mp in hooks.mountpaths}
             self._batch, conc = BATCH, MP_CONCURRENCY
         rate = spec.bytes_per_hour / 3600 / (n_t * n_mp) if spec.bytes_per_hour else 0.0
-        self.ctx = DlJobCtx(spec.id, spec.bck, spec.timeout, conc, rate, tuple(sorted(spec.headers.items())))
+        ranged = not spec.conns and not rate and not spec.headers  # parallel ranges would break a limit
+        self.ctx = DlJobCtx(spec.id, spec.bck, spec.timeout, conc, rate, tuple(sorted(spec.headers.items())), ranged)
 
     @property
     def done(self) -> bool:

@@ -236,3 +236,35 @@ def test_bad_destination_names(cluster: LocalCluster) -> None:
         r = requests.post(f"{cluster.endpoint}/v1/download", json={"type": "single", "bucket": {"name": bad},
                                                                  "link": "http://h/a"})
         assert r.status_code == 400, (bad, r.text)
+
+
+def test_large_objects_are_read_as_parallel_ranges(cluster: LocalCluster, src: Src) -> None:
+    """Objects of 32 MiB and more: the blob engine's ranges, unless the job has limits; abort leaves nothing."""
+    data = src.put("huge/L.bin", os.urandom((40 << 20) + 7))
+    src.server.faults = Faults(pacing_rate=32 << 20)
+    ranges = src.server.stats.range_requests
+    bck = new_bucket()
+    st = wait(cluster, start(cluster, type="single", bucket={"name": bck}, link=src.url("huge/L.bin"), object_name="L"))
+    assert st["finished_cnt"] == 1 and st["error_cnt"] == 0, st
+    assert src.server.stats.range_requests - ranges >= 5  # 8 MiB chunks
+    assert get(cluster, bck, "L").content == data
+
+    ranges = src.server.stats.range_requests
+    st = wait(cluster, start(cluster, type="single", bucket={"name": bck}, link=src.url("huge/L.bin"),
+                             object_name="L1", limits={"connections": 1}))
+    assert st["finished_cnt"] == 1 and src.server.stats.range_requests == ranges  # one stream
+    assert get(cluster, bck, "L1").content == data
+
+    src.server.faults = Faults(pacing_rate=1 << 20)  # ~10 s for 4 ranges of the first 40 MiB
+    job = start(cluster, type="single", bucket={"name": bck}, link=src.url("huge/L.bin"), object_name="L2")
+    deadline = time.monotonic() + 20
+    while not any(int(t["downloaded"]) > 0 for t in status(cluster, job, only_active_tasks=True)["current_tasks"]):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert requests.delete(f"{cluster.endpoint}/v1/download/abort", json={"id": job}).status_code == 200
+    assert wait(cluster, job, timeout=30)["aborted"]
+    assert "L2" not in names(cluster, bck)
+    deadline = time.monotonic() + 10
+    while not no_work_files(cluster) or glob.glob(os.path.join(cluster.data_dir, "*", "*", "%ch", "*")):
+        assert time.monotonic() < deadline, "work or chunk files left behind"
+        time.sleep(0.1)
