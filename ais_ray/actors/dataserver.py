@@ -19,6 +19,7 @@ from ais_ray.actors.blobs import Blobs
 from ais_ray.actors.cold import ColdGets, remote_attrs
 from ais_ray.backends.base import RemoteObj
 from ais_ray.core import headers as H
+from ais_ray.core.blob import blob_source
 from ais_ray.core.bmd import RemoteRef, remote_of
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrObjNotFound, ErrUnsupported, error_body
 from ais_ray.core.lom import ObjAttrs
@@ -159,7 +160,7 @@ class DataServer:
             if ref is None:
                 raise
             return await self._cold_get(req, bck, name, ref)
-        if ref is not None and req.query.get(H.Q_LATEST, "").lower() in ("true", "1", "yes"):
+        if ref is not None and _wants_latest(req):
             if not await self.cold.is_current(ref, name, attrs):
                 f.close()
                 try:
@@ -217,8 +218,7 @@ class DataServer:
 
     async def _blob_get(self, req: web.Request, bck: Bucket, name: str, ref: RemoteRef | None) -> web.StreamResponse:
         """GET through the blob downloader: parallel range reads, bytes streamed in order while stored."""
-        if ref is None:
-            raise ErrBadRequest(f"blob download reads remote objects; {bck} is an ais bucket without a backend")
+        ref = blob_source(bck, ref)
         if req.headers.get("Range"):
             raise ErrBadRequest("blob download cannot be combined with a Range request")
         try:
@@ -226,8 +226,7 @@ class DataServer:
         except ErrObjNotFound:
             pass
         else:
-            latest = req.query.get(H.Q_LATEST, "").lower() in ("true", "1", "yes")
-            if not latest or await self.cold.is_current(ref, name, attrs):
+            if not _wants_latest(req) or await self.cold.is_current(ref, name, attrs):
                 return await self._serve_local(req, bck, name, f, attrs)
             f.close()
         obj = await self.cold.head(ref, name)
@@ -279,6 +278,11 @@ class DataServer:
         else:
             await asyncio.to_thread(self.ctx.store.delete, bck, name)
         return web.Response(status=200)
+
+
+def _wants_latest(req: web.Request) -> bool:
+    """`?latest-ver=true`: check the remote's version before serving a cached copy."""
+    return req.query.get(H.Q_LATEST, "").lower() in ("true", "1", "yes")
 
 
 async def _send_file(req: web.Request, resp: web.StreamResponse, f: Any, offset: int, length: int) -> bool:

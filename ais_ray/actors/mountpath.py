@@ -21,6 +21,7 @@ from ais_ray.actors.dataserver import DataServer
 from ais_ray.actors.ioloop import IoLoop
 from ais_ray.backends.base import RemoteObj
 from ais_ray.core import lom
+from ais_ray.core.blob import blob_source
 from ais_ray.core.bmd import BMD, RemoteRef, remote_of
 from ais_ray.core.dload import DlItem, TaskInfo
 from ais_ray.core.errors import ErrBadRequest, ErrInvalidName, ErrNotFound
@@ -191,9 +192,7 @@ class _MountpathActor:
 
     async def _blob_job(self, bck: Bucket, name: str, chunk: int | None, workers: int | None, latest: bool,
                         job: str) -> tuple[str, int]:
-        ref = remote_of(bck, self.ctx.meta.bmd.must_get(bck))
-        if ref is None:
-            raise ErrBadRequest(f"blob download reads remote objects; {bck} is an ais bucket without a backend")
+        ref = blob_source(bck, remote_of(bck, self.ctx.meta.bmd.must_get(bck)))
         cold = self.server.cold
         try:
             local = await asyncio.to_thread(self.ctx.store.load, bck, name)

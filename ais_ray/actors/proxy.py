@@ -21,6 +21,7 @@ from ais_ray.actors.proxy_dl import ProxyDownloads
 from ais_ray.actors.proxy_summary import Summaries
 from ais_ray.actors.target import NAMESPACE, target_actor_name
 from ais_ray.backends.registry import get_backend
+from ais_ray.core.blob import blob_source
 from ais_ray.core.bmd import BMD, HT_ORIGIN, BucketProps, remote_of
 from ais_ray.core.dload import DlSpec
 from ais_ray.core.errors import ErrBadRequest, ErrBckNotFound, ErrJobNotFound
@@ -239,8 +240,7 @@ class _ProxyActor:
 
     async def blob_download(self, bck: Bucket, name: str, chunk: int, workers: int, latest: bool) -> str:
         """A `blob-download` job on the object's HRW target (one node, as Go runs it)."""
-        if remote_of(bck, self.bmd.must_get(bck)) is None:
-            raise ErrBadRequest(f"blob download reads remote objects; {bck} is an ais bucket without a backend")
+        blob_source(bck, remote_of(bck, self.bmd.must_get(bck)))
         xid = gen_uuid()
         await self.target(self.smap.owner(bck.uname(name)).daemon_id).blob_start.remote(xid, bck, name, chunk, workers, latest)
         return xid

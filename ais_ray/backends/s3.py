@@ -146,11 +146,7 @@ class S3Backend:
 
     async def head_object(self, bucket: str, name: str) -> RemoteObj:
         with s3_errors(self._bck(bucket), name, self.endpoint):
-            out = await self._call("head_object", Bucket=bucket, Key=name)
-        etag = strip_etag(out.get("ETag"))
-        return RemoteObj(name=name, size=int(out["ContentLength"]), etag=etag, version=_version(out),
-                         last_modified=out["LastModified"].timestamp() if "LastModified" in out else 0.0,
-                         md5=md5_from_etag(etag))
+            return _described(name, await self._call("head_object", Bucket=bucket, Key=name))
 
     async def read(self, bucket: str, name: str, rng: tuple[int, int] | None = None) -> AsyncIterator[bytes]:
         rng = check_range(rng)
@@ -171,10 +167,7 @@ class S3Backend:
         bck = self._bck(bucket)
         with s3_errors(bck, name, self.endpoint):
             out = await self._call("get_object", Bucket=bucket, Key=name)
-        etag = strip_etag(out.get("ETag"))
-        obj = RemoteObj(name=name, size=int(out["ContentLength"]), etag=etag, version=_version(out),
-                        last_modified=out["LastModified"].timestamp() if "LastModified" in out else 0.0,
-                        md5=md5_from_etag(etag))
+        obj = _described(name, out)
 
         async def chunks() -> AsyncIterator[bytes]:
             with s3_errors(bck, name, self.endpoint):
@@ -249,6 +242,14 @@ def _retriable(exc: BaseException) -> bool:
     if isinstance(exc, (boto.ReadTimeoutError, boto.ConnectTimeoutError)):
         return False
     return isinstance(exc, (boto.EndpointConnectionError, boto.ConnectionClosedError))
+
+
+def _described(name: str, out: dict[str, Any]) -> RemoteObj:
+    """The object as a HEAD or GET reply describes it (the same headers)."""
+    etag = strip_etag(out.get("ETag"))
+    return RemoteObj(name=name, size=int(out["ContentLength"]), etag=etag, version=_version(out),
+                     last_modified=out["LastModified"].timestamp() if "LastModified" in out else 0.0,
+                     md5=md5_from_etag(etag))
 
 
 def _version(out: dict[str, Any]) -> str:

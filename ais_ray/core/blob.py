@@ -34,10 +34,14 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ais_ray.core.errors import ErrBadRequest, ErrInvalidSize, ErrInvalidValue
 from ais_ray.core.sizes import KIB, MIB, parse_size
+
+if TYPE_CHECKING:
+    from ais_ray.core.bmd import RemoteRef
+    from ais_ray.core.names import Bucket
 
 DEFAULT_CHUNK = 2 * MIB  # the seed's default; Go dfltChunkSize is 4 MiB
 MIN_CHUNK = 32 * KIB  # Go minChunkSize = memsys.DefaultBufSize
@@ -242,3 +246,10 @@ class ChunkManifest:
     def done_bytes(self) -> int:
         prefix = min(self.low * self.chunk_size, self.size)
         return prefix + sum(chunk_span(i, self.size, self.chunk_size)[1] for i in self.done)
+
+
+def blob_source(bck: Bucket, ref: RemoteRef | None) -> RemoteRef:
+    """The remote a blob download of `bck` reads (`bmd.remote_of`); 400 for a plain ais bucket."""
+    if ref is None:
+        raise ErrBadRequest(f"blob download reads remote objects; {bck} is an ais bucket without a backend")
+    return ref

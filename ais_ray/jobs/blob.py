@@ -258,9 +258,9 @@ class BlobDownload:
             for t in [t for t in writes if t.done()]:
                 writes.remove(t)
                 t.result()
-            if idx < win.cursor + win.window:
+            if win.may_read(idx):
                 return
-            await win.until(lambda: idx < win.cursor + win.window or any(t.done() for t in writes))
+            await win.until(lambda: win.may_read(idx) or any(t.done() for t in writes))
 
     async def _read_chunk(self, off: int, n: int) -> list[Piece]:
         body = Pieces(self._read(off, n), self.stats)

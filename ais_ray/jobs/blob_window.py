@@ -86,9 +86,9 @@ class ChunkWindow:
     def manifest(self, identity: str) -> ChunkManifest:
         return ChunkManifest(self.size, self.chunk, identity, self.low, tuple(sorted(self.above)))
 
-    async def turn(self, idx: int) -> None:
-        """Wait until chunk `idx` may be read: the in-order reader is less than a window behind."""
-        await self.until(lambda: idx < self.cursor + self.window)
+    def may_read(self, idx: int) -> bool:
+        """Chunk `idx` may be read: the in-order reader is less than a window behind it."""
+        return idx < self.cursor + self.window
 
     def done(self, idx: int, pieces: list[Piece]) -> None:
         """Chunk `idx` is on disk; its bytes wait for the in-order reader."""

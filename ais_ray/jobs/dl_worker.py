@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from ais_ray.backends.base import RemoteObj
 from ais_ray.core.blob import BlobParams
 from ais_ray.core.dload import DlItem, TaskInfo
-from ais_ray.core.errors import AisError, ErrBadRequest, ErrJobRunning, ErrNotFound
+from ais_ray.core.errors import AisError, ErrBadRequest, ErrNotFound
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket
 from ais_ray.fs.store import MountpathStore, ObjWriter
@@ -184,18 +184,17 @@ class DlWorker:
             async with self.sources.open(item.link, headers, job.timeout) as (meta, body):
                 task.total = max(meta.size, 0)
                 ranged = job.ranged and meta.size >= RANGED_MIN and self._ranged_slots > 0
-                if ranged:  # drop this stream: the ranges take over
-                    body = _nothing()
-                async for chunk in body:
-                    if st.limiter is not None:
-                        await st.limiter.take(len(chunk))
-                    buf += chunk
-                    task.downloaded += len(chunk)
-                    if len(buf) >= WRITE_BATCH:
-                        if w is None:
-                            w = await asyncio.to_thread(self.store.new_writer)
-                        data, buf = buf, bytearray()
-                        await asyncio.to_thread(w.write, data)
+                if not ranged:  # else this stream is dropped unread: the ranges take over
+                    async for chunk in body:
+                        if st.limiter is not None:
+                            await st.limiter.take(len(chunk))
+                        buf += chunk
+                        task.downloaded += len(chunk)
+                        if len(buf) >= WRITE_BATCH:
+                            if w is None:
+                                w = await asyncio.to_thread(self.store.new_writer)
+                            data, buf = buf, bytearray()
+                            await asyncio.to_thread(w.write, data)
             if ranged:
                 self._ranged_slots -= 1  # (a soft bound: others may have passed the check meanwhile)
                 try:
@@ -219,16 +218,13 @@ class DlWorker:
     async def _fetch_ranges(self, job: DlJobCtx, item: DlItem, task: TaskInfo, meta: SrcMeta) -> tuple[str, int]:
         """The blob engine: RANGED_PARAMS readers into one work file, committed as this job's.
         A transient failure keeps the chunks written so far; the item's retry resumes from them."""
+        under_way = running(self.store, job.bck, item.name)
+        if under_way is not None:  # a blob download of this object runs here already: join it
+            return OK, (await under_way.wait()).size
         obj = RemoteObj(name=item.name, size=meta.size, etag=meta.etag, version=meta.version)
         bd = BlobDownload(self.store, job.bck, item.name, obj, self.sources.range_reader(item.link, meta.size),
                           RANGED_PARAMS, job=job.id, bump_version=True)
-        try:
-            run = bd.start()
-        except ErrJobRunning:  # a blob download of this object runs here already: wait for it
-            under = running(self.store, job.bck, item.name)
-            if under is None:
-                raise
-            return OK, (await under.wait()).size
+        run = bd.start()
         try:
             while not (await asyncio.wait([run], timeout=0.5))[0]:
                 task.downloaded = bd.stats.done
@@ -244,11 +240,6 @@ class DlWorker:
             w.write(tail)
         cksum = w.finish()
         self.store.commit(w, bck, name, replace(attrs, cksum=cksum), bump_version=True)
-
-
-async def _nothing() -> AsyncIterator[bytes]:
-    return
-    yield b""
 
 
 def _attrs(size: int, cksum: str, meta: SrcMeta, job_id: str) -> ObjAttrs:
