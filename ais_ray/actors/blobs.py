@@ -2,7 +2,8 @@
 
 Used three ways: a GET with `ais-blob-download: true` (streams to the client while storing),
 the `blob-download` job, and prefetch above `--blob-threshold`. One download per object runs
-at a time; a second request for the same object joins it (waits, then reads the stored copy).
+at a time, as any write of it (`fs/namelock.py`); a second request for the same object joins
+the writer under way (waits, then uses the stored copy).
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ class Blobs:
     def running(self, bck: Bucket, name: str) -> BlobDownload | None:
         return running(self.ctx.store, bck, name)
 
+    def busy(self, bck: Bucket, name: str) -> bool:
+        """Is `bck/name` being written here (by a blob download or any other fetcher)?"""
+        return self.ctx.store.locks.held(bck.uname(name)) is not None
+
     def new(self, bck: Bucket, ref: RemoteRef, name: str, obj: RemoteObj, *, chunk: str | int | None = None,
             workers: str | int | None = None, job: str = "") -> BlobDownload:
         """A download to start (validates chunk size and workers: ErrBadRequest names the field)."""
@@ -45,10 +50,11 @@ class Blobs:
 
     async def fetch(self, bck: Bucket, ref: RemoteRef, name: str, obj: RemoteObj, *, chunk: str | int | None = None,
                     workers: str | int | None = None, job: str = "") -> ObjAttrs:
-        """Download and commit (or join the download of this object already under way)."""
-        under_way = self.running(bck, name)
+        """Download and commit (or join the write of this object already under way)."""
+        locks = self.ctx.store.locks
+        under_way = locks.held(bck.uname(name))
         if under_way is not None:
-            return await under_way.wait()
+            return await locks.wait(under_way)
         return await self.new(bck, ref, name, obj, chunk=chunk, workers=workers, job=job).run()
 
     def progress(self, bck: Bucket, name: str) -> tuple[int, int]:

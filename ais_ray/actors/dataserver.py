@@ -10,13 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from aiohttp import web
 
 from ais_ray.actors.blobs import Blobs
-from ais_ray.actors.cold import ColdGets, remote_attrs
+from ais_ray.actors.cold import ColdGets
 from ais_ray.backends.base import RemoteObj
 from ais_ray.core import headers as H
 from ais_ray.core.blob import blob_source
@@ -24,14 +23,15 @@ from ais_ray.core.bmd import RemoteRef, remote_of
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrObjNotFound, ErrUnsupported, error_body
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name
+from ais_ray.core.owt import Owt
 from ais_ray.core.ranges import parse_range
+from ais_ray.fs.write import write_stream
 
 if TYPE_CHECKING:
     from ais_ray.actors.mountpath import MountpathContext
 
 log = logging.getLogger(__name__)
 
-WRITE_BATCH = 1 << 20  # gather network chunks into ~1 MiB writes: one thread hop per MiB
 OBJ_ROUTE = "/v1/objects/{bucket}/{obj:.+}"
 
 
@@ -124,30 +124,11 @@ class DataServer:
         bck, name, ref = self._locate(req)
         if req.query.get("append_type"):
             raise ErrUnsupported("append is not supported")
-        store = self.ctx.store
-        store.fqn(bck, name)  # validate the name before reading the body
-        w = await asyncio.to_thread(store.new_writer)
-        try:
-            buf = bytearray()
-            async for chunk in req.content.iter_any():
-                buf += chunk
-                if len(buf) >= WRITE_BATCH:
-                    data, buf = buf, bytearray()
-                    await asyncio.to_thread(w.write, data)
-            if buf:
-                await asyncio.to_thread(w.write, buf)
-            if req.content_length is not None and w.size != req.content_length:
-                raise ErrBadRequest(f"incomplete body: got {w.size} of {req.content_length} bytes")
-            cksum = await asyncio.to_thread(w.finish)
-            if ref is None:
-                attrs = ObjAttrs(size=w.size, cksum=cksum, atime_ns=time.time_ns())
-            else:  # write-through: the remote has it before we do
-                attrs = remote_attrs(w.size, cksum, await self.cold.upload(ref, name, w.path, w.size))
-            await asyncio.to_thread(store.commit, w, bck, name, attrs, bump_version=ref is None)
-        except BaseException:
-            await asyncio.to_thread(w.abort)
-            raise
-        self.ctx.stats.add("put", w.size)
+        self.ctx.store.fqn(bck, name)  # validate the name before reading the body
+        through = self.cold.write_through(ref, name) if ref is not None else None  # the remote has it first
+        await write_stream(self.ctx.store, bck, name, req.content.iter_any(), Owt.PUT,
+                           expect_size=-1 if req.content_length is None else req.content_length,
+                           write_through=through)
         return web.Response(status=200)
 
     async def get_object(self, req: web.Request) -> web.StreamResponse:
@@ -208,8 +189,7 @@ class DataServer:
                 await resp.write(chunk)
 
         ranged = bool(req.headers.get("Range"))
-        attrs = await self.cold.fetch(bck, ref, name, None if ranged else stream)
-        self.ctx.stats.add("coldget", attrs.size)
+        await self.cold.fetch(bck, ref, name, None if ranged else stream)  # counted by the pipeline (get.cold)
         if resp is None:  # a Range request, or another request fetched it meanwhile: serve the copy
             f, attrs = await asyncio.to_thread(self.ctx.store.open, bck, name)
             return await self._serve_local(req, bck, name, f, attrs)
@@ -230,7 +210,7 @@ class DataServer:
                 return await self._serve_local(req, bck, name, f, attrs)
             f.close()
         obj = await self.cold.head(ref, name)
-        if self.blobs.running(bck, name) is not None:  # another GET or job is fetching it: serve its result
+        if self.blobs.busy(bck, name):  # another GET or job is fetching it: serve its result
             await self.blobs.fetch(bck, ref, name, obj)
             f, attrs = await asyncio.to_thread(self.ctx.store.open, bck, name)
             return await self._serve_local(req, bck, name, f, attrs)
@@ -244,7 +224,6 @@ class DataServer:
         async for piece in bd.stream():
             await resp.write(piece)
         await resp.write_eof()
-        self.ctx.stats.add("blobget", obj.size)
         return resp
 
     async def head_object(self, req: web.Request) -> web.StreamResponse:

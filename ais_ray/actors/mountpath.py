@@ -11,7 +11,6 @@ import asyncio
 import json
 import logging
 import os
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +32,7 @@ from ais_ray.fs.store import MountpathStore
 from ais_ray.jobs.blob import remove_stale_chunks
 from ais_ray.jobs.dl_source import Sources
 from ais_ray.jobs.dl_worker import DlJobCtx, DlResult, DlWorker
+from ais_ray.stats import Counters
 
 log = logging.getLogger(__name__)
 PORT_FILE = ".ais.port"
@@ -52,37 +52,6 @@ class NodeMeta:
                    BMD.from_wire(json.loads(bmd_raw)) if bmd_raw else BMD(uuid=""))
 
 
-class Stats:
-    """Counters of one mountpath: kept locally for `ais-ray show` and exported to Prometheus."""
-
-    def __init__(self, tags: dict[str, str]) -> None:
-        self._lock = threading.Lock()
-        self.counts: dict[str, int] = {}
-        self._metrics: dict[str, Any] = {}
-        self._tags = tags
-
-    def add(self, op: str, nbytes: int) -> None:
-        with self._lock:
-            self.counts[f"{op}.n"] = self.counts.get(f"{op}.n", 0) + 1
-            self.counts[f"{op}.size"] = self.counts.get(f"{op}.size", 0) + nbytes
-        try:
-            m = self._metrics.get(op)
-            if m is None:
-                from ray.util.metrics import Counter
-                m = self._metrics[op] = (
-                    Counter(f"ais_{op}_count", f"objects {op}", tag_keys=tuple(self._tags)),
-                    Counter(f"ais_{op}_bytes", f"bytes {op}", tag_keys=tuple(self._tags)),
-                )
-            m[0].inc(1, tags=self._tags)
-            m[1].inc(nbytes, tags=self._tags)
-        except Exception:  # metrics are best effort (no Ray metrics agent in unit tests)
-            pass
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self.counts)
-
-
 @dataclass
 class MountpathContext:
     """What the data server and job workers of one mountpath share."""
@@ -90,7 +59,11 @@ class MountpathContext:
     tid: str
     store: MountpathStore
     meta: NodeMeta
-    stats: Stats
+
+    @property
+    def stats(self) -> Counters:
+        """This mountpath's counters (AIStore names, `ais_ray/stats`), kept by its store."""
+        return self.store.stats
 
     @property
     def node_name(self) -> str:
@@ -108,7 +81,7 @@ class _MountpathActor:
         removed = store.cleanup_work()
         if removed:
             log.info("%s: removed %d stale work files", path, removed)
-        self.ctx = MountpathContext(tid, store, NodeMeta.load(store), Stats({"target": tid, "mountpath": path}))
+        self.ctx = MountpathContext(tid, store, NodeMeta.load(store))
         self.io = IoLoop(f"io:{path}")
         self.server = DataServer(self.ctx)
         saved = store.load_meta(PORT_FILE)

@@ -23,6 +23,8 @@ from ais_ray.core import lom
 from ais_ray.core.errors import ErrBadRequest, ErrObjNotFound
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket
+from ais_ray.fs.namelock import NameLocks
+from ais_ray.stats import Counters
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,8 @@ class MountpathStore:
         self.path = os.path.abspath(path)
         self.fsync = fsync
         self._commit_lock = threading.Lock()
+        self.locks = NameLocks()  # one writer per object name (fs/namelock.py)
+        self.stats = Counters()  # this mountpath's counters (ais_ray/stats)
         for sub in (lom.CT_WORK, lom.CT_CHUNK):
             os.makedirs(os.path.join(self.path, sub), exist_ok=True)
 
@@ -118,7 +122,9 @@ class MountpathStore:
         return ObjWriter(os.path.join(self.path, lom.CT_WORK, uuid.uuid4().hex), self.fsync)
 
     def commit(self, w: ObjWriter, bck: Bucket, name: str, attrs: ObjAttrs, *, bump_version: bool) -> ObjAttrs:
-        """Rename a finished work file into place with its metadata; assign the next version."""
+        """Rename a finished work file into place with its metadata; assign the next version.
+
+        The one rename into the objects directory: writers reach it through `fs/write.py`."""
         fqn = self.fqn(bck, name)
         with self._commit_lock:
             if bump_version:
@@ -132,18 +138,6 @@ class MountpathStore:
                 w.abort()
                 raise ErrBadRequest(f'object name "{name}" conflicts with an existing object or virtual directory') from exc
         return attrs
-
-    def put_bytes(self, bck: Bucket, name: str, data: bytes | bytearray, attrs: ObjAttrs, *,
-                  bump_version: bool) -> ObjAttrs:
-        """A small object in one call (one thread hop): work file, checksum, fsync, metadata, rename."""
-        w = self.new_writer()
-        try:
-            w.write(data)
-            cksum = w.finish()
-            return self.commit(w, bck, name, replace(attrs, size=len(data), cksum=cksum), bump_version=bump_version)
-        except BaseException:
-            w.abort()
-            raise
 
     def load(self, bck: Bucket, name: str) -> ObjAttrs:
         attrs = _read_attrs(self.fqn(bck, name))

@@ -27,8 +27,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Literal, TypeVar
 
@@ -37,13 +35,15 @@ from ais_ray.core.blob import (
     DEFAULT_CHUNK_READ_TIMEOUT,
     BlobParams,
     ChunkManifest,
-    chunk_dir_prefix,
     source_identity,
 )
 from ais_ray.core.errors import AisError, ErrBackend, ErrBadRequest, ErrJobRunning, ErrRangeIgnored, ErrTimeout
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket
+from ais_ray.core.owt import Owt
+from ais_ray.fs.namelock import Held
 from ais_ray.fs.store import MountpathStore, ObjWriter
+from ais_ray.fs.write import Source, commit
 from ais_ray.jobs import blob_chunks
 from ais_ray.jobs.blob_chunks import ChunkDir
 from ais_ray.jobs.blob_io import Piece, Pieces, RangeReader, all_or_cancel, backend_reader, in_thread, url_reader
@@ -58,8 +58,6 @@ T = TypeVar("T")
 DEFAULT_ATTEMPTS = 4  # as the Internet downloader (jobs/dl_worker.py)
 MANIFEST_EVERY = 8  # completed chunks between two saves of the resume manifest
 
-_ACTIVE: dict[str, BlobDownload] = {}  # <mountpath>/<object prefix> -> its running download
-
 
 class BlobDownload:
     """Download `obj` from `read` into `store` as `bck/name`; commit it atomically.
@@ -70,18 +68,19 @@ class BlobDownload:
 
     def __init__(self, store: MountpathStore, bck: Bucket, name: str, obj: RemoteObj, read: RangeReader,
                  params: BlobParams, *, job: str = "", chunk_timeout: float = DEFAULT_CHUNK_READ_TIMEOUT,
-                 attempts: int = DEFAULT_ATTEMPTS, bump_version: bool = False,
+                 attempts: int = DEFAULT_ATTEMPTS, owt: Owt = Owt.BLOB,
                  manifest_every: int = MANIFEST_EVERY) -> None:
         if obj.size < 0:
             raise ErrBadRequest(f'blob download of "{bck}/{name}" needs the object\'s size')
         self.store, self.bck, self.name, self.obj, self.params = store, bck, name, obj, params
         self.job = job
         self._read = read
-        self._timeout, self._attempts, self._bump = chunk_timeout, max(1, attempts), bump_version
+        self._timeout, self._attempts, self._owt = chunk_timeout, max(1, attempts), owt
         self._manifest_every = max(1, manifest_every)
         identity = source_identity(obj.etag, obj.version, obj.size, obj.last_modified)
         self._cdir = ChunkDir(store, bck.uname(name), identity)
-        self._key = os.path.join(store.path, self._cdir.prefix)
+        self._key = bck.uname(name)  # in the store's name locks (fs/namelock.py)
+        self._held: Held | None = None
         self.stats = BlobStats(obj.size, params.chunk_size, params.workers)
         self._win = ChunkWindow(self.stats, params.workers)
         self.attrs: ObjAttrs | None = None  # the committed object's, once done
@@ -95,17 +94,21 @@ class BlobDownload:
         return f"{self.bck}/{self.name}"
 
     # ---- control ----------------------------------------------------------------------------------
-    def start(self) -> asyncio.Task[ObjAttrs]:
+    def start(self, held: Held | None = None) -> asyncio.Task[ObjAttrs]:
         """Start on the running loop (once); the task's result is the committed object's attributes.
 
+        Takes the object's name lock, unless `held` says the caller holds it for this download.
+
         Raises:
-            ErrJobRunning: this object is being blob-downloaded on this mountpath already
-                (`running()` finds that download, to join it).
+            ErrJobRunning: this object is being written on this mountpath already (`running()`
+                finds a blob download, to join it; `store.locks.held()` any writer).
         """
         if self._task is None:
-            if self._key in _ACTIVE:
+            h = held if held is not None else self.store.locks.claim(self._key, self)
+            if h is None:
                 raise ErrJobRunning(f"blob-download {self.what}")
-            _ACTIVE[self._key] = self
+            h.owner = self
+            self._held = h if held is None else None  # a caller's lock is the caller's to release
             self._task = asyncio.get_running_loop().create_task(self._main(), name=f"blob-download {self.what}")
             self._task.add_done_callback(self._on_done)
         return self._task
@@ -150,8 +153,9 @@ class BlobDownload:
         await task  # the commit's outcome: raises if the download failed
 
     def _on_done(self, task: asyncio.Task[ObjAttrs]) -> None:
-        if _ACTIVE.get(self._key) is self:
-            del _ACTIVE[self._key]
+        if self._held is not None:
+            outcome = task.exception() if not task.cancelled() else asyncio.CancelledError()
+            self.store.locks.release(self._key, self._held, task.result() if outcome is None else outcome)
         self._win.notify()
         if not task.cancelled() and task.exception() is not None:  # also marks it retrieved (detached runs)
             log.warning("blob-download %s failed: %s", self.what, task.exception())
@@ -172,11 +176,9 @@ class BlobDownload:
             if self.stats.done != self.obj.size:
                 raise ErrBackend(f'"{self.what}": stored {self.stats.done} bytes, expected {self.obj.size}')
             await asyncio.to_thread(w.finish)  # flush, fsync, close (the hash is the in-order one)
-            attrs = ObjAttrs(size=self.obj.size, cksum=finisher.result(), version=self.obj.version,
-                             atime_ns=time.time_ns(), src_etag=self.obj.etag, src_version=self.obj.version,
-                             src_size=self.obj.size, job=self.job)
-            self.attrs = attrs = await asyncio.to_thread(self.store.commit, w, self.bck, self.name, attrs,
-                                                         bump_version=self._bump)
+            src = Source(self.obj.etag, self.obj.version, self.obj.size)
+            self.attrs = attrs = await asyncio.to_thread(commit, self.store, w, self.bck, self.name, self._owt,
+                                                         finisher.result(), src=src, job=self.job)
             committed = True
             return attrs
         except AisError as err:
@@ -386,10 +388,11 @@ async def _stop(tasks: list[asyncio.Future[None]]) -> None:
 
 def running(store: MountpathStore, bck: Bucket, name: str) -> BlobDownload | None:
     """The blob download of `bck/name` under way on this mountpath, if any (to join or abort it)."""
-    return _ACTIVE.get(os.path.join(store.path, chunk_dir_prefix(bck.uname(name))))
+    owner = store.locks.owner(bck.uname(name))
+    return owner if isinstance(owner, BlobDownload) else None
 
 
 async def remove_stale_chunks(store: MountpathStore, *, older_than: float = blob_chunks.STALE_AFTER_S) -> int:
     """Remove partial downloads untouched for `older_than` seconds (none that is running)."""
-    busy = {d._cdir.name for d in _ACTIVE.values() if d.store.path == store.path}
+    busy = {d._cdir.name for d in store.locks.owners() if isinstance(d, BlobDownload)}
     return await asyncio.to_thread(blob_chunks.remove_stale, store, older_than=older_than, busy=busy)

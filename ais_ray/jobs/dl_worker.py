@@ -12,17 +12,19 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from ais_ray.backends.base import RemoteObj
 from ais_ray.core.blob import BlobParams
 from ais_ray.core.dload import DlItem, TaskInfo
-from ais_ray.core.errors import AisError, ErrBadRequest, ErrNotFound
+from ais_ray.core.errors import AisError, ErrNotFound
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket
-from ais_ray.fs.store import MountpathStore, ObjWriter
-from ais_ray.jobs.blob import BlobDownload, running
+from ais_ray.core.owt import Owt
+from ais_ray.fs.store import MountpathStore
+from ais_ray.fs.write import Source, write_stream
+from ais_ray.jobs.blob import BlobDownload
 from ais_ray.jobs.dl_source import Sources, SrcMeta, is_retriable
 from ais_ray.jobs.ratelimit import TokenBucket
 
@@ -31,7 +33,6 @@ T = TypeVar("T")
 
 MAX_ATTEMPTS = 4
 BACKOFF_S = 0.2  # 0.2, 0.4, 0.8 s between attempts
-WRITE_BATCH = 1 << 20
 OK, SKIPPED, ERROR = "ok", "skipped", "error"
 # A large object in a job without limits is read as parallel ranges by the blob engine, as
 # s5cmd, rclone and `aws s3 cp` split large objects: one connection is capped by the remote.
@@ -71,7 +72,7 @@ class _JobState:
     sem: asyncio.Semaphore
     limiter: TokenBucket | None
     current: dict[str, TaskInfo] = field(default_factory=dict)
-    inflight: dict[str, asyncio.Future[DlResult]] = field(default_factory=dict)
+    tasks: set[asyncio.Future[DlResult]] = field(default_factory=set)  # to abort
     aborted: bool = False
 
 
@@ -93,7 +94,7 @@ class DlWorker:
         st = self._state(job)
         # What this disk already holds, for the whole batch in one thread call.
         held = await asyncio.to_thread(self._load_many, job.bck, [it.name for it in items])
-        return list(await asyncio.gather(*(self._dedup(job, st, it, held.get(it.name)) for it in items)))
+        return list(await asyncio.gather(*(self._item(job, st, it, held.get(it.name)) for it in items)))
 
     def progress(self, job_id: str) -> list[TaskInfo]:
         st = self.jobs.get(job_id)
@@ -104,25 +105,26 @@ class DlWorker:
         if st is None:
             return
         st.aborted = True
-        for fut in list(st.inflight.values()):
+        for fut in list(st.tasks):
             fut.cancel()
-        if st.inflight:
-            await asyncio.gather(*st.inflight.values(), return_exceptions=True)
+        if st.tasks:
+            await asyncio.gather(*st.tasks, return_exceptions=True)
 
     def forget(self, job_id: str) -> None:
         self.jobs.pop(job_id, None)
 
-    async def _dedup(self, job: DlJobCtx, st: _JobState, item: DlItem, existing: ObjAttrs | None) -> DlResult:
-        """A re-dispatched item (target restarted) joins the attempt already under way."""
-        fut = st.inflight.get(item.name)
-        if fut is None:
-            fut = st.inflight[item.name] = asyncio.ensure_future(self._one(job, st, item, existing))
-            fut.add_done_callback(lambda _f, n=item.name: st.inflight.pop(n, None))
+    async def _item(self, job: DlJobCtx, st: _JobState, item: DlItem, existing: ObjAttrs | None) -> DlResult:
+        """One item; a re-dispatched one (target restarted) joins the fetch under way through
+        the object's name lock (`fs/namelock.py`), as any other fetcher of the object does."""
+        fut = asyncio.ensure_future(self._one(job, st, item, existing))
+        st.tasks.add(fut)
+        fut.add_done_callback(st.tasks.discard)
         try:
-            res = await asyncio.shield(fut)
+            return await asyncio.shield(fut)
         except asyncio.CancelledError:
+            if not fut.cancelled():
+                raise  # the caller is cancelled, not the item
             return DlResult(item.idx, item.name, ERROR, error="aborted", end=time.time())
-        return DlResult(item.idx, item.name, res.status, res.size, res.error, res.start, res.end)
 
     async def _one(self, job: DlJobCtx, st: _JobState, item: DlItem, existing: ObjAttrs | None) -> DlResult:
         async with st.sem:
@@ -150,7 +152,9 @@ class DlWorker:
             meta = await self._with_retries(lambda: self.sources.head(item.link, headers, job.timeout))
             if existing.same_source(meta.etag, meta.version, meta.size):
                 return SKIPPED, existing.size
-        return await self._with_retries(lambda: self._fetch(job, st, item, task, headers))
+        attrs = await self.store.locks.once(job.bck.uname(item.name),
+                                            lambda: self._with_retries(lambda: self._fetch(job, st, item, task, headers)))
+        return OK, attrs.size
 
     def _load_many(self, bck: Bucket, names: list[str]) -> dict[str, ObjAttrs]:
         held = {}
@@ -174,74 +178,42 @@ class DlWorker:
         raise AssertionError("unreachable")
 
     async def _fetch(self, job: DlJobCtx, st: _JobState, item: DlItem, task: TaskInfo,
-                     headers: dict[str, str]) -> tuple[str, int]:
-        """Stream the link into a work file and commit it; an object under WRITE_BATCH never
-        touches the disk until one thread call writes, checksums, fsyncs and commits it."""
-        w: ObjWriter | None = None
+                     headers: dict[str, str]) -> ObjAttrs:
+        """Stream the link through the write pipeline (an object under WRITE_BATCH never touches
+        the disk until one thread call writes, checksums, fsyncs and commits it)."""
         task.downloaded = 0  # a retry starts over
-        try:
-            buf = bytearray()
-            async with self.sources.open(item.link, headers, job.timeout) as (meta, body):
-                task.total = max(meta.size, 0)
-                ranged = job.ranged and meta.size >= RANGED_MIN and self._ranged_slots > 0
-                if not ranged:  # else this stream is dropped unread: the ranges take over
-                    async for chunk in body:
-                        if st.limiter is not None:
-                            await st.limiter.take(len(chunk))
-                        buf += chunk
-                        task.downloaded += len(chunk)
-                        if len(buf) >= WRITE_BATCH:
-                            if w is None:
-                                w = await asyncio.to_thread(self.store.new_writer)
-                            data, buf = buf, bytearray()
-                            await asyncio.to_thread(w.write, data)
-            if ranged:
-                self._ranged_slots -= 1  # (a soft bound: others may have passed the check meanwhile)
-                try:
-                    return await self._fetch_ranges(job, item, task, meta)
-                finally:
-                    self._ranged_slots += 1
-            size = (w.size if w is not None else 0) + len(buf)
-            if meta.size >= 0 and size != meta.size:
-                raise ErrBadRequest(f"{item.link}: got {size} bytes of {meta.size}")
-            attrs = _attrs(size, "", meta, job.id)
-            if w is None:
-                await asyncio.to_thread(self.store.put_bytes, job.bck, item.name, buf, attrs, bump_version=True)
-            else:
-                await asyncio.to_thread(self._finish, w, buf, job.bck, item.name, attrs)
-        except BaseException:
-            if w is not None:
-                await asyncio.to_thread(w.abort)
-            raise
-        return OK, size
 
-    async def _fetch_ranges(self, job: DlJobCtx, item: DlItem, task: TaskInfo, meta: SrcMeta) -> tuple[str, int]:
+        def count(chunk: bytes) -> Awaitable[None] | None:
+            task.downloaded += len(chunk)
+            return st.limiter.take(len(chunk)) if st.limiter is not None else None
+
+        async with self.sources.open(item.link, headers, job.timeout) as (meta, body):
+            task.total = max(meta.size, 0)
+            ranged = job.ranged and meta.size >= RANGED_MIN and self._ranged_slots > 0
+            if not ranged:  # else this stream is dropped unread: the ranges take over
+                return await write_stream(self.store, job.bck, item.name, body, Owt.DOWNLOAD,
+                                          src=Source(meta.etag, meta.version, meta.size), job=job.id,
+                                          expect_size=meta.size, on_chunk=count)
+        self._ranged_slots -= 1  # (a soft bound: others may have passed the check meanwhile)
+        try:
+            return await self._fetch_ranges(job, item, task, meta)
+        finally:
+            self._ranged_slots += 1
+
+    async def _fetch_ranges(self, job: DlJobCtx, item: DlItem, task: TaskInfo, meta: SrcMeta) -> ObjAttrs:
         """The blob engine: RANGED_PARAMS readers into one work file, committed as this job's.
-        A transient failure keeps the chunks written so far; the item's retry resumes from them."""
-        under_way = running(self.store, job.bck, item.name)
-        if under_way is not None:  # a blob download of this object runs here already: join it
-            return OK, (await under_way.wait()).size
+        A transient failure keeps the chunks written so far; the item's retry resumes from them.
+        Runs under this item's name lock (the blob download is its writer: progress, abort)."""
         obj = RemoteObj(name=item.name, size=meta.size, etag=meta.etag, version=meta.version)
         bd = BlobDownload(self.store, job.bck, item.name, obj, self.sources.range_reader(item.link, meta.size),
-                          RANGED_PARAMS, job=job.id, bump_version=True)
-        run = bd.start()
+                          RANGED_PARAMS, job=job.id, owt=Owt.DOWNLOAD)
+        run = bd.start(held=self.store.locks.held(job.bck.uname(item.name)))
         try:
             while not (await asyncio.wait([run], timeout=0.5))[0]:
                 task.downloaded = bd.stats.done
             task.downloaded = bd.stats.done
-            return OK, run.result().size
+            return run.result()
         except BaseException:
             if not run.done():  # aborted: nothing stays on disk
                 await bd.abort()
             raise
-
-    def _finish(self, w: ObjWriter, tail: bytearray, bck: Bucket, name: str, attrs: ObjAttrs) -> None:
-        if tail:
-            w.write(tail)
-        cksum = w.finish()
-        self.store.commit(w, bck, name, replace(attrs, cksum=cksum), bump_version=True)
-
-
-def _attrs(size: int, cksum: str, meta: SrcMeta, job_id: str) -> ObjAttrs:
-    return ObjAttrs(size=size, cksum=cksum, atime_ns=time.time_ns(), src_etag=meta.etag,
-                    src_version=meta.version, src_size=size, job=job_id)

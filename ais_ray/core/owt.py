@@ -1,0 +1,54 @@
+"""Object write types (AIStore `cmn/owt.go`): why an object is being written.
+
+One write pipeline (`fs/write.py`) serves every writer; what differs between them is data,
+looked up here by owt, never a copy of the write code.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Owt(enum.Enum):
+    PUT = "put"  # a client's PUT
+    COLD_GET = "cold-get"  # first GET of a remote object (also prefetch)
+    DOWNLOAD = "download"  # the Internet downloader
+    BLOB = "blob"  # the blob downloader (parallel range reads)
+    COPY = "copy"  # single-object or bucket copy
+    TRANSFORM = "transform"  # ETL
+    MIRROR_COPY = "mirror-copy"  # n-way mirror
+    REBALANCE = "rebalance"  # an object moving to its new HRW owner
+    EC_RESTORE = "ec-restore"  # erasure-coding reconstruction
+
+
+@dataclass(frozen=True, slots=True)
+class OwtPolicy:
+    """What a write of one owt does beyond storing bytes (see `fs/write.py`)."""
+
+    bump_version: bool  # next local version (ais objects) vs the source's version kept
+    source_identity: bool  # record the source's ETag/version/size (re-download / latest-ver checks)
+    job: bool  # record the job that wrote it (a resumed job counts it once)
+    write_through: bool  # a bucket with a remote side gets the bytes there before the commit here
+    counter: str  # the stats counter (AIStore name) the write adds to
+
+
+POLICY: dict[Owt, OwtPolicy] = {
+    Owt.PUT: OwtPolicy(bump_version=True, source_identity=False, job=False, write_through=True, counter="put"),
+    Owt.COLD_GET: OwtPolicy(bump_version=False, source_identity=True, job=False, write_through=False,
+                            counter="get.cold"),
+    Owt.DOWNLOAD: OwtPolicy(bump_version=True, source_identity=True, job=True, write_through=False, counter="dl"),
+    Owt.BLOB: OwtPolicy(bump_version=False, source_identity=True, job=True, write_through=False, counter="getblob"),
+    Owt.COPY: OwtPolicy(bump_version=True, source_identity=False, job=False, write_through=True, counter="put"),
+    Owt.TRANSFORM: OwtPolicy(bump_version=True, source_identity=False, job=True, write_through=True, counter="put"),
+    Owt.MIRROR_COPY: OwtPolicy(bump_version=False, source_identity=True, job=False, write_through=False,
+                               counter="stream.in"),
+    Owt.REBALANCE: OwtPolicy(bump_version=False, source_identity=True, job=False, write_through=False,
+                             counter="stream.in"),
+    Owt.EC_RESTORE: OwtPolicy(bump_version=False, source_identity=True, job=False, write_through=False,
+                              counter="stream.in"),
+}
+
+
+def policy(owt: Owt) -> OwtPolicy:
+    return POLICY[owt]

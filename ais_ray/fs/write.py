@@ -1,0 +1,136 @@
+"""The one write pipeline: bytes (streamed or ready) -> work file -> checksum, fsync, metadata -> rename.
+
+Every writer goes through here, keyed by its `Owt` (`core/owt.py`); the owt's policy decides
+the version (next local one, or the source's kept), whether the source's identity and the job
+id are recorded, and which counter the write adds to. The commit itself (rename under the
+store's lock) is `MountpathStore.commit`; a crash before it leaves only a work file, removed
+at the next start (`MountpathStore.cleanup_work`).
+
+Async functions run on the mountpath's I/O loop; the blocking parts go to threads, one hop per
+WRITE_BATCH bytes. An object smaller than WRITE_BATCH is written, checksummed, fsynced and
+committed in ONE thread call (`write_bytes`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterable, Awaitable, Callable
+from dataclasses import dataclass, replace
+
+from ais_ray.core.errors import ErrBadRequest
+from ais_ray.core.lom import ObjAttrs
+from ais_ray.core.names import Bucket
+from ais_ray.core.owt import Owt, policy
+from ais_ray.fs.store import MountpathStore, ObjWriter
+
+WRITE_BATCH = 1 << 20  # gather network chunks into ~1 MiB writes: one thread hop per MiB
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """The identity of the bytes' source (remote object or link): ETag, version, size."""
+
+    etag: str = ""
+    version: str = ""
+    size: int = -1
+
+
+# Write-through (`OwtPolicy.write_through`): given the finished work file (path, size), send it
+# to the remote and return the remote's identity of what it stored.
+WriteThrough = Callable[[str, int], Awaitable[Source]]
+
+
+def new_attrs(owt: Owt, size: int, cksum: str, *, src: Source | None = None, job: str = "",
+              through: bool = False) -> ObjAttrs:
+    """The metadata a write of `owt` stores (the version is the store's business when bumped).
+
+    `through`: `src` is the remote's copy written through: as a cached copy of it, the object
+    has the remote's version and identity.
+    """
+    p = policy(owt)
+    attrs = ObjAttrs(size=size, cksum=cksum, atime_ns=time.time_ns(), job=job if p.job else "")
+    if src is not None and (p.source_identity or through):
+        attrs = replace(attrs, src_etag=src.etag, src_version=src.version, src_size=size if src.size < 0 else src.size)
+    if src is not None and (through or not p.bump_version):
+        attrs = replace(attrs, version=src.version)
+    return attrs
+
+
+def bumps_version(owt: Owt, *, through: bool = False) -> bool:
+    return policy(owt).bump_version and not through
+
+
+def commit(store: MountpathStore, w: ObjWriter, bck: Bucket, name: str, owt: Owt, cksum: str, *,
+           src: Source | None = None, job: str = "", through: bool = False) -> ObjAttrs:
+    """Blocking. A finished work file becomes the object `bck/name` (aborted if the rename fails)."""
+    attrs = new_attrs(owt, w.size, cksum, src=src, job=job, through=through)
+    out = store.commit(w, bck, name, attrs, bump_version=bumps_version(owt, through=through))
+    store.stats.add(policy(owt).counter, out.size)
+    return out
+
+
+def write_bytes(store: MountpathStore, bck: Bucket, name: str, data: bytes | bytearray | memoryview, owt: Owt, *,
+                src: Source | None = None, job: str = "") -> ObjAttrs:
+    """Blocking. A small object in one call: work file, checksum, fsync, metadata, rename."""
+    w = store.new_writer()
+    try:
+        w.write(data)
+        return commit(store, w, bck, name, owt, w.finish(), src=src, job=job)
+    except BaseException:
+        w.abort()
+        store.stats.add("err.put")
+        raise
+
+
+async def write_stream(store: MountpathStore, bck: Bucket, name: str, chunks: AsyncIterable[bytes], owt: Owt, *,
+                       src: Source | None = None, job: str = "", expect_size: int = -1,
+                       on_chunk: Callable[[bytes], Awaitable[None] | None] | None = None,
+                       write_through: WriteThrough | None = None) -> ObjAttrs:
+    """Stream `chunks` into `bck/name` and commit it; return the committed metadata.
+
+    `expect_size` >= 0: fewer or more bytes is an error and nothing is stored. `on_chunk` sees
+    every chunk as it arrives (a client being served while the object is stored; a rate limit).
+    `write_through` (a bucket with a remote side, owts with write-through) runs on the finished
+    work file before the commit: the remote has the object before this disk does.
+    """
+    if write_through is not None and not policy(owt).write_through:
+        raise ValueError(f"{owt.value} writes are not written through")
+    w: ObjWriter | None = None
+    buf = bytearray()
+    size = 0
+    try:
+        async for chunk in chunks:
+            if on_chunk is not None:
+                r = on_chunk(chunk)
+                if r is not None:
+                    await r
+            buf += chunk
+            size += len(chunk)
+            if len(buf) >= WRITE_BATCH:
+                if w is None:
+                    w = await asyncio.to_thread(store.new_writer)
+                data, buf = buf, bytearray()
+                await asyncio.to_thread(w.write, data)
+        if expect_size >= 0 and size != expect_size:
+            raise ErrBadRequest(f'"{bck}/{name}": got {size} bytes of {expect_size}')
+        if w is None and write_through is None:  # the small-object fast path: one thread call
+            return await asyncio.to_thread(write_bytes, store, bck, name, buf, owt, src=src, job=job)
+        if w is None:
+            w = await asyncio.to_thread(store.new_writer)
+        cksum = await asyncio.to_thread(_finish, w, buf)
+        if write_through is not None:
+            src = await write_through(w.path, w.size)
+        return await asyncio.to_thread(commit, store, w, bck, name, owt, cksum, src=src, job=job,
+                                       through=write_through is not None)
+    except BaseException:
+        if w is not None:
+            await asyncio.to_thread(w.abort)
+            store.stats.add("err.put")
+        raise
+
+
+def _finish(w: ObjWriter, tail: bytearray) -> str:
+    if tail:
+        w.write(tail)
+    return w.finish()
