@@ -73,13 +73,21 @@ def commit(store: MountpathStore, w: ObjWriter, bck: Bucket, name: str, owt: Owt
 def write_bytes(store: MountpathStore, bck: Bucket, name: str, data: bytes | bytearray | memoryview, owt: Owt, *,
                 src: Source | None = None, job: str = "") -> ObjAttrs:
     """Blocking. A small object in one call: work file, checksum, fsync, metadata, rename."""
+    try:
+        return _write_small(store, bck, name, data, owt, src=src, job=job)
+    except BaseException:
+        store.stats.add("err.put")
+        raise
+
+
+def _write_small(store: MountpathStore, bck: Bucket, name: str, data: bytes | bytearray | memoryview, owt: Owt, *,
+                 src: Source | None, job: str) -> ObjAttrs:
     w = store.new_writer()
     try:
         w.write(data)
         return commit(store, w, bck, name, owt, w.finish(), src=src, job=job)
     except BaseException:
         w.abort()
-        store.stats.add("err.put")
         raise
 
 
@@ -115,7 +123,7 @@ async def write_stream(store: MountpathStore, bck: Bucket, name: str, chunks: As
         if expect_size >= 0 and size != expect_size:
             raise ErrBadRequest(f'"{bck}/{name}": got {size} bytes of {expect_size}')
         if w is None and write_through is None:  # the small-object fast path: one thread call
-            return await asyncio.to_thread(write_bytes, store, bck, name, buf, owt, src=src, job=job)
+            return await asyncio.to_thread(_write_small, store, bck, name, buf, owt, src=src, job=job)
         if w is None:
             w = await asyncio.to_thread(store.new_writer)
         cksum = await asyncio.to_thread(_finish, w, buf)
@@ -124,9 +132,9 @@ async def write_stream(store: MountpathStore, bck: Bucket, name: str, chunks: As
         return await asyncio.to_thread(commit, store, w, bck, name, owt, cksum, src=src, job=job,
                                        through=write_through is not None)
     except BaseException:
+        store.stats.add("err.put")
         if w is not None:
             await asyncio.to_thread(w.abort)
-            store.stats.add("err.put")
         raise
 
 

@@ -1,0 +1,233 @@
+"""The write pipeline (fs/write.py), its owts (core/owt.py), the name lock (fs/namelock.py), counters."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import xxhash
+
+from ais_ray.core.errors import ErrBadRequest, ErrObjNotFound
+from ais_ray.core.lom import CT_WORK, ObjAttrs
+from ais_ray.core.names import Bucket, Provider
+from ais_ray.core.owt import POLICY, Owt
+from ais_ray.fs.namelock import NameLocks
+from ais_ray.fs.store import MountpathStore
+from ais_ray.fs.write import WRITE_BATCH, Source, new_attrs, write_bytes, write_stream
+from ais_ray.stats import COUNTERS, Counters
+
+BCK = Bucket("b")
+SRC = Source(etag="e1", version="v7", size=5)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> MountpathStore:
+    return MountpathStore(str(tmp_path / "mp"), fsync=False)
+
+
+async def chunks(data: bytes, n: int = 3) -> AsyncIterator[bytes]:
+    step = max(1, len(data) // n)
+    for i in range(0, len(data), step):
+        await asyncio.sleep(0)
+        yield data[i:i + step]
+
+
+def work_files(store: MountpathStore) -> list[str]:
+    return os.listdir(os.path.join(store.path, CT_WORK))
+
+
+# ---- owt policy ---------------------------------------------------------------------------------
+def test_every_owt_has_a_policy_and_a_declared_counter() -> None:
+    assert set(POLICY) == set(Owt)
+    assert {p.counter for p in POLICY.values()} <= set(COUNTERS)
+
+
+def test_put_bumps_the_version_and_records_no_source(store: MountpathStore) -> None:
+    a1 = write_bytes(store, BCK, "o", b"one", Owt.PUT, src=SRC, job="j")
+    a2 = write_bytes(store, BCK, "o", b"two", Owt.PUT)
+    assert (a1.version, a2.version) == ("1", "2")
+    assert (a2.src_etag, a2.src_version, a2.job) == ("", "", "")
+    assert store.load(BCK, "o") == a2
+
+
+@pytest.mark.parametrize("owt", [Owt.COLD_GET, Owt.BLOB, Owt.REBALANCE, Owt.MIRROR_COPY, Owt.EC_RESTORE])
+def test_cached_and_moved_copies_keep_the_source_version(store: MountpathStore, owt: Owt) -> None:
+    for _ in range(2):
+        a = write_bytes(store, BCK, "o", b"hello", owt, src=SRC, job="j")
+    assert a.version == "v7" and (a.src_etag, a.src_version, a.src_size) == ("e1", "v7", 5)
+    assert a.job == ("j" if POLICY[owt].job else "")
+
+
+def test_download_bumps_and_keeps_source_identity_and_job(store: MountpathStore) -> None:
+    a = write_bytes(store, BCK, "o", b"hello", Owt.DOWNLOAD, src=Source("e", "", -1), job="dl-1")
+    assert (a.version, a.src_etag, a.src_size, a.job) == ("1", "e", 5, "dl-1")
+    assert a.cksum == xxhash.xxh64(b"hello", seed=0).hexdigest()
+
+
+def test_write_through_keeps_the_remote_identity() -> None:
+    a = new_attrs(Owt.PUT, 5, "c", src=SRC, through=True)
+    assert (a.version, a.src_etag, a.src_version) == ("v7", "e1", "v7")
+
+
+# ---- streaming, batching, write-through ---------------------------------------------------------------
+@pytest.mark.parametrize("size", [0, 10, WRITE_BATCH - 1, WRITE_BATCH * 2 + 17])
+def test_stream_stores_exact_bytes(store: MountpathStore, size: int) -> None:
+    data = os.urandom(size)
+    seen = []
+    a = asyncio.run(write_stream(store, BCK, "d/o", chunks(data), Owt.PUT, expect_size=size, on_chunk=seen.append))
+    f, got = store.open(BCK, "d/o")
+    with f:
+        assert f.read() == data
+    assert b"".join(seen) == data and got.cksum == a.cksum == xxhash.xxh64(data, seed=0).hexdigest()
+    assert work_files(store) == []
+
+
+def test_write_through_runs_on_the_finished_work_file_before_commit(store: MountpathStore) -> None:
+    seen: list[bytes] = []
+
+    async def through(path: str, size: int) -> Source:
+        seen.append(Path(path).read_bytes())
+        with pytest.raises(ErrObjNotFound):
+            store.load(BCK, "o")  # not visible here yet
+        return Source("remote-etag", "3", size)
+
+    a = asyncio.run(write_stream(store, BCK, "o", chunks(b"abc"), Owt.PUT, write_through=through))
+    assert seen == [b"abc"] and (a.version, a.src_etag) == ("3", "remote-etag")
+    with pytest.raises(ValueError):
+        asyncio.run(write_stream(store, BCK, "o", chunks(b"abc"), Owt.COLD_GET, write_through=through))
+
+
+# ---- crashes leave nothing visible ----------------------------------------------------------------------
+@pytest.mark.parametrize("size", [10, WRITE_BATCH * 2])
+def test_failure_mid_stream_leaves_no_object_and_no_work_file(store: MountpathStore, size: int) -> None:
+    async def broken() -> AsyncIterator[bytes]:
+        yield os.urandom(size)
+        raise ConnectionResetError("source went away")
+
+    with pytest.raises(ConnectionResetError):
+        asyncio.run(write_stream(store, BCK, "o", broken(), Owt.DOWNLOAD))
+    with pytest.raises(ErrObjNotFound):
+        store.load(BCK, "o")
+    assert work_files(store) == []
+    assert store.stats.snapshot().get("err.put.n") == 1
+
+
+def test_short_body_is_an_error_and_keeps_the_old_object(store: MountpathStore) -> None:
+    write_bytes(store, BCK, "o", b"old", Owt.PUT)
+    with pytest.raises(ErrBadRequest):
+        asyncio.run(write_stream(store, BCK, "o", chunks(b"new"), Owt.PUT, expect_size=100))
+    f, _ = store.open(BCK, "o")
+    with f:
+        assert f.read() == b"old"
+
+
+def test_work_file_left_by_a_crash_is_invisible_and_cleaned_at_start(store: MountpathStore) -> None:
+    w = store.new_writer()  # a writer that died between write and rename
+    w.write(b"partial")
+    w.finish()
+    with pytest.raises(ErrObjNotFound):
+        store.load(BCK, "o")
+    assert len(work_files(store)) == 1
+    restarted = MountpathStore(store.path, fsync=False)
+    assert restarted.cleanup_work() == 1 and work_files(restarted) == []
+
+
+# ---- one writer per name ------------------------------------------------------------------------------
+def test_concurrent_fetchers_of_one_name_fetch_once(store: MountpathStore) -> None:
+    fetches = 0
+
+    async def fetch() -> ObjAttrs:  # a source that counts how often it is read
+        nonlocal fetches
+        fetches += 1
+        return await write_stream(store, BCK, "o", chunks(b"x" * 1000, 10), Owt.COLD_GET, src=SRC)
+
+    async def main() -> list[ObjAttrs]:
+        return await asyncio.gather(*(store.locks.once(BCK.uname("o"), fetch) for _ in range(5)))
+
+    results = asyncio.run(main())
+    assert fetches == 1 and len({r.cksum for r in results}) == 1
+    assert store.stats.snapshot()["get.cold.n"] == 1
+    assert store.locks.held(BCK.uname("o")) is None
+
+
+def test_a_waiter_gets_the_writers_error_then_the_name_is_free() -> None:
+    locks = NameLocks()
+
+    async def fail() -> ObjAttrs:
+        await asyncio.sleep(0.01)
+        raise ErrBadRequest("nope")
+
+    async def ok() -> ObjAttrs:
+        return ObjAttrs(size=1)
+
+    async def main() -> None:
+        results = await asyncio.gather(locks.once("k", fail), locks.once("k", ok), return_exceptions=True)
+        assert all(isinstance(r, ErrBadRequest) for r in results)
+        assert (await locks.once("k", ok)).size == 1
+
+    asyncio.run(main())
+
+
+def test_a_cancelled_writer_lets_a_waiter_write() -> None:
+    locks = NameLocks()
+
+    async def slow() -> ObjAttrs:
+        await asyncio.sleep(10)
+        return ObjAttrs(size=0)
+
+    async def ok() -> ObjAttrs:
+        return ObjAttrs(size=2)
+
+    async def main() -> None:
+        first = asyncio.ensure_future(locks.once("k", slow))
+        await asyncio.sleep(0)
+        second = asyncio.ensure_future(locks.once("k", ok))
+        await asyncio.sleep(0)
+        first.cancel()
+        assert (await second).size == 2
+
+    asyncio.run(main())
+
+
+def test_claim_is_exclusive_and_names_its_owner() -> None:
+    locks = NameLocks()
+
+    async def main() -> None:
+        h = locks.claim("k", owner="bd")
+        assert h is not None and locks.claim("k") is None and locks.owner("k") == "bd"
+        locks.release("k", h, ObjAttrs(size=3))
+        assert locks.held("k") is None and (await locks.wait(h)).size == 3
+
+    asyncio.run(main())
+
+
+# ---- counters ------------------------------------------------------------------------------------------
+def test_counters_are_declared_thread_safe_and_aliased() -> None:
+    c = Counters()
+
+    def work() -> None:
+        for _ in range(1000):
+            c.add("get", 2)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    c.add("getblob", 10)
+    snap = c.snapshot()
+    assert (snap["get.n"], snap["get.size"]) == (4000, 8000)
+    assert snap["getblob.n"] == snap["blobget.n"] == 1  # the name earlier releases showed
+    with pytest.raises(KeyError):
+        c.add("made.up")
+
+
+def test_pipeline_counts_per_owt(store: MountpathStore) -> None:
+    write_bytes(store, BCK, "a", b"12345", Owt.PUT)
+    write_bytes(store, Bucket("r", Provider.AWS), "a", b"12", Owt.COLD_GET, src=SRC)
+    snap = store.stats.snapshot()
+    assert (snap["put.n"], snap["put.size"], snap["get.cold.n"], snap["coldget.size"]) == (1, 5, 1, 2)
