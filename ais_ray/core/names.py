@@ -165,7 +165,7 @@ def validate_obj_name(name: str) -> str:
     """Raise ErrInvalidName unless `name` is a safe object name; return it.
 
     Rejected: empty names, a leading `/` or `~/`, a trailing `/`, `.` or `..` components,
-    NUL bytes, and names or components too long for the filesystem. Nothing that passes
+    empty components (`//`: the filesystem would alias `x//y` and `x/y`), NUL bytes, and names or components too long for the filesystem. Nothing that passes
     can resolve outside its bucket directory (Go `cos.ValidateOname`, plus the length rules
     of the filesystem the object is stored on).
     """
@@ -182,6 +182,8 @@ def validate_obj_name(name: str) -> str:
         bad = "must not end with '/'"
     elif any(part in (".", "..") for part in name.split("/")):
         bad = "must not contain '.' or '..' path components"
+    elif "//" in name:  # `x//y` would be stored as `x/y` yet placed by the hash of `x//y`: one name, one place
+        bad = "must not contain empty path components ('//')"
     elif len(name.encode()) > MAX_OBJ_NAME_LEN:
         bad = f"is longer than {MAX_OBJ_NAME_LEN} bytes"
     elif any(len(part.encode()) > MAX_NAME_COMPONENT_LEN for part in name.split("/")):

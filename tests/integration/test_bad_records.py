@@ -71,3 +71,20 @@ def test_damaged_records_do_not_stop_a_restart(cluster: LocalCluster) -> None:
     mine = sorted(f for f in os.listdir(job_dir) if f.startswith(("dnl-evil", "dnl-torn")))
     assert mine == ["dnl-evil.json.bad", "dnl-torn.json.bad"]  # set aside, kept to inspect
     assert requests.get(f"{cluster.endpoint}/v1/download").status_code == 200  # the job list answers
+
+
+def test_double_slash_names_are_refused_not_aliased(cluster: LocalCluster) -> None:
+    """Issue 15 item 3: `x//y` was stored as `x/y` but placed by the hash of `x//y`."""
+    bucket = f"dbl-{uuid.uuid4().hex[:8]}"
+    assert requests.post(f"{cluster.endpoint}/v1/buckets/{bucket}", json={"action": "create-bck"}).status_code == 200
+    for name in ("x//y", "x///y", "a/b//c"):
+        r = requests.put(f"{cluster.endpoint}/v1/objects/{bucket}/{name}", data=b"z")
+        assert r.status_code == 400 and "//" in r.json()["message"], (name, r.status_code, r.text)
+    # the mountpath data servers (reached directly, as the SDK's direct mode does) refuse it too
+    smap = requests.get(f"{cluster.endpoint}/v1/daemon", params={"what": "smap"}).json()
+    urls = [mp["url"] for t in smap["tmap"].values() for mp in t.get("mountpaths") or []]
+    assert urls
+    for url in urls:
+        r = requests.put(f"{url}/v1/objects/{bucket}/x//y", params={"provider": "ais"}, data=b"z")
+        assert r.status_code == 400, r.text
+    assert requests.get(f"{cluster.endpoint}/v1/objects/{bucket}/x/y").status_code == 404

@@ -25,7 +25,7 @@ def test_invalid_bucket_names(name):
         validate_bucket_name(name)
 
 
-@pytest.mark.parametrize("name", ["", "/abs", "~/home", "dir/", "..", "a/../b", "./a", "a/.", "a\x00b", "x" * 1025, "a/" + "y" * 256])
+@pytest.mark.parametrize("name", ["", "/abs", "~/home", "dir/", "..", "a/../b", "./a", "a/.", "a\x00b", "x" * 1025, "a/" + "y" * 256, "x//y", "a///b", "d/e//"])
 def test_invalid_obj_names(name):
     with pytest.raises(ErrInvalidName):
         validate_obj_name(name)
