@@ -10,8 +10,10 @@ import subprocess
 import sys
 import time
 
+from ais_ray.backends.guard import ENV_DENY
 from ais_ray.cli.common import CliError, default_data_dir, print_json, print_table, run
 from ais_ray.cli.daemon import read_state, state_path, write_state
+from ais_ray.core.netpolicy import NetPolicy
 from ais_ray.client import AisClient
 from ais_ray.core.sizes import format_size
 
@@ -51,6 +53,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     data_dir = os.path.abspath(args.data_dir or default_data_dir())
     if args.targets < 1:
         raise CliError("--targets must be at least 1")
+    deny = NetPolicy.parse(args.download_deny) if args.download_deny is not None else None
     if args.address:
         return _up_attached(args, data_dir)
     st = read_state(data_dir)
@@ -70,8 +73,12 @@ def cmd_up(args: argparse.Namespace) -> int:
         os.unlink(state_path(data_dir))
     log_path = os.path.join(data_dir, "run", "daemon.log")
     cmd = [sys.executable, "-m", "ais_ray.cli.daemon", "--data-dir", data_dir] + (["--dashboard"] if args.dashboard else [])
+    env = dict(os.environ)
+    if deny is not None:  # every Ray process of the daemon inherits it (backends/guard.py)
+        env[ENV_DENY] = str(deny)
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                env=env)
     print(f"starting ais-ray: {len(cfg.targets)} targets x {len(cfg.targets[0].mountpaths)} mountpaths, data in {data_dir}")
     deadline = time.monotonic() + UP_TIMEOUT
     while time.monotonic() < deadline:

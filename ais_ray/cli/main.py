@@ -42,6 +42,10 @@ ais-ray up --address auto                    # deploy onto a running Ray cluster
     p.add_argument("--address", help="join this existing Ray cluster instead of starting a local one")
     p.add_argument("--dashboard", action="store_true", help="also start the Ray dashboard (metrics, actors, logs)")
     p.add_argument("--no-fsync", action="store_true", help="do not fsync objects on commit (faster, less durable)")
+    p.add_argument("--download-deny", metavar="CATEGORIES",
+                   help="addresses download sources may not resolve to: default (link-local, metadata, multicast, "
+                        "unspecified), none, all, or a comma list adding loopback, private (default: "
+                        "$AIS_RAY_DOWNLOAD_DENY or 'default')")
     p = _cmd(sub, "down", cluster_cmds.cmd_down, "stop the cluster `ais-ray up` started (data is kept)", """
 ais-ray down
 ais-ray down --data-dir /tmp/ais""")
