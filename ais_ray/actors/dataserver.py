@@ -16,6 +16,7 @@ from aiohttp import web
 
 from ais_ray.actors.blobs import Blobs
 from ais_ray.actors.cold import ColdGets
+from ais_ray.actors.objcopy import ObjCopier
 from ais_ray.backends.base import RemoteObj
 from ais_ray.core import headers as H
 from ais_ray.core.blob import blob_source
@@ -23,7 +24,7 @@ from ais_ray.core.bmd import RemoteRef, remote_of
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrObjNotFound, ErrUnsupported, error_body
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name
-from ais_ray.core.owt import Owt
+from ais_ray.core.owt import OWT_HEADER, put_owt
 from ais_ray.core.ranges import parse_range
 from ais_ray.fs.write import write_stream
 
@@ -96,6 +97,7 @@ class DataServer:
         self.url = ""
         self.cold = ColdGets(ctx.store)
         self.blobs = Blobs(ctx)
+        self.copier = ObjCopier(ctx, self.cold, lambda: self.url)
 
     async def start(self, host: str, port: int) -> str:
         """Bind `port` if free (stable URLs across restarts), else any free port; return the URL."""
@@ -108,6 +110,7 @@ class DataServer:
         return self.url
 
     async def stop(self) -> None:
+        await self.copier.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -122,11 +125,13 @@ class DataServer:
 
     async def put_object(self, req: web.Request) -> web.Response:
         bck, name, ref = self._locate(req)
+        if H.Q_OBJ_TO in req.query:  # copy this object elsewhere; the source is only read
+            return await self.copier.copy(req, bck, name, ref)
         if req.query.get("append_type"):
             raise ErrUnsupported("append is not supported")
         self.ctx.store.fqn(bck, name)  # validate the name before reading the body
         through = self.cold.write_through(ref, name) if ref is not None else None  # the remote has it first
-        await write_stream(self.ctx.store, bck, name, req.content.iter_any(), Owt.PUT,
+        await write_stream(self.ctx.store, bck, name, req.content.iter_any(), put_owt(req.headers.get(OWT_HEADER, "")),
                            expect_size=-1 if req.content_length is None else req.content_length,
                            write_through=through)
         return web.Response(status=200)

@@ -10,6 +10,10 @@ import enum
 from dataclasses import dataclass
 
 
+# Between nodes: a PUT that carries another owt's bytes (the destination of a copy) says so here.
+OWT_HEADER = "Ais-Owt"
+
+
 class Owt(enum.Enum):
     PUT = "put"  # a client's PUT
     COLD_GET = "cold-get"  # first GET of a remote object (also prefetch)
@@ -52,3 +56,8 @@ POLICY: dict[Owt, OwtPolicy] = {
 
 def policy(owt: Owt) -> OwtPolicy:
     return POLICY[owt]
+
+
+def put_owt(header: str) -> Owt:
+    """The owt of a PUT from its `OWT_HEADER`: a copy's destination, or else a plain PUT."""
+    return Owt.COPY if header == Owt.COPY.value else Owt.PUT

@@ -306,8 +306,8 @@ class DownloadRunner:
                 with open(os.path.join(hooks.state_dir, fname)) as f:
                     doc = json.load(f)
                 out.append(cls(hooks, spec_from_json(doc["spec"]), doc))
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                log.warning("skipping unreadable download state %s: %r", fname, exc)
+            except Exception as exc:  # never let one record stop a restart
+                log.error("skipping unreadable download state %s: %r", fname, exc)
         return out
 
     def remove_state(self) -> None:

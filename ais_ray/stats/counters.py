@@ -15,6 +15,7 @@ COUNTERS: dict[str, str] = {
     "put": "objects written by PUT (and copies, transforms)",
     "head": "HEAD requests",
     "del": "objects deleted",
+    "copy": "objects copied out (single-object copy, source side)",
     "get.cold": "cold GETs: remote objects fetched and stored",
     "getblob": "GETs through the blob downloader",
     "dl": "objects stored by download jobs",
