@@ -66,7 +66,7 @@ class ObjWriter:
             with open(self.path, "rb") as f:
                 while block := f.read(4 << 20):
                     self._hash.update(block)
-            self.size = os.fstat(self._f.fileno()).st_size
+        self.size = os.fstat(self._f.fileno()).st_size  # also what pwrite (parallel chunks) filled
         if self._fsync:
             os.fsync(self._f.fileno())
         self._f.close()

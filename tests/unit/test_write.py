@@ -231,3 +231,13 @@ def test_pipeline_counts_per_owt(store: MountpathStore) -> None:
     write_bytes(store, Bucket("r", Provider.AWS), "a", b"12", Owt.COLD_GET, src=SRC)
     snap = store.stats.snapshot()
     assert (snap["put.n"], snap["put.size"], snap["get.cold.n"], snap["coldget.size"]) == (1, 5, 1, 2)
+
+
+def test_a_file_filled_by_offset_is_committed_at_its_full_size(store: MountpathStore) -> None:
+    from ais_ray.fs.write import commit
+
+    w = store.new_writer()
+    w.pwrite(b"world", 5)
+    w.pwrite(b"hello", 0)
+    a = commit(store, w, BCK, "o", Owt.BLOB, w.finish(rehash=True), src=Source("e", "v1", 10))
+    assert a.size == store.load(BCK, "o").size == 10
