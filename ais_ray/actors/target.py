@@ -30,7 +30,7 @@ from ais_ray.core.bmd import BMD, RemoteRef
 from ais_ray.core.dload import DlSpec, TargetDlStatus
 from ais_ray.core.names import Bucket
 from ais_ray.core.smap import MountpathInfo, Smap, Snode
-from ais_ray.core.xact import XactSnap, XactStats, matches
+from ais_ray.core.xact import XactSnap
 from ais_ray.fs.walk import LsEntry
 from ais_ray.jobs.prefetch import PrefetchHooks, PrefetchSpec, run_prefetch
 
@@ -80,8 +80,9 @@ class _TargetActor:
         with open(port_file, "w") as f:
             f.write(self.url.rsplit(":", 1)[1])
         self.smap = _load_smap(paths)
-        self.downloads = TargetDownloads(tid, self.mps, os.path.join(paths[0], DL_STATE_DIR), lambda: self.smap)
-        self.xacts = TargetXacts()
+        self.xacts = TargetXacts()  # the one registry of this target's jobs, downloads included
+        self.downloads = TargetDownloads(tid, self.mps, os.path.join(paths[0], DL_STATE_DIR), lambda: self.smap,
+                                         self.xacts)
 
     async def snode(self) -> Snode:
         """This target as the Smap describes it; waits until every mountpath serves."""
@@ -102,16 +103,9 @@ class _TargetActor:
     # ---- xactions ---------------------------------------------------------------------------------
     async def xact_snaps(self, xid: str = "", kind: str = "", bck: Bucket | None = None,
                          only_running: bool = False) -> list[XactSnap]:
-        """Snapshots of this target's xactions, download jobs included (kind `download`)."""
-        out = self.xacts.snaps(xid=xid, kind=kind, bck=bck, only_running=only_running)
-        if kind in ("", "download"):
-            for job_id, runner in self.downloads.runners.items():
-                st, spec = runner.st, runner.spec
-                snap = XactSnap(job_id, "download", spec.bck, spec.created, st.end_time, st.aborted,
-                                stats=XactStats(objs=st.finished, errors=st.errors))
-                if matches(snap, xid=xid, kind=kind, bck=bck, only_running=only_running):
-                    out.append(snap)
-        return out
+        """Snapshots of this target's xactions (every kind, downloads included)."""
+        self.downloads.resume()
+        return self.xacts.snaps(xid=xid, kind=kind, bck=bck, only_running=only_running)
 
     async def prefetch_start(self, xid: str, spec: PrefetchSpec, ref: RemoteRef) -> None:
         assert self.smap is not None
@@ -154,8 +148,6 @@ class _TargetActor:
 
     async def xact_abort(self, xid: str = "", kind: str = "") -> None:
         await self.xacts.abort(xid=xid, kind=kind)
-        if xid in self.downloads.runners:
-            await self.downloads.abort(xid)
 
     # ---- download jobs ---------------------------------------------------------------------------
     async def dl_start(self, spec: DlSpec) -> None:

@@ -32,6 +32,7 @@ from ais_ray.core.dload import (
     spec_to_json,
 )
 from ais_ray.core.smap import Smap
+from ais_ray.core.xact import XactSnap, XactStats
 from ais_ray.fs.store import write_file_atomic
 from ais_ray.jobs.dl_worker import ERROR, OK, SKIPPED, DlJobCtx, DlResult
 
@@ -118,9 +119,21 @@ class DownloadRunner:
         ranged = not spec.conns and not rate and not spec.headers  # parallel ranges would break a limit
         self.ctx = DlJobCtx(spec.id, spec.bck, spec.timeout, conc, rate, tuple(sorted(spec.headers.items())), ranged)
 
+    kind = "download"
+
+    @property
+    def xid(self) -> str:
+        return self.spec.id
+
     @property
     def done(self) -> bool:
         return bool(self.st.end_time)
+
+    def snap(self) -> XactSnap:
+        st, spec = self.st, self.spec
+        err = st.error_list[0][1] if st.errors and st.error_list and not st.error_list[0][0] else ""
+        return XactSnap(spec.id, self.kind, spec.bck, spec.created, st.end_time, st.aborted, err,
+                        stats=XactStats(objs=st.finished, errors=st.errors))
 
     def start(self) -> None:
         if not self.done and self._task is None:
@@ -140,7 +153,8 @@ class DownloadRunner:
             pass
         except Exception as exc:  # a listing that failed, a lost mountpath: the job ends with the reason
             log.exception("download %s failed", self.spec.id)
-            self._record_error("", f"job failed: {type(exc).__name__}: {getattr(exc, 'message', exc)}")
+            reason = f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"
+            self._record_error("", f"t[{self.h.tid}]: job failed: {reason}")
         finally:
             saver.cancel()
             self.st.end_time = time.time()
@@ -295,10 +309,15 @@ class DownloadRunner:
             await self.save()
 
     @classmethod
-    def load_all(cls, hooks: TargetHooks) -> list[DownloadRunner]:
-        out = []
+    def load_all(cls, hooks: TargetHooks) -> tuple[list[DownloadRunner], dict[str, str]]:
+        """The saved shares of this target, and (job id -> reason) for each one that cannot be resumed.
+
+        A share that cannot be resumed is never dropped silently: the caller reports it as an error.
+        """
+        out: list[DownloadRunner] = []
+        failed: dict[str, str] = {}
         if not os.path.isdir(hooks.state_dir):
-            return out
+            return out, failed
         for fname in sorted(os.listdir(hooks.state_dir)):
             if not fname.endswith(".json"):
                 continue
@@ -306,15 +325,31 @@ class DownloadRunner:
                 with open(os.path.join(hooks.state_dir, fname)) as f:
                     doc = json.load(f)
                 out.append(cls(hooks, spec_from_json(doc["spec"]), doc))
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                log.warning("skipping unreadable download state %s: %r", fname, exc)
-        return out
+            except Exception as exc:  # any damage to the record: the share ends with an error, the target goes on
+                log.error("cannot resume download state %s: %r", fname, exc)
+                failed[fname[: -len(".json")]] = f"cannot resume saved state: {type(exc).__name__}: {exc}"
+        return out, failed
 
-    def remove_state(self) -> None:
-        try:
-            os.unlink(self.state_path())
-        except FileNotFoundError:
-            pass
+
+class FailedShare:
+    """A target's share whose saved state could not be resumed: an error, never "no share, done"."""
+
+    kind = "download"
+
+    def __init__(self, xid: str, tid: str, reason: str) -> None:
+        self.xid = xid
+        self.err = f"t[{tid}]: {reason}"
+        self.st = TargetDlStatus(errors=1, all_dispatched=True, end_time=time.time(), error_list=[("", self.err)])
+
+    def snap(self) -> XactSnap:
+        return XactSnap(self.xid, self.kind, None, self.st.end_time, self.st.end_time, err=self.err,
+                        stats=XactStats(errors=1))
+
+    async def status(self, only_active: bool) -> TargetDlStatus:
+        return self.st
+
+    async def abort(self) -> None:
+        return None
 
 
 def _take(it: Any, n: int) -> list[DlItem]:
