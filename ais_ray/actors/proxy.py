@@ -27,6 +27,7 @@ from ais_ray.core.dload import DlSpec
 from ais_ray.core.errors import ErrBadRequest, ErrBckNotFound, ErrJobNotFound
 from ais_ray.core.names import Bucket, Provider
 from ais_ray.core.smap import FLAG_OFFLINE, Smap, Snode
+from ais_ray.core.selection import Selection
 from ais_ray.core.xact import XactSnap
 from ais_ray.core.xact import status as xact_status
 from ais_ray.core.xid import gen_uuid
@@ -203,8 +204,11 @@ class _ProxyActor:
                 await self._commit(bmd=self.bmd.without_bucket(bck))
         return self.bmd
 
-    async def evict_objects(self, bck: Bucket, names: list[str]) -> None:
-        await asyncio.gather(*(self.target(t).evict.remote(bck, names) for t in self.smap.targets))
+    async def evict_objects(self, bck: Bucket, sel: Selection) -> str:
+        """Evict list-range: every target evicts its share of the selection (sent as is, never expanded)."""
+        xid = gen_uuid()
+        await asyncio.gather(*(self.target(t).evict_listrange.remote(xid, bck, sel) for t in self.smap.targets))
+        return xid
 
     async def summary_start(self, bck: Bucket, prefix: str, with_remote: bool) -> str:
         return self.summaries.start(bck, self.bmd.must_get(bck), prefix, with_remote)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ais_ray.backends.pager import backend_fetch, pages
 from ais_ray.backends.registry import get_backend
 from ais_ray.core.bmd import BucketProps, remote_of
 from ais_ray.core.names import Bucket, Provider
@@ -50,14 +51,9 @@ class Summaries:
         remote_n = remote_size = 0
         ref = remote_of(bck, props)
         if ref is not None and ref.bck.provider is not Provider.HT and (with_remote or bck.is_remote):
-            backend, token = get_backend(ref.bck.provider), ""
-            while True:
-                page = await backend.list_objects(ref.name, prefix, token=token, page_size=1000)
+            async for page in pages(backend_fetch(get_backend(ref.bck.provider), ref.name, prefix)):
                 remote_n += len(page.entries)
                 remote_size += sum(max(e.size, 0) for e in page.entries)
-                token = page.next_token
-                if not token:
-                    break
         return {
             "name": bck.name, "provider": bck.provider.value, "namespace": {"uuid": bck.ns.uuid, "name": bck.ns.name},
             "ObjCount": {"obj_count_present": str(n), "obj_count_remote": str(remote_n)},

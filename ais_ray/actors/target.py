@@ -13,7 +13,6 @@ import heapq
 import json
 import logging
 import os
-from collections.abc import AsyncIterator
 from typing import Any
 
 import ray
@@ -24,15 +23,20 @@ from ais_ray.actors.ioloop import IoLoop
 from ais_ray.actors.mountpath import MountpathActor
 from ais_ray.actors.target_dl import TargetDownloads
 from ais_ray.actors.target_xact import TargetXacts
+from ais_ray.backends.pager import Fetch, backend_fetch
 from ais_ray.backends.registry import get_backend
 from ais_ray.core import hrw, lom
 from ais_ray.core.bmd import BMD, RemoteRef
 from ais_ray.core.dload import DlSpec, TargetDlStatus
+from ais_ray.core.errors import AisError
 from ais_ray.core.names import Bucket
+from ais_ray.core.selection import Selection
 from ais_ray.core.smap import MountpathInfo, Smap, Snode
 from ais_ray.core.xact import XactSnap
 from ais_ray.fs.walk import LsEntry
+from ais_ray.jobs.evict import run_evict
 from ais_ray.jobs.prefetch import PrefetchHooks, PrefetchSpec, run_prefetch
+from ais_ray.jobs.selection import Share
 
 log = logging.getLogger(__name__)
 NAMESPACE = "ais"
@@ -108,20 +112,14 @@ class _TargetActor:
         return self.xacts.snaps(xid=xid, kind=kind, bck=bck, only_running=only_running)
 
     async def prefetch_start(self, xid: str, spec: PrefetchSpec, ref: RemoteRef) -> None:
-        assert self.smap is not None
+        def list_for(prefix: str) -> Fetch:
+            return backend_fetch(get_backend(ref.bck.provider), ref.name, prefix)
 
-        async def names(prefix: str) -> AsyncIterator[str]:
-            backend, token = get_backend(ref.bck.provider), ""
-            while True:
-                page = await backend.list_objects(ref.name, prefix, token=token, page_size=1000)
-                for e in page.entries:
-                    yield e.name
-                token = page.next_token
-                if not token:
-                    return
-
-        hooks = PrefetchHooks(self.tid, self.smap, self.mps, names)
+        hooks = PrefetchHooks(self._share(), self.mps, list_for)
         self.xacts.start(XactSnap(xid, "prefetch-listrange", spec.bck), lambda snap: run_prefetch(spec, hooks, snap))
+
+    def _share(self) -> Share:
+        return Share(self.tid, lambda: self.smap, self.mps)
 
     async def blob_start(self, xid: str, bck: Bucket, name: str, chunk: int, workers: int, latest: bool) -> None:
         """A `blob-download` job for one object this target owns, on the HRW mountpath."""
@@ -191,6 +189,14 @@ class _TargetActor:
 
     async def evict(self, bck: Bucket, names: list[str] | None) -> None:
         await asyncio.gather(*(h.evict.remote(bck, names) for h in self.mps.values()))
+
+    async def evict_listrange(self, xid: str, bck: Bucket, sel: Selection) -> None:
+        """This target's share of an evict list-range, as a job of the registry; returns when done."""
+        share = self._share()
+        snap = await self.xacts.run(XactSnap(xid, "evict-listrange", bck),
+                                    lambda snap: run_evict(bck, sel, share, self.mps, snap))
+        if snap.err:
+            raise AisError(f"t[{self.tid}]: {snap.err}")
 
     async def destroy_bucket(self, bck: Bucket) -> None:
         await asyncio.gather(*(h.destroy_bucket.remote(bck) for h in self.mps.values()))

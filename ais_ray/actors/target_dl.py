@@ -6,15 +6,17 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from ais_ray.backends.base import ListPage
+from ais_ray.backends.pager import backend_fetch
+from ais_ray.backends.pager import names as listed_names
 from ais_ray.backends.registry import get_backend
 from ais_ray.core.dload import DlSpec, TargetDlStatus
 from ais_ray.core.smap import Smap
 from ais_ray.actors.target_xact import TargetXacts
-from ais_ray.jobs.download import LIST_PAGE, DownloadRunner, FailedShare, TargetHooks
+from ais_ray.jobs.download import DownloadRunner, FailedShare, TargetHooks
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +37,7 @@ class TargetDownloads:
     def _hooks(self) -> TargetHooks:
         smap = self._smap()
         assert smap is not None and self.tid in smap.targets, "target not in the cluster map yet"
-        return TargetHooks(self.tid, smap, self.mps, self.state_dir, self._list_remote, self._sync_bucket)
+        return TargetHooks(self.tid, self._smap, self.mps, self.state_dir, self._list_remote, self._sync_bucket)
 
     def _share(self, job_id: str) -> DownloadRunner | FailedShare | None:
         x = self.xacts.get(job_id)
@@ -103,9 +105,9 @@ class TargetDownloads:
         assert spec.src is not None
         return get_backend(spec.src.provider, self._config.get(spec.src.provider.value))
 
-    async def _list_remote(self, spec: DlSpec, token: str) -> ListPage:
+    def _list_remote(self, spec: DlSpec, token: str) -> Awaitable[ListPage]:
         assert spec.src is not None
-        return await self._backend(spec).list_objects(spec.src.name, spec.prefix, token=token, page_size=LIST_PAGE)
+        return backend_fetch(self._backend(spec), spec.src.name, spec.prefix)(token)
 
     async def _sync_bucket(self, spec: DlSpec) -> None:
         """Delete this target's objects under the prefix that the remote bucket no longer has.
@@ -115,7 +117,7 @@ class TargetDownloads:
         assert spec.src is not None
         smap = self._smap()
         assert smap is not None
-        remote_names = self._remote_names(spec)
+        remote_names = listed_names(lambda token: self._list_remote(spec, token))
         nxt = await anext(remote_names, None)
         doomed: dict[str, list[str]] = {}
         start_after = ""
@@ -135,16 +137,6 @@ class TargetDownloads:
         for mp, names in doomed.items():
             n = await self.mps[mp].delete_objects.remote(spec.bck, names)
             log.info("sync %s: deleted %d objects gone from %s", spec.id, n, spec.src)
-
-    async def _remote_names(self, spec: DlSpec) -> Any:
-        token = ""
-        while True:
-            page = await self._list_remote(spec, token)
-            for e in page.entries:
-                yield e.name
-            token = page.next_token
-            if not token:
-                return
 
 
 def _unlink(path: str) -> None:

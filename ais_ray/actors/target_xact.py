@@ -79,6 +79,12 @@ class _TaskXact:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
+    async def wait(self) -> XactSnap:
+        task = self._task
+        if task is not None:
+            await asyncio.gather(asyncio.shield(task), return_exceptions=True)
+        return self._snap
+
 
 class TargetXacts:
     def __init__(self) -> None:
@@ -100,6 +106,12 @@ class TargetXacts:
         self._abort_for(snap.kind)
         self._xacts[snap.id] = _TaskXact(snap, work)
         self._trim()
+
+    async def run(self, snap: XactSnap, work: Work) -> XactSnap:
+        """Start and wait for the end (a job the request waits for, e.g. evict list-range)."""
+        self.start(snap, work)
+        x = self._xacts.get(snap.id)
+        return await x.wait() if isinstance(x, _TaskXact) else snap
 
     def add(self, xact: Xact) -> None:
         """Register a job that runs itself (e.g. a resumed download share); replaces one of the same id."""

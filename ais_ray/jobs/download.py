@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ais_ray.core import hrw
+from ais_ray.backends.pager import pages
 from ais_ray.core.dload import (
     MAX_ERRORS_KEPT,
     MAX_FINISHED_KEPT,
@@ -35,6 +35,7 @@ from ais_ray.core.smap import Smap
 from ais_ray.core.xact import XactSnap, XactStats
 from ais_ray.fs.store import write_file_atomic
 from ais_ray.jobs.dl_worker import ERROR, OK, SKIPPED, DlJobCtx, DlResult
+from ais_ray.jobs.selection import Share
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,6 @@ MP_CONCURRENCY = 16  # downloads in flight per mountpath when the job sets no co
 BATCH = 16  # items per call to a mountpath: one Ray call per object would cost more than a small object
 CHUNK = 4096  # items HRW-filtered per thread hop
 PERSIST_EVERY = 1.0
-LIST_PAGE = 1000
 
 
 class Window:
@@ -78,7 +78,7 @@ class TargetHooks:
     """What the runner needs from its target (kept narrow so the runner is testable)."""
 
     tid: str
-    smap: Smap
+    smap: Callable[[], Smap | None]  # the target's current Smap, read at each decision
     mountpaths: dict[str, Any]  # path -> mountpath actor handle
     state_dir: str
     list_remote: Callable[[DlSpec, str], Any]  # (spec, token) -> awaitable ListPage
@@ -105,7 +105,8 @@ class DownloadRunner:
         self._task: asyncio.Task[None] | None = None
         self._dirty = True
         n_mp = len(hooks.mountpaths)
-        n_t = max(1, len(hooks.smap.active_targets()))
+        smap = hooks.smap()
+        n_t = max(1, len(smap.active_targets())) if smap is not None else 1
         if spec.conns > 0:
             window = Window(spec.conns)
             self._windows = {mp: window for mp in hooks.mountpaths}
@@ -162,17 +163,14 @@ class DownloadRunner:
             await self.save()
 
     async def _dispatch_all(self) -> None:
-        t_hrw = hrw.Hrw(self.h.smap.active_targets())
-        me = self.h.smap.targets[self.h.tid]
-        mp_hrw = hrw.Hrw({m.path: m.digest for m in me.mountpaths if m.enabled and m.path in self.h.mountpaths})
-        bck, tid = self.spec.bck, self.h.tid
+        share = Share(self.h.tid, self.h.smap, self.h.mountpaths)
+        bck = self.spec.bck
 
         def own(items: list[DlItem]) -> list[tuple[DlItem, str]]:
             out = []
             for it in items:
-                uname = bck.uname(it.name)
-                if it.idx not in self._done and t_hrw.owner(uname) == tid:
-                    out.append((it, mp_hrw.owner(uname)))
+                if it.idx not in self._done and (mp := share.mountpath(bck, it.name)) is not None:
+                    out.append((it, mp))
             return out
 
         async for chunk, end_idx in self._chunks():
@@ -193,9 +191,8 @@ class DownloadRunner:
             while chunk := await asyncio.to_thread(_take, it, CHUNK):
                 yield chunk, chunk[-1].idx + 1
             return
-        idx, token = self.prog.page_idx, self.prog.page_token
-        while True:
-            page = await self.h.list_remote(self.spec, token)
+        idx = self.prog.page_idx
+        async for page in pages(lambda token: self.h.list_remote(self.spec, token), self.prog.page_token):
             items = []
             for e in page.entries:
                 if self.spec.wants(e.name):
@@ -203,9 +200,6 @@ class DownloadRunner:
                 idx += 1
             self._pages.append((idx, page.next_token))
             yield items, idx
-            if not page.next_token:
-                return
-            token = page.next_token
 
     async def _send(self, mp: str, items: list[DlItem]) -> None:
         await self._windows[mp].acquire(len(items))

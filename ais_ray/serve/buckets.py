@@ -15,9 +15,8 @@ from fastapi.responses import JSONResponse, Response
 from ais_ray.core import headers as H
 from ais_ray.core.bmd import BucketProps
 from ais_ray.core.errors import ErrBadRequest, ErrUnsupported
-from ais_ray.core.names import Bucket, Provider, validate_bucket_name, validate_obj_name
-from ais_ray.core.template import Template
-from ais_ray.core.xid import gen_uuid
+from ais_ray.core.names import Bucket, Provider, validate_bucket_name
+from ais_ray.core.selection import Selection
 from ais_ray.jobs.prefetch import PrefetchSpec
 from ais_ray.serve.listing import list_objects
 from ais_ray.serve.state import state
@@ -33,7 +32,6 @@ ACT_SUMMARY = "summary-bck"
 ACT_PREFETCH = "prefetch-listrange"
 ACT_EVICT_BCK = "evict-remote-bck"
 ACT_EVICT_OBJS = "evict-listrange"
-MAX_SELECTION = 1_000_000
 
 
 @router.get("/v1/buckets", summary="List buckets (`?provider=`, empty: all)")
@@ -95,9 +93,8 @@ async def bucket_delete(req: Request, bucket: str) -> Response:
         return Response(status_code=200)
     if msg.action == ACT_EVICT_OBJS:
         await state().bucket_props(bck)
-        names = select_names(msg.value or {})
-        await state().proxy.evict_objects.remote(bck, names)
-        return Response(gen_uuid(), status_code=200)
+        sel = Selection.from_msg(msg.value or {}, listing=False)
+        return Response(await state().proxy.evict_objects.remote(bck, sel), status_code=200)
     raise ErrBadRequest(f'invalid action "{msg.action}" for DELETE {bck}')
 
 
@@ -154,25 +151,11 @@ async def bucket_head(req: Request, bucket: str) -> Response:
 
 def prefetch_spec(bck: Bucket, value: dict[str, Any]) -> PrefetchSpec:
     """Go `apc.PrefetchMsg`: a selection (`objnames` or `template`; neither: the whole bucket) and options."""
-    names = tuple(validate_obj_name(str(n)) for n in value.get("objnames") or ())
-    template = str(value.get("template") or "")
-    if template:
-        Template.parse(template, max_count=None)  # validate now: a 400, not a failed job
+    sel = Selection.from_msg(value)  # validated now: a 400, not a failed job
     threshold = value.get("blob-threshold") or 0
     workers = value.get("num-workers") or 0
     if not isinstance(threshold, int) or threshold < 0:
         raise ErrBadRequest(f'invalid "blob-threshold" {threshold!r}: expecting a non-negative number of bytes')
     if not isinstance(workers, int) or workers < 0:
         raise ErrBadRequest(f'invalid "num-workers" {workers!r}: expecting a non-negative integer')
-    return PrefetchSpec(bck, names, template, bool(value.get("latest-ver")), bool(value.get("coer")), threshold, workers)
-
-
-def select_names(value: dict[str, Any]) -> list[str]:
-    """A multi-object selection: `{"objnames": [...]}` or `{"template": "x-{0..9}"}`."""
-    if value.get("objnames"):
-        return [validate_obj_name(str(n)) for n in value["objnames"]]
-    template = str(value.get("template") or "")
-    if not template:
-        raise ErrBadRequest('expecting "objnames" or "template"')
-    tmpl = Template.parse(template, max_count=MAX_SELECTION).require_range()
-    return [validate_obj_name(n) for n in tmpl]
+    return PrefetchSpec(bck, sel, bool(value.get("latest-ver")), bool(value.get("coer")), threshold, workers)
