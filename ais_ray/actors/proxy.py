@@ -18,21 +18,23 @@ from typing import Any
 import ray
 
 from ais_ray.actors.proxy_dl import ProxyDownloads
-from ais_ray.actors.proxy_summary import Summaries
+from ais_ray.actors.proxy_xact import gather
 from ais_ray.actors.target import NAMESPACE, target_actor_name
 from ais_ray.backends.registry import get_backend
 from ais_ray.core.blob import blob_source
 from ais_ray.core.bmd import BMD, HT_ORIGIN, BucketProps, remote_of
 from ais_ray.core.dload import DlSpec
-from ais_ray.core.errors import ErrBadRequest, ErrBckNotFound, ErrJobNotFound
+from ais_ray.core.errors import AisError, ErrBadRequest, ErrBckNotFound, ErrJobNotFound
 from ais_ray.core.names import Bucket, Provider
-from ais_ray.core.smap import FLAG_OFFLINE, Smap, Snode
 from ais_ray.core.selection import Selection
+from ais_ray.core.smap import FLAG_OFFLINE, Smap, Snode
 from ais_ray.core.xact import XactSnap
 from ais_ray.core.xact import status as xact_status
 from ais_ray.core.xid import gen_uuid
 from ais_ray.fs.store import write_file_atomic
 from ais_ray.jobs.prefetch import PrefetchSpec
+from ais_ray.jobs.summary import KIND as SUMMARY
+from ais_ray.jobs.summary import summary_wire
 
 log = logging.getLogger(__name__)
 PROXY_NAME = "ais-proxy"
@@ -56,8 +58,7 @@ class _ProxyActor:
         self._lock = asyncio.Lock()
         self._keepalive: asyncio.Task[None] | None = None
         self.started = time.time()
-        self.downloads = ProxyDownloads(state_dir, lambda: {tid: self.target(tid) for tid in self.smap.targets})
-        self.summaries = Summaries(lambda: {tid: self.target(tid) for tid in self.smap.targets})
+        self.downloads = ProxyDownloads(state_dir, self._targets)
 
     def _load(self, name: str, parse: Any) -> Any:
         path = os.path.join(self.dir, name)
@@ -65,6 +66,10 @@ class _ProxyActor:
             return None
         with open(path, "rb") as f:
             return parse(json.load(f))
+
+    def _targets(self) -> dict[str, Any]:
+        """tid -> handle, over the current Smap."""
+        return {tid: self.target(tid) for tid in self.smap.targets}
 
     def target(self, tid: str) -> Any:
         h = self._handles.get(tid)
@@ -211,21 +216,35 @@ class _ProxyActor:
         return xid
 
     async def summary_start(self, bck: Bucket, prefix: str, with_remote: bool) -> str:
-        return self.summaries.start(bck, self.bmd.must_get(bck), prefix, with_remote)
+        """A `summary-bck` job on every target; the bucket's HRW target also lists the remote if asked."""
+        ref = remote_of(bck, self.bmd.must_get(bck))
+        if ref is None or ref.bck.provider is Provider.HT or not (with_remote or bck.is_remote):
+            ref = None
+        xid = gen_uuid()
+        lister = self.smap.owner(bck.uname("")).daemon_id
+        await gather(self._targets(), "summary_start", xid, bck, prefix, ref, lister, strict=True)
+        return xid
 
     async def summary_result(self, xid: str) -> dict[str, Any] | None:
-        try:
-            return self.summaries.result(xid)
-        except KeyError:
-            raise ErrJobNotFound(xid) from None
+        """The merged summary once every part ended (re-raising a part's error), None while running."""
+        snaps = [s for part in (await self.xact_query(xid, SUMMARY)).values() for s in part]
+        if not snaps:
+            raise ErrJobNotFound(xid)
+        if any(s.running for s in snaps):
+            return None
+        for s in snaps:
+            if s.failure is not None:
+                raise s.failure
+            if s.err:
+                raise AisError(s.err)
+        assert snaps[0].bck is not None
+        return summary_wire(snaps[0].bck, snaps)
 
     # ---- xactions ---------------------------------------------------------------------------------
     async def xact_query(self, xid: str = "", kind: str = "", bck: Bucket | None = None,
                          only_running: bool = False) -> dict[str, list[XactSnap]]:
-        tids = list(self.smap.targets)
-        parts = await asyncio.gather(*(self.target(t).xact_snaps.remote(xid, kind, bck, only_running) for t in tids),
-                                     return_exceptions=True)
-        return {t: p for t, p in zip(tids, parts) if not isinstance(p, BaseException) and p}
+        parts = await gather(self._targets(), "xact_snaps", xid, kind, bck, only_running, strict=False)
+        return {t: p for t, p in parts.items() if p}
 
     async def xact_status(self, xid: str, kind: str = "") -> dict[str, Any]:
         snaps = [s for part in (await self.xact_query(xid, kind)).values() for s in part]

@@ -37,6 +37,8 @@ from ais_ray.fs.walk import LsEntry
 from ais_ray.jobs.evict import run_evict
 from ais_ray.jobs.prefetch import PrefetchHooks, PrefetchSpec, run_prefetch
 from ais_ray.jobs.selection import Share
+from ais_ray.jobs.summary import KIND as SUMMARY
+from ais_ray.jobs.summary import run_summary
 
 log = logging.getLogger(__name__)
 NAMESPACE = "ais"
@@ -181,11 +183,10 @@ class _TargetActor:
         found = await asyncio.gather(*(self.mps[mp].present.remote(bck, ns) for mp, ns in by_mp.items()))
         return {n: (f"t[{self.tid}]:mp[{mp}]", e) for mp, part in zip(by_mp, found) for n, e in part.items()}
 
-    async def bucket_stats(self, bck: Bucket, prefix: str) -> tuple[int, int, int, int]:
-        parts = await asyncio.gather(*(h.bucket_stats.remote(bck, prefix) for h in self.mps.values()))
-        nonempty = [p for p in parts if p[0]]
-        return (sum(p[0] for p in parts), sum(p[1] for p in parts), min((p[2] for p in nonempty), default=0),
-                max((p[3] for p in parts), default=0))
+    async def summary_start(self, xid: str, bck: Bucket, prefix: str, ref: RemoteRef | None, lister: str) -> None:
+        """This target's part of a bucket summary; the `lister` target also counts the remote."""
+        remote = backend_fetch(get_backend(ref.bck.provider), ref.name, prefix) if ref and lister == self.tid else None
+        self.xacts.start(XactSnap(xid, SUMMARY, bck), lambda snap: run_summary(bck, prefix, self.mps, remote, snap))
 
     async def evict(self, bck: Bucket, names: list[str] | None) -> None:
         await asyncio.gather(*(h.evict.remote(bck, names) for h in self.mps.values()))

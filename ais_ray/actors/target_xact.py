@@ -65,7 +65,7 @@ class _TaskXact:
             snap.aborted = True
             snap.err = snap.err or "aborted"
         except AisError as err:
-            snap.err = err.message
+            snap.err, snap.failure = err.message, err
         except Exception as exc:  # a bug: the xaction ends with the reason, the target goes on
             log.exception("xaction %s[%s]", snap.kind, snap.id)
             snap.err = f"{type(exc).__name__}: {exc}"

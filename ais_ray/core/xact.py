@@ -141,6 +141,8 @@ class XactSnap:
     err: str = ""
     workers: int = 0
     stats: XactStats = field(default_factory=XactStats)
+    extra: dict[str, Any] = field(default_factory=dict)  # kind-specific results (e.g. summary sizes), not on the wire
+    failure: AisError | None = None  # the error itself, for callers that answer with its status
 
     @property
     def running(self) -> bool:

@@ -105,3 +105,25 @@ def test_registry_conflicts_with_rebalance() -> None:
         await reg.abort()
 
     _run(main)
+
+
+def test_failed_share_is_an_error_not_done() -> None:
+    from ais_ray.jobs.download import FailedShare
+
+    share = FailedShare("j1", "t1", "cannot resume saved state: JSONDecodeError: x")
+    st = asyncio.run(share.status(False))
+    assert st.errors == 1 and st.end_time > 0 and st.error_list == [("", share.err)] and "t[t1]" in share.err
+    snap = share.snap()
+    assert snap.kind == "download" and snap.err and snap.stats.errors == 1 and not snap.running
+
+
+def test_summary_merges_the_parts() -> None:
+    from ais_ray.jobs.summary import summary_wire
+
+    a, b = XactSnap("s", "summary-bck", Bucket("b")), XactSnap("s", "summary-bck", Bucket("b"))
+    a.stats.objs, a.stats.bytes, a.extra = 2, 30, {"min": 10, "max": 20}
+    b.stats.in_objs, b.stats.in_bytes, b.extra = 5, 70, {"min": 0, "max": 0}
+    w = summary_wire(Bucket("b"), [a, b])
+    assert w["ObjCount"] == {"obj_count_present": "2", "obj_count_remote": "5"}
+    assert w["ObjSize"] == {"obj_min_size": 10, "obj_avg_size": 15, "obj_max_size": 20}
+    assert w["TotalSize"]["size_all_remote_objs"] == "70"
