@@ -239,6 +239,13 @@ class AisClient:
 
         await self._put(bck, name, body, {"Content-Length": str(size)})
 
+    async def copy_object(self, bck: Bucket, name: str, dst: Bucket, dst_name: str, *, latest: bool = False,
+                          sync: bool = False) -> None:
+        """Copy one object (AIStore `PUT ?object_to=<uname>`); the cluster moves the bytes."""
+        params = self._bck_params(bck, object_to=dst.uname(dst_name), **{"latest-ver": str(latest).lower(),
+                                                                           "synchronize": str(sync).lower()})
+        await self.request("PUT", self._obj_path(bck, name), params=params)
+
     async def put_bytes(self, bck: Bucket, name: str, data: bytes) -> None:
         await self._put(bck, name, lambda: data)
 

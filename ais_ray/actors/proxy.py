@@ -53,7 +53,7 @@ class _ProxyActor:
         self.smap = self._load("smap.json", Smap.from_wire) or Smap(
             uuid=cluster_uuid, version=1, primary=primary, creation_time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         self.smap = self.smap.with_primary(primary)
-        self.bmd = self._load("bmd.json", BMD.from_wire) or BMD(uuid=cluster_uuid)
+        self.bmd = self._load("bmd.json", _parse_bmd) or BMD(uuid=cluster_uuid)
         self._handles: dict[str, Any] = {}
         self._lock = asyncio.Lock()
         self._keepalive: asyncio.Task[None] | None = None
@@ -64,8 +64,12 @@ class _ProxyActor:
         path = os.path.join(self.dir, name)
         if not os.path.exists(path):
             return None
-        with open(path, "rb") as f:
-            return parse(json.load(f))
+        try:
+            with open(path, "rb") as f:
+                return parse(json.load(f))
+        except Exception as exc:  # a damaged record must not stop the proxy: targets hold copies
+            log.error("ignoring unreadable %s: %r", path, exc)
+            return None
 
     def _targets(self) -> dict[str, Any]:
         """tid -> handle, over the current Smap."""
@@ -294,3 +298,11 @@ class _ProxyActor:
 
 
 ProxyActor = ray.remote(_ProxyActor)
+
+
+def _parse_bmd(d: Any) -> BMD:
+    dropped: list[str] = []
+    bmd = BMD.from_wire(d, dropped=dropped)
+    if dropped:
+        log.error("BMD: dropped unreadable bucket entries %s", dropped)
+    return bmd

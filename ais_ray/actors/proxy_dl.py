@@ -41,12 +41,19 @@ class ProxyDownloads:
         self._targets = targets  # tid -> handle, of the current Smap
         self.jobs: dict[str, _Entry] = {}
         for fname in sorted(os.listdir(self.dir)):
+            if not fname.endswith(".json"):
+                continue
+            path = os.path.join(self.dir, fname)
             try:
-                with open(os.path.join(self.dir, fname)) as f:
+                with open(path) as f:
                     d = json.load(f)
                 self.jobs[d["spec"]["id"]] = _Entry(spec_from_json(d["spec"]), d["aborted"], d["final"])
-            except (OSError, ValueError, KeyError) as exc:
-                log.warning("skipping unreadable job %s: %r", fname, exc)
+            except Exception as exc:  # one bad record must never stop a restart: set it aside, go on
+                log.error("download job record %s is unreadable (%r); moved to %s.bad", fname, exc, fname)
+                try:
+                    os.replace(path, path + ".bad")
+                except OSError:
+                    pass
 
     async def _persist(self, e: _Entry) -> None:
         await asyncio.to_thread(write_file_atomic, os.path.join(self.dir, f"{e.spec.id}.json"),

@@ -218,7 +218,8 @@ def _load_smap(paths: list[str]) -> Smap | None:
         try:
             with open(os.path.join(p, lom.SMAP_FILE)) as f:
                 smap = Smap.from_wire(json.load(f))
-        except (OSError, ValueError, KeyError):
+        except Exception as exc:  # a damaged copy must not stop the target: another may be good
+            log.warning("ignoring unreadable Smap copy on %s: %r", p, exc)
             continue
         if best is None or smap.version > best.version:
             best = smap

@@ -42,6 +42,10 @@ ais-ray up --address auto                    # deploy onto a running Ray cluster
     p.add_argument("--address", help="join this existing Ray cluster instead of starting a local one")
     p.add_argument("--dashboard", action="store_true", help="also start the Ray dashboard (metrics, actors, logs)")
     p.add_argument("--no-fsync", action="store_true", help="do not fsync objects on commit (faster, less durable)")
+    p.add_argument("--download-deny", metavar="CATEGORIES",
+                   help="addresses download sources may not resolve to: default (link-local, metadata, multicast, "
+                        "unspecified), none, all, or a comma list adding loopback, private (default: "
+                        "$AIS_RAY_DOWNLOAD_DENY or 'default')")
     p = _cmd(sub, "down", cluster_cmds.cmd_down, "stop the cluster `ais-ray up` started (data is kept)", """
 ais-ray down
 ais-ray down --data-dir /tmp/ais""")
@@ -224,6 +228,14 @@ ais-ray get http://127.0.0.1:51061/abc/hello-world   # via an HTTP bucket ht://<
     p.add_argument("dst", nargs="?", default="")
     p.add_argument("--progress", action="store_true")
     p.add_argument("--latest", action="store_true", help="remote buckets: re-check the remote version, refetch if changed")
+    p = _cmd(sub, "cp", object_cmds.cmd_cp, "copy an object (same or another bucket, same or another name)",
+             "ais-ray cp ais://photos/a/1.jpg ais://backup/a/1.jpg\n"
+             "ais-ray cp ais://photos/a/1.jpg ais://backup          # same name in ais://backup\n"
+             "ais-ray cp s3://src/x.bin ais://local/x.bin --latest  # re-check the remote version first")
+    p.add_argument("src", metavar="SRC_BUCKET/NAME")
+    p.add_argument("dst", metavar="DST_BUCKET[/NAME]")
+    p.add_argument("--latest", action="store_true", help="remote source: re-check its version, refetch if changed")
+    p.add_argument("--sync", action="store_true", help="like --latest, and drop the cached source if the remote deleted it")
     p = _cmd(sub, "rm", object_cmds.cmd_rm, "remove objects", "ais-ray rm ais://photos/a/1.jpg ais://photos/a/2.jpg")
     p.add_argument("objects", nargs="+", metavar="BUCKET/NAME")
     obj = sub.add_parser("object", help="object commands: show, get, put, rm", formatter_class=HelpFormatter)
