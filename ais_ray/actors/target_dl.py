@@ -39,7 +39,7 @@ class TargetDownloads:
         assert smap is not None and self.tid in smap.targets, "target not in the cluster map yet"
         return TargetHooks(self.tid, self._smap, self.mps, self.state_dir, self._list_remote, self._sync_bucket)
 
-    def _share(self, job_id: str) -> DownloadRunner | FailedShare | None:
+    def _entry(self, job_id: str) -> DownloadRunner | FailedShare | None:
         x = self.xacts.get(job_id)
         return x if isinstance(x, (DownloadRunner, FailedShare)) else None
 
@@ -59,7 +59,7 @@ class TargetDownloads:
         for job_id, reason in failed.items():
             self.xacts.add(FailedShare(job_id, self.tid, reason))
         for runner in runners:
-            if self._share(runner.xid) is not None:
+            if self._entry(runner.xid) is not None:
                 continue
             self.xacts.add(runner)
             if not runner.done:
@@ -72,7 +72,7 @@ class TargetDownloads:
 
     async def start(self, spec: DlSpec) -> None:
         self.resume()
-        if self._share(spec.id) is not None:
+        if self._entry(spec.id) is not None:
             return  # a retried broadcast
         self.xacts.admit("download")
         runner = DownloadRunner(self._hooks(), spec)
@@ -82,18 +82,18 @@ class TargetDownloads:
 
     async def status(self, job_id: str, only_active: bool) -> TargetDlStatus:
         self.resume()
-        share = self._share(job_id)
+        share = self._entry(job_id)
         if share is None:  # e.g. a target that joined after the job started: no share
             return TargetDlStatus(all_dispatched=True, end_time=time.time())
         return await share.status(only_active)
 
     async def abort(self, job_id: str) -> None:
-        share = self._share(job_id)
+        share = self._entry(job_id)
         if share is not None:
             await share.abort()
 
     async def remove(self, job_id: str) -> None:
-        share = self._share(job_id)
+        share = self._entry(job_id)
         if share is not None:
             self.xacts.pop(job_id)
             await share.abort()
