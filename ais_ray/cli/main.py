@@ -104,7 +104,8 @@ ais-ray start download "ais://127.0.0.1:8080/imagenet/train-{0022..0140}.tgz" ai
     p.add_argument("destination", metavar="DESTINATION")
     p.add_argument("--desc", "--description", dest="desc", default="", help="job description")
     p.add_argument("--timeout", default="", help="per-request timeout, e.g. 30s, 5m")
-    p.add_argument("--max-conns", type=int, default=0, help="concurrent connections per target (default: unlimited)")
+    p.add_argument("--max-conns", "--conns", dest="max_conns", type=int, default=0,
+                   help="concurrent connections per target (default: unlimited)")
     p.add_argument("--limit-bph", default="", help="max bytes per hour for the whole cluster, e.g. 10GiB")
     p.add_argument("--object-list", "--from", dest="object_list", default="", help="JSON array of object names")
     p.add_argument("--sync", action="store_true", help="also remove cached objects that are gone from the source")
@@ -168,6 +169,7 @@ def _add_buckets(sub: argparse._SubParsersAction) -> None:
         p.add_argument("buckets", nargs="+", metavar="BUCKET")
     p = _cmd(sub, "ls", bucket_cmds.cmd_ls, "list buckets, or the objects of a bucket", """
 ais-ray ls                                   # all buckets
+ais-ray ls s3                                # the s3:// buckets in the cluster (also: ls s3://, ls gs, ls ais)
 ais-ray ls ais://photos                      # NAME SIZE
 ais-ray ls ais://photos/a/ --props name,size,version,checksum
 ais-ray ls ais://photos --json""")
@@ -191,6 +193,7 @@ ais-ray evict s3://src/a/1.bin""")
 ais-ray storage summary ais://photos
 ais-ray storage summary s3://src              # works before anything is cached""")
     p.add_argument("uri", metavar="BUCKET[/PREFIX]")
+    p.add_argument("--all", action="store_true", help="include objects not in the cluster (remote buckets: always)")
     p.add_argument("--json", action="store_true")
 
     bucket = sub.add_parser("bucket", help="bucket commands: create, rm, ls, props", formatter_class=HelpFormatter)
