@@ -132,19 +132,25 @@ class _ProxyActor:
                 await self._commit(smap=smap)
 
     async def _commit(self, *, smap: Smap | None = None, bmd: BMD | None = None, force: bool = False) -> None:
-        """Persist, then push to every reachable target; caller holds the lock."""
-        if smap is not None and (force or smap is not self.smap):
-            await asyncio.to_thread(write_file_atomic, os.path.join(self.dir, "smap.json"), json.dumps(smap.to_wire()).encode())
-            self.smap = smap
-        if bmd is not None and (force or bmd is not self.bmd):
-            await asyncio.to_thread(write_file_atomic, os.path.join(self.dir, "bmd.json"), json.dumps(bmd.to_wire()).encode())
-            self.bmd = bmd
-        online = [t for t in self.smap.targets.values() if not t.flags & FLAG_OFFLINE]
-        refs = [self.target(t.daemon_id).update_meta.remote(self.smap, self.bmd) for t in online]
+        """Persist, push to every reachable target, then publish; caller holds the lock.
+
+        The proxy's own copy changes last: whoever reads it (the API's refresh, a concurrent
+        add_remote_bucket) never sees a version the targets do not have yet.
+        """
+        new_smap = smap if smap is not None and (force or smap is not self.smap) else None
+        new_bmd = bmd if bmd is not None and (force or bmd is not self.bmd) else None
+        if new_smap is not None:
+            await asyncio.to_thread(write_file_atomic, os.path.join(self.dir, "smap.json"), json.dumps(new_smap.to_wire()).encode())
+        if new_bmd is not None:
+            await asyncio.to_thread(write_file_atomic, os.path.join(self.dir, "bmd.json"), json.dumps(new_bmd.to_wire()).encode())
+        smap_out, bmd_out = new_smap or self.smap, new_bmd or self.bmd
+        online = [t for t in smap_out.targets.values() if not t.flags & FLAG_OFFLINE]
+        refs = [self.target(t.daemon_id).update_meta.remote(smap_out, bmd_out) for t in online]
         done = await asyncio.gather(*(asyncio.wait_for(r, KEEPALIVE_TIMEOUT) for r in refs), return_exceptions=True)
         for t, res in zip(online, done):
             if isinstance(res, BaseException):
                 log.warning("metasync to %s failed: %r", t.daemon_id, res)
+        self.smap, self.bmd = smap_out, bmd_out
 
     # ---- queries ---------------------------------------------------------------------------
     async def get_meta(self, smap_version: int = -1, bmd_version: int = -1) -> tuple[Smap | None, BMD | None]:
