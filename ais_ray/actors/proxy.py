@@ -23,6 +23,7 @@ from ais_ray.actors.target import NAMESPACE, target_actor_name
 from ais_ray.backends.registry import get_backend
 from ais_ray.core.blob import blob_source
 from ais_ray.core.bmd import BMD, HT_ORIGIN, BucketProps, remote_of
+from ais_ray.core.copy import PRESENCE_EXISTS, PRESENCE_EXISTS_NO_PROPS, check_copy_buckets
 from ais_ray.core.dload import DlSpec
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrBckNotFound, ErrJobNotFound
 from ais_ray.core.names import Bucket, Provider
@@ -32,6 +33,8 @@ from ais_ray.core.xact import XactSnap
 from ais_ray.core.xact import status as xact_status
 from ais_ray.core.xid import gen_uuid
 from ais_ray.fs.store import write_file_atomic
+from ais_ray.jobs.copy import KIND_BCK as COPY_BCK
+from ais_ray.jobs.copy import CopySpec
 from ais_ray.jobs.prefetch import PrefetchSpec
 from ais_ray.jobs.summary import KIND as SUMMARY
 from ais_ray.jobs.summary import summary_wire
@@ -218,6 +221,32 @@ class _ProxyActor:
             async with self._lock:
                 await self._commit(bmd=self.bmd.without_bucket(bck))
         return self.bmd
+
+    async def copy_start(self, spec: CopySpec, presence: int) -> str:
+        """Copy bucket / objects (ais-wire-2 §1.2): check and prepare both buckets, start every target's share.
+
+        A missing ais destination is created with the props of an ais source (not for a dry
+        run); a remote destination must exist at the remote. A remote source copied whole
+        (`presence` 0/1, CLI `--all`) is iterated by listing, like a selection.
+        """
+        src, dst, msg = spec.src, spec.dst, spec.msg
+        check_copy_buckets(src, dst, msg)
+        if src.is_remote:
+            await self.add_remote_bucket(src)
+        src_props = self.bmd.must_get(src)
+        if dst not in self.bmd and not msg.dry_run:
+            if dst.is_remote:
+                await self.add_remote_bucket(dst)
+            else:
+                props = None if src.is_remote else replace(src_props, created=time.time_ns(), bid=self.bmd.version + 1,
+                                                           backend_bck=None)
+                await self.create_bucket(dst, props, exist_ok=True)
+        ref = remote_of(src, src_props)
+        if spec.sel is None and ref is not None and presence in (PRESENCE_EXISTS, PRESENCE_EXISTS_NO_PROPS):
+            spec = replace(spec, sel=Selection(prefix=msg.prefix))  # the whole remote, not just what is cached
+        xid = gen_uuid() if spec.kind == COPY_BCK else f"tco-{gen_uuid()}"
+        await gather(self._targets(), "copy_start", xid, spec, ref, strict=True)
+        return xid
 
     async def evict_objects(self, bck: Bucket, sel: Selection) -> str:
         """Evict list-range: every target evicts its share of the selection (sent as is, never expanded)."""

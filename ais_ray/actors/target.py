@@ -34,6 +34,7 @@ from ais_ray.core.selection import Selection
 from ais_ray.core.smap import MountpathInfo, Smap, Snode
 from ais_ray.core.xact import XactSnap
 from ais_ray.fs.walk import LsEntry
+from ais_ray.jobs.copy import CopyHooks, CopySpec, run_copy
 from ais_ray.jobs.evict import run_evict
 from ais_ray.jobs.prefetch import PrefetchHooks, PrefetchSpec, run_prefetch
 from ais_ray.jobs.selection import Share
@@ -119,6 +120,15 @@ class _TargetActor:
 
         hooks = PrefetchHooks(self._share(), self.mps, list_for)
         self.xacts.start(XactSnap(xid, "prefetch-listrange", spec.bck), lambda snap: run_prefetch(spec, hooks, snap))
+
+    async def copy_start(self, xid: str, spec: CopySpec, ref: RemoteRef | None) -> None:
+        """This target's share of a copy-bck / copy-listrange (`jobs/copy.py`)."""
+        def list_for(prefix: str) -> Fetch:
+            assert ref is not None
+            return backend_fetch(get_backend(ref.bck.provider), ref.name, prefix)
+
+        hooks = CopyHooks(self._share(), self.mps, list_for if ref is not None else None)
+        self.xacts.start(XactSnap(xid, spec.kind, spec.dst), lambda snap: run_copy(spec, hooks, snap))
 
     def _share(self) -> Share:
         return Share(self.tid, lambda: self.smap, self.mps)
