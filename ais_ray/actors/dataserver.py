@@ -22,6 +22,7 @@ from ais_ray.actors.cold import ColdGets, remote_attrs
 from ais_ray.actors.objcopy import ObjCopier
 from ais_ray.backends.base import RemoteObj
 from ais_ray.core import headers as H
+from ais_ray.core import params
 from ais_ray.core.blob import blob_source
 from ais_ray.core.bmd import RemoteRef, remote_of
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrObjNotFound, ErrUnsupported, error_body
@@ -65,6 +66,7 @@ def error_middleware(node: str) -> Callable[..., Awaitable[web.StreamResponse]]:
     @web.middleware
     async def mw(req: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
         try:
+            params.check(req.method, req.path, req.query.items())  # the accepted-parameter table (core/params.py)
             return await handler(req)
         except AisError as err:
             return error_response(err, req, node)
