@@ -168,6 +168,11 @@ class _MountpathActor:
 
         return await asyncio.to_thread(look)
 
+    async def copy_obj(self, src: Bucket, name: str, dst: Bucket, dst_name: str, latest: bool, sync: bool) -> int:
+        """Copy one object held here to the destination's owner (copy jobs); its size."""
+        ref = remote_of(src, self.ctx.meta.bmd.must_get(src))
+        return await self.io.run(self.server.copier.copy_one(src, name, ref, dst, dst_name, latest=latest, sync=sync))
+
     async def prefetch_obj(self, bck: Bucket, name: str, latest: bool, blob_threshold: int) -> tuple[str, int]:
         """Bring one remote object here unless cached (and current, with `latest`): ("ok"|"skipped", size)."""
         return await self.io.run(self._prefetch_obj(bck, name, latest, blob_threshold))

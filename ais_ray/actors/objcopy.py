@@ -52,19 +52,30 @@ class ObjCopier:
             raise ErrUnsupported(f'ETL is not supported: cannot copy with {H.Q_ETL_NAME}="{req.query[H.Q_ETL_NAME]}"')
         if req.content_length or req.headers.get("Transfer-Encoding"):
             raise ErrBadRequest(f"copy ({H.Q_OBJ_TO}) takes no request body")
+        await self.copy_one(bck, name, ref, dst, dst_name, latest=_flag(req, H.Q_LATEST), sync=_flag(req, H.Q_SYNC))
+        return web.Response(status=200)
+
+    async def copy_one(self, bck: Bucket, name: str, ref: RemoteRef | None, dst: Bucket, dst_name: str, *,
+                       latest: bool = False, sync: bool = False) -> int:
+        """Copy one object this mountpath owns (the HTTP copy and the copy jobs); its size.
+
+        Raises:
+            ErrBadRequest: onto itself. ErrBckNotFound: no destination bucket.
+            ErrObjNotFound: no source (here, nor at the remote).
+        """
         if (dst, dst_name) == (bck, name):
             raise ErrBadRequest(f"cannot copy {bck}/{name} onto itself")
         self.ctx.meta.bmd.must_get(dst)  # 404 for a destination bucket that does not exist
-        f, attrs = await self._open_source(req, bck, name, ref)
+        f, attrs = await self._open_source(bck, name, ref, latest=latest, sync=sync)
         try:
             await self._send(f, attrs, dst, dst_name)
         finally:
             f.close()
         self.ctx.stats.add("copy", attrs.size)
-        return web.Response(status=200)
+        return attrs.size
 
-    async def _open_source(self, req: web.Request, bck: Bucket, name: str,
-                           ref: RemoteRef | None) -> tuple[BinaryIO, ObjAttrs]:
+    async def _open_source(self, bck: Bucket, name: str, ref: RemoteRef | None, *, latest: bool,
+                           sync: bool) -> tuple[BinaryIO, ObjAttrs]:
         """The source as stored here; a remote source is fetched first (and re-checked with
         `latest-ver` / `synchronize`, which also drops a copy the remote no longer has)."""
         store = self.ctx.store
@@ -75,13 +86,13 @@ class ObjCopier:
                 raise
             await self.cold.fetch(bck, ref, name, None)
             return await asyncio.to_thread(store.open, bck, name)
-        if ref is not None and (_flag(req, H.Q_LATEST) or _flag(req, H.Q_SYNC)):
+        if ref is not None and (latest or sync):
             if not await self.cold.is_current(ref, name, attrs):
                 f.close()
                 try:
                     await self.cold.fetch(bck, ref, name, None)
                 except ErrObjNotFound:
-                    if _flag(req, H.Q_SYNC):  # gone from the remote: so is the cached copy
+                    if sync:  # gone from the remote: so is the cached copy
                         await asyncio.to_thread(store.delete, bck, name)
                     raise
                 return await asyncio.to_thread(store.open, bck, name)

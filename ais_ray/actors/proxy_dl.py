@@ -16,12 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ais_ray.actors.proxy_xact import gather
 from ais_ray.core.dload import DlSpec, TargetDlStatus, merge_status, spec_from_json, spec_to_json
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrJobNotFound, ErrJobRunning
 from ais_ray.fs.store import write_file_atomic
 
 log = logging.getLogger(__name__)
-STATUS_TIMEOUT = 30.0
 
 
 @dataclass
@@ -66,13 +66,7 @@ class ProxyDownloads:
         return e
 
     async def _broadcast(self, method: str, *args: Any) -> list[Any]:
-        handles = self._targets()
-        res = await asyncio.gather(*(asyncio.wait_for(getattr(h, method).remote(*args), STATUS_TIMEOUT)
-                                     for h in handles.values()), return_exceptions=True)
-        for tid, r in zip(handles, res):
-            if isinstance(r, BaseException):
-                raise AisError(f"{method} on target {tid} failed: {type(r).__name__}: {r}") from r
-        return list(res)
+        return list((await gather(self._targets(), method, *args, strict=True)).values())
 
     async def start(self, spec: DlSpec) -> str:
         e = self.jobs[spec.id] = _Entry(spec)

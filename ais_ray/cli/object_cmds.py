@@ -134,23 +134,6 @@ def cmd_rm(args: argparse.Namespace) -> int:
     return run(go)
 
 
-def cmd_cp(args: argparse.Namespace) -> int:
-    """`ais cp SRC/o DST[/o2]`: single-object copy (bucket and multi-object copy: not yet)."""
-    bck, name = parse_bucket_uri(args.src)
-    dst, dst_name = parse_bucket_uri(args.dst)
-    if not name or name.endswith("/"):
-        raise CliError(f'"{args.src}": expecting an object (copying buckets and prefixes is not supported yet)')
-    if not dst_name or dst_name.endswith("/"):
-        dst_name = dst_name + name.rsplit("/", 1)[-1] if dst_name else name
-
-    async def go(c: AisClient) -> int:
-        await c.copy_object(bck, name, dst, dst_name, latest=args.latest, sync=args.sync)
-        print(f"copied {bck}/{name} => {dst}/{dst_name}")
-        return 0
-
-    return run(go)
-
-
 def cmd_object_show(args: argparse.Namespace) -> int:
     bck, name = parse_bucket_uri(args.object)
     if not name:

@@ -251,6 +251,19 @@ def parse_uname(uname: str) -> tuple[Bucket, str]:
     return Bucket(parts[2], provider, ns), validate_obj_name(parts[3])
 
 
+def parse_bck_uname(text: str) -> Bucket:
+    """A bucket's uname `provider/@uuid#ns/name[/]` (the `bck_to` query, SDK `get_path()`).
+
+    Raises:
+        ErrInvalidName: not a bucket uname, or an invalid name.
+    """
+    parts = text.rstrip("/").split("/")
+    if len(parts) != 3 or not parts[1].startswith("@"):
+        raise ErrInvalidName(f'invalid bucket "{text[:128]}": expecting provider/@uuid#namespace/name, e.g. ais/@#/dst')
+    ns = Namespace.parse(parts[1]) if parts[1] != "@#" else Namespace()
+    return Bucket(parts[2], Provider.parse(parts[0]), ns)
+
+
 def http_bucket(url: str) -> tuple[Bucket, str, str]:
     """An http(s) URL as an HTTP (`ht://`) bucket, origin and object name (seed 000).
 
