@@ -31,7 +31,8 @@ ROUTES: dict[str, dict[str, frozenset[str]]] = {
     "buckets": {"GET": frozenset(), "HEAD": frozenset()},
     "bucket": {
         "GET": frozenset(),  # list-objects (flags in the body: core/lsflags.py)
-        "POST": frozenset({"bck_to"}),  # copy-bck's destination (other actions refuse it themselves)
+        # copy-bck: destination and which source objects (other actions refuse them themselves)
+        "POST": frozenset({"bck_to", "presence"}),
         "DELETE": frozenset({"keep_bck_md"}),
         "PATCH": frozenset(),
         "HEAD": frozenset({"presence", H.Q_UUID, "bsumm_remote"}),
