@@ -92,12 +92,17 @@ class _TargetActor:
 
     async def info(self) -> dict[str, Any]:
         infos = await asyncio.gather(*(h.info.remote() for h in self.mps.values()))
-        return {"tid": self.tid, "url": self.url, "pid": os.getpid(), "mountpaths": list(infos)}
+        return {"tid": self.tid, "url": self.url, "pid": os.getpid(), "mountpaths": list(infos),
+                "smap_version": self.smap.version if self.smap is not None else 0}
 
     async def update_meta(self, smap: Smap | None, bmd: BMD | None) -> None:
         await asyncio.gather(*(h.update_meta.remote(smap, bmd) for h in self.mps.values()))
-        if smap is not None and (self.smap is None or smap.version > self.smap.version or smap.uuid != self.smap.uuid):
+        if smap is not None and (self.smap is None or self.smap.accepts(smap)):
             self.smap = smap
+
+    async def current_smap(self) -> Smap | None:
+        """The newest cluster map this target has accepted (jobs read `self.smap`, never a copy)."""
+        return self.smap
 
     # ---- xactions ---------------------------------------------------------------------------------
     async def xact_snaps(self, xid: str = "", kind: str = "", bck: Bucket | None = None,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from ais_ray.core import hrw
-from ais_ray.core.errors import ErrNoTarget
+from ais_ray.core.errors import ErrNodeNotFound, ErrNoTarget
 
 FLAG_MAINTENANCE = 1 << 2  # Go `meta.SnodeMaint`: the SDK's HRW skips such targets
 FLAG_DECOMMISSION = 1 << 3
@@ -166,11 +166,11 @@ class Smap:
         """A new version with target `tid`'s flags changed (maintenance, decommission...).
 
         Raises:
-            ErrNoTarget: `tid` is not in the map.
+            ErrNodeNotFound: `tid` is not in the map.
         """
         tsi = self.targets.get(tid)
         if tsi is None:
-            raise ErrNoTarget(f'target "{tid}" is not in the cluster map (v{self.version})')
+            raise ErrNodeNotFound(tid)
         return self.with_target(replace(tsi, flags=(tsi.flags | set_flags) & ~clear_flags))
 
     def with_primary(self, psi: Snode) -> Smap:

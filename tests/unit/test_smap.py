@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from ais_ray.core import hrw
-from ais_ray.core.errors import ErrNoTarget
+from ais_ray.core.errors import ErrNodeNotFound, ErrNoTarget
 from ais_ray.core.smap import (
     FLAG_DECOMMISSION, FLAG_MAINTENANCE, MP_DETACHED, MP_DISABLED, MountpathInfo, Smap, Snode,
 )
@@ -62,7 +62,7 @@ def test_maintenance_and_decommission_targets_get_no_new_objects() -> None:
     back = decom.with_target_flags("t1", clear_flags=FLAG_MAINTENANCE)
     assert back.targets["t1"].state == "active"
     assert any(back.owner(n).daemon_id == "t1" for n in NAMES)
-    with pytest.raises(ErrNoTarget):
+    with pytest.raises(ErrNodeNotFound):
         smap.with_target_flags("t42", set_flags=FLAG_MAINTENANCE)
 
 
