@@ -31,6 +31,7 @@ from ais_ray.core.dload import DlSpec, TargetDlStatus
 from ais_ray.core.names import Bucket
 from ais_ray.core.smap import MountpathInfo, Smap, Snode
 from ais_ray.core.xact import XactSnap, XactStats, matches
+from ais_ray.fs.replicas import load_newest, save_everywhere
 from ais_ray.fs.walk import LsEntry
 from ais_ray.jobs.prefetch import PrefetchHooks, PrefetchSpec, run_prefetch
 
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 NAMESPACE = "ais"
 CONTROL_TIMEOUT = 30.0
 DL_STATE_DIR = ".ais.dl"
+PORT_FILE = ".ais.tport"
 BLOB_PROGRESS_EVERY = 0.5
 
 
@@ -74,12 +76,10 @@ class _TargetActor:
         self.mp_infos: tuple[MountpathInfo, ...] = ()
         self.io = IoLoop(f"io:target:{tid}")
         self.redirector = _Redirector(self)
-        port_file = os.path.join(paths[0], ".ais.tport")
-        saved = int(open(port_file).read()) if os.path.exists(port_file) else 0
+        saved = load_newest(paths, PORT_FILE, int) or 0  # a copy on every mountpath: no disk is special
         self.url = self.io.run_sync(self.redirector.start(host, saved))
-        with open(port_file, "w") as f:
-            f.write(self.url.rsplit(":", 1)[1])
-        self.smap = _load_smap(paths)
+        save_everywhere(paths, PORT_FILE, self.url.rsplit(":", 1)[1].encode(), fsync=fsync)
+        self.smap = load_newest(paths, lom.SMAP_FILE, lambda b: Smap.from_wire(json.loads(b)), lambda s: s.version)
         self.downloads = TargetDownloads(tid, self.mps, os.path.join(paths[0], DL_STATE_DIR), lambda: self.smap)
         self.xacts = TargetXacts()
 
@@ -215,20 +215,6 @@ class _TargetActor:
     async def shutdown_mountpaths(self) -> None:
         for h in self.mps.values():
             ray.kill(h, no_restart=True)
-
-
-def _load_smap(paths: list[str]) -> Smap | None:
-    """The newest Smap copy on our mountpaths (what we knew before a restart)."""
-    best: Smap | None = None
-    for p in paths:
-        try:
-            with open(os.path.join(p, lom.SMAP_FILE)) as f:
-                smap = Smap.from_wire(json.load(f))
-        except (OSError, ValueError, KeyError):
-            continue
-        if best is None or smap.version > best.version:
-            best = smap
-    return best
 
 
 class _Redirector:
