@@ -17,8 +17,11 @@ setup: $(VENV)/.installed
 setup-test: setup
 	scripts/install-node-tools.sh
 
-demo: setup                ## start a local cluster and download a sample dataset into it, with progress
-	scripts/demo.sh
+PORT     ?= 8080
+DATA_DIR ?=
+
+demo: setup                ## start a local cluster and download a sample dataset into it, with progress (PORT=, DATA_DIR=)
+	PORT=$(PORT) DATA_DIR=$(DATA_DIR) scripts/demo.sh
 
 test: setup-test           ## unit + integration tests (real Ray cluster, real emulators)
 	scripts/run-tests.sh

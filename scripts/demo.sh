@@ -9,6 +9,13 @@ AIS=.venv/bin/ais-ray
 PY=.venv/bin/python
 SRC=.cache/demo-source
 SHARDS=${DEMO_SHARDS:-32}
+PORT=${PORT:-8080}                      # make demo PORT=9090 DATA_DIR=/tmp/ais-demo
+UP_ARGS=(--port "$PORT")
+if [[ -n "${DATA_DIR:-}" ]]; then
+    UP_ARGS+=(--data-dir "$DATA_DIR")
+    export AIS_RAY_DATA_DIR="$DATA_DIR"
+fi
+export AIS_ENDPOINT="http://127.0.0.1:$PORT"
 SHARD_MIB=${DEMO_SHARD_MIB:-8}
 
 mkdir -p "$SRC/imagenet"
@@ -19,7 +26,7 @@ if [[ ! -f "$SRC/imagenet/train-$(printf %03d $((SHARDS - 1))).tar" ]]; then
     done
 fi
 
-$AIS up
+$AIS up "${UP_ARGS[@]}"
 
 # An HTTP source capped at 2 MiB/s per connection (like a real remote server, and slow enough
 # to watch the bars), on a free port.
@@ -33,5 +40,5 @@ echo "sample dataset served at $URL"
 $AIS start download "$URL/imagenet/train-{000..$(printf %03d $((SHARDS - 1)))}.tar" ais://demo/imagenet/ --progress
 $AIS ls ais://demo --props name,size,checksum,location | tail -n 6
 echo
-echo "The cluster is still up: try \`$AIS ls ais://demo\`, \`$AIS show cluster\`, or the aistore SDK at http://127.0.0.1:8080."
-echo "Stop it with: $AIS down"
+echo "The cluster is still up: try \`$AIS ls ais://demo\`, \`$AIS show cluster\`, or the aistore SDK at $AIS_ENDPOINT."
+echo "Stop it with: $AIS down${DATA_DIR:+ --data-dir $DATA_DIR}"

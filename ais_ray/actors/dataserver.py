@@ -17,6 +17,7 @@ from aiohttp import web
 
 from ais_ray.actors.blobs import Blobs
 from ais_ray.actors.cold import ColdGets, remote_attrs
+from ais_ray.actors.objcopy import ObjCopier
 from ais_ray.backends.base import RemoteObj
 from ais_ray.core import headers as H
 from ais_ray.core.blob import blob_source
@@ -96,6 +97,7 @@ class DataServer:
         self.url = ""
         self.cold = ColdGets(ctx.store)
         self.blobs = Blobs(ctx)
+        self.copier = ObjCopier(ctx, self.cold)
 
     async def start(self, host: str, port: int) -> str:
         """Bind `port` if free (stable URLs across restarts), else any free port; return the URL."""
@@ -108,6 +110,7 @@ class DataServer:
         return self.url
 
     async def stop(self) -> None:
+        await self.copier.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -122,6 +125,8 @@ class DataServer:
 
     async def put_object(self, req: web.Request) -> web.Response:
         bck, name, ref = self._locate(req)
+        if H.Q_OBJ_TO in req.query:  # copy this object elsewhere; the source is only read
+            return await self.copier.copy(req, bck, name, ref)
         if req.query.get("append_type"):
             raise ErrUnsupported("append is not supported")
         store = self.ctx.store

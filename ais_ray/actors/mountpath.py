@@ -48,8 +48,19 @@ class NodeMeta:
     @classmethod
     def load(cls, store: MountpathStore) -> NodeMeta:
         smap_raw, bmd_raw = store.load_meta(lom.SMAP_FILE), store.load_meta(lom.BMD_FILE)
-        return cls(Smap.from_wire(json.loads(smap_raw)) if smap_raw else None,
-                   BMD.from_wire(json.loads(bmd_raw)) if bmd_raw else BMD(uuid=""))
+        meta = cls()
+        try:  # damaged copies must not stop the mountpath: the proxy pushes current ones
+            meta.smap = Smap.from_wire(json.loads(smap_raw)) if smap_raw else None
+        except Exception as exc:
+            log.error("%s: ignoring unreadable Smap copy: %r", store.path, exc)
+        try:
+            dropped: list[str] = []
+            meta.bmd = BMD.from_wire(json.loads(bmd_raw), dropped=dropped) if bmd_raw else BMD(uuid="")
+            if dropped:
+                log.error("%s: BMD copy: dropped unreadable bucket entries %s", store.path, dropped)
+        except Exception as exc:
+            log.error("%s: ignoring unreadable BMD copy: %r", store.path, exc)
+        return meta
 
 
 class Stats:
@@ -155,6 +166,11 @@ class _MountpathActor:
             return out
 
         return await asyncio.to_thread(look)
+
+    async def copy_obj(self, src: Bucket, name: str, dst: Bucket, dst_name: str, latest: bool, sync: bool) -> int:
+        """Copy one object held here to the destination's owner (copy jobs); its size."""
+        ref = remote_of(src, self.ctx.meta.bmd.must_get(src))
+        return await self.io.run(self.server.copier.copy_one(src, name, ref, dst, dst_name, latest=latest, sync=sync))
 
     async def prefetch_obj(self, bck: Bucket, name: str, latest: bool, blob_threshold: int) -> tuple[str, int]:
         """Bring one remote object here unless cached (and current, with `latest`): ("ok"|"skipped", size)."""

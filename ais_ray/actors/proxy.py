@@ -18,20 +18,26 @@ from typing import Any
 import ray
 
 from ais_ray.actors.proxy_dl import ProxyDownloads
-from ais_ray.actors.proxy_summary import Summaries
+from ais_ray.actors.proxy_xact import gather
 from ais_ray.actors.target import NAMESPACE, target_actor_name
 from ais_ray.backends.registry import get_backend
 from ais_ray.core.blob import blob_source
 from ais_ray.core.bmd import BMD, HT_ORIGIN, BucketProps, remote_of
+from ais_ray.core.copy import PRESENCE_EXISTS, PRESENCE_EXISTS_NO_PROPS, check_copy_buckets
 from ais_ray.core.dload import DlSpec
-from ais_ray.core.errors import ErrBadRequest, ErrBckNotFound, ErrJobNotFound, ErrNodeNotFound
+from ais_ray.core.errors import AisError, ErrBadRequest, ErrBckNotFound, ErrJobNotFound, ErrNodeNotFound
 from ais_ray.core.names import Bucket, Provider
+from ais_ray.core.selection import Selection
 from ais_ray.core.smap import FLAG_DECOMMISSION, FLAG_MAINTENANCE, FLAG_OFFLINE, Smap, Snode
 from ais_ray.core.xact import XactSnap
 from ais_ray.core.xact import status as xact_status
 from ais_ray.core.xid import gen_uuid
 from ais_ray.fs.store import write_file_atomic
+from ais_ray.jobs.copy import KIND_BCK as COPY_BCK
+from ais_ray.jobs.copy import CopySpec
 from ais_ray.jobs.prefetch import PrefetchSpec
+from ais_ray.jobs.summary import KIND as SUMMARY
+from ais_ray.jobs.summary import summary_wire
 
 log = logging.getLogger(__name__)
 PROXY_NAME = "ais-proxy"
@@ -50,20 +56,27 @@ class _ProxyActor:
         self.smap = self._load("smap.json", Smap.from_wire) or Smap(
             uuid=cluster_uuid, version=1, primary=primary, creation_time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         self.smap = self.smap.with_primary(primary)
-        self.bmd = self._load("bmd.json", BMD.from_wire) or BMD(uuid=cluster_uuid)
+        self.bmd = self._load("bmd.json", _parse_bmd) or BMD(uuid=cluster_uuid)
         self._handles: dict[str, Any] = {}
         self._lock = asyncio.Lock()
         self._keepalive: asyncio.Task[None] | None = None
         self.started = time.time()
-        self.downloads = ProxyDownloads(state_dir, lambda: {tid: self.target(tid) for tid in self.smap.targets})
-        self.summaries = Summaries(lambda: {tid: self.target(tid) for tid in self.smap.targets})
+        self.downloads = ProxyDownloads(state_dir, self._targets)
 
     def _load(self, name: str, parse: Any) -> Any:
         path = os.path.join(self.dir, name)
         if not os.path.exists(path):
             return None
-        with open(path, "rb") as f:
-            return parse(json.load(f))
+        try:
+            with open(path, "rb") as f:
+                return parse(json.load(f))
+        except Exception as exc:  # a damaged record must not stop the proxy: targets hold copies
+            log.error("ignoring unreadable %s: %r", path, exc)
+            return None
+
+    def _targets(self) -> dict[str, Any]:
+        """tid -> handle, over the current Smap."""
+        return {tid: self.target(tid) for tid in self.smap.targets}
 
     def target(self, tid: str) -> Any:
         h = self._handles.get(tid)
@@ -169,15 +182,21 @@ class _ProxyActor:
         return self.smap.to_wire()
 
     async def _commit(self, *, smap: Smap | None = None, bmd: BMD | None = None, force: bool = False) -> None:
-        """Persist, then push to every reachable target; caller holds the lock."""
-        if smap is not None and (force or smap is not self.smap):
-            await asyncio.to_thread(write_file_atomic, os.path.join(self.dir, "smap.json"), json.dumps(smap.to_wire()).encode())
-            self.smap = smap
-        if bmd is not None and (force or bmd is not self.bmd):
-            await asyncio.to_thread(write_file_atomic, os.path.join(self.dir, "bmd.json"), json.dumps(bmd.to_wire()).encode())
-            self.bmd = bmd
-        online = [t.daemon_id for t in self.smap.targets.values() if not t.flags & FLAG_OFFLINE]
-        await self._push(self.smap, self.bmd, online)
+        """Persist, push to every reachable target, then publish; caller holds the lock.
+
+        The proxy's own copy changes last: whoever reads it (the API's refresh, a concurrent
+        add_remote_bucket) never sees a version the targets do not have yet.
+        """
+        new_smap = smap if smap is not None and (force or smap is not self.smap) else None
+        new_bmd = bmd if bmd is not None and (force or bmd is not self.bmd) else None
+        if new_smap is not None:
+            await asyncio.to_thread(write_file_atomic, os.path.join(self.dir, "smap.json"), json.dumps(new_smap.to_wire()).encode())
+        if new_bmd is not None:
+            await asyncio.to_thread(write_file_atomic, os.path.join(self.dir, "bmd.json"), json.dumps(new_bmd.to_wire()).encode())
+        smap_out, bmd_out = new_smap or self.smap, new_bmd or self.bmd
+        online = [t.daemon_id for t in smap_out.targets.values() if not t.flags & FLAG_OFFLINE]
+        await self._push(smap_out, bmd_out, online)
+        self.smap, self.bmd = smap_out, bmd_out
 
     async def _push(self, smap: Smap, bmd: BMD | None, tids: list[str]) -> None:
         """Send the metadata to `tids`; a target that cannot be reached catches up on the next change."""
@@ -256,25 +275,68 @@ class _ProxyActor:
                 await self._commit(bmd=self.bmd.without_bucket(bck))
         return self.bmd
 
-    async def evict_objects(self, bck: Bucket, names: list[str]) -> None:
-        await asyncio.gather(*(self.target(t).evict.remote(bck, names) for t in self.smap.targets))
+    async def copy_start(self, spec: CopySpec, presence: int) -> str:
+        """Copy bucket / objects (ais-wire-2 §1.2): check and prepare both buckets, start every target's share.
+
+        A missing ais destination is created with the props of an ais source (not for a dry
+        run); a remote destination must exist at the remote. A remote source copied whole
+        (`presence` 0/1, CLI `--all`) is iterated by listing, like a selection.
+        """
+        src, dst, msg = spec.src, spec.dst, spec.msg
+        check_copy_buckets(src, dst, msg)
+        if src.is_remote:
+            await self.add_remote_bucket(src)
+        src_props = self.bmd.must_get(src)
+        if dst not in self.bmd and not msg.dry_run:
+            if dst.is_remote:
+                await self.add_remote_bucket(dst)
+            else:
+                props = None if src.is_remote else replace(src_props, created=time.time_ns(), bid=self.bmd.version + 1,
+                                                           backend_bck=None)
+                await self.create_bucket(dst, props, exist_ok=True)
+        ref = remote_of(src, src_props)
+        if spec.sel is None and ref is not None and presence in (PRESENCE_EXISTS, PRESENCE_EXISTS_NO_PROPS):
+            spec = replace(spec, sel=Selection(prefix=msg.prefix))  # the whole remote, not just what is cached
+        xid = gen_uuid() if spec.kind == COPY_BCK else f"tco-{gen_uuid()}"
+        await gather(self._targets(), "copy_start", xid, spec, ref, strict=True)
+        return xid
+
+    async def evict_objects(self, bck: Bucket, sel: Selection) -> str:
+        """Evict list-range: every target evicts its share of the selection (sent as is, never expanded)."""
+        xid = gen_uuid()
+        await asyncio.gather(*(self.target(t).evict_listrange.remote(xid, bck, sel) for t in self.smap.targets))
+        return xid
 
     async def summary_start(self, bck: Bucket, prefix: str, with_remote: bool) -> str:
-        return self.summaries.start(bck, self.bmd.must_get(bck), prefix, with_remote)
+        """A `summary-bck` job on every target; the bucket's HRW target also lists the remote if asked."""
+        ref = remote_of(bck, self.bmd.must_get(bck))
+        if ref is None or ref.bck.provider is Provider.HT or not (with_remote or bck.is_remote):
+            ref = None
+        xid = gen_uuid()
+        lister = self.smap.owner(bck.uname("")).daemon_id
+        await gather(self._targets(), "summary_start", xid, bck, prefix, ref, lister, strict=True)
+        return xid
 
     async def summary_result(self, xid: str) -> dict[str, Any] | None:
-        try:
-            return self.summaries.result(xid)
-        except KeyError:
-            raise ErrJobNotFound(xid) from None
+        """The merged summary once every part ended (re-raising a part's error), None while running."""
+        snaps = [s for part in (await self.xact_query(xid, SUMMARY)).values() for s in part]
+        if not snaps:
+            raise ErrJobNotFound(xid)
+        if any(s.running for s in snaps):
+            return None
+        for s in snaps:
+            if s.failure is not None:
+                raise s.failure
+            if s.err:
+                raise AisError(s.err)
+        assert snaps[0].bck is not None
+        return summary_wire(snaps[0].bck, snaps)
 
     # ---- xactions ---------------------------------------------------------------------------------
     async def xact_query(self, xid: str = "", kind: str = "", bck: Bucket | None = None,
                          only_running: bool = False) -> dict[str, list[XactSnap]]:
-        tids = list(self.smap.targets)
-        parts = await asyncio.gather(*(self.target(t).xact_snaps.remote(xid, kind, bck, only_running) for t in tids),
-                                     return_exceptions=True)
-        return {t: p for t, p in zip(tids, parts) if not isinstance(p, BaseException) and p}
+        parts = await gather(self._targets(), "xact_snaps", xid, kind, bck, only_running, strict=False)
+        return {t: p for t, p in parts.items() if p}
 
     async def xact_status(self, xid: str, kind: str = "") -> dict[str, Any]:
         snaps = [s for part in (await self.xact_query(xid, kind)).values() for s in part]
@@ -330,3 +392,11 @@ def _keep_flags(smap: Smap, tsi: Snode) -> Snode:
 
 
 ProxyActor = ray.remote(_ProxyActor)
+
+
+def _parse_bmd(d: Any) -> BMD:
+    dropped: list[str] = []
+    bmd = BMD.from_wire(d, dropped=dropped)
+    if dropped:
+        log.error("BMD: dropped unreadable bucket entries %s", dropped)
+    return bmd

@@ -16,12 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ais_ray.actors.proxy_xact import gather
 from ais_ray.core.dload import DlSpec, TargetDlStatus, merge_status, spec_from_json, spec_to_json
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrJobNotFound, ErrJobRunning
 from ais_ray.fs.store import write_file_atomic
 
 log = logging.getLogger(__name__)
-STATUS_TIMEOUT = 30.0
 
 
 @dataclass
@@ -41,12 +41,19 @@ class ProxyDownloads:
         self._targets = targets  # tid -> handle, of the current Smap
         self.jobs: dict[str, _Entry] = {}
         for fname in sorted(os.listdir(self.dir)):
+            if not fname.endswith(".json"):
+                continue
+            path = os.path.join(self.dir, fname)
             try:
-                with open(os.path.join(self.dir, fname)) as f:
+                with open(path) as f:
                     d = json.load(f)
                 self.jobs[d["spec"]["id"]] = _Entry(spec_from_json(d["spec"]), d["aborted"], d["final"])
-            except (OSError, ValueError, KeyError) as exc:
-                log.warning("skipping unreadable job %s: %r", fname, exc)
+            except Exception as exc:  # one bad record must never stop a restart: set it aside, go on
+                log.error("download job record %s is unreadable (%r); moved to %s.bad", fname, exc, fname)
+                try:
+                    os.replace(path, path + ".bad")
+                except OSError:
+                    pass
 
     async def _persist(self, e: _Entry) -> None:
         await asyncio.to_thread(write_file_atomic, os.path.join(self.dir, f"{e.spec.id}.json"),
@@ -59,13 +66,7 @@ class ProxyDownloads:
         return e
 
     async def _broadcast(self, method: str, *args: Any) -> list[Any]:
-        handles = self._targets()
-        res = await asyncio.gather(*(asyncio.wait_for(getattr(h, method).remote(*args), STATUS_TIMEOUT)
-                                     for h in handles.values()), return_exceptions=True)
-        for tid, r in zip(handles, res):
-            if isinstance(r, BaseException):
-                raise AisError(f"{method} on target {tid} failed: {type(r).__name__}: {r}") from r
-        return list(res)
+        return list((await gather(self._targets(), method, *args, strict=True)).values())
 
     async def start(self, spec: DlSpec) -> str:
         e = self.jobs[spec.id] = _Entry(spec)

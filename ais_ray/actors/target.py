@@ -13,7 +13,6 @@ import heapq
 import json
 import logging
 import os
-from collections.abc import AsyncIterator
 from typing import Any
 
 import ray
@@ -24,16 +23,24 @@ from ais_ray.actors.ioloop import IoLoop
 from ais_ray.actors.mountpath import MountpathActor
 from ais_ray.actors.target_dl import TargetDownloads
 from ais_ray.actors.target_xact import TargetXacts
+from ais_ray.backends.pager import Fetch, backend_fetch
 from ais_ray.backends.registry import get_backend
 from ais_ray.core import hrw, lom
 from ais_ray.core.bmd import BMD, RemoteRef
 from ais_ray.core.dload import DlSpec, TargetDlStatus
+from ais_ray.core.errors import AisError
 from ais_ray.core.names import Bucket
+from ais_ray.core.selection import Selection
 from ais_ray.core.smap import MountpathInfo, Smap, Snode
-from ais_ray.core.xact import XactSnap, XactStats, matches
+from ais_ray.core.xact import XactSnap
 from ais_ray.fs.replicas import load_newest, save_everywhere
 from ais_ray.fs.walk import LsEntry
+from ais_ray.jobs.copy import CopyHooks, CopySpec, run_copy
+from ais_ray.jobs.evict import run_evict
 from ais_ray.jobs.prefetch import PrefetchHooks, PrefetchSpec, run_prefetch
+from ais_ray.jobs.selection import Share
+from ais_ray.jobs.summary import KIND as SUMMARY
+from ais_ray.jobs.summary import run_summary
 
 log = logging.getLogger(__name__)
 NAMESPACE = "ais"
@@ -80,8 +87,9 @@ class _TargetActor:
         self.url = self.io.run_sync(self.redirector.start(host, saved))
         save_everywhere(paths, PORT_FILE, self.url.rsplit(":", 1)[1].encode(), fsync=fsync)
         self.smap = load_newest(paths, lom.SMAP_FILE, lambda b: Smap.from_wire(json.loads(b)), lambda s: s.version)
-        self.downloads = TargetDownloads(tid, self.mps, os.path.join(paths[0], DL_STATE_DIR), lambda: self.smap)
-        self.xacts = TargetXacts()
+        self.xacts = TargetXacts()  # the one registry of this target's jobs, downloads included
+        self.downloads = TargetDownloads(tid, self.mps, os.path.join(paths[0], DL_STATE_DIR), lambda: self.smap,
+                                         self.xacts)
 
     async def snode(self) -> Snode:
         """This target as the Smap describes it; waits until every mountpath serves."""
@@ -107,32 +115,28 @@ class _TargetActor:
     # ---- xactions ---------------------------------------------------------------------------------
     async def xact_snaps(self, xid: str = "", kind: str = "", bck: Bucket | None = None,
                          only_running: bool = False) -> list[XactSnap]:
-        """Snapshots of this target's xactions, download jobs included (kind `download`)."""
-        out = self.xacts.snaps(xid=xid, kind=kind, bck=bck, only_running=only_running)
-        if kind in ("", "download"):
-            for job_id, runner in self.downloads.runners.items():
-                st, spec = runner.st, runner.spec
-                snap = XactSnap(job_id, "download", spec.bck, spec.created, st.end_time, st.aborted,
-                                stats=XactStats(objs=st.finished, errors=st.errors))
-                if matches(snap, xid=xid, kind=kind, bck=bck, only_running=only_running):
-                    out.append(snap)
-        return out
+        """Snapshots of this target's xactions (every kind, downloads included)."""
+        self.downloads.resume()
+        return self.xacts.snaps(xid=xid, kind=kind, bck=bck, only_running=only_running)
 
     async def prefetch_start(self, xid: str, spec: PrefetchSpec, ref: RemoteRef) -> None:
-        assert self.smap is not None
+        def list_for(prefix: str) -> Fetch:
+            return backend_fetch(get_backend(ref.bck.provider), ref.name, prefix)
 
-        async def names(prefix: str) -> AsyncIterator[str]:
-            backend, token = get_backend(ref.bck.provider), ""
-            while True:
-                page = await backend.list_objects(ref.name, prefix, token=token, page_size=1000)
-                for e in page.entries:
-                    yield e.name
-                token = page.next_token
-                if not token:
-                    return
-
-        hooks = PrefetchHooks(self.tid, self.smap, self.mps, names)
+        hooks = PrefetchHooks(self._share(), self.mps, list_for)
         self.xacts.start(XactSnap(xid, "prefetch-listrange", spec.bck), lambda snap: run_prefetch(spec, hooks, snap))
+
+    async def copy_start(self, xid: str, spec: CopySpec, ref: RemoteRef | None) -> None:
+        """This target's share of a copy-bck / copy-listrange (`jobs/copy.py`)."""
+        def list_for(prefix: str) -> Fetch:
+            assert ref is not None
+            return backend_fetch(get_backend(ref.bck.provider), ref.name, prefix)
+
+        hooks = CopyHooks(self._share(), self.mps, list_for if ref is not None else None)
+        self.xacts.start(XactSnap(xid, spec.kind, spec.dst), lambda snap: run_copy(spec, hooks, snap))
+
+    def _share(self) -> Share:
+        return Share(self.tid, lambda: self.smap, self.mps)
 
     async def blob_start(self, xid: str, bck: Bucket, name: str, chunk: int, workers: int, latest: bool) -> None:
         """A `blob-download` job for one object this target owns, on the HRW mountpath."""
@@ -159,8 +163,6 @@ class _TargetActor:
 
     async def xact_abort(self, xid: str = "", kind: str = "") -> None:
         await self.xacts.abort(xid=xid, kind=kind)
-        if xid in self.downloads.runners:
-            await self.downloads.abort(xid)
 
     # ---- download jobs ---------------------------------------------------------------------------
     async def dl_start(self, spec: DlSpec) -> None:
@@ -196,14 +198,21 @@ class _TargetActor:
         found = await asyncio.gather(*(self.mps[mp].present.remote(bck, ns) for mp, ns in by_mp.items()))
         return {n: (f"t[{self.tid}]:mp[{mp}]", e) for mp, part in zip(by_mp, found) for n, e in part.items()}
 
-    async def bucket_stats(self, bck: Bucket, prefix: str) -> tuple[int, int, int, int]:
-        parts = await asyncio.gather(*(h.bucket_stats.remote(bck, prefix) for h in self.mps.values()))
-        nonempty = [p for p in parts if p[0]]
-        return (sum(p[0] for p in parts), sum(p[1] for p in parts), min((p[2] for p in nonempty), default=0),
-                max((p[3] for p in parts), default=0))
+    async def summary_start(self, xid: str, bck: Bucket, prefix: str, ref: RemoteRef | None, lister: str) -> None:
+        """This target's part of a bucket summary; the `lister` target also counts the remote."""
+        remote = backend_fetch(get_backend(ref.bck.provider), ref.name, prefix) if ref and lister == self.tid else None
+        self.xacts.start(XactSnap(xid, SUMMARY, bck), lambda snap: run_summary(bck, prefix, self.mps, remote, snap))
 
     async def evict(self, bck: Bucket, names: list[str] | None) -> None:
         await asyncio.gather(*(h.evict.remote(bck, names) for h in self.mps.values()))
+
+    async def evict_listrange(self, xid: str, bck: Bucket, sel: Selection) -> None:
+        """This target's share of an evict list-range, as a job of the registry; returns when done."""
+        share = self._share()
+        snap = await self.xacts.run(XactSnap(xid, "evict-listrange", bck),
+                                    lambda snap: run_evict(bck, sel, share, self.mps, snap))
+        if snap.err:
+            raise AisError(f"t[{self.tid}]: {snap.err}")
 
     async def destroy_bucket(self, bck: Bucket) -> None:
         await asyncio.gather(*(h.destroy_bucket.remote(bck) for h in self.mps.values()))

@@ -4,75 +4,100 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from ais_ray.backends.base import ListPage
+from ais_ray.backends.pager import backend_fetch
+from ais_ray.backends.pager import names as listed_names
 from ais_ray.backends.registry import get_backend
 from ais_ray.core.dload import DlSpec, TargetDlStatus
 from ais_ray.core.smap import Smap
-from ais_ray.jobs.download import LIST_PAGE, DownloadRunner, TargetHooks
+from ais_ray.actors.target_xact import TargetXacts
+from ais_ray.jobs.download import DownloadRunner, FailedShare, TargetHooks
 
 log = logging.getLogger(__name__)
 
 
 class TargetDownloads:
+    """The `download` kind on a target: its shares live in the target's one registry (`TargetXacts`)."""
+
     def __init__(self, tid: str, mountpaths: dict[str, Any], state_dir: str, smap: Callable[[], Smap | None],
-                 backend_config: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+                 xacts: TargetXacts, backend_config: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self.tid = tid
         self.mps = mountpaths
         self.state_dir = state_dir
         self._smap = smap
+        self.xacts = xacts
         self._config = backend_config or {}
-        self.runners: dict[str, DownloadRunner] = {}
         self._resumed = False
 
     def _hooks(self) -> TargetHooks:
         smap = self._smap()
         assert smap is not None and self.tid in smap.targets, "target not in the cluster map yet"
-        return TargetHooks(self.tid, smap, self.mps, self.state_dir, self._list_remote, self._sync_bucket)
+        return TargetHooks(self.tid, self._smap, self.mps, self.state_dir, self._list_remote, self._sync_bucket)
+
+    def _entry(self, job_id: str) -> DownloadRunner | FailedShare | None:
+        x = self.xacts.get(job_id)
+        return x if isinstance(x, (DownloadRunner, FailedShare)) else None
 
     def resume(self) -> None:
-        """Pick up jobs persisted before a restart (once the Smap is known)."""
+        """Pick up jobs persisted before a restart (once the Smap is known).
+
+        A share whose saved state cannot be resumed (any exception) becomes a `FailedShare`: the
+        job reports it as an error.
+        """
         if self._resumed:
             return
         smap = self._smap()
         if smap is None or self.tid not in smap.targets:
             return
         self._resumed = True
-        for runner in DownloadRunner.load_all(self._hooks()):
-            if runner.spec.id not in self.runners:
-                self.runners[runner.spec.id] = runner
-                if not runner.done:
-                    log.info("resuming download %s at item %d", runner.spec.id, runner.prog.next_idx)
+        runners, failed = DownloadRunner.load_all(self._hooks())
+        for job_id, reason in failed.items():
+            self.xacts.add(FailedShare(job_id, self.tid, reason))
+        for runner in runners:
+            if self._entry(runner.xid) is not None:
+                continue
+            self.xacts.add(runner)
+            if not runner.done:
+                log.info("resuming download %s at item %d", runner.xid, runner.prog.next_idx)
+                try:
                     runner.start()
+                except Exception as exc:
+                    log.exception("resuming download %s", runner.xid)
+                    self.xacts.add(FailedShare(runner.xid, self.tid, f"cannot resume: {type(exc).__name__}: {exc}"))
 
     async def start(self, spec: DlSpec) -> None:
         self.resume()
-        if spec.id in self.runners:
+        if self._entry(spec.id) is not None:
             return  # a retried broadcast
-        runner = self.runners[spec.id] = DownloadRunner(self._hooks(), spec)
+        self.xacts.admit("download")
+        runner = DownloadRunner(self._hooks(), spec)
+        self.xacts.add(runner)
         await runner.save()
         runner.start()
 
     async def status(self, job_id: str, only_active: bool) -> TargetDlStatus:
         self.resume()
-        runner = self.runners.get(job_id)
-        if runner is None:  # e.g. a target that joined after the job started: no share
+        share = self._entry(job_id)
+        if share is None:  # e.g. a target that joined after the job started: no share
             return TargetDlStatus(all_dispatched=True, end_time=time.time())
-        return await runner.status(only_active)
+        return await share.status(only_active)
 
     async def abort(self, job_id: str) -> None:
-        runner = self.runners.get(job_id)
-        if runner is not None:
-            await runner.abort()
+        share = self._entry(job_id)
+        if share is not None:
+            await share.abort()
 
     async def remove(self, job_id: str) -> None:
-        runner = self.runners.pop(job_id, None)
-        if runner is not None:
-            await runner.abort()
-            runner.remove_state()
+        share = self._entry(job_id)
+        if share is not None:
+            self.xacts.pop(job_id)
+            await share.abort()
+        _unlink(os.path.join(self.state_dir, f"{job_id}.json"))
         await asyncio.gather(*(h.dl_forget.remote(job_id) for h in self.mps.values()), return_exceptions=True)
 
     # ---- hooks ----------------------------------------------------------------------------------
@@ -80,9 +105,9 @@ class TargetDownloads:
         assert spec.src is not None
         return get_backend(spec.src.provider, self._config.get(spec.src.provider.value))
 
-    async def _list_remote(self, spec: DlSpec, token: str) -> ListPage:
+    def _list_remote(self, spec: DlSpec, token: str) -> Awaitable[ListPage]:
         assert spec.src is not None
-        return await self._backend(spec).list_objects(spec.src.name, spec.prefix, token=token, page_size=LIST_PAGE)
+        return backend_fetch(self._backend(spec), spec.src.name, spec.prefix)(token)
 
     async def _sync_bucket(self, spec: DlSpec) -> None:
         """Delete this target's objects under the prefix that the remote bucket no longer has.
@@ -92,7 +117,7 @@ class TargetDownloads:
         assert spec.src is not None
         smap = self._smap()
         assert smap is not None
-        remote_names = self._remote_names(spec)
+        remote_names = listed_names(lambda token: self._list_remote(spec, token))
         nxt = await anext(remote_names, None)
         doomed: dict[str, list[str]] = {}
         start_after = ""
@@ -113,12 +138,9 @@ class TargetDownloads:
             n = await self.mps[mp].delete_objects.remote(spec.bck, names)
             log.info("sync %s: deleted %d objects gone from %s", spec.id, n, spec.src)
 
-    async def _remote_names(self, spec: DlSpec) -> Any:
-        token = ""
-        while True:
-            page = await self._list_remote(spec, token)
-            for e in page.entries:
-                yield e.name
-            token = page.next_token
-            if not token:
-                return
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

@@ -16,16 +16,24 @@ import aiohttp
 
 from ais_ray.backends.base import READ_CHUNK, backoff
 from ais_ray.backends.errors import RETRIABLE_STATUSES
+from ais_ray.backends.guard import GuardedConnector
+from ais_ray.core.netpolicy import NetPolicy
 
 # StreamReader's buffer limit: aiohttp pauses the socket at 2x this. The default (64 KiB) means a
 # pause/resume and a small chunk every 128 KiB; 1 MiB lets one chunk carry up to READ_CHUNK.
 READ_BUFSIZE = READ_CHUNK
 
 
-def session_kwargs(*, connect_timeout: float, read_timeout: float, max_connections: int) -> dict[str, Any]:
-    """Keyword arguments for `aiohttp.ClientSession`; call inside the loop that will use it."""
+def session_kwargs(*, connect_timeout: float, read_timeout: float, max_connections: int,
+                   policy: NetPolicy | None = None) -> dict[str, Any]:
+    """Keyword arguments for `aiohttp.ClientSession`; call inside the loop that will use it.
+
+    `policy`: for user-chosen URLs (download links, HTTP buckets), the addresses to refuse.
+    """
+    connector = (aiohttp.TCPConnector(limit=max_connections, ttl_dns_cache=300) if policy is None
+                 else GuardedConnector(policy, limit=max_connections, ttl_dns_cache=300))
     return {
-        "connector": aiohttp.TCPConnector(limit=max_connections, ttl_dns_cache=300),
+        "connector": connector,
         "timeout": aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_read=read_timeout),
         "read_bufsize": READ_BUFSIZE,
         "auto_decompress": False,  # objects are bytes: keep sizes equal to Content-Length

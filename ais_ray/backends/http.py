@@ -30,6 +30,7 @@ from ais_ray.backends.base import (
     range_header,
     strip_etag,
 )
+from ais_ray.backends.guard import download_policy
 from ais_ray.backends.errors import describe, http_errors, status_error
 from ais_ray.core.errors import ErrBackend, ErrRangeIgnored, ErrRemoteBckNotFound, ErrUnsupported
 from ais_ray.core.names import Provider
@@ -81,7 +82,7 @@ class HttpBackend:
     def _sess(self) -> aiohttp.ClientSession:
         if self._session is None:
             opts = session_kwargs(connect_timeout=self.connect_timeout, read_timeout=self.read_timeout,
-                                  max_connections=self.max_connections)
+                                  max_connections=self.max_connections, policy=download_policy())
             self._session = aiohttp.ClientSession(trust_env=self.trust_env, headers={"Accept-Encoding": "identity"},
                                                   **opts)
         return self._session

@@ -7,6 +7,7 @@ import json
 
 from ais_ray.cli.common import CliError, print_json, print_table, run
 from ais_ray.client import AisClient
+from ais_ray.core.errors import AisError
 from ais_ray.core.names import Bucket, Provider, parse_bucket_uri
 from ais_ray.core.sizes import format_size
 
@@ -46,7 +47,7 @@ def cmd_rmb(args: argparse.Namespace) -> int:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    if not args.uri or args.uri.endswith("://"):
+    if not args.uri or args.uri.endswith("://") or _is_provider(args.uri):
         return _ls_buckets(args)
     bck, prefix = parse_bucket_uri(args.uri)
     prefix = args.prefix or prefix
@@ -80,13 +81,27 @@ def cmd_ls(args: argparse.Namespace) -> int:
     return run(go)
 
 
+def _is_provider(word: str) -> bool:
+    """`ais-ray ls s3` (as `ais ls s3`): a bare provider or scheme lists buckets."""
+    try:
+        Provider.parse(word)
+    except AisError:
+        return False
+    return "/" not in word and ":" not in word
+
+
 def _ls_buckets(args: argparse.Namespace) -> int:
-    provider = args.uri[: -len("://")] if args.uri else ""
+    word = args.uri[: -len("://")] if args.uri.endswith("://") else args.uri
+    provider = Provider.parse(word).value if word else ""
 
     async def go(c: AisClient) -> int:
         bcks = await c.list_buckets(provider)
         if args.json:
             print_json(bcks)
+            return 0
+        if not bcks and provider:  # AIStore's words (seed 004)
+            print(f'No "{Provider(provider).scheme}://" matching buckets in the cluster. '
+                  "Use '--all' option to list _all_ buckets.")
             return 0
         rows = [[str(Bucket(b["name"], Provider.parse(b["provider"])))] for b in bcks]
         print_table(["NAME"], rows, no_headers=args.no_headers)

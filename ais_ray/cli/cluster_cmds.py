@@ -10,23 +10,15 @@ import subprocess
 import sys
 import time
 
+from ais_ray.backends.guard import ENV_DENY
 from ais_ray.cli.common import CliError, default_data_dir, print_json, print_table, run
-from ais_ray.cli.daemon import read_state, state_path, write_state
+from ais_ray.cli.daemon import last_data_dir, pid_alive, read_state, remember_last, state_path, write_state
+from ais_ray.core.netpolicy import NetPolicy
 from ais_ray.client import AisClient
 from ais_ray.core.sizes import format_size
 
 UP_TIMEOUT = 240.0
 DOWN_TIMEOUT = 90.0
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -51,10 +43,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     data_dir = os.path.abspath(args.data_dir or default_data_dir())
     if args.targets < 1:
         raise CliError("--targets must be at least 1")
+    deny = NetPolicy.parse(args.download_deny) if args.download_deny is not None else None
     if args.address:
         return _up_attached(args, data_dir)
     st = read_state(data_dir)
-    if st and st.get("status") == "ready" and _alive(int(st["pid"])):
+    if st and st.get("status") == "ready" and pid_alive(int(st["pid"])):
         print(f"ais-ray is already running at {st['endpoint']} (data dir {data_dir})")
         return 0
     if not _port_free(args.host, args.port):
@@ -70,17 +63,23 @@ def cmd_up(args: argparse.Namespace) -> int:
         os.unlink(state_path(data_dir))
     log_path = os.path.join(data_dir, "run", "daemon.log")
     cmd = [sys.executable, "-m", "ais_ray.cli.daemon", "--data-dir", data_dir] + (["--dashboard"] if args.dashboard else [])
+    env = dict(os.environ)
+    if deny is not None:  # every Ray process of the daemon inherits it (backends/guard.py)
+        env[ENV_DENY] = str(deny)
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                env=env)
     print(f"starting ais-ray: {len(cfg.targets)} targets x {len(cfg.targets[0].mountpaths)} mountpaths, data in {data_dir}")
     deadline = time.monotonic() + UP_TIMEOUT
     while time.monotonic() < deadline:
         st = read_state(data_dir)
         if st and st.get("pid") == proc.pid:
             if st["status"] == "ready":
+                remember_last(data_dir)
                 print(f"ais-ray is up at {st['endpoint']}" + (f" (dashboard {st['dashboard']})" if st.get("dashboard") else ""))
                 if st["endpoint"] != "http://127.0.0.1:8080":
-                    print(f"  export AIS_ENDPOINT={st['endpoint']}   # for other shells; this one finds it in {data_dir}")
+                    print(f"  other ais-ray commands find it (the last cluster `up` started); "
+                          f"elsewhere: export AIS_ENDPOINT={st['endpoint']}")
                 return 0
             raise CliError(f"ais-ray failed to start: {st.get('error')} (log: {log_path})")
         if proc.poll() is not None:
@@ -129,6 +128,11 @@ def _up_attached(args: argparse.Namespace, data_dir: str) -> int:
 def cmd_down(args: argparse.Namespace) -> int:
     data_dir = os.path.abspath(args.data_dir or default_data_dir())
     st = read_state(data_dir)
+    if not st and not args.data_dir:  # plain `down`: the cluster `up` started last
+        last = last_data_dir()
+        if last:
+            print(f"stopping the cluster started last, in {last}")
+            data_dir, st = last, read_state(last)
     if not st:
         print(f"no ais-ray cluster is running from {data_dir}")
         return 0
@@ -146,16 +150,18 @@ def cmd_down(args: argparse.Namespace) -> int:
         print("ais-ray stopped (the Ray cluster keeps running)")
         return 0
     pid = int(st["pid"])
-    if not _alive(pid):
+    if not pid_alive(pid):
         os.unlink(state_path(data_dir))
         print("ais-ray was not running (stale state removed)")
         return 0
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + DOWN_TIMEOUT
-    while _alive(pid) and time.monotonic() < deadline:
+    while pid_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    if _alive(pid):
+    if pid_alive(pid):
         raise CliError(f"ais-ray (pid {pid}) did not stop within {DOWN_TIMEOUT:.0f}s; see {data_dir}/run/daemon.log")
+    if read_state(data_dir) is not None:  # the daemon died before it could say so: no stale "ready"
+        os.unlink(state_path(data_dir))
     print("ais-ray stopped")
     return 0
 

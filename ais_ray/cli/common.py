@@ -32,12 +32,13 @@ def endpoint() -> str:
     env = os.environ.get("AIS_ENDPOINT")
     if env:
         return env if "://" in env else f"http://{env}"
-    state = os.path.join(default_data_dir(), "run", "state.json")
-    try:
-        with open(state) as f:
-            return str(json.load(f)["endpoint"])
-    except (OSError, ValueError, KeyError):
-        return DEFAULT_ENDPOINT
+    from ais_ray.cli.daemon import last_data_dir, read_state
+
+    for data_dir in (default_data_dir(), last_data_dir()):
+        st = read_state(data_dir) if data_dir else None
+        if st and st.get("endpoint"):
+            return str(st["endpoint"])
+    return DEFAULT_ENDPOINT
 
 
 def run(fn: Callable[[AisClient], Awaitable[int | None]]) -> int:

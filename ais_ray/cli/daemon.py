@@ -31,6 +31,41 @@ def write_state(data_dir: str, **state: object) -> None:
     write_file_atomic(state_path(data_dir), json.dumps(state, indent=1).encode(), fsync=False)
 
 
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def last_path() -> str:
+    """Where `up` notes the data dir of the cluster it started last (per user, like a shell's
+    history), so the next command in any shell finds it without AIS_ENDPOINT."""
+    home = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return os.path.join(home, "ais-ray", "last.json")
+
+
+def remember_last(data_dir: str) -> None:
+    os.makedirs(os.path.dirname(last_path()), exist_ok=True)
+    write_file_atomic(last_path(), json.dumps({"data_dir": data_dir}).encode(), fsync=False)
+
+
+def last_data_dir() -> str | None:
+    """The data dir of the cluster `up` started last, if it is still running."""
+    try:
+        with open(last_path()) as f:
+            data_dir = str(json.load(f)["data_dir"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    st = read_state(data_dir)
+    if not st or st.get("status") != "ready":
+        return None
+    return data_dir if st.get("mode") == "attached" or pid_alive(int(str(st.get("pid", 0)))) else None
+
+
 def read_state(data_dir: str) -> dict[str, object] | None:
     try:
         with open(state_path(data_dir)) as f:
@@ -56,8 +91,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no cluster config in {args.data_dir}", file=sys.stderr)
         return 1
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         loopback = cfg.host in ("127.0.0.1", "localhost")
         ctx = ray.init(address="local", namespace="ais", resources=cfg.node_resources(),
@@ -65,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
                        include_dashboard=args.dashboard, dashboard_host="127.0.0.1",
                        object_store_memory=args.object_store_mb << 20, log_to_driver=False,
                        logging_level=logging.WARNING)
+        # After ray.init: Ray's core worker installs a fatal-signal handler for SIGTERM (a stack
+        # dump, then death before teardown); ours must be the one that runs.
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
         dashboard = f"http://{ctx.dashboard_url}" if args.dashboard and ctx.dashboard_url else ""
         deploy(cfg)
         write_state(args.data_dir, status="ready", pid=os.getpid(), mode="embedded", endpoint=cfg.endpoint,

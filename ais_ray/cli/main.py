@@ -13,7 +13,7 @@ import sys
 import traceback
 from typing import Callable
 
-from ais_ray.cli import bucket_cmds, cluster_cmds, download_cmds, job_cmds, object_cmds
+from ais_ray.cli import bucket_cmds, cluster_cmds, copy_cmds, download_cmds, job_cmds, object_cmds
 from ais_ray.cli.common import CliError, HelpFormatter
 from ais_ray.core.errors import AisError
 
@@ -42,6 +42,10 @@ ais-ray up --address auto                    # deploy onto a running Ray cluster
     p.add_argument("--address", help="join this existing Ray cluster instead of starting a local one")
     p.add_argument("--dashboard", action="store_true", help="also start the Ray dashboard (metrics, actors, logs)")
     p.add_argument("--no-fsync", action="store_true", help="do not fsync objects on commit (faster, less durable)")
+    p.add_argument("--download-deny", metavar="CATEGORIES",
+                   help="addresses download sources may not resolve to: default (link-local, metadata, multicast, "
+                        "unspecified), none, all, or a comma list adding loopback, private (default: "
+                        "$AIS_RAY_DOWNLOAD_DENY or 'default')")
     p = _cmd(sub, "down", cluster_cmds.cmd_down, "stop the cluster `ais-ray up` started (data is kept)", """
 ais-ray down
 ais-ray down --data-dir /tmp/ais""")
@@ -100,7 +104,8 @@ ais-ray start download "ais://127.0.0.1:8080/imagenet/train-{0022..0140}.tgz" ai
     p.add_argument("destination", metavar="DESTINATION")
     p.add_argument("--desc", "--description", dest="desc", default="", help="job description")
     p.add_argument("--timeout", default="", help="per-request timeout, e.g. 30s, 5m")
-    p.add_argument("--max-conns", type=int, default=0, help="concurrent connections per target (default: unlimited)")
+    p.add_argument("--max-conns", "--conns", dest="max_conns", type=int, default=0,
+                   help="concurrent connections per target (default: unlimited)")
     p.add_argument("--limit-bph", default="", help="max bytes per hour for the whole cluster, e.g. 10GiB")
     p.add_argument("--object-list", "--from", dest="object_list", default="", help="JSON array of object names")
     p.add_argument("--sync", action="store_true", help="also remove cached objects that are gone from the source")
@@ -164,6 +169,7 @@ def _add_buckets(sub: argparse._SubParsersAction) -> None:
         p.add_argument("buckets", nargs="+", metavar="BUCKET")
     p = _cmd(sub, "ls", bucket_cmds.cmd_ls, "list buckets, or the objects of a bucket", """
 ais-ray ls                                   # all buckets
+ais-ray ls s3                                # the s3:// buckets in the cluster (also: ls s3://, ls gs, ls ais)
 ais-ray ls ais://photos                      # NAME SIZE
 ais-ray ls ais://photos/a/ --props name,size,version,checksum
 ais-ray ls ais://photos --json""")
@@ -187,6 +193,7 @@ ais-ray evict s3://src/a/1.bin""")
 ais-ray storage summary ais://photos
 ais-ray storage summary s3://src              # works before anything is cached""")
     p.add_argument("uri", metavar="BUCKET[/PREFIX]")
+    p.add_argument("--all", action="store_true", help="include objects not in the cluster (remote buckets: always)")
     p.add_argument("--json", action="store_true")
 
     bucket = sub.add_parser("bucket", help="bucket commands: create, rm, ls, props", formatter_class=HelpFormatter)
@@ -224,6 +231,30 @@ ais-ray get http://127.0.0.1:51061/abc/hello-world   # via an HTTP bucket ht://<
     p.add_argument("dst", nargs="?", default="")
     p.add_argument("--progress", action="store_true")
     p.add_argument("--latest", action="store_true", help="remote buckets: re-check the remote version, refetch if changed")
+    p = _cmd(sub, "cp", copy_cmds.cmd_cp, "copy an object, a bucket, or a selection of objects (list, template, prefix)",
+             "ais-ray cp ais://photos/a/1.jpg ais://backup/a/1.jpg   # one object\n"
+             "ais-ray cp ais://photos ais://backup --wait               # a whole bucket (made if missing)\n"
+             "ais-ray cp s3://src gs://dst --all --progress --refresh 3 # every remote object, cached or not\n"
+             "ais-ray cp ais://photos ais://backup --template 'a/{00..99}.jpg' --prepend old-\n"
+             "ais-ray cp ais://photos/a/ ais://backup --dry-run         # a prefix; count only")
+    p.add_argument("src", metavar="SRC_BUCKET[/NAME|PREFIX]")
+    p.add_argument("dst", nargs="?", default="", metavar="DST_BUCKET[/NAME]")
+    p.add_argument("--list", default="", help="comma-separated object names")
+    p.add_argument("--template", default="", help="a range template, e.g. 'shard-{000..999}.tar'")
+    p.add_argument("--prefix", default="", help="objects whose names start with this")
+    p.add_argument("--all", action="store_true", help="remote source: every remote object, not only cached ones")
+    p.add_argument("--prepend", default="", help="prefix to add to every destination name")
+    p.add_argument("--dry-run", action="store_true", help="count what would be copied; copy nothing")
+    p.add_argument("--nr", action="store_true", help="do not descend into virtual directories under the prefix")
+    p.add_argument("--latest", action="store_true", help="remote source: re-check versions, refetch if changed")
+    p.add_argument("--sync", action="store_true", help="like --latest, and drop cached objects the remote deleted")
+    p.add_argument("--force", action="store_true", help="start even while the cluster rebalances")
+    p.add_argument("--cont-on-err", action="store_true", help="keep going after per-object errors")
+    p.add_argument("--num-workers", type=int, default=0, help="copies in flight per mountpath (default 8)")
+    p.add_argument("--wait", action="store_true", help="wait until done")
+    p.add_argument("--timeout", default="", help="with --wait/--progress: give up after this long")
+    p.add_argument("--progress", action="store_true", help="show progress bars (objects and size) until done")
+    p.add_argument("--refresh", default="1s", help="progress refresh interval")
     p = _cmd(sub, "rm", object_cmds.cmd_rm, "remove objects", "ais-ray rm ais://photos/a/1.jpg ais://photos/a/2.jpg")
     p.add_argument("objects", nargs="+", metavar="BUCKET/NAME")
     obj = sub.add_parser("object", help="object commands: show, get, put, rm", formatter_class=HelpFormatter)

@@ -135,6 +135,19 @@ class AisClient(Http):
                                        json_body={"action": "blob-download", "name": name, "value": value})
         return raw.decode().strip('"')
 
+    async def copy_bucket(self, src: Bucket, dst: Bucket, value: dict[str, Any], *, presence: int | None = None) -> str:
+        """`copy-bck` (AIStore x-tcb); `value` is a TCBMsg. Returns the job id."""
+        params = self._bck_params(src, bck_to=dst.uname_prefix, presence=presence)
+        _, _, raw = await self.request("POST", f"buckets/{src.name}", json_body={"action": "copy-bck", "value": value},
+                                       params=params)
+        return raw.decode().strip('"')
+
+    async def copy_objects(self, src: Bucket, dst: Bucket, value: dict[str, Any]) -> str:
+        """`copy-listrange` (x-tco): `value` has `objnames` or `template` and TCBMsg keys. Returns the job id."""
+        body = {"action": "copy-listrange", "value": {**value, "tobck": dst.to_wire()}}
+        _, _, raw = await self.request("POST", f"buckets/{src.name}", json_body=body, params=self._bck_params(src))
+        return raw.decode().strip('"')
+
     async def prefetch(self, bck: Bucket, value: dict[str, Any]) -> str:
         _, _, raw = await self.request("POST", f"buckets/{bck.name}", json_body={"action": "prefetch-listrange", "value": value},
                                        params=self.bck_params(bck))
@@ -206,6 +219,13 @@ class AisClient(Http):
                         progress(len(chunk))
 
         await self._put(bck, name, body, {"Content-Length": str(size)})
+
+    async def copy_object(self, bck: Bucket, name: str, dst: Bucket, dst_name: str, *, latest: bool = False,
+                          sync: bool = False) -> None:
+        """Copy one object (AIStore `PUT ?object_to=<uname>`); the cluster moves the bytes."""
+        params = self._bck_params(bck, object_to=dst.uname(dst_name), **{"latest-ver": str(latest).lower(),
+                                                                           "synchronize": str(sync).lower()})
+        await self.request("PUT", self._obj_path(bck, name), params=params)
 
     async def put_bytes(self, bck: Bucket, name: str, data: bytes) -> None:
         await self._put(bck, name, lambda: data)

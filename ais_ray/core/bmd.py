@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
-from ais_ray.core.errors import ErrBckAlreadyExists, ErrBckNotFound
+from ais_ray.core.errors import AisError, ErrBckAlreadyExists, ErrBckNotFound
 from ais_ray.core.names import Bucket, Namespace, Provider
 
 DEFAULT_CKSUM = "xxhash2"
@@ -89,8 +89,19 @@ class BMD:
                 "buckets": {k: _props_to_json(v) for k, v in sorted(self.buckets.items())}}
 
     @classmethod
-    def from_wire(cls, d: Mapping[str, Any]) -> BMD:
-        return cls(d["uuid"], int(d["version"]), {k: _props_from_json(v) for k, v in d["buckets"].items()})
+    def from_wire(cls, d: Mapping[str, Any], *, dropped: list[str] | None = None) -> BMD:
+        """Parse a stored or received BMD. A bucket entry that no longer parses (e.g. written
+        before validation got stricter) is left out and named in `dropped`: one bad record
+        must never stop a node from starting."""
+        buckets = {}
+        for k, v in d["buckets"].items():
+            try:
+                bucket_from_key(k)
+                buckets[k] = _props_from_json(v)
+            except (AisError, ValueError, KeyError, TypeError):
+                if dropped is not None:
+                    dropped.append(k)
+        return cls(d["uuid"], int(d["version"]), buckets)
 
 
 def _props_to_json(p: BucketProps) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from ais_ray.core.bmd import bucket_from_key
 from ais_ray.core.errors import ErrBadRequest, ErrInvalidURL, ErrUnsupported
 from ais_ray.core.links import join_subdir, obj_name_from_link, prepend_protocol
 from ais_ray.core.names import Bucket, Provider, parse_bucket_uri, validate_obj_name
+from ais_ray.core.selection import Selection
 from ais_ray.core.template import Template
 
 _BUCKET_SCHEMES = frozenset({"s3", "aws", "gs", "gcp", "az", "azure", "oci", "oc"})
@@ -73,8 +74,8 @@ class DlSpec:
     def items(self, start: int = 0) -> Iterator[DlItem]:
         """Items from index `start` on (not for backend jobs: those come from a listing)."""
         if self.kind is DlKind.RANGE:
-            tmpl = Template.parse(_template_text(self.template))
-            for i, link in enumerate(tmpl.iter(start), start):
+            links = Selection(template=_template_text(self.template)).iter(start)
+            for i, link in enumerate(links, start):
                 yield DlItem(i, join_subdir(self.subdir, obj_name_from_link(link)), link)
         elif self.kind is not DlKind.BACKEND:
             for i in range(start, len(self.objects)):

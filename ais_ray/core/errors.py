@@ -12,6 +12,7 @@ The tree:
     │   ├── ErrInvalidValue          a number out of its range or form (blob workers)
     │   ├── ErrUnsupported           valid syntax, not supported (provider, scheme, combination)
     │   └── ErrJobRunning            "job X is still running" (remove of a running job)
+    ├── ErrUnauthorized (401)        no token, or a bad or expired one (auth on)
     ├── ErrAccessDenied (403)
     ├── ErrNotFound (404)
     │   ├── ErrBckNotFound / ErrRemoteBckNotFound
@@ -91,6 +92,10 @@ class ErrJobRunning(ErrBadRequest):
         super().__init__(f'job "{job_id}" is still running')
 
 
+class ErrUnauthorized(AisError):
+    status = 401
+
+
 class ErrAccessDenied(AisError):
     status = 403
 
@@ -165,7 +170,7 @@ def error_body(err: AisError, *, method: str, url_path: str, node: str, remote_a
 
 
 _BY_STATUS: dict[int, type[AisError]] = {
-    400: ErrBadRequest, 403: ErrAccessDenied, 404: ErrNotFound, 409: ErrBckAlreadyExists,
+    400: ErrBadRequest, 401: ErrUnauthorized, 403: ErrAccessDenied, 404: ErrNotFound, 409: ErrBckAlreadyExists,
     416: ErrRangeNotSatisfiable, 502: ErrBackend, 504: ErrTimeout,
 }
 

@@ -30,6 +30,9 @@ Q_PROVIDER = "provider"
 Q_NAMESPACE = "namespace"
 Q_PROPS = "props"
 Q_LATEST = "latest-ver"
+Q_SYNC = "synchronize"
+Q_OBJ_TO = "object_to"  # PUT: copy this object to the object named by this uname
+Q_ETL_NAME = "etl_name"
 Q_WHAT = "what"
 Q_UUID = "uuid"
 

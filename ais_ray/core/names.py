@@ -16,7 +16,8 @@ from ais_ray.core.errors import ErrInvalidName, ErrInvalidURL, ErrUnsupported
 
 MAX_BUCKET_NAME_LEN = 64  # @uuid(32)#namespace(32)/bucket(64), the SDK's MAX_BUCKET_PART_LEN
 MAX_OBJ_NAME_LEN = 1024
-MAX_NAME_COMPONENT_LEN = 255  # NAME_MAX of every Linux filesystem we would store on
+MAX_NAME_COMPONENT_LEN = 255
+MAX_NS_PART_LEN = 64  # a namespace uuid or name: as long as a bucket name at most
 
 
 class Provider(str, enum.Enum):
@@ -70,6 +71,13 @@ class Namespace:
         """`@#` for the global namespace, `@uuid#name` otherwise (Go `Ns.Uname`)."""
         return f"@{self.uuid}#{self.name}"
 
+    def __post_init__(self) -> None:
+        # Validated on construction, so no code path (a request body, a stored record) can
+        # carry a namespace like `@../..` into a path, the BMD or a job record.
+        for part in (self.uuid, self.name):
+            if part and (not isinstance(part, str) or len(part) > MAX_NS_PART_LEN or not _is_alpha_plus(part)):
+                raise ErrInvalidName(f'invalid namespace "@{self.uuid}#{self.name}"')
+
     def __str__(self) -> str:
         return "" if self.is_global else self.uname
 
@@ -82,10 +90,10 @@ class Namespace:
         uuid, sep, name = body.partition("#")
         if not sep:
             uuid, name = ("", body) if not text.startswith("@") else (body, "")
-        for part in (uuid, name):
-            if part and not _is_alpha_plus(part):
-                raise ErrInvalidName(f'invalid namespace "{text}"')
-        return cls(uuid=uuid, name=name)
+        try:
+            return cls(uuid=uuid, name=name)
+        except ErrInvalidName:
+            raise ErrInvalidName(f'invalid namespace "{text}"') from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +101,12 @@ class Bucket:
     name: str
     provider: Provider = Provider.AIS
     ns: Namespace = Namespace()
+
+    def __post_init__(self) -> None:
+        # One validation for every bucket, wherever it comes from (query, body, BMD, job record).
+        if not isinstance(self.provider, Provider) or not isinstance(self.ns, Namespace):
+            raise ErrInvalidName(f'invalid bucket "{self.name}": bad provider or namespace')
+        validate_bucket_name(self.name)
 
     def __str__(self) -> str:
         """Canonical name (Go `Bck.Cname`): `ais://b`, `s3://b`, `ais://@uuid#ns/b`."""
@@ -134,6 +148,8 @@ def _is_alpha_plus(s: str) -> bool:
 
 def validate_bucket_name(name: str) -> str:
     """Raise ErrInvalidName unless `name` is a valid bucket name (Go `Bck.ValidateName`)."""
+    if not isinstance(name, str):
+        raise ErrInvalidName(f"bucket name must be a string, got {type(name).__name__}")
     if not name:
         raise ErrInvalidName("bucket name is missing")
     if name == "." or not _is_alpha_plus(name):
@@ -149,7 +165,7 @@ def validate_obj_name(name: str) -> str:
     """Raise ErrInvalidName unless `name` is a safe object name; return it.
 
     Rejected: empty names, a leading `/` or `~/`, a trailing `/`, `.` or `..` components,
-    NUL bytes, and names or components too long for the filesystem. Nothing that passes
+    empty components (`//`: the filesystem would alias `x//y` and `x/y`), NUL bytes, and names or components too long for the filesystem. Nothing that passes
     can resolve outside its bucket directory (Go `cos.ValidateOname`, plus the length rules
     of the filesystem the object is stored on).
     """
@@ -166,6 +182,8 @@ def validate_obj_name(name: str) -> str:
         bad = "must not end with '/'"
     elif any(part in (".", "..") for part in name.split("/")):
         bad = "must not contain '.' or '..' path components"
+    elif "//" in name:  # `x//y` would be stored as `x/y` yet placed by the hash of `x//y`: one name, one place
+        bad = "must not contain empty path components ('//')"
     elif len(name.encode()) > MAX_OBJ_NAME_LEN:
         bad = f"is longer than {MAX_OBJ_NAME_LEN} bytes"
     elif any(len(part.encode()) > MAX_NAME_COMPONENT_LEN for part in name.split("/")):
@@ -217,6 +235,33 @@ def split_obj_path(raw_path: str) -> tuple[str, str]:
     if len(parts) < 5 or parts[1] != "v1" or parts[2] != "objects" or not parts[3]:
         raise ErrInvalidURL(f'invalid object path "{path}"')
     return unquote(parts[3]), unquote(parts[4])
+
+
+def parse_uname(uname: str) -> tuple[Bucket, str]:
+    """`provider/@uuid#ns/bucket/object` (Go `cmn.ParseUname`, the SDK's `Object.uname`) → bucket, name.
+
+    Raises:
+        ErrInvalidName: not a uname, or an invalid bucket or object name.
+    """
+    parts = uname.split("/", 3)
+    if len(parts) < 4 or not parts[1].startswith("@"):
+        raise ErrInvalidName(f'invalid object uname "{uname[:128]}": expecting provider/@uuid#namespace/bucket/object')
+    provider = Provider.parse(parts[0])
+    ns = Namespace.parse(parts[1]) if parts[1] != "@#" else Namespace()
+    return Bucket(parts[2], provider, ns), validate_obj_name(parts[3])
+
+
+def parse_bck_uname(text: str) -> Bucket:
+    """A bucket's uname `provider/@uuid#ns/name[/]` (the `bck_to` query, SDK `get_path()`).
+
+    Raises:
+        ErrInvalidName: not a bucket uname, or an invalid name.
+    """
+    parts = text.rstrip("/").split("/")
+    if len(parts) != 3 or not parts[1].startswith("@"):
+        raise ErrInvalidName(f'invalid bucket "{text[:128]}": expecting provider/@uuid#namespace/name, e.g. ais/@#/dst')
+    ns = Namespace.parse(parts[1]) if parts[1] != "@#" else Namespace()
+    return Bucket(parts[2], Provider.parse(parts[0]), ns)
 
 
 def http_bucket(url: str) -> tuple[Bucket, str, str]:

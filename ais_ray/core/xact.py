@@ -1,4 +1,9 @@
-"""Xactions ("jobs" to users): per-target snapshots and the cluster-wide status made of them.
+"""Xactions ("jobs" to users): the kind table, per-target snapshots, the cluster-wide status.
+
+The kind table (Go `xact/api_table.go`) says, per kind: its scope (one node or the cluster), how
+the SDK waits for it (`Job.wait`: every snap idle, one node's snap ended, or `what=status`), and
+how it lives with a rebalance (refuses to start while one runs; is aborted when one starts).
+A new job kind is one module in `jobs/` plus one row here.
 
 Wire shapes follow Go `core/xaction_wire.go` (Snap) and `nl/listener.go` (Status), as the
 SDK's `Job.status()`, `get_details()` and `wait()` read them (shared/ref/ais-wire.md §1.6).
@@ -7,15 +12,111 @@ SDK's `Job.status()`, `get_details()` and `wait()` read them (shared/ref/ais-wir
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import enum
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ais_ray.core.errors import AisError, ErrBadRequest
 from ais_ray.core.names import Bucket
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+class Scope(enum.Enum):
+    NODE = "node"  # runs on one target (blob-download of one object, resilver of one node's disks)
+    CLUSTER = "cluster"  # every target runs its share
+
+
+class Wait(enum.Enum):
+    """How the SDK's `Job.wait` decides a job is done (ais-wire.md §1.6 "Wait logic")."""
+
+    IDLE = "idle"  # every target's snap `is_idle` on two polls (SDK `IDLE_KINDS`)
+    SINGLE_NODE = "single-node"  # any snap ended or aborted (`wait_single_node`)
+    STATUS = "status"  # `what=status` until `end_time != 0`
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    name: str
+    scope: Scope = Scope.CLUSTER
+    wait: Wait = Wait.STATUS
+    conflict_reb: bool = False  # refuses to start while a rebalance/resilver runs (Go ConflictRebRes)
+    abort_by_reb: bool = False  # aborted when a rebalance starts (Go AbortByReb)
+    display: str = ""  # the CLI's name when it differs
+
+    @property
+    def rebalancing(self) -> bool:
+        return self.name in REB_KINDS
+
+
+REB_KINDS = frozenset({"rebalance", "resilver"})
+_CP = {"conflict_reb": True, "abort_by_reb": True}
+KINDS: dict[str, Kind] = {k.name: k for k in (
+    Kind("download", wait=Wait.IDLE, abort_by_reb=True),
+    Kind("blob-download", Scope.NODE, Wait.SINGLE_NODE, abort_by_reb=True),
+    Kind("prefetch-listrange", display="prefetch"),
+    Kind("evict-listrange", display="evict"),
+    Kind("delete-listrange", display="delete"),
+    Kind("evict-remote-bck"),
+    Kind("summary-bck", display="summary"),
+    Kind("list", wait=Wait.IDLE),
+    Kind("copy-bck", display="copy-bucket", **_CP),
+    Kind("copy-listrange", wait=Wait.IDLE, display="copy-objects", **_CP),
+    Kind("etl-bck", display="etl-bucket", **_CP),
+    Kind("etl-listrange", wait=Wait.IDLE, display="etl-objects", **_CP),
+    Kind("etl-inline", abort_by_reb=True),
+    Kind("move-bck", display="rename-bucket", **_CP),
+    Kind("make-n-copies", conflict_reb=True),
+    Kind("put-copies", wait=Wait.IDLE),
+    Kind("archive", wait=Wait.IDLE),
+    Kind("get-batch", wait=Wait.IDLE, abort_by_reb=True),
+    Kind("ec-encode", display="ec-bucket", **_CP),
+    Kind("ec-get", wait=Wait.IDLE),
+    Kind("ec-put", wait=Wait.IDLE),
+    Kind("ec-resp", wait=Wait.IDLE),
+    Kind("create-inventory", abort_by_reb=True),
+    Kind("rechunk", abort_by_reb=True),
+    Kind("dsort", abort_by_reb=True),
+    Kind("promote"),
+    Kind("lru"),
+    Kind("cleanup-store"),
+    Kind("rebalance"),
+    Kind("resilver", Scope.NODE, Wait.SINGLE_NODE),
+)}
 # kinds whose wait is "every target idle" rather than "ended" (SDK `IDLE_KINDS`)
-IDLE_KINDS = frozenset({"download", "copy-listrange", "etl-listrange", "put-copies", "archive", "list", "get-batch"})
+IDLE_KINDS = frozenset(k.name for k in KINDS.values() if k.wait is Wait.IDLE)
+
+
+class ErrUnknownKind(ErrBadRequest):
+    def __init__(self, name: str) -> None:
+        super().__init__(f'unknown job kind "{name}"')
+
+
+class ErrXactBusy(AisError):
+    """A kind that cannot run beside a running one (Go `ErrBusy`/limited coexistence): 400 as AIStore answers."""
+
+    status = 400
+
+
+def kind_of(name: str) -> Kind:
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise ErrUnknownKind(name) from None
+
+
+def conflict(new: str, running: Iterable[str]) -> str:
+    """The running kind that keeps `new` from starting, or "" (only rebalance/resilver block others)."""
+    k = kind_of(new)
+    if not k.conflict_reb:
+        return ""
+    return next((r for r in running if r in REB_KINDS), "")
+
+
+def aborted_by(new: str, running: str) -> bool:
+    """Does starting `new` abort a running job of kind `running`? (a rebalance aborts AbortByReb kinds)"""
+    return new == "rebalance" and kind_of(running).abort_by_reb
 
 
 @dataclass
@@ -40,6 +141,8 @@ class XactSnap:
     err: str = ""
     workers: int = 0
     stats: XactStats = field(default_factory=XactStats)
+    extra: dict[str, Any] = field(default_factory=dict)  # kind-specific results (e.g. summary sizes), not on the wire
+    failure: AisError | None = None  # the error itself, for callers that answer with its status
 
     @property
     def running(self) -> bool:

@@ -35,7 +35,10 @@ def load_newest(paths: Iterable[str], name: str, parse: Callable[[bytes], T],
         try:
             with open(os.path.join(p, name), "rb") as f:
                 value = parse(f.read())
-        except (OSError, ValueError, KeyError, TypeError):
+        except FileNotFoundError:
+            continue
+        except Exception as exc:  # a damaged copy must not stop the node: another may be good
+            log.warning("ignoring unreadable %s on %s: %r", name, p, exc)
             continue
         if best is None or version(value) > version(best):
             best = value

@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 
 from ais_ray.backends.aio import iter_body, session_kwargs
+from ais_ray.backends.guard import download_policy
 from ais_ray.backends.base import open_object, strip_etag
 from ais_ray.backends.errors import http_errors, status_error
 from ais_ray.backends.http import HttpBackend, endpoint_of, split_url
@@ -45,7 +46,8 @@ class Sources:
 
     def _sess(self) -> aiohttp.ClientSession:
         if self._session is None:
-            opts = session_kwargs(connect_timeout=30.0, read_timeout=60.0, max_connections=1024)
+            opts = session_kwargs(connect_timeout=30.0, read_timeout=60.0, max_connections=1024,
+                                  policy=download_policy())
             self._session = aiohttp.ClientSession(headers={"Accept-Encoding": "identity"}, **opts)
         return self._session
 

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ais_ray.core import hrw
+from ais_ray.backends.pager import pages
 from ais_ray.core.dload import (
     MAX_ERRORS_KEPT,
     MAX_FINISHED_KEPT,
@@ -32,8 +32,10 @@ from ais_ray.core.dload import (
     spec_to_json,
 )
 from ais_ray.core.smap import Smap
+from ais_ray.core.xact import XactSnap, XactStats
 from ais_ray.fs.store import write_file_atomic
 from ais_ray.jobs.dl_worker import ERROR, OK, SKIPPED, DlJobCtx, DlResult
+from ais_ray.jobs.selection import Share
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,6 @@ MP_CONCURRENCY = 16  # downloads in flight per mountpath when the job sets no co
 BATCH = 16  # items per call to a mountpath: one Ray call per object would cost more than a small object
 CHUNK = 4096  # items HRW-filtered per thread hop
 PERSIST_EVERY = 1.0
-LIST_PAGE = 1000
 
 
 class Window:
@@ -77,7 +78,7 @@ class TargetHooks:
     """What the runner needs from its target (kept narrow so the runner is testable)."""
 
     tid: str
-    smap: Smap
+    smap: Callable[[], Smap | None]  # the target's current Smap, read at each decision
     mountpaths: dict[str, Any]  # path -> mountpath actor handle
     state_dir: str
     list_remote: Callable[[DlSpec, str], Any]  # (spec, token) -> awaitable ListPage
@@ -104,7 +105,8 @@ class DownloadRunner:
         self._task: asyncio.Task[None] | None = None
         self._dirty = True
         n_mp = len(hooks.mountpaths)
-        n_t = max(1, len(hooks.smap.active_targets()))
+        smap = hooks.smap()
+        n_t = max(1, len(smap.active_targets())) if smap is not None else 1
         if spec.conns > 0:
             window = Window(spec.conns)
             self._windows = {mp: window for mp in hooks.mountpaths}
@@ -118,9 +120,21 @@ class DownloadRunner:
         ranged = not spec.conns and not rate and not spec.headers  # parallel ranges would break a limit
         self.ctx = DlJobCtx(spec.id, spec.bck, spec.timeout, conc, rate, tuple(sorted(spec.headers.items())), ranged)
 
+    kind = "download"
+
+    @property
+    def xid(self) -> str:
+        return self.spec.id
+
     @property
     def done(self) -> bool:
         return bool(self.st.end_time)
+
+    def snap(self) -> XactSnap:
+        st, spec = self.st, self.spec
+        err = st.error_list[0][1] if st.errors and st.error_list and not st.error_list[0][0] else ""
+        return XactSnap(spec.id, self.kind, spec.bck, spec.created, st.end_time, st.aborted, err,
+                        stats=XactStats(objs=st.finished, errors=st.errors))
 
     def start(self) -> None:
         if not self.done and self._task is None:
@@ -140,7 +154,8 @@ class DownloadRunner:
             pass
         except Exception as exc:  # a listing that failed, a lost mountpath: the job ends with the reason
             log.exception("download %s failed", self.spec.id)
-            self._record_error("", f"job failed: {type(exc).__name__}: {getattr(exc, 'message', exc)}")
+            reason = f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"
+            self._record_error("", f"t[{self.h.tid}]: job failed: {reason}")
         finally:
             saver.cancel()
             self.st.end_time = time.time()
@@ -148,17 +163,14 @@ class DownloadRunner:
             await self.save()
 
     async def _dispatch_all(self) -> None:
-        t_hrw = hrw.Hrw(self.h.smap.active_targets())
-        me = self.h.smap.targets[self.h.tid]
-        mp_hrw = hrw.Hrw({m.path: m.digest for m in me.mountpaths if m.enabled and m.path in self.h.mountpaths})
-        bck, tid = self.spec.bck, self.h.tid
+        share = Share(self.h.tid, self.h.smap, self.h.mountpaths)
+        bck = self.spec.bck
 
         def own(items: list[DlItem]) -> list[tuple[DlItem, str]]:
             out = []
             for it in items:
-                uname = bck.uname(it.name)
-                if it.idx not in self._done and t_hrw.owner(uname) == tid:
-                    out.append((it, mp_hrw.owner(uname)))
+                if it.idx not in self._done and (mp := share.mountpath(bck, it.name)) is not None:
+                    out.append((it, mp))
             return out
 
         async for chunk, end_idx in self._chunks():
@@ -179,9 +191,8 @@ class DownloadRunner:
             while chunk := await asyncio.to_thread(_take, it, CHUNK):
                 yield chunk, chunk[-1].idx + 1
             return
-        idx, token = self.prog.page_idx, self.prog.page_token
-        while True:
-            page = await self.h.list_remote(self.spec, token)
+        idx = self.prog.page_idx
+        async for page in pages(lambda token: self.h.list_remote(self.spec, token), self.prog.page_token):
             items = []
             for e in page.entries:
                 if self.spec.wants(e.name):
@@ -189,9 +200,6 @@ class DownloadRunner:
                 idx += 1
             self._pages.append((idx, page.next_token))
             yield items, idx
-            if not page.next_token:
-                return
-            token = page.next_token
 
     async def _send(self, mp: str, items: list[DlItem]) -> None:
         await self._windows[mp].acquire(len(items))
@@ -295,10 +303,15 @@ class DownloadRunner:
             await self.save()
 
     @classmethod
-    def load_all(cls, hooks: TargetHooks) -> list[DownloadRunner]:
-        out = []
+    def load_all(cls, hooks: TargetHooks) -> tuple[list[DownloadRunner], dict[str, str]]:
+        """The saved shares of this target, and (job id -> reason) for each one that cannot be resumed.
+
+        A share that cannot be resumed is never dropped silently: the caller reports it as an error.
+        """
+        out: list[DownloadRunner] = []
+        failed: dict[str, str] = {}
         if not os.path.isdir(hooks.state_dir):
-            return out
+            return out, failed
         for fname in sorted(os.listdir(hooks.state_dir)):
             if not fname.endswith(".json"):
                 continue
@@ -306,15 +319,31 @@ class DownloadRunner:
                 with open(os.path.join(hooks.state_dir, fname)) as f:
                     doc = json.load(f)
                 out.append(cls(hooks, spec_from_json(doc["spec"]), doc))
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                log.warning("skipping unreadable download state %s: %r", fname, exc)
-        return out
+            except Exception as exc:  # any damage to the record: the share ends with an error, the target goes on
+                log.error("cannot resume download state %s: %r", fname, exc)
+                failed[fname[: -len(".json")]] = f"cannot resume saved state: {type(exc).__name__}: {exc}"
+        return out, failed
 
-    def remove_state(self) -> None:
-        try:
-            os.unlink(self.state_path())
-        except FileNotFoundError:
-            pass
+
+class FailedShare:
+    """A target's share whose saved state could not be resumed: an error, never "no share, done"."""
+
+    kind = "download"
+
+    def __init__(self, xid: str, tid: str, reason: str) -> None:
+        self.xid = xid
+        self.err = f"t[{tid}]: {reason}"
+        self.st = TargetDlStatus(errors=1, all_dispatched=True, end_time=time.time(), error_list=[("", self.err)])
+
+    def snap(self) -> XactSnap:
+        return XactSnap(self.xid, self.kind, None, self.st.end_time, self.st.end_time, err=self.err,
+                        stats=XactStats(errors=1))
+
+    async def status(self, only_active: bool) -> TargetDlStatus:
+        return self.st
+
+    async def abort(self) -> None:
+        return None
 
 
 def _take(it: Any, n: int) -> list[DlItem]:

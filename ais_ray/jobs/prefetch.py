@@ -9,17 +9,16 @@ that is not cached yet (or, with `latest`, whose remote version changed). Object
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ais_ray.core import hrw
 from ais_ray.core.blob import blob_threshold
 from ais_ray.core.errors import AisError
 from ais_ray.core.names import Bucket
-from ais_ray.core.smap import Smap
-from ais_ray.core.template import Template
+from ais_ray.core.selection import Selection
 from ais_ray.core.xact import XactSnap
+from ais_ray.jobs.selection import ListFor, Share, select
 
 PER_MOUNTPATH = 4  # objects in flight per mountpath (default `num-workers`)
 
@@ -27,8 +26,7 @@ PER_MOUNTPATH = 4  # objects in flight per mountpath (default `num-workers`)
 @dataclass(frozen=True, slots=True)
 class PrefetchSpec:
     bck: Bucket
-    names: tuple[str, ...] = ()  # explicit list, or
-    template: str = ""  # a range template, a prefix-only template, or "" for the whole bucket
+    sel: Selection = Selection()  # names, a range template, or a prefix ("": the whole bucket)
     latest: bool = False
     continue_on_err: bool = False
     blob_threshold: int = 0  # 0: never use the blob downloader
@@ -41,31 +39,13 @@ class PrefetchSpec:
 
 @dataclass
 class PrefetchHooks:
-    tid: str
-    smap: Smap
+    share: Share  # which names are this target's now, and on which mountpath
     mountpaths: dict[str, Any]  # path -> mountpath actor handle (with `prefetch_obj`)
-    list_names: Callable[[str], AsyncIterator[str]]  # remote names under a prefix
-
-
-async def _names(spec: PrefetchSpec, hooks: PrefetchHooks) -> AsyncIterator[str]:
-    if spec.names:
-        for n in spec.names:
-            yield n
-        return
-    tmpl = Template.parse(spec.template) if spec.template else None
-    if tmpl is not None and tmpl.is_range:
-        for n in tmpl:
-            yield n
-        return
-    async for n in hooks.list_names(tmpl.prefix if tmpl is not None else ""):
-        yield n
+    list_for: ListFor  # the remote listing under a prefix
 
 
 async def run_prefetch(spec: PrefetchSpec, hooks: PrefetchHooks, snap: XactSnap) -> None:
     """The target's share of one prefetch; updates `snap.stats`; raises on the first error unless `coer`."""
-    t_hrw = hrw.Hrw(hooks.smap.active_targets())
-    me = hooks.smap.targets[hooks.tid]
-    mp_hrw = hrw.Hrw({m.path: m.digest for m in me.mountpaths if m.enabled and m.path in hooks.mountpaths})
     per_mp = spec.num_workers or PER_MOUNTPATH
     sems = {mp: asyncio.Semaphore(per_mp) for mp in hooks.mountpaths}
     snap.workers = per_mp * len(hooks.mountpaths)
@@ -87,13 +67,12 @@ async def run_prefetch(spec: PrefetchSpec, hooks: PrefetchHooks, snap: XactSnap)
             snap.stats.in_objs += 1
             snap.stats.in_bytes += size
 
-    async for name in _names(spec, hooks):
+    async for name in select(spec.sel, hooks.list_for):
         if failures and not spec.continue_on_err:
             break
-        uname = spec.bck.uname(name)
-        if t_hrw.owner(uname) != hooks.tid:
+        mp = hooks.share.mountpath(spec.bck, name)
+        if mp is None:
             continue
-        mp = mp_hrw.owner(uname)
         await sems[mp].acquire()
         task = asyncio.get_running_loop().create_task(one(mp, name))
         tasks.add(task)

@@ -15,9 +15,10 @@ from fastapi.responses import JSONResponse, Response
 from ais_ray.core import headers as H
 from ais_ray.core.bmd import BucketProps
 from ais_ray.core.errors import ErrBadRequest, ErrUnsupported
-from ais_ray.core.names import Bucket, Provider, validate_bucket_name, validate_obj_name
-from ais_ray.core.template import Template
-from ais_ray.core.xid import gen_uuid
+from ais_ray.core.copy import TcbMsg, parse_presence
+from ais_ray.core.names import Bucket, Namespace, Provider, parse_bck_uname, validate_bucket_name
+from ais_ray.core.selection import Selection
+from ais_ray.jobs.copy import KIND_BCK, KIND_OBJS, CopySpec
 from ais_ray.jobs.prefetch import PrefetchSpec
 from ais_ray.serve.listing import list_objects
 from ais_ray.serve.state import state
@@ -33,7 +34,8 @@ ACT_SUMMARY = "summary-bck"
 ACT_PREFETCH = "prefetch-listrange"
 ACT_EVICT_BCK = "evict-remote-bck"
 ACT_EVICT_OBJS = "evict-listrange"
-MAX_SELECTION = 1_000_000
+ACT_COPY_BCK = "copy-bck"
+ACT_COPY_OBJS = "copy-listrange"
 
 
 @router.get("/v1/buckets", summary="List buckets (`?provider=`, empty: all)")
@@ -71,6 +73,9 @@ async def bucket_post(req: Request, bucket: str) -> Response:
     if msg.action == ACT_PREFETCH:
         await state().bucket_props(bck)
         return Response(await state().proxy.prefetch_start.remote(prefetch_spec(bck, msg.value or {})))
+    if msg.action in (ACT_COPY_BCK, ACT_COPY_OBJS):
+        return Response(await state().proxy.copy_start.remote(copy_spec(req, bck, msg.action, msg.value),
+                                                              parse_presence(req.query_params.get("presence"))))
     if msg.action == ACT_CREATE:
         if bck.is_remote:
             raise ErrUnsupported(f"cannot create {bck}: remote buckets are added on first access")
@@ -95,9 +100,8 @@ async def bucket_delete(req: Request, bucket: str) -> Response:
         return Response(status_code=200)
     if msg.action == ACT_EVICT_OBJS:
         await state().bucket_props(bck)
-        names = select_names(msg.value or {})
-        await state().proxy.evict_objects.remote(bck, names)
-        return Response(gen_uuid(), status_code=200)
+        sel = Selection.from_msg(msg.value or {}, listing=False)
+        return Response(await state().proxy.evict_objects.remote(bck, sel), status_code=200)
     raise ErrBadRequest(f'invalid action "{msg.action}" for DELETE {bck}')
 
 
@@ -110,6 +114,28 @@ async def bucket_patch(req: Request, bucket: str) -> Response:
     props = await state().bucket_props(bck)
     state().adopt(await state().proxy.set_bucket_props.remote(bck, apply_props(bck, props, msg.value or {})))
     return Response(status_code=200)
+
+
+def copy_spec(req: Request, src: Bucket, action: str, value: Any) -> CopySpec:
+    """`copy-bck` (destination in `?bck_to=`) or `copy-listrange` (in the value's `tobck`), as the SDK sends them."""
+    msg = TcbMsg.from_wire(value)
+    if action == ACT_COPY_BCK:
+        to = req.query_params.get("bck_to")
+        if not to:
+            raise ErrBadRequest(f"copy-bck {src}: missing destination (query bck_to=provider/@#/name)")
+        return CopySpec(src, parse_bck_uname(to), msg, KIND_BCK)
+    tobck = value.get("tobck") if isinstance(value, dict) else None
+    if not isinstance(tobck, dict):
+        raise ErrBadRequest(f'copy-listrange {src}: missing destination ("tobck")')
+    ns = tobck.get("namespace") or {}
+    if not isinstance(ns, dict):
+        raise ErrBadRequest('copy-listrange: "tobck.namespace" must be an object')
+    dst = Bucket(tobck.get("name") or "", Provider.parse(tobck.get("provider") or "ais"),
+                 Namespace(ns.get("uuid") or "", ns.get("name") or ""))
+    sel = Selection.from_msg(value, listing=True)
+    if sel.is_listing:  # a prefix, `*` or nothing: the source's own listing (cloud: every remote object)
+        sel = Selection(prefix=sel.prefix.rstrip("*") or msg.prefix)
+    return CopySpec(src, dst, msg, KIND_OBJS, sel)
 
 
 def apply_props(bck: Bucket, props: BucketProps, value: dict[str, Any]) -> BucketProps:
@@ -154,25 +180,11 @@ async def bucket_head(req: Request, bucket: str) -> Response:
 
 def prefetch_spec(bck: Bucket, value: dict[str, Any]) -> PrefetchSpec:
     """Go `apc.PrefetchMsg`: a selection (`objnames` or `template`; neither: the whole bucket) and options."""
-    names = tuple(validate_obj_name(str(n)) for n in value.get("objnames") or ())
-    template = str(value.get("template") or "")
-    if template:
-        Template.parse(template, max_count=None)  # validate now: a 400, not a failed job
+    sel = Selection.from_msg(value)  # validated now: a 400, not a failed job
     threshold = value.get("blob-threshold") or 0
     workers = value.get("num-workers") or 0
     if not isinstance(threshold, int) or threshold < 0:
         raise ErrBadRequest(f'invalid "blob-threshold" {threshold!r}: expecting a non-negative number of bytes')
     if not isinstance(workers, int) or workers < 0:
         raise ErrBadRequest(f'invalid "num-workers" {workers!r}: expecting a non-negative integer')
-    return PrefetchSpec(bck, names, template, bool(value.get("latest-ver")), bool(value.get("coer")), threshold, workers)
-
-
-def select_names(value: dict[str, Any]) -> list[str]:
-    """A multi-object selection: `{"objnames": [...]}` or `{"template": "x-{0..9}"}`."""
-    if value.get("objnames"):
-        return [validate_obj_name(str(n)) for n in value["objnames"]]
-    template = str(value.get("template") or "")
-    if not template:
-        raise ErrBadRequest('expecting "objnames" or "template"')
-    tmpl = Template.parse(template, max_count=MAX_SELECTION).require_range()
-    return [validate_obj_name(n) for n in tmpl]
+    return PrefetchSpec(bck, sel, bool(value.get("latest-ver")), bool(value.get("coer")), threshold, workers)

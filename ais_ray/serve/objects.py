@@ -13,7 +13,8 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from ais_ray.core.blob import parse_blob_chunk, parse_blob_workers
 from ais_ray.core.errors import ErrBadRequest
-from ais_ray.core.names import Provider, http_bucket, split_obj_path, validate_obj_name
+from ais_ray.core import headers as H
+from ais_ray.core.names import Provider, http_bucket, parse_uname, split_obj_path, validate_obj_name
 from ais_ray.serve.state import state
 from ais_ray.serve.wire import bucket_from, read_action
 
@@ -51,6 +52,10 @@ async def get_object(req: Request, bucket: str, obj: str) -> Response:
 
 @router.put("/v1/objects/{bucket}/{obj:path}", summary="PUT object (raw body)", description=_DOC)
 async def put_object(req: Request, bucket: str, obj: str) -> Response:
+    to = req.query_params.get(H.Q_OBJ_TO)
+    if to is not None:  # copy (the SDK's Object.copy): the destination bucket must exist (or be added, if remote)
+        dst, _ = parse_uname(to)
+        await state().bucket_props(dst)
     return await redirect_to_owner(req)
 
 

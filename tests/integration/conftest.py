@@ -115,6 +115,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, other_ray: object, moto: M
             azurite: Azurite) -> Iterator[LocalCluster]:
     """The cluster, with the emulators as its S3 / GCS / Azure (the SDKs' usual environment)."""
     data_dir = str(tmp_path_factory.mktemp("ais"))
+    # `up` notes the cluster it started last under $XDG_STATE_HOME: keep that inside the session
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
     port = free_port()
     c = LocalCluster(f"http://127.0.0.1:{port}", data_dir, port, {**moto.env(), **gcs.env(), **azurite.env()})
     c.up()

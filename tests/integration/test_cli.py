@@ -134,3 +134,23 @@ def test_get_to_a_closed_pipe_is_quiet(cluster: LocalCluster, tmp_path: Path) ->
     assert p.stdout.strip() == "10"
     assert p.stderr == "" and p.returncode in (0, 141)
     cluster.cli("rmb", f"ais://{b}")
+
+
+def test_seed_spellings(cluster: LocalCluster, moto: object) -> None:
+    """Issue 17 item 2: command lines pasted from the seeds."""
+    from ais_ray.core.names import Provider
+    from tests.integration.remotes import REMOTES
+
+    # `ais ls s3` before any s3 bucket is in the cluster: AIStore's note, exit 0
+    p = cluster.cli("ls", "oci")  # no test ever makes an oci:// bucket
+    assert p.stdout.strip() == 'No "oci://" matching buckets in the cluster. Use \'--all\' option to list _all_ buckets.'
+    remote = REMOTES[Provider.AWS][0](moto, None)  # type: ignore[arg-type]
+    remote.seed("k", b"v")
+    cluster.cli("get", f"s3://{remote.bucket}/k", "-")
+    for word in ("s3", "s3://", "aws"):
+        assert f"s3://{remote.bucket}" in cluster.cli("ls", word).stdout
+    assert f"s3://{remote.bucket}" not in cluster.cli("ls", "ais").stdout
+    # --all on the summary, --conns on downloads (seed 003)
+    assert cluster.cli("storage", "summary", f"s3://{remote.bucket}", "--all").returncode == 0
+    p = cluster.cli("start", "download", "--help")
+    assert "--conns" in p.stdout

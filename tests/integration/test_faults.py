@@ -111,3 +111,71 @@ def test_download_survives_target_and_proxy_restarts(cluster: LocalCluster, http
             assert get(cluster, b, n).content == d
     finally:
         httpsrc.faults = Faults()  # type: ignore[attr-defined]
+
+
+def _corrupt_garbage(doc: bytes) -> bytes:
+    return b"\x00{not json" + doc[: len(doc) // 2]
+
+
+def _corrupt_shape(doc: bytes) -> bytes:
+    import json
+
+    return json.dumps({"spec": {"id": json.loads(doc)["spec"]["id"]}, "status": [], "progress": 7}).encode()
+
+
+def _corrupt_progress(doc: bytes) -> bytes:
+    import json
+
+    d = json.loads(doc)
+    d["progress"]["next_idx"] = "not an index"  # parses; resuming it fails inside the job
+    return json.dumps(d).encode()
+
+
+@pytest.mark.parametrize("corrupt", [_corrupt_garbage, _corrupt_shape, _corrupt_progress], ids=["garbage", "shape", "progress"])
+def test_download_share_that_cannot_resume_is_an_error(cluster: LocalCluster, httpsrc: object, corrupt: object) -> None:
+    """A target killed mid-job whose saved share is damaged reports an error, never "no share, done"."""
+    from ais_ray.testing.httpsrc import Faults
+    from tests.integration.conftest import Src
+    from tests.integration.test_download import get, names, new_bucket, start, status, wait
+
+    src = Src(httpsrc)  # type: ignore[arg-type]
+    data = {f"c{i:02d}": src.put(f"c{i:02d}", os.urandom(192 << 10)) for i in range(24)}
+    httpsrc.faults = Faults(pacing_rate=256 << 10)  # type: ignore[attr-defined]
+    try:
+        b = new_bucket()
+        job = start(cluster, type="range", bucket={"name": b}, template=src.url("c{00..23}"), limits={"connections": 2})
+        deadline = time.monotonic() + 60
+        while status(cluster, job, only_active_tasks=True)["finished_cnt"] < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        t1 = requests.get(f"{cluster.endpoint}/v1/daemon", params={"what": "stats"}).json()["targets"]["t1"]
+        saved = [p for m in t1["mountpaths"] if os.path.exists(p := os.path.join(m["path"], ".ais.dl", f"{job}.json"))]
+        assert saved, "the target keeps no saved state for its share"
+        docs = {p: open(p, "rb").read() for p in saved}
+        for pid in [t1["pid"], *(m["pid"] for m in t1["mountpaths"])]:
+            os.kill(pid, signal.SIGKILL)
+        for p, doc in docs.items():
+            with open(p, "wb") as f:
+                f.write(corrupt(doc))  # type: ignore[operator]
+        st = None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                st = wait(cluster, job, timeout=5)
+                break
+            except (AssertionError, requests.RequestException):
+                time.sleep(0.5)
+        assert st is not None, "job did not finish after the restart"
+        # truthful: the lost share is an error, in the counts and in the list `show job -v` prints
+        assert st["error_cnt"] > 0, st
+        errs = [e["error"] for e in st["download_errors"]]
+        assert any("t[t1]" in e and ("resume" in e or "job failed" in e) for e in errs), errs
+        # 0 duplicated, nothing torn: every stored object once and byte-exact; every reported one stored
+        stored = names(cluster, b)
+        assert len(stored) == len(set(stored)) and set(stored) <= set(data), stored
+        done = {t["name"] for t in st["finished_tasks"]}
+        assert done <= set(stored), done - set(stored)
+        for n in stored:
+            assert get(cluster, b, n).content == data[n]
+    finally:
+        httpsrc.faults = Faults()  # type: ignore[attr-defined]

@@ -1,12 +1,13 @@
 import pytest
 
-from ais_ray.core.errors import ErrInvalidName, ErrInvalidURL, ErrUnsupported
+from ais_ray.core.errors import ErrBadRequest, ErrInvalidName, ErrInvalidURL, ErrUnsupported
 from ais_ray.core.lom import obj_fqn
 from ais_ray.core.names import (
     Bucket,
     Namespace,
     Provider,
     parse_bucket_uri,
+    parse_uname,
     split_obj_path,
     validate_bucket_name,
     validate_obj_name,
@@ -24,7 +25,7 @@ def test_invalid_bucket_names(name):
         validate_bucket_name(name)
 
 
-@pytest.mark.parametrize("name", ["", "/abs", "~/home", "dir/", "..", "a/../b", "./a", "a/.", "a\x00b", "x" * 1025, "a/" + "y" * 256])
+@pytest.mark.parametrize("name", ["", "/abs", "~/home", "dir/", "..", "a/../b", "./a", "a/.", "a\x00b", "x" * 1025, "a/" + "y" * 256, "x//y", "a///b", "d/e//"])
 def test_invalid_obj_names(name):
     with pytest.raises(ErrInvalidName):
         validate_obj_name(name)
@@ -69,3 +70,26 @@ def test_split_obj_path_decodes_once():
     assert split_obj_path("/v1/objects/b/a%252F") == ("b", "a%2F")
     with pytest.raises(ErrInvalidURL):
         split_obj_path("/v1/objects/b")
+
+
+@pytest.mark.parametrize("uuid_, name", [("../..", "x"), ("", "a/b"), ("x", ".."), ("u" * 65, ""), ("", "a b")])
+def test_namespace_is_validated_on_construction(uuid_, name):
+    # issue 15 item 1: a namespace from any body or record is checked by the constructor itself
+    with pytest.raises(ErrInvalidName):
+        Namespace(uuid_, name)
+    with pytest.raises(ErrInvalidName):
+        Namespace.parse(f"@{uuid_}#{name}")
+
+
+@pytest.mark.parametrize("name", ["", "a/b", "..", "x" * 65, 5])
+def test_bucket_is_validated_on_construction(name):
+    with pytest.raises(ErrInvalidName):
+        Bucket(name)  # type: ignore[arg-type]
+
+
+def test_parse_uname():
+    assert parse_uname("ais/@#/b/x/y.bin") == (Bucket("b"), "x/y.bin")
+    assert parse_uname("aws/@u1#ns/src/o") == (Bucket("src", Provider.AWS, Namespace("u1", "ns")), "o")
+    for bad in ("ais/@#/b/", "ais/b/o", "ais/@#/../o", "ais/@#/b/../x", "ais/@..#x/b/o", "b/o"):
+        with pytest.raises(ErrBadRequest):
+            parse_uname(bad)

@@ -1,0 +1,122 @@
+"""`ais-ray cp`: one object, a whole bucket (copy-bck) or a selection (copy-listrange).
+
+Shaped as AIStore's `ais cp` (cmd/cli/cli/tcbtco.go, ais-wire-2 §1.6): `SRC/o DST/o2` copies
+one object; a bucket copies whole; `--list`, `--template`, `--prefix` or an embedded prefix
+(`SRC/dir/`) copy a selection. `--all` includes remote objects not yet in the cluster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from typing import Any
+
+from ais_ray.cli.common import CliError, run
+from ais_ray.cli.job_cmds import wait_xact
+from ais_ray.cli.progress import Bar, Live
+from ais_ray.client import AisClient
+from ais_ray.core.durations import parse_duration
+from ais_ray.core.names import Bucket, parse_bucket_uri
+
+
+def cmd_cp(args: argparse.Namespace) -> int:
+    bck, name = parse_bucket_uri(args.src)
+    dst_uri = args.dst or (args.src if args.sync or args.latest else "")
+    if not dst_uri:
+        raise CliError("expecting a destination (it may be left out only with --sync or --latest)")
+    dst, dst_name = parse_bucket_uri(dst_uri)
+    multi = bool(args.list or args.template or args.prefix) or not name or name.endswith("/")
+    if not multi:
+        return _copy_one(args, bck, name, dst, dst_name)
+    if dst_name:
+        raise CliError(f'"{dst_uri}": copying many objects needs a destination bucket, not an object')
+    if args.sync and args.prepend:
+        raise CliError("--prepend cannot be combined with --sync")
+    return _copy_many(args, bck, name, dst)
+
+
+def _copy_one(args: argparse.Namespace, bck: Bucket, name: str, dst: Bucket, dst_name: str) -> int:
+    if not dst_name or dst_name.endswith("/"):
+        dst_name = dst_name + name.rsplit("/", 1)[-1] if dst_name else name
+
+    async def go(c: AisClient) -> int:
+        await c.copy_object(bck, name, dst, dst_name, latest=args.latest, sync=args.sync)
+        print(f"copied {bck}/{name} => {dst}/{dst_name}")
+        return 0
+
+    return run(go)
+
+
+def _tcb_value(args: argparse.Namespace, prefix: str) -> dict[str, Any]:
+    value: dict[str, Any] = {"prefix": prefix, "prepend": args.prepend, "dry_run": args.dry_run, "force": args.force,
+                             "latest-ver": args.latest, "synchronize": args.sync, "coer": args.cont_on_err}
+    if args.nr:
+        value["non-recurs"] = True
+    if args.num_workers:
+        value["num-workers"] = args.num_workers
+    return value
+
+
+def _copy_many(args: argparse.Namespace, bck: Bucket, embedded: str, dst: Bucket) -> int:
+    prefix = args.prefix or embedded
+    listrange = bool(args.list or args.template or prefix)
+    refresh = parse_duration(args.refresh) if args.refresh else 1.0
+    timeout = parse_duration(args.timeout) if args.timeout else None
+
+    async def go(c: AisClient) -> int:
+        value = _tcb_value(args, "" if listrange else prefix)
+        if args.list:
+            value["objnames"] = [n.strip() for n in args.list.split(",") if n.strip()]
+            what = f"{len(value['objnames'])} objects"
+        elif args.template:
+            value["template"] = args.template
+            what = f'"{args.template}"'
+        elif prefix:
+            value["template"] = prefix  # a prefix is a template without a range (AIStore: --prefix = template)
+            what = f'prefix "{prefix}"'
+        if listrange:
+            xid = await c.copy_objects(bck, dst, value)
+            kind = "copy-objects"
+        else:
+            xid = await c.copy_bucket(bck, dst, value, presence=0 if args.all else None)
+            what, kind = f"{bck}", "copy-bucket"
+        if args.progress and not args.dry_run:
+            return await _progress(c, bck, prefix, xid, refresh, timeout, args.all)
+        if args.wait:
+            return await wait_xact(c, xid, timeout=timeout, refresh=min(refresh, 0.5))
+        print(f"{kind}[{xid}]: copy {what} => {dst}. To monitor the progress, run 'ais-ray show job {xid}'")
+        return 0
+
+    return run(go)
+
+
+async def _progress(c: AisClient, src: Bucket, prefix: str, xid: str, refresh: float, timeout: float | None,
+                    everything: bool) -> int:
+    """Seed 004's two bars: copied objects and size against the source's summary (cmd/cli/cli/cpr.go)."""
+    summ = await c.bucket_summary(src, prefix=prefix)
+    cnt, size_ = summ.get("ObjCount", {}), summ.get("TotalSize", {})
+    # the remote count is every remote object (cached or not); without --all only what is here is copied
+    n_total = int(cnt.get("obj_count_remote" if everything else "obj_count_present", 0) or 0)
+    b_total = int(size_.get("size_all_remote_objs" if everything else "size_all_present_objs", 0) or 0)
+    if everything and not n_total:  # an ais bucket: no remote side
+        n_total, b_total = int(cnt.get("obj_count_present", 0)), int(size_.get("size_all_present_objs", 0))
+    live, start = Live(interval=refresh), time.monotonic()
+    deadline = start + timeout if timeout else None
+    bars: list[Bar] = []
+    while True:
+        st = await c.xact_status(xid)
+        parts = await c.xact_query(xid=xid)
+        objs = sum(int(s["stats"]["loc-objs"]) for snaps in parts.values() for s in snaps or [])
+        size = sum(int(s["stats"]["loc-bytes"]) for snaps in parts.values() for s in snaps or [])
+        rate = size / max(time.monotonic() - start, 1e-3)
+        bars = [Bar("Copied objects:", objs, n_total, is_bytes=False), Bar("Copied size:", size, b_total, rate=rate)]
+        live.update(bars)
+        if st["end_time"]:
+            break
+        if deadline is not None and time.monotonic() > deadline:
+            live.close(bars)
+            raise CliError(f"timed out waiting for job {xid}")
+        await asyncio.sleep(refresh)
+    live.close(bars)
+    return await wait_xact(c, xid, timeout=None, refresh=refresh)

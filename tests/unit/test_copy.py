@@ -1,0 +1,56 @@
+"""Copy requests and names (issue 10, pure part): TCBMsg as the SDK sends it, AIStore's rules."""
+
+import pytest
+
+from ais_ray.core.copy import TcbMsg, check_copy_buckets, parse_presence, same_copy
+from ais_ray.core.errors import ErrBadRequest, ErrInvalidName
+from ais_ray.core.names import Bucket, Provider
+
+SDK_BODY = {"prefix": "a/", "prepend": "", "dry_run": False, "force": False, "latest-ver": False,
+            "synchronize": False}  # what aistore 2.0.0's bucket.copy always sends
+
+
+def test_sdk_body():
+    m = TcbMsg.from_wire(SDK_BODY)
+    assert m.prefix == "a/" and not m.dry_run and m.num_workers == 0
+    assert TcbMsg.from_wire(m.to_wire()) == m
+    assert TcbMsg.from_wire({"prefix": "img*"}).prefix == "img"  # trailing * trimmed
+
+
+@pytest.mark.parametrize("body, words", [
+    ({"synchronize": True, "prepend": "x-"}, "incompatible"),
+    ({"ext": ["jpg"]}, "ext"),
+    ({"num-workers": "4"}, "num-workers"),
+    ({"num-workers": -2}, "num-workers"),
+    ({"prefix": 5}, "prefix"),
+    ({"dry_run": "maybe"}, "boolean"),
+])
+def test_bad_bodies(body, words):
+    with pytest.raises(ErrBadRequest, match=words):
+        TcbMsg.from_wire(body)
+    with pytest.raises(ErrBadRequest):
+        TcbMsg.from_wire([1, 2])  # type: ignore[arg-type]
+
+
+def test_dst_name_ext_then_prepend():
+    m = TcbMsg(prepend="new/", ext={"jpg": "png"})
+    assert m.dst_name("a/b.jpg") == "new/a/b.png"
+    assert m.dst_name("a/b.jpeg") == "new/a/b.jpeg"
+    assert m.dst_name("a.jpg/b") == "new/a.jpg/b"  # a dot in a directory is no extension
+    assert TcbMsg().dst_name("x") == "x"
+    assert TcbMsg.from_wire({"ext": {".jpg": ".png"}}).dst_name("p.jpg") == "p.png"
+    with pytest.raises(ErrInvalidName):
+        TcbMsg(prepend="/").dst_name("x")
+
+
+def test_buckets_and_presence():
+    check_copy_buckets(Bucket("a"), Bucket("b"), TcbMsg())
+    with pytest.raises(ErrBadRequest, match="onto itself"):
+        check_copy_buckets(Bucket("a"), Bucket("a"), TcbMsg())
+    check_copy_buckets(Bucket("a"), Bucket("a"), TcbMsg(dry_run=True))
+    check_copy_buckets(Bucket("s", Provider.AWS), Bucket("s", Provider.AWS), TcbMsg(latest=True))
+    assert parse_presence(None) == 2 and parse_presence("0") == 0
+    for bad in ("x", "9", "-1"):
+        with pytest.raises(ErrBadRequest):
+            parse_presence(bad)
+    assert same_copy("abc", 3, "abc", 3) and not same_copy("", 3, "", 3) and not same_copy("a", 3, "a", 4)

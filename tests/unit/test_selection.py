@@ -1,0 +1,110 @@
+"""One selection: names | template | prefix, lazily; the one remote pager over a plain async page source."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable
+from itertools import islice
+
+import pytest
+
+from ais_ray.backends.base import ListPage, RemoteObj
+from ais_ray.backends.pager import names, pages
+from ais_ray.core.errors import ErrBadRequest, ErrInvalidName, ErrInvalidTemplate
+from ais_ray.core.names import Bucket
+from ais_ray.core.selection import Selection
+from ais_ray.core.smap import MountpathInfo, Smap, Snode
+from ais_ray.jobs.selection import Share, select, share_batches
+
+
+def test_ten_million_name_template_is_lazy() -> None:
+    sel = Selection.from_msg({"template": "shard-{0000000..9999999}.tar"})
+    assert sel.count() == 10_000_000 and not sel.is_listing
+    tracemalloc.start()
+    t0 = time.monotonic()
+    it = sel.iter()
+    first = next(it)
+    tail = next(sel.iter(9_999_998))
+    assert list(islice(sel.iter(9_999_998), 5)) == ["shard-9999998.tar", "shard-9999999.tar"]
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert (first, tail) == ("shard-0000000.tar", "shard-9999998.tar")
+    assert peak < 1 << 20, peak  # no list of names
+    assert time.monotonic() - t0 < 1.0
+
+
+def test_names_and_prefix() -> None:
+    sel = Selection.from_msg({"objnames": ["a", "b/c", "d"]})
+    assert sel.count() == 3 and list(sel.iter(1)) == ["b/c", "d"]
+    for value in ({"template": "logs/"}, {"template": "logs/*"}):
+        sel = Selection.from_msg(value)
+        assert sel.is_listing and sel.prefix == "logs/" and sel.count() == -1
+    assert Selection.from_msg({}) == Selection()  # the whole bucket
+    with pytest.raises(ValueError):
+        Selection(prefix="x").iter()
+
+
+def test_bad_selections_are_400() -> None:
+    with pytest.raises(ErrBadRequest):
+        Selection.from_msg({}, listing=False)
+    with pytest.raises(ErrInvalidTemplate):
+        Selection.from_msg({"template": "logs/"}, listing=False)
+    with pytest.raises(ErrBadRequest):
+        Selection.from_msg({"objnames": 5})
+    with pytest.raises(ErrInvalidName):
+        Selection.from_msg({"objnames": ["ok", "../x"]})
+    with pytest.raises(ErrInvalidName):
+        Selection.from_msg({"template": "x" * 1100 + "{0..9}"})
+
+
+def _source(all_names: list[str], page_size: int, calls: list[str]) -> Callable[[str], Awaitable[ListPage]]:
+    """A plain page source: token = index of the page's first name."""
+
+    async def fetch(token: str) -> ListPage:
+        calls.append(token)
+        i = int(token or 0)
+        nxt = i + page_size
+        return ListPage([RemoteObj(n, 1) for n in all_names[i:nxt]], str(nxt) if nxt < len(all_names) else "")
+
+    return fetch
+
+
+def test_pager_pages_and_resumes_from_a_token() -> None:
+    all_names = [f"o{i:03d}" for i in range(25)]
+
+    async def main() -> None:
+        calls: list[str] = []
+        got = [p async for p in pages(_source(all_names, 10, calls))]
+        assert [len(p.entries) for p in got] == [10, 10, 5] and calls == ["", "10", "20"]
+        assert [n async for n in names(_source(all_names, 10, []), "20")] == all_names[20:]
+        listed = [n async for n in select(Selection(prefix="o"), lambda prefix: _source(all_names, 7, []))]
+        assert listed == all_names
+        assert [n async for n in select(Selection(names=("x", "y")), None)] == ["x", "y"]
+
+    asyncio.run(main())
+
+
+def _smap(tids: list[str]) -> Smap:
+    nodes = {t: Snode(t, "target", f"http://{t}", 0, (MountpathInfo(f"/{t}/a", ""), MountpathInfo(f"/{t}/b", "")))
+             for t in tids}
+    return Smap("u", 1, Snode("p", "proxy", "http://p", 0), nodes)
+
+
+def test_share_reads_the_current_smap() -> None:
+    bck = Bucket("b")
+    current = {"smap": _smap(["t1", "t2"])}
+    shares = {t: Share(t, lambda: current["smap"], [f"/{t}/a", f"/{t}/b"]) for t in ("t1", "t2", "t3")}
+    sel = Selection(template="n-{000..999}")
+    own = {t: dict(s.filter(bck, sel.iter())) for t, s in shares.items()}
+    assert len(own["t1"]) + len(own["t2"]) == 1000 and not own["t3"] and own["t1"].keys().isdisjoint(own["t2"])
+    current["smap"] = _smap(["t1", "t2", "t3"])  # a target joins: the same Share sees it at once
+    assert 0 < len(dict(shares["t3"].filter(bck, sel.iter()))) < 1000
+
+    async def batches() -> list[tuple[str, list[str]]]:
+        return [b async for b in share_batches(shares["t1"], bck, sel.iter(), 50)]
+
+    got = asyncio.run(batches())
+    assert all(len(b) <= 50 and mp.startswith("/t1/") for mp, b in got)
+    assert sorted(n for _, b in got for n in b) == sorted(dict(shares["t1"].filter(bck, sel.iter())))

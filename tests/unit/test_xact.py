@@ -1,0 +1,129 @@
+"""The kind table and a target's one job registry (no Ray: the registry runs on a plain loop)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from ais_ray.actors.target_xact import TargetXacts
+from ais_ray.core import xact
+from ais_ray.core.names import Bucket
+from ais_ray.core.xact import KINDS, ErrUnknownKind, ErrXactBusy, Scope, Wait, XactSnap
+
+
+def test_kind_table_matches_the_sdk_waits() -> None:
+    # SDK `IDLE_KINDS` minus the EC internals we list too
+    assert {"download", "copy-listrange", "etl-listrange", "put-copies", "archive", "list", "get-batch"} <= xact.IDLE_KINDS
+    assert KINDS["blob-download"].wait is Wait.SINGLE_NODE and KINDS["blob-download"].scope is Scope.NODE
+    assert KINDS["resilver"].wait is Wait.SINGLE_NODE
+    for k in ("prefetch-listrange", "evict-listrange", "delete-listrange", "summary-bck", "copy-bck", "rebalance"):
+        assert KINDS[k].wait is Wait.STATUS and KINDS[k].scope is Scope.CLUSTER
+
+
+def test_kind_table_rebalance_rules() -> None:
+    abort_by_reb = {k.name for k in KINDS.values() if k.abort_by_reb}
+    assert {"download", "blob-download", "copy-bck", "copy-listrange", "etl-bck", "etl-listrange"} <= abort_by_reb
+    assert "prefetch-listrange" not in abort_by_reb and "rebalance" not in abort_by_reb
+    assert xact.conflict("copy-bck", ["download", "rebalance"]) == "rebalance"
+    assert xact.conflict("copy-bck", ["download"]) == ""
+    assert xact.conflict("download", ["resilver"]) == ""
+    assert xact.aborted_by("rebalance", "download") and not xact.aborted_by("rebalance", "prefetch-listrange")
+    assert not xact.aborted_by("resilver", "download")
+    with pytest.raises(ErrUnknownKind):
+        xact.kind_of("no-such-kind")
+
+
+def _run(coro_fn):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro_fn())
+
+
+def test_registry_start_snapshot_finish() -> None:
+    async def main() -> None:
+        reg = TargetXacts()
+        gate = asyncio.Event()
+
+        async def work(snap: XactSnap) -> None:
+            snap.stats.objs = 3
+            await gate.wait()
+
+        bck = Bucket("b")
+        reg.start(XactSnap("x1", "prefetch-listrange", bck), work)
+        reg.start(XactSnap("x1", "prefetch-listrange", bck), work)  # a retried start: no-op
+        await asyncio.sleep(0)
+        [s] = reg.snaps(xid="x1")
+        assert s.running and s.stats.objs == 3 and s.start > 0
+        assert reg.snaps(kind="download") == [] and reg.snaps(bck=bck, only_running=True) == [s]
+        gate.set()
+        await asyncio.sleep(0.01)
+        [s] = reg.snaps(xid="x1")
+        assert not s.running and not s.err and not s.aborted
+        assert reg.snaps(only_running=True) == []
+
+    _run(main)
+
+
+def test_registry_errors_and_abort() -> None:
+    async def main() -> None:
+        reg = TargetXacts()
+
+        async def fails(snap: XactSnap) -> None:
+            raise ValueError("boom")
+
+        async def forever(snap: XactSnap) -> None:
+            await asyncio.Event().wait()
+
+        reg.start(XactSnap("bad", "prefetch-listrange"), fails)
+        reg.start(XactSnap("long", "blob-download"), forever)
+        await asyncio.sleep(0.01)
+        assert reg.snaps(xid="bad")[0].err == "ValueError: boom"
+        assert await reg.abort(kind="blob-download") == 1
+        [s] = reg.snaps(xid="long")
+        assert s.aborted and not s.running
+        assert await reg.abort(xid="long") == 0  # ended already
+
+    _run(main)
+
+
+def test_registry_conflicts_with_rebalance() -> None:
+    async def main() -> None:
+        reg = TargetXacts()
+
+        async def forever(snap: XactSnap) -> None:
+            await asyncio.Event().wait()
+
+        reg.start(XactSnap("dl", "blob-download"), forever)
+        reg.start(XactSnap("pf", "prefetch-listrange"), forever)
+        reg.start(XactSnap("g1", "rebalance"), forever)  # aborts the AbortByReb kinds
+        await asyncio.sleep(0.01)
+        assert reg.snaps(xid="dl")[0].aborted
+        assert reg.snaps(xid="pf")[0].running
+        with pytest.raises(ErrXactBusy):
+            reg.start(XactSnap("cp", "copy-bck"), forever)  # ConflictRebRes
+        with pytest.raises(ErrUnknownKind):
+            reg.start(XactSnap("zz", "nope"), forever)
+        await reg.abort()
+
+    _run(main)
+
+
+def test_failed_share_is_an_error_not_done() -> None:
+    from ais_ray.jobs.download import FailedShare
+
+    share = FailedShare("j1", "t1", "cannot resume saved state: JSONDecodeError: x")
+    st = asyncio.run(share.status(False))
+    assert st.errors == 1 and st.end_time > 0 and st.error_list == [("", share.err)] and "t[t1]" in share.err
+    snap = share.snap()
+    assert snap.kind == "download" and snap.err and snap.stats.errors == 1 and not snap.running
+
+
+def test_summary_merges_the_parts() -> None:
+    from ais_ray.jobs.summary import summary_wire
+
+    a, b = XactSnap("s", "summary-bck", Bucket("b")), XactSnap("s", "summary-bck", Bucket("b"))
+    a.stats.objs, a.stats.bytes, a.extra = 2, 30, {"min": 10, "max": 20}
+    b.stats.in_objs, b.stats.in_bytes, b.extra = 5, 70, {"min": 0, "max": 0}
+    w = summary_wire(Bucket("b"), [a, b])
+    assert w["ObjCount"] == {"obj_count_present": "2", "obj_count_remote": "5"}
+    assert w["ObjSize"] == {"obj_min_size": 10, "obj_avg_size": 15, "obj_max_size": 20}
+    assert w["TotalSize"]["size_all_remote_objs"] == "70"
