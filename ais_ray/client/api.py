@@ -137,7 +137,7 @@ class AisClient(Http):
 
     async def copy_bucket(self, src: Bucket, dst: Bucket, value: dict[str, Any], *, presence: int | None = None) -> str:
         """`copy-bck` (AIStore x-tcb); `value` is a TCBMsg. Returns the job id."""
-        params = self._bck_params(src, bck_to=dst.uname_prefix, presence=presence)
+        params = self.bck_params(src, bck_to=dst.uname_prefix, presence=presence)
         _, _, raw = await self.request("POST", f"buckets/{src.name}", json_body={"action": "copy-bck", "value": value},
                                        params=params)
         return raw.decode().strip('"')
@@ -145,7 +145,7 @@ class AisClient(Http):
     async def copy_objects(self, src: Bucket, dst: Bucket, value: dict[str, Any]) -> str:
         """`copy-listrange` (x-tco): `value` has `objnames` or `template` and TCBMsg keys. Returns the job id."""
         body = {"action": "copy-listrange", "value": {**value, "tobck": dst.to_wire()}}
-        _, _, raw = await self.request("POST", f"buckets/{src.name}", json_body=body, params=self._bck_params(src))
+        _, _, raw = await self.request("POST", f"buckets/{src.name}", json_body=body, params=self.bck_params(src))
         return raw.decode().strip('"')
 
     async def prefetch(self, bck: Bucket, value: dict[str, Any]) -> str:
@@ -223,7 +223,7 @@ class AisClient(Http):
     async def copy_object(self, bck: Bucket, name: str, dst: Bucket, dst_name: str, *, latest: bool = False,
                           sync: bool = False) -> None:
         """Copy one object (AIStore `PUT ?object_to=<uname>`); the cluster moves the bytes."""
-        params = self._bck_params(bck, object_to=dst.uname(dst_name), **{"latest-ver": str(latest).lower(),
+        params = self.bck_params(bck, object_to=dst.uname(dst_name), **{"latest-ver": str(latest).lower(),
                                                                            "synchronize": str(sync).lower()})
         await self.request("PUT", self._obj_path(bck, name), params=params)
 

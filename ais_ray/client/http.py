@@ -46,6 +46,8 @@ class Http:
             params["namespace"] = bck.ns.uname
         return params
 
+    _bck_params = bck_params  # the old name: code from branches written before the split still runs
+
     async def request(self, method: str, path: str, *, json_body: Any = None, params: dict[str, str] | None = None,
                       headers: dict[str, str] | None = None) -> tuple[int, CIMultiDict[str], bytes]:
         data = json.dumps(json_body) if json_body is not None else None
