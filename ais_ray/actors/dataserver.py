@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from aiohttp import web
 
+from ais_ray.actors import archget
 from ais_ray.actors.blobs import Blobs
 from ais_ray.actors.cold import ColdGets, remote_attrs
 from ais_ray.actors.objcopy import ObjCopier
 from ais_ray.backends.base import RemoteObj
 from ais_ray.core import headers as H
+from ais_ray.core import params
 from ais_ray.core.blob import blob_source
 from ais_ray.core.bmd import RemoteRef, remote_of
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrObjNotFound, ErrUnsupported, error_body
@@ -45,8 +48,8 @@ def bucket_obj_from_request(req: web.Request) -> tuple[Bucket, str]:
     return Bucket(name, provider, ns), obj
 
 
-def obj_headers(bck: Bucket, name: str, attrs: ObjAttrs, location: str) -> dict[str, str]:
-    """AIS object metadata headers (Go `cmn.ObjAttrs.ToHeader`, `objHeadV2`)."""
+def obj_headers(bck: Bucket, name: str, attrs: ObjAttrs, location: str, mtime: float = 0.0) -> dict[str, str]:
+    """AIS object metadata headers (Go `cmn.ObjAttrs.ToHeader`, `objHeadV2`); `mtime` in seconds."""
     out = {
         H.OBJ_NAME: name, H.BUCKET_NAME: bck.name, H.BUCKET_PROVIDER: bck.provider.value,
         H.CKSUM_TYPE: attrs.cksum_type, H.CKSUM_VAL: attrs.cksum, H.ATIME: str(attrs.atime_ns),
@@ -54,8 +57,8 @@ def obj_headers(bck: Bucket, name: str, attrs: ObjAttrs, location: str) -> dict[
     }
     if attrs.custom:
         out[H.CUSTOM_MD] = ",".join(f"{k}={v}" for k, v in sorted(attrs.custom.items()))
-    if attrs.src_etag:
-        out["ETag"] = attrs.src_etag
+    out[H.ETAG] = H.etag(attrs.src_etag, attrs.cksum)
+    out[H.LAST_MODIFIED] = H.last_modified(mtime)
     return {k: v for k, v in out.items() if v}
 
 
@@ -63,6 +66,7 @@ def error_middleware(node: str) -> Callable[..., Awaitable[web.StreamResponse]]:
     @web.middleware
     async def mw(req: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
         try:
+            params.check(req.method, req.path, req.query.items())  # the accepted-parameter table (core/params.py)
             return await handler(req)
         except AisError as err:
             return error_response(err, req, node)
@@ -157,6 +161,10 @@ class DataServer:
 
     async def get_object(self, req: web.Request) -> web.StreamResponse:
         bck, name, ref = self._locate(req)
+        arch = archget.query(req)
+        if arch is not None:  # member(s) of a shard (actors/archget.py)
+            f, attrs = await self._open_stored(bck, name, ref)
+            return await archget.serve(req, arch, name, f, {H.OBJ_NAME: name, H.BUCKET_NAME: bck.name})
         if req.headers.get(H.BLOB_DOWNLOAD, "").lower() in ("true", "y", "yes", "on"):
             return await self._blob_get(req, bck, name, ref)
         try:
@@ -175,11 +183,22 @@ class DataServer:
                     raise
         return await self._serve_local(req, bck, name, f, attrs)
 
+    async def _open_stored(self, bck: Bucket, name: str, ref: RemoteRef | None) -> tuple[Any, ObjAttrs]:
+        """The stored object, fetched first (cold GET) when a remote bucket does not have it yet."""
+        try:
+            return await asyncio.to_thread(self.ctx.store.open, bck, name)
+        except ErrObjNotFound:
+            if ref is None:
+                raise
+        await self.cold.fetch(bck, ref, name, None)
+        return await asyncio.to_thread(self.ctx.store.open, bck, name)
+
     async def _serve_local(self, req: web.Request, bck: Bucket, name: str, f: Any, attrs: ObjAttrs) -> web.StreamResponse:
         try:
             rng = parse_range(req.headers.get("Range", ""), attrs.size)
             offset, length = rng or (0, attrs.size)
-            resp = web.StreamResponse(status=206 if rng else 200, headers=obj_headers(bck, name, attrs, self.ctx.location))
+            resp = web.StreamResponse(status=206 if rng else 200,
+                                     headers=obj_headers(bck, name, attrs, self.ctx.location, os.fstat(f.fileno()).st_mtime))
             if rng:
                 resp.headers["Content-Range"] = f"bytes {offset}-{offset + length - 1}/{attrs.size}"
             resp.headers["Accept-Ranges"] = "bytes"
@@ -259,18 +278,25 @@ class DataServer:
         if unknown:
             raise ErrBadRequest(f"invalid object property {unknown[0]!r} (expecting one of: {', '.join(sorted(H.HEAD_PROPS))})")
         try:
-            attrs = await asyncio.to_thread(self.ctx.store.load, bck, name)
-            headers = obj_headers(bck, name, attrs, self.ctx.location)
+            attrs, mtime = await asyncio.to_thread(self._load_with_mtime, bck, name)
+            headers = obj_headers(bck, name, attrs, self.ctx.location, mtime)
         except ErrObjNotFound:
             if ref is None:
                 raise
             obj = await self.cold.head(ref, name)  # not cached: the remote's answer, Ais-Present false
             attrs = ObjAttrs(size=obj.size, cksum_type="", version=obj.version, src_etag=obj.etag)
-            headers = {**obj_headers(bck, name, attrs, ""), H.PRESENT: "false"}
+            headers = {**obj_headers(bck, name, attrs, "", obj.last_modified), H.PRESENT: "false"}
         resp = web.StreamResponse(status=200, headers=headers)
         resp.content_length = attrs.size
         await resp.prepare(req)
         return resp
+
+    def _load_with_mtime(self, bck: Bucket, name: str) -> tuple[ObjAttrs, float]:
+        attrs = self.ctx.store.load(bck, name)
+        try:
+            return attrs, os.stat(self.ctx.store.fqn(bck, name)).st_mtime
+        except OSError:
+            return attrs, 0.0
 
     async def delete_object(self, req: web.Request) -> web.Response:
         bck, name, ref = self._locate(req)

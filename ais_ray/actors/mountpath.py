@@ -148,10 +148,11 @@ class _MountpathActor:
     async def stored_bmd(self) -> BMD:
         return self.ctx.meta.bmd
 
-    async def list_page(self, bck: Bucket, prefix: str, start_after: str, limit: int, with_attrs: bool) -> list[walk.LsEntry]:
+    async def list_page(self, bck: Bucket, prefix: str, start_after: str, limit: int, with_attrs: bool,
+                        flags: int = 0) -> list[walk.LsEntry]:
         objs_dir = lom.objects_dir(self.ctx.store.path, bck)
         return await asyncio.to_thread(walk.list_page, objs_dir, prefix=prefix, start_after=start_after,
-                                       limit=limit, with_attrs=with_attrs)
+                                       limit=limit, with_attrs=with_attrs, flags=flags)
 
     async def present(self, bck: Bucket, names: list[str]) -> dict[str, walk.LsEntry]:
         """Which of `names` are stored here (with their metadata)."""

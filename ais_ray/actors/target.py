@@ -182,9 +182,10 @@ class _TargetActor:
         bmds = await asyncio.gather(*(h.stored_bmd.remote() for h in self.mps.values()))
         return max(bmds, key=lambda b: b.version, default=None)
 
-    async def list_page(self, bck: Bucket, prefix: str, start_after: str, limit: int, with_attrs: bool) -> list[tuple[str, LsEntry]]:
+    async def list_page(self, bck: Bucket, prefix: str, start_after: str, limit: int, with_attrs: bool,
+                        flags: int = 0) -> list[tuple[str, LsEntry]]:
         """Up to `limit` entries after `start_after`, merged over mountpaths, with their location."""
-        pages = await asyncio.gather(*(h.list_page.remote(bck, prefix, start_after, limit, with_attrs)
+        pages = await asyncio.gather(*(h.list_page.remote(bck, prefix, start_after, limit, with_attrs, flags)
                                        for h in self.mps.values()))
         tagged = [[(e.name, f"t[{self.tid}]:mp[{p}]", e) for e in page] for p, page in zip(self.mps, pages)]
         return [(loc, e) for _, loc, e in heapq.merge(*tagged, key=lambda x: x[0])][:limit]

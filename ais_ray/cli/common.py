@@ -41,6 +41,20 @@ def endpoint() -> str:
     return DEFAULT_ENDPOINT
 
 
+def selection_value(args: argparse.Namespace, prefix: str) -> tuple[dict[str, Any], str]:
+    """`--list a,b` | `--template T` | a prefix as the ListRange body multi-object jobs take
+    (prefetch, copy): `objnames` or `template` (a prefix is a template without a range, as
+    AIStore's CLI sends it), and how to name the selection; empty for a whole bucket."""
+    if args.list:
+        names = [n.strip() for n in args.list.split(",") if n.strip()]
+        return {"objnames": names}, f"{len(names)} objects"
+    if args.template:
+        return {"template": args.template}, f'"{args.template}"'
+    if prefix:
+        return {"template": prefix}, f'prefix "{prefix}"'
+    return {}, ""
+
+
 def run(fn: Callable[[AisClient], Awaitable[int | None]]) -> int:
     """Run `fn` with a connected client; turn failures into one line on stderr and exit 1."""
     ep = endpoint()

@@ -12,7 +12,7 @@ import asyncio
 import time
 from typing import Any
 
-from ais_ray.cli.common import CliError, run
+from ais_ray.cli.common import CliError, run, selection_value
 from ais_ray.cli.job_cmds import wait_xact
 from ais_ray.cli.progress import Bar, Live
 from ais_ray.client import AisClient
@@ -65,16 +65,8 @@ def _copy_many(args: argparse.Namespace, bck: Bucket, embedded: str, dst: Bucket
     timeout = parse_duration(args.timeout) if args.timeout else None
 
     async def go(c: AisClient) -> int:
-        value = _tcb_value(args, "" if listrange else prefix)
-        if args.list:
-            value["objnames"] = [n.strip() for n in args.list.split(",") if n.strip()]
-            what = f"{len(value['objnames'])} objects"
-        elif args.template:
-            value["template"] = args.template
-            what = f'"{args.template}"'
-        elif prefix:
-            value["template"] = prefix  # a prefix is a template without a range (AIStore: --prefix = template)
-            what = f'prefix "{prefix}"'
+        sel, what = selection_value(args, prefix)
+        value = {**_tcb_value(args, "" if listrange else prefix), **sel}
         if listrange:
             xid = await c.copy_objects(bck, dst, value)
             kind = "copy-objects"

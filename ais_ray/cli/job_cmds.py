@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from ais_ray.cli import download_cmds
-from ais_ray.cli.common import CliError, print_json, print_table, run
+from ais_ray.cli.common import CliError, print_json, print_table, run, selection_value
 from ais_ray.cli.progress import Bar, Live
 from ais_ray.client import AisClient
 from ais_ray.core.durations import parse_duration
@@ -115,16 +115,9 @@ def cmd_stop(args: argparse.Namespace) -> int:
 def cmd_prefetch(args: argparse.Namespace) -> int:
     bck, obj = parse_bucket_uri(args.bucket)
     value: dict[str, Any] = {"latest-ver": bool(args.latest), "coer": bool(args.coer)}
-    what = f"entire bucket {bck}"
-    if args.list:
-        value["objnames"] = [n.strip() for n in args.list.split(",") if n.strip()]
-        what = f"{len(value['objnames'])} objects from {bck}"
-    elif args.template:
-        value["template"] = args.template
-        what = f'"{args.template}" from {bck}'
-    elif args.prefix or obj:
-        value["template"] = args.prefix or obj
-        what = f'prefix "{value["template"]}" of {bck}'
+    sel, what = selection_value(args, args.prefix or obj)
+    value.update(sel)
+    what = f"{what} of {bck}" if what else f"entire bucket {bck}"
     if args.blob_threshold:
         value["blob-threshold"] = parse_size(args.blob_threshold)
     if args.num_workers:

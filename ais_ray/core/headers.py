@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from email.utils import formatdate
+
 # object metadata (HEAD / GET replies)
 OBJ_NAME = "ais-name"
 BUCKET_NAME = "ais-bucket-name"
@@ -20,6 +22,8 @@ BUCKET_SUMM = "Ais-Bucket-Summ"
 XACTION_ID = "Ais-Xaction-Id"
 # errors: the error's type, on bodiless (HEAD) replies (ours; the JSON body has it as "tcode")
 ERROR_CODE = "Ais-Error-Code"
+LAST_MODIFIED = "Last-Modified"  # HTTP date (the SDK's ObjectAttributes.last_modified)
+ETAG = "ETag"  # quoted (the SDK strips the quotes)
 # blob downloader (GET)
 BLOB_DOWNLOAD = "ais-blob-download"
 BLOB_CHUNK = "ais-blob-chunk"
@@ -35,9 +39,23 @@ Q_OBJ_TO = "object_to"  # PUT: copy this object to the object named by this unam
 Q_ETL_NAME = "etl_name"
 Q_WHAT = "what"
 Q_UUID = "uuid"
+Q_ARCHPATH = "archpath"  # GET: one member of a shard
+Q_ARCHREGX = "archregx"  # GET: the members matching (a TAR of them)
+Q_ARCHMODE = "archmode"  # regexp | prefix | suffix | substr | wdskey
 
 # object props a HEAD may ask for (Go `apc.GetPropsV2`); anything else is a 400
 HEAD_PROPS = frozenset({
     "name", "size", "checksum", "atime", "version", "custom", "location", "copies", "ec",
     "chunked", "last-modified", "etag",
 })
+
+
+def last_modified(seconds: float) -> str:
+    """HTTP date (RFC 7231) of a modification time; "" when unknown."""
+    return formatdate(seconds, usegmt=True) if seconds > 0 else ""
+
+
+def etag(src_etag: str, cksum: str) -> str:
+    """The remote source's ETag when it came from one, else the content checksum; quoted."""
+    tag = (src_etag or cksum).strip('"')
+    return f'"{tag}"' if tag else ""

@@ -12,10 +12,12 @@ from ais_ray.core.names import Bucket, Provider, validate_bucket_name
 from ais_ray.core.smap import FLAG_OFFLINE
 from ais_ray.core.xact import XactSnap
 from ais_ray.core.xact import status as xact_status
+from ais_ray.serve.config import cluster_config
 from ais_ray.serve.state import state
 from ais_ray.serve.wire import read_action, read_json
 
 router = APIRouter(tags=["cluster"])
+WHAT_CONFIG = ("config", "cluster_config")  # Go apc.WhatClusterConfig; the SDK's WHAT_CLUSTER_CONFIG
 
 
 @router.get("/v1/daemon", summary="Node info: `?what=smap|bmd|stats`")
@@ -27,7 +29,9 @@ async def daemon(req: Request) -> Response:
         return JSONResponse((await state().bmd()).to_wire())
     if what == "stats":
         return JSONResponse(await state().proxy.target_infos.remote())
-    raise ErrBadRequest(f'invalid "what" query: "{what}" (expecting smap, bmd or stats)')
+    if what in WHAT_CONFIG:
+        return JSONResponse(cluster_config(await state().smap()).model_dump())
+    raise ErrBadRequest(f'invalid "what" query: "{what}" (expecting smap, bmd, stats or config)')
 
 
 @router.get("/v1/health", summary="200 when every target is up (`?prr=true` as the SDK's is_ready sends)")
@@ -53,9 +57,11 @@ def _bck_arg(body: dict[str, Any] | None) -> Bucket | None:
     return Bucket(validate_bucket_name(b["name"]), Provider.parse(b.get("provider") or "ais"))
 
 
-@router.get("/v1/cluster", summary="Jobs: `?what=status|qryxstats|status_all|running_all` (body: JobArgs / query)")
+@router.get("/v1/cluster", summary="Jobs: `?what=status|qryxstats|status_all|running_all` (body: JobArgs / query); `?what=config`")
 async def cluster_get(req: Request) -> Response:
     what = req.query_params.get("what", "")
+    if what in WHAT_CONFIG:
+        return JSONResponse(cluster_config(await state().smap()).model_dump())
     body = await read_json(req)
     xid, kind = str(_arg(body, "ID") or ""), str(_arg(body, "Kind") or "")
     proxy = state().proxy
@@ -77,7 +83,7 @@ async def cluster_get(req: Request) -> Response:
         if what == "running_all":
             return JSONResponse(sorted(f"{v[0].kind}[{i}]" for i, v in by_id.items()))
         return JSONResponse([xact_status(i, v[0].kind, v) for i, v in by_id.items()] or None)
-    raise ErrBadRequest(f'invalid "what" query for /v1/cluster: "{what}" (expecting status, qryxstats, status_all, running_all)')
+    raise ErrBadRequest(f'invalid "what" query for /v1/cluster: "{what}" (expecting status, qryxstats, status_all, running_all, config)')
 
 
 @router.put("/v1/cluster", summary="Jobs: action `stop` (abort) with JobArgs {ID, Kind}; `start-maintenance`, `stop-maintenance` {sid}")

@@ -11,6 +11,7 @@ from ray.exceptions import RayError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ais_ray.core import headers as H
+from ais_ray.core import params
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrInvalidName, ErrNotFound, error_body
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ def install(app: FastAPI) -> None:
     @app.middleware("http")
     async def _last_resort(req: Request, call_next: Any) -> Response:
         try:
+            params.check(req.method, req.url.path, req.query_params.multi_items())  # core/params.py
             return await call_next(req)
         except Exception as exc:
             return await handle(req, exc)

@@ -16,7 +16,9 @@ import msgpack
 from fastapi.responses import Response
 
 from ais_ray.backends.registry import get_backend
+from ais_ray.core import lsflags as F
 from ais_ray.core.bmd import BucketProps, RemoteRef, remote_of
+from ais_ray.core.errors import ErrUnsupported
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, Provider
 from ais_ray.fs.walk import LsEntry
@@ -25,14 +27,17 @@ from ais_ray.serve.wire import LsoMsg
 
 MAX_PAGE_SIZE = 10_000  # Go apc.MaxPageSizeAIS
 MAX_PAGE_SIZE_REMOTE = 1_000  # Go apc.MaxPageSizeAWS (GCP 1000, Azure 5000)
-FLAG_CACHED = 1 << 0
-ENTRY_OK_CACHED = 64  # Go apc.EntryIsCached; status bits 0..4 are 0 (OK)
-FLAG_NAME_ONLY = 1 << 4
+FLAG_CACHED = F.CACHED
+ENTRY_OK_CACHED = F.ENTRY_CACHED  # status bits 0..4 are 0 (OK)
+FLAG_NAME_ONLY = F.NAME_ONLY
+LOCAL_ONLY = F.NO_RECURSION | F.NO_DIRS | F.ARCH_DIR  # shapes only the local walk implements
 DEFAULT_PROPS = "name,size"
 
 
 def entry_wire(name: str, loc: str, e: LsEntry, props: set[str], name_only: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {"n": name, "f": ENTRY_OK_CACHED}
+    if e.flags & F.ENTRY_IS_DIR:  # a virtual directory (NO_RECURSION): name and flag only
+        return {"n": name, "f": F.ENTRY_IS_DIR}
+    out: dict[str, Any] = {"n": name, "f": ENTRY_OK_CACHED | e.flags}
     if name_only:
         return out
     out["s"] = e.size
@@ -55,7 +60,13 @@ def entry_wire(name: str, loc: str, e: LsEntry, props: set[str], name_only: bool
 
 async def list_objects(bck: Bucket, msg: LsoMsg, props: BucketProps) -> Response:
     """A remote bucket lists the remote (with presence) unless only cached objects are asked for."""
+    bad = F.unsupported(msg.flags)
+    if bad:
+        raise ErrUnsupported(f"list-objects flag {', '.join(bad)} is not supported (flags={msg.flags})")
     ref = remote_of(bck, props)
+    if ref is not None and not msg.flags & FLAG_CACHED and ref.bck.provider is not Provider.HT and msg.flags & LOCAL_ONLY:
+        names = ", ".join(F.NAMES[b] for b in F.NAMES if b & msg.flags & LOCAL_ONLY)
+        raise ErrUnsupported(f"list-objects flag {names} is only supported with CACHED on remote bucket {bck}")
     if ref is None or msg.flags & FLAG_CACHED or ref.bck.provider is Provider.HT:
         return await _list_local(bck, msg)
     return await _list_remote(bck, ref, msg)
@@ -99,7 +110,8 @@ async def _list_local(bck: Bucket, msg: LsoMsg) -> Response:
     start_after = msg.continuation_token or msg.start_after
     smap = await state().smap()
     # one extra entry tells whether a next page exists without an empty final round trip
-    pages = await asyncio.gather(*(state().target(tid).list_page.remote(bck, msg.prefix, start_after, page_size + 1, with_attrs)
+    pages = await asyncio.gather(*(state().target(tid).list_page.remote(bck, msg.prefix, start_after, page_size + 1, with_attrs,
+                                                                       msg.flags)
                                    for tid in smap.targets))
     merged = heapq.merge(*[[(e.name, loc, e) for loc, e in page] for page in pages], key=lambda x: x[0])
     entries = []

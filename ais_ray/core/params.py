@@ -1,0 +1,87 @@
+"""Accepted query parameters: one table per route and method, checked at every edge.
+
+Both edges (the Serve API and the aiohttp servers of targets and mountpaths) call `check`
+before a handler runs, so a parameter is either handled or refused with a 400 that names
+it — never silently ignored. An empty value counts as absent (AIStore reads `""` as unset;
+the SDK sends `archpath=""` next to `archregx`).
+
+`REFUSED` lists AIStore parameters this cluster knows but does not implement, with the
+feature's name for the error message; anything in neither table is unknown → 400 too.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from ais_ray.core import headers as H
+from ais_ray.core.errors import ErrBadRequest, ErrUnsupported
+
+BCK = frozenset({H.Q_PROVIDER, H.Q_NAMESPACE})  # every bucket-addressed route
+
+# route -> method -> accepted parameters (besides BCK)
+ROUTES: dict[str, dict[str, frozenset[str]]] = {
+    "object": {
+        "GET": frozenset({H.Q_ARCHPATH, H.Q_ARCHREGX, H.Q_ARCHMODE, H.Q_LATEST, "original_url"}),
+        # object_to + latest-ver + synchronize: single-object copy (actors/objcopy.py)
+        "PUT": frozenset({H.Q_OBJ_TO, H.Q_LATEST, H.Q_SYNC, "original_url"}),
+        "HEAD": frozenset({H.Q_PROPS, "original_url"}),
+        "DELETE": frozenset({"original_url"}),
+    },
+    "objects": {"POST": frozenset()},  # blob-download action
+    "buckets": {"GET": frozenset(), "HEAD": frozenset()},
+    "bucket": {
+        "GET": frozenset(),  # list-objects (flags in the body: core/lsflags.py)
+        # copy-bck: destination and which source objects (other actions refuse them themselves)
+        "POST": frozenset({"bck_to", "presence"}),
+        "DELETE": frozenset({"keep_bck_md"}),
+        "PATCH": frozenset(),
+        "HEAD": frozenset({"presence", H.Q_UUID, "bsumm_remote"}),
+    },
+    "cluster": {"GET": frozenset({H.Q_WHAT}), "PUT": frozenset(), "POST": frozenset(), "DELETE": frozenset()},
+    "daemon": {"GET": frozenset({H.Q_WHAT}), "PUT": frozenset()},
+    "health": {"GET": frozenset({"prr"})},  # prr: the SDK's is_ready (primary ready for rebalance)
+    "download": {"GET": frozenset({"id"}), "POST": frozenset(), "DELETE": frozenset()},
+}
+
+# known AIStore parameters that are not implemented here: name -> the feature, for the message
+REFUSED: dict[str, str] = {
+    H.Q_ETL_NAME: "ETL", "etl_args": "ETL", "etl_pipeline": "ETL", "etl_fqn": "ETL",
+    "append_type": "append", "append_handle": "append", "set-new-custom": "custom metadata (PATCH)",
+    "uploadId": "multipart upload", "partNumber": "multipart upload",
+    "frc": "force", "coloc": "get-batch", "severity": "logs", "all": "logs",
+}
+
+
+def route_of(path: str) -> str:
+    """The table's route name for an API path ("" for paths outside the table, e.g. /docs)."""
+    parts = [p for p in path.split("/") if p]
+    if len(parts) < 2 or parts[0] != "v1":
+        return ""
+    head = parts[1]
+    if head == "objects":
+        return "object" if len(parts) > 3 else "objects"
+    if head == "buckets":
+        return "bucket" if len(parts) > 2 else "buckets"
+    return head if head in ROUTES else ""
+
+
+def accepted(route: str, method: str) -> frozenset[str] | None:
+    by_method = ROUTES.get(route)
+    if by_method is None:
+        return None
+    return BCK | by_method.get(method, frozenset())
+
+
+def check(method: str, path: str, query: Iterable[tuple[str, str]]) -> None:
+    """400 naming the first parameter this route does not handle (non-empty value)."""
+    route = route_of(path)
+    ok = accepted(route, method)
+    if ok is None:
+        return
+    for key, value in query:
+        if key in ok or value == "":
+            continue
+        if key in REFUSED:
+            raise ErrUnsupported(f'query parameter "{key}" ({REFUSED[key]}) is not supported on {method} {path}')
+        raise ErrBadRequest(f'invalid query parameter "{key}" for {method} /v1/{route} '
+                            f'(accepted: {", ".join(sorted(ok))})')
