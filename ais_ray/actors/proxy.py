@@ -25,10 +25,10 @@ from ais_ray.core.blob import blob_source
 from ais_ray.core.bmd import BMD, HT_ORIGIN, BucketProps, remote_of
 from ais_ray.core.copy import PRESENCE_EXISTS, PRESENCE_EXISTS_NO_PROPS, check_copy_buckets
 from ais_ray.core.dload import DlSpec
-from ais_ray.core.errors import AisError, ErrBadRequest, ErrBckNotFound, ErrJobNotFound
+from ais_ray.core.errors import AisError, ErrBadRequest, ErrBckNotFound, ErrJobNotFound, ErrNodeNotFound
 from ais_ray.core.names import Bucket, Provider
 from ais_ray.core.selection import Selection
-from ais_ray.core.smap import FLAG_OFFLINE, Smap, Snode
+from ais_ray.core.smap import FLAG_DECOMMISSION, FLAG_MAINTENANCE, FLAG_OFFLINE, Smap, Snode
 from ais_ray.core.xact import XactSnap
 from ais_ray.core.xact import status as xact_status
 from ais_ray.core.xid import gen_uuid
@@ -92,7 +92,7 @@ class _ProxyActor:
         async with self._lock:
             smap = self.smap
             for tsi in snodes:
-                smap = smap.with_target(tsi)
+                smap = smap.with_target(_keep_flags(smap, tsi))
             bmd = self.bmd
             for copy in copies:  # the head's state dir may be new or lost: the targets remember
                 if copy is not None and copy.uuid == bmd.uuid and copy.version > bmd.version:
@@ -129,10 +129,57 @@ class _ProxyActor:
                 if tsi is None and old is not None and not old.flags & FLAG_OFFLINE:
                     smap = smap.with_target(replace(old, flags=old.flags | FLAG_OFFLINE))
                 elif tsi is not None:
-                    smap = smap.with_target(tsi)
+                    smap = smap.with_target(_keep_flags(smap, tsi))
             if smap is not self.smap:
                 log.info("smap v%d -> v%d", self.smap.version, smap.version)
                 await self._commit(smap=smap)
+
+    async def add_target(self, tid: str) -> dict[str, Any]:
+        """Put a running target actor (back) into the map: a new Smap version, persisted and pushed.
+
+        Raises:
+            ErrNodeNotFound: no such target actor is running.
+        """
+        try:
+            tsi = await asyncio.wait_for(self.target(tid).snode.remote(), KEEPALIVE_TIMEOUT)
+        except (ValueError, asyncio.TimeoutError, ray.exceptions.RayError):
+            self._handles.pop(tid, None)
+            raise ErrNodeNotFound(tid) from None
+        async with self._lock:
+            if tid not in self.tids:
+                self.tids.append(tid)
+            await self._commit(smap=self.smap.with_target(_keep_flags(self.smap, tsi)))
+        return self.smap.to_wire()
+
+    async def remove_target(self, tid: str) -> dict[str, Any]:
+        """Take a target out of the map (its objects are no longer placed or found there).
+
+        Raises:
+            ErrNodeNotFound: `tid` is not in the map.
+        """
+        async with self._lock:
+            if tid not in self.smap.targets:
+                raise ErrNodeNotFound(tid)
+            smap = self.smap.without_target(tid)
+            await self._commit(smap=smap)
+            self.tids = [t for t in self.tids if t != tid]
+            await self._push(smap, None, [tid])  # the node that left learns it too
+        return self.smap.to_wire()
+
+    async def set_target_state(self, tid: str, *, maintenance: bool | None = None,
+                               decommission: bool | None = None) -> dict[str, Any]:
+        """Start or stop maintenance / decommissioning of a target: placement skips it while set.
+
+        Raises:
+            ErrNodeNotFound: `tid` is not in the map.
+        """
+        set_f = clear_f = 0
+        for flag, on in ((FLAG_MAINTENANCE, maintenance), (FLAG_DECOMMISSION, decommission)):
+            if on is not None:
+                set_f, clear_f = (set_f | flag, clear_f) if on else (set_f, clear_f | flag)
+        async with self._lock:
+            await self._commit(smap=self.smap.with_target_flags(tid, set_flags=set_f, clear_flags=clear_f))
+        return self.smap.to_wire()
 
     async def _commit(self, *, smap: Smap | None = None, bmd: BMD | None = None, force: bool = False) -> None:
         """Persist, push to every reachable target, then publish; caller holds the lock.
@@ -147,13 +194,19 @@ class _ProxyActor:
         if new_bmd is not None:
             await asyncio.to_thread(write_file_atomic, os.path.join(self.dir, "bmd.json"), json.dumps(new_bmd.to_wire()).encode())
         smap_out, bmd_out = new_smap or self.smap, new_bmd or self.bmd
-        online = [t for t in smap_out.targets.values() if not t.flags & FLAG_OFFLINE]
-        refs = [self.target(t.daemon_id).update_meta.remote(smap_out, bmd_out) for t in online]
-        done = await asyncio.gather(*(asyncio.wait_for(r, KEEPALIVE_TIMEOUT) for r in refs), return_exceptions=True)
-        for t, res in zip(online, done):
-            if isinstance(res, BaseException):
-                log.warning("metasync to %s failed: %r", t.daemon_id, res)
+        online = [t.daemon_id for t in smap_out.targets.values() if not t.flags & FLAG_OFFLINE]
+        await self._push(smap_out, bmd_out, online)
         self.smap, self.bmd = smap_out, bmd_out
+
+    async def _push(self, smap: Smap, bmd: BMD | None, tids: list[str]) -> None:
+        """Send the metadata to `tids`; a target that cannot be reached catches up on the next change."""
+        async def one(tid: str) -> None:
+            await asyncio.wait_for(self.target(tid).update_meta.remote(smap, bmd), KEEPALIVE_TIMEOUT)
+
+        done = await asyncio.gather(*(one(t) for t in tids), return_exceptions=True)
+        for tid, res in zip(tids, done):
+            if isinstance(res, BaseException):
+                log.warning("metasync to %s failed: %r", tid, res)
 
     # ---- queries ---------------------------------------------------------------------------
     async def get_meta(self, smap_version: int = -1, bmd_version: int = -1) -> tuple[Smap | None, BMD | None]:
@@ -330,6 +383,12 @@ class _ProxyActor:
 
     async def dl_remove(self, job_id: str) -> None:
         await self.downloads.remove(job_id)
+
+
+def _keep_flags(smap: Smap, tsi: Snode) -> Snode:
+    """A target's own description, with the states the proxy set (maintenance...) kept; OFFLINE cleared."""
+    old = smap.targets.get(tsi.daemon_id)
+    return replace(tsi, flags=(old.flags & ~FLAG_OFFLINE) | tsi.flags) if old is not None else tsi
 
 
 ProxyActor = ray.remote(_ProxyActor)

@@ -33,6 +33,7 @@ from ais_ray.core.names import Bucket
 from ais_ray.core.selection import Selection
 from ais_ray.core.smap import MountpathInfo, Smap, Snode
 from ais_ray.core.xact import XactSnap
+from ais_ray.fs.replicas import load_newest, save_everywhere
 from ais_ray.fs.walk import LsEntry
 from ais_ray.jobs.copy import CopyHooks, CopySpec, run_copy
 from ais_ray.jobs.evict import run_evict
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 NAMESPACE = "ais"
 CONTROL_TIMEOUT = 30.0
 DL_STATE_DIR = ".ais.dl"
+PORT_FILE = ".ais.tport"
 BLOB_PROGRESS_EVERY = 0.5
 
 
@@ -81,12 +83,10 @@ class _TargetActor:
         self.mp_infos: tuple[MountpathInfo, ...] = ()
         self.io = IoLoop(f"io:target:{tid}")
         self.redirector = _Redirector(self)
-        port_file = os.path.join(paths[0], ".ais.tport")
-        saved = int(open(port_file).read()) if os.path.exists(port_file) else 0
+        saved = load_newest(paths, PORT_FILE, int) or 0  # a copy on every mountpath: no disk is special
         self.url = self.io.run_sync(self.redirector.start(host, saved))
-        with open(port_file, "w") as f:
-            f.write(self.url.rsplit(":", 1)[1])
-        self.smap = _load_smap(paths)
+        save_everywhere(paths, PORT_FILE, self.url.rsplit(":", 1)[1].encode(), fsync=fsync)
+        self.smap = load_newest(paths, lom.SMAP_FILE, lambda b: Smap.from_wire(json.loads(b)), lambda s: s.version)
         self.xacts = TargetXacts()  # the one registry of this target's jobs, downloads included
         self.downloads = TargetDownloads(tid, self.mps, os.path.join(paths[0], DL_STATE_DIR), lambda: self.smap,
                                          self.xacts)
@@ -100,12 +100,17 @@ class _TargetActor:
 
     async def info(self) -> dict[str, Any]:
         infos = await asyncio.gather(*(h.info.remote() for h in self.mps.values()))
-        return {"tid": self.tid, "url": self.url, "pid": os.getpid(), "mountpaths": list(infos)}
+        return {"tid": self.tid, "url": self.url, "pid": os.getpid(), "mountpaths": list(infos),
+                "smap_version": self.smap.version if self.smap is not None else 0}
 
     async def update_meta(self, smap: Smap | None, bmd: BMD | None) -> None:
         await asyncio.gather(*(h.update_meta.remote(smap, bmd) for h in self.mps.values()))
-        if smap is not None and (self.smap is None or smap.version > self.smap.version or smap.uuid != self.smap.uuid):
+        if smap is not None and (self.smap is None or self.smap.accepts(smap)):
             self.smap = smap
+
+    async def current_smap(self) -> Smap | None:
+        """The newest cluster map this target has accepted (jobs read `self.smap`, never a copy)."""
+        return self.smap
 
     # ---- xactions ---------------------------------------------------------------------------------
     async def xact_snaps(self, xid: str = "", kind: str = "", bck: Bucket | None = None,
@@ -220,21 +225,6 @@ class _TargetActor:
     async def shutdown_mountpaths(self) -> None:
         for h in self.mps.values():
             ray.kill(h, no_restart=True)
-
-
-def _load_smap(paths: list[str]) -> Smap | None:
-    """The newest Smap copy on our mountpaths (what we knew before a restart)."""
-    best: Smap | None = None
-    for p in paths:
-        try:
-            with open(os.path.join(p, lom.SMAP_FILE)) as f:
-                smap = Smap.from_wire(json.load(f))
-        except Exception as exc:  # a damaged copy must not stop the target: another may be good
-            log.warning("ignoring unreadable Smap copy on %s: %r", p, exc)
-            continue
-        if best is None or smap.version > best.version:
-            best = smap
-    return best
 
 
 class _Redirector:

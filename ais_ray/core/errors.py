@@ -123,6 +123,11 @@ class ErrJobNotFound(ErrNotFound):
         super().__init__(f'job "{job_id}" not found')
 
 
+class ErrNodeNotFound(ErrNotFound):
+    def __init__(self, sid: str) -> None:
+        super().__init__(f'node "{sid}" does not exist (is not in the cluster map)')
+
+
 class ErrBckAlreadyExists(AisError):
     status = 409
 

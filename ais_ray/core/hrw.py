@@ -74,6 +74,18 @@ def owner_of_digest(name_digest: int, candidates: Iterable[tuple[str, int]]) -> 
     return best_id
 
 
+def ranked(uname: str, candidates: Iterable[tuple[str, int]]) -> list[str]:
+    """All candidate ids in HRW order for `uname`, highest weight first (Go `HrwTargetList`, `HrwMpath` order).
+
+    Rank 0 is `owner_of_digest`'s choice (ties likewise go to the later candidate); the
+    following ranks are where mirror copies and EC slices go.
+    """
+    nd = _xxh64(uname.encode(), MLCG32)
+    scored = [(xoshiro256_hash(cdigest ^ nd), i, cid) for i, (cid, cdigest) in enumerate(candidates)]
+    scored.sort(reverse=True)
+    return [cid for _, _, cid in scored]
+
+
 def owner(uname: str, candidates: Sequence[tuple[str, int]]) -> str:
     """Return the HRW owner of `uname` among `(id, id_digest)` pairs.
 

@@ -11,19 +11,33 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from ais_ray.core import hrw
+from ais_ray.core.errors import ErrNodeNotFound, ErrNoTarget
 
 FLAG_MAINTENANCE = 1 << 2  # Go `meta.SnodeMaint`: the SDK's HRW skips such targets
 FLAG_DECOMMISSION = 1 << 3
 FLAG_OFFLINE = 1 << 10  # ours: a target that stopped answering keepalives
 
 
+MP_ENABLED, MP_DISABLED, MP_DETACHED = "enabled", "disabled", "detached"  # Go `fs` mountpath states
+MP_STATES = (MP_ENABLED, MP_DISABLED, MP_DETACHED)
+TARGET_ACTIVE, TARGET_MAINTENANCE, TARGET_DECOMMISSIONING = "active", "maintenance", "decommissioning"
+
+
 @dataclass(frozen=True, slots=True)
 class MountpathInfo:
-    """One disk directory of a target, with the URL of the worker that serves its objects."""
+    """One disk directory of a target, with the URL of the worker that serves its objects.
+
+    Only an enabled mountpath takes part in placement; a disabled one keeps its data but
+    gets nothing new, a detached one is gone from the target (AIStore `fs.MountedFS`).
+    """
 
     path: str
     url: str = ""
-    enabled: bool = True
+    state: str = MP_ENABLED
+
+    @property
+    def enabled(self) -> bool:
+        return self.state == MP_ENABLED
 
     @property
     def digest(self) -> int:
@@ -46,10 +60,32 @@ class Snode:
     def in_maint_or_decomm(self) -> bool:
         return bool(self.flags & (FLAG_MAINTENANCE | FLAG_DECOMMISSION))
 
+    @property
+    def state(self) -> str:
+        """active | maintenance | decommissioning, from the Snode flags as AIStore keeps them."""
+        if self.flags & FLAG_DECOMMISSION:
+            return TARGET_DECOMMISSIONING
+        return TARGET_MAINTENANCE if self.flags & FLAG_MAINTENANCE else TARGET_ACTIVE
+
     def mountpath_for(self, uname: str) -> MountpathInfo:
         """HRW choice among this target's enabled mountpaths (Go `fs/hrw.go`)."""
         enabled = {m.path: m for m in self.mountpaths if m.enabled}
         return enabled[hrw.mountpath_for(uname, {p: m.digest for p, m in enabled.items()})]
+
+    def ranked_mountpaths(self, uname: str) -> list[MountpathInfo]:
+        """This target's enabled mountpaths in HRW order for `uname`; rank 0 is `mountpath_for`."""
+        enabled = {m.path: m for m in self.mountpaths if m.enabled}
+        return [enabled[p] for p in hrw.ranked(uname, ((p, m.digest) for p, m in enabled.items()))]
+
+    def with_mountpath_state(self, path: str, state: str) -> Snode:
+        """This node with mountpath `path` enabled, disabled or detached.
+
+        Raises:
+            ValueError: unknown state or path.
+        """
+        if state not in MP_STATES or path not in {m.path for m in self.mountpaths}:
+            raise ValueError(f"mountpath {path!r} state {state!r}: expecting one of {MP_STATES} for a known path")
+        return replace(self, mountpaths=tuple(replace(m, state=state) if m.path == path else m for m in self.mountpaths))
 
     def to_wire(self) -> dict[str, Any]:
         host, _, port = self.url.removeprefix("http://").removeprefix("https://").partition(":")
@@ -59,13 +95,21 @@ class Snode:
             "id_digest": self.id_digest, "public_net": net, "intra_control_net": net, "intra_data_net": net,
         }
         if self.daemon_type == "target":
-            out["mountpaths"] = [{"path": m.path, "url": m.url, "enabled": m.enabled} for m in self.mountpaths]
+            out["mountpaths"] = [{"path": m.path, "url": m.url, "enabled": m.enabled, "state": m.state}
+                                 for m in self.mountpaths]
         return out
 
     @classmethod
     def from_wire(cls, d: Mapping[str, Any]) -> Snode:
-        mps = tuple(MountpathInfo(m["path"], m.get("url", ""), m.get("enabled", True)) for m in d.get("mountpaths", ()))
+        mps = tuple(MountpathInfo(m["path"], m.get("url", ""), _mp_state(m)) for m in d.get("mountpaths", ()))
         return cls(d["daemon_id"], d["daemon_type"], d["public_net"]["direct_url"], int(d.get("flags", 0)), mps)
+
+
+def _mp_state(m: Mapping[str, Any]) -> str:
+    state = m.get("state")
+    if state in MP_STATES:
+        return str(state)
+    return MP_ENABLED if m.get("enabled", True) else MP_DISABLED
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,15 +128,50 @@ class Smap:
         """The HRW target of `uname` (Go `Smap.HrwName2T`); raises ErrNoTarget on an empty map."""
         return self.targets[hrw.target_for(uname, self.active_targets())]
 
+    def ranked_targets(self, uname: str, n: int = 0) -> list[Snode]:
+        """Active targets in HRW order for `uname` (Go `Smap.HrwTargetList`): rank 0 is `owner`,
+        the next ones hold mirror copies / EC slices. `n` > 0 keeps the first `n`.
+
+        Raises:
+            ErrNoTarget: no active targets, or fewer than `n`.
+        """
+        ids = hrw.ranked(uname, self.active_targets().items())
+        if not ids or len(ids) < n:
+            raise ErrNoTarget(f'{len(ids)} active target(s), {max(n, 1)} needed to place "{uname}"')
+        return [self.targets[i] for i in (ids[:n] if n > 0 else ids)]
+
     def locate(self, uname: str) -> tuple[Snode, MountpathInfo]:
         tsi = self.owner(uname)
         return tsi, tsi.mountpath_for(uname)
+
+    def accepts(self, other: Smap) -> bool:
+        """Whether a node holding this map takes `other`: a newer version of the same cluster,
+        or any version of another cluster (a re-deployment over the same data dir). Older
+        and equal versions are ignored (AIStore metasync)."""
+        return other.uuid != self.uuid or other.version > self.version
 
     def with_target(self, tsi: Snode) -> Smap:
         """A new version with `tsi` added or replaced; same version if nothing changed."""
         if self.targets.get(tsi.daemon_id) == tsi:
             return self
         return replace(self, version=self.version + 1, targets={**self.targets, tsi.daemon_id: tsi})
+
+    def without_target(self, tid: str) -> Smap:
+        """A new version without target `tid`; same version if it is not in the map."""
+        if tid not in self.targets:
+            return self
+        return replace(self, version=self.version + 1, targets={k: v for k, v in self.targets.items() if k != tid})
+
+    def with_target_flags(self, tid: str, *, set_flags: int = 0, clear_flags: int = 0) -> Smap:
+        """A new version with target `tid`'s flags changed (maintenance, decommission...).
+
+        Raises:
+            ErrNodeNotFound: `tid` is not in the map.
+        """
+        tsi = self.targets.get(tid)
+        if tsi is None:
+            raise ErrNodeNotFound(tid)
+        return self.with_target(replace(tsi, flags=(tsi.flags | set_flags) & ~clear_flags))
 
     def with_primary(self, psi: Snode) -> Smap:
         return self if psi == self.primary else replace(self, version=self.version + 1, primary=psi)

@@ -86,7 +86,7 @@ async def cluster_get(req: Request) -> Response:
     raise ErrBadRequest(f'invalid "what" query for /v1/cluster: "{what}" (expecting status, qryxstats, status_all, running_all, config)')
 
 
-@router.put("/v1/cluster", summary="Jobs: action `stop` (abort) with JobArgs {ID, Kind}")
+@router.put("/v1/cluster", summary="Jobs: action `stop` (abort) with JobArgs {ID, Kind}; `start-maintenance`, `stop-maintenance` {sid}")
 async def cluster_put(req: Request) -> Response:
     msg = await read_action(req)
     value = msg.value if isinstance(msg.value, dict) else {}
@@ -95,6 +95,13 @@ async def cluster_put(req: Request) -> Response:
         if not xid and not kind:
             raise ErrBadRequest("stop: expecting a job ID or kind")
         await state().proxy.xact_abort.remote(xid, kind)
+        return Response(status_code=200)
+    if msg.action in ("start-maintenance", "stop-maintenance"):  # Go ActValRmNode; no rebalance yet
+        sid = str(_arg(value, "sid") or "")
+        if not sid:
+            raise ErrBadRequest(f'{msg.action}: expecting "sid" (the target id)')
+        await state().proxy.set_target_state.remote(sid, maintenance=msg.action == "start-maintenance")
+        await state().refresh(force=True)  # this replica redirects by the new map at once
         return Response(status_code=200)
     if msg.action == "start":
         raise ErrUnsupported(f'starting "{kind}" this way is not supported; use its own API (download, prefetch, blob-download)')

@@ -11,15 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from ais_ray.client.http import Http
 from ais_ray.core.bmd import BMD
 from ais_ray.core.names import Bucket
 from ais_ray.core.smap import Smap
 
-if TYPE_CHECKING:
-    from ais_ray.client import AisClient
 
 MAX_AGE = 30.0
 
@@ -34,7 +32,7 @@ class Placement:
     def invalidate(self) -> None:
         self.smap, self.bmd = None, None
 
-    async def _refresh(self, c: AisClient) -> None:
+    async def _refresh(self, c: Http) -> None:
         async with self._lock:
             if self.smap is not None and time.monotonic() - self._fetched < MAX_AGE:
                 return
@@ -43,7 +41,7 @@ class Placement:
             self.smap, self.bmd = Smap.from_wire(json.loads(smap_raw)), BMD.from_wire(json.loads(bmd_raw))
             self._fetched = time.monotonic()
 
-    async def url(self, c: AisClient, bck: Bucket, name: str) -> str | None:
+    async def url(self, c: Http, bck: Bucket, name: str) -> str | None:
         """The owning mountpath's object URL, or None when only the API can say (unknown bucket)."""
         if self.smap is None or time.monotonic() - self._fetched > MAX_AGE:
             await self._refresh(c)

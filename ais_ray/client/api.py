@@ -21,59 +21,27 @@ import aiohttp
 import msgpack
 from multidict import CIMultiDict
 
-from ais_ray.client_download import DownloadApi, is_finished  # noqa: F401 - re-exported
-from ais_ray.client_placement import Placement
-from ais_ray.core import headers as H
-from ais_ray.core.errors import ErrBadRequest, ErrBckNotFound, ErrNotFound, error_from_status
+from ais_ray.client.download import DownloadApi
+from ais_ray.client.http import CHUNK, Http, raise_for
+from ais_ray.client.placement import Placement
+from ais_ray.core.errors import ErrBadRequest, ErrBckNotFound, ErrNotFound
 from ais_ray.core.names import Bucket
 
-CHUNK = 1 << 20
 Progress = Callable[[int], None]
 T = TypeVar("T")
 
 
-class AisClient:
+class AisClient(Http):
     def __init__(self, endpoint: str, *, timeout: float = 600.0, direct: bool = True) -> None:
         """`direct`: compute object placement client-side from the cached cluster map (as the SDK's
         `direct=True` does) and talk to the owning mountpath without the API's 307 hop."""
-        self.endpoint = endpoint.rstrip("/")
+        super().__init__(endpoint, timeout=timeout)
         self.direct = direct
         self._placement = Placement()
-        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=timeout)
-        self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> AisClient:
-        self._session = aiohttp.ClientSession(timeout=self._timeout, auto_decompress=False)
+        await super().__aenter__()
         return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._session is not None:
-            await self._session.close()
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        assert self._session is not None, "use `async with AisClient(...)`"
-        return self._session
-
-    def url(self, path: str) -> str:
-        return f"{self.endpoint}/v1/{path.lstrip('/')}"
-
-    @staticmethod
-    def _bck_params(bck: Bucket, **extra: Any) -> dict[str, str]:
-        params = {"provider": bck.provider.value, **{k: str(v) for k, v in extra.items() if v is not None}}
-        if not bck.ns.is_global:
-            params["namespace"] = bck.ns.uname
-        return params
-
-    async def request(self, method: str, path: str, *, json_body: Any = None, params: dict[str, str] | None = None,
-                      headers: dict[str, str] | None = None) -> tuple[int, CIMultiDict[str], bytes]:
-        data = json.dumps(json_body) if json_body is not None else None
-        hdrs = {"Content-Type": "application/json", **(headers or {})}
-        async with self.session.request(method, self.url(path), data=data, params=params, headers=hdrs,
-                                        allow_redirects=True) as r:
-            body = await r.read()
-            await raise_for(r, body)
-            return r.status, CIMultiDict(r.headers), body
 
     # ---- cluster ---------------------------------------------------------------------------
     async def smap(self) -> dict[str, Any]:
@@ -88,16 +56,16 @@ class AisClient:
         return json.loads((await self.request("GET", "buckets", json_body=body, params={"provider": provider}))[2])
 
     async def create_bucket(self, bck: Bucket) -> None:
-        await self.request("POST", f"buckets/{bck.name}", json_body={"action": "create-bck"}, params=self._bck_params(bck))
+        await self.request("POST", f"buckets/{bck.name}", json_body={"action": "create-bck"}, params=self.bck_params(bck))
         self._placement.invalidate()
 
     async def destroy_bucket(self, bck: Bucket) -> None:
-        await self.request("DELETE", f"buckets/{bck.name}", json_body={"action": "destroy-bck"}, params=self._bck_params(bck))
+        await self.request("DELETE", f"buckets/{bck.name}", json_body={"action": "destroy-bck"}, params=self.bck_params(bck))
         self._placement.invalidate()
 
     async def bucket_props(self, bck: Bucket) -> dict[str, Any]:
         try:
-            _, hdrs, _ = await self.request("HEAD", f"buckets/{bck.name}", params=self._bck_params(bck))
+            _, hdrs, _ = await self.request("HEAD", f"buckets/{bck.name}", params=self.bck_params(bck))
         except ErrNotFound:  # a HEAD reply has no body to say what was missing
             raise ErrBckNotFound(bck) from None
         return json.loads(hdrs.get("Ais-Bucket-Props", "{}"))
@@ -110,7 +78,7 @@ class AisClient:
             value = {"prefix": prefix, "pagesize": page_size, "uuid": uuid, "props": props,
                      "continuation_token": token, "flags": str(flags)}
             _, _, raw = await self.request("GET", f"buckets/{bck.name}", json_body={"action": "list", "value": value},
-                                           params=self._bck_params(bck), headers={"Accept": "application/msgpack"})
+                                           params=self.bck_params(bck), headers={"Accept": "application/msgpack"})
             page = msgpack.unpackb(raw, raw=False)
             for e in page.get("Entries") or ():
                 yield e
@@ -120,18 +88,18 @@ class AisClient:
 
     async def evict_bucket(self, bck: Bucket, *, keep_md: bool = False) -> None:
         await self.request("DELETE", f"buckets/{bck.name}", json_body={"action": "evict-remote-bck"},
-                           params=self._bck_params(bck, keep_bck_md=str(keep_md).lower()))
+                           params=self.bck_params(bck, keep_bck_md=str(keep_md).lower()))
 
     async def evict_objects(self, bck: Bucket, names: list[str]) -> None:
         await self.request("DELETE", f"buckets/{bck.name}", json_body={"action": "evict-listrange", "value": {"objnames": names}},
-                           params=self._bck_params(bck))
+                           params=self.bck_params(bck))
 
     async def bucket_summary(self, bck: Bucket, *, prefix: str = "", interval: float = 0.3) -> dict[str, Any]:
         """Objects and bytes, present and remote (the SDK's `summary` flow: start, then poll)."""
         value: dict[str, Any] = {"prefix": prefix, "uuid": ""}
         while True:
             status, _, raw = await self.request("GET", f"buckets/{bck.name}", json_body={"action": "summary-bck", "value": value},
-                                                params=self._bck_params(bck))
+                                                params=self.bck_params(bck))
             if status == 200:
                 return dict(json.loads(raw)[0])
             value["uuid"] = raw.decode().strip('"')
@@ -163,13 +131,13 @@ class AisClient:
             value["chunk-size"] = chunk_size
         if num_workers:
             value["num-workers"] = num_workers
-        _, _, raw = await self.request("POST", f"objects/{bck.name}", params=self._bck_params(bck),
+        _, _, raw = await self.request("POST", f"objects/{bck.name}", params=self.bck_params(bck),
                                        json_body={"action": "blob-download", "name": name, "value": value})
         return raw.decode().strip('"')
 
     async def copy_bucket(self, src: Bucket, dst: Bucket, value: dict[str, Any], *, presence: int | None = None) -> str:
         """`copy-bck` (AIStore x-tcb); `value` is a TCBMsg. Returns the job id."""
-        params = self._bck_params(src, bck_to=dst.uname_prefix, presence=presence)
+        params = self.bck_params(src, bck_to=dst.uname_prefix, presence=presence)
         _, _, raw = await self.request("POST", f"buckets/{src.name}", json_body={"action": "copy-bck", "value": value},
                                        params=params)
         return raw.decode().strip('"')
@@ -177,12 +145,12 @@ class AisClient:
     async def copy_objects(self, src: Bucket, dst: Bucket, value: dict[str, Any]) -> str:
         """`copy-listrange` (x-tco): `value` has `objnames` or `template` and TCBMsg keys. Returns the job id."""
         body = {"action": "copy-listrange", "value": {**value, "tobck": dst.to_wire()}}
-        _, _, raw = await self.request("POST", f"buckets/{src.name}", json_body=body, params=self._bck_params(src))
+        _, _, raw = await self.request("POST", f"buckets/{src.name}", json_body=body, params=self.bck_params(src))
         return raw.decode().strip('"')
 
     async def prefetch(self, bck: Bucket, value: dict[str, Any]) -> str:
         _, _, raw = await self.request("POST", f"buckets/{bck.name}", json_body={"action": "prefetch-listrange", "value": value},
-                                       params=self._bck_params(bck))
+                                       params=self.bck_params(bck))
         return raw.decode().strip('"')
 
     @property
@@ -195,7 +163,7 @@ class AisClient:
 
     async def set_bucket_props(self, bck: Bucket, props: dict[str, Any]) -> None:
         await self.request("PATCH", f"buckets/{bck.name}", json_body={"action": "set-bprops", "value": props},
-                           params=self._bck_params(bck))
+                           params=self.bck_params(bck))
 
     # ---- objects ---------------------------------------------------------------------------
     def _obj_path(self, bck: Bucket, name: str) -> str:
@@ -233,8 +201,8 @@ class AisClient:
     async def _put(self, bck: Bucket, name: str, body: Callable[[], Any], headers: dict[str, str] | None = None) -> None:
         async def put(url: str) -> None:
             if url.startswith(self.endpoint):
-                url = await self._owner_url(bck, name, self._bck_params(bck))
-            async with self.session.put(url, params=None if "?" in url else self._bck_params(bck), data=body(),
+                url = await self._owner_url(bck, name, self.bck_params(bck))
+            async with self.session.put(url, params=None if "?" in url else self.bck_params(bck), data=body(),
                                         headers=headers) as r:
                 await raise_for(r, await r.read())
 
@@ -255,7 +223,7 @@ class AisClient:
     async def copy_object(self, bck: Bucket, name: str, dst: Bucket, dst_name: str, *, latest: bool = False,
                           sync: bool = False) -> None:
         """Copy one object (AIStore `PUT ?object_to=<uname>`); the cluster moves the bytes."""
-        params = self._bck_params(bck, object_to=dst.uname(dst_name), **{"latest-ver": str(latest).lower(),
+        params = self.bck_params(bck, object_to=dst.uname(dst_name), **{"latest-ver": str(latest).lower(),
                                                                            "synchronize": str(sync).lower()})
         await self.request("PUT", self._obj_path(bck, name), params=params)
 
@@ -268,7 +236,7 @@ class AisClient:
         tmp = f"{dest}.ais-ray-part"
 
         async def get(url: str) -> CIMultiDict[str]:
-            async with self.session.get(url, params={**self._bck_params(bck), **(params or {})}, headers=headers) as r:
+            async with self.session.get(url, params={**self.bck_params(bck), **(params or {})}, headers=headers) as r:
                 if r.status >= 400:
                     await raise_for(r, await r.read())
                 with open(tmp, "wb") as f:
@@ -295,7 +263,7 @@ class AisClient:
     async def get_to_stream(self, bck: Bucket, name: str, out: Any, *, params: dict[str, str] | None = None) -> None:
         """Stream an object to a binary file object (e.g. stdout)."""
         async def get(url: str) -> None:
-            async with self.session.get(url, params={**self._bck_params(bck), **(params or {})}) as r:
+            async with self.session.get(url, params={**self.bck_params(bck), **(params or {})}) as r:
                 if r.status >= 400:
                     await raise_for(r, await r.read())
                 async for chunk in r.content.iter_chunked(CHUNK):
@@ -308,7 +276,7 @@ class AisClient:
         headers = {"Range": byte_range} if byte_range else None
 
         async def get(url: str) -> bytes:
-            async with self.session.get(url, params=self._bck_params(bck), headers=headers) as r:
+            async with self.session.get(url, params=self.bck_params(bck), headers=headers) as r:
                 body = await r.read()
                 await raise_for(r, body)
                 return body
@@ -316,7 +284,7 @@ class AisClient:
         return await self._retry_via_api(get, bck, name)
 
     async def head_object(self, bck: Bucket, name: str, props: str = "") -> CIMultiDict[str]:
-        params = self._bck_params(bck, props=props or None)
+        params = self.bck_params(bck, props=props or None)
 
         async def head(url: str) -> CIMultiDict[str]:
             async with self.session.head(url, params=params, allow_redirects=True) as r:
@@ -327,22 +295,7 @@ class AisClient:
 
     async def delete_object(self, bck: Bucket, name: str) -> None:
         async def delete(url: str) -> None:
-            async with self.session.delete(url, params=self._bck_params(bck), allow_redirects=True) as r:
+            async with self.session.delete(url, params=self.bck_params(bck), allow_redirects=True) as r:
                 await raise_for(r, await r.read())
 
         await self._retry_via_api(delete, bck, name)
-
-
-async def raise_for(r: aiohttp.ClientResponse, body: bytes, *, what: str = "") -> None:
-    """Raise the typed error an AIS JSON error body describes (HEAD has no body: use `what`)."""
-    if r.status < 400:
-        return
-    tcode = r.headers.get(H.ERROR_CODE, "")
-    try:
-        doc = json.loads(body)
-        message, tcode = doc["message"], str(doc.get("tcode") or tcode)
-    except (ValueError, KeyError, TypeError):
-        message = body.decode(errors="replace").strip() or (f'"{what}": HTTP {r.status} {r.reason}' if what else f"HTTP {r.status} {r.reason}")
-    if r.status == 404 and not body and what:
-        message = f'"{what}" does not exist'
-    raise error_from_status(r.status, message, tcode)

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ais_ray.client.http import Http
 from ais_ray.core.errors import ErrTimeout
 
-if TYPE_CHECKING:
-    from ais_ray.client import AisClient
 
 
 class DownloadApi:
     """The downloader (`/v1/download`), which the official SDK does not cover."""
 
-    def __init__(self, client: AisClient) -> None:
+    def __init__(self, client: Http) -> None:
         self.c = client
 
     async def start(self, body: dict[str, Any]) -> str:
