@@ -155,11 +155,8 @@ class _MountpathActor:
         if ref is None:
             raise ErrBadRequest(f"{bck} has no remote backend: nothing to prefetch")
         cold = self.server.cold
-        try:
-            local = await asyncio.to_thread(self.ctx.store.load, bck, name)
-        except ErrNotFound:
-            local = None
-        if local is not None and (not latest or await cold.is_current(ref, name, local)):
+        local = await self._usable_copy(bck, name, ref, latest)
+        if local is not None:
             return "skipped", local.size
         if blob_threshold:
             obj = await cold.head(ref, name)
@@ -170,6 +167,16 @@ class _MountpathActor:
         attrs = await cold.fetch(bck, ref, name)
         self.ctx.stats.add("prefetch.cold", attrs.size)
         return "ok", attrs.size
+
+    async def _usable_copy(self, bck: Bucket, name: str, ref: RemoteRef, latest: bool) -> ObjAttrs | None:
+        """The stored copy if there is one (and, with `latest`, it is still the remote's version)."""
+        try:
+            local = await asyncio.to_thread(self.ctx.store.load, bck, name)
+        except ErrNotFound:
+            return None
+        if latest and not await self.server.cold.is_current(ref, name, local):
+            return None
+        return local
 
     async def blob_fetch(self, bck: Bucket, ref: RemoteRef, name: str, obj: RemoteObj) -> ObjAttrs:
         """A large object through the blob downloader (parallel range reads), default tunables."""
@@ -183,14 +190,10 @@ class _MountpathActor:
     async def _blob_job(self, bck: Bucket, name: str, chunk: int | None, workers: int | None, latest: bool,
                         job: str) -> tuple[str, int]:
         ref = blob_source(bck, remote_of(bck, self.ctx.meta.bmd.must_get(bck)))
-        cold = self.server.cold
-        try:
-            local = await asyncio.to_thread(self.ctx.store.load, bck, name)
-        except ErrNotFound:
-            local = None
-        if local is not None and (not latest or await cold.is_current(ref, name, local)):
+        local = await self._usable_copy(bck, name, ref, latest)
+        if local is not None:
             return "skipped", local.size
-        obj = await cold.head(ref, name)
+        obj = await self.server.cold.head(ref, name)
         attrs = await self.server.blobs.fetch(bck, ref, name, obj, chunk=chunk, workers=workers, job=job)
         return "ok", attrs.size
 

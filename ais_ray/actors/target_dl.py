@@ -24,11 +24,11 @@ log = logging.getLogger(__name__)
 class TargetDownloads:
     """The `download` kind on a target: its shares live in the target's one registry (`TargetXacts`)."""
 
-    def __init__(self, tid: str, mountpaths: dict[str, Any], state_dir: str, smap: Callable[[], Smap | None],
+    def __init__(self, tid: str, mountpaths: dict[str, Any], state_dirs: list[str], smap: Callable[[], Smap | None],
                  xacts: TargetXacts, backend_config: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self.tid = tid
         self.mps = mountpaths
-        self.state_dir = state_dir
+        self.state_dirs = state_dirs
         self._smap = smap
         self.xacts = xacts
         self._config = backend_config or {}
@@ -37,7 +37,7 @@ class TargetDownloads:
     def _hooks(self) -> TargetHooks:
         smap = self._smap()
         assert smap is not None and self.tid in smap.targets, "target not in the cluster map yet"
-        return TargetHooks(self.tid, self._smap, self.mps, self.state_dir, self._list_remote, self._sync_bucket)
+        return TargetHooks(self.tid, self._smap, self.mps, self.state_dirs, self._list_remote, self._sync_bucket)
 
     def _entry(self, job_id: str) -> DownloadRunner | FailedShare | None:
         x = self.xacts.get(job_id)
@@ -97,7 +97,8 @@ class TargetDownloads:
         if share is not None:
             self.xacts.pop(job_id)
             await share.abort()
-        _unlink(os.path.join(self.state_dir, f"{job_id}.json"))
+        for d in self.state_dirs:
+            _unlink(os.path.join(d, f"{job_id}.json"))
         await asyncio.gather(*(h.dl_forget.remote(job_id) for h in self.mps.values()), return_exceptions=True)
 
     # ---- hooks ----------------------------------------------------------------------------------

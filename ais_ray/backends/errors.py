@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 import aiohttp
 import azure.core.exceptions as az
@@ -78,6 +79,14 @@ def transport_error(exc: BaseException, bck: Target, name: str | None, endpoint:
     return None
 
 
+def raise_transport(exc: Exception, bck: Target, name: str | None, endpoint: str) -> NoReturn:
+    """Re-raise `exc` as the domain error for a transport failure, or as it is."""
+    mapped = transport_error(exc, bck, name, endpoint)
+    if mapped is None:
+        raise exc
+    raise mapped from exc
+
+
 @contextmanager
 def http_errors(bck: Target, name: str | None, endpoint: str) -> Iterator[None]:
     """For aiohttp-based backends (HTTP, GCS): map transport failures and ClientResponseError."""
@@ -88,10 +97,7 @@ def http_errors(bck: Target, name: str | None, endpoint: str) -> Iterator[None]:
     except aiohttp.ClientResponseError as exc:
         raise status_error(exc.status, bck, name, endpoint=endpoint) from exc
     except Exception as exc:
-        mapped = transport_error(exc, bck, name, endpoint)
-        if mapped is None:
-            raise
-        raise mapped from exc
+        raise_transport(exc, bck, name, endpoint)
 
 
 _S3_TIMEOUTS = (boto.ReadTimeoutError, boto.ConnectTimeoutError)
@@ -119,10 +125,7 @@ def s3_errors(bck: Target, name: str | None, endpoint: str) -> Iterator[None]:
     except _S3_TRANSPORT as exc:
         raise ErrBackend(f'"{describe(bck, name)}": cannot reach {endpoint} ({type(exc).__name__})') from exc
     except Exception as exc:
-        mapped = transport_error(exc, bck, name, endpoint)
-        if mapped is None:
-            raise
-        raise mapped from exc
+        raise_transport(exc, bck, name, endpoint)
 
 
 @contextmanager
@@ -154,7 +157,4 @@ def azure_errors(bck: Target, name: str | None, endpoint: str) -> Iterator[None]
     except (az.ServiceRequestError, az.ServiceResponseError) as exc:
         raise ErrBackend(f'"{describe(bck, name)}": cannot reach {endpoint} ({type(exc).__name__})') from exc
     except Exception as exc:
-        mapped = transport_error(exc, bck, name, endpoint)
-        if mapped is None:
-            raise
-        raise mapped from exc
+        raise_transport(exc, bck, name, endpoint)

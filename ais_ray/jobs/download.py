@@ -33,7 +33,7 @@ from ais_ray.core.dload import (
 )
 from ais_ray.core.smap import Smap
 from ais_ray.core.xact import XactSnap, XactStats
-from ais_ray.fs.store import write_file_atomic
+from ais_ray.fs.replicas import save_everywhere
 from ais_ray.jobs.dl_worker import ERROR, OK, SKIPPED, DlJobCtx, DlResult
 from ais_ray.jobs.selection import Share
 
@@ -80,7 +80,7 @@ class TargetHooks:
     tid: str
     smap: Callable[[], Smap | None]  # the target's current Smap, read at each decision
     mountpaths: dict[str, Any]  # path -> mountpath actor handle
-    state_dir: str
+    state_dirs: list[str]  # one per mountpath: a share's progress is kept on every disk, newest wins
     list_remote: Callable[[DlSpec, str], Any]  # (spec, token) -> awaitable ListPage
     sync_bucket: Callable[[DlSpec], Any]  # (spec) -> awaitable: delete what the remote no longer has
 
@@ -91,6 +91,7 @@ class DownloadRunner:
         self.spec = spec
         self.st = TargetDlStatus()
         self.prog = Progress()
+        self._seq = int(saved.get("seq", 0)) if saved else 0  # which saved copy is newest
         if saved:
             s = saved["status"]
             self.st = TargetDlStatus(s["finished"], s["skipped"], s["errors"], s["scheduled"], s["all_dispatched"],
@@ -262,8 +263,8 @@ class DownloadRunner:
                               [] if only_active else list(st.error_list))
 
     # ---- persistence --------------------------------------------------------------------------
-    def state_path(self) -> str:
-        return os.path.join(self.h.state_dir, f"{self.spec.id}.json")
+    def state_name(self) -> str:
+        return f"{self.spec.id}.json"
 
     def _progress_now(self) -> Progress:
         """Where to resume: the lowest index in flight; runs on the loop (the sets change there)."""
@@ -288,14 +289,15 @@ class DownloadRunner:
         status = {"finished": st.finished, "skipped": st.skipped, "errors": st.errors, "scheduled": st.scheduled,
                   "all_dispatched": st.all_dispatched, "aborted": st.aborted, "end_time": st.end_time,
                   "finished_tasks": [asdict(t) for t in st.finished_tasks], "error_list": st.error_list}
-        doc = {"spec": spec_to_json(self.spec), "status": status, "progress": asdict(self._progress_now())}
+        self._seq += 1
+        doc = {"spec": spec_to_json(self.spec), "status": status, "progress": asdict(self._progress_now()),
+               "seq": self._seq}
         return json.dumps(doc).encode()
 
     async def save(self) -> None:
         data = self.snapshot()
         if data is not None:
-            os.makedirs(self.h.state_dir, exist_ok=True)
-            await asyncio.to_thread(write_file_atomic, self.state_path(), data, fsync=False)
+            await asyncio.to_thread(_save_state, self.h.state_dirs, self.state_name(), data)
 
     async def _save_loop(self) -> None:
         while True:
@@ -310,19 +312,44 @@ class DownloadRunner:
         """
         out: list[DownloadRunner] = []
         failed: dict[str, str] = {}
-        if not os.path.isdir(hooks.state_dir):
-            return out, failed
-        for fname in sorted(os.listdir(hooks.state_dir)):
-            if not fname.endswith(".json"):
-                continue
+        names = sorted({f for d in hooks.state_dirs if os.path.isdir(d) for f in os.listdir(d) if f.endswith(".json")})
+        for fname in names:
             try:
-                with open(os.path.join(hooks.state_dir, fname)) as f:
-                    doc = json.load(f)
+                doc = _newest_state(hooks.state_dirs, fname)
                 out.append(cls(hooks, spec_from_json(doc["spec"]), doc))
             except Exception as exc:  # any damage to the record: the share ends with an error, the target goes on
                 log.error("cannot resume download state %s: %r", fname, exc)
                 failed[fname[: -len(".json")]] = f"cannot resume saved state: {type(exc).__name__}: {exc}"
         return out, failed
+
+
+def _save_state(dirs: list[str], name: str, data: bytes) -> None:
+    for d in dirs:
+        os.makedirs(d, exist_ok=True)
+    if not save_everywhere(dirs, name, data, fsync=False):
+        raise OSError(f"cannot save download state {name} on any mountpath")
+
+
+def _newest_state(dirs: list[str], name: str) -> dict[str, Any]:
+    """The copy of a share's state with the highest `seq`; raises the first error if no copy is readable."""
+    best: dict[str, Any] | None = None
+    first_err: Exception | None = None
+    for d in dirs:
+        try:
+            with open(os.path.join(d, name), "rb") as f:
+                doc = json.loads(f.read())
+            if not isinstance(doc, dict):
+                raise ValueError("not a JSON object")
+        except FileNotFoundError:
+            continue
+        except Exception as exc:  # a damaged copy: another may be good
+            first_err = first_err or exc
+            continue
+        if best is None or int(doc.get("seq", 0)) > int(best.get("seq", 0)):
+            best = doc
+    if best is None:
+        raise first_err or FileNotFoundError(name)
+    return best
 
 
 class FailedShare:
