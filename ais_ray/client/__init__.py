@@ -1,5 +1,6 @@
 """The ais-ray Python client, shaped like the official SDK: one request layer (`http.py`), one
-module per resource (`download.py`, `placement.py`, ...), `AisClient` (`api.py`) tying them up.
+module per resource (`buckets.py`, `objects.py`, `jobs.py`, `download.py`, `placement.py`), and
+`AisClient` (`api.py`) joining them.
 
     from ais_ray.client import AisClient
 """

@@ -10,7 +10,6 @@ from ais_ray.client.http import Http
 from ais_ray.core.errors import ErrTimeout
 
 
-
 class DownloadApi:
     """The downloader (`/v1/download`), which the official SDK does not cover."""
 

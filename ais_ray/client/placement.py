@@ -18,7 +18,6 @@ from ais_ray.core.bmd import BMD
 from ais_ray.core.names import Bucket
 from ais_ray.core.smap import Smap
 
-
 MAX_AGE = 30.0
 
 

@@ -1,0 +1,77 @@
+"""Buckets: list, create, destroy, props, list objects, evict, summary (the SDK's `Bucket`)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgpack
+
+from ais_ray.client.http import Http
+from ais_ray.client.placement import Placement
+from ais_ray.core.errors import ErrBckNotFound, ErrNotFound
+from ais_ray.core.names import Bucket
+
+
+class BucketsApi(Http):
+    _placement: Placement  # the cached cluster map, dropped when buckets change (set by AisClient)
+
+    async def list_buckets(self, provider: str = "") -> list[dict[str, Any]]:
+        body = {"action": "list", "name": "", "value": None}
+        return json.loads((await self.request("GET", "buckets", json_body=body, params={"provider": provider}))[2])
+
+    async def create_bucket(self, bck: Bucket) -> None:
+        await self.request("POST", f"buckets/{bck.name}", json_body={"action": "create-bck"}, params=self.bck_params(bck))
+        self._placement.invalidate()
+
+    async def destroy_bucket(self, bck: Bucket) -> None:
+        await self.request("DELETE", f"buckets/{bck.name}", json_body={"action": "destroy-bck"}, params=self.bck_params(bck))
+        self._placement.invalidate()
+
+    async def bucket_props(self, bck: Bucket) -> dict[str, Any]:
+        try:
+            _, hdrs, _ = await self.request("HEAD", f"buckets/{bck.name}", params=self.bck_params(bck))
+        except ErrNotFound:  # a HEAD reply has no body to say what was missing
+            raise ErrBckNotFound(bck) from None
+        return json.loads(hdrs.get("Ais-Bucket-Props", "{}"))
+
+    async def list_objects(self, bck: Bucket, *, prefix: str = "", props: str = "name,size",
+                           page_size: int = 0, flags: int = 0) -> AsyncIterator[dict[str, Any]]:
+        """Every entry (`n`, `s`, ...), page by page, as the SDK's `list_objects_iter` does."""
+        token, uuid = "", ""
+        while True:
+            value = {"prefix": prefix, "pagesize": page_size, "uuid": uuid, "props": props,
+                     "continuation_token": token, "flags": str(flags)}
+            _, _, raw = await self.request("GET", f"buckets/{bck.name}", json_body={"action": "list", "value": value},
+                                           params=self.bck_params(bck), headers={"Accept": "application/msgpack"})
+            page = msgpack.unpackb(raw, raw=False)
+            for e in page.get("Entries") or ():
+                yield e
+            token, uuid = page.get("ContinuationToken", ""), page.get("UUID", "")
+            if not token:
+                return
+
+    async def evict_bucket(self, bck: Bucket, *, keep_md: bool = False) -> None:
+        await self.request("DELETE", f"buckets/{bck.name}", json_body={"action": "evict-remote-bck"},
+                           params=self.bck_params(bck, keep_bck_md=str(keep_md).lower()))
+
+    async def evict_objects(self, bck: Bucket, names: list[str]) -> None:
+        await self.request("DELETE", f"buckets/{bck.name}", json_body={"action": "evict-listrange", "value": {"objnames": names}},
+                           params=self.bck_params(bck))
+
+    async def bucket_summary(self, bck: Bucket, *, prefix: str = "", interval: float = 0.3) -> dict[str, Any]:
+        """Objects and bytes, present and remote (the SDK's `summary` flow: start, then poll)."""
+        value: dict[str, Any] = {"prefix": prefix, "uuid": ""}
+        while True:
+            status, _, raw = await self.request("GET", f"buckets/{bck.name}", json_body={"action": "summary-bck", "value": value},
+                                                params=self.bck_params(bck))
+            if status == 200:
+                return dict(json.loads(raw)[0])
+            value["uuid"] = raw.decode().strip('"')
+            await asyncio.sleep(interval)
+
+    async def set_bucket_props(self, bck: Bucket, props: dict[str, Any]) -> None:
+        await self.request("PATCH", f"buckets/{bck.name}", json_body={"action": "set-bprops", "value": props},
+                           params=self.bck_params(bck))

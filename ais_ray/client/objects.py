@@ -1,0 +1,160 @@
+"""Objects: PUT, GET (to a file, a stream, bytes), HEAD, DELETE, copy — straight to the owning
+mountpath when the cached cluster map knows it (the SDK's `direct` mode), else via the API's 307."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import aiohttp
+from multidict import CIMultiDict
+
+from ais_ray.client.http import CHUNK, Http, raise_for
+from ais_ray.client.placement import Placement
+from ais_ray.core.errors import ErrBadRequest, ErrBckNotFound
+from ais_ray.core.names import Bucket
+
+Progress = Callable[[int], None]
+T = TypeVar("T")
+
+
+class ObjectsApi(Http):
+    direct: bool
+    _placement: Placement
+
+    def _obj_path(self, bck: Bucket, name: str) -> str:
+        return f"objects/{bck.name}/{quote(name)}"
+
+    async def _obj_url(self, bck: Bucket, name: str) -> str:
+        """The owning mountpath's URL when the cached map knows it (no API hop), else the API's."""
+        if self.direct:
+            url = await self._placement.url(self, bck, name)
+            if url is not None:
+                return url
+        return self.url(self._obj_path(bck, name))
+
+    async def _retry_via_api(self, op: Callable[[str], Awaitable[T]], bck: Bucket, name: str) -> T:
+        """Run `op(url)` on the direct URL; if the map was stale (node moved, bucket gone), once via the API."""
+        url = await self._obj_url(bck, name)
+        if url.startswith(self.endpoint):
+            return await op(url)
+        try:
+            return await op(url)
+        except (aiohttp.ClientConnectorError, ErrBckNotFound):
+            self._placement.invalidate()
+            return await op(self.url(self._obj_path(bck, name)))
+
+    async def _owner_url(self, bck: Bucket, name: str, params: dict[str, str]) -> str:
+        """Ask the API where the object lives (the 307), sending no body: step one of a PUT."""
+        async with self.session.request("PUT", self.url(self._obj_path(bck, name)), params=params, data=b"",
+                                        allow_redirects=False) as r:
+            body = await r.read()
+            if r.status in (301, 302, 307, 308):
+                return r.headers["Location"]
+            await raise_for(r, body)
+            raise ErrBadRequest(f"expected a redirect for PUT {bck}/{name}, got HTTP {r.status}")
+
+    async def _put(self, bck: Bucket, name: str, body: Callable[[], Any], headers: dict[str, str] | None = None) -> None:
+        async def put(url: str) -> None:
+            if url.startswith(self.endpoint):
+                url = await self._owner_url(bck, name, self.bck_params(bck))
+            async with self.session.put(url, params=None if "?" in url else self.bck_params(bck), data=body(),
+                                        headers=headers) as r:
+                await raise_for(r, await r.read())
+
+        await self._retry_via_api(put, bck, name)
+
+    async def put_file(self, bck: Bucket, name: str, path: str, *, progress: Progress | None = None) -> None:
+        size = os.path.getsize(path)
+
+        async def body() -> AsyncIterator[bytes]:
+            with open(path, "rb") as f:
+                while chunk := await asyncio.to_thread(f.read, CHUNK):
+                    yield chunk
+                    if progress:
+                        progress(len(chunk))
+
+        await self._put(bck, name, body, {"Content-Length": str(size)})
+
+    async def copy_object(self, bck: Bucket, name: str, dst: Bucket, dst_name: str, *, latest: bool = False,
+                          sync: bool = False) -> None:
+        """Copy one object (AIStore `PUT ?object_to=<uname>`); the cluster moves the bytes."""
+        params = self.bck_params(bck, object_to=dst.uname(dst_name), **{"latest-ver": str(latest).lower(),
+                                                                           "synchronize": str(sync).lower()})
+        await self.request("PUT", self._obj_path(bck, name), params=params)
+
+    async def put_bytes(self, bck: Bucket, name: str, data: bytes) -> None:
+        await self._put(bck, name, lambda: data)
+
+    async def get_to_file(self, bck: Bucket, name: str, dest: str, *, progress: Progress | None = None,
+                          headers: dict[str, str] | None = None, params: dict[str, str] | None = None) -> CIMultiDict[str]:
+        """Stream an object into `dest` (via a temp file + rename: no partial file on failure)."""
+        tmp = f"{dest}.ais-ray-part"
+
+        async def get(url: str) -> CIMultiDict[str]:
+            async with self.session.get(url, params={**self.bck_params(bck), **(params or {})}, headers=headers) as r:
+                if r.status >= 400:
+                    await raise_for(r, await r.read())
+                with open(tmp, "wb") as f:
+                    async for chunk in r.content.iter_chunked(CHUNK):
+                        await asyncio.to_thread(f.write, chunk)
+                        if progress:
+                            progress(len(chunk))
+                return CIMultiDict(r.headers)
+
+        try:
+            hdrs = await self._via(get, bck, name, params)
+            os.replace(tmp, dest)
+            return hdrs
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    async def _via(self, op: Callable[[str], Awaitable[T]], bck: Bucket, name: str, params: dict[str, str] | None) -> T:
+        """HTTP buckets are made on first use by the API (`original_url`): those always go through it."""
+        if params and "original_url" in params:
+            return await op(self.url(self._obj_path(bck, name)))
+        return await self._retry_via_api(op, bck, name)
+
+    async def get_to_stream(self, bck: Bucket, name: str, out: Any, *, params: dict[str, str] | None = None) -> None:
+        """Stream an object to a binary file object (e.g. stdout)."""
+        async def get(url: str) -> None:
+            async with self.session.get(url, params={**self.bck_params(bck), **(params or {})}) as r:
+                if r.status >= 400:
+                    await raise_for(r, await r.read())
+                async for chunk in r.content.iter_chunked(CHUNK):
+                    out.write(chunk)
+            out.flush()
+
+        await self._via(get, bck, name, params)
+
+    async def get_bytes(self, bck: Bucket, name: str, *, byte_range: str = "") -> bytes:
+        headers = {"Range": byte_range} if byte_range else None
+
+        async def get(url: str) -> bytes:
+            async with self.session.get(url, params=self.bck_params(bck), headers=headers) as r:
+                body = await r.read()
+                await raise_for(r, body)
+                return body
+
+        return await self._retry_via_api(get, bck, name)
+
+    async def head_object(self, bck: Bucket, name: str, props: str = "") -> CIMultiDict[str]:
+        params = self.bck_params(bck, props=props or None)
+
+        async def head(url: str) -> CIMultiDict[str]:
+            async with self.session.head(url, params=params, allow_redirects=True) as r:
+                await raise_for(r, b"", what=f"{bck}/{name}")
+                return CIMultiDict(r.headers)
+
+        return await self._retry_via_api(head, bck, name)
+
+    async def delete_object(self, bck: Bucket, name: str) -> None:
+        async def delete(url: str) -> None:
+            async with self.session.delete(url, params=self.bck_params(bck), allow_redirects=True) as r:
+                await raise_for(r, await r.read())
+
+        await self._retry_via_api(delete, bck, name)
