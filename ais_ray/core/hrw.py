@@ -12,6 +12,7 @@ decommissioned, and mountpaths waiting for a disk, before asking.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 
 import xxhash
@@ -31,6 +32,13 @@ _xxh64 = xxhash.xxh64_intdigest
 def digest(s: str) -> int:
     """XXH64 of the UTF-8 bytes of `s` with AIStore's seed: the uname, node-id and mountpath digest."""
     return _xxh64(s.encode(), MLCG32)
+
+
+@functools.lru_cache(maxsize=4096)
+def node_digest(s: str) -> int:
+    """`digest` of a node id or mountpath path: a few distinct strings, looked up per placed
+    object, so kept (placement runs per item in every job)."""
+    return digest(s)
 
 
 def xoshiro256_hash(x: int) -> int:

@@ -41,7 +41,7 @@ class MountpathInfo:
 
     @property
     def digest(self) -> int:
-        return hrw.digest(self.path)
+        return hrw.node_digest(self.path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +54,7 @@ class Snode:
 
     @property
     def id_digest(self) -> int:
-        return hrw.digest(self.daemon_id)
+        return hrw.node_digest(self.daemon_id)
 
     @property
     def in_maint_or_decomm(self) -> bool:
