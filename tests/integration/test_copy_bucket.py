@@ -165,3 +165,29 @@ def test_cli_cp_bucket_selection_and_progress(cluster: LocalCluster, sdk: object
     finally:
         for x in "abcd":
             sdk.bucket(f"cli-{x}-{tag}").delete(missing_ok=True)  # type: ignore[attr-defined]
+
+
+def test_copy_across_providers(cluster: LocalCluster, moto: object, gcs: object, sdk: object,
+                               src: tuple[object, dict[str, str]]) -> None:
+    """ais -> s3 (written through to the cloud, stored locally) and gs (not in the cluster) -> s3."""
+    import boto3
+
+    b, data = src
+    s3dst = REMOTES[Provider.AWS][0](moto, None)  # type: ignore[arg-type]
+    job = b.copy(sdk.bucket(s3dst.bucket, provider="aws"), prefix_filter="dir/")  # type: ignore[attr-defined]
+    sdk.job(job).wait(timeout=120)  # type: ignore[attr-defined]
+    s3 = boto3.client("s3", endpoint_url=moto.endpoint, aws_access_key_id="testing",  # type: ignore[attr-defined]
+                      aws_secret_access_key="testing", region_name="us-east-1")
+    got = {o["Key"]: digest(s3.get_object(Bucket=s3dst.bucket, Key=o["Key"])["Body"].read())
+           for o in s3.list_objects_v2(Bucket=s3dst.bucket).get("Contents", [])}
+    assert got == {n: d for n, d in data.items() if n.startswith("dir/")}
+    gsrc = REMOTES[Provider.GCP][0](gcs, None)  # type: ignore[arg-type]
+    blobs = {f"g/{i}": os.urandom(700 + i) for i in range(6)}
+    for n, d in blobs.items():
+        gsrc.seed(n, d)
+    r = requests.post(f"{cluster.endpoint}/v1/buckets/{gsrc.bucket}", params={
+        "provider": "gcp", "bck_to": f"aws/@#/{s3dst.bucket}/", "presence": "0"}, json={"action": "copy-bck", "value": {}})
+    assert r.status_code == 200, r.text
+    sdk.job(r.text).wait(timeout=120)  # type: ignore[attr-defined]
+    for n, d in blobs.items():
+        assert s3.get_object(Bucket=s3dst.bucket, Key=n)["Body"].read() == d
