@@ -146,7 +146,7 @@ class DataServer:
         if arch is not None:  # member(s) of a shard (actors/archget.py)
             f, attrs = await self._open_stored(bck, name, ref)
             return await archget.serve(req, arch, name, f, {H.OBJ_NAME: name, H.BUCKET_NAME: bck.name})
-        if req.headers.get(H.BLOB_DOWNLOAD, "").lower() in ("true", "y", "yes", "on"):
+        if H.is_true(req.headers.get(H.BLOB_DOWNLOAD)):
             return await self._blob_get(req, bck, name, ref)
         try:
             f, attrs = await asyncio.to_thread(self.ctx.store.open, bck, name)
@@ -292,7 +292,7 @@ class DataServer:
 
 def _wants_latest(req: web.Request) -> bool:
     """`?latest-ver=true`: check the remote's version before serving a cached copy."""
-    return req.query.get(H.Q_LATEST, "").lower() in ("true", "1", "yes")
+    return H.is_true(req.query.get(H.Q_LATEST))
 
 
 async def _send_file(req: web.Request, resp: web.StreamResponse, f: Any, offset: int, length: int) -> bool:

@@ -33,10 +33,6 @@ if TYPE_CHECKING:
 READ_CHUNK = 1 << 20
 
 
-def _flag(req: web.Request, key: str) -> bool:
-    return req.query.get(key, "").lower() in ("true", "1", "yes", "y", "on")
-
-
 class ObjCopier:
     """Copies objects owned by one mountpath to wherever HRW places their destination."""
 
@@ -56,7 +52,8 @@ class ObjCopier:
             raise ErrUnsupported(f'ETL is not supported: cannot copy with {H.Q_ETL_NAME}="{req.query[H.Q_ETL_NAME]}"')
         if req.content_length or req.headers.get("Transfer-Encoding"):
             raise ErrBadRequest(f"copy ({H.Q_OBJ_TO}) takes no request body")
-        await self.copy_one(bck, name, ref, dst, dst_name, latest=_flag(req, H.Q_LATEST), sync=_flag(req, H.Q_SYNC))
+        await self.copy_one(bck, name, ref, dst, dst_name, latest=H.is_true(req.query.get(H.Q_LATEST)),
+                            sync=H.is_true(req.query.get(H.Q_SYNC)))
         return web.Response(status=200)
 
     async def copy_one(self, bck: Bucket, name: str, ref: RemoteRef | None, dst: Bucket, dst_name: str, *,

@@ -76,11 +76,16 @@ ais-ray show job E-w0gjdm1z                        # one job, per target""")
     p.add_argument("--verbose", "-v", action="store_true", help="download jobs: in-flight files and every error")
 
 
+def _selection_args(p: argparse.ArgumentParser) -> None:
+    """What a multi-object job selects (`cli/common.py::selection_value` turns it into the body)."""
+    p.add_argument("--list", default="", help="comma-separated object names")
+    p.add_argument("--template", default="", help="a range template, e.g. 'shard-{000..999}.tar'")
+    p.add_argument("--prefix", default="", help="objects whose names start with this")
+
+
 def _prefetch_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("bucket", metavar="BUCKET[/PREFIX]")
-    p.add_argument("--list", default="", help="comma-separated object names")
-    p.add_argument("--template", default="", help="a range template, e.g. 'shard-{001..999}.tar'")
-    p.add_argument("--prefix", default="", help="objects whose names start with this")
+    _selection_args(p)
     p.add_argument("--latest", action="store_true", help="also refetch cached objects whose remote version changed")
     p.add_argument("--blob-threshold", default="", help="objects at least this large use the blob downloader (min 1MiB)")
     p.add_argument("--num-workers", type=int, default=0, help="objects in flight per mountpath (default 4)")
@@ -239,9 +244,7 @@ ais-ray get http://127.0.0.1:51061/abc/hello-world   # via an HTTP bucket ht://<
              "ais-ray cp ais://photos/a/ ais://backup --dry-run         # a prefix; count only")
     p.add_argument("src", metavar="SRC_BUCKET[/NAME|PREFIX]")
     p.add_argument("dst", nargs="?", default="", metavar="DST_BUCKET[/NAME]")
-    p.add_argument("--list", default="", help="comma-separated object names")
-    p.add_argument("--template", default="", help="a range template, e.g. 'shard-{000..999}.tar'")
-    p.add_argument("--prefix", default="", help="objects whose names start with this")
+    _selection_args(p)
     p.add_argument("--all", action="store_true", help="remote source: every remote object, not only cached ones")
     p.add_argument("--prepend", default="", help="prefix to add to every destination name")
     p.add_argument("--dry-run", action="store_true", help="count what would be copied; copy nothing")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ais_ray.core.errors import ErrBadRequest, ErrInvalidValue
+from ais_ray.core.headers import TRUE_WORDS, is_true
 from ais_ray.core.names import Bucket, validate_obj_name
 
 # `presence` query values (Go apc.Flt*): which source objects a copy sees
@@ -26,8 +27,8 @@ PRESENCE_IN_CLUSTER = 4
 def _flag(v: Any) -> bool:
     if isinstance(v, bool):
         return v
-    if isinstance(v, str) and v.strip().lower() in ("true", "1", "yes", "y", "on", "false", "0", "no", "n", "off", ""):
-        return v.strip().lower() in ("true", "1", "yes", "y", "on")
+    if isinstance(v, str) and v.strip().lower() in TRUE_WORDS | {"false", "0", "no", "n", "off", ""}:
+        return is_true(v)
     if isinstance(v, int):
         return v != 0
     raise ErrInvalidValue(f"expecting a boolean, got {v!r}")

@@ -43,6 +43,14 @@ Q_ARCHPATH = "archpath"  # GET: one member of a shard
 Q_ARCHREGX = "archregx"  # GET: the members matching (a TAR of them)
 Q_ARCHMODE = "archmode"  # regexp | prefix | suffix | substr | wdskey
 
+TRUE_WORDS = frozenset({"true", "1", "yes", "y", "on"})
+
+
+def is_true(value: str | None) -> bool:
+    """A boolean query parameter (`?latest-ver=true`): one reading for every route."""
+    return (value or "").strip().lower() in TRUE_WORDS
+
+
 # object props a HEAD may ask for (Go `apc.GetPropsV2`); anything else is a 400
 HEAD_PROPS = frozenset({
     "name", "size", "checksum", "atime", "version", "custom", "location", "copies", "ec",

@@ -15,7 +15,7 @@ pager — and keeps the names whose *source* it owns by HRW (`Share`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,7 @@ from ais_ray.core.errors import AisError, ErrNotFound
 from ais_ray.core.names import Bucket
 from ais_ray.core.selection import Selection
 from ais_ray.core.xact import XactSnap
-from ais_ray.jobs.selection import ListFor, Share, select
+from ais_ray.jobs.selection import ListFor, MountpathWorkers, Share, select
 
 KIND_BCK = "copy-bck"
 KIND_OBJS = "copy-listrange"
@@ -73,12 +73,10 @@ async def run_copy(spec: CopySpec, hooks: CopyHooks, snap: XactSnap) -> None:
     object gone before its turn is skipped (not an error), as AIStore does.
     """
     msg = spec.msg
-    per_mp = msg.num_workers if msg.num_workers > 0 else PER_MOUNTPATH
-    sems = {mp: asyncio.Semaphore(per_mp) for mp in hooks.mountpaths}
-    snap.workers = per_mp * len(hooks.mountpaths)
+    workers = MountpathWorkers(hooks.mountpaths, msg.num_workers if msg.num_workers > 0 else PER_MOUNTPATH)
+    snap.workers = workers.total
     snap.extra["src-bck"], snap.extra["dst-bck"] = str(spec.src), str(spec.dst)
     failures: list[AisError] = []
-    tasks: set[asyncio.Task[None]] = set()
 
     async def one(mp: str, name: str, size: int) -> None:
         try:
@@ -95,14 +93,9 @@ async def run_copy(spec: CopySpec, hooks: CopyHooks, snap: XactSnap) -> None:
         except AisError as err:
             snap.stats.errors += 1
             failures.append(err)
-        finally:
-            sems[mp].release()
 
     async def submit(mp: str, name: str, size: int) -> None:
-        await sems[mp].acquire()
-        task = asyncio.get_running_loop().create_task(one(mp, name, size))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+        await workers.submit(mp, lambda: one(mp, name, size))
 
     def stop() -> bool:
         return snap.aborted or (bool(failures) and not msg.coer)
@@ -128,10 +121,6 @@ async def run_copy(spec: CopySpec, hooks: CopyHooks, snap: XactSnap) -> None:
             mp = hooks.share.mountpath(spec.src, name)
             if mp is not None:
                 await submit(mp, name, -1)
-    await _gather(list(tasks))
+    await workers.join()
     if failures and not msg.coer:
         raise failures[0]
-
-async def _gather(tasks: list[Awaitable[None]]) -> None:
-    if tasks:
-        await asyncio.gather(*tasks)

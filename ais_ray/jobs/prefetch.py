@@ -8,8 +8,6 @@ that is not cached yet (or, with `latest`, whose remote version changed). Object
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +16,7 @@ from ais_ray.core.errors import AisError
 from ais_ray.core.names import Bucket
 from ais_ray.core.selection import Selection
 from ais_ray.core.xact import XactSnap
-from ais_ray.jobs.selection import ListFor, Share, select
+from ais_ray.jobs.selection import ListFor, MountpathWorkers, Share, select
 
 PER_MOUNTPATH = 4  # objects in flight per mountpath (default `num-workers`)
 
@@ -46,11 +44,9 @@ class PrefetchHooks:
 
 async def run_prefetch(spec: PrefetchSpec, hooks: PrefetchHooks, snap: XactSnap) -> None:
     """The target's share of one prefetch; updates `snap.stats`; raises on the first error unless `coer`."""
-    per_mp = spec.num_workers or PER_MOUNTPATH
-    sems = {mp: asyncio.Semaphore(per_mp) for mp in hooks.mountpaths}
-    snap.workers = per_mp * len(hooks.mountpaths)
+    workers = MountpathWorkers(hooks.mountpaths, spec.num_workers or PER_MOUNTPATH)
+    snap.workers = workers.total
     failures: list[AisError] = []
-    tasks: set[asyncio.Task[None]] = set()
 
     async def one(mp: str, name: str) -> None:
         try:
@@ -59,8 +55,6 @@ async def run_prefetch(spec: PrefetchSpec, hooks: PrefetchHooks, snap: XactSnap)
             snap.stats.errors += 1
             failures.append(err)
             return
-        finally:
-            sems[mp].release()
         if status != "skipped":
             snap.stats.objs += 1
             snap.stats.bytes += size
@@ -71,17 +65,8 @@ async def run_prefetch(spec: PrefetchSpec, hooks: PrefetchHooks, snap: XactSnap)
         if failures and not spec.continue_on_err:
             break
         mp = hooks.share.mountpath(spec.bck, name)
-        if mp is None:
-            continue
-        await sems[mp].acquire()
-        task = asyncio.get_running_loop().create_task(one(mp, name))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-    await _gather(list(tasks))
+        if mp is not None:
+            await workers.submit(mp, lambda mp=mp, name=name: one(mp, name))
+    await workers.join()
     if failures and not spec.continue_on_err:
         raise failures[0]  # with `coer`, failures are counted in the stats and the job succeeds
-
-
-async def _gather(tasks: Sequence[Awaitable[None]]) -> None:
-    if tasks:
-        await asyncio.gather(*tasks)

@@ -95,7 +95,7 @@ async def bucket_delete(req: Request, bucket: str) -> Response:
         return Response(status_code=200)
     if msg.action == ACT_EVICT_BCK:
         await state().bucket_props(bck)
-        keep = req.query_params.get("keep_bck_md", "").lower() in ("true", "1", "yes")
+        keep = H.is_true(req.query_params.get("keep_bck_md"))
         state().adopt(await state().proxy.evict_bucket.remote(bck, keep))
         return Response(status_code=200)
     if msg.action == ACT_EVICT_OBJS:

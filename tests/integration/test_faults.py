@@ -60,6 +60,19 @@ def test_killed_target_and_mountpaths_come_back(cluster: LocalCluster) -> None:
     assert requests.put(f"{cluster.endpoint}/v1/objects/{bucket}/after", data=b"x").status_code == 200
 
 
+def wait_after_restart(cluster: LocalCluster, job: str, timeout: float = 120) -> dict[str, object] | None:
+    """A download job's final status, retrying while killed processes come back; None on timeout."""
+    from tests.integration.test_download import wait
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return wait(cluster, job, timeout=5)
+        except (AssertionError, requests.RequestException):
+            time.sleep(0.5)
+    return None
+
+
 @pytest.mark.restarts_cluster
 def test_down_up_keeps_every_object(cluster: LocalCluster, other_ray: object) -> None:
     import ray
@@ -80,7 +93,7 @@ def test_down_up_keeps_every_object(cluster: LocalCluster, other_ray: object) ->
 def test_download_survives_target_and_proxy_restarts(cluster: LocalCluster, httpsrc: object) -> None:
     from ais_ray.testing.httpsrc import Faults
     from tests.integration.conftest import Src
-    from tests.integration.test_download import get, names, new_bucket, start, status, wait
+    from tests.integration.test_download import get, names, new_bucket, start, status
 
     src = Src(httpsrc)  # type: ignore[arg-type]
     data = {f"s{i:02d}": src.put(f"s{i:02d}", os.urandom(192 << 10)) for i in range(24)}
@@ -96,14 +109,7 @@ def test_download_survives_target_and_proxy_restarts(cluster: LocalCluster, http
         t1 = stats["targets"]["t1"]
         for pid in [t1["pid"], *(m["pid"] for m in t1["mountpaths"]), stats["proxy"]["pid"]]:
             os.kill(pid, signal.SIGKILL)
-        st = None
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                st = wait(cluster, job, timeout=5)
-                break
-            except (AssertionError, requests.RequestException):
-                time.sleep(0.5)
+        st = wait_after_restart(cluster, job)
         assert st is not None, "job did not finish after the restarts"
         assert (st["finished_cnt"], st["error_cnt"], st["total"]) == (24, 0, 24), st
         assert names(cluster, b) == sorted(data)
@@ -136,7 +142,7 @@ def test_download_share_that_cannot_resume_is_an_error(cluster: LocalCluster, ht
     """A target killed mid-job whose saved share is damaged reports an error, never "no share, done"."""
     from ais_ray.testing.httpsrc import Faults
     from tests.integration.conftest import Src
-    from tests.integration.test_download import get, names, new_bucket, start, status, wait
+    from tests.integration.test_download import get, names, new_bucket, start, status
 
     src = Src(httpsrc)  # type: ignore[arg-type]
     data = {f"c{i:02d}": src.put(f"c{i:02d}", os.urandom(192 << 10)) for i in range(24)}
@@ -157,14 +163,7 @@ def test_download_share_that_cannot_resume_is_an_error(cluster: LocalCluster, ht
         for p, doc in docs.items():
             with open(p, "wb") as f:
                 f.write(corrupt(doc))  # type: ignore[operator]
-        st = None
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                st = wait(cluster, job, timeout=5)
-                break
-            except (AssertionError, requests.RequestException):
-                time.sleep(0.5)
+        st = wait_after_restart(cluster, job)
         assert st is not None, "job did not finish after the restart"
         # truthful: the lost share is an error, in the counts and in the list `show job -v` prints
         assert st["error_cnt"] > 0, st
