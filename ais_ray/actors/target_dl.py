@@ -17,6 +17,7 @@ from ais_ray.core.dload import DlSpec, TargetDlStatus
 from ais_ray.core.smap import Smap
 from ais_ray.actors.target_xact import TargetXacts
 from ais_ray.jobs.download import DownloadRunner, FailedShare, TargetHooks
+from ais_ray.jobs.prune import local_names, missing
 
 log = logging.getLogger(__name__)
 
@@ -119,22 +120,11 @@ class TargetDownloads:
         smap = self._smap()
         assert smap is not None
         remote_names = listed_names(lambda token: self._list_remote(spec, token))
-        nxt = await anext(remote_names, None)
         doomed: dict[str, list[str]] = {}
-        start_after = ""
         me = smap.targets[self.tid]
-        while True:
-            page = await asyncio.gather(*(h.list_page.remote(spec.bck, spec.prefix, start_after, 1000, False)
-                                          for h in self.mps.values()))
-            names = sorted(e.name for p in page for e in p)[:1000]
-            if not names:
-                break
-            for name in names:
-                while nxt is not None and nxt < name:
-                    nxt = await anext(remote_names, None)
-                if name != nxt and name.endswith(spec.suffix):
-                    doomed.setdefault(me.mountpath_for(spec.bck.uname(name)).path, []).append(name)
-            start_after = names[-1]
+        async for name in missing(local_names(self.mps, spec.bck, spec.prefix), remote_names):
+            if name.endswith(spec.suffix):
+                doomed.setdefault(me.mountpath_for(spec.bck.uname(name)).path, []).append(name)
         for mp, names in doomed.items():
             n = await self.mps[mp].delete_objects.remote(spec.bck, names)
             log.info("sync %s: deleted %d objects gone from %s", spec.id, n, spec.src)
