@@ -11,13 +11,15 @@ Mirrors AIStore's `PUT ?object_to=` (Go `ais/tgtobj.go` copy-object, CLI `ais cp
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, BinaryIO
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
 
+from ais_ray.backends.aio import retriable_transport
+from ais_ray.backends.base import retrying
 from ais_ray.core import headers as H
 from ais_ray.core.bmd import RemoteRef, remote_of
 from ais_ray.core.copy import COPIED, PRESENCE_PRESENT, SKIPPED, same_copy
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
     from ais_ray.actors.mountpath import MountpathContext
 
 READ_CHUNK = 1 << 20
+PEER_RETRIES = 20
+T = TypeVar("T")
 
 
 class ObjCopier:
@@ -98,11 +102,14 @@ class ObjCopier:
             except ErrNotFound:
                 return False
             return True
-        async with self._http().delete(self._obj_url(mp, dst, dst_name), params=_bck_params(dst)) as r:
-            if r.status == 404:
-                return False
-            await _check(r, f"delete {dst}/{dst_name}")
-        return True
+        async def delete() -> bool:
+            async with self._http().delete(self._obj_url(mp, dst, dst_name), params=_bck_params(dst)) as r:
+                if r.status == 404:
+                    return False
+                await _check(r, f"delete {dst}/{dst_name}")
+            return True
+
+        return await _peer(delete)
 
     async def _open_source(self, bck: Bucket, name: str, ref: RemoteRef | None, *, latest: bool,
                            sync: bool) -> tuple[BinaryIO, ObjAttrs]:
@@ -153,12 +160,16 @@ class ObjCopier:
                 return False
             return same_copy(src.cksum, src.size, have.cksum, have.size)
         params = {**_bck_params(dst), H.Q_PRESENCE: str(PRESENCE_PRESENT)}
-        async with self._http().head(self._obj_url(mp, dst, dst_name), params=params) as r:
-            if r.status == 404:
-                return False
-            await _check(r, f"head {dst}/{dst_name}")
-            return same_copy(src.cksum, src.size, r.headers.get(H.CKSUM_VAL, ""),
-                             int(r.headers.get("Content-Length", "-1")))
+
+        async def head() -> bool:
+            async with self._http().head(self._obj_url(mp, dst, dst_name), params=params) as r:
+                if r.status == 404:
+                    return False
+                await _check(r, f"head {dst}/{dst_name}")
+                return same_copy(src.cksum, src.size, r.headers.get(H.CKSUM_VAL, ""),
+                                 int(r.headers.get("Content-Length", "-1")))
+
+        return await _peer(head)
 
     async def _send(self, f: BinaryIO, attrs: ObjAttrs, mp: MountpathInfo, dst: Bucket, dst_name: str) -> None:
         async def body() -> AsyncIterator[bytes]:
@@ -175,9 +186,19 @@ class ObjCopier:
             return
         headers = {"Content-Length": str(attrs.size), "Content-Type": "application/octet-stream",
                    OWT_HEADER: Owt.COPY.value}
-        async with self._http().put(self._obj_url(mp, dst, dst_name), params=_bck_params(dst), data=body(),
-                                    headers=headers) as r:
-            await _check(r, f"copy to {dst}/{dst_name}")
+
+        async def put() -> None:
+            async with self._http().put(self._obj_url(mp, dst, dst_name), params=_bck_params(dst), data=body(),
+                                        headers=headers) as r:
+                await _check(r, f"copy to {dst}/{dst_name}")
+
+        await _peer(put)  # the body starts over on each try (`f.seek(0)`)
+
+
+async def _peer(call: Callable[[], Awaitable[T]]) -> T:
+    """A request to a peer mountpath, tried again while the peer cannot be reached: a restarting
+    mountpath comes back on the same port within seconds (~25 s of retries)."""
+    return await retrying(call, retries=PEER_RETRIES, retriable=retriable_transport)
 
 
 def _bck_params(bck: Bucket) -> dict[str, str]:

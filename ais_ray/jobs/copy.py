@@ -149,6 +149,8 @@ async def run_copy(spec: CopySpec, hooks: CopyHooks, snap: XactSnap) -> None:
     await workers.join()
     if failures and not msg.coer:
         raise failures[0]
+    if failures:  # continued on errors: the share ends, saying how many and the first (AIStore's Snap.Err)
+        snap.err = f"failed to copy {len(failures)} object(s), the first: {failures[0].message}"
     if msg.sync and not msg.dry_run and not snap.aborted and (spec.sel is None or spec.sel.is_listing):
         await _prune(spec, hooks, snap, prefix)
 
