@@ -25,7 +25,7 @@ from ais_ray.backends.pager import names as listed_names
 from ais_ray.backends.registry import get_backend
 from ais_ray.core.bmd import RemoteRef
 from ais_ray.core.errors import AisError
-from ais_ray.core.names import Bucket, parse_uname
+from ais_ray.core.names import Bucket, parse_bck_uname
 from ais_ray.core.smap import Smap
 from ais_ray.core.xact import XactSnap, XactStats
 from ais_ray.fs.replicas import load_newest, save_everywhere
@@ -103,7 +103,7 @@ class TargetCopies:
                     self.xacts.add(_EndedShare(_ended_snap(rec, spec)))
                     continue
                 ref = rec.get("ref")
-                remote = None if ref is None else RemoteRef(parse_uname(ref["bck"])[0], ref["name"])
+                remote = None if ref is None else RemoteRef(parse_bck_uname(ref["bck"]), ref["name"])
                 log.info("resuming copy %s (%s)", xid, spec.ctlmsg)
                 self._run(rec, spec, remote)
             except Exception as exc:  # a damaged record, or refused now: the share shows the error

@@ -27,7 +27,7 @@ from typing import Any
 
 from ais_ray.core.copy import SKIPPED, TcbMsg
 from ais_ray.core.errors import AisError, ErrObjNotFound
-from ais_ray.core.names import Bucket, parse_uname
+from ais_ray.core.names import Bucket, parse_bck_uname
 from ais_ray.core.selection import Selection
 from ais_ray.core.xact import XactSnap
 from ais_ray.jobs.prune import local_names, missing
@@ -62,7 +62,7 @@ class CopySpec:
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> CopySpec:
         sel = d.get("sel")
-        return cls(parse_uname(d["src"])[0], parse_uname(d["dst"])[0], TcbMsg.from_wire(d["msg"]), d["kind"],
+        return cls(parse_bck_uname(d["src"]), parse_bck_uname(d["dst"]), TcbMsg.from_wire(d["msg"]), d["kind"],
                    None if sel is None else Selection(tuple(sel["objnames"]), sel["template"], sel["prefix"]))
 
 @dataclass
