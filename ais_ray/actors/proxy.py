@@ -234,6 +234,10 @@ class _ProxyActor:
             await self._commit(bmd=self.bmd.with_bucket(bck.validate(), props))
             return self.bmd
 
+    async def remote_buckets(self, provider: Provider) -> list[str]:
+        """The cloud's own bucket list (`ls s3 --all`), present in the cluster or not."""
+        return await get_backend(provider).list_buckets()
+
     async def add_remote_bucket(self, bck: Bucket, origin: str = "") -> BMD:
         """A cloud bucket on first access (after checking it exists), or an HTTP bucket for `origin`."""
         if bck in self.bmd:

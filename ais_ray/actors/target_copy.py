@@ -191,4 +191,4 @@ def _ended_snap(rec: dict[str, Any], spec: CopySpec) -> XactSnap:
     return XactSnap(rec["xid"], spec.kind, spec.dst, start=rec.get("start", 0.0), end=e["end"],
                     aborted=e.get("aborted", False), err=e.get("err", ""), workers=e.get("workers", 0),
                     stats=XactStats(objs=e.get("objs", 0), bytes=e.get("bytes", 0), errors=e.get("errors", 0)),
-                    extra=dict(e.get("extra", {})))
+                    extra=dict(e.get("extra", {})), src_bck=spec.src, dst_bck=spec.dst)

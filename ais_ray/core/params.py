@@ -29,7 +29,7 @@ ROUTES: dict[str, dict[str, frozenset[str]]] = {
         "DELETE": frozenset({"original_url"}),
     },
     "objects": {"POST": frozenset()},  # blob-download action
-    "buckets": {"GET": frozenset(), "HEAD": frozenset()},
+    "buckets": {"GET": frozenset({H.Q_PRESENCE}), "HEAD": frozenset()},  # presence 0: the cloud's buckets too
     "bucket": {
         "GET": frozenset(),  # list-objects (flags in the body: core/lsflags.py)
         # copy-bck: destination and which source objects (other actions refuse them themselves)

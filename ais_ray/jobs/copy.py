@@ -98,7 +98,8 @@ async def run_copy(spec: CopySpec, hooks: CopyHooks, snap: XactSnap) -> None:
     msg = spec.msg
     workers = MountpathWorkers(hooks.mountpaths, msg.num_workers if msg.num_workers > 0 else PER_MOUNTPATH)
     snap.workers = workers.total
-    snap.extra.update({"src-bck": str(spec.src), "dst-bck": str(spec.dst), "skipped": 0, "pruned": 0})
+    snap.src_bck, snap.dst_bck = spec.src, spec.dst
+    snap.extra.update({"skipped": 0, "pruned": 0})
     failures: list[AisError] = []
 
     async def one(mp: str, name: str, size: int) -> None:
