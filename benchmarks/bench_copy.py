@@ -40,7 +40,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +49,10 @@ from ais_ray.client import AisClient
 from ais_ray.core.names import Bucket, Provider
 from ais_ray.testing.emulators import MotoServer
 
+from bench_download import Row
 from common import MIB, AisCluster, ProcSampler, ais_cluster, machine_info, markdown_table, write_json
 from dlsources import DataSet, clean_env, generate, s5cmd_binary
-from dltools import run_measured, tree_size
+from dltools import rclone_conf, run_measured, tree_size
 
 KIB = 1 << 10
 FULL_SETS = (DataSet("small", 10_000, 64 * KIB), DataSet("large", 16, 256 * MIB))
@@ -62,25 +63,11 @@ MOTO_KEY = "testing"
 
 
 @dataclass
-class Row:
-    cell: str  # "a" | "b" | "c"
-    ds: str
-    label: str
-    count: int = 0
-    nbytes: int = 0
-    seconds: float = 0.0
-    rss: int = 0
-    ok: bool = False
-    note: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+class CpRow(Row):
+    """bench_download's row, placed in a cell ("a" | "b" | "c") and a data set."""
 
-    @property
-    def obj_s(self) -> float:
-        return self.count / self.seconds if self.ok and self.seconds else 0.0
-
-    @property
-    def mib_s(self) -> float:
-        return self.nbytes / MIB / self.seconds if self.ok and self.seconds else 0.0
+    cell: str = ""
+    ds: str = ""
 
 
 # ---- peers -------------------------------------------------------------------------------------
@@ -89,21 +76,13 @@ def _env(endpoint: str) -> dict[str, str]:
                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"})
 
 
-def _rclone_conf(ep: str, work: str) -> str:
-    path = os.path.join(work, "rclone.conf")
-    with open(path, "w") as f:
-        f.write(f"[s3]\ntype = s3\nprovider = Other\naccess_key_id = {MOTO_KEY}\nsecret_access_key = {MOTO_KEY}\n"
-                f"endpoint = {ep}\nregion = us-east-1\nforce_path_style = true\n")
-    return path
-
-
 def s5cmd(ep: str, src: str, dst: str, workers: int = 0) -> list[str]:
     return [s5cmd_binary(), "--endpoint-url", ep, "--log", "error",
             *(["--numworkers", str(workers)] if workers else []), "cp", src, dst]
 
 
 def rclone(ep: str, work: str, src: str, dst: str, transfers: int = 0) -> list[str]:
-    return ["rclone", "--config", _rclone_conf(ep, work), "copy", src, dst,
+    return ["rclone", "--config", rclone_conf(ep, work, MOTO_KEY), "copy", src, dst,
             *(["--transfers", str(transfers)] if transfers else [])]
 
 
@@ -132,8 +111,8 @@ def s3_bucket(ep: str, name: str, *, drop: bool = False) -> None:
 
 
 def peer_row(cell: str, ds: DataSet, label: str, argv: list[str], env: dict[str, str], work: str,
-             check: Any, timeout: float) -> Row:
-    row = Row(cell, ds.name, label)
+             check: Any, timeout: float) -> CpRow:
+    row = CpRow(label, "peer", cell=cell, ds=ds.name)
     run = run_measured(argv, env, timeout, work)
     row.seconds, row.rss = run.seconds, run.maxrss
     row.count, row.nbytes = check()
@@ -145,8 +124,8 @@ def peer_row(cell: str, ds: DataSet, label: str, argv: list[str], env: dict[str,
 
 # ---- ais-ray -----------------------------------------------------------------------------------
 async def ais_copy(c: AisClient, sampler: ProcSampler, cell: str, ds: DataSet, label: str, src: Bucket,
-                   dst: Bucket, presence: int | None, timeout: float) -> Row:
-    row = Row(cell, ds.name, label)
+                   dst: Bucket, presence: int | None, timeout: float) -> CpRow:
+    row = CpRow(label, "ais-ray", cell=cell, ds=ds.name)
     with sampler.phase(f"{cell} {ds.name} {label}") as uses:
         t0 = time.perf_counter()
         xid = await c.copy_bucket(src, dst, {"prefix": ""}, presence=presence)
@@ -173,10 +152,10 @@ async def ais_copy(c: AisClient, sampler: ProcSampler, cell: str, ds: DataSet, l
 
 
 async def ais_cells(ns: argparse.Namespace, cluster: AisCluster, ep: str, sets: tuple[DataSet, ...],
-                    mps: int) -> list[Row]:
+                    mps: int) -> list[CpRow]:
     pids = {lb: pid for lb, pid in cluster.pids().items() if lb.startswith("t")}
     sampler = ProcSampler(pids, interval=POLL_S).start()
-    rows: list[Row] = []
+    rows: list[CpRow] = []
     try:
         async with AisClient(cluster.endpoint) as c:
             for ds in sets:
@@ -204,8 +183,8 @@ async def ais_cells(ns: argparse.Namespace, cluster: AisCluster, ep: str, sets: 
     return rows
 
 
-def peer_cells(ns: argparse.Namespace, tmp: Path, ep: str, sets: tuple[DataSet, ...], equal: int) -> list[Row]:
-    rows: list[Row] = []
+def peer_cells(ns: argparse.Namespace, tmp: Path, ep: str, sets: tuple[DataSet, ...], equal: int) -> list[CpRow]:
+    rows: list[CpRow] = []
     env, work = _env(ep), str(tmp)
     for ds in sets:
         src_dir = tmp / "src" / ds.name
@@ -242,12 +221,12 @@ def peer_cells(ns: argparse.Namespace, tmp: Path, ep: str, sets: tuple[DataSet, 
 CELLS = {"b": "(b) S3 (moto, not present) -> ais", "a": "(a) ais -> ais in the cluster", "c": "(c) S3 -> S3 through the cluster"}
 
 
-def render(rows: list[Row], sets: tuple[DataSet, ...]) -> str:
+def render(rows: list[CpRow], sets: tuple[DataSet, ...]) -> str:
     out = []
     for ds in sets:
         for cell, title in CELLS.items():
             rs = [r for r in rows if r.ds == ds.name and r.cell == cell]
-            peers = [r for r in rs if not r.label.startswith("ais-ray")]
+            peers = [r for r in rs if r.tool == "peer"]
             best = max((r.mib_s for r in peers if r.ok), default=0.0)
             out.append(f"### {title}, {ds.label}\n")
             out.append(markdown_table(
@@ -263,7 +242,7 @@ def main(argv: list[str] | None = None) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-cp-", dir=ns.tmp))
     info = machine_info(str(tmp)) | {"ais_ray": os.path.dirname(ais_ray.__file__), "argv": sys.argv}
     t_start = time.monotonic()
-    rows: list[Row] = []
+    rows: list[CpRow] = []
     try:
         generate(tmp / "src", sets)
         with MotoServer(tmp / "moto") as moto:

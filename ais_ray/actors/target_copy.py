@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from ais_ray.actors.target_xact import TargetXacts
+from ais_ray.actors.target_xact import ResumeOnce, SnapXact, TargetXacts
 from ais_ray.backends.pager import Fetch, backend_fetch
 from ais_ray.backends.pager import names as listed_names
 from ais_ray.backends.registry import get_backend
@@ -40,28 +40,7 @@ KEEP_ENDED = 200  # ended shares' records kept per target (the newest)
 TargetHandle = Callable[[str], Any]  # tid -> that target's actor handle
 
 
-class _EndedShare:
-    """A share that ended before this target restarted: its saved snapshot (the registry's `Xact`)."""
-
-    def __init__(self, snap: XactSnap) -> None:
-        self._snap = snap
-
-    @property
-    def xid(self) -> str:
-        return self._snap.id
-
-    @property
-    def kind(self) -> str:
-        return self._snap.kind
-
-    def snap(self) -> XactSnap:
-        return self._snap
-
-    async def abort(self) -> None:
-        return None
-
-
-class TargetCopies:
+class TargetCopies(ResumeOnce):
     """The `copy-bck` / `copy-listrange` kinds on a target; their shares live in the one registry."""
 
     def __init__(self, tid: str, mountpaths: dict[str, Any], smap: Callable[[], Smap | None], xacts: TargetXacts,
@@ -72,7 +51,6 @@ class TargetCopies:
         self.xacts = xacts
         self._target = target
         self._fsync = fsync
-        self._resumed = False
         for p in mountpaths:
             os.makedirs(os.path.join(p, STATE_DIR), exist_ok=True)
 
@@ -87,20 +65,14 @@ class TargetCopies:
         await asyncio.to_thread(self._save, rec)
         self._run(rec, spec, ref)
 
-    def resume(self) -> None:
+    def _resume(self) -> None:
         """Once the Smap is known after a (re)start: re-run the shares that had not ended."""
-        if self._resumed:
-            return
-        smap = self._smap()
-        if smap is None or self.tid not in smap.targets:
-            return
-        self._resumed = True
         for rec in self._load_all():
             xid = rec.get("xid", "")
             try:
                 spec = CopySpec.from_wire(rec["spec"])
                 if rec.get("ended"):
-                    self.xacts.add(_EndedShare(_ended_snap(rec, spec)))
+                    self.xacts.add(SnapXact(_ended_snap(rec, spec)))
                     continue
                 ref = rec.get("ref")
                 remote = None if ref is None else RemoteRef(parse_bck_uname(ref["bck"]), ref["name"])
@@ -111,7 +83,7 @@ class TargetCopies:
                 snap = XactSnap(xid, rec.get("spec", {}).get("kind", "copy-bck"), start=rec.get("start", 0.0),
                                 end=time.time(), err=f"cannot resume: {type(exc).__name__}: {exc}")
                 snap.stats.errors = 1
-                self.xacts.add(_EndedShare(snap))
+                self.xacts.add(SnapXact(snap))
 
     # ---- running ---------------------------------------------------------------------------------
     def _run(self, rec: dict[str, Any], spec: CopySpec, ref: RemoteRef | None) -> None:
