@@ -250,11 +250,12 @@ class _ProxyActor:
                 await self._commit(bmd=self.bmd.with_bucket(bck, props))
             return self.bmd
 
-    async def set_bucket_props(self, bck: Bucket, props: BucketProps) -> BMD:
+    async def set_bucket_props(self, bck: Bucket, props: BucketProps) -> tuple[BMD, str]:
+        """Commit new props; returns the BMD and the id of the job the change starts ("" if none)."""
         async with self._lock:
             self.bmd.must_get(bck)
             await self._commit(bmd=self.bmd.with_bucket(bck, props, exist_ok=True))
-            return self.bmd
+            return self.bmd, ""
 
     async def destroy_bucket(self, bck: Bucket) -> BMD:
         async with self._lock:
