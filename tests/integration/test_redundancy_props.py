@@ -7,7 +7,7 @@ import uuid
 
 import requests
 
-from tests.integration.conftest import LocalCluster
+from tests.integration.conftest import TARGETS, LocalCluster
 
 
 def _props(cluster: LocalCluster, name: str) -> dict:
@@ -28,7 +28,7 @@ def test_create_with_props_set_and_validate(cluster: LocalCluster) -> None:
 
         bad = [({"mirror": {"enabled": True, "copies": 40}}, "invalid mirror.copies: 40 (expected value in range [2, 32])"),
                ({"ec": {"enabled": True, "data_slices": 3, "parity_slices": 1}},
-                "EC configuration (D = 3, P = 1) requires at least 5 targets (have 2)"),
+                f"EC configuration (D = 3, P = 1) requires at least 5 targets (have {TARGETS})"),
                ({"mirror": {"copies": "x"}}, "invalid mirror.copies"),
                ({"mirror": [1]}, "expecting an object"),
                ([1, 2], "expecting a JSON object")]
