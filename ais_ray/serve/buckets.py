@@ -38,6 +38,7 @@ ACT_EVICT_BCK = "evict-remote-bck"
 ACT_EVICT_OBJS = "evict-listrange"
 ACT_COPY_BCK = "copy-bck"
 ACT_COPY_OBJS = "copy-listrange"
+ACT_MIRROR = "make-n-copies"
 
 
 @router.get("/v1/buckets", summary="List buckets (`?provider=`, empty: all)")
@@ -78,6 +79,14 @@ async def bucket_post(req: Request, bucket: str) -> Response:
     if msg.action in (ACT_COPY_BCK, ACT_COPY_OBJS):
         return Response(await state().proxy.copy_start.remote(copy_spec(req, bck, msg.action, msg.value),
                                                               parse_presence(req.query_params.get("presence"))))
+    if msg.action == ACT_MIRROR:  # `ais start mirror B --copies N`: value N (int)
+        n = msg.value
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 32:
+            raise ErrBadRequest(f'make-n-copies: invalid number of copies {n!r} (expecting an integer in [1, 32])')
+        await state().bucket_props(bck)
+        xid = await state().proxy.mirror_start.remote(bck, n)
+        await state().refresh(force=True)  # the new mirror props
+        return Response(xid)
     if msg.action == ACT_CREATE:
         if bck.is_remote:
             raise ErrUnsupported(f"cannot create {bck}: remote buckets are added on first access")
