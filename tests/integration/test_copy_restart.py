@@ -12,7 +12,7 @@ import uuid
 import requests
 
 from ais_ray.testing.httpsrc import Faults
-from tests.integration.conftest import LocalCluster, Src
+from tests.integration.conftest import TARGETS, LocalCluster, Src
 from tests.integration.test_blob import ht_get
 from tests.integration.test_copy_bucket import contents, digest
 from tests.integration.test_copy_sync import loc_objs, snaps_of, stored_files
@@ -62,7 +62,7 @@ def test_copy_survives_a_target_restart(cluster: LocalCluster, sdk: object, src:
         assert contents(dst) == {n: digest(d) for n, d in data.items()}
         assert all(len(paths) == 1 for paths in stored_files(cluster, "ais", dst.name).values())  # type: ignore[attr-defined]
         assert loc_objs(cluster, xid) == N  # counted once each: what the restarted share finds done counts as done
-        assert len(snaps_of(cluster, xid)) == 2
+        assert len(snaps_of(cluster, xid)) == TARGETS
     finally:
         httpsrc.faults = Faults()  # type: ignore[attr-defined]
         dst.delete(missing_ok=True)
