@@ -38,6 +38,7 @@ from ais_ray.fs.walk import LsEntry
 from ais_ray.jobs.copy import CopyHooks, CopySpec, run_copy
 from ais_ray.jobs.evict import run_evict
 from ais_ray.jobs.prefetch import PrefetchHooks, PrefetchSpec, run_prefetch
+from ais_ray.jobs.rebalance import REBALANCE, run_moves
 from ais_ray.jobs.selection import Share
 from ais_ray.jobs.summary import KIND as SUMMARY
 from ais_ray.jobs.summary import run_summary
@@ -160,6 +161,38 @@ class _TargetActor:
                 snap.stats.in_bytes = size
 
         self.xacts.start(XactSnap(xid, "blob-download", bck, workers=max(workers, 0)), work)
+
+    async def reb_start(self, xid: str, kind: str = REBALANCE) -> None:
+        """This target's share of a rebalance (or its resilver, `jobs/rebalance.py`). A running one
+        of the same kind under another id is aborted first: a newer Smap preempts the older."""
+        for other, x in self.xacts.of_kind(kind).items():
+            if other != xid and x.snap().running:
+                log.info("%s %s preempted by %s", kind, other, xid)
+                await self.xacts.abort(xid=other)
+        x = self.xacts.get(xid)
+        if x is not None and not x.snap().running:
+            self.xacts.pop(xid)  # the same id again (a proxy restarted): run it again
+        peers = [t for t in (self.smap.targets if self.smap is not None and kind == REBALANCE else ()) if t != self.tid]
+
+        async def others_walked() -> bool:
+            async def one(tid: str) -> bool:
+                try:
+                    h = ray.get_actor(target_actor_name(tid), namespace=NAMESPACE)
+                    return bool(await asyncio.wait_for(h.reb_walked.remote(xid), CONTROL_TIMEOUT))
+                except (ValueError, asyncio.TimeoutError, ray.exceptions.RayError):
+                    return True  # gone: sends nothing more
+            return all(await asyncio.gather(*(one(t) for t in peers)))
+
+        self.xacts.start(XactSnap(xid, kind), lambda snap: run_moves(kind, self.mps, snap, others_walked))
+
+    async def reb_walked(self, xid: str) -> bool:
+        """Whether this target has sent all it had to for rebalance `xid` (or does not run it)."""
+        x = self.xacts.get(xid)
+        return x is None or not x.snap().running or bool(x.snap().extra.get("walked"))
+
+    async def wipe_user_data(self) -> None:
+        """Delete every object on this target's mountpaths (decommission with `rm_user_data`)."""
+        await asyncio.gather(*(h.wipe.remote() for h in self.mps.values()))
 
     async def xact_abort(self, xid: str = "", kind: str = "") -> None:
         await self.xacts.abort(xid=xid, kind=kind)

@@ -150,6 +150,14 @@ class Smap:
         and equal versions are ignored (AIStore metasync)."""
         return other.uuid != self.uuid or other.version > self.version
 
+    def same_placement(self, other: Smap) -> bool:
+        """Whether every object has the same HRW place in both maps (targets, their maintenance /
+        decommission flags and mountpath states are the same; URLs and versions may differ)."""
+        def shape(m: Smap) -> dict[str, tuple[int, tuple[tuple[str, str], ...]]]:
+            return {t: (s.flags & (FLAG_MAINTENANCE | FLAG_DECOMMISSION), tuple((mp.path, mp.state) for mp in s.mountpaths))
+                    for t, s in m.targets.items()}
+        return self.uuid == other.uuid and shape(self) == shape(other)
+
     def with_target(self, tsi: Snode) -> Smap:
         """A new version with `tsi` added or replaced; same version if nothing changed."""
         if self.targets.get(tsi.daemon_id) == tsi:

@@ -121,12 +121,21 @@ class MountpathStore:
     def new_writer(self) -> ObjWriter:
         return ObjWriter(os.path.join(self.path, lom.CT_WORK, uuid.uuid4().hex), self.fsync)
 
-    def commit(self, w: ObjWriter, bck: Bucket, name: str, attrs: ObjAttrs, *, bump_version: bool) -> ObjAttrs:
+    def commit(self, w: ObjWriter, bck: Bucket, name: str, attrs: ObjAttrs, *, bump_version: bool,
+               if_absent: bool = False) -> ObjAttrs:
         """Rename a finished work file into place with its metadata; assign the next version.
 
+        `if_absent` (an object moving to its new owner): an object already stored under this
+        name was written after the move began, so it wins; the work file is dropped and the
+        stored object's metadata returned.
         The one rename into the objects directory: writers reach it through `fs/write.py`."""
         fqn = self.fqn(bck, name)
         with self._commit_lock:
+            if if_absent:
+                prev = _read_attrs(fqn)
+                if prev is not None:
+                    w.abort()
+                    return prev
             if bump_version:
                 prev = _read_attrs(fqn)
                 attrs = replace(attrs, version=str(int(prev.version or 0) + 1) if prev else "1")
