@@ -93,7 +93,7 @@ class _ProxyActor(ProxyMembers):
         async with self._lock:
             smap = self.smap
             for tsi in snodes:
-                smap = smap.with_target(_keep_flags(smap, tsi))
+                smap = smap.with_reported_target(tsi)
             bmd = self.bmd
             for copy in copies:  # the head's state dir may be new or lost: the targets remember
                 if copy is not None and copy.uuid == bmd.uuid and copy.version > bmd.version:
@@ -130,7 +130,7 @@ class _ProxyActor(ProxyMembers):
                 if tsi is None and old is not None and not old.flags & FLAG_OFFLINE:
                     smap = smap.with_target(replace(old, flags=old.flags | FLAG_OFFLINE))
                 elif tsi is not None:
-                    smap = smap.with_target(_keep_flags(smap, tsi))
+                    smap = smap.with_reported_target(tsi)
             if smap is not self.smap:
                 log.info("smap v%d -> v%d", self.smap.version, smap.version)
                 await self._commit(smap=smap)
@@ -151,7 +151,7 @@ class _ProxyActor(ProxyMembers):
         async with self._lock:
             if tid not in self.tids:
                 self.tids.append(tid)
-            await self._commit(smap=self.smap.with_target(_keep_flags(self.smap, tsi)))
+            await self._commit(smap=self.smap.with_reported_target(tsi))
         await self._placement_changed(old, rebalance, f"add {tid}")
         return self.smap.to_wire()
 
@@ -395,12 +395,6 @@ class _ProxyActor(ProxyMembers):
 
     async def dl_remove(self, job_id: str) -> None:
         await self.downloads.remove(job_id)
-
-
-def _keep_flags(smap: Smap, tsi: Snode) -> Snode:
-    """A target's own description, with the states the proxy set (maintenance...) kept; OFFLINE cleared."""
-    old = smap.targets.get(tsi.daemon_id)
-    return replace(tsi, flags=(old.flags & ~FLAG_OFFLINE) | tsi.flags) if old is not None else tsi
 
 
 ProxyActor = ray.remote(_ProxyActor)

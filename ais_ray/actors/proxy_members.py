@@ -24,7 +24,8 @@ from ais_ray.actors.proxy_xact import gather
 from ais_ray.core.errors import ErrBadRequest, ErrBusy, ErrNodeNotFound
 from ais_ray.core.members import DECOMMISSION, SHUTDOWN, START_MAINTENANCE, STOP_MAINTENANCE, RmNode
 from ais_ray.core.smap import FLAG_DECOMMISSION, FLAG_MAINTENANCE, FLAG_OFFLINE, Smap
-from ais_ray.jobs.rebalance import REBALANCE, reb_id
+from ais_ray.core.xid import gen_uuid
+from ais_ray.jobs.rebalance import REBALANCE, RESILVER, reb_id
 
 if TYPE_CHECKING:
     from ais_ray.core.xact import XactSnap
@@ -168,3 +169,44 @@ class ProxyMembers:
             log.warning("shutdown %s: %r", tid, exc)
         ray.kill(h, no_restart=True)
         self._handles.pop(tid, None)
+
+    # ---- mountpaths and resilver (ais-wire-2 §3.4) -----------------------------------------------
+    async def resilver_start(self, tid: str) -> str:
+        """A resilver of target `tid` (`ais-ray start resilver`): its objects to their HRW mountpaths."""
+        if tid not in self.smap.targets:
+            raise ErrNodeNotFound(tid)
+        xid = gen_uuid()
+        await self.target(tid).reb_start.remote(xid, RESILVER)
+        return xid
+
+    async def mountpath_action(self, tid: str, action: str, path: str, resilver: bool = True) -> str:
+        """Attach / enable / disable / detach a mountpath of `tid`: a new Smap, then a resilver
+        (unless `resilver` is False; a detach then forgets the mountpath at once). A target left
+        without an enabled mountpath goes into maintenance and a rebalance moves its objects away.
+        Returns the id of the resilver or rebalance started, or ""."""
+        if tid not in self.smap.targets:
+            raise ErrNodeNotFound(tid)
+        h = self.target(tid)
+        tsi = await h.mountpath_change.remote(action, path)
+        old = self.smap
+        async with self._lock:
+            smap = self.smap.with_reported_target(tsi)
+            if not any(m.enabled for m in tsi.mountpaths):
+                log.warning("t[%s] has no enabled mountpath left: maintenance", tid)
+                smap = smap.with_target_flags(tid, set_flags=FLAG_MAINTENANCE)
+            await self._commit(smap=smap)
+        if self.smap.targets[tid].flags & FLAG_MAINTENANCE and not old.targets[tid].flags & FLAG_MAINTENANCE:
+            return await self._placement_changed(old, True, f"t[{tid}] lost its last mountpath")
+        if not resilver:
+            tsi = await h.mountpath_forget.remote()
+            async with self._lock:
+                await self._commit(smap=self.smap.with_reported_target(tsi))
+            return ""
+        return await self.resilver_start(tid)
+
+    async def mountpath_lists(self, tid: str = "") -> dict[str, dict[str, list[str]]]:
+        """`{tid: MountpathList}` from the current Smap (one target, or all)."""
+        if tid and tid not in self.smap.targets:
+            raise ErrNodeNotFound(tid)
+        return {t: s.mountpath_list() for t, s in sorted(self.smap.targets.items()) if not tid or t == tid}
+

@@ -77,6 +77,15 @@ class Snode:
         enabled = {m.path: m for m in self.mountpaths if m.enabled}
         return [enabled[p] for p in hrw.ranked(uname, ((p, m.digest) for p, m in enabled.items()))]
 
+    def mountpath_list(self) -> dict[str, list[str]]:
+        """Go `apc.MountpathList` as `GET /v1/reverse/daemon?what=mountpaths` answers it: enabled
+        ones, ones being detached (still moving their objects away), disabled ones."""
+        by = {MP_ENABLED: "available", MP_DETACHED: "waiting_dd", MP_DISABLED: "disabled"}
+        out: dict[str, list[str]] = {"available": [], "waiting_dd": [], "disabled": []}
+        for m in sorted(self.mountpaths, key=lambda m: m.path):
+            out[by[m.state]].append(m.path)
+        return out
+
     def with_mountpath_state(self, path: str, state: str) -> Snode:
         """This node with mountpath `path` enabled, disabled or detached.
 
@@ -169,6 +178,12 @@ class Smap:
         if tid not in self.targets:
             return self
         return replace(self, version=self.version + 1, targets={k: v for k, v in self.targets.items() if k != tid})
+
+    def with_reported_target(self, tsi: Snode) -> Smap:
+        """`with_target` for a target's own description (its URL, mountpaths and their states),
+        keeping the states the proxy set (maintenance...) and clearing OFFLINE: it answered."""
+        old = self.targets.get(tsi.daemon_id)
+        return self.with_target(replace(tsi, flags=(old.flags & ~FLAG_OFFLINE) | tsi.flags) if old is not None else tsi)
 
     def with_target_flags(self, tid: str, *, set_flags: int = 0, clear_flags: int = 0) -> Smap:
         """A new version with target `tid`'s flags changed (maintenance, decommission...).

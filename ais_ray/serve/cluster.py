@@ -15,6 +15,7 @@ from ais_ray.core.xact import XactSnap
 from ais_ray.jobs.rebalance import REBALANCE, RESILVER
 from ais_ray.core.xact import status as xact_status
 from ais_ray.serve.config import cluster_config
+from ais_ray.serve.mountpaths import mountpath_list
 from ais_ray.serve.state import state
 from ais_ray.serve.wire import read_action, read_json
 
@@ -33,7 +34,9 @@ async def daemon(req: Request) -> Response:
         return JSONResponse(await state().proxy.target_infos.remote())
     if what in WHAT_CONFIG:
         return JSONResponse(cluster_config(await state().smap()).model_dump())
-    raise ErrBadRequest(f'invalid "what" query: "{what}" (expecting smap, bmd, stats or config)')
+    if what == "mountpaths":  # a target's, named by Ais-Node-Id (serve/mountpaths.py)
+        return await mountpath_list(req)
+    raise ErrBadRequest(f'invalid "what" query: "{what}" (expecting smap, bmd, stats, config or mountpaths)')
 
 
 @router.get("/v1/health", summary="200 when every target is up (`?prr=true` as the SDK's is_ready sends)")
@@ -64,6 +67,8 @@ async def cluster_get(req: Request) -> Response:
     what = req.query_params.get("what", "")
     if what in WHAT_CONFIG:
         return JSONResponse(cluster_config(await state().smap()).model_dump())
+    if what == "mountpaths":
+        return JSONResponse(await state().proxy.mountpath_lists.remote())
     body = await read_json(req)
     xid, kind = str(_arg(body, "ID") or ""), str(_arg(body, "Kind") or "")
     proxy = state().proxy
