@@ -87,9 +87,11 @@ class _ProxyActor(ProxyMembers):
 
     # ---- membership ----------------------------------------------------------------------
     async def join(self) -> dict[str, Any]:
-        """Wait for every target, adopt the newest BMD any of them holds, publish the Smap."""
+        """Wait for every target, adopt the newest BMD any of them holds, publish the Smap; a
+        rebalance if placement changed since the map was saved (a target joined or came back)."""
         snodes = await asyncio.gather(*(self.target(tid).snode.remote() for tid in self.tids))
         copies = await asyncio.gather(*(self.target(tid).stored_bmd.remote() for tid in self.tids))
+        old = self.smap
         async with self._lock:
             smap = self.smap
             for tsi in snodes:
@@ -100,6 +102,7 @@ class _ProxyActor(ProxyMembers):
                     bmd = copy
             await self._commit(smap=smap, bmd=bmd, force=True)
         self._ensure_keepalive()
+        await self._placement_changed(old, True, "join")  # e.g. a target back after a decommission
         return self.smap.to_wire()
 
     def _ensure_keepalive(self) -> None:

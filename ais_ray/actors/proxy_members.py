@@ -167,8 +167,7 @@ class ProxyMembers:
             await h.shutdown_mountpaths.remote()
         except ray.exceptions.RayError as exc:
             log.warning("shutdown %s: %r", tid, exc)
-        ray.kill(h, no_restart=True)
-        self._handles.pop(tid, None)
+        ray.kill(h, no_restart=True)  # the dead handle stays: calls on it fail as RayErrors (keepalive: offline)
 
     # ---- mountpaths and resilver (ais-wire-2 §3.4) -----------------------------------------------
     async def resilver_start(self, tid: str) -> str:

@@ -22,7 +22,7 @@ from ais_ray.actors.dataserver import OBJ_ROUTE, bind_socket, bucket_obj_from_re
 from ais_ray.actors.ioloop import IoLoop
 from ais_ray.actors.mountpath import MountpathActor
 from ais_ray.actors.target_dl import TargetDownloads
-from ais_ray.actors.target_mpaths import ATTACH, Fspaths
+from ais_ray.fs.fspaths import ATTACH, Fspaths
 from ais_ray.actors.target_xact import TargetXacts
 from ais_ray.backends.pager import Fetch, backend_fetch
 from ais_ray.backends.registry import get_backend
@@ -203,7 +203,7 @@ class _TargetActor:
 
     # ---- mountpaths -------------------------------------------------------------------------------
     async def mountpath_change(self, action: str, path: str) -> Snode:
-        """Attach / enable / disable / detach a mountpath (`actors/target_mpaths.py`); this target
+        """Attach / enable / disable / detach a mountpath (`fs/fspaths.py`); this target
         as the Smap will describe it. A detached mountpath keeps serving (and is walked by the
         resilver that moves its objects away) until `mountpath_forget`."""
         path = os.path.abspath(path) if path else path
