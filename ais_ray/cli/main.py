@@ -212,7 +212,6 @@ ais-ray evict s3://src/a/1.bin""")
 ais-ray storage summary ais://photos
 ais-ray storage summary s3://src              # works before anything is cached""")
     p.add_argument("uri", metavar="BUCKET[/PREFIX]")
-    return stsub
     p.add_argument("--all", action="store_true", help="include objects not in the cluster (remote buckets: always)")
     p.add_argument("--json", action="store_true")
 
@@ -232,6 +231,7 @@ ais-ray storage summary s3://src              # works before anything is cached"
              "ais-ray bucket props set ais://copy backend_bck=gs://lpr-vision\nais-ray bucket props set ais://copy backend_bck=")
     p.add_argument("bucket")
     p.add_argument("props", nargs="+", metavar="NAME=VALUE")
+    return stsub
 
 
 def _add_objects(sub: argparse._SubParsersAction) -> None:
