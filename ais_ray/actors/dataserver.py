@@ -18,6 +18,7 @@ from aiohttp import web
 from ais_ray.actors import archget
 from ais_ray.actors.blobs import Blobs
 from ais_ray.actors.cold import ColdGets
+from ais_ray.actors.ecserver import ECServer
 from ais_ray.actors.objcopy import ObjCopier
 from ais_ray.backends.base import RemoteObj
 from ais_ray.core import headers as H
@@ -102,6 +103,8 @@ class DataServer:
         self.cold = ColdGets(ctx.store)
         self.blobs = Blobs(ctx)
         self.copier = ObjCopier(ctx, self.cold, lambda: self.url)
+        self.ec = ECServer(ctx)  # erasure coding: the internal /v1/ec route and the object hooks
+        self.ec.register(self.app)
 
     async def start(self, host: str, port: int) -> str:
         """Bind `port` if free (stable URLs across restarts), else any free port; return the URL."""
@@ -115,6 +118,7 @@ class DataServer:
 
     async def stop(self) -> None:
         await self.copier.close()
+        await self.ec.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -138,6 +142,7 @@ class DataServer:
         await write_stream(self.ctx.store, bck, name, req.content.iter_any(), put_owt(req.headers.get(OWT_HEADER, "")),
                            expect_size=-1 if req.content_length is None else req.content_length,
                            write_through=through)
+        await self.ec.after_put(bck, name)
         return web.Response(status=200)
 
     async def get_object(self, req: web.Request) -> web.StreamResponse:
@@ -151,6 +156,9 @@ class DataServer:
         try:
             f, attrs = await asyncio.to_thread(self.ctx.store.open, bck, name)
         except ErrObjNotFound:
+            if await self.ec.restore(bck, name):  # the main replica is lost: rebuilt from slices/replicas
+                f, attrs = await asyncio.to_thread(self.ctx.store.open, bck, name)
+                return await self._serve_local(req, bck, name, f, attrs)
             if ref is None:
                 raise
             return await self._cold_get(req, bck, name, ref)
@@ -257,8 +265,15 @@ class DataServer:
         if unknown:
             raise ErrBadRequest(f"invalid object property {unknown[0]!r} (expecting one of: {', '.join(sorted(H.HEAD_PROPS))})")
         try:
-            attrs, mtime = await asyncio.to_thread(self._load_with_mtime, bck, name)
+            try:
+                attrs, mtime = await asyncio.to_thread(self._load_with_mtime, bck, name)
+            except ErrObjNotFound:
+                if not await self.ec.restore(bck, name):
+                    raise
+                attrs, mtime = await asyncio.to_thread(self._load_with_mtime, bck, name)
             headers = obj_headers(bck, name, attrs, self.ctx.location, mtime)
+            if "ec" in props:
+                headers.update(await self.ec.head_headers(bck, name))
         except ErrObjNotFound:
             if ref is None:
                 raise
@@ -286,6 +301,7 @@ class DataServer:
             except ErrObjNotFound:
                 pass
         else:
+            await self.ec.delete(bck, name)  # slices and replicas on other targets first
             await asyncio.to_thread(self.ctx.store.delete, bck, name)
         return web.Response(status=200)
 

@@ -26,6 +26,7 @@ from ais_ray.core.dload import DlItem, TaskInfo
 from ais_ray.core.errors import ErrBadRequest, ErrInvalidName, ErrNotFound
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket
+from ais_ray.core.redundancy import ECConf
 from ais_ray.core.smap import Smap
 from ais_ray.fs import walk
 from ais_ray.fs.store import MountpathStore
@@ -125,7 +126,7 @@ class _MountpathActor:
                         flags: int = 0) -> list[walk.LsEntry]:
         objs_dir = lom.objects_dir(self.ctx.store.path, bck)
         return await asyncio.to_thread(walk.list_page, objs_dir, prefix=prefix, start_after=start_after,
-                                       limit=limit, with_attrs=with_attrs, flags=flags)
+                                       limit=limit, with_attrs=with_attrs, flags=flags, keep=self.server.ec.keep(bck))
 
     async def present(self, bck: Bucket, names: list[str]) -> dict[str, walk.LsEntry]:
         """Which of `names` are stored here (with their metadata)."""
@@ -216,7 +217,8 @@ class _MountpathActor:
         def walk_all() -> tuple[int, int, int, int]:
             n = total = 0
             lo, hi = -1, 0
-            for _, entry in walk.walk_names(lom.objects_dir(self.ctx.store.path, bck), prefix):
+            keep = self.server.ec.keep(bck)
+            for _, entry in walk.walk_names(lom.objects_dir(self.ctx.store.path, bck), prefix, keep=keep):
                 try:
                     size = entry.stat().st_size
                 except OSError:
@@ -236,6 +238,10 @@ class _MountpathActor:
 
     async def destroy_bucket(self, bck: Bucket) -> None:
         await asyncio.to_thread(self.ctx.store.destroy_bucket, bck)
+
+    async def ec_encode_obj(self, bck: Bucket, name: str, mode: str, conf: ECConf) -> str:
+        """Erasure-code one object held here (the `ec-encode` job): "ok" or "skipped"."""
+        return await self.io.run(self.server.ec.ec.encode(bck, name, mode, conf))
 
     async def pid(self) -> int:
         return os.getpid()

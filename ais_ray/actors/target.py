@@ -30,12 +30,15 @@ from ais_ray.core.bmd import BMD, RemoteRef
 from ais_ray.core.dload import DlSpec, TargetDlStatus
 from ais_ray.core.errors import AisError
 from ais_ray.core.names import Bucket
+from ais_ray.core.redundancy import ECConf
 from ais_ray.core.selection import Selection
 from ais_ray.core.smap import MountpathInfo, Smap, Snode
 from ais_ray.core.xact import XactSnap
 from ais_ray.fs.replicas import load_newest, save_everywhere
 from ais_ray.fs.walk import LsEntry
 from ais_ray.jobs.copy import CopyHooks, CopySpec, run_copy
+from ais_ray.jobs.ec_encode import KIND as EC_ENCODE
+from ais_ray.jobs.ec_encode import run_ec_encode
 from ais_ray.jobs.evict import run_evict
 from ais_ray.jobs.prefetch import PrefetchHooks, PrefetchSpec, run_prefetch
 from ais_ray.jobs.selection import Share
@@ -134,6 +137,10 @@ class _TargetActor:
 
         hooks = CopyHooks(self._share(), self.mps, list_for if ref is not None else None)
         self.xacts.start(XactSnap(xid, spec.kind, spec.dst), lambda snap: run_copy(spec, hooks, snap))
+
+    async def ec_encode_start(self, xid: str, bck: Bucket, conf: ECConf, recover: bool) -> None:
+        """This target's share of an `ec-encode` (`jobs/ec_encode.py`)."""
+        self.xacts.start(XactSnap(xid, EC_ENCODE, bck), lambda snap: run_ec_encode(bck, conf, recover, self.mps, snap))
 
     def _share(self) -> Share:
         return Share(self.tid, lambda: self.smap, self.mps)

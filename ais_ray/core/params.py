@@ -41,6 +41,7 @@ ROUTES: dict[str, dict[str, frozenset[str]]] = {
     "daemon": {"GET": frozenset({H.Q_WHAT}), "PUT": frozenset()},
     "health": {"GET": frozenset({"prr"})},  # prr: the SDK's is_ready (primary ready for rebalance)
     "download": {"GET": frozenset({"id"}), "POST": frozenset(), "DELETE": frozenset()},
+    "ec": {"GET": frozenset({H.Q_WHAT}), "PUT": frozenset(), "DELETE": frozenset()},  # internal: EC slices (ec/peers.py)
 }
 
 # known AIStore parameters that are not implemented here: name -> the feature, for the message

@@ -177,7 +177,7 @@ class MountpathStore:
             os.unlink(fqn)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise ErrObjNotFound(bck, name) from None
-        _prune_empty_dirs(os.path.dirname(fqn), lom.objects_dir(self.path, bck))
+        prune_empty_dirs(os.path.dirname(fqn), lom.objects_dir(self.path, bck))
 
     def destroy_bucket(self, bck: Bucket) -> None:
         """Move the bucket's directory aside (instant), then remove it."""
@@ -198,7 +198,7 @@ def _read_attrs(fqn: str) -> ObjAttrs | None:
     return ObjAttrs.from_bytes(raw)
 
 
-def _prune_empty_dirs(d: str, stop: str) -> None:
+def prune_empty_dirs(d: str, stop: str) -> None:
     while d != stop and d.startswith(stop):
         try:
             os.rmdir(d)

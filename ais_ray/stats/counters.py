@@ -23,6 +23,7 @@ COUNTERS: dict[str, str] = {
     "prefetch.blob": "prefetched objects, blob downloader",
     "remote.put": "write-through PUTs to the remote",
     "stream.in": "objects received from other nodes (mirror, rebalance, EC)",
+    "ec.encode": "objects erasure-coded by their owner (slices or replicas sent)",
     "ver.change": "cached objects replaced by a newer remote version",
     "get.copied": "GETs sent by copying through Python instead of sendfile",
     "err.get": "failed GETs",
