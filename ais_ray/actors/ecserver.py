@@ -19,7 +19,7 @@ from ais_ray.core.ec import Metafile
 from ais_ray.core.errors import ErrBadRequest, ErrObjNotFound
 from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name
 from ais_ray.ec.manager import PUT, ECManager
-from ais_ray.ec.peers import EC_PATH, META_HEADER, READ_CHUNK, WHAT_META
+from ais_ray.ec.peers import EC_PATH, META_HEADER, READ_CHUNK, WHAT_META, WHAT_VERIFY
 from ais_ray.fs.walk import Keep
 from ais_ray.fs.write import WRITE_BATCH
 
@@ -115,13 +115,13 @@ class ECServer:
     async def get_slice(self, req: web.Request) -> web.StreamResponse:
         bck, name = _bucket_obj(req)
         what = req.query.get(H.Q_WHAT, "")
-        if what == WHAT_META:
-            meta = await asyncio.to_thread(self.ec.slices.load_meta, bck, name)
+        if what in (WHAT_META, WHAT_VERIFY):
+            meta = await asyncio.to_thread(self.ec.slices.usable_meta, bck, name, verify=what == WHAT_VERIFY)
             if meta is None:
                 raise ErrObjNotFound(bck, name)
             return web.Response(body=meta.to_bytes(), content_type="application/json")
         if what:
-            raise ErrBadRequest(f'invalid what="{what}" (expecting "{WHAT_META}" or none)')
+            raise ErrBadRequest(f'invalid what="{what}" (expecting "{WHAT_META}", "{WHAT_VERIFY}" or none)')
         f, meta = await asyncio.to_thread(self.ec.slices.open, bck, name)
         try:
             size = os.fstat(f.fileno()).st_size

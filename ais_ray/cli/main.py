@@ -13,7 +13,7 @@ import sys
 import traceback
 from typing import Callable
 
-from ais_ray.cli import bucket_cmds, cluster_cmds, copy_cmds, download_cmds, job_cmds, object_cmds
+from ais_ray.cli import bucket_cmds, cluster_cmds, copy_cmds, download_cmds, ec_cmds, job_cmds, object_cmds
 from ais_ray.cli.common import CliError, HelpFormatter
 from ais_ray.core.errors import AisError
 
@@ -95,8 +95,8 @@ def _prefetch_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_jobs(sub: argparse._SubParsersAction) -> None:
-    start = sub.add_parser("start", help="start a job: download, prefetch", formatter_class=HelpFormatter)
-    ssub = start.add_subparsers(dest="kind", required=True, metavar="{download,prefetch}")
+    start = sub.add_parser("start", help="start a job: download, prefetch, ec-encode", formatter_class=HelpFormatter)
+    ssub = start.add_subparsers(dest="kind", required=True, metavar="{download,prefetch,ec-encode}")
     p = _cmd(ssub, "download", download_cmds.cmd_start_download, "download objects from the Internet or a cloud bucket", """
 ais-ray start download http://host:port/data/train-000.tgz ais://imagenet/train-000.tgz
 ais-ray start download "http://host:port/data/train-{000..140}.tgz" ais://imagenet/train/ --progress
@@ -155,6 +155,10 @@ ais-ray blob-download s3://ab/largefile --latest --wait --timeout 10m""")
     p = _cmd(ssub, "prefetch", job_cmds.cmd_prefetch, "prefetch objects of a remote bucket into the cluster",
              "ais-ray start prefetch ht://ZDE1YzE0NzhiNWFkMQ --template 'shard-{001..999}.tar'")
     _prefetch_args(p)
+    p = _cmd(ssub, "ec-encode", ec_cmds.cmd_ec_encode, "erasure-code a bucket's objects (and enable EC on it)", """
+ais-ray start ec-encode ais://b -d 1 -p 1 --wait
+ais-ray start ec-encode ais://b -d 1 -p 1 --recover       # also rebuild missing slices""")
+    ec_cmds.add_args(p)
 
     job = sub.add_parser("job", help="job commands: rm", formatter_class=HelpFormatter)
     jsub = job.add_subparsers(dest="verb", required=True, metavar="{rm}")

@@ -124,9 +124,9 @@ class ECManager:
             f.close()
 
     async def _missing(self, smap: Smap, bck: Bucket, name: str, meta: Metafile) -> list[tuple[str, int]]:
-        """The holders of `meta` whose metafile is missing or of another generation."""
+        """The holders of `meta` whose slice is missing, corrupt or of another generation."""
         holders = [(t, s) for t, s in meta.nodes.items() if t != self.tid]
-        got = await asyncio.gather(*(self.peers.meta(url_of(smap, t, bck, name), bck) for t, _ in holders))
+        got = await asyncio.gather(*(self.peers.meta(url_of(smap, t, bck, name), bck, verify=True) for t, _ in holders))
         return [h for h, m in zip(holders, got) if m is None or m.generation != meta.generation]
 
     async def _send(self, f: BinaryIO, size: int, bck: Bucket, name: str, meta: Metafile,

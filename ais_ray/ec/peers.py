@@ -6,7 +6,8 @@ streamed both ways (never a whole slice in memory), the metafile in `META_HEADER
 
     PUT    /v1/ec/<b>/<o>            store the body as this holder's slice/replica (+ metafile)
     GET    /v1/ec/<b>/<o>            the slice/replica, its metafile in the header
-    GET    /v1/ec/<b>/<o>?what=meta  the metafile only (404: none here)
+    GET    /v1/ec/<b>/<o>?what=meta  the metafile only (404: none here, or no slice/replica)
+    GET    /v1/ec/<b>/<o>?what=verify  the same, the slice re-checked against its checksum
     DELETE /v1/ec/<b>/<o>            drop slice/replica and metafile
 """
 
@@ -27,7 +28,8 @@ from ais_ray.fs.store import MountpathStore, ObjWriter
 
 EC_PATH = "/v1/ec/"
 META_HEADER = "Ais-Ec-Meta"
-WHAT_META = "meta"
+WHAT_META = "meta"  # the metafile, if its slice/replica is here
+WHAT_VERIFY = "verify"  # the same, after re-checking the slice against its checksum
 READ_CHUNK = 1 << 20
 
 
@@ -76,10 +78,12 @@ class Peers:
         async with self.session.put(url, params=bck_params(bck), data=body, headers=headers) as r:
             await _raise_for(r, f"EC put to {url}")
 
-    async def meta(self, url: str, bck: Bucket) -> Metafile | None:
-        """The holder's metafile, None when it has none (or cannot be reached: it holds nothing usable)."""
+    async def meta(self, url: str, bck: Bucket, *, verify: bool = False) -> Metafile | None:
+        """The holder's metafile, None when it has none or lacks its slice (or cannot be reached: it
+        holds nothing usable); `verify`: the holder re-reads the slice and checks its checksum."""
+        what = WHAT_VERIFY if verify else WHAT_META
         try:
-            async with self.session.get(url, params={**bck_params(bck), H.Q_WHAT: WHAT_META}) as r:
+            async with self.session.get(url, params={**bck_params(bck), H.Q_WHAT: what}) as r:
                 if r.status != 200:
                     return None
                 return Metafile.from_bytes(await r.read())

@@ -9,6 +9,8 @@ a copy (listing hides copies: `keep`).
 from __future__ import annotations
 
 import os
+
+import xxhash
 from dataclasses import replace
 from typing import BinaryIO
 
@@ -18,6 +20,9 @@ from ais_ray.core.errors import AisError, ErrObjNotFound
 from ais_ray.core.names import Bucket
 from ais_ray.fs.store import MountpathStore, ObjWriter, prune_empty_dirs
 from ais_ray.fs.walk import Keep
+
+
+READ_BLOCK = 4 << 20
 
 
 class ErrSliceCorrupt(AisError):
@@ -77,6 +82,21 @@ class ECSlices:
             return open(fqn, "rb"), meta  # noqa: SIM115 - caller closes
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise ErrObjNotFound(bck, name) from None
+
+    def usable_meta(self, bck: Bucket, name: str, *, verify: bool = False) -> Metafile | None:
+        """The metafile, if the slice or replica it describes is here too (and, with `verify`, still
+        matches the checksum recorded when it was stored): what a holder offers for a restore."""
+        try:
+            f, meta = self.open(bck, name)
+        except ErrObjNotFound:
+            return None
+        with f:
+            if not verify or not meta.slice_cksum:
+                return meta
+            h = xxhash.xxh64(seed=0)
+            while block := f.read(READ_BLOCK):
+                h.update(block)
+        return meta if h.hexdigest() == meta.slice_cksum else None
 
     def delete(self, bck: Bucket, name: str, *, main: bool) -> bool:
         """Drop the slice or replica and the metafile (`main`: the object itself is the caller's)."""
