@@ -9,14 +9,16 @@ a new object of an EC bucket), `restore` (a GET or HEAD whose main replica is mi
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from typing import TYPE_CHECKING
 
+import aiohttp
 from aiohttp import web
 
 from ais_ray.core import headers as H
 from ais_ray.core.ec import Metafile
-from ais_ray.core.errors import ErrBadRequest, ErrObjNotFound
+from ais_ray.core.errors import AisError, ErrBadRequest, ErrObjNotFound
 from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name
 from ais_ray.ec.manager import PUT, ECManager
 from ais_ray.ec.peers import EC_PATH, META_HEADER, READ_CHUNK, WHAT_META, WHAT_VERIFY
@@ -26,6 +28,7 @@ from ais_ray.fs.write import WRITE_BATCH
 if TYPE_CHECKING:
     from ais_ray.actors.mountpath import MountpathContext
 
+log = logging.getLogger(__name__)
 EC_ROUTE = EC_PATH + "{bucket}/{obj:.+}"
 # HEAD ?props=ec (shared/ref/ais-wire.md §1: ais-ec-generation, -data, -parity, -replicated)
 HDR_EC = {"generation": "Ais-Ec-Generation", "data": "Ais-Ec-Data", "parity": "Ais-Ec-Parity",
@@ -57,8 +60,15 @@ class ECServer:
         return self.ec.conf(bck) is not None
 
     async def after_put(self, bck: Bucket, name: str) -> None:
-        if self.enabled(bck):
+        """Encode a just-committed object. The PUT itself succeeded: a holder that cannot take its
+        slice (down, full) is logged and counted, and `ec-encode --recover` sends it later."""
+        if not self.enabled(bck):
+            return
+        try:
             await self.ec.encode(bck, name, PUT)
+        except (AisError, aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            self.ctx.stats.add("err.ec.encode")
+            log.warning("%s/%s: stored, but not erasure-coded: %s", bck, name, exc)
 
     async def restore(self, bck: Bucket, name: str) -> bool:
         """Rebuild a missing main replica; False when the bucket is not erasure-coded."""

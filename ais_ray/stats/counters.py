@@ -30,6 +30,7 @@ COUNTERS: dict[str, str] = {
     "err.put": "failed writes (every owt)",
     "err.dl": "failed download items",
     "err.getblob": "failed blob downloads",
+    "err.ec.encode": "objects stored but not erasure-coded (a holder could not take its slice)",
 }
 
 # Names the CLI and earlier releases read; the snapshot carries them too.
