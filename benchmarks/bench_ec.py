@@ -34,25 +34,36 @@ from ais_ray.ec import codec as C  # noqa: E402
 MIB = 1 << 20
 
 
-def bench_codec(mib: int) -> list[tuple[str, str, float, float, float]]:
+def _best(fn, repeat: int) -> float:  # noqa: ANN001
+    """Shortest of `repeat` runs: the machine is shared, the codec is not what slows the others."""
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def bench_codec(mib: int, repeat: int) -> list[tuple[str, str, float, float, float]]:
     data = os.urandom(mib * MIB)
     rows = []
     for d, p in ((1, 1), (2, 1), (3, 1), (2, 2), (4, 2)):
         c = C.codec(d, p)
-        t = time.perf_counter()
         frags = list(C.encode_segments(io.BytesIO(data), len(data), c))
-        enc = time.perf_counter() - t
         slices = [b"".join(f[i] for f in frags) for i in range(c.slices)]
-        out: list[bytes] = []
-        t = time.perf_counter()
-        C.decode_to({i: io.BytesIO(slices[i]) for i in range(d)}, len(data), c, out.append)
-        dec_fast = time.perf_counter() - t
-        assert b"".join(out) == data
-        out = []
-        t = time.perf_counter()
-        C.decode_to({i: io.BytesIO(slices[i]) for i in range(1, d + 1)}, len(data), c, out.append)
-        dec_rs = time.perf_counter() - t
-        assert b"".join(out) == data
+
+        def encode() -> None:
+            for _ in C.encode_segments(io.BytesIO(data), len(data), c):
+                pass
+
+        def decode(ids: range) -> None:
+            out: list[bytes] = []
+            C.decode_to({i: io.BytesIO(slices[i]) for i in ids}, len(data), c, out.append)
+            assert len(out) == len(list(C.segment_lengths(len(data)))) and out[0] == data[: len(out[0])]
+
+        enc = _best(encode, repeat)
+        dec_fast = _best(lambda: decode(range(d)), repeat)
+        dec_rs = _best(lambda: decode(range(1, d + 1)), repeat)
         rows.append((f"{d}+{p}", c.ec_type, mib / enc, mib / dec_fast, mib / dec_rs))
     return rows
 
@@ -123,6 +134,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--codec-only", action="store_true")
     ap.add_argument("--codec-mib", type=int, default=256)
+    ap.add_argument("--repeat", type=int, default=3, help="codec: best of N runs")
     ap.add_argument("--targets", type=int, default=3)
     ap.add_argument("--ec", default="1+1", help="D+P of the sliced bucket")
     ap.add_argument("--small-n", type=int, default=200)
@@ -133,9 +145,9 @@ def main() -> None:
     ap.add_argument("--no-fsync", action="store_true")
     ap.add_argument("--tmp", default="/tmp")
     args = ap.parse_args()
-    print(f"codec ({args.codec_mib} MiB object, 4 MiB segments, one thread), MiB/s of object data\n")
+    print(f"codec ({args.codec_mib} MiB object, 4 MiB segments, one thread, best of {args.repeat}), MiB/s of object data\n")
     print("| D+P | backend | encode | decode (data slices) | decode (one data slice lost) |\n|---|---|---|---|---|")
-    for r in bench_codec(args.codec_mib):
+    for r in bench_codec(args.codec_mib, args.repeat):
         print(f"| {r[0]} | {r[1]} | {r[2]:.0f} | {r[3]:.0f} | {r[4]:.0f} |")
     if args.codec_only:
         return

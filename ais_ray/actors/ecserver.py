@@ -23,7 +23,7 @@ from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, vali
 from ais_ray.ec.manager import PUT, ECManager
 from ais_ray.ec.peers import EC_PATH, META_HEADER, READ_CHUNK, WHAT_META, WHAT_VERIFY
 from ais_ray.fs.walk import Keep
-from ais_ray.fs.write import WRITE_BATCH
+from ais_ray.fs.write import fill
 
 if TYPE_CHECKING:
     from ais_ray.actors.mountpath import MountpathContext
@@ -71,10 +71,14 @@ class ECServer:
             log.warning("%s/%s: stored, but not erasure-coded: %s", bck, name, exc)
 
     async def restore(self, bck: Bucket, name: str) -> bool:
-        """Rebuild a missing main replica; False when the bucket is not erasure-coded."""
+        """Rebuild a missing main replica; False when the bucket is not erasure-coded or no target
+        holds anything of the object (then a remote bucket's cold GET goes on, or it is a 404)."""
         if not self.enabled(bck):
             return False
-        await self.ec.restore(bck, name)
+        try:
+            await self.ec.restore(bck, name)
+        except ErrObjNotFound:
+            return False
         return True
 
     async def delete(self, bck: Bucket, name: str) -> None:
@@ -104,17 +108,8 @@ class ECServer:
         store.fqn(bck, name)  # validate the name before reading the body
         w = await asyncio.to_thread(store.new_writer)
         try:
-            buf = bytearray()
-            async for chunk in req.content.iter_any():
-                buf += chunk
-                if len(buf) >= WRITE_BATCH:
-                    data, buf = buf, bytearray()
-                    await asyncio.to_thread(w.write, data)
-            if req.content_length is not None and w.size + len(buf) != req.content_length:
-                raise ErrBadRequest(f"EC put of {bck}/{name}: got {w.size + len(buf)} bytes of {req.content_length}")
-            if buf:
-                await asyncio.to_thread(w.write, buf)
-            cksum = await asyncio.to_thread(w.finish)
+            cksum = await fill(w, req.content.iter_any(),
+                               expect_size=-1 if req.content_length is None else req.content_length)
         except BaseException:
             await asyncio.to_thread(w.abort)
             raise

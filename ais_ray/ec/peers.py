@@ -25,6 +25,7 @@ from ais_ray.core.errors import AisError, ErrBadRequest
 from ais_ray.core.names import Bucket
 from ais_ray.core.smap import Smap
 from ais_ray.fs.store import MountpathStore, ObjWriter
+from ais_ray.fs.write import fill
 
 EC_PATH = "/v1/ec/"
 META_HEADER = "Ais-Ec-Meta"
@@ -98,9 +99,8 @@ class Peers:
             async with self.session.get(url, params=bck_params(bck)) as r:
                 await _raise_for(r, f"EC get from {url}")
                 meta = Metafile.from_bytes(r.headers.get(META_HEADER, "").encode())
-                async for chunk in r.content.iter_chunked(READ_CHUNK):
-                    await asyncio.to_thread(w.write, chunk)
-            cksum = await asyncio.to_thread(w.finish)
+                cksum = await fill(w, r.content.iter_chunked(READ_CHUNK),
+                                   expect_size=-1 if r.content_length is None else r.content_length)
             if meta.slice_cksum and cksum != meta.slice_cksum:
                 raise ErrPeer(f"EC slice {meta.slice_id} from {url} is corrupt (checksum {cksum} != {meta.slice_cksum})")
             return w, meta
