@@ -95,8 +95,15 @@ def _prefetch_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_jobs(sub: argparse._SubParsersAction) -> None:
-    start = sub.add_parser("start", help="start a job: download, prefetch, ec-encode", formatter_class=HelpFormatter)
-    ssub = start.add_subparsers(dest="kind", required=True, metavar="{download,prefetch,ec-encode}")
+    start = sub.add_parser("start", help="start a job: download, prefetch, mirror, ec-encode", formatter_class=HelpFormatter)
+    ssub = start.add_subparsers(dest="kind", required=True)
+    p = _cmd(ssub, "mirror", job_cmds.cmd_start_mirror, "give every object of a bucket N replicas (make-n-copies)", """
+ais-ray start mirror ais://b --copies 3        # 3 replicas on distinct mountpaths of each object's target
+ais-ray start mirror ais://b --copies 1        # back to one: drop the replicas""")
+    p.add_argument("bucket", metavar="BUCKET")
+    p.add_argument("--copies", type=int, default=2, help="replicas per object, the main included (default 2)")
+    p.add_argument("--wait", action="store_true", help="wait until done")
+    p.add_argument("--timeout", default="", help="with --wait: give up after this long (exit 1)")
     p = _cmd(ssub, "download", download_cmds.cmd_start_download, "download objects from the Internet or a cloud bucket", """
 ais-ray start download http://host:port/data/train-000.tgz ais://imagenet/train-000.tgz
 ais-ray start download "http://host:port/data/train-{000..140}.tgz" ais://imagenet/train/ --progress

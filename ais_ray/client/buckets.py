@@ -76,6 +76,12 @@ class BucketsApi(Http):
             value["uuid"] = raw.decode().strip('"')
             await asyncio.sleep(interval)
 
+    async def make_n_copies(self, bck: Bucket, copies: int) -> str:
+        """`make-n-copies`: the bucket becomes an N-way mirror (1: not mirrored); returns the job id."""
+        _, _, body = await self.request("POST", f"buckets/{bck.name}", json_body={"action": "make-n-copies", "value": copies},
+                                        params=self.bck_params(bck))
+        return body.decode().strip()
+
     async def set_bucket_props(self, bck: Bucket, props: dict[str, Any], *, force: bool = False) -> str:
         """Change props; returns the id of the job the change starts (mirror / EC on existing objects), or ""."""
         params = self.bck_params(bck)

@@ -58,7 +58,8 @@ def pick(main: str, enabled: Sequence[str], n: int, have: Sequence[str] = ()) ->
     return (keep + rest)[: max(0, n - 1)]
 
 
-def _copy_file(src_fqn: str, dst: MountpathStore, bck: Bucket, name: str, attrs: ObjAttrs) -> None:
+def _copy_file(src_fqn: str, dst: MountpathStore, bck: Bucket, name: str, attrs: ObjAttrs, *,
+               if_absent: bool = False) -> None:
     w = dst.new_writer()
     try:
         with open(src_fqn, "rb") as f:
@@ -67,7 +68,7 @@ def _copy_file(src_fqn: str, dst: MountpathStore, bck: Bucket, name: str, attrs:
         cksum = w.finish()
         if attrs.cksum and cksum != attrs.cksum:
             raise ErrCopyCorrupt(f"{bck}/{name}: replica on {dst.path} does not match the checksum ({cksum} != {attrs.cksum})")
-        dst.commit(w, bck, name, attrs, bump_version=False)
+        dst.commit(w, bck, name, attrs, bump_version=False, if_absent=if_absent)
     except BaseException:
         w.abort()
         raise
@@ -86,7 +87,9 @@ def set_copies(main: MountpathStore, siblings: Siblings, bck: Bucket, name: str,
     `enabled` mountpaths; returns its metadata (with `copies`). Replicas beyond `n` are removed.
 
     The caller holds the object's name lock on `main` (a writer, or the make-n-copies job)."""
+    rel = main.fqn(bck, name)[len(main.path):]
     have = [p for p in attrs.copies if p != main.path]
+    have += [p for p in enabled if p != main.path and p not in have and os.path.exists(p + rel)]
     targets = pick(main.path, enabled, n, have)
     holders = (main.path, *targets) if targets else ()
     new = replace(attrs, copies=holders)
@@ -131,7 +134,7 @@ def restore_main(main: MountpathStore, siblings: Siblings, bck: Bucket, name: st
     if found is None:
         return None
     store, attrs = found
-    _copy_file(store.fqn(bck, name), main, bck, name, attrs)
+    _copy_file(store.fqn(bck, name), main, bck, name, attrs, if_absent=True)  # a writer's new object wins
     return set_copies(main, siblings, bck, name, replace(attrs, copies=tuple(p for p in attrs.copies if p != main.path)),
                       enabled, n)
 
@@ -161,3 +164,36 @@ def listed_here(here: str, hrw_path: Callable[[str], str], enabled: Sequence[str
         return True
 
     return keep
+
+
+class Mirror:
+    """The mirror hooks of one mountpath's store (`MountpathStore.replicas`): replicate after a
+    commit, restore a missing main on a read, drop the replicas with the object. `copies_of` reads
+    the bucket's current props, `enabled` and `hrw` the target's current mountpaths."""
+
+    def __init__(self, store: MountpathStore, copies_of: Callable[[Bucket], int],
+                 enabled: Callable[[], list[str]]) -> None:
+        self.store = store
+        self.siblings = Siblings(store.fsync)
+        self.copies_of = copies_of
+        self.enabled = enabled
+
+    def after_commit(self, bck: Bucket, name: str, attrs: ObjAttrs) -> ObjAttrs:
+        n = self.copies_of(bck)
+        if n <= 1:
+            return attrs
+        return set_copies(self.store, self.siblings, bck, name, attrs, self.enabled(), n)
+
+    def set_copies(self, bck: Bucket, name: str, n: int) -> ObjAttrs:
+        """make-n-copies of one object held here (main)."""
+        return set_copies(self.store, self.siblings, bck, name, self.store.load(bck, name), self.enabled(), n)
+
+    def restore(self, bck: Bucket, name: str) -> bool:
+        n = self.copies_of(bck)
+        if n <= 1:
+            return False
+        return restore_main(self.store, self.siblings, bck, name, self.enabled(), n) is not None
+
+    def after_delete(self, bck: Bucket, name: str, copies: Sequence[str]) -> int:
+        paths = copies or (self.enabled() if self.copies_of(bck) > 1 else ())
+        return drop_everywhere(self.siblings, bck, name, [p for p in paths if p != self.store.path])

@@ -40,6 +40,7 @@ ACT_EVICT_OBJS = "evict-listrange"
 ACT_COPY_BCK = "copy-bck"
 ACT_COPY_OBJS = "copy-listrange"
 ACT_EC_ENCODE = "ec-encode"
+ACT_MIRROR = "make-n-copies"
 
 
 @router.get("/v1/buckets", summary="List buckets (`?provider=`, empty: all)")
@@ -84,6 +85,14 @@ async def bucket_post(req: Request, bucket: str) -> Response:
         ec = parse_encode(msg.value, msg.name)
         await state().bucket_props(bck)
         return Response(await state().proxy.ec_encode.remote(bck, ec.data_slices, ec.parity_slices, ec.recover))
+    if msg.action == ACT_MIRROR:  # `ais start mirror B --copies N`: value N (int)
+        n = msg.value
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 32:
+            raise ErrBadRequest(f'make-n-copies: invalid number of copies {n!r} (expecting an integer in [1, 32])')
+        await state().bucket_props(bck)
+        xid = await state().proxy.mirror_start.remote(bck, n)
+        await state().refresh(force=True)  # the new mirror props
+        return Response(xid)
     if msg.action == ACT_CREATE:
         if bck.is_remote:
             raise ErrUnsupported(f"cannot create {bck}: remote buckets are added on first access")
