@@ -125,7 +125,7 @@ class ECManager:
 
     async def _missing(self, smap: Smap, bck: Bucket, name: str, meta: Metafile) -> list[tuple[str, int]]:
         """The holders of `meta` whose slice is missing, corrupt or of another generation."""
-        holders = [(t, s) for t, s in meta.nodes.items() if t != self.tid]
+        holders = [(t, s) for t, s in meta.nodes.items() if t != self.tid and t in smap.targets]
         got = await asyncio.gather(*(self.peers.meta(url_of(smap, t, bck, name), bck, verify=True) for t, _ in holders))
         return [h for h, m in zip(holders, got) if m is None or m.generation != meta.generation]
 
@@ -170,7 +170,7 @@ class ECManager:
         except ErrObjNotFound:
             pass
         smap = self._smap()
-        others = [t for t in smap.targets if t != self.tid]
+        others = [t for t in smap.targets if t != self.tid and smap.targets[t].ranked_mountpaths(bck.uname(name))]
         got = await asyncio.gather(*(self.peers.meta(url_of(smap, t, bck, name), bck) for t in others))
         metas = {t: m for t, m in zip(others, got) if m is not None}
         plan = restore_plan(metas)

@@ -7,6 +7,7 @@ import glob
 import json
 import os
 import random
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -242,3 +243,29 @@ def test_set_bprops_enabling_ec_starts_ec_encode(cluster: LocalCluster, sdk: obj
     for name in objs:
         assert len(_files(cluster, bck, "%ob", name)) == 2, name
     assert _listed(cluster, bck) == sorted(objs)
+
+
+def test_holder_killed_and_its_slice_lost(cluster: LocalCluster, sdk: object, new_bucket: callable) -> None:  # type: ignore[valid-type]
+    """A slice holder's process killed (Ray restarts it) and its slice gone, the main lost too: the GET
+    rebuilds from the remaining slice; `--recover` then gives the holder its slice back."""
+    bck = new_bucket(SLICED)
+    data = os.urandom((5 << 20) + 3)
+    _put_all(cluster, bck, {"victim": data})
+    stats = requests.get(f"{cluster.endpoint}/v1/daemon", params={"what": "stats"}, timeout=30).json()
+    pid_of = {m["path"]: m["pid"] for t in stats["targets"].values() for m in t["mountpaths"]}
+    slice_path = _files(cluster, bck, "%ec", "victim")[0]
+    holder_mp = slice_path[: slice_path.index("/@ais/")]
+    os.unlink(slice_path)
+    os.unlink(os.path.join(holder_mp, "@ais", bck, "%mt", "victim"))
+    os.kill(pid_of[holder_mp], signal.SIGKILL)
+    os.unlink(_main_file(cluster, bck, "victim"))
+    _get_ok(cluster, bck, "victim", data)
+
+    def recovered() -> bool:
+        r = _ec_encode(cluster, bck, 1, 1, recover=True)
+        if r.status_code != 200:
+            return False
+        _wait(sdk, r.text.strip('"'))
+        return os.path.exists(slice_path)
+
+    _until(recovered, timeout=90)  # the restarted holder takes its slice again
