@@ -76,8 +76,11 @@ class Peers:
     async def put(self, url: str, bck: Bucket, meta: Metafile, size: int, body: AsyncIterator[bytes]) -> None:
         headers = {META_HEADER: meta.to_bytes().decode(), "Content-Length": str(size),
                    "Content-Type": "application/octet-stream"}
-        async with self.session.put(url, params=bck_params(bck), data=body, headers=headers) as r:
-            await _raise_for(r, f"EC put to {url}")
+        try:
+            async with self.session.put(url, params=bck_params(bck), data=body, headers=headers) as r:
+                await _raise_for(r, f"EC put to {url}")
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:  # a holder down: a per-object error
+            raise ErrPeer(f"EC put to {url}: {type(exc).__name__}: {exc}") from exc
 
     async def meta(self, url: str, bck: Bucket, *, verify: bool = False) -> Metafile | None:
         """The holder's metafile, None when it has none or lacks its slice (or cannot be reached: it
@@ -96,7 +99,7 @@ class Peers:
         checksum its metafile records; (finished work file, metafile). The caller commits or aborts it."""
         w = await asyncio.to_thread(store.new_writer)
         try:
-            async with self.session.get(url, params=bck_params(bck)) as r:
+            async with self.session.get(url, params=bck_params(bck)) as r:  # client errors: the caller tries another holder
                 await _raise_for(r, f"EC get from {url}")
                 meta = Metafile.from_bytes(r.headers.get(META_HEADER, "").encode())
                 cksum = await fill(w, r.content.iter_chunked(READ_CHUNK),

@@ -261,11 +261,11 @@ def test_holder_killed_and_its_slice_lost(cluster: LocalCluster, sdk: object, ne
     os.unlink(_main_file(cluster, bck, "victim"))
     _get_ok(cluster, bck, "victim", data)
 
-    def recovered() -> bool:
+    def recovered() -> bool:  # the holder may still be restarting: its share of the job fails, try again
         r = _ec_encode(cluster, bck, 1, 1, recover=True)
         if r.status_code != 200:
             return False
-        _wait(sdk, r.text.strip('"'))
+        sdk.job(job_id=r.text.strip('"')).wait(timeout=180, verbose=False)  # type: ignore[attr-defined]
         return os.path.exists(slice_path)
 
     _until(recovered, timeout=90)  # the restarted holder takes its slice again
