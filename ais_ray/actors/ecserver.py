@@ -22,7 +22,6 @@ from ais_ray.core.errors import AisError, ErrBadRequest, ErrObjNotFound
 from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name
 from ais_ray.ec.manager import PUT, ECManager
 from ais_ray.ec.peers import EC_PATH, META_HEADER, READ_CHUNK, WHAT_META, WHAT_VERIFY
-from ais_ray.fs.walk import Keep
 from ais_ray.fs.write import fill
 
 if TYPE_CHECKING:
@@ -84,10 +83,6 @@ class ECServer:
     async def delete(self, bck: Bucket, name: str) -> None:
         if self.enabled(bck):
             await self.ec.delete(bck, name)
-
-    def keep(self, bck: Bucket) -> Keep | None:
-        """The walk filter of an EC bucket: full replicas held for another target are not listed."""
-        return self.ec.slices.keep(bck) if self.enabled(bck) else None
 
     async def head_headers(self, bck: Bucket, name: str) -> dict[str, str]:
         meta = await asyncio.to_thread(self.ec.slices.load_meta, bck, name)

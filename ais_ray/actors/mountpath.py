@@ -11,8 +11,8 @@ import asyncio
 import json
 import logging
 import os
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import ray
@@ -28,12 +28,14 @@ from ais_ray.core.errors import ErrBadRequest, ErrInvalidName, ErrNotFound
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket
 from ais_ray.core.redundancy import ECConf
+from ais_ray.ec.slices import ECSlices
 from ais_ray.core.smap import Smap
 from ais_ray.fs import mirror, walk
 from ais_ray.fs.store import MountpathStore
 from ais_ray.jobs.blob import remove_stale_chunks
 from ais_ray.jobs.dl_source import Sources
 from ais_ray.jobs.dl_worker import DlJobCtx, DlResult, DlWorker
+from ais_ray.jobs.rebalance import MoveStats
 from ais_ray.stats import Counters
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ class NodeMeta:
 
     smap: Smap | None = None
     bmd: BMD = field(default_factory=lambda: BMD(uuid=""))
+    prev_smap: Smap | None = None  # the map before the last placement change (get-from-neighbor asks there first)
 
     @classmethod
     def load(cls, store: MountpathStore) -> NodeMeta:
@@ -106,11 +109,13 @@ class MountpathContext:
         return props.mirror.n if props is not None else 1
 
     def listed(self, bck: Bucket) -> walk.Keep | None:
-        """The walk filter that lists each mirrored object once (None: one mountpath, nothing to filter)."""
+        """The walk filter of listing, jobs and rebalance: each mirrored object once, and no EC
+        replica this target holds for another one (None: nothing to filter)."""
         enabled = self.enabled_paths()
-        if len(enabled) < 2:
-            return None
-        return mirror.listed_here(self.store.path, self.hrw_path(bck), enabled)
+        mirrored = mirror.listed_here(self.store.path, self.hrw_path(bck), enabled) if len(enabled) >= 2 else None
+        props = self.meta.bmd.get(bck)
+        ec_copies = ECSlices(self.store).keep(bck) if props is not None and props.ec.enabled else None
+        return walk.all_of(mirrored, ec_copies)
 
 
 class _MountpathActor:
@@ -142,6 +147,9 @@ class _MountpathActor:
         meta, store = self.ctx.meta, self.ctx.store
         if smap is not None and (meta.smap is None or smap.version > meta.smap.version or smap.uuid != meta.smap.uuid):
             await asyncio.to_thread(store.save_meta, lom.SMAP_FILE, json.dumps(smap.to_wire()).encode())
+            if meta.smap is not None and not meta.smap.same_placement(smap):
+                meta.prev_smap = meta.smap
+                self.server.mover.extend_gfn()
             meta.smap = smap
         if bmd is not None and (bmd.version > meta.bmd.version or bmd.uuid != meta.bmd.uuid):
             await asyncio.to_thread(store.save_meta, lom.BMD_FILE, json.dumps(bmd.to_wire()).encode())
@@ -150,15 +158,11 @@ class _MountpathActor:
     async def stored_bmd(self) -> BMD:
         return self.ctx.meta.bmd
 
-    def _keep(self, bck: Bucket) -> walk.Keep | None:
-        """What a walk of this mountpath shows: each mirrored object once, no EC replica held for another target."""
-        return walk.all_of(self.ctx.listed(bck), self.server.ec.keep(bck))
-
     async def list_page(self, bck: Bucket, prefix: str, start_after: str, limit: int, with_attrs: bool,
                         flags: int = 0) -> list[walk.LsEntry]:
         objs_dir = lom.objects_dir(self.ctx.store.path, bck)
         return await asyncio.to_thread(walk.list_page, objs_dir, prefix=prefix, start_after=start_after,
-                                       limit=limit, with_attrs=with_attrs, flags=flags, keep=self._keep(bck))
+                                       limit=limit, with_attrs=with_attrs, flags=flags, keep=self.ctx.listed(bck))
 
     async def present(self, bck: Bucket, names: list[str]) -> dict[str, walk.LsEntry]:
         """Which of `names` are stored here (with their metadata)."""
@@ -179,6 +183,17 @@ class _MountpathActor:
         """Copy one object held here to the destination's owner (copy jobs): ("ok"|"skipped", size)."""
         ref = remote_of(src, self.ctx.meta.bmd.must_get(src))
         return await self.io.run(self.server.copier.copy_one(src, name, ref, dst, dst_name, latest=latest, sync=sync))
+
+    # ---- rebalance / resilver (actors/mover.py) ----------------------------------------------------
+    async def reb_walk(self, xid: str, kind: str) -> MoveStats:
+        """Move this disk's misplaced objects for rebalance/resilver `xid`; returns when done."""
+        return await self.io.run(self.server.mover.walk(xid, kind))
+
+    async def reb_progress(self, xid: str) -> MoveStats:
+        return replace(self.server.mover.stats.get(xid) or MoveStats())
+
+    async def reb_abort(self, xid: str) -> None:
+        await self.io.run(self.server.mover.abort(xid))
 
     async def prefetch_obj(self, bck: Bucket, name: str, latest: bool, blob_threshold: int) -> tuple[str, int]:
         """Bring one remote object here unless cached (and current, with `latest`): ("ok"|"skipped", size)."""
@@ -250,7 +265,7 @@ class _MountpathActor:
         def walk_all() -> tuple[int, int, int, int]:
             n = total = 0
             lo, hi = -1, 0
-            for _, entry in walk.walk_names(lom.objects_dir(self.ctx.store.path, bck), prefix, keep=self._keep(bck)):
+            for _, entry in walk.walk_names(lom.objects_dir(self.ctx.store.path, bck), prefix, keep=self.ctx.listed(bck)):
                 try:
                     size = entry.stat().st_size
                 except OSError:
@@ -265,7 +280,7 @@ class _MountpathActor:
         """make-n-copies share of this mountpath: every object it lists gets `n` replicas; (objects, bytes)."""
         def run() -> tuple[int, int]:
             objs = size = 0
-            for name, _ in walk.walk_names(lom.objects_dir(self.ctx.store.path, bck), keep=self._keep(bck)):
+            for name, _ in walk.walk_names(lom.objects_dir(self.ctx.store.path, bck), keep=self.ctx.listed(bck)):
                 for attempt in (1, 2):  # the main may be replaced by a writer meanwhile: once more on its new bytes
                     try:
                         attrs = self.mirror.set_copies(bck, name, n)
@@ -287,6 +302,11 @@ class _MountpathActor:
             await asyncio.to_thread(self.ctx.store.destroy_bucket, bck)
             return -1
         return await self.delete_objects(bck, names)
+
+    async def wipe(self) -> None:
+        """Delete the objects of every bucket on this disk (a decommissioned node's user data)."""
+        for bck in self.ctx.meta.bmd.list():
+            await asyncio.to_thread(self.ctx.store.destroy_bucket, bck)
 
     async def destroy_bucket(self, bck: Bucket) -> None:
         await asyncio.to_thread(self.ctx.store.destroy_bucket, bck)

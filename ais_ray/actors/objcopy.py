@@ -26,8 +26,8 @@ from ais_ray.core.copy import COPIED, PRESENCE_PRESENT, SKIPPED, same_copy
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrInvalidName, ErrNotFound, ErrObjNotFound, ErrUnsupported
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, parse_uname
-from ais_ray.core.smap import MountpathInfo
 from ais_ray.core.owt import OWT_HEADER, Owt
+from ais_ray.core.smap import MountpathInfo
 from ais_ray.fs.write import write_stream
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 READ_CHUNK = 1 << 20
 PEER_RETRIES = 20
+KEPT_THEIRS = "kept"  # a move's reply header REB_ATTRS: the receiver already had a newer object
 T = TypeVar("T")
 
 
@@ -141,6 +142,34 @@ class ObjCopier:
             raise AisError("no cluster map yet: cannot place the destination")
         return smap.locate(dst.uname(dst_name))[1]
 
+    async def move(self, bck: Bucket, name: str, mp: MountpathInfo, xid: str, *, same_target: bool = False) -> int:
+        """Rebalance / resilver one object stored here to mountpath `mp` (its HRW place): streamed,
+        checksum verified and committed there (`Owt.REBALANCE`, metadata kept), then dropped here
+        unless it changed meanwhile (with its replicas on this target, unless `same_target`: a
+        resilver's sibling keeps them). The bytes moved; -1 if the receiver already had a newer one."""
+        f, attrs = await asyncio.to_thread(self.ctx.store.open, bck, name)
+        try:
+            kept = await self._send(f, attrs, mp, bck, name, owt=Owt.REBALANCE,
+                                    headers={H.REB_ATTRS: attrs.to_header(), H.REB_ID: xid})
+        finally:
+            f.close()
+        await asyncio.to_thread(self._drop_if_same, bck, name, attrs, not same_target)
+        return attrs.size if kept else -1
+
+    def _drop_if_same(self, bck: Bucket, name: str, sent: ObjAttrs, replicas: bool) -> None:
+        """Drop the copy that moved (and the replicas it had here), unless it changed meanwhile or
+        became a replica of the moved object (a mirrored bucket's resilver to a sibling mountpath)."""
+        store = self.ctx.store
+        try:
+            now = store.load(bck, name)
+        except ErrObjNotFound:
+            return
+        if (now.cksum, now.version, now.size) != (sent.cksum, sent.version, sent.size):
+            return
+        if now.copies and now.copies[0] != store.path and store.path in now.copies:
+            return
+        store.delete(bck, name, replicas=replicas)
+
     @staticmethod
     def _obj_url(mp: MountpathInfo, bck: Bucket, name: str) -> str:
         return f"{mp.url}/v1/objects/{quote(bck.name)}/{quote(name, safe='/')}"
@@ -171,7 +200,10 @@ class ObjCopier:
 
         return await _peer(head)
 
-    async def _send(self, f: BinaryIO, attrs: ObjAttrs, mp: MountpathInfo, dst: Bucket, dst_name: str) -> None:
+    async def _send(self, f: BinaryIO, attrs: ObjAttrs, mp: MountpathInfo, dst: Bucket, dst_name: str, *,
+                    owt: Owt = Owt.COPY, headers: dict[str, str] | None = None) -> bool:
+        """Stream the open object to `dst/dst_name` at mountpath `mp`; False when the receiver kept
+        the object it already had (a move that lost to a newer write)."""
         async def body() -> AsyncIterator[bytes]:
             f.seek(0)
             while chunk := await asyncio.to_thread(f.read, READ_CHUNK):
@@ -183,16 +215,21 @@ class ObjCopier:
             dst_ref = remote_of(dst, self.ctx.meta.bmd.must_get(dst))
             through = self.cold.write_through(dst_ref, dst_name) if dst_ref is not None else None
             await write_stream(store, dst, dst_name, body(), Owt.COPY, expect_size=attrs.size, write_through=through)
-            return
-        headers = {"Content-Length": str(attrs.size), "Content-Type": "application/octet-stream",
-                   OWT_HEADER: Owt.COPY.value}
+            return True
+        hdrs = {"Content-Length": str(attrs.size), "Content-Type": "application/octet-stream",
+                OWT_HEADER: owt.value, **(headers or {})}
 
-        async def put() -> None:
+        async def put() -> bool:
             async with self._http().put(self._obj_url(mp, dst, dst_name), params=_bck_params(dst), data=body(),
-                                        headers=headers) as r:
-                await _check(r, f"copy to {dst}/{dst_name}")
+                                        headers=hdrs) as r:
+                await _check(r, f"{owt.value} to {dst}/{dst_name}")
+                return r.headers.get(H.REB_ATTRS) != KEPT_THEIRS
 
-        await _peer(put)  # the body starts over on each try (`f.seek(0)`)
+        return await _peer(put)  # the body starts over on each try (`f.seek(0)`)
+
+    def session(self) -> aiohttp.ClientSession:
+        """The one client session of this mountpath's outbound object traffic."""
+        return self._http()
 
 
 async def _peer(call: Callable[[], Awaitable[T]]) -> T:
