@@ -18,6 +18,7 @@ from aiohttp import web
 from ais_ray.actors import archget
 from ais_ray.actors.blobs import Blobs
 from ais_ray.actors.cold import ColdGets
+from ais_ray.actors.ecserver import ECServer
 from ais_ray.actors.mover import Mover
 from ais_ray.actors.objcopy import ObjCopier
 from ais_ray.backends.base import RemoteObj
@@ -106,6 +107,8 @@ class DataServer:
         self.blobs = Blobs(ctx)
         self.copier = ObjCopier(ctx, self.cold, lambda: self.url)
         self.mover = Mover(ctx, self.copier, lambda: self.url)
+        self.ec = ECServer(ctx)  # erasure coding: the internal /v1/ec route and the object hooks
+        self.ec.register(self.app)
 
     async def start(self, host: str, port: int) -> str:
         """Bind `port` if free (stable URLs across restarts), else any free port; return the URL."""
@@ -119,6 +122,7 @@ class DataServer:
 
     async def stop(self) -> None:
         await self.copier.close()
+        await self.ec.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -145,6 +149,7 @@ class DataServer:
         await write_stream(self.ctx.store, bck, name, req.content.iter_any(), owt,
                            expect_size=-1 if req.content_length is None else req.content_length,
                            write_through=through)
+        await self.ec.after_put(bck, name)
         return web.Response(status=200)
 
     async def get_object(self, req: web.Request) -> web.StreamResponse:
@@ -158,6 +163,9 @@ class DataServer:
         try:
             f, attrs = await self._open_here(req, bck, name)
         except ErrObjNotFound:
+            if not _gfn(req) and await self.ec.restore(bck, name):  # the main replica is lost: rebuilt from slices/replicas
+                f, attrs = await asyncio.to_thread(self.ctx.store.open, bck, name)
+                return await self._serve_local(req, bck, name, f, attrs)
             if ref is None or _gfn(req):
                 raise
             return await self._cold_get(req, bck, name, ref)
@@ -279,10 +287,12 @@ class DataServer:
             try:
                 attrs, mtime = await asyncio.to_thread(self._load_with_mtime, bck, name)
             except ErrObjNotFound:
-                if _gfn(req) or not await self.mover.from_neighbor(bck, name):
+                if _gfn(req) or not (await self.mover.from_neighbor(bck, name) or await self.ec.restore(bck, name)):
                     raise
                 attrs, mtime = await asyncio.to_thread(self._load_with_mtime, bck, name)
             headers = obj_headers(bck, name, attrs, self.ctx.location, mtime)
+            if "ec" in props:
+                headers.update(await self.ec.head_headers(bck, name))
         except ErrObjNotFound:
             if ref is None or present_only(req.query.get(H.Q_PRESENCE)):
                 raise
@@ -303,6 +313,7 @@ class DataServer:
 
     async def delete_object(self, req: web.Request) -> web.Response:
         bck, name, ref = self._locate(req)
+        await self.ec.delete(bck, name)  # slices and replicas on other targets first (an EC bucket)
         await self.cold.remove(bck, ref, name)
         return web.Response(status=200)
 

@@ -27,6 +27,8 @@ from ais_ray.core.dload import DlItem, TaskInfo
 from ais_ray.core.errors import ErrBadRequest, ErrInvalidName, ErrNotFound
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket
+from ais_ray.core.redundancy import ECConf
+from ais_ray.ec.slices import ECSlices
 from ais_ray.core.smap import Smap
 from ais_ray.fs import mirror, walk
 from ais_ray.fs.store import MountpathStore
@@ -107,11 +109,13 @@ class MountpathContext:
         return props.mirror.n if props is not None else 1
 
     def listed(self, bck: Bucket) -> walk.Keep | None:
-        """The walk filter that lists each mirrored object once (None: one mountpath, nothing to filter)."""
+        """The walk filter of listing, jobs and rebalance: each mirrored object once, and no EC
+        replica this target holds for another one (None: nothing to filter)."""
         enabled = self.enabled_paths()
-        if len(enabled) < 2:
-            return None
-        return mirror.listed_here(self.store.path, self.hrw_path(bck), enabled)
+        mirrored = mirror.listed_here(self.store.path, self.hrw_path(bck), enabled) if len(enabled) >= 2 else None
+        props = self.meta.bmd.get(bck)
+        ec_copies = ECSlices(self.store).keep(bck) if props is not None and props.ec.enabled else None
+        return walk.all_of(mirrored, ec_copies)
 
 
 class _MountpathActor:
@@ -306,6 +310,10 @@ class _MountpathActor:
 
     async def destroy_bucket(self, bck: Bucket) -> None:
         await asyncio.to_thread(self.ctx.store.destroy_bucket, bck)
+
+    async def ec_encode_obj(self, bck: Bucket, name: str, mode: str, conf: ECConf) -> str:
+        """Erasure-code one object held here (the `ec-encode` job): "ok" or "skipped"."""
+        return await self.io.run(self.server.ec.ec.encode(bck, name, mode, conf))
 
     async def pid(self) -> int:
         return os.getpid()

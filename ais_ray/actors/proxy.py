@@ -28,6 +28,7 @@ from ais_ray.core.copy import PRESENCE_EXISTS, PRESENCE_EXISTS_NO_PROPS, check_c
 from ais_ray.core.dload import DlSpec
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrBckNotFound, ErrJobNotFound, ErrNodeNotFound
 from ais_ray.core.names import Bucket, Provider
+from ais_ray.core.redundancy import ECConf, check_ec_change
 from ais_ray.core.selection import Selection
 from ais_ray.core.smap import FLAG_DECOMMISSION, FLAG_MAINTENANCE, FLAG_OFFLINE, Smap, Snode
 from ais_ray.core.xact import XactSnap
@@ -278,6 +279,8 @@ class _ProxyActor(ProxyMembers):
         xid = ""
         if old.mirror.n != props.mirror.n:
             xid = await self._mirror_job(bck, props.mirror.n)
+        if props.ec.enabled and not old.ec.enabled:  # EC on an existing bucket: encode what it holds (ec-encode)
+            xid = await self._ec_start(bck, props.ec, recover=False)
         return self.bmd, xid
 
     async def mirror_start(self, bck: Bucket, copies: int) -> str:
@@ -294,6 +297,23 @@ class _ProxyActor(ProxyMembers):
     async def _mirror_job(self, bck: Bucket, n: int) -> str:
         xid = gen_uuid()
         await gather(self._targets(), "mirror_start", xid, bck, max(n, 1), strict=True)
+        return xid
+
+    async def ec_encode(self, bck: Bucket, data_slices: int, parity_slices: int, recover: bool) -> str:
+        """`ec-encode` (ais-wire-2 §4.2): enable EC with D/P on the bucket (AIStore's rules: once
+        enabled it cannot change), then encode every object not encoded yet; its xid."""
+        async with self._lock:
+            props = self.bmd.must_get(bck)
+            conf = replace(props.ec, enabled=True, data_slices=data_slices, parity_slices=parity_slices)
+            check_ec_change(props.ec, conf, force=False)
+            conf.validate(len(self.smap.active_targets()))
+            if conf != props.ec:
+                await self._commit(bmd=self.bmd.with_bucket(bck, replace(props, ec=conf), exist_ok=True))
+        return await self._ec_start(bck, conf, recover=recover)
+
+    async def _ec_start(self, bck: Bucket, conf: ECConf, *, recover: bool) -> str:
+        xid = gen_uuid()
+        await gather(self._targets(), "ec_encode_start", xid, bck, conf, recover, strict=True)
         return xid
 
     async def destroy_bucket(self, bck: Bucket) -> BMD:

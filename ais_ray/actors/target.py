@@ -32,12 +32,15 @@ from ais_ray.core.bmd import BMD, RemoteRef
 from ais_ray.core.dload import DlSpec, TargetDlStatus
 from ais_ray.core.errors import AisError
 from ais_ray.core.names import Bucket
+from ais_ray.core.redundancy import ECConf
 from ais_ray.core.selection import Selection
 from ais_ray.core.smap import MP_DETACHED, MP_ENABLED, MountpathInfo, Smap, Snode
 from ais_ray.core.xact import XactSnap
 from ais_ray.fs.replicas import load_newest, save_everywhere
 from ais_ray.fs.walk import LsEntry
 from ais_ray.jobs.copy import CopySpec
+from ais_ray.jobs.ec_encode import KIND as EC_ENCODE
+from ais_ray.jobs.ec_encode import run_ec_encode
 from ais_ray.jobs.evict import run_evict
 from ais_ray.jobs.mirror import KIND as MIRROR_KIND
 from ais_ray.jobs.mirror import run_make_copies
@@ -154,6 +157,10 @@ class _TargetActor:
     async def mirror_start(self, xid: str, bck: Bucket, n: int) -> None:
         """This target's share of make-n-copies (`jobs/mirror.py`)."""
         self.xacts.start(XactSnap(xid, MIRROR_KIND, bck), lambda snap: run_make_copies(bck, n, self.mps, snap))
+
+    async def ec_encode_start(self, xid: str, bck: Bucket, conf: ECConf, recover: bool) -> None:
+        """This target's share of an `ec-encode` (`jobs/ec_encode.py`)."""
+        self.xacts.start(XactSnap(xid, EC_ENCODE, bck), lambda snap: run_ec_encode(bck, conf, recover, self.mps, snap))
 
     def _share(self) -> Share:
         return Share(self.tid, lambda: self.smap, self.mps)

@@ -13,7 +13,7 @@ import sys
 import traceback
 from typing import Callable
 
-from ais_ray.cli import bucket_cmds, cluster_cmds, copy_cmds, download_cmds, job_cmds, object_cmds, reb_cmds
+from ais_ray.cli import bucket_cmds, cluster_cmds, copy_cmds, download_cmds, ec_cmds, job_cmds, object_cmds, reb_cmds
 from ais_ray.cli.common import CliError, HelpFormatter
 from ais_ray.core.errors import AisError
 
@@ -96,7 +96,7 @@ def _prefetch_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_jobs(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
-    start = sub.add_parser("start", help="start a job: download, mirror, rebalance, resilver", formatter_class=HelpFormatter)
+    start = sub.add_parser("start", help="start a job: download, mirror, rebalance, resilver, ec-encode", formatter_class=HelpFormatter)
     ssub = start.add_subparsers(dest="kind", required=True)
     p = _cmd(ssub, "mirror", job_cmds.cmd_start_mirror, "give every object of a bucket N replicas (make-n-copies)", """
 ais-ray start mirror ais://b --copies 3        # 3 replicas on distinct mountpaths of each object's target
@@ -163,6 +163,10 @@ ais-ray blob-download s3://ab/largefile --latest --wait --timeout 10m""")
     p = _cmd(ssub, "prefetch", job_cmds.cmd_prefetch, "prefetch objects of a remote bucket into the cluster",
              "ais-ray start prefetch ht://ZDE1YzE0NzhiNWFkMQ --template 'shard-{001..999}.tar'")
     _prefetch_args(p)
+    p = _cmd(ssub, "ec-encode", ec_cmds.cmd_ec_encode, "erasure-code a bucket's objects (and enable EC on it)", """
+ais-ray start ec-encode ais://b -d 1 -p 1 --wait
+ais-ray start ec-encode ais://b -d 1 -p 1 --recover       # also rebuild missing slices""")
+    ec_cmds.add_args(p)
 
     job = sub.add_parser("job", help="job commands: rm", formatter_class=HelpFormatter)
     jsub = job.add_subparsers(dest="verb", required=True, metavar="{rm}")

@@ -92,3 +92,12 @@ class BucketsApi(Http):
         _, _, body = await self.request("PATCH", f"buckets/{bck.name}", json_body={"action": "set-bprops", "value": props},
                                         params=params)
         return body.decode().strip()
+
+    async def ec_encode(self, bck: Bucket, data_slices: int, parity_slices: int, *, recover: bool = False) -> str:
+        """Erasure-code the bucket (`ec-encode`, value a JSON string as AIStore reads it); the job id."""
+        value = json.dumps({"data_slices": data_slices, "parity_slices": parity_slices, "enabled": True})
+        body: dict[str, Any] = {"action": "ec-encode", "value": value}
+        if recover:
+            body["name"] = "recover"
+        _, _, raw = await self.request("POST", f"buckets/{bck.name}", json_body=body, params=self.bck_params(bck))
+        return raw.decode().strip().strip('"')

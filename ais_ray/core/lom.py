@@ -5,6 +5,8 @@ Layout (Go `docs/on_disk_layout.md`, `fs/content.go`):
     <mountpath>/@<provider>/[<ns>/]<bucket>/%ob/<object name>    committed objects
     <mountpath>/%wk/<unique>                                      work files, removed at start
     <mountpath>/%ch/<obj digest>.<src digest>/{data,manifest.json}  partial blob downloads (kept for resume)
+    <mountpath>/@<provider>/[<ns>/]<bucket>/%ec/<object name>    an erasure-coded slice (core/ec.py)
+    <mountpath>/@<provider>/[<ns>/]<bucket>/%mt/<object name>    its EC metafile
     <mountpath>/.ais.smap, .ais.bmd                                copies of the cluster metadata
 
 Metadata travels with the object in one xattr (`user.ais.lom`), set on the work file before
@@ -25,6 +27,8 @@ from ais_ray.core.names import Bucket, validate_obj_name
 CT_OBJ = "%ob"
 CT_WORK = "%wk"
 CT_CHUNK = "%ch"
+CT_EC = "%ec"  # erasure-coded slices (core/ec.py)
+CT_META = "%mt"  # their metafiles
 XATTR = "user.ais.lom"
 SMAP_FILE = ".ais.smap"
 BMD_FILE = ".ais.bmd"
@@ -96,7 +100,12 @@ def objects_dir(mpath: str, bck: Bucket) -> str:
 
 def obj_fqn(mpath: str, bck: Bucket, name: str) -> str:
     """Full path of object `name`; raises ErrInvalidName for anything that could leave the bucket."""
-    base = objects_dir(mpath, bck)
+    return ct_fqn(mpath, bck, CT_OBJ, name)
+
+
+def ct_fqn(mpath: str, bck: Bucket, ct: str, name: str) -> str:
+    """Full path of `name` under content type `ct` (`%ob`, `%ec`, `%mt`); never outside the bucket."""
+    base = f"{bucket_dir(mpath, bck)}/{ct}"
     fqn = os.path.normpath(f"{base}/{validate_obj_name(name)}")
     if not fqn.startswith(base + "/"):
         raise ErrInvalidName(f'object name "{name}" resolves outside its bucket')

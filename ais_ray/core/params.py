@@ -46,6 +46,7 @@ ROUTES: dict[str, dict[str, frozenset[str]]] = {
     "reverse": {"GET": frozenset({H.Q_WHAT}), "PUT": _MPATH, "POST": _MPATH, "DELETE": _MPATH},
     "health": {"GET": frozenset({"prr"})},  # prr: the SDK's is_ready (primary ready for rebalance)
     "download": {"GET": frozenset({"id"}), "POST": frozenset(), "DELETE": frozenset()},
+    "ec": {"GET": frozenset({H.Q_WHAT}), "PUT": frozenset(), "DELETE": frozenset()},  # internal: EC slices (ec/peers.py)
 }
 
 # known AIStore parameters that are not implemented here: name -> the feature, for the message

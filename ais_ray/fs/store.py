@@ -228,7 +228,7 @@ class MountpathStore:
             if self.replicas is None or not self.replicas.after_delete(bck, name, ()):
                 raise ErrObjNotFound(bck, name) from None
             return
-        _prune_empty_dirs(os.path.dirname(fqn), lom.objects_dir(self.path, bck))
+        prune_empty_dirs(os.path.dirname(fqn), lom.objects_dir(self.path, bck))
         if self.replicas is not None:
             self.replicas.after_delete(bck, name, attrs.copies if attrs else ())
 
@@ -251,7 +251,7 @@ def _read_attrs(fqn: str) -> ObjAttrs | None:
     return ObjAttrs.from_bytes(raw)
 
 
-def _prune_empty_dirs(d: str, stop: str) -> None:
+def prune_empty_dirs(d: str, stop: str) -> None:
     while d != stop and d.startswith(stop):
         try:
             os.rmdir(d)

@@ -36,6 +36,14 @@ class LsEntry:
 Keep = Callable[[str, str], bool]
 
 
+def all_of(*keeps: Keep | None) -> Keep | None:
+    """One walk filter from several (None: no filter); a name is kept when every filter keeps it."""
+    ks = [k for k in keeps if k is not None]
+    if len(ks) < 2:
+        return ks[0] if ks else None
+    return lambda name, fqn: all(k(name, fqn) for k in ks)
+
+
 def walk_names(objs_dir: str, prefix: str = "", start_after: str = "", keep: Keep | None = None
                ) -> Iterator[tuple[str, os.DirEntry[str]]]:
     """Yield (object name, dir entry) in order, for names with `prefix` and > `start_after`."""

@@ -162,3 +162,19 @@ def _finish(w: ObjWriter, tail: bytearray) -> str:
     if tail:
         w.write(tail)
     return w.finish()
+
+
+async def fill(w: ObjWriter, chunks: AsyncIterable[bytes], *, expect_size: int = -1) -> str:
+    """Stream `chunks` into the work file `w` in WRITE_BATCH writes, finish it; its checksum.
+
+    For bytes that are not an object commit (EC slices and replicas received from the owner,
+    fetched for a rebuild: `ec/`); the caller aborts `w` on error."""
+    buf = bytearray()
+    async for chunk in chunks:
+        buf += chunk
+        if len(buf) >= WRITE_BATCH:
+            data, buf = buf, bytearray()
+            await asyncio.to_thread(w.write, data)
+    if expect_size >= 0 and w.size + len(buf) != expect_size:
+        raise ErrBadRequest(f"got {w.size + len(buf)} bytes of {expect_size}")
+    return await asyncio.to_thread(_finish, w, buf)

@@ -31,12 +31,11 @@ from ais_ray.core.names import Bucket, parse_bck_uname
 from ais_ray.core.selection import Selection
 from ais_ray.core.xact import XactSnap
 from ais_ray.jobs.prune import local_names, missing
-from ais_ray.jobs.selection import ListFor, MountpathWorkers, Share, select
+from ais_ray.jobs.selection import ListFor, MountpathWorkers, Share, select, walk_objects
 
 KIND_BCK = "copy-bck"
 KIND_OBJS = "copy-listrange"
 PER_MOUNTPATH = 8  # copies in flight per mountpath (default `num-workers`)
-WALK_PAGE = 1000
 PRUNE_BATCH = 256
 
 @dataclass(frozen=True, slots=True)
@@ -76,17 +75,6 @@ def _wanted(name: str, prefix: str, non_recurs: bool) -> bool:
     if not name.startswith(prefix):
         return False
     return not (non_recurs and "/" in name[len(prefix):])
-
-async def _walk(h: Any, bck: Bucket, prefix: str) -> AsyncIterator[tuple[str, int]]:
-    """(name, size) of every object one mountpath holds under `prefix`, page by page."""
-    after = ""
-    while True:
-        page = await h.list_page.remote(bck, prefix, after, WALK_PAGE, False)
-        for e in page:
-            yield e.name, e.size
-        if len(page) < WALK_PAGE:
-            return
-        after = page[-1].name
 
 async def run_copy(spec: CopySpec, hooks: CopyHooks, snap: XactSnap) -> None:
     """This target's share of one copy; updates `snap.stats` as it goes.
@@ -130,7 +118,7 @@ async def run_copy(spec: CopySpec, hooks: CopyHooks, snap: XactSnap) -> None:
     prefix = msg.prefix if spec.sel is None or not spec.sel.prefix else spec.sel.prefix
     if walk:  # what the cluster holds: each mountpath walks its own objects
         async def walk_mp(mp: str) -> None:
-            async for name, size in _walk(hooks.mountpaths[mp], spec.src, prefix):
+            async for name, size in walk_objects(hooks.mountpaths[mp], spec.src, prefix):
                 if stop():
                     return
                 if _wanted(name, prefix, msg.non_recurs):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
+from typing import Any
 from itertools import islice
 
 from ais_ray.backends.pager import Fetch
@@ -110,3 +111,19 @@ class MountpathWorkers:
     async def join(self) -> None:
         if self._tasks:
             await asyncio.gather(*list(self._tasks))
+
+
+WALK_PAGE = 1000
+
+
+async def walk_objects(h: Any, bck: Bucket, prefix: str) -> AsyncIterator[tuple[str, int]]:
+    """(name, size) of every object mountpath actor `h` holds under `prefix`, page by page (the
+    walk of jobs over what the cluster holds: copy-bck, ec-encode)."""
+    after = ""
+    while True:
+        page = await h.list_page.remote(bck, prefix, after, WALK_PAGE, False)
+        for e in page:
+            yield e.name, e.size
+        if len(page) < WALK_PAGE:
+            return
+        after = page[-1].name

@@ -17,6 +17,7 @@ from ais_ray.core import headers as H
 from ais_ray.core.bmd import BucketProps
 from ais_ray.core.errors import ErrBadRequest, ErrUnsupported
 from ais_ray.core.copy import PRESENCE_PRESENT, TcbMsg, parse_presence
+from ais_ray.core.ec import parse_encode
 from ais_ray.core.names import Bucket, Namespace, Provider, parse_bck_uname, validate_bucket_name
 from ais_ray.core.redundancy import check_ec_change, merge_ec, merge_mirror
 from ais_ray.core.selection import Selection
@@ -38,6 +39,7 @@ ACT_EVICT_BCK = "evict-remote-bck"
 ACT_EVICT_OBJS = "evict-listrange"
 ACT_COPY_BCK = "copy-bck"
 ACT_COPY_OBJS = "copy-listrange"
+ACT_EC_ENCODE = "ec-encode"
 ACT_MIRROR = "make-n-copies"
 
 
@@ -77,7 +79,7 @@ async def bucket_get(req: Request, bucket: str) -> Response:
     raise ErrBadRequest(f'invalid action "{msg.action}" for GET {bck}')
 
 
-@router.post("/v1/buckets/{bucket}", summary="Bucket actions: `create-bck`, `prefetch-listrange`")
+@router.post("/v1/buckets/{bucket}", summary="Bucket actions: `create-bck`, `prefetch-listrange`, copies, `ec-encode`")
 async def bucket_post(req: Request, bucket: str) -> Response:
     bck = bucket_from(req, bucket)
     msg = await read_action(req)
@@ -87,6 +89,10 @@ async def bucket_post(req: Request, bucket: str) -> Response:
     if msg.action in (ACT_COPY_BCK, ACT_COPY_OBJS):
         return Response(await state().proxy.copy_start.remote(copy_spec(req, bck, msg.action, msg.value),
                                                               parse_presence(req.query_params.get("presence"))))
+    if msg.action == ACT_EC_ENCODE:  # value: a JSON string (core/ec.py parse_encode)
+        ec = parse_encode(msg.value, msg.name)
+        await state().bucket_props(bck)
+        return Response(await state().proxy.ec_encode.remote(bck, ec.data_slices, ec.parity_slices, ec.recover))
     if msg.action == ACT_MIRROR:  # `ais start mirror B --copies N`: value N (int)
         n = msg.value
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 32:

@@ -23,12 +23,14 @@ COUNTERS: dict[str, str] = {
     "prefetch.blob": "prefetched objects, blob downloader",
     "remote.put": "write-through PUTs to the remote",
     "stream.in": "objects received from other nodes (mirror, rebalance, EC)",
+    "ec.encode": "objects erasure-coded by their owner (slices or replicas sent)",
     "ver.change": "cached objects replaced by a newer remote version",
     "get.copied": "GETs sent by copying through Python instead of sendfile",
     "err.get": "failed GETs",
     "err.put": "failed writes (every owt)",
     "err.dl": "failed download items",
     "err.getblob": "failed blob downloads",
+    "err.ec.encode": "objects stored but not erasure-coded (a holder could not take its slice)",
 }
 
 # Names the CLI and earlier releases read; the snapshot carries them too.

@@ -19,12 +19,13 @@ ALLOWED: dict[str, set[str]] = {
     "stats": {"core"},
     "fs": {"core", "stats"},
     "backends": {"core", "stats"},
-    "jobs": {"core", "fs", "backends", "stats"},
-    "actors": {"core", "fs", "backends", "jobs", "stats"},
-    "serve": {"core", "fs", "backends", "jobs", "actors", "stats"},
+    "ec": {"core", "fs", "stats"},
+    "jobs": {"core", "fs", "backends", "ec", "stats"},
+    "actors": {"core", "fs", "backends", "ec", "jobs", "stats"},
+    "serve": {"core", "fs", "backends", "ec", "jobs", "actors", "stats"},
     "client": {"core"},
-    "deploy": {"core", "fs", "backends", "jobs", "actors", "serve", "stats"},
-    "cli": {"core", "fs", "backends", "jobs", "actors", "serve", "deploy", "client", "stats"},
+    "deploy": {"core", "fs", "backends", "ec", "jobs", "actors", "serve", "stats"},
+    "cli": {"core", "fs", "backends", "ec", "jobs", "actors", "serve", "deploy", "client", "stats"},
 }
 
 

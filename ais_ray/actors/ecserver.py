@@ -1,0 +1,142 @@
+"""The EC side of a mountpath's data server: the internal `/v1/ec/...` route and the object hooks.
+
+Internal route (target to target, `ec/peers.py`): receive, serve and drop this mountpath's
+slices and full replicas. Hooks the object handlers call, one line each: `after_put` (encode
+a new object of an EC bucket), `restore` (a GET or HEAD whose main replica is missing),
+`delete`, `head_headers` (`?props=ec`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import TYPE_CHECKING
+
+import aiohttp
+from aiohttp import web
+
+from ais_ray.core import headers as H
+from ais_ray.core.ec import Metafile
+from ais_ray.core.errors import AisError, ErrBadRequest, ErrObjNotFound
+from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name
+from ais_ray.ec.manager import PUT, ECManager
+from ais_ray.ec.peers import EC_PATH, META_HEADER, READ_CHUNK, WHAT_META, WHAT_VERIFY
+from ais_ray.fs.write import fill
+
+if TYPE_CHECKING:
+    from ais_ray.actors.mountpath import MountpathContext
+
+log = logging.getLogger(__name__)
+EC_ROUTE = EC_PATH + "{bucket}/{obj:.+}"
+# HEAD ?props=ec (shared/ref/ais-wire.md §1: ais-ec-generation, -data, -parity, -replicated)
+HDR_EC = {"generation": "Ais-Ec-Generation", "data": "Ais-Ec-Data", "parity": "Ais-Ec-Parity",
+          "replicated": "Ais-Ec-Replicated"}
+
+
+def _bucket_obj(req: web.Request) -> tuple[Bucket, str]:
+    name, obj = split_obj_path("/v1/objects/" + req.raw_path[len(EC_PATH):])
+    validate_bucket_name(name)
+    provider = Provider.parse(req.query.get(H.Q_PROVIDER, "ais"))
+    return Bucket(name, provider, Namespace.parse(req.query.get(H.Q_NAMESPACE, ""))), obj
+
+
+class ECServer:
+    def __init__(self, ctx: MountpathContext) -> None:
+        self.ctx = ctx
+        self.ec = ECManager(ctx.tid, ctx.store, ctx.meta)
+
+    def register(self, app: web.Application) -> None:
+        app.router.add_route("PUT", EC_ROUTE, self.put_slice)
+        app.router.add_route("GET", EC_ROUTE, self.get_slice)
+        app.router.add_route("DELETE", EC_ROUTE, self.delete_slice)
+
+    async def close(self) -> None:
+        await self.ec.close()
+
+    # ---- hooks of the object handlers ---------------------------------------------------------
+    def enabled(self, bck: Bucket) -> bool:
+        return self.ec.conf(bck) is not None
+
+    async def after_put(self, bck: Bucket, name: str) -> None:
+        """Encode a just-committed object. The PUT itself succeeded: a holder that cannot take its
+        slice (down, full) is logged and counted, and `ec-encode --recover` sends it later."""
+        if not self.enabled(bck):
+            return
+        try:
+            await self.ec.encode(bck, name, PUT)
+        except (AisError, aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            self.ctx.stats.add("err.ec.encode")
+            log.warning("%s/%s: stored, but not erasure-coded: %s", bck, name, exc)
+
+    async def restore(self, bck: Bucket, name: str) -> bool:
+        """Rebuild a missing main replica; False when the bucket is not erasure-coded or no target
+        holds anything of the object (then a remote bucket's cold GET goes on, or it is a 404)."""
+        if not self.enabled(bck):
+            return False
+        try:
+            await self.ec.restore(bck, name)
+        except ErrObjNotFound:
+            return False
+        return True
+
+    async def delete(self, bck: Bucket, name: str) -> None:
+        if self.enabled(bck):
+            await self.ec.delete(bck, name)
+
+    async def head_headers(self, bck: Bucket, name: str) -> dict[str, str]:
+        meta = await asyncio.to_thread(self.ec.slices.load_meta, bck, name)
+        if meta is None:
+            return {}
+        return {HDR_EC["generation"]: str(meta.generation), HDR_EC["data"]: str(meta.data_slices),
+                HDR_EC["parity"]: str(meta.parity_slices), HDR_EC["replicated"]: str(not meta.sliced).lower()}
+
+    # ---- the internal route -------------------------------------------------------------------
+    async def put_slice(self, req: web.Request) -> web.Response:
+        bck, name = _bucket_obj(req)
+        self.ctx.meta.bmd.must_get(bck)
+        raw = req.headers.get(META_HEADER)
+        if not raw:
+            raise ErrBadRequest(f"EC put without {META_HEADER}")
+        meta = Metafile.from_bytes(raw.encode())
+        store = self.ctx.store
+        store.fqn(bck, name)  # validate the name before reading the body
+        w = await asyncio.to_thread(store.new_writer)
+        try:
+            cksum = await fill(w, req.content.iter_any(),
+                               expect_size=-1 if req.content_length is None else req.content_length)
+        except BaseException:
+            await asyncio.to_thread(w.abort)
+            raise
+        await asyncio.to_thread(self.ec.slices.commit, w, cksum, bck, name, meta)
+        self.ctx.stats.add("stream.in", w.size)
+        return web.Response(status=200)
+
+    async def get_slice(self, req: web.Request) -> web.StreamResponse:
+        bck, name = _bucket_obj(req)
+        what = req.query.get(H.Q_WHAT, "")
+        if what in (WHAT_META, WHAT_VERIFY):
+            meta = await asyncio.to_thread(self.ec.slices.usable_meta, bck, name, verify=what == WHAT_VERIFY)
+            if meta is None:
+                raise ErrObjNotFound(bck, name)
+            return web.Response(body=meta.to_bytes(), content_type="application/json")
+        if what:
+            raise ErrBadRequest(f'invalid what="{what}" (expecting "{WHAT_META}", "{WHAT_VERIFY}" or none)')
+        f, meta = await asyncio.to_thread(self.ec.slices.open, bck, name)
+        try:
+            size = os.fstat(f.fileno()).st_size
+            resp = web.StreamResponse(status=200, headers={META_HEADER: meta.to_bytes().decode()})
+            resp.content_type = "application/octet-stream"
+            resp.content_length = size
+            await resp.prepare(req)
+            while chunk := await asyncio.to_thread(f.read, READ_CHUNK):
+                await resp.write(chunk)
+            await resp.write_eof()
+        finally:
+            f.close()
+        return resp
+
+    async def delete_slice(self, req: web.Request) -> web.Response:
+        bck, name = _bucket_obj(req)
+        await asyncio.to_thread(self.ec.slices.delete, bck, name, main=False)
+        return web.Response(status=200)

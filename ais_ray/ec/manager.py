@@ -1,0 +1,267 @@
+"""EC on one mountpath: encode an object it holds and send the slices; rebuild a lost main; delete.
+
+Runs on the mountpath actor's I/O loop (the data server's handlers and the `ec-encode` job call
+it). The owner of an object (HRW rank 0) is the only encoder: it reads its main replica one
+segment at a time, codes it (`ec/codec.py`, in a thread) and streams fragment i of every
+segment to holder i over HTTP (`ec/peers.py`), all holders at once, at most `QUEUE` fragments
+queued per holder — bounded memory whatever the object's size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Iterable
+from dataclasses import replace
+from typing import Any, BinaryIO, Protocol
+
+from ais_ray.core.bmd import BMD
+from ais_ray.core.ec import Metafile, new_meta, newest, place, restore_plan
+from ais_ray.core.errors import AisError, ErrObjNotFound
+from ais_ray.core.lom import ObjAttrs
+from ais_ray.core.names import Bucket
+from ais_ray.core.owt import Owt, policy
+from ais_ray.core.redundancy import ECConf
+from ais_ray.core.smap import Smap
+from ais_ray.ec.codec import Codec, codec, decode_to, encode_segments
+from ais_ray.ec.peers import READ_CHUNK, Peers, url_of
+from ais_ray.ec.slices import ECSlices
+from ais_ray.fs.store import MountpathStore, ObjWriter
+
+log = logging.getLogger(__name__)
+QUEUE = 2  # fragments (or 1 MiB chunks) queued per holder
+
+# how `encode` treats an object already encoded
+PUT = "put"  # a new write: always a new generation
+ENCODE = "encode"  # ec-encode: skip what is encoded for the current placement
+RECOVER = "recover"  # ec-encode --recover: also re-send what holders lack
+
+
+class Meta(Protocol):
+    """The node's current Smap and BMD (the mountpath's `NodeMeta`)."""
+
+    smap: Smap | None
+    bmd: BMD
+
+
+class ECManager:
+    def __init__(self, tid: str, store: MountpathStore, meta: Meta) -> None:
+        self.tid = tid
+        self.store = store
+        self.slices = ECSlices(store)
+        self.peers = Peers()
+        self._meta = meta
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._bg: set[asyncio.Task[Any]] = set()
+
+    async def close(self) -> None:
+        for t in list(self._bg):
+            t.cancel()
+        await self.peers.close()
+
+    def conf(self, bck: Bucket) -> ECConf | None:
+        props = self._meta.bmd.get(bck)
+        return props.ec if props is not None and props.ec.enabled else None
+
+    def _smap(self) -> Smap:
+        smap = self._meta.smap
+        if smap is None:
+            raise AisError("no cluster map yet")
+        return smap
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        lk = self._locks.get(key)
+        if lk is None:
+            lk = self._locks[key] = asyncio.Lock()
+        return lk
+
+    # ---- encode ---------------------------------------------------------------------------------
+    async def encode(self, bck: Bucket, name: str, mode: str = PUT, conf: ECConf | None = None) -> str:
+        """Encode the object held here and send its slices or replicas: "ok", or "skipped" (not EC,
+        not the owner, or already encoded). One encode per name at a time."""
+        conf = conf or self.conf(bck)
+        if conf is None:
+            return "skipped"
+        uname = bck.uname(name)
+        lk = self._lock(uname)
+        try:
+            async with lk:
+                return await self._encode(bck, name, mode, conf)
+        finally:
+            if not lk.locked() and self._locks.get(uname) is lk:
+                del self._locks[uname]
+
+    async def _encode(self, bck: Bucket, name: str, mode: str, conf: ECConf) -> str:
+        smap = self._smap()
+        f, attrs = await asyncio.to_thread(self.store.open, bck, name)
+        try:
+            plan = place(smap, bck.uname(name), conf, attrs.size)
+            if plan.main != self.tid:
+                return "skipped"  # not the owner: a misplaced object is the rebalance's
+            old = await asyncio.to_thread(self.slices.load_meta, bck, name)
+            current = old is not None and old.generation > 0 and old.obj_cksum == attrs.cksum and \
+                old.obj_version == attrs.version and dict(old.nodes) == plan.nodes() and \
+                (old.data_slices, old.parity_slices) == (conf.data_slices, conf.parity_slices)
+            holders = plan.holders
+            if current and mode != PUT:
+                assert old is not None
+                if mode == ENCODE:
+                    return "skipped"
+                holders = tuple(await self._missing(smap, bck, name, old))
+                if not holders:
+                    return "skipped"
+                meta = old
+            else:
+                c = codec(conf.data_slices, conf.parity_slices) if plan.sliced else None
+                meta = new_meta(plan, conf, attrs, (old.generation if old else 0) + 1, c.ec_type if c else "")
+            await self._send(f, attrs.size, bck, name, meta, holders, smap)
+            if meta is not old:
+                await asyncio.to_thread(self.slices.save_meta, bck, name, meta)
+            self.store.stats.add("ec.encode", attrs.size)
+            return "ok"
+        finally:
+            f.close()
+
+    async def _missing(self, smap: Smap, bck: Bucket, name: str, meta: Metafile) -> list[tuple[str, int]]:
+        """The holders of `meta` whose slice is missing, corrupt or of another generation."""
+        holders = [(t, s) for t, s in meta.nodes.items() if t != self.tid and t in smap.targets]
+        got = await asyncio.gather(*(self.peers.meta(url_of(smap, t, bck, name), bck, verify=True) for t, _ in holders))
+        return [h for h, m in zip(holders, got) if m is None or m.generation != meta.generation]
+
+    async def _send(self, f: BinaryIO, size: int, bck: Bucket, name: str, meta: Metafile,
+                    holders: Iterable[tuple[str, int]], smap: Smap) -> None:
+        holders = list(holders)
+        c = codec(meta.data_slices, meta.parity_slices, meta.ec_type) if meta.ec_type else None
+        queues = {t: asyncio.Queue[bytes | None](QUEUE) for t, _ in holders}
+
+        async def produce() -> None:
+            await asyncio.to_thread(f.seek, 0)
+            if c is not None:
+                segs = encode_segments(f, size, c)
+                while (frags := await asyncio.to_thread(next, segs, None)) is not None:
+                    for t, sid in holders:
+                        await queues[t].put(frags[sid - 1])
+            else:
+                while chunk := await asyncio.to_thread(f.read, READ_CHUNK):
+                    for t, _ in holders:
+                        await queues[t].put(chunk)
+            for q in queues.values():
+                await q.put(None)
+
+        async def body(q: asyncio.Queue[bytes | None]) -> AsyncIterator[bytes]:
+            while (chunk := await q.get()) is not None:
+                yield chunk
+
+        length = c.slice_size(size) if c is not None else size
+        work = [produce()] + [self.peers.put(url_of(smap, t, bck, name), bck, meta.for_holder(sid, is_copy=sid == 0),
+                                             length if sid else size, body(queues[t])) for t, sid in holders]
+        await all_or_nothing(work)
+
+    # ---- restore --------------------------------------------------------------------------------
+    async def restore(self, bck: Bucket, name: str) -> ObjAttrs:
+        """Rebuild the missing main replica held here from the other targets' replicas or slices,
+        then re-send whatever slices are missing (in the background). ErrObjNotFound: cannot."""
+        return await self.store.locks.once(bck.uname(name), lambda: self._restore(bck, name))
+
+    async def _restore(self, bck: Bucket, name: str) -> ObjAttrs:
+        try:  # restored by a writer that held the name before us
+            return await asyncio.to_thread(self.store.load, bck, name)
+        except ErrObjNotFound:
+            pass
+        smap = self._smap()
+        others = [t for t in smap.targets if t != self.tid and smap.targets[t].ranked_mountpaths(bck.uname(name))]
+        got = await asyncio.gather(*(self.peers.meta(url_of(smap, t, bck, name), bck) for t in others))
+        metas = {t: m for t, m in zip(others, got) if m is not None}
+        plan = restore_plan(metas)
+        if plan is None:
+            raise ErrObjNotFound(bck, name)
+        cur = newest(metas)
+        m0 = next(iter(cur.values()))
+        if plan.replica:
+            w, _ = await self.peers.fetch(url_of(smap, plan.replica, bck, name), bck, self.store)
+        else:
+            w = await self._decode(smap, bck, name, m0, list(plan.slices))
+        attrs = m0.attrs()
+        await asyncio.to_thread(self.store.commit, w, bck, name, attrs, bump_version=False)
+        self.store.stats.add(policy(Owt.EC_RESTORE).counter, attrs.size)
+        main = replace(m0, slice_id=0, is_copy=False, slice_cksum="", replica_node=self.tid)
+        await asyncio.to_thread(self.slices.save_meta, bck, name, main)
+        log.info("%s/%s: main replica restored from %s", bck, name, "a replica" if plan.replica else "slices")
+        self._spawn(self.encode(bck, name, RECOVER))
+        return attrs
+
+    async def _decode(self, smap: Smap, bck: Bucket, name: str, m0: Metafile,
+                      candidates: list[tuple[str, int]]) -> ObjWriter:
+        """Fetch D slices in parallel (replacing any that fail) and decode them into a work file
+        verified against the object's checksum."""
+        c = codec(m0.data_slices, m0.parity_slices, m0.ec_type)
+        got: dict[int, ObjWriter] = {}
+        try:
+            while len(got) < c.data and candidates:
+                take, candidates = candidates[: c.data - len(got)], candidates[c.data - len(got):]
+                res = await asyncio.gather(*(self.peers.fetch(url_of(smap, t, bck, name), bck, self.store)
+                                             for t, _ in take), return_exceptions=True)
+                for (t, sid), r in zip(take, res):
+                    if isinstance(r, BaseException):
+                        log.warning("%s/%s: slice %d on %s unusable: %s", bck, name, sid, t, r)
+                    else:
+                        got[sid - 1] = r[0]
+            if len(got) < c.data:
+                raise ErrObjNotFound(bck, name)
+            return await asyncio.to_thread(_decode_files, self.store, {i: w.path for i, w in got.items()}, m0, c)
+        finally:
+            for w in got.values():
+                await asyncio.to_thread(w.abort)
+
+    # ---- delete ---------------------------------------------------------------------------------
+    async def delete(self, bck: Bucket, name: str) -> None:
+        """Drop the object's slices and replicas everywhere and its metafile here."""
+        smap = self._smap()
+        meta = await asyncio.to_thread(self.slices.load_meta, bck, name)
+        tids = [t for t in (meta.nodes if meta is not None else smap.targets) if t != self.tid and t in smap.targets]
+        await asyncio.gather(*(self.peers.delete(url_of(smap, t, bck, name), bck) for t in tids))
+        await asyncio.to_thread(self.slices.delete, bck, name, main=True)
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        async def run() -> None:
+            try:
+                await coro
+            except Exception as exc:  # the main is back; missing slices wait for `ec-encode --recover`
+                log.warning("EC re-send after restore failed: %r", exc)
+
+        t = asyncio.get_running_loop().create_task(run())
+        self._bg.add(t)
+        t.add_done_callback(self._bg.discard)
+
+
+def _decode_files(store: MountpathStore, paths: dict[int, str], m0: Metafile, c: Codec) -> ObjWriter:
+    out = store.new_writer()
+    files = {i: open(p, "rb") for i, p in paths.items()}  # noqa: SIM115 - closed below
+    try:
+        decode_to(files, m0.obj_size, c, out.write)
+        cksum = out.finish()
+        if m0.obj_cksum and cksum != m0.obj_cksum:
+            raise AisError(f"EC rebuild does not match the object's checksum ({cksum} != {m0.obj_cksum})")
+        return out
+    except BaseException:
+        out.abort()
+        raise
+    finally:
+        for f in files.values():
+            f.close()
+
+
+async def all_or_nothing(work: list[Awaitable[Any]]) -> None:
+    """Run `work` concurrently; the first failure cancels the rest and is raised."""
+    tasks = [asyncio.ensure_future(w) for w in work]
+    try:
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for t in done:
+            if t.exception() is not None:
+                raise t.exception()  # type: ignore[misc]
+    finally:
+        for t in tasks:
+            if not t.done():
+                t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
