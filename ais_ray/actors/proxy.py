@@ -18,6 +18,7 @@ from typing import Any
 import ray
 
 from ais_ray.actors.proxy_dl import ProxyDownloads
+from ais_ray.actors.proxy_nodes import ProxyNodes
 from ais_ray.actors.proxy_xact import gather
 from ais_ray.actors.target import NAMESPACE, target_actor_name
 from ais_ray.backends.registry import get_backend
@@ -27,6 +28,7 @@ from ais_ray.core.copy import PRESENCE_EXISTS, PRESENCE_EXISTS_NO_PROPS, check_c
 from ais_ray.core.dload import DlSpec
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrBckNotFound, ErrJobNotFound, ErrNodeNotFound
 from ais_ray.core.names import Bucket, Provider
+from ais_ray.core.nodes import JoinPolicy
 from ais_ray.core.selection import Selection
 from ais_ray.core.smap import FLAG_DECOMMISSION, FLAG_MAINTENANCE, FLAG_OFFLINE, Smap, Snode
 from ais_ray.core.xact import XactSnap
@@ -46,8 +48,9 @@ KEEPALIVE_INTERVAL = 2.0
 KEEPALIVE_TIMEOUT = 5.0
 
 
-class _ProxyActor:
-    def __init__(self, state_dir: str, cluster_uuid: str, endpoint: str, tids: list[str]) -> None:
+class _ProxyActor(ProxyNodes):
+    def __init__(self, state_dir: str, cluster_uuid: str, endpoint: str, tids: list[str],
+                 join_policy: JoinPolicy | None = None) -> None:
         logging.basicConfig(level=logging.INFO)
         self.dir = state_dir
         os.makedirs(state_dir, exist_ok=True)
@@ -57,6 +60,9 @@ class _ProxyActor:
             uuid=cluster_uuid, version=1, primary=primary, creation_time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         self.smap = self.smap.with_primary(primary)
         self.bmd = self._load("bmd.json", _parse_bmd) or BMD(uuid=cluster_uuid)
+        self.deployed = list(tids)  # started by `deploy`: `join` waits for these
+        self.tids += [t for t in self.smap.targets if t not in self.tids]  # joined later: kept alive too
+        self._init_nodes(join_policy)
         self._handles: dict[str, Any] = {}
         self._lock = asyncio.Lock()
         self._keepalive: asyncio.Task[None] | None = None
@@ -87,8 +93,8 @@ class _ProxyActor:
     # ---- membership ----------------------------------------------------------------------
     async def join(self) -> dict[str, Any]:
         """Wait for every target, adopt the newest BMD any of them holds, publish the Smap."""
-        snodes = await asyncio.gather(*(self.target(tid).snode.remote() for tid in self.tids))
-        copies = await asyncio.gather(*(self.target(tid).stored_bmd.remote() for tid in self.tids))
+        snodes = await asyncio.gather(*(self.target(tid).snode.remote() for tid in self.deployed))
+        copies = await asyncio.gather(*(self.target(tid).stored_bmd.remote() for tid in self.deployed))
         async with self._lock:
             smap = self.smap
             for tsi in snodes:
@@ -106,9 +112,13 @@ class _ProxyActor:
             self._keepalive = asyncio.get_running_loop().create_task(self._keepalive_loop())
 
     async def _keepalive_loop(self) -> None:
-        """Notice restarted targets (new URLs) and unreachable ones; publish changes."""
+        """Notice restarted targets (new URLs), unreachable ones and Ray nodes that joined or died."""
         while True:
             await asyncio.sleep(KEEPALIVE_INTERVAL)
+            try:
+                await self._reconcile_nodes()
+            except Exception:
+                log.exception("reconcile nodes")
             try:
                 await self._keepalive_once()
             except Exception:
@@ -118,7 +128,7 @@ class _ProxyActor:
         async def probe(tid: str) -> Snode | None:
             try:
                 return await asyncio.wait_for(self.target(tid).snode.remote(), KEEPALIVE_TIMEOUT)
-            except (asyncio.TimeoutError, ray.exceptions.RayError):
+            except (ValueError, asyncio.TimeoutError, ray.exceptions.RayError):  # ValueError: no such actor
                 return None
 
         results = await asyncio.gather(*(probe(tid) for tid in self.tids))
@@ -299,6 +309,7 @@ class _ProxyActor:
             spec = replace(spec, sel=Selection(prefix=msg.prefix))  # the whole remote, not just what is cached
         xid = gen_uuid() if spec.kind == COPY_BCK else f"tco-{gen_uuid()}"
         await gather(self._targets(), "copy_start", xid, spec, ref, strict=True)
+        self._remember_xact(xid, "copy_start", xid, spec, ref)
         return xid
 
     async def evict_objects(self, bck: Bucket, sel: Selection) -> str:
@@ -351,6 +362,7 @@ class _ProxyActor:
             raise ErrBadRequest(f"can only prefetch remote buckets (and ais buckets with a backend): {spec.bck}")
         xid = gen_uuid()
         await asyncio.gather(*(self.target(t).prefetch_start.remote(xid, spec, ref) for t in self.smap.targets))
+        self._remember_xact(xid, "prefetch_start", xid, spec, ref)
         return xid
 
     async def blob_download(self, bck: Bucket, name: str, chunk: int, workers: int, latest: bool) -> str:

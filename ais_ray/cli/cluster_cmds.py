@@ -41,6 +41,10 @@ def _parse_mountpaths(text: str) -> int | list[str]:
 
 def cmd_up(args: argparse.Namespace) -> int:
     data_dir = os.path.abspath(args.data_dir or default_data_dir())
+    if args.nodes is not None:
+        if args.nodes < 1 or args.address:
+            raise CliError("--nodes must be at least 1 and is for the local playground (not with --address)")
+        args.targets = args.nodes
     if args.targets < 1:
         raise CliError("--targets must be at least 1")
     deny = NetPolicy.parse(args.download_deny) if args.download_deny is not None else None
@@ -55,7 +59,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from ais_ray.deploy import embedded_config
 
     cfg = embedded_config(data_dir, targets=args.targets, mountpaths=_parse_mountpaths(args.mountpaths),
-                          port=args.port, host=args.host, fsync=not args.no_fsync)
+                          port=args.port, host=args.host, fsync=not args.no_fsync, nodes=args.nodes)
     if len(cfg.targets) != args.targets:
         print(f"note: reusing the existing cluster in {data_dir} ({len(cfg.targets)} targets)", file=sys.stderr)
     os.makedirs(os.path.join(data_dir, "run"), exist_ok=True)
@@ -69,7 +73,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                 env=env)
-    print(f"starting ais-ray: {len(cfg.targets)} targets x {len(cfg.targets[0].mountpaths)} mountpaths, data in {data_dir}")
+    nodes = f" on {cfg.nodes} Ray nodes" if cfg.nodes > 1 else ""
+    print(f"starting ais-ray: {len(cfg.targets)} targets x {len(cfg.targets[0].mountpaths)} mountpaths{nodes}, data in {data_dir}")
     deadline = time.monotonic() + UP_TIMEOUT
     while time.monotonic() < deadline:
         st = read_state(data_dir)
@@ -152,6 +157,7 @@ def cmd_down(args: argparse.Namespace) -> int:
     pid = int(st["pid"])
     if not pid_alive(pid):
         os.unlink(state_path(data_dir))
+        _stop_left_raylets(data_dir)
         print("ais-ray was not running (stale state removed)")
         return 0
     os.kill(pid, signal.SIGTERM)
@@ -162,8 +168,17 @@ def cmd_down(args: argparse.Namespace) -> int:
         raise CliError(f"ais-ray (pid {pid}) did not stop within {DOWN_TIMEOUT:.0f}s; see {data_dir}/run/daemon.log")
     if read_state(data_dir) is not None:  # the daemon died before it could say so: no stale "ready"
         os.unlink(state_path(data_dir))
+    _stop_left_raylets(data_dir)
     print("ais-ray stopped")
     return 0
+
+
+def _stop_left_raylets(data_dir: str) -> None:
+    """Playground raylets a daemon left behind (it was killed): stopped by their recorded PIDs."""
+    from ais_ray.deploy import stop_raylets
+
+    if left := stop_raylets(os.path.dirname(state_path(data_dir))):
+        print(f"stopped the raylets of {', '.join(left)}")
 
 
 def cmd_show_cluster(args: argparse.Namespace) -> int:
