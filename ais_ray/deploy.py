@@ -182,13 +182,14 @@ def teardown(cfg: ClusterConfig) -> None:
 RAYLETS_FILE = "raylets.json"
 RAYLET_OBJECT_STORE = 96 << 20
 RAYLET_START_TIMEOUT = 90.0
+RAYLET_STARTED = b"Ray runtime started"  # what `ray start` prints once its node is registered
 
 
 def raylet_command(gcs_address: str, tid: str, *, host: str = "127.0.0.1") -> list[str]:
     """`ray start` of one more node on this machine hosting target `tid` (its resource only:
     no CPUs, so Ray schedules nothing else there); `--block` keeps it a child we can stop by PID."""
     # Several raylets on one host: each gets its own ports (Ray's defaults would collide).
-    ports = [f"--{opt}={free_port(host)}" for opt in _RAYLET_PORTS]
+    ports = [f"--{opt}={free_port()}" for opt in _RAYLET_PORTS]
     return [sys.executable, "-c", "import sys; from ray.scripts.scripts import main; sys.exit(main())",
             "start", f"--address={gcs_address}", f"--resources={json.dumps({target_resource(tid): 1})}",
             "--num-cpus=0", f"--node-ip-address={host}", f"--object-store-memory={RAYLET_OBJECT_STORE}",
@@ -199,27 +200,50 @@ _RAYLET_PORTS = ("node-manager-port", "object-manager-port", "metrics-export-por
                  "dashboard-agent-grpc-port", "runtime-env-agent-port")
 
 
-def free_port(host: str = "127.0.0.1") -> int:
+def free_port() -> int:
+    """A port free on every interface (Ray's agents bind 0.0.0.0)."""
     with socket.socket() as s:
-        s.bind((host, 0))
+        s.bind(("", 0))
         return int(s.getsockname()[1])
 
 
 def raylet_env() -> dict[str, str]:
-    # Ray 2.60 local clusters use token auth (~/.ray/auth_token): a joining node must too.
-    return {**os.environ, "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "token")}
+    # Ray 2.60 local clusters use token auth (~/.ray/auth_token): a joining node must too. On a
+    # busy machine a raylet's agents can take longer to start than Ray waits by default.
+    return {**os.environ, "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "token"),
+            "RAY_agent_register_timeout_ms": os.environ.get("RAY_agent_register_timeout_ms", "180000")}
 
 
-def start_raylet(run_dir: str, gcs_address: str, tid: str, *, host: str = "127.0.0.1") -> int:
-    """Start the raylet of `tid` in its own session (a process group to stop); record its PID."""
+def start_raylet(run_dir: str, gcs_address: str, tid: str, *, host: str = "127.0.0.1", attempts: int = 3,
+                 timeout: float = RAYLET_START_TIMEOUT) -> int:
+    """Start the raylet of `tid` in its own session (a process group to stop), record its PID and
+    return once its node is up. Start raylets one at a time (together they race for socket
+    names); a start that loses a race for a port is retried with new ports.
+
+    Raises:
+        RuntimeError: the node did not come up (its log is `<run_dir>/raylet-<tid>.log`).
+    """
     os.makedirs(run_dir, exist_ok=True)
-    with open(os.path.join(run_dir, f"raylet-{tid}.log"), "ab") as log:
-        proc = subprocess.Popen(raylet_command(gcs_address, tid, host=host), stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True, env=raylet_env())
-    pids = recorded_raylets(run_dir)
-    pids[tid] = proc.pid
-    write_file_atomic(os.path.join(run_dir, RAYLETS_FILE), json.dumps(pids).encode(), fsync=False)
-    return proc.pid
+    log_path = os.path.join(run_dir, f"raylet-{tid}.log")
+    for attempt in range(1, attempts + 1):
+        offset = os.path.getsize(log_path) if os.path.exists(log_path) else 0
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(raylet_command(gcs_address, tid, host=host), stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True, env=raylet_env())
+        pids = recorded_raylets(run_dir)
+        pids[tid] = proc.pid
+        write_file_atomic(os.path.join(run_dir, RAYLETS_FILE), json.dumps(pids).encode(), fsync=False)
+        deadline = time.monotonic() + timeout
+        while proc.poll() is None and time.monotonic() < deadline:
+            with open(log_path, "rb") as f:
+                f.seek(offset)
+                if RAYLET_STARTED in f.read():
+                    return proc.pid
+            time.sleep(0.3)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise RuntimeError(f"the raylet of {tid} did not start within {timeout:.0f}s; see {log_path}")
+    raise RuntimeError(f"the raylet of {tid} exited {attempts} times; see {log_path}")
 
 
 def recorded_raylets(run_dir: str) -> dict[str, int]:
@@ -228,20 +252,6 @@ def recorded_raylets(run_dir: str) -> dict[str, int]:
             return {str(k): int(v) for k, v in json.load(f).items()}
     except (OSError, ValueError, AttributeError):
         return {}
-
-
-def wait_raylets(tids: list[str], pids: dict[str, int], *, timeout: float = RAYLET_START_TIMEOUT) -> None:
-    """Until every raylet's node advertises its target (driver connected to the head)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        alive = {r for n in ray.nodes() if n.get("Alive") for r in n.get("Resources", {})}
-        missing = [t for t in tids if target_resource(t) not in alive]
-        if not missing:
-            return
-        dead = [t for t in missing if not _is_raylet(pids.get(t, 0))]
-        if dead or time.monotonic() > deadline:
-            raise RuntimeError(f"raylets of {missing} did not join ({'exited' if dead else 'timeout'}; see run/raylet-*.log)")
-        time.sleep(0.3)
 
 
 def _is_raylet(pid: int) -> bool:

@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import ray
 
-    from ais_ray.deploy import ClusterConfig, deploy, start_raylet, stop_raylets, teardown, wait_raylets
+    from ais_ray.deploy import ClusterConfig, deploy, start_raylet, stop_raylets, teardown
 
     cfg = ClusterConfig.load(args.data_dir)
     if cfg is None:
@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         loopback = cfg.host in ("127.0.0.1", "localhost")
         # A playground node that dies is declared dead after 1 s x 5 missed health checks (Ray's
         # default: 3 s x 5); its target's actors then restart when a node with its resource returns.
-        system = {"health_check_period_ms": 1000, "health_check_failure_threshold": 5} if cfg.nodes > 1 else None
+        system = {"health_check_period_ms": 1000, "health_check_failure_threshold": 5,
+                  "agent_register_timeout_ms": 180000} if cfg.nodes > 1 else None
         ctx = ray.init(address="local", namespace="ais", resources=cfg.node_resources(),
                        _node_ip_address="127.0.0.1" if loopback else None,
                        include_dashboard=args.dashboard, dashboard_host="127.0.0.1",
@@ -113,10 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         dashboard = f"http://{ctx.dashboard_url}" if args.dashboard and ctx.dashboard_url else ""
         gcs = ctx.address_info["gcs_address"]
         stop_raylets(run_dir)  # left over from a daemon that died: never two nodes with one target
-        pids: dict[str, int] = {}
-        for tid in cfg.raylet_targets():  # one at a time: raylets starting together race for socket names
-            pids[tid] = start_raylet(run_dir, gcs, tid, host=cfg.host)
-            wait_raylets([tid], pids)
+        # one at a time: raylets starting together race for socket names
+        pids = {tid: start_raylet(run_dir, gcs, tid, host=cfg.host) for tid in cfg.raylet_targets()}
         deploy(cfg)
         write_state(args.data_dir, status="ready", pid=os.getpid(), mode="embedded", endpoint=cfg.endpoint,
                     ray_address=gcs, dashboard=dashboard, nodes=cfg.nodes, raylets=pids)
