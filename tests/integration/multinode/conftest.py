@@ -13,7 +13,9 @@ from __future__ import annotations
 import glob
 import json
 import os
+import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -81,13 +83,20 @@ class MultiNode(LocalCluster):
 
 
 @pytest.fixture(scope="package")
-def multinode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MultiNode]:
-    data_dir = str(tmp_path_factory.mktemp("ais-multinode"))
+def multinode(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MultiNode]:
+    # Not under pytest's basetemp, which other sessions of this user rotate away: after a failure
+    # the daemon's and raylets' logs stay in <data-dir>/run.
+    data_dir = tempfile.mkdtemp(prefix="ais-multinode-")
     port = free_port()
     c = MultiNode(f"http://127.0.0.1:{port}", data_dir, port,
                   {"XDG_STATE_HOME": str(tmp_path_factory.mktemp("state-multinode"))})
+    failed = request.session.testsfailed
     try:
         c.up()
         yield c
     finally:
         c.down()
+        if request.session.testsfailed == failed:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        else:
+            print(f"multinode: logs kept in {data_dir}/run")
