@@ -18,6 +18,7 @@ from ais_ray.client import AisClient
 from ais_ray.core.sizes import format_size
 
 UP_TIMEOUT = 240.0
+UP_TIMEOUT_PER_RAYLET = 120.0  # the playground starts its raylets one after another
 DOWN_TIMEOUT = 90.0
 
 
@@ -75,7 +76,8 @@ def cmd_up(args: argparse.Namespace) -> int:
                                 env=env)
     nodes = f" on {cfg.nodes} Ray nodes" if cfg.nodes > 1 else ""
     print(f"starting ais-ray: {len(cfg.targets)} targets x {len(cfg.targets[0].mountpaths)} mountpaths{nodes}, data in {data_dir}")
-    deadline = time.monotonic() + UP_TIMEOUT
+    up_timeout = UP_TIMEOUT + UP_TIMEOUT_PER_RAYLET * (cfg.nodes - 1)
+    deadline = time.monotonic() + up_timeout
     while time.monotonic() < deadline:
         st = read_state(data_dir)
         if st and st.get("pid") == proc.pid:
@@ -91,7 +93,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             raise CliError(f"ais-ray failed to start (exit {proc.returncode}); last lines of {log_path}:\n{_tail(log_path)}")
         time.sleep(0.3)
     os.kill(proc.pid, signal.SIGTERM)
-    raise CliError(f"ais-ray did not start within {UP_TIMEOUT:.0f}s; see {log_path}")
+    raise CliError(f"ais-ray did not start within {up_timeout:.0f}s; see {log_path}")
 
 
 def _tail(path: str, n: int = 15) -> str:

@@ -42,7 +42,7 @@ class MultiNode(LocalCluster):
 
     def up(self) -> None:
         self.cli("up", "--nodes", str(NODES), "--mountpaths", "2", "--data-dir", self.data_dir, "--port",
-                 str(self.port), "--no-fsync", timeout=400)
+                 str(self.port), "--no-fsync", timeout=900)
 
     def ray_address(self) -> str:
         with open(os.path.join(self.run_dir, "state.json")) as f:
@@ -91,12 +91,14 @@ def multinode(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     c = MultiNode(f"http://127.0.0.1:{port}", data_dir, port,
                   {"XDG_STATE_HOME": str(tmp_path_factory.mktemp("state-multinode"))})
     failed = request.session.testsfailed
+    ok = False
     try:
         c.up()
         yield c
+        ok = request.session.testsfailed == failed
     finally:
         c.down()
-        if request.session.testsfailed == failed:
+        if ok:
             shutil.rmtree(data_dir, ignore_errors=True)
         else:
             print(f"multinode: logs kept in {data_dir}/run")
