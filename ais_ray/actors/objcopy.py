@@ -24,6 +24,7 @@ from ais_ray.core.errors import AisError, ErrBadRequest, ErrObjNotFound, ErrUnsu
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, parse_uname
 from ais_ray.core.owt import OWT_HEADER, Owt
+from ais_ray.core.smap import MountpathInfo
 from ais_ray.fs.write import write_stream
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from ais_ray.actors.mountpath import MountpathContext
 
 READ_CHUNK = 1 << 20
+KEPT_THEIRS = "kept"  # a move's reply header REB_ATTRS: the receiver already had a newer object
 
 
 class ObjCopier:
@@ -99,11 +101,36 @@ class ObjCopier:
                 return await asyncio.to_thread(store.open, bck, name)
         return f, attrs
 
-    async def _send(self, f: BinaryIO, attrs: ObjAttrs, dst: Bucket, dst_name: str) -> None:
-        smap = self.ctx.meta.smap
-        if smap is None:
-            raise AisError("no cluster map yet: cannot place the destination")
-        _, mp = smap.locate(dst.uname(dst_name))
+    async def move(self, bck: Bucket, name: str, mp: MountpathInfo, xid: str) -> int:
+        """Rebalance / resilver one object stored here to mountpath `mp` (its HRW place): streamed,
+        checksum verified and committed there (`Owt.REBALANCE`, metadata kept), then dropped here
+        unless it changed meanwhile. The bytes moved; -1 if the receiver already had a newer one."""
+        f, attrs = await asyncio.to_thread(self.ctx.store.open, bck, name)
+        try:
+            kept = await self._send(f, attrs, bck, name, owt=Owt.REBALANCE, mp=mp,
+                                    headers={H.REB_ATTRS: attrs.to_header(), H.REB_ID: xid})
+        finally:
+            f.close()
+        await asyncio.to_thread(self._drop_if_same, bck, name, attrs)
+        return attrs.size if kept else -1
+
+    def _drop_if_same(self, bck: Bucket, name: str, sent: ObjAttrs) -> None:
+        try:
+            now = self.ctx.store.load(bck, name)
+        except ErrObjNotFound:
+            return
+        if (now.cksum, now.version, now.size) == (sent.cksum, sent.version, sent.size):
+            self.ctx.store.delete(bck, name)
+
+    async def _send(self, f: BinaryIO, attrs: ObjAttrs, dst: Bucket, dst_name: str, *, owt: Owt = Owt.COPY,
+                    mp: MountpathInfo | None = None, headers: dict[str, str] | None = None) -> bool:
+        """Stream the open object to `dst/dst_name` at its HRW mountpath (or `mp`); False when the
+        receiver kept the object it already had (a move that lost to a newer write)."""
+        if mp is None:
+            smap = self.ctx.meta.smap
+            if smap is None:
+                raise AisError("no cluster map yet: cannot place the destination")
+            _, mp = smap.locate(dst.uname(dst_name))
         params = {H.Q_PROVIDER: dst.provider.value}
         if not dst.ns.is_global:
             params[H.Q_NAMESPACE] = str(dst.ns)
@@ -120,14 +147,19 @@ class ObjCopier:
             dst_ref = remote_of(dst, self.ctx.meta.bmd.must_get(dst))
             through = self.cold.write_through(dst_ref, dst_name) if dst_ref is not None else None
             await write_stream(store, dst, dst_name, body(), Owt.COPY, expect_size=attrs.size, write_through=through)
-            return
+            return True
 
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_read=300))
-        headers = {"Content-Length": str(attrs.size), "Content-Type": "application/octet-stream",
-                   OWT_HEADER: Owt.COPY.value}
-        async with self._session.put(url, params=params, data=body(), headers=headers) as r:
+        hdrs = {"Content-Length": str(attrs.size), "Content-Type": "application/octet-stream",
+                OWT_HEADER: owt.value, **(headers or {})}
+        async with self.session().put(url, params=params, data=body(), headers=hdrs) as r:
             if r.status >= 300:
                 text = (await r.text(errors="replace"))[:512]
                 err = ErrBadRequest if 400 <= r.status < 500 else AisError
-                raise err(f"copy to {dst}/{dst_name} failed: {r.status} {text}")
+                raise err(f"{owt.value} to {dst}/{dst_name} failed: {r.status} {text}")
+            return r.headers.get(H.REB_ATTRS) != KEPT_THEIRS
+
+    def session(self) -> aiohttp.ClientSession:
+        """The one client session of this mountpath's outbound object traffic."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_read=300))
+        return self._session

@@ -20,7 +20,7 @@ from ais_ray.core.errors import ErrNotFound
 from ais_ray.core.names import parse_bucket_uri
 from ais_ray.core.sizes import format_size, parse_size
 
-KINDS = ("download", "prefetch-listrange", "blob-download")
+KINDS = ("download", "prefetch-listrange", "blob-download", "rebalance", "resilver")
 _ALIASES = {"prefetch": "prefetch-listrange"}
 
 
@@ -87,12 +87,22 @@ async def wait_xact(c: AisClient, xid: str, *, timeout: float | None, refresh: f
 
 def cmd_wait(args: argparse.Namespace) -> int:
     kind, xid = _split(args)
+    timeout = parse_duration(args.timeout) if args.timeout else None
+    if not xid and kind in ("rebalance", "resilver"):  # `wait rebalance`: the latest one
+        async def latest(c: AisClient) -> int:
+            snaps = [s for part in (await c.xact_query(kind=kind)).values() for s in part]
+            if not snaps:
+                print(f"No {kind} to wait for.")
+                return 0
+            last = max(snaps, key=lambda s: s["start-time"])["id"]
+            return await wait_xact(c, last, timeout=timeout, refresh=parse_duration(args.refresh))
+
+        return run(latest)
     if not xid:
         raise CliError("expecting a job ID")
     if kind == "download" or xid.startswith("dnl-"):
         args.id = xid
         return download_cmds.cmd_wait_download(args)
-    timeout = parse_duration(args.timeout) if args.timeout else None
     return run(lambda c: wait_xact(c, xid, timeout=timeout, refresh=parse_duration(args.refresh)))
 
 

@@ -13,7 +13,7 @@ import sys
 import traceback
 from typing import Callable
 
-from ais_ray.cli import bucket_cmds, cluster_cmds, copy_cmds, download_cmds, job_cmds, object_cmds
+from ais_ray.cli import bucket_cmds, cluster_cmds, copy_cmds, download_cmds, job_cmds, object_cmds, reb_cmds
 from ais_ray.cli.common import CliError, HelpFormatter
 from ais_ray.core.errors import AisError
 
@@ -55,7 +55,7 @@ ais-ray down --data-dir /tmp/ais""")
     p.add_argument("--data-dir")
 
 
-def _add_show(sub: argparse._SubParsersAction) -> None:
+def _add_show(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     show = sub.add_parser("show", help="show cluster, jobs, ...", formatter_class=HelpFormatter)
     ssub = show.add_subparsers(dest="what", required=True, metavar="{cluster,job}")
     p = _cmd(ssub, "cluster", cluster_cmds.cmd_show_cluster, "targets, mountpaths, capacity, data URLs, Smap version", """
@@ -77,6 +77,7 @@ ais-ray show job E-w0gjdm1z                        # one job, per target""")
     p.add_argument("--regex", default="", help="download jobs: only those whose description matches")
     p.add_argument("--json", action="store_true")
     p.add_argument("--verbose", "-v", action="store_true", help="download jobs: in-flight files and every error")
+    return ssub
 
 
 def _selection_args(p: argparse.ArgumentParser) -> None:
@@ -97,7 +98,7 @@ def _prefetch_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", default="")
 
 
-def _add_jobs(sub: argparse._SubParsersAction) -> None:
+def _add_jobs(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     start = sub.add_parser("start", help="start a job: download, mirror", formatter_class=HelpFormatter)
     ssub = start.add_subparsers(dest="kind", required=True)
     p = _cmd(ssub, "mirror", job_cmds.cmd_start_mirror, "give every object of a bucket N replicas (make-n-copies)", """
@@ -173,9 +174,10 @@ ais-ray blob-download s3://ab/largefile --latest --wait --timeout 10m""")
     p = _cmd(rsub, "download", download_cmds.cmd_rm_download, "remove a finished or aborted download job",
              "ais-ray job rm download dnl-5JjIuGemR")
     p.add_argument("id")
+    return ssub
 
 
-def _add_buckets(sub: argparse._SubParsersAction) -> None:
+def _add_buckets(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     for name, handler, aliases, help_, ex in (
         ("create", bucket_cmds.cmd_create, (), "create ais:// buckets",
          'ais-ray create ais://photos\nais-ray create ais://a ais://b\n'
@@ -213,6 +215,7 @@ ais-ray evict s3://src/a/1.bin""")
 ais-ray storage summary ais://photos
 ais-ray storage summary s3://src              # works before anything is cached""")
     p.add_argument("uri", metavar="BUCKET[/PREFIX]")
+    return stsub
     p.add_argument("--all", action="store_true", help="include objects not in the cluster (remote buckets: always)")
     p.add_argument("--json", action="store_true")
 
@@ -294,10 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--verbose", "-v", action="store_true", help="print tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_up_down(sub)
-    _add_show(sub)
-    _add_buckets(sub)
+    show = _add_show(sub)
+    storage = _add_buckets(sub)
     _add_objects(sub)
-    _add_jobs(sub)
+    start = _add_jobs(sub)
+    reb_cmds.add_commands(sub, start, show, storage, _cmd)
     return parser
 
 

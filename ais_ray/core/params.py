@@ -18,10 +18,13 @@ from ais_ray.core.errors import ErrBadRequest, ErrUnsupported
 
 BCK = frozenset({H.Q_PROVIDER, H.Q_NAMESPACE})  # every bucket-addressed route
 
+# mountpath actions (`/v1/daemon/mountpaths`, ais-wire-2 §3.4): attach label, "don't resilver"
+_MPATH = frozenset({"mountpath_label", "dntres"})
+
 # route -> method -> accepted parameters (besides BCK)
 ROUTES: dict[str, dict[str, frozenset[str]]] = {
     "object": {
-        "GET": frozenset({H.Q_ARCHPATH, H.Q_ARCHREGX, H.Q_ARCHMODE, H.Q_LATEST, "original_url"}),
+        "GET": frozenset({H.Q_ARCHPATH, H.Q_ARCHREGX, H.Q_ARCHMODE, H.Q_LATEST, "original_url", H.Q_GFN}),
         # object_to + latest-ver + synchronize: single-object copy (actors/objcopy.py)
         "PUT": frozenset({H.Q_OBJ_TO, H.Q_LATEST, H.Q_SYNC, "original_url"}),
         "HEAD": frozenset({H.Q_PROPS, "original_url"}),
@@ -38,7 +41,8 @@ ROUTES: dict[str, dict[str, frozenset[str]]] = {
         "HEAD": frozenset({"presence", H.Q_UUID, "bsumm_remote"}),
     },
     "cluster": {"GET": frozenset({H.Q_WHAT}), "PUT": frozenset(), "POST": frozenset(), "DELETE": frozenset()},
-    "daemon": {"GET": frozenset({H.Q_WHAT}), "PUT": frozenset()},
+    "daemon": {"GET": frozenset({H.Q_WHAT}), "PUT": _MPATH, "POST": _MPATH, "DELETE": _MPATH},
+    "reverse": {"GET": frozenset({H.Q_WHAT}), "PUT": _MPATH, "POST": _MPATH, "DELETE": _MPATH},
     "health": {"GET": frozenset({"prr"})},  # prr: the SDK's is_ready (primary ready for rebalance)
     "download": {"GET": frozenset({"id"}), "POST": frozenset(), "DELETE": frozenset()},
 }

@@ -132,8 +132,10 @@ def reb_aborts(new: str, running: str) -> bool:
 class XactStats:
     objs: int = 0  # objects done
     bytes: int = 0
-    in_objs: int = 0  # read from a remote
+    in_objs: int = 0  # read from a remote (rebalance: received from other targets)
     in_bytes: int = 0
+    out_objs: int = 0  # sent to other nodes (rebalance, resilver)
+    out_bytes: int = 0
     errors: int = 0
 
 
@@ -162,7 +164,7 @@ class XactSnap:
         out: dict[str, Any] = {
             "id": self.id, "kind": self.kind, "start-time": _rfc3339(self.start),
             "end-time": _rfc3339(self.end) if self.end else ZERO_TIME,
-            "stats": {"loc-objs": str(s.objs), "loc-bytes": str(s.bytes), "out-objs": "0", "out-bytes": "0",
+            "stats": {"loc-objs": str(s.objs), "loc-bytes": str(s.bytes), "out-objs": str(s.out_objs), "out-bytes": str(s.out_bytes),
                       "in-objs": str(s.in_objs), "in-bytes": str(s.in_bytes)},
             "aborted": self.aborted, "is_idle": not self.running, "abort-err": self.err if self.aborted else "",
             "err": self.err, "glob.id": str(self.workers << 10),

@@ -137,13 +137,18 @@ class MountpathStore:
                if_absent: bool = False) -> ObjAttrs:
         """Rename a finished work file into place with its metadata; assign the next version.
 
-        The one rename into the objects directory: writers reach it through `fs/write.py`.
-        `if_absent`: only when no object is there (a restored replica never replaces a newer write)."""
+        `if_absent`: only when no object is there — an object moving to its new owner (an object
+        already stored under this name was written after the move began, so it wins) or a restored
+        replica (never replaces a newer write); the work file is dropped and the stored object's
+        metadata returned.
+        The one rename into the objects directory: writers reach it through `fs/write.py`."""
         fqn = self.fqn(bck, name)
         with self._commit_lock:
-            if if_absent and os.path.exists(fqn):
-                w.abort()
-                return attrs
+            if if_absent:
+                prev = _read_attrs(fqn)
+                if prev is not None:
+                    w.abort()
+                    return prev
             if bump_version:
                 prev = _read_attrs(fqn)
                 attrs = replace(attrs, version=str(int(prev.version or 0) + 1) if prev else "1")
