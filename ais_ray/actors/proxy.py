@@ -63,7 +63,7 @@ class _ProxyActor(ProxyMembers, ProxyNodes):
         self.bmd = self._load("bmd.json", _parse_bmd) or BMD(uuid=cluster_uuid)
         self.deployed = list(tids)  # started by `deploy`: `join` waits for these
         self.tids += [t for t in self.smap.targets if t not in self.tids]  # joined later: kept alive too
-        self._init_nodes(join_policy)
+        self._init_nodes(state_dir, join_policy)
         self._handles: dict[str, Any] = {}
         self._lock = asyncio.Lock()
         self._keepalive: asyncio.Task[None] | None = None
@@ -165,6 +165,7 @@ class _ProxyActor(ProxyMembers, ProxyNodes):
             if tid not in self.tids:
                 self.tids.append(tid)
             await self._commit(smap=self.smap.with_reported_target(tsi))
+        await self._set_left(tid, False)
         await self._placement_changed(old, rebalance, f"add {tid}")
         return self.smap.to_wire()
 
@@ -180,6 +181,7 @@ class _ProxyActor(ProxyMembers, ProxyNodes):
         async with self._lock:
             if tid not in self.smap.targets:
                 raise ErrNodeNotFound(tid)
+            await self._set_left(tid, True)  # before the map changes: its node may still advertise it
             smap = self.smap.without_target(tid)
             await self._commit(smap=smap)
             self.tids = [t for t in self.tids if t != tid]

@@ -12,7 +12,9 @@ restarted by Ray in place, with its data, and the keepalive clears the flag.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import time
 from typing import Any
 
@@ -22,10 +24,12 @@ from ais_ray.actors.target import TargetActor, actor_options, target_actor_name
 from ais_ray.core.errors import ErrNodeNotFound
 from ais_ray.core.nodes import JoinPolicy, advertised, plan, target_resource
 from ais_ray.core.smap import FLAG_OFFLINE
+from ais_ray.fs.store import write_file_atomic
 
 log = logging.getLogger(__name__)
 JOIN_TIMEOUT = 180.0  # a new node's target: first start of the actor and its mountpath workers
 JOIN_RETRY = 1.0
+LEFT_FILE = "left.json"  # targets taken out on purpose, under the proxy's state dir
 
 
 class ProxyNodes:
@@ -33,23 +37,41 @@ class ProxyNodes:
 
     join_policy: JoinPolicy | None
     _joining: set[str]
+    _left: set[str]
+    _left_path: str
     _xact_starts: dict[str, tuple[str, tuple[Any, ...]]]
     smap: Any
     _lock: asyncio.Lock
     downloads: Any
 
-    def _init_nodes(self, join_policy: JoinPolicy | None) -> None:
+    def _init_nodes(self, state_dir: str, join_policy: JoinPolicy | None) -> None:
         self.join_policy = join_policy
         self._joining = set()
         self._xact_starts = {}  # xid -> (target method, args): how to start a share of a running job
+        self._left_path = os.path.join(state_dir, LEFT_FILE)
+        try:
+            with open(self._left_path) as f:
+                self._left = {str(t) for t in json.load(f)}
+        except (OSError, ValueError, TypeError):
+            self._left = set()
+
+    async def _set_left(self, tid: str, left: bool) -> None:
+        """Note a target taken out on purpose (`remove_target`: it must not join again while its
+        node still advertises it), or back in (`add_target`)."""
+        if (tid in self._left) == left:
+            return
+        self._left = self._left | {tid} if left else self._left - {tid}
+        await asyncio.to_thread(write_file_atomic, self._left_path, json.dumps(sorted(self._left)).encode())
 
     async def _reconcile_nodes(self) -> None:
         """One round of reconcile; nothing to do without a join policy (embedded single node)."""
         if self.join_policy is None:
             return
-        todo = plan(advertised(await asyncio.to_thread(ray.nodes)), self.smap)
+        todo = plan(advertised(await asyncio.to_thread(ray.nodes)), self.smap, self._left)
         if not todo:
             return
+        for tid in todo.forget:
+            await self._set_left(tid, False)
         if todo.down:
             async with self._lock:
                 smap = self.smap

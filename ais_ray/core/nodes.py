@@ -10,7 +10,7 @@ whose target is not in the map joins; a target whose every node is dead is marke
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,18 +59,23 @@ class NodePlan:
     join: tuple[str, ...] = ()  # live, not in the Smap: start a target, add it
     down: tuple[str, ...] = ()  # in the Smap, no live node: mark offline now
     revive: tuple[str, ...] = ()  # in the Smap as offline, a live node again: make sure its actor exists
+    forget: tuple[str, ...] = ()  # left the cluster and no live node advertises it any more
 
     def __bool__(self) -> bool:
-        return bool(self.join or self.down or self.revive)
+        return bool(self.join or self.down or self.revive or self.forget)
 
 
-def plan(adv: Mapping[str, bool], smap: Smap) -> NodePlan:
+def plan(adv: Mapping[str, bool], smap: Smap, left: Collection[str] = ()) -> NodePlan:
     """What the proxy does about Ray's node table `adv` (from `advertised`) and `smap`.
 
-    Targets no Ray node ever advertised (e.g. an embedded single-node cluster's, or ones Ray
+    `left`: targets taken out of the cluster on purpose (decommissioned, removed) whose node may
+    still advertise them: they do not join again until no live node advertises them (then they
+    are forgotten, and a node started later with that resource is a new join). A target in
+    maintenance or shut down is not revived. Targets no Ray node ever advertised (ones Ray
     already forgot) are left to the keepalive.
     """
-    join = tuple(sorted(t for t, alive in adv.items() if alive and t not in smap.targets))
+    join = tuple(sorted(t for t, alive in adv.items() if alive and t not in smap.targets and t not in left))
+    forget = tuple(sorted(t for t in left if not adv.get(t)))
     down, revive = [], []
     for tid, alive in sorted(adv.items()):
         tsi = smap.targets.get(tid)
@@ -79,6 +84,6 @@ def plan(adv: Mapping[str, bool], smap: Smap) -> NodePlan:
         offline = bool(tsi.flags & FLAG_OFFLINE)
         if not alive and not offline:
             down.append(tid)
-        elif alive and offline:
+        elif alive and offline and not tsi.in_maint_or_decomm:
             revive.append(tid)
-    return NodePlan(join, tuple(down), tuple(revive))
+    return NodePlan(join, tuple(down), tuple(revive), forget)

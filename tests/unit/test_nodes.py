@@ -35,3 +35,12 @@ def test_plan_nothing_to_do() -> None:
 
 def test_join_policy_mountpaths() -> None:
     assert JoinPolicy("/d", 2).mountpaths_of("t4") == ["/d/t4/mp1", "/d/t4/mp2"]
+
+
+def test_plan_left_targets_stay_out_until_their_node_goes() -> None:
+    smap = smap_of(t1=0, t2=FLAG_OFFLINE | FLAG_MAINTENANCE)
+    adv = {"t1": True, "t2": True, "t3": True, "t4": False}
+    p = plan(adv, smap, left={"t3", "t4"})
+    assert p.join == () and p.revive == ()  # t3 decommissioned, t2 shut down: not brought back
+    assert p.forget == ("t4",)  # its node is gone: a node advertising t4 later joins anew
+    assert plan(adv, smap, left={"t4"}).join == ("t3",)
