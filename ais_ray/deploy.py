@@ -214,11 +214,12 @@ def raylet_env() -> dict[str, str]:
             "RAY_agent_register_timeout_ms": os.environ.get("RAY_agent_register_timeout_ms", "180000")}
 
 
-def start_raylet(run_dir: str, gcs_address: str, tid: str, *, host: str = "127.0.0.1", attempts: int = 3,
+def start_raylet(run_dir: str, gcs_address: str, tid: str, *, host: str = "127.0.0.1", attempts: int = 5,
                  timeout: float = RAYLET_START_TIMEOUT) -> int:
     """Start the raylet of `tid` in its own session (a process group to stop), record its PID and
     return once its node is up. Start raylets one at a time (together they race for socket
-    names); a start that loses a race for a port is retried with new ports.
+    names); a start that fails — a lost race for a port, or on a machine so busy that the
+    raylet gives up waiting for its own agents (Ray 2.60 waits ~15 s) — is retried with new ports.
 
     Raises:
         RuntimeError: the node did not come up (its log is `<run_dir>/raylet-<tid>.log`).

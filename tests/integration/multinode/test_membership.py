@@ -20,6 +20,8 @@ from ais_ray.core.smap import FLAG_OFFLINE
 from ais_ray.testing.httpsrc import Faults, HttpSrc
 from tests.integration.multinode.conftest import MultiNode
 
+# the package cluster's start (three raylets, one after another) counts towards the first test
+pytestmark = pytest.mark.timeout(1200)
 HAS_REBALANCE = hasattr(_ProxyActor, "rebalance_start")  # the reb lane's global rebalance
 JOIN_BOUND = 60.0  # node joins -> target in the Smap
 LOSS_BOUND = 30.0  # raylet SIGKILLed -> target marked offline
