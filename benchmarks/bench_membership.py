@@ -97,6 +97,29 @@ def reading(endpoint: str, names: list[str], fn: Any) -> tuple[Any, dict[str, An
     return out, r.result()
 
 
+def rebalance_snaps(endpoint: str) -> list[dict[str, Any]]:
+    req = urllib.request.Request(f"{endpoint}/v1/cluster?what=qryxstats", method="GET",
+                                 data=json.dumps({"ID": "", "Kind": "rebalance"}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return [s for part in json.load(r).values() for s in part]
+    except urllib.error.HTTPError:
+        return []
+
+
+def wait_new_rebalance(endpoint: str, after: int, timeout: float = 1800.0) -> None:
+    """Until a rebalance `g<N>`, N > `after`, ran and ended on every target running it."""
+    t0 = time.monotonic()
+    while True:
+        mine = [s for s in rebalance_snaps(endpoint) if int(s["id"].lstrip("g")) > after]
+        if mine and not any(s["end-time"].startswith("0001") for s in mine):
+            return
+        if time.monotonic() - t0 > timeout:
+            raise TimeoutError("rebalance did not end")
+        time.sleep(0.2)
+
+
 def rebalance_available() -> bool:
     from ais_ray.actors.proxy import _ProxyActor
 
@@ -133,9 +156,11 @@ def main() -> int:
                 res = {"raylet_s": raylet_s, "smap_s": time.monotonic() - t0}
                 if rebalance_available():
                     t1 = time.monotonic()
-                    c.cli("wait", "rebalance", "--timeout", "30m", timeout=1900)
+                    wait_new_rebalance(c.endpoint, before)
                     res["rebalance_s"] = time.monotonic() - t1
                 return res
+
+            before = max((int(s["id"].lstrip("g")) for s in rebalance_snaps(c.endpoint)), default=0)
 
             out["join"], out["get_join"] = reading(c.endpoint, names, join)
             moved = glob.glob(os.path.join(c.data_dir, "t4", "mp*", "@ais", BUCKET, "%ob", "*"))
