@@ -174,6 +174,7 @@ def test_node_loss_and_return(multinode: MultiNode) -> None:
     for name in objs:  # the rest of the cluster keeps serving
         if name not in on_t2:
             assert get(c, "mn-loss", name) == objs[name]
+    assert listed(c, "mn-loss") == sorted(set(objs) - set(on_t2))  # listing answers without the lost node
     t0 = time.monotonic()
     c.start_node("t2")
     smap = c.wait_smap(lambda s: not s.targets["t2"].flags & FLAG_OFFLINE, "t2 back online", RETURN_BOUND)
