@@ -29,7 +29,7 @@ from ais_ray.core.names import Bucket
 from ais_ray.core.owt import Owt
 from ais_ray.core.smap import MountpathInfo
 from ais_ray.fs.write import write_stream
-from ais_ray.jobs.rebalance import MoveStats, walk_and_move
+from ais_ray.jobs.rebalance import RESILVER, MoveStats, walk_and_move
 
 from ais_ray.actors.objcopy import KEPT_THEIRS, ObjCopier
 
@@ -69,11 +69,12 @@ class Mover:
             ctx = self.ctx
 
             async def send(bck: Bucket, name: str, mp: MountpathInfo) -> int:
-                return await self.copier.move(bck, name, mp, xid)
+                return await self.copier.move(bck, name, mp, xid, same_target=kind == RESILVER)
 
             self.extend_gfn()
             task = self._walks[xid] = asyncio.get_running_loop().create_task(walk_and_move(
-                ctx.store.path, ctx.tid, kind, ctx.meta.bmd.list(), lambda: ctx.meta.smap, send, st))
+                ctx.store.path, ctx.tid, kind, ctx.meta.bmd.list(), lambda: ctx.meta.smap, send, st,
+                listed=ctx.listed))
         try:
             await asyncio.shield(task)
         finally:

@@ -101,26 +101,33 @@ class ObjCopier:
                 return await asyncio.to_thread(store.open, bck, name)
         return f, attrs
 
-    async def move(self, bck: Bucket, name: str, mp: MountpathInfo, xid: str) -> int:
+    async def move(self, bck: Bucket, name: str, mp: MountpathInfo, xid: str, *, same_target: bool = False) -> int:
         """Rebalance / resilver one object stored here to mountpath `mp` (its HRW place): streamed,
         checksum verified and committed there (`Owt.REBALANCE`, metadata kept), then dropped here
-        unless it changed meanwhile. The bytes moved; -1 if the receiver already had a newer one."""
+        unless it changed meanwhile (with its replicas on this target, unless `same_target`: a
+        resilver's sibling keeps them). The bytes moved; -1 if the receiver already had a newer one."""
         f, attrs = await asyncio.to_thread(self.ctx.store.open, bck, name)
         try:
             kept = await self._send(f, attrs, bck, name, owt=Owt.REBALANCE, mp=mp,
                                     headers={H.REB_ATTRS: attrs.to_header(), H.REB_ID: xid})
         finally:
             f.close()
-        await asyncio.to_thread(self._drop_if_same, bck, name, attrs)
+        await asyncio.to_thread(self._drop_if_same, bck, name, attrs, not same_target)
         return attrs.size if kept else -1
 
-    def _drop_if_same(self, bck: Bucket, name: str, sent: ObjAttrs) -> None:
+    def _drop_if_same(self, bck: Bucket, name: str, sent: ObjAttrs, replicas: bool) -> None:
+        """Drop the copy that moved (and the replicas it had here), unless it changed meanwhile or
+        became a replica of the moved object (a mirrored bucket's resilver to a sibling mountpath)."""
+        store = self.ctx.store
         try:
-            now = self.ctx.store.load(bck, name)
+            now = store.load(bck, name)
         except ErrObjNotFound:
             return
-        if (now.cksum, now.version, now.size) == (sent.cksum, sent.version, sent.size):
-            self.ctx.store.delete(bck, name)
+        if (now.cksum, now.version, now.size) != (sent.cksum, sent.version, sent.size):
+            return
+        if now.copies and now.copies[0] != store.path and store.path in now.copies:
+            return
+        store.delete(bck, name, replicas=replicas)
 
     async def _send(self, f: BinaryIO, attrs: ObjAttrs, dst: Bucket, dst_name: str, *, owt: Owt = Owt.COPY,
                     mp: MountpathInfo | None = None, headers: dict[str, str] | None = None) -> bool:

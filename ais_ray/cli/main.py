@@ -99,7 +99,7 @@ def _prefetch_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_jobs(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
-    start = sub.add_parser("start", help="start a job: download, mirror", formatter_class=HelpFormatter)
+    start = sub.add_parser("start", help="start a job: download, mirror, rebalance, resilver", formatter_class=HelpFormatter)
     ssub = start.add_subparsers(dest="kind", required=True)
     p = _cmd(ssub, "mirror", job_cmds.cmd_start_mirror, "give every object of a bucket N replicas (make-n-copies)", """
 ais-ray start mirror ais://b --copies 3        # 3 replicas on distinct mountpaths of each object's target
@@ -215,7 +215,6 @@ ais-ray evict s3://src/a/1.bin""")
 ais-ray storage summary ais://photos
 ais-ray storage summary s3://src              # works before anything is cached""")
     p.add_argument("uri", metavar="BUCKET[/PREFIX]")
-    return stsub
     p.add_argument("--all", action="store_true", help="include objects not in the cluster (remote buckets: always)")
     p.add_argument("--json", action="store_true")
 
@@ -235,6 +234,7 @@ ais-ray storage summary s3://src              # works before anything is cached"
              "ais-ray bucket props set ais://copy backend_bck=gs://lpr-vision\nais-ray bucket props set ais://copy backend_bck=")
     p.add_argument("bucket")
     p.add_argument("props", nargs="+", metavar="NAME=VALUE")
+    return stsub
 
 
 def _add_objects(sub: argparse._SubParsersAction) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from ais_ray.cli.common import CliError, print_json, print_table, run
 from ais_ray.client import AisClient
 from ais_ray.core.durations import parse_duration
+from ais_ray.core.errors import ErrNotFound
 from ais_ray.core.members import DECOMMISSION, SHUTDOWN, START_MAINTENANCE, STOP_MAINTENANCE
 from ais_ray.core.sizes import format_size
 
@@ -86,7 +87,10 @@ def cmd_show_rebalance(args: argparse.Namespace) -> int:
     refresh = parse_duration(args.refresh) if args.refresh else 0.0
 
     async def once(c: AisClient) -> bool:
-        parts = await c.xact_query(xid=args.id, kind="rebalance")
+        try:
+            parts = await c.xact_query(xid=args.id, kind="rebalance")
+        except ErrNotFound:
+            parts = {}
         xid = args.id or ("" if args.all else _latest(parts))
         if args.json:
             print_json(parts)

@@ -74,8 +74,11 @@ def commit(store: MountpathStore, w: ObjWriter, bck: Bucket, name: str, owt: Owt
             w.abort()
             raise ErrBadRequest(f'"{bck}/{name}": checksum mismatch (got {cksum}/{w.size} bytes, '
                                 f'sent {keep.cksum}/{keep.size} bytes)')
-        out = store.commit(w, bck, name, replace(keep, cksum=cksum), bump_version=False, if_absent=True)
+        mine = replace(keep, cksum=cksum, copies=())  # replicas are the new holder's business
+        out = store.commit(w, bck, name, mine, bump_version=False, if_absent=True)
         store.stats.add(policy(owt).counter, w.size)
+        if out is mine and store.replicas is not None:  # stored (not an existing newer one): mirror it here
+            out = store.replicas.after_commit(bck, name, out)
         return out
     attrs = new_attrs(owt, w.size, cksum, src=src, job=job, through=through)
     out = store.commit(w, bck, name, attrs, bump_version=bumps_version(owt, through=through))

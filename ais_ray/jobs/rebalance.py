@@ -83,11 +83,14 @@ Send = Callable[[Bucket, str, MountpathInfo], Awaitable[int]]
 
 
 async def walk_and_move(mpath: str, tid: str, kind: str, buckets: Iterable[Bucket], smap: Callable[[], Smap | None],
-                        send: Send, stats: MoveStats, per_mp: int = PER_MOUNTPATH) -> None:
+                        send: Send, stats: MoveStats, per_mp: int = PER_MOUNTPATH,
+                        listed: Callable[[Bucket], walk.Keep | None] | None = None) -> None:
     """Walk every bucket on mountpath `mpath` and move each misplaced object (see `destination`).
 
     Placement reads the *current* Smap at each chunk of names, so a newer map is honoured at
-    once. A failed object counts as an error and the walk goes on.
+    once. `listed(bck)`: the walk filter that sees a mirrored object once (its main), not each
+    replica (`fs/mirror.py`): the main moves, and dropping it here drops its replicas here.
+    A failed object counts as an error and the walk goes on.
     """
     sem = asyncio.Semaphore(per_mp)
     tasks: set[asyncio.Task[None]] = set()
@@ -110,7 +113,7 @@ async def walk_and_move(mpath: str, tid: str, kind: str, buckets: Iterable[Bucke
 
     try:
         for bck in buckets:
-            names = walk.walk_names(lom.objects_dir(mpath, bck))
+            names = walk.walk_names(lom.objects_dir(mpath, bck), keep=listed(bck) if listed is not None else None)
             while True:
                 m = smap()
                 if m is None:

@@ -4,7 +4,9 @@ HRW mountpath. The cluster's mountpaths are restored at the end."""
 
 from __future__ import annotations
 
+import os
 import time
+import uuid
 
 import requests
 
@@ -102,3 +104,53 @@ def test_disable_enable_and_errors(cluster: LocalCluster, filled: tuple[Bucket, 
     out = cluster.cli("start", "resilver", tid).stdout
     assert "Job ID" in out
     cluster.cli("wait", "resilver", "--timeout", "120")
+
+
+def test_mirrored_bucket_through_maintenance_and_detach(cluster: LocalCluster, sdk: object) -> None:
+    """A 2-way mirrored bucket: each object moves once (its main), arrives mirrored at its new
+    owner, and neither a rebalance nor a resilver ever drops the last good copy."""
+    wait_idle(cluster)
+    bck = Bucket(f"rmir-{uuid.uuid4().hex[:8]}")
+    cluster.cli("create", f"ais://{bck.name}", "--props", "mirror.enabled=true mirror.copies=2")
+    data = {f"m/{i:03d}": os.urandom(500 + 331 * i) for i in range(60)}
+    for n, d in data.items():
+        assert requests.put(f"{cluster.endpoint}/v1/objects/{bck.name}/{n}", data=d, timeout=60).ok
+
+    def check() -> None:
+        smap = smap_of(cluster)
+        where = on_disk(smap, bck)
+        for n, d in data.items():
+            tsi, mp = smap.locate(bck.uname(n))
+            assert f"{tsi.daemon_id}:{mp.path}" in where[n], (n, where[n])
+            assert all(w.startswith(tsi.daemon_id + ":") for w in where[n]), (n, where[n])  # none left elsewhere
+            got = requests.get(f"{cluster.endpoint}/v1/objects/{bck.name}/{n}", timeout=60)
+            assert got.status_code == 200 and got.content == d, n
+        assert sorted(e.name for e in sdk.bucket(bck.name).list_all_objects()) == sorted(data)  # type: ignore[attr-defined]
+
+    try:
+        smap = smap_of(cluster)
+        leaves = sorted(smap.targets)[1]
+        r = requests.put(f"{cluster.endpoint}/v1/cluster", json={"action": "start-maintenance", "value": {"sid": leaves}},
+                         timeout=60)
+        assert r.status_code == 200, r.text
+        try:
+            wait_job(cluster, r.text)
+            check()
+        finally:
+            r = requests.put(f"{cluster.endpoint}/v1/cluster",
+                             json={"action": "stop-maintenance", "value": {"sid": leaves}}, timeout=60)
+            assert r.status_code == 200, r.text
+            wait_job(cluster, r.text)
+        check()
+        tid = sorted(smap.targets)[0]
+        path = sorted(m.path for m in smap.targets[tid].mountpaths)[0]
+        r = mp_action(cluster, tid, "DELETE", "detach-mp", path)
+        try:
+            wait_job(cluster, r.text)
+            check()
+        finally:
+            r = mp_action(cluster, tid, "PUT", "attach-mp", path)
+            wait_job(cluster, r.text)
+        check()
+    finally:
+        cluster.cli("rmb", f"ais://{bck.name}", check=False)
