@@ -46,6 +46,7 @@ Q_ETL_NAME = "etl_name"
 Q_WHAT = "what"
 Q_GFN = "gfn"  # GET from a neighbor: serve only what is stored here (no GFN of its own, no cold GET)
 Q_UUID = "uuid"
+Q_PRESENCE = "presence"  # which objects/buckets count: in the cluster, or at the remote too (Go apc.Flt*)
 Q_ARCHPATH = "archpath"  # GET: one member of a shard
 Q_ARCHREGX = "archregx"  # GET: the members matching (a TAR of them)
 Q_ARCHMODE = "archmode"  # regexp | prefix | suffix | substr | wdskey
