@@ -210,6 +210,7 @@ class AisCluster:
     fsync: bool = True
     env: dict[str, str] | None = None  # extra environment of `ais-ray up` (so of the cluster's processes too)
     cwd: str | None = None
+    nodes: int = 0  # > 1: the multi-node playground (`up --nodes`), one target per Ray node
 
     @property
     def endpoint(self) -> str:
@@ -224,7 +225,8 @@ class AisCluster:
 
     def up(self) -> None:
         self.cli("up", "--data-dir", self.data_dir, "--port", str(self.port), "--targets", str(self.targets),
-                 "--mountpaths", str(self.mountpaths), *([] if self.fsync else ["--no-fsync"]))
+                 "--mountpaths", str(self.mountpaths), *([] if self.fsync else ["--no-fsync"]),
+                 *(["--nodes", str(self.nodes)] if self.nodes > 1 else []), timeout=600)
 
     def down(self) -> None:
         self.cli("down", "--data-dir", self.data_dir, timeout=180)
@@ -254,13 +256,13 @@ class AisCluster:
 
 @contextmanager
 def ais_cluster(data_dir: str, *, port: int = 0, targets: int = 2, mountpaths: int = 2, fsync: bool = True,
-                env: dict[str, str] | None = None, cwd: str | None = None) -> Iterator[AisCluster]:
+                env: dict[str, str] | None = None, cwd: str | None = None, nodes: int = 0) -> Iterator[AisCluster]:
     """`ais-ray up` in `data_dir` on a free port; `ais-ray down` however the block ends.
 
     `env` and `cwd` let a benchmark run a modified copy of ais_ray side by side with this one
     (`env={"PYTHONPATH": copy}`, `cwd` outside the repo, whose own ais_ray would come first).
     """
-    c = AisCluster(data_dir, port or free_port(), targets, mountpaths, fsync, env, cwd)
+    c = AisCluster(data_dir, port or free_port(), max(targets, nodes), mountpaths, fsync, env, cwd, nodes)
     try:
         c.up()
         yield c

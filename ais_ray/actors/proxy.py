@@ -19,6 +19,7 @@ import ray
 
 from ais_ray.actors.proxy_dl import ProxyDownloads
 from ais_ray.actors.proxy_members import ProxyMembers
+from ais_ray.actors.proxy_nodes import ProxyNodes
 from ais_ray.actors.proxy_xact import gather
 from ais_ray.actors.target import NAMESPACE, target_actor_name
 from ais_ray.backends.registry import get_backend
@@ -28,6 +29,7 @@ from ais_ray.core.copy import PRESENCE_EXISTS, PRESENCE_EXISTS_NO_PROPS, check_c
 from ais_ray.core.dload import DlSpec
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrBckNotFound, ErrJobNotFound, ErrNodeNotFound
 from ais_ray.core.names import Bucket, Provider
+from ais_ray.core.nodes import JoinPolicy
 from ais_ray.core.redundancy import ECConf, check_ec_change
 from ais_ray.core.selection import Selection
 from ais_ray.core.smap import FLAG_DECOMMISSION, FLAG_MAINTENANCE, FLAG_OFFLINE, Smap, Snode
@@ -48,8 +50,9 @@ KEEPALIVE_INTERVAL = 2.0
 KEEPALIVE_TIMEOUT = 5.0
 
 
-class _ProxyActor(ProxyMembers):
-    def __init__(self, state_dir: str, cluster_uuid: str, endpoint: str, tids: list[str]) -> None:
+class _ProxyActor(ProxyMembers, ProxyNodes):
+    def __init__(self, state_dir: str, cluster_uuid: str, endpoint: str, tids: list[str],
+                 join_policy: JoinPolicy | None = None) -> None:
         logging.basicConfig(level=logging.INFO)
         self.dir = state_dir
         os.makedirs(state_dir, exist_ok=True)
@@ -59,6 +62,9 @@ class _ProxyActor(ProxyMembers):
             uuid=cluster_uuid, version=1, primary=primary, creation_time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         self.smap = self.smap.with_primary(primary)
         self.bmd = self._load("bmd.json", _parse_bmd) or BMD(uuid=cluster_uuid)
+        self.deployed = list(tids)  # started by `deploy`: `join` waits for these
+        self.tids += [t for t in self.smap.targets if t not in self.tids]  # joined later: kept alive too
+        self._init_nodes(state_dir, join_policy)
         self._handles: dict[str, Any] = {}
         self._lock = asyncio.Lock()
         self._keepalive: asyncio.Task[None] | None = None
@@ -90,8 +96,8 @@ class _ProxyActor(ProxyMembers):
     async def join(self) -> dict[str, Any]:
         """Wait for every target, adopt the newest BMD any of them holds, publish the Smap; a
         rebalance if placement changed since the map was saved (a target joined or came back)."""
-        snodes = await asyncio.gather(*(self.target(tid).snode.remote() for tid in self.tids))
-        copies = await asyncio.gather(*(self.target(tid).stored_bmd.remote() for tid in self.tids))
+        snodes = await asyncio.gather(*(self.target(tid).snode.remote() for tid in self.deployed))
+        copies = await asyncio.gather(*(self.target(tid).stored_bmd.remote() for tid in self.deployed))
         old = self.smap
         async with self._lock:
             smap = self.smap
@@ -111,9 +117,13 @@ class _ProxyActor(ProxyMembers):
             self._keepalive = asyncio.get_running_loop().create_task(self._keepalive_loop())
 
     async def _keepalive_loop(self) -> None:
-        """Notice restarted targets (new URLs) and unreachable ones; publish changes."""
+        """Notice restarted targets (new URLs), unreachable ones and Ray nodes that joined or died."""
         while True:
             await asyncio.sleep(KEEPALIVE_INTERVAL)
+            try:
+                await self._reconcile_nodes()
+            except Exception:
+                log.exception("reconcile nodes")
             try:
                 await self._keepalive_once()
             except Exception:
@@ -123,7 +133,7 @@ class _ProxyActor(ProxyMembers):
         async def probe(tid: str) -> Snode | None:
             try:
                 return await asyncio.wait_for(self.target(tid).snode.remote(), KEEPALIVE_TIMEOUT)
-            except (asyncio.TimeoutError, ray.exceptions.RayError):
+            except (ValueError, asyncio.TimeoutError, ray.exceptions.RayError):  # ValueError: no such actor
                 return None
 
         results = await asyncio.gather(*(probe(tid) for tid in self.tids))
@@ -156,6 +166,7 @@ class _ProxyActor(ProxyMembers):
             if tid not in self.tids:
                 self.tids.append(tid)
             await self._commit(smap=self.smap.with_reported_target(tsi))
+        await self._set_left(tid, False)
         await self._placement_changed(old, rebalance, f"add {tid}")
         return self.smap.to_wire()
 
@@ -171,6 +182,7 @@ class _ProxyActor(ProxyMembers):
         async with self._lock:
             if tid not in self.smap.targets:
                 raise ErrNodeNotFound(tid)
+            await self._set_left(tid, True)  # before the map changes: its node may still advertise it
             smap = self.smap.without_target(tid)
             await self._commit(smap=smap)
             self.tids = [t for t in self.tids if t != tid]
@@ -359,6 +371,7 @@ class _ProxyActor(ProxyMembers):
             spec = replace(spec, sel=Selection(prefix=msg.prefix))  # the whole remote, not just what is cached
         xid = gen_uuid() if spec.kind == COPY_BCK else f"tco-{gen_uuid()}"
         await gather(self._targets(), "copy_start", xid, spec, ref, strict=True)
+        self._remember_xact(xid, "copy_start", xid, spec, ref)
         return xid
 
     async def evict_objects(self, bck: Bucket, sel: Selection) -> str:
@@ -416,6 +429,7 @@ class _ProxyActor(ProxyMembers):
             raise ErrBadRequest(f"can only prefetch remote buckets (and ais buckets with a backend): {spec.bck}")
         xid = gen_uuid()
         await asyncio.gather(*(self.target(t).prefetch_start.remote(xid, spec, ref) for t in self.smap.targets))
+        self._remember_xact(xid, "prefetch_start", xid, spec, ref)
         return xid
 
     async def blob_download(self, bck: Bucket, name: str, chunk: int, workers: int, latest: bool) -> str:

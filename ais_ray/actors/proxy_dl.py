@@ -78,6 +78,25 @@ class ProxyDownloads:
             raise
         return spec.id
 
+    async def join(self, tid: str, handle: Any) -> list[str]:
+        """A target joined: start its share of every download still running; the ids started.
+
+        Its share walks the whole item sequence and keeps what it owns by HRW in the current
+        Smap; the old targets' shares already leave those items to it (`jobs/selection.py`).
+        """
+        started = []
+        for job_id, e in list(self.jobs.items()):
+            if e.aborted or e.final is not None:
+                continue
+            if not (await self.status(job_id, only_active=True))["finished_time"].startswith("0001"):
+                continue
+            try:
+                await handle.dl_start.remote(e.spec)
+                started.append(job_id)
+            except Exception as exc:
+                log.error("download %s: starting the share of new target %s: %r", job_id, tid, exc)
+        return started
+
     async def status(self, job_id: str, *, only_active: bool = False) -> dict[str, Any]:
         e = self._get(job_id)
         if e.final is None:

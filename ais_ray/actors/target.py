@@ -32,6 +32,7 @@ from ais_ray.core.bmd import BMD, RemoteRef
 from ais_ray.core.dload import DlSpec, TargetDlStatus
 from ais_ray.core.errors import AisError
 from ais_ray.core.names import Bucket
+from ais_ray.core.nodes import target_resource
 from ais_ray.core.redundancy import ECConf
 from ais_ray.core.selection import Selection
 from ais_ray.core.smap import MP_DETACHED, MP_ENABLED, MountpathInfo, Smap, Snode
@@ -60,10 +61,6 @@ BLOB_PROGRESS_EVERY = 0.5
 
 def target_actor_name(tid: str) -> str:
     return f"ais-target-{tid}"
-
-
-def target_resource(tid: str) -> str:
-    return f"ais_target_{tid}"
 
 
 def mountpath_actor_name(tid: str, path: str) -> str:

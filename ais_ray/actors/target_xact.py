@@ -17,7 +17,7 @@ from typing import Protocol
 from ais_ray.core.errors import AisError
 from ais_ray.core.names import Bucket
 from ais_ray.core.smap import Smap
-from ais_ray.core.xact import ErrXactBusy, XactSnap, aborted_by, conflict, kind_of, matches
+from ais_ray.core.xact import ErrXactBusy, XactSnap, conflict, kind_of, matches, reb_aborts
 
 log = logging.getLogger(__name__)
 KEEP_FINISHED = 1000
@@ -170,7 +170,7 @@ class TargetXacts:
 
     def _abort_for(self, kind: str) -> None:
         """A starting rebalance aborts the running jobs the kind table says it aborts."""
-        doomed = [x for x in self._xacts.values() if x.snap().running and aborted_by(kind, x.kind)]
+        doomed = [x for x in self._xacts.values() if x.snap().running and reb_aborts(kind, x.kind)]
         for x in doomed:
             log.info("%s aborts %s[%s]", kind, x.kind, x.xid)
             asyncio.get_running_loop().create_task(x.abort())

@@ -19,6 +19,7 @@ from ais_ray.core.sizes import format_size
 from ais_ray.core.smap import FLAG_DECOMMISSION, FLAG_MAINTENANCE
 
 UP_TIMEOUT = 240.0
+UP_TIMEOUT_PER_RAYLET = 120.0  # the playground starts its raylets one after another
 DOWN_TIMEOUT = 90.0
 
 
@@ -42,6 +43,10 @@ def _parse_mountpaths(text: str) -> int | list[str]:
 
 def cmd_up(args: argparse.Namespace) -> int:
     data_dir = os.path.abspath(args.data_dir or default_data_dir())
+    if args.nodes is not None:
+        if args.nodes < 1 or args.address:
+            raise CliError("--nodes must be at least 1 and is for the local playground (not with --address)")
+        args.targets = args.nodes
     if args.targets < 1:
         raise CliError("--targets must be at least 1")
     deny = NetPolicy.parse(args.download_deny) if args.download_deny is not None else None
@@ -56,7 +61,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from ais_ray.deploy import embedded_config
 
     cfg = embedded_config(data_dir, targets=args.targets, mountpaths=_parse_mountpaths(args.mountpaths),
-                          port=args.port, host=args.host, fsync=not args.no_fsync)
+                          port=args.port, host=args.host, fsync=not args.no_fsync, nodes=args.nodes)
     if len(cfg.targets) != args.targets:
         print(f"note: reusing the existing cluster in {data_dir} ({len(cfg.targets)} targets)", file=sys.stderr)
     os.makedirs(os.path.join(data_dir, "run"), exist_ok=True)
@@ -70,8 +75,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                 env=env)
-    print(f"starting ais-ray: {len(cfg.targets)} targets x {len(cfg.targets[0].mountpaths)} mountpaths, data in {data_dir}")
-    deadline = time.monotonic() + UP_TIMEOUT
+    nodes = f" on {cfg.nodes} Ray nodes" if cfg.nodes > 1 else ""
+    print(f"starting ais-ray: {len(cfg.targets)} targets x {len(cfg.targets[0].mountpaths)} mountpaths{nodes}, data in {data_dir}")
+    up_timeout = UP_TIMEOUT + UP_TIMEOUT_PER_RAYLET * (cfg.nodes - 1)
+    deadline = time.monotonic() + up_timeout
     while time.monotonic() < deadline:
         st = read_state(data_dir)
         if st and st.get("pid") == proc.pid:
@@ -87,7 +94,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             raise CliError(f"ais-ray failed to start (exit {proc.returncode}); last lines of {log_path}:\n{_tail(log_path)}")
         time.sleep(0.3)
     os.kill(proc.pid, signal.SIGTERM)
-    raise CliError(f"ais-ray did not start within {UP_TIMEOUT:.0f}s; see {log_path}")
+    raise CliError(f"ais-ray did not start within {up_timeout:.0f}s; see {log_path}")
 
 
 def _tail(path: str, n: int = 15) -> str:
@@ -153,6 +160,7 @@ def cmd_down(args: argparse.Namespace) -> int:
     pid = int(st["pid"])
     if not pid_alive(pid):
         os.unlink(state_path(data_dir))
+        _stop_left_raylets(data_dir)
         print("ais-ray was not running (stale state removed)")
         return 0
     os.kill(pid, signal.SIGTERM)
@@ -163,8 +171,17 @@ def cmd_down(args: argparse.Namespace) -> int:
         raise CliError(f"ais-ray (pid {pid}) did not stop within {DOWN_TIMEOUT:.0f}s; see {data_dir}/run/daemon.log")
     if read_state(data_dir) is not None:  # the daemon died before it could say so: no stale "ready"
         os.unlink(state_path(data_dir))
+    _stop_left_raylets(data_dir)
     print("ais-ray stopped")
     return 0
+
+
+def _stop_left_raylets(data_dir: str) -> None:
+    """Playground raylets a daemon left behind (it was killed): stopped by their recorded PIDs."""
+    from ais_ray.deploy import stop_raylets
+
+    if left := stop_raylets(os.path.dirname(state_path(data_dir))):
+        print(f"stopped the raylets of {', '.join(left)}")
 
 
 def cmd_show_cluster(args: argparse.Namespace) -> int:

@@ -4,6 +4,10 @@
 another Ray on the machine is never joined or disturbed), deploys the cluster, writes
 `<data-dir>/run/state.json` and waits. `ais-ray down` sends SIGTERM: the daemon removes the
 Serve app and actors, and `ray.shutdown()` stops exactly the Ray processes it started.
+
+The playground (`up --nodes N`) also starts N-1 raylets on this machine (`deploy.start_raylet`,
+PIDs in `<data-dir>/run/raylets.json`), one per target t2..tN, before deploying, and stops them
+by PID after the teardown (`down` stops any that outlived a crashed daemon).
 """
 
 from __future__ import annotations
@@ -84,28 +88,37 @@ def main(argv: list[str] | None = None) -> int:
 
     import ray
 
-    from ais_ray.deploy import ClusterConfig, deploy, teardown
+    from ais_ray.deploy import ClusterConfig, deploy, start_raylet, stop_raylets, teardown
 
     cfg = ClusterConfig.load(args.data_dir)
     if cfg is None:
         print(f"no cluster config in {args.data_dir}", file=sys.stderr)
         return 1
     stop = threading.Event()
+    run_dir = os.path.dirname(state_path(args.data_dir))
     try:
         loopback = cfg.host in ("127.0.0.1", "localhost")
+        # A playground node that dies is declared dead after 1 s x 5 missed health checks (Ray's
+        # default: 3 s x 5); its target's actors then restart when a node with its resource returns.
+        system = {"health_check_period_ms": 1000, "health_check_failure_threshold": 5,
+                  "agent_register_timeout_ms": 180000} if cfg.nodes > 1 else None
         ctx = ray.init(address="local", namespace="ais", resources=cfg.node_resources(),
                        _node_ip_address="127.0.0.1" if loopback else None,
                        include_dashboard=args.dashboard, dashboard_host="127.0.0.1",
                        object_store_memory=args.object_store_mb << 20, log_to_driver=False,
-                       logging_level=logging.WARNING)
+                       logging_level=logging.WARNING, _system_config=system)
         # After ray.init: Ray's core worker installs a fatal-signal handler for SIGTERM (a stack
         # dump, then death before teardown); ours must be the one that runs.
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         dashboard = f"http://{ctx.dashboard_url}" if args.dashboard and ctx.dashboard_url else ""
+        gcs = ctx.address_info["gcs_address"]
+        stop_raylets(run_dir)  # left over from a daemon that died: never two nodes with one target
+        # one at a time: raylets starting together race for socket names
+        pids = {tid: start_raylet(run_dir, gcs, tid, host=cfg.host) for tid in cfg.raylet_targets()}
         deploy(cfg)
         write_state(args.data_dir, status="ready", pid=os.getpid(), mode="embedded", endpoint=cfg.endpoint,
-                    ray_address=ctx.address_info["gcs_address"], dashboard=dashboard)
+                    ray_address=gcs, dashboard=dashboard, nodes=cfg.nodes, raylets=pids)
         log.info("ais-ray ready at %s", cfg.endpoint)
         stop.wait()
         log.info("stopping")
@@ -115,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         write_state(args.data_dir, status="failed", pid=os.getpid(), error=f"{type(exc).__name__}: {exc}")
         return 1
     finally:
+        stop_raylets(run_dir)
         ray.shutdown()
     os.unlink(state_path(args.data_dir))
     return 0

@@ -33,10 +33,13 @@ def _add_up_down(sub: argparse._SubParsersAction) -> None:
 ais-ray up                                   # 2 targets x 2 mountpaths under ~/.local/share/ais-ray
 ais-ray up --targets 3 --mountpaths 4 --port 9080
 ais-ray up --mountpaths /mnt/nvme0,/mnt/nvme1 # explicit disk directories, split among targets
+ais-ray up --nodes 3 --mountpaths 3          # playground: 3 Ray nodes (raylets) here, one target each
 ais-ray up --address auto                    # deploy onto a running Ray cluster (ray up cluster.yaml)""")
     p.add_argument("--port", type=int, default=8080, help="REST API port (default 8080)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind and advertise (default 127.0.0.1)")
     p.add_argument("--targets", type=int, default=2, help="number of targets (default 2)")
+    p.add_argument("--nodes", type=int, help="local playground: this many Ray nodes (the head plus raylets started "
+                                             "here), one target each; implies --targets N")
     p.add_argument("--mountpaths", default="2", help="mountpaths per target (a count), or comma-separated directories")
     p.add_argument("--data-dir", help="where objects and metadata live (default $AIS_RAY_DATA_DIR or ~/.local/share/ais-ray)")
     p.add_argument("--address", help="join this existing Ray cluster instead of starting a local one")

@@ -43,6 +43,9 @@ class Kind:
     wait: Wait = Wait.STATUS
     conflict_reb: bool = False  # refuses to start while a rebalance/resilver runs (Go ConflictRebRes)
     abort_by_reb: bool = False  # aborted when a rebalance starts (Go AbortByReb)
+    # ais-ray keeps it going across a rebalance (issue 11 part 6): every share places each name by
+    # the target's current Smap and a target that joins gets its share (`actors/proxy_nodes.py`)
+    follows_smap: bool = False
     display: str = ""  # the CLI's name when it differs
 
     @property
@@ -53,7 +56,7 @@ class Kind:
 REB_KINDS = frozenset({"rebalance", "resilver"})
 _CP = {"conflict_reb": True, "abort_by_reb": True}
 KINDS: dict[str, Kind] = {k.name: k for k in (
-    Kind("download", wait=Wait.IDLE, abort_by_reb=True),
+    Kind("download", wait=Wait.IDLE, abort_by_reb=True, follows_smap=True),
     Kind("blob-download", Scope.NODE, Wait.SINGLE_NODE, abort_by_reb=True),
     Kind("prefetch-listrange", display="prefetch"),
     Kind("evict-listrange", display="evict"),
@@ -62,7 +65,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("summary-bck", display="summary"),
     Kind("list", wait=Wait.IDLE),
     Kind("copy-bck", display="copy-bucket", **_CP),
-    Kind("copy-listrange", wait=Wait.IDLE, display="copy-objects", **_CP),
+    Kind("copy-listrange", wait=Wait.IDLE, display="copy-objects", follows_smap=True, **_CP),
     Kind("etl-bck", display="etl-bucket", **_CP),
     Kind("etl-listrange", wait=Wait.IDLE, display="etl-objects", **_CP),
     Kind("etl-inline", abort_by_reb=True),
@@ -124,6 +127,12 @@ def conflict(new: str, running: Iterable[str]) -> str:
 def aborted_by(new: str, running: str) -> bool:
     """Does starting `new` abort a running job of kind `running`? (a rebalance aborts AbortByReb kinds)"""
     return new == "rebalance" and kind_of(running).abort_by_reb
+
+
+def reb_aborts(new: str, running: str) -> bool:
+    """Whether a target aborts its running `running` job when `new` starts: as Go (`aborted_by`),
+    except for the kinds that follow the Smap (download, copy-listrange), which keep going."""
+    return aborted_by(new, running) and not kind_of(running).follows_smap
 
 
 @dataclass

@@ -21,6 +21,7 @@ from ais_ray.core.bmd import BucketProps, RemoteRef, remote_of
 from ais_ray.core.errors import ErrUnsupported
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, Provider
+from ais_ray.core.smap import FLAG_OFFLINE
 from ais_ray.fs.walk import LsEntry
 from ais_ray.serve.state import state
 from ais_ray.serve.wire import LsoMsg
@@ -112,7 +113,8 @@ async def _list_local(bck: Bucket, msg: LsoMsg) -> Response:
     # one extra entry tells whether a next page exists without an empty final round trip
     pages = await asyncio.gather(*(state().target(tid).list_page.remote(bck, msg.prefix, start_after, page_size + 1, with_attrs,
                                                                        msg.flags)
-                                   for tid in smap.targets))
+                                   for tid, tsi in smap.targets.items()
+                                   if not tsi.flags & FLAG_OFFLINE))  # a lost node: list the rest, not wait
     merged = heapq.merge(*[[(e.name, loc, e) for loc, e in page] for page in pages], key=lambda x: x[0])
     entries = []
     for name, loc, e in merged:

@@ -30,6 +30,9 @@ def test_kind_table_rebalance_rules() -> None:
     assert xact.conflict("download", ["resilver"]) == ""
     assert xact.aborted_by("rebalance", "download") and not xact.aborted_by("rebalance", "prefetch-listrange")
     assert not xact.aborted_by("resilver", "download")
+    # ais-ray keeps the jobs that follow the Smap going (issue 11 part 6); the others as Go
+    assert not xact.reb_aborts("rebalance", "download") and not xact.reb_aborts("rebalance", "copy-listrange")
+    assert xact.reb_aborts("rebalance", "copy-bck") and xact.reb_aborts("rebalance", "blob-download")
     with pytest.raises(ErrUnknownKind):
         xact.kind_of("no-such-kind")
 
