@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from ais_ray.core.errors import ErrBadRequest, ErrJobNotFound, ErrUnsupported
-from ais_ray.core.names import Bucket, Provider, validate_bucket_name
 from ais_ray.core.smap import FLAG_OFFLINE
 from ais_ray.core.xact import XactSnap
 from ais_ray.core.xact import status as xact_status
 from ais_ray.serve.config import cluster_config
 from ais_ray.serve.state import state
-from ais_ray.serve.wire import read_action, read_json
+from ais_ray.serve.msgs import JobArgs
+from ais_ray.serve.wire import bucket_of, parse_model, read_action, read_body
 
 router = APIRouter(tags=["cluster"])
 WHAT_CONFIG = ("config", "cluster_config")  # Go apc.WhatClusterConfig; the SDK's WHAT_CLUSTER_CONFIG
@@ -41,40 +39,24 @@ async def health(req: Request) -> Response:
     return Response(status_code=200 if ready else 503)
 
 
-def _arg(body: dict[str, Any] | None, *keys: str) -> Any:
-    """Go decodes JSON keys case-insensitively: accept `ID` and `id`, `Kind` and `kind`."""
-    low = {k.lower(): v for k, v in (body or {}).items()}
-    for k in keys:
-        if low.get(k.lower()) not in (None, ""):
-            return low[k.lower()]
-    return None
-
-
-def _bck_arg(body: dict[str, Any] | None) -> Bucket | None:
-    b = _arg(body, "Bck", "bck")
-    if not isinstance(b, dict) or not b.get("name"):
-        return None
-    return Bucket(validate_bucket_name(b["name"]), Provider.parse(b.get("provider") or "ais"))
-
-
 @router.get("/v1/cluster", summary="Jobs: `?what=status|qryxstats|status_all|running_all` (body: JobArgs / query); `?what=config`")
 async def cluster_get(req: Request) -> Response:
     what = req.query_params.get("what", "")
     if what in WHAT_CONFIG:
         return JSONResponse(cluster_config(await state().smap()).model_dump())
-    body = await read_json(req)
-    xid, kind = str(_arg(body, "ID") or ""), str(_arg(body, "Kind") or "")
+    args = await read_body(req, JobArgs)
+    xid, kind = args.id, args.kind
     proxy = state().proxy
     if what == "status":
         return JSONResponse(await proxy.xact_status.remote(xid, kind))
     if what == "qryxstats":
-        only_running = bool(_arg(body, "show_active"))
-        parts = await proxy.xact_query.remote(xid, kind, _bck_arg(body), only_running)
+        bck = bucket_of(args.bck) if args.bck and args.bck.name else None
+        parts = await proxy.xact_query.remote(xid, kind, bck, args.show_active)
         if not parts:
             raise ErrJobNotFound(xid or kind or "jobs")
         return JSONResponse({tid: [s.to_wire() for s in snaps] for tid, snaps in parts.items()})
     if what in ("status_all", "running_all"):
-        only_running = what == "running_all" or bool(_arg(body, "show_active"))
+        only_running = what == "running_all" or args.show_active
         parts = await proxy.xact_query.remote("", kind, None, only_running)
         by_id: dict[str, list[XactSnap]] = {}
         for snaps in parts.values():
@@ -89,15 +71,15 @@ async def cluster_get(req: Request) -> Response:
 @router.put("/v1/cluster", summary="Jobs: action `stop` (abort) with JobArgs {ID, Kind}; `start-maintenance`, `stop-maintenance` {sid}")
 async def cluster_put(req: Request) -> Response:
     msg = await read_action(req)
-    value = msg.value if isinstance(msg.value, dict) else {}
-    xid, kind = str(_arg(value, "ID") or ""), str(_arg(value, "Kind") or "")
+    args = parse_model(JobArgs, msg.value)
+    xid, kind = args.id, args.kind
     if msg.action == "stop":
         if not xid and not kind:
             raise ErrBadRequest("stop: expecting a job ID or kind")
         await state().proxy.xact_abort.remote(xid, kind)
         return Response(status_code=200)
     if msg.action in ("start-maintenance", "stop-maintenance"):  # Go ActValRmNode; no rebalance yet
-        sid = str(_arg(value, "sid") or "")
+        sid = args.sid
         if not sid:
             raise ErrBadRequest(f'{msg.action}: expecting "sid" (the target id)')
         await state().proxy.set_target_state.remote(sid, maintenance=msg.action == "start-maintenance")

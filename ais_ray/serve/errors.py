@@ -19,7 +19,12 @@ NODE = "p[p1]"
 
 
 def unwrap(exc: BaseException) -> BaseException:
-    """The domain error inside a Ray task error (RayTaskError keeps it as `cause`)."""
+    """The domain error inside a Ray task error (RayTaskError keeps it as `cause`) or inside the
+    exception group of a middleware's task group (a body bound hit while streaming)."""
+    group = getattr(exc, "exceptions", None)  # (Base)ExceptionGroup, Python 3.11+ and anyio's backport
+    while isinstance(group, tuple) and len(group) == 1 and isinstance(group[0], BaseException):
+        exc = group[0]
+        group = getattr(exc, "exceptions", None)
     cause = getattr(exc, "cause", None)
     return cause if isinstance(cause, BaseException) else exc
 
