@@ -251,6 +251,11 @@ class _ProxyActor:
             return self.bmd
 
     async def set_bucket_props(self, bck: Bucket, props: BucketProps) -> BMD:
+        """Commit new props; a new `backend_bck` must exist on its remote first (HEAD), so a typo
+        is a 404 now rather than 502s on every later list and PUT."""
+        backend = props.backend_bck
+        if backend is not None and backend != self.bmd.must_get(bck).backend_bck:
+            await get_backend(backend.provider).head_bucket(backend.name)
         async with self._lock:
             self.bmd.must_get(bck)
             await self._commit(bmd=self.bmd.with_bucket(bck, props, exist_ok=True))

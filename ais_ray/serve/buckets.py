@@ -147,6 +147,8 @@ def apply_props(bck: Bucket, props: BucketProps, value: dict[str, Any]) -> Bucke
                 changes["backend_bck"] = None
                 continue
             backend = Bucket(validate_bucket_name(name), Provider.parse(prov))
+            if backend.provider is Provider.HT:
+                raise ErrBadRequest(f"backend_bck: {backend} cannot be a backend (an HTTP bucket is made by a GET)")
             if bck.is_remote or not backend.is_remote:
                 raise ErrBadRequest(f"backend_bck: {bck} cannot have {backend} as its backend (an ais bucket over a remote one)")
             changes["backend_bck"] = backend
