@@ -18,6 +18,7 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 
+from ais_ray.auth.gate import internal_headers
 from ais_ray.core import headers as H
 from ais_ray.core.bmd import RemoteRef, remote_of
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrObjNotFound, ErrUnsupported
@@ -125,7 +126,7 @@ class ObjCopier:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_read=300))
         headers = {"Content-Length": str(attrs.size), "Content-Type": "application/octet-stream",
-                   OWT_HEADER: Owt.COPY.value}
+                   OWT_HEADER: Owt.COPY.value, **internal_headers()}
         async with self._session.put(url, params=params, data=body(), headers=headers) as r:
             if r.status >= 300:
                 text = (await r.text(errors="replace"))[:512]

@@ -42,6 +42,7 @@ Q_UUID = "uuid"
 Q_ARCHPATH = "archpath"  # GET: one member of a shard
 Q_ARCHREGX = "archregx"  # GET: the members matching (a TAR of them)
 Q_ARCHMODE = "archmode"  # regexp | prefix | suffix | substr | wdskey
+Q_GRANT = "ais_grant"  # a 307's signed grant for one method and object path (auth/tokens.py)
 
 TRUE_WORDS = frozenset({"true", "1", "yes", "y", "on"})
 

@@ -20,12 +20,13 @@ BCK = frozenset({H.Q_PROVIDER, H.Q_NAMESPACE})  # every bucket-addressed route
 
 # route -> method -> accepted parameters (besides BCK)
 ROUTES: dict[str, dict[str, frozenset[str]]] = {
+    # every object route also takes the redirect grant (H.Q_GRANT) the API's 307 carries when auth is on
     "object": {
-        "GET": frozenset({H.Q_ARCHPATH, H.Q_ARCHREGX, H.Q_ARCHMODE, H.Q_LATEST, "original_url"}),
+        "GET": frozenset({H.Q_ARCHPATH, H.Q_ARCHREGX, H.Q_ARCHMODE, H.Q_LATEST, "original_url", H.Q_GRANT}),
         # object_to + latest-ver + synchronize: single-object copy (actors/objcopy.py)
-        "PUT": frozenset({H.Q_OBJ_TO, H.Q_LATEST, H.Q_SYNC, "original_url"}),
-        "HEAD": frozenset({H.Q_PROPS, "original_url"}),
-        "DELETE": frozenset({"original_url"}),
+        "PUT": frozenset({H.Q_OBJ_TO, H.Q_LATEST, H.Q_SYNC, "original_url", H.Q_GRANT}),
+        "HEAD": frozenset({H.Q_PROPS, "original_url", H.Q_GRANT}),
+        "DELETE": frozenset({"original_url", H.Q_GRANT}),
     },
     "objects": {"POST": frozenset()},  # blob-download action
     "buckets": {"GET": frozenset(), "HEAD": frozenset()},

@@ -11,11 +11,20 @@ route and method takes (also what `/openapi.json` declares for that operation).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 MAX_DEPTH = 32  # deepest JSON nesting any body needs is 4 (a bucket's namespace inside a value)
+
+
+def _not_negative(n: int) -> int:
+    if n < 0:
+        raise ValueError(f"must not be negative, got {n}")
+    return n
+
+
+NonNegativeInt = Annotated[int, AfterValidator(_not_negative)]
 
 
 class _Msg(BaseModel):

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from ais_ray.core.errors import ErrBadRequest
 from ais_ray.core.names import Bucket, Namespace, Provider, validate_bucket_name
+from ais_ray.serve.errors import authorize_request
 from ais_ray.serve.msgs import ACTIONS, MAX_DEPTH, ActionMsg, BckMsg, json_depth
 
 M = TypeVar("M", bound=BaseModel)
@@ -44,6 +45,8 @@ async def read_action(req: Request) -> ActionMsg:
     """An `ActionMsg` whose `value` has been validated by its action's model (`msgs.ACTIONS`)
     and replaced by the validated fields (wire names), so handlers see only well-typed values."""
     msg = parse_model(ActionMsg, await read_json(req))
+    if msg.action:
+        authorize_request(req, msg.action)  # some actions need more than the route (create-bck, admin ones)
     model = ACTIONS.get(msg.action or "list")
     if model is not None:
         value = parse_model(model, msg.value, where="value")
@@ -57,8 +60,16 @@ def parse_model(model: type[M], data: Any, *, where: str = "") -> M:
         return model.model_validate({} if data is None else data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        loc = ".".join(str(p) for p in (where, *first["loc"]) if p != "") or "body"
+        loc = ".".join(str(p) for p in (where, *first["loc"]) if p != "" and not _is_type_tag(p)) or "body"
         raise ErrBadRequest(f"invalid {model.__name__} field {loc!r}: {first['msg']}") from None
+
+
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict", "none", "constrained-int"})
+
+
+def _is_type_tag(p: object) -> bool:
+    """pydantic puts the union member tried in an error's location (`int`, `function-after[...]`)."""
+    return isinstance(p, str) and (p in _TYPE_TAGS or "[" in p or "(" in p)
 
 
 def bucket_of(b: BckMsg) -> Bucket:

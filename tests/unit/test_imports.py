@@ -19,12 +19,13 @@ ALLOWED: dict[str, set[str]] = {
     "stats": {"core"},
     "fs": {"core", "stats"},
     "backends": {"core", "stats"},
+    "auth": {"core"},  # tokens and the one access check, beside backends: the edges import it
     "jobs": {"core", "fs", "backends", "stats"},
-    "actors": {"core", "fs", "backends", "jobs", "stats"},
-    "serve": {"core", "fs", "backends", "jobs", "actors", "stats"},
+    "actors": {"core", "fs", "backends", "jobs", "stats", "auth"},
+    "serve": {"core", "fs", "backends", "jobs", "actors", "stats", "auth"},
     "client": {"core"},
-    "deploy": {"core", "fs", "backends", "jobs", "actors", "serve", "stats"},
-    "cli": {"core", "fs", "backends", "jobs", "actors", "serve", "deploy", "client", "stats"},
+    "deploy": {"core", "fs", "backends", "jobs", "actors", "serve", "stats", "auth"},
+    "cli": {"core", "fs", "backends", "jobs", "actors", "serve", "deploy", "client", "stats", "auth"},
 }
 
 
