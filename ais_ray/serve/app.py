@@ -10,7 +10,7 @@ import logging
 from fastapi import FastAPI
 from ray import serve
 
-from ais_ray.serve import buckets, cluster, download, errors, objects
+from ais_ray.serve import buckets, cluster, download, errors, objects, openapi
 from ais_ray.serve.bodylimit import BodyLimit
 from ais_ray.serve.state import init_state
 
@@ -20,6 +20,7 @@ errors.install(app)
 app.add_middleware(BodyLimit)  # outermost: before any body is read
 for r in (cluster.router, buckets.router, objects.router, download.router):
     app.include_router(r)
+openapi.install(app)  # the real query parameters and bodies (core/params.py, serve/msgs.py)
 
 
 # Access logs cost a measurable share of the per-request CPU of the API hop (benchmarks/README.md).
