@@ -29,7 +29,7 @@ test: setup-test           ## unit + integration tests (real Ray cluster, real e
 FUZZ_TIME ?= 600
 
 fuzz: setup-test           ## schemathesis over /openapi.json for FUZZ_TIME seconds (default 600): no input may answer 5xx
-	AIS_RAY_FUZZ_TIME=$(FUZZ_TIME) AIS_RAY_FUZZ_SEED=$$RANDOM $(VENV)/bin/python -m pytest tests/integration/test_fuzz.py -x -p no:cacheprovider -o addopts=""
+	AIS_RAY_FUZZ_TIME=$(FUZZ_TIME) AIS_RAY_FUZZ_SEED=$$RANDOM $(VENV)/bin/python -m pytest tests/integration/test_fuzz.py -x -p no:cacheprovider
 
 setup-bench: setup-test
 	$(PIP) install --quiet -e '.[bench]'
