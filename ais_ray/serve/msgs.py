@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, StrictInt, model_validator
 
 MAX_DEPTH = 32  # deepest JSON nesting any body needs is 4 (a bucket's namespace inside a value)
 
@@ -114,12 +114,19 @@ class VersioningMsg(_Msg):
 
 
 class BpropsMsg(BaseModel):
-    """`set-bprops` (Go `cmn.BpropsToSet`): what ais-ray can change. Other keys are kept so that
-    the handler names them in its 400 ("cannot be set here")."""
+    """`set-bprops`, or `create-bck` with props (Go `cmn.BpropsToSet`): what ais-ray can change.
+    `mirror` and `ec` fields are typed by `core/redundancy.py` (AIStore's messages); other keys are
+    kept so that the handler names them in its 400 ("cannot be set here")."""
 
     model_config = ConfigDict(extra="allow")
     backend_bck: BckMsg | None = None
     versioning: VersioningMsg | None = None
+    mirror: dict[str, Any] | None = None
+    ec: dict[str, Any] | None = None
+
+
+class CopiesMsg(RootModel[StrictInt]):
+    """`make-n-copies`: the number of copies itself is the value (Go `ActMakeNCopies`)."""
 
 
 class BlobMsg(_Msg):
@@ -160,7 +167,8 @@ ACTIONS: dict[str, type[BaseModel]] = {
     "evict-listrange": ListRangeMsg,
     "copy-bck": TcbMsg,
     "copy-listrange": TcbMsg,
-    "create-bck": NoValue,
+    "create-bck": BpropsMsg,
+    "make-n-copies": CopiesMsg,
     "destroy-bck": NoValue,
     "evict-remote-bck": NoValue,
     "set-bprops": BpropsMsg,
@@ -174,7 +182,8 @@ ACTIONS: dict[str, type[BaseModel]] = {
 # (route, method) -> the actions it takes ("" = no action: list objects)
 ROUTE_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("/v1/buckets/{bucket}", "GET"): ("list", "summary-bck"),
-    ("/v1/buckets/{bucket}", "POST"): ("create-bck", "prefetch-listrange", "copy-bck", "copy-listrange"),
+    ("/v1/buckets/{bucket}", "POST"): ("create-bck", "prefetch-listrange", "copy-bck", "copy-listrange",
+                                       "make-n-copies"),
     ("/v1/buckets/{bucket}", "DELETE"): ("destroy-bck", "evict-remote-bck", "evict-listrange"),
     ("/v1/buckets/{bucket}", "PATCH"): ("set-bprops",),
     ("/v1/objects/{bucket}", "POST"): ("blob-download",),

@@ -49,19 +49,24 @@ async def read_action(req: Request) -> ActionMsg:
         authorize_request(req, msg.action)  # some actions need more than the route (create-bck, admin ones)
     model = ACTIONS.get(msg.action or "list")
     if model is not None:
-        value = parse_model(model, msg.value, where="value")
-        msg.value = value.model_dump(by_alias=True, exclude_unset=True)
+        if model.model_fields.get("root") is not None:  # a RootModel: the value is not an object
+            msg.value = parse_model(model, msg.value, where="value", label=msg.action).model_dump()
+        else:
+            value = parse_model(model, msg.value, where="value", label=msg.action)
+            msg.value = value.model_dump(by_alias=True, exclude_unset=True)
     return msg
 
 
-def parse_model(model: type[M], data: Any, *, where: str = "") -> M:
-    """`data` as `model`; None counts as an empty object. Raises ErrBadRequest naming the field."""
+def parse_model(model: type[M], data: Any, *, where: str = "", label: str = "") -> M:
+    """`data` as `model`; None counts as an empty object. Raises ErrBadRequest naming the field
+    (and `label`, e.g. the action, first)."""
     try:
-        return model.model_validate({} if data is None else data)
+        return model.model_validate({} if data is None and "root" not in model.model_fields else data)
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in (where, *first["loc"]) if p != "" and not _is_type_tag(p)) or "body"
-        raise ErrBadRequest(f"invalid {model.__name__} field {loc!r}: {first['msg']}") from None
+        raise ErrBadRequest(f"{label + ': ' if label else ''}invalid {model.__name__} field {loc!r}: "
+                            f"{first['msg']}") from None
 
 
 _TYPE_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict", "none", "constrained-int"})
