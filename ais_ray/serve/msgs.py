@@ -121,8 +121,8 @@ class BpropsMsg(BaseModel):
     model_config = ConfigDict(extra="allow")
     backend_bck: BckMsg | None = None
     versioning: VersioningMsg | None = None
-    mirror: dict[str, Any] | None = None
-    ec: dict[str, Any] | None = None
+    mirror: Any = None  # an object of MirrorConf fields: checked by core/redundancy.py
+    ec: Any = None  # an object of ECConf fields: likewise
 
 
 class CopiesMsg(RootModel[StrictInt]):
