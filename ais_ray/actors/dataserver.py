@@ -18,6 +18,7 @@ from aiohttp import web
 from ais_ray.actors import archget
 from ais_ray.actors.blobs import Blobs
 from ais_ray.actors.cold import ColdGets
+from ais_ray.actors.mover import Mover
 from ais_ray.actors.objcopy import ObjCopier
 from ais_ray.auth.gate import authorize, cluster_secret
 from ais_ray.backends.base import RemoteObj
@@ -25,11 +26,12 @@ from ais_ray.core import headers as H
 from ais_ray.core import params
 from ais_ray.core.auth import Claims
 from ais_ray.core.blob import blob_source
+from ais_ray.core.copy import present_only
 from ais_ray.core.bmd import RemoteRef, remote_of
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrObjNotFound, ErrUnsupported, error_body
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name
-from ais_ray.core.owt import OWT_HEADER, put_owt
+from ais_ray.core.owt import OWT_HEADER, Owt, put_owt
 from ais_ray.core.ranges import parse_range
 from ais_ray.fs.write import write_stream
 
@@ -118,6 +120,7 @@ class DataServer:
         self.cold = ColdGets(ctx.store)
         self.blobs = Blobs(ctx)
         self.copier = ObjCopier(ctx, self.cold, lambda: self.url)
+        self.mover = Mover(ctx, self.copier, lambda: self.url)
 
     async def start(self, host: str, port: int) -> str:
         """Bind `port` if free (stable URLs across restarts), else any free port; return the URL."""
@@ -149,9 +152,12 @@ class DataServer:
             return await self.copier.copy(req, bck, name, ref)
         if req.query.get("append_type"):
             raise ErrUnsupported("append is not supported")
+        owt = put_owt(req.headers.get(OWT_HEADER, ""))
+        if owt is Owt.REBALANCE:  # an object moving here (rebalance, resilver)
+            return await self.mover.receive(req, bck, name)
         self.ctx.store.fqn(bck, name)  # validate the name before reading the body
         through = self.cold.write_through(ref, name) if ref is not None else None  # the remote has it first
-        await write_stream(self.ctx.store, bck, name, req.content.iter_any(), put_owt(req.headers.get(OWT_HEADER, "")),
+        await write_stream(self.ctx.store, bck, name, req.content.iter_any(), owt,
                            expect_size=-1 if req.content_length is None else req.content_length,
                            write_through=through)
         return web.Response(status=200)
@@ -165,9 +171,9 @@ class DataServer:
         if H.is_true(req.headers.get(H.BLOB_DOWNLOAD)):
             return await self._blob_get(req, bck, name, ref)
         try:
-            f, attrs = await asyncio.to_thread(self.ctx.store.open, bck, name)
+            f, attrs = await self._open_here(req, bck, name)
         except ErrObjNotFound:
-            if ref is None:
+            if ref is None or _gfn(req):
                 raise
             return await self._cold_get(req, bck, name, ref)
         if ref is not None and _wants_latest(req):
@@ -183,11 +189,21 @@ class DataServer:
     async def _open_stored(self, bck: Bucket, name: str, ref: RemoteRef | None) -> tuple[Any, ObjAttrs]:
         """The stored object, fetched first (cold GET) when a remote bucket does not have it yet."""
         try:
-            return await asyncio.to_thread(self.ctx.store.open, bck, name)
+            return await self._open_here(None, bck, name)
         except ErrObjNotFound:
             if ref is None:
                 raise
         await self.cold.fetch(bck, ref, name, None)
+        return await asyncio.to_thread(self.ctx.store.open, bck, name)
+
+    async def _open_here(self, req: web.Request | None, bck: Bucket, name: str) -> tuple[Any, ObjAttrs]:
+        """The object as stored on this disk; while placement is changing, one not here yet is
+        first fetched from the neighbor that still holds it (unless this is such a fetch)."""
+        try:
+            return await asyncio.to_thread(self.ctx.store.open, bck, name)
+        except ErrObjNotFound:
+            if (req is not None and _gfn(req)) or not await self.mover.from_neighbor(bck, name):
+                raise
         return await asyncio.to_thread(self.ctx.store.open, bck, name)
 
     async def _serve_local(self, req: web.Request, bck: Bucket, name: str, f: Any, attrs: ObjAttrs) -> web.StreamResponse:
@@ -196,6 +212,8 @@ class DataServer:
             offset, length = rng or (0, attrs.size)
             resp = web.StreamResponse(status=206 if rng else 200,
                                      headers=obj_headers(bck, name, attrs, self.ctx.location, os.fstat(f.fileno()).st_mtime))
+            if _gfn(req):  # a neighbor takes the object over: its whole metadata travels
+                resp.headers[H.REB_ATTRS] = attrs.to_header()
             if rng:
                 resp.headers["Content-Range"] = f"bytes {offset}-{offset + length - 1}/{attrs.size}"
             resp.headers["Accept-Ranges"] = "bytes"
@@ -273,10 +291,15 @@ class DataServer:
         if unknown:
             raise ErrBadRequest(f"invalid object property {unknown[0]!r} (expecting one of: {', '.join(sorted(H.HEAD_PROPS))})")
         try:
-            attrs, mtime = await asyncio.to_thread(self._load_with_mtime, bck, name)
+            try:
+                attrs, mtime = await asyncio.to_thread(self._load_with_mtime, bck, name)
+            except ErrObjNotFound:
+                if _gfn(req) or not await self.mover.from_neighbor(bck, name):
+                    raise
+                attrs, mtime = await asyncio.to_thread(self._load_with_mtime, bck, name)
             headers = obj_headers(bck, name, attrs, self.ctx.location, mtime)
         except ErrObjNotFound:
-            if ref is None:
+            if ref is None or present_only(req.query.get(H.Q_PRESENCE)):
                 raise
             obj = await self.cold.head(ref, name)  # not cached: the remote's answer, Ais-Present false
             attrs = ObjAttrs(size=obj.size, cksum_type="", version=obj.version, src_etag=obj.etag)
@@ -295,15 +318,13 @@ class DataServer:
 
     async def delete_object(self, req: web.Request) -> web.Response:
         bck, name, ref = self._locate(req)
-        if ref is not None:
-            await self.cold.delete(ref, name)
-            try:
-                await asyncio.to_thread(self.ctx.store.delete, bck, name)
-            except ErrObjNotFound:
-                pass
-        else:
-            await asyncio.to_thread(self.ctx.store.delete, bck, name)
+        await self.cold.remove(bck, ref, name)
         return web.Response(status=200)
+
+
+def _gfn(req: web.Request) -> bool:
+    """`?gfn=true`: a neighbor fetching what is stored here (no GFN of its own, no cold GET)."""
+    return H.is_true(req.query.get(H.Q_GFN))
 
 
 def _wants_latest(req: web.Request) -> bool:

@@ -11,8 +11,8 @@ import asyncio
 import json
 import logging
 import os
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import ray
@@ -33,6 +33,7 @@ from ais_ray.fs.store import MountpathStore
 from ais_ray.jobs.blob import remove_stale_chunks
 from ais_ray.jobs.dl_source import Sources
 from ais_ray.jobs.dl_worker import DlJobCtx, DlResult, DlWorker
+from ais_ray.jobs.rebalance import MoveStats
 from ais_ray.stats import Counters
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class NodeMeta:
 
     smap: Smap | None = None
     bmd: BMD = field(default_factory=lambda: BMD(uuid=""))
+    prev_smap: Smap | None = None  # the map before the last placement change (get-from-neighbor asks there first)
 
     @classmethod
     def load(cls, store: MountpathStore) -> NodeMeta:
@@ -141,6 +143,9 @@ class _MountpathActor:
         meta, store = self.ctx.meta, self.ctx.store
         if smap is not None and (meta.smap is None or smap.version > meta.smap.version or smap.uuid != meta.smap.uuid):
             await asyncio.to_thread(store.save_meta, lom.SMAP_FILE, json.dumps(smap.to_wire()).encode())
+            if meta.smap is not None and not meta.smap.same_placement(smap):
+                meta.prev_smap = meta.smap
+                self.server.mover.extend_gfn()
             meta.smap = smap
         if bmd is not None and (bmd.version > meta.bmd.version or bmd.uuid != meta.bmd.uuid):
             await asyncio.to_thread(store.save_meta, lom.BMD_FILE, json.dumps(bmd.to_wire()).encode())
@@ -169,10 +174,22 @@ class _MountpathActor:
 
         return await asyncio.to_thread(look)
 
-    async def copy_obj(self, src: Bucket, name: str, dst: Bucket, dst_name: str, latest: bool, sync: bool) -> int:
-        """Copy one object held here to the destination's owner (copy jobs); its size."""
+    async def copy_obj(self, src: Bucket, name: str, dst: Bucket, dst_name: str, latest: bool,
+                       sync: bool) -> tuple[str, int]:
+        """Copy one object held here to the destination's owner (copy jobs): ("ok"|"skipped", size)."""
         ref = remote_of(src, self.ctx.meta.bmd.must_get(src))
         return await self.io.run(self.server.copier.copy_one(src, name, ref, dst, dst_name, latest=latest, sync=sync))
+
+    # ---- rebalance / resilver (actors/mover.py) ----------------------------------------------------
+    async def reb_walk(self, xid: str, kind: str) -> MoveStats:
+        """Move this disk's misplaced objects for rebalance/resilver `xid`; returns when done."""
+        return await self.io.run(self.server.mover.walk(xid, kind))
+
+    async def reb_progress(self, xid: str) -> MoveStats:
+        return replace(self.server.mover.stats.get(xid) or MoveStats())
+
+    async def reb_abort(self, xid: str) -> None:
+        await self.io.run(self.server.mover.abort(xid))
 
     async def prefetch_obj(self, bck: Bucket, name: str, latest: bool, blob_threshold: int) -> tuple[str, int]:
         """Bring one remote object here unless cached (and current, with `latest`): ("ok"|"skipped", size)."""
@@ -282,6 +299,11 @@ class _MountpathActor:
             return -1
         return await self.delete_objects(bck, names)
 
+    async def wipe(self) -> None:
+        """Delete the objects of every bucket on this disk (a decommissioned node's user data)."""
+        for bck in self.ctx.meta.bmd.list():
+            await asyncio.to_thread(self.ctx.store.destroy_bucket, bck)
+
     async def destroy_bucket(self, bck: Bucket) -> None:
         await asyncio.to_thread(self.ctx.store.destroy_bucket, bck)
 
@@ -306,6 +328,21 @@ class _MountpathActor:
             self.dl.forget(job_id)
 
         await self.io.run(forget())
+
+    async def remove_objects(self, bck: Bucket, names: list[str]) -> int:
+        """Delete objects as a DELETE does (the remote side too): a copy's `sync` pruning; how many went."""
+        async def remove() -> int:
+            ref = remote_of(bck, self.ctx.meta.bmd.must_get(bck))
+            n = 0
+            for name in names:
+                try:
+                    await self.server.cold.remove(bck, ref, name)
+                    n += 1
+                except ErrNotFound:
+                    pass
+            return n
+
+        return await self.io.run(remove())
 
     async def delete_objects(self, bck: Bucket, names: list[str]) -> int:
         def delete() -> int:

@@ -18,6 +18,7 @@ from typing import Any
 import ray
 
 from ais_ray.actors.proxy_dl import ProxyDownloads
+from ais_ray.actors.proxy_members import ProxyMembers
 from ais_ray.actors.proxy_xact import gather
 from ais_ray.actors.target import NAMESPACE, target_actor_name
 from ais_ray.backends.registry import get_backend
@@ -46,7 +47,7 @@ KEEPALIVE_INTERVAL = 2.0
 KEEPALIVE_TIMEOUT = 5.0
 
 
-class _ProxyActor:
+class _ProxyActor(ProxyMembers):
     def __init__(self, state_dir: str, cluster_uuid: str, endpoint: str, tids: list[str]) -> None:
         logging.basicConfig(level=logging.INFO)
         self.dir = state_dir
@@ -86,19 +87,22 @@ class _ProxyActor:
 
     # ---- membership ----------------------------------------------------------------------
     async def join(self) -> dict[str, Any]:
-        """Wait for every target, adopt the newest BMD any of them holds, publish the Smap."""
+        """Wait for every target, adopt the newest BMD any of them holds, publish the Smap; a
+        rebalance if placement changed since the map was saved (a target joined or came back)."""
         snodes = await asyncio.gather(*(self.target(tid).snode.remote() for tid in self.tids))
         copies = await asyncio.gather(*(self.target(tid).stored_bmd.remote() for tid in self.tids))
+        old = self.smap
         async with self._lock:
             smap = self.smap
             for tsi in snodes:
-                smap = smap.with_target(_keep_flags(smap, tsi))
+                smap = smap.with_reported_target(tsi)
             bmd = self.bmd
             for copy in copies:  # the head's state dir may be new or lost: the targets remember
                 if copy is not None and copy.uuid == bmd.uuid and copy.version > bmd.version:
                     bmd = copy
             await self._commit(smap=smap, bmd=bmd, force=True)
         self._ensure_keepalive()
+        await self._placement_changed(old, True, "join")  # e.g. a target back after a decommission
         return self.smap.to_wire()
 
     def _ensure_keepalive(self) -> None:
@@ -129,13 +133,14 @@ class _ProxyActor:
                 if tsi is None and old is not None and not old.flags & FLAG_OFFLINE:
                     smap = smap.with_target(replace(old, flags=old.flags | FLAG_OFFLINE))
                 elif tsi is not None:
-                    smap = smap.with_target(_keep_flags(smap, tsi))
+                    smap = smap.with_reported_target(tsi)
             if smap is not self.smap:
                 log.info("smap v%d -> v%d", self.smap.version, smap.version)
                 await self._commit(smap=smap)
 
-    async def add_target(self, tid: str) -> dict[str, Any]:
-        """Put a running target actor (back) into the map: a new Smap version, persisted and pushed.
+    async def add_target(self, tid: str, rebalance: bool = True) -> dict[str, Any]:
+        """Put a running target actor (back) into the map: a new Smap version, persisted and pushed;
+        then a rebalance moves its objects to it (unless `rebalance` is False).
 
         Raises:
             ErrNodeNotFound: no such target actor is running.
@@ -145,18 +150,23 @@ class _ProxyActor:
         except (ValueError, asyncio.TimeoutError, ray.exceptions.RayError):
             self._handles.pop(tid, None)
             raise ErrNodeNotFound(tid) from None
+        old = self.smap
         async with self._lock:
             if tid not in self.tids:
                 self.tids.append(tid)
-            await self._commit(smap=self.smap.with_target(_keep_flags(self.smap, tsi)))
+            await self._commit(smap=self.smap.with_reported_target(tsi))
+        await self._placement_changed(old, rebalance, f"add {tid}")
         return self.smap.to_wire()
 
-    async def remove_target(self, tid: str) -> dict[str, Any]:
-        """Take a target out of the map (its objects are no longer placed or found there).
+    async def remove_target(self, tid: str, rebalance: bool = True) -> dict[str, Any]:
+        """Take a target out of the map (no new object is placed there); a rebalance, on the
+        other targets and on the one that left, moves its objects to their new owners (unless
+        `rebalance` is False).
 
         Raises:
             ErrNodeNotFound: `tid` is not in the map.
         """
+        old = self.smap
         async with self._lock:
             if tid not in self.smap.targets:
                 raise ErrNodeNotFound(tid)
@@ -164,11 +174,14 @@ class _ProxyActor:
             await self._commit(smap=smap)
             self.tids = [t for t in self.tids if t != tid]
             await self._push(smap, None, [tid])  # the node that left learns it too
+        await self._placement_changed(old, rebalance, f"remove {tid}", extra=(tid,))
         return self.smap.to_wire()
 
     async def set_target_state(self, tid: str, *, maintenance: bool | None = None,
-                               decommission: bool | None = None) -> dict[str, Any]:
-        """Start or stop maintenance / decommissioning of a target: placement skips it while set.
+                               decommission: bool | None = None, rebalance: bool = True) -> dict[str, Any]:
+        """Start or stop maintenance / decommissioning of a target: placement skips it while set;
+        a rebalance moves the objects (unless `rebalance` is False). `member_action` is the
+        REST form, one change at a time.
 
         Raises:
             ErrNodeNotFound: `tid` is not in the map.
@@ -177,8 +190,10 @@ class _ProxyActor:
         for flag, on in ((FLAG_MAINTENANCE, maintenance), (FLAG_DECOMMISSION, decommission)):
             if on is not None:
                 set_f, clear_f = (set_f | flag, clear_f) if on else (set_f, clear_f | flag)
+        old = self.smap
         async with self._lock:
             await self._commit(smap=self.smap.with_target_flags(tid, set_flags=set_f, clear_flags=clear_f))
+        await self._placement_changed(old, rebalance, f"t[{tid}] state")
         return self.smap.to_wire()
 
     async def _commit(self, *, smap: Smap | None = None, bmd: BMD | None = None, force: bool = False) -> None:
@@ -233,6 +248,10 @@ class _ProxyActor:
                 return self.bmd
             await self._commit(bmd=self.bmd.with_bucket(bck.validate(), props))
             return self.bmd
+
+    async def remote_buckets(self, provider: Provider) -> list[str]:
+        """The cloud's own bucket list (`ls s3 --all`), present in the cluster or not."""
+        return await get_backend(provider).list_buckets()
 
     async def add_remote_bucket(self, bck: Bucket, origin: str = "") -> BMD:
         """A cloud bucket on first access (after checking it exists), or an HTTP bucket for `origin`."""
@@ -364,10 +383,15 @@ class _ProxyActor:
         return {t: p for t, p in parts.items() if p}
 
     async def xact_status(self, xid: str, kind: str = "") -> dict[str, Any]:
-        snaps = [s for part in (await self.xact_query(xid, kind)).values() for s in part]
+        targets = self._targets()
+        parts = await gather(targets, "xact_snaps", xid, kind, None, False, strict=False)
+        snaps = [s for part in parts.values() for s in part]
         if not snaps:
             raise ErrJobNotFound(xid or kind)
-        return xact_status(xid, kind, snaps)
+        st = xact_status(xid, kind, snaps)
+        if st["end_time"] and len(parts) < len(targets):  # a target that did not answer (restarting) may still work
+            st = {**st, "end_time": 0, "is_idle": False}
+        return st
 
     async def prefetch_start(self, spec: PrefetchSpec) -> str:
         """Every target prefetches its share; the xaction id is the same on all of them."""
@@ -408,12 +432,6 @@ class _ProxyActor:
 
     async def dl_remove(self, job_id: str) -> None:
         await self.downloads.remove(job_id)
-
-
-def _keep_flags(smap: Smap, tsi: Snode) -> Snode:
-    """A target's own description, with the states the proxy set (maintenance...) kept; OFFLINE cleared."""
-    old = smap.targets.get(tsi.daemon_id)
-    return replace(tsi, flags=(old.flags & ~FLAG_OFFLINE) | tsi.flags) if old is not None else tsi
 
 
 ProxyActor = ray.remote(_ProxyActor)

@@ -21,7 +21,9 @@ from aiohttp import web
 from ais_ray.actors.dataserver import OBJ_ROUTE, bind_socket, bucket_obj_from_request, error_middleware
 from ais_ray.actors.ioloop import IoLoop
 from ais_ray.actors.mountpath import MountpathActor
+from ais_ray.actors.target_copy import TargetCopies
 from ais_ray.actors.target_dl import TargetDownloads
+from ais_ray.fs.fspaths import ATTACH, Fspaths
 from ais_ray.actors.target_xact import TargetXacts
 from ais_ray.auth.gate import redirect_location
 from ais_ray.backends.pager import Fetch, backend_fetch
@@ -33,15 +35,16 @@ from ais_ray.core.dload import DlSpec, TargetDlStatus
 from ais_ray.core.errors import AisError
 from ais_ray.core.names import Bucket
 from ais_ray.core.selection import Selection
-from ais_ray.core.smap import MountpathInfo, Smap, Snode
+from ais_ray.core.smap import MP_DETACHED, MP_ENABLED, MountpathInfo, Smap, Snode
 from ais_ray.core.xact import XactSnap
 from ais_ray.fs.replicas import load_newest, save_everywhere
 from ais_ray.fs.walk import LsEntry
-from ais_ray.jobs.copy import CopyHooks, CopySpec, run_copy
+from ais_ray.jobs.copy import CopySpec
 from ais_ray.jobs.evict import run_evict
 from ais_ray.jobs.mirror import KIND as MIRROR_KIND
 from ais_ray.jobs.mirror import run_make_copies
 from ais_ray.jobs.prefetch import PrefetchHooks, PrefetchSpec, run_prefetch
+from ais_ray.jobs.rebalance import REBALANCE, RESILVER, run_moves
 from ais_ray.jobs.selection import Share
 from ais_ray.jobs.summary import KIND as SUMMARY
 from ais_ray.jobs.summary import run_summary
@@ -78,12 +81,11 @@ class _TargetActor:
         logging.basicConfig(level=logging.INFO)
         self.tid = tid
         self.host = host
-        paths = [os.path.abspath(p) for p in mountpaths]
-        for p in paths:  # on a real cluster the directories are this node's, made here
-            os.makedirs(p, exist_ok=True)
-        res = target_resource(tid)
-        self.mps = {p: MountpathActor.options(**actor_options(mountpath_actor_name(tid, p), res)).remote(tid, p, host, fsync)
-                    for p in paths}
+        self.fsync = fsync
+        self.fspaths = Fspaths([os.path.abspath(p) for p in mountpaths], fsync=fsync)
+        paths = self.fspaths.live()
+        self.mps = {p: self._mountpath_actor(p) for p in paths}
+        self.detached: dict[str, Any] = {}  # workers of detached mountpaths (idle; reused by a re-attach)
         self.mp_infos: tuple[MountpathInfo, ...] = ()
         self.io = IoLoop(f"io:target:{tid}")
         self.redirector = _Redirector(self)
@@ -94,12 +96,21 @@ class _TargetActor:
         self.xacts = TargetXacts()  # the one registry of this target's jobs, downloads included
         self.downloads = TargetDownloads(tid, self.mps, [os.path.join(p, DL_STATE_DIR) for p in paths],
                                          lambda: self.smap, self.xacts)
+        self._handles: dict[str, Any] = {}
+        self.copies = TargetCopies(tid, self.mps, lambda: self.smap, self.xacts, self._target_handle, fsync=fsync)
+
+    def _mountpath_actor(self, path: str) -> Any:
+        os.makedirs(path, exist_ok=True)  # on a real cluster the directories are this node's, made here
+        opts = actor_options(mountpath_actor_name(self.tid, path), target_resource(self.tid))
+        return MountpathActor.options(**opts).remote(self.tid, path, self.host, self.fsync)
 
     async def snode(self) -> Snode:
         """This target as the Smap describes it; waits until every mountpath serves."""
         infos = await asyncio.wait_for(asyncio.gather(*(h.info.remote() for h in self.mps.values())), CONTROL_TIMEOUT)
-        self.mp_infos = tuple(MountpathInfo(i["path"], i["url"]) for i in infos)
+        self.mp_infos = tuple(MountpathInfo(i["path"], i["url"], self.fspaths.states.get(i["path"], MP_ENABLED))
+                              for i in infos)
         self.downloads.resume()  # after a restart: the proxy's keepalive lands here within seconds
+        self.copies.resume()
         return Snode(self.tid, "target", self.url, 0, self.mp_infos)
 
     async def info(self) -> dict[str, Any]:
@@ -121,6 +132,7 @@ class _TargetActor:
                          only_running: bool = False) -> list[XactSnap]:
         """Snapshots of this target's xactions (every kind, downloads included)."""
         self.downloads.resume()
+        self.copies.resume()
         return self.xacts.snaps(xid=xid, kind=kind, bck=bck, only_running=only_running)
 
     async def prefetch_start(self, xid: str, spec: PrefetchSpec, ref: RemoteRef) -> None:
@@ -131,13 +143,15 @@ class _TargetActor:
         self.xacts.start(XactSnap(xid, "prefetch-listrange", spec.bck), lambda snap: run_prefetch(spec, hooks, snap))
 
     async def copy_start(self, xid: str, spec: CopySpec, ref: RemoteRef | None) -> None:
-        """This target's share of a copy-bck / copy-listrange (`jobs/copy.py`)."""
-        def list_for(prefix: str) -> Fetch:
-            assert ref is not None
-            return backend_fetch(get_backend(ref.bck.provider), ref.name, prefix)
+        """This target's share of a copy-bck / copy-listrange (`actors/target_copy.py`)."""
+        await self.copies.start(xid, spec, ref)
 
-        hooks = CopyHooks(self._share(), self.mps, list_for if ref is not None else None)
-        self.xacts.start(XactSnap(xid, spec.kind, spec.dst), lambda snap: run_copy(spec, hooks, snap))
+    def _target_handle(self, tid: str) -> Any:
+        """A target's actor handle (this one's too: a cluster-wide listing asks every target)."""
+        h = self._handles.get(tid)
+        if h is None:
+            h = self._handles[tid] = ray.get_actor(target_actor_name(tid), namespace=NAMESPACE)
+        return h
 
     async def mirror_start(self, xid: str, bck: Bucket, n: int) -> None:
         """This target's share of make-n-copies (`jobs/mirror.py`)."""
@@ -168,6 +182,64 @@ class _TargetActor:
                 snap.stats.in_bytes = size
 
         self.xacts.start(XactSnap(xid, "blob-download", bck, workers=max(workers, 0)), work)
+
+    async def reb_start(self, xid: str, kind: str = REBALANCE) -> None:
+        """This target's share of a rebalance (or its resilver, `jobs/rebalance.py`). A running one
+        of the same kind under another id is aborted first: a newer Smap preempts the older."""
+        for other, x in self.xacts.of_kind(kind).items():
+            if other != xid and x.snap().running:
+                log.info("%s %s preempted by %s", kind, other, xid)
+                await self.xacts.abort(xid=other)
+        x = self.xacts.get(xid)
+        if x is not None and not x.snap().running:
+            self.xacts.pop(xid)  # the same id again (a proxy restarted): run it again
+        peers = [t for t in (self.smap.targets if self.smap is not None and kind == REBALANCE else ()) if t != self.tid]
+
+        async def others_walked() -> bool:
+            async def one(tid: str) -> bool:
+                try:
+                    h = ray.get_actor(target_actor_name(tid), namespace=NAMESPACE)
+                    return bool(await asyncio.wait_for(h.reb_walked.remote(xid), CONTROL_TIMEOUT))
+                except (ValueError, asyncio.TimeoutError, ray.exceptions.RayError):
+                    return True  # gone: sends nothing more
+            return all(await asyncio.gather(*(one(t) for t in peers)))
+
+        async def work(snap: XactSnap) -> None:
+            await run_moves(kind, dict(self.mps), snap, others_walked)
+            if kind == RESILVER:  # what was being detached is empty now
+                await self.mountpath_forget()
+
+        self.xacts.start(XactSnap(xid, kind), work)
+
+    async def reb_walked(self, xid: str) -> bool:
+        """Whether this target has sent all it had to for rebalance `xid` (or does not run it)."""
+        x = self.xacts.get(xid)
+        return x is None or not x.snap().running or bool(x.snap().extra.get("walked"))
+
+    # ---- mountpaths -------------------------------------------------------------------------------
+    async def mountpath_change(self, action: str, path: str) -> Snode:
+        """Attach / enable / disable / detach a mountpath (`fs/fspaths.py`); this target
+        as the Smap will describe it. A detached mountpath keeps serving (and is walked by the
+        resilver that moves its objects away) until `mountpath_forget`."""
+        path = os.path.abspath(path) if path else path
+        state = self.fspaths.change(action, path, known=path in self.mps)
+        if action == ATTACH and path not in self.mps:
+            h = self.detached.pop(path, None) or self._mountpath_actor(path)
+            await asyncio.wait_for(h.info.remote(), CONTROL_TIMEOUT)
+            await h.update_meta.remote(self.smap, await self.stored_bmd())
+            self.mps[path] = h
+        self.fspaths.save(path, state)
+        return await self.snode()
+
+    async def mountpath_forget(self) -> Snode:
+        """Drop the workers of detached mountpaths (their objects have moved away)."""
+        for path in [p for p in self.mps if self.fspaths.states.get(p) == MP_DETACHED]:
+            self.detached[path] = self.mps.pop(path)
+        return await self.snode()
+
+    async def wipe_user_data(self) -> None:
+        """Delete every object on this target's mountpaths (decommission with `rm_user_data`)."""
+        await asyncio.gather(*(h.wipe.remote() for h in self.mps.values()))
 
     async def xact_abort(self, xid: str = "", kind: str = "") -> None:
         await self.xacts.abort(xid=xid, kind=kind)
@@ -231,7 +303,7 @@ class _TargetActor:
         return {"target": os.getpid(), **{p: pid for p, pid in zip(self.mps, mp)}}
 
     async def shutdown_mountpaths(self) -> None:
-        for h in self.mps.values():
+        for h in [*self.mps.values(), *self.detached.values()]:
             ray.kill(h, no_restart=True)
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 from urllib.parse import quote
 
 from ais_ray.auth.tokens import GRANT_PARAM, bearer, issue_token, sign_grant, verify_grant, verify_token
@@ -94,6 +95,14 @@ def internal_headers() -> Mapping[str, str]:
     if secret is None:
         return {}
     return {"Authorization": "Bearer " + _internal_token(secret, int(time.time()) // (INTERNAL_TTL // 2))}
+
+
+async def internal_auth(req: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
+    """aiohttp client middleware for node-to-node requests (copy, rebalance moves): adds the
+    internal token to every request of the session, renewed as it ages."""
+    for k, v in internal_headers().items():
+        req.headers[k] = v
+    return await handler(req)
 
 
 @functools.lru_cache(maxsize=2)

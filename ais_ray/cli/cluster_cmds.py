@@ -19,6 +19,7 @@ from ais_ray.cli.daemon import last_data_dir, pid_alive, read_state, remember_la
 from ais_ray.core.netpolicy import NetPolicy
 from ais_ray.client import AisClient
 from ais_ray.core.sizes import format_size, parse_size
+from ais_ray.core.smap import FLAG_DECOMMISSION, FLAG_MAINTENANCE
 
 UP_TIMEOUT = 240.0
 DOWN_TIMEOUT = 90.0
@@ -217,7 +218,9 @@ def cmd_show_cluster(args: argparse.Namespace) -> int:
             avail = sum(m["avail"] for m in t["mountpaths"])
             total_used, total_avail, n_mp = total_used + used, total_avail + avail, n_mp + len(t["mountpaths"])
             pct = 100 * used / (used + avail) if used + avail else 0
-            rows.append([tid, len(t["mountpaths"]), f"{format_size(used)} ({pct:.0f}%)", format_size(avail), t["url"], "online"])
+            flags = int(smap["tmap"].get(tid, {}).get("flags", 0))
+            state = "decommissioning" if flags & FLAG_DECOMMISSION else "maintenance" if flags & FLAG_MAINTENANCE else "online"
+            rows.append([tid, len(t["mountpaths"]), f"{format_size(used)} ({pct:.0f}%)", format_size(avail), t["url"], state])
         print_table(["TARGET", "MOUNTPATHS", "CAP USED(%)", "CAP AVAIL", "DATA URL", "STATUS"], rows)
         print()
         for tid, t in sorted(info["targets"].items()):

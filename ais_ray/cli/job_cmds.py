@@ -17,20 +17,32 @@ from ais_ray.cli.progress import Bar, Live
 from ais_ray.client import AisClient
 from ais_ray.core.durations import parse_duration
 from ais_ray.core.errors import ErrNotFound
-from ais_ray.core.names import parse_bucket_uri
+from ais_ray.core.names import Bucket, Namespace, Provider, parse_bucket_uri
 from ais_ray.core.sizes import format_size, parse_size
+from ais_ray.core.xact import kind_named
 
-KINDS = ("download", "prefetch-listrange", "blob-download")
+KINDS = ("download", "prefetch-listrange", "blob-download", "rebalance", "resilver")
 _ALIASES = {"prefetch": "prefetch-listrange"}
 
 
 def _split(args: argparse.Namespace) -> tuple[str, str]:
-    """(kind, id) from `[NAME] [ID]`: NAME may be a kind or already the id."""
+    """(kind, id) from `[NAME] [ID]`: NAME may be a kind (or its display name: `copy-bucket`) or the id."""
     name, xid = args.name or "", args.id or ""
     kind = _ALIASES.get(name, name)
-    if kind and kind not in KINDS and not xid:
-        return "", name
+    if kind and kind not in KINDS:
+        known = kind_named(kind)
+        if not known and not xid:
+            return "", name
+        kind = known or kind
     return kind, xid
+
+
+def _bck(b: dict[str, Any] | None) -> str:
+    """A snapshot's bucket as the CLI writes buckets (`s3://b`)."""
+    if not b:
+        return "-"
+    ns = b.get("namespace") or {}
+    return str(Bucket(b["name"], Provider.parse(b.get("provider", "ais")), Namespace(ns.get("uuid", ""), ns.get("name", ""))))
 
 
 def _when(ts: str) -> str:
@@ -49,19 +61,21 @@ def cmd_show_job(args: argparse.Namespace) -> int:
             print_json(parts)
             return 0
         rows = []
+        copies = any("src-bck" in s for snaps in parts.values() for s in snaps)  # AIStore's SRC/DST columns
         for tid, snaps in sorted(parts.items()):
             for s in snaps:
-                b = s.get("bck") or {}
                 st = s["stats"]
                 state = "Aborted" if s["aborted"] else ("Failed" if s.get("err") else
                                                         ("Finished" if not s["end-time"].startswith("0001") else "Running"))
-                rows.append([tid, s["id"], s["kind"], f"{b.get('provider', '')}://{b.get('name', '')}" if b else "-",
+                bcks = [_bck(s.get("src-bck")), _bck(s.get("dst-bck") or s.get("bck"))] if copies else [_bck(s.get("bck"))]
+                rows.append([tid, s["id"], s["kind"], *bcks,
                              st["loc-objs"], format_size(int(st["loc-bytes"])), _when(s["start-time"]),
                              _when(s["end-time"]), state + (f": {s['err']}" if s.get("err") and not s["aborted"] else "")])
         if not rows:
             print("No running jobs." if not args.all and not xid else "No jobs.")
             return 0
-        print_table(["NODE", "ID", "KIND", "BUCKET", "OBJECTS", "BYTES", "START", "END", "STATE"], rows)
+        bck_cols = ["SRC BUCKET", "DST BUCKET"] if copies else ["BUCKET"]
+        print_table(["NODE", "ID", "KIND", *bck_cols, "OBJECTS", "BYTES", "START", "END", "STATE"], rows)
         return 0
 
     return run(go)
@@ -87,12 +101,22 @@ async def wait_xact(c: AisClient, xid: str, *, timeout: float | None, refresh: f
 
 def cmd_wait(args: argparse.Namespace) -> int:
     kind, xid = _split(args)
+    timeout = parse_duration(args.timeout) if args.timeout else None
+    if not xid and kind in ("rebalance", "resilver"):  # `wait rebalance`: the latest one
+        async def latest(c: AisClient) -> int:
+            snaps = [s for part in (await c.xact_query(kind=kind)).values() for s in part]
+            if not snaps:
+                print(f"No {kind} to wait for.")
+                return 0
+            last = max(snaps, key=lambda s: s["start-time"])["id"]
+            return await wait_xact(c, last, timeout=timeout, refresh=parse_duration(args.refresh))
+
+        return run(latest)
     if not xid:
         raise CliError("expecting a job ID")
     if kind == "download" or xid.startswith("dnl-"):
         args.id = xid
         return download_cmds.cmd_wait_download(args)
-    timeout = parse_duration(args.timeout) if args.timeout else None
     return run(lambda c: wait_xact(c, xid, timeout=timeout, refresh=parse_duration(args.refresh)))
 
 

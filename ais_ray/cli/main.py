@@ -14,7 +14,7 @@ import traceback
 from typing import Callable
 
 from ais_ray.auth.gate import ENV_TOKEN
-from ais_ray.cli import auth_cmds, bucket_cmds, cluster_cmds, copy_cmds, download_cmds, job_cmds, object_cmds
+from ais_ray.cli import auth_cmds, bucket_cmds, cluster_cmds, copy_cmds, download_cmds, job_cmds, object_cmds, reb_cmds
 from ais_ray.cli.common import CliError, HelpFormatter
 from ais_ray.core.errors import AisError
 
@@ -57,7 +57,7 @@ ais-ray down --data-dir /tmp/ais""")
     p.add_argument("--data-dir")
 
 
-def _add_show(sub: argparse._SubParsersAction) -> None:
+def _add_show(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     show = sub.add_parser("show", help="show cluster, jobs, ...", formatter_class=HelpFormatter)
     ssub = show.add_subparsers(dest="what", required=True, metavar="{cluster,job}")
     p = _cmd(ssub, "cluster", cluster_cmds.cmd_show_cluster, "targets, mountpaths, capacity, data URLs, Smap version", """
@@ -79,6 +79,7 @@ ais-ray show job E-w0gjdm1z                        # one job, per target""")
     p.add_argument("--regex", default="", help="download jobs: only those whose description matches")
     p.add_argument("--json", action="store_true")
     p.add_argument("--verbose", "-v", action="store_true", help="download jobs: in-flight files and every error")
+    return ssub
 
 
 def _selection_args(p: argparse.ArgumentParser) -> None:
@@ -99,8 +100,8 @@ def _prefetch_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", default="")
 
 
-def _add_jobs(sub: argparse._SubParsersAction) -> None:
-    start = sub.add_parser("start", help="start a job: download, mirror", formatter_class=HelpFormatter)
+def _add_jobs(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    start = sub.add_parser("start", help="start a job: download, mirror, rebalance, resilver", formatter_class=HelpFormatter)
     ssub = start.add_subparsers(dest="kind", required=True)
     p = _cmd(ssub, "mirror", job_cmds.cmd_start_mirror, "give every object of a bucket N replicas (make-n-copies)", """
 ais-ray start mirror ais://b --copies 3        # 3 replicas on distinct mountpaths of each object's target
@@ -175,9 +176,10 @@ ais-ray blob-download s3://ab/largefile --latest --wait --timeout 10m""")
     p = _cmd(rsub, "download", download_cmds.cmd_rm_download, "remove a finished or aborted download job",
              "ais-ray job rm download dnl-5JjIuGemR")
     p.add_argument("id")
+    return ssub
 
 
-def _add_buckets(sub: argparse._SubParsersAction) -> None:
+def _add_buckets(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     for name, handler, aliases, help_, ex in (
         ("create", bucket_cmds.cmd_create, (), "create ais:// buckets",
          'ais-ray create ais://photos\nais-ray create ais://a ais://b\n'
@@ -192,6 +194,7 @@ def _add_buckets(sub: argparse._SubParsersAction) -> None:
     p = _cmd(sub, "ls", bucket_cmds.cmd_ls, "list buckets, or the objects of a bucket", """
 ais-ray ls                                   # all buckets
 ais-ray ls s3                                # the s3:// buckets in the cluster (also: ls s3://, ls gs, ls ais)
+ais-ray ls s3 --all                          # and the cloud's buckets not in the cluster (PRESENT no)
 ais-ray ls ais://photos                      # NAME SIZE
 ais-ray ls ais://photos/a/ --props name,size,version,checksum
 ais-ray ls ais://photos --json""")
@@ -203,6 +206,7 @@ ais-ray ls ais://photos --json""")
     p.add_argument("--no-headers", "-H", action="store_true")
     p.add_argument("--no-footer", action="store_true")
     p.add_argument("--cached", action="store_true", help="remote buckets: only objects present in the cluster")
+    p.add_argument("--all", action="store_true", help="ls s3|gs|az: the cloud's buckets too, not only the cluster's")
     p = _cmd(sub, "evict", bucket_cmds.cmd_evict, "drop cached copies of a remote bucket or object (the remote keeps them)", """
 ais-ray evict s3://src                        # every cached object (and the bucket's entry)
 ais-ray evict s3://src --keep-md              # every cached object; keep the bucket listed
@@ -234,6 +238,7 @@ ais-ray storage summary s3://src              # works before anything is cached"
              "ais-ray bucket props set ais://copy backend_bck=gs://lpr-vision\nais-ray bucket props set ais://copy backend_bck=")
     p.add_argument("bucket")
     p.add_argument("props", nargs="+", metavar="NAME=VALUE")
+    return stsub
 
 
 def _add_objects(sub: argparse._SubParsersAction) -> None:
@@ -297,10 +302,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--token", help="bearer token for a cluster with auth on (default $AIS_AUTHN_TOKEN)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_up_down(sub)
-    _add_show(sub)
-    _add_buckets(sub)
+    show = _add_show(sub)
+    storage = _add_buckets(sub)
     _add_objects(sub)
-    _add_jobs(sub)
+    start = _add_jobs(sub)
+    reb_cmds.add_commands(sub, start, show, storage, _cmd)
     auth_cmds.add_auth(sub, _cmd)
     return parser
 

@@ -88,6 +88,13 @@ class ErrUnsupported(ErrBadRequest):
     pass
 
 
+class ErrBusy(ErrBadRequest):
+    """Go `cmn.ErrBusy` (400): `<what> "<name>" is currently busy (<detail>), please try again`."""
+
+    def __init__(self, what: str, name: str, detail: str) -> None:
+        super().__init__(f'{what} "{name}" is currently busy ({detail}), please try again')
+
+
 class ErrJobRunning(ErrBadRequest):
     def __init__(self, job_id: str) -> None:
         super().__init__(f'job "{job_id}" is still running')

@@ -29,6 +29,11 @@ ETAG = "ETag"  # quoted (the SDK strips the quotes)
 BLOB_DOWNLOAD = "ais-blob-download"
 BLOB_CHUNK = "ais-blob-chunk"
 BLOB_WORKERS = "ais-blob-workers"
+# rebalance / resilver / get-from-neighbor between nodes (ours): the object's whole stored
+# metadata (base64 of its `user.ais.lom` JSON), kept by the receiver; the moving xaction's id
+REB_ATTRS = "Ais-Reb-Attrs"
+REB_ID = "Ais-Reb-Id"
+NODE_ID = "Ais-Node-Id"  # /v1/reverse/daemon: the target the request is for
 
 # query parameters
 Q_PROVIDER = "provider"
@@ -39,7 +44,9 @@ Q_SYNC = "synchronize"
 Q_OBJ_TO = "object_to"  # PUT: copy this object to the object named by this uname
 Q_ETL_NAME = "etl_name"
 Q_WHAT = "what"
+Q_GFN = "gfn"  # GET from a neighbor: serve only what is stored here (no GFN of its own, no cold GET)
 Q_UUID = "uuid"
+Q_PRESENCE = "presence"  # which objects/buckets count: in the cluster, or at the remote too (Go apc.Flt*)
 Q_ARCHPATH = "archpath"  # GET: one member of a shard
 Q_ARCHREGX = "archregx"  # GET: the members matching (a TAR of them)
 Q_ARCHMODE = "archmode"  # regexp | prefix | suffix | substr | wdskey

@@ -13,12 +13,13 @@ the rename that commits it, so data and metadata become visible together.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Mapping
 
-from ais_ray.core.errors import ErrInvalidName
+from ais_ray.core.errors import ErrBadRequest, ErrInvalidName
 from ais_ray.core.names import Bucket, validate_obj_name
 
 CT_OBJ = "%ob"
@@ -57,6 +58,18 @@ class ObjAttrs:
         if "copies" in d:
             d["copies"] = tuple(d["copies"])
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+    def to_header(self) -> str:
+        """The whole metadata in one header value (an object moving between nodes keeps it)."""
+        return base64.b64encode(self.to_bytes()).decode()
+
+    @classmethod
+    def from_header(cls, value: str) -> ObjAttrs:
+        """Raises ErrBadRequest for a value `to_header` did not make."""
+        try:
+            return cls.from_bytes(base64.b64decode(value, validate=True))
+        except Exception as exc:
+            raise ErrBadRequest("invalid object metadata header") from exc
 
     def touched(self, atime_ns: int) -> ObjAttrs:
         return replace(self, atime_ns=atime_ns)

@@ -59,5 +59,6 @@ def policy(owt: Owt) -> OwtPolicy:
 
 
 def put_owt(header: str) -> Owt:
-    """The owt of a PUT from its `OWT_HEADER`: a copy's destination, or else a plain PUT."""
-    return Owt.COPY if header == Owt.COPY.value else Owt.PUT
+    """The owt of a PUT from its `OWT_HEADER`: a copy's destination, an object moving to its new
+    HRW owner (rebalance / resilver), or else a plain PUT."""
+    return {Owt.COPY.value: Owt.COPY, Owt.REBALANCE.value: Owt.REBALANCE}.get(header, Owt.PUT)

@@ -18,18 +18,22 @@ from ais_ray.core.errors import ErrBadRequest, ErrUnsupported
 
 BCK = frozenset({H.Q_PROVIDER, H.Q_NAMESPACE})  # every bucket-addressed route
 
+# mountpath actions (`/v1/daemon/mountpaths`, ais-wire-2 §3.4): attach label, "don't resilver"
+_MPATH = frozenset({"mountpath_label", "dntres"})
+
 # route -> method -> accepted parameters (besides BCK)
 ROUTES: dict[str, dict[str, frozenset[str]]] = {
     # every object route also takes the redirect grant (H.Q_GRANT) the API's 307 carries when auth is on
     "object": {
-        "GET": frozenset({H.Q_ARCHPATH, H.Q_ARCHREGX, H.Q_ARCHMODE, H.Q_LATEST, "original_url", H.Q_GRANT}),
+        "GET": frozenset({H.Q_ARCHPATH, H.Q_ARCHREGX, H.Q_ARCHMODE, H.Q_LATEST, "original_url", H.Q_GFN, H.Q_GRANT}),
         # object_to + latest-ver + synchronize: single-object copy (actors/objcopy.py)
         "PUT": frozenset({H.Q_OBJ_TO, H.Q_LATEST, H.Q_SYNC, "original_url", H.Q_GRANT}),
-        "HEAD": frozenset({H.Q_PROPS, "original_url", H.Q_GRANT}),
+        # presence 2..4: only a stored copy counts (no remote HEAD): a copy's skip check
+        "HEAD": frozenset({H.Q_PROPS, H.Q_PRESENCE, "original_url", H.Q_GRANT}),
         "DELETE": frozenset({"original_url", H.Q_GRANT}),
     },
     "objects": {"POST": frozenset()},  # blob-download action
-    "buckets": {"GET": frozenset(), "HEAD": frozenset()},
+    "buckets": {"GET": frozenset({H.Q_PRESENCE}), "HEAD": frozenset()},  # presence 0: the cloud's buckets too
     "bucket": {
         "GET": frozenset(),  # list-objects (flags in the body: core/lsflags.py)
         # copy-bck: destination and which source objects (other actions refuse them themselves)
@@ -39,7 +43,8 @@ ROUTES: dict[str, dict[str, frozenset[str]]] = {
         "HEAD": frozenset({"presence", H.Q_UUID, "bsumm_remote"}),
     },
     "cluster": {"GET": frozenset({H.Q_WHAT}), "PUT": frozenset(), "POST": frozenset(), "DELETE": frozenset()},
-    "daemon": {"GET": frozenset({H.Q_WHAT}), "PUT": frozenset()},
+    "daemon": {"GET": frozenset({H.Q_WHAT}), "PUT": _MPATH, "POST": _MPATH, "DELETE": _MPATH},
+    "reverse": {"GET": frozenset({H.Q_WHAT}), "PUT": _MPATH, "POST": _MPATH, "DELETE": _MPATH},
     "health": {"GET": frozenset({"prr"})},  # prr: the SDK's is_ready (primary ready for rebalance)
     "download": {"GET": frozenset({"id"}), "POST": frozenset(), "DELETE": frozenset()},
 }

@@ -77,6 +77,15 @@ class Snode:
         enabled = {m.path: m for m in self.mountpaths if m.enabled}
         return [enabled[p] for p in hrw.ranked(uname, ((p, m.digest) for p, m in enabled.items()))]
 
+    def mountpath_list(self) -> dict[str, list[str]]:
+        """Go `apc.MountpathList` as `GET /v1/reverse/daemon?what=mountpaths` answers it: enabled
+        ones, ones being detached (still moving their objects away), disabled ones."""
+        by = {MP_ENABLED: "available", MP_DETACHED: "waiting_dd", MP_DISABLED: "disabled"}
+        out: dict[str, list[str]] = {"available": [], "waiting_dd": [], "disabled": []}
+        for m in sorted(self.mountpaths, key=lambda m: m.path):
+            out[by[m.state]].append(m.path)
+        return out
+
     def with_mountpath_state(self, path: str, state: str) -> Snode:
         """This node with mountpath `path` enabled, disabled or detached.
 
@@ -150,6 +159,14 @@ class Smap:
         and equal versions are ignored (AIStore metasync)."""
         return other.uuid != self.uuid or other.version > self.version
 
+    def same_placement(self, other: Smap) -> bool:
+        """Whether every object has the same HRW place in both maps (targets, their maintenance /
+        decommission flags and mountpath states are the same; URLs and versions may differ)."""
+        def shape(m: Smap) -> dict[str, tuple[int, tuple[tuple[str, str], ...]]]:
+            return {t: (s.flags & (FLAG_MAINTENANCE | FLAG_DECOMMISSION), tuple((mp.path, mp.state) for mp in s.mountpaths))
+                    for t, s in m.targets.items()}
+        return self.uuid == other.uuid and shape(self) == shape(other)
+
     def with_target(self, tsi: Snode) -> Smap:
         """A new version with `tsi` added or replaced; same version if nothing changed."""
         if self.targets.get(tsi.daemon_id) == tsi:
@@ -161,6 +178,12 @@ class Smap:
         if tid not in self.targets:
             return self
         return replace(self, version=self.version + 1, targets={k: v for k, v in self.targets.items() if k != tid})
+
+    def with_reported_target(self, tsi: Snode) -> Smap:
+        """`with_target` for a target's own description (its URL, mountpaths and their states),
+        keeping the states the proxy set (maintenance...) and clearing OFFLINE: it answered."""
+        old = self.targets.get(tsi.daemon_id)
+        return self.with_target(replace(tsi, flags=(old.flags & ~FLAG_OFFLINE) | tsi.flags) if old is not None else tsi)
 
     def with_target_flags(self, tid: str, *, set_flags: int = 0, clear_flags: int = 0) -> Smap:
         """A new version with target `tid`'s flags changed (maintenance, decommission...).

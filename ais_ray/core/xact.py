@@ -106,6 +106,13 @@ def kind_of(name: str) -> Kind:
         raise ErrUnknownKind(name) from None
 
 
+def kind_named(word: str) -> str:
+    """The kind a user means by `word`: its name or its display name (`copy-bucket`); "" if none."""
+    if word in KINDS:
+        return word
+    return next((k.name for k in KINDS.values() if k.display == word), "")
+
+
 def conflict(new: str, running: Iterable[str]) -> str:
     """The running kind that keeps `new` from starting, or "" (only rebalance/resilver block others)."""
     k = kind_of(new)
@@ -123,8 +130,10 @@ def aborted_by(new: str, running: str) -> bool:
 class XactStats:
     objs: int = 0  # objects done
     bytes: int = 0
-    in_objs: int = 0  # read from a remote
+    in_objs: int = 0  # read from a remote (rebalance: received from other targets)
     in_bytes: int = 0
+    out_objs: int = 0  # sent to other nodes (rebalance, resilver)
+    out_bytes: int = 0
     errors: int = 0
 
 
@@ -142,6 +151,8 @@ class XactSnap:
     workers: int = 0
     stats: XactStats = field(default_factory=XactStats)
     extra: dict[str, Any] = field(default_factory=dict)  # kind-specific results (e.g. summary sizes), not on the wire
+    src_bck: Bucket | None = None  # copies: source and destination (Go Snap `SrcBck`/`DstBck`)
+    dst_bck: Bucket | None = None
     failure: AisError | None = None  # the error itself, for callers that answer with its status
 
     @property
@@ -153,14 +164,15 @@ class XactSnap:
         out: dict[str, Any] = {
             "id": self.id, "kind": self.kind, "start-time": _rfc3339(self.start),
             "end-time": _rfc3339(self.end) if self.end else ZERO_TIME,
-            "stats": {"loc-objs": str(s.objs), "loc-bytes": str(s.bytes), "out-objs": "0", "out-bytes": "0",
+            "stats": {"loc-objs": str(s.objs), "loc-bytes": str(s.bytes), "out-objs": str(s.out_objs), "out-bytes": str(s.out_bytes),
                       "in-objs": str(s.in_objs), "in-bytes": str(s.in_bytes)},
             "aborted": self.aborted, "is_idle": not self.running, "abort-err": self.err if self.aborted else "",
             "err": self.err, "glob.id": str(self.workers << 10),
         }
-        if self.bck is not None:
-            out["bck"] = {"name": self.bck.name, "provider": self.bck.provider.value,
-                          "namespace": {"uuid": self.bck.ns.uuid, "name": self.bck.ns.name}}
+        for key, b in (("bck", self.bck), ("src-bck", self.src_bck), ("dst-bck", self.dst_bck)):
+            if b is not None:
+                out[key] = {"name": b.name, "provider": b.provider.value,
+                            "namespace": {"uuid": b.ns.uuid, "name": b.ns.name}}
         return out
 
 

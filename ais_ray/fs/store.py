@@ -138,12 +138,14 @@ class MountpathStore:
         """Rename a finished work file into place with its metadata; assign the next version.
 
         The one rename into the objects directory: writers reach it through `fs/write.py`.
-        `if_absent`: only when no object is there (a restored replica never replaces a newer write)."""
+        `if_absent`: only when no object is there — an object moving to its new owner, or a
+        restored replica, never replaces a newer write; the work file is dropped and the
+        stored object's metadata returned."""
         fqn = self.fqn(bck, name)
         with self._commit_lock:
             if if_absent and os.path.exists(fqn):
                 w.abort()
-                return attrs
+                return _read_attrs(fqn) or attrs
             if bump_version:
                 prev = _read_attrs(fqn)
                 attrs = replace(attrs, version=str(int(prev.version or 0) + 1) if prev else "1")
@@ -208,9 +210,17 @@ class MountpathStore:
         except OSError:
             pass
 
-    def delete(self, bck: Bucket, name: str) -> None:
-        """Remove the object (and, mirrored, its replicas on the other mountpaths)."""
+    def delete(self, bck: Bucket, name: str, *, replicas: bool = True) -> None:
+        """Remove the object (and, mirrored, its replicas on the other mountpaths unless
+        `replicas` is False: a resilver moved it to a sibling, whose replicas stay valid)."""
         fqn = self.fqn(bck, name)
+        if not replicas:
+            try:
+                os.unlink(fqn)
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                raise ErrObjNotFound(bck, name) from None
+            _prune_empty_dirs(os.path.dirname(fqn), lom.objects_dir(self.path, bck))
+            return
         attrs = _read_attrs(fqn) if self.replicas is not None else None
         try:
             os.unlink(fqn)

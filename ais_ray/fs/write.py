@@ -62,8 +62,24 @@ def bumps_version(owt: Owt, *, through: bool = False) -> bool:
 
 
 def commit(store: MountpathStore, w: ObjWriter, bck: Bucket, name: str, owt: Owt, cksum: str, *,
-           src: Source | None = None, job: str = "", through: bool = False) -> ObjAttrs:
-    """Blocking. A finished work file becomes the object `bck/name` (aborted if the rename fails)."""
+           src: Source | None = None, job: str = "", through: bool = False, keep: ObjAttrs | None = None) -> ObjAttrs:
+    """Blocking. A finished work file becomes the object `bck/name` (aborted if the rename fails).
+
+    `keep`: the object's metadata as its previous holder stored it (an object moving, owt
+    rebalance): the bytes must match its size and checksum, it is stored as is, and an object
+    already here wins (it was written after the move began).
+    """
+    if keep is not None:
+        if (keep.cksum and keep.cksum != cksum) or keep.size != w.size:
+            w.abort()
+            raise ErrBadRequest(f'"{bck}/{name}": checksum mismatch (got {cksum}/{w.size} bytes, '
+                                f'sent {keep.cksum}/{keep.size} bytes)')
+        mine = replace(keep, cksum=cksum, copies=())  # replicas are the new holder's business
+        out = store.commit(w, bck, name, mine, bump_version=False, if_absent=True)
+        store.stats.add(policy(owt).counter, w.size)
+        if out is mine and store.replicas is not None:  # stored (not an existing newer one): mirror it here
+            out = store.replicas.after_commit(bck, name, out)
+        return out
     attrs = new_attrs(owt, w.size, cksum, src=src, job=job, through=through)
     out = store.commit(w, bck, name, attrs, bump_version=bumps_version(owt, through=through))
     store.stats.add(policy(owt).counter, out.size)
@@ -83,11 +99,11 @@ def write_bytes(store: MountpathStore, bck: Bucket, name: str, data: bytes | byt
 
 
 def _write_small(store: MountpathStore, bck: Bucket, name: str, data: bytes | bytearray | memoryview, owt: Owt, *,
-                 src: Source | None, job: str) -> ObjAttrs:
+                 src: Source | None, job: str, keep: ObjAttrs | None = None) -> ObjAttrs:
     w = store.new_writer()
     try:
         w.write(data)
-        return commit(store, w, bck, name, owt, w.finish(), src=src, job=job)
+        return commit(store, w, bck, name, owt, w.finish(), src=src, job=job, keep=keep)
     except BaseException:
         w.abort()
         raise
@@ -96,8 +112,10 @@ def _write_small(store: MountpathStore, bck: Bucket, name: str, data: bytes | by
 async def write_stream(store: MountpathStore, bck: Bucket, name: str, chunks: AsyncIterable[bytes], owt: Owt, *,
                        src: Source | None = None, job: str = "", expect_size: int = -1,
                        on_chunk: Callable[[bytes], Awaitable[None] | None] | None = None,
-                       write_through: WriteThrough | None = None) -> ObjAttrs:
+                       write_through: WriteThrough | None = None, keep: ObjAttrs | None = None) -> ObjAttrs:
     """Stream `chunks` into `bck/name` and commit it; return the committed metadata.
+
+    `keep`: the metadata an object moving here (owt rebalance) had at its previous holder (see `commit`).
 
     `expect_size` >= 0: fewer or more bytes is an error and nothing is stored. `on_chunk` sees
     every chunk as it arrives (a client being served while the object is stored; a rate limit).
@@ -125,14 +143,14 @@ async def write_stream(store: MountpathStore, bck: Bucket, name: str, chunks: As
         if expect_size >= 0 and size != expect_size:
             raise ErrBadRequest(f'"{bck}/{name}": got {size} bytes of {expect_size}')
         if w is None and write_through is None:  # the small-object fast path: one thread call
-            return await asyncio.to_thread(_write_small, store, bck, name, buf, owt, src=src, job=job)
+            return await asyncio.to_thread(_write_small, store, bck, name, buf, owt, src=src, job=job, keep=keep)
         if w is None:
             w = await asyncio.to_thread(store.new_writer)
         cksum = await asyncio.to_thread(_finish, w, buf)
         if write_through is not None:
             src = await write_through(w.path, w.size)
         return await asyncio.to_thread(commit, store, w, bck, name, owt, cksum, src=src, job=job,
-                                       through=write_through is not None)
+                                       through=write_through is not None, keep=keep)
     except BaseException:
         store.stats.add("err.put")
         if w is not None:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from ais_ray.core.errors import ErrBadRequest, ErrJobNotFound, ErrUnsupported
+from ais_ray.core.members import ACTIONS
 from ais_ray.core.smap import FLAG_OFFLINE
 from ais_ray.core.xact import XactSnap
+from ais_ray.jobs.rebalance import REBALANCE, RESILVER
 from ais_ray.core.xact import status as xact_status
 from ais_ray.serve.config import cluster_config
+from ais_ray.serve.mountpaths import mountpath_list
 from ais_ray.serve.state import state
 from ais_ray.serve.msgs import JobArgs
-from ais_ray.serve.wire import bucket_of, parse_model, read_action, read_body
+from ais_ray.serve.wire import bucket_of, read_action, read_body
 
 router = APIRouter(tags=["cluster"])
 WHAT_CONFIG = ("config", "cluster_config")  # Go apc.WhatClusterConfig; the SDK's WHAT_CLUSTER_CONFIG
@@ -29,7 +34,9 @@ async def daemon(req: Request) -> Response:
         return JSONResponse(await state().proxy.target_infos.remote())
     if what in WHAT_CONFIG:
         return JSONResponse(cluster_config(await state().smap()).model_dump())
-    raise ErrBadRequest(f'invalid "what" query: "{what}" (expecting smap, bmd, stats or config)')
+    if what == "mountpaths":  # a target's, named by Ais-Node-Id (serve/mountpaths.py)
+        return await mountpath_list(req)
+    raise ErrBadRequest(f'invalid "what" query: "{what}" (expecting smap, bmd, stats, config or mountpaths)')
 
 
 @router.get("/v1/health", summary="200 when every target is up (`?prr=true` as the SDK's is_ready sends)")
@@ -39,12 +46,23 @@ async def health(req: Request) -> Response:
     return Response(status_code=200 if ready else 503)
 
 
+def _arg(body: dict[str, Any] | None, *keys: str) -> Any:
+    """Go decodes JSON keys case-insensitively: accept `ID` and `id`, `Kind` and `kind`."""
+    low = {k.lower(): v for k, v in (body or {}).items()}
+    for k in keys:
+        if low.get(k.lower()) not in (None, ""):
+            return low[k.lower()]
+    return None
+
+
 @router.get("/v1/cluster", summary="Jobs: `?what=status|qryxstats|status_all|running_all` (body: JobArgs / query); `?what=config`")
 async def cluster_get(req: Request) -> Response:
     what = req.query_params.get("what", "")
     if what in WHAT_CONFIG:
         return JSONResponse(cluster_config(await state().smap()).model_dump())
-    args = await read_body(req, JobArgs)
+    if what == "mountpaths":
+        return JSONResponse(await state().proxy.mountpath_lists.remote())
+    args = await read_body(req, JobArgs)  # typed: a non-object body or a number for Bck.name is a 400
     xid, kind = args.id, args.kind
     proxy = state().proxy
     if what == "status":
@@ -68,23 +86,29 @@ async def cluster_get(req: Request) -> Response:
     raise ErrBadRequest(f'invalid "what" query for /v1/cluster: "{what}" (expecting status, qryxstats, status_all, running_all, config)')
 
 
-@router.put("/v1/cluster", summary="Jobs: action `stop` (abort) with JobArgs {ID, Kind}; `start-maintenance`, `stop-maintenance` {sid}")
+@router.put("/v1/cluster", summary="Jobs: `start` (rebalance, resilver) / `stop` with JobArgs {ID, Kind}; membership: "
+                                  "`start-maintenance`, `stop-maintenance`, `decommission-node`, `shutdown-node` with ActValRmNode")
 async def cluster_put(req: Request) -> Response:
     msg = await read_action(req)
-    args = parse_model(JobArgs, msg.value)
-    xid, kind = args.id, args.kind
+    value = msg.value if isinstance(msg.value, dict) else {}
+    xid, kind = str(_arg(value, "ID") or ""), str(_arg(value, "Kind") or "")
+    proxy = state().proxy
     if msg.action == "stop":
         if not xid and not kind:
             raise ErrBadRequest("stop: expecting a job ID or kind")
-        await state().proxy.xact_abort.remote(xid, kind)
+        await proxy.xact_abort.remote(xid, kind)
         return Response(status_code=200)
-    if msg.action in ("start-maintenance", "stop-maintenance"):  # Go ActValRmNode; no rebalance yet
-        sid = args.sid
-        if not sid:
-            raise ErrBadRequest(f'{msg.action}: expecting "sid" (the target id)')
-        await state().proxy.set_target_state.remote(sid, maintenance=msg.action == "start-maintenance")
+    if msg.action in ACTIONS:  # Go ActValRmNode (core/members.py); body: the rebalance id or ""
+        xid = await proxy.member_action.remote(msg.action, msg.value)
         await state().refresh(force=True)  # this replica redirects by the new map at once
-        return Response(status_code=200)
+        return Response(content=xid, media_type="text/plain")
     if msg.action == "start":
+        if kind == REBALANCE:
+            return Response(content=await proxy.rebalance_start.remote("user request"), media_type="text/plain")
+        if kind == RESILVER:
+            tid = str(_arg(value, "DaemonID", "node") or "")
+            if not tid:
+                raise ErrUnsupported("resilver of the whole cluster is not supported: name the target (DaemonID)")
+            return Response(content=await proxy.resilver_start.remote(tid), media_type="text/plain")
         raise ErrUnsupported(f'starting "{kind}" this way is not supported; use its own API (download, prefetch, blob-download)')
     raise ErrBadRequest(f'invalid action "{msg.action}" for PUT /v1/cluster')

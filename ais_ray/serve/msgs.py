@@ -138,13 +138,15 @@ class BlobMsg(_Msg):
 
 
 class JobArgs(_Msg):
-    """A job query or action (Go `xact.ArgsMsg`). Go decodes keys case-insensitively (`ID`, `id`)."""
+    """A job query or action (Go `xact.ArgsMsg`). Go decodes keys case-insensitively (`ID`, `id`);
+    other keys (e.g. `DaemonID` of a resilver) pass through, lowercased."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     id: str = Field("", alias="ID")
     kind: str = Field("", alias="Kind")
     bck: BckMsg | None = Field(None, alias="Bck")
     show_active: bool = False
-    sid: str = ""  # start-/stop-maintenance: the target (Go `apc.ActValRmNode.DaemonID`)
 
     @model_validator(mode="before")
     @classmethod
@@ -153,6 +155,13 @@ class JobArgs(_Msg):
             return data
         names = {"id": "ID", "kind": "Kind", "bck": "Bck"}
         return {names.get(str(k).lower(), str(k).lower()): v for k, v in data.items()}
+
+
+class RmNodeMsg(BaseModel):
+    """A membership action's value (Go `apc.ActValRmNode`: `sid` or `sids`, flags): an object,
+    whose fields `core/members.py::RmNode.from_wire` checks (with AIStore's messages)."""
+
+    model_config = ConfigDict(extra="allow")
 
 
 class NoValue(_Msg):
@@ -175,8 +184,10 @@ ACTIONS: dict[str, type[BaseModel]] = {
     "blob-download": BlobMsg,
     "stop": JobArgs,
     "start": JobArgs,
-    "start-maintenance": JobArgs,
-    "stop-maintenance": JobArgs,
+    "start-maintenance": RmNodeMsg,
+    "stop-maintenance": RmNodeMsg,
+    "decommission-node": RmNodeMsg,
+    "shutdown-node": RmNodeMsg,
 }
 
 # (route, method) -> the actions it takes ("" = no action: list objects)
@@ -187,7 +198,8 @@ ROUTE_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("/v1/buckets/{bucket}", "DELETE"): ("destroy-bck", "evict-remote-bck", "evict-listrange"),
     ("/v1/buckets/{bucket}", "PATCH"): ("set-bprops",),
     ("/v1/objects/{bucket}", "POST"): ("blob-download",),
-    ("/v1/cluster", "PUT"): ("stop", "start", "start-maintenance", "stop-maintenance"),
+    ("/v1/cluster", "PUT"): ("stop", "start", "start-maintenance", "stop-maintenance", "decommission-node",
+                             "shutdown-node"),
 }
 
 

@@ -1,0 +1,211 @@
+"""The proxy's membership changes and global rebalance (ais-wire-2 §3.1, §3.3), a mixin of the proxy actor.
+
+- `rebalance_start(reason)`: a global rebalance on the current Smap, id `g<N>` (N = the Smap
+  version, or the next free number when that id was used already); every target runs its share
+  (`jobs/rebalance.py`), a running one on an older map is aborted by the target (preempted).
+- Every Smap change that changes placement (a target added, removed, in or out of maintenance,
+  decommissioning) starts one, unless told not to (`_placement_changed`).
+- `member_action`: start-maintenance / stop-maintenance / decommission-node / shutdown-node,
+  one at a time and never while a rebalance runs (400 `ErrBusy`, as AIStore) — except that
+  stop-maintenance of the node whose maintenance is in progress undoes it at once. What happens
+  after the rebalance (drop the node from the map, wipe it, stop it) runs in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import ray
+
+from ais_ray.actors.proxy_xact import gather
+from ais_ray.core.errors import ErrBadRequest, ErrBusy, ErrNodeNotFound
+from ais_ray.core.members import DECOMMISSION, SHUTDOWN, START_MAINTENANCE, STOP_MAINTENANCE, RmNode
+from ais_ray.core.smap import FLAG_DECOMMISSION, FLAG_MAINTENANCE, FLAG_OFFLINE, Smap
+from ais_ray.core.xid import gen_uuid
+from ais_ray.jobs.rebalance import REBALANCE, RESILVER, reb_id
+
+if TYPE_CHECKING:
+    from ais_ray.core.xact import XactSnap
+
+log = logging.getLogger(__name__)
+WAIT_POLL = 0.5
+START_GRACE = 30.0  # a rebalance that no target reports within this long is taken as gone
+
+
+@dataclass
+class _Change:
+    action: str
+    sid: str
+    task: asyncio.Task[None] | None = field(default=None)
+
+
+class ProxyMembers:
+    """Needs the proxy's `smap`, `_lock`, `_commit`, `target`, `_targets`, `xact_query`, `remove_target`."""
+
+    smap: Smap
+    _lock: asyncio.Lock
+    _handles: dict[str, Any]
+    tids: list[str]
+
+    if TYPE_CHECKING:
+        async def _commit(self, *, smap: Smap | None = None, force: bool = False) -> None: ...
+        def target(self, tid: str) -> Any: ...
+        def _targets(self) -> dict[str, Any]: ...
+        async def xact_query(self, xid: str = "", kind: str = "", bck: Any = None,
+                             only_running: bool = False) -> dict[str, list[XactSnap]]: ...
+        async def remove_target(self, tid: str, rebalance: bool = True) -> dict[str, Any]: ...
+
+    _reb_last = 0
+    _change: _Change | None = None
+
+    # ---- rebalance -------------------------------------------------------------------------------
+    async def rebalance_start(self, reason: str = "") -> str:
+        """A global rebalance on the current Smap (`ais-ray start rebalance`); its id `g<N>`.
+
+        Raises:
+            ErrBadRequest: fewer than two targets (nothing could move).
+        """
+        if len(self.smap.targets) < 2:
+            raise ErrBadRequest(f"rebalance needs at least two targets (have {len(self.smap.targets)})")
+        return await self._rebalance(reason or "user request")
+
+    async def _rebalance(self, reason: str, extra: tuple[str, ...] = ()) -> str:
+        """Start rebalance `g<N>` on every online target of the map (and `extra` ones that left it)."""
+        n = max(self.smap.version, self._reb_last + 1)
+        self._reb_last = n
+        xid = reb_id(n)
+        tids = [t.daemon_id for t in self.smap.targets.values() if not t.flags & FLAG_OFFLINE]
+        handles = {tid: self.target(tid) for tid in [*tids, *extra]}
+        started = await gather(handles, "reb_start", xid, REBALANCE, strict=False)
+        log.info("rebalance %s (%s) started on %s of %s", xid, reason, sorted(started), sorted(handles))
+        return xid
+
+    async def _placement_changed(self, old: Smap, rebalance: bool, reason: str, extra: tuple[str, ...] = ()) -> str:
+        """After a Smap change: a rebalance if objects may have to move (and allowed); its id or ""."""
+        if not rebalance or old.same_placement(self.smap) or not self.smap.active_targets():
+            return ""
+        return await self._rebalance(reason, extra)
+
+    async def _running_rebalance(self) -> str:
+        parts = await self.xact_query("", REBALANCE, None, True)
+        return next((s.id for snaps in parts.values() for s in snaps), "")
+
+    async def wait_rebalance(self, xid: str) -> bool:
+        """Until rebalance `xid` ended on every target; True unless it was aborted (or never ran)."""
+        waited = 0.0
+        while True:
+            snaps = [s for part in (await self.xact_query(xid, REBALANCE)).values() for s in part]
+            if snaps and not any(s.running for s in snaps):
+                return not any(s.aborted for s in snaps)
+            if not snaps and waited > START_GRACE:
+                return False
+            await asyncio.sleep(WAIT_POLL)
+            waited += WAIT_POLL
+
+    # ---- membership ------------------------------------------------------------------------------
+    async def member_action(self, action: str, value: Any) -> str:
+        """A membership change (ais-wire-2 §3.1); the id of the rebalance it started, or "".
+
+        Raises:
+            ErrBadRequest: a bad request; ErrNodeNotFound: unknown node; ErrBusy: another
+            change or a rebalance is in progress.
+        """
+        msg = RmNode.from_wire(action, value)
+        tsi = self.smap.targets.get(msg.sid)
+        if tsi is None:
+            raise ErrNodeNotFound(msg.sid)
+        cur = self._change if self._change is not None and self._change.task is not None \
+            and not self._change.task.done() else None
+        undo = action == STOP_MAINTENANCE and cur is not None and cur.sid == msg.sid and cur.action == START_MAINTENANCE
+        if not undo:
+            busy = f"{cur.action} of {cur.sid} is in progress" if cur is not None else ""
+            running = busy or await self._running_rebalance()
+            if running:
+                raise ErrBusy("cluster membership", action, busy or f"rebalance[{running}] is running")
+        if action == STOP_MAINTENANCE and tsi.flags & FLAG_DECOMMISSION:
+            raise ErrBadRequest(f"cannot stop maintenance of {msg.sid}: it is being decommissioned")
+        if cur is not None and cur.task is not None:
+            cur.task.cancel()
+        set_f, clear_f = {START_MAINTENANCE: (FLAG_MAINTENANCE, 0), SHUTDOWN: (FLAG_MAINTENANCE, 0),
+                          DECOMMISSION: (FLAG_DECOMMISSION, 0), STOP_MAINTENANCE: (0, FLAG_MAINTENANCE)}[action]
+        old = self.smap
+        async with self._lock:
+            await self._commit(smap=self.smap.with_target_flags(msg.sid, set_flags=set_f, clear_flags=clear_f))
+        xid = await self._placement_changed(old, not msg.skip_rebalance, f"{action} {msg.sid}")
+        change = self._change = _Change(action, msg.sid)
+        change.task = asyncio.get_running_loop().create_task(self._finish(change, msg, xid))
+        return xid
+
+    async def _finish(self, change: _Change, msg: RmNode, xid: str) -> None:
+        """After the change's rebalance: drop a decommissioned node (wiped if asked), stop a node
+        that shuts down. Nothing if the rebalance was aborted (a newer change took over)."""
+        try:
+            if xid and not await self.wait_rebalance(xid):
+                log.warning("%s %s: rebalance %s did not complete; not finishing", change.action, change.sid, xid)
+                return
+            if change.action == DECOMMISSION:
+                if msg.rm_user_data:
+                    await self.target(msg.sid).wipe_user_data.remote()
+                await self.remove_target(msg.sid, rebalance=False)
+                if not msg.no_shutdown:
+                    await self._stop_target(msg.sid)
+            elif change.action == SHUTDOWN:
+                await self._stop_target(msg.sid)
+            log.info("%s %s: done", change.action, change.sid)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s %s", change.action, change.sid)
+
+    async def _stop_target(self, tid: str) -> None:
+        """Stop a target and its mountpath actors for good (they are not restarted)."""
+        h = self.target(tid)
+        try:
+            await h.shutdown_mountpaths.remote()
+        except ray.exceptions.RayError as exc:
+            log.warning("shutdown %s: %r", tid, exc)
+        ray.kill(h, no_restart=True)  # the dead handle stays: calls on it fail as RayErrors (keepalive: offline)
+
+    # ---- mountpaths and resilver (ais-wire-2 §3.4) -----------------------------------------------
+    async def resilver_start(self, tid: str) -> str:
+        """A resilver of target `tid` (`ais-ray start resilver`): its objects to their HRW mountpaths."""
+        if tid not in self.smap.targets:
+            raise ErrNodeNotFound(tid)
+        xid = gen_uuid()
+        await self.target(tid).reb_start.remote(xid, RESILVER)
+        return xid
+
+    async def mountpath_action(self, tid: str, action: str, path: str, resilver: bool = True) -> str:
+        """Attach / enable / disable / detach a mountpath of `tid`: a new Smap, then a resilver
+        (unless `resilver` is False; a detach then forgets the mountpath at once). A target left
+        without an enabled mountpath goes into maintenance and a rebalance moves its objects away.
+        Returns the id of the resilver or rebalance started, or ""."""
+        if tid not in self.smap.targets:
+            raise ErrNodeNotFound(tid)
+        h = self.target(tid)
+        tsi = await h.mountpath_change.remote(action, path)
+        old = self.smap
+        async with self._lock:
+            smap = self.smap.with_reported_target(tsi)
+            if not any(m.enabled for m in tsi.mountpaths):
+                log.warning("t[%s] has no enabled mountpath left: maintenance", tid)
+                smap = smap.with_target_flags(tid, set_flags=FLAG_MAINTENANCE)
+            await self._commit(smap=smap)
+        if self.smap.targets[tid].flags & FLAG_MAINTENANCE and not old.targets[tid].flags & FLAG_MAINTENANCE:
+            return await self._placement_changed(old, True, f"t[{tid}] lost its last mountpath")
+        if not resilver:
+            tsi = await h.mountpath_forget.remote()
+            async with self._lock:
+                await self._commit(smap=self.smap.with_reported_target(tsi))
+            return ""
+        return await self.resilver_start(tid)
+
+    async def mountpath_lists(self, tid: str = "") -> dict[str, dict[str, list[str]]]:
+        """`{tid: MountpathList}` from the current Smap (one target, or all)."""
+        if tid and tid not in self.smap.targets:
+            raise ErrNodeNotFound(tid)
+        return {t: s.mountpath_list() for t, s in sorted(self.smap.targets.items()) if not tid or t == tid}
+
