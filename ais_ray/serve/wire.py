@@ -64,8 +64,12 @@ def parse_model(model: type[M], data: Any, *, where: str = "", label: str = "") 
         return model.model_validate({} if data is None and "root" not in model.model_fields else data)
     except ValidationError as exc:
         first = exc.errors()[0]
+        prefix = f"{label}: " if label else ""
+        if not first["loc"] and first["type"] in ("model_type", "dict_type"):
+            raise ErrBadRequest(f"{prefix}invalid {where or 'body'}: expecting a JSON object, "
+                                f"got {type(data).__name__}") from None
         loc = ".".join(str(p) for p in (where, *first["loc"]) if p != "" and not _is_type_tag(p)) or "body"
-        raise ErrBadRequest(f"{label + ': ' if label else ''}invalid {model.__name__} field {loc!r}: "
+        raise ErrBadRequest(f"{prefix}invalid {model.__name__} field {loc!r}: "
                             f"{first['msg']}") from None
 
 
