@@ -4,7 +4,7 @@ VENV   ?= .venv
 PYTHON ?= python3
 PIP    := $(VENV)/bin/pip
 
-.PHONY: demo test setup setup-test setup-bench bench clean
+.PHONY: demo test fuzz setup setup-test setup-bench bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ demo: setup                ## start a local cluster and download a sample datase
 
 test: setup-test           ## unit + integration tests (real Ray cluster, real emulators)
 	scripts/run-tests.sh
+
+FUZZ_TIME ?= 600
+
+fuzz: setup-test           ## schemathesis over /openapi.json for FUZZ_TIME seconds (default 600): no input may answer 5xx
+	AIS_RAY_FUZZ_TIME=$(FUZZ_TIME) AIS_RAY_FUZZ_SEED=$$RANDOM $(VENV)/bin/python -m pytest tests/integration/test_fuzz.py -x -p no:cacheprovider
 
 setup-bench: setup-test
 	$(PIP) install --quiet -e '.[bench]'

@@ -42,11 +42,11 @@ class Blobs:
         return self.ctx.store.locks.held(bck.uname(name)) is not None
 
     def new(self, bck: Bucket, ref: RemoteRef, name: str, obj: RemoteObj, *, chunk: str | int | None = None,
-            workers: str | int | None = None, job: str = "") -> BlobDownload:
+            workers: str | int | None = None, job: str = "", keep_failed: bool = True) -> BlobDownload:
         """A download to start (validates chunk size and workers: ErrBadRequest names the field)."""
         params = resolve_blob_params(chunk, workers, size=obj.size, n_mountpaths=self._n_mountpaths())
         read = backend_reader(get_backend(ref.bck.provider, _READ_CONFIG), ref.name, name, obj.size)
-        return BlobDownload(self.ctx.store, bck, name, obj, read, params, job=job)
+        return BlobDownload(self.ctx.store, bck, name, obj, read, params, job=job, keep_failed=keep_failed)
 
     async def fetch(self, bck: Bucket, ref: RemoteRef, name: str, obj: RemoteObj, *, chunk: str | int | None = None,
                     workers: str | int | None = None, job: str = "") -> ObjAttrs:
@@ -55,7 +55,9 @@ class Blobs:
         under_way = locks.held(bck.uname(name))
         if under_way is not None:
             return await locks.wait(under_way)
-        return await self.new(bck, ref, name, obj, chunk=chunk, workers=workers, job=job).run()
+        # a job (blob-download, prefetch) that fails here has failed for good: nothing stays in %ch
+        # (a process that dies mid-way still leaves its manifest: Ray's retry resumes from it)
+        return await self.new(bck, ref, name, obj, chunk=chunk, workers=workers, job=job, keep_failed=False).run()
 
     def progress(self, bck: Bucket, name: str) -> tuple[int, int]:
         """(bytes stored, size) of the download under way, or (0, 0)."""

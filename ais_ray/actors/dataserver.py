@@ -21,9 +21,11 @@ from ais_ray.actors.cold import ColdGets
 from ais_ray.actors.ecserver import ECServer
 from ais_ray.actors.mover import Mover
 from ais_ray.actors.objcopy import ObjCopier
+from ais_ray.auth.gate import authorize, cluster_secret
 from ais_ray.backends.base import RemoteObj
 from ais_ray.core import headers as H
 from ais_ray.core import params
+from ais_ray.core.auth import Claims
 from ais_ray.core.blob import blob_source
 from ais_ray.core.copy import present_only
 from ais_ray.core.bmd import RemoteRef, remote_of
@@ -51,6 +53,18 @@ def bucket_obj_from_request(req: web.Request) -> tuple[Bucket, str]:
     return Bucket(name, provider, ns), obj
 
 
+def authorize_data_request(req: web.Request) -> Claims | None:
+    """The token or redirect grant check of a data server (401/403); the token's claims."""
+    if cluster_secret() is None:
+        return None
+    try:
+        bck: Bucket | None = bucket_obj_from_request(req)[0] if req.path.startswith("/v1/objects/") else None
+    except AisError:
+        bck = None  # the handler answers 400 for the name
+    return authorize(req.method, req.path, "", bck, req.headers.get("Authorization"), req.query.get(H.Q_GRANT),
+                     raw_path=req.raw_path.partition("?")[0])
+
+
 def obj_headers(bck: Bucket, name: str, attrs: ObjAttrs, location: str, mtime: float = 0.0) -> dict[str, str]:
     """AIS object metadata headers (Go `cmn.ObjAttrs.ToHeader`, `objHeadV2`); `mtime` in seconds."""
     out = {
@@ -71,6 +85,7 @@ def error_middleware(node: str) -> Callable[..., Awaitable[web.StreamResponse]]:
     async def mw(req: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
         try:
             params.check(req.method, req.path, req.query.items())  # the accepted-parameter table (core/params.py)
+            req["claims"] = authorize_data_request(req)  # auth/gate.py (a no-op unless `up --auth`)
             return await handler(req)
         except AisError as err:
             return error_response(err, req, node)

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from ais_ray.backends.aio import retriable_transport
 from ais_ray.backends.base import retrying
+from ais_ray.auth.gate import internal_auth
 from ais_ray.core import headers as H
 from ais_ray.core.bmd import RemoteRef, remote_of
 from ais_ray.core.copy import COPIED, PRESENCE_PRESENT, SKIPPED, same_copy
@@ -176,7 +177,8 @@ class ObjCopier:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_read=300))
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_read=300),
+                                                  middlewares=(internal_auth,))  # a node's own token (auth on)
         return self._session
 
     async def _holds_same(self, mp: MountpathInfo, dst: Bucket, dst_name: str, src: ObjAttrs) -> bool:

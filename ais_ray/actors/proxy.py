@@ -284,7 +284,11 @@ class _ProxyActor(ProxyMembers, ProxyNodes):
 
     async def set_bucket_props(self, bck: Bucket, props: BucketProps) -> tuple[BMD, str]:
         """Commit new props; returns the BMD and the id of the job the change starts ("" if none):
-        a changed mirror starts make-n-copies on the bucket's existing objects."""
+        a changed mirror starts make-n-copies on the bucket's existing objects. A new `backend_bck`
+        must exist on its remote first (HEAD): a typo is a 404 now, not 502s on every later list and PUT."""
+        backend = props.backend_bck
+        if backend is not None and backend != self.bmd.must_get(bck).backend_bck:
+            await get_backend(backend.provider).head_bucket(backend.name)
         async with self._lock:
             old = self.bmd.must_get(bck)
             await self._commit(bmd=self.bmd.with_bucket(bck, props, exist_ok=True))

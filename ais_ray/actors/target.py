@@ -25,8 +25,10 @@ from ais_ray.actors.target_copy import TargetCopies
 from ais_ray.actors.target_dl import TargetDownloads
 from ais_ray.fs.fspaths import ATTACH, Fspaths
 from ais_ray.actors.target_xact import TargetXacts
+from ais_ray.auth.gate import redirect_location
 from ais_ray.backends.pager import Fetch, backend_fetch
 from ais_ray.backends.registry import get_backend
+from ais_ray.core import headers as H
 from ais_ray.core import hrw, lom
 from ais_ray.core.bmd import BMD, RemoteRef
 from ais_ray.core.dload import DlSpec, TargetDlStatus
@@ -338,7 +340,9 @@ class _Redirector:
             await self.t.snode()
         node = Snode(self.t.tid, "target", self.t.url, 0, self.t.mp_infos)
         mp = node.mountpath_for(bck.uname(name))
-        raise web.HTTPTemporaryRedirect(mp.url + req.raw_path)
+        raw, _, query = req.raw_path.partition("?")
+        raise web.HTTPTemporaryRedirect(redirect_location(mp.url, req.method, raw, query, req.get("claims"),
+                                                          req.query.get(H.Q_GRANT), bck))
 
 
 TargetActor = ray.remote(_TargetActor)

@@ -1,7 +1,7 @@
 """Bearer tokens and signed redirect URLs, as JWTs signed with the cluster's secret (HS256, PyJWT).
 
 Two kinds, told apart by their audience:
-- **user tokens** (`aud` = `ais-ray`): issued by `ais-ray auth token issue`, sent by clients as
+- **user tokens** (`aud` = `ais-ray`): issued by `ais-ray auth token`, sent by clients as
   `Authorization: Bearer <token>` (the SDK's `Client(endpoint, token=...)`), checked by the API
   and by every data server (the SDK's direct mode and `ais_ray.client` reach those themselves);
 - **redirect grants** (`aud` = `ais-ray/redirect`): minted by the API for one method and one
@@ -19,13 +19,14 @@ from dataclasses import dataclass
 
 import jwt
 
+from ais_ray.core import headers as H
 from ais_ray.core.auth import Access, Claims
 from ais_ray.core.errors import ErrAccessDenied, ErrInvalidValue, ErrUnauthorized
 
 ALGORITHM = "HS256"
 AUD_USER = "ais-ray"
 AUD_REDIRECT = "ais-ray/redirect"
-GRANT_PARAM = "ais_grant"
+GRANT_PARAM = H.Q_GRANT
 GRANT_TTL = 300.0  # seconds a redirect stays usable (a client follows it at once)
 LEEWAY = 5.0  # clock skew between nodes
 
@@ -62,7 +63,7 @@ def verify_token(secret: str, token: str) -> Claims:
                        options={"require": ["exp", "sub"]})
         return Claims.from_wire(d)
     except jwt.ExpiredSignatureError as exc:
-        raise ErrUnauthorized("token expired: get a new one (`ais-ray auth token issue`)") from exc
+        raise ErrUnauthorized("token expired: get a new one (`ais-ray auth token`)") from exc
     except (jwt.InvalidTokenError, ErrInvalidValue) as exc:
         raise ErrUnauthorized(f"invalid token: {exc}") from exc
 

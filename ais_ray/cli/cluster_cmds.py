@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import signal
 import socket
@@ -10,12 +11,14 @@ import subprocess
 import sys
 import time
 
+from ais_ray.auth.gate import ENV_SECRET_FILE, secret_path
+from ais_ray.auth.tokens import load_or_create_secret
 from ais_ray.backends.guard import ENV_DENY
 from ais_ray.cli.common import CliError, default_data_dir, print_json, print_table, run
 from ais_ray.cli.daemon import last_data_dir, pid_alive, read_state, remember_last, state_path, write_state
 from ais_ray.core.netpolicy import NetPolicy
 from ais_ray.client import AisClient
-from ais_ray.core.sizes import format_size
+from ais_ray.core.sizes import format_size, parse_size
 from ais_ray.core.smap import FLAG_DECOMMISSION, FLAG_MAINTENANCE
 
 UP_TIMEOUT = 240.0
@@ -72,6 +75,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     if deny is not None:  # every Ray process of the daemon inherits it (backends/guard.py)
         env[ENV_DENY] = str(deny)
+    env.pop(ENV_SECRET_FILE, None)
+    env.update(guard_env(args, data_dir))
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                 env=env)
@@ -95,6 +100,35 @@ def cmd_up(args: argparse.Namespace) -> int:
         time.sleep(0.3)
     os.kill(proc.pid, signal.SIGTERM)
     raise CliError(f"ais-ray did not start within {up_timeout:.0f}s; see {log_path}")
+
+
+def guard_env(args: argparse.Namespace, data_dir: str) -> dict[str, str]:
+    """`--auth` (the secret, created once, 0600) and `--max-body`, for every Ray process of the
+    cluster; a warning when the API would listen beyond loopback with nobody checked."""
+    from ais_ray.serve.bodylimit import ENV_MAX_BODY  # (Serve and Ray load only for `up`)
+
+    env: dict[str, str] = {}
+    if args.max_body:
+        parse_size(args.max_body, units="iec")  # a bad size fails `up`, not the API
+        env[ENV_MAX_BODY] = args.max_body
+    if args.auth:
+        path = secret_path(data_dir)
+        load_or_create_secret(path)
+        os.chmod(path, 0o600)
+        env[ENV_SECRET_FILE] = path
+        print(f"auth: on (tokens: `ais-ray auth token --user NAME --access ro|rw|admin --data-dir {data_dir}`)")
+    elif not _is_loopback(args.host):
+        print(f"WARNING: ais-ray will listen on {args.host} without authentication: anyone who can reach it can "
+              "read, write and delete every object. Use `ais-ray up --auth`, or keep --host on 127.0.0.1.",
+              file=sys.stderr)
+    return env
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(socket.gethostbyname(host)).is_loopback
+    except (OSError, ValueError):
+        return False
 
 
 def _tail(path: str, n: int = 15) -> str:

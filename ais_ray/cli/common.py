@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 
+from ais_ray.auth.gate import ENV_TOKEN
 from ais_ray.client import AisClient
 from ais_ray.core.errors import AisError
 
@@ -60,7 +61,7 @@ def run(fn: Callable[[AisClient], Awaitable[int | None]]) -> int:
     ep = endpoint()
 
     async def main() -> int | None:
-        async with AisClient(ep) as c:
+        async with AisClient(ep, token=os.environ.get(ENV_TOKEN) or None) as c:
             return await fn(c)
 
     try:

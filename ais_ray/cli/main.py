@@ -13,7 +13,9 @@ import sys
 import traceback
 from typing import Callable
 
-from ais_ray.cli import bucket_cmds, cluster_cmds, copy_cmds, download_cmds, ec_cmds, job_cmds, object_cmds, reb_cmds
+from ais_ray.auth.gate import ENV_TOKEN
+from ais_ray.cli import (auth_cmds, bucket_cmds, cluster_cmds, copy_cmds, download_cmds, ec_cmds, job_cmds, object_cmds,
+                         reb_cmds)
 from ais_ray.cli.common import CliError, HelpFormatter
 from ais_ray.core.errors import AisError
 
@@ -45,6 +47,10 @@ ais-ray up --address auto                    # deploy onto a running Ray cluster
     p.add_argument("--address", help="join this existing Ray cluster instead of starting a local one")
     p.add_argument("--dashboard", action="store_true", help="also start the Ray dashboard (metrics, actors, logs)")
     p.add_argument("--no-fsync", action="store_true", help="do not fsync objects on commit (faster, less durable)")
+    p.add_argument("--auth", action="store_true",
+                   help="require bearer tokens on the API and every data server (`ais-ray auth token` issues them)")
+    p.add_argument("--max-body", metavar="SIZE",
+                   help="largest body of a control request (default $AIS_RAY_MAX_BODY or 1MiB; object data is not limited)")
     p.add_argument("--download-deny", metavar="CATEGORIES",
                    help="addresses download sources may not resolve to: default (link-local, metadata, multicast, "
                         "unspecified), none, all, or a comma list adding loopback, private (default: "
@@ -301,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Examples:\n  ais-ray up\n  ais-ray create ais://photos\n  ais-ray put ./dir ais://photos --recursive\n"
                "  ais-ray ls ais://photos\n  ais-ray down\n\nThe cluster is found at $AIS_ENDPOINT (default http://127.0.0.1:8080).")
     parser.add_argument("--verbose", "-v", action="store_true", help="print tracebacks on errors")
+    parser.add_argument("--token", help="bearer token for a cluster with auth on (default $AIS_AUTHN_TOKEN)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_up_down(sub)
     show = _add_show(sub)
@@ -308,11 +315,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_objects(sub)
     start = _add_jobs(sub)
     reb_cmds.add_commands(sub, start, show, storage, _cmd)
+    auth_cmds.add_auth(sub, _cmd)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.token:  # the client reads it from there (cli/common.py::run)
+        os.environ[ENV_TOKEN] = args.token
     try:
         return int(args.handler(args))
     except (CliError, AisError) as exc:

@@ -44,13 +44,26 @@ class DlItem:
     link: str  # http(s) URL or bucket URI
 
 
+# Bounds of one object's download (issue 15 item 8), as AIStore's downloader has them: a whole
+# attempt may take `DEFAULT_TIMEOUT` (Go `downloader.timeout` = 1h) unless the job's `timeout`
+# says otherwise, and a source that sends nothing for `READ_IDLE_TIMEOUT` is abandoned (Go's
+# per-read timeout of 1 min). Both count per attempt; a timed-out attempt is retried.
+DEFAULT_TIMEOUT = 3600.0
+READ_IDLE_TIMEOUT = 60.0
+
+
+def object_timeout(job_timeout: float) -> float:
+    """The deadline of one attempt at one object: the job's `timeout`, else the default."""
+    return job_timeout if job_timeout > 0 else DEFAULT_TIMEOUT
+
+
 @dataclass(frozen=True, slots=True)
 class DlSpec:
     id: str
     kind: DlKind
     bck: Bucket  # destination
     description: str = ""
-    timeout: float = 0.0  # per request, seconds; 0: the default
+    timeout: float = 0.0  # per object and attempt, seconds; 0: DEFAULT_TIMEOUT
     conns: int = 0  # per target; 0: unlimited (each mountpath runs its own pool)
     bytes_per_hour: int = 0  # for the whole cluster; 0: unlimited
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -142,9 +155,11 @@ def parse_request(body: Mapping[str, Any], *, job_id: str, bck: Bucket, now: flo
         if not template:
             raise ErrBadRequest("range download: missing template")
         tmpl = Template.parse(_template_text(template)).require_range()
-        first = tmpl[0]
-        normalize_link(first)
-        join_subdir(body.get("subdir") or "", obj_name_from_link(_link_path(first)))  # validates names
+        # the first and the last link: every range is at its largest value in the last one, so
+        # it is the longest name; the names between share their shape (issue 15 item 7)
+        for link in (tmpl[0], tmpl[-1]):
+            normalize_link(link)
+            join_subdir(body.get("subdir") or "", obj_name_from_link(_link_path(link)))  # validates names
         spec = DlSpec(template=template, subdir=body.get("subdir") or "", **common)
     else:
         if src is None or not src.is_remote:

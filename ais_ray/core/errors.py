@@ -19,6 +19,7 @@ The tree:
     │   ├── ErrObjNotFound
     │   └── ErrJobNotFound
     ├── ErrBckAlreadyExists (409)
+    ├── ErrEntityTooLarge (413)      a control request's body over the bound
     ├── ErrRangeNotSatisfiable (416)
     ├── ErrBackend (502)             a remote source failed (5xx, reset, unreachable)
     │   └── ErrRangeIgnored          it answered a range request with the whole object
@@ -142,6 +143,12 @@ class ErrBckAlreadyExists(AisError):
         super().__init__(f'bucket "{bck}" already exists')
 
 
+class ErrEntityTooLarge(AisError):
+    """A control request's body is over the API's bound (`serve/bodylimit.py`)."""
+
+    status = 413
+
+
 class ErrRangeNotSatisfiable(AisError):
     status = 416
 
@@ -178,7 +185,7 @@ def error_body(err: AisError, *, method: str, url_path: str, node: str, remote_a
 
 _BY_STATUS: dict[int, type[AisError]] = {
     400: ErrBadRequest, 401: ErrUnauthorized, 403: ErrAccessDenied, 404: ErrNotFound, 409: ErrBckAlreadyExists,
-    416: ErrRangeNotSatisfiable, 502: ErrBackend, 504: ErrTimeout,
+    413: ErrEntityTooLarge, 416: ErrRangeNotSatisfiable, 502: ErrBackend, 504: ErrTimeout,
 }
 
 

@@ -50,6 +50,7 @@ Q_PRESENCE = "presence"  # which objects/buckets count: in the cluster, or at th
 Q_ARCHPATH = "archpath"  # GET: one member of a shard
 Q_ARCHREGX = "archregx"  # GET: the members matching (a TAR of them)
 Q_ARCHMODE = "archmode"  # regexp | prefix | suffix | substr | wdskey
+Q_GRANT = "ais_grant"  # a 307's signed grant for one method and object path (auth/tokens.py)
 
 TRUE_WORDS = frozenset({"true", "1", "yes", "y", "on"})
 

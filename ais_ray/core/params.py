@@ -23,13 +23,14 @@ _MPATH = frozenset({"mountpath_label", "dntres"})
 
 # route -> method -> accepted parameters (besides BCK)
 ROUTES: dict[str, dict[str, frozenset[str]]] = {
+    # every object route also takes the redirect grant (H.Q_GRANT) the API's 307 carries when auth is on
     "object": {
-        "GET": frozenset({H.Q_ARCHPATH, H.Q_ARCHREGX, H.Q_ARCHMODE, H.Q_LATEST, "original_url", H.Q_GFN}),
+        "GET": frozenset({H.Q_ARCHPATH, H.Q_ARCHREGX, H.Q_ARCHMODE, H.Q_LATEST, "original_url", H.Q_GFN, H.Q_GRANT}),
         # object_to + latest-ver + synchronize: single-object copy (actors/objcopy.py)
-        "PUT": frozenset({H.Q_OBJ_TO, H.Q_LATEST, H.Q_SYNC, "original_url"}),
+        "PUT": frozenset({H.Q_OBJ_TO, H.Q_LATEST, H.Q_SYNC, "original_url", H.Q_GRANT}),
         # presence 2..4: only a stored copy counts (no remote HEAD): a copy's skip check
-        "HEAD": frozenset({H.Q_PROPS, H.Q_PRESENCE, "original_url"}),
-        "DELETE": frozenset({"original_url"}),
+        "HEAD": frozenset({H.Q_PROPS, H.Q_PRESENCE, "original_url", H.Q_GRANT}),
+        "DELETE": frozenset({"original_url", H.Q_GRANT}),
     },
     "objects": {"POST": frozenset()},  # blob-download action
     "buckets": {"GET": frozenset({H.Q_PRESENCE}), "HEAD": frozenset()},  # presence 0: the cloud's buckets too

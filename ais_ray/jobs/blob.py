@@ -15,8 +15,9 @@ nothing is copied into staging buffers (`blob_io.Pieces`). Beyond AIStore:
 - **Resume**: chunks go into `<mountpath>/%ch/<key>/data` and a manifest of completed chunks
   is saved every `manifest_every` chunks (`blob_chunks.py`). A process that dies leaves both;
   the next download of the same source version fetches only the chunks the manifest lacks.
-  A failure that may pass (reset, 5xx, timeout) keeps them too; a 4xx, a local error, an
-  abort (cancel) or success removes them.
+  A failure that may pass (reset, 5xx, timeout) keeps them too, unless the caller says it will
+  not come back (`keep_failed=False`: a job that failed for good leaves nothing, issue 15
+  item 9); a 4xx, a local error, an abort (cancel) or success removes them.
 - **Sources that ignore Range** (HTTP 200 with the whole body): reported by the reader as
   ErrRangeIgnored, the download switches to one sequential stream. `workers` <= 1 (and -1,
   serial) use that stream from the start: no ranges.
@@ -69,7 +70,7 @@ class BlobDownload:
     def __init__(self, store: MountpathStore, bck: Bucket, name: str, obj: RemoteObj, read: RangeReader,
                  params: BlobParams, *, job: str = "", chunk_timeout: float = DEFAULT_CHUNK_READ_TIMEOUT,
                  attempts: int = DEFAULT_ATTEMPTS, owt: Owt = Owt.BLOB,
-                 manifest_every: int = MANIFEST_EVERY) -> None:
+                 manifest_every: int = MANIFEST_EVERY, keep_failed: bool = True) -> None:
         if obj.size < 0:
             raise ErrBadRequest(f'blob download of "{bck}/{name}" needs the object\'s size')
         self.store, self.bck, self.name, self.obj, self.params = store, bck, name, obj, params
@@ -77,6 +78,7 @@ class BlobDownload:
         self._read = read
         self._timeout, self._attempts, self._owt = chunk_timeout, max(1, attempts), owt
         self._manifest_every = max(1, manifest_every)
+        self._keep_failed = keep_failed
         identity = source_identity(obj.etag, obj.version, obj.size, obj.last_modified)
         self._cdir = ChunkDir(store, bck.uname(name), identity)
         self._key = bck.uname(name)  # in the store's name locks (fs/namelock.py)
@@ -182,7 +184,7 @@ class BlobDownload:
             committed = True
             return attrs
         except AisError as err:
-            keep = self._cdir.resumable and isinstance(err, (ErrBackend, ErrTimeout))
+            keep = self._keep_failed and self._cdir.resumable and isinstance(err, (ErrBackend, ErrTimeout))
             raise
         finally:
             if self._saver is not None:

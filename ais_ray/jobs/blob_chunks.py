@@ -111,6 +111,18 @@ class ChunkDir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
+def remove_object(store: MountpathStore, uname: str) -> None:
+    """Remove every partial download of one object (its job gave up on it for good)."""
+    prefix = chunk_dir_prefix(uname)
+    try:
+        entries = list(os.scandir(os.path.join(store.path, lom.CT_CHUNK)))
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        if entry.name.startswith(prefix):
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
 def remove_stale(store: MountpathStore, *, older_than: float = STALE_AFTER_S, busy: Collection[str] = ()) -> int:
     """Remove partial downloads untouched for `older_than` seconds, except `busy` directory names.
 

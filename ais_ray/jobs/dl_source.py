@@ -21,6 +21,7 @@ from ais_ray.backends.base import open_object, strip_etag
 from ais_ray.backends.errors import http_errors, status_error
 from ais_ray.backends.http import HttpBackend, endpoint_of, split_url
 from ais_ray.backends.registry import get_backend
+from ais_ray.core.dload import READ_IDLE_TIMEOUT, object_timeout
 from ais_ray.core.errors import AisError, ErrBackend, ErrTimeout
 from ais_ray.core.names import Provider, parse_bucket_uri
 from ais_ray.jobs.blob_io import RangeReader, backend_reader, url_reader
@@ -40,13 +41,15 @@ def is_retriable(err: AisError) -> bool:
 class Sources:
     """Per-process access to link sources; holds one aiohttp session for http(s) links."""
 
-    def __init__(self, backend_config: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+    def __init__(self, backend_config: Mapping[str, Mapping[str, Any]] | None = None, *,
+                 read_idle: float = READ_IDLE_TIMEOUT) -> None:
         self._session: aiohttp.ClientSession | None = None
         self._config = backend_config or {}
+        self.read_idle = read_idle
 
     def _sess(self) -> aiohttp.ClientSession:
         if self._session is None:
-            opts = session_kwargs(connect_timeout=30.0, read_timeout=60.0, max_connections=1024,
+            opts = session_kwargs(connect_timeout=30.0, read_timeout=self.read_idle, max_connections=1024,
                                   policy=download_policy())
             self._session = aiohttp.ClientSession(headers={"Accept-Encoding": "identity"}, **opts)
         return self._session
@@ -55,7 +58,7 @@ class Sources:
         if link.startswith(("http://", "https://")):
             base, name = split_url(link)
             with http_errors(base, name, endpoint_of(link)):
-                tmo = aiohttp.ClientTimeout(total=timeout or None, connect=30, sock_read=60)
+                tmo = aiohttp.ClientTimeout(total=object_timeout(timeout), connect=30, sock_read=self.read_idle)
                 async with self._sess().head(link, headers=dict(headers), timeout=tmo, allow_redirects=True) as r:
                     if r.status >= 400:
                         raise status_error(r.status, base, name, endpoint=endpoint_of(link))
@@ -71,7 +74,7 @@ class Sources:
             base, name = split_url(link)
             endpoint = endpoint_of(link)
             with http_errors(base, name, endpoint):
-                tmo = aiohttp.ClientTimeout(total=timeout or None, connect=30, sock_read=60)
+                tmo = aiohttp.ClientTimeout(total=object_timeout(timeout), connect=30, sock_read=self.read_idle)
                 async with self._sess().get(link, headers=dict(headers), timeout=tmo) as r:
                     if r.status >= 400:
                         raise status_error(r.status, base, name, endpoint=endpoint)

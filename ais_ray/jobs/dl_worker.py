@@ -25,6 +25,7 @@ from ais_ray.core.owt import Owt
 from ais_ray.fs.store import MountpathStore
 from ais_ray.fs.write import Source, write_stream
 from ais_ray.jobs.blob import BlobDownload
+from ais_ray.jobs.blob_chunks import remove_object
 from ais_ray.jobs.dl_source import Sources, SrcMeta, is_retriable
 from ais_ray.jobs.ratelimit import TokenBucket
 
@@ -153,8 +154,19 @@ class DlWorker:
             if existing.same_source(meta.etag, meta.version, meta.size):
                 return SKIPPED, existing.size
         attrs = await self.store.locks.once(job.bck.uname(item.name),
-                                            lambda: self._with_retries(lambda: self._fetch(job, st, item, task, headers)))
+                                            lambda: self._fetch_for_good(job, st, item, task, headers))
         return OK, attrs.size
+
+    async def _fetch_for_good(self, job: DlJobCtx, st: _JobState, item: DlItem, task: TaskInfo,
+                              headers: dict[str, str]) -> ObjAttrs:
+        """Every attempt at one item (under its name lock). Attempts of a large object resume
+        each other's chunks; once the last one fails, its partial download is removed."""
+        try:
+            return await self._with_retries(lambda: self._fetch(job, st, item, task, headers))
+        except AisError:
+            if job.ranged:
+                await asyncio.to_thread(remove_object, self.store, job.bck.uname(item.name))
+            raise
 
     def _load_many(self, bck: Bucket, names: list[str]) -> dict[str, ObjAttrs]:
         held = {}

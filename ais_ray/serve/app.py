@@ -10,14 +10,17 @@ import logging
 from fastapi import FastAPI
 from ray import serve
 
-from ais_ray.serve import buckets, cluster, download, errors, mountpaths, objects
+from ais_ray.serve import buckets, cluster, download, errors, mountpaths, objects, openapi
+from ais_ray.serve.bodylimit import BodyLimit
 from ais_ray.serve.state import init_state
 
 app = FastAPI(title="ais-ray", version="0.1.0",
               description="AIStore-compatible REST API served by Ray Serve. Data requests are 307-redirected to targets.")
 errors.install(app)
+app.add_middleware(BodyLimit)  # outermost: before any body is read
 for r in (cluster.router, buckets.router, objects.router, download.router, mountpaths.router):
     app.include_router(r)
+openapi.install(app)  # the real query parameters and bodies (core/params.py, serve/msgs.py)
 
 
 # Access logs cost a measurable share of the per-request CPU of the API hop (benchmarks/README.md).

@@ -25,7 +25,8 @@ from ais_ray.jobs.copy import KIND_BCK, KIND_OBJS, CopySpec
 from ais_ray.jobs.prefetch import PrefetchSpec
 from ais_ray.serve.listing import list_objects
 from ais_ray.serve.state import state
-from ais_ray.serve.wire import LsoMsg, bucket_from, parse_model, read_action
+from ais_ray.serve.msgs import BckMsg, LsoMsg
+from ais_ray.serve.wire import bucket_from, bucket_of, parse_model, read_action
 
 router = APIRouter(tags=["buckets"])
 
@@ -159,11 +160,7 @@ def copy_spec(req: Request, src: Bucket, action: str, value: Any) -> CopySpec:
     tobck = value.get("tobck") if isinstance(value, dict) else None
     if not isinstance(tobck, dict):
         raise ErrBadRequest(f'copy-listrange {src}: missing destination ("tobck")')
-    ns = tobck.get("namespace") or {}
-    if not isinstance(ns, dict):
-        raise ErrBadRequest('copy-listrange: "tobck.namespace" must be an object')
-    dst = Bucket(tobck.get("name") or "", Provider.parse(tobck.get("provider") or "ais"),
-                 Namespace(ns.get("uuid") or "", ns.get("name") or ""))
+    dst = bucket_of(BckMsg.model_validate(tobck))
     sel = Selection.from_msg(value, listing=True)
     if sel.is_listing:  # a prefix, `*` or nothing: the source's own listing (cloud: every remote object)
         sel = Selection(prefix=sel.prefix.rstrip("*") or msg.prefix)
@@ -191,6 +188,8 @@ def apply_props(bck: Bucket, props: BucketProps, value: dict[str, Any], *, targe
                 changes["backend_bck"] = None
                 continue
             backend = Bucket(validate_bucket_name(name), Provider.parse(prov))
+            if backend.provider is Provider.HT:
+                raise ErrBadRequest(f"backend_bck: {backend} cannot be a backend (an HTTP bucket is made by a GET)")
             if bck.is_remote or not backend.is_remote:
                 raise ErrBadRequest(f"backend_bck: {bck} cannot have {backend} as its backend (an ais bucket over a remote one)")
             changes["backend_bck"] = backend

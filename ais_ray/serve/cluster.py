@@ -9,7 +9,6 @@ from fastapi.responses import JSONResponse, Response
 
 from ais_ray.core.errors import ErrBadRequest, ErrJobNotFound, ErrUnsupported
 from ais_ray.core.members import ACTIONS
-from ais_ray.core.names import Bucket, Provider, validate_bucket_name
 from ais_ray.core.smap import FLAG_OFFLINE
 from ais_ray.core.xact import XactSnap
 from ais_ray.jobs.rebalance import REBALANCE, RESILVER
@@ -17,7 +16,8 @@ from ais_ray.core.xact import status as xact_status
 from ais_ray.serve.config import cluster_config
 from ais_ray.serve.mountpaths import mountpath_list
 from ais_ray.serve.state import state
-from ais_ray.serve.wire import read_action, read_json
+from ais_ray.serve.msgs import JobArgs
+from ais_ray.serve.wire import bucket_of, read_action, read_body
 
 router = APIRouter(tags=["cluster"])
 WHAT_CONFIG = ("config", "cluster_config")  # Go apc.WhatClusterConfig; the SDK's WHAT_CLUSTER_CONFIG
@@ -55,13 +55,6 @@ def _arg(body: dict[str, Any] | None, *keys: str) -> Any:
     return None
 
 
-def _bck_arg(body: dict[str, Any] | None) -> Bucket | None:
-    b = _arg(body, "Bck", "bck")
-    if not isinstance(b, dict) or not b.get("name"):
-        return None
-    return Bucket(validate_bucket_name(b["name"]), Provider.parse(b.get("provider") or "ais"))
-
-
 @router.get("/v1/cluster", summary="Jobs: `?what=status|qryxstats|status_all|running_all` (body: JobArgs / query); `?what=config`")
 async def cluster_get(req: Request) -> Response:
     what = req.query_params.get("what", "")
@@ -69,19 +62,19 @@ async def cluster_get(req: Request) -> Response:
         return JSONResponse(cluster_config(await state().smap()).model_dump())
     if what == "mountpaths":
         return JSONResponse(await state().proxy.mountpath_lists.remote())
-    body = await read_json(req)
-    xid, kind = str(_arg(body, "ID") or ""), str(_arg(body, "Kind") or "")
+    args = await read_body(req, JobArgs)  # typed: a non-object body or a number for Bck.name is a 400
+    xid, kind = args.id, args.kind
     proxy = state().proxy
     if what == "status":
         return JSONResponse(await proxy.xact_status.remote(xid, kind))
     if what == "qryxstats":
-        only_running = bool(_arg(body, "show_active"))
-        parts = await proxy.xact_query.remote(xid, kind, _bck_arg(body), only_running)
+        bck = bucket_of(args.bck) if args.bck and args.bck.name else None
+        parts = await proxy.xact_query.remote(xid, kind, bck, args.show_active)
         if not parts:
             raise ErrJobNotFound(xid or kind or "jobs")
         return JSONResponse({tid: [s.to_wire() for s in snaps] for tid, snaps in parts.items()})
     if what in ("status_all", "running_all"):
-        only_running = what == "running_all" or bool(_arg(body, "show_active"))
+        only_running = what == "running_all" or args.show_active
         parts = await proxy.xact_query.remote("", kind, None, only_running)
         by_id: dict[str, list[XactSnap]] = {}
         for snaps in parts.values():

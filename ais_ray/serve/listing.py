@@ -24,7 +24,7 @@ from ais_ray.core.names import Bucket, Provider
 from ais_ray.core.smap import FLAG_OFFLINE
 from ais_ray.fs.walk import LsEntry
 from ais_ray.serve.state import state
-from ais_ray.serve.wire import LsoMsg
+from ais_ray.serve.msgs import LsoMsg
 
 MAX_PAGE_SIZE = 10_000  # Go apc.MaxPageSizeAIS
 MAX_PAGE_SIZE_REMOTE = 1_000  # Go apc.MaxPageSizeAWS (GCP 1000, Azure 5000)

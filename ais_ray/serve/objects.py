@@ -11,6 +11,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
+from ais_ray.auth.gate import redirect_location
 from ais_ray.core.blob import parse_blob_chunk, parse_blob_workers
 from ais_ray.core.errors import ErrBadRequest
 from ais_ray.core import headers as H
@@ -38,8 +39,8 @@ async def redirect_to_owner(req: Request) -> Response:
             raise ErrBadRequest(f'original_url {req.query_params["original_url"]} belongs to {ht}, not {bck}')
     await state().bucket_props(bck, origin=origin)
     _, mp = (await state().smap()).locate(bck.uname(obj))
-    query = req.url.query
-    return RedirectResponse(mp.url + raw + (f"?{query}" if query else ""), status_code=307)
+    location = redirect_location(mp.url, req.method, raw, req.url.query, getattr(req.state, "claims", None), None, bck)
+    return RedirectResponse(location, status_code=307)
 
 
 _DOC = "Redirects (307) to the owning target's data server, which serves the object."

@@ -92,11 +92,18 @@ def test_backend_sync_removes_what_is_gone(cluster: LocalCluster, moto: object) 
     assert get(cluster, bck, "o1").content == b"v2-changed"
 
 
-def test_missing_remote_bucket_fails_the_job_clearly(cluster: LocalCluster) -> None:
+def test_missing_remote_bucket_fails_the_job_clearly(cluster: LocalCluster, moto: object) -> None:
+    import boto3
+
+    # set-bprops checks the backend exists (issue 15 item 6): it goes missing afterwards
+    s3 = boto3.client("s3", endpoint_url=moto.endpoint, aws_access_key_id="testing",  # type: ignore[attr-defined]
+                      aws_secret_access_key="testing", region_name="us-east-1")
+    s3.create_bucket(Bucket="no-such-src")
     bck = new_bucket()
     assert requests.post(f"{cluster.endpoint}/v1/buckets/{bck}", json={"action": "create-bck"}).status_code == 200
     r = requests.patch(f"{cluster.endpoint}/v1/buckets/{bck}",
                        json={"action": "set-bprops", "value": {"backend_bck": {"name": "no-such-src", "provider": "aws"}}})
     assert r.status_code == 200, r.text
+    s3.delete_bucket(Bucket="no-such-src")
     st = wait(cluster, start(cluster, type="backend", bucket={"name": bck}))
     assert st["error_cnt"] >= 1 and "s3://no-such-src" in json.dumps(st["download_errors"])

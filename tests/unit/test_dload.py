@@ -61,3 +61,12 @@ def test_normalize_link() -> None:
     assert normalize_link(" https://h/a ") == "https://h/a"
     with pytest.raises(ErrInvalidURL):
         normalize_link("")
+
+
+def test_range_whose_longest_name_is_invalid_is_refused_at_post() -> None:
+    """Issue 15 item 7: the first names fit in 1024 bytes, `f-100` onwards do not."""
+    subdir = "/".join(["d" * 254] * 4)  # 1019 bytes
+    assert len(subdir) == 1019
+    spec({"type": "range", "template": "h/f-{98..99}", "subdir": subdir})  # 1024 bytes: fine
+    with pytest.raises(ErrInvalidName, match="longer than 1024"):
+        spec({"type": "range", "template": "h/f-{98..102}", "subdir": subdir})

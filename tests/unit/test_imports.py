@@ -19,13 +19,14 @@ ALLOWED: dict[str, set[str]] = {
     "stats": {"core"},
     "fs": {"core", "stats"},
     "backends": {"core", "stats"},
+    "auth": {"core"},  # tokens and the one access check, beside backends: the edges import it
     "ec": {"core", "fs", "stats"},
     "jobs": {"core", "fs", "backends", "ec", "stats"},
-    "actors": {"core", "fs", "backends", "ec", "jobs", "stats"},
-    "serve": {"core", "fs", "backends", "ec", "jobs", "actors", "stats"},
+    "actors": {"core", "fs", "backends", "ec", "jobs", "stats", "auth"},
+    "serve": {"core", "fs", "backends", "ec", "jobs", "actors", "stats", "auth"},
     "client": {"core"},
-    "deploy": {"core", "fs", "backends", "ec", "jobs", "actors", "serve", "stats"},
-    "cli": {"core", "fs", "backends", "ec", "jobs", "actors", "serve", "deploy", "client", "stats"},
+    "deploy": {"core", "fs", "backends", "ec", "jobs", "actors", "serve", "stats", "auth"},
+    "cli": {"core", "fs", "backends", "ec", "jobs", "actors", "serve", "deploy", "client", "stats", "auth"},
 }
 
 
