@@ -39,6 +39,7 @@ ROUTES: dict[str, dict[str, frozenset[str]]] = {
     },
     "cluster": {"GET": frozenset({H.Q_WHAT}), "PUT": frozenset(), "POST": frozenset(), "DELETE": frozenset()},
     "daemon": {"GET": frozenset({H.Q_WHAT}), "PUT": frozenset()},
+    "reverse": {"GET": frozenset({H.Q_WHAT})},  # /v1/reverse/daemon + Ais-Node-Id (serve/perf.py)
     "health": {"GET": frozenset({"prr"})},  # prr: the SDK's is_ready (primary ready for rebalance)
     "download": {"GET": frozenset({"id"}), "POST": frozenset(), "DELETE": frozenset()},
 }

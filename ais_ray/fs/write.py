@@ -66,7 +66,7 @@ def commit(store: MountpathStore, w: ObjWriter, bck: Bucket, name: str, owt: Owt
     """Blocking. A finished work file becomes the object `bck/name` (aborted if the rename fails)."""
     attrs = new_attrs(owt, w.size, cksum, src=src, job=job, through=through)
     out = store.commit(w, bck, name, attrs, bump_version=bumps_version(owt, through=through))
-    store.stats.add(policy(owt).counter, out.size)
+    store.stats.add(policy(owt).counter, out.size, label=str(bck))
     return out
 
 

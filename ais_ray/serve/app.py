@@ -10,13 +10,13 @@ import logging
 from fastapi import FastAPI
 from ray import serve
 
-from ais_ray.serve import buckets, cluster, download, errors, objects
+from ais_ray.serve import buckets, cluster, download, errors, objects, perf
 from ais_ray.serve.state import init_state
 
 app = FastAPI(title="ais-ray", version="0.1.0",
               description="AIStore-compatible REST API served by Ray Serve. Data requests are 307-redirected to targets.")
 errors.install(app)
-for r in (cluster.router, buckets.router, objects.router, download.router):
+for r in (cluster.router, buckets.router, objects.router, download.router, perf.router):
     app.include_router(r)
 
 

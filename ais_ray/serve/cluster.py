@@ -12,6 +12,7 @@ from ais_ray.core.names import Bucket, Provider, validate_bucket_name
 from ais_ray.core.smap import FLAG_OFFLINE
 from ais_ray.core.xact import XactSnap
 from ais_ray.core.xact import status as xact_status
+from ais_ray.serve import perf
 from ais_ray.serve.config import cluster_config
 from ais_ray.serve.state import state
 from ais_ray.serve.wire import read_action, read_json
@@ -62,6 +63,8 @@ async def cluster_get(req: Request) -> Response:
     what = req.query_params.get("what", "")
     if what in WHAT_CONFIG:
         return JSONResponse(cluster_config(await state().smap()).model_dump())
+    if what in perf.CLUSTER_WHAT:
+        return await perf.cluster_what(what)
     body = await read_json(req)
     xid, kind = str(_arg(body, "ID") or ""), str(_arg(body, "Kind") or "")
     proxy = state().proxy
@@ -83,7 +86,7 @@ async def cluster_get(req: Request) -> Response:
         if what == "running_all":
             return JSONResponse(sorted(f"{v[0].kind}[{i}]" for i, v in by_id.items()))
         return JSONResponse([xact_status(i, v[0].kind, v) for i, v in by_id.items()] or None)
-    raise ErrBadRequest(f'invalid "what" query for /v1/cluster: "{what}" (expecting status, qryxstats, status_all, running_all, config)')
+    raise ErrBadRequest(f'invalid "what" query for /v1/cluster: "{what}" (expecting status, qryxstats, status_all, running_all, config, node_stats, sysinfo, mountpaths)')
 
 
 @router.put("/v1/cluster", summary="Jobs: action `stop` (abort) with JobArgs {ID, Kind}; `start-maintenance`, `stop-maintenance` {sid}")
@@ -103,6 +106,8 @@ async def cluster_put(req: Request) -> Response:
         await state().proxy.set_target_state.remote(sid, maintenance=msg.action == "start-maintenance")
         await state().refresh(force=True)  # this replica redirects by the new map at once
         return Response(status_code=200)
+    if msg.action == "reset-stats":
+        return await perf.reset_stats(msg.value)
     if msg.action == "start":
         raise ErrUnsupported(f'starting "{kind}" this way is not supported; use its own API (download, prefetch, blob-download)')
     raise ErrBadRequest(f'invalid action "{msg.action}" for PUT /v1/cluster')
