@@ -1,0 +1,102 @@
+"""Counters, their Prometheus names, disk rates and the `show performance` tables (no Ray)."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from ais_ray.cli.perf_cmds import file_sd
+from ais_ray.stats import Counters
+from ais_ray.stats.counters import flat, merge
+from ais_ray.stats.disk import DiskCounts, parse_diskstats, rates
+from ais_ray.stats.prom import Gauge, prom_name, render
+from ais_ray.stats.status import tracker
+from ais_ray.stats.views import capacity_table, col_name, counters_table, latency_table, throughput_table
+
+
+def test_labels_sum_in_the_flat_view_and_unlabeled_ops_drop_theirs() -> None:
+    c = Counters()
+    c.add("get", 10, ns=100, label="ais://a")
+    c.add("get", 5, ns=50, label="ais://b")
+    c.add("dl", 7, label="ais://a")  # dl has no label: one series
+    c.add_ns("put", 9, label="ais://a")
+    lab = c.labeled()
+    assert lab["get.n"] == {"ais://a": 1, "ais://b": 1} and lab["dl.n"] == {"": 1}
+    assert flat(lab)["get.size"] == 15 and flat(lab)["get.ns.total"] == 150 and flat(lab)["put.ns.total"] == 9
+    assert flat(merge([lab, lab]))["get.n"] == 4
+    with pytest.raises(KeyError):
+        c.add_ns("nope", 1)
+
+
+def test_reset_errors_only() -> None:
+    c = Counters()
+    c.add("get", 1)
+    c.add("err.get")
+    c.reset(errors_only=True)
+    assert flat(c.labeled()) == {"get.n": 1, "get.size": 1}
+    c.reset()
+    assert c.labeled() == {}
+
+
+def test_prometheus_names_are_aistore_names() -> None:
+    assert prom_name("target", "get.n") == "ais_target_get_count"
+    assert prom_name("target", "get.size") == "ais_target_get_bytes"
+    assert prom_name("target", "get.ns.total") == "ais_target_get_ns_total"
+    assert prom_name("target", "err.get.n") == "ais_target_err_get_count"
+    assert prom_name("target", "remote.get.n") == "ais_target_remote_get_count"
+    c = Counters()
+    c.add("get", 3, ns=7, label="ais://b")
+    c.add("remote.get", 3, label="aws")
+    text = render("target", "t1", c.labeled(), {"disk_util": Gauge("u", "disk", {"vda": 12.0})}).decode()
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in text_string_to_metric_families(text) for s in f.samples}
+    assert samples[("ais_target_get_count", (("bucket", "ais://b"), ("node_id", "t1")))] == 1
+    assert samples[("ais_target_get_ns_total", (("bucket", "ais://b"), ("node_id", "t1")))] == 7
+    assert samples[("ais_target_remote_get_bytes", (("backend", "aws"), ("node_id", "t1")))] == 3
+    assert samples[("ais_target_disk_util", (("disk", "vda"), ("node_id", "t1")))] == 12
+    assert "# TYPE ais_target_get_ns_total counter" in text and "# TYPE ais_target_get_count untyped" in text
+
+
+def test_diskstats_rates() -> None:
+    line = "   8       0 sda 100 0 2000 50 40 0 800 30 0 500 80 0 0 0 0 0 0"
+    d = parse_diskstats(line + "\n junk\n")
+    assert d["sda"] == DiskCounts(reads=100, read_bytes=2000 * 512, writes=40, write_bytes=800 * 512, io_ms=500)
+    r = rates(DiskCounts(), d["sda"], 1.0)
+    assert r.read_bps == 2000 * 512 and r.util == 50.0 and r.avg_rsize == 2000 * 512 / 100
+
+
+def _status(**v: int) -> dict:
+    return {"status": "online", "tracker": {k.replace("_", "."): {"v": str(x)} for k, x in v.items()},
+            "capacity": {"mountpaths": {"/d/1": {"used": "1024", "avail": "2048", "pct_used": 33, "disks": ["vda"]}}}}
+
+
+def test_counters_table_shows_non_zero_columns_errors_last_and_a_total() -> None:
+    st = {"t2": _status(get_n=3, get_size=3072, err_get_n=1), "t1": _status(get_n=1, get_size=1024)}
+    headers, rows = counters_table(st)
+    assert headers == ["TARGET", "GET(n)", "GET(size)", "ERR-GET(n)"]
+    assert rows == [["t1", "1", "1.00KiB", "0"], ["t2", "3", "3.00KiB", "1"], ["TOTAL", "4", "4.00KiB", "1"]]
+    st["t2"]["status"] = "maintenance"
+    headers, rows = counters_table(st)
+    assert headers[-1] == "STATUS" and rows[1][-1] == "maintenance"
+    assert col_name("del") == "DELETE" and col_name("err.lst") == "ERR-LIST"
+
+
+def test_throughput_and_latency_from_two_samples() -> None:
+    a = {"t1": _status(get_n=10, get_size=1000, get_ns_total=1000)}
+    b = {"t1": _status(get_n=20, get_size=3000, get_ns_total=21_000_000)}
+    headers, rows = throughput_table(a, b, 2.0)
+    assert headers == ["TARGET", "GET(n)", "GET(bw)"] and rows == [["t1", "10", "1000B/s"]]
+    headers, rows = latency_table(a, b)
+    assert headers == ["TARGET", "GET(t)"] and rows == [["t1", "2.0999ms"]]
+    assert throughput_table(b, b, 1.0)[0] == ["TARGET"]  # nothing moved: no metric columns
+
+
+def test_capacity_table_and_tracker_and_file_sd() -> None:
+    headers, rows = capacity_table({"t1": _status()})
+    assert rows == [["t1", "/d/1", "vda", "1.00KiB", "2.00KiB", "33%"]]
+    tr = tracker({"get.n": 2, "put.n": 0}, uptime_ns=5, flags=4, disks={})
+    assert tr == {"get.n": {"v": "2"}, "up.ns.time": {"v": "5"}, "state.flags": {"v": "4"}}
+    smap = {"tmap": {"t1": {"public_net": {"direct_url": "http://127.0.0.1:5001"}}}}
+    assert file_sd(smap, "http://127.0.0.1:8080") == [
+        {"targets": ["127.0.0.1:5001"], "labels": {"ais_node": "t1", "ais_role": "target"}},
+        {"targets": ["127.0.0.1:8080"], "labels": {"ais_node": "primary", "ais_role": "proxy"}}]
