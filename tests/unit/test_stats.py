@@ -100,3 +100,23 @@ def test_capacity_table_and_tracker_and_file_sd() -> None:
     assert file_sd(smap, "http://127.0.0.1:8080") == [
         {"targets": ["127.0.0.1:5001"], "labels": {"ais_node": "t1", "ais_role": "target"}},
         {"targets": ["127.0.0.1:8080"], "labels": {"ais_node": "primary", "ais_role": "proxy"}}]
+
+
+def test_job_table_states_columns_and_total() -> None:
+    from ais_ray.cli.job_table import job_table, state_of
+
+    zero = "0001-01-01T00:00:00Z"
+    assert state_of({"aborted": True, "err": "aborted"}) == "Aborted by user"
+    assert state_of({"aborted": True, "err": "rebalance"}) == 'Aborted: "rebalance"'
+    assert state_of({"end-time": "2026-01-01T00:00:01Z"}) == "Finished"
+    assert state_of({"end-time": "2026-01-01T00:00:01Z", "err": "x"}) == 'Finished with errors: "x"'
+    assert state_of({"end-time": zero}) == "Running" and state_of({"end-time": zero, "err": "e"}) == 'Running with errors: "e"'
+    snap = {"id": "j1", "kind": "blob-download", "start-time": "2026-01-01T10:00:00.1Z", "end-time": zero,
+            "stats": {"loc-objs": "2", "loc-bytes": "2048"}}
+    headers, rows = job_table({"t1": [snap], "t2": [{**snap, "id": "j2"}]})
+    assert headers == ["NODE", "ID", "KIND", "OBJECTS", "BYTES", "START", "END", "STATE"]  # bucket-less: no BUCKET
+    assert rows[0] == ["t1", "j1", "blob-download", "2", "2.00KiB", "10:00:00", "-", "Running"]
+    assert rows[-1][:5] == ["Total:", "", "", "4", "4.00KiB"]
+    bck = {**snap, "bck": {"name": "b", "provider": "ais"}}
+    headers, rows = job_table({"t1": [bck], "t2": [bck]})
+    assert headers[3] == "BUCKET" and rows[0][3] == "ais://b" and len(rows) == 2  # one job: no total row
