@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -108,3 +109,18 @@ def cmd_show_prometheus_config(args: argparse.Namespace) -> int:
         return 0
 
     return run(go)
+
+
+def dashboard_hint(url: str) -> list[str]:
+    """How to reach the Ray dashboard `ais-ray up --dashboard` started (Ray 2.60: token auth on by default).
+
+    The dashboard answers 401 without the cluster's token: a browser asks for it once (kept in the
+    `ray-authentication-token` cookie), scripts send `Authorization: Bearer <token>`.
+    """
+    ray_cli = os.path.join(os.path.dirname(sys.executable), "ray")
+    return [f"  Ray dashboard: {url}  (actors ais-proxy, ais-target-<tid>, ais-mp-<tid>-<disk>; logs; metrics)",
+            f"  it asks for Ray's token (Ray 2.60 token auth): `{ray_cli} get-auth-token` prints it ({TOKEN_FILE});",
+            f'  scripts: curl -H "Authorization: Bearer $({ray_cli} get-auth-token 2>/dev/null)" {url}/api/v0/actors']
+
+
+TOKEN_FILE = "~/.ray/auth_token"
