@@ -120,3 +120,21 @@ def test_job_table_states_columns_and_total() -> None:
     bck = {**snap, "bck": {"name": "b", "provider": "ais"}}
     headers, rows = job_table({"t1": [bck], "t2": [bck]})
     assert headers[3] == "BUCKET" and rows[0][3] == "ais://b" and len(rows) == 2  # one job: no total row
+
+
+def test_grafana_dashboard_uses_only_metrics_that_exist() -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    from ais_ray.stats.counters import COUNTERS, SUFFIXES
+
+    dash = json.loads((Path(__file__).parents[2] / "deploy" / "grafana" / "ais-ray.json").read_text())
+    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    used = {m for e in exprs for m in re.findall(r"\bais_(?:target|proxy)_[a-z_]+\b(?!\.)", e)}
+    known = {prom_name("target", op + sfx) for op in COUNTERS for sfx in SUFFIXES}
+    known |= {f"ais_target_{g}" for g in ("uptime", "state_flags", "disk_read_bps", "disk_write_bps", "disk_util",
+                                          "disk_avg_rsize", "disk_avg_wsize")}  # actors/target_stats.py
+    known |= {f"ais_proxy_{g}" for g in ("uptime", "smap_version", "targets", "targets_offline")}  # serve/perf.py
+    assert used and used <= known, used - known
+    assert "ais_target_err_" in " ".join(exprs)  # the errors panel matches every err_*_count
