@@ -8,25 +8,14 @@ sends) and the cluster-wide `GET /v1/cluster?what=node_stats|sysinfo|mountpaths`
 from __future__ import annotations
 
 import os
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.conftest import LocalCluster
-
-
-@pytest.fixture()
-def bucket(cluster: LocalCluster) -> Iterator[str]:
-    name = f"st-{uuid.uuid4().hex[:8]}"
-    r = requests.post(f"{cluster.endpoint}/v1/buckets/{name}", json={"action": "create-bck"})
-    assert r.status_code == 200, r.text
-    yield name
-    requests.delete(f"{cluster.endpoint}/v1/buckets/{name}", json={"action": "destroy-bck"})
+from tests.integration.test_http import bucket  # noqa: F401  (the fixture: a fresh ais bucket)
 
 
 def smap(cluster: LocalCluster) -> dict:
