@@ -55,7 +55,8 @@ def obj_headers(bck: Bucket, name: str, attrs: ObjAttrs, location: str, mtime: f
     out = {
         H.OBJ_NAME: name, H.BUCKET_NAME: bck.name, H.BUCKET_PROVIDER: bck.provider.value,
         H.CKSUM_TYPE: attrs.cksum_type, H.CKSUM_VAL: attrs.cksum, H.ATIME: str(attrs.atime_ns),
-        H.VERSION: attrs.version, H.PRESENT: "true", H.LOCATION: location, H.MIRROR_COPIES: "1",
+        H.VERSION: attrs.version, H.PRESENT: "true", H.LOCATION: location,
+        H.MIRROR_COPIES: str(len(attrs.copies) or 1), H.MIRROR_PATHS: ",".join(attrs.copies),
     }
     if attrs.custom:
         out[H.CUSTOM_MD] = ",".join(f"{k}={v}" for k, v in sorted(attrs.custom.items()))

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import ray
@@ -27,7 +28,7 @@ from ais_ray.core.errors import ErrBadRequest, ErrInvalidName, ErrNotFound
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket
 from ais_ray.core.smap import Smap
-from ais_ray.fs import walk
+from ais_ray.fs import mirror, walk
 from ais_ray.fs.store import MountpathStore
 from ais_ray.jobs.blob import remove_stale_chunks
 from ais_ray.jobs.dl_source import Sources
@@ -84,6 +85,32 @@ class MountpathContext:
     def location(self) -> str:
         return f"t[{self.tid}]:mp[{self.store.path}]"
 
+    # ---- placement within the target, as the newest Smap has it (mirror, listing) -------------
+    def enabled_paths(self) -> list[str]:
+        """This target's enabled mountpaths (just this one before the first Smap arrives)."""
+        tsi = self.meta.smap.targets.get(self.tid) if self.meta.smap else None
+        paths = [m.path for m in tsi.mountpaths if m.enabled] if tsi else []
+        return paths or [self.store.path]
+
+    def hrw_path(self, bck: Bucket) -> Callable[[str], str]:
+        """name -> its HRW mountpath on this target."""
+        tsi = self.meta.smap.targets.get(self.tid) if self.meta.smap else None
+        if tsi is None or not any(m.enabled for m in tsi.mountpaths):
+            return lambda name: self.store.path
+        return lambda name: tsi.mountpath_for(bck.uname(name)).path
+
+    def copies_of(self, bck: Bucket) -> int:
+        """How many replicas the bucket's objects have on this target (1: not mirrored)."""
+        props = self.meta.bmd.get(bck)
+        return props.mirror.n if props is not None else 1
+
+    def listed(self, bck: Bucket) -> walk.Keep | None:
+        """The walk filter that lists each mirrored object once (None: one mountpath, nothing to filter)."""
+        enabled = self.enabled_paths()
+        if len(enabled) < 2:
+            return None
+        return mirror.listed_here(self.store.path, self.hrw_path(bck), enabled)
+
 
 class _MountpathActor:
     def __init__(self, tid: str, path: str, host: str, fsync: bool = True) -> None:
@@ -93,6 +120,7 @@ class _MountpathActor:
         if removed:
             log.info("%s: removed %d stale work files", path, removed)
         self.ctx = MountpathContext(tid, store, NodeMeta.load(store))
+        store.replicas = self.mirror = mirror.Mirror(store, self.ctx.copies_of, self.ctx.enabled_paths)
         self.io = IoLoop(f"io:{path}")
         self.server = DataServer(self.ctx)
         saved = store.load_meta(PORT_FILE)
@@ -129,7 +157,7 @@ class _MountpathActor:
                         flags: int = 0) -> list[walk.LsEntry]:
         objs_dir = lom.objects_dir(self.ctx.store.path, bck)
         return await asyncio.to_thread(walk.list_page, objs_dir, prefix=prefix, start_after=start_after,
-                                       limit=limit, with_attrs=with_attrs, flags=flags)
+                                       limit=limit, with_attrs=with_attrs, flags=flags, keep=self.ctx.listed(bck))
 
     async def present(self, bck: Bucket, names: list[str]) -> dict[str, walk.LsEntry]:
         """Which of `names` are stored here (with their metadata)."""
@@ -220,7 +248,7 @@ class _MountpathActor:
         def walk_all() -> tuple[int, int, int, int]:
             n = total = 0
             lo, hi = -1, 0
-            for _, entry in walk.walk_names(lom.objects_dir(self.ctx.store.path, bck), prefix):
+            for _, entry in walk.walk_names(lom.objects_dir(self.ctx.store.path, bck), prefix, keep=self.ctx.listed(bck)):
                 try:
                     size = entry.stat().st_size
                 except OSError:
@@ -230,6 +258,26 @@ class _MountpathActor:
             return n, total, max(lo, 0), hi
 
         return await asyncio.to_thread(walk_all)
+
+    async def make_copies(self, bck: Bucket, n: int) -> tuple[int, int]:
+        """make-n-copies share of this mountpath: every object it lists gets `n` replicas; (objects, bytes)."""
+        def run() -> tuple[int, int]:
+            objs = size = 0
+            for name, _ in walk.walk_names(lom.objects_dir(self.ctx.store.path, bck), keep=self.ctx.listed(bck)):
+                for attempt in (1, 2):  # the main may be replaced by a writer meanwhile: once more on its new bytes
+                    try:
+                        attrs = self.mirror.set_copies(bck, name, n)
+                    except mirror.ErrCopyCorrupt:
+                        if attempt == 2:
+                            raise
+                        continue
+                    except ErrNotFound:
+                        break
+                    objs, size = objs + 1, size + attrs.size
+                    break
+            return objs, size
+
+        return await asyncio.to_thread(run)
 
     async def evict(self, bck: Bucket, names: list[str] | None) -> int:
         """Drop cached copies (all of the bucket's when `names` is None); the remote keeps them."""

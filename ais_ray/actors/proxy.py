@@ -250,11 +250,32 @@ class _ProxyActor:
                 await self._commit(bmd=self.bmd.with_bucket(bck, props))
             return self.bmd
 
-    async def set_bucket_props(self, bck: Bucket, props: BucketProps) -> BMD:
+    async def set_bucket_props(self, bck: Bucket, props: BucketProps) -> tuple[BMD, str]:
+        """Commit new props; returns the BMD and the id of the job the change starts ("" if none):
+        a changed mirror starts make-n-copies on the bucket's existing objects."""
         async with self._lock:
-            self.bmd.must_get(bck)
+            old = self.bmd.must_get(bck)
             await self._commit(bmd=self.bmd.with_bucket(bck, props, exist_ok=True))
-            return self.bmd
+        xid = ""
+        if old.mirror.n != props.mirror.n:
+            xid = await self._mirror_job(bck, props.mirror.n)
+        return self.bmd, xid
+
+    async def mirror_start(self, bck: Bucket, copies: int) -> str:
+        """`make-n-copies` (CLI `start mirror B --copies N`): mirror props become N (1: off), then every
+        target gives each object N replicas."""
+        async with self._lock:
+            props = self.bmd.must_get(bck)
+            mirror = replace(props.mirror, enabled=copies > 1, copies=copies if copies > 1 else props.mirror.copies)
+            mirror.validate()
+            if mirror != props.mirror:
+                await self._commit(bmd=self.bmd.with_bucket(bck, replace(props, mirror=mirror), exist_ok=True))
+        return await self._mirror_job(bck, copies)
+
+    async def _mirror_job(self, bck: Bucket, n: int) -> str:
+        xid = gen_uuid()
+        await gather(self._targets(), "mirror_start", xid, bck, max(n, 1), strict=True)
+        return xid
 
     async def destroy_bucket(self, bck: Bucket) -> BMD:
         async with self._lock:

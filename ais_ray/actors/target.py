@@ -38,6 +38,8 @@ from ais_ray.fs.replicas import load_newest, save_everywhere
 from ais_ray.fs.walk import LsEntry
 from ais_ray.jobs.copy import CopyHooks, CopySpec, run_copy
 from ais_ray.jobs.evict import run_evict
+from ais_ray.jobs.mirror import KIND as MIRROR_KIND
+from ais_ray.jobs.mirror import run_make_copies
 from ais_ray.jobs.prefetch import PrefetchHooks, PrefetchSpec, run_prefetch
 from ais_ray.jobs.selection import Share
 from ais_ray.jobs.summary import KIND as SUMMARY
@@ -153,6 +155,10 @@ class _TargetActor:
 
         hooks = CopyHooks(self._share(), self.mps, list_for if ref is not None else None)
         self.xacts.start(XactSnap(xid, spec.kind, spec.dst), lambda snap: run_copy(spec, hooks, snap))
+
+    async def mirror_start(self, xid: str, bck: Bucket, n: int) -> None:
+        """This target's share of make-n-copies (`jobs/mirror.py`)."""
+        self.xacts.start(XactSnap(xid, MIRROR_KIND, bck), lambda snap: run_make_copies(bck, n, self.mps, snap))
 
     def _share(self) -> Share:
         return Share(self.tid, lambda: self.smap, self.mps)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from ais_ray.cli.common import CliError, print_json, print_table, run
 from ais_ray.client import AisClient
 from ais_ray.core.errors import AisError
 from ais_ray.core.names import Bucket, Provider, parse_bucket_uri
+from ais_ray.core.redundancy import dotted
 from ais_ray.core.sizes import format_size
 
 FLAG_CACHED = 1  # list only what is present in the cluster (Go apc.LsCached)
@@ -24,10 +26,11 @@ def parse_bucket_arg(uri: str) -> Bucket:
 
 def cmd_create(args: argparse.Namespace) -> int:
     bcks = [parse_bucket_arg(u) for u in args.buckets]
+    props = _parse_props(getattr(args, "props", "").split())
 
     async def go(c: AisClient) -> int:
         for bck in bcks:
-            await c.create_bucket(bck)
+            await c.create_bucket(bck, props or None)
             print(f'"{bck}" created')
         return 0
 
@@ -126,27 +129,12 @@ def cmd_bucket_props(args: argparse.Namespace) -> int:
 
 
 def cmd_bucket_props_set(args: argparse.Namespace) -> int:
-    """`backend_bck=gs://b` (empty to unset) and `versioning.enabled=true|false`."""
     bck = parse_bucket_arg(args.bucket)
-    props: dict[str, object] = {}
-    for kv in args.props:
-        key, sep, value = kv.partition("=")
-        if not sep:
-            raise CliError(f'"{kv}": expecting NAME=VALUE, e.g. backend_bck=gs://bucket')
-        if key == "backend_bck":
-            if value:
-                backend = parse_bucket_arg(value)
-                props["backend_bck"] = {"name": backend.name, "provider": backend.provider.value}
-            else:
-                props["backend_bck"] = {"name": "", "provider": ""}
-        elif key in ("versioning", "versioning.enabled"):
-            props["versioning"] = {"enabled": value.lower() in ("true", "yes", "on", "1")}
-        else:
-            raise CliError(f'bucket property "{key}" cannot be set (supported: backend_bck, versioning.enabled)')
+    props = _parse_props(args.props)
 
     async def go(c: AisClient) -> int:
-        await c.set_bucket_props(bck, props)
-        print("Bucket props successfully updated")
+        xid = await c.set_bucket_props(bck, props)
+        print("Bucket props successfully updated" + (f' ("{xid}" started; `ais-ray wait {xid}`)' if xid else ""))
         return 0
 
     return run(go)
@@ -187,3 +175,27 @@ def cmd_summary(args: argparse.Namespace) -> int:
         return 0
 
     return run(go)
+
+
+def _parse_props(kvs: list[str]) -> dict[str, Any]:
+    """`NAME=VALUE` pairs as a set-bprops value: `backend_bck=gs://b`, `versioning.enabled=true`,
+    `mirror.enabled=true mirror.copies=3`, `ec.enabled=true ec.data_slices=3 ...` (AIStore's names)."""
+    flat: dict[str, str] = {}
+    props: dict[str, Any] = {}
+    for kv in kvs:
+        key, sep, value = kv.partition("=")
+        if not sep:
+            raise CliError(f'"{kv}": expecting NAME=VALUE, e.g. mirror.copies=2 or backend_bck=gs://bucket')
+        if key == "backend_bck":
+            backend = parse_bucket_arg(value) if value else None
+            props["backend_bck"] = ({"name": backend.name, "provider": backend.provider.value} if backend
+                                    else {"name": "", "provider": ""})
+        elif key in ("versioning", "versioning.enabled"):
+            props["versioning"] = {"enabled": value.lower() in ("true", "yes", "on", "1")}
+        elif key.split(".", 1)[0] in ("mirror", "ec") and "." in key:
+            flat[key] = value
+        else:
+            raise CliError(f'bucket property "{key}" cannot be set (supported: backend_bck, versioning.enabled, '
+                           "mirror.enabled, mirror.copies, ec.enabled, ec.data_slices, ec.parity_slices, ec.objsize_limit)")
+    props.update(dotted(flat))
+    return props

@@ -182,3 +182,19 @@ def cmd_blob_download(args: argparse.Namespace) -> int:
         return 0
 
     return run(go)
+
+
+def cmd_start_mirror(args: argparse.Namespace) -> int:
+    bck, obj = parse_bucket_uri(args.bucket)
+    if obj:
+        raise CliError(f'"{args.bucket}": expecting a bucket')
+
+    async def go(c: AisClient) -> int:
+        xid = await c.make_n_copies(bck, args.copies)
+        print(f"Configured {bck} as {args.copies}-way mirror. To monitor the progress, run 'ais-ray show job {xid}'")
+        if args.wait:
+            timeout = parse_duration(args.timeout) if args.timeout else None
+            return await wait_xact(c, xid, timeout=timeout, refresh=0.5)
+        return 0
+
+    return run(go)

@@ -116,8 +116,15 @@ def _prefetch_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_jobs(sub: argparse._SubParsersAction) -> None:
-    start = sub.add_parser("start", help="start a job: download, prefetch", formatter_class=HelpFormatter)
-    ssub = start.add_subparsers(dest="kind", required=True, metavar="{download,prefetch}")
+    start = sub.add_parser("start", help="start a job: download, mirror", formatter_class=HelpFormatter)
+    ssub = start.add_subparsers(dest="kind", required=True)
+    p = _cmd(ssub, "mirror", job_cmds.cmd_start_mirror, "give every object of a bucket N replicas (make-n-copies)", """
+ais-ray start mirror ais://b --copies 3        # 3 replicas on distinct mountpaths of each object's target
+ais-ray start mirror ais://b --copies 1        # back to one: drop the replicas""")
+    p.add_argument("bucket", metavar="BUCKET")
+    p.add_argument("--copies", type=int, default=2, help="replicas per object, the main included (default 2)")
+    p.add_argument("--wait", action="store_true", help="wait until done")
+    p.add_argument("--timeout", default="", help="with --wait: give up after this long (exit 1)")
     p = _cmd(ssub, "download", download_cmds.cmd_start_download, "download objects from the Internet or a cloud bucket", """
 ais-ray start download http://host:port/data/train-000.tgz ais://imagenet/train-000.tgz
 ais-ray start download "http://host:port/data/train-{000..140}.tgz" ais://imagenet/train/ --progress
@@ -188,11 +195,16 @@ ais-ray blob-download s3://ab/largefile --latest --wait --timeout 10m""")
 
 def _add_buckets(sub: argparse._SubParsersAction) -> None:
     for name, handler, aliases, help_, ex in (
-        ("create", bucket_cmds.cmd_create, (), "create ais:// buckets", "ais-ray create ais://photos\nais-ray create ais://a ais://b"),
+        ("create", bucket_cmds.cmd_create, (), "create ais:// buckets",
+         'ais-ray create ais://photos\nais-ray create ais://a ais://b\n'
+         'ais-ray create ais://src-mirror --props "mirror.enabled=true mirror.copies=3"\n'
+         'ais-ray create ais://src-ec --props "ec.enabled=true ec.data_slices=3 ec.parity_slices=1 ec.objsize_limit=0"'),
         ("rmb", bucket_cmds.cmd_rmb, (), "destroy buckets and all their objects", "ais-ray rmb ais://photos"),
     ):
         p = _cmd(sub, name, handler, help_, ex, aliases)
         p.add_argument("buckets", nargs="+", metavar="BUCKET")
+        if name == "create":
+            p.add_argument("--props", default="", help='space-separated NAME=VALUE, e.g. "mirror.enabled=true mirror.copies=3"')
     p = _cmd(sub, "ls", bucket_cmds.cmd_ls, "list buckets, or the objects of a bucket", """
 ais-ray ls                                   # all buckets
 ais-ray ls s3                                # the s3:// buckets in the cluster (also: ls s3://, ls gs, ls ais)
@@ -227,6 +239,8 @@ ais-ray storage summary s3://src              # works before anything is cached"
     for name, handler in (("create", bucket_cmds.cmd_create), ("rm", bucket_cmds.cmd_rmb)):
         p = _cmd(bsub, name, handler, f"{name} buckets", f"ais-ray bucket {name} ais://photos")
         p.add_argument("buckets", nargs="+", metavar="BUCKET")
+        if name == "create":
+            p.add_argument("--props", default="", help='space-separated NAME=VALUE, e.g. "mirror.enabled=true mirror.copies=3"')
     props = bsub.add_parser("props", help="bucket properties")
     psub = props.add_subparsers(dest="pverb", required=True)
     p = _cmd(psub, "show", bucket_cmds.cmd_bucket_props, "show bucket properties", "ais-ray bucket props show ais://photos")

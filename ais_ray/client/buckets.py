@@ -22,8 +22,12 @@ class BucketsApi(Http):
         body = {"action": "list", "name": "", "value": None}
         return json.loads((await self.request("GET", "buckets", json_body=body, params={"provider": provider}))[2])
 
-    async def create_bucket(self, bck: Bucket) -> None:
-        await self.request("POST", f"buckets/{bck.name}", json_body={"action": "create-bck"}, params=self.bck_params(bck))
+    async def create_bucket(self, bck: Bucket, props: dict[str, Any] | None = None) -> None:
+        """Create an ais bucket, optionally with props (`{"mirror": {"enabled": True, "copies": 3}}`)."""
+        body: dict[str, Any] = {"action": "create-bck"}
+        if props:
+            body["value"] = props
+        await self.request("POST", f"buckets/{bck.name}", json_body=body, params=self.bck_params(bck))
         self._placement.invalidate()
 
     async def destroy_bucket(self, bck: Bucket) -> None:
@@ -72,6 +76,17 @@ class BucketsApi(Http):
             value["uuid"] = raw.decode().strip('"')
             await asyncio.sleep(interval)
 
-    async def set_bucket_props(self, bck: Bucket, props: dict[str, Any]) -> None:
-        await self.request("PATCH", f"buckets/{bck.name}", json_body={"action": "set-bprops", "value": props},
-                           params=self.bck_params(bck))
+    async def make_n_copies(self, bck: Bucket, copies: int) -> str:
+        """`make-n-copies`: the bucket becomes an N-way mirror (1: not mirrored); returns the job id."""
+        _, _, body = await self.request("POST", f"buckets/{bck.name}", json_body={"action": "make-n-copies", "value": copies},
+                                        params=self.bck_params(bck))
+        return body.decode().strip()
+
+    async def set_bucket_props(self, bck: Bucket, props: dict[str, Any], *, force: bool = False) -> str:
+        """Change props; returns the id of the job the change starts (mirror / EC on existing objects), or ""."""
+        params = self.bck_params(bck)
+        if force:
+            params["frc"] = "true"
+        _, _, body = await self.request("PATCH", f"buckets/{bck.name}", json_body={"action": "set-bprops", "value": props},
+                                        params=params)
+        return body.decode().strip()

@@ -11,6 +11,7 @@ from typing import Any, Mapping
 
 from ais_ray.core.errors import AisError, ErrBckAlreadyExists, ErrBckNotFound
 from ais_ray.core.names import Bucket, Namespace, Provider
+from ais_ray.core.redundancy import ECConf, MirrorConf, merge_ec, merge_mirror
 
 DEFAULT_CKSUM = "xxhash2"
 HT_ORIGIN = "original_url"  # BucketProps.extra key of an HTTP bucket's base URL  # Go cmn/config.go: default bucket checksum (XXH64, seed 0)
@@ -24,6 +25,8 @@ class BucketProps:
     backend_bck: Bucket | None = None
     versioning: bool = True
     extra: Mapping[str, str] = field(default_factory=dict)  # provider specifics, e.g. ht:// original URL
+    mirror: MirrorConf = MirrorConf()
+    ec: ECConf = ECConf()
 
     def to_wire(self, bck: Bucket) -> dict[str, Any]:
         """The `Ais-Bucket-Props` JSON (Go `cmn.Bprops`); the SDK passes it through unparsed."""
@@ -33,7 +36,7 @@ class BucketProps:
             "backend_bck": backend,
             "checksum": {"type": self.checksum_type, "validate_cold_get": False, "validate_warm_get": False},
             "versioning": {"enabled": self.versioning, "validate_warm_get": False, "synchronize": False},
-            "extra": dict(self.extra),
+            "extra": dict(self.extra), "mirror": self.mirror.to_wire(), "ec": self.ec.to_wire(),
             "access": "0", "features": "0", "bid": str(self.bid), "created": str(self.created),
         }
 
@@ -106,13 +109,15 @@ class BMD:
 
 def _props_to_json(p: BucketProps) -> dict[str, Any]:
     return {"created": p.created, "bid": p.bid, "checksum_type": p.checksum_type, "versioning": p.versioning,
-            "backend_bck": bucket_key(p.backend_bck) if p.backend_bck else "", "extra": dict(p.extra)}
+            "backend_bck": bucket_key(p.backend_bck) if p.backend_bck else "", "extra": dict(p.extra),
+            "mirror": p.mirror.to_wire(), "ec": p.ec.to_wire()}
 
 
 def _props_from_json(d: Mapping[str, Any]) -> BucketProps:
     backend = bucket_from_key(d["backend_bck"]) if d.get("backend_bck") else None
     return BucketProps(int(d["created"]), int(d["bid"]), d.get("checksum_type", DEFAULT_CKSUM), backend,
-                       bool(d.get("versioning", True)), dict(d.get("extra", {})))
+                       bool(d.get("versioning", True)), dict(d.get("extra", {})),
+                       merge_mirror(MirrorConf(), d.get("mirror") or {}), merge_ec(ECConf(), d.get("ec") or {}))
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ CUSTOM_MD = "ais-custom-md"
 LOCATION = "ais-location"
 PRESENT = "Ais-Present"
 MIRROR_COPIES = "ais-mirror-copies"
+MIRROR_PATHS = "ais-mirror-paths"  # comma-separated mountpaths of the replicas
 # buckets
 BUCKET_PROPS = "Ais-Bucket-Props"
 BUCKET_SUMM = "Ais-Bucket-Summ"

@@ -44,15 +44,18 @@ class ObjAttrs:
     src_version: str = ""
     src_size: int = -1
     job: str = ""  # the download job that wrote it: a resumed job counts it once
+    copies: tuple[str, ...] = ()  # mirrored: the mountpaths holding a replica, the main first (fs/mirror.py)
 
     def to_bytes(self) -> bytes:
-        d = {k: v for k, v in asdict(self).items() if v not in ("", {}, -1)}
+        d = {k: v for k, v in asdict(self).items() if v not in ("", {}, -1, ())}
         d["custom"] = dict(self.custom)
         return json.dumps(d, separators=(",", ":")).encode()
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> ObjAttrs:
         d: dict[str, Any] = json.loads(raw)
+        if "copies" in d:
+            d["copies"] = tuple(d["copies"])
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
     def touched(self, atime_ns: int) -> ObjAttrs:

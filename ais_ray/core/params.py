@@ -34,7 +34,7 @@ ROUTES: dict[str, dict[str, frozenset[str]]] = {
         # copy-bck: destination and which source objects (other actions refuse them themselves)
         "POST": frozenset({"bck_to", "presence"}),
         "DELETE": frozenset({"keep_bck_md"}),
-        "PATCH": frozenset(),
+        "PATCH": frozenset({"frc"}),  # set-bprops: force (EC objsize_limit)
         "HEAD": frozenset({"presence", H.Q_UUID, "bsumm_remote"}),
     },
     "cluster": {"GET": frozenset({H.Q_WHAT}), "PUT": frozenset(), "POST": frozenset(), "DELETE": frozenset()},
@@ -49,7 +49,7 @@ REFUSED: dict[str, str] = {
     H.Q_ETL_NAME: "ETL", "etl_args": "ETL", "etl_pipeline": "ETL", "etl_fqn": "ETL",
     "append_type": "append", "append_handle": "append", "set-new-custom": "custom metadata (PATCH)",
     "uploadId": "multipart upload", "partNumber": "multipart upload",
-    "frc": "force", "coloc": "get-batch", "severity": "logs", "all": "logs",
+    "coloc": "get-batch", "severity": "logs", "all": "logs",
 }
 
 

@@ -15,7 +15,8 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, replace
-from typing import BinaryIO
+from collections.abc import Sequence
+from typing import BinaryIO, Protocol
 
 import xxhash
 
@@ -32,6 +33,16 @@ class Capacity:
     total: int
     used: int
     avail: int
+
+
+class Replicas(Protocol):
+    """Mirror hooks (fs/mirror.py `Mirror`): replicas of this store's objects on sibling mountpaths."""
+
+    def after_commit(self, bck: Bucket, name: str, attrs: ObjAttrs) -> ObjAttrs: ...
+
+    def restore(self, bck: Bucket, name: str) -> bool: ...
+
+    def after_delete(self, bck: Bucket, name: str, copies: Sequence[str]) -> int: ...
 
 
 class ObjWriter:
@@ -85,6 +96,7 @@ class MountpathStore:
         self._commit_lock = threading.Lock()
         self.locks = NameLocks()  # one writer per object name (fs/namelock.py)
         self.stats = Counters()  # this mountpath's counters (ais_ray/stats)
+        self.replicas: Replicas | None = None  # n-way mirror hooks (fs/mirror.py), set by the mountpath actor
         for sub in (lom.CT_WORK, lom.CT_CHUNK):
             os.makedirs(os.path.join(self.path, sub), exist_ok=True)
 
@@ -121,12 +133,17 @@ class MountpathStore:
     def new_writer(self) -> ObjWriter:
         return ObjWriter(os.path.join(self.path, lom.CT_WORK, uuid.uuid4().hex), self.fsync)
 
-    def commit(self, w: ObjWriter, bck: Bucket, name: str, attrs: ObjAttrs, *, bump_version: bool) -> ObjAttrs:
+    def commit(self, w: ObjWriter, bck: Bucket, name: str, attrs: ObjAttrs, *, bump_version: bool,
+               if_absent: bool = False) -> ObjAttrs:
         """Rename a finished work file into place with its metadata; assign the next version.
 
-        The one rename into the objects directory: writers reach it through `fs/write.py`."""
+        The one rename into the objects directory: writers reach it through `fs/write.py`.
+        `if_absent`: only when no object is there (a restored replica never replaces a newer write)."""
         fqn = self.fqn(bck, name)
         with self._commit_lock:
+            if if_absent and os.path.exists(fqn):
+                w.abort()
+                return attrs
             if bump_version:
                 prev = _read_attrs(fqn)
                 attrs = replace(attrs, version=str(int(prev.version or 0) + 1) if prev else "1")
@@ -140,17 +157,37 @@ class MountpathStore:
         return attrs
 
     def load(self, bck: Bucket, name: str) -> ObjAttrs:
-        attrs = _read_attrs(self.fqn(bck, name))
+        fqn = self.fqn(bck, name)
+        attrs = _read_attrs(fqn)
+        if attrs is None and self.replicas is not None and not os.path.exists(fqn) and self.replicas.restore(bck, name):
+            attrs = _read_attrs(fqn)
         if attrs is None:
             raise ErrObjNotFound(bck, name)
         return attrs
 
     def open(self, bck: Bucket, name: str) -> tuple[BinaryIO, ObjAttrs]:
-        """Open for reading; data and metadata come from the same inode even if replaced meanwhile."""
+        """Open for reading; data and metadata come from the same inode even if replaced meanwhile.
+        A mirrored object whose main replica is missing is restored from a replica first."""
+        fqn = self.fqn(bck, name)
+        try:
+            f = open(fqn, "rb")  # noqa: SIM115 - caller closes
+        except FileNotFoundError:
+            if self.replicas is None or not self.replicas.restore(bck, name):
+                raise ErrObjNotFound(bck, name) from None
+            return self.open_here(bck, name)
+        except (IsADirectoryError, NotADirectoryError):
+            raise ErrObjNotFound(bck, name) from None
+        return self._with_attrs(f, bck, name)
+
+    def open_here(self, bck: Bucket, name: str) -> tuple[BinaryIO, ObjAttrs]:
+        """Open what this mountpath holds, no restore."""
         try:
             f = open(self.fqn(bck, name), "rb")  # noqa: SIM115 - caller closes
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise ErrObjNotFound(bck, name) from None
+        return self._with_attrs(f, bck, name)
+
+    def _with_attrs(self, f: BinaryIO, bck: Bucket, name: str) -> tuple[BinaryIO, ObjAttrs]:
         try:
             attrs = ObjAttrs.from_bytes(os.getxattr(f.fileno(), lom.XATTR))
         except OSError:
@@ -172,12 +209,18 @@ class MountpathStore:
             pass
 
     def delete(self, bck: Bucket, name: str) -> None:
+        """Remove the object (and, mirrored, its replicas on the other mountpaths)."""
         fqn = self.fqn(bck, name)
+        attrs = _read_attrs(fqn) if self.replicas is not None else None
         try:
             os.unlink(fqn)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            raise ErrObjNotFound(bck, name) from None
+            if self.replicas is None or not self.replicas.after_delete(bck, name, ()):
+                raise ErrObjNotFound(bck, name) from None
+            return
         _prune_empty_dirs(os.path.dirname(fqn), lom.objects_dir(self.path, bck))
+        if self.replicas is not None:
+            self.replicas.after_delete(bck, name, attrs.copies if attrs else ())
 
     def destroy_bucket(self, bck: Bucket) -> None:
         """Move the bucket's directory aside (instant), then remove it."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Iterator
+from collections.abc import Callable, Iterator
 
 from ais_ray.core import lom
 from ais_ray.core import lsflags as F
@@ -31,10 +31,16 @@ class LsEntry:
     flags: int = 0  # lsflags.ENTRY_IS_DIR / ENTRY_IN_ARCH / ENTRY_IS_ARCHIVE
 
 
-def walk_names(objs_dir: str, prefix: str = "", start_after: str = "") -> Iterator[tuple[str, os.DirEntry[str]]]:
+# which object files a walk shows: (name, path) -> bool; e.g. a mirror replica whose twin is listed
+# elsewhere is not (fs/mirror.py `listed_here`)
+Keep = Callable[[str, str], bool]
+
+
+def walk_names(objs_dir: str, prefix: str = "", start_after: str = "", keep: Keep | None = None
+               ) -> Iterator[tuple[str, os.DirEntry[str]]]:
     """Yield (object name, dir entry) in order, for names with `prefix` and > `start_after`."""
     for name, entry, kind in _walk(objs_dir, "", prefix, start_after, 0):
-        if kind == "":
+        if kind == "" and (keep is None or keep(name, entry.path)):
             yield name, entry
 
 
@@ -82,13 +88,16 @@ def _members(shard: str, entry: os.DirEntry[str], prefix: str, start_after: str)
 
 
 def list_page(objs_dir: str, *, prefix: str = "", start_after: str = "", limit: int, with_attrs: bool,
-              flags: int = 0) -> list[LsEntry]:
+              flags: int = 0, keep: Keep | None = None) -> list[LsEntry]:
     out: list[LsEntry] = []
     for name, entry, kind in _walk(objs_dir, "", prefix, start_after, flags):
         if kind == "dir":
             out.append(LsEntry(name, 0, None, F.ENTRY_IS_DIR))
         elif kind == "arch":
-            out.extend(_members(name, entry, prefix, start_after))
+            if keep is None or keep(name[:-1], entry.path):
+                out.extend(_members(name, entry, prefix, start_after))
+        elif keep is not None and not keep(name, entry.path):
+            continue
         else:
             try:
                 if with_attrs:

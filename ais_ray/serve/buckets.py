@@ -6,6 +6,7 @@ Every request names its action in an `ActionMsg` body, as the SDK's `Bucket.make
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -17,6 +18,7 @@ from ais_ray.core.bmd import BucketProps
 from ais_ray.core.errors import ErrBadRequest, ErrUnsupported
 from ais_ray.core.copy import TcbMsg, parse_presence
 from ais_ray.core.names import Bucket, Namespace, Provider, parse_bck_uname, validate_bucket_name
+from ais_ray.core.redundancy import check_ec_change, merge_ec, merge_mirror
 from ais_ray.core.selection import Selection
 from ais_ray.jobs.copy import KIND_BCK, KIND_OBJS, CopySpec
 from ais_ray.jobs.prefetch import PrefetchSpec
@@ -36,6 +38,7 @@ ACT_EVICT_BCK = "evict-remote-bck"
 ACT_EVICT_OBJS = "evict-listrange"
 ACT_COPY_BCK = "copy-bck"
 ACT_COPY_OBJS = "copy-listrange"
+ACT_MIRROR = "make-n-copies"
 
 
 @router.get("/v1/buckets", summary="List buckets (`?provider=`, empty: all)")
@@ -76,10 +79,22 @@ async def bucket_post(req: Request, bucket: str) -> Response:
     if msg.action in (ACT_COPY_BCK, ACT_COPY_OBJS):
         return Response(await state().proxy.copy_start.remote(copy_spec(req, bck, msg.action, msg.value),
                                                               parse_presence(req.query_params.get("presence"))))
+    if msg.action == ACT_MIRROR:  # `ais start mirror B --copies N`: value N (int)
+        n = msg.value
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 32:
+            raise ErrBadRequest(f'make-n-copies: invalid number of copies {n!r} (expecting an integer in [1, 32])')
+        await state().bucket_props(bck)
+        xid = await state().proxy.mirror_start.remote(bck, n)
+        await state().refresh(force=True)  # the new mirror props
+        return Response(xid)
     if msg.action == ACT_CREATE:
         if bck.is_remote:
             raise ErrUnsupported(f"cannot create {bck}: remote buckets are added on first access")
-        state().adopt(await state().proxy.create_bucket.remote(bck))
+        props = None
+        if msg.value:  # create with props (`ais create B --props "mirror.enabled=true ..."`)
+            props = apply_props(bck, BucketProps(created=time.time_ns()), _props_value(msg.value),
+                                targets=len((await state().smap()).active_targets()))
+        state().adopt(await state().proxy.create_bucket.remote(bck, props))
         return Response(status_code=200)
     raise ErrBadRequest(f'invalid action "{msg.action}" for POST {bck}')
 
@@ -112,8 +127,11 @@ async def bucket_patch(req: Request, bucket: str) -> Response:
     if msg.action != ACT_SET_PROPS:
         raise ErrBadRequest(f'invalid action "{msg.action}" for PATCH {bck}')
     props = await state().bucket_props(bck)
-    state().adopt(await state().proxy.set_bucket_props.remote(bck, apply_props(bck, props, msg.value or {})))
-    return Response(status_code=200)
+    new = apply_props(bck, props, _props_value(msg.value), targets=len((await state().smap()).active_targets()),
+                      force=H.is_true(req.query_params.get("frc")))
+    bmd, xid = await state().proxy.set_bucket_props.remote(bck, new)
+    state().adopt(bmd)
+    return Response(xid, status_code=200)
 
 
 def copy_spec(req: Request, src: Bucket, action: str, value: Any) -> CopySpec:
@@ -138,8 +156,17 @@ def copy_spec(req: Request, src: Bucket, action: str, value: Any) -> CopySpec:
     return CopySpec(src, dst, msg, KIND_OBJS, sel)
 
 
-def apply_props(bck: Bucket, props: BucketProps, value: dict[str, Any]) -> BucketProps:
-    """The props after a `set-bprops`; only what ais-ray implements may change."""
+def _props_value(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ErrBadRequest("bucket props: expecting a JSON object, e.g. {\"mirror\": {\"enabled\": true, \"copies\": 2}}")
+    return value
+
+
+def apply_props(bck: Bucket, props: BucketProps, value: dict[str, Any], *, targets: int, force: bool = False) -> BucketProps:
+    """The props after a `set-bprops` (or a create with props); only what ais-ray implements may change.
+
+    `targets`: how many targets take objects now (EC needs D+P+1); `force`: the request's `?force`.
+    """
     changes: dict[str, Any] = {}
     for key, v in value.items():
         if key == "backend_bck":
@@ -155,9 +182,17 @@ def apply_props(bck: Bucket, props: BucketProps, value: dict[str, Any]) -> Bucke
             changes["backend_bck"] = backend
         elif key == "versioning" and isinstance(v, dict) and "enabled" in v:
             changes["versioning"] = bool(v["enabled"])
+        elif key == "mirror":
+            changes["mirror"] = merge_mirror(props.mirror, v)
+        elif key == "ec":
+            changes["ec"] = merge_ec(props.ec, v)
         else:
-            raise ErrBadRequest(f'bucket property "{key}" cannot be set here (supported: backend_bck, versioning.enabled)')
-    return replace(props, **changes)
+            raise ErrBadRequest(f'bucket property "{key}" cannot be set here (supported: backend_bck, versioning.enabled, mirror.*, ec.*)')
+    new = replace(props, **changes)
+    new.mirror.validate()
+    check_ec_change(props.ec, new.ec, force=force)
+    new.ec.validate(targets)
+    return new
 
 
 @router.head("/v1/buckets/{bucket}", summary="Bucket properties (`Ais-Bucket-Props`); with `presence`: summary")

@@ -54,7 +54,7 @@ def entry_wire(name: str, loc: str, e: LsEntry, props: set[str], name_only: bool
     if "location" in props:
         out["t"] = loc
     if "copies" in props:
-        out["c"] = 1
+        out["c"] = len(a.copies) if a is not None and a.copies else 1
     return out
 
 
@@ -106,7 +106,7 @@ async def _list_local(bck: Bucket, msg: LsoMsg) -> Response:
     page_size = min(msg.pagesize or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
     props = set((msg.props or DEFAULT_PROPS).split(","))
     name_only = bool(msg.flags & FLAG_NAME_ONLY)
-    with_attrs = bool(props & {"checksum", "version", "atime", "custom"}) and not name_only
+    with_attrs = bool(props & {"checksum", "version", "atime", "custom", "copies"}) and not name_only
     start_after = msg.continuation_token or msg.start_after
     smap = await state().smap()
     # one extra entry tells whether a next page exists without an empty final round trip

@@ -24,6 +24,11 @@ from ais_ray.testing.httpsrc import Faults, HttpSrc
 AIS_RAY = [sys.executable, "-m", "ais_ray.cli.main"]
 
 
+# the session cluster: 3 targets (erasure coding D=1,P=1 needs D+P+1) of 2 mountpaths (a 2-way mirror)
+TARGETS, MOUNTPATHS = 3, 2
+TIDS = {f"t{i}" for i in range(1, TARGETS + 1)}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -56,7 +61,8 @@ class LocalCluster:
         return p.stdout
 
     def up(self) -> None:
-        self.cli("up", "--data-dir", self.data_dir, "--port", str(self.port), "--targets", "2", "--mountpaths", "2",
+        self.cli("up", "--data-dir", self.data_dir, "--port", str(self.port), "--targets", str(TARGETS),
+                 "--mountpaths", str(MOUNTPATHS),
                  "--no-fsync", timeout=300)
 
     def down(self) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import AIS_RAY, LocalCluster
+from tests.integration.conftest import AIS_RAY, MOUNTPATHS, TARGETS, TIDS, LocalCluster
 
 
 def uniq(prefix: str = "b") -> str:
@@ -19,11 +19,11 @@ def uniq(prefix: str = "b") -> str:
 
 def test_show_cluster(cluster: LocalCluster) -> None:
     p = cluster.cli("show", "cluster")
-    assert "Targets:   2 (total mountpaths: 4)" in p.stdout
+    assert f"Targets:   {TARGETS} (total mountpaths: {TARGETS * MOUNTPATHS})" in p.stdout
     info = json.loads(cluster.cli("show", "cluster", "--json").stdout)
-    assert set(info["targets"]) == {"t1", "t2"}
+    assert set(info["targets"]) == TIDS
     for t in info["targets"].values():
-        assert len(t["mountpaths"]) == 2
+        assert len(t["mountpaths"]) == MOUNTPATHS
         assert all(m["url"].startswith("http://127.0.0.1:") for m in t["mountpaths"])
     assert int(info["smap"]["version"]) >= 1
 

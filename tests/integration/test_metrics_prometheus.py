@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from ais_ray.testing.httpsrc import Faults
-from tests.integration.conftest import LocalCluster, Src, free_port
+from tests.integration.conftest import MOUNTPATHS, TARGETS, LocalCluster, Src, free_port
 from tests.integration.test_download import new_bucket
 
 PROMETHEUS = shutil.which("prometheus")
@@ -97,6 +97,6 @@ def test_show_performance_during_a_download(cluster: LocalCluster, src: Src) -> 
     counters = cluster.cli("show", "performance").stdout
     assert counters.startswith("TARGET") and "DOWNLOAD(n)" in counters and "TOTAL" in counters, counters
     cap = cluster.cli("show", "performance", "capacity").stdout
-    assert cap.splitlines()[0].split()[:2] == ["TARGET", "MOUNTPATH"] and len(cap.splitlines()) == 5, cap  # 2 x 2
+    assert cap.splitlines()[0].split()[:2] == ["TARGET", "MOUNTPATH"] and len(cap.splitlines()) == 1 + TARGETS * MOUNTPATHS, cap
     assert cluster.cli("show", "performance", "latency", "--refresh", "200ms", "--count", "1").stdout.startswith("TARGET")
     assert cluster.cli("show", "performance", "nope", "t1", check=False).returncode == 1

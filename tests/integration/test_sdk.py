@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from aistore.sdk.errors import AISError, ErrBckAlreadyExists, ErrBckNotFound, ErrObjNotFound
 
-from tests.integration.conftest import LocalCluster
+from tests.integration.conftest import TIDS, LocalCluster
 
 
 @pytest.fixture()
@@ -23,7 +23,7 @@ def bck(sdk: object) -> Iterator[object]:
 
 def test_cluster_map_and_ready(sdk: object, cluster: LocalCluster) -> None:
     smap = sdk.cluster().get_info()  # type: ignore[attr-defined]
-    assert set(smap.tmap) == {"t1", "t2"}
+    assert set(smap.tmap) == TIDS
     assert smap.proxy_si.public_net.direct_url == cluster.endpoint
     assert sdk.cluster().is_ready()  # type: ignore[attr-defined]
 

@@ -33,7 +33,7 @@ def test_accepted_parameters_pass() -> None:
     ("GET", "/v1/objects/b/o", "etl_name"), ("GET", "/v1/objects/b/o", "etl_args"),
     ("PUT", "/v1/objects/b/o", "append_type"), ("PUT", "/v1/objects/b/o", "append_handle"),
     ("PUT", "/v1/objects/b/o", "set-new-custom"), ("PUT", "/v1/objects/b/o", "uploadId"),
-    ("PUT", "/v1/objects/b/o", "etl_name"), ("PUT", "/v1/cluster", "frc"),
+    ("PUT", "/v1/objects/b/o", "etl_name"), ("PUT", "/v1/cluster", "coloc"),
 ])
 def test_known_unsupported_is_refused_naming_it(method: str, path: str, key: str) -> None:
     with pytest.raises(ErrUnsupported, match=f'"{key}"'):
