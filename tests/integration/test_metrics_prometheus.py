@@ -83,13 +83,17 @@ def test_prometheus_scrapes_every_node(cluster: LocalCluster, prometheus: str) -
 
 
 def test_show_performance_during_a_download(cluster: LocalCluster, src: Src) -> None:
-    for i in range(128):
+    for i in range(256):
         src.put(f"p{i}", os.urandom(512 << 10))
-    src.server.faults = Faults(pacing_rate=1 << 20)  # ~0.5 s an object, a few at a time: the job spans the samples
+    src.server.faults = Faults(pacing_rate=256 << 10)  # ~2 s an object, tens at a time: the job lasts > 10 s
     b = new_bucket()
-    job = cluster.cli("start", "download", src.url("p{0..127}"), f"ais://{b}").stdout.split()[0]
-    try:
-        out = cluster.cli("show", "performance", "throughput", "--refresh", "1s", "--count", "5").stdout
+    job = cluster.cli("start", "download", src.url("p{0..255}"), f"ais://{b}").stdout.split()[0]
+    out, deadline = "", time.monotonic() + 120
+    try:  # sample while the job runs (its start, and the CLI's, take a while on a busy machine)
+        while time.monotonic() < deadline:
+            out = cluster.cli("show", "performance", "throughput", "--refresh", "1s", "--count", "2").stdout
+            if "DOWNLOAD(bw)" in out or "Finished" in cluster.cli("show", "job", "download", job).stdout:
+                break
     finally:
         cluster.cli("wait", job, check=False, timeout=180)
     # a column is shown only when some target's value is non-zero: a DOWNLOAD(bw) column is the proof
