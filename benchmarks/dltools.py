@@ -102,17 +102,18 @@ def _s5cmd(workers: int = 0) -> Callable[[str, DataSet, str, str], list[str]]:
     return argv
 
 
-def _rclone_conf(ep: str, work: str) -> str:
+def rclone_conf(ep: str, work: str, key: str = "S3RVER") -> str:
+    """An rclone config with one S3 remote, `s3:`, at `ep` (s3rver's key by default)."""
     path = os.path.join(work, "rclone.conf")
     with open(path, "w") as f:
-        f.write(f"[s3]\ntype = s3\nprovider = Other\naccess_key_id = S3RVER\nsecret_access_key = S3RVER\n"
+        f.write(f"[s3]\ntype = s3\nprovider = Other\naccess_key_id = {key}\nsecret_access_key = {key}\n"
                 f"endpoint = {ep}\nregion = us-east-1\nforce_path_style = true\n")
     return path
 
 
 def _rclone(*opts: str) -> Callable[[str, DataSet, str, str], list[str]]:
     def argv(ep: str, ds: DataSet, dest: str, work: str) -> list[str]:
-        return ["rclone", "--config", _rclone_conf(ep, work), "copy", f"s3:{ds.name}", dest, *opts]
+        return ["rclone", "--config", rclone_conf(ep, work), "copy", f"s3:{ds.name}", dest, *opts]
     return argv
 
 

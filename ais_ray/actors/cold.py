@@ -114,3 +114,22 @@ class ColdGets:
 
     async def delete(self, ref: RemoteRef, name: str) -> None:
         await self.backend(ref).delete_object(ref.name, name)
+
+    async def remove(self, bck: Bucket, ref: RemoteRef | None, name: str) -> None:
+        """DELETE of an object: from the remote side first (if any), then the stored copy
+        (which goes even when the remote no longer has the object).
+
+        Raises:
+            ErrNotFound: neither the remote side nor this mountpath has it.
+        """
+        gone = False
+        if ref is not None:
+            try:
+                await self.delete(ref, name)
+            except ErrNotFound:
+                gone = True
+        try:
+            await asyncio.to_thread(self.store.delete, bck, name)
+        except ErrNotFound:
+            if ref is None or gone:
+                raise

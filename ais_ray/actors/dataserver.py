@@ -24,6 +24,7 @@ from ais_ray.backends.base import RemoteObj
 from ais_ray.core import headers as H
 from ais_ray.core import params
 from ais_ray.core.blob import blob_source
+from ais_ray.core.copy import present_only
 from ais_ray.core.bmd import RemoteRef, remote_of
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrObjNotFound, ErrUnsupported, error_body
 from ais_ray.core.lom import ObjAttrs
@@ -296,7 +297,7 @@ class DataServer:
             attrs, mtime = await asyncio.to_thread(self._load_with_mtime, bck, name)
             headers = obj_headers(bck, name, attrs, self.ctx.location, mtime)
         except ErrObjNotFound:
-            if ref is None:
+            if ref is None or present_only(req.query.get(H.Q_PRESENCE)):
                 raise
             obj = await self.cold.head(ref, name)  # not cached: the remote's answer, Ais-Present false
             attrs = ObjAttrs(size=obj.size, cksum_type="", version=obj.version, src_etag=obj.etag)
@@ -315,14 +316,7 @@ class DataServer:
 
     async def delete_object(self, req: web.Request) -> web.Response:
         bck, name, ref = self._locate(req)
-        if ref is not None:
-            await self.cold.delete(ref, name)
-            try:
-                await asyncio.to_thread(self.ctx.store.delete, bck, name)
-            except ErrObjNotFound:
-                pass
-        else:
-            await asyncio.to_thread(self.ctx.store.delete, bck, name)
+        await self.cold.remove(bck, ref, name)
         return web.Response(status=200)
 
 

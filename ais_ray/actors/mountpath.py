@@ -173,8 +173,9 @@ class _MountpathActor:
 
         return await asyncio.to_thread(look)
 
-    async def copy_obj(self, src: Bucket, name: str, dst: Bucket, dst_name: str, latest: bool, sync: bool) -> int:
-        """Copy one object held here to the destination's owner (copy jobs); its size."""
+    async def copy_obj(self, src: Bucket, name: str, dst: Bucket, dst_name: str, latest: bool,
+                       sync: bool) -> tuple[str, int]:
+        """Copy one object held here to the destination's owner (copy jobs): ("ok"|"skipped", size)."""
         ref = remote_of(src, self.ctx.meta.bmd.must_get(src))
         return await self.io.run(self.server.copier.copy_one(src, name, ref, dst, dst_name, latest=latest, sync=sync))
 
@@ -310,6 +311,21 @@ class _MountpathActor:
             self.dl.forget(job_id)
 
         await self.io.run(forget())
+
+    async def remove_objects(self, bck: Bucket, names: list[str]) -> int:
+        """Delete objects as a DELETE does (the remote side too): a copy's `sync` pruning; how many went."""
+        async def remove() -> int:
+            ref = remote_of(bck, self.ctx.meta.bmd.must_get(bck))
+            n = 0
+            for name in names:
+                try:
+                    await self.server.cold.remove(bck, ref, name)
+                    n += 1
+                except ErrNotFound:
+                    pass
+            return n
+
+        return await self.io.run(remove())
 
     async def delete_objects(self, bck: Bucket, names: list[str]) -> int:
         def delete() -> int:

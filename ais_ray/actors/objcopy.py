@@ -11,18 +11,22 @@ Mirrors AIStore's `PUT ?object_to=` (Go `ais/tgtobj.go` copy-object, CLI `ais cp
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, BinaryIO
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
 
+from ais_ray.backends.aio import retriable_transport
+from ais_ray.backends.base import retrying
 from ais_ray.core import headers as H
 from ais_ray.core.bmd import RemoteRef, remote_of
-from ais_ray.core.errors import AisError, ErrBadRequest, ErrObjNotFound, ErrUnsupported
+from ais_ray.core.copy import COPIED, PRESENCE_PRESENT, SKIPPED, same_copy
+from ais_ray.core.errors import AisError, ErrBadRequest, ErrInvalidName, ErrNotFound, ErrObjNotFound, ErrUnsupported
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, parse_uname
+from ais_ray.core.smap import MountpathInfo
 from ais_ray.core.owt import OWT_HEADER, Owt
 from ais_ray.fs.write import write_stream
 
@@ -31,6 +35,8 @@ if TYPE_CHECKING:
     from ais_ray.actors.mountpath import MountpathContext
 
 READ_CHUNK = 1 << 20
+PEER_RETRIES = 20
+T = TypeVar("T")
 
 
 class ObjCopier:
@@ -57,8 +63,12 @@ class ObjCopier:
         return web.Response(status=200)
 
     async def copy_one(self, bck: Bucket, name: str, ref: RemoteRef | None, dst: Bucket, dst_name: str, *,
-                       latest: bool = False, sync: bool = False) -> int:
-        """Copy one object this mountpath owns (the HTTP copy and the copy jobs); its size.
+                       latest: bool = False, sync: bool = False) -> tuple[str, int]:
+        """Copy one object this mountpath owns (the HTTP copy and the copy jobs): ("ok"|"skipped", size).
+
+        A destination that already holds the same bytes (size and checksum) is not written again
+        unless `latest`/`sync` ask to re-check (AIStore's no-op copy of an equal object). With
+        `sync`, a source that is gone takes its destination copy with it.
 
         Raises:
             ErrBadRequest: onto itself. ErrBckNotFound: no destination bucket.
@@ -67,13 +77,39 @@ class ObjCopier:
         if (dst, dst_name) == (bck, name):
             raise ErrBadRequest(f"cannot copy {bck}/{name} onto itself")
         self.ctx.meta.bmd.must_get(dst)  # 404 for a destination bucket that does not exist
-        f, attrs = await self._open_source(bck, name, ref, latest=latest, sync=sync)
         try:
-            await self._send(f, attrs, dst, dst_name)
+            f, attrs = await self._open_source(bck, name, ref, latest=latest, sync=sync)
+        except ErrObjNotFound:
+            if sync:
+                await self.delete_dst(dst, dst_name)
+            raise
+        try:
+            mp = self._dst_mountpath(dst, dst_name)
+            if not (latest or sync) and await self._holds_same(mp, dst, dst_name, attrs):
+                return SKIPPED, attrs.size
+            await self._send(f, attrs, mp, dst, dst_name)
         finally:
             f.close()
         self.ctx.stats.add("copy", attrs.size)
-        return attrs.size
+        return COPIED, attrs.size
+
+    async def delete_dst(self, dst: Bucket, dst_name: str) -> bool:
+        """`sync`: remove a destination object whose source is gone; False if there was none."""
+        mp = self._dst_mountpath(dst, dst_name)
+        if mp.url == self._own_url():
+            try:
+                await self.cold.remove(dst, remote_of(dst, self.ctx.meta.bmd.must_get(dst)), dst_name)
+            except ErrNotFound:
+                return False
+            return True
+        async def delete() -> bool:
+            async with self._http().delete(self._obj_url(mp, dst, dst_name), params=_bck_params(dst)) as r:
+                if r.status == 404:
+                    return False
+                await _check(r, f"delete {dst}/{dst_name}")
+            return True
+
+        return await _peer(delete)
 
     async def _open_source(self, bck: Bucket, name: str, ref: RemoteRef | None, *, latest: bool,
                            sync: bool) -> tuple[BinaryIO, ObjAttrs]:
@@ -99,16 +135,43 @@ class ObjCopier:
                 return await asyncio.to_thread(store.open, bck, name)
         return f, attrs
 
-    async def _send(self, f: BinaryIO, attrs: ObjAttrs, dst: Bucket, dst_name: str) -> None:
+    def _dst_mountpath(self, dst: Bucket, dst_name: str) -> MountpathInfo:
         smap = self.ctx.meta.smap
         if smap is None:
             raise AisError("no cluster map yet: cannot place the destination")
-        _, mp = smap.locate(dst.uname(dst_name))
-        params = {H.Q_PROVIDER: dst.provider.value}
-        if not dst.ns.is_global:
-            params[H.Q_NAMESPACE] = str(dst.ns)
-        url = f"{mp.url}/v1/objects/{quote(dst.name)}/{quote(dst_name, safe='/')}"
+        return smap.locate(dst.uname(dst_name))[1]
 
+    @staticmethod
+    def _obj_url(mp: MountpathInfo, bck: Bucket, name: str) -> str:
+        return f"{mp.url}/v1/objects/{quote(bck.name)}/{quote(name, safe='/')}"
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_read=300))
+        return self._session
+
+    async def _holds_same(self, mp: MountpathInfo, dst: Bucket, dst_name: str, src: ObjAttrs) -> bool:
+        """Does the destination's owner already store these bytes? Only its stored copy counts
+        (a HEAD with `presence=2` never asks a remote)."""
+        if mp.url == self._own_url():
+            try:
+                have = await asyncio.to_thread(self.ctx.store.load, dst, dst_name)
+            except (ErrNotFound, ErrInvalidName):
+                return False
+            return same_copy(src.cksum, src.size, have.cksum, have.size)
+        params = {**_bck_params(dst), H.Q_PRESENCE: str(PRESENCE_PRESENT)}
+
+        async def head() -> bool:
+            async with self._http().head(self._obj_url(mp, dst, dst_name), params=params) as r:
+                if r.status == 404:
+                    return False
+                await _check(r, f"head {dst}/{dst_name}")
+                return same_copy(src.cksum, src.size, r.headers.get(H.CKSUM_VAL, ""),
+                                 int(r.headers.get("Content-Length", "-1")))
+
+        return await _peer(head)
+
+    async def _send(self, f: BinaryIO, attrs: ObjAttrs, mp: MountpathInfo, dst: Bucket, dst_name: str) -> None:
         async def body() -> AsyncIterator[bytes]:
             f.seek(0)
             while chunk := await asyncio.to_thread(f.read, READ_CHUNK):
@@ -121,13 +184,34 @@ class ObjCopier:
             through = self.cold.write_through(dst_ref, dst_name) if dst_ref is not None else None
             await write_stream(store, dst, dst_name, body(), Owt.COPY, expect_size=attrs.size, write_through=through)
             return
-
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_read=300))
         headers = {"Content-Length": str(attrs.size), "Content-Type": "application/octet-stream",
                    OWT_HEADER: Owt.COPY.value}
-        async with self._session.put(url, params=params, data=body(), headers=headers) as r:
-            if r.status >= 300:
-                text = (await r.text(errors="replace"))[:512]
-                err = ErrBadRequest if 400 <= r.status < 500 else AisError
-                raise err(f"copy to {dst}/{dst_name} failed: {r.status} {text}")
+
+        async def put() -> None:
+            async with self._http().put(self._obj_url(mp, dst, dst_name), params=_bck_params(dst), data=body(),
+                                        headers=headers) as r:
+                await _check(r, f"copy to {dst}/{dst_name}")
+
+        await _peer(put)  # the body starts over on each try (`f.seek(0)`)
+
+
+async def _peer(call: Callable[[], Awaitable[T]]) -> T:
+    """A request to a peer mountpath, tried again while the peer cannot be reached: a restarting
+    mountpath comes back on the same port within seconds (~25 s of retries)."""
+    return await retrying(call, retries=PEER_RETRIES, retriable=retriable_transport)
+
+
+def _bck_params(bck: Bucket) -> dict[str, str]:
+    params = {H.Q_PROVIDER: bck.provider.value}
+    if not bck.ns.is_global:
+        params[H.Q_NAMESPACE] = str(bck.ns)
+    return params
+
+
+async def _check(r: aiohttp.ClientResponse, what: str) -> None:
+    """A peer's error as ours: its 4xx stays a client error (404 a not-found), the rest a failure."""
+    if r.status < 300:
+        return
+    text = (await r.text(errors="replace"))[:512] if r.method != "HEAD" else r.headers.get(H.ERROR_CODE, "")
+    err = ErrNotFound if r.status == 404 else ErrBadRequest if 400 <= r.status < 500 else AisError
+    raise err(f"{what} failed: {r.status} {text}")

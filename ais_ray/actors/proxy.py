@@ -234,6 +234,10 @@ class _ProxyActor:
             await self._commit(bmd=self.bmd.with_bucket(bck.validate(), props))
             return self.bmd
 
+    async def remote_buckets(self, provider: Provider) -> list[str]:
+        """The cloud's own bucket list (`ls s3 --all`), present in the cluster or not."""
+        return await get_backend(provider).list_buckets()
+
     async def add_remote_bucket(self, bck: Bucket, origin: str = "") -> BMD:
         """A cloud bucket on first access (after checking it exists), or an HTTP bucket for `origin`."""
         if bck in self.bmd:
@@ -360,10 +364,15 @@ class _ProxyActor:
         return {t: p for t, p in parts.items() if p}
 
     async def xact_status(self, xid: str, kind: str = "") -> dict[str, Any]:
-        snaps = [s for part in (await self.xact_query(xid, kind)).values() for s in part]
+        targets = self._targets()
+        parts = await gather(targets, "xact_snaps", xid, kind, None, False, strict=False)
+        snaps = [s for part in parts.values() for s in part]
         if not snaps:
             raise ErrJobNotFound(xid or kind)
-        return xact_status(xid, kind, snaps)
+        st = xact_status(xid, kind, snaps)
+        if st["end_time"] and len(parts) < len(targets):  # a target that did not answer (restarting) may still work
+            st = {**st, "end_time": 0, "is_idle": False}
+        return st
 
     async def prefetch_start(self, spec: PrefetchSpec) -> str:
         """Every target prefetches its share; the xaction id is the same on all of them."""

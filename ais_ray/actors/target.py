@@ -21,6 +21,7 @@ from aiohttp import web
 from ais_ray.actors.dataserver import OBJ_ROUTE, bind_socket, bucket_obj_from_request, error_middleware
 from ais_ray.actors.ioloop import IoLoop
 from ais_ray.actors.mountpath import MountpathActor
+from ais_ray.actors.target_copy import TargetCopies
 from ais_ray.actors.target_dl import TargetDownloads
 from ais_ray.actors.target_stats import TargetStats
 from ais_ray.actors.target_xact import TargetXacts
@@ -36,7 +37,7 @@ from ais_ray.core.smap import MountpathInfo, Smap, Snode
 from ais_ray.core.xact import XactSnap
 from ais_ray.fs.replicas import load_newest, save_everywhere
 from ais_ray.fs.walk import LsEntry
-from ais_ray.jobs.copy import CopyHooks, CopySpec, run_copy
+from ais_ray.jobs.copy import CopySpec
 from ais_ray.jobs.evict import run_evict
 from ais_ray.jobs.mirror import KIND as MIRROR_KIND
 from ais_ray.jobs.mirror import run_make_copies
@@ -96,12 +97,15 @@ class _TargetActor:
         self.xacts = TargetXacts()  # the one registry of this target's jobs, downloads included
         self.downloads = TargetDownloads(tid, self.mps, [os.path.join(p, DL_STATE_DIR) for p in paths],
                                          lambda: self.smap, self.xacts)
+        self._handles: dict[str, Any] = {}
+        self.copies = TargetCopies(tid, self.mps, lambda: self.smap, self.xacts, self._target_handle, fsync=fsync)
 
     async def snode(self) -> Snode:
         """This target as the Smap describes it; waits until every mountpath serves."""
         infos = await asyncio.wait_for(asyncio.gather(*(h.info.remote() for h in self.mps.values())), CONTROL_TIMEOUT)
         self.mp_infos = tuple(MountpathInfo(i["path"], i["url"]) for i in infos)
         self.downloads.resume()  # after a restart: the proxy's keepalive lands here within seconds
+        self.copies.resume()
         return Snode(self.tid, "target", self.url, 0, self.mp_infos)
 
     async def info(self) -> dict[str, Any]:
@@ -138,6 +142,7 @@ class _TargetActor:
                          only_running: bool = False) -> list[XactSnap]:
         """Snapshots of this target's xactions (every kind, downloads included)."""
         self.downloads.resume()
+        self.copies.resume()
         return self.xacts.snaps(xid=xid, kind=kind, bck=bck, only_running=only_running)
 
     async def prefetch_start(self, xid: str, spec: PrefetchSpec, ref: RemoteRef) -> None:
@@ -148,13 +153,15 @@ class _TargetActor:
         self.xacts.start(XactSnap(xid, "prefetch-listrange", spec.bck), lambda snap: run_prefetch(spec, hooks, snap))
 
     async def copy_start(self, xid: str, spec: CopySpec, ref: RemoteRef | None) -> None:
-        """This target's share of a copy-bck / copy-listrange (`jobs/copy.py`)."""
-        def list_for(prefix: str) -> Fetch:
-            assert ref is not None
-            return backend_fetch(get_backend(ref.bck.provider), ref.name, prefix)
+        """This target's share of a copy-bck / copy-listrange (`actors/target_copy.py`)."""
+        await self.copies.start(xid, spec, ref)
 
-        hooks = CopyHooks(self._share(), self.mps, list_for if ref is not None else None)
-        self.xacts.start(XactSnap(xid, spec.kind, spec.dst), lambda snap: run_copy(spec, hooks, snap))
+    def _target_handle(self, tid: str) -> Any:
+        """A target's actor handle (this one's too: a cluster-wide listing asks every target)."""
+        h = self._handles.get(tid)
+        if h is None:
+            h = self._handles[tid] = ray.get_actor(target_actor_name(tid), namespace=NAMESPACE)
+        return h
 
     async def mirror_start(self, xid: str, bck: Bucket, n: int) -> None:
         """This target's share of make-n-copies (`jobs/mirror.py`)."""

@@ -15,13 +15,14 @@ from ais_ray.backends.pager import names as listed_names
 from ais_ray.backends.registry import get_backend
 from ais_ray.core.dload import DlSpec, TargetDlStatus
 from ais_ray.core.smap import Smap
-from ais_ray.actors.target_xact import TargetXacts
+from ais_ray.actors.target_xact import ResumeOnce, TargetXacts
 from ais_ray.jobs.download import DownloadRunner, FailedShare, TargetHooks
+from ais_ray.jobs.prune import local_names, missing
 
 log = logging.getLogger(__name__)
 
 
-class TargetDownloads:
+class TargetDownloads(ResumeOnce):
     """The `download` kind on a target: its shares live in the target's one registry (`TargetXacts`)."""
 
     def __init__(self, tid: str, mountpaths: dict[str, Any], state_dirs: list[str], smap: Callable[[], Smap | None],
@@ -32,7 +33,6 @@ class TargetDownloads:
         self._smap = smap
         self.xacts = xacts
         self._config = backend_config or {}
-        self._resumed = False
 
     def _hooks(self) -> TargetHooks:
         smap = self._smap()
@@ -43,18 +43,12 @@ class TargetDownloads:
         x = self.xacts.get(job_id)
         return x if isinstance(x, (DownloadRunner, FailedShare)) else None
 
-    def resume(self) -> None:
+    def _resume(self) -> None:
         """Pick up jobs persisted before a restart (once the Smap is known).
 
         A share whose saved state cannot be resumed (any exception) becomes a `FailedShare`: the
         job reports it as an error.
         """
-        if self._resumed:
-            return
-        smap = self._smap()
-        if smap is None or self.tid not in smap.targets:
-            return
-        self._resumed = True
         runners, failed = DownloadRunner.load_all(self._hooks())
         for job_id, reason in failed.items():
             self.xacts.add(FailedShare(job_id, self.tid, reason))
@@ -119,22 +113,11 @@ class TargetDownloads:
         smap = self._smap()
         assert smap is not None
         remote_names = listed_names(lambda token: self._list_remote(spec, token))
-        nxt = await anext(remote_names, None)
         doomed: dict[str, list[str]] = {}
-        start_after = ""
         me = smap.targets[self.tid]
-        while True:
-            page = await asyncio.gather(*(h.list_page.remote(spec.bck, spec.prefix, start_after, 1000, False)
-                                          for h in self.mps.values()))
-            names = sorted(e.name for p in page for e in p)[:1000]
-            if not names:
-                break
-            for name in names:
-                while nxt is not None and nxt < name:
-                    nxt = await anext(remote_names, None)
-                if name != nxt and name.endswith(spec.suffix):
-                    doomed.setdefault(me.mountpath_for(spec.bck.uname(name)).path, []).append(name)
-            start_after = names[-1]
+        async for name in missing(local_names(self.mps, spec.bck, spec.prefix), remote_names):
+            if name.endswith(spec.suffix):
+                doomed.setdefault(me.mountpath_for(spec.bck.uname(name)).path, []).append(name)
         for mp, names in doomed.items():
             n = await self.mps[mp].delete_objects.remote(spec.bck, names)
             log.info("sync %s: deleted %d objects gone from %s", spec.id, n, spec.src)

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from ais_ray.core.errors import AisError
 from ais_ray.core.names import Bucket
+from ais_ray.core.smap import Smap
 from ais_ray.core.xact import ErrXactBusy, XactSnap, aborted_by, conflict, kind_of, matches
 
 log = logging.getLogger(__name__)
@@ -38,13 +39,11 @@ class Xact(Protocol):
     async def abort(self) -> None: ...
 
 
-class _TaskXact:
-    """A job run as one task on the loop; `work` updates the snapshot as it goes."""
+class SnapXact:
+    """A job known by its snapshot alone (e.g. a share that ended before its target restarted)."""
 
-    def __init__(self, snap: XactSnap, work: Work) -> None:
+    def __init__(self, snap: XactSnap) -> None:
         self._snap = snap
-        snap.start = snap.start or time.time()
-        self._task: asyncio.Task[None] | None = asyncio.get_running_loop().create_task(self._run(work))
 
     @property
     def xid(self) -> str:
@@ -56,6 +55,38 @@ class _TaskXact:
 
     def snap(self) -> XactSnap:
         return self._snap
+
+    async def abort(self) -> None:
+        return None
+
+
+class ResumeOnce:
+    """A kind whose saved shares a restarted target resumes once, when it is in the cluster map."""
+
+    tid: str
+    _smap: Callable[[], Smap | None]
+    _resumed: bool = False
+
+    def resume(self) -> None:
+        if self._resumed:
+            return
+        smap = self._smap()
+        if smap is None or self.tid not in smap.targets:
+            return
+        self._resumed = True
+        self._resume()
+
+    def _resume(self) -> None:
+        raise NotImplementedError
+
+
+class _TaskXact(SnapXact):
+    """A job run as one task on the loop; `work` updates the snapshot as it goes."""
+
+    def __init__(self, snap: XactSnap, work: Work) -> None:
+        super().__init__(snap)
+        snap.start = snap.start or time.time()
+        self._task: asyncio.Task[None] | None = asyncio.get_running_loop().create_task(self._run(work))
 
     async def _run(self, work: Work) -> None:
         snap = self._snap

@@ -40,7 +40,7 @@ def session_kwargs(*, connect_timeout: float, read_timeout: float, max_connectio
     }
 
 
-def _retriable_transport(exc: BaseException) -> bool:
+def retriable_transport(exc: BaseException) -> bool:
     """Refused, reset, or dropped before the status line: worth a retry. A timeout is not:
     retrying it would multiply the wait the caller configured."""
     return isinstance(exc, aiohttp.ClientConnectionError) and not isinstance(exc, asyncio.TimeoutError)
@@ -59,7 +59,7 @@ async def send(session: aiohttp.ClientSession, method: str, url: str, *, retries
         try:
             resp = await session.request(method, url, headers=headers, params=params, data=data, json=json)
         except aiohttp.ClientConnectionError as exc:
-            if attempt >= retries or not _retriable_transport(exc):
+            if attempt >= retries or not retriable_transport(exc):
                 raise
         else:
             if resp.status not in RETRIABLE_STATUSES or attempt >= retries:

@@ -139,6 +139,11 @@ class AzureBackend:
         with azure_errors(self._bck(bucket), None, self.endpoint):
             await svc.get_container_client(bucket).get_container_properties()
 
+    async def list_buckets(self) -> list[str]:
+        svc = await self._service()
+        with azure_errors(self._bck("all-buckets"), None, self.endpoint):
+            return sorted([c.name async for c in svc.list_containers()])
+
     async def list_objects(self, bucket: str, prefix: str = "", *, token: str = "",
                            page_size: int = 1000) -> ListPage:
         ctr = (await self._service()).get_container_client(bucket)

@@ -75,6 +75,10 @@ class Backend(Protocol):
         """Raise ErrRemoteBckNotFound unless the bucket exists (and is visible to us)."""
         ...
 
+    async def list_buckets(self) -> list[str]:
+        """Every bucket the credentials can see at the remote (`ais ls s3 --all`). ErrUnsupported for HTTP."""
+        ...
+
     async def list_objects(self, bucket: str, prefix: str = "", *, token: str = "",
                            page_size: int = 1000) -> ListPage:
         """One page of at most `page_size` entries; pass `next_token` back for the next one."""

@@ -152,6 +152,17 @@ class GcpBackend:
         await self._gcs()
         await self._json(self._bck(bucket), None, "GET", self._url(bucket))
 
+    async def list_buckets(self) -> list[str]:
+        fs = await self._gcs()
+        names: list[str] = []
+        params = {"project": str(self._fs_kwargs["project"] or "_"), "maxResults": "1000"}
+        while True:
+            out = await self._json(self._bck("all-buckets"), None, "GET", f"{fs.base}b", params=params)
+            names += [str(b["name"]) for b in out.get("items", ())]
+            if not out.get("nextPageToken"):
+                return sorted(names)
+            params["pageToken"] = str(out["nextPageToken"])
+
     async def list_objects(self, bucket: str, prefix: str = "", *, token: str = "",
                            page_size: int = 1000) -> ListPage:
         await self._gcs()

@@ -96,6 +96,9 @@ class HttpBackend:
                 if resp.status in (401, 403) or resp.status >= 500:
                     raise status_error(resp.status, bucket, None, endpoint=endpoint_of(bucket))
 
+    async def list_buckets(self) -> list[str]:
+        raise ErrUnsupported("HTTP sources have no bucket listing")
+
     async def list_objects(self, bucket: str, prefix: str = "", *, token: str = "",
                            page_size: int = 1000) -> ListPage:
         raise ErrUnsupported(f'cannot list "{bucket}": HTTP sources have no listing')

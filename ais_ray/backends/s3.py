@@ -128,6 +128,11 @@ class S3Backend:
         with s3_errors(self._bck(bucket), None, self.endpoint):
             await self._call("head_bucket", Bucket=bucket)
 
+    async def list_buckets(self) -> list[str]:
+        with s3_errors(self._bck("all-buckets"), None, self.endpoint):
+            out = await self._call("list_buckets")
+        return sorted(b["Name"] for b in out.get("Buckets", ()))
+
     async def list_objects(self, bucket: str, prefix: str = "", *, token: str = "",
                            page_size: int = 1000) -> ListPage:
         kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": page_size}

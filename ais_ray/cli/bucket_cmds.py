@@ -98,16 +98,19 @@ def _ls_buckets(args: argparse.Namespace) -> int:
     provider = Provider.parse(word).value if word else ""
 
     async def go(c: AisClient) -> int:
-        bcks = await c.list_buckets(provider)
+        everywhere = bool(getattr(args, "all", False)) and bool(provider)
+        bcks = await c.list_buckets(provider, everywhere=everywhere)
         if args.json:
             print_json(bcks)
             return 0
         if not bcks and provider:  # AIStore's words (seed 004)
             print(f'No "{Provider(provider).scheme}://" matching buckets in the cluster. '
-                  "Use '--all' option to list _all_ buckets.")
+                  "Use '--all' option to list _all_ buckets." if not everywhere else
+                  f'No "{Provider(provider).scheme}://" buckets.')
             return 0
-        rows = [[str(Bucket(b["name"], Provider.parse(b["provider"])))] for b in bcks]
-        print_table(["NAME"], rows, no_headers=args.no_headers)
+        rows = [[str(Bucket(b["name"], Provider.parse(b["provider"])))] + (["yes" if b.get("present", True) else "no"]
+                                                                           if everywhere else []) for b in bcks]
+        print_table(["NAME", *(["PRESENT"] if everywhere else [])], rows, no_headers=args.no_headers)
         return 0
 
     return run(go)

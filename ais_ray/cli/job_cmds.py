@@ -21,17 +21,21 @@ from ais_ray.core.durations import parse_duration
 from ais_ray.core.errors import ErrNotFound
 from ais_ray.core.names import parse_bucket_uri
 from ais_ray.core.sizes import parse_size
+from ais_ray.core.xact import kind_named
 
 KINDS = ("download", "prefetch-listrange", "blob-download")
 _ALIASES = {"prefetch": "prefetch-listrange"}
 
 
 def _split(args: argparse.Namespace) -> tuple[str, str]:
-    """(kind, id) from `[NAME] [ID]`: NAME may be a kind or already the id."""
+    """(kind, id) from `[NAME] [ID]`: NAME may be a kind (or its display name: `copy-bucket`) or the id."""
     name, xid = args.name or "", args.id or ""
     kind = _ALIASES.get(name, name)
-    if kind and kind not in KINDS and not xid:
-        return "", name
+    if kind and kind not in KINDS:
+        known = kind_named(kind)
+        if not known and not xid:
+            return "", name
+        kind = known or kind
     return kind, xid
 
 

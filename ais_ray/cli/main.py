@@ -208,6 +208,7 @@ def _add_buckets(sub: argparse._SubParsersAction) -> None:
     p = _cmd(sub, "ls", bucket_cmds.cmd_ls, "list buckets, or the objects of a bucket", """
 ais-ray ls                                   # all buckets
 ais-ray ls s3                                # the s3:// buckets in the cluster (also: ls s3://, ls gs, ls ais)
+ais-ray ls s3 --all                          # and the cloud's buckets not in the cluster (PRESENT no)
 ais-ray ls ais://photos                      # NAME SIZE
 ais-ray ls ais://photos/a/ --props name,size,version,checksum
 ais-ray ls ais://photos --json""")
@@ -219,6 +220,7 @@ ais-ray ls ais://photos --json""")
     p.add_argument("--no-headers", "-H", action="store_true")
     p.add_argument("--no-footer", action="store_true")
     p.add_argument("--cached", action="store_true", help="remote buckets: only objects present in the cluster")
+    p.add_argument("--all", action="store_true", help="ls s3|gs|az: the cloud's buckets too, not only the cluster's")
     p = _cmd(sub, "evict", bucket_cmds.cmd_evict, "drop cached copies of a remote bucket or object (the remote keeps them)", """
 ais-ray evict s3://src                        # every cached object (and the bucket's entry)
 ais-ray evict s3://src --keep-md              # every cached object; keep the bucket listed

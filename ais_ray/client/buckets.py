@@ -18,9 +18,11 @@ from ais_ray.core.names import Bucket
 class BucketsApi(Http):
     _placement: Placement  # the cached cluster map, dropped when buckets change (set by AisClient)
 
-    async def list_buckets(self, provider: str = "") -> list[dict[str, Any]]:
+    async def list_buckets(self, provider: str = "", *, everywhere: bool = False) -> list[dict[str, Any]]:
+        """The cluster's buckets; `everywhere` (`--all`): the cloud's buckets too (`"present": false`)."""
         body = {"action": "list", "name": "", "value": None}
-        return json.loads((await self.request("GET", "buckets", json_body=body, params={"provider": provider}))[2])
+        params = {"provider": provider, **({"presence": "0"} if everywhere else {})}
+        return json.loads((await self.request("GET", "buckets", json_body=body, params=params))[2])
 
     async def create_bucket(self, bck: Bucket, props: dict[str, Any] | None = None) -> None:
         """Create an ais bucket, optionally with props (`{"mirror": {"enabled": True, "copies": 3}}`)."""

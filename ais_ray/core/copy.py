@@ -23,6 +23,10 @@ PRESENCE_PRESENT = 2  # default: what is in the cluster (for a remote source: ca
 PRESENCE_PRESENT_NO_PROPS = 3
 PRESENCE_IN_CLUSTER = 4
 
+# what became of one object of a copy
+COPIED = "ok"
+SKIPPED = "skipped"  # the destination already held the same bytes
+
 
 def _flag(v: Any) -> bool:
     if isinstance(v, bool):
@@ -121,6 +125,11 @@ def parse_presence(text: str | None) -> int:
     if not 0 <= v <= 5:
         raise ErrBadRequest(f'invalid presence "{text}" (expecting 0..5)')
     return v
+
+
+def present_only(text: str | None) -> bool:
+    """A HEAD's `?presence=`: does only a copy stored in the cluster count (2, 3, 4), not the remote's?"""
+    return bool(text) and parse_presence(text) >= PRESENCE_PRESENT
 
 
 def same_copy(src_cksum: str, src_size: int, dst_cksum: str, dst_size: int) -> bool:

@@ -40,6 +40,7 @@ Q_OBJ_TO = "object_to"  # PUT: copy this object to the object named by this unam
 Q_ETL_NAME = "etl_name"
 Q_WHAT = "what"
 Q_UUID = "uuid"
+Q_PRESENCE = "presence"  # which objects/buckets count: in the cluster, or at the remote too (Go apc.Flt*)
 Q_ARCHPATH = "archpath"  # GET: one member of a shard
 Q_ARCHREGX = "archregx"  # GET: the members matching (a TAR of them)
 Q_ARCHMODE = "archmode"  # regexp | prefix | suffix | substr | wdskey

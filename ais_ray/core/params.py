@@ -24,11 +24,12 @@ ROUTES: dict[str, dict[str, frozenset[str]]] = {
         "GET": frozenset({H.Q_ARCHPATH, H.Q_ARCHREGX, H.Q_ARCHMODE, H.Q_LATEST, "original_url"}),
         # object_to + latest-ver + synchronize: single-object copy (actors/objcopy.py)
         "PUT": frozenset({H.Q_OBJ_TO, H.Q_LATEST, H.Q_SYNC, "original_url"}),
-        "HEAD": frozenset({H.Q_PROPS, "original_url"}),
+        # presence 2..4: only a stored copy counts (no remote HEAD): a copy's skip check
+        "HEAD": frozenset({H.Q_PROPS, H.Q_PRESENCE, "original_url"}),
         "DELETE": frozenset({"original_url"}),
     },
     "objects": {"POST": frozenset()},  # blob-download action
-    "buckets": {"GET": frozenset(), "HEAD": frozenset()},
+    "buckets": {"GET": frozenset({H.Q_PRESENCE}), "HEAD": frozenset()},  # presence 0: the cloud's buckets too
     "bucket": {
         "GET": frozenset(),  # list-objects (flags in the body: core/lsflags.py)
         # copy-bck: destination and which source objects (other actions refuse them themselves)

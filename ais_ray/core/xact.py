@@ -106,6 +106,13 @@ def kind_of(name: str) -> Kind:
         raise ErrUnknownKind(name) from None
 
 
+def kind_named(word: str) -> str:
+    """The kind a user means by `word`: its name or its display name (`copy-bucket`); "" if none."""
+    if word in KINDS:
+        return word
+    return next((k.name for k in KINDS.values() if k.display == word), "")
+
+
 def conflict(new: str, running: Iterable[str]) -> str:
     """The running kind that keeps `new` from starting, or "" (only rebalance/resilver block others)."""
     k = kind_of(new)
@@ -142,6 +149,8 @@ class XactSnap:
     workers: int = 0
     stats: XactStats = field(default_factory=XactStats)
     extra: dict[str, Any] = field(default_factory=dict)  # kind-specific results (e.g. summary sizes), not on the wire
+    src_bck: Bucket | None = None  # copies: source and destination (Go Snap `SrcBck`/`DstBck`)
+    dst_bck: Bucket | None = None
     failure: AisError | None = None  # the error itself, for callers that answer with its status
 
     @property
@@ -158,9 +167,10 @@ class XactSnap:
             "aborted": self.aborted, "is_idle": not self.running, "abort-err": self.err if self.aborted else "",
             "err": self.err, "glob.id": str(self.workers << 10),
         }
-        if self.bck is not None:
-            out["bck"] = {"name": self.bck.name, "provider": self.bck.provider.value,
-                          "namespace": {"uuid": self.bck.ns.uuid, "name": self.bck.ns.name}}
+        for key, b in (("bck", self.bck), ("src-bck", self.src_bck), ("dst-bck", self.dst_bck)):
+            if b is not None:
+                out[key] = {"name": b.name, "provider": b.provider.value,
+                            "namespace": {"uuid": b.ns.uuid, "name": b.ns.name}}
         return out
 
 

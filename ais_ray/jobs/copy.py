@@ -10,26 +10,34 @@ prefix — every object is seen once, by the disk that holds it, with no listing
 For a selection (`copy-listrange`: names, a template) and for a remote source copied whole
 (`--all`, presence 0), every target iterates the same selection — a remote one through the one
 pager — and keeps the names whose *source* it owns by HRW (`Share`).
+
+A destination object that already holds the source's bytes is skipped (counted as done, as
+AIStore counts a no-op copy), so running the same copy again writes nothing — which is also how
+a share resumes after its target restarts (`actors/target_copy.py`). With `sync`, a source gone
+takes its destination copy with it, and after the copy each target prunes the destination
+objects it holds that the source no longer lists (`jobs/prune.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ais_ray.core.copy import TcbMsg
-from ais_ray.core.errors import AisError, ErrNotFound
-from ais_ray.core.names import Bucket
+from ais_ray.core.copy import SKIPPED, TcbMsg
+from ais_ray.core.errors import AisError, ErrObjNotFound
+from ais_ray.core.names import Bucket, parse_bck_uname
 from ais_ray.core.selection import Selection
 from ais_ray.core.xact import XactSnap
+from ais_ray.jobs.prune import local_names, missing
 from ais_ray.jobs.selection import ListFor, MountpathWorkers, Share, select
 
 KIND_BCK = "copy-bck"
 KIND_OBJS = "copy-listrange"
 PER_MOUNTPATH = 8  # copies in flight per mountpath (default `num-workers`)
 WALK_PAGE = 1000
+PRUNE_BATCH = 256
 
 @dataclass(frozen=True, slots=True)
 class CopySpec:
@@ -44,11 +52,25 @@ class CopySpec:
         flags = self.msg.flags_text
         return f"cp {self.src}=>{self.dst}" + (f", flags:{flags}" if flags else "")
 
+    def to_wire(self) -> dict[str, Any]:
+        """JSON for the share's saved record (a restarted target resumes from it)."""
+        sel = None if self.sel is None else {"objnames": list(self.sel.names), "template": self.sel.template,
+                                             "prefix": self.sel.prefix}
+        return {"src": self.src.uname(""), "dst": self.dst.uname(""), "msg": self.msg.to_wire(),
+                "kind": self.kind, "sel": sel}
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any]) -> CopySpec:
+        sel = d.get("sel")
+        return cls(parse_bck_uname(d["src"]), parse_bck_uname(d["dst"]), TcbMsg.from_wire(d["msg"]), d["kind"],
+                   None if sel is None else Selection(tuple(sel["objnames"]), sel["template"], sel["prefix"]))
+
 @dataclass
 class CopyHooks:
     share: Share  # which source names are this target's, on which mountpath
     mountpaths: dict[str, Any]  # path -> mountpath actor handle (`copy_obj`, `list_page`)
     list_for: ListFor | None  # the source's remote listing under a prefix (None: no remote)
+    src_names: Callable[[str], AsyncIterator[str]]  # every source name under a prefix, sorted (`sync`)
 
 def _wanted(name: str, prefix: str, non_recurs: bool) -> bool:
     if not name.startswith(prefix):
@@ -70,12 +92,14 @@ async def run_copy(spec: CopySpec, hooks: CopyHooks, snap: XactSnap) -> None:
     """This target's share of one copy; updates `snap.stats` as it goes.
 
     Per-object errors count in the stats; the first one ends the job unless `coer`. A source
-    object gone before its turn is skipped (not an error), as AIStore does.
+    object gone before its turn is skipped (not an error), as AIStore does. A destination that
+    already holds the same bytes is not written again (`extra["skipped"]`) but counts as done.
     """
     msg = spec.msg
     workers = MountpathWorkers(hooks.mountpaths, msg.num_workers if msg.num_workers > 0 else PER_MOUNTPATH)
     snap.workers = workers.total
-    snap.extra["src-bck"], snap.extra["dst-bck"] = str(spec.src), str(spec.dst)
+    snap.src_bck, snap.dst_bck = spec.src, spec.dst
+    snap.extra.update({"skipped": 0, "pruned": 0})
     failures: list[AisError] = []
 
     async def one(mp: str, name: str, size: int) -> None:
@@ -84,12 +108,14 @@ async def run_copy(spec: CopySpec, hooks: CopyHooks, snap: XactSnap) -> None:
                 snap.stats.objs += 1
                 snap.stats.bytes += max(size, 0)
                 return
-            n = await hooks.mountpaths[mp].copy_obj.remote(spec.src, name, spec.dst, msg.dst_name(name),
-                                                           msg.latest, msg.sync)
+            status, n = await hooks.mountpaths[mp].copy_obj.remote(spec.src, name, spec.dst, msg.dst_name(name),
+                                                                   msg.latest, msg.sync)
             snap.stats.objs += 1
             snap.stats.bytes += n
-        except ErrNotFound:
-            pass  # gone before its turn (or from the remote): skipped
+            if status == SKIPPED:
+                snap.extra["skipped"] += 1
+        except ErrObjNotFound:
+            pass  # the source is gone (before its turn, or from the remote): skipped
         except AisError as err:
             snap.stats.errors += 1
             failures.append(err)
@@ -124,3 +150,45 @@ async def run_copy(spec: CopySpec, hooks: CopyHooks, snap: XactSnap) -> None:
     await workers.join()
     if failures and not msg.coer:
         raise failures[0]
+    if failures:  # continued on errors: the share ends, saying how many and the first (AIStore's Snap.Err)
+        snap.err = f"failed to copy {len(failures)} object(s), the first: {failures[0].message}"
+    if msg.sync and not msg.dry_run and not snap.aborted and (spec.sel is None or spec.sel.is_listing):
+        await _prune(spec, hooks, snap, prefix)
+
+
+async def _prune(spec: CopySpec, hooks: CopyHooks, snap: XactSnap, prefix: str) -> None:
+    """`sync`: delete the destination objects this target holds under the prefix whose source is gone.
+
+    A merge of our sorted destination walk with the source's sorted listing, mapped to
+    destination names (`sync` refuses `prepend`; an `ext` remap reorders names, so that listing
+    is sorted in memory).
+    """
+    msg = spec.msg
+    src = hooks.src_names(prefix)
+
+    async def mapped() -> AsyncIterator[str]:
+        if not msg.ext:
+            async for n in src:
+                yield n
+            return
+        for n in sorted([msg.dst_name(n) async for n in src]):
+            yield n
+
+    batches: dict[str, list[str]] = {}
+
+    async def flush(mp: str) -> None:
+        names = batches.pop(mp, [])
+        if names:
+            snap.extra["pruned"] += await hooks.mountpaths[mp].remove_objects.remote(spec.dst, names)
+
+    async for name in missing(local_names(hooks.mountpaths, spec.dst, prefix), mapped()):
+        if snap.aborted:
+            return
+        mp = hooks.share.mountpath(spec.dst, name) if _wanted(name, prefix, msg.non_recurs) else None
+        if mp is None:
+            continue  # not under the selection, or not this target's to hold
+        batches.setdefault(mp, []).append(name)
+        if len(batches[mp]) >= PRUNE_BATCH:
+            await flush(mp)
+    for mp in list(batches):
+        await flush(mp)

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from ais_ray.core import headers as H
 from ais_ray.core.bmd import BucketProps
 from ais_ray.core.errors import ErrBadRequest, ErrUnsupported
-from ais_ray.core.copy import TcbMsg, parse_presence
+from ais_ray.core.copy import PRESENCE_PRESENT, TcbMsg, parse_presence
 from ais_ray.core.names import Bucket, Namespace, Provider, parse_bck_uname, validate_bucket_name
 from ais_ray.core.redundancy import check_ec_change, merge_ec, merge_mirror
 from ais_ray.core.selection import Selection
@@ -47,7 +47,15 @@ async def list_buckets(req: Request) -> Response:
     prov = req.query_params.get("provider", "")
     provider = Provider.parse(prov) if prov else None
     bmd = await state().bmd()
-    return JSONResponse([b.to_wire() for b in bmd.list(provider)])
+    have = list(bmd.list(provider))
+    out = [b.to_wire() for b in have]
+    # `presence=0|1` (`ais ls s3 --all`): the cloud's buckets too, those not in the cluster marked so
+    if provider is not None and provider.is_remote and provider is not Provider.HT \
+            and parse_presence(req.query_params.get(H.Q_PRESENCE)) < PRESENCE_PRESENT:
+        known = {b.name for b in have}
+        out += [{**Bucket(n, provider).to_wire(), "present": False}
+                for n in await state().proxy.remote_buckets.remote(provider) if n not in known]
+    return JSONResponse(out)
 
 
 @router.get("/v1/buckets/{bucket}", summary="List objects (msgpack reply) — action `list`")

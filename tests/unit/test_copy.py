@@ -54,3 +54,35 @@ def test_buckets_and_presence():
         with pytest.raises(ErrBadRequest):
             parse_presence(bad)
     assert same_copy("abc", 3, "abc", 3) and not same_copy("", 3, "", 3) and not same_copy("a", 3, "a", 4)
+
+
+def test_copy_spec_survives_its_record():
+    """A share's saved record (a restarted target resumes from it) gives back the same spec."""
+    from ais_ray.core.names import Namespace
+    from ais_ray.core.selection import Selection
+    from ais_ray.jobs.copy import KIND_OBJS, CopySpec
+
+    specs = [CopySpec(Bucket("a"), Bucket("b", Provider.AWS), TcbMsg(prefix="p/", sync=True, ext={"jpg": "png"})),
+             CopySpec(Bucket("ZDE1", Provider.HT), Bucket("d", ns=Namespace("u", "n")), TcbMsg(num_workers=2),
+                      KIND_OBJS, Selection(template="s{00..39}")),
+             CopySpec(Bucket("s", Provider.AWS), Bucket("d"), TcbMsg(), KIND_OBJS, Selection(names=("x", "y/z")))]
+    for spec in specs:
+        assert CopySpec.from_wire(spec.to_wire()) == spec
+
+
+def test_prune_merge_finds_what_the_source_lost():
+    import asyncio
+
+    from ais_ray.jobs.prune import missing
+
+    async def it(xs):
+        for x in xs:
+            yield x
+
+    async def run(have, source):
+        return [n async for n in missing(it(have), it(source))]
+
+    assert asyncio.run(run(["a", "b", "c", "d"], ["b", "d", "e"])) == ["a", "c"]
+    assert asyncio.run(run(["a", "b"], [])) == ["a", "b"]
+    assert asyncio.run(run([], ["a"])) == []
+    assert asyncio.run(run(["x/1", "x/2"], ["x/0", "x/1", "x/2", "x/3"])) == []

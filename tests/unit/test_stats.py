@@ -138,3 +138,12 @@ def test_grafana_dashboard_uses_only_metrics_that_exist() -> None:
     known |= {f"ais_proxy_{g}" for g in ("uptime", "smap_version", "targets", "targets_offline")}  # serve/perf.py
     assert used and used <= known, used - known
     assert "ais_target_err_" in " ".join(exprs)  # the errors panel matches every err_*_count
+
+
+def test_job_table_copy_jobs_show_src_and_dst() -> None:
+    from ais_ray.cli.job_table import job_table
+
+    snap = {"id": "c1", "kind": "copy-bck", "end-time": "2026-01-01T00:00:01Z", "stats": {"loc-objs": "3", "loc-bytes": "0"},
+            "src-bck": {"name": "a", "provider": "aws"}, "bck": {"name": "b", "provider": "gcp"}}
+    headers, rows = job_table({"t1": [snap]})
+    assert headers[3:5] == ["SRC BUCKET", "DST BUCKET"] and rows[0][3:6] == ["s3://a", "gs://b", "3"]
