@@ -45,9 +45,7 @@ class TargetStats:
         counters, infos = await self.gather(mps)
         tr = tracker(flat(counters), uptime_ns=time.monotonic_ns() - self.started, flags=self.flags(smap),
                      disks=self.disks.sample())
-        status = "online"
-        if snode.flags:
-            status = snode.state()
+        status = "online" if not snode.in_maint_or_decomm else snode.state  # maintenance | decommissioning
         return node_status(snode.to_wire(), tr, capacity(infos, self.disks.disks), status=status,
                            smap_version=smap.version if smap is not None else 0, version=VERSION)
 

@@ -147,3 +147,14 @@ def test_job_table_copy_jobs_show_src_and_dst() -> None:
             "src-bck": {"name": "a", "provider": "aws"}, "bck": {"name": "b", "provider": "gcp"}}
     headers, rows = job_table({"t1": [snap]})
     assert headers[3:5] == ["SRC BUCKET", "DST BUCKET"] and rows[0][3:6] == ["s3://a", "gs://b", "3"]
+
+
+def test_node_status_of_a_target_in_maintenance() -> None:
+    import asyncio
+
+    from ais_ray.actors.target_stats import TargetStats
+    from ais_ray.core.smap import FLAG_MAINTENANCE, Snode
+
+    st = asyncio.run(TargetStats("t1", []).node_status({}, Snode("t1", "target", "http://x", FLAG_MAINTENANCE), None))
+    assert st["status"] == "maintenance" and st["snode"]["flags"] == FLAG_MAINTENANCE
+    assert int(st["tracker"]["up.ns.time"]["v"]) > 0 and st["capacity"]["mountpaths"] == {}
