@@ -16,6 +16,7 @@ setup: $(VENV)/.installed
 
 setup-test: setup
 	scripts/install-node-tools.sh
+	scripts/install-prometheus.sh
 
 PORT     ?= 8080
 DATA_DIR ?=

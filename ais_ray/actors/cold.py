@@ -10,7 +10,9 @@ mountpath's I/O loop.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 from ais_ray.backends.base import Backend, RemoteObj, open_object
 from ais_ray.backends.registry import get_backend
@@ -38,8 +40,23 @@ class ColdGets:
     def backend(ref: RemoteRef) -> Backend:
         return get_backend(ref.bck.provider)
 
+    @contextlib.contextmanager
+    def _counted(self, op: str, ref: RemoteRef) -> Iterator[list[int]]:
+        """Count one remote call (`remote.get|put|head{backend}`, `err.remote`); the caller sets its bytes."""
+        t0, nbytes = time.perf_counter_ns(), [0]
+        backend = ref.bck.provider.value
+        try:
+            yield nbytes
+        except ErrNotFound:
+            raise
+        except Exception:
+            self.store.stats.add("err.remote", label=backend)
+            raise
+        self.store.stats.add(op, nbytes[0], ns=time.perf_counter_ns() - t0, label=backend)
+
     async def head(self, ref: RemoteRef, name: str) -> RemoteObj:
-        return await self.backend(ref).head_object(ref.name, name)
+        with self._counted("remote.head", ref):
+            return await self.backend(ref).head_object(ref.name, name)
 
     async def is_current(self, ref: RemoteRef, name: str, local: ObjAttrs) -> bool:
         """`latest-ver`: is the cached copy still the remote's current version?"""
@@ -54,6 +71,12 @@ class ColdGets:
         return await self.store.locks.once(bck.uname(name), lambda: self._fetch(bck, ref, name, consumer))
 
     async def _fetch(self, bck: Bucket, ref: RemoteRef, name: str, consumer: Consumer | None) -> ObjAttrs:
+        with self._counted("remote.get", ref) as nbytes:
+            attrs = await self._fetch_store(bck, ref, name, consumer)
+            nbytes[0] = attrs.size
+        return attrs
+
+    async def _fetch_store(self, bck: Bucket, ref: RemoteRef, name: str, consumer: Consumer | None) -> ObjAttrs:
         async with open_object(self.backend(ref), ref.name, name) as (obj, chunks):
             first = await anext(chunks, None)  # the request's errors surface before any reply is sent
             if consumer is not None:
@@ -85,7 +108,9 @@ class ColdGets:
                 while chunk := await asyncio.to_thread(f.read, 8 << 20):
                     yield chunk
 
-        return await self.backend(ref).put_object(ref.name, name, body(), size)
+        with self._counted("remote.put", ref) as nbytes:
+            nbytes[0] = size
+            return await self.backend(ref).put_object(ref.name, name, body(), size)
 
     async def delete(self, ref: RemoteRef, name: str) -> None:
         await self.backend(ref).delete_object(ref.name, name)

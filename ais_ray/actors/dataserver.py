@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from aiohttp import web
@@ -35,6 +36,7 @@ from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, vali
 from ais_ray.core.owt import OWT_HEADER, Owt, put_owt
 from ais_ray.core.ranges import parse_range
 from ais_ray.fs.write import write_stream
+from ais_ray.stats import Counters
 
 if TYPE_CHECKING:
     from ais_ray.actors.mountpath import MountpathContext
@@ -107,10 +109,43 @@ def error_response(err: AisError, req: web.Request, node: str) -> web.Response:
     return web.json_response(body, status=err.status)
 
 
+_OPS = {"GET": "get", "HEAD": "head", "DELETE": "del", "PUT": "put"}
+BCK_KEY = "ais_bck"  # the request's bucket, set by `_locate` for the stats label
+
+
+def stats_middleware(stats: Counters) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Count each object request with its bucket and latency (AIStore `get.n`, `get.ns.total`...).
+
+    Outside the error middleware: it sees the final status. PUTs are counted (n, bytes) by the
+    write pipeline, whatever writes; here only their latency. 404s are answers, not errors.
+    """
+    @web.middleware
+    async def mw(req: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        t0 = time.perf_counter_ns()
+        resp = await handler(req)
+        op = _OPS.get(req.method)
+        bck = req.get(BCK_KEY)
+        if op is None or bck is None:
+            return resp
+        label = str(bck)
+        if resp.status >= 400:
+            if op != "put" and resp.status != 404:
+                stats.add("err." + op, label=label)
+        elif op == "put":
+            if H.Q_OBJ_TO not in req.query:  # a copy is counted on its destination
+                stats.add_ns("put", time.perf_counter_ns() - t0, label=label)
+        else:
+            stats.add(op, (resp.content_length or 0) if op == "get" else 0, ns=time.perf_counter_ns() - t0, label=label)
+        return resp
+
+    return mw
+
+
 class DataServer:
     def __init__(self, ctx: MountpathContext) -> None:
         self.ctx = ctx
-        self.app = web.Application(middlewares=[error_middleware(ctx.node_name)], client_max_size=0)
+        self.app = web.Application(middlewares=[stats_middleware(ctx.stats), error_middleware(ctx.node_name)],
+                                   client_max_size=0)
         self.app.router.add_route("PUT", OBJ_ROUTE, self.put_object)
         self.app.router.add_route("GET", OBJ_ROUTE, self.get_object)
         self.app.router.add_route("HEAD", OBJ_ROUTE, self.head_object)
@@ -147,6 +182,7 @@ class DataServer:
 
     def _locate(self, req: web.Request) -> tuple[Bucket, str, RemoteRef | None]:
         bck, name = bucket_obj_from_request(req)
+        req[BCK_KEY] = bck
         props = self.ctx.meta.bmd.must_get(bck)
         return bck, name, remote_of(bck, props)
 
@@ -233,7 +269,6 @@ class DataServer:
             await resp.write_eof()
         finally:
             f.close()
-        self.ctx.stats.add("get", length)
         await asyncio.to_thread(self.ctx.store.touch, bck, name, attrs)
         return resp
 

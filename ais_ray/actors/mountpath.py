@@ -140,7 +140,11 @@ class _MountpathActor:
     async def info(self) -> dict[str, Any]:
         cap = await asyncio.to_thread(self.ctx.store.capacity)
         return {"path": self.ctx.store.path, "url": self.url, "pid": os.getpid(),
-                "total": cap.total, "used": cap.used, "avail": cap.avail, "stats": self.ctx.stats.snapshot()}
+                "total": cap.total, "used": cap.used, "avail": cap.avail,
+                "stats": self.ctx.stats.snapshot(), "counters": self.ctx.stats.labeled()}
+
+    async def reset_stats(self, errors_only: bool = False) -> None:
+        self.ctx.stats.reset(errors_only)
 
     async def update_meta(self, smap: Smap | None, bmd: BMD | None) -> None:
         """Persist and adopt newer cluster metadata (older versions are ignored, as in metasync)."""

@@ -24,6 +24,7 @@ from ais_ray.actors.mountpath import MountpathActor
 from ais_ray.actors.target_copy import TargetCopies
 from ais_ray.actors.target_dl import TargetDownloads
 from ais_ray.fs.fspaths import ATTACH, Fspaths
+from ais_ray.actors.target_stats import TargetStats
 from ais_ray.actors.target_xact import TargetXacts
 from ais_ray.auth.gate import redirect_location
 from ais_ray.backends.pager import Fetch, backend_fetch
@@ -32,7 +33,7 @@ from ais_ray.core import headers as H
 from ais_ray.core import hrw, lom
 from ais_ray.core.bmd import BMD, RemoteRef
 from ais_ray.core.dload import DlSpec, TargetDlStatus
-from ais_ray.core.errors import AisError
+from ais_ray.core.errors import AisError, ErrBadRequest
 from ais_ray.core.names import Bucket
 from ais_ray.core.nodes import target_resource
 from ais_ray.core.redundancy import ECConf
@@ -52,6 +53,8 @@ from ais_ray.jobs.rebalance import REBALANCE, RESILVER, run_moves
 from ais_ray.jobs.selection import Share
 from ais_ray.jobs.summary import KIND as SUMMARY
 from ais_ray.jobs.summary import run_summary
+from ais_ray.stats.prom import CONTENT_TYPE as PROM_CONTENT_TYPE
+from ais_ray.stats.status import NODE_STATUS_WHAT
 
 log = logging.getLogger(__name__)
 NAMESPACE = "ais"
@@ -93,6 +96,7 @@ class _TargetActor:
         self.url = self.io.run_sync(self.redirector.start(host, saved))
         save_everywhere(paths, PORT_FILE, self.url.rsplit(":", 1)[1].encode(), fsync=fsync)
         self.smap = load_newest(paths, lom.SMAP_FILE, lambda b: Smap.from_wire(json.loads(b)), lambda s: s.version)
+        self.stats = TargetStats(tid, paths)  # node_status, /metrics (actors/target_stats.py)
         self.xacts = TargetXacts()  # the one registry of this target's jobs, downloads included
         self.downloads = TargetDownloads(tid, self.mps, [os.path.join(p, DL_STATE_DIR) for p in paths],
                                          lambda: self.smap, self.xacts)
@@ -117,6 +121,21 @@ class _TargetActor:
         infos = await asyncio.gather(*(h.info.remote() for h in self.mps.values()))
         return {"tid": self.tid, "url": self.url, "pid": os.getpid(), "mountpaths": list(infos),
                 "smap_version": self.smap.version if self.smap is not None else 0}
+
+    def _me(self) -> Snode:
+        tsi = self.smap.targets.get(self.tid) if self.smap is not None else None
+        return tsi or Snode(self.tid, "target", self.url, 0, self.mp_infos)
+
+    async def node_status(self) -> dict[str, Any]:
+        """AIStore's `GET /v1/daemon?what=node_status` of this target."""
+        return await self.stats.node_status(self.mps, self._me(), self.smap)
+
+    async def metrics(self) -> bytes:
+        """This target's counters in the Prometheus text format (`GET /metrics`)."""
+        return await self.stats.metrics(self.mps, self.smap)
+
+    async def reset_stats(self, errors_only: bool = False) -> None:
+        await self.stats.reset(self.mps, errors_only)
 
     async def update_meta(self, smap: Smap | None, bmd: BMD | None) -> None:
         await asyncio.gather(*(h.update_meta.remote(smap, bmd) for h in self.mps.values()))
@@ -269,8 +288,13 @@ class _TargetActor:
     async def list_page(self, bck: Bucket, prefix: str, start_after: str, limit: int, with_attrs: bool,
                         flags: int = 0) -> list[tuple[str, LsEntry]]:
         """Up to `limit` entries after `start_after`, merged over mountpaths, with their location."""
-        pages = await asyncio.gather(*(h.list_page.remote(bck, prefix, start_after, limit, with_attrs, flags)
-                                       for h in self.mps.values()))
+        try:
+            pages = await asyncio.gather(*(h.list_page.remote(bck, prefix, start_after, limit, with_attrs, flags)
+                                           for h in self.mps.values()))
+        except Exception:
+            self.stats.counters.add("err.lst", label=str(bck))
+            raise
+        self.stats.counters.add("lst", label=str(bck))
         tagged = [[(e.name, f"t[{self.tid}]:mp[{p}]", e) for e in page] for p, page in zip(self.mps, pages)]
         return [(loc, e) for _, loc, e in heapq.merge(*tagged, key=lambda x: x[0])][:limit]
 
@@ -323,6 +347,8 @@ class _Redirector:
         for method in ("GET", "PUT", "HEAD", "DELETE"):
             self.app.router.add_route(method, OBJ_ROUTE, self.redirect)
         self.app.router.add_get("/v1/health", self.health)
+        self.app.router.add_get("/metrics", self.metrics)
+        self.app.router.add_get("/v1/daemon", self.daemon)
 
     async def start(self, host: str, port: int) -> str:
         runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
@@ -333,6 +359,15 @@ class _Redirector:
 
     async def health(self, req: web.Request) -> web.Response:
         return web.Response(status=200 if self.t.mp_infos else 503)
+
+    async def metrics(self, req: web.Request) -> web.Response:
+        return web.Response(body=await self.t.metrics(), headers={"Content-Type": PROM_CONTENT_TYPE})
+
+    async def daemon(self, req: web.Request) -> web.Response:
+        what = req.query.get("what", "node_status")
+        if what not in NODE_STATUS_WHAT:
+            raise ErrBadRequest(f'invalid "what" query for a target: "{what}" (expecting {", ".join(NODE_STATUS_WHAT)})')
+        return web.json_response(await self.t.node_status())
 
     async def redirect(self, req: web.Request) -> web.Response:
         bck, name = bucket_obj_from_request(req)

@@ -15,6 +15,7 @@ from ais_ray.auth.gate import ENV_SECRET_FILE, secret_path
 from ais_ray.auth.tokens import load_or_create_secret
 from ais_ray.backends.guard import ENV_DENY
 from ais_ray.cli.common import CliError, default_data_dir, print_json, print_table, run
+from ais_ray.cli.perf_cmds import dashboard_hint
 from ais_ray.cli.daemon import last_data_dir, pid_alive, read_state, remember_last, state_path, write_state
 from ais_ray.core.netpolicy import NetPolicy
 from ais_ray.client import AisClient
@@ -90,6 +91,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             if st["status"] == "ready":
                 remember_last(data_dir)
                 print(f"ais-ray is up at {st['endpoint']}" + (f" (dashboard {st['dashboard']})" if st.get("dashboard") else ""))
+                if st.get("dashboard"):
+                    print("\n".join(dashboard_hint(st["dashboard"])))
                 if st["endpoint"] != "http://127.0.0.1:8080":
                     print(f"  other ais-ray commands find it (the last cluster `up` started); "
                           f"elsewhere: export AIS_ENDPOINT={st['endpoint']}")

@@ -194,7 +194,7 @@ def cmd_show_download(args: argparse.Namespace) -> int:
                             [[j["id"], _status_word(j), j["error_cnt"], j["description"]] for j in jobs])
             return 0
         if args.progress:
-            return await follow(c, args.id, progress=True, refresh=parse_duration(args.refresh), verbose=args.verbose,
+            return await follow(c, args.id, progress=True, refresh=parse_duration(args.refresh or "1s"), verbose=args.verbose,
                                 timeout=None)
         st = await c.download.status(args.id)
         if args.json:

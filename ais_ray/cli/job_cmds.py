@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import time
 from typing import Any
 
 from ais_ray.cli import download_cmds
 from ais_ray.cli.common import CliError, print_json, print_table, run, selection_value
+from ais_ray.cli.job_table import job_table
 from ais_ray.cli.progress import Bar, Live
 from ais_ray.client import AisClient
 from ais_ray.core.durations import parse_duration
 from ais_ray.core.errors import ErrNotFound
-from ais_ray.core.names import Bucket, Namespace, Provider, parse_bucket_uri
-from ais_ray.core.sizes import format_size, parse_size
+from ais_ray.core.names import parse_bucket_uri
+from ais_ray.core.sizes import parse_size
 from ais_ray.core.xact import kind_named
 
 KINDS = ("download", "prefetch-listrange", "blob-download", "rebalance", "resilver")
@@ -37,46 +39,36 @@ def _split(args: argparse.Namespace) -> tuple[str, str]:
     return kind, xid
 
 
-def _bck(b: dict[str, Any] | None) -> str:
-    """A snapshot's bucket as the CLI writes buckets (`s3://b`)."""
-    if not b:
-        return "-"
-    ns = b.get("namespace") or {}
-    return str(Bucket(b["name"], Provider.parse(b.get("provider", "ais")), Namespace(ns.get("uuid", ""), ns.get("name", ""))))
-
-
-def _when(ts: str) -> str:
-    return "-" if not ts or ts.startswith("0001") else ts[11:19]
-
-
 def cmd_show_job(args: argparse.Namespace) -> int:
     kind, xid = _split(args)
     if kind == "download" or xid.startswith("dnl-"):
         args.id = xid
         return download_cmds.cmd_show_download(args)
 
+    interval = parse_duration(args.refresh) if args.refresh else 0.0
+    tty = sys.stdout.isatty()
+
     async def go(c: AisClient) -> int:
-        parts = await c.xact_query(xid=xid, kind=kind, only_running=not args.all and not xid)
-        if args.json:
-            print_json(parts)
-            return 0
-        rows = []
-        copies = any("src-bck" in s for snaps in parts.values() for s in snaps)  # AIStore's SRC/DST columns
-        for tid, snaps in sorted(parts.items()):
-            for s in snaps:
-                st = s["stats"]
-                state = "Aborted" if s["aborted"] else ("Failed" if s.get("err") else
-                                                        ("Finished" if not s["end-time"].startswith("0001") else "Running"))
-                bcks = [_bck(s.get("src-bck")), _bck(s.get("dst-bck") or s.get("bck"))] if copies else [_bck(s.get("bck"))]
-                rows.append([tid, s["id"], s["kind"], *bcks,
-                             st["loc-objs"], format_size(int(st["loc-bytes"])), _when(s["start-time"]),
-                             _when(s["end-time"]), state + (f": {s['err']}" if s.get("err") and not s["aborted"] else "")])
-        if not rows:
-            print("No running jobs." if not args.all and not xid else "No jobs.")
-            return 0
-        bck_cols = ["SRC BUCKET", "DST BUCKET"] if copies else ["BUCKET"]
-        print_table(["NODE", "ID", "KIND", *bck_cols, "OBJECTS", "BYTES", "START", "END", "STATE"], rows)
-        return 0
+        shown = 0
+        while True:
+            parts = await c.xact_query(xid=xid, kind=kind, only_running=not args.all and not xid)
+            if args.json:
+                print_json(parts)
+            else:
+                headers, rows = job_table(parts)
+                if interval and tty:
+                    sys.stdout.write("\x1b[H\x1b[2J")  # redraw in place
+                elif shown:
+                    print()
+                if rows:
+                    print_table(headers, rows)
+                else:
+                    print("No running jobs." if not args.all and not xid else "No jobs.")
+                sys.stdout.flush()
+            shown += 1
+            if not interval or (args.count and shown >= args.count):
+                return 0
+            await asyncio.sleep(interval)
 
     return run(go)
 

@@ -15,7 +15,7 @@ from typing import Callable
 
 from ais_ray.auth.gate import ENV_TOKEN
 from ais_ray.cli import (auth_cmds, bucket_cmds, cluster_cmds, copy_cmds, download_cmds, ec_cmds, job_cmds, object_cmds,
-                         reb_cmds)
+                         perf_cmds, reb_cmds)
 from ais_ray.cli.common import CliError, HelpFormatter
 from ais_ray.core.errors import AisError
 
@@ -63,7 +63,7 @@ ais-ray down --data-dir /tmp/ais""")
 
 def _add_show(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     show = sub.add_parser("show", help="show cluster, jobs, ...", formatter_class=HelpFormatter)
-    ssub = show.add_subparsers(dest="what", required=True, metavar="{cluster,job}")
+    ssub = show.add_subparsers(dest="what", required=True, metavar="{cluster,job,performance,prometheus-config}")
     p = _cmd(ssub, "cluster", cluster_cmds.cmd_show_cluster, "targets, mountpaths, capacity, data URLs, Smap version", """
 ais-ray show cluster
 ais-ray show cluster --json""")
@@ -79,11 +79,32 @@ ais-ray show job E-w0gjdm1z                        # one job, per target""")
     p.add_argument("id", nargs="?", default="", metavar="[ID]")
     p.add_argument("--all", action="store_true", help="finished jobs too")
     p.add_argument("--progress", action="store_true", help="download jobs: progress bars until the job ends")
-    p.add_argument("--refresh", default="1s", help="refresh interval (default 1s)")
+    p.add_argument("--refresh", default="", help="redraw every DUR (download --progress: default 1s)")
+    p.add_argument("--count", type=int, default=0, help="with --refresh: stop after N tables (default: until Ctrl-C)")
     p.add_argument("--regex", default="", help="download jobs: only those whose description matches")
     p.add_argument("--json", action="store_true")
     p.add_argument("--verbose", "-v", action="store_true", help="download jobs: in-flight files and every error")
+    _add_show_perf(ssub)
     return ssub
+
+
+def _add_show_perf(ssub: argparse._SubParsersAction) -> None:
+    p = _cmd(ssub, "performance", perf_cmds.cmd_show_performance,
+             "per-target counters, throughput, latency, capacity, disks (as `ais performance`)", """
+ais-ray show performance                            # cumulative counters: GET(n), PUT(size), ERR-GET(n)...
+ais-ray show performance throughput --refresh 2s --count 10
+ais-ray show performance latency t1
+ais-ray show performance capacity
+ais-ray show performance disk --refresh 5s""", aliases=("perf",))
+    p.add_argument("view", nargs="?", default="", metavar="[counters|throughput|latency|capacity|disk]")
+    p.add_argument("target", nargs="?", default="", metavar="[TARGET]")
+    p.add_argument("--refresh", default="", help="sample every DUR (100ms..1m); throughput/latency: the interval")
+    p.add_argument("--count", type=int, default=0, help="with --refresh: stop after N tables (default: until Ctrl-C)")
+    p.add_argument("--no-headers", action="store_true")
+    p.add_argument("--json", action="store_true", help="every target's node_status, raw")
+    _cmd(ssub, "prometheus-config", perf_cmds.cmd_show_prometheus_config,
+         "Prometheus file_sd JSON: every node's /metrics address, from the current cluster map", """
+ais-ray show prometheus-config > /etc/prometheus/ais-sd.json  # scrape_configs: file_sd_configs: [files: [...]]""")
 
 
 def _selection_args(p: argparse.ArgumentParser) -> None:

@@ -82,7 +82,7 @@ def commit(store: MountpathStore, w: ObjWriter, bck: Bucket, name: str, owt: Owt
         return out
     attrs = new_attrs(owt, w.size, cksum, src=src, job=job, through=through)
     out = store.commit(w, bck, name, attrs, bump_version=bumps_version(owt, through=through))
-    store.stats.add(policy(owt).counter, out.size)
+    store.stats.add(policy(owt).counter, out.size, label=str(bck))
     if store.replicas is not None:  # a mirrored bucket: the replicas are part of the commit (put-copies)
         out = store.replicas.after_commit(bck, name, out)
     return out

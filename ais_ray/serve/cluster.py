@@ -13,6 +13,7 @@ from ais_ray.core.smap import FLAG_OFFLINE
 from ais_ray.core.xact import XactSnap
 from ais_ray.jobs.rebalance import REBALANCE, RESILVER
 from ais_ray.core.xact import status as xact_status
+from ais_ray.serve import perf
 from ais_ray.serve.config import cluster_config
 from ais_ray.serve.mountpaths import mountpath_list
 from ais_ray.serve.state import state
@@ -62,6 +63,8 @@ async def cluster_get(req: Request) -> Response:
         return JSONResponse(cluster_config(await state().smap()).model_dump())
     if what == "mountpaths":
         return JSONResponse(await state().proxy.mountpath_lists.remote())
+    if what in perf.CLUSTER_WHAT:
+        return await perf.cluster_what(what)
     args = await read_body(req, JobArgs)  # typed: a non-object body or a number for Bck.name is a 400
     xid, kind = args.id, args.kind
     proxy = state().proxy
@@ -83,7 +86,7 @@ async def cluster_get(req: Request) -> Response:
         if what == "running_all":
             return JSONResponse(sorted(f"{v[0].kind}[{i}]" for i, v in by_id.items()))
         return JSONResponse([xact_status(i, v[0].kind, v) for i, v in by_id.items()] or None)
-    raise ErrBadRequest(f'invalid "what" query for /v1/cluster: "{what}" (expecting status, qryxstats, status_all, running_all, config)')
+    raise ErrBadRequest(f'invalid "what" query for /v1/cluster: "{what}" (expecting status, qryxstats, status_all, running_all, config, node_stats, sysinfo, mountpaths)')
 
 
 @router.put("/v1/cluster", summary="Jobs: `start` (rebalance, resilver) / `stop` with JobArgs {ID, Kind}; membership: "
@@ -111,4 +114,6 @@ async def cluster_put(req: Request) -> Response:
                 raise ErrUnsupported("resilver of the whole cluster is not supported: name the target (DaemonID)")
             return Response(content=await proxy.resilver_start.remote(tid), media_type="text/plain")
         raise ErrUnsupported(f'starting "{kind}" this way is not supported; use its own API (download, prefetch, blob-download)')
+    if msg.action == "reset-stats":  # value: errors only (bool)
+        return await perf.reset_stats(msg.value)
     raise ErrBadRequest(f'invalid action "{msg.action}" for PUT /v1/cluster')

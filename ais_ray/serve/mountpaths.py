@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 
 from ais_ray.core import headers as H
 from ais_ray.core.errors import ErrBadRequest
+from ais_ray.serve import perf
 from ais_ray.serve.state import state
 from ais_ray.serve.wire import read_action
 
@@ -31,12 +32,12 @@ async def mountpath_list(req: Request) -> Response:
     return JSONResponse((await state().proxy.mountpath_lists.remote(tid))[tid])
 
 
-@router.get("/v1/reverse/daemon", summary="A target's mountpaths: `?what=mountpaths` with `Ais-Node-Id`")
+@router.get("/v1/reverse/daemon", summary="One target's `?what=mountpaths|node_status|node_stats` (header `Ais-Node-Id`)")
 async def reverse_daemon(req: Request) -> Response:
     what = req.query_params.get(H.Q_WHAT, "")
-    if what != "mountpaths":
-        raise ErrBadRequest(f'invalid "what" query for /v1/reverse/daemon: "{what}" (expecting mountpaths)')
-    return await mountpath_list(req)
+    if what == "mountpaths":
+        return await mountpath_list(req)
+    return await perf.reverse_daemon(req)  # node_status / node_stats (the default), else a 400 naming them
 
 
 @router.api_route("/v1/reverse/daemon/mountpaths", methods=["PUT", "POST", "DELETE"],

@@ -129,6 +129,15 @@ class CopiesMsg(RootModel[StrictInt]):
     """`make-n-copies`: the number of copies itself is the value (Go `ActMakeNCopies`)."""
 
 
+class EcEncodeMsg(RootModel[Any]):
+    """`ec-encode`: the value is a JSON *string* of ECConf fields (Go `ECEncodeBucket`), checked by
+    `core/ec.py parse_encode` with AIStore's message."""
+
+
+class ResetStatsMsg(RootModel[bool | None]):
+    """`reset-stats`: errors only (Go `errorsOnly`)."""
+
+
 class BlobMsg(_Msg):
     """`blob-download` (Go `apc.BlobMsg`): chunk size as bytes or a size string."""
 
@@ -178,6 +187,8 @@ ACTIONS: dict[str, type[BaseModel]] = {
     "copy-listrange": TcbMsg,
     "create-bck": BpropsMsg,
     "make-n-copies": CopiesMsg,
+    "ec-encode": EcEncodeMsg,
+    "reset-stats": ResetStatsMsg,
     "destroy-bck": NoValue,
     "evict-remote-bck": NoValue,
     "set-bprops": BpropsMsg,
@@ -194,12 +205,12 @@ ACTIONS: dict[str, type[BaseModel]] = {
 ROUTE_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("/v1/buckets/{bucket}", "GET"): ("list", "summary-bck"),
     ("/v1/buckets/{bucket}", "POST"): ("create-bck", "prefetch-listrange", "copy-bck", "copy-listrange",
-                                       "make-n-copies"),
+                                       "make-n-copies", "ec-encode"),
     ("/v1/buckets/{bucket}", "DELETE"): ("destroy-bck", "evict-remote-bck", "evict-listrange"),
     ("/v1/buckets/{bucket}", "PATCH"): ("set-bprops",),
     ("/v1/objects/{bucket}", "POST"): ("blob-download",),
     ("/v1/cluster", "PUT"): ("stop", "start", "start-maintenance", "stop-maintenance", "decommission-node",
-                             "shutdown-node"),
+                             "shutdown-node", "reset-stats"),
 }
 
 

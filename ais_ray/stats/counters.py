@@ -1,62 +1,144 @@
 """Declared counters of one node or mountpath, named as AIStore names them.
 
-`x.n` counts events, `x.size` their bytes (Prometheus would show `x_count` / `x_bytes`; not
-served here). A name not declared below is a bug: `add` raises KeyError rather than invent it.
-Thread-safe: the I/O loop and worker threads update the same instance.
+`x.n` counts events, `x.size` their bytes, `x.ns.total` their summed latency (Prometheus:
+`ais_target_x_count`, `_bytes`, `_ns_total`; see `stats/prom.py`). Cumulative, as AIStore's:
+rates come from two samples. A name not declared below is a bug: `add` raises KeyError rather
+than invent it. Thread-safe: the I/O loop and worker threads update the same instance.
+
+Some ops carry one variable label (`LABELS`: `bucket` for object ops, `backend` for remote
+calls), as AIStore's Prometheus metrics do; the flat `snapshot()` sums over it.
 """
 
 from __future__ import annotations
 
 import threading
 
-# op -> help; each op has `<op>.n` and `<op>.size`.
+# op -> help; each op has `<op>.n`, `<op>.size` and `<op>.ns.total` (the last two when non-zero).
 COUNTERS: dict[str, str] = {
     "get": "objects read (GET)",
     "put": "objects written by PUT (and copies, transforms)",
     "head": "HEAD requests",
     "del": "objects deleted",
+    "lst": "list-objects pages served",
     "copy": "objects copied out (single-object copy, source side)",
     "get.cold": "cold GETs: remote objects fetched and stored",
     "getblob": "GETs through the blob downloader",
     "dl": "objects stored by download jobs",
     "prefetch.cold": "prefetched objects, one stream",
     "prefetch.blob": "prefetched objects, blob downloader",
+    "remote.get": "objects read from a remote backend",
     "remote.put": "write-through PUTs to the remote",
+    "remote.head": "HEADs sent to a remote backend",
     "stream.in": "objects received from other nodes (mirror, rebalance, EC)",
     "ec.encode": "objects erasure-coded by their owner (slices or replicas sent)",
+    "stream.out": "objects sent to other nodes (rebalance, EC, copy)",
     "ver.change": "cached objects replaced by a newer remote version",
     "get.copied": "GETs sent by copying through Python instead of sendfile",
-    "err.get": "failed GETs",
+    "etl.inline": "objects transformed inline (GET with an ETL)",
+    "etl.offline": "objects transformed by offline ETL jobs",
+    "ec.restore": "objects restored from slices",
+    "err.get": "failed GETs (not counting 404)",
     "err.put": "failed writes (every owt)",
+    "err.head": "failed HEADs (not counting 404)",
+    "err.del": "failed deletes (not counting 404)",
+    "err.lst": "failed list-objects pages",
     "err.dl": "failed download items",
     "err.getblob": "failed blob downloads",
     "err.ec.encode": "objects stored but not erasure-coded (a holder could not take its slice)",
+    "err.remote": "failed remote backend calls",
+}
+
+# op -> its one variable label, as AIStore's `stats/common_prom.go` labels them.
+LABELS: dict[str, str] = {
+    "get": "bucket", "put": "bucket", "head": "bucket", "del": "bucket", "lst": "bucket",
+    "remote.get": "backend", "remote.put": "backend", "remote.head": "backend", "err.remote": "backend",
 }
 
 # Names the CLI and earlier releases read; the snapshot carries them too.
 ALIASES: dict[str, str] = {"get.cold": "coldget", "getblob": "blobget"}
 
+SUFFIXES = (".n", ".size", ".ns.total")
+
+Labeled = dict[str, dict[str, int]]  # metric name -> label value ("" when none) -> value
+
 
 class Counters:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._v: dict[str, int] = {}
+        self._v: dict[tuple[str, str], int] = {}
 
-    def add(self, op: str, nbytes: int = 0) -> None:
-        """One `op` event of `nbytes` bytes."""
+    def add(self, op: str, nbytes: int = 0, *, ns: int = 0, label: str = "") -> None:
+        """One `op` event of `nbytes` bytes that took `ns` nanoseconds; `label`: its bucket or backend."""
         if op not in COUNTERS:
             raise KeyError(f"undeclared counter {op!r}")
+        if label and op not in LABELS:
+            label = ""
+        v = self._v
         with self._lock:
-            self._v[f"{op}.n"] = self._v.get(f"{op}.n", 0) + 1
+            k = (op + ".n", label)
+            v[k] = v.get(k, 0) + 1
             if nbytes:
-                self._v[f"{op}.size"] = self._v.get(f"{op}.size", 0) + nbytes
+                k = (op + ".size", label)
+                v[k] = v.get(k, 0) + nbytes
+            if ns:
+                k = (op + ".ns.total", label)
+                v[k] = v.get(k, 0) + ns
+
+    def add_ns(self, op: str, ns: int, *, label: str = "") -> None:
+        """Latency of an event counted elsewhere (a PUT is counted by the write pipeline)."""
+        if op not in COUNTERS:
+            raise KeyError(f"undeclared counter {op!r}")
+        k = (op + ".ns.total", label if op in LABELS else "")
+        with self._lock:
+            self._v[k] = self._v.get(k, 0) + ns
+
+    def labeled(self) -> Labeled:
+        """Every non-zero counter by name and label value (the wire form between actors)."""
+        out: Labeled = {}
+        with self._lock:
+            items = list(self._v.items())
+        for (name, label), val in items:
+            out.setdefault(name, {})[label] = val
+        return out
 
     def snapshot(self) -> dict[str, int]:
-        """Non-zero counters by name (plus their aliases)."""
+        """Non-zero counters by name, summed over labels (plus their aliases)."""
+        return flat(self.labeled())
+
+    def reset(self, errors_only: bool = False) -> None:
+        """Zero every counter (`reset-stats`), or only the `err.*` ones."""
         with self._lock:
-            out = dict(self._v)
-        for op, alias in ALIASES.items():
-            for sfx in (".n", ".size"):
-                if op + sfx in out:
-                    out[alias + sfx] = out[op + sfx]
-        return out
+            if errors_only:
+                for k in [k for k in self._v if k[0].startswith("err.")]:
+                    del self._v[k]
+            else:
+                self._v.clear()
+
+
+def merge(parts: list[Labeled]) -> Labeled:
+    """Sum labeled counters of several mountpaths (or nodes)."""
+    out: Labeled = {}
+    for part in parts:
+        for name, by_label in part.items():
+            dst = out.setdefault(name, {})
+            for label, val in by_label.items():
+                dst[label] = dst.get(label, 0) + val
+    return out
+
+
+def flat(labeled: Labeled) -> dict[str, int]:
+    """Sum over labels, add the aliases: the `{name: value}` of the REST `tracker` and the CLI."""
+    out = {name: sum(by_label.values()) for name, by_label in labeled.items()}
+    for op, alias in ALIASES.items():
+        for sfx in SUFFIXES:
+            if op + sfx in out:
+                out[alias + sfx] = out[op + sfx]
+    return out
+
+
+def split(name: str) -> tuple[str, str]:
+    """`get.ns.total` -> (`get`, `.ns.total`): the op and its suffix."""
+    for sfx in SUFFIXES:
+        if name.endswith(sfx):
+            return name[: -len(sfx)], sfx
+    raise ValueError(f"not a counter name: {name!r}")
