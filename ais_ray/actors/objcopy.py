@@ -105,7 +105,7 @@ class ObjCopier:
                 return False
             return True
         async def delete() -> bool:
-            async with self._http().delete(self._obj_url(mp, dst, dst_name), params=_bck_params(dst)) as r:
+            async with self._http().delete(self._obj_url(mp, dst, dst_name), params=H.bck_query(dst)) as r:
                 if r.status == 404:
                     return False
                 await _check(r, f"delete {dst}/{dst_name}")
@@ -190,7 +190,7 @@ class ObjCopier:
             except (ErrNotFound, ErrInvalidName):
                 return False
             return same_copy(src.cksum, src.size, have.cksum, have.size)
-        params = {**_bck_params(dst), H.Q_PRESENCE: str(PRESENCE_PRESENT)}
+        params = {**H.bck_query(dst), H.Q_PRESENCE: str(PRESENCE_PRESENT)}
 
         async def head() -> bool:
             async with self._http().head(self._obj_url(mp, dst, dst_name), params=params) as r:
@@ -222,7 +222,7 @@ class ObjCopier:
                 OWT_HEADER: owt.value, **(headers or {})}
 
         async def put() -> bool:
-            async with self._http().put(self._obj_url(mp, dst, dst_name), params=_bck_params(dst), data=body(),
+            async with self._http().put(self._obj_url(mp, dst, dst_name), params=H.bck_query(dst), data=body(),
                                         headers=hdrs) as r:
                 await _check(r, f"{owt.value} to {dst}/{dst_name}")
                 return r.headers.get(H.REB_ATTRS) != KEPT_THEIRS
@@ -238,13 +238,6 @@ async def _peer(call: Callable[[], Awaitable[T]]) -> T:
     """A request to a peer mountpath, tried again while the peer cannot be reached: a restarting
     mountpath comes back on the same port within seconds (~25 s of retries)."""
     return await retrying(call, retries=PEER_RETRIES, retriable=retriable_transport)
-
-
-def _bck_params(bck: Bucket) -> dict[str, str]:
-    params = {H.Q_PROVIDER: bck.provider.value}
-    if not bck.ns.is_global:
-        params[H.Q_NAMESPACE] = str(bck.ns)
-    return params
 
 
 async def _check(r: aiohttp.ClientResponse, what: str) -> None:

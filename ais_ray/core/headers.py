@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from email.utils import formatdate
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ais_ray.core.names import Bucket
 
 # object metadata (HEAD / GET replies)
 OBJ_NAME = "ais-name"
@@ -76,3 +80,11 @@ def etag(src_etag: str, cksum: str) -> str:
     """The remote source's ETag when it came from one, else the content checksum; quoted."""
     tag = (src_etag or cksum).strip('"')
     return f'"{tag}"' if tag else ""
+
+
+def bck_query(bck: Bucket) -> dict[str, str]:
+    """The query naming a bucket on the wire: `provider`, and `namespace` unless global."""
+    params = {Q_PROVIDER: bck.provider.value}
+    if not bck.ns.is_global:
+        params[Q_NAMESPACE] = str(bck.ns)
+    return params

@@ -44,13 +44,6 @@ def url_of(smap: Smap, tid: str, bck: Bucket, name: str) -> str:
     return f"{mp.url}{EC_PATH}{quote(bck.name)}/{quote(name, safe='/')}"
 
 
-def bck_params(bck: Bucket) -> dict[str, str]:
-    params = {H.Q_PROVIDER: bck.provider.value}
-    if not bck.ns.is_global:
-        params[H.Q_NAMESPACE] = str(bck.ns)
-    return params
-
-
 async def _raise_for(r: aiohttp.ClientResponse, what: str) -> None:
     if r.status >= 300:
         text = (await r.text(errors="replace"))[:300]
@@ -77,7 +70,7 @@ class Peers:
         headers = {META_HEADER: meta.to_bytes().decode(), "Content-Length": str(size),
                    "Content-Type": "application/octet-stream"}
         try:
-            async with self.session.put(url, params=bck_params(bck), data=body, headers=headers) as r:
+            async with self.session.put(url, params=H.bck_query(bck), data=body, headers=headers) as r:
                 await _raise_for(r, f"EC put to {url}")
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:  # a holder down: a per-object error
             raise ErrPeer(f"EC put to {url}: {type(exc).__name__}: {exc}") from exc
@@ -87,7 +80,7 @@ class Peers:
         holds nothing usable); `verify`: the holder re-reads the slice and checks its checksum."""
         what = WHAT_VERIFY if verify else WHAT_META
         try:
-            async with self.session.get(url, params={**bck_params(bck), H.Q_WHAT: what}) as r:
+            async with self.session.get(url, params={**H.bck_query(bck), H.Q_WHAT: what}) as r:
                 if r.status != 200:
                     return None
                 return Metafile.from_bytes(await r.read())
@@ -99,7 +92,7 @@ class Peers:
         checksum its metafile records; (finished work file, metafile). The caller commits or aborts it."""
         w = await asyncio.to_thread(store.new_writer)
         try:
-            async with self.session.get(url, params=bck_params(bck)) as r:  # client errors: the caller tries another holder
+            async with self.session.get(url, params=H.bck_query(bck)) as r:  # client errors: the caller tries another holder
                 await _raise_for(r, f"EC get from {url}")
                 meta = Metafile.from_bytes(r.headers.get(META_HEADER, "").encode())
                 cksum = await fill(w, r.content.iter_chunked(READ_CHUNK),
@@ -113,7 +106,7 @@ class Peers:
 
     async def delete(self, url: str, bck: Bucket) -> None:
         try:
-            async with self.session.delete(url, params=bck_params(bck)) as r:
+            async with self.session.delete(url, params=H.bck_query(bck)) as r:
                 await r.read()
         except (aiohttp.ClientError, asyncio.TimeoutError):
             pass  # an unreachable holder keeps a stale slice: a newer generation or a re-encode outdates it
