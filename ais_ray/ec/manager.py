@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import AsyncIterator, Awaitable, Iterable
 from dataclasses import replace
 from typing import Any, BinaryIO, Protocol

@@ -219,7 +219,7 @@ class MountpathStore:
                 os.unlink(fqn)
             except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
                 raise ErrObjNotFound(bck, name) from None
-            _prune_empty_dirs(os.path.dirname(fqn), lom.objects_dir(self.path, bck))
+            prune_empty_dirs(os.path.dirname(fqn), lom.objects_dir(self.path, bck))
             return
         attrs = _read_attrs(fqn) if self.replicas is not None else None
         try:

@@ -18,7 +18,7 @@ from ais_ray.core.bmd import BucketProps
 from ais_ray.core.errors import ErrBadRequest, ErrUnsupported
 from ais_ray.core.copy import PRESENCE_PRESENT, TcbMsg, parse_presence
 from ais_ray.core.ec import parse_encode
-from ais_ray.core.names import Bucket, Namespace, Provider, parse_bck_uname, validate_bucket_name
+from ais_ray.core.names import Bucket, Provider, parse_bck_uname, validate_bucket_name
 from ais_ray.core.redundancy import check_ec_change, merge_ec, merge_mirror
 from ais_ray.core.selection import Selection
 from ais_ray.jobs.copy import KIND_BCK, KIND_OBJS, CopySpec

@@ -3,7 +3,6 @@ a blob download that failed for good leaves nothing behind."""
 
 from __future__ import annotations
 
-import asyncio
 import glob
 import json
 import os

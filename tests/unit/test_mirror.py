@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket
 from ais_ray.core.owt import Owt
 from ais_ray.fs import mirror, walk
