@@ -69,7 +69,7 @@ from ais_ray.testing.emulators import HttpSrcServer, S3rver
 from bench_blob_report import render
 from blobpeers import HTTP_PEERS, MIB, S3_PEERS, Link, Obj, Peer, set_http_link, tools_missing
 from dlsources import LinkProxy
-from common import AisCluster, ProcSampler, ais_cluster, machine_info, write_json
+from common import AisCluster, ProcSampler, ais_cluster, machine_info, publish
 from dlsources import clean_env, s3_env, s5cmd_binary
 from dltools import run_measured, tree_size
 
@@ -402,14 +402,11 @@ def main(argv: list[str] | None = None) -> None:
     info["loadavg_at_end"] = os.getloadavg()
     text = render(cells, big.size, small.size, idle)
     print(text)
-    path = write_json("bench_blob", {"machine": info, "object_size": big.size, "small_object_size": small.size, "idle_rss": idle, "cells": [
+    publish("bench_blob", info, {"machine": info, "object_size": big.size, "small_object_size": small.size, "idle_rss": idle, "cells": [
         {"title": c.title, "source": c.source, "link": asdict(c.link),
          "rows": [{"spec": {k: v for k, v in asdict(r.spec).items() if k != "peer"},
                    "median_mib_s": r.median.mib_s if r.median else None,
-                   "runs": [asdict(x) | {"mib_s": x.mib_s} for x in r.runs]} for r in c.rows]} for c in cells]})
-    Path(path).with_suffix(".md").write_text(text)
-    print(f"{info['date']}, {info['seconds']} s, load {info['loadavg_at_start']} -> {info['loadavg_at_end']}; {path}",
-          file=sys.stderr)
+                   "runs": [asdict(x) | {"mib_s": x.mib_s} for x in r.runs]} for r in c.rows]} for c in cells]}, text)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

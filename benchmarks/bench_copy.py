@@ -50,7 +50,7 @@ from ais_ray.core.names import Bucket, Provider
 from ais_ray.testing.emulators import MotoServer
 
 from bench_download import Row
-from common import MIB, AisCluster, ProcSampler, ais_cluster, machine_info, markdown_table, write_json
+from common import MIB, AisCluster, ProcSampler, ais_cluster, machine_info, markdown_table, publish
 from dlsources import DataSet, clean_env, generate, s5cmd_binary
 from dltools import rclone_conf, run_measured, tree_size
 
@@ -279,11 +279,8 @@ def main(argv: list[str] | None = None) -> None:
     info["loadavg_at_end"] = os.getloadavg()
     text = render(rows, sets)
     print(text)
-    path = write_json("bench_copy", {"machine": info, "rows": [asdict(r) | {"obj_s": r.obj_s, "mib_s": r.mib_s}
-                                                               for r in rows]})
-    Path(path).with_suffix(".md").write_text(text)
-    print(f"{info['date']}, {info['seconds']} s, load {info['loadavg_at_start']} -> {info['loadavg_at_end']}; "
-          f"{path}", file=sys.stderr)
+    publish("bench_copy", info, {"machine": info, "rows": [asdict(r) | {"obj_s": r.obj_s, "mib_s": r.mib_s}
+                                                               for r in rows]}, text)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -55,7 +55,7 @@ from ais_ray.client import AisClient, is_finished
 from ais_ray.core.names import Bucket
 from ais_ray.testing.emulators import HttpSrcServer
 
-from common import MIB, AisCluster, ProcSampler, ais_cluster, machine_info, markdown_table, write_json
+from common import MIB, AisCluster, ProcSampler, ais_cluster, machine_info, markdown_table, publish
 from dlsources import (FULL_SETS, QUICK_SETS, DataSet, LinkProxy, S3rverLegacyDes, generate, s3_env,
                        set_http_pacing, upload)
 from dltools import Peer, http_peers, run_measured, s3_peers, tree_size
@@ -313,12 +313,9 @@ def main(argv: list[str] | None = None) -> None:
     text = render(cells, sets) + (f"\nais-ray's 6 processes (2 targets + 4 mountpaths) held {idle_mib:,.0f} MiB "
                                   f"RSS when idle, before the first job.\n")
     print(text)
-    path = write_json("bench_download", {"machine": info, "idle_rss": idle, "cells": [
+    publish("bench_download", info, {"machine": info, "idle_rss": idle, "cells": [
         {"title": c.title, "source": c.source, "set": asdict(c.ds), "rate": c.rate,
-         "rows": [asdict(r) | {"obj_s": r.obj_s, "mib_s": r.mib_s} for r in c.rows]} for c in cells]})
-    Path(path).with_suffix(".md").write_text(text)
-    print(f"{info['date']}, {info['seconds']} s, load {info['loadavg_at_start']} -> {info['loadavg_at_end']}; "
-          f"{path}", file=sys.stderr)
+         "rows": [asdict(r) | {"obj_s": r.obj_s, "mib_s": r.mib_s} for r in c.rows]} for c in cells]}, text)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

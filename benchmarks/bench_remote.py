@@ -50,7 +50,7 @@ from ais_ray.client import AisClient
 from ais_ray.core.names import Bucket, parse_bucket_uri
 from ais_ray.testing.emulators import Azurite, FakeGcsServer, S3rver
 
-from common import ACTOR_LABELS, MIB, ProcSampler, ais_cluster, markdown_table, machine_info, write_json
+from common import ACTOR_LABELS, MIB, ProcSampler, ais_cluster, markdown_table, machine_info, publish
 from remote_sdks import Sink, make_sdks
 
 KEY = "big/obj-256"
@@ -227,11 +227,8 @@ def main(argv: list[str] | None = None) -> None:
     info["loadavg_at_end"] = os.getloadavg()
     text = render(rows, ns.size * MIB)
     print(text)
-    path = write_json("bench_remote", {"machine": info, "size": ns.size * MIB, "rows": rows,
-                                       "cluster_labels": [lb for _, lb in ACTOR_LABELS]})
-    Path(path).with_suffix(".md").write_text(text)
-    print(f"{info['date']}, {info['seconds']} s, load {info['loadavg_at_start']} -> {info['loadavg_at_end']}; {path}",
-          file=sys.stderr)
+    publish("bench_remote", info, {"machine": info, "size": ns.size * MIB, "rows": rows,
+                                       "cluster_labels": [lb for _, lb in ACTOR_LABELS]}, text)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 import platform
 import re
 import socket
@@ -334,6 +335,16 @@ def machine_info(path: str) -> dict[str, Any]:
     return {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "cpus": os.cpu_count(),
             "mem_gib": round(mem_kib / (1 << 20), 1), "kernel": platform.release(), "python": platform.python_version(),
             "filesystem": " ".join(fs[-2:]) if len(fs) >= 2 else "?", "loadavg_at_start": os.getloadavg()}
+
+
+def publish(name: str, info: dict[str, Any], results: dict[str, Any], text: str) -> str:
+    """Keep a run: `results` as benchmarks/out/<name>-<time>.json, the printed tables `text` beside it
+    as .md, and one line (date, duration, load, path) on stderr; return the JSON path."""
+    path = write_json(name, results)
+    Path(path).with_suffix(".md").write_text(text)
+    print(f"{info['date']}, {info['seconds']} s, load {info['loadavg_at_start']} -> {info['loadavg_at_end']}; {path}",
+          file=sys.stderr)
+    return path
 
 
 def write_json(name: str, results: dict[str, Any]) -> str:
