@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from ais_ray.core.errors import ErrBadRequest
@@ -128,14 +128,18 @@ async def write_stream(store: MountpathStore, bck: Bucket, name: str, chunks: As
     buf = bytearray()
     size = 0
     try:
-        async for data in _batched(chunks, on_chunk):
-            size += len(data)
-            if len(data) < WRITE_BATCH:  # the tail: always the last
-                buf = data
-                continue
-            if w is None:
-                w = await asyncio.to_thread(store.new_writer)
-            await asyncio.to_thread(w.write, data)
+        async for chunk in chunks:
+            if on_chunk is not None:
+                r = on_chunk(chunk)
+                if r is not None:
+                    await r
+            buf += chunk
+            size += len(chunk)
+            if len(buf) >= WRITE_BATCH:
+                if w is None:
+                    w = await asyncio.to_thread(store.new_writer)
+                data, buf = buf, bytearray()
+                await asyncio.to_thread(w.write, data)
         if expect_size >= 0 and size != expect_size:
             raise ErrBadRequest(f'"{bck}/{name}": got {size} bytes of {expect_size}')
         if w is None and write_through is None:  # the small-object fast path: one thread call
@@ -154,23 +158,6 @@ async def write_stream(store: MountpathStore, bck: Bucket, name: str, chunks: As
         raise
 
 
-async def _batched(chunks: AsyncIterable[bytes], on_chunk: Callable[[bytes], Awaitable[None] | None] | None = None
-                   ) -> AsyncIterator[bytearray]:
-    """`chunks` regrouped into writes of at least WRITE_BATCH bytes, then the tail (shorter,
-    possibly empty), last: one thread hop per MiB for every writer. `on_chunk` sees each chunk."""
-    buf = bytearray()
-    async for chunk in chunks:
-        if on_chunk is not None:
-            r = on_chunk(chunk)
-            if r is not None:
-                await r
-        buf += chunk
-        if len(buf) >= WRITE_BATCH:
-            yield buf
-            buf = bytearray()
-    yield buf
-
-
 def _finish(w: ObjWriter, tail: bytearray) -> str:
     if tail:
         w.write(tail)
@@ -183,11 +170,11 @@ async def fill(w: ObjWriter, chunks: AsyncIterable[bytes], *, expect_size: int =
     For bytes that are not an object commit (EC slices and replicas received from the owner,
     fetched for a rebuild: `ec/`); the caller aborts `w` on error."""
     buf = bytearray()
-    async for data in _batched(chunks):
-        if len(data) < WRITE_BATCH:  # the tail: always the last
-            buf = data
-            continue
-        await asyncio.to_thread(w.write, data)
+    async for chunk in chunks:
+        buf += chunk
+        if len(buf) >= WRITE_BATCH:
+            data, buf = buf, bytearray()
+            await asyncio.to_thread(w.write, data)
     if expect_size >= 0 and w.size + len(buf) != expect_size:
         raise ErrBadRequest(f"got {w.size + len(buf)} bytes of {expect_size}")
     return await asyncio.to_thread(_finish, w, buf)
