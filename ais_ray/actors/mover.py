@@ -60,8 +60,9 @@ class Mover:
         return st
 
     # ---- sending ---------------------------------------------------------------------------------
-    async def walk(self, xid: str, kind: str) -> MoveStats:
-        """This mountpath's share of rebalance/resilver `xid`; a second call joins the first."""
+    async def walk(self, xid: str, kind: str, only: list[Bucket] | None = None) -> MoveStats:
+        """This mountpath's share of rebalance/resilver `xid` (every bucket, or `only` those); a
+        second call joins the first."""
         task = self._walks.get(xid)
         if task is None:
             st = self._stats(xid)
@@ -73,7 +74,8 @@ class Mover:
 
             self.extend_gfn()
             task = self._walks[xid] = asyncio.get_running_loop().create_task(walk_and_move(
-                ctx.store.path, ctx.tid, kind, ctx.meta.bmd.list(), lambda: ctx.meta.smap, send, st,
+                ctx.store.path, ctx.tid, kind, [b for b in ctx.meta.bmd.list() if only is None or b in only],
+                lambda: ctx.meta.smap, send, st,
                 listed=ctx.listed))
         try:
             await asyncio.shield(task)

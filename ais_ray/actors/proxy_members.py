@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from ais_ray.actors.proxy_xact import gather
 from ais_ray.core.errors import ErrBadRequest, ErrBusy, ErrNodeNotFound
 from ais_ray.core.members import DECOMMISSION, SHUTDOWN, START_MAINTENANCE, STOP_MAINTENANCE, RmNode
 from ais_ray.core.smap import FLAG_DECOMMISSION, FLAG_MAINTENANCE, FLAG_OFFLINE, Smap
+from ais_ray.core.xact import kind_of
 from ais_ray.core.xid import gen_uuid
 from ais_ray.jobs.rebalance import REBALANCE, RESILVER, reb_id
 
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 WAIT_POLL = 0.5
 START_GRACE = 30.0  # a rebalance that no target reports within this long is taken as gone
+FOLLOW_SLACK = 5.0  # a job share that ended this long before a rebalance starts walks once more too
 
 
 @dataclass
@@ -79,9 +82,19 @@ class ProxyMembers:
         xid = reb_id(n)
         tids = [t.daemon_id for t in self.smap.targets.values() if not t.flags & FLAG_OFFLINE]
         handles = {tid: self.target(tid) for tid in [*tids, *extra]}
-        started = await gather(handles, "reb_start", xid, REBALANCE, strict=False)
-        log.info("rebalance %s (%s) started on %s of %s", xid, reason, sorted(started), sorted(handles))
+        follow = await self._jobs_to_follow(time.time() - FOLLOW_SLACK)
+        started = await gather(handles, "reb_start", xid, REBALANCE, follow, strict=False)
+        log.info("rebalance %s (%s) started on %s of %s; jobs walking again after it: %s", xid, reason,
+                 sorted(started), sorted(handles), sorted({j for part in started.values() for j in part or ()}))
         return xid
+
+    async def _jobs_to_follow(self, since: float) -> tuple[str, ...]:
+        """The jobs that follow the Smap (`core/xact.py`) still running on some target, or ended
+        since `since` (just before the map changed): every share of them, ended or not, walks once
+        more after the rebalance (issue 11 part 6)."""
+        parts = await self.xact_query()
+        return tuple(sorted({s.id for snaps in parts.values() for s in snaps
+                             if kind_of(s.kind).follows_smap and (s.running or s.end >= since)}))
 
     async def _placement_changed(self, old: Smap, rebalance: bool, reason: str, extra: tuple[str, ...] = ()) -> str:
         """After a Smap change: a rebalance if objects may have to move (and allowed); its id or ""."""

@@ -91,6 +91,8 @@ class TargetCopies(ResumeOnce):
 
         async def work(snap: XactSnap) -> None:
             err, aborted = "", False
+            if rec.pop("ended", None) is not None:  # walking once more after a rebalance: running again
+                await asyncio.to_thread(self._save, rec)
             try:
                 await run_copy(spec, hooks, snap)
             except asyncio.CancelledError:
