@@ -155,16 +155,17 @@ class _TargetActor:
         self.copies.resume()
         return self.xacts.snaps(xid=xid, kind=kind, bck=bck, only_running=only_running)
 
-    async def prefetch_start(self, xid: str, spec: PrefetchSpec, ref: RemoteRef) -> None:
+    async def prefetch_start(self, xid: str, spec: PrefetchSpec, ref: RemoteRef, joining: bool = False) -> None:
         def list_for(prefix: str) -> Fetch:
             return backend_fetch(get_backend(ref.bck.provider), ref.name, prefix)
 
         hooks = PrefetchHooks(self._share(), self.mps, list_for)
-        self.xacts.start(XactSnap(xid, "prefetch-listrange", spec.bck), lambda snap: run_prefetch(spec, hooks, snap))
+        self.xacts.start(XactSnap(xid, "prefetch-listrange", spec.bck), lambda snap: run_prefetch(spec, hooks, snap),
+                         admitted=joining)
 
-    async def copy_start(self, xid: str, spec: CopySpec, ref: RemoteRef | None) -> None:
+    async def copy_start(self, xid: str, spec: CopySpec, ref: RemoteRef | None, joining: bool = False) -> None:
         """This target's share of a copy-bck / copy-listrange (`actors/target_copy.py`)."""
-        await self.copies.start(xid, spec, ref)
+        await self.copies.start(xid, spec, ref, joining)
 
     def _target_handle(self, tid: str) -> Any:
         """A target's actor handle (this one's too: a cluster-wide listing asks every target)."""

@@ -54,12 +54,15 @@ class TargetCopies(ResumeOnce):
         for p in mountpaths:
             os.makedirs(os.path.join(p, STATE_DIR), exist_ok=True)
 
-    async def start(self, xid: str, spec: CopySpec, ref: RemoteRef | None) -> None:
-        """This target's share of a copy: saved first, then run. A second start of an id is a no-op."""
+    async def start(self, xid: str, spec: CopySpec, ref: RemoteRef | None, joining: bool = False) -> None:
+        """This target's share of a copy: saved first, then run. A second start of an id is a no-op.
+        `joining`: the share of a running job on a target that just joined (admitted while the
+        join's rebalance runs, which a new copy is not)."""
         self.resume()
         if self.xacts.get(xid) is not None:
             return
-        self.xacts.admit(spec.kind)
+        if not joining:
+            self.xacts.admit(spec.kind)
         rec = {"xid": xid, "spec": spec.to_wire(), "start": time.time(), "seq": 0,
                "ref": None if ref is None else {"bck": ref.bck.uname(""), "name": ref.name}}
         await asyncio.to_thread(self._save, rec)
@@ -110,7 +113,7 @@ class TargetCopies(ResumeOnce):
                                 "bytes": st.bytes, "errors": st.errors, "workers": snap.workers, "extra": snap.extra}
                 await asyncio.to_thread(self._save, rec)
 
-        self.xacts.start(XactSnap(rec["xid"], spec.kind, spec.dst, start=rec["start"]), work)
+        self.xacts.start(XactSnap(rec["xid"], spec.kind, spec.dst, start=rec["start"]), work, admitted=True)
 
     def _hooks(self, src: Bucket, ref: RemoteRef | None) -> CopyHooks:
         def list_for(prefix: str) -> Fetch:

@@ -171,13 +171,15 @@ class TargetXacts:
         if blocker:
             raise ErrXactBusy(f'cannot start "{kind}": "{blocker}" is running, please try again')
 
-    def start(self, snap: XactSnap, work: Work) -> None:
-        """Run `work(snap)` as a task. A second start of an id is a no-op. A share of a kind that
-        follows the Smap, started while a rebalance runs here (a target that just joined), walks
-        once more after it."""
+    def start(self, snap: XactSnap, work: Work, *, admitted: bool = False) -> None:
+        """Run `work(snap)` as a task. A second start of an id is a no-op. `admitted`: the caller
+        checked admission already, or this is a share of a job that runs (resumed, or on a target
+        that joined while the rebalance runs). A share of a kind that follows the Smap, started
+        while a rebalance runs here, walks once more after it."""
         if snap.id in self._xacts:
             return
-        self.admit(snap.kind)
+        if not admitted:
+            self.admit(snap.kind)
         self._abort_for(snap.kind)
         x = self._xacts[snap.id] = _TaskXact(snap, work, self._settle)
         self._trim()

@@ -193,8 +193,11 @@ def test_jobs_following_the_smap_walk_again_after_a_rebalance() -> None:
 
         reg.start(XactSnap("g6", "rebalance"), rebalance2)
         reg.start(XactSnap("new", "prefetch-listrange", Bucket("src")), walker("gone", False))
+        with pytest.raises(ErrXactBusy):  # a new copy waits for the rebalance (Go ConflictRebRes)...
+            reg.start(XactSnap("cpj", "copy-bck"), walker("gone", False))
+        reg.start(XactSnap("cpj", "copy-bck"), walker("gone", False), admitted=True)  # ...a share of a running one not
         await asyncio.sleep(0.05)
-        assert reg.snaps(xid="new")[0].running
+        assert reg.snaps(xid="new")[0].running and reg.snaps(xid="cpj")[0].running
         reb2.set()
         await asyncio.sleep(0.1 + 2 * SETTLE_POLL)
         assert not reg.snaps(xid="new")[0].running and ("new", [Bucket("dst")]) in settled
