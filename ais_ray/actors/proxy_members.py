@@ -135,6 +135,7 @@ class ProxyMembers:
         except (OSError, ValueError, KeyError, TypeError):
             return ""
         self._reb_rec = rec
+        self._reb_last = max(self._reb_last, int(xid.lstrip("g") or 0) if xid.lstrip("g").isdigit() else 0)
         if done:
             return ""
         online = {t for t, tsi in self.smap.targets.items() if not tsi.flags & FLAG_OFFLINE}
