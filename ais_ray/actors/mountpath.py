@@ -140,7 +140,7 @@ class _MountpathActor:
     async def info(self) -> dict[str, Any]:
         cap = await asyncio.to_thread(self.ctx.store.capacity)
         return {"path": self.ctx.store.path, "url": self.url, "pid": os.getpid(),
-                "total": cap.total, "used": cap.used, "avail": cap.avail,
+                "total": cap.total, "used": cap.used, "avail": cap.avail, "fs": cap.fs,
                 "stats": self.ctx.stats.snapshot(), "counters": self.ctx.stats.labeled()}
 
     async def reset_stats(self, errors_only: bool = False) -> None:

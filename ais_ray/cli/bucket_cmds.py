@@ -8,10 +8,11 @@ from typing import Any
 
 from ais_ray.cli.common import CliError, print_json, print_table, run
 from ais_ray.client import AisClient
-from ais_ray.core.errors import AisError
+from ais_ray.core.errors import AisError, ErrBckNotFound
 from ais_ray.core.names import Bucket, Provider, parse_bucket_uri
 from ais_ray.core.redundancy import dotted
 from ais_ray.core.sizes import format_size
+from ais_ray.stats.status import fs_totals
 
 FLAG_CACHED = 1  # list only what is present in the cluster (Go apc.LsCached)
 ENTRY_CACHED = 64  # Go apc.EntryIsCached
@@ -50,6 +51,8 @@ def cmd_rmb(args: argparse.Namespace) -> int:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
+    if args.summary:
+        return _ls_summary(args)
     if not args.uri or args.uri.endswith("://") or _is_provider(args.uri):
         return _ls_buckets(args)
     bck, prefix = parse_bucket_uri(args.uri)
@@ -93,9 +96,44 @@ def _is_provider(word: str) -> bool:
     return "/" not in word and ":" not in word
 
 
+def _provider_arg(uri: str) -> str:
+    word = uri[: -len("://")] if uri.endswith("://") else uri
+    return Provider.parse(word).value if word else ""
+
+
+def _ls_summary(args: argparse.Namespace) -> int:
+    """`ls [BUCKET|PROVIDER] --summary`: AIStore's NAME PRESENT OBJECTS SIZE ON DISK USAGE(%) per bucket
+    (the seed scripts read the third column: objects present in the cluster)."""
+    one = None if (not args.uri or args.uri.endswith("://") or _is_provider(args.uri)) else parse_bucket_uri(args.uri)
+
+    async def go(c: AisClient) -> int:
+        if one is not None:
+            targets = [(one[0], args.prefix or one[1])]
+        else:
+            provider = _provider_arg(args.uri)
+            targets = [(Bucket(b["name"], Provider.parse(b["provider"])), "")
+                       for b in await c.list_buckets(provider, everywhere=bool(args.all) and bool(provider))]
+        summaries = [await c.bucket_summary(bck, prefix=prefix) for bck, prefix in targets]
+        if args.json:
+            print_json(summaries)
+            return 0
+        disks = sum(fs_totals(m for t in (await c.cluster_stats())["targets"].values()
+                              for m in t.get("mountpaths", [])))
+        rows = []
+        for (bck, prefix), s in zip(targets, summaries):
+            cnt, size = s["ObjCount"], s["TotalSize"]
+            on_disk = int(size["size_on_disk"])
+            objs = cnt["obj_count_present"] + (f" {cnt['obj_count_remote']}" if bck.is_remote and args.all else "")
+            rows.append([str(bck) + (f"/{prefix}" if prefix else ""), "yes" if s.get("is_present", True) else "no",
+                         objs, format_size(on_disk), f"{100 * on_disk / disks:.0f}%" if disks else "0%"])
+        print_table(["NAME", "PRESENT", "OBJECTS", "SIZE ON DISK", "USAGE(%)"], rows, no_headers=args.no_headers)
+        return 0
+
+    return run(go)
+
+
 def _ls_buckets(args: argparse.Namespace) -> int:
-    word = args.uri[: -len("://")] if args.uri.endswith("://") else args.uri
-    provider = Provider.parse(word).value if word else ""
+    provider = _provider_arg(args.uri)
 
     async def go(c: AisClient) -> int:
         everywhere = bool(getattr(args, "all", False)) and bool(provider)
@@ -136,7 +174,12 @@ def cmd_bucket_props_set(args: argparse.Namespace) -> int:
     props = _parse_props(args.props)
 
     async def go(c: AisClient) -> int:
-        xid = await c.set_bucket_props(bck, props)
+        try:
+            xid = await c.set_bucket_props(bck, props)
+        except ErrBckNotFound as exc:
+            if bck.is_remote:
+                raise
+            raise CliError(f"{exc}: create it first (`ais-ray create {bck}`), then set its props") from exc
         print("Bucket props successfully updated" + (f' ("{xid}" started; `ais-ray wait {xid}`)' if xid else ""))
         return 0
 

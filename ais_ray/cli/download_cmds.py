@@ -169,7 +169,7 @@ def _report_done(st: dict[str, Any], verbose: bool) -> int:
               + (f", {st['skipped_cnt']} skipped" if st["skipped_cnt"] else ""))
     if verbose and errors:
         print("Errors:")
-        for e in errors:
+        for e in sorted(errors, key=lambda e: e["name"]):
             print(f"\t{e['name']}: {e['error']}")
     print(f"error: {st['error_cnt']} of {st['total'] if st['total'] >= 0 else st['scheduled_cnt']} objects failed"
           + ("" if verbose else f"; see `ais-ray show job download {st['id']} -v`") if st["error_cnt"] else
@@ -217,7 +217,7 @@ def cmd_show_download(args: argparse.Namespace) -> int:
                     print(f"\t{t['name']}: {d}/{tot} ({100 * d / tot if tot else 0:.2f}%)")
             if st.get("download_errors"):
                 print("Errors:")
-                for e in st["download_errors"]:
+                for e in sorted(st["download_errors"], key=lambda e: e["name"]):
                     print(f"\t{e['name']}: {e['error']}")
         return 0
 

@@ -10,6 +10,7 @@ work file that `cleanup_work` removes at the next start.
 from __future__ import annotations
 
 import os
+import socket
 import shutil
 import threading
 import time
@@ -33,6 +34,7 @@ class Capacity:
     total: int
     used: int
     avail: int
+    fs: str = ""  # which filesystem ("<host>:<st_dev>"): mountpaths on one disk count once in totals
 
 
 class Replicas(Protocol):
@@ -113,7 +115,7 @@ class MountpathStore:
     def capacity(self) -> Capacity:
         st = os.statvfs(self.path)
         total, avail = st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
-        return Capacity(total, total - st.f_bfree * st.f_frsize, avail)
+        return Capacity(total, total - st.f_bfree * st.f_frsize, avail, f"{socket.gethostname()}:{os.stat(self.path).st_dev}")
 
     # ---- metadata copies (.ais.smap / .ais.bmd) -------------------------------------------
     def save_meta(self, name: str, data: bytes) -> None:
