@@ -57,16 +57,20 @@ def cmd_ls(args: argparse.Namespace) -> int:
         return _ls_buckets(args)
     bck, prefix = parse_bucket_uri(args.uri)
     prefix = args.prefix or prefix
-    props = args.props or ("name,size,cached" if bck.is_remote else "name,size")
     flags = FLAG_CACHED if args.cached else 0
 
     async def go(c: AisClient) -> int:
+        # an ais bucket in front of a cloud one lists in its remote's columns (seed 003 diffs the two)
+        remote = bck.is_remote or (not args.props and bool((await c.bucket_props(bck)).get("backend_bck", {}).get("name")))
+        props = args.props or ("name,size,cached" if remote else "name,size")
         entries = [e async for e in c.list_objects(bck, prefix=prefix, props=props.replace(",cached", ""),
                                                    page_size=args.page_size, flags=flags)]
         if args.json:
             print_json(entries)
             return 0
         cols = [p for p in props.split(",") if p]
+        if not args.props and "cached" in cols and (args.cached or len({_cached(e) for e in entries}) < 2):
+            cols.remove("cached")  # as AIStore's CLI: CACHED only when it is informative (a mix), never with --cached
         keys = {"name": "n", "size": "s", "checksum": "cs", "atime": "a", "version": "v", "location": "t",
                 "copies": "c", "custom": "m"}
         rows = []
@@ -75,7 +79,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
             for p in cols:
                 v = e.get(keys.get(p, p), "")
                 if p == "cached":
-                    v = "yes" if int(e.get("f", 0)) & ENTRY_CACHED else "no"
+                    v = "yes" if _cached(e) else "no"
                 row.append(format_size(v) if p == "size" and v != "" else v)
             rows.append(row)
         print_table([p.upper() for p in cols], rows, no_headers=args.no_headers)
@@ -85,6 +89,10 @@ def cmd_ls(args: argparse.Namespace) -> int:
         return 0
 
     return run(go)
+
+
+def _cached(entry: dict[str, Any]) -> bool:
+    return bool(int(entry.get("f", 0)) & ENTRY_CACHED)
 
 
 def _is_provider(word: str) -> bool:
@@ -175,15 +183,30 @@ def cmd_bucket_props_set(args: argparse.Namespace) -> int:
 
     async def go(c: AisClient) -> int:
         try:
+            before = _flat(await c.bucket_props(bck))
             xid = await c.set_bucket_props(bck, props)
         except ErrBckNotFound as exc:
             if bck.is_remote:
                 raise
             raise CliError(f"{exc}: create it first (`ais-ray create {bck}`), then set its props") from exc
+        after = _flat(await c.bucket_props(bck))
         print("Bucket props successfully updated" + (f' ("{xid}" started; `ais-ray wait {xid}`)' if xid else ""))
+        for key in sorted(k for k in after if after[k] != before.get(k)):  # as `ais bucket props set` (seed 003)
+            print(f'"{key}" set to:"{after[key]}" (was:"{before.get(key, "")}")')
         return 0
 
     return run(go)
+
+
+def _flat(props: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested props as AIStore's CLI names them: {"backend_bck": {"name": "b"}} -> {"backend_bck.name": "b"}."""
+    out: dict[str, str] = {}
+    for k, v in props.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = str(v).lower() if isinstance(v, bool) else str(v)
+    return out
 
 
 def cmd_evict(args: argparse.Namespace) -> int:
