@@ -143,6 +143,10 @@ class _MountpathActor:
                 "total": cap.total, "used": cap.used, "avail": cap.avail, "fs": cap.fs,
                 "stats": self.ctx.stats.snapshot(), "counters": self.ctx.stats.labeled()}
 
+    async def flush_atimes(self) -> int:
+        """Write the access times GETs noted (`fs/atime.py`) now, e.g. before shutdown."""
+        return await asyncio.to_thread(self.ctx.store.atimes.flush)
+
     async def reset_stats(self, errors_only: bool = False) -> None:
         self.ctx.stats.reset(errors_only)
 

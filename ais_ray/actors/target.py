@@ -356,7 +356,12 @@ class _TargetActor:
         return {"target": os.getpid(), **{p: pid for p, pid in zip(self.mps, mp)}}
 
     async def shutdown_mountpaths(self) -> None:
-        for h in [*self.mps.values(), *self.detached.values()]:
+        hs = [*self.mps.values(), *self.detached.values()]
+        try:  # the access times GETs noted (fs/atime.py) reach the disk before the workers go
+            await asyncio.wait_for(asyncio.gather(*(h.flush_atimes.remote() for h in hs), return_exceptions=True), 10)
+        except asyncio.TimeoutError:
+            log.warning("access times not flushed within 10s at shutdown")
+        for h in hs:
             ray.kill(h, no_restart=True)
 
 
