@@ -24,7 +24,7 @@ def test_get_blob_download_streams_and_stores(cluster: LocalCluster, moto: objec
     assert out.read_bytes() == data
     assert "note: chunk size 15.62KiB is outside 32.00KiB..16.00MiB: using 32.00KiB" in p.stderr
     # stored in the cluster by the blob downloader
-    assert "yes" in cluster.cli("ls", f"s3://{remote.bucket}", "--cached").stdout
+    assert cluster.cli("ls", f"s3://{remote.bucket}", "--cached", "--no-headers").stdout.split()[:2] == ["large", "3.00MiB"]
     p = cluster.cli("get", f"s3://{remote.bucket}/large", str(out), "--num-workers", "3", check=False)
     assert p.returncode == 1 and p.stderr.strip() == "error: --chunk-size and --num-workers go with --blob-download"
 
