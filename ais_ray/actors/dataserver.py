@@ -210,11 +210,11 @@ class DataServer:
             return await self.mover.receive(req, bck, name)
         self.ctx.store.fqn(bck, name)  # validate the name before reading the body
         through = self.cold.write_through(ref, name) if ref is not None else None  # the remote has it first
-        await write_stream(self.ctx.store, bck, name, req.content.iter_any(), owt,
-                           expect_size=-1 if req.content_length is None else req.content_length,
-                           write_through=through)
+        attrs = await write_stream(self.ctx.store, bck, name, req.content.iter_any(), owt,
+                                   expect_size=-1 if req.content_length is None else req.content_length,
+                                   write_through=through)
         await self.ec.after_put(bck, name)
-        return web.Response(status=200)
+        return web.Response(status=200, headers={H.ETAG: H.etag(attrs.src_etag, attrs.cksum)})
 
     async def get_object(self, req: web.Request) -> web.StreamResponse:
         bck, name, ref = self._locate(req)

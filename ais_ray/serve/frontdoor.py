@@ -32,6 +32,8 @@ from ais_ray.core import params
 from ais_ray.core.errors import AisError, error_body
 from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name, validate_obj_name
 from ais_ray.serve.errors import NODE
+from ais_ray.serve.s3 import PREFIX as S3_PREFIX
+from ais_ray.serve.s3 import S3Gateway
 from ais_ray.serve.state import init_state
 
 log = logging.getLogger(__name__)
@@ -63,8 +65,13 @@ class FrontDoorServer:
     def __init__(self, serve_url: str) -> None:
         self.serve_url = serve_url.rstrip("/")
         self.state = init_state()
+        self.s3 = S3Gateway(self.serve_url, self.state, lambda: self._data_session())
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
+
+    def _data_session(self) -> aiohttp.ClientSession:
+        assert self._session is not None
+        return self._session
 
     async def start(self, host: str, port: int) -> None:
         app = web.Application(client_max_size=0)
@@ -88,6 +95,8 @@ class FrontDoorServer:
         await web.SockSite(self._runner, sock, backlog=1024).start()
 
     async def handle(self, req: web.Request) -> web.StreamResponse:
+        if req.path == S3_PREFIX or req.path.startswith(S3_PREFIX + "/"):
+            return await self.s3.handle(req)
         if req.method in FAST_METHODS and req.path.startswith("/v1/objects/") and not SLOW_PARAMS & req.query.keys():
             try:
                 return await self.redirect(req)
