@@ -35,6 +35,7 @@ from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name
 from ais_ray.core.owt import OWT_HEADER, Owt, put_owt
 from ais_ray.core.ranges import parse_range
+from ais_ray.actors.mpu import MpuServer
 from ais_ray.fs.atime import FLUSH_EVERY as ATIME_FLUSH_EVERY
 from ais_ray.fs.write import write_stream
 from ais_ray.stats import Counters
@@ -160,6 +161,8 @@ class DataServer:
         self.mover = Mover(ctx, self.copier, lambda: self.url)
         self.ec = ECServer(ctx)  # erasure coding: the internal /v1/ec route and the object hooks
         self.ec.register(self.app)
+        self.mpu = MpuServer(ctx)  # multipart uploads (the S3 API's): internal /v1/mpu/ routes
+        self.mpu.register(self.app)
         self._atime_task: asyncio.Future[None] | None = None
 
     async def start(self, host: str, port: int) -> str:

@@ -8,7 +8,8 @@ follow a 307 on PUT), never buffered. A bucket name means the ais bucket of that
 bucket of that name of any other provider the cluster knows (`s3://src` cached here), as AIStore
 resolves S3 names. Answers use S3's XML bodies and error codes (xml.etree builds and parses them).
 
-Not yet: multipart uploads, SigV4 verification (requests are accepted unsigned or signed, as
+Multipart uploads: parts are stored on the owner's mountpath and committed as one object
+(`actors/mpu.py`). Not yet: ListParts / ListMultipartUploads, SigV4 verification (requests are accepted unsigned or signed, as
 AIStore does with auth off; with `--auth` the S3 API answers AccessDenied), virtual-host style.
 """
 
@@ -26,6 +27,7 @@ from urllib.parse import quote, unquote
 import aiohttp
 from aiohttp import web
 
+from ais_ray.actors.mpu import MPU_PATH
 from ais_ray.auth.gate import cluster_secret
 from ais_ray.client import AisClient
 from ais_ray.core import headers as H
@@ -33,6 +35,7 @@ from ais_ray.core.bmd import bucket_from_key
 from ais_ray.core.errors import (AisError, ErrAccessDenied, ErrBckAlreadyExists, ErrBckNotFound, ErrNotFound,
                                  ErrObjNotFound, ErrRangeNotSatisfiable, error_from_status)
 from ais_ray.core.names import Bucket, Provider, validate_bucket_name, validate_obj_name
+from ais_ray.core.xid import gen_uuid
 from ais_ray.serve.state import ApiState
 
 PREFIX = "/s3"
@@ -273,19 +276,20 @@ class S3Gateway:
     async def object_op(self, req: web.Request, name: str, key: str, raw_key: str) -> web.StreamResponse:
         bck = await self.resolve(name)
         validate_obj_name(key)
+        _, mp = (await self.state.smap()).locate(bck.uname(key))
+        if "uploads" in req.query or "uploadId" in req.query:
+            return await self.multipart(req, bck, key, mp.url)
         if req.method == "PUT" and "x-amz-copy-source" in req.headers:
             return await self.copy_object(req, bck, key)
         if req.method not in ("GET", "HEAD", "PUT", "DELETE"):
-            raise S3Error(501, "NotImplemented", f"{req.method} on an object (multipart uploads) is not supported yet")
-        _, mp = (await self.state.smap()).locate(bck.uname(key))
+            raise S3Error(405, "MethodNotAllowed", f"{req.method} on an object is not supported")
         url = f"{mp.url}/v1/objects/{quote(bck.name, safe='')}/{raw_key}"
         params = {"provider": bck.provider.value}
         headers = {k: v for k, v in req.headers.items() if k.lower() in ("range", "content-type", "content-length")}
         body = req.content if req.method == "PUT" else None
         async with self._session().request(req.method, url, params=params, headers=headers, data=body,
                                            allow_redirects=False) as up:
-            if up.status >= 400:
-                raise s3_error(_native_error(up.status, await up.read()), key=key)
+            await self._check(up, key)
             if req.method == "DELETE":
                 return web.Response(status=204)
             resp = web.StreamResponse(status=up.status)
@@ -303,6 +307,55 @@ class S3Gateway:
                     await resp.write(chunk)
             await resp.write_eof()
             return resp
+
+    async def multipart(self, req: web.Request, bck: Bucket, key: str, mp_url: str) -> web.Response:
+        """Create / UploadPart / Complete / Abort: the parts live on the owner's mountpath until
+        complete (`actors/mpu.py`) commits them as one object through the write path."""
+        q = req.query
+        if req.method == "POST" and "uploads" in q:
+            root = ET.Element("InitiateMultipartUploadResult", xmlns=NS)
+            el(root, "Bucket", bck.name)
+            el(root, "Key", key)
+            el(root, "UploadId", gen_uuid() + gen_uuid())
+            return web.Response(body=xml_body(root), content_type="application/xml")
+        upload = q.get("uploadId", "")
+        url = f"{mp_url}{MPU_PATH}{quote(upload, safe='')}"
+        if req.method == "PUT":
+            headers = {"Content-Length": req.headers["Content-Length"]} if "Content-Length" in req.headers else {}
+            async with self._session().put(f"{url}/{quote(q.get('partNumber', ''), safe='')}", data=req.content,
+                                           headers=headers) as up:
+                await self._check(up, key)
+                return web.Response(status=200, headers={"ETag": up.headers.get("ETag", '""')})
+        if req.method == "POST":
+            try:
+                doc = ET.fromstring(await req.read())
+            except ET.ParseError as exc:
+                raise S3Error(400, "MalformedXML", f"CompleteMultipartUpload body: {exc}") from None
+            parts = [p.findtext("{*}PartNumber") or "" for p in doc.findall("{*}Part")]
+            body = json.dumps([int(p) if p.isdigit() else p for p in parts])
+            async with self._session().post(url, params={"bck": bck.uname_prefix, "name": key}, data=body) as up:
+                await self._check(up, key, upload=upload)
+                root = ET.Element("CompleteMultipartUploadResult", xmlns=NS)
+                el(root, "Location", f"/{bck.name}/{key}")
+                el(root, "Bucket", bck.name)
+                el(root, "Key", key)
+                el(root, "ETag", up.headers.get("ETag", '""'))
+                return web.Response(body=xml_body(root), content_type="application/xml")
+        if req.method == "DELETE":
+            async with self._session().delete(url) as up:
+                await self._check(up, key, upload=upload)
+                return web.Response(status=204)
+        raise S3Error(501, "NotImplemented", f"{req.method} with uploadId (ListParts) is not supported yet")
+
+    async def _check(self, up: aiohttp.ClientResponse, key: str, *, upload: str = "") -> None:
+        if up.status < 400:
+            return
+        err = _native_error(up.status, await up.read())
+        if upload and up.status == 404:
+            raise S3Error(404, "NoSuchUpload", err.message)
+        if up.status == 400:
+            raise S3Error(400, "InvalidPart" if upload else "InvalidArgument", err.message)
+        raise s3_error(err, key=key)
 
     async def copy_object(self, req: web.Request, bck: Bucket, key: str) -> web.Response:
         src = unquote(req.headers["x-amz-copy-source"]).lstrip("/").split("?", 1)[0]

@@ -95,3 +95,28 @@ def test_copy_object(s3: Any) -> None:
     r = s3.copy_object(Bucket=dst, Key="o2", CopySource={"Bucket": src, "Key": "o"})
     assert r["CopyObjectResult"]["ETag"]
     assert s3.get_object(Bucket=dst, Key="o2")["Body"].read() == b"copy me"
+
+
+def test_multipart_upload_and_abort(s3: Any, tmp_path: Any) -> None:
+    from boto3.s3.transfer import TransferConfig
+
+    name = new_bucket(s3)
+    data = os.urandom(22 * 1024 * 1024 + 5)
+    src = tmp_path / "big.bin"
+    src.write_bytes(data)
+    cfg = TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024, max_concurrency=3)
+    s3.upload_file(str(src), name, "big.bin", Config=cfg)  # 5 parts, 3 at a time
+    head = s3.head_object(Bucket=name, Key="big.bin")
+    assert head["ContentLength"] == len(data) and head["ETag"].endswith('-5"')
+    assert s3.get_object(Bucket=name, Key="big.bin")["Body"].read() == data
+    assert s3.get_object(Bucket=name, Key="big.bin", Range="bytes=10485760-10485769")["Body"].read() == \
+        data[10485760:10485770]
+    # an aborted upload leaves nothing; completing it afterwards is NoSuchUpload
+    up = s3.create_multipart_upload(Bucket=name, Key="never")["UploadId"]
+    etag = s3.upload_part(Bucket=name, Key="never", UploadId=up, PartNumber=1, Body=b"x" * 100)["ETag"]
+    s3.abort_multipart_upload(Bucket=name, Key="never", UploadId=up)
+    with pytest.raises(s3.exceptions.ClientError) as info:
+        s3.complete_multipart_upload(Bucket=name, Key="never", UploadId=up,
+                                     MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert info.value.response["Error"]["Code"] == "NoSuchUpload"
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=name).get("Contents", [])] == ["big.bin"]
