@@ -153,3 +153,25 @@ def test_aws_cli_and_s5cmd(cluster: LocalCluster, tmp_path: Path) -> None:
     run(*s5, "cp", f"s3://{name}/*", str(tmp_path / "out") + "/")
     assert (tmp_path / "out" / "big.bin").read_bytes() == data
     assert (tmp_path / "out" / "s5" / "big.bin").read_bytes() == data
+
+
+def test_s3fs_and_pyarrow_read_parquet(s3: Any, cluster: LocalCluster) -> None:
+    """What pandas, pyarrow and Ray Data do underneath: s3fs (ranged reads) at the endpoint."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import s3fs
+
+    name = new_bucket(s3)
+    table = pa.table({"id": list(range(1000)), "name": [f"row-{i}" for i in range(1000)]})
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    s3.put_object(Bucket=name, Key="t/part-0.parquet", Body=buf.getvalue())
+    fs = s3fs.S3FileSystem(key="x", secret="x", client_kwargs={"endpoint_url": f"{cluster.endpoint}/s3",
+                                                                "region_name": "us-east-1"})
+    assert fs.ls(f"{name}/t") == [f"{name}/t/part-0.parquet"]
+    assert pq.read_table(f"{name}/t/part-0.parquet", filesystem=fs).equals(table)
+    with fs.open(f"{name}/t/new.txt", "wb") as f:
+        f.write(b"written through s3fs")
+    assert s3.get_object(Bucket=name, Key="t/new.txt")["Body"].read() == b"written through s3fs"
