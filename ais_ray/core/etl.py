@@ -274,6 +274,9 @@ class ErrETLExists(AisError):
 
 
 class ErrTransform(AisError):
-    """One object's transform failed (raised, returned non-bytes, timed out, its process died)."""
+    """One object's transform failed (raised, returned non-bytes, timed out, its process died).
 
-    status = 500
+    422, not a 5xx: the SDK retries 5xx for about 90 s, and a transform failing on an object
+    fails again the same way."""
+
+    status = 422
