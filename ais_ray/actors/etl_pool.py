@@ -6,10 +6,12 @@ objects / `MAX_BATCH_BYTES`) and sends it as one Ray call, so many small objects
 round trip each. The first pipeline stage gets the file path (the worker shares this node's
 disks: AIStore's direct FQN), later stages the previous stage's bytes.
 
-Failures stay per object: a transform that raises or returns non-bytes fails its object; one
-that hangs past `obj_timeout` (per object of the batch) or kills its process fails the batch,
-whose objects are then tried once more one by one (after a hang the process is killed and Ray
-restarts it), so only the culprit fails. Inline failures are kept per ETL (`MAX_OBJ_ERRS`).
+Failures stay per object: a transform that raises, returns non-bytes or hangs past `obj_timeout`
+fails its object (the worker times each object itself, and replaces its process after a hang).
+One that kills its process fails every call in flight there (this mountpath's and the node's
+other mountpaths'): the restarted worker names the object it was transforming when its
+predecessor died (a marker file), which fails; every other object goes again, alone. Inline failures are kept by the ETL's first
+worker on each target.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ray
-from ray.exceptions import RayActorError
+from ray.exceptions import ActorDiedError, RayActorError
 
 from ais_ray.actors.etl_worker import Item, Result, worker_actor_name
 from ais_ray.core.nodes import NAMESPACE
@@ -29,6 +31,8 @@ from ais_ray.core.etl import ErrETLNotFound, ErrTransform, ObjErr
 log = logging.getLogger(__name__)
 MAX_BATCH = 32
 MAX_BATCH_BYTES = 32 << 20
+TRIES = 4  # an object whose process died (another one's fault) is tried alone at most this often
+RESTART_WAIT = 60.0  # a killed worker is back within seconds (a new process, its transform re-instantiated)
 
 
 @dataclass
@@ -79,23 +83,22 @@ class _Pool:
                         r.fut.set_exception(ErrTransform(f"ETL[{self.name}]: {type(exc).__name__}: {exc}"))
 
     async def _send(self, h: Any, actor: str, batch: list[_Req]) -> None:
-        why = ""
         try:
             ref = h.transform_batch.remote([r.item for r in batch])
-            results: list[Result] = await asyncio.wait_for(ref, self.obj_timeout * len(batch))
-        except asyncio.TimeoutError:
-            why = f"timed out after {self.obj_timeout:g}s (obj_timeout)"
-            ray.kill(h, no_restart=False)  # the hung process goes; Ray starts a fresh one
-        except RayActorError as exc:
-            why = f"the transform's process died ({type(exc).__name__})"
-            try:
-                await asyncio.to_thread(ray.get_actor, actor, NAMESPACE)
-            except ValueError:  # gone for good: the ETL was stopped or deleted
+            results: list[Result] = await asyncio.wait_for(ref, self.obj_timeout * (len(batch) + 2 * MAX_BATCH) + 30)
+        except asyncio.TimeoutError:  # the worker itself answers per object in time: this one is wedged
+            why = "no answer from the transform's process (killed; restarting)"
+            ray.kill(h, no_restart=False)
+        except ActorDiedError as exc:
+            if await self._gone(actor):  # for good: the ETL was stopped or deleted
                 self.dead = True
                 for r in batch:
                     if not r.fut.done():
                         r.fut.set_exception(ErrETLNotFound(self.name))
                 return
+            why = f"the transform's process died ({type(exc).__name__})"
+        except RayActorError as exc:  # unavailable: dying or restarting
+            why = f"the transform's process died ({type(exc).__name__})"
         else:
             for r, (out, err) in zip(batch, results):
                 if r.fut.done():
@@ -105,13 +108,42 @@ class _Pool:
                 else:
                     r.fut.set_result(out)
             return
-        if len(batch) == 1 or self.dead:  # the culprit (or a stopped ETL): its error
-            for r in batch:
+        await self._restarted(h)
+        culprit = await self._culprit(h)
+        for r in batch:  # the one that took the process down fails; the others go again, alone
+            r.tried += 1
+            guilty = r.item[2] == culprit
+            if guilty or r.tried >= TRIES or self.dead:
+                text = "the transform killed its process (restarted)" if guilty else why
                 if not r.fut.done():
-                    r.fut.set_exception(ErrTransform(f"ETL[{self.name}]: {why}"))
-            return
-        for r in batch:  # which one? each again, alone
-            await self._send(h, actor, [r])
+                    r.fut.set_exception(ErrTransform(f"ETL[{self.name}]: {text}"))
+            else:
+                await self._send(h, actor, [r])
+
+    @staticmethod
+    async def _culprit(h: Any) -> str:
+        try:
+            return str(await h.crashed_on.remote())
+        except RayActorError:
+            return ""
+
+    @staticmethod
+    async def _gone(actor: str) -> bool:
+        try:
+            await asyncio.to_thread(ray.get_actor, actor, NAMESPACE)
+        except ValueError:
+            return True
+        return False
+
+    async def _restarted(self, h: Any) -> None:
+        """Wait until Ray has the worker back (a fresh process after a kill or crash)."""
+        deadline = asyncio.get_running_loop().time() + RESTART_WAIT
+        while not self.dead and asyncio.get_running_loop().time() < deadline:
+            try:
+                await asyncio.wait_for(h.ready.remote(), RESTART_WAIT)
+                return
+            except (RayActorError, asyncio.TimeoutError):
+                await asyncio.sleep(0.2)
 
 
 class EtlPools:
@@ -125,13 +157,20 @@ class EtlPools:
         pool = self._pools.get(name)
         if pool is not None and not pool.dead:
             return pool
-        try:
-            h0 = await asyncio.to_thread(ray.get_actor, worker_actor_name(name, self.tid, 0), NAMESPACE)
-            workers, obj_timeout = await h0.info.remote()
-            names = [worker_actor_name(name, self.tid, i) for i in range(workers)]
-            handles = [h0] + [await asyncio.to_thread(ray.get_actor, n, NAMESPACE) for n in names[1:]]
-        except (ValueError, RayActorError) as exc:  # no such actor (never made, stopped, deleted)
-            raise ErrETLNotFound(name) from exc
+        deadline = asyncio.get_running_loop().time() + RESTART_WAIT
+        while True:
+            try:
+                h0 = await asyncio.to_thread(ray.get_actor, worker_actor_name(name, self.tid, 0), NAMESPACE)
+                workers, obj_timeout = await h0.info.remote()
+                names = [worker_actor_name(name, self.tid, i) for i in range(workers)]
+                handles = [h0] + [await asyncio.to_thread(ray.get_actor, n, NAMESPACE) for n in names[1:]]
+                break
+            except (ValueError, ActorDiedError) as exc:  # no such actor (never made, stopped, deleted)
+                raise ErrETLNotFound(name) from exc
+            except RayActorError as exc:  # restarting
+                if asyncio.get_running_loop().time() > deadline:
+                    raise ErrTransform(f"ETL[{name}]: its worker on {self.tid} does not come back") from exc
+                await asyncio.sleep(0.2)
         pool = self._pools[name] = _Pool(name, handles, names, obj_timeout)
         pool.start()
         return pool

@@ -7,18 +7,21 @@ actor's Ray `runtime_env`). The mountpaths of the same node hand it objects in b
 (`actors/etl_pool.py`): by file path (AIStore's direct FQN: the worker shares the node's disks)
 or, for later pipeline stages, by bytes.
 
-The actor is synchronous on purpose: a transform is user code that may block or burn CPU; one
-batch at a time per process, and a caller that times out kills the process (Ray restarts it).
+A transform is user code that may block or burn CPU: it runs on a thread, one object at a time
+per process, under `obj_timeout`; a process whose transform hung (or that a transform killed)
+is replaced by Ray (`max_restarts=-1`) and the callers retry what else it had in flight.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import collections
 import hashlib
 import io
 import os
 import resource
+import tempfile
 import time
 import traceback
 import types
@@ -63,9 +66,18 @@ class _CodeServer:
 
 
 class _EtlWorker:
-    def __init__(self, msg_wire: dict[str, Any], tid: str, target_url: str) -> None:
+    def __init__(self, msg_wire: dict[str, Any], tid: str, target_url: str, index: int = 0) -> None:
         self.msg = EtlMsg.from_wire(msg_wire)
         self.tid = tid
+        # which object is being transformed, on disk: after its process died, the next one knows why
+        self.marker = os.path.join(tempfile.gettempdir(), f"{worker_actor_name(self.msg.name, tid, index)}.busy")
+        self.crashed = ""
+        try:
+            with open(self.marker, encoding="utf-8") as f:
+                self.crashed = f.read()
+            os.unlink(self.marker)
+        except OSError:
+            pass
         self.logs: collections.deque[str] = collections.deque(maxlen=LOG_LINES)
         self.errors: collections.deque[dict[str, Any]] = collections.deque(maxlen=MAX_OBJ_ERRS)
         self.objs = self.in_bytes = self.out_bytes = 0
@@ -73,9 +85,13 @@ class _EtlWorker:
         os.environ.setdefault("AIS_TARGET_URL", target_url)  # required by ETLServer.__init__
         self.error = ""
         self.srv: Any = None
+        self.lock = asyncio.Lock()
+        self.inflight = 0
+        self.poisoned = False
         try:
             self.srv = self._instantiate()
-            self._log(f"ETL[{self.msg.name}] ready on target {tid} (pid {os.getpid()}, runs {self.msg.runs})")
+            self._log(f"ETL[{self.msg.name}] ready on target {tid} (pid {os.getpid()}, runs {self.msg.runs})"
+                      + (f", after {self.crashed} took the previous process down" if self.crashed else ""))
         except BaseException as exc:  # reported by `ready()`: init fails with the user's error, not a hang
             self.error = f"{type(exc).__name__}: {exc}"
             self._log(f"ETL[{self.msg.name}] failed to start: {traceback.format_exc()}")
@@ -105,8 +121,38 @@ class _EtlWorker:
     def pid(self) -> int:
         return os.getpid()
 
-    def transform_batch(self, items: list[Item]) -> list[Result]:
-        return [self._one(it) for it in items]
+    async def transform_batch(self, items: list[Item]) -> list[Result]:
+        """Each object in turn, on a thread, at most `obj_timeout` each. A transform that hangs
+        fails its object and poisons this process (its thread cannot be stopped): it exits once
+        no other batch is in flight, and Ray starts a fresh one."""
+        self.inflight += 1
+        out: list[Result] = []
+        try:
+            for it in items:
+                async with self.lock:  # one transform at a time per process, as one uvicorn worker
+                    try:
+                        out.append(await asyncio.wait_for(asyncio.to_thread(self._marked, it), self.msg.obj_timeout))
+                    except asyncio.TimeoutError:
+                        self.poisoned = True
+                        _unlink(self.marker)  # reported here, not blamed on a later crash
+                        self._log(f"{it[2]}: timed out after {self.msg.obj_timeout:g}s: this process will restart")
+                        out.append((None, f"timed out after {self.msg.obj_timeout:g}s (obj_timeout)"))
+            return out
+        finally:
+            self.inflight -= 1
+            if self.poisoned and not self.inflight:
+                asyncio.get_running_loop().call_later(0.2, os._exit, 1)  # after this reply is out
+
+    def crashed_on(self) -> str:
+        """The path ("bck/obj") whose transform took the previous process down ("" if none)."""
+        return self.crashed
+
+    def _marked(self, item: Item) -> Result:
+        with open(self.marker, "w", encoding="utf-8") as f:
+            f.write(item[2])
+        out = self._one(item)
+        _unlink(self.marker)
+        return out
 
     def _one(self, item: Item) -> Result:
         fqn, data, path, args = item
@@ -164,6 +210,13 @@ class _EtlWorker:
 
     def get_logs(self) -> str:
         return "\n".join(self.logs) + ("\n" if self.logs else "")
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 EtlWorkerActor = ray.remote(_EtlWorker)

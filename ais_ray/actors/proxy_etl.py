@@ -147,7 +147,7 @@ class ProxyEtls:
                     "resources": {target_resource(tid): 0.001}}
                 if env:
                     opts["runtime_env"] = env
-                handles.append((tid, EtlWorkerActor.options(**opts).remote(dict(msg.raw), tid, url)))
+                handles.append((tid, EtlWorkerActor.options(**opts).remote(dict(msg.raw), tid, url, i)))
         try:
             errs = await asyncio.wait_for(asyncio.gather(*(h.ready.remote() for _, h in handles)), msg.init_timeout)
         except asyncio.TimeoutError:
