@@ -26,7 +26,8 @@ from ais_ray.auth.gate import internal_auth
 from ais_ray.core import headers as H
 from ais_ray.core.bmd import RemoteRef, remote_of
 from ais_ray.core.copy import COPIED, PRESENCE_PRESENT, SKIPPED, same_copy
-from ais_ray.core.errors import AisError, ErrBadRequest, ErrInvalidName, ErrNotFound, ErrObjNotFound, ErrUnsupported
+from ais_ray.core.errors import AisError, ErrBadRequest, ErrInvalidName, ErrNotFound, ErrObjNotFound
+from ais_ray.core.etl import check_query as check_etl_query
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, parse_uname
 from ais_ray.core.owt import OWT_HEADER, Owt
@@ -59,16 +60,16 @@ class ObjCopier:
 
     async def copy(self, req: web.Request, bck: Bucket, name: str, ref: RemoteRef | None) -> web.Response:
         dst, dst_name = parse_uname(req.query[H.Q_OBJ_TO])
-        if req.query.get(H.Q_ETL_NAME):
-            raise ErrUnsupported(f'ETL is not supported: cannot copy with {H.Q_ETL_NAME}="{req.query[H.Q_ETL_NAME]}"')
         if req.content_length or req.headers.get("Transfer-Encoding"):
             raise ErrBadRequest(f"copy ({H.Q_OBJ_TO}) takes no request body")
         await self.copy_one(bck, name, ref, dst, dst_name, latest=H.is_true(req.query.get(H.Q_LATEST)),
-                            sync=H.is_true(req.query.get(H.Q_SYNC)))
+                            sync=H.is_true(req.query.get(H.Q_SYNC)), etl=check_etl_query(req.query),
+                            etl_args=req.query.get("etl_args", ""))
         return web.Response(status=200)
 
     async def copy_one(self, bck: Bucket, name: str, ref: RemoteRef | None, dst: Bucket, dst_name: str, *,
-                       latest: bool = False, sync: bool = False, etl: tuple[str, ...] = ()) -> tuple[str, int]:
+                       latest: bool = False, sync: bool = False, etl: tuple[str, ...] = (),
+                       etl_args: str = "") -> tuple[str, int]:
         """Copy one object this mountpath owns (the HTTP copy and the copy jobs): ("ok"|"skipped", size).
 
         With `etl` (offline transform: etl-bck, etl-listrange), the object goes through those
@@ -95,7 +96,7 @@ class ObjCopier:
         try:
             mp = self._dst_mountpath(dst, dst_name)
             if etl:
-                f, attrs = await self._transform(f, attrs, bck, name, etl)
+                f, attrs = await self._transform(f, attrs, bck, name, etl, etl_args)
                 await self._send(f, attrs, mp, dst, dst_name, owt=Owt.TRANSFORM)
                 self.ctx.stats.add("etl.offline", attrs.size)
                 return COPIED, attrs.size
@@ -107,11 +108,11 @@ class ObjCopier:
         self.ctx.stats.add("copy", attrs.size)
         return COPIED, attrs.size
 
-    async def _transform(self, f: BinaryIO, attrs: ObjAttrs, bck: Bucket, name: str,
-                         etl: tuple[str, ...]) -> tuple[BinaryIO, ObjAttrs]:
+    async def _transform(self, f: BinaryIO, attrs: ObjAttrs, bck: Bucket, name: str, etl: tuple[str, ...],
+                         args: str) -> tuple[BinaryIO, ObjAttrs]:
         """The open source through the ETL stages: the result as an open in-memory object."""
         f.close()  # the worker reads the file itself (direct FQN)
-        out = await self.etl.transform(etl, self.ctx.store.fqn(bck, name), attrs.size, f"{bck.name}/{name}", "")
+        out = await self.etl.transform(etl, self.ctx.store.fqn(bck, name), attrs.size, f"{bck.name}/{name}", args)
         return io.BytesIO(out), ObjAttrs(size=len(out))
 
     async def delete_dst(self, dst: Bucket, dst_name: str) -> bool:

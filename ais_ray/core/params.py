@@ -28,8 +28,9 @@ ROUTES: dict[str, dict[str, frozenset[str]]] = {
         # etl_*: inline transform (actors/etl_inline.py)
         "GET": frozenset({H.Q_ARCHPATH, H.Q_ARCHREGX, H.Q_ARCHMODE, H.Q_LATEST, "original_url", H.Q_GFN, H.Q_GRANT,
                           H.Q_ETL_NAME, "etl_args", "etl_pipeline"}),
-        # object_to + latest-ver + synchronize: single-object copy (actors/objcopy.py)
-        "PUT": frozenset({H.Q_OBJ_TO, H.Q_LATEST, H.Q_SYNC, "original_url", H.Q_GRANT}),
+        # object_to + latest-ver + synchronize: single-object copy (actors/objcopy.py), through an ETL with etl_*
+        "PUT": frozenset({H.Q_OBJ_TO, H.Q_LATEST, H.Q_SYNC, "original_url", H.Q_GRANT, H.Q_ETL_NAME, "etl_args",
+                          "etl_pipeline"}),
         # presence 2..4: only a stored copy counts (no remote HEAD): a copy's skip check
         "HEAD": frozenset({H.Q_PROPS, H.Q_PRESENCE, "original_url", H.Q_GRANT}),
         "DELETE": frozenset({"original_url", H.Q_GRANT}),
@@ -55,7 +56,7 @@ ROUTES: dict[str, dict[str, frozenset[str]]] = {
 
 # known AIStore parameters that are not implemented here: name -> the feature, for the message
 REFUSED: dict[str, str] = {
-    H.Q_ETL_NAME: "ETL", "etl_args": "ETL", "etl_pipeline": "ETL", "etl_fqn": "ETL",
+    "etl_fqn": "ETL's direct FQN (workers get the file path from the mountpath itself)",
     "append_type": "append", "append_handle": "append", "set-new-custom": "custom metadata (PATCH)",
     "uploadId": "multipart upload", "partNumber": "multipart upload",
     "coloc": "get-batch", "severity": "logs", "all": "logs",
