@@ -37,6 +37,7 @@ from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name
 from ais_ray.core.owt import OWT_HEADER, Owt, put_owt
 from ais_ray.core.ranges import parse_range
+from ais_ray.fs.atime import FLUSH_EVERY as ATIME_FLUSH_EVERY
 from ais_ray.fs.write import write_stream
 from ais_ray.stats import Counters
 
@@ -162,6 +163,7 @@ class DataServer:
         self.mover = Mover(ctx, self.copier, lambda: self.url)
         self.ec = ECServer(ctx)  # erasure coding: the internal /v1/ec route and the object hooks
         self.ec.register(self.app)
+        self._atime_task: asyncio.Future[None] | None = None
 
     async def start(self, host: str, port: int) -> str:
         """Bind `port` if free (stable URLs across restarts), else any free port; return the URL."""
@@ -171,9 +173,20 @@ class DataServer:
         site = web.SockSite(self._runner, sock, backlog=1024)
         await site.start()
         self.url = f"http://{host}:{sock.getsockname()[1]}"
+        self._atime_task = asyncio.ensure_future(self._flush_atimes())
         return self.url
 
+    async def _flush_atimes(self) -> None:
+        """Write the access times GETs noted (`fs/atime.py`), every few seconds."""
+        while True:
+            await asyncio.sleep(ATIME_FLUSH_EVERY)
+            if len(self.ctx.store.atimes):
+                await asyncio.to_thread(self.ctx.store.atimes.flush)
+
     async def stop(self) -> None:
+        if self._atime_task is not None:
+            self._atime_task.cancel()
+        await asyncio.to_thread(self.ctx.store.atimes.flush)
         await self.copier.close()
         await self.ec.close()
         if self._runner is not None:
@@ -276,7 +289,8 @@ class DataServer:
             await resp.write_eof()
         finally:
             f.close()
-        await asyncio.to_thread(self.ctx.store.touch, bck, name, attrs)
+        if self.ctx.store.touch(bck, name):
+            await asyncio.to_thread(self.ctx.store.atimes.flush)
         return resp
 
     async def _cold_get(self, req: web.Request, bck: Bucket, name: str, ref: RemoteRef) -> web.StreamResponse:
