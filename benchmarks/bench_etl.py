@@ -161,7 +161,7 @@ def main() -> None:
                 results["sets"][ds.name] = {"ais-ray": asyncio.run(ais_rows(cl.endpoint, work / "data", ds))}
         import ray
 
-        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
         for ds in sets:
             peers: dict[str, dict[str, float]] = {"ray-data": {}, "mp": {}}
             for fn in ("identity", "cpu"):
