@@ -156,9 +156,16 @@ def main() -> None:
     results: dict[str, Any] = {"info": info, "sets": {}}
     try:
         generate(work / "data", sets)
-        with ais_cluster(str(work / "ais"), targets=2, mountpaths=2) as cl:
-            for ds in sets:
-                results["sets"][ds.name] = {"ais-ray": asyncio.run(ais_rows(cl.endpoint, work / "data", ds))}
+        for attempt in range(2):  # on a loaded machine `up` can hit Ray's startup timeout once
+            try:
+                with ais_cluster(str(work / f"ais{attempt}"), targets=2, mountpaths=2) as cl:
+                    for ds in sets:
+                        results["sets"][ds.name] = {"ais-ray": asyncio.run(ais_rows(cl.endpoint, work / "data", ds))}
+                break
+            except RuntimeError as exc:
+                if attempt or "failed to start" not in str(exc):
+                    raise
+                print(f"cluster did not start, once more: {str(exc)[:200]}", file=sys.stderr)
         import ray
 
         ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
