@@ -37,6 +37,7 @@ from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name
 from ais_ray.core.owt import OWT_HEADER, Owt, put_owt
 from ais_ray.core.ranges import parse_range
+from ais_ray.actors.mpu import MpuServer
 from ais_ray.fs.atime import FLUSH_EVERY as ATIME_FLUSH_EVERY
 from ais_ray.fs.write import write_stream
 from ais_ray.stats import Counters
@@ -163,6 +164,8 @@ class DataServer:
         self.mover = Mover(ctx, self.copier, lambda: self.url)
         self.ec = ECServer(ctx)  # erasure coding: the internal /v1/ec route and the object hooks
         self.ec.register(self.app)
+        self.mpu = MpuServer(ctx)  # multipart uploads (the S3 API's): internal /v1/mpu/ routes
+        self.mpu.register(self.app)
         self._atime_task: asyncio.Future[None] | None = None
 
     async def start(self, host: str, port: int) -> str:
@@ -213,11 +216,11 @@ class DataServer:
             return await self.mover.receive(req, bck, name)
         self.ctx.store.fqn(bck, name)  # validate the name before reading the body
         through = self.cold.write_through(ref, name) if ref is not None else None  # the remote has it first
-        await write_stream(self.ctx.store, bck, name, req.content.iter_any(), owt,
-                           expect_size=-1 if req.content_length is None else req.content_length,
-                           write_through=through)
+        attrs = await write_stream(self.ctx.store, bck, name, req.content.iter_any(), owt,
+                                   expect_size=-1 if req.content_length is None else req.content_length,
+                                   write_through=through)
         await self.ec.after_put(bck, name)
-        return web.Response(status=200)
+        return web.Response(status=200, headers={H.ETAG: H.etag(attrs.src_etag, attrs.cksum)})
 
     async def get_object(self, req: web.Request) -> web.StreamResponse:
         bck, name, ref = self._locate(req)

@@ -131,6 +131,8 @@ class _MountpathActor:
         self.server = DataServer(self.ctx)
         saved = store.load_meta(PORT_FILE)
         self.url = self.io.run_sync(self.server.start(host, int(saved) if saved else 0))
+        if n := self.server.mpu.remove_stale():
+            log.info("%s: removed %d multipart uploads nobody completed for a day", path, n)
         stale = self.io.run_sync(remove_stale_chunks(store))
         if stale:
             log.info("%s: removed %d stale partial blob downloads", path, stale)
