@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from aiohttp import web
 
-from ais_ray.actors import archget
+from ais_ray.actors import archget, etl_inline
 from ais_ray.actors.blobs import Blobs
 from ais_ray.actors.cold import ColdGets
 from ais_ray.actors.ecserver import ECServer
+from ais_ray.actors.etl_pool import EtlPools
 from ais_ray.actors.mover import Mover
 from ais_ray.actors.objcopy import ObjCopier
 from ais_ray.auth.gate import authorize, cluster_secret
@@ -30,11 +31,13 @@ from ais_ray.core.auth import Claims
 from ais_ray.core.blob import blob_source
 from ais_ray.core.copy import present_only
 from ais_ray.core.bmd import RemoteRef, remote_of
+from ais_ray.core.etl import check_query as check_etl_query
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrObjNotFound, ErrUnsupported, error_body
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name
 from ais_ray.core.owt import OWT_HEADER, Owt, put_owt
 from ais_ray.core.ranges import parse_range
+from ais_ray.actors.mpu import MpuServer
 from ais_ray.fs.atime import FLUSH_EVERY as ATIME_FLUSH_EVERY
 from ais_ray.fs.write import write_stream
 from ais_ray.stats import Counters
@@ -156,10 +159,13 @@ class DataServer:
         self.url = ""
         self.cold = ColdGets(ctx.store)
         self.blobs = Blobs(ctx)
-        self.copier = ObjCopier(ctx, self.cold, lambda: self.url)
+        self.etl = EtlPools(ctx.tid)  # this node's ETL workers (inline GETs, offline jobs)
+        self.copier = ObjCopier(ctx, self.cold, lambda: self.url, self.etl)
         self.mover = Mover(ctx, self.copier, lambda: self.url)
         self.ec = ECServer(ctx)  # erasure coding: the internal /v1/ec route and the object hooks
         self.ec.register(self.app)
+        self.mpu = MpuServer(ctx)  # multipart uploads (the S3 API's): internal /v1/mpu/ routes
+        self.mpu.register(self.app)
         self._atime_task: asyncio.Future[None] | None = None
 
     async def start(self, host: str, port: int) -> str:
@@ -210,14 +216,18 @@ class DataServer:
             return await self.mover.receive(req, bck, name)
         self.ctx.store.fqn(bck, name)  # validate the name before reading the body
         through = self.cold.write_through(ref, name) if ref is not None else None  # the remote has it first
-        await write_stream(self.ctx.store, bck, name, req.content.iter_any(), owt,
-                           expect_size=-1 if req.content_length is None else req.content_length,
-                           write_through=through)
+        attrs = await write_stream(self.ctx.store, bck, name, req.content.iter_any(), owt,
+                                   expect_size=-1 if req.content_length is None else req.content_length,
+                                   write_through=through)
         await self.ec.after_put(bck, name)
-        return web.Response(status=200)
+        return web.Response(status=200, headers={H.ETAG: H.etag(attrs.src_etag, attrs.cksum)})
 
     async def get_object(self, req: web.Request) -> web.StreamResponse:
         bck, name, ref = self._locate(req)
+        stages = check_etl_query(req.query)
+        if stages:  # inline transform (actors/etl_inline.py)
+            return await etl_inline.serve(req, self.etl, self.ctx, bck, name, lambda: self._open_stored(bck, name, ref),
+                                          stages)
         arch = archget.query(req)
         if arch is not None:  # member(s) of a shard (actors/archget.py)
             f, attrs = await self._open_stored(bck, name, ref)

@@ -60,9 +60,9 @@ def cmd_ls(args: argparse.Namespace) -> int:
     flags = FLAG_CACHED if args.cached else 0
 
     async def go(c: AisClient) -> int:
-        # an ais bucket in front of a cloud one lists in its remote's columns (seed 003 diffs the two)
-        remote = bck.is_remote or (not args.props and bool((await c.bucket_props(bck)).get("backend_bck", {}).get("name")))
-        props = args.props or ("name,size,cached" if remote else "name,size")
+        # every bucket lists NAME SIZE, plus CACHED when it says something (below): an ais bucket in
+        # front of a cloud one and the cloud bucket itself list alike (seed 003 diffs the two)
+        props = args.props or "name,size,cached"
         entries = [e async for e in c.list_objects(bck, prefix=prefix, props=props.replace(",cached", ""),
                                                    page_size=args.page_size, flags=flags)]
         if args.json:

@@ -12,10 +12,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from ais_ray.auth.gate import redirect_location
+from ais_ray.core.etl import check_query as check_etl_query
 from ais_ray.core.blob import parse_blob_chunk, parse_blob_workers
 from ais_ray.core.errors import ErrBadRequest
 from ais_ray.core import headers as H
-from ais_ray.core.names import Provider, http_bucket, parse_uname, split_obj_path, validate_obj_name
+from ais_ray.core.names import Bucket, Provider, http_bucket, parse_uname, split_obj_path, validate_obj_name
+from ais_ray.core.smap import MountpathInfo
 from ais_ray.serve.state import state
 from ais_ray.serve.wire import bucket_from, read_action
 
@@ -37,10 +39,17 @@ async def redirect_to_owner(req: Request) -> Response:
         ht, origin, _ = http_bucket(req.query_params["original_url"])
         if ht.name != bck.name:
             raise ErrBadRequest(f'original_url {req.query_params["original_url"]} belongs to {ht}, not {bck}')
-    await state().bucket_props(bck, origin=origin)
-    _, mp = (await state().smap()).locate(bck.uname(obj))
+    mp = await owner_mountpath(bck, obj, req.method, origin=origin)
     location = redirect_location(mp.url, req.method, raw, req.url.query, getattr(req.state, "claims", None), None, bck)
     return RedirectResponse(location, status_code=307)
+
+
+async def owner_mountpath(bck: Bucket, obj: str, method: str, *, origin: str = "") -> MountpathInfo:
+    """Where an object request is sent: the HRW owner's mountpath in the cached Smap (a remote
+    bucket is added on first use). One rule for Serve's handler and the front door."""
+    await state().bucket_props(bck, origin=origin)
+    _, mp = (await state().smap()).locate(bck.uname(obj))
+    return mp
 
 
 _DOC = "Redirects (307) to the owning target's data server, which serves the object."
@@ -48,6 +57,7 @@ _DOC = "Redirects (307) to the owning target's data server, which serves the obj
 
 @router.get("/v1/objects/{bucket}/{obj:path}", summary="GET object (Range supported)", description=_DOC)
 async def get_object(req: Request, bucket: str, obj: str) -> Response:
+    check_etl_query(req.query_params)  # a bad ETL name is a 400 here, before the redirect
     return await redirect_to_owner(req)
 
 
