@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 FRONT_DOOR_NAME = "ais-front-door"
 FAST_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+CHANGES = frozenset({"PUT", "POST", "DELETE", "PATCH"})  # forwarded requests that may change the Smap or BMD
 SLOW_PARAMS = frozenset({"original_url", H.Q_OBJ_TO})  # object requests Serve's handler checks further
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
                         "transfer-encoding", "upgrade", "host", "content-length"})
@@ -148,6 +149,10 @@ class FrontDoorServer:
         try:
             async with self._session.request(req.method, self.serve_url + req.raw_path, headers=headers, data=body,
                                              allow_redirects=False) as up:
+                if req.method in CHANGES and up.status < 400:
+                    # read your writes: a client that just changed the cluster (membership, buckets)
+                    # must not be redirected by the map from before its change
+                    await self.state.refresh(force=True)
                 resp = web.StreamResponse(status=up.status, reason=up.reason)
                 for k, v in up.headers.items():
                     if k.lower() not in HOP_BY_HOP:
