@@ -155,9 +155,9 @@ class DataServer:
         self.url = ""
         self.cold = ColdGets(ctx.store)
         self.blobs = Blobs(ctx)
-        self.copier = ObjCopier(ctx, self.cold, lambda: self.url)
-        self.mover = Mover(ctx, self.copier, lambda: self.url)
         self.ec = ECServer(ctx)  # erasure coding: the internal /v1/ec route and the object hooks
+        self.copier = ObjCopier(ctx, self.cold, lambda: self.url, self.ec.restore)
+        self.mover = Mover(ctx, self.copier, lambda: self.url)
         self.ec.register(self.app)
 
     async def start(self, host: str, port: int) -> str:
@@ -214,6 +214,9 @@ class DataServer:
         try:
             f, attrs = await self._open_here(req, bck, name)
         except ErrObjNotFound:
+            opened = None if _gfn(req) else await self.ec.standin_open(bck, name)
+            if opened is not None:  # the owner is offline: rebuilt here for this read
+                return await self._serve_local(req, bck, name, *opened)
             if not _gfn(req) and await self.ec.restore(bck, name):  # the main replica is lost: rebuilt from slices/replicas
                 f, attrs = await asyncio.to_thread(self.ctx.store.open, bck, name)
                 return await self._serve_local(req, bck, name, f, attrs)
@@ -337,9 +340,14 @@ class DataServer:
             try:
                 attrs, mtime = await asyncio.to_thread(self._load_with_mtime, bck, name)
             except ErrObjNotFound:
-                if _gfn(req) or not (await self.mover.from_neighbor(bck, name) or await self.ec.restore(bck, name)):
+                opened = None if _gfn(req) else await self.ec.standin_open(bck, name)
+                if opened is not None:  # the owner is offline: its stand-in answers
+                    opened[0].close()
+                    attrs, mtime = opened[1], 0.0
+                elif _gfn(req) or not (await self.mover.from_neighbor(bck, name) or await self.ec.restore(bck, name)):
                     raise
-                attrs, mtime = await asyncio.to_thread(self._load_with_mtime, bck, name)
+                else:
+                    attrs, mtime = await asyncio.to_thread(self._load_with_mtime, bck, name)
             headers = obj_headers(bck, name, attrs, self.ctx.location, mtime)
             if "ec" in props:
                 headers.update(await self.ec.head_headers(bck, name))

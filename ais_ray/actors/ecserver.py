@@ -11,14 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import aiohttp
 from aiohttp import web
 
 from ais_ray.core import headers as H
-from ais_ray.core.ec import Metafile
+from ais_ray.core.ec import Metafile, standin
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrObjNotFound
+from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name
 from ais_ray.ec.manager import PUT, ECManager
 from ais_ray.ec.peers import EC_PATH, META_HEADER, READ_CHUNK, WHAT_META, WHAT_VERIFY
@@ -79,6 +80,22 @@ class ECServer:
         except ErrObjNotFound:
             return False
         return True
+
+    async def standin_open(self, bck: Bucket, name: str) -> tuple[BinaryIO, ObjAttrs] | None:
+        """A read of an object whose owner is offline, sent here as its stand-in (`core/ec.py::standin`):
+        rebuilt for this read (`ECManager.degraded`). None: this target is not the stand-in (or the
+        bucket is not erasure-coded) — the caller goes on as for any object missing here.
+
+        Raises:
+            ErrObjNotFound: the stand-in cannot rebuild it.
+        """
+        smap = self.ctx.meta.smap
+        if smap is None or not self.enabled(bck):
+            return None
+        uname = bck.uname(name)
+        if smap.owner(uname).daemon_id == self.ctx.tid or standin(smap, uname).daemon_id != self.ctx.tid:
+            return None
+        return await self.ec.degraded(bck, name)
 
     async def delete(self, bck: Bucket, name: str) -> None:
         if self.enabled(bck):

@@ -11,6 +11,7 @@ Mirrors AIStore's `PUT ?object_to=` (Go `ais/tgtobj.go` copy-object, CLI `ais cp
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, BinaryIO, TypeVar
 from urllib.parse import quote
@@ -39,14 +40,17 @@ READ_CHUNK = 1 << 20
 PEER_RETRIES = 20
 KEPT_THEIRS = "kept"  # a move's reply header REB_ATTRS: the receiver already had a newer object
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class ObjCopier:
     """Copies objects owned by one mountpath to wherever HRW places their destination."""
 
-    def __init__(self, ctx: MountpathContext, cold: ColdGets, own_url: Callable[[], str]) -> None:
+    def __init__(self, ctx: MountpathContext, cold: ColdGets, own_url: Callable[[], str],
+                 restore: Callable[[Bucket, str], Awaitable[bool]] | None = None) -> None:
         self.ctx = ctx
         self.cold = cold
+        self._restore = restore  # an erasure-coded source whose main is missing here: rebuilt first
         self._own_url = own_url  # this mountpath's data server
         self._session: aiohttp.ClientSession | None = None
 
@@ -87,9 +91,20 @@ class ObjCopier:
             raise
         try:
             mp = self._dst_mountpath(dst, dst_name)
-            if not (latest or sync) and await self._holds_same(mp, dst, dst_name, attrs):
-                return SKIPPED, attrs.size
-            await self._send(f, attrs, mp, dst, dst_name)
+            while True:
+                try:
+                    if not (latest or sync) and await self._holds_same(mp, dst, dst_name, attrs):
+                        return SKIPPED, attrs.size
+                    await self._send(f, attrs, mp, dst, dst_name)
+                    break
+                except Exception as exc:
+                    # its owner unreachable: once the Smap places it elsewhere (the node lost and taken
+                    # out of placement meanwhile), the copy goes there
+                    now = self._dst_mountpath(dst, dst_name)
+                    if now == mp or not retriable_transport(exc):
+                        raise
+                    log.info("copy %s/%s: %s unreachable, placed on %s now", dst, dst_name, mp.url, now.url)
+                    mp = now
         finally:
             f.close()
         self.ctx.stats.add("copy", attrs.size)
@@ -122,7 +137,9 @@ class ObjCopier:
             f, attrs = await asyncio.to_thread(store.open, bck, name)
         except ErrObjNotFound:
             if ref is None:
-                raise
+                if self._restore is None or not await self._restore(bck, name):
+                    raise
+                return await asyncio.to_thread(store.open, bck, name)
             await self.cold.fetch(bck, ref, name, None)
             return await asyncio.to_thread(store.open, bck, name)
         if ref is not None and (latest or sync):

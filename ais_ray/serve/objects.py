@@ -13,6 +13,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from ais_ray.auth.gate import redirect_location
 from ais_ray.core.blob import parse_blob_chunk, parse_blob_workers
+from ais_ray.core.ec import standin
 from ais_ray.core.errors import ErrBadRequest
 from ais_ray.core import headers as H
 from ais_ray.core.names import Provider, http_bucket, parse_uname, split_obj_path, validate_obj_name
@@ -37,8 +38,11 @@ async def redirect_to_owner(req: Request) -> Response:
         ht, origin, _ = http_bucket(req.query_params["original_url"])
         if ht.name != bck.name:
             raise ErrBadRequest(f'original_url {req.query_params["original_url"]} belongs to {ht}, not {bck}')
-    await state().bucket_props(bck, origin=origin)
-    _, mp = (await state().smap()).locate(bck.uname(obj))
+    props = await state().bucket_props(bck, origin=origin)
+    smap, uname = await state().smap(), bck.uname(obj)
+    reads = props.ec.enabled and req.method in ("GET", "HEAD")  # owner offline: a read is rebuilt elsewhere
+    tsi = standin(smap, uname) if reads else smap.owner(uname)
+    mp = tsi.mountpath_for(uname)
     location = redirect_location(mp.url, req.method, raw, req.url.query, getattr(req.state, "claims", None), None, bck)
     return RedirectResponse(location, status_code=307)
 
