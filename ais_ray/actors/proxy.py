@@ -422,7 +422,10 @@ class _ProxyActor(ProxyMembers, ProxyNodes):
         if not snaps:
             raise ErrJobNotFound(xid or kind)
         st = xact_status(xid, kind, snaps)
-        if st["end_time"] and len(parts) < len(targets):  # a target that did not answer (restarting) may still work
+        # a target that did not answer (restarting) may still work, unless it is lost and out of placement
+        # (offline in maintenance: its objects' new owners took its share over, `jobs/ec_cover.py`)
+        lost = {t for t, s in self.smap.targets.items() if s.flags & FLAG_OFFLINE and s.in_maint_or_decomm}
+        if st["end_time"] and any(t not in parts and t not in lost for t in targets):
             st = {**st, "end_time": 0, "is_idle": False}
         return st
 

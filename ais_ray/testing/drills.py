@@ -167,11 +167,16 @@ def source_props(c: Cluster, drill: str) -> str:
     return ""
 
 
+def rmb(c: Cluster, bck: str) -> None:
+    """Remove `bck` if it exists."""
+    subprocess.run([*AIS_RAY, "rmb", bck], env=c.env, capture_output=True)
+
+
 def setup(c: Cluster, drill: str, shards: int, tmp: str) -> dict[str, str]:
     """A fresh source of `shards` shards (PUT with the CLI); their digests."""
     src = SRC[drill]
     for b in (src, DST):
-        subprocess.run([*AIS_RAY, "rmb", b], env=c.env, capture_output=True)
+        rmb(c, b)
     props = source_props(c, drill)
     c.cli("create", src, *(["--props", props] if props else []))
     log(f"{src}: {props or 'no redundancy'}")
@@ -239,25 +244,38 @@ class RoundResult:
     total_s: float  # including checks and the restore
 
 
-def round_(c: Cluster, drill: str, src_digests: dict[str, str], rnd: random.Random, *,
-           max_delay: float = 4.0) -> RoundResult:
-    src, shards = SRC[drill], len(src_digests)
-    t0 = time.monotonic()
-    out = c.cli("cp", src, DST)
+def start_copy(c: Cluster, drill: str) -> str:
+    """`ais-ray cp` of the drill's source to DST; the job id."""
+    out = c.cli("cp", SRC[drill], DST)
     m = re.search(r"\[([^\]]+)\]", out)
     if not m:
         raise Fail(f"no job id in: {out!r}")
-    xid = m.group(1)
-    time.sleep(rnd.uniform(0, max_delay))
+    return m.group(1)
+
+
+def round_(c: Cluster, drill: str, src_digests: dict[str, str], rnd: random.Random, *,
+           max_delay: float = 4.0, delay: float | None = None, on_copy: Callable[[str], None] | None = None
+           ) -> RoundResult:
+    """One round: the copy, the disruption after `delay` s (None: a random 0..`max_delay`), the
+    checks, the restore and the checks again. `on_copy(xid)` once the copy started (a benchmark's sampler)."""
+    src, shards = SRC[drill], len(src_digests)
+    t0 = time.monotonic()
+    xid = start_copy(c, drill)
+    if on_copy is not None:
+        on_copy(xid)
+    time.sleep(rnd.uniform(0, max_delay) if delay is None else delay)
     at = time.monotonic() - t0
     d = disrupt(c, drill, rnd)
     try:
         c.cli("wait", xid, "--timeout", WAIT)
         copy_s = time.monotonic() - t0
         log(f"copy {xid} done in {copy_s:.1f}s")
-        expect(f"{DST} listed", names(c, DST), sorted(src_digests))
-        expect(f"{src} summary", summary_count(c, src), shards)
+        # reads first: the objects of a lost node are rebuilt (and kept) by their new owners
         expect(f"{DST} checksums", digests(c, DST, sorted(src_digests)), src_digests)
+        expect(f"{DST} listed", names(c, DST), sorted(src_digests))
+        if d.killed:
+            expect(f"{src} checksums", digests(c, src, sorted(src_digests)), src_digests)
+        expect(f"{src} summary", summary_count(c, src), shards)
     finally:
         restore(c, d)
     expect(f"{DST} summary after restore", summary_count(c, DST), shards)
@@ -275,5 +293,5 @@ def run(c: Cluster, drill: str, rounds: int, shards: int, tmp: str, rnd: random.
     for r in range(1, rounds + 1):
         log(f"round {r}/{rounds} ({drill})")
         out.append(round_(c, drill, src_digests, rnd, max_delay=max_delay))
-    subprocess.run([*AIS_RAY, "rmb", SRC[drill]], env=c.env, capture_output=True)
+    rmb(c, SRC[drill])
     return out
