@@ -156,7 +156,7 @@ class DataServer:
         self.cold = ColdGets(ctx.store)
         self.blobs = Blobs(ctx)
         self.ec = ECServer(ctx)  # erasure coding: the internal /v1/ec route and the object hooks
-        self.copier = ObjCopier(ctx, self.cold, lambda: self.url, self.ec.restore)
+        self.copier = ObjCopier(ctx, self.cold, lambda: self.url, self.ec)
         self.mover = Mover(ctx, self.copier, lambda: self.url)
         self.ec.register(self.app)
 
@@ -194,7 +194,9 @@ class DataServer:
             raise ErrUnsupported("append is not supported")
         owt = put_owt(req.headers.get(OWT_HEADER, ""))
         if owt is Owt.REBALANCE:  # an object moving here (rebalance, resilver)
-            return await self.mover.receive(req, bck, name)
+            resp = await self.mover.receive(req, bck, name)
+            await self.ec.after_moved(bck, name)
+            return resp
         self.ctx.store.fqn(bck, name)  # validate the name before reading the body
         through = self.cold.write_through(ref, name) if ref is not None else None  # the remote has it first
         await write_stream(self.ctx.store, bck, name, req.content.iter_any(), owt,

@@ -34,6 +34,7 @@ from ais_ray.fs.write import write_stream
 
 if TYPE_CHECKING:
     from ais_ray.actors.cold import ColdGets
+    from ais_ray.actors.ecserver import ECServer
     from ais_ray.actors.mountpath import MountpathContext
 
 READ_CHUNK = 1 << 20
@@ -46,11 +47,10 @@ log = logging.getLogger(__name__)
 class ObjCopier:
     """Copies objects owned by one mountpath to wherever HRW places their destination."""
 
-    def __init__(self, ctx: MountpathContext, cold: ColdGets, own_url: Callable[[], str],
-                 restore: Callable[[Bucket, str], Awaitable[bool]] | None = None) -> None:
+    def __init__(self, ctx: MountpathContext, cold: ColdGets, own_url: Callable[[], str], ec: ECServer | None = None) -> None:
         self.ctx = ctx
         self.cold = cold
-        self._restore = restore  # an erasure-coded source whose main is missing here: rebuilt first
+        self._ec = ec  # erasure coding: a missing source rebuilt first, a destination written here encoded
         self._own_url = own_url  # this mountpath's data server
         self._session: aiohttp.ClientSession | None = None
 
@@ -137,7 +137,7 @@ class ObjCopier:
             f, attrs = await asyncio.to_thread(store.open, bck, name)
         except ErrObjNotFound:
             if ref is None:
-                if self._restore is None or not await self._restore(bck, name):
+                if self._ec is None or not await self._ec.restore(bck, name):
                     raise
                 return await asyncio.to_thread(store.open, bck, name)
             await self.cold.fetch(bck, ref, name, None)
@@ -234,6 +234,8 @@ class ObjCopier:
             dst_ref = remote_of(dst, self.ctx.meta.bmd.must_get(dst))
             through = self.cold.write_through(dst_ref, dst_name) if dst_ref is not None else None
             await write_stream(store, dst, dst_name, body(), Owt.COPY, expect_size=attrs.size, write_through=through)
+            if self._ec is not None:  # as the data server's PUT does
+                await self._ec.after_put(dst, dst_name)
             return True
         hdrs = {"Content-Length": str(attrs.size), "Content-Type": "application/octet-stream",
                 OWT_HEADER: owt.value, **(headers or {})}

@@ -35,6 +35,7 @@ QUEUE = 2  # fragments (or 1 MiB chunks) queued per holder
 PUT = "put"  # a new write: always a new generation
 ENCODE = "encode"  # ec-encode: skip what is encoded for the current placement
 RECOVER = "recover"  # ec-encode --recover: also re-send what holders lack
+MOVED = "moved"  # rebalanced here: re-encode for the new placement unless the slices already fit it
 
 
 class Meta(Protocol):
@@ -98,14 +99,19 @@ class ECManager:
             plan = place(smap, bck.uname(name), conf, attrs.size)
             if plan.main != self.tid:
                 return "skipped"  # not the owner: a misplaced object is the rebalance's
-            old = await asyncio.to_thread(self.slices.load_meta, bck, name)
+            old = local = await asyncio.to_thread(self.slices.load_meta, bck, name)
+            if old is None and mode == MOVED:  # moved here: the generation goes on from the holders' metafiles
+                old = await self._newest_elsewhere(smap, bck, name)
             current = old is not None and old.generation > 0 and old.obj_cksum == attrs.cksum and \
                 old.obj_version == attrs.version and dict(old.nodes) == plan.nodes() and \
                 (old.data_slices, old.parity_slices) == (conf.data_slices, conf.parity_slices)
             holders = plan.holders
             if current and mode != PUT:
                 assert old is not None
-                if mode == ENCODE:
+                if mode in (ENCODE, MOVED):
+                    if local is None:  # the slices are current: the main here keeps their metafile
+                        main = replace(old, slice_id=0, is_copy=False, slice_cksum="", replica_node=self.tid)
+                        await asyncio.to_thread(self.slices.save_meta, bck, name, main)
                     return "skipped"
                 holders = tuple(await self._missing(smap, bck, name, old))
                 if not holders:
@@ -121,6 +127,12 @@ class ECManager:
             return "ok"
         finally:
             f.close()
+
+    async def _newest_elsewhere(self, smap: Smap, bck: Bucket, name: str) -> Metafile | None:
+        """The newest metafile the other reachable targets hold for the object (None: none)."""
+        others = [t for t in smap.targets if t != self.tid and reachable(smap, t)]
+        got = await asyncio.gather(*(self.peers.meta(url_of(smap, t, bck, name), bck) for t in others))
+        return max((m for m in got if m is not None), key=lambda m: m.generation, default=None)
 
     async def _missing(self, smap: Smap, bck: Bucket, name: str, meta: Metafile) -> list[tuple[str, int]]:
         """The holders of `meta` whose slice is missing, corrupt or of another generation."""
