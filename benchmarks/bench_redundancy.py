@@ -2,6 +2,7 @@
 
     python benchmarks/bench_redundancy.py buckets --targets 3 --mountpaths 3   # plain, mirror 2/3, EC
     python benchmarks/bench_redundancy.py drills --nodes 3 --mountpaths 3 --shards 2000
+    python benchmarks/bench_redundancy.py drills --endpoint URL --data-dir DIR   # a running `ais-ray up --nodes N`
 
 `buckets`: `ais-ray up --targets N --mountpaths M` in a temp dir; per bucket kind (plain, 2-way
 and 3-way mirror, EC sliced D+P) PUT of --small-n x 1 MiB and --large-n x 64 MiB, GET latency of
@@ -28,6 +29,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import requests
@@ -141,13 +144,21 @@ def one_copy(c: D.Cluster, drill: str, src_digests: dict[str, str], args: argpar
     return {"seconds": seconds, "points": pts, "rates": rs, "objs": len(src_digests)}
 
 
+@contextmanager
+def drill_cluster(args: argparse.Namespace, tmp: str) -> Iterator[D.Cluster]:
+    """The running cluster of --endpoint / --data-dir, or a new `ais-ray up --nodes N` for this run."""
+    if args.endpoint:
+        yield D.Cluster(args.endpoint, {**os.environ, "AIS_ENDPOINT": args.endpoint}, args.data_dir)
+        return
+    with ais_cluster(os.path.join(tmp, "ais"), nodes=args.nodes, mountpaths=args.mountpaths,
+                     fsync=not args.no_fsync) as ac:
+        yield D.Cluster(ac.endpoint, {**os.environ, "AIS_ENDPOINT": ac.endpoint}, ac.data_dir)
+
+
 def bench_drills(args: argparse.Namespace) -> tuple[list[list[str]], dict[str, Any]]:
     out: dict[str, Any] = {}
     rows = []
-    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp, \
-            ais_cluster(os.path.join(tmp, "ais"), nodes=args.nodes, mountpaths=args.mountpaths,
-                        fsync=not args.no_fsync) as ac:
-        c = D.Cluster(ac.endpoint, {**os.environ, "AIS_ENDPOINT": ac.endpoint}, ac.data_dir)
+    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp, drill_cluster(args, tmp) as c:
         for drill in args.drill:
             digests = D.setup(c, drill, args.shards, tmp)
             healthy = one_copy(c, drill, digests, args, disrupt=False)
@@ -205,6 +216,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=12)
     ap.add_argument("--no-fsync", action="store_true")
     ap.add_argument("--tmp", default="/tmp")
+    ap.add_argument("--endpoint", default="", help="drills: a running cluster instead of a new one ...")
+    ap.add_argument("--data-dir", default="", help="... and its data dir (`ais-ray up --nodes N`: nodes to kill)")
     args = ap.parse_args()
     info = machine_info(args.tmp)
     t0 = time.monotonic()

@@ -86,6 +86,10 @@ class _ProxyActor(ProxyMembers, ProxyNodes):
         """tid -> handle, over the current Smap."""
         return {tid: self.target(tid) for tid in self.smap.targets}
 
+    def _lost(self) -> set[str]:
+        """Targets lost and out of placement (offline, in maintenance): nothing of theirs is to be waited for."""
+        return {t for t, s in self.smap.targets.items() if s.flags & FLAG_OFFLINE and s.in_maint_or_decomm}
+
     def target(self, tid: str) -> Any:
         h = self._handles.get(tid)
         if h is None:
@@ -391,7 +395,9 @@ class _ProxyActor(ProxyMembers, ProxyNodes):
             ref = None
         xid = gen_uuid()
         lister = self.smap.owner(bck.uname("")).daemon_id
-        await gather(self._targets(), "summary_start", xid, bck, prefix, ref, lister, strict=True)
+        lost = self._lost()
+        await gather({t: h for t, h in self._targets().items() if t not in lost}, "summary_start", xid, bck, prefix,
+                     ref, lister, strict=True)
         return xid
 
     async def summary_result(self, xid: str) -> dict[str, Any] | None:
@@ -423,8 +429,8 @@ class _ProxyActor(ProxyMembers, ProxyNodes):
             raise ErrJobNotFound(xid or kind)
         st = xact_status(xid, kind, snaps)
         # a target that did not answer (restarting) may still work, unless it is lost and out of placement
-        # (offline in maintenance: its objects' new owners took its share over, `jobs/ec_cover.py`)
-        lost = {t for t, s in self.smap.targets.items() if s.flags & FLAG_OFFLINE and s.in_maint_or_decomm}
+        # (its objects' new owners took its share over, `jobs/ec_cover.py`)
+        lost = self._lost()
         if st["end_time"] and any(t not in parts and t not in lost for t in targets):
             st = {**st, "end_time": 0, "is_idle": False}
         return st

@@ -286,12 +286,14 @@ def round_(c: Cluster, drill: str, src_digests: dict[str, str], rnd: random.Rand
 
 
 def run(c: Cluster, drill: str, rounds: int, shards: int, tmp: str, rnd: random.Random, *,
-        max_delay: float = 4.0) -> list[RoundResult]:
-    """`rounds` rounds of `drill` over a fresh source; raises Fail at the first problem."""
+        max_delay: float = 4.0, keep_src: bool = False) -> list[RoundResult]:
+    """`rounds` rounds of `drill` over a fresh source (removed at the end unless `keep_src`);
+    raises Fail at the first problem."""
     src_digests = setup(c, drill, shards, tmp)
     out = []
     for r in range(1, rounds + 1):
         log(f"round {r}/{rounds} ({drill})")
         out.append(round_(c, drill, src_digests, rnd, max_delay=max_delay))
-    rmb(c, SRC[drill])
+    if not keep_src:
+        rmb(c, SRC[drill])
     return out

@@ -10,14 +10,18 @@ mountpath. The playground has 3 targets × 2 mountpaths: EC is 1+1 (D+P+1 target
 
 from __future__ import annotations
 
+import glob
 import os
 import random
 
 import pytest
 import requests
 
+from ais_ray.core.ec import Metafile
+from ais_ray.core.lom import CT_EC, CT_META, ct_fqn
+from ais_ray.core.names import Bucket
 from ais_ray.core.smap import FLAG_MAINTENANCE, FLAG_OFFLINE
-from ais_ray.testing.drills import Cluster, names, run
+from ais_ray.testing.drills import SRC, Cluster, names, rmb, run
 from tests.integration.multinode.conftest import MultiNode
 
 pytestmark = pytest.mark.timeout(900)
@@ -75,7 +79,32 @@ def test_ec_survives_node_loss(multinode: MultiNode) -> None:
 @pytest.mark.parametrize("drill", ["ec", "rmdisk", "rebalance"])
 def test_drill(multinode: MultiNode, tmp_path: os.PathLike[str], drill: str) -> None:
     """cp-rmnode-ec / cp-rmdisk / cp-rmnode-rebalance: a few rounds, 0 lost, 0 duplicated, 0 mismatched."""
-    results = run(drill_cluster(multinode), drill, ROUNDS, SHARDS, str(tmp_path), random.Random(SEEDS[drill]),
-                  max_delay=MAX_DELAY)
+    c = drill_cluster(multinode)
+    results = run(c, drill, ROUNDS, SHARDS, str(tmp_path), random.Random(SEEDS[drill]), max_delay=MAX_DELAY,
+                  keep_src=True)
     print(drill, [f"{r.disrupt_at:.1f}s/{r.copy_s:.1f}s/{r.total_s:.1f}s" for r in results])
     healthy(multinode)
+    if drill == "ec":  # the rebalances moved objects back and forth: their slices followed them
+        slices_follow_placement(multinode, SRC[drill].split("://")[1])
+    rmb(c, SRC[drill])
+
+
+def slices_follow_placement(c: MultiNode, bck: str) -> None:
+    """Every object's current slices (the newest generation, the main's) are on the targets HRW ranks
+    right after its owner (EC 1+1: two of them), each on its HRW mountpath."""
+    smap = c.smap()
+    for fqn in glob.glob(os.path.join(c.data_dir, "t*", "mp*", "@ais", bck, "%ob", "*")):
+        name = os.path.basename(fqn)
+        uname = Bucket(bck).uname(name)
+        owner, *holders = smap.ranked_targets(uname, 3)
+        main = _meta(ct_fqn(owner.mountpath_for(uname).path, Bucket(bck), CT_META, name))
+        for h in holders:
+            mp = h.mountpath_for(uname).path
+            meta = _meta(ct_fqn(mp, Bucket(bck), CT_META, name))
+            assert meta.generation == main.generation and os.path.exists(ct_fqn(mp, Bucket(bck), CT_EC, name)), \
+                (name, h.daemon_id, meta.generation, main.generation)
+
+
+def _meta(fqn: str) -> Metafile:
+    with open(fqn, "rb") as f:
+        return Metafile.from_bytes(f.read())
