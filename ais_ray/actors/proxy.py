@@ -86,9 +86,11 @@ class _ProxyActor(ProxyMembers, ProxyNodes):
         """tid -> handle, over the current Smap."""
         return {tid: self.target(tid) for tid in self.smap.targets}
 
-    def _lost(self) -> set[str]:
-        """Targets lost and out of placement (offline, in maintenance): nothing of theirs is to be waited for."""
-        return {t for t, s in self.smap.targets.items() if s.flags & FLAG_OFFLINE and s.in_maint_or_decomm}
+    def _reachable(self) -> dict[str, Any]:
+        """`_targets` but those lost and out of placement (offline, in maintenance): nothing of theirs
+        is waited for (their objects' new owners took their shares over, `jobs/ec_cover.py`)."""
+        return {tid: self.target(tid) for tid, s in self.smap.targets.items()
+                if not (s.flags & FLAG_OFFLINE and s.in_maint_or_decomm)}
 
     def target(self, tid: str) -> Any:
         h = self._handles.get(tid)
@@ -395,9 +397,7 @@ class _ProxyActor(ProxyMembers, ProxyNodes):
             ref = None
         xid = gen_uuid()
         lister = self.smap.owner(bck.uname("")).daemon_id
-        lost = self._lost()
-        await gather({t: h for t, h in self._targets().items() if t not in lost}, "summary_start", xid, bck, prefix,
-                     ref, lister, strict=True)
+        await gather(self._reachable(), "summary_start", xid, bck, prefix, ref, lister, strict=True)
         return xid
 
     async def summary_result(self, xid: str) -> dict[str, Any] | None:
@@ -418,20 +418,17 @@ class _ProxyActor(ProxyMembers, ProxyNodes):
     # ---- xactions ---------------------------------------------------------------------------------
     async def xact_query(self, xid: str = "", kind: str = "", bck: Bucket | None = None,
                          only_running: bool = False) -> dict[str, list[XactSnap]]:
-        parts = await gather(self._targets(), "xact_snaps", xid, kind, bck, only_running, strict=False)
+        parts = await gather(self._reachable(), "xact_snaps", xid, kind, bck, only_running, strict=False)
         return {t: p for t, p in parts.items() if p}
 
     async def xact_status(self, xid: str, kind: str = "") -> dict[str, Any]:
-        targets = self._targets()
+        targets = self._reachable()
         parts = await gather(targets, "xact_snaps", xid, kind, None, False, strict=False)
         snaps = [s for part in parts.values() for s in part]
         if not snaps:
             raise ErrJobNotFound(xid or kind)
         st = xact_status(xid, kind, snaps)
-        # a target that did not answer (restarting) may still work, unless it is lost and out of placement
-        # (its objects' new owners took its share over, `jobs/ec_cover.py`)
-        lost = self._lost()
-        if st["end_time"] and any(t not in parts and t not in lost for t in targets):
+        if st["end_time"] and len(parts) < len(targets):  # a target that did not answer (restarting) may still work
             st = {**st, "end_time": 0, "is_idle": False}
         return st
 
