@@ -119,6 +119,7 @@ def deploy(cfg: ClusterConfig, *, timeout: float = 180.0) -> dict[str, Any]:
     from ray import serve
 
     from ais_ray.serve.app import AisApi
+    from ais_ray.serve.frontdoor import FRONT_DOOR_NAME, FrontDoor, front_door_options
 
     proxy = ProxyActor.options(**actor_options(PROXY_NAME, PROXY_RESOURCE)).remote(
         cfg.proxy_dir, cfg.uuid, cfg.endpoint, [t.tid for t in cfg.targets], cfg.join_policy())
@@ -126,11 +127,25 @@ def deploy(cfg: ClusterConfig, *, timeout: float = 180.0) -> dict[str, Any]:
         TargetActor.options(**actor_options(target_actor_name(t.tid), target_resource(t.tid))).remote(
             t.tid, t.mountpaths, cfg.host, cfg.fsync)
     smap = ray.get(proxy.join.remote(), timeout=timeout)
-    serve.start(proxy_location="HeadOnly", http_options={"host": cfg.host, "port": cfg.port},
+    # Serve on an internal port; the public one is the front door's (serve/frontdoor.py), which
+    # answers object requests itself and passes every other route to Serve.
+    serve_url = f"http://127.0.0.1:{free_port()}"
+    serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": int(serve_url.rsplit(":", 1)[1])},
                 logging_config={"enable_access_log": False})
     serve.run(AisApi.bind(), name=APP_NAME, route_prefix="/", blocking=False)
+    wait_ready(serve_url, timeout=timeout)
+    _kill_named(FRONT_DOOR_NAME)  # one left by an earlier deploy on this Ray points at an old Serve port
+    door = FrontDoor.options(**front_door_options(PROXY_RESOURCE)).remote(cfg.host, cfg.port, serve_url)
+    ray.get(door.ready.remote(), timeout=timeout)
     wait_ready(cfg.endpoint, timeout=timeout)
     return smap
+
+
+def _kill_named(name: str) -> None:
+    try:
+        ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)
+    except ValueError:
+        pass
 
 
 def wait_ready(endpoint: str, *, timeout: float) -> None:
@@ -153,6 +168,9 @@ def teardown(cfg: ClusterConfig) -> None:
     later too), mountpath workers, proxy."""
     from ray import serve
 
+    from ais_ray.serve.frontdoor import FRONT_DOOR_NAME
+
+    _kill_named(FRONT_DOOR_NAME)
     try:
         serve.shutdown()
     except Exception:  # Serve never started: nothing to stop

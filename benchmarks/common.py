@@ -29,7 +29,9 @@ MIB = 1 << 20
 OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")
 AIS_RAY = [sys.executable, "-m", "ais_ray.cli.main"]
 # Ray titles an actor's process `ray::<Class>[:...]`: Serve's API replica and HTTP proxy, ais-ray's proxy actor
-ACTOR_LABELS = (("ServeReplica", "serve-replica"), ("ProxyActor", "serve-proxy"), ("_ProxyActor", "ais-proxy"))
+# and the front door on the API port
+ACTOR_LABELS = (("ServeReplica", "serve-replica"), ("ProxyActor", "serve-proxy"), ("_ProxyActor", "ais-proxy"),
+                ("FrontDoor", "front-door"))
 
 
 def free_port() -> int:

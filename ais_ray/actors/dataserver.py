@@ -35,6 +35,8 @@ from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name
 from ais_ray.core.owt import OWT_HEADER, Owt, put_owt
 from ais_ray.core.ranges import parse_range
+from ais_ray.actors.mpu import MpuServer
+from ais_ray.fs.atime import FLUSH_EVERY as ATIME_FLUSH_EVERY
 from ais_ray.fs.write import write_stream
 from ais_ray.stats import Counters
 
@@ -159,6 +161,9 @@ class DataServer:
         self.copier = ObjCopier(ctx, self.cold, lambda: self.url, self.ec)
         self.mover = Mover(ctx, self.copier, lambda: self.url)
         self.ec.register(self.app)
+        self.mpu = MpuServer(ctx)  # multipart uploads (the S3 API's): internal /v1/mpu/ routes
+        self.mpu.register(self.app)
+        self._atime_task: asyncio.Future[None] | None = None
 
     async def start(self, host: str, port: int) -> str:
         """Bind `port` if free (stable URLs across restarts), else any free port; return the URL."""
@@ -168,9 +173,20 @@ class DataServer:
         site = web.SockSite(self._runner, sock, backlog=1024)
         await site.start()
         self.url = f"http://{host}:{sock.getsockname()[1]}"
+        self._atime_task = asyncio.ensure_future(self._flush_atimes())
         return self.url
 
+    async def _flush_atimes(self) -> None:
+        """Write the access times GETs noted (`fs/atime.py`), every few seconds."""
+        while True:
+            await asyncio.sleep(ATIME_FLUSH_EVERY)
+            if len(self.ctx.store.atimes):
+                await asyncio.to_thread(self.ctx.store.atimes.flush)
+
     async def stop(self) -> None:
+        if self._atime_task is not None:
+            self._atime_task.cancel()
+        await asyncio.to_thread(self.ctx.store.atimes.flush)
         await self.copier.close()
         await self.ec.close()
         if self._runner is not None:
@@ -199,11 +215,11 @@ class DataServer:
             return resp
         self.ctx.store.fqn(bck, name)  # validate the name before reading the body
         through = self.cold.write_through(ref, name) if ref is not None else None  # the remote has it first
-        await write_stream(self.ctx.store, bck, name, req.content.iter_any(), owt,
-                           expect_size=-1 if req.content_length is None else req.content_length,
-                           write_through=through)
+        attrs = await write_stream(self.ctx.store, bck, name, req.content.iter_any(), owt,
+                                   expect_size=-1 if req.content_length is None else req.content_length,
+                                   write_through=through)
         await self.ec.after_put(bck, name)
-        return web.Response(status=200)
+        return web.Response(status=200, headers={H.ETAG: H.etag(attrs.src_etag, attrs.cksum)})
 
     async def get_object(self, req: web.Request) -> web.StreamResponse:
         bck, name, ref = self._locate(req)
@@ -274,7 +290,8 @@ class DataServer:
             await resp.write_eof()
         finally:
             f.close()
-        await asyncio.to_thread(self.ctx.store.touch, bck, name, attrs)
+        if self.ctx.store.touch(bck, name):
+            await asyncio.to_thread(self.ctx.store.atimes.flush)
         return resp
 
     async def _cold_get(self, req: web.Request, bck: Bucket, name: str, ref: RemoteRef) -> web.StreamResponse:

@@ -19,7 +19,6 @@ import ray
 
 from ais_ray.actors.dataserver import DataServer
 from ais_ray.actors.ioloop import IoLoop
-from ais_ray.backends.base import RemoteObj
 from ais_ray.core import lom
 from ais_ray.core.blob import blob_source
 from ais_ray.core.bmd import BMD, RemoteRef, remote_of
@@ -35,6 +34,7 @@ from ais_ray.fs.store import MountpathStore
 from ais_ray.jobs.blob import remove_stale_chunks
 from ais_ray.jobs.dl_source import Sources
 from ais_ray.jobs.dl_worker import DlJobCtx, DlResult, DlWorker
+from ais_ray.jobs.prefetch import BLOB
 from ais_ray.jobs.rebalance import MoveStats
 from ais_ray.stats import Counters
 
@@ -131,6 +131,8 @@ class _MountpathActor:
         self.server = DataServer(self.ctx)
         saved = store.load_meta(PORT_FILE)
         self.url = self.io.run_sync(self.server.start(host, int(saved) if saved else 0))
+        if n := self.server.mpu.remove_stale():
+            log.info("%s: removed %d multipart uploads nobody completed for a day", path, n)
         stale = self.io.run_sync(remove_stale_chunks(store))
         if stale:
             log.info("%s: removed %d stale partial blob downloads", path, stale)
@@ -140,8 +142,12 @@ class _MountpathActor:
     async def info(self) -> dict[str, Any]:
         cap = await asyncio.to_thread(self.ctx.store.capacity)
         return {"path": self.ctx.store.path, "url": self.url, "pid": os.getpid(),
-                "total": cap.total, "used": cap.used, "avail": cap.avail,
+                "total": cap.total, "used": cap.used, "avail": cap.avail, "fs": cap.fs,
                 "stats": self.ctx.stats.snapshot(), "counters": self.ctx.stats.labeled()}
+
+    async def flush_atimes(self) -> int:
+        """Write the access times GETs noted (`fs/atime.py`) now, e.g. before shutdown."""
+        return await asyncio.to_thread(self.ctx.store.atimes.flush)
 
     async def reset_stats(self, errors_only: bool = False) -> None:
         self.ctx.stats.reset(errors_only)
@@ -214,9 +220,7 @@ class _MountpathActor:
         if blob_threshold:
             obj = await cold.head(ref, name)
             if obj.size >= blob_threshold:
-                attrs = await self.blob_fetch(bck, ref, name, obj)
-                self.ctx.stats.add("prefetch.blob", attrs.size)
-                return "ok", attrs.size
+                return BLOB, obj.size  # the target runs it as a blob-download job (`blob_job`)
         attrs = await cold.fetch(bck, ref, name)
         self.ctx.stats.add("prefetch.cold", attrs.size)
         return "ok", attrs.size
@@ -231,23 +235,22 @@ class _MountpathActor:
             return None
         return local
 
-    async def blob_fetch(self, bck: Bucket, ref: RemoteRef, name: str, obj: RemoteObj) -> ObjAttrs:
-        """A large object through the blob downloader (parallel range reads), default tunables."""
-        return await self.server.blobs.fetch(bck, ref, name, obj)
-
     async def blob_job(self, bck: Bucket, name: str, chunk: int | None, workers: int | None, latest: bool,
-                       job: str) -> tuple[str, int]:
-        """The `blob-download` job's work on this mountpath: ("ok"|"skipped", size)."""
-        return await self.io.run(self._blob_job(bck, name, chunk, workers, latest, job))
+                       job: str, counter: str = "") -> tuple[str, int]:
+        """The `blob-download` job's work on this mountpath: ("ok"|"skipped", size); `counter` (e.g.
+        "prefetch.blob") also counts the object when the job is a prefetch's blob child."""
+        return await self.io.run(self._blob_job(bck, name, chunk, workers, latest, job, counter))
 
     async def _blob_job(self, bck: Bucket, name: str, chunk: int | None, workers: int | None, latest: bool,
-                        job: str) -> tuple[str, int]:
+                        job: str, counter: str) -> tuple[str, int]:
         ref = blob_source(bck, remote_of(bck, self.ctx.meta.bmd.must_get(bck)))
         local = await self._usable_copy(bck, name, ref, latest)
         if local is not None:
             return "skipped", local.size
         obj = await self.server.cold.head(ref, name)
         attrs = await self.server.blobs.fetch(bck, ref, name, obj, chunk=chunk, workers=workers, job=job)
+        if counter:
+            self.ctx.stats.add(counter, attrs.size)
         return "ok", attrs.size
 
     async def blob_progress(self, bck: Bucket, name: str) -> tuple[int, int]:

@@ -40,6 +40,7 @@ from ais_ray.core.redundancy import ECConf
 from ais_ray.core.selection import Selection
 from ais_ray.core.smap import MP_DETACHED, MP_ENABLED, MountpathInfo, Smap, Snode
 from ais_ray.core.xact import XactSnap
+from ais_ray.core.xid import gen_uuid
 from ais_ray.fs.replicas import load_newest, save_everywhere
 from ais_ray.fs.walk import LsEntry
 from ais_ray.jobs.copy import CopySpec
@@ -158,7 +159,7 @@ class _TargetActor:
         def list_for(prefix: str) -> Fetch:
             return backend_fetch(get_backend(ref.bck.provider), ref.name, prefix)
 
-        hooks = PrefetchHooks(self._share(), self.mps, list_for)
+        hooks = PrefetchHooks(self._share(), self.mps, list_for, self._prefetch_blob)
         self.xacts.start(XactSnap(xid, "prefetch-listrange", spec.bck), lambda snap: run_prefetch(spec, hooks, snap))
 
     async def copy_start(self, xid: str, spec: CopySpec, ref: RemoteRef | None) -> None:
@@ -185,26 +186,50 @@ class _TargetActor:
 
     async def blob_start(self, xid: str, bck: Bucket, name: str, chunk: int, workers: int, latest: bool) -> None:
         """A `blob-download` job for one object this target owns, on the HRW mountpath."""
+        h = await self._owner_mountpath(bck, name)
+        self.xacts.start(XactSnap(xid, "blob-download", bck, workers=max(workers, 0)),
+                         lambda snap: self._blob_work(h, snap, bck, name, chunk, workers, latest, ""))
+
+    async def _owner_mountpath(self, bck: Bucket, name: str) -> Any:
         me = Snode(self.tid, "target", self.url, 0, self.mp_infos or (await self.snode()).mountpaths)
-        h = self.mps[me.mountpath_for(bck.uname(name)).path]
+        return self.mps[me.mountpath_for(bck.uname(name)).path]
 
-        async def work(snap: XactSnap) -> None:
-            job = asyncio.ensure_future(h.blob_job.remote(bck, name, chunk or None, workers or None, latest, xid))
+    async def _blob_work(self, h: Any, snap: XactSnap, bck: Bucket, name: str, chunk: int, workers: int,
+                         latest: bool, counter: str) -> tuple[str, int]:
+        """Run one blob download on mountpath `h`, its progress in `snap`: ("ok"|"skipped", size)."""
+        job = asyncio.ensure_future(h.blob_job.remote(bck, name, chunk or None, workers or None, latest, snap.id,
+                                                      counter))
+        try:
+            while not job.done():
+                await asyncio.wait({job}, timeout=BLOB_PROGRESS_EVERY)
+                if not job.done():
+                    snap.stats.bytes = (await h.blob_progress.remote(bck, name))[0]
+            status, size = await job
+        except asyncio.CancelledError:
+            await h.blob_abort.remote(bck, name)
+            raise
+        snap.stats.bytes = size
+        if status != "skipped":
+            snap.stats.objs = snap.stats.in_objs = 1
+            snap.stats.in_bytes = size
+        return status, size
+
+    async def _prefetch_blob(self, bck: Bucket, name: str, latest: bool) -> tuple[str, int]:
+        """A prefetch's object over its blob threshold: its own `blob-download` job, as AIStore runs
+        each blob child of a prefetch (`show job blob-download` lists it); waits for it."""
+        h = await self._owner_mountpath(bck, name)
+        snap = XactSnap(gen_uuid(), "blob-download", bck)
+        done: asyncio.Future[tuple[str, int]] = asyncio.get_running_loop().create_future()
+
+        async def work(s: XactSnap) -> None:
             try:
-                while not job.done():
-                    await asyncio.wait({job}, timeout=BLOB_PROGRESS_EVERY)
-                    if not job.done():
-                        snap.stats.bytes = (await h.blob_progress.remote(bck, name))[0]
-                status, size = await job
-            except asyncio.CancelledError:
-                await h.blob_abort.remote(bck, name)
+                done.set_result(await self._blob_work(h, s, bck, name, 0, 0, latest, "prefetch.blob"))
+            except BaseException as exc:
+                done.set_exception(exc)
                 raise
-            snap.stats.bytes = size
-            if status != "skipped":
-                snap.stats.objs = snap.stats.in_objs = 1
-                snap.stats.in_bytes = size
 
-        self.xacts.start(XactSnap(xid, "blob-download", bck, workers=max(workers, 0)), work)
+        self.xacts.start(snap, work)
+        return await done
 
     async def reb_start(self, xid: str, kind: str = REBALANCE) -> None:
         """This target's share of a rebalance (or its resilver, `jobs/rebalance.py`). A running one
@@ -331,7 +356,12 @@ class _TargetActor:
         return {"target": os.getpid(), **{p: pid for p, pid in zip(self.mps, mp)}}
 
     async def shutdown_mountpaths(self) -> None:
-        for h in [*self.mps.values(), *self.detached.values()]:
+        hs = [*self.mps.values(), *self.detached.values()]
+        try:  # the access times GETs noted (fs/atime.py) reach the disk before the workers go
+            await asyncio.wait_for(asyncio.gather(*(h.flush_atimes.remote() for h in hs), return_exceptions=True), 10)
+        except asyncio.TimeoutError:
+            log.warning("access times not flushed within 10s at shutdown")
+        for h in hs:
             ray.kill(h, no_restart=True)
 
 

@@ -8,10 +8,11 @@ from typing import Any
 
 from ais_ray.cli.common import CliError, print_json, print_table, run
 from ais_ray.client import AisClient
-from ais_ray.core.errors import AisError
+from ais_ray.core.errors import AisError, ErrBckNotFound
 from ais_ray.core.names import Bucket, Provider, parse_bucket_uri
 from ais_ray.core.redundancy import dotted
 from ais_ray.core.sizes import format_size
+from ais_ray.stats.status import fs_totals
 
 FLAG_CACHED = 1  # list only what is present in the cluster (Go apc.LsCached)
 ENTRY_CACHED = 64  # Go apc.EntryIsCached
@@ -50,20 +51,26 @@ def cmd_rmb(args: argparse.Namespace) -> int:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
+    if args.summary:
+        return _ls_summary(args)
     if not args.uri or args.uri.endswith("://") or _is_provider(args.uri):
         return _ls_buckets(args)
     bck, prefix = parse_bucket_uri(args.uri)
     prefix = args.prefix or prefix
-    props = args.props or ("name,size,cached" if bck.is_remote else "name,size")
     flags = FLAG_CACHED if args.cached else 0
 
     async def go(c: AisClient) -> int:
+        # every bucket lists NAME SIZE, plus CACHED when it says something (below): an ais bucket in
+        # front of a cloud one and the cloud bucket itself list alike (seed 003 diffs the two)
+        props = args.props or "name,size,cached"
         entries = [e async for e in c.list_objects(bck, prefix=prefix, props=props.replace(",cached", ""),
                                                    page_size=args.page_size, flags=flags)]
         if args.json:
             print_json(entries)
             return 0
         cols = [p for p in props.split(",") if p]
+        if not args.props and "cached" in cols and (args.cached or len({_cached(e) for e in entries}) < 2):
+            cols.remove("cached")  # as AIStore's CLI: CACHED only when it is informative (a mix), never with --cached
         keys = {"name": "n", "size": "s", "checksum": "cs", "atime": "a", "version": "v", "location": "t",
                 "copies": "c", "custom": "m"}
         rows = []
@@ -72,7 +79,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
             for p in cols:
                 v = e.get(keys.get(p, p), "")
                 if p == "cached":
-                    v = "yes" if int(e.get("f", 0)) & ENTRY_CACHED else "no"
+                    v = "yes" if _cached(e) else "no"
                 row.append(format_size(v) if p == "size" and v != "" else v)
             rows.append(row)
         print_table([p.upper() for p in cols], rows, no_headers=args.no_headers)
@@ -84,6 +91,10 @@ def cmd_ls(args: argparse.Namespace) -> int:
     return run(go)
 
 
+def _cached(entry: dict[str, Any]) -> bool:
+    return bool(int(entry.get("f", 0)) & ENTRY_CACHED)
+
+
 def _is_provider(word: str) -> bool:
     """`ais-ray ls s3` (as `ais ls s3`): a bare provider or scheme lists buckets."""
     try:
@@ -93,9 +104,44 @@ def _is_provider(word: str) -> bool:
     return "/" not in word and ":" not in word
 
 
+def _provider_arg(uri: str) -> str:
+    word = uri[: -len("://")] if uri.endswith("://") else uri
+    return Provider.parse(word).value if word else ""
+
+
+def _ls_summary(args: argparse.Namespace) -> int:
+    """`ls [BUCKET|PROVIDER] --summary`: AIStore's NAME PRESENT OBJECTS SIZE ON DISK USAGE(%) per bucket
+    (the seed scripts read the third column: objects present in the cluster)."""
+    one = None if (not args.uri or args.uri.endswith("://") or _is_provider(args.uri)) else parse_bucket_uri(args.uri)
+
+    async def go(c: AisClient) -> int:
+        if one is not None:
+            targets = [(one[0], args.prefix or one[1])]
+        else:
+            provider = _provider_arg(args.uri)
+            targets = [(Bucket(b["name"], Provider.parse(b["provider"])), "")
+                       for b in await c.list_buckets(provider, everywhere=bool(args.all) and bool(provider))]
+        summaries = [await c.bucket_summary(bck, prefix=prefix) for bck, prefix in targets]
+        if args.json:
+            print_json(summaries)
+            return 0
+        disks = sum(fs_totals(m for t in (await c.cluster_stats())["targets"].values()
+                              for m in t.get("mountpaths", [])))
+        rows = []
+        for (bck, prefix), s in zip(targets, summaries):
+            cnt, size = s["ObjCount"], s["TotalSize"]
+            on_disk = int(size["size_on_disk"])
+            objs = cnt["obj_count_present"] + (f" {cnt['obj_count_remote']}" if bck.is_remote and args.all else "")
+            rows.append([str(bck) + (f"/{prefix}" if prefix else ""), "yes" if s.get("is_present", True) else "no",
+                         objs, format_size(on_disk), f"{100 * on_disk / disks:.0f}%" if disks else "0%"])
+        print_table(["NAME", "PRESENT", "OBJECTS", "SIZE ON DISK", "USAGE(%)"], rows, no_headers=args.no_headers)
+        return 0
+
+    return run(go)
+
+
 def _ls_buckets(args: argparse.Namespace) -> int:
-    word = args.uri[: -len("://")] if args.uri.endswith("://") else args.uri
-    provider = Provider.parse(word).value if word else ""
+    provider = _provider_arg(args.uri)
 
     async def go(c: AisClient) -> int:
         everywhere = bool(getattr(args, "all", False)) and bool(provider)
@@ -136,11 +182,31 @@ def cmd_bucket_props_set(args: argparse.Namespace) -> int:
     props = _parse_props(args.props)
 
     async def go(c: AisClient) -> int:
-        xid = await c.set_bucket_props(bck, props)
+        try:
+            before = _flat(await c.bucket_props(bck))
+            xid = await c.set_bucket_props(bck, props)
+        except ErrBckNotFound as exc:
+            if bck.is_remote:
+                raise
+            raise CliError(f"{exc}: create it first (`ais-ray create {bck}`), then set its props") from exc
+        after = _flat(await c.bucket_props(bck))
         print("Bucket props successfully updated" + (f' ("{xid}" started; `ais-ray wait {xid}`)' if xid else ""))
+        for key in sorted(k for k in after if after[k] != before.get(k)):  # as `ais bucket props set` (seed 003)
+            print(f'"{key}" set to:"{after[key]}" (was:"{before.get(key, "")}")')
         return 0
 
     return run(go)
+
+
+def _flat(props: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested props as AIStore's CLI names them: {"backend_bck": {"name": "b"}} -> {"backend_bck.name": "b"}."""
+    out: dict[str, str] = {}
+    for k, v in props.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = str(v).lower() if isinstance(v, bool) else str(v)
+    return out
 
 
 def cmd_evict(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from ais_ray.core.netpolicy import NetPolicy
 from ais_ray.client import AisClient
 from ais_ray.core.sizes import format_size, parse_size
 from ais_ray.core.smap import FLAG_DECOMMISSION, FLAG_MAINTENANCE
+from ais_ray.stats.status import fs_totals
 
 UP_TIMEOUT = 240.0
 UP_TIMEOUT_PER_RAYLET = 120.0  # the playground starts its raylets one after another
@@ -229,14 +230,13 @@ def cmd_show_cluster(args: argparse.Namespace) -> int:
             return 0
         smap = info["smap"]
         rows = []
-        total_used = total_avail = n_mp = 0
+        n_mp = 0
         for tid, t in sorted(info["targets"].items()):
             if "error" in t:
                 rows.append([tid, "-", "-", "-", "-", "offline: " + t["error"][:60]])
                 continue
-            used = sum(m["used"] for m in t["mountpaths"])
-            avail = sum(m["avail"] for m in t["mountpaths"])
-            total_used, total_avail, n_mp = total_used + used, total_avail + avail, n_mp + len(t["mountpaths"])
+            used, avail = fs_totals(t["mountpaths"])
+            n_mp += len(t["mountpaths"])
             pct = 100 * used / (used + avail) if used + avail else 0
             flags = int(smap["tmap"].get(tid, {}).get("flags", 0))
             state = "decommissioning" if flags & FLAG_DECOMMISSION else "maintenance" if flags & FLAG_MAINTENANCE else "online"
@@ -246,6 +246,7 @@ def cmd_show_cluster(args: argparse.Namespace) -> int:
         for tid, t in sorted(info["targets"].items()):
             for m in t.get("mountpaths", []):
                 print(f"  {tid}  {m['path']}  {m['url']}  used {format_size(m['used'])}, free {format_size(m['avail'])}")
+        total_used, total_avail = fs_totals(m for t in info["targets"].values() for m in t.get("mountpaths", []))
         print("\nSummary:")
         print(f"  Proxy:     {smap['proxy_si']['public_net']['direct_url']}")
         print(f"  Targets:   {len(smap['tmap'])} (total mountpaths: {n_mp})")

@@ -14,7 +14,9 @@ import aiohttp
 
 from ais_ray.auth.gate import ENV_TOKEN
 from ais_ray.client import AisClient
+from ais_ray.core.blob import chunk_note
 from ais_ray.core.errors import AisError
+from ais_ray.core.sizes import parse_size
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:8080"
 
@@ -87,6 +89,15 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, no_hea
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def blob_chunk_arg(text: str) -> int | None:
+    """`--chunk-size` in bytes (None: the default); out of range, say what will be used instead."""
+    chunk = parse_size(text) if text else None
+    note = chunk_note(chunk or 0)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    return chunk
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):

@@ -124,7 +124,7 @@ async def follow(c: AisClient, job_id: str, *, progress: bool, refresh: float, v
     while True:
         st = await c.download.status(job_id, only_active=True)
         if live is not None:
-            live.update(_bars(st, seen))
+            live.update(_bars(st, seen, live.rows), summary=_progress_line(st, active=True))
         if is_finished(st):
             break
         if deadline is not None and time.monotonic() > deadline:
@@ -132,16 +132,20 @@ async def follow(c: AisClient, job_id: str, *, progress: bool, refresh: float, v
         await asyncio.sleep(refresh)
     final = await c.download.status(job_id)
     if live is not None:
-        live.close(_bars(final, seen))
+        live.close(_bars(final, seen, live.rows), summary=_progress_line(final))
     return _report_done(final, verbose)
 
 
-def _bars(st: dict[str, Any], seen: dict[str, tuple[float, int]]) -> list[Bar]:
+def _bars(st: dict[str, Any], seen: dict[str, tuple[float, int]], rows: int = 10) -> list[Bar]:
+    """The totals bar, then at most `rows` transfers actually moving bytes (queued ones, with nothing
+    read and no size yet, and finished ones get no row)."""
     total = st["total"] if st["total"] >= 0 else st["scheduled_cnt"]
     done = st["finished_cnt"] + st["skipped_cnt"] + st["error_cnt"]
     bars = [Bar("Files downloaded:", done, total, is_bytes=False)]
     now = time.monotonic()
-    for t in sorted(st.get("current_tasks") or [], key=lambda t: t["name"]):
+    moving = [t for t in st.get("current_tasks") or []
+              if (int(t["downloaded"]) or int(t["total"])) and not (0 < int(t["total"]) <= int(t["downloaded"]))]
+    for t in sorted(moving, key=lambda t: t["name"])[:rows]:
         got = int(t["downloaded"])
         t0, b0 = seen.setdefault(t["name"], (now, got))
         rate = (got - b0) / (now - t0) if now > t0 else 0.0
@@ -149,11 +153,13 @@ def _bars(st: dict[str, Any], seen: dict[str, tuple[float, int]]) -> list[Bar]:
     return bars
 
 
-def _progress_line(st: dict[str, Any]) -> str:
+def _progress_line(st: dict[str, Any], *, active: bool = False) -> str:
     total = st["total"] if st["total"] >= 0 else st["scheduled_cnt"]
     done = st["finished_cnt"] + st["skipped_cnt"] + st["error_cnt"]
     pct = 100 * done / total if total > 0 else 0.0
-    return f"Download progress: {done}/{total} ({pct:.2f}%)"
+    extra = f", {len(st.get('current_tasks') or [])} in flight" if active else ""
+    extra += f", {st['error_cnt']} errors" if active and st["error_cnt"] else ""
+    return f"Download progress: {done}/{total} ({pct:.2f}%){extra}"
 
 
 def _report_done(st: dict[str, Any], verbose: bool) -> int:
@@ -169,7 +175,7 @@ def _report_done(st: dict[str, Any], verbose: bool) -> int:
               + (f", {st['skipped_cnt']} skipped" if st["skipped_cnt"] else ""))
     if verbose and errors:
         print("Errors:")
-        for e in errors:
+        for e in sorted(errors, key=lambda e: e["name"]):
             print(f"\t{e['name']}: {e['error']}")
     print(f"error: {st['error_cnt']} of {st['total'] if st['total'] >= 0 else st['scheduled_cnt']} objects failed"
           + ("" if verbose else f"; see `ais-ray show job download {st['id']} -v`") if st["error_cnt"] else
@@ -217,7 +223,7 @@ def cmd_show_download(args: argparse.Namespace) -> int:
                     print(f"\t{t['name']}: {d}/{tot} ({100 * d / tot if tot else 0:.2f}%)")
             if st.get("download_errors"):
                 print("Errors:")
-                for e in st["download_errors"]:
+                for e in sorted(st["download_errors"], key=lambda e: e["name"]):
                     print(f"\t{e['name']}: {e['error']}")
         return 0
 

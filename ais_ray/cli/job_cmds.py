@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from ais_ray.cli import download_cmds
-from ais_ray.cli.common import CliError, print_json, print_table, run, selection_value
+from ais_ray.cli.common import CliError, blob_chunk_arg, print_json, print_table, run, selection_value
 from ais_ray.cli.job_table import job_table
 from ais_ray.cli.progress import Bar, Live
 from ais_ray.client import AisClient
@@ -160,7 +160,7 @@ def cmd_blob_download(args: argparse.Namespace) -> int:
     names = [n.strip() for n in args.list.split(",") if n.strip()] if args.list else [obj]
     if not all(names):
         raise CliError(f'"{args.object}": expecting BUCKET/OBJECT, or BUCKET with --list')
-    chunk = parse_size(args.chunk_size) if args.chunk_size else None
+    chunk = blob_chunk_arg(args.chunk_size)
 
     async def go(c: AisClient) -> int:
         jobs = {}

@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK  (argcomplete: this module is the console script's entry point)
 """`ais-ray`: the command line, mirroring AIStore's `ais` (same verbs, nouns and bucket URIs).
 
 Exit codes: 0 success; 1 the operation failed (one `error: ...` line; `--verbose` adds the
@@ -7,7 +8,9 @@ traceback); 2 usage error (argparse).
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
+import re
 import select
 import sys
 import traceback
@@ -184,7 +187,7 @@ ais-ray blob-download s3://ab/largefile --latest --wait --timeout 10m""")
     p.add_argument("object", metavar="BUCKET[/OBJECT]")
     p.add_argument("--list", default="", help="comma-separated object names")
     p.add_argument("--chunk-size", default="", help="e.g. 4mb, 1MiB, 1048576 (default 2MiB; 32KiB..16MiB)")
-    p.add_argument("--num-workers", type=int, default=0, help="concurrent range readers per object (-1 serial; default auto)")
+    p.add_argument("--num-workers", type=int, default=0, help="concurrent range readers per object (-1 serial; default 4, more for objects over 1GiB)")
     p.add_argument("--latest", action="store_true", help="refetch a cached object whose remote version changed")
     p.add_argument("--progress", action="store_true")
     p.add_argument("--wait", action="store_true")
@@ -225,6 +228,7 @@ ais-ray ls                                   # all buckets
 ais-ray ls s3                                # the s3:// buckets in the cluster (also: ls s3://, ls gs, ls ais)
 ais-ray ls s3 --all                          # and the cloud's buckets not in the cluster (PRESENT no)
 ais-ray ls ais://photos                      # NAME SIZE
+ais-ray ls ais://photos --summary            # NAME PRESENT OBJECTS SIZE ON DISK USAGE(%)
 ais-ray ls ais://photos/a/ --props name,size,version,checksum
 ais-ray ls ais://photos --json""")
     p.add_argument("uri", nargs="?", default="", metavar="BUCKET[/PREFIX]")
@@ -236,6 +240,7 @@ ais-ray ls ais://photos --json""")
     p.add_argument("--no-footer", action="store_true")
     p.add_argument("--cached", action="store_true", help="remote buckets: only objects present in the cluster")
     p.add_argument("--all", action="store_true", help="ls s3|gs|az: the cloud's buckets too, not only the cluster's")
+    p.add_argument("--summary", action="store_true", help="per bucket: NAME PRESENT OBJECTS SIZE ON DISK USAGE(%%)")
     p = _cmd(sub, "evict", bucket_cmds.cmd_evict, "drop cached copies of a remote bucket or object (the remote keeps them)", """
 ais-ray evict s3://src                        # every cached object (and the bucket's entry)
 ais-ray evict s3://src --keep-md              # every cached object; keep the bucket listed
@@ -284,11 +289,16 @@ ais-ray get ais://photos/a/1.jpg ./1.jpg
 ais-ray get ais://photos/a/1.jpg -           # to stdout
 ais-ray get ais://photos/a/ ./out            # every object under a/ into ./out
 ais-ray get s3://src/a/1.bin ./1.bin          # cold GET: fetched, stored, streamed; next time local
+ais-ray get s3://ab/largefile /tmp/lf --blob-download --num-workers 8   # parallel range readers
 ais-ray get http://127.0.0.1:51061/abc/hello-world   # via an HTTP bucket ht://<id>, made on the fly""")
     p.add_argument("src", metavar="BUCKET/NAME")
     p.add_argument("dst", nargs="?", default="")
     p.add_argument("--progress", action="store_true")
     p.add_argument("--latest", action="store_true", help="remote buckets: re-check the remote version, refetch if changed")
+    p.add_argument("--blob-download", action="store_true",
+                   help="remote buckets: fetch with the blob downloader (parallel range readers) while streaming")
+    p.add_argument("--chunk-size", default="", help="with --blob-download: e.g. 4mb, 1MiB (default 2MiB; 32KiB..16MiB)")
+    p.add_argument("--num-workers", type=int, default=0, help="with --blob-download: range readers (default 4)")
     p = _cmd(sub, "cp", copy_cmds.cmd_cp, "copy an object, a bucket, or a selection of objects (list, template, prefix)",
              "ais-ray cp ais://photos/a/1.jpg ais://backup/a/1.jpg   # one object\n"
              "ais-ray cp ais://photos ais://backup --wait               # a whole bucket (made if missing)\n"
@@ -321,8 +331,24 @@ ais-ray get http://127.0.0.1:51061/abc/hello-world   # via an HTTP bucket ht://<
     p.add_argument("--json", action="store_true")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with a "did you mean" for a mistyped command or choice (Python 3.14 has it built in);
+    subparsers are made of the same class, so every level suggests."""
+
+    _CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from (.*)\)$")
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        m = self._CHOICE.search(message)
+        if m:
+            choices = re.findall(r"'([^']*)'", m.group(2)) or [c.strip() for c in m.group(2).split(",")]
+            close = difflib.get_close_matches(m.group(1), choices, n=1, cutoff=0.6)
+            if close:
+                message = f"{message.split(' (choose from')[0]}; did you mean '{close[0]}'?"
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="ais-ray", formatter_class=HelpFormatter,
         description="AIStore's data-ingest core on Ray: a cluster of local disks in front of the Internet, S3, GCS and Azure.",
         epilog="Examples:\n  ais-ray up\n  ais-ray create ais://photos\n  ais-ray put ./dir ais://photos --recursive\n"
@@ -337,11 +363,27 @@ def build_parser() -> argparse.ArgumentParser:
     start = _add_jobs(sub)
     reb_cmds.add_commands(sub, start, show, storage, _cmd)
     auth_cmds.add_auth(sub, _cmd)
+    p = _cmd(sub, "completion", _cmd_completion, "print the shell completion script (bash, zsh, fish)", """
+eval "$(ais-ray completion bash)"            # this shell; add the line to ~/.bashrc to keep it
+ais-ray completion zsh > ~/.zfunc/_ais-ray""")
+    p.add_argument("shell", nargs="?", default="bash", choices=("bash", "zsh", "fish", "tcsh", "powershell"))
     return parser
 
 
+def _cmd_completion(args: argparse.Namespace) -> int:
+    import argcomplete
+
+    print(argcomplete.shellcode(["ais-ray"], shell=args.shell))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    if argv is None and "_ARGCOMPLETE" in os.environ:  # a TAB from the shell's completion hook
+        import argcomplete
+
+        argcomplete.autocomplete(parser)
+    args = parser.parse_args(argv)
     if args.token:  # the client reads it from there (cli/common.py::run)
         os.environ[ENV_TOKEN] = args.token
     try:

@@ -7,9 +7,11 @@ import asyncio
 import os
 import sys
 
-from ais_ray.cli.common import CliError, print_json, print_table, run
+from ais_ray.cli.common import CliError, blob_chunk_arg, print_json, print_table, run
 from ais_ray.cli.progress import ByteProgress
 from ais_ray.client import AisClient
+from ais_ray.core import headers as H
+from ais_ray.core.durations import format_nano_time
 from ais_ray.core.names import Bucket, http_bucket, parse_bucket_uri, validate_obj_name
 from ais_ray.core.sizes import format_size
 
@@ -79,22 +81,39 @@ def cmd_get(args: argparse.Namespace) -> int:
         return _get_many(bck, name, args)
     if args.latest:
         params["latest-ver"] = "true"
+    headers = blob_headers(args)
     dest = args.dst or os.path.basename(name)
     if os.path.isdir(dest):
         dest = os.path.join(dest, os.path.basename(name))
 
     async def go(c: AisClient) -> int:
         if dest == "-":
-            await c.get_to_stream(bck, name, sys.stdout.buffer, params=params)
+            await c.get_to_stream(bck, name, sys.stdout.buffer, params=params, headers=headers)
             return 0
         bar = ByteProgress(name, int((await c.head_object(bck, name)).get("Content-Length", 0)), sys.stderr) if args.progress else None
-        hdrs = await c.get_to_file(bck, name, dest, progress=bar, params=params)
+        hdrs = await c.get_to_file(bck, name, dest, progress=bar, params=params, headers=headers)
         if bar:
             bar.close()
         print(f'GET {bck}/{name} => "{dest}" ({format_size(int(hdrs.get("Content-Length", os.path.getsize(dest))))})')
         return 0
 
     return run(go)
+
+
+def blob_headers(args: argparse.Namespace) -> dict[str, str] | None:
+    """`get --blob-download [--chunk-size] [--num-workers]` (seed 001): a plain GET asking the target
+    to fetch the remote object with parallel range readers while streaming it back."""
+    if not args.blob_download:
+        if args.chunk_size or args.num_workers:
+            raise CliError("--chunk-size and --num-workers go with --blob-download")
+        return None
+    headers = {H.BLOB_DOWNLOAD: "true"}
+    chunk = blob_chunk_arg(args.chunk_size)
+    if chunk:
+        headers[H.BLOB_CHUNK] = str(chunk)
+    if args.num_workers:
+        headers[H.BLOB_WORKERS] = str(args.num_workers)
+    return headers
 
 
 def _get_many(bck: Bucket, prefix: str, args: argparse.Namespace) -> int:
@@ -156,6 +175,7 @@ def cmd_object_show(args: argparse.Namespace) -> int:
             print_json(props)
         else:
             props["size"] = format_size(int(props["size"] or 0))
+            props["atime"] = format_nano_time(int(props["atime"])) if props["atime"].isdigit() else props["atime"]
             print_table(["PROPERTY", "VALUE"], [[k, v or "-"] for k, v in props.items()])
         return 0
 

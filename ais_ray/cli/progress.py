@@ -64,13 +64,15 @@ class Live:
         self._last = 0.0
         self._last_lines: list[str] = []
 
-    def update(self, bars: list[Bar], *, force: bool = False) -> None:
+    def update(self, bars: list[Bar], *, force: bool = False, summary: str = "") -> None:
+        """Draw `bars`; off a terminal, `summary` (when given) stands for the whole block: a log gets one
+        line per change instead of every per-object bar again."""
         now = time.monotonic()
         if not self.tty and not force and now - self._last < self.interval:
             return
         self._last = now
         width = shutil.get_terminal_size((110, 20)).columns - 1 if self.tty else 110
-        lines = render_block(bars, width)
+        lines = [summary] if summary and not self.tty else render_block(bars, width)
         if not self.tty and lines == self._last_lines:
             return  # a log gets each state once
         self._last_lines = lines
@@ -80,9 +82,14 @@ class Live:
         self.out.flush()
         self._drawn = len(lines) if self.tty else 0
 
-    def close(self, bars: list[Bar] | None = None) -> None:
+    def close(self, bars: list[Bar] | None = None, summary: str = "") -> None:
         if bars is not None:
-            self.update(bars, force=True)
+            self.update(bars, force=True, summary=summary)
+
+    @property
+    def rows(self) -> int:
+        """How many per-object bars fit under the totals (a terminal's height; 10 in a log)."""
+        return max(1, shutil.get_terminal_size((110, 24)).lines - 4) if self.tty else 10
 
 
 class ByteProgress:

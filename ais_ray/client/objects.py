@@ -119,10 +119,11 @@ class ObjectsApi(Http):
             return await op(self.url(self._obj_path(bck, name)))
         return await self._retry_via_api(op, bck, name)
 
-    async def get_to_stream(self, bck: Bucket, name: str, out: Any, *, params: dict[str, str] | None = None) -> None:
+    async def get_to_stream(self, bck: Bucket, name: str, out: Any, *, params: dict[str, str] | None = None,
+                            headers: dict[str, str] | None = None) -> None:
         """Stream an object to a binary file object (e.g. stdout)."""
         async def get(url: str) -> None:
-            async with self.session.get(url, params={**self.bck_params(bck), **(params or {})}) as r:
+            async with self.session.get(url, params={**self.bck_params(bck), **(params or {})}, headers=headers) as r:
                 if r.status >= 400:
                     await raise_for(r, await r.read())
                 async for chunk in r.content.iter_chunked(CHUNK):

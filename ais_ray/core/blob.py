@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ais_ray.core.errors import ErrBadRequest, ErrInvalidSize, ErrInvalidValue
-from ais_ray.core.sizes import KIB, MIB, parse_size
+from ais_ray.core.sizes import KIB, MIB, format_size, parse_size
 
 if TYPE_CHECKING:
     from ais_ray.core.bmd import RemoteRef
@@ -51,6 +51,7 @@ AUTO = 0  # Go NwpDflt: resolve from mountpaths and object size
 MAX_WORKERS = 128  # header bound (Go `apc/blob.go`: "expecting (-1..128) range")
 WORKERS_PER_MOUNTPATH = 4  # Go nwpMultSSD: media type is not detected here, SSD is assumed
 MAX_AUTO_WORKERS = 32  # Go blobMaxWorkers
+DEFAULT_WORKERS = 4  # seed 001: "default number of workers 4" (Go would give one reader below 256 MiB)
 BYTES_PER_WORKER = 256 * MIB  # Go blobMinBytesPerWorker: auto gives one worker per 256 MiB
 DEFAULT_CHUNK_READ_TIMEOUT = 60.0  # seconds; Go dfltChunkReadTimeout
 MIN_BLOB_THRESHOLD = MIB  # Go minBlobDlPrefetch: a prefetch threshold is raised to this
@@ -115,6 +116,15 @@ def parse_blob_workers(workers: str | int | None) -> int:
     return n
 
 
+def chunk_note(requested: int) -> str:
+    """What to tell a user whose chunk size is out of range ("" when it is used as given)."""
+    used = clamp_chunk(requested)
+    if requested == 0 or used == requested:
+        return ""
+    return (f"chunk size {format_size(requested)} is outside {format_size(MIN_CHUNK)}..{format_size(MAX_CHUNK)}: "
+            f"using {format_size(used)}")
+
+
 def clamp_chunk(requested: int) -> int:
     """0 means the default; anything else is clamped into [32 KiB, 16 MiB] (Go `setChunkSize`)."""
     if requested == 0:
@@ -123,9 +133,11 @@ def clamp_chunk(requested: int) -> int:
 
 
 def auto_workers(size: int, n_mountpaths: int) -> int:
-    """Go `TuneBlobDlWorkers` without load throttling: min(4 × mountpaths, ⌈size / 256 MiB⌉, 32), ≥ 1."""
+    """The seed's default of 4 readers, more for very large objects as Go `TuneBlobDlWorkers` (without
+    load throttling) gives: max(4, min(4 × mountpaths, ⌈size / 256 MiB⌉, 32)). An 8 MiB object on a
+    slow per-connection source takes half the time with 2+ readers, so no size floor pulls it to 1."""
     by_size = -(-size // BYTES_PER_WORKER)
-    return max(1, min(WORKERS_PER_MOUNTPATH * max(1, n_mountpaths), by_size, MAX_AUTO_WORKERS))
+    return max(DEFAULT_WORKERS, min(WORKERS_PER_MOUNTPATH * max(1, n_mountpaths), by_size, MAX_AUTO_WORKERS))
 
 
 def resolve_blob_params(chunk: str | int | None, workers: str | int | None, *, size: int,

@@ -201,7 +201,7 @@ def default_description(spec: DlSpec) -> str:
         src = spec.objects[0][1]
     else:
         src = f"{len(spec.objects)} links"
-    return f"{src} -> {spec.bck}"
+    return f"{src} -> {spec.bck}" + (f"/{spec.subdir.strip('/')}" if spec.subdir.strip("/") else "")
 
 
 @dataclass

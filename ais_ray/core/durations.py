@@ -8,6 +8,8 @@ syntax, plus a bare number meaning seconds, as the `ais` CLI does for its durati
 
 from __future__ import annotations
 
+import time
+
 from ais_ray.core.errors import ErrInvalidDuration
 
 _NS_PER_SEC = 1_000_000_000
@@ -129,3 +131,8 @@ def _frac(v: int, prec: int) -> str:
     whole, frac = divmod(v, 10**prec)
     digits = f"{frac:0{prec}d}".rstrip("0")
     return f"{whole}.{digits}" if digits else str(whole)
+
+
+def format_nano_time(ns: int) -> str:
+    """A point in time (Unix nanoseconds) as AIStore prints atimes: Go's RFC822 in UTC, "04 Dec 26 10:31 UTC"."""
+    return time.strftime("%d %b %y %H:%M UTC", time.gmtime(ns / 1e9))

@@ -5,6 +5,7 @@ Layout (Go `docs/on_disk_layout.md`, `fs/content.go`):
     <mountpath>/@<provider>/[<ns>/]<bucket>/%ob/<object name>    committed objects
     <mountpath>/%wk/<unique>                                      work files, removed at start
     <mountpath>/%ch/<obj digest>.<src digest>/{data,manifest.json}  partial blob downloads (kept for resume)
+    <mountpath>/%mu/<upload id>/<part number>                     parts of an uncompleted multipart upload
     <mountpath>/@<provider>/[<ns>/]<bucket>/%ec/<object name>    an erasure-coded slice (core/ec.py)
     <mountpath>/@<provider>/[<ns>/]<bucket>/%mt/<object name>    its EC metafile
     <mountpath>/.ais.smap, .ais.bmd                                copies of the cluster metadata
@@ -29,6 +30,7 @@ CT_WORK = "%wk"
 CT_CHUNK = "%ch"
 CT_EC = "%ec"  # erasure-coded slices (core/ec.py)
 CT_META = "%mt"  # their metafiles
+CT_MPU = "%mu"  # parts of multipart uploads not completed yet (actors/mpu.py)
 XATTR = "user.ais.lom"
 SMAP_FILE = ".ais.smap"
 BMD_FILE = ".ais.bmd"

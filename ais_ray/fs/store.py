@@ -10,6 +10,7 @@ work file that `cleanup_work` removes at the next start.
 from __future__ import annotations
 
 import os
+import socket
 import shutil
 import threading
 import time
@@ -24,6 +25,7 @@ from ais_ray.core import lom
 from ais_ray.core.errors import ErrBadRequest, ErrObjNotFound
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket
+from ais_ray.fs.atime import Atimes
 from ais_ray.fs.namelock import NameLocks
 from ais_ray.stats import Counters
 
@@ -33,6 +35,7 @@ class Capacity:
     total: int
     used: int
     avail: int
+    fs: str = ""  # which filesystem ("<host>:<st_dev>"): mountpaths on one disk count once in totals
 
 
 class Replicas(Protocol):
@@ -95,6 +98,7 @@ class MountpathStore:
         self.fsync = fsync
         self._commit_lock = threading.Lock()
         self.locks = NameLocks()  # one writer per object name (fs/namelock.py)
+        self.atimes = Atimes(self.fqn)  # access times noted by GETs, written in batches
         self.stats = Counters()  # this mountpath's counters (ais_ray/stats)
         self.replicas: Replicas | None = None  # n-way mirror hooks (fs/mirror.py), set by the mountpath actor
         for sub in (lom.CT_WORK, lom.CT_CHUNK):
@@ -113,7 +117,7 @@ class MountpathStore:
     def capacity(self) -> Capacity:
         st = os.statvfs(self.path)
         total, avail = st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
-        return Capacity(total, total - st.f_bfree * st.f_frsize, avail)
+        return Capacity(total, total - st.f_bfree * st.f_frsize, avail, f"{socket.gethostname()}:{os.stat(self.path).st_dev}")
 
     # ---- metadata copies (.ais.smap / .ais.bmd) -------------------------------------------
     def save_meta(self, name: str, data: bytes) -> None:
@@ -165,7 +169,7 @@ class MountpathStore:
             attrs = _read_attrs(fqn)
         if attrs is None:
             raise ErrObjNotFound(bck, name)
-        return attrs
+        return self.atimes.merged(bck, name, attrs)
 
     def open(self, bck: Bucket, name: str) -> tuple[BinaryIO, ObjAttrs]:
         """Open for reading; data and metadata come from the same inode even if replaced meanwhile.
@@ -195,7 +199,7 @@ class MountpathStore:
         except OSError:
             f.close()
             raise ErrObjNotFound(bck, name) from None
-        return f, replace(attrs, size=os.fstat(f.fileno()).st_size)
+        return f, self.atimes.merged(bck, name, replace(attrs, size=os.fstat(f.fileno()).st_size))
 
     def set_attrs(self, bck: Bucket, name: str, attrs: ObjAttrs) -> None:
         try:
@@ -203,12 +207,9 @@ class MountpathStore:
         except FileNotFoundError:
             raise ErrObjNotFound(bck, name) from None
 
-    def touch(self, bck: Bucket, name: str, attrs: ObjAttrs) -> None:
-        """Record an access time; best effort (a concurrent delete wins)."""
-        try:
-            os.setxattr(self.fqn(bck, name), lom.XATTR, attrs.touched(time.time_ns()).to_bytes())
-        except OSError:
-            pass
+    def touch(self, bck: Bucket, name: str) -> bool:
+        """Note an access now (written in batches, `fs/atime.py`); True when the caller should flush."""
+        return self.atimes.note(bck, name, time.time_ns())
 
     def delete(self, bck: Bucket, name: str, *, replicas: bool = True) -> None:
         """Remove the object (and, mirrored, its replicas on the other mountpaths unless

@@ -8,6 +8,7 @@ that is not cached yet (or, with `latest`, whose remote version changed). Object
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,8 @@ from ais_ray.core.names import Bucket
 from ais_ray.core.selection import Selection
 from ais_ray.core.xact import XactSnap
 from ais_ray.jobs.selection import ListFor, MountpathWorkers, Share, select
+
+BLOB = "blob"  # `prefetch_obj`'s answer for an object over the blob threshold: not fetched yet
 
 PER_MOUNTPATH = 4  # objects in flight per mountpath (default `num-workers`)
 
@@ -40,6 +43,7 @@ class PrefetchHooks:
     share: Share  # which names are this target's now, and on which mountpath
     mountpaths: dict[str, Any]  # path -> mountpath actor handle (with `prefetch_obj`)
     list_for: ListFor  # the remote listing under a prefix
+    blob: Callable[[Bucket, str, bool], Awaitable[tuple[str, int]]]  # a large object as its own blob-download job
 
 
 async def run_prefetch(spec: PrefetchSpec, hooks: PrefetchHooks, snap: XactSnap) -> None:
@@ -51,6 +55,8 @@ async def run_prefetch(spec: PrefetchSpec, hooks: PrefetchHooks, snap: XactSnap)
     async def one(mp: str, name: str) -> None:
         try:
             status, size = await hooks.mountpaths[mp].prefetch_obj.remote(spec.bck, name, spec.latest, spec.threshold)
+            if status == BLOB:
+                status, size = await hooks.blob(spec.bck, name, spec.latest)
         except AisError as err:
             snap.stats.errors += 1
             failures.append(err)

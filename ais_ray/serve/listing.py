@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import time
 import uuid as uuidlib
 from typing import Any
 
@@ -18,6 +17,7 @@ from fastapi.responses import Response
 from ais_ray.backends.registry import get_backend
 from ais_ray.core import lsflags as F
 from ais_ray.core.bmd import BucketProps, RemoteRef, remote_of
+from ais_ray.core.durations import format_nano_time
 from ais_ray.core.errors import ErrUnsupported
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, Provider
@@ -49,7 +49,7 @@ def entry_wire(name: str, loc: str, e: LsEntry, props: set[str], name_only: bool
         if "version" in props:
             out["v"] = a.version
         if "atime" in props and a.atime_ns:
-            out["a"] = time.strftime("%d %b %y %H:%M UTC", time.gmtime(a.atime_ns / 1e9))
+            out["a"] = format_nano_time(a.atime_ns)
         if "custom" in props and a.custom:
             out["m"] = ",".join(f"{k}={v}" for k, v in sorted(a.custom.items()))
     if "location" in props:

@@ -8,6 +8,7 @@ omitted) and includes `up.ns.time`, `state.flags` and the disks' `disk.<dev>.*` 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import Any
 
 from ais_ray.stats.disk import DiskRates
@@ -26,6 +27,15 @@ def tracker(counters: dict[str, int], *, uptime_ns: int, flags: int, disks: dict
     return out
 
 
+def fs_totals(mountpaths: Iterable[dict[str, Any]]) -> tuple[int, int]:
+    """(used, avail) bytes with each filesystem counted once: mountpaths that are directories on one
+    disk (the embedded default) report that disk's numbers each (`fs` from `fs/store.py::capacity`)."""
+    seen: dict[str, tuple[int, int]] = {}
+    for m in mountpaths:
+        seen[str(m.get("fs") or m.get("path") or id(m))] = (int(m["used"]), int(m["avail"]))
+    return sum(u for u, _ in seen.values()), sum(a for _, a in seen.values())
+
+
 def capacity(mountpaths: list[dict[str, Any]], disks: dict[str, str]) -> dict[str, Any]:
     """`capacity` of node_status from each mountpath's `info()` (path, total, used, avail)."""
     mps, pcts = {}, []
@@ -36,7 +46,7 @@ def capacity(mountpaths: list[dict[str, Any]], disks: dict[str, str]) -> dict[st
         mps[m["path"]] = {"mountpath_label": "", "fs": dev, "disks": [dev] if dev else [],
                           "used": str(m["used"]), "avail": str(m["avail"]), "total": str(m["total"]), "pct_used": pct}
     return {"mountpaths": mps, "cs_err": "",
-            "total_used": str(sum(m["used"] for m in mountpaths)), "total_avail": str(sum(m["avail"] for m in mountpaths)),
+            "total_used": str(fs_totals(mountpaths)[0]), "total_avail": str(fs_totals(mountpaths)[1]),
             "pct_max": max(pcts, default=0), "pct_avg": round(sum(pcts) / len(pcts)) if pcts else 0,
             "pct_min": min(pcts, default=0)}
 

@@ -76,6 +76,10 @@ def test_sdk_get_reader_with_blob_config_and_prefetch_threshold(cluster: LocalCl
     assert after.get("prefetch.blob.n", 0) - before.get("prefetch.blob.n", 0) == 1  # L.bin
     assert after.get("prefetch.cold.n", 0) - before.get("prefetch.cold.n", 0) == 1  # s.bin
     assert {e.name for e in b.list_all_objects() if e.is_cached()} >= {"r.bin", "L.bin", "s.bin"}
+    # the blob work of the prefetch is a blob-download job of its own, as AIStore shows it (issue 17.3)
+    table = cluster.cli("show", "job", "blob-download", "--all").stdout
+    rows = [ln for ln in table.splitlines() if "blob-download" in ln and f"s3://{remote.bucket}" in ln]
+    assert len(rows) == 1 and "Finished" in rows[0] and "2.00MiB" in rows[0], table
     for n in ("L.bin", "s.bin"):
         assert b.object(n).get_reader().read_all() == data[n]
 

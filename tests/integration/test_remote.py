@@ -35,11 +35,15 @@ def test_cold_get_presence_and_cli(cluster: LocalCluster, remote: Remote, tmp_pa
         remote.seed(n, d)
     uri = f"{remote.scheme}://{remote.bucket}"
     table = cluster.cli("ls", uri).stdout.splitlines()
-    assert table[0].split() == ["NAME", "SIZE", "CACHED"] and all(line.endswith("no") for line in table[1:6])
+    # nothing cached yet: CACHED would say "no" on every row, so it is left out (only shown for a mix, issue 17.2)
+    assert table[0].split() == ["NAME", "SIZE"] and len(table) == 7
     show = json.loads(cluster.cli("object", "show", f"{uri}/a/1.bin", "--json").stdout)
     assert show["present"] == "false" and show["size"] == "1001"
     cluster.cli("get", f"{uri}/a/1.bin", str(tmp_path / "1.bin"))
     assert (tmp_path / "1.bin").read_bytes() == data["a/1.bin"]
+    table = cluster.cli("ls", uri).stdout.splitlines()
+    assert table[0].split() == ["NAME", "SIZE", "CACHED"]
+    assert [ln.split()[2] for ln in table[1:6]] == ["no", "yes", "no", "no", "no"]
     cached = [e["n"] for e in ls(cluster, uri, "--cached")]
     assert cached == ["a/1.bin"]
     flags = {e["n"]: e["f"] for e in ls(cluster, uri)}

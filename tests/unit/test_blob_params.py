@@ -12,6 +12,7 @@ from ais_ray.core.blob import (
     BlobParams,
     ChunkManifest,
     auto_workers,
+    chunk_note,
     blob_threshold,
     chunk_dir_name,
     chunk_dir_prefix,
@@ -86,8 +87,9 @@ def test_both_invalid_reports_the_chunk_first() -> None:
 
 
 @pytest.mark.parametrize(("size", "mpaths", "expected"), [
-    (300 * MIB, 1, 2),  # ceil(300 / 256)
-    (256 * MIB, 4, 1),  # one worker per 256 MiB
+    (8 * MIB, 1, 4),  # the seed's default of 4 (issue 17.3: Go's size rule gave 1)
+    (300 * MIB, 1, 4),  # Go: ceil(300 / 256) = 2; never below the seed's 4
+    (256 * MIB, 4, 4),
     (GIB, 1, 4),  # 4 per mountpath
     (2 * GIB, 4, 8),  # Go's example: the size cap binds
     (8 * GIB, 8, 32),  # the hard cap
@@ -99,6 +101,12 @@ def test_auto_workers(size: int, mpaths: int, expected: int) -> None:
     assert resolve(workers=0, size=size, mpaths=mpaths).workers == expected
     assert resolve(workers="0", size=size, mpaths=mpaths).workers == expected
     assert resolve(workers=None, size=size, mpaths=mpaths).workers == expected
+
+
+def test_out_of_range_chunk_is_named_with_what_is_used() -> None:
+    assert chunk_note(64 * 1000 * 1000) == "chunk size 61.04MiB is outside 32.00KiB..16.00MiB: using 16.00MiB"
+    assert chunk_note(16 * 1000) == "chunk size 15.62KiB is outside 32.00KiB..16.00MiB: using 32.00KiB"
+    assert chunk_note(4 * MIB) == "" and chunk_note(0) == ""
 
 
 def test_small_objects_are_read_serially() -> None:

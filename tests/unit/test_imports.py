@@ -23,7 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "ec": {"core", "fs", "stats"},
     "jobs": {"core", "fs", "backends", "ec", "stats"},
     "actors": {"core", "fs", "backends", "ec", "jobs", "stats", "auth"},
-    "serve": {"core", "fs", "backends", "ec", "jobs", "actors", "stats", "auth"},
+    "serve": {"core", "fs", "backends", "ec", "jobs", "actors", "stats", "auth", "client"},  # s3.py: native calls
     "client": {"core"},
     "deploy": {"core", "fs", "backends", "ec", "jobs", "actors", "serve", "stats", "auth"},
     "cli": {"core", "fs", "backends", "ec", "jobs", "actors", "serve", "deploy", "client", "stats", "auth"},

@@ -1,0 +1,184 @@
+"""The public API port: object requests answered here, every other route passed to Ray Serve.
+
+Ray Serve stays the home of the REST API (routes, validation, `/openapi.json`), on an internal
+port of 127.0.0.1. In front of it, this small aiohttp server owns the public port and answers
+the one hot request itself: `GET|HEAD|PUT|DELETE /v1/objects/<bucket>/<object>` gets its 307 to
+the owning mountpath from the cached Smap / BMD (`serve/state.py`, the same cache and the same
+checks as Serve's handler: query parameters, auth, bucket lookup, remote bucket on first use),
+at a fraction of the CPU of Serve's Python proxy + replica (issue 16, `benchmarks/README.md`).
+A PUT is answered before its body is read and the connection is closed rather than drained, so
+the body is sent once, to the data server. Anything else — and any object request with a rarer
+parameter (`original_url`, `obj_to`) — is streamed to Serve and its answer streamed back.
+
+One `FrontDoor` actor per cluster, named, detached, restarted by Ray, on the proxy's node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import aiohttp
+import ray
+from aiohttp import web
+
+from ais_ray.actors.dataserver import bind_socket
+from ais_ray.actors.ioloop import IoLoop
+from ais_ray.actors.target import actor_options
+from ais_ray.auth.gate import authorize, cluster_secret, redirect_location
+from ais_ray.core import headers as H
+from ais_ray.core import params
+from ais_ray.core.errors import AisError, error_body
+from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name, validate_obj_name
+from ais_ray.serve.errors import NODE
+from ais_ray.serve.s3 import PREFIX as S3_PREFIX
+from ais_ray.serve.s3 import S3Gateway
+from ais_ray.serve.state import init_state
+
+log = logging.getLogger(__name__)
+
+FRONT_DOOR_NAME = "ais-front-door"
+FAST_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+SLOW_PARAMS = frozenset({"original_url", H.Q_OBJ_TO})  # object requests Serve's handler checks further
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+                        "transfer-encoding", "upgrade", "host", "content-length"})
+
+
+def front_door_options(resource: str) -> dict[str, Any]:
+    return actor_options(FRONT_DOOR_NAME, resource)
+
+
+async def _no_continue(req: web.Request) -> None:
+    """`Expect: 100-continue` (curl's large PUTs): an object request gets no 100 — its 307 comes
+    first, so the client sends the body to the data server only; a forwarded request gets the
+    100 as aiohttp's default handler would send it."""
+    if req.method in FAST_METHODS and req.path.startswith("/v1/objects/"):
+        return
+    if req.version == aiohttp.HttpVersion11 and req.headers.get("Expect", "").lower() == "100-continue":
+        await req.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+
+class FrontDoorServer:
+    """The aiohttp app; `start` binds the public port (the same one again after a restart)."""
+
+    def __init__(self, serve_url: str) -> None:
+        self.serve_url = serve_url.rstrip("/")
+        self.state = init_state()
+        self.s3 = S3Gateway(self.serve_url, self.state, lambda: self._data_session())
+        self._session: aiohttp.ClientSession | None = None
+        self._runner: web.AppRunner | None = None
+
+    def _data_session(self) -> aiohttp.ClientSession:
+        assert self._session is not None
+        return self._session
+
+    async def start(self, host: str, port: int) -> None:
+        app = web.Application(client_max_size=0)
+        app.router.add_route("*", "/{tail:.*}", self.handle, expect_handler=_no_continue)
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
+                                              timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
+                                              auto_decompress=False)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        for attempt in range(60):  # a restarted actor: the old socket may linger a moment
+            try:
+                sock = bind_socket(host, port)
+                if sock.getsockname()[1] == port:
+                    break
+                sock.close()
+            except OSError:
+                pass
+            await asyncio.sleep(0.5)
+        else:
+            raise OSError(f"cannot bind the API port {host}:{port}")
+        await web.SockSite(self._runner, sock, backlog=1024).start()
+
+    async def handle(self, req: web.Request) -> web.StreamResponse:
+        if req.path == S3_PREFIX or req.path.startswith(S3_PREFIX + "/"):
+            return await self.s3.handle(req)
+        if req.method in FAST_METHODS and req.path.startswith("/v1/objects/") and not SLOW_PARAMS & req.query.keys():
+            try:
+                return await self.redirect(req)
+            except AisError as err:
+                return self.error(req, err)
+        return await self.forward(req)
+
+    async def redirect(self, req: web.Request) -> web.StreamResponse:
+        """The 307 Serve's `serve/objects.py::redirect_to_owner` gives, without Serve."""
+        raw = req.raw_path
+        params.check(req.method, req.path, req.query.items())  # core/params.py: the accepted-query table
+        bucket, obj = split_obj_path(raw)
+        bck = Bucket(validate_bucket_name(bucket), Provider.parse(req.query.get("provider") or "ais"),
+                     Namespace.parse(req.query.get("namespace", "")))
+        claims = None
+        if cluster_secret() is not None:
+            claims = authorize(req.method, req.path, "", bck, req.headers.get("Authorization"), None)
+        validate_obj_name(obj)
+        await self.state.bucket_props(bck)
+        _, mp = (await self.state.smap()).locate(bck.uname(obj))
+        query = raw.split("?", 1)[1] if "?" in raw else ""
+        path = raw.split("?", 1)[0]
+        resp = web.Response(status=307, headers={"Location": redirect_location(mp.url, req.method, path, query, claims,
+                                                                                None, bck)})
+        if req.method == "PUT" and req.can_read_body:
+            resp.force_close()  # the body goes to the data server only: never read here, not drained
+        return resp
+
+    def error(self, req: web.Request, err: AisError) -> web.Response:
+        """AIStore's JSON error, as Serve answers it (`serve/errors.py::to_response`)."""
+        if req.method == "HEAD":
+            return web.Response(status=err.status, headers={"Content-Type": "application/json",
+                                                            H.ERROR_CODE: type(err).__name__})
+        body = error_body(err, method=req.method, url_path=req.path, node=NODE, remote_addr=req.remote or "")
+        resp = web.json_response(body, status=err.status)
+        if req.method == "PUT" and req.can_read_body:
+            resp.force_close()
+        return resp
+
+    async def forward(self, req: web.Request) -> web.StreamResponse:
+        """Stream the request to Serve and its answer back (redirects are the client's to follow)."""
+        assert self._session is not None
+        headers = {k: v for k, v in req.headers.items() if k.lower() not in HOP_BY_HOP}
+        if req.remote:
+            headers["X-Forwarded-For"] = req.remote
+        body = req.content if req.can_read_body else None
+        try:
+            async with self._session.request(req.method, self.serve_url + req.raw_path, headers=headers, data=body,
+                                             allow_redirects=False) as up:
+                resp = web.StreamResponse(status=up.status, reason=up.reason)
+                for k, v in up.headers.items():
+                    if k.lower() not in HOP_BY_HOP:
+                        resp.headers.add(k, v)
+                if up.content_length is not None and req.method != "HEAD":
+                    resp.content_length = up.content_length
+                await resp.prepare(req)
+                if req.method != "HEAD":
+                    async for chunk in up.content.iter_any():
+                        await resp.write(chunk)
+                await resp.write_eof()
+                return resp
+        except aiohttp.ClientError as exc:  # Serve restarting: the client may retry
+            log.warning("%s %s: the API behind the front door did not answer: %s", req.method, req.path, exc)
+            return web.json_response({"message": f"API not ready: {exc}", "status": 503}, status=503)
+
+
+@ray.remote
+class FrontDoor:
+    """The public port's actor (`deploy.py` starts it after Serve, with Serve's internal URL); a
+    restarted one binds the same port again from `__init__`, on a loop of its own."""
+
+    def __init__(self, host: str, port: int, serve_url: str) -> None:
+        logging.basicConfig(level=logging.INFO)
+        self.io = IoLoop("front-door")
+        self.url = f"http://{host}:{port}"
+        self.server = self.io.run_sync(_make(serve_url, host, port), timeout=60)
+
+    async def ready(self) -> str:
+        return self.url
+
+
+async def _make(serve_url: str, host: str, port: int) -> FrontDoorServer:
+    server = FrontDoorServer(serve_url)
+    await server.start(host, port)
+    return server

@@ -1,0 +1,378 @@
+"""The S3 API at `/s3` (issue 19): S3 requests translated to the native API, on the same engine.
+
+Path-style addressing: `/s3` lists buckets, `/s3/<bucket>` is a bucket, `/s3/<bucket>/<key>` an
+object. Bucket calls (create, head, delete, list objects) become native API calls to Ray Serve
+(`ais_ray.client`, the same routes the SDK uses); object calls go to the owning mountpath, found by
+HRW from the front door's cached Smap, and their bytes are streamed through (S3 clients do not
+follow a 307 on PUT), never buffered. A bucket name means the ais bucket of that name, else the
+bucket of that name of any other provider the cluster knows (`s3://src` cached here), as AIStore
+resolves S3 names. Answers use S3's XML bodies and error codes (xml.etree builds and parses them).
+
+Multipart uploads: parts are stored on the owner's mountpath and committed as one object
+(`actors/mpu.py`). Not yet: ListParts / ListMultipartUploads, SigV4 verification (requests are accepted unsigned or signed, as
+AIStore does with auth off; with `--auth` the S3 API answers AccessDenied), virtual-host style.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import json
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote, unquote
+
+import aiohttp
+from aiohttp import web
+
+from ais_ray.actors.mpu import MPU_PATH
+from ais_ray.auth.gate import cluster_secret
+from ais_ray.client import AisClient
+from ais_ray.core import headers as H
+from ais_ray.core.bmd import bucket_from_key
+from ais_ray.core.errors import (AisError, ErrAccessDenied, ErrBckAlreadyExists, ErrBckNotFound, ErrNotFound,
+                                 ErrObjNotFound, ErrRangeNotSatisfiable, error_from_status)
+from ais_ray.core.names import Bucket, Provider, validate_bucket_name, validate_obj_name
+from ais_ray.core.xid import gen_uuid
+from ais_ray.serve.state import ApiState
+
+PREFIX = "/s3"
+NS = "http://s3.amazonaws.com/doc/2006-03-01/"
+MAX_KEYS = 1000
+# the headers of a native object answer an S3 client reads (the rest are AIStore's own)
+PASS_HEADERS = ("Content-Length", "Content-Range", "Content-Type", "ETag", "Last-Modified", "Accept-Ranges")
+
+
+class S3Error(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def s3_error(err: AisError, *, key: str = "") -> S3Error:
+    """An AIStore error as S3 names it (the SDKs map these codes to their exceptions)."""
+    if isinstance(err, ErrBckNotFound):
+        return S3Error(404, "NoSuchBucket", err.message)
+    if isinstance(err, (ErrObjNotFound, ErrNotFound)):
+        return S3Error(404, "NoSuchKey" if key else "NoSuchBucket", err.message)
+    if isinstance(err, ErrBckAlreadyExists):
+        return S3Error(409, "BucketAlreadyOwnedByYou", err.message)
+    if isinstance(err, ErrRangeNotSatisfiable):
+        return S3Error(416, "InvalidRange", err.message)
+    if isinstance(err, ErrAccessDenied) or err.status in (401, 403):
+        return S3Error(403, "AccessDenied", err.message)
+    if err.status == 400:
+        return S3Error(400, "InvalidArgument", err.message)
+    return S3Error(err.status if err.status >= 500 else 500, "InternalError", err.message)
+
+
+def xml_body(root: ET.Element) -> bytes:
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
+
+
+def el(parent: ET.Element, tag: str, text: Any = None) -> ET.Element:
+    e = ET.SubElement(parent, tag)
+    if text is not None:
+        e.text = str(text)
+    return e
+
+
+def iso8601(ns: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(ns / 1e9))
+
+
+class S3Gateway:
+    def __init__(self, serve_url: str, state: ApiState, session: Callable[[], aiohttp.ClientSession]) -> None:
+        self.api = AisClient(serve_url, direct=False)
+        self.state = state
+        self._session = session
+
+    async def handle(self, req: web.Request) -> web.StreamResponse:
+        raw = req.raw_path.split("?", 1)[0][len(PREFIX):].lstrip("/")
+        bucket, _, raw_key = raw.partition("/")
+        bucket, key = unquote(bucket), unquote(raw_key)
+        try:
+            if cluster_secret() is not None:
+                raise S3Error(403, "AccessDenied", "the S3 API is not available on a cluster with auth on (yet)")
+            if self.api._session is None:  # noqa: SLF001 - opened on first use, on this loop
+                await self.api.__aenter__()
+            if not bucket:
+                if req.method != "GET":
+                    raise S3Error(405, "MethodNotAllowed", f"{req.method} /s3")
+                return await self.list_buckets()
+            if not key:
+                return await self.bucket_op(req, bucket)
+            return await self.object_op(req, bucket, key, raw_key)
+        except S3Error as e:
+            return self.error(req, e, f"/{bucket}/{key}".rstrip("/"))
+        except AisError as err:
+            return self.error(req, s3_error(err, key=key), f"/{bucket}/{key}".rstrip("/"))
+
+    def error(self, req: web.Request, e: S3Error, resource: str) -> web.Response:
+        if req.method == "HEAD":
+            return web.Response(status=e.status)
+        root = ET.Element("Error")
+        el(root, "Code", e.code)
+        el(root, "Message", e.message)
+        el(root, "Resource", resource)
+        el(root, "RequestId", "")
+        resp = web.Response(status=e.status, body=xml_body(root), content_type="application/xml")
+        if req.method == "PUT" and req.can_read_body:
+            resp.force_close()
+        return resp
+
+    # ---- buckets ---------------------------------------------------------------------------
+    async def resolve(self, name: str, *, must_exist: bool = True) -> Bucket:
+        """An S3 bucket name as the cluster's bucket: ais first, else the same name of another provider."""
+        validate_bucket_name(name)
+        ais = Bucket(name, Provider.AIS)
+        bmd = await self.state.bmd()
+        if bmd.get(ais) is None:
+            await self.state.refresh(force=True)
+            bmd = await self.state.bmd()
+        if bmd.get(ais) is not None:
+            return ais
+        for key in sorted(bmd.buckets):
+            other = bucket_from_key(key)
+            if other.name == name and not other.ns.uuid and not other.ns.name:
+                return other
+        if must_exist:
+            raise S3Error(404, "NoSuchBucket", f'bucket "{name}" does not exist')
+        return ais
+
+    async def list_buckets(self) -> web.Response:
+        root = ET.Element("ListAllMyBucketsResult", xmlns=NS)
+        owner = el(root, "Owner")
+        el(owner, "ID", "ais-ray")
+        el(owner, "DisplayName", "ais-ray")
+        buckets = el(root, "Buckets")
+        for b in sorted(await self.api.list_buckets(), key=lambda b: b["name"]):
+            e = el(buckets, "Bucket")
+            el(e, "Name", b["name"])
+            el(e, "CreationDate", iso8601(0))
+        return web.Response(body=xml_body(root), content_type="application/xml")
+
+    async def bucket_op(self, req: web.Request, name: str) -> web.Response:
+        if req.method == "PUT":
+            bck = Bucket(validate_bucket_name(name), Provider.AIS)
+            await self.api.create_bucket(bck)
+            await self.state.refresh(force=True)
+            return web.Response(status=200, headers={"Location": f"/{name}"})
+        bck = await self.resolve(name)
+        if req.method == "HEAD":
+            return web.Response(status=200)
+        if req.method == "DELETE":
+            if bck.provider is not Provider.AIS:
+                raise S3Error(400, "InvalidArgument", f"{bck} is a remote bucket: evict it with the native API")
+            async for _ in self.api.list_objects(bck, props="name", page_size=1):
+                raise S3Error(409, "BucketNotEmpty", "The bucket you tried to delete is not empty")
+            await self.api.destroy_bucket(bck)
+            await self.state.refresh(force=True)
+            return web.Response(status=204)
+        if req.method == "POST" and "delete" in req.query:
+            return await self.delete_objects(req, bck)
+        if req.method == "GET":
+            if "location" in req.query:
+                root = ET.Element("LocationConstraint", xmlns=NS)
+                return web.Response(body=xml_body(root), content_type="application/xml")
+            return await self.list_objects(req, bck)
+        raise S3Error(405, "MethodNotAllowed", f"{req.method} on a bucket is not supported")
+
+    async def list_objects(self, req: web.Request, bck: Bucket) -> web.Response:
+        """ListObjects V1 and V2: prefix, delimiter (common prefixes), max-keys, marker /
+        continuation-token / start-after (the token is the last key returned, base64)."""
+        q = req.query
+        v2 = q.get("list-type") == "2"
+        prefix, delim = q.get("prefix", ""), q.get("delimiter", "")
+        try:
+            max_keys = min(MAX_KEYS, int(q.get("max-keys", MAX_KEYS)))
+        except ValueError:
+            raise S3Error(400, "InvalidArgument", "max-keys must be an integer") from None
+        after = q.get("start-after", "") if v2 else q.get("marker", "")
+        token = q.get("continuation-token", "")
+        if v2 and token:
+            try:
+                after = base64.urlsafe_b64decode(token.encode()).decode()
+            except ValueError:
+                raise S3Error(400, "InvalidArgument", "invalid continuation-token") from None
+        contents: list[dict[str, Any]] = []
+        prefixes: list[str] = []
+        truncated, last = False, ""
+        async for e in self.api.list_objects(bck, prefix=prefix, props="name,size,checksum,atime"):
+            name = e["n"]
+            if name <= after:
+                continue
+            if delim:
+                cut = name.find(delim, len(prefix))
+                if cut >= 0:
+                    common = name[: cut + len(delim)]
+                    if common <= after or (prefixes and prefixes[-1] == common):
+                        continue
+                    if len(contents) + len(prefixes) >= max_keys:
+                        truncated = True
+                        break
+                    prefixes.append(common)
+                    last = common
+                    continue
+            if len(contents) + len(prefixes) >= max_keys:
+                truncated = True
+                break
+            contents.append(e)
+            last = name
+        root = ET.Element("ListBucketResult", xmlns=NS)
+        el(root, "Name", bck.name)
+        el(root, "Prefix", prefix)
+        if delim:
+            el(root, "Delimiter", delim)
+        el(root, "MaxKeys", max_keys)
+        el(root, "IsTruncated", "true" if truncated else "false")
+        if v2:
+            el(root, "KeyCount", len(contents) + len(prefixes))
+            if token:
+                el(root, "ContinuationToken", token)
+            if truncated:
+                el(root, "NextContinuationToken", base64.urlsafe_b64encode(last.encode()).decode())
+        else:
+            el(root, "Marker", q.get("marker", ""))
+            if truncated:
+                el(root, "NextMarker", last)
+        for e in contents:
+            c = el(root, "Contents")
+            el(c, "Key", e["n"])
+            el(c, "LastModified", iso8601(0))
+            el(c, "ETag", f'"{e.get("cs", "")}"')
+            el(c, "Size", e.get("s", 0))
+            el(c, "StorageClass", "STANDARD")
+        for p in prefixes:
+            el(el(root, "CommonPrefixes"), "Prefix", p)
+        return web.Response(body=xml_body(root), content_type="application/xml")
+
+    async def delete_objects(self, req: web.Request, bck: Bucket) -> web.Response:
+        try:
+            doc = ET.fromstring(await req.read())
+        except ET.ParseError as exc:
+            raise S3Error(400, "MalformedXML", f"DeleteObjects body: {exc}") from None
+        quiet = (doc.findtext("{*}Quiet") or "").lower() == "true"
+        root = ET.Element("DeleteResult", xmlns=NS)
+        for obj in doc.findall("{*}Object"):
+            key = obj.findtext("{*}Key") or ""
+            try:
+                await self.api.delete_object(bck, validate_obj_name(key))
+            except ErrObjNotFound:
+                pass  # S3 deletes are idempotent
+            except AisError as err:
+                e = el(root, "Error")
+                el(e, "Key", key)
+                el(e, "Code", s3_error(err, key=key).code)
+                el(e, "Message", err.message)
+                continue
+            if not quiet:
+                el(el(root, "Deleted"), "Key", key)
+        return web.Response(body=xml_body(root), content_type="application/xml")
+
+    # ---- objects ---------------------------------------------------------------------------
+    async def object_op(self, req: web.Request, name: str, key: str, raw_key: str) -> web.StreamResponse:
+        bck = await self.resolve(name)
+        validate_obj_name(key)
+        _, mp = (await self.state.smap()).locate(bck.uname(key))
+        if "uploads" in req.query or "uploadId" in req.query:
+            return await self.multipart(req, bck, key, mp.url)
+        if req.method == "PUT" and "x-amz-copy-source" in req.headers:
+            return await self.copy_object(req, bck, key)
+        if req.method not in ("GET", "HEAD", "PUT", "DELETE"):
+            raise S3Error(405, "MethodNotAllowed", f"{req.method} on an object is not supported")
+        url = f"{mp.url}/v1/objects/{quote(bck.name, safe='')}/{raw_key}"
+        params = {"provider": bck.provider.value}
+        headers = {k: v for k, v in req.headers.items() if k.lower() in ("range", "content-type", "content-length")}
+        body = req.content if req.method == "PUT" else None
+        async with self._session().request(req.method, url, params=params, headers=headers, data=body,
+                                           allow_redirects=False) as up:
+            await self._check(up, key)
+            if req.method == "DELETE":
+                return web.Response(status=204)
+            resp = web.StreamResponse(status=up.status)
+            for k in PASS_HEADERS:
+                if k in up.headers:
+                    resp.headers[k] = up.headers[k]
+            if "Last-Modified" not in resp.headers and up.headers.get(H.ATIME, "").isdigit():
+                resp.headers["Last-Modified"] = email.utils.formatdate(int(up.headers[H.ATIME]) / 1e9, usegmt=True)
+            if req.method == "PUT":
+                resp.headers.pop("Content-Length", None)
+                resp.content_length = 0
+            await resp.prepare(req)
+            if req.method == "GET":
+                async for chunk in up.content.iter_any():
+                    await resp.write(chunk)
+            await resp.write_eof()
+            return resp
+
+    async def multipart(self, req: web.Request, bck: Bucket, key: str, mp_url: str) -> web.Response:
+        """Create / UploadPart / Complete / Abort: the parts live on the owner's mountpath until
+        complete (`actors/mpu.py`) commits them as one object through the write path."""
+        q = req.query
+        if req.method == "POST" and "uploads" in q:
+            root = ET.Element("InitiateMultipartUploadResult", xmlns=NS)
+            el(root, "Bucket", bck.name)
+            el(root, "Key", key)
+            el(root, "UploadId", gen_uuid() + gen_uuid())
+            return web.Response(body=xml_body(root), content_type="application/xml")
+        upload = q.get("uploadId", "")
+        url = f"{mp_url}{MPU_PATH}{quote(upload, safe='')}"
+        if req.method == "PUT":
+            headers = {"Content-Length": req.headers["Content-Length"]} if "Content-Length" in req.headers else {}
+            async with self._session().put(f"{url}/{quote(q.get('partNumber', ''), safe='')}", data=req.content,
+                                           headers=headers) as up:
+                await self._check(up, key)
+                return web.Response(status=200, headers={"ETag": up.headers.get("ETag", '""')})
+        if req.method == "POST":
+            try:
+                doc = ET.fromstring(await req.read())
+            except ET.ParseError as exc:
+                raise S3Error(400, "MalformedXML", f"CompleteMultipartUpload body: {exc}") from None
+            parts = [p.findtext("{*}PartNumber") or "" for p in doc.findall("{*}Part")]
+            body = json.dumps([int(p) if p.isdigit() else p for p in parts])
+            async with self._session().post(url, params={"bck": bck.uname_prefix, "name": key}, data=body) as up:
+                await self._check(up, key, upload=upload)
+                root = ET.Element("CompleteMultipartUploadResult", xmlns=NS)
+                el(root, "Location", f"/{bck.name}/{key}")
+                el(root, "Bucket", bck.name)
+                el(root, "Key", key)
+                el(root, "ETag", up.headers.get("ETag", '""'))
+                return web.Response(body=xml_body(root), content_type="application/xml")
+        if req.method == "DELETE":
+            async with self._session().delete(url) as up:
+                await self._check(up, key, upload=upload)
+                return web.Response(status=204)
+        raise S3Error(501, "NotImplemented", f"{req.method} with uploadId (ListParts) is not supported yet")
+
+    async def _check(self, up: aiohttp.ClientResponse, key: str, *, upload: str = "") -> None:
+        if up.status < 400:
+            return
+        err = _native_error(up.status, await up.read())
+        if upload and up.status == 404:
+            raise S3Error(404, "NoSuchUpload", err.message)
+        if up.status == 400:
+            raise S3Error(400, "InvalidPart" if upload else "InvalidArgument", err.message)
+        raise s3_error(err, key=key)
+
+    async def copy_object(self, req: web.Request, bck: Bucket, key: str) -> web.Response:
+        src = unquote(req.headers["x-amz-copy-source"]).lstrip("/").split("?", 1)[0]
+        src_bucket, _, src_key = src.partition("/")
+        sbck = await self.resolve(src_bucket)
+        await self.api.copy_object(sbck, validate_obj_name(src_key), bck, key)
+        head = await self.api.head_object(bck, key)
+        root = ET.Element("CopyObjectResult", xmlns=NS)
+        el(root, "LastModified", iso8601(time.time_ns()))
+        el(root, "ETag", head.get("ETag", '""'))
+        return web.Response(body=xml_body(root), content_type="application/xml")
+
+
+def _native_error(status: int, body: bytes) -> AisError:
+    try:
+        doc = json.loads(body)
+        return error_from_status(status, str(doc.get("message", "")), str(doc.get("tcode", "")))
+    except ValueError:
+        return error_from_status(status, body.decode(errors="replace").strip() or f"HTTP {status}")
+

@@ -1,0 +1,122 @@
+"""The S3 API at /s3 (issue 19) with boto3, as S3 users drive it: buckets, objects, listings, errors."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import LocalCluster
+
+
+@pytest.fixture(scope="module")
+def s3(cluster: LocalCluster) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("s3", endpoint_url=f"{cluster.endpoint}/s3", aws_access_key_id="any", aws_secret_access_key="any",
+                        region_name="us-east-1", config=Config(s3={"addressing_style": "path"},
+                                                               retries={"max_attempts": 1}))
+
+
+def new_bucket(s3: Any) -> str:
+    name = f"s3-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+def test_buckets(s3: Any, cluster: LocalCluster) -> None:
+    name = new_bucket(s3)
+    assert name in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    s3.head_bucket(Bucket=name)
+    assert f"ais://{name}" in cluster.cli("ls").stdout  # the same bucket, natively
+    s3.put_object(Bucket=name, Key="k", Body=b"v")
+    with pytest.raises(s3.exceptions.ClientError) as info:
+        s3.delete_bucket(Bucket=name)
+    assert info.value.response["Error"]["Code"] == "BucketNotEmpty"
+    s3.delete_object(Bucket=name, Key="k")
+    s3.delete_bucket(Bucket=name)
+    with pytest.raises(s3.exceptions.ClientError) as info:
+        s3.head_bucket(Bucket=name)
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    with pytest.raises(s3.exceptions.NoSuchBucket):
+        s3.list_objects_v2(Bucket=name)
+
+
+def test_objects_put_get_range_head_delete(s3: Any, cluster: LocalCluster) -> None:
+    name = new_bucket(s3)
+    data = os.urandom(3 * 1024 * 1024 + 7)
+    put = s3.put_object(Bucket=name, Key="dir/a b+c.bin", Body=data)
+    assert put["ETag"]
+    got = s3.get_object(Bucket=name, Key="dir/a b+c.bin")
+    assert got["Body"].read() == data and got["ContentLength"] == len(data)
+    part = s3.get_object(Bucket=name, Key="dir/a b+c.bin", Range="bytes=100-199")["Body"].read()
+    assert part == data[100:200]
+    head = s3.head_object(Bucket=name, Key="dir/a b+c.bin")
+    assert head["ContentLength"] == len(data) and head["ETag"] == put["ETag"] and head["LastModified"]
+    # the same object through the native API: one engine
+    assert hashlib.sha256(cluster.cli_bytes("get", f"ais://{name}/dir/a b+c.bin", "-")).digest() == \
+        hashlib.sha256(data).digest()
+    with pytest.raises(s3.exceptions.NoSuchKey):
+        s3.get_object(Bucket=name, Key="nope")
+    s3.delete_object(Bucket=name, Key="dir/a b+c.bin")
+    with pytest.raises(s3.exceptions.ClientError) as info:
+        s3.head_object(Bucket=name, Key="dir/a b+c.bin")
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_listings_v1_v2_delimiter_and_pages(s3: Any) -> None:
+    name = new_bucket(s3)
+    keys = [f"a/{i:02d}" for i in range(7)] + ["b/x", "b/y/z", "top"]
+    for k in keys:
+        s3.put_object(Bucket=name, Key=k, Body=k.encode())
+    v2 = s3.list_objects_v2(Bucket=name)
+    assert [o["Key"] for o in v2["Contents"]] == sorted(keys) and v2["KeyCount"] == len(keys)
+    assert {o["Key"]: o["Size"] for o in v2["Contents"]}["b/y/z"] == 5
+    d = s3.list_objects_v2(Bucket=name, Delimiter="/")
+    assert [p["Prefix"] for p in d["CommonPrefixes"]] == ["a/", "b/"] and [o["Key"] for o in d["Contents"]] == ["top"]
+    d = s3.list_objects_v2(Bucket=name, Prefix="b/", Delimiter="/")
+    assert [p["Prefix"] for p in d["CommonPrefixes"]] == ["b/y/"] and [o["Key"] for o in d["Contents"]] == ["b/x"]
+    pages = list(s3.get_paginator("list_objects_v2").paginate(Bucket=name, PaginationConfig={"PageSize": 3}))
+    assert len(pages) == 4 and [o["Key"] for p in pages for o in p.get("Contents", [])] == sorted(keys)
+    v1 = list(s3.get_paginator("list_objects").paginate(Bucket=name, PaginationConfig={"PageSize": 4}))
+    assert [o["Key"] for p in v1 for o in p.get("Contents", [])] == sorted(keys)
+    gone = s3.delete_objects(Bucket=name, Delete={"Objects": [{"Key": "a/00"}, {"Key": "a/01"}, {"Key": "never"}]})
+    assert sorted(d["Key"] for d in gone["Deleted"]) == ["a/00", "a/01", "never"]
+    assert s3.list_objects_v2(Bucket=name, Prefix="a/")["KeyCount"] == 5
+
+
+def test_copy_object(s3: Any) -> None:
+    src, dst = new_bucket(s3), new_bucket(s3)
+    s3.put_object(Bucket=src, Key="o", Body=b"copy me")
+    r = s3.copy_object(Bucket=dst, Key="o2", CopySource={"Bucket": src, "Key": "o"})
+    assert r["CopyObjectResult"]["ETag"]
+    assert s3.get_object(Bucket=dst, Key="o2")["Body"].read() == b"copy me"
+
+
+def test_multipart_upload_and_abort(s3: Any, tmp_path: Any) -> None:
+    from boto3.s3.transfer import TransferConfig
+
+    name = new_bucket(s3)
+    data = os.urandom(22 * 1024 * 1024 + 5)
+    src = tmp_path / "big.bin"
+    src.write_bytes(data)
+    cfg = TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024, max_concurrency=3)
+    s3.upload_file(str(src), name, "big.bin", Config=cfg)  # 5 parts, 3 at a time
+    head = s3.head_object(Bucket=name, Key="big.bin")
+    assert head["ContentLength"] == len(data) and head["ETag"].endswith('-5"')
+    assert s3.get_object(Bucket=name, Key="big.bin")["Body"].read() == data
+    assert s3.get_object(Bucket=name, Key="big.bin", Range="bytes=10485760-10485769")["Body"].read() == \
+        data[10485760:10485770]
+    # an aborted upload leaves nothing; completing it afterwards is NoSuchUpload
+    up = s3.create_multipart_upload(Bucket=name, Key="never")["UploadId"]
+    etag = s3.upload_part(Bucket=name, Key="never", UploadId=up, PartNumber=1, Body=b"x" * 100)["ETag"]
+    s3.abort_multipart_upload(Bucket=name, Key="never", UploadId=up)
+    with pytest.raises(s3.exceptions.ClientError) as info:
+        s3.complete_multipart_upload(Bucket=name, Key="never", UploadId=up,
+                                     MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert info.value.response["Error"]["Code"] == "NoSuchUpload"
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=name).get("Contents", [])] == ["big.bin"]
