@@ -231,7 +231,7 @@ def restore(c: Cluster, d: Disruption) -> None:
     if d.killed:
         log(f"revive {d.tid}")
         c.revive(d.tid)
-        c.wait_smap(lambda s: not s.targets[d.tid].flags & FLAG_OFFLINE, f"{d.tid} back online", 180)
+        c.wait_smap(lambda s: not s.targets[d.tid].flags & FLAG_OFFLINE, f"{d.tid} back online", 600)  # slow on a loaded machine
     log(f"stop-maintenance {d.tid}")
     c.cli("cluster", "add-remove-nodes", "stop-maintenance", d.tid, "-y")
     c.cli("wait", "rebalance", "--timeout", WAIT)
