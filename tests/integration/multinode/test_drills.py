@@ -13,6 +13,7 @@ from __future__ import annotations
 import glob
 import os
 import random
+import time
 
 import pytest
 import requests
@@ -21,6 +22,7 @@ from ais_ray.core.ec import Metafile
 from ais_ray.core.lom import CT_EC, CT_META, ct_fqn
 from ais_ray.core.names import Bucket
 from ais_ray.core.smap import FLAG_MAINTENANCE, FLAG_OFFLINE
+from ais_ray.serve.state import REFRESH_INTERVAL
 from ais_ray.testing.drills import SRC, Cluster, names, rmb, run
 from tests.integration.multinode.conftest import MultiNode
 
@@ -58,6 +60,7 @@ def test_ec_survives_node_loss(multinode: MultiNode) -> None:
     c.kill_node("t3")
     try:
         c.wait_smap(lambda s: bool(s.targets["t3"].flags & FLAG_OFFLINE), "t3 offline", 60)
+        time.sleep(2 * REFRESH_INTERVAL)  # the API's cached Smap (serve/state.py) catches up
         with requests.Session() as s:
             for name, data in objs.items():
                 r = s.get(f"{c.endpoint}/v1/objects/{bck}/{name}", timeout=60)
