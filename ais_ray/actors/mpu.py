@@ -96,7 +96,8 @@ class MpuServer:
         attrs = await write_stream(self.ctx.store, bck, name, _read_all(files), Owt.PUT,
                                    expect_size=sum(os.path.getsize(f) for f in files))
         await asyncio.to_thread(shutil.rmtree, d, True)
-        return web.Response(status=200, headers={H.ETAG: f'"{attrs.cksum}-{len(parts)}"'})
+        # the object's own ETag (as HEAD and GET give it), not S3's "<md5 of md5s>-<parts>"
+        return web.Response(status=200, headers={H.ETAG: H.etag(attrs.src_etag, attrs.cksum)})
 
     async def abort(self, req: web.Request) -> web.Response:
         d = self._dir(req)

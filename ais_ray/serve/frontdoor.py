@@ -3,8 +3,8 @@
 Ray Serve stays the home of the REST API (routes, validation, `/openapi.json`), on an internal
 port of 127.0.0.1. In front of it, this small aiohttp server owns the public port and answers
 the one hot request itself: `GET|HEAD|PUT|DELETE /v1/objects/<bucket>/<object>` gets its 307 to
-the owning mountpath from the cached Smap / BMD (`serve/state.py`, the same cache and the same
-checks as Serve's handler: query parameters, auth, bucket lookup, remote bucket on first use),
+the owning mountpath from the cached Smap / BMD (`serve/state.py`, the same cache, the same
+`serve/objects.py::owner_mountpath` and the same checks as Serve's handler: query parameters, auth, bucket lookup, remote bucket on first use),
 at a fraction of the CPU of Serve's Python proxy + replica (issue 16, `benchmarks/README.md`).
 A PUT is answered before its body is read and the connection is closed rather than drained, so
 the body is sent once, to the data server. Anything else — and any object request with a rarer
@@ -32,6 +32,7 @@ from ais_ray.core import params
 from ais_ray.core.errors import AisError, error_body
 from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name, validate_obj_name
 from ais_ray.serve.errors import NODE
+from ais_ray.serve.objects import owner_mountpath
 from ais_ray.serve.s3 import PREFIX as S3_PREFIX
 from ais_ray.serve.s3 import S3Gateway
 from ais_ray.serve.state import init_state
@@ -115,8 +116,7 @@ class FrontDoorServer:
         if cluster_secret() is not None:
             claims = authorize(req.method, req.path, "", bck, req.headers.get("Authorization"), None)
         validate_obj_name(obj)
-        await self.state.bucket_props(bck)
-        _, mp = (await self.state.smap()).locate(bck.uname(obj))
+        mp = await owner_mountpath(bck, obj, req.method)
         query = raw.split("?", 1)[1] if "?" in raw else ""
         path = raw.split("?", 1)[0]
         resp = web.Response(status=307, headers={"Location": redirect_location(mp.url, req.method, path, query, claims,

@@ -16,7 +16,8 @@ from ais_ray.core.blob import parse_blob_chunk, parse_blob_workers
 from ais_ray.core.ec import standin
 from ais_ray.core.errors import ErrBadRequest
 from ais_ray.core import headers as H
-from ais_ray.core.names import Provider, http_bucket, parse_uname, split_obj_path, validate_obj_name
+from ais_ray.core.names import Bucket, Provider, http_bucket, parse_uname, split_obj_path, validate_obj_name
+from ais_ray.core.smap import MountpathInfo
 from ais_ray.serve.state import state
 from ais_ray.serve.wire import bucket_from, read_action
 
@@ -38,13 +39,18 @@ async def redirect_to_owner(req: Request) -> Response:
         ht, origin, _ = http_bucket(req.query_params["original_url"])
         if ht.name != bck.name:
             raise ErrBadRequest(f'original_url {req.query_params["original_url"]} belongs to {ht}, not {bck}')
-    props = await state().bucket_props(bck, origin=origin)
-    smap, uname = await state().smap(), bck.uname(obj)
-    reads = props.ec.enabled and req.method in ("GET", "HEAD")  # owner offline: a read is rebuilt elsewhere
-    tsi = standin(smap, uname) if reads else smap.owner(uname)
-    mp = tsi.mountpath_for(uname)
+    mp = await owner_mountpath(bck, obj, req.method, origin=origin)
     location = redirect_location(mp.url, req.method, raw, req.url.query, getattr(req.state, "claims", None), None, bck)
     return RedirectResponse(location, status_code=307)
+
+
+async def owner_mountpath(bck: Bucket, obj: str, method: str, *, origin: str = "") -> MountpathInfo:
+    """Where an object request is sent: the HRW owner's mountpath in the cached Smap (a remote
+    bucket is added on first use). One rule for Serve's handler and the front door."""
+    props = await state().bucket_props(bck, origin=origin)
+    smap, uname = await state().smap(), bck.uname(obj)
+    reads = props.ec.enabled and method in ("GET", "HEAD")  # owner offline: a read is rebuilt elsewhere (core/ec.py)
+    return (standin(smap, uname) if reads else smap.owner(uname)).mountpath_for(uname)
 
 
 _DOC = "Redirects (307) to the owning target's data server, which serves the object."

@@ -36,6 +36,7 @@ from ais_ray.core.errors import (AisError, ErrAccessDenied, ErrBckAlreadyExists,
                                  ErrObjNotFound, ErrRangeNotSatisfiable, error_from_status)
 from ais_ray.core.names import Bucket, Provider, validate_bucket_name, validate_obj_name
 from ais_ray.core.xid import gen_uuid
+from ais_ray.serve.objects import owner_mountpath
 from ais_ray.serve.state import ApiState
 
 PREFIX = "/s3"
@@ -276,7 +277,7 @@ class S3Gateway:
     async def object_op(self, req: web.Request, name: str, key: str, raw_key: str) -> web.StreamResponse:
         bck = await self.resolve(name)
         validate_obj_name(key)
-        _, mp = (await self.state.smap()).locate(bck.uname(key))
+        mp = await owner_mountpath(bck, key, req.method)
         if "uploads" in req.query or "uploadId" in req.query:
             return await self.multipart(req, bck, key, mp.url)
         if req.method == "PUT" and "x-amz-copy-source" in req.headers:
