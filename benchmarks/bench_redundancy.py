@@ -78,11 +78,14 @@ def bench_buckets(args: argparse.Namespace) -> list[list[str]]:
 
 
 # ---- drills ----------------------------------------------------------------------------------------
-def copied(ep: str, xid: str) -> int:
-    """Objects the copy job has done so far, over every target that answers."""
-    r = requests.get(f"{ep}/v1/cluster", params={"what": "qryxstats"}, json={"ID": xid, "Kind": ""}, timeout=30)
+def copied(ep: str, xid: str) -> int | None:
+    """Objects the copy job has done so far, over every target that answers (None: no answer)."""
+    try:
+        r = requests.get(f"{ep}/v1/cluster", params={"what": "qryxstats"}, json={"ID": xid, "Kind": ""}, timeout=30)
+    except requests.RequestException:
+        return None
     if r.status_code != 200:
-        return 0
+        return None
     return sum(int(s["stats"]["loc-objs"]) for snaps in r.json().values() for s in snaps)
 
 
@@ -99,8 +102,12 @@ class Sampler:
         t0 = time.monotonic()
 
         def run() -> None:
+            top = 0
             while not self._stop.is_set():
-                self.points.append((time.monotonic() - t0, copied(self.ep, xid)))
+                n = copied(self.ep, xid)
+                if n is not None:  # a lost target's share drops out of the sum: count what was done
+                    top = max(top, n)
+                    self.points.append((time.monotonic() - t0, top))
                 self._stop.wait(self.every)
 
         self._thread = threading.Thread(target=run, daemon=True)
