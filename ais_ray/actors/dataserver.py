@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from aiohttp import web
 
-from ais_ray.actors import archget
+from ais_ray.actors import archget, etl_inline
 from ais_ray.actors.blobs import Blobs
 from ais_ray.actors.cold import ColdGets
 from ais_ray.actors.ecserver import ECServer
+from ais_ray.actors.etl_pool import EtlPools
 from ais_ray.actors.mover import Mover
 from ais_ray.actors.objcopy import ObjCopier
 from ais_ray.auth.gate import authorize, cluster_secret
@@ -30,6 +31,7 @@ from ais_ray.core.auth import Claims
 from ais_ray.core.blob import blob_source
 from ais_ray.core.copy import present_only
 from ais_ray.core.bmd import RemoteRef, remote_of
+from ais_ray.core.etl import check_query as check_etl_query
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrObjNotFound, ErrUnsupported, error_body
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name
@@ -157,8 +159,9 @@ class DataServer:
         self.url = ""
         self.cold = ColdGets(ctx.store)
         self.blobs = Blobs(ctx)
+        self.etl = EtlPools(ctx.tid)  # this node's ETL workers (inline GETs, offline jobs)
         self.ec = ECServer(ctx)  # erasure coding: the internal /v1/ec route and the object hooks
-        self.copier = ObjCopier(ctx, self.cold, lambda: self.url, self.ec)
+        self.copier = ObjCopier(ctx, self.cold, lambda: self.url, self.etl, self.ec)
         self.mover = Mover(ctx, self.copier, lambda: self.url)
         self.ec.register(self.app)
         self.mpu = MpuServer(ctx)  # multipart uploads (the S3 API's): internal /v1/mpu/ routes
@@ -223,6 +226,10 @@ class DataServer:
 
     async def get_object(self, req: web.Request) -> web.StreamResponse:
         bck, name, ref = self._locate(req)
+        stages = check_etl_query(req.query)
+        if stages:  # inline transform (actors/etl_inline.py)
+            return await etl_inline.serve(req, self.etl, self.ctx, bck, name, lambda: self._open_stored(bck, name, ref),
+                                          stages)
         arch = archget.query(req)
         if arch is not None:  # member(s) of a shard (actors/archget.py)
             f, attrs = await self._open_stored(bck, name, ref)

@@ -189,10 +189,12 @@ class _MountpathActor:
         return await asyncio.to_thread(look)
 
     async def copy_obj(self, src: Bucket, name: str, dst: Bucket, dst_name: str, latest: bool,
-                       sync: bool) -> tuple[str, int]:
-        """Copy one object held here to the destination's owner (copy jobs): ("ok"|"skipped", size)."""
+                       sync: bool, etl: tuple[str, ...] = ()) -> tuple[str, int]:
+        """Copy one object held here to the destination's owner (copy jobs; through the ETL
+        stages `etl` for etl jobs): ("ok"|"skipped", size)."""
         ref = remote_of(src, self.ctx.meta.bmd.must_get(src))
-        return await self.io.run(self.server.copier.copy_one(src, name, ref, dst, dst_name, latest=latest, sync=sync))
+        return await self.io.run(self.server.copier.copy_one(src, name, ref, dst, dst_name, latest=latest, sync=sync,
+                                                             etl=etl))
 
     # ---- rebalance / resilver (actors/mover.py) ----------------------------------------------------
     async def reb_walk(self, xid: str, kind: str) -> MoveStats:

@@ -11,6 +11,7 @@ Mirrors AIStore's `PUT ?object_to=` (Go `ais/tgtobj.go` copy-object, CLI `ais cp
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, BinaryIO, TypeVar
@@ -19,13 +20,15 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 
+from ais_ray.actors.etl_pool import EtlPools
 from ais_ray.backends.aio import retriable_transport
 from ais_ray.backends.base import retrying
 from ais_ray.auth.gate import internal_auth
 from ais_ray.core import headers as H
 from ais_ray.core.bmd import RemoteRef, remote_of
 from ais_ray.core.copy import COPIED, PRESENCE_PRESENT, SKIPPED, same_copy
-from ais_ray.core.errors import AisError, ErrBadRequest, ErrInvalidName, ErrNotFound, ErrObjNotFound, ErrUnsupported
+from ais_ray.core.errors import AisError, ErrBadRequest, ErrInvalidName, ErrNotFound, ErrObjNotFound
+from ais_ray.core.etl import check_query as check_etl_query
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, parse_uname
 from ais_ray.core.owt import OWT_HEADER, Owt
@@ -47,9 +50,11 @@ log = logging.getLogger(__name__)
 class ObjCopier:
     """Copies objects owned by one mountpath to wherever HRW places their destination."""
 
-    def __init__(self, ctx: MountpathContext, cold: ColdGets, own_url: Callable[[], str], ec: ECServer | None = None) -> None:
+    def __init__(self, ctx: MountpathContext, cold: ColdGets, own_url: Callable[[], str], etl: EtlPools,
+                 ec: ECServer | None = None) -> None:
         self.ctx = ctx
         self.cold = cold
+        self.etl = etl
         self._ec = ec  # erasure coding: a missing source rebuilt first, a destination written here encoded
         self._own_url = own_url  # this mountpath's data server
         self._session: aiohttp.ClientSession | None = None
@@ -60,17 +65,21 @@ class ObjCopier:
 
     async def copy(self, req: web.Request, bck: Bucket, name: str, ref: RemoteRef | None) -> web.Response:
         dst, dst_name = parse_uname(req.query[H.Q_OBJ_TO])
-        if req.query.get(H.Q_ETL_NAME):
-            raise ErrUnsupported(f'ETL is not supported: cannot copy with {H.Q_ETL_NAME}="{req.query[H.Q_ETL_NAME]}"')
         if req.content_length or req.headers.get("Transfer-Encoding"):
             raise ErrBadRequest(f"copy ({H.Q_OBJ_TO}) takes no request body")
         await self.copy_one(bck, name, ref, dst, dst_name, latest=H.is_true(req.query.get(H.Q_LATEST)),
-                            sync=H.is_true(req.query.get(H.Q_SYNC)))
+                            sync=H.is_true(req.query.get(H.Q_SYNC)), etl=check_etl_query(req.query),
+                            etl_args=req.query.get("etl_args", ""))
         return web.Response(status=200)
 
     async def copy_one(self, bck: Bucket, name: str, ref: RemoteRef | None, dst: Bucket, dst_name: str, *,
-                       latest: bool = False, sync: bool = False) -> tuple[str, int]:
+                       latest: bool = False, sync: bool = False, etl: tuple[str, ...] = (),
+                       etl_args: str = "") -> tuple[str, int]:
         """Copy one object this mountpath owns (the HTTP copy and the copy jobs): ("ok"|"skipped", size).
+
+        With `etl` (offline transform: etl-bck, etl-listrange), the object goes through those
+        ETL stages on this node's workers between the read and the send, and is written as
+        `Owt.TRANSFORM`; a transformed object is always written (the skip compares source bytes).
 
         A destination that already holds the same bytes (size and checksum) is not written again
         unless `latest`/`sync` ask to re-check (AIStore's no-op copy of an equal object). With
@@ -91,6 +100,11 @@ class ObjCopier:
             raise
         try:
             mp = self._dst_mountpath(dst, dst_name)
+            if etl:
+                f, attrs = await self._transform(f, attrs, bck, name, etl, etl_args)
+                await self._send(f, attrs, mp, dst, dst_name, owt=Owt.TRANSFORM)
+                self.ctx.stats.add("etl.offline", attrs.size)
+                return COPIED, attrs.size
             while True:
                 try:
                     if not (latest or sync) and await self._holds_same(mp, dst, dst_name, attrs):
@@ -109,6 +123,13 @@ class ObjCopier:
             f.close()
         self.ctx.stats.add("copy", attrs.size)
         return COPIED, attrs.size
+
+    async def _transform(self, f: BinaryIO, attrs: ObjAttrs, bck: Bucket, name: str, etl: tuple[str, ...],
+                         args: str) -> tuple[BinaryIO, ObjAttrs]:
+        """The open source through the ETL stages: the result as an open in-memory object."""
+        f.close()  # the worker reads the file itself (direct FQN)
+        out = await self.etl.transform(etl, self.ctx.store.fqn(bck, name), attrs.size, f"{bck.name}/{name}", args)
+        return io.BytesIO(out), ObjAttrs(size=len(out))
 
     async def delete_dst(self, dst: Bucket, dst_name: str) -> bool:
         """`sync`: remove a destination object whose source is gone; False if there was none."""
@@ -233,7 +254,8 @@ class ObjCopier:
             store.fqn(dst, dst_name)  # validate the name
             dst_ref = remote_of(dst, self.ctx.meta.bmd.must_get(dst))
             through = self.cold.write_through(dst_ref, dst_name) if dst_ref is not None else None
-            await write_stream(store, dst, dst_name, body(), Owt.COPY, expect_size=attrs.size, write_through=through)
+            await write_stream(store, dst, dst_name, body(), Owt.TRANSFORM if owt is Owt.TRANSFORM else Owt.COPY,
+                               expect_size=attrs.size, write_through=through)
             if self._ec is not None:  # as the data server's PUT does
                 await self._ec.after_put(dst, dst_name)
             return True

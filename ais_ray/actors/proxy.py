@@ -18,6 +18,7 @@ from typing import Any
 import ray
 
 from ais_ray.actors.proxy_dl import ProxyDownloads
+from ais_ray.actors.proxy_etl import ProxyEtlApi, ProxyEtls
 from ais_ray.actors.proxy_members import ProxyMembers
 from ais_ray.actors.proxy_nodes import ProxyNodes
 from ais_ray.actors.proxy_xact import gather
@@ -38,6 +39,7 @@ from ais_ray.core.xact import status as xact_status
 from ais_ray.core.xid import gen_uuid
 from ais_ray.fs.store import write_file_atomic
 from ais_ray.jobs.copy import KIND_BCK as COPY_BCK
+from ais_ray.jobs.etl import KIND_ETL_BCK as ETL_BCK
 from ais_ray.jobs.copy import CopySpec
 from ais_ray.jobs.prefetch import PrefetchSpec
 from ais_ray.jobs.summary import KIND as SUMMARY
@@ -50,7 +52,7 @@ KEEPALIVE_INTERVAL = 2.0
 KEEPALIVE_TIMEOUT = 5.0
 
 
-class _ProxyActor(ProxyMembers, ProxyNodes):
+class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
     def __init__(self, state_dir: str, cluster_uuid: str, endpoint: str, tids: list[str],
                  join_policy: JoinPolicy | None = None) -> None:
         logging.basicConfig(level=logging.INFO)
@@ -70,6 +72,8 @@ class _ProxyActor(ProxyMembers, ProxyNodes):
         self._keepalive: asyncio.Task[None] | None = None
         self.started = time.time()
         self.downloads = ProxyDownloads(state_dir, self._targets)
+        self.etls = ProxyEtls(state_dir, lambda: self.smap)  # ETL registry (actors/proxy_etl.py)
+        self._etl_restore: asyncio.Task[None] | None = None
 
     def _load(self, name: str, parse: Any) -> Any:
         path = os.path.join(self.dir, name)
@@ -115,6 +119,8 @@ class _ProxyActor(ProxyMembers, ProxyNodes):
                     bmd = copy
             await self._commit(smap=smap, bmd=bmd, force=True)
         self._ensure_keepalive()
+        if self._etl_restore is None:  # running ETLs' workers back (in the background: pip may take a while)
+            self._etl_restore = asyncio.get_running_loop().create_task(self.etls.restore())
         await self._placement_changed(old, True, "join")  # e.g. a target back after a decommission
         return self.smap.to_wire()
 
@@ -379,7 +385,7 @@ class _ProxyActor(ProxyMembers, ProxyNodes):
         ref = remote_of(src, src_props)
         if spec.sel is None and ref is not None and presence in (PRESENCE_EXISTS, PRESENCE_EXISTS_NO_PROPS):
             spec = replace(spec, sel=Selection(prefix=msg.prefix))  # the whole remote, not just what is cached
-        xid = gen_uuid() if spec.kind == COPY_BCK else f"tco-{gen_uuid()}"
+        xid = gen_uuid() if spec.kind in (COPY_BCK, ETL_BCK) else f"tco-{gen_uuid()}"
         await gather(self._targets(), "copy_start", xid, spec, ref, strict=True)
         self._remember_xact(xid, "copy_start", xid, spec, ref)
         return xid

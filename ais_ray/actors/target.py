@@ -35,7 +35,7 @@ from ais_ray.core.bmd import BMD, RemoteRef
 from ais_ray.core.dload import DlSpec, TargetDlStatus
 from ais_ray.core.errors import AisError, ErrBadRequest
 from ais_ray.core.names import Bucket
-from ais_ray.core.nodes import target_resource
+from ais_ray.core.nodes import NAMESPACE, target_resource
 from ais_ray.core.redundancy import ECConf
 from ais_ray.core.selection import Selection
 from ais_ray.core.smap import MP_DETACHED, MP_ENABLED, MountpathInfo, Smap, Snode
@@ -58,7 +58,6 @@ from ais_ray.stats.prom import CONTENT_TYPE as PROM_CONTENT_TYPE
 from ais_ray.stats.status import NODE_STATUS_WHAT
 
 log = logging.getLogger(__name__)
-NAMESPACE = "ais"
 CONTROL_TIMEOUT = 30.0
 DL_STATE_DIR = ".ais.dl"
 PORT_FILE = ".ais.tport"

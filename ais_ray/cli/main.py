@@ -17,8 +17,8 @@ import traceback
 from typing import Callable
 
 from ais_ray.auth.gate import ENV_TOKEN
-from ais_ray.cli import (auth_cmds, bucket_cmds, cluster_cmds, copy_cmds, download_cmds, ec_cmds, job_cmds, object_cmds,
-                         perf_cmds, reb_cmds)
+from ais_ray.cli import (auth_cmds, bucket_cmds, cluster_cmds, copy_cmds, download_cmds, ec_cmds, etl_cmds, job_cmds,
+                         object_cmds, perf_cmds, reb_cmds)
 from ais_ray.cli.common import CliError, HelpFormatter
 from ais_ray.core.errors import AisError
 
@@ -307,20 +307,7 @@ ais-ray get http://127.0.0.1:51061/abc/hello-world   # via an HTTP bucket ht://<
              "ais-ray cp ais://photos/a/ ais://backup --dry-run         # a prefix; count only")
     p.add_argument("src", metavar="SRC_BUCKET[/NAME|PREFIX]")
     p.add_argument("dst", nargs="?", default="", metavar="DST_BUCKET[/NAME]")
-    _selection_args(p)
-    p.add_argument("--all", action="store_true", help="remote source: every remote object, not only cached ones")
-    p.add_argument("--prepend", default="", help="prefix to add to every destination name")
-    p.add_argument("--dry-run", action="store_true", help="count what would be copied; copy nothing")
-    p.add_argument("--nr", action="store_true", help="do not descend into virtual directories under the prefix")
-    p.add_argument("--latest", action="store_true", help="remote source: re-check versions, refetch if changed")
-    p.add_argument("--sync", action="store_true", help="like --latest, and drop cached objects the remote deleted")
-    p.add_argument("--force", action="store_true", help="start even while the cluster rebalances")
-    p.add_argument("--cont-on-err", action="store_true", help="keep going after per-object errors")
-    p.add_argument("--num-workers", type=int, default=0, help="copies in flight per mountpath (default 8)")
-    p.add_argument("--wait", action="store_true", help="wait until done")
-    p.add_argument("--timeout", default="", help="with --wait/--progress: give up after this long")
-    p.add_argument("--progress", action="store_true", help="show progress bars (objects and size) until done")
-    p.add_argument("--refresh", default="1s", help="progress refresh interval")
+    copy_cmds.add_copy_args(p, _selection_args)
     p = _cmd(sub, "rm", object_cmds.cmd_rm, "remove objects", "ais-ray rm ais://photos/a/1.jpg ais://photos/a/2.jpg")
     p.add_argument("objects", nargs="+", metavar="BUCKET/NAME")
     obj = sub.add_parser("object", help="object commands: show, get, put, rm", formatter_class=HelpFormatter)
@@ -363,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     start = _add_jobs(sub)
     reb_cmds.add_commands(sub, start, show, storage, _cmd)
     auth_cmds.add_auth(sub, _cmd)
+    etl_cmds.add_commands(sub, _cmd, _selection_args)
     p = _cmd(sub, "completion", _cmd_completion, "print the shell completion script (bash, zsh, fish)", """
 eval "$(ais-ray completion bash)"            # this shell; add the line to ~/.bashrc to keep it
 ais-ray completion zsh > ~/.zfunc/_ais-ray""")

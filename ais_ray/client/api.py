@@ -16,12 +16,13 @@ from typing import Any
 from ais_ray.client.buckets import BucketsApi
 from ais_ray.client.cluster import ClusterApi
 from ais_ray.client.download import DownloadApi
+from ais_ray.client.etl import EtlApi
 from ais_ray.client.jobs import JobsApi
 from ais_ray.client.objects import ObjectsApi
 from ais_ray.client.placement import Placement
 
 
-class AisClient(BucketsApi, ObjectsApi, JobsApi, ClusterApi):
+class AisClient(BucketsApi, ObjectsApi, JobsApi, ClusterApi, EtlApi):
     """The whole client: one session (`Http`), one small class per resource, joined here."""
 
     def __init__(self, endpoint: str, *, timeout: float = 600.0, direct: bool = True, token: str | None = None) -> None:

@@ -40,16 +40,19 @@ class JobsApi(Http):
                                        json_body={"action": "blob-download", "name": name, "value": value})
         return raw.decode().strip('"')
 
-    async def copy_bucket(self, src: Bucket, dst: Bucket, value: dict[str, Any], *, presence: int | None = None) -> str:
-        """`copy-bck` (AIStore x-tcb); `value` is a TCBMsg. Returns the job id."""
+    async def copy_bucket(self, src: Bucket, dst: Bucket, value: dict[str, Any], *, presence: int | None = None,
+                          action: str = "copy-bck") -> str:
+        """`copy-bck` (AIStore x-tcb; `etl-bck` with the ETL in `value`); `value` is a TCBMsg. Returns the job id."""
         params = self.bck_params(src, bck_to=dst.uname_prefix, presence=presence)
-        _, _, raw = await self.request("POST", f"buckets/{src.name}", json_body={"action": "copy-bck", "value": value},
+        _, _, raw = await self.request("POST", f"buckets/{src.name}", json_body={"action": action, "value": value},
                                        params=params)
         return raw.decode().strip('"')
 
-    async def copy_objects(self, src: Bucket, dst: Bucket, value: dict[str, Any]) -> str:
-        """`copy-listrange` (x-tco): `value` has `objnames` or `template` and TCBMsg keys. Returns the job id."""
-        body = {"action": "copy-listrange", "value": {**value, "tobck": dst.to_wire()}}
+    async def copy_objects(self, src: Bucket, dst: Bucket, value: dict[str, Any], *,
+                           action: str = "copy-listrange") -> str:
+        """`copy-listrange` (x-tco; or `etl-listrange`): `value` has `objnames` or `template` and TCBMsg keys.
+        Returns the job id."""
+        body = {"action": action, "value": {**value, "tobck": dst.to_wire()}}
         _, _, raw = await self.request("POST", f"buckets/{src.name}", json_body=body, params=self.bck_params(src))
         return raw.decode().strip('"')
 

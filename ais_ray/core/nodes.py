@@ -19,6 +19,9 @@ from ais_ray.core.smap import FLAG_OFFLINE, Smap
 TARGET_RESOURCE_PREFIX = "ais_target_"
 
 
+NAMESPACE = "ais"  # the Ray namespace of every ais-ray actor
+
+
 def target_resource(tid: str) -> str:
     """The custom resource that pins target `tid` (and its mountpath workers) to its node."""
     return f"{TARGET_RESOURCE_PREFIX}{tid}"

@@ -61,4 +61,5 @@ def policy(owt: Owt) -> OwtPolicy:
 def put_owt(header: str) -> Owt:
     """The owt of a PUT from its `OWT_HEADER`: a copy's destination, an object moving to its new
     HRW owner (rebalance / resilver), or else a plain PUT."""
-    return {Owt.COPY.value: Owt.COPY, Owt.REBALANCE.value: Owt.REBALANCE}.get(header, Owt.PUT)
+    return {Owt.COPY.value: Owt.COPY, Owt.TRANSFORM.value: Owt.TRANSFORM,
+            Owt.REBALANCE.value: Owt.REBALANCE}.get(header, Owt.PUT)

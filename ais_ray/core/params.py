@@ -25,9 +25,12 @@ _MPATH = frozenset({"mountpath_label", "dntres"})
 ROUTES: dict[str, dict[str, frozenset[str]]] = {
     # every object route also takes the redirect grant (H.Q_GRANT) the API's 307 carries when auth is on
     "object": {
-        "GET": frozenset({H.Q_ARCHPATH, H.Q_ARCHREGX, H.Q_ARCHMODE, H.Q_LATEST, "original_url", H.Q_GFN, H.Q_GRANT}),
-        # object_to + latest-ver + synchronize: single-object copy (actors/objcopy.py)
-        "PUT": frozenset({H.Q_OBJ_TO, H.Q_LATEST, H.Q_SYNC, "original_url", H.Q_GRANT}),
+        # etl_*: inline transform (actors/etl_inline.py)
+        "GET": frozenset({H.Q_ARCHPATH, H.Q_ARCHREGX, H.Q_ARCHMODE, H.Q_LATEST, "original_url", H.Q_GFN, H.Q_GRANT,
+                          H.Q_ETL_NAME, "etl_args", "etl_pipeline"}),
+        # object_to + latest-ver + synchronize: single-object copy (actors/objcopy.py), through an ETL with etl_*
+        "PUT": frozenset({H.Q_OBJ_TO, H.Q_LATEST, H.Q_SYNC, "original_url", H.Q_GRANT, H.Q_ETL_NAME, "etl_args",
+                          "etl_pipeline"}),
         # presence 2..4: only a stored copy counts (no remote HEAD): a copy's skip check
         "HEAD": frozenset({H.Q_PROPS, H.Q_PRESENCE, "original_url", H.Q_GRANT}),
         "DELETE": frozenset({"original_url", H.Q_GRANT}),
@@ -47,12 +50,13 @@ ROUTES: dict[str, dict[str, frozenset[str]]] = {
     "reverse": {"GET": frozenset({H.Q_WHAT}), "PUT": _MPATH, "POST": _MPATH, "DELETE": _MPATH},
     "health": {"GET": frozenset({"prr"})},  # prr: the SDK's is_ready (primary ready for rebalance)
     "download": {"GET": frozenset({"id"}), "POST": frozenset(), "DELETE": frozenset()},
+    "etl": {"GET": frozenset({H.Q_UUID}), "PUT": frozenset(), "POST": frozenset(), "DELETE": frozenset()},  # serve/etl.py
     "ec": {"GET": frozenset({H.Q_WHAT}), "PUT": frozenset(), "DELETE": frozenset()},  # internal: EC slices (ec/peers.py)
 }
 
 # known AIStore parameters that are not implemented here: name -> the feature, for the message
 REFUSED: dict[str, str] = {
-    H.Q_ETL_NAME: "ETL", "etl_args": "ETL", "etl_pipeline": "ETL", "etl_fqn": "ETL",
+    "etl_fqn": "ETL's direct FQN (workers get the file path from the mountpath itself)",
     "append_type": "append", "append_handle": "append", "set-new-custom": "custom metadata (PATCH)",
     "uploadId": "multipart upload", "partNumber": "multipart upload",
     "coloc": "get-batch", "severity": "logs", "all": "logs",

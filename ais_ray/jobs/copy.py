@@ -27,9 +27,11 @@ from typing import Any
 
 from ais_ray.core.copy import SKIPPED, TcbMsg
 from ais_ray.core.errors import AisError, ErrObjNotFound
+from ais_ray.core.etl import MAX_OBJ_ERRS, obj_err
 from ais_ray.core.names import Bucket, parse_bck_uname
 from ais_ray.core.selection import Selection
 from ais_ray.core.xact import XactSnap
+from ais_ray.jobs.etl import OBJ_ERRORS
 from ais_ray.jobs.prune import local_names, missing
 from ais_ray.jobs.selection import ListFor, MountpathWorkers, Share, select, walk_objects
 
@@ -45,24 +47,27 @@ class CopySpec:
     msg: TcbMsg
     kind: str = KIND_BCK
     sel: Selection | None = None  # None: walk what the cluster holds (copy-bck); else this selection
+    etl: tuple[str, ...] = ()  # etl-bck / etl-listrange: the ETL stages each object goes through (jobs/etl.py)
 
     @property
     def ctlmsg(self) -> str:
         flags = self.msg.flags_text
-        return f"cp {self.src}=>{self.dst}" + (f", flags:{flags}" if flags else "")
+        verb = f"etl[{'>>'.join(self.etl)}]" if self.etl else "cp"
+        return f"{verb} {self.src}=>{self.dst}" + (f", flags:{flags}" if flags else "")
 
     def to_wire(self) -> dict[str, Any]:
         """JSON for the share's saved record (a restarted target resumes from it)."""
         sel = None if self.sel is None else {"objnames": list(self.sel.names), "template": self.sel.template,
                                              "prefix": self.sel.prefix}
         return {"src": self.src.uname(""), "dst": self.dst.uname(""), "msg": self.msg.to_wire(),
-                "kind": self.kind, "sel": sel}
+                "kind": self.kind, "sel": sel, "etl": list(self.etl)}
 
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> CopySpec:
         sel = d.get("sel")
         return cls(parse_bck_uname(d["src"]), parse_bck_uname(d["dst"]), TcbMsg.from_wire(d["msg"]), d["kind"],
-                   None if sel is None else Selection(tuple(sel["objnames"]), sel["template"], sel["prefix"]))
+                   None if sel is None else Selection(tuple(sel["objnames"]), sel["template"], sel["prefix"]),
+                   tuple(d.get("etl") or ()))
 
 @dataclass
 class CopyHooks:
@@ -99,7 +104,7 @@ async def run_copy(spec: CopySpec, hooks: CopyHooks, snap: XactSnap) -> None:
                 snap.stats.bytes += max(size, 0)
                 return
             status, n = await hooks.mountpaths[mp].copy_obj.remote(spec.src, name, spec.dst, msg.dst_name(name),
-                                                                   msg.latest, msg.sync)
+                                                                   msg.latest, msg.sync, spec.etl)
             snap.stats.objs += 1
             snap.stats.bytes += n
             if status == SKIPPED:
@@ -109,6 +114,8 @@ async def run_copy(spec: CopySpec, hooks: CopyHooks, snap: XactSnap) -> None:
         except AisError as err:
             snap.stats.errors += 1
             failures.append(err)
+            if spec.etl and len(snap.extra.setdefault(OBJ_ERRORS, [])) < MAX_OBJ_ERRS:  # GET /v1/etl/<n>?uuid=
+                snap.extra[OBJ_ERRORS].append(obj_err(f"{spec.src}/{name}", err).to_wire())
 
     async def submit(mp: str, name: str, size: int) -> None:
         await workers.submit(mp, lambda: one(mp, name, size))
@@ -147,7 +154,8 @@ async def run_copy(spec: CopySpec, hooks: CopyHooks, snap: XactSnap) -> None:
     if failures and not msg.coer:
         raise failures[0]
     if failures:  # continued on errors: the share ends, saying how many and the first (AIStore's Snap.Err)
-        snap.err = f"failed to copy {len(failures)} object(s), the first: {failures[0].message}"
+        verb = "transform" if spec.etl else "copy"
+        snap.err = f"failed to {verb} {len(failures)} object(s), the first: {failures[0].message}"
     if msg.sync and not msg.dry_run and not snap.aborted and (spec.sel is None or spec.sel.is_listing):
         await _prune(spec, hooks, snap, prefix)
 

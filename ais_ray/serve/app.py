@@ -10,7 +10,7 @@ import logging
 from fastapi import FastAPI
 from ray import serve
 
-from ais_ray.serve import buckets, cluster, download, errors, mountpaths, objects, openapi, perf
+from ais_ray.serve import buckets, cluster, download, errors, etl, mountpaths, objects, openapi, perf
 from ais_ray.serve.bodylimit import BodyLimit
 from ais_ray.serve.state import init_state
 
@@ -18,7 +18,8 @@ app = FastAPI(title="ais-ray", version="0.1.0",
               description="AIStore-compatible REST API served by Ray Serve. Data requests are 307-redirected to targets.")
 errors.install(app)
 app.add_middleware(BodyLimit)  # outermost: before any body is read
-for r in (cluster.router, buckets.router, objects.router, download.router, mountpaths.router, perf.router):
+for r in (cluster.router, buckets.router, objects.router, download.router, mountpaths.router, perf.router,
+          etl.router):
     app.include_router(r)
 openapi.install(app)  # the real query parameters and bodies (core/params.py, serve/msgs.py)
 

@@ -22,6 +22,8 @@ from ais_ray.core.names import Bucket, Provider, parse_bck_uname, validate_bucke
 from ais_ray.core.redundancy import check_ec_change, merge_ec, merge_mirror
 from ais_ray.core.selection import Selection
 from ais_ray.jobs.copy import KIND_BCK, KIND_OBJS, CopySpec
+from ais_ray.jobs.etl import KIND_ETL_BCK, etl_stages
+from ais_ray.jobs.etl import KINDS as ETL_KINDS
 from ais_ray.jobs.prefetch import PrefetchSpec
 from ais_ray.serve.listing import list_objects
 from ais_ray.serve.state import state
@@ -90,6 +92,12 @@ async def bucket_post(req: Request, bucket: str) -> Response:
     if msg.action in (ACT_COPY_BCK, ACT_COPY_OBJS):
         return Response(await state().proxy.copy_start.remote(copy_spec(req, bck, msg.action, msg.value),
                                                               parse_presence(req.query_params.get("presence"))))
+    if msg.action in ETL_KINDS:  # offline transform: a copy with ETL stages (jobs/etl.py)
+        stages = etl_stages(msg.value)
+        await state().proxy.etl_check.remote(list(stages))
+        as_copy = ACT_COPY_BCK if msg.action == KIND_ETL_BCK else ACT_COPY_OBJS
+        spec = replace(copy_spec(req, bck, as_copy, msg.value), kind=msg.action, etl=stages)
+        return Response(await state().proxy.copy_start.remote(spec, parse_presence(req.query_params.get("presence"))))
     if msg.action == ACT_EC_ENCODE:  # value: a JSON string (core/ec.py parse_encode)
         ec = parse_encode(msg.value, msg.name)
         await state().bucket_props(bck)

@@ -29,6 +29,7 @@ from ais_ray.actors.target import actor_options
 from ais_ray.auth.gate import authorize, cluster_secret, redirect_location
 from ais_ray.core import headers as H
 from ais_ray.core import params
+from ais_ray.core.etl import check_query as check_etl_query
 from ais_ray.core.errors import AisError, error_body
 from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name, validate_obj_name
 from ais_ray.serve.errors import NODE
@@ -109,6 +110,7 @@ class FrontDoorServer:
         """The 307 Serve's `serve/objects.py::redirect_to_owner` gives, without Serve."""
         raw = req.raw_path
         params.check(req.method, req.path, req.query.items())  # core/params.py: the accepted-query table
+        check_etl_query(req.query)  # a bad ETL name (inline transform) is a 400 here, as in Serve's handler
         bucket, obj = split_obj_path(raw)
         bck = Bucket(validate_bucket_name(bucket), Provider.parse(req.query.get("provider") or "ais"),
                      Namespace.parse(req.query.get("namespace", "")))

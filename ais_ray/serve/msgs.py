@@ -109,6 +109,38 @@ class TcbMsg(ListRangeMsg):
     tobck: BckMsg | None = None
 
 
+class EtlTcbMsg(TcbMsg):
+    """Offline transform (Go `apc.TCBMsg` with `Transform`): a copy's fields plus the ETL."""
+
+    id: str = ""
+    request_timeout: str | int = ""
+    pipeline: list[str] | None = None
+
+
+class EnvVar(_Msg):
+    name: str
+    value: str = ""
+
+
+class EtlRuntime(_Msg):
+    image: str = ""
+    command: list[str] | None = None
+    env: list[EnvVar] | None = None
+
+
+class EtlSpecMsg(_Msg):
+    """`PUT /v1/etl` (Go `etl.ETLSpecMsg`; fields checked further by `core/etl.py`)."""
+
+    name: str = ""
+    communication: str = ""
+    init_timeout: str | int = ""
+    obj_timeout: str | int = ""
+    support_direct_put: bool = False
+    env: list[EnvVar] | None = None
+    runtime: EtlRuntime | None = None
+    spec: str = ""  # the deprecated InitSpecMsg's pod spec: refused with a message
+
+
 class VersioningMsg(_Msg):
     enabled: bool | None = None
 
@@ -185,6 +217,8 @@ ACTIONS: dict[str, type[BaseModel]] = {
     "evict-listrange": ListRangeMsg,
     "copy-bck": TcbMsg,
     "copy-listrange": TcbMsg,
+    "etl-bck": EtlTcbMsg,
+    "etl-listrange": EtlTcbMsg,
     "create-bck": BpropsMsg,
     "make-n-copies": CopiesMsg,
     "ec-encode": EcEncodeMsg,
@@ -205,7 +239,7 @@ ACTIONS: dict[str, type[BaseModel]] = {
 ROUTE_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("/v1/buckets/{bucket}", "GET"): ("list", "summary-bck"),
     ("/v1/buckets/{bucket}", "POST"): ("create-bck", "prefetch-listrange", "copy-bck", "copy-listrange",
-                                       "make-n-copies", "ec-encode"),
+                                       "etl-bck", "etl-listrange", "make-n-copies", "ec-encode"),
     ("/v1/buckets/{bucket}", "DELETE"): ("destroy-bck", "evict-remote-bck", "evict-listrange"),
     ("/v1/buckets/{bucket}", "PATCH"): ("set-bprops",),
     ("/v1/objects/{bucket}", "POST"): ("blob-download",),
@@ -252,6 +286,7 @@ class DlIdMsg(_Msg):
 BODIES: dict[tuple[str, str], type[BaseModel]] = {
     ("/v1/cluster", "GET"): JobArgs,
     ("/v1/download", "POST"): DlBody,
+    ("/v1/etl", "PUT"): EtlSpecMsg,
     ("/v1/download", "GET"): DlIdMsg,
     ("/v1/download/abort", "DELETE"): DlIdMsg,
     ("/v1/download/remove", "DELETE"): DlIdMsg,

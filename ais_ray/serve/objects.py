@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from ais_ray.auth.gate import redirect_location
+from ais_ray.core.etl import check_query as check_etl_query
 from ais_ray.core.blob import parse_blob_chunk, parse_blob_workers
 from ais_ray.core.ec import standin
 from ais_ray.core.errors import ErrBadRequest
@@ -58,6 +59,7 @@ _DOC = "Redirects (307) to the owning target's data server, which serves the obj
 
 @router.get("/v1/objects/{bucket}/{obj:path}", summary="GET object (Range supported)", description=_DOC)
 async def get_object(req: Request, bucket: str, obj: str) -> Response:
+    check_etl_query(req.query_params)  # a bad ETL name is a 400 here, before the redirect
     return await redirect_to_owner(req)
 
 

@@ -149,10 +149,12 @@ class S3Gateway:
         el(owner, "ID", "ais-ray")
         el(owner, "DisplayName", "ais-ray")
         buckets = el(root, "Buckets")
+        bmd = await self.state.bmd()
         for b in sorted(await self.api.list_buckets(), key=lambda b: b["name"]):
+            props = bmd.get(Bucket(b["name"], Provider.parse(b["provider"])))
             e = el(buckets, "Bucket")
             el(e, "Name", b["name"])
-            el(e, "CreationDate", iso8601(0))
+            el(e, "CreationDate", iso8601(props.created if props is not None else 0))
         return web.Response(body=xml_body(root), content_type="application/xml")
 
     async def bucket_op(self, req: web.Request, name: str) -> web.Response:
@@ -242,7 +244,7 @@ class S3Gateway:
         for e in contents:
             c = el(root, "Contents")
             el(c, "Key", e["n"])
-            el(c, "LastModified", iso8601(0))
+            el(c, "LastModified", _listed_time(e.get("a", "")))
             el(c, "ETag", f'"{e.get("cs", "")}"')
             el(c, "Size", e.get("s", 0))
             el(c, "StorageClass", "STANDARD")
@@ -368,6 +370,14 @@ class S3Gateway:
         el(root, "LastModified", iso8601(time.time_ns()))
         el(root, "ETag", head.get("ETag", '""'))
         return web.Response(body=xml_body(root), content_type="application/xml")
+
+
+def _listed_time(atime: str) -> str:
+    """A listing's atime ("04 Dec 26 10:31 UTC", `core/durations.py::format_nano_time`) in S3's form."""
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.strptime(atime, "%d %b %y %H:%M UTC"))
+    except ValueError:
+        return iso8601(0)
 
 
 def _native_error(status: int, body: bytes) -> AisError:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -76,6 +79,7 @@ def test_listings_v1_v2_delimiter_and_pages(s3: Any) -> None:
     v2 = s3.list_objects_v2(Bucket=name)
     assert [o["Key"] for o in v2["Contents"]] == sorted(keys) and v2["KeyCount"] == len(keys)
     assert {o["Key"]: o["Size"] for o in v2["Contents"]}["b/y/z"] == 5
+    assert all(o["LastModified"].year >= 2026 for o in v2["Contents"])
     d = s3.list_objects_v2(Bucket=name, Delimiter="/")
     assert [p["Prefix"] for p in d["CommonPrefixes"]] == ["a/", "b/"] and [o["Key"] for o in d["Contents"]] == ["top"]
     d = s3.list_objects_v2(Bucket=name, Prefix="b/", Delimiter="/")
@@ -121,3 +125,53 @@ def test_multipart_upload_and_abort(s3: Any, tmp_path: Any) -> None:
                                      MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
     assert info.value.response["Error"]["Code"] == "NoSuchUpload"
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=name).get("Contents", [])] == ["big.bin"]
+
+
+def test_aws_cli_and_s5cmd(cluster: LocalCluster, tmp_path: Path) -> None:
+    """The tools users reach for, with nothing but the endpoint: multipart up, ranged parallel down."""
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}
+    endpoint = f"{cluster.endpoint}/s3"
+
+    def run(*cmd: str) -> str:
+        p = subprocess.run(list(cmd), env=env, capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stdout + p.stderr
+        return p.stdout
+
+    name = f"s3-{uuid.uuid4().hex[:8]}"
+    data = os.urandom(20_000_000)
+    (tmp_path / "big.bin").write_bytes(data)
+    aws = [str(bin_dir / "aws"), "--endpoint-url", endpoint, "s3"]
+    run(*aws, "mb", f"s3://{name}")
+    run(*aws, "cp", str(tmp_path / "big.bin"), f"s3://{name}/big.bin")  # 8 MiB parts: multipart
+    run(*aws, "cp", f"s3://{name}/big.bin", str(tmp_path / "aws.out"))
+    assert (tmp_path / "aws.out").read_bytes() == data
+    assert "20000000 big.bin" in run(*aws, "ls", f"s3://{name}")
+    s5 = [str(bin_dir / "s5cmd"), "--endpoint-url", endpoint]
+    run(*s5, "cp", str(tmp_path / "big.bin"), f"s3://{name}/s5/big.bin")
+    (tmp_path / "out").mkdir()
+    run(*s5, "cp", f"s3://{name}/*", str(tmp_path / "out") + "/")
+    assert (tmp_path / "out" / "big.bin").read_bytes() == data
+    assert (tmp_path / "out" / "s5" / "big.bin").read_bytes() == data
+
+
+def test_s3fs_and_pyarrow_read_parquet(s3: Any, cluster: LocalCluster) -> None:
+    """What pandas, pyarrow and Ray Data do underneath: s3fs (ranged reads) at the endpoint."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import s3fs
+
+    name = new_bucket(s3)
+    table = pa.table({"id": list(range(1000)), "name": [f"row-{i}" for i in range(1000)]})
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    s3.put_object(Bucket=name, Key="t/part-0.parquet", Body=buf.getvalue())
+    fs = s3fs.S3FileSystem(key="x", secret="x", client_kwargs={"endpoint_url": f"{cluster.endpoint}/s3",
+                                                                "region_name": "us-east-1"})
+    assert fs.ls(f"{name}/t") == [f"{name}/t/part-0.parquet"]
+    assert pq.read_table(f"{name}/t/part-0.parquet", filesystem=fs).equals(table)
+    with fs.open(f"{name}/t/new.txt", "wb") as f:
+        f.write(b"written through s3fs")
+    assert s3.get_object(Bucket=name, Key="t/new.txt")["Body"].read() == b"written through s3fs"

@@ -30,10 +30,10 @@ def test_accepted_parameters_pass() -> None:
 
 
 @pytest.mark.parametrize("method,path,key", [
-    ("GET", "/v1/objects/b/o", "etl_name"), ("GET", "/v1/objects/b/o", "etl_args"),
+    ("GET", "/v1/objects/b/o", "etl_fqn"),
     ("PUT", "/v1/objects/b/o", "append_type"), ("PUT", "/v1/objects/b/o", "append_handle"),
     ("PUT", "/v1/objects/b/o", "set-new-custom"), ("PUT", "/v1/objects/b/o", "uploadId"),
-    ("PUT", "/v1/objects/b/o", "etl_name"), ("PUT", "/v1/cluster", "coloc"),
+    ("PUT", "/v1/cluster", "coloc"),
 ])
 def test_known_unsupported_is_refused_naming_it(method: str, path: str, key: str) -> None:
     with pytest.raises(ErrUnsupported, match=f'"{key}"'):
@@ -50,6 +50,13 @@ def test_known_unsupported_is_refused_naming_it(method: str, path: str, key: str
 def test_unknown_for_route_is_bad_request_naming_it(method: str, path: str, key: str) -> None:
     with pytest.raises(ErrBadRequest, match=f'"{key}"'):
         check(method, path, [(key, "x")])
+
+
+def test_inline_etl_parameters_accepted_on_get() -> None:
+    """Issue 13: GET takes etl_name / etl_args / etl_pipeline (inline transform), PUT too (copy through an ETL)."""
+    check("GET", "/v1/objects/b/o", [("etl_name", "upper-etl"), ("etl_args", "x"), ("etl_pipeline", "rev-etl")])
+    check("PUT", "/v1/objects/b/o", [("object_to", "ais/@#/b2/o"), ("etl_name", "upper-etl")])
+    check("GET", "/v1/etl/upper-etl", [("uuid", "x")])
 
 
 def test_empty_value_counts_as_absent() -> None:

@@ -1,0 +1,214 @@
+"""A mountpath's side of the ETL workers on its node: look them up, feed them in batches.
+
+Every call that wants an object transformed (an inline GET, one object of an offline job)
+queues `(fqn, path, args)`; one feeder per worker takes whatever is queued (up to `MAX_BATCH`
+objects / `MAX_BATCH_BYTES`) and sends it as one Ray call, so many small objects never cost a
+round trip each. The first pipeline stage gets the file path (the worker shares this node's
+disks: AIStore's direct FQN), later stages the previous stage's bytes.
+
+Failures stay per object: a transform that raises, returns non-bytes or hangs past `obj_timeout`
+fails its object (the worker times each object itself, and replaces its process after a hang).
+One that kills its process fails every call in flight there (this mountpath's and the node's
+other mountpaths'): the restarted worker names the object it was transforming when its
+predecessor died (a marker file), which fails; every other object goes again, alone. Inline failures are kept by the ETL's first
+worker on each target.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import ray
+from ray.exceptions import ActorDiedError, RayActorError
+
+from ais_ray.actors.etl_worker import Item, Result, worker_actor_name
+from ais_ray.core.nodes import NAMESPACE
+from ais_ray.core.etl import ErrETLNotFound, ErrTransform, ObjErr
+
+log = logging.getLogger(__name__)
+MAX_BATCH = 32
+MAX_BATCH_BYTES = 32 << 20
+TRIES = 4  # an object whose process died (another one's fault) is tried alone at most this often
+RESTART_WAIT = 60.0  # a killed worker is back within seconds (a new process, its transform re-instantiated)
+
+
+@dataclass
+class _Req:
+    item: Item
+    size: int
+    fut: asyncio.Future[bytes]
+    tried: int = 0
+
+
+@dataclass
+class _Pool:
+    name: str
+    handles: list[Any]
+    names: list[str]
+    obj_timeout: float
+    queue: asyncio.Queue[_Req] = field(default_factory=asyncio.Queue)
+    feeders: list[asyncio.Task[None]] = field(default_factory=list)
+    dead: bool = False
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.feeders = [loop.create_task(self._feed(h, n)) for h, n in zip(self.handles, self.names)]
+
+    def close(self) -> None:
+        self.dead = True
+        for t in self.feeders:
+            t.cancel()
+        while not self.queue.empty():
+            req = self.queue.get_nowait()
+            if not req.fut.done():
+                req.fut.set_exception(ErrETLNotFound(self.name))
+
+    async def _feed(self, h: Any, actor: str) -> None:
+        while True:
+            batch = [await self.queue.get()]
+            size = batch[0].size
+            while len(batch) < MAX_BATCH and size < MAX_BATCH_BYTES and not self.queue.empty():
+                req = self.queue.get_nowait()
+                batch.append(req)
+                size += req.size
+            try:
+                await self._send(h, actor, batch)
+            except Exception as exc:  # never lose a feeder: fail this batch instead
+                log.exception("ETL[%s] batch failed", self.name)
+                for r in batch:
+                    if not r.fut.done():
+                        r.fut.set_exception(ErrTransform(f"ETL[{self.name}]: {type(exc).__name__}: {exc}"))
+
+    async def _send(self, h: Any, actor: str, batch: list[_Req]) -> None:
+        try:
+            ref = h.transform_batch.remote([r.item for r in batch])
+            results: list[Result] = await asyncio.wait_for(ref, self.obj_timeout * (len(batch) + 2 * MAX_BATCH) + 30)
+        except asyncio.TimeoutError:  # the worker itself answers per object in time: this one is wedged
+            why = "no answer from the transform's process (killed; restarting)"
+            ray.kill(h, no_restart=False)
+        except ActorDiedError as exc:
+            if await self._gone(actor):  # for good: the ETL was stopped or deleted
+                self.dead = True
+                for r in batch:
+                    if not r.fut.done():
+                        r.fut.set_exception(ErrETLNotFound(self.name))
+                return
+            why = f"the transform's process died ({type(exc).__name__})"
+        except RayActorError as exc:  # unavailable: dying or restarting
+            why = f"the transform's process died ({type(exc).__name__})"
+        else:
+            for r, (out, err) in zip(batch, results):
+                if r.fut.done():
+                    continue
+                if out is None:
+                    r.fut.set_exception(ErrTransform(f"ETL[{self.name}]: {err}"))
+                else:
+                    r.fut.set_result(out)
+            return
+        await self._restarted(h)
+        culprit = await self._culprit(h)
+        for r in batch:  # the one that took the process down fails; the others go again, alone
+            r.tried += 1
+            guilty = r.item[2] == culprit
+            if guilty or r.tried >= TRIES or self.dead:
+                text = "the transform killed its process (restarted)" if guilty else why
+                if not r.fut.done():
+                    r.fut.set_exception(ErrTransform(f"ETL[{self.name}]: {text}"))
+            else:
+                await self._send(h, actor, [r])
+
+    @staticmethod
+    async def _culprit(h: Any) -> str:
+        try:
+            return str(await h.crashed_on.remote())
+        except RayActorError:
+            return ""
+
+    @staticmethod
+    async def _gone(actor: str) -> bool:
+        try:
+            await asyncio.to_thread(ray.get_actor, actor, NAMESPACE)
+        except ValueError:
+            return True
+        return False
+
+    async def _restarted(self, h: Any) -> None:
+        """Wait until Ray has the worker back (a fresh process after a kill or crash)."""
+        deadline = asyncio.get_running_loop().time() + RESTART_WAIT
+        while not self.dead and asyncio.get_running_loop().time() < deadline:
+            try:
+                await asyncio.wait_for(h.ready.remote(), RESTART_WAIT)
+                return
+            except (RayActorError, asyncio.TimeoutError):
+                await asyncio.sleep(0.2)
+
+
+class EtlPools:
+    """The ETL workers of one target, as seen from one of its mountpaths."""
+
+    def __init__(self, tid: str) -> None:
+        self.tid = tid
+        self._pools: dict[str, _Pool] = {}
+
+    async def _pool(self, name: str) -> _Pool:
+        pool = self._pools.get(name)
+        if pool is not None and not pool.dead:
+            return pool
+        deadline = asyncio.get_running_loop().time() + RESTART_WAIT
+        while True:
+            try:
+                h0 = await asyncio.to_thread(ray.get_actor, worker_actor_name(name, self.tid, 0), NAMESPACE)
+                workers, obj_timeout = await h0.info.remote()
+                names = [worker_actor_name(name, self.tid, i) for i in range(workers)]
+                handles = [h0] + [await asyncio.to_thread(ray.get_actor, n, NAMESPACE) for n in names[1:]]
+                break
+            except (ValueError, ActorDiedError) as exc:  # no such actor (never made, stopped, deleted)
+                raise ErrETLNotFound(name) from exc
+            except RayActorError as exc:  # restarting
+                if asyncio.get_running_loop().time() > deadline:
+                    raise ErrTransform(f"ETL[{name}]: its worker on {self.tid} does not come back") from exc
+                await asyncio.sleep(0.2)
+        pool = self._pools[name] = _Pool(name, handles, names, obj_timeout)
+        pool.start()
+        return pool
+
+    def forget(self, name: str) -> None:
+        """The ETL stopped or changed: look its workers up again on next use."""
+        pool = self._pools.pop(name, None)
+        if pool is not None:
+            pool.close()
+
+    async def transform(self, stages: tuple[str, ...], fqn: str, size: int, path: str, args: str) -> bytes:
+        """The object at `fqn` through every stage in order.
+
+        Raises:
+            ErrETLNotFound: a stage is not running on this target. ErrTransform: it failed.
+        """
+        data: bytes | None = None
+        for i, name in enumerate(stages):
+            item: Item = (fqn, None, path, args) if i == 0 else ("", data, path, args)
+            data = await self._one(name, item, size if i == 0 else len(data or b""))
+        assert data is not None
+        return data
+
+    async def _one(self, name: str, item: Item, size: int) -> bytes:
+        for attempt in range(2):
+            pool = await self._pool(name)
+            req = _Req(item, size, asyncio.get_running_loop().create_future())
+            await pool.queue.put(req)
+            try:
+                return await req.fut
+            except ErrETLNotFound:
+                if attempt:
+                    raise
+                self.forget(name)  # stopped meanwhile, or re-initialized: look again
+        raise AssertionError("unreachable")
+
+    def note_error(self, name: str, err: ObjErr) -> None:
+        """An inline failure: kept by the ETL's first worker on this target (fire and forget)."""
+        pool = self._pools.get(name)
+        if pool is not None and not pool.dead:
+            pool.handles[0].note_error.remote(err.to_wire())

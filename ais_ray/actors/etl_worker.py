@@ -1,0 +1,222 @@
+"""One ETL worker: a Ray actor process running a user transform, pinned to its target's node.
+
+A pool of these per (ETL, target) stands for AIStore's one transform pod per target (ais-wire-2
+§2.4): the SDK's `init_class` payload is unpickled and instantiated here as is (its `ETLServer`
+base class comes from the installed `aistore` package; `PACKAGES` are pip-installed into this
+actor's Ray `runtime_env`). The mountpaths of the same node hand it objects in batches
+(`actors/etl_pool.py`): by file path (AIStore's direct FQN: the worker shares the node's disks)
+or, for later pipeline stages, by bytes.
+
+A transform is user code that may block or burn CPU: it runs on a thread, one object at a time
+per process, under `obj_timeout`; a process whose transform hung (or that a transform killed)
+is replaced by Ray (`max_restarts=-1`) and the callers retry what else it had in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import collections
+import hashlib
+import io
+import os
+import resource
+import tempfile
+import time
+import traceback
+import types
+from collections.abc import Callable
+from typing import Any
+
+import ray
+
+from ais_ray.core.etl import ENV_CLASS, ENV_CODE, MAX_OBJ_ERRS, EtlMsg
+
+LOG_LINES = 200
+
+Item = tuple[str, bytes | None, str, str]  # (fqn or "", bytes or None, "bck/obj", etl_args)
+Result = tuple[bytes | None, str]  # (output, "") or (None, error text)
+
+
+def worker_actor_name(etl: str, tid: str, i: int) -> str:
+    return f"ais-etl-{etl}-{tid}-{i}"
+
+
+def _builtin(kind: str) -> Callable[[bytes, str, str], bytes]:
+    if kind == "md5":
+        return lambda data, path, args: hashlib.md5(data).hexdigest().encode()
+    if kind == "hello":
+        return lambda data, path, args: b"Hello World!"
+    return lambda data, path, args: data
+
+
+class _CodeServer:
+    """`etl init code`: a module's `transform(data, path, args)` (a function, or a generator of chunks)."""
+
+    def __init__(self, src: str, name: str) -> None:
+        mod = types.ModuleType(f"ais_etl_{name.replace('-', '_')}")
+        exec(compile(src, f"<etl {name}>", "exec"), mod.__dict__)  # noqa: S102 - the user's transform, by design
+        self.fn = mod.__dict__["transform"]
+
+    def transform(self, data: bytes, path: str, args: str) -> bytes:
+        out = self.fn(data, path, args)
+        if isinstance(out, types.GeneratorType) or (hasattr(out, "__iter__") and not isinstance(out, (bytes, bytearray, str))):
+            return b"".join(bytes(c) if not isinstance(c, str) else c.encode() for c in out)
+        return out
+
+
+class _EtlWorker:
+    def __init__(self, msg_wire: dict[str, Any], tid: str, target_url: str, index: int = 0) -> None:
+        self.msg = EtlMsg.from_wire(msg_wire)
+        self.tid = tid
+        # which object is being transformed, on disk: after its process died, the next one knows why
+        self.marker = os.path.join(tempfile.gettempdir(), f"{worker_actor_name(self.msg.name, tid, index)}.busy")
+        self.crashed = ""
+        try:
+            with open(self.marker, encoding="utf-8") as f:
+                self.crashed = f.read()
+            os.unlink(self.marker)
+        except OSError:
+            pass
+        self.logs: collections.deque[str] = collections.deque(maxlen=LOG_LINES)
+        self.errors: collections.deque[dict[str, Any]] = collections.deque(maxlen=MAX_OBJ_ERRS)
+        self.objs = self.in_bytes = self.out_bytes = 0
+        os.environ.update({k: v for k, v in self.msg.env.items() if k not in (ENV_CLASS, ENV_CODE)})
+        os.environ.setdefault("AIS_TARGET_URL", target_url)  # required by ETLServer.__init__
+        self.error = ""
+        self.srv: Any = None
+        self.lock = asyncio.Lock()
+        self.inflight = 0
+        self.poisoned = False
+        try:
+            self.srv = self._instantiate()
+            self._log(f"ETL[{self.msg.name}] ready on target {tid} (pid {os.getpid()}, runs {self.msg.runs})"
+                      + (f", after {self.crashed} took the previous process down" if self.crashed else ""))
+        except BaseException as exc:  # reported by `ready()`: init fails with the user's error, not a hang
+            self.error = f"{type(exc).__name__}: {exc}"
+            self._log(f"ETL[{self.msg.name}] failed to start: {traceback.format_exc()}")
+
+    def _instantiate(self) -> Any:
+        if self.msg.runs == "class":
+            import cloudpickle  # a dependency of ray
+
+            cls = cloudpickle.loads(base64.b64decode(self.msg.env[ENV_CLASS]))
+            return cls()
+        if self.msg.runs == "code":
+            return _CodeServer(base64.b64decode(self.msg.env[ENV_CODE]).decode(), self.msg.name)
+        srv = types.SimpleNamespace(transform=_builtin(self.msg.builtin))
+        return srv
+
+    def _log(self, line: str) -> None:
+        self.logs.append(f"{time.strftime('%H:%M:%S')} {line}")
+
+    def ready(self) -> str:
+        """"" once the transform is instantiated, else why it could not be."""
+        return self.error
+
+    def info(self) -> tuple[int, float]:
+        """(workers per target, obj_timeout): what a mountpath's feeder needs."""
+        return self.msg.num_workers, self.msg.obj_timeout
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    async def transform_batch(self, items: list[Item]) -> list[Result]:
+        """Each object in turn, on a thread, at most `obj_timeout` each. A transform that hangs
+        fails its object and poisons this process (its thread cannot be stopped): it exits once
+        no other batch is in flight, and Ray starts a fresh one."""
+        self.inflight += 1
+        out: list[Result] = []
+        try:
+            for it in items:
+                async with self.lock:  # one transform at a time per process, as one uvicorn worker
+                    try:
+                        out.append(await asyncio.wait_for(asyncio.to_thread(self._marked, it), self.msg.obj_timeout))
+                    except asyncio.TimeoutError:
+                        self.poisoned = True
+                        _unlink(self.marker)  # reported here, not blamed on a later crash
+                        self._log(f"{it[2]}: timed out after {self.msg.obj_timeout:g}s: this process will restart")
+                        out.append((None, f"timed out after {self.msg.obj_timeout:g}s (obj_timeout)"))
+            return out
+        finally:
+            self.inflight -= 1
+            if self.poisoned and not self.inflight:
+                asyncio.get_running_loop().call_later(0.2, os._exit, 1)  # after this reply is out
+
+    def crashed_on(self) -> str:
+        """The path ("bck/obj") whose transform took the previous process down ("" if none)."""
+        return self.crashed
+
+    def _marked(self, item: Item) -> Result:
+        with open(self.marker, "w", encoding="utf-8") as f:
+            f.write(item[2])
+        out = self._one(item)
+        _unlink(self.marker)
+        return out
+
+    def _one(self, item: Item) -> Result:
+        fqn, data, path, args = item
+        try:
+            out = self._call(fqn, data, path, args)
+            if isinstance(out, bytearray | memoryview):
+                out = bytes(out)
+            if isinstance(out, str):
+                out = out.encode()
+            if not isinstance(out, bytes):
+                raise TypeError(f"the transform returned {type(out).__name__}, expecting bytes")
+        except Exception as exc:
+            text = f"{type(exc).__name__}: {exc}"
+            self._log(f"{path}: {text}")
+            return None, f"transform failed: {text}"
+        self.objs += 1
+        self.out_bytes += len(out)
+        return out, ""
+
+    def _call(self, fqn: str, data: bytes | None, path: str, args: str) -> Any:
+        srv = self.srv
+        if srv is None:
+            raise RuntimeError(f"ETL[{self.msg.name}] is not running: {self.error}")
+        streaming = getattr(srv, "use_streaming", False)  # the SDK: transform_stream only, no transform
+        if streaming:
+            f = open(fqn, "rb") if fqn else io.BytesIO(data or b"")  # noqa: SIM115 - closed below
+            try:
+                return b"".join(srv.transform_stream(f, path, args))
+            finally:
+                f.close()
+        if fqn and self.msg.direct_fqn:  # the transform reads the file itself (ETL_DIRECT_FQN=true)
+            self.in_bytes += os.path.getsize(fqn)
+            return srv.transform(fqn, path, args)
+        if fqn:
+            with open(fqn, "rb") as f:
+                data = f.read()
+        assert data is not None
+        self.in_bytes += len(data)
+        return srv.transform(data, path, args)
+
+    def note_error(self, err: dict[str, Any]) -> None:
+        """An inline GET's failure, kept here (worker 0 of each target) for `GET /v1/etl/<name>`."""
+        self.errors.append(err)
+
+    def inline_errors(self) -> list[dict[str, Any]]:
+        return list(self.errors)
+
+    def stats(self) -> dict[str, int]:
+        return {"obj_count": self.objs, "in_bytes": self.in_bytes, "out_bytes": self.out_bytes}
+
+    def metrics(self) -> dict[str, float]:
+        """CPU seconds and peak resident memory of this process (AIStore: the pod's cpu, mem)."""
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        return {"cpu": ru.ru_utime + ru.ru_stime, "mem": float(ru.ru_maxrss * 1024)}
+
+    def get_logs(self) -> str:
+        return "\n".join(self.logs) + ("\n" if self.logs else "")
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+EtlWorkerActor = ray.remote(_EtlWorker)

@@ -1,0 +1,133 @@
+"""ETL's pure parts (core/etl.py) and the worker's transform wrapping, without Ray."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from ais_ray.actors.etl_worker import _CodeServer, _EtlWorker
+from ais_ray.core.errors import ErrBadRequest, ErrInvalidName, ErrUnsupported
+from ais_ray.core.etl import (EtlMsg, check_code, check_query, code_msg, parse_pipeline, requirements,
+                              validate_etl_name)
+from ais_ray.jobs.etl import etl_stages
+
+
+def _b64(s: str) -> str:
+    return base64.b64encode(s.encode()).decode()
+
+
+@pytest.mark.parametrize("name", ["abcdef", "my-transform", "a1b2c3-x", "x" * 32])
+def test_good_names(name: str) -> None:
+    assert validate_etl_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["short", "x" * 33, "Upper-case", "-leading", "trailing-", "under_score", ""])
+def test_bad_names(name: str) -> None:
+    with pytest.raises(ErrInvalidName):
+        validate_etl_name(name)
+
+
+def test_sdk_init_class_body_parses() -> None:
+    msg = EtlMsg.from_wire({"name": "upper-etl", "communication": "hpush://", "init_timeout": "5m",
+                            "obj_timeout": "45s", "support_direct_put": True,
+                            "runtime": {"image": "aistorage/runtime_python:3.11",
+                                        "env": [{"name": "ETL_CLASS_PAYLOAD", "value": _b64("x")},
+                                                {"name": "PACKAGES", "value": "numpy, pillow"},
+                                                {"name": "NUM_WORKERS", "value": "2"}]}})
+    assert (msg.runs, msg.init_timeout, msg.obj_timeout, msg.num_workers) == ("class", 300.0, 45.0, 2)
+    assert msg.packages == ["numpy", "pillow"]
+
+
+def test_defaults_and_comm_types() -> None:
+    msg = EtlMsg.from_wire({"name": "md5-etl", "runtime": {"image": "aistorage/transformer_md5:latest"}})
+    assert (msg.comm, msg.runs, msg.builtin, msg.init_timeout, msg.obj_timeout, msg.num_workers) == \
+        ("hpush://", "builtin", "md5", 45.0, 10.0, 1)
+    assert EtlMsg.from_wire({"name": "md5-etl", "communication": "hpull", "runtime": {"image": "aistorage/transformer_md5"}}).comm == "hpull://"
+    with pytest.raises(ErrBadRequest, match="unknown communication"):
+        EtlMsg.from_wire({"name": "md5-etl", "communication": "grpc://", "runtime": {"image": "aistorage/transformer_md5"}})
+    with pytest.raises(ErrBadRequest, match="support_direct_put"):
+        EtlMsg.from_wire({"name": "md5-etl", "communication": "ws://", "runtime": {"image": "aistorage/transformer_md5"}})
+
+
+@pytest.mark.parametrize("wire,err,text", [
+    ({"name": "img-etl", "runtime": {"image": "aistorage/transformer_tar2tf"}}, ErrUnsupported, "cannot run container image"),
+    ({"name": "pod-etl", "spec": _b64("kind: Pod")}, ErrUnsupported, "pod spec"),
+    ({"name": "cls-etl", "runtime": {"image": "x", "env": [{"name": "ETL_CLASS_PAYLOAD", "value": "%%"}]}},
+     ErrBadRequest, "base64"),
+    ({"name": "osp-etl", "runtime": {"image": "aistorage/transformer_md5", "env": [{"name": "OS_PACKAGES", "value": "ffmpeg"}]}},
+     ErrUnsupported, "OS_PACKAGES"),
+    ({"name": "wrk-etl", "runtime": {"image": "aistorage/transformer_md5", "env": [{"name": "NUM_WORKERS", "value": "0"}]}},
+     ErrBadRequest, "NUM_WORKERS"),
+    ({"name": "tmo-etl", "init_timeout": "soon", "runtime": {"image": "aistorage/transformer_md5"}}, ErrBadRequest, "init_timeout"),
+    ([1, 2], ErrBadRequest, "JSON object"),
+])
+def test_refused_messages(wire: object, err: type, text: str) -> None:
+    with pytest.raises(err, match=text):
+        EtlMsg.from_wire(wire)
+
+
+def test_code_checked_naming_the_line() -> None:
+    with pytest.raises(ErrBadRequest, match="line 3"):
+        check_code("import os\n\ndef transform(data, path, args)\n    return data\n")
+    with pytest.raises(ErrBadRequest, match="no top-level `transform"):
+        check_code("def convert(data, path, args):\n    return data\n")
+    check_code("transform = lambda data, path, args: data\n")
+    msg = code_msg("code-etl", "def transform(d, p, a):\n    return d\n", deps=["roman"], workers=2, obj_timeout="3s")
+    parsed = EtlMsg.from_wire(msg)
+    assert (parsed.runs, parsed.packages, parsed.num_workers, parsed.obj_timeout) == ("code", ["roman"], 2, 3.0)
+    bad = code_msg("code-etl", "x = (\n")
+    with pytest.raises(ErrBadRequest, match="line 1"):
+        EtlMsg.from_wire(bad)
+
+
+def test_requirements_file() -> None:
+    assert requirements("# deps\nroman==5.2\n\n-r other.txt\nnumpy  # fast\n") == ["roman==5.2", "numpy"]
+
+
+def test_query_and_pipelines() -> None:
+    assert check_query({}) == ()
+    assert check_query({"etl_name": "first-etl", "etl_pipeline": "second-etl,third-etl"}) == \
+        ("first-etl", "second-etl", "third-etl")
+    with pytest.raises(ErrInvalidName, match="etl_name"):
+        check_query({"etl_name": "x"})
+    with pytest.raises(ErrInvalidName, match="etl_pipeline"):
+        check_query({"etl_name": "first-etl", "etl_pipeline": "x"})
+    with pytest.raises(ErrBadRequest, match="needs"):
+        check_query({"etl_pipeline": "second-etl"})
+    assert parse_pipeline(["aaaaaa", "bbbbbb"]) == ("aaaaaa", "bbbbbb")
+    assert etl_stages({"id": "upper-etl", "pipeline": ["rev-etl"]}) == ("upper-etl", "rev-etl")
+    with pytest.raises(ErrBadRequest, match="missing the ETL name"):
+        etl_stages({"prefix": "a"})
+
+
+def test_code_server_function_and_generator() -> None:
+    assert _CodeServer("def transform(d, p, a):\n    return d[::-1]\n", "rev-etl").transform(b"abc", "b/o", "") == b"cba"
+    gen = "def transform(d, p, a):\n    for i in range(0, len(d), 2):\n        yield d[i:i+2].upper()\n"
+    assert _CodeServer(gen, "gen-etl").transform(b"abcde", "b/o", "") == b"ABCDE"
+
+
+def test_worker_wraps_failures_per_object(tmp_path: Path) -> None:
+    src = ("def transform(d, p, a):\n    if p.endswith('bad'):\n        raise ValueError('nope')\n"
+           "    if p.endswith('int'):\n        return 7\n    return d + a.encode()\n")
+    w = _EtlWorker(code_msg("unit-etl", src, obj_timeout="5s"), "t1", "http://127.0.0.1:1")
+    assert w.ready() == ""
+    f = tmp_path / "obj"
+    f.write_bytes(b"file")
+    out = asyncio.run(w.transform_batch([(str(f), None, "b/o", "!"), ("", b"mem", "b/bad", ""),
+                                         ("", b"mem", "b/int", ""), ("", b"mem", "b/x", "?")]))
+    assert out[0] == (b"file!", "") and out[3] == (b"mem?", "")
+    assert out[1][0] is None and "ValueError: nope" in out[1][1]
+    assert out[2][0] is None and "returned int" in out[2][1]
+    assert w.stats()["obj_count"] == 2
+
+
+def test_worker_builtin_md5_and_bad_init() -> None:
+    w = _EtlWorker({"name": "md5-etl", "runtime": {"image": "aistorage/transformer_md5"}}, "t1", "http://x")
+    assert asyncio.run(w.transform_batch([("", b"abc", "b/o", "")]))[0][0] == hashlib.md5(b"abc").hexdigest().encode()
+    bad = _EtlWorker(code_msg("boom-etl", "raise RuntimeError('at import')\ndef transform(d, p, a):\n    return d\n"),
+                     "t1", "http://x")
+    assert "at import" in bad.ready()
