@@ -1,7 +1,11 @@
 """Membership: time from a node joining / dying to a new Smap; GET latency while the cluster
 changes vs idle; rebalance throughput beside `rsync` of the same files (issue 11 part 8).
 
+    .venv/bin/python benchmarks/bench_membership.py --quick          # 1,000 x 64 KiB: a few minutes
     .venv/bin/python benchmarks/bench_membership.py [--objects 10000] [--size 64KiB] [--get-seconds 10]
+    .venv/bin/python benchmarks/bench_membership.py --objects 8 --size 256MiB     # the issue's large set
+
+`rsync` comes from `scripts/install-bench-tools.sh` (`make setup-bench`); without it that row is missing.
 
 Starts `ais-ray up --nodes 3` in a temp dir, writes the objects, then:
 1. GET p50/p99 and errors for `--get-seconds` on an idle cluster (one reader, random objects);
@@ -33,12 +37,14 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+import requests
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ais_ray.core.sizes import parse_size  # noqa: E402
 from ais_ray.core.smap import FLAG_OFFLINE, Smap  # noqa: E402
 from ais_ray.deploy import recorded_raylets, start_raylet  # noqa: E402
-from benchmarks.common import MIB, ais_cluster, machine_info, markdown_table, write_json  # noqa: E402
+from benchmarks.common import MIB, ais_cluster, machine_info, markdown_table, publish  # noqa: E402
 
 BUCKET = "bench-membership"
 
@@ -69,15 +75,17 @@ class Reader(threading.Thread):
 
     def run(self) -> None:
         rnd = random.Random(1)
-        while not self.stop.is_set():
-            name = rnd.choice(self.names)
-            t0 = time.perf_counter()
-            try:
-                with urllib.request.urlopen(f"{self.endpoint}/v1/objects/{BUCKET}/{name}", timeout=30) as r:
-                    r.read()
-                self.lat.append(time.perf_counter() - t0)
-            except (urllib.error.URLError, OSError):
-                self.errors += 1
+        with requests.Session() as s:
+            while not self.stop.is_set():
+                name = rnd.choice(self.names)
+                t0 = time.perf_counter()
+                try:
+                    r = s.get(f"{self.endpoint}/v1/objects/{BUCKET}/{name}", timeout=60)
+                    if r.status_code != 200:
+                        raise OSError(f"{name}: {r.status_code}")
+                    self.lat.append(time.perf_counter() - t0)
+                except (requests.RequestException, OSError):
+                    self.errors += 1
 
     def result(self) -> dict[str, Any]:
         lat = sorted(self.lat)
@@ -128,10 +136,14 @@ def rebalance_available() -> bool:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--objects", type=int, default=10000)
+    ap.add_argument("--objects", type=int, default=None, help="default 10000 (1000 with --quick)")
     ap.add_argument("--size", default="64KiB")
-    ap.add_argument("--get-seconds", type=float, default=10.0)
+    ap.add_argument("--get-seconds", type=float, default=None, help="default 10 (5 with --quick)")
+    ap.add_argument("--quick", action="store_true", help="scaled down: finishes in a few minutes")
     args = ap.parse_args()
+    args.objects = args.objects or (1000 if args.quick else 10000)
+    args.get_seconds = args.get_seconds or (5.0 if args.quick else 10.0)
+    t_start = time.monotonic()
     size = parse_size(args.size)
     base = tempfile.mkdtemp(prefix="bench-membership-")
     out: dict[str, Any] = {"machine": machine_info(base), "objects": args.objects, "size": size}
@@ -140,9 +152,9 @@ def main() -> int:
             names = [f"o{i:06d}" for i in range(args.objects)]
             payload = os.urandom(size)
             c.cli("create", f"ais://{BUCKET}")
-            for i, name in enumerate(names):  # one client, object by object: setup, not measured
-                req = urllib.request.Request(f"{c.endpoint}/v1/objects/{BUCKET}/{name}", data=payload, method="PUT")
-                urllib.request.urlopen(req, timeout=60).read()
+            with requests.Session() as s:  # one client, object by object: setup, not measured
+                for name in names:
+                    s.put(f"{c.endpoint}/v1/objects/{BUCKET}/{name}", data=payload, timeout=300).raise_for_status()
             _, out["get_idle"] = reading(c.endpoint, names, lambda: time.sleep(args.get_seconds))
             run_dir = os.path.join(c.data_dir, "run")
             with open(os.path.join(run_dir, "state.json")) as f:
@@ -206,8 +218,13 @@ def main() -> int:
         g = out[key]
         p50, p99 = (f"{v:.1f} ms" if v is not None else "—" for v in (g["p50_ms"], g["p99_ms"]))
         rows.append([label, f"p50 {p50}, p99 {p99}, {g['gets']} GETs, {g['errors']} errors"])
-    print(markdown_table(["what", "result"], rows))
-    print(f"\nresults: {write_json('membership', out)}")
+    head = f"{args.objects} x {args.size} objects, 3 nodes x 2 mountpaths, then a 4th node joins\n\n"
+    text = head + markdown_table(["what", "result"], rows)
+    print(text)
+    info = out["machine"]
+    info["seconds"] = round(time.monotonic() - t_start)
+    info["loadavg_at_end"] = os.getloadavg()
+    print(f"\nresults: {publish('membership', info, out, text)}")
     return 0
 
 

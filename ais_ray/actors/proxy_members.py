@@ -14,8 +14,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from dataclasses import dataclass, field
+import os
+import time
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import ray
@@ -24,7 +27,9 @@ from ais_ray.actors.proxy_xact import gather
 from ais_ray.core.errors import ErrBadRequest, ErrBusy, ErrNodeNotFound
 from ais_ray.core.members import DECOMMISSION, SHUTDOWN, START_MAINTENANCE, STOP_MAINTENANCE, RmNode
 from ais_ray.core.smap import FLAG_DECOMMISSION, FLAG_MAINTENANCE, FLAG_OFFLINE, Smap
+from ais_ray.core.xact import kind_of
 from ais_ray.core.xid import gen_uuid
+from ais_ray.fs.store import write_file_atomic
 from ais_ray.jobs.rebalance import REBALANCE, RESILVER, reb_id
 
 if TYPE_CHECKING:
@@ -33,6 +38,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 WAIT_POLL = 0.5
 START_GRACE = 30.0  # a rebalance that no target reports within this long is taken as gone
+REB_FILE = "rebalance.json"  # under the proxy's state dir
+FOLLOW_SLACK = 5.0  # a job share that ended this long before a rebalance starts walks once more too
 
 
 @dataclass
@@ -58,8 +65,20 @@ class ProxyMembers:
                              only_running: bool = False) -> dict[str, list[XactSnap]]: ...
         async def remove_target(self, tid: str, rebalance: bool = True) -> dict[str, Any]: ...
 
+    dir: str
     _reb_last = 0
     _change: _Change | None = None
+    _reb_rec: dict[str, Any]
+    _reb_tasks: set[asyncio.Task[None]]
+    _reb_resumed: bool
+
+    def _init_members(self) -> None:
+        self._reb_rec, self._reb_tasks, self._reb_resumed = {}, set(), False
+
+    async def _resume_once(self) -> None:
+        """On the keepalive rounds after a (re)start, until done: `resume_rebalance`."""
+        if not self._reb_resumed:
+            self._reb_resumed = await self.resume_rebalance() is not None
 
     # ---- rebalance -------------------------------------------------------------------------------
     async def rebalance_start(self, reason: str = "") -> str:
@@ -79,9 +98,76 @@ class ProxyMembers:
         xid = reb_id(n)
         tids = [t.daemon_id for t in self.smap.targets.values() if not t.flags & FLAG_OFFLINE]
         handles = {tid: self.target(tid) for tid in [*tids, *extra]}
-        started = await gather(handles, "reb_start", xid, REBALANCE, strict=False)
-        log.info("rebalance %s (%s) started on %s of %s", xid, reason, sorted(started), sorted(handles))
+        follow = await self._jobs_to_follow(time.time() - FOLLOW_SLACK)
+        await self._reb_record({"id": xid, "done": False, "extra": list(extra), "change": None})
+        started = await gather(handles, "reb_start", xid, REBALANCE, follow, strict=False)
+        log.info("rebalance %s (%s) started on %s of %s; jobs walking again after it: %s", xid, reason,
+                 sorted(started), sorted(handles), sorted({j for part in started.values() for j in part or ()}))
+        self._watch_rebalance(xid)
         return xid
+
+    # ---- a rebalance outlives a proxy restart ----------------------------------------------------
+    async def _reb_record(self, rec: dict[str, Any]) -> None:
+        """The last rebalance the proxy started, and the membership change waiting for it: kept in
+        `rebalance.json` until it ended, so a restarted proxy finishes it (`resume_rebalance`)."""
+        self._reb_rec = rec
+        await asyncio.to_thread(write_file_atomic, os.path.join(self.dir, REB_FILE), json.dumps(rec).encode())
+
+    def _watch_rebalance(self, xid: str) -> None:
+        async def watch() -> None:
+            if await self.wait_rebalance(xid) and self._reb_rec.get("id") == xid:
+                await self._reb_record({**self._reb_rec, "done": True})
+
+        task = asyncio.get_running_loop().create_task(watch())
+        self._reb_tasks.add(task)
+        task.add_done_callback(self._reb_tasks.discard)
+
+    async def resume_rebalance(self) -> str | None:
+        """After a (re)start: a rebalance the proxy started and did not see end is watched again if
+        the targets still run it, or started again on the current map if they lost it (they were
+        restarted too: its moves are idempotent); the membership change waiting for it (drop a
+        decommissioned node, stop one that shuts down) then finishes. Its id, "" if none was
+        pending, None while some target of the map does not answer yet (ask again later)."""
+        try:
+            with open(os.path.join(self.dir, REB_FILE)) as f:
+                rec = json.load(f)
+            xid, done = str(rec["id"]), bool(rec.get("done"))
+        except (OSError, ValueError, KeyError, TypeError):
+            return ""
+        self._reb_rec = rec
+        self._reb_last = max(self._reb_last, int(xid.lstrip("g") or 0) if xid.lstrip("g").isdigit() else 0)
+        if done:
+            return ""
+        online = {t for t, tsi in self.smap.targets.items() if not tsi.flags & FLAG_OFFLINE}
+        parts = await gather(self._targets(), "xact_snaps", xid, REBALANCE, None, False, strict=False)
+        if not online <= set(parts):
+            return None  # a target still restarting: ask again on the next keepalive round
+        snaps = [s for part in parts.values() for s in part]
+        if any(s.running for s in snaps):
+            log.info("rebalance %s still runs after the proxy restarted: watching it", xid)
+            self._watch_rebalance(xid)
+        elif online <= {t for t, p in parts.items() if p} and not any(s.aborted or s.err for s in snaps):
+            await self._reb_record({**rec, "done": True})
+        else:
+            change = rec.get("change")
+            xid = await self._rebalance(f"{xid} resumed after a restart", tuple(rec.get("extra") or ()))
+            if change:
+                await self._reb_record({**self._reb_rec, "change": change})
+            log.info("rebalance %s did not end before the restart: %s started", rec["id"], xid)
+        change = rec.get("change")
+        if change:
+            msg = RmNode.from_wire(change["action"], change["value"])
+            c = self._change = _Change(change["action"], msg.sid)
+            c.task = asyncio.get_running_loop().create_task(self._finish(c, msg, xid))
+        return xid
+
+    async def _jobs_to_follow(self, since: float) -> tuple[str, ...]:
+        """The jobs that follow the Smap (`core/xact.py`) still running on some target, or ended
+        since `since` (just before the map changed): every share of them, ended or not, walks once
+        more after the rebalance (issue 11 part 6)."""
+        parts = await self.xact_query()
+        return tuple(sorted({s.id for snaps in parts.values() for s in snaps
+                             if kind_of(s.kind).follows_smap and (s.running or s.end >= since)}))
 
     async def _placement_changed(self, old: Smap, rebalance: bool, reason: str, extra: tuple[str, ...] = ()) -> str:
         """After a Smap change: a rebalance if objects may have to move (and allowed); its id or ""."""
@@ -135,6 +221,8 @@ class ProxyMembers:
         async with self._lock:
             await self._commit(smap=self.smap.with_target_flags(msg.sid, set_flags=set_f, clear_flags=clear_f))
         xid = await self._placement_changed(old, not msg.skip_rebalance, f"{action} {msg.sid}")
+        if xid:  # what waits for it survives a proxy restart
+            await self._reb_record({**self._reb_rec, "change": {"action": action, "value": asdict(msg)}})
         change = self._change = _Change(action, msg.sid)
         change.task = asyncio.get_running_loop().create_task(self._finish(change, msg, xid))
         return xid

@@ -130,7 +130,7 @@ class ProxyNodes:
                 self._xact_starts.pop(xid, None)
                 continue
             try:
-                await getattr(h, method).remote(*args)
+                await getattr(h, method).remote(*args, joining=True)  # admitted while the join's rebalance runs
                 started.append(xid)
             except Exception as exc:
                 log.error("starting %s's share of %s on %s: %r", method, xid, tid, exc)

@@ -25,7 +25,7 @@ from ais_ray.actors.target_copy import TargetCopies
 from ais_ray.actors.target_dl import TargetDownloads
 from ais_ray.fs.fspaths import ATTACH, Fspaths
 from ais_ray.actors.target_stats import TargetStats
-from ais_ray.actors.target_xact import TargetXacts
+from ais_ray.actors.target_xact import TargetXacts, pass_no
 from ais_ray.auth.gate import redirect_location
 from ais_ray.backends.pager import Fetch, backend_fetch
 from ais_ray.backends.registry import get_backend
@@ -50,7 +50,7 @@ from ais_ray.jobs.evict import run_evict
 from ais_ray.jobs.mirror import KIND as MIRROR_KIND
 from ais_ray.jobs.mirror import run_make_copies
 from ais_ray.jobs.prefetch import PrefetchHooks, PrefetchSpec, run_prefetch
-from ais_ray.jobs.rebalance import REBALANCE, RESILVER, run_moves
+from ais_ray.jobs.rebalance import REBALANCE, RESILVER, run_moves, settle
 from ais_ray.jobs.selection import Share
 from ais_ray.jobs.summary import KIND as SUMMARY
 from ais_ray.jobs.summary import run_summary
@@ -97,7 +97,8 @@ class _TargetActor:
         save_everywhere(paths, PORT_FILE, self.url.rsplit(":", 1)[1].encode(), fsync=fsync)
         self.smap = load_newest(paths, lom.SMAP_FILE, lambda b: Smap.from_wire(json.loads(b)), lambda s: s.version)
         self.stats = TargetStats(tid, paths)  # node_status, /metrics (actors/target_stats.py)
-        self.xacts = TargetXacts()  # the one registry of this target's jobs, downloads included
+        # the one registry of this target's jobs, downloads included
+        self.xacts = TargetXacts(lambda xid, bcks: settle(self.mps, xid, bcks))
         self.downloads = TargetDownloads(tid, self.mps, [os.path.join(p, DL_STATE_DIR) for p in paths],
                                          lambda: self.smap, self.xacts)
         self._handles: dict[str, Any] = {}
@@ -154,16 +155,17 @@ class _TargetActor:
         self.copies.resume()
         return self.xacts.snaps(xid=xid, kind=kind, bck=bck, only_running=only_running)
 
-    async def prefetch_start(self, xid: str, spec: PrefetchSpec, ref: RemoteRef) -> None:
+    async def prefetch_start(self, xid: str, spec: PrefetchSpec, ref: RemoteRef, joining: bool = False) -> None:
         def list_for(prefix: str) -> Fetch:
             return backend_fetch(get_backend(ref.bck.provider), ref.name, prefix)
 
         hooks = PrefetchHooks(self._share(), self.mps, list_for, self._prefetch_blob)
-        self.xacts.start(XactSnap(xid, "prefetch-listrange", spec.bck), lambda snap: run_prefetch(spec, hooks, snap))
+        self.xacts.start(XactSnap(xid, "prefetch-listrange", spec.bck), lambda snap: run_prefetch(spec, hooks, snap),
+                         admitted=joining)
 
-    async def copy_start(self, xid: str, spec: CopySpec, ref: RemoteRef | None) -> None:
+    async def copy_start(self, xid: str, spec: CopySpec, ref: RemoteRef | None, joining: bool = False) -> None:
         """This target's share of a copy-bck / copy-listrange (`actors/target_copy.py`)."""
-        await self.copies.start(xid, spec, ref)
+        await self.copies.start(xid, spec, ref, joining)
 
     def _target_handle(self, tid: str) -> Any:
         """A target's actor handle (this one's too: a cluster-wide listing asks every target)."""
@@ -195,7 +197,13 @@ class _TargetActor:
 
     async def _blob_work(self, h: Any, snap: XactSnap, bck: Bucket, name: str, chunk: int, workers: int,
                          latest: bool, counter: str) -> tuple[str, int]:
-        """Run one blob download on mountpath `h`, its progress in `snap`: ("ok"|"skipped", size)."""
+        """Run one blob download on mountpath `h`, its progress in `snap`: ("ok"|"skipped", size).
+        After a rebalance (`pass_no`) there is nothing to fetch: the registry moves it to its owner."""
+        if pass_no(snap):
+            size = int(snap.extra.get("size", 0))
+            snap.stats.objs = snap.stats.in_objs = 1
+            snap.stats.bytes = snap.stats.in_bytes = size
+            return "skipped", size
         job = asyncio.ensure_future(h.blob_job.remote(bck, name, chunk or None, workers or None, latest, snap.id,
                                                       counter))
         try:
@@ -207,7 +215,7 @@ class _TargetActor:
         except asyncio.CancelledError:
             await h.blob_abort.remote(bck, name)
             raise
-        snap.stats.bytes = size
+        snap.stats.bytes = snap.extra["size"] = size
         if status != "skipped":
             snap.stats.objs = snap.stats.in_objs = 1
             snap.stats.in_bytes = size
@@ -221,6 +229,8 @@ class _TargetActor:
         done: asyncio.Future[tuple[str, int]] = asyncio.get_running_loop().create_future()
 
         async def work(s: XactSnap) -> None:
+            if pass_no(s):  # after a rebalance: the prefetch walks again itself; this moves the object (settle)
+                return
             try:
                 done.set_result(await self._blob_work(h, s, bck, name, 0, 0, latest, "prefetch.blob"))
             except BaseException as exc:
@@ -230,9 +240,11 @@ class _TargetActor:
         self.xacts.start(snap, work)
         return await done
 
-    async def reb_start(self, xid: str, kind: str = REBALANCE) -> None:
+    async def reb_start(self, xid: str, kind: str = REBALANCE, follow: tuple[str, ...] = ()) -> list[str]:
         """This target's share of a rebalance (or its resilver, `jobs/rebalance.py`). A running one
-        of the same kind under another id is aborted first: a newer Smap preempts the older."""
+        of the same kind under another id is aborted first: a newer Smap preempts the older. The
+        jobs that follow the Smap — running here, or named in `follow` by the proxy — walk once
+        more after it (`TargetXacts.follow`); returns their ids."""
         for other, x in self.xacts.of_kind(kind).items():
             if other != xid and x.snap().running:
                 log.info("%s %s preempted by %s", kind, other, xid)
@@ -257,6 +269,7 @@ class _TargetActor:
                 await self.mountpath_forget()
 
         self.xacts.start(XactSnap(xid, kind), work)
+        return self.xacts.follow(follow)
 
     async def reb_walked(self, xid: str) -> bool:
         """Whether this target has sent all it had to for rebalance `xid` (or does not run it)."""

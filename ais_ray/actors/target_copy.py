@@ -55,12 +55,15 @@ class TargetCopies(ResumeOnce):
         for p in mountpaths:
             os.makedirs(os.path.join(p, STATE_DIR), exist_ok=True)
 
-    async def start(self, xid: str, spec: CopySpec, ref: RemoteRef | None) -> None:
-        """This target's share of a copy: saved first, then run. A second start of an id is a no-op."""
+    async def start(self, xid: str, spec: CopySpec, ref: RemoteRef | None, joining: bool = False) -> None:
+        """This target's share of a copy: saved first, then run. A second start of an id is a no-op.
+        `joining`: the share of a running job on a target that just joined (admitted while the
+        join's rebalance runs, which a new copy is not)."""
         self.resume()
         if self.xacts.get(xid) is not None:
             return
-        self.xacts.admit(spec.kind)
+        if not joining:
+            self.xacts.admit(spec.kind)
         rec = {"xid": xid, "spec": spec.to_wire(), "start": time.time(), "seq": 0,
                "ref": None if ref is None else {"bck": ref.bck.uname(""), "name": ref.name}}
         await asyncio.to_thread(self._save, rec)
@@ -92,6 +95,8 @@ class TargetCopies(ResumeOnce):
 
         async def work(snap: XactSnap) -> None:
             err, aborted = "", False
+            if rec.pop("ended", None) is not None:  # walking once more after a rebalance: running again
+                await asyncio.to_thread(self._save, rec)
             try:
                 await run_copy(spec, hooks, snap)
             except asyncio.CancelledError:
@@ -109,7 +114,7 @@ class TargetCopies(ResumeOnce):
                                 "bytes": st.bytes, "errors": st.errors, "workers": snap.workers, "extra": snap.extra}
                 await asyncio.to_thread(self._save, rec)
 
-        self.xacts.start(XactSnap(rec["xid"], spec.kind, spec.dst, start=rec["start"]), work)
+        self.xacts.start(XactSnap(rec["xid"], spec.kind, spec.dst, start=rec["start"]), work, admitted=True)
 
     def _hooks(self, src: Bucket, ref: RemoteRef | None) -> CopyHooks:
         def list_for(prefix: str) -> Fetch:

@@ -73,6 +73,7 @@ class TargetDownloads(ResumeOnce):
         self.xacts.add(runner)
         await runner.save()
         runner.start()
+        self.xacts.follow_if_moving(runner)  # a target that joins during the rebalance
 
     async def status(self, job_id: str, only_active: bool) -> TargetDlStatus:
         self.resume()

@@ -4,6 +4,12 @@ Two ways in: `start(snap, work)` runs `work(snap)` as a task on the target's loo
 blob-download, ...); `add(xact)` registers a job that runs itself and persists its own state
 (download shares). Admission follows the kind table (`core/xact.py`): a kind that conflicts
 with a running rebalance is refused, and a starting rebalance aborts the kinds it aborts.
+
+Jobs keep going across a membership change (`follow`): a share of a kind that follows the Smap,
+running here when a rebalance (or resilver) starts — or named by the proxy because the job still
+runs elsewhere — walks once more when no rebalance runs here any more (`pass_no(snap)` > 0 in that
+pass), then moves what it wrote under the old map and the rebalance walked past (`settle`). It
+stays running meanwhile, so the job cannot look done while names are still moving.
 """
 
 from __future__ import annotations
@@ -11,18 +17,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 
 from ais_ray.core.errors import AisError
 from ais_ray.core.names import Bucket
 from ais_ray.core.smap import Smap
-from ais_ray.core.xact import ErrXactBusy, XactSnap, conflict, kind_of, matches, reb_aborts
+from ais_ray.core.xact import REB_KINDS, ErrXactBusy, XactSnap, XactStats, conflict, kind_of, matches, reb_aborts
 
 log = logging.getLogger(__name__)
 KEEP_FINISHED = 1000
+SETTLE_POLL = 0.5
 
 Work = Callable[[XactSnap], Awaitable[None]]
+Settled = Callable[[], Awaitable[None]]  # returns once no rebalance/resilver runs on this target
+# (job id, buckets): move this target's objects of those buckets to where the Smap places them
+Settle = Callable[[str, list[Bucket]], Awaitable[object]]
+PASS = "pass"  # snap.extra key: 0 the first walk, n the n-th walk after a rebalance
+
+
+def pass_no(snap: XactSnap) -> int:
+    """Which walk of its share a job is in: 0 the first; > 0 a walk after a rebalance (see `follow`)."""
+    return int(snap.extra.get(PASS, 0))
 
 
 class Xact(Protocol):
@@ -83,15 +99,40 @@ class ResumeOnce:
 class _TaskXact(SnapXact):
     """A job run as one task on the loop; `work` updates the snapshot as it goes."""
 
-    def __init__(self, snap: XactSnap, work: Work) -> None:
+    def __init__(self, snap: XactSnap, work: Work, settle: Settle | None) -> None:
         super().__init__(snap)
         snap.start = snap.start or time.time()
-        self._task: asyncio.Task[None] | None = asyncio.get_running_loop().create_task(self._run(work))
+        self._work = work
+        self._settle = settle
+        self._again: Settled | None = None
+        self._task: asyncio.Task[None] | None = asyncio.get_running_loop().create_task(self._run(first=True))
 
-    async def _run(self, work: Work) -> None:
+    def again(self, settled: Settled) -> bool:
+        """Walk once more after `settled()` returns (a share that ended is running again until then).
+        False for a share that failed or was aborted: that is its end."""
+        snap = self._snap
+        if self._task is None and (snap.aborted or snap.err):
+            return False
+        self._again = settled
+        if self._task is None:
+            snap.end = 0.0
+            self._task = asyncio.get_running_loop().create_task(self._run(first=False))
+        return True
+
+    async def _run(self, first: bool) -> None:
         snap = self._snap
         try:
-            await work(snap)
+            if first:
+                await self._work(snap)
+            while (settled := self._again) is not None:
+                self._again = None
+                await settled()
+                snap.stats, snap.err = XactStats(), ""  # the pass counts what this target has now
+                snap.extra[PASS] = pass_no(snap) + 1
+                await self._work(snap)
+                written = snap.dst_bck or snap.bck
+                if self._settle is not None and written is not None:
+                    await self._settle(snap.id, [written])
         except asyncio.CancelledError:
             snap.aborted = True
             snap.err = snap.err or "aborted"
@@ -118,8 +159,9 @@ class _TaskXact(SnapXact):
 
 
 class TargetXacts:
-    def __init__(self) -> None:
+    def __init__(self, settle: Settle | None = None) -> None:
         self._xacts: dict[str, Xact] = {}
+        self._settle = settle  # after a job's walk that followed a rebalance (`follow`)
 
     def admit(self, kind: str) -> None:
         """Raise if a job of `kind` may not start now (kind table: unknown kind, conflict with a rebalance)."""
@@ -129,14 +171,48 @@ class TargetXacts:
         if blocker:
             raise ErrXactBusy(f'cannot start "{kind}": "{blocker}" is running, please try again')
 
-    def start(self, snap: XactSnap, work: Work) -> None:
-        """Run `work(snap)` as a task. A second start of an id is a no-op."""
+    def start(self, snap: XactSnap, work: Work, *, admitted: bool = False) -> None:
+        """Run `work(snap)` as a task. A second start of an id is a no-op. `admitted`: the caller
+        checked admission already, or this is a share of a job that runs (resumed, or on a target
+        that joined while the rebalance runs). A share of a kind that follows the Smap, started
+        while a rebalance runs here, walks once more after it."""
         if snap.id in self._xacts:
             return
-        self.admit(snap.kind)
+        if not admitted:
+            self.admit(snap.kind)
         self._abort_for(snap.kind)
-        self._xacts[snap.id] = _TaskXact(snap, work)
+        x = self._xacts[snap.id] = _TaskXact(snap, work, self._settle)
         self._trim()
+        self.follow_if_moving(x)
+
+    def moving(self) -> bool:
+        """Is a rebalance or resilver running on this target?"""
+        return any(x.kind in REB_KINDS and x.snap().running for x in self._xacts.values())
+
+    async def settled(self) -> None:
+        """Return once no rebalance or resilver runs on this target."""
+        while self.moving():
+            await asyncio.sleep(SETTLE_POLL)
+
+    def follow_if_moving(self, x: Xact) -> None:
+        if self.moving() and kind_of(x.kind).follows_smap:
+            getattr(x, "again", lambda _: False)(self.settled)
+
+    def follow(self, also: Iterable[str] = ()) -> list[str]:
+        """A rebalance or resilver starts here: every share of a kind that follows the Smap and runs
+        here, or whose job the proxy names in `also` (still running elsewhere, or ended since the
+        map changed), walks once more after it. Returns their ids."""
+        ids = set(also)
+        out = []
+        for xid, x in list(self._xacts.items()):
+            again = getattr(x, "again", None)
+            if again is None or not kind_of(x.kind).follows_smap or not (x.snap().running or xid in ids):
+                continue
+            if again(self.settled):
+                out.append(xid)
+        if out:
+            log.info("jobs %s walk once more after the rebalance", out)
+        return out
 
     async def run(self, snap: XactSnap, work: Work) -> XactSnap:
         """Start and wait for the end (a job the request waits for, e.g. evict list-range)."""

@@ -44,7 +44,8 @@ class Kind:
     conflict_reb: bool = False  # refuses to start while a rebalance/resilver runs (Go ConflictRebRes)
     abort_by_reb: bool = False  # aborted when a rebalance starts (Go AbortByReb)
     # ais-ray keeps it going across a rebalance (issue 11 part 6): every share places each name by
-    # the target's current Smap and a target that joins gets its share (`actors/proxy_nodes.py`)
+    # the target's current Smap, a target that joins gets its share (`actors/proxy_nodes.py`), and
+    # every share walks once more when the rebalance has ended (`TargetXacts.follow`)
     follows_smap: bool = False
     display: str = ""  # the CLI's name when it differs
 
@@ -57,14 +58,14 @@ REB_KINDS = frozenset({"rebalance", "resilver"})
 _CP = {"conflict_reb": True, "abort_by_reb": True}
 KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("download", wait=Wait.IDLE, abort_by_reb=True, follows_smap=True),
-    Kind("blob-download", Scope.NODE, Wait.SINGLE_NODE, abort_by_reb=True),
-    Kind("prefetch-listrange", display="prefetch"),
+    Kind("blob-download", Scope.NODE, Wait.SINGLE_NODE, abort_by_reb=True, follows_smap=True),
+    Kind("prefetch-listrange", display="prefetch", follows_smap=True),
     Kind("evict-listrange", display="evict"),
     Kind("delete-listrange", display="delete"),
     Kind("evict-remote-bck"),
     Kind("summary-bck", display="summary"),
     Kind("list", wait=Wait.IDLE),
-    Kind("copy-bck", display="copy-bucket", **_CP),
+    Kind("copy-bck", display="copy-bucket", follows_smap=True, **_CP),
     Kind("copy-listrange", wait=Wait.IDLE, display="copy-objects", follows_smap=True, **_CP),
     Kind("etl-bck", display="etl-bucket", **_CP),
     Kind("etl-listrange", wait=Wait.IDLE, display="etl-objects", **_CP),
@@ -131,7 +132,8 @@ def aborted_by(new: str, running: str) -> bool:
 
 def reb_aborts(new: str, running: str) -> bool:
     """Whether a target aborts its running `running` job when `new` starts: as Go (`aborted_by`),
-    except for the kinds that follow the Smap (download, copy-listrange), which keep going."""
+    except for the kinds that follow the Smap (download, prefetch, blob-download, copy-bck,
+    copy-listrange), which keep going and walk once more after the rebalance."""
     return aborted_by(new, running) and not kind_of(running).follows_smap
 
 

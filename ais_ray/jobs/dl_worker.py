@@ -35,6 +35,7 @@ T = TypeVar("T")
 MAX_ATTEMPTS = 4
 BACKOFF_S = 0.2  # 0.2, 0.4, 0.8 s between attempts
 OK, SKIPPED, ERROR = "ok", "skipped", "error"
+DONE = "done"  # stored here by this job already (before a restart, or before a rebalance moved it here)
 # A large object in a job without limits is read as parallel ranges by the blob engine, as
 # s5cmd, rclone and `aws s3 cp` split large objects: one connection is capped by the remote.
 # At most RANGED_SLOTS such objects at a time per mountpath (memory: ~2 x workers x chunk
@@ -149,7 +150,7 @@ class DlWorker:
         headers = dict(job.headers)
         if existing is not None:
             if existing.job == job.id:
-                return OK, existing.size  # done by this job before a restart
+                return DONE, existing.size  # done by this job before a restart (or moved here)
             meta = await self._with_retries(lambda: self.sources.head(item.link, headers, job.timeout))
             if existing.same_source(meta.etag, meta.version, meta.size):
                 return SKIPPED, existing.size

@@ -15,7 +15,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -34,7 +34,8 @@ from ais_ray.core.dload import (
 from ais_ray.core.smap import Smap
 from ais_ray.core.xact import XactSnap, XactStats
 from ais_ray.fs.replicas import save_everywhere
-from ais_ray.jobs.dl_worker import ERROR, OK, SKIPPED, DlJobCtx, DlResult
+from ais_ray.jobs.dl_worker import DONE, ERROR, OK, SKIPPED, DlJobCtx, DlResult
+from ais_ray.jobs.rebalance import settle
 from ais_ray.jobs.selection import Share
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,8 @@ class DownloadRunner:
         self._pages: deque[tuple[int, str]] = deque([(self.prog.page_idx, self.prog.page_token)])
         self._calls: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
+        self._again: Callable[[], Awaitable[None]] | None = None
+        self._repass = False  # walking again after a rebalance: what is here already counts nothing
         self._dirty = True
         n_mp = len(hooks.mountpaths)
         smap = hooks.smap()
@@ -139,16 +142,35 @@ class DownloadRunner:
 
     def start(self) -> None:
         if not self.done and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
+            self._task = asyncio.get_running_loop().create_task(self._run(first=True))
+
+    def again(self, settled: Callable[[], Awaitable[None]]) -> bool:
+        """Walk the items once more after `settled()` returns (`TargetXacts.follow`): names this
+        target now owns that the old owner skipped (they left it) or had not reached are fetched;
+        what it holds already counts nothing. An aborted share stays aborted."""
+        if self.st.aborted:
+            return False
+        self._again = settled
+        if self._task is None:
+            self.st.end_time = 0.0
+            self._dirty = True
+            self._task = asyncio.get_running_loop().create_task(self._run(first=False))
+        return True
 
     # ---- the job ------------------------------------------------------------------------------
-    async def _run(self) -> None:
+    async def _run(self, first: bool) -> None:
         saver = asyncio.get_running_loop().create_task(self._save_loop())
         try:
-            await self._dispatch_all()
-            self.st.all_dispatched = True
-            while self._calls:
-                await asyncio.gather(*list(self._calls))
+            if first:
+                await self._walk()
+            while (settled := self._again) is not None:
+                self._again = None
+                await settled()
+                self._repass = True
+                self.prog, self._done, self._pages = Progress(), set(), deque([(0, "")])
+                self.st.all_dispatched = False
+                await self._walk()
+                await settle(self.h.mountpaths, self.spec.id, [self.spec.bck])
             if self.spec.sync and not self.st.aborted:
                 await self.h.sync_bucket(self.spec)
         except asyncio.CancelledError:
@@ -161,7 +183,14 @@ class DownloadRunner:
             saver.cancel()
             self.st.end_time = time.time()
             self._dirty = True
+            self._task = None
             await self.save()
+
+    async def _walk(self) -> None:
+        await self._dispatch_all()
+        self.st.all_dispatched = True
+        while self._calls:
+            await asyncio.gather(*list(self._calls))
 
     async def _dispatch_all(self) -> None:
         share = Share(self.h.tid, self.h.smap, self.h.mountpaths)
@@ -222,12 +251,12 @@ class DownloadRunner:
             if self.st.aborted and r.error == "aborted":
                 continue
             self._done.add(r.idx)
-            if r.status == OK:
+            if r.status == OK or (r.status == DONE and not self._repass):
                 self.st.finished += 1
                 self.st.finished_tasks.append(TaskInfo(r.name, r.size, r.size, r.start, r.end))
             elif r.status == SKIPPED:
-                self.st.skipped += 1
-            else:
+                self.st.skipped += 0 if self._repass else 1
+            elif r.status == ERROR and not (self._repass and any(n == r.name for n, _ in self.st.error_list)):
                 self._record_error(r.name, r.error)
         self._dirty = True
 

@@ -194,3 +194,24 @@ async def run_moves(kind: str, mountpaths: dict[str, Any], snap: XactSnap, other
     if failed:
         n = sum(r.errors for r in failed)
         raise AisError(f"{kind}: {n} object(s) failed to move, e.g. {failed[0].first_err}")
+
+
+SETTLE_SUFFIX = ".settle"
+
+
+async def settle(mountpaths: dict[str, Any], xid: str, buckets: list[Bucket]) -> MoveStats:
+    """After a job's walk that followed a rebalance (`TargetXacts.follow`): move this target's
+    objects of `buckets` that are not where the current Smap places them — a write the job sent
+    under the old map that landed after the rebalance had walked past it. The rebalance's own walk
+    over just those buckets, under id `<job>.settle`; returns the summed counts."""
+    parts = await asyncio.gather(*(h.reb_walk.remote(xid + SETTLE_SUFFIX, REBALANCE, buckets)
+                                   for h in mountpaths.values()))
+    total = MoveStats(done=True)
+    for p in parts:
+        total.out_objs += p.out_objs
+        total.out_bytes += p.out_bytes
+        total.errors += p.errors
+        total.first_err = total.first_err or p.first_err
+    if total.errors:
+        raise AisError(f"{total.errors} object(s) failed to move to their owner, e.g. {total.first_err}")
+    return total

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import threading
 import time
 import uuid
@@ -218,3 +219,52 @@ def test_skip_rebalance_then_gfn_serves_every_object(cluster: LocalCluster, sdk:
             wait_rebalance(cluster, r.text)
     assert_placed(cluster, bck, data)
 
+
+
+def test_rebalance_resumes_after_proxy_and_target_restart(cluster: LocalCluster,
+                                                          filled: tuple[Bucket, dict[str, bytes]]) -> None:
+    """A maintenance's rebalance cut by SIGKILL of the proxy and of the leaving target (and its
+    mountpaths): Ray restarts them, the proxy finds its rebalance record not done and the target
+    without the xaction, starts the rebalance again, and every object ends once at its owner."""
+    bck, data = filled
+    before = smap_of(cluster)
+    leaves = sorted(before.targets)[-1]
+    stats = requests.get(f"{cluster.endpoint}/v1/daemon", params={"what": "stats"}, timeout=30).json()
+    t = stats["targets"][leaves]
+    pids = [stats["proxy"]["pid"], t["pid"], *(m["pid"] for m in t["mountpaths"])]
+    r = member(cluster, "start-maintenance", leaves)
+    assert r.status_code == 200 and r.text.startswith("g"), r.text
+    first = int(r.text[1:])
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            try:
+                assert_placed(cluster, bck, data)
+                break
+            except (AssertionError, requests.RequestException) as exc:
+                assert time.monotonic() < deadline, f"not placed after the restarts: {str(exc)[:300]}"
+                time.sleep(2)
+        rebs = requests.get(f"{cluster.endpoint}/v1/cluster", params={"what": "qryxstats"},
+                            json={"ID": "", "Kind": "rebalance"}, timeout=60).json()
+        ids = sorted({int(s["id"][1:]) for part in rebs.values() for s in part})
+        print(f"rebalances after the restart: {ids} (cut: g{first})")
+        assert any(i > first for i in ids) or first in ids, ids
+    finally:
+        deadline = time.monotonic() + 240
+        while True:  # busy while the resumed rebalance runs
+            try:
+                back = member(cluster, "stop-maintenance", leaves)
+            except requests.RequestException as exc:
+                back = requests.Response()
+                back.status_code, back._content = 503, repr(exc).encode()
+            if back.status_code == 200:
+                break
+            assert time.monotonic() < deadline, back.text
+            time.sleep(1)
+        if back.text.startswith("g"):
+            wait_rebalance(cluster, back.text, timeout=240)
+    wait_idle(cluster)
+    assert not smap_of(cluster).targets[leaves].flags & FLAG_MAINTENANCE
+    assert_placed(cluster, bck, data)

@@ -158,3 +158,40 @@ def test_fspaths_table_survives_restart(tmp_path: Path) -> None:
         again.change(ENABLE, "/nope", known=False)
     with pytest.raises(ErrBadRequest):
         again.change(ATTACH, "relative/path", known=False)
+
+
+def test_gfn_sees_an_object_that_arrived_while_it_asked() -> None:
+    """The get-from-neighbor race (issue 11): the GET misses here, the rebalance commits the
+    object here and its sender drops its copy, so every neighbor answers 404 — the object is
+    here, and GFN must say so (it once answered 404 during a maintenance move)."""
+    from ais_ray.actors.mover import ask_neighbors
+
+    async def main() -> None:
+        stored = {"here": False}
+        asked: list[str] = []
+
+        async def ask(url: str) -> bool:
+            asked.append(url)
+            if url == "old":  # the sender: it committed at the owner, then dropped its copy
+                stored["here"] = True
+            return False
+
+        async def here() -> bool:
+            return stored["here"]
+
+        assert await ask_neighbors(["old", "t2", "t3"], ask, here) is True
+        assert asked == ["old"]  # found here before asking the others
+        stored["here"], asked[:] = False, []
+
+        async def nobody(url: str) -> bool:
+            asked.append(url)
+            return False
+
+        assert await ask_neighbors(["old", "t2"], nobody, here) is False and asked == ["old", "t2"]
+
+        async def second(url: str) -> bool:
+            return url == "t2"
+
+        assert await ask_neighbors(["old", "t2", "t3"], second, here) is True
+
+    asyncio.run(main())

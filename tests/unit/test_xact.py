@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from ais_ray.actors.target_xact import TargetXacts
+from ais_ray.actors.target_xact import SETTLE_POLL, TargetXacts
 from ais_ray.core import xact
 from ais_ray.core.names import Bucket
 from ais_ray.core.xact import KINDS, ErrUnknownKind, ErrXactBusy, Scope, Wait, XactSnap
@@ -32,7 +32,9 @@ def test_kind_table_rebalance_rules() -> None:
     assert not xact.aborted_by("resilver", "download")
     # ais-ray keeps the jobs that follow the Smap going (issue 11 part 6); the others as Go
     assert not xact.reb_aborts("rebalance", "download") and not xact.reb_aborts("rebalance", "copy-listrange")
-    assert xact.reb_aborts("rebalance", "copy-bck") and xact.reb_aborts("rebalance", "blob-download")
+    # copy-bck and blob-download too now (they walk once more after the rebalance); the others as Go
+    assert not xact.reb_aborts("rebalance", "copy-bck") and not xact.reb_aborts("rebalance", "blob-download")
+    assert xact.reb_aborts("rebalance", "etl-bck") and xact.reb_aborts("rebalance", "get-batch")
     with pytest.raises(ErrUnknownKind):
         xact.kind_of("no-such-kind")
 
@@ -95,12 +97,13 @@ def test_registry_conflicts_with_rebalance() -> None:
         async def forever(snap: XactSnap) -> None:
             await asyncio.Event().wait()
 
+        reg.start(XactSnap("gb", "get-batch"), forever)
         reg.start(XactSnap("dl", "blob-download"), forever)
         reg.start(XactSnap("pf", "prefetch-listrange"), forever)
-        reg.start(XactSnap("g1", "rebalance"), forever)  # aborts the AbortByReb kinds
+        reg.start(XactSnap("g1", "rebalance"), forever)  # aborts the AbortByReb kinds (not those following the Smap)
         await asyncio.sleep(0.01)
-        assert reg.snaps(xid="dl")[0].aborted
-        assert reg.snaps(xid="pf")[0].running
+        assert reg.snaps(xid="gb")[0].aborted
+        assert reg.snaps(xid="dl")[0].running and reg.snaps(xid="pf")[0].running
         with pytest.raises(ErrXactBusy):
             reg.start(XactSnap("cp", "copy-bck"), forever)  # ConflictRebRes
         with pytest.raises(ErrUnknownKind):
@@ -130,3 +133,80 @@ def test_summary_merges_the_parts() -> None:
     assert w["ObjCount"] == {"obj_count_present": "2", "obj_count_remote": "5"}
     assert w["ObjSize"] == {"obj_min_size": 10, "obj_avg_size": 15, "obj_max_size": 20}
     assert w["TotalSize"]["size_all_remote_objs"] == "70"
+
+
+def test_jobs_following_the_smap_walk_again_after_a_rebalance() -> None:
+    """Issue 11 part 6: a rebalance does not cut a copy short; every share of it — running, or
+    ended while the job runs elsewhere — walks once more when the rebalance has ended here, stays
+    running until then, and then has what it wrote moved to its owner (`settle`)."""
+    from ais_ray.actors.target_xact import pass_no
+
+    async def main() -> None:
+        settled: list[tuple[str, list[Bucket]]] = []
+
+        async def settle(xid: str, bcks: list[Bucket]) -> None:
+            settled.append((xid, bcks))
+
+        reg = TargetXacts(settle)
+        gate, reb = asyncio.Event(), asyncio.Event()
+        passes: dict[str, list[int]] = {"run": [], "done": [], "gone": []}
+
+        def walker(xid: str, wait: bool):  # type: ignore[no-untyped-def]
+            async def work(snap: XactSnap) -> None:
+                passes[xid].append(pass_no(snap))
+                snap.dst_bck = Bucket("dst")
+                snap.stats.objs += 5
+                if wait and not pass_no(snap):
+                    await gate.wait()
+            return work
+
+        async def rebalance(snap: XactSnap) -> None:
+            await reb.wait()
+
+        reg.start(XactSnap("done", "copy-bck"), walker("done", False))  # ended before the map changed
+        reg.start(XactSnap("gone", "copy-bck"), walker("gone", False))  # ended, and its job ended everywhere
+        reg.start(XactSnap("run", "copy-listrange"), walker("run", True))
+        reg.start(XactSnap("other", "get-batch"), walker("run", True))
+        await asyncio.sleep(0.01)
+        assert not reg.snaps(xid="done")[0].running and reg.snaps(xid="run")[0].running
+        reg.start(XactSnap("g5", "rebalance"), rebalance)
+        assert sorted(reg.follow(also=("done",))) == ["done", "run"]
+        gate.set()
+        await asyncio.sleep(0.05)
+        # both wait for the rebalance: running, and no second walk yet
+        assert reg.snaps(xid="done")[0].running and reg.snaps(xid="run")[0].running
+        assert passes == {"run": [0, 0], "done": [0], "gone": [0]} and reg.snaps(xid="other")[0].aborted
+        reb.set()
+        await asyncio.sleep(0.1 + 2 * SETTLE_POLL)
+        for xid in ("done", "run"):
+            [s] = reg.snaps(xid=xid)
+            assert not s.running and not s.aborted and not s.err and s.stats.objs == 5, s  # counts of the last walk
+            assert passes[xid][-1] == 1
+        assert passes["gone"] == [0] and sorted(x for x, _ in settled) == ["done", "run"]
+        assert all(b == [Bucket("dst")] for _, b in settled)
+
+        # a share that starts while a rebalance runs (a target that joined) walks again after it too
+        reb2 = asyncio.Event()
+
+        async def rebalance2(snap: XactSnap) -> None:
+            await reb2.wait()
+
+        reg.start(XactSnap("g6", "rebalance"), rebalance2)
+        reg.start(XactSnap("new", "prefetch-listrange", Bucket("src")), walker("gone", False))
+        with pytest.raises(ErrXactBusy):  # a new copy waits for the rebalance (Go ConflictRebRes)...
+            reg.start(XactSnap("cpj", "copy-bck"), walker("gone", False))
+        reg.start(XactSnap("cpj", "copy-bck"), walker("gone", False), admitted=True)  # ...a share of a running one not
+        await asyncio.sleep(0.05)
+        assert reg.snaps(xid="new")[0].running and reg.snaps(xid="cpj")[0].running
+        reb2.set()
+        await asyncio.sleep(0.1 + 2 * SETTLE_POLL)
+        assert not reg.snaps(xid="new")[0].running and ("new", [Bucket("dst")]) in settled
+        # a share that failed is not brought back: that is its end
+        async def fails(snap: XactSnap) -> None:
+            raise ValueError("boom")
+
+        reg.start(XactSnap("bad", "copy-bck"), fails)
+        await asyncio.sleep(0.01)
+        assert reg.follow(also=("bad",)) == [] and not reg.snaps(xid="bad")[0].running
+
+    _run(main)

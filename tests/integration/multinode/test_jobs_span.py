@@ -1,0 +1,118 @@
+"""Jobs spanning a membership change (issue 11 parts 6 and 7) on the multi-node cluster.
+
+A copy-bck and a download run while t3 goes into maintenance: neither is aborted, both finish
+(`ais-ray wait ID` returns when all of it is done) with every object present exactly once,
+byte-identical, at its HRW owner under the map with t3 out; a concurrent reader of the source
+sees no failed GET. t3 is brought back (stop-maintenance, its rebalance waited for) before the
+test returns: the package cluster is shared.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from typing import Any
+
+import pytest
+import requests
+
+from ais_ray.core.names import Bucket
+from ais_ray.core.smap import FLAG_MAINTENANCE
+from ais_ray.testing.httpsrc import Faults, HttpSrc
+from tests.integration.multinode.conftest import MultiNode
+from tests.integration.multinode.test_membership import dl_status, get, put_all
+from tests.integration.test_rebalance import Reader, member, on_disk, wait_rebalance
+
+pytestmark = pytest.mark.timeout(900)
+LEAVES = "t3"
+N_SRC = 400  # copy source objects: ~25 MiB, enough that one worker per disk is still copying
+N_DL = 60
+
+
+def xact_snaps(c: MultiNode, xid: str) -> list[dict[str, Any]]:
+    r = requests.get(f"{c.endpoint}/v1/cluster", params={"what": "qryxstats"}, json={"ID": xid}, timeout=60)
+    assert r.status_code == 200, r.text
+    return [s for part in r.json().values() for s in part]
+
+
+def running(c: MultiNode, xid: str) -> bool:
+    r = requests.get(f"{c.endpoint}/v1/cluster", params={"what": "status"}, json={"ID": xid}, timeout=60)
+    return r.status_code == 200 and not r.json()["end_time"]
+
+
+def assert_once_at_owner(c: MultiNode, bck: str, data: dict[str, bytes]) -> None:
+    """Every object listed once, stored exactly once, at its HRW place, with the bytes written."""
+    smap = c.smap()
+    where = on_disk(smap, Bucket(bck))
+    assert set(where) == set(data), (sorted(set(data) - set(where))[:5], sorted(set(where) - set(data))[:5])
+    for name, want in data.items():
+        tsi, mp = smap.locate(Bucket(bck).uname(name))
+        assert where[name] == [f"{tsi.daemon_id}:{mp.path}"], (name, where[name])
+        assert get(c, bck, name) == want
+    assert not any(w[0].startswith(LEAVES + ":") for w in where.values())
+    ls = c.cli("ls", f"ais://{bck}", "--props", "name", "--no-headers", "--no-footer").stdout.split()
+    assert ls == sorted(data)
+
+
+def test_copy_and_download_span_a_maintenance(multinode: MultiNode, httpsrc: HttpSrc) -> None:
+    c = multinode
+    run = uuid.uuid4().hex[:6]
+    src, dst, dl = f"js-src-{run}", f"js-dst-{run}", f"js-dl-{run}"
+    data = {f"s{i % 5}/o{i:04d}": os.urandom((48 << 10) + 131 * i) for i in range(N_SRC)}
+    put_all(c, src, data)
+    srcdir = os.path.join(httpsrc.files.root, f"js-{run}")
+    os.makedirs(srcdir)
+    dl_data = {f"f{i:02d}": os.urandom((24 << 10) + i) for i in range(N_DL)}
+    for name, body in dl_data.items():
+        with open(os.path.join(srcdir, name), "wb") as f:
+            f.write(body)
+    before = c.smap()
+    assert not before.targets[LEAVES].flags & FLAG_MAINTENANCE
+    reader = Reader(c, Bucket(src), data)  # type: ignore[arg-type]
+    # slow source: the download is mid-way whatever the machine's pace; it speeds up once t3 left
+    httpsrc.faults = Faults(pacing_rate=8 << 10)
+    try:
+        r = requests.post(f"{c.endpoint}/v1/download", json={
+            "type": "range", "bucket": {"name": dl}, "template": f"{httpsrc.url}/js-{run}/f{{00..{N_DL - 1}}}",
+            "limits": {"connections": 2}}, timeout=30)
+        assert r.status_code == 200, r.text
+        dl_job = r.json()["id"]
+        r = requests.post(f"{c.endpoint}/v1/buckets/{src}", params={"bck_to": f"ais/@#/{dst}/"},
+                          json={"action": "copy-bck", "value": {"num-workers": 1}}, timeout=60)
+        assert r.status_code == 200, r.text
+        cp_job = r.text.strip().strip('"')
+        reader.start()
+        r = member(c, "start-maintenance", LEAVES)  # type: ignore[arg-type]
+        assert r.status_code == 200 and r.text.startswith("g"), r.text
+        reb = r.text
+        spanned = running(c, cp_job)
+        print(f"copy {cp_job} {'still running' if spanned else 'ended'} when rebalance {reb} started")
+        assert dl_status(c, dl_job)["finished_time"].startswith("0001"), "the download must span the change"
+        st = wait_rebalance(c, reb)  # type: ignore[arg-type]
+        assert not st["aborted"] and not st["err"], st
+        httpsrc.faults = Faults()
+        # the jobs finish on their own: the same ids, not aborted, `wait` returns when all is done
+        p = c.cli("wait", cp_job, "--timeout", "300s")
+        assert f"job {cp_job} finished" in p.stdout, p.stdout
+        deadline = time.monotonic() + 300
+        while (dst_st := dl_status(c, dl_job))["finished_time"].startswith("0001"):
+            assert time.monotonic() < deadline, dst_st
+            time.sleep(0.5)
+        reader.stop.set()
+        reader.join(60)
+        assert reader.gets > 0 and reader.failures == [], reader.failures[:5]
+        assert dst_st["error_cnt"] == 0 and not dst_st["aborted"], dst_st
+        snaps = xact_snaps(c, cp_job)
+        assert snaps and not any(s["aborted"] or s["err"] for s in snaps), snaps
+        assert sum(int(s["stats"]["loc-objs"]) for s in snaps) == N_SRC, snaps  # the last walk counts each once
+        assert c.smap().targets[LEAVES].flags & FLAG_MAINTENANCE
+        assert_once_at_owner(c, dst, data)
+        assert_once_at_owner(c, dl, dl_data)
+    finally:
+        httpsrc.faults = Faults()
+        reader.stop.set()
+        back = member(c, "stop-maintenance", LEAVES)  # type: ignore[arg-type]
+        if back.status_code == 200 and back.text.startswith("g"):
+            wait_rebalance(c, back.text)  # type: ignore[arg-type]
+        c.wait_smap(lambda s: not s.targets[LEAVES].flags & FLAG_MAINTENANCE, f"{LEAVES} back", 60)
