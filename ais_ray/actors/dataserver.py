@@ -160,9 +160,9 @@ class DataServer:
         self.cold = ColdGets(ctx.store)
         self.blobs = Blobs(ctx)
         self.etl = EtlPools(ctx.tid)  # this node's ETL workers (inline GETs, offline jobs)
-        self.copier = ObjCopier(ctx, self.cold, lambda: self.url, self.etl)
-        self.mover = Mover(ctx, self.copier, lambda: self.url)
         self.ec = ECServer(ctx)  # erasure coding: the internal /v1/ec route and the object hooks
+        self.copier = ObjCopier(ctx, self.cold, lambda: self.url, self.etl, self.ec)
+        self.mover = Mover(ctx, self.copier, lambda: self.url)
         self.ec.register(self.app)
         self.mpu = MpuServer(ctx)  # multipart uploads (the S3 API's): internal /v1/mpu/ routes
         self.mpu.register(self.app)
@@ -213,7 +213,9 @@ class DataServer:
             raise ErrUnsupported("append is not supported")
         owt = put_owt(req.headers.get(OWT_HEADER, ""))
         if owt is Owt.REBALANCE:  # an object moving here (rebalance, resilver)
-            return await self.mover.receive(req, bck, name)
+            resp = await self.mover.receive(req, bck, name)
+            await self.ec.after_moved(bck, name)
+            return resp
         self.ctx.store.fqn(bck, name)  # validate the name before reading the body
         through = self.cold.write_through(ref, name) if ref is not None else None  # the remote has it first
         attrs = await write_stream(self.ctx.store, bck, name, req.content.iter_any(), owt,
@@ -237,6 +239,9 @@ class DataServer:
         try:
             f, attrs = await self._open_here(req, bck, name)
         except ErrObjNotFound:
+            opened = None if _gfn(req) else await self.ec.standin_open(bck, name)
+            if opened is not None:  # the owner is offline: rebuilt here for this read
+                return await self._serve_local(req, bck, name, *opened)
             if not _gfn(req) and await self.ec.restore(bck, name):  # the main replica is lost: rebuilt from slices/replicas
                 f, attrs = await asyncio.to_thread(self.ctx.store.open, bck, name)
                 return await self._serve_local(req, bck, name, f, attrs)
@@ -363,10 +368,15 @@ class DataServer:
             try:
                 attrs, mtime = await asyncio.to_thread(self._load_with_mtime, bck, name)
             except ErrObjNotFound:
-                if _gfn(req) or not (await self.mover.from_neighbor(bck, name) or await self.ec.restore(bck, name)):
+                opened = None if _gfn(req) else await self.ec.standin_open(bck, name)
+                if opened is not None:  # the owner is offline: its stand-in answers
+                    opened[0].close()
+                    attrs, mtime = opened[1], 0.0
+                elif _gfn(req) or not (await self.mover.from_neighbor(bck, name) or await self.ec.restore(bck, name)):
                     raise
-                attrs, mtime = await asyncio.to_thread(self._load_with_mtime, bck, name)
-                self.mover.hand_on(bck, name)
+                else:
+                    attrs, mtime = await asyncio.to_thread(self._load_with_mtime, bck, name)
+                    self.mover.hand_on(bck, name)
             headers = obj_headers(bck, name, attrs, self.ctx.location, mtime)
             if "ec" in props:
                 headers.update(await self.ec.head_headers(bck, name))

@@ -11,16 +11,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import aiohttp
 from aiohttp import web
 
 from ais_ray.core import headers as H
-from ais_ray.core.ec import Metafile
+from ais_ray.core.ec import Metafile, standin
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrObjNotFound
+from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name
-from ais_ray.ec.manager import PUT, ECManager
+from ais_ray.ec.manager import MOVED, PUT, ECManager
 from ais_ray.ec.peers import EC_PATH, META_HEADER, READ_CHUNK, WHAT_META, WHAT_VERIFY
 from ais_ray.fs.write import fill
 
@@ -58,16 +59,21 @@ class ECServer:
     def enabled(self, bck: Bucket) -> bool:
         return self.ec.conf(bck) is not None
 
-    async def after_put(self, bck: Bucket, name: str) -> None:
-        """Encode a just-committed object. The PUT itself succeeded: a holder that cannot take its
-        slice (down, full) is logged and counted, and `ec-encode --recover` sends it later."""
+    async def after_put(self, bck: Bucket, name: str, mode: str = PUT) -> None:
+        """Encode a just-committed object (`MOVED`: re-encoded for the current placement unless its
+        slices fit it). The PUT itself succeeded: a holder that cannot take its slice (down, full) is
+        logged and counted, and `ec-encode --recover` sends it later."""
         if not self.enabled(bck):
             return
         try:
-            await self.ec.encode(bck, name, PUT)
+            await self.ec.encode(bck, name, mode)
         except (AisError, aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
             self.ctx.stats.add("err.ec.encode")
             log.warning("%s/%s: stored, but not erasure-coded: %s", bck, name, exc)
+
+    async def after_moved(self, bck: Bucket, name: str) -> None:
+        """An object a rebalance or resilver moved here: its slices follow the new placement."""
+        await self.after_put(bck, name, MOVED)
 
     async def restore(self, bck: Bucket, name: str) -> bool:
         """Rebuild a missing main replica; False when the bucket is not erasure-coded or no target
@@ -79,6 +85,22 @@ class ECServer:
         except ErrObjNotFound:
             return False
         return True
+
+    async def standin_open(self, bck: Bucket, name: str) -> tuple[BinaryIO, ObjAttrs] | None:
+        """A read of an object whose owner is offline, sent here as its stand-in (`core/ec.py::standin`):
+        rebuilt for this read (`ECManager.degraded`). None: this target is not the stand-in (or the
+        bucket is not erasure-coded) — the caller goes on as for any object missing here.
+
+        Raises:
+            ErrObjNotFound: the stand-in cannot rebuild it.
+        """
+        smap = self.ctx.meta.smap
+        if smap is None or not self.enabled(bck):
+            return None
+        uname = bck.uname(name)
+        if smap.owner(uname).daemon_id == self.ctx.tid or standin(smap, uname).daemon_id != self.ctx.tid:
+            return None
+        return await self.ec.degraded(bck, name)
 
     async def delete(self, bck: Bucket, name: str) -> None:
         if self.enabled(bck):

@@ -324,6 +324,10 @@ class _MountpathActor:
         """Erasure-code one object held here (the `ec-encode` job): "ok" or "skipped"."""
         return await self.io.run(self.server.ec.ec.encode(bck, name, mode, conf))
 
+    async def ec_adopted(self, bck: Bucket, prefix: str, lost: str) -> list[tuple[str, int]]:
+        """The objects of lost target `lost` this mountpath's target now owns (`ECManager.adopted`)."""
+        return await asyncio.to_thread(self.server.ec.ec.adopted, bck, prefix, lost)
+
     async def pid(self) -> int:
         return os.getpid()
 

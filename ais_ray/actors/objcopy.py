@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, BinaryIO, TypeVar
 from urllib.parse import quote
@@ -36,21 +37,25 @@ from ais_ray.fs.write import write_stream
 
 if TYPE_CHECKING:
     from ais_ray.actors.cold import ColdGets
+    from ais_ray.actors.ecserver import ECServer
     from ais_ray.actors.mountpath import MountpathContext
 
 READ_CHUNK = 1 << 20
 PEER_RETRIES = 20
 KEPT_THEIRS = "kept"  # a move's reply header REB_ATTRS: the receiver already had a newer object
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class ObjCopier:
     """Copies objects owned by one mountpath to wherever HRW places their destination."""
 
-    def __init__(self, ctx: MountpathContext, cold: ColdGets, own_url: Callable[[], str], etl: EtlPools) -> None:
+    def __init__(self, ctx: MountpathContext, cold: ColdGets, own_url: Callable[[], str], etl: EtlPools,
+                 ec: ECServer | None = None) -> None:
         self.ctx = ctx
         self.cold = cold
         self.etl = etl
+        self._ec = ec  # erasure coding: a missing source rebuilt first, a destination written here encoded
         self._own_url = own_url  # this mountpath's data server
         self._session: aiohttp.ClientSession | None = None
 
@@ -100,9 +105,20 @@ class ObjCopier:
                 await self._send(f, attrs, mp, dst, dst_name, owt=Owt.TRANSFORM)
                 self.ctx.stats.add("etl.offline", attrs.size)
                 return COPIED, attrs.size
-            if not (latest or sync) and await self._holds_same(mp, dst, dst_name, attrs):
-                return SKIPPED, attrs.size
-            await self._send(f, attrs, mp, dst, dst_name)
+            while True:
+                try:
+                    if not (latest or sync) and await self._holds_same(mp, dst, dst_name, attrs):
+                        return SKIPPED, attrs.size
+                    await self._send(f, attrs, mp, dst, dst_name)
+                    break
+                except Exception as exc:
+                    # its owner unreachable: once the Smap places it elsewhere (the node lost and taken
+                    # out of placement meanwhile), the copy goes there
+                    now = self._dst_mountpath(dst, dst_name)
+                    if now == mp or not retriable_transport(exc):
+                        raise
+                    log.info("copy %s/%s: %s unreachable, placed on %s now", dst, dst_name, mp.url, now.url)
+                    mp = now
         finally:
             f.close()
         self.ctx.stats.add("copy", attrs.size)
@@ -142,7 +158,9 @@ class ObjCopier:
             f, attrs = await asyncio.to_thread(store.open, bck, name)
         except ErrObjNotFound:
             if ref is None:
-                raise
+                if self._ec is None or not await self._ec.restore(bck, name):
+                    raise
+                return await asyncio.to_thread(store.open, bck, name)
             await self.cold.fetch(bck, ref, name, None)
             return await asyncio.to_thread(store.open, bck, name)
         if ref is not None and (latest or sync):
@@ -238,6 +256,8 @@ class ObjCopier:
             through = self.cold.write_through(dst_ref, dst_name) if dst_ref is not None else None
             await write_stream(store, dst, dst_name, body(), Owt.TRANSFORM if owt is Owt.TRANSFORM else Owt.COPY,
                                expect_size=attrs.size, write_through=through)
+            if self._ec is not None:  # as the data server's PUT does
+                await self._ec.after_put(dst, dst_name)
             return True
         hdrs = {"Content-Length": str(attrs.size), "Content-Type": "application/octet-stream",
                 OWT_HEADER: owt.value, **(headers or {})}

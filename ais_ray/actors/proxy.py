@@ -91,6 +91,12 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
         """tid -> handle, over the current Smap."""
         return {tid: self.target(tid) for tid in self.smap.targets}
 
+    def _reachable(self) -> dict[str, Any]:
+        """`_targets` but those lost and out of placement (offline, in maintenance): nothing of theirs
+        is waited for (their objects' new owners took their shares over, `jobs/ec_cover.py`)."""
+        return {tid: self.target(tid) for tid, s in self.smap.targets.items()
+                if not (s.flags & FLAG_OFFLINE and s.in_maint_or_decomm)}
+
     def target(self, tid: str) -> Any:
         h = self._handles.get(tid)
         if h is None:
@@ -402,7 +408,7 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
             ref = None
         xid = gen_uuid()
         lister = self.smap.owner(bck.uname("")).daemon_id
-        await gather(self._targets(), "summary_start", xid, bck, prefix, ref, lister, strict=True)
+        await gather(self._reachable(), "summary_start", xid, bck, prefix, ref, lister, strict=True)
         return xid
 
     async def summary_result(self, xid: str) -> dict[str, Any] | None:
@@ -423,11 +429,11 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
     # ---- xactions ---------------------------------------------------------------------------------
     async def xact_query(self, xid: str = "", kind: str = "", bck: Bucket | None = None,
                          only_running: bool = False) -> dict[str, list[XactSnap]]:
-        parts = await gather(self._targets(), "xact_snaps", xid, kind, bck, only_running, strict=False)
+        parts = await gather(self._reachable(), "xact_snaps", xid, kind, bck, only_running, strict=False)
         return {t: p for t, p in parts.items() if p}
 
     async def xact_status(self, xid: str, kind: str = "") -> dict[str, Any]:
-        targets = self._targets()
+        targets = self._reachable()
         parts = await gather(targets, "xact_snaps", xid, kind, None, False, strict=False)
         snaps = [s for part in parts.values() for s in part]
         if not snaps:

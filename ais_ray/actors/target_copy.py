@@ -30,6 +30,7 @@ from ais_ray.core.smap import Smap
 from ais_ray.core.xact import XactSnap, XactStats
 from ais_ray.fs.replicas import load_newest, save_everywhere
 from ais_ray.jobs.copy import CopyHooks, CopySpec, run_copy
+from ais_ray.jobs.ec_cover import LostCover
 from ais_ray.jobs.prune import local_names
 from ais_ray.jobs.selection import Share
 
@@ -126,7 +127,9 @@ class TargetCopies(ResumeOnce):
             return self._cluster_names(src, prefix)
 
         share = Share(self.tid, self._smap, self.mps)
-        return CopyHooks(share, self.mps, list_for if ref is not None else None, src_names)
+        cover = LostCover(self.tid, self._smap, self._target, self.mps) if ref is None else None
+        return CopyHooks(share, self.mps, list_for if ref is not None else None, src_names,
+                         cover.objects if cover is not None else None)
 
     def _cluster_names(self, bck: Bucket, prefix: str) -> AsyncIterator[str]:
         """Every name an ais bucket has under `prefix` in the whole cluster, sorted (pages merged over targets)."""

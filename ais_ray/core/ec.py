@@ -23,7 +23,7 @@ from typing import Any, Mapping
 from ais_ray.core import lom
 from ais_ray.core.errors import ErrBadRequest
 from ais_ray.core.redundancy import ECConf
-from ais_ray.core.smap import Smap
+from ais_ray.core.smap import FLAG_OFFLINE, Smap, Snode
 
 MD_VERSION = 1
 
@@ -94,6 +94,24 @@ def place(smap: Smap, uname: str, conf: ECConf, size: int) -> Placement:
         return Placement(ranked[0].daemon_id, tuple((t.daemon_id, i) for i, t in enumerate(ranked[1:], 1)))
     ranked = smap.ranked_targets(uname, conf.parity_slices + 1)
     return Placement(ranked[0].daemon_id, tuple((t.daemon_id, 0) for t in ranked[1:]))
+
+
+def standin(smap: Smap, uname: str) -> Snode:
+    """Who serves an object of an EC bucket: its HRW owner, or while the owner is offline (its
+    node lost, placement unchanged) the first target after it in HRW order that is online — a
+    holder of a slice or replica, which rebuilds the object for each read without keeping it.
+
+    Raises:
+        ErrNoTarget: no active targets.
+    """
+    ranked = smap.ranked_targets(uname)
+    return next((t for t in ranked if not t.flags & FLAG_OFFLINE), ranked[0])
+
+
+def reachable(smap: Smap, tid: str) -> bool:
+    """Whether `tid` may hold slices worth asking for: in the Smap and not marked offline."""
+    tsi = smap.targets.get(tid)
+    return tsi is not None and not tsi.flags & FLAG_OFFLINE
 
 
 def new_meta(plan: Placement, conf: ECConf, attrs: lom.ObjAttrs, generation: int, ec_type: str) -> Metafile:

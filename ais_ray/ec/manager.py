@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any, BinaryIO, Protocol
 
 from ais_ray.core.bmd import BMD
-from ais_ray.core.ec import Metafile, new_meta, newest, place, restore_plan
+from ais_ray.core.ec import Metafile, new_meta, newest, place, reachable, restore_plan
 from ais_ray.core.errors import AisError, ErrObjNotFound
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket
@@ -35,6 +35,7 @@ QUEUE = 2  # fragments (or 1 MiB chunks) queued per holder
 PUT = "put"  # a new write: always a new generation
 ENCODE = "encode"  # ec-encode: skip what is encoded for the current placement
 RECOVER = "recover"  # ec-encode --recover: also re-send what holders lack
+MOVED = "moved"  # rebalanced here: re-encode for the new placement unless the slices already fit it
 
 
 class Meta(Protocol):
@@ -98,14 +99,19 @@ class ECManager:
             plan = place(smap, bck.uname(name), conf, attrs.size)
             if plan.main != self.tid:
                 return "skipped"  # not the owner: a misplaced object is the rebalance's
-            old = await asyncio.to_thread(self.slices.load_meta, bck, name)
+            old = local = await asyncio.to_thread(self.slices.load_meta, bck, name)
+            if old is None and mode == MOVED:  # moved here: the generation goes on from the holders' metafiles
+                old = await self._newest_elsewhere(smap, bck, name)
             current = old is not None and old.generation > 0 and old.obj_cksum == attrs.cksum and \
                 old.obj_version == attrs.version and dict(old.nodes) == plan.nodes() and \
                 (old.data_slices, old.parity_slices) == (conf.data_slices, conf.parity_slices)
             holders = plan.holders
             if current and mode != PUT:
                 assert old is not None
-                if mode == ENCODE:
+                if mode in (ENCODE, MOVED):
+                    if local is None:  # the slices are current: the main here keeps their metafile
+                        main = replace(old, slice_id=0, is_copy=False, slice_cksum="", replica_node=self.tid)
+                        await asyncio.to_thread(self.slices.save_meta, bck, name, main)
                     return "skipped"
                 holders = tuple(await self._missing(smap, bck, name, old))
                 if not holders:
@@ -121,6 +127,12 @@ class ECManager:
             return "ok"
         finally:
             f.close()
+
+    async def _newest_elsewhere(self, smap: Smap, bck: Bucket, name: str) -> Metafile | None:
+        """The newest metafile the other reachable targets hold for the object (None: none)."""
+        others = [t for t in smap.targets if t != self.tid and reachable(smap, t)]
+        got = await asyncio.gather(*(self.peers.meta(url_of(smap, t, bck, name), bck) for t in others))
+        return max((m for m in got if m is not None), key=lambda m: m.generation, default=None)
 
     async def _missing(self, smap: Smap, bck: Bucket, name: str, meta: Metafile) -> list[tuple[str, int]]:
         """The holders of `meta` whose slice is missing, corrupt or of another generation."""
@@ -168,27 +180,47 @@ class ECManager:
             return await asyncio.to_thread(self.store.load, bck, name)
         except ErrObjNotFound:
             pass
-        smap = self._smap()
-        others = [t for t in smap.targets if t != self.tid and smap.targets[t].ranked_mountpaths(bck.uname(name))]
-        got = await asyncio.gather(*(self.peers.meta(url_of(smap, t, bck, name), bck) for t in others))
-        metas = {t: m for t, m in zip(others, got) if m is not None}
-        plan = restore_plan(metas)
-        if plan is None:
-            raise ErrObjNotFound(bck, name)
-        cur = newest(metas)
-        m0 = next(iter(cur.values()))
-        if plan.replica:
-            w, _ = await self.peers.fetch(url_of(smap, plan.replica, bck, name), bck, self.store)
-        else:
-            w = await self._decode(smap, bck, name, m0, list(plan.slices))
+        w, m0, replica = await self._rebuild(bck, name, self_too=False)
         attrs = m0.attrs()
         await asyncio.to_thread(self.store.commit, w, bck, name, attrs, bump_version=False)
         self.store.stats.add(policy(Owt.EC_RESTORE).counter, attrs.size)
         main = replace(m0, slice_id=0, is_copy=False, slice_cksum="", replica_node=self.tid)
         await asyncio.to_thread(self.slices.save_meta, bck, name, main)
-        log.info("%s/%s: main replica restored from %s", bck, name, "a replica" if plan.replica else "slices")
+        log.info("%s/%s: main replica restored from %s", bck, name, "a replica" if replica else "slices")
         self._spawn(self.encode(bck, name, RECOVER))
         return attrs
+
+    async def degraded(self, bck: Bucket, name: str) -> tuple[BinaryIO, ObjAttrs]:
+        """The object of an offline owner, rebuilt here for one read and not kept (the owner's
+        main stays the object: nothing to reconcile when its node returns). An open file of a
+        work file already removed, and the object's metadata. ErrObjNotFound: cannot."""
+        w, m0, _ = await self._rebuild(bck, name, self_too=True)
+        try:
+            f = await asyncio.to_thread(open, w.path, "rb")
+        finally:
+            await asyncio.to_thread(w.abort)
+        self.store.stats.add("ec.degraded", m0.obj_size)
+        return f, m0.attrs()
+
+    async def _rebuild(self, bck: Bucket, name: str, *, self_too: bool) -> tuple[ObjWriter, Metafile, str]:
+        """The object decoded (or fetched whole) into a verified work file from the slices and
+        replicas of the reachable targets (`self_too`: this one's as well, when it is not the
+        owner); (work file, newest metafile, the tid whose replica was used or "")."""
+        smap = self._smap()
+        uname = bck.uname(name)
+        others = [t for t in smap.targets if (self_too or t != self.tid) and reachable(smap, t)
+                  and smap.targets[t].ranked_mountpaths(uname)]
+        got = await asyncio.gather(*(self.peers.meta(url_of(smap, t, bck, name), bck) for t in others))
+        metas = {t: m for t, m in zip(others, got) if m is not None}
+        plan = restore_plan(metas)
+        if plan is None:
+            raise ErrObjNotFound(bck, name)
+        m0 = next(iter(newest(metas).values()))
+        if plan.replica:
+            w, _ = await self.peers.fetch(url_of(smap, plan.replica, bck, name), bck, self.store)
+        else:
+            w = await self._decode(smap, bck, name, m0, list(plan.slices))
+        return w, m0, plan.replica
 
     async def _decode(self, smap: Smap, bck: Bucket, name: str, m0: Metafile,
                       candidates: list[tuple[str, int]]) -> ObjWriter:
@@ -212,6 +244,15 @@ class ECManager:
         finally:
             for w in got.values():
                 await asyncio.to_thread(w.abort)
+
+    # ---- a lost target's objects ----------------------------------------------------------------
+    def adopted(self, bck: Bucket, prefix: str, lost: str) -> list[tuple[str, int]]:
+        """(name, size) of the objects under `prefix` whose main lived on target `lost` and whose
+        HRW owner is now this target (found by the metafiles held here: the new owner ranked right
+        after `lost`, so it holds a slice or replica). Blocking: a walk of this mountpath's `%mt`."""
+        smap = self._smap()
+        return [(name, m.obj_size) for name, m in self.slices.metas(bck, prefix)
+                if m.replica_node == lost and smap.owner(bck.uname(name)).daemon_id == self.tid]
 
     # ---- delete ---------------------------------------------------------------------------------
     async def delete(self, bck: Bucket, name: str) -> None:

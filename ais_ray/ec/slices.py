@@ -12,6 +12,7 @@ import os
 
 import xxhash
 from dataclasses import replace
+from collections.abc import Iterator
 from typing import BinaryIO
 
 from ais_ray.core import lom
@@ -19,7 +20,7 @@ from ais_ray.core.ec import Metafile
 from ais_ray.core.errors import AisError, ErrObjNotFound
 from ais_ray.core.names import Bucket
 from ais_ray.fs.store import MountpathStore, ObjWriter, prune_empty_dirs
-from ais_ray.fs.walk import Keep
+from ais_ray.fs.walk import Keep, walk_names
 
 
 READ_BLOCK = 4 << 20
@@ -53,6 +54,15 @@ class ECSlices:
         except BaseException:
             w.abort()
             raise
+
+    def metas(self, bck: Bucket, prefix: str = "") -> Iterator[tuple[str, Metafile]]:
+        """(object name, metafile) of every metafile held here for `bck` under `prefix`, in name order."""
+        for name, entry in walk_names(f"{lom.bucket_dir(self.store.path, bck)}/{lom.CT_META}", prefix):
+            try:
+                with open(entry.path, "rb") as f:
+                    yield name, Metafile.from_bytes(f.read())
+            except (OSError, AisError):
+                continue  # removed meanwhile, or being replaced
 
     # ---- receiving ------------------------------------------------------------------------------
     def commit(self, w: ObjWriter, cksum: str, bck: Bucket, name: str, meta: Metafile) -> Metafile:

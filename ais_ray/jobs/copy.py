@@ -75,6 +75,8 @@ class CopyHooks:
     mountpaths: dict[str, Any]  # path -> mountpath actor handle (`copy_obj`, `list_page`)
     list_for: ListFor | None  # the source's remote listing under a prefix (None: no remote)
     src_names: Callable[[str], AsyncIterator[str]]  # every source name under a prefix, sorted (`sync`)
+    # after the walk: (mountpath, name, size) of a lost target's objects now this target's (`jobs/ec_cover.py`)
+    cover: Callable[[XactSnap, Bucket, str], AsyncIterator[tuple[str, str, int]]] | None = None
 
 def _wanted(name: str, prefix: str, non_recurs: bool) -> bool:
     if not name.startswith(prefix):
@@ -132,6 +134,12 @@ async def run_copy(spec: CopySpec, hooks: CopyHooks, snap: XactSnap) -> None:
                     await submit(mp, name, size)
 
         await asyncio.gather(*(walk_mp(mp) for mp in hooks.mountpaths))
+        if hooks.cover is not None:  # an erasure-coded source: a lost target's objects too
+            async for mp, name, size in hooks.cover(snap, spec.src, prefix):
+                if stop():
+                    break
+                if _wanted(name, prefix, msg.non_recurs):
+                    await submit(mp, name, size)
     else:
         assert spec.sel is not None
         async for name in select(spec.sel, hooks.list_for):

@@ -14,6 +14,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from ais_ray.auth.gate import redirect_location
 from ais_ray.core.etl import check_query as check_etl_query
 from ais_ray.core.blob import parse_blob_chunk, parse_blob_workers
+from ais_ray.core.ec import standin
 from ais_ray.core.errors import ErrBadRequest
 from ais_ray.core import headers as H
 from ais_ray.core.names import Bucket, Provider, http_bucket, parse_uname, split_obj_path, validate_obj_name
@@ -47,9 +48,10 @@ async def redirect_to_owner(req: Request) -> Response:
 async def owner_mountpath(bck: Bucket, obj: str, method: str, *, origin: str = "") -> MountpathInfo:
     """Where an object request is sent: the HRW owner's mountpath in the cached Smap (a remote
     bucket is added on first use). One rule for Serve's handler and the front door."""
-    await state().bucket_props(bck, origin=origin)
-    _, mp = (await state().smap()).locate(bck.uname(obj))
-    return mp
+    props = await state().bucket_props(bck, origin=origin)
+    smap, uname = await state().smap(), bck.uname(obj)
+    reads = props.ec.enabled and method in ("GET", "HEAD")  # owner offline: a read is rebuilt elsewhere (core/ec.py)
+    return (standin(smap, uname) if reads else smap.owner(uname)).mountpath_for(uname)
 
 
 _DOC = "Redirects (307) to the owning target's data server, which serves the object."

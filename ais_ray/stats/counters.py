@@ -37,6 +37,7 @@ COUNTERS: dict[str, str] = {
     "etl.inline": "objects transformed inline (GET with an ETL)",
     "etl.offline": "objects transformed by offline ETL jobs",
     "ec.restore": "objects restored from slices",
+    "ec.degraded": "reads of an offline owner's objects rebuilt from slices by a stand-in (not kept)",
     "err.get": "failed GETs (not counting 404)",
     "err.put": "failed writes (every owt)",
     "err.head": "failed HEADs (not counting 404)",

@@ -11,12 +11,12 @@ import random
 import pytest
 import xxhash
 
-from ais_ray.core.ec import Metafile, RestorePlan, new_meta, parse_encode, place, restore_plan
+from ais_ray.core.ec import Metafile, RestorePlan, new_meta, parse_encode, place, reachable, restore_plan, standin
 from ais_ray.core.errors import ErrBadRequest, ErrNoTarget, ErrObjNotFound
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket
 from ais_ray.core.redundancy import ECConf
-from ais_ray.core.smap import MountpathInfo, Smap, Snode
+from ais_ray.core.smap import FLAG_OFFLINE, MountpathInfo, Smap, Snode
 from ais_ray.ec import codec as C
 from ais_ray.ec.slices import ECSlices, ErrSliceCorrupt
 from ais_ray.fs.store import MountpathStore
@@ -176,3 +176,25 @@ def test_slices_on_disk(tmp_path: object) -> None:
     with pytest.raises(ErrObjNotFound):
         store.load(bck, "r")
     assert not sl.delete(bck, "never", main=False)
+
+
+def test_standin_is_the_first_online_target_after_an_offline_owner() -> None:
+    smap = _smap(4)
+    uname = "ais/@#/b/obj"
+    ranked = [t.daemon_id for t in smap.ranked_targets(uname)]
+    assert standin(smap, uname).daemon_id == ranked[0] and reachable(smap, ranked[0])
+    down = smap.with_target_flags(ranked[0], set_flags=FLAG_OFFLINE)
+    assert standin(down, uname).daemon_id == ranked[1]  # placement unchanged: the owner is still ranked[0]
+    assert down.owner(uname).daemon_id == ranked[0] and not reachable(down, ranked[0]) and not reachable(down, "t9")
+    both = down.with_target_flags(ranked[1], set_flags=FLAG_OFFLINE)
+    assert standin(both, uname).daemon_id == ranked[2]
+
+
+def test_metafiles_walk_in_name_order(tmp_path: object) -> None:
+    store = MountpathStore(str(tmp_path), fsync=False)
+    sl, bck = ECSlices(store), Bucket("b")
+    for name in ("z", "d/y", "d/x", "a"):
+        sl.save_meta(bck, name, _meta(1, 1, replica_node="t1"))
+    assert [n for n, _ in sl.metas(bck)] == ["a", "d/x", "d/y", "z"]
+    assert [(n, m.replica_node) for n, m in sl.metas(bck, "d/")] == [("d/x", "t1"), ("d/y", "t1")]
+    assert list(sl.metas(Bucket("other"))) == []

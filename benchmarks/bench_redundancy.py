@@ -1,0 +1,250 @@
+"""Redundancy: PUT / GET / rebuild per bucket kind, and a copy's throughput during each failure drill.
+
+    python benchmarks/bench_redundancy.py buckets --targets 3 --mountpaths 3   # plain, mirror 2/3, EC
+    python benchmarks/bench_redundancy.py drills --nodes 3 --mountpaths 3 --shards 2000
+    python benchmarks/bench_redundancy.py drills --endpoint URL --data-dir DIR   # a running `ais-ray up --nodes N`
+
+`buckets`: `ais-ray up --targets N --mountpaths M` in a temp dir; per bucket kind (plain, 2-way
+and 3-way mirror, EC sliced D+P) PUT of --small-n x 1 MiB and --large-n x 64 MiB, GET latency of
+1 MiB objects one at a time, and the rebuild: the main replica's file removed on disk, then one
+GET (a mirror serves a local copy and restores the main, EC decodes from the other targets'
+slices) — `bench_ec.py`'s measurements, with the mirror kinds added.
+
+`drills`: the multi-node playground (`ais-ray up --nodes N`); per drill of `ais_ray/testing/drills.py`
+a source of --shards shards, one copy on the healthy cluster, then one drill round (the copy with
+the disruption after --delay s), each sampled every --sample s (objects copied so far, from the
+job's snapshots): objects/s over time, the dip (lowest rate in a --window s sliding window vs the
+healthy median) and how long the copy took. A table (markdown) and a PNG plot
+(`benchmarks/redundancy-drills.png`; matplotlib, the `bench` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import requests
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_ec import MIB, _get_ms, _main_file, _put_many  # noqa: E402
+from common import ais_cluster, machine_info, markdown_table, publish  # noqa: E402
+
+from ais_ray.testing import drills as D  # noqa: E402
+
+PNG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "redundancy-drills.png")
+
+
+# ---- buckets ---------------------------------------------------------------------------------------
+def bench_buckets(args: argparse.Namespace) -> list[list[str]]:
+    d, p = (int(x) for x in args.ec.split("+"))
+    kinds: list[tuple[str, dict[str, Any] | None]] = [("plain", None)]
+    kinds += [(f"mirror {n}-way", {"mirror": {"enabled": True, "copies": n}}) for n in (2, 3) if n <= args.mountpaths]
+    kinds.append((f"EC {d}+{p}", {"ec": {"enabled": True, "data_slices": d, "parity_slices": p, "objsize_limit": 0}}))
+    small, large = os.urandom(MIB), os.urandom(64 * MIB)
+    rows = []
+    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp, \
+            ais_cluster(os.path.join(tmp, "ais"), targets=args.targets, mountpaths=args.mountpaths,
+                        fsync=not args.no_fsync) as c:
+        ep = c.endpoint
+        for i, (label, props) in enumerate(kinds):
+            bck = f"b{i}"
+            r = requests.post(f"{ep}/v1/buckets/{bck}", json={"action": "create-bck", "value": props}, timeout=60)
+            assert r.status_code == 200, r.text
+            sn = [f"s/{j:05d}" for j in range(args.small_n)]
+            ln = [f"l/{j:03d}" for j in range(args.large_n)]
+            ts = _put_many(ep, bck, sn, small, args.concurrency)
+            tl = _put_many(ep, bck, ln, large, min(args.concurrency, 4))
+            lat = sorted(_get_ms(ep, bck, n, MIB) for n in sn[: args.get_n])
+            rebuild = "-"
+            if props:
+                ms = []
+                for n in sn[-args.rebuild_n:]:
+                    os.unlink(_main_file(ep, bck, n))
+                    ms.append(_get_ms(ep, bck, n, MIB))
+                rebuild = f"{statistics.median(ms):.1f}"
+            rows.append([label, f"{args.small_n / ts:.1f}", f"{args.large_n * 64 / tl:.1f}",
+                         f"{statistics.median(lat):.1f}", f"{lat[max(int(len(lat) * 0.99) - 1, 0)]:.1f}", rebuild])
+    return rows
+
+
+# ---- drills ----------------------------------------------------------------------------------------
+def copied(ep: str, xid: str) -> int | None:
+    """Objects the copy job has done so far, over every target that answers (None: no answer)."""
+    try:
+        r = requests.get(f"{ep}/v1/cluster", params={"what": "qryxstats"}, json={"ID": xid, "Kind": ""}, timeout=30)
+    except requests.RequestException:
+        return None
+    if r.status_code != 200:
+        return None
+    return sum(int(s["stats"]["loc-objs"]) for snaps in r.json().values() for s in snaps)
+
+
+class Sampler:
+    """(seconds since the copy started, objects done) every `every` s, on a thread, until stopped."""
+
+    def __init__(self, ep: str, every: float) -> None:
+        self.ep, self.every = ep, every
+        self.points: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, xid: str) -> None:
+        t0 = time.monotonic()
+
+        def run() -> None:
+            top = 0
+            while not self._stop.is_set():
+                n = copied(self.ep, xid)
+                if n is not None:  # a lost target's share drops out of the sum: count what was done
+                    top = max(top, n)
+                    self.points.append((time.monotonic() - t0, top))
+                self._stop.wait(self.every)
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> list[tuple[float, int]]:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        return self.points
+
+
+def rates(points: list[tuple[float, int]], window: float) -> list[tuple[float, float]]:
+    """Objects/s over a sliding `window` s, at each sample (until the last object counted)."""
+    out = []
+    for i, (t, n) in enumerate(points):
+        j = next(k for k in range(i, -1, -1) if t - points[k][0] >= window or k == 0)
+        if t > points[j][0]:
+            out.append((t, (n - points[j][1]) / (t - points[j][0])))
+    last = min((i for i, (_, n) in enumerate(points) if n == points[-1][1]), default=0)  # the last object counted
+    return out[: max(last, 1)]
+
+
+def one_copy(c: D.Cluster, drill: str, src_digests: dict[str, str], args: argparse.Namespace,
+             disrupt: bool) -> dict[str, Any]:
+    sampler = Sampler(c.endpoint, args.sample)
+    t0 = time.monotonic()
+    if disrupt:
+        res = D.round_(c, drill, src_digests, random.Random(args.seed), max_delay=args.delay,
+                       delay=args.delay, on_copy=sampler.start)
+        seconds = res.copy_s
+    else:
+        xid = D.start_copy(c, drill)
+        sampler.start(xid)
+        c.cli("wait", xid, "--timeout", D.WAIT)
+        seconds = time.monotonic() - t0
+        D.expect(f"{D.DST} listed", D.names(c, D.DST), sorted(src_digests))
+        c.cli("rmb", D.DST)
+    pts = sampler.stop()
+    rs = rates(pts, args.window)
+    return {"seconds": seconds, "points": pts, "rates": rs, "objs": len(src_digests)}
+
+
+@contextmanager
+def drill_cluster(args: argparse.Namespace, tmp: str) -> Iterator[D.Cluster]:
+    """The running cluster of --endpoint / --data-dir, or a new `ais-ray up --nodes N` for this run."""
+    if args.endpoint:
+        yield D.Cluster(args.endpoint, {**os.environ, "AIS_ENDPOINT": args.endpoint}, args.data_dir)
+        return
+    with ais_cluster(os.path.join(tmp, "ais"), nodes=args.nodes, mountpaths=args.mountpaths,
+                     fsync=not args.no_fsync) as ac:
+        yield D.Cluster(ac.endpoint, {**os.environ, "AIS_ENDPOINT": ac.endpoint}, ac.data_dir)
+
+
+def bench_drills(args: argparse.Namespace) -> tuple[list[list[str]], dict[str, Any]]:
+    out: dict[str, Any] = {}
+    rows = []
+    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp, drill_cluster(args, tmp) as c:
+        for drill in args.drill:
+            digests = D.setup(c, drill, args.shards, tmp)
+            healthy = one_copy(c, drill, digests, args, disrupt=False)
+            during = one_copy(c, drill, digests, args, disrupt=True)
+            out[drill] = {"healthy": healthy, "drill": during}
+            base = statistics.median(r for _, r in healthy["rates"]) if healthy["rates"] else 0.0
+            low = [(t, r) for t, r in during["rates"] if t > args.delay]
+            dip_t, dip = min(low, key=lambda x: x[1]) if low else (0.0, base)
+            slow = sum(args.sample for t, r in low if r < 0.5 * base)
+            rows.append([drill, f"{args.shards / healthy['seconds']:.0f}", f"{healthy['seconds']:.1f}",
+                         f"{args.shards / during['seconds']:.0f}", f"{during['seconds']:.1f}",
+                         f"{dip:.0f} ({dip / base:.0%} of healthy) at {dip_t:.1f}s" if base else "-", f"{slow:.1f}"])
+            D.rmb(c, D.SRC[drill])
+    plot(out, args)
+    return rows, out
+
+
+def plot(out: dict[str, Any], args: argparse.Namespace) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(out), 1, figsize=(8, 2.6 * len(out)), squeeze=False)
+    for ax, (drill, r) in zip(axes[:, 0], out.items()):
+        for key, style in (("healthy", "-"), ("drill", "-")):
+            pts = r[key]["rates"]
+            ax.plot([t for t, _ in pts], [v for _, v in pts], style, label=f"{key} ({r[key]['seconds']:.1f} s)")
+        ax.axvline(args.delay, color="grey", linestyle=":", label="disruption")
+        ax.set_title(f"{drill}: copy of {args.shards} shards, objects/s ({args.window:g} s window)")
+        ax.set_xlabel("s since the copy started")
+        ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(PNG, dpi=90)
+    print(f"plot: {PNG}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("part", choices=["buckets", "drills"])
+    ap.add_argument("--targets", type=int, default=3)
+    ap.add_argument("--nodes", type=int, default=3)
+    ap.add_argument("--mountpaths", type=int, default=3)
+    ap.add_argument("--ec", default="1+1", help="D+P of the EC bucket (D+P+1 targets)")
+    ap.add_argument("--small-n", type=int, default=200)
+    ap.add_argument("--large-n", type=int, default=4)
+    ap.add_argument("--get-n", type=int, default=100)
+    ap.add_argument("--rebuild-n", type=int, default=10)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--drill", nargs="+", default=list(D.DRILLS), choices=D.DRILLS)
+    ap.add_argument("--shards", type=int, default=2000)
+    ap.add_argument("--delay", type=float, default=2.0, help="the disruption, s after the copy started")
+    ap.add_argument("--sample", type=float, default=0.25)
+    ap.add_argument("--window", type=float, default=1.0)
+    ap.add_argument("--seed", type=int, default=12)
+    ap.add_argument("--no-fsync", action="store_true")
+    ap.add_argument("--tmp", default="/tmp")
+    ap.add_argument("--endpoint", default="", help="drills: a running cluster instead of a new one ...")
+    ap.add_argument("--data-dir", default="", help="... and its data dir (`ais-ray up --nodes N`: nodes to kill)")
+    args = ap.parse_args()
+    info = machine_info(args.tmp)
+    t0 = time.monotonic()
+    if args.part == "buckets":
+        rows = bench_buckets(args)
+        text = (f"{args.targets} targets x {args.mountpaths} mountpaths, fsync {'off' if args.no_fsync else 'on'}\n\n"
+                + markdown_table(["bucket", "PUT 1 MiB obj/s", "PUT 64 MiB MiB/s", "GET 1 MiB p50 ms", "p99 ms",
+                                  "rebuild GET 1 MiB ms (main lost)"], rows))
+        results: dict[str, Any] = {"rows": rows}
+    else:
+        rows, results = bench_drills(args)
+        text = (f"{args.nodes} nodes x {args.mountpaths} mountpaths, {args.shards} shards, disruption at "
+                f"{args.delay:g} s, fsync {'off' if args.no_fsync else 'on'}\n\n"
+                + markdown_table(["drill", "healthy obj/s", "healthy s", "drill obj/s", "drill s",
+                                  f"lowest rate ({args.window:g} s window)", "s below half the healthy rate"], rows))
+    print(text)
+    info["seconds"] = round(time.monotonic() - t0)
+    info["loadavg_at_end"] = os.getloadavg()
+    publish(f"redundancy-{args.part}", info, {"args": vars(args), "info": info, "results": results}, text)
+
+
+if __name__ == "__main__":
+    main()
