@@ -21,7 +21,6 @@ healthy median) and how long the copy took. A table (markdown) and a PNG plot
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import statistics
