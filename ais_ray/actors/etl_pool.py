@@ -89,14 +89,15 @@ class _Pool:
         except asyncio.TimeoutError:  # the worker itself answers per object in time: this one is wedged
             why = "no answer from the transform's process (killed; restarting)"
             ray.kill(h, no_restart=False)
-        except ActorDiedError as exc:
-            if await self._gone(actor):  # for good: the ETL was stopped or deleted
-                self.dead = True
-                for r in batch:
-                    if not r.fut.done():
-                        r.fut.set_exception(ErrETLNotFound(self.name))
-                return
-            why = f"the transform's process died ({type(exc).__name__})"
+        except ActorDiedError:
+            # Dead for good (workers restart forever, so only a stop / delete / re-init kills them):
+            # the ETL is gone, or a new instance runs under the same name (re-initialized, started
+            # again) and these handles are stale. Either way: look the workers up again (`_one`).
+            self.dead = True
+            for r in batch:
+                if not r.fut.done():
+                    r.fut.set_exception(ErrETLNotFound(self.name))
+            return
         except RayActorError as exc:  # unavailable: dying or restarting
             why = f"the transform's process died ({type(exc).__name__})"
         else:
@@ -126,14 +127,6 @@ class _Pool:
             return str(await h.crashed_on.remote())
         except RayActorError:
             return ""
-
-    @staticmethod
-    async def _gone(actor: str) -> bool:
-        try:
-            await asyncio.to_thread(ray.get_actor, actor, NAMESPACE)
-        except ValueError:
-            return True
-        return False
 
     async def _restarted(self, h: Any) -> None:
         """Wait until Ray has the worker back (a fresh process after a kill or crash)."""

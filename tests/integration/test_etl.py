@@ -163,4 +163,9 @@ def test_stop_start_delete(sdk: Any, cluster: LocalCluster, bck: Any) -> None:
     with pytest.raises(AISError) as e:
         etl.view()
     assert e.value.status_code == 404
+    # the same name again at once, no request in between: the mountpaths' cached worker handles
+    # are stale (dead actors) and must be looked up again, not reported as a dying transform
+    etl.init_class()(_reverse_class())
+    assert obj.get_reader(etl=ETLConfig(name)).read_all() == b"5 tcejbo"
+    etl.delete()
     assert json.loads(requests.get(f"{cluster.endpoint}/v1/etl", timeout=30).text) is not None
