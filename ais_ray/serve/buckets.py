@@ -51,6 +51,9 @@ ACT_MIRROR = "make-n-copies"
 async def list_buckets(req: Request) -> Response:
     prov = req.query_params.get("provider", "")
     provider = Provider.parse(prov) if prov else None
+    # the current BMD, not this replica's cache: a bucket the front door just added on first use
+    # (a cold GET of s3://b) must be listed by the very next request
+    await state().refresh(force=True)
     bmd = await state().bmd()
     have = list(bmd.list(provider))
     out = [b.to_wire() for b in have]

@@ -27,6 +27,8 @@ WHAT_CONFIG = ("config", "cluster_config")  # Go apc.WhatClusterConfig; the SDK'
 @router.get("/v1/daemon", summary="Node info: `?what=smap|bmd|stats`")
 async def daemon(req: Request) -> Response:
     what = req.query_params.get("what", "smap")
+    if what in ("smap", "bmd"):  # asked for: the current maps, not this replica's cache (serve/state.py)
+        await state().refresh(force=True)
     if what == "smap":
         return JSONResponse((await state().smap()).to_wire())
     if what == "bmd":
