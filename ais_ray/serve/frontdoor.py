@@ -23,14 +23,14 @@ import aiohttp
 import ray
 from aiohttp import web
 
-from ais_ray.actors.dataserver import bind_socket
+from ais_ray.actors.dataserver import bind_socket, error_response
 from ais_ray.actors.ioloop import IoLoop
 from ais_ray.actors.target import actor_options
 from ais_ray.auth.gate import authorize, cluster_secret, redirect_location
 from ais_ray.core import headers as H
 from ais_ray.core import params
 from ais_ray.core.etl import check_query as check_etl_query
-from ais_ray.core.errors import AisError, error_body
+from ais_ray.core.errors import AisError
 from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name, validate_obj_name
 from ais_ray.serve.errors import NODE
 from ais_ray.serve.objects import owner_mountpath
@@ -129,12 +129,8 @@ class FrontDoorServer:
         return resp
 
     def error(self, req: web.Request, err: AisError) -> web.Response:
-        """AIStore's JSON error, as Serve answers it (`serve/errors.py::to_response`)."""
-        if req.method == "HEAD":
-            return web.Response(status=err.status, headers={"Content-Type": "application/json",
-                                                            H.ERROR_CODE: type(err).__name__})
-        body = error_body(err, method=req.method, url_path=req.path, node=NODE, remote_addr=req.remote or "")
-        resp = web.json_response(body, status=err.status)
+        """AIStore's JSON error, as Serve and the data servers answer it (`dataserver.error_response`)."""
+        resp = error_response(err, req, NODE)
         if req.method == "PUT" and req.can_read_body:
             resp.force_close()
         return resp

@@ -30,10 +30,11 @@ from aiohttp import web
 from ais_ray.actors.mpu import MPU_PATH
 from ais_ray.auth.gate import cluster_secret
 from ais_ray.client import AisClient
+from ais_ray.client.http import raise_for
 from ais_ray.core import headers as H
 from ais_ray.core.bmd import bucket_from_key
 from ais_ray.core.errors import (AisError, ErrAccessDenied, ErrBckAlreadyExists, ErrBckNotFound, ErrNotFound,
-                                 ErrObjNotFound, ErrRangeNotSatisfiable, error_from_status)
+                                 ErrObjNotFound, ErrRangeNotSatisfiable)
 from ais_ray.core.names import Bucket, Provider, validate_bucket_name, validate_obj_name
 from ais_ray.core.xid import gen_uuid
 from ais_ray.serve.objects import owner_mountpath
@@ -353,7 +354,10 @@ class S3Gateway:
     async def _check(self, up: aiohttp.ClientResponse, key: str, *, upload: str = "") -> None:
         if up.status < 400:
             return
-        err = _native_error(up.status, await up.read())
+        try:
+            await raise_for(up, await up.read())  # the native error, typed (client/http.py)
+        except AisError as exc:
+            err = exc
         if upload and up.status == 404:
             raise S3Error(404, "NoSuchUpload", err.message)
         if up.status == 400:
@@ -378,12 +382,3 @@ def _listed_time(atime: str) -> str:
         return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.strptime(atime, "%d %b %y %H:%M UTC"))
     except ValueError:
         return iso8601(0)
-
-
-def _native_error(status: int, body: bytes) -> AisError:
-    try:
-        doc = json.loads(body)
-        return error_from_status(status, str(doc.get("message", "")), str(doc.get("tcode", "")))
-    except ValueError:
-        return error_from_status(status, body.decode(errors="replace").strip() or f"HTTP {status}")
-
