@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 32
 MAX_BATCH_BYTES = 32 << 20
 TRIES = 4  # an object whose process died (another one's fault) is tried alone at most this often
+CALL_TIMEOUT = 30.0  # a control call to a worker (info, crashed_on): an answer in milliseconds when alive
 RESTART_WAIT = 60.0  # a killed worker is back within seconds (a new process, its transform re-instantiated)
 
 
@@ -58,13 +59,14 @@ class _Pool:
         self.feeders = [loop.create_task(self._feed(h, n)) for h, n in zip(self.handles, self.names)]
 
     def close(self) -> None:
+        """Stopped, deleted or re-initialized: every caller still waiting here looks the workers up again."""
         self.dead = True
         for t in self.feeders:
-            t.cancel()
+            t.cancel()  # a batch in flight is failed by its feeder (below), never dropped
+        pending = []
         while not self.queue.empty():
-            req = self.queue.get_nowait()
-            if not req.fut.done():
-                req.fut.set_exception(ErrETLNotFound(self.name))
+            pending.append(self.queue.get_nowait())
+        _fail(pending, ErrETLNotFound(self.name))
 
     async def _feed(self, h: Any, actor: str) -> None:
         while True:
@@ -74,13 +76,17 @@ class _Pool:
                 req = self.queue.get_nowait()
                 batch.append(req)
                 size += req.size
+            if self.dead:  # the handles are stale: the callers look the workers up again
+                _fail(batch, ErrETLNotFound(self.name))
+                continue
             try:
                 await self._send(h, actor, batch)
+            except asyncio.CancelledError:  # closed mid-batch: its callers must hear, or they wait forever
+                _fail(batch, ErrETLNotFound(self.name))
+                raise
             except Exception as exc:  # never lose a feeder: fail this batch instead
                 log.exception("ETL[%s] batch failed", self.name)
-                for r in batch:
-                    if not r.fut.done():
-                        r.fut.set_exception(ErrTransform(f"ETL[{self.name}]: {type(exc).__name__}: {exc}"))
+                _fail(batch, ErrTransform(f"ETL[{self.name}]: {type(exc).__name__}: {exc}"))
 
     async def _send(self, h: Any, actor: str, batch: list[_Req]) -> None:
         try:
@@ -94,9 +100,7 @@ class _Pool:
             # the ETL is gone, or a new instance runs under the same name (re-initialized, started
             # again) and these handles are stale. Either way: look the workers up again (`_one`).
             self.dead = True
-            for r in batch:
-                if not r.fut.done():
-                    r.fut.set_exception(ErrETLNotFound(self.name))
+            _fail(batch, ErrETLNotFound(self.name))
             return
         except RayActorError as exc:  # unavailable: dying or restarting
             why = f"the transform's process died ({type(exc).__name__})"
@@ -124,8 +128,8 @@ class _Pool:
     @staticmethod
     async def _culprit(h: Any) -> str:
         try:
-            return str(await h.crashed_on.remote())
-        except RayActorError:
+            return str(await asyncio.wait_for(h.crashed_on.remote(), CALL_TIMEOUT))
+        except (RayActorError, asyncio.TimeoutError):
             return ""
 
     async def _restarted(self, h: Any) -> None:
@@ -139,6 +143,12 @@ class _Pool:
                 await asyncio.sleep(0.2)
 
 
+def _fail(reqs: list[_Req], exc: Exception) -> None:
+    for r in reqs:
+        if not r.fut.done():
+            r.fut.set_exception(exc)
+
+
 class EtlPools:
     """The ETL workers of one target, as seen from one of its mountpaths."""
 
@@ -150,17 +160,19 @@ class EtlPools:
         pool = self._pools.get(name)
         if pool is not None and not pool.dead:
             return pool
+        if pool is not None:
+            self.forget(name)  # its feeders may be gone: nothing may stay queued there
         deadline = asyncio.get_running_loop().time() + RESTART_WAIT
         while True:
             try:
                 h0 = await asyncio.to_thread(ray.get_actor, worker_actor_name(name, self.tid, 0), NAMESPACE)
-                workers, obj_timeout = await h0.info.remote()
+                workers, obj_timeout = await asyncio.wait_for(h0.info.remote(), CALL_TIMEOUT)
                 names = [worker_actor_name(name, self.tid, i) for i in range(workers)]
                 handles = [h0] + [await asyncio.to_thread(ray.get_actor, n, NAMESPACE) for n in names[1:]]
                 break
             except (ValueError, ActorDiedError) as exc:  # no such actor (never made, stopped, deleted)
                 raise ErrETLNotFound(name) from exc
-            except RayActorError as exc:  # restarting
+            except (RayActorError, asyncio.TimeoutError) as exc:  # restarting
                 if asyncio.get_running_loop().time() > deadline:
                     raise ErrTransform(f"ETL[{name}]: its worker on {self.tid} does not come back") from exc
                 await asyncio.sleep(0.2)

@@ -1,0 +1,50 @@
+"""ETL offline jobs under churn (issue 13): an ETL removed and re-created under the same name at
+once, with batches of multi-MiB objects of a CPU-bound transform queued on every mountpath (the
+`bench_etl.py --quick` stall: a batch in flight when the stale pool was closed was never
+answered)."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+from tests.integration.conftest import LocalCluster
+
+CPU = ("import hashlib\n\ndef transform(data, path, args):\n    d = data\n    for _ in range(4):\n"
+       "        d = hashlib.sha256(data + d[:32]).digest()\n    return data + d\n")
+SIZE = 3 << 20
+
+
+def _etl_bucket(cluster: LocalCluster, name: str, src: str, dst: str) -> str:
+    p = cluster.cli("etl", "bucket", name, f"ais://{src}", f"ais://{dst}")
+    return re.search(r"etl-bucket\[([^\]]+)\]", p.stdout).group(1)  # type: ignore[union-attr]
+
+
+def test_reinit_under_load_never_stalls(cluster: LocalCluster, sdk: Any, tmp_path: Path) -> None:
+    name = f"cpu-{uuid.uuid4().hex[:6]}"
+    (tmp_path / "cpu.py").write_text(CPU)
+    src = sdk.bucket(f"etls-{uuid.uuid4().hex[:6]}")
+    src.create()
+    data = {f"o{i:02d}": os.urandom(SIZE) for i in range(18)}  # 3 per mountpath: batches of ~9 MiB
+    for n, d in data.items():
+        src.object(n).get_writer().put_content(d)
+    dsts = []
+    try:
+        for _ in range(2):  # the second round finds the first round's (dead) workers cached
+            cluster.cli("etl", "init", "code", "--name", name, "--from-file", str(tmp_path / "cpu.py"),
+                        "--num-workers", "1", "--object-timeout", "5m")
+            dst = sdk.bucket(f"etlt-{uuid.uuid4().hex[:6]}")
+            dsts.append(dst)
+            xid = _etl_bucket(cluster, name, src.name, dst.name)
+            p = cluster.cli("wait", xid, "--timeout", "80s", check=False, timeout=90)  # was: Running forever
+            assert p.returncode == 0, p.stdout + p.stderr
+            got = {e.name: len(dst.object(e.name).get_reader().read_all()) for e in dst.list_all_objects()}
+            assert got == {n: SIZE + 32 for n in data}
+            cluster.cli("etl", "rm", name)
+    finally:
+        cluster.cli("etl", "rm", name, check=False)
+        for b in (src, *dsts):
+            b.delete(missing_ok=True)
