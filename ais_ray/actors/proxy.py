@@ -393,6 +393,8 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
         xid = gen_uuid() if spec.kind in (COPY_BCK, ETL_BCK) else f"tco-{gen_uuid()}"
         await gather(self._targets(), "copy_start", xid, spec, ref, strict=True)
         self._remember_xact(xid, "copy_start", xid, spec, ref)
+        if spec.etl:
+            self.etls.note_job(xid, spec.etl)
         return xid
 
     async def evict_objects(self, bck: Bucket, sel: Selection) -> str:

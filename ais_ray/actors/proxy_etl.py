@@ -31,6 +31,7 @@ from ais_ray.fs.store import write_file_atomic
 
 log = logging.getLogger(__name__)
 ETL_FILE = "etl.json"
+MAX_JOBS = 1024
 
 
 class ProxyEtls:
@@ -39,6 +40,7 @@ class ProxyEtls:
         self._smap = smap
         self.recs: dict[str, dict[str, Any]] = {}  # name -> {"msg": <as sent>, "stage", "xid"}
         self._lock = asyncio.Lock()
+        self.jobs: dict[str, tuple[str, ...]] = {}  # offline job id -> its stages (stop / delete abort them)
         try:
             with open(self.path, "rb") as f:
                 self.recs = json.load(f)
@@ -55,6 +57,15 @@ class ProxyEtls:
         if rec is None:
             raise ErrETLNotFound(name)
         return rec
+
+    def note_job(self, xid: str, stages: tuple[str, ...]) -> None:
+        """An `etl-bck` / `etl-listrange` started: a stop or delete of any of its stages aborts it."""
+        if len(self.jobs) >= MAX_JOBS:  # the oldest first (finished long ago, or aborted anyway)
+            self.jobs.pop(next(iter(self.jobs)))
+        self.jobs[xid] = stages
+
+    def jobs_of(self, name: str) -> list[str]:
+        return [xid for xid, stages in self.jobs.items() if name in stages]
 
     def check_running(self, names: list[str]) -> None:
         """Every stage of an offline job exists (404 `etl job X does not exist`) and runs."""
@@ -199,6 +210,8 @@ class ProxyEtlApi:
         async def xact_query(self, xid: str = "", kind: str = "", bck: Any = None,
                              only_running: bool = False) -> dict[str, list[Any]]: ...
 
+        async def xact_abort(self, xid: str = "", kind: str = "") -> None: ...
+
     async def etl_init(self, wire: dict[str, Any]) -> str:
         return await self.etls.init(wire)
 
@@ -206,10 +219,22 @@ class ProxyEtlApi:
         return await self.etls.start(name)
 
     async def etl_stop(self, name: str) -> None:
+        self.etls.must_get(name)
+        await self._etl_abort_jobs(name)
         await self.etls.stop(name)
 
     async def etl_delete(self, name: str) -> None:
+        self.etls.must_get(name)
+        await self._etl_abort_jobs(name)
         await self.etls.delete(name)
+
+    async def _etl_abort_jobs(self, name: str) -> None:
+        """As AIStore: stopping an ETL aborts the offline jobs that use it (before its workers go,
+        so they end `Aborted`, not failed by a vanished transform)."""
+        for xid in self.etls.jobs_of(name):
+            if await self.xact_query(xid, "", None, True):
+                await self.xact_abort(xid)
+            self.etls.jobs.pop(xid, None)
 
     async def etl_check(self, names: list[str]) -> None:
         self.etls.check_running(names)

@@ -48,3 +48,33 @@ def test_reinit_under_load_never_stalls(cluster: LocalCluster, sdk: Any, tmp_pat
         cluster.cli("etl", "rm", name, check=False)
         for b in (src, *dsts):
             b.delete(missing_ok=True)
+
+
+SLOW = "import time\n\ndef transform(data, path, args):\n    time.sleep(0.3)\n    return data.upper()\n"
+
+
+def test_stop_aborts_its_jobs(cluster: LocalCluster, sdk: Any, tmp_path: Path) -> None:
+    name = f"slow-{uuid.uuid4().hex[:6]}"
+    (tmp_path / "slow.py").write_text(SLOW)
+    src, dst = sdk.bucket(f"etla-{uuid.uuid4().hex[:6]}"), sdk.bucket(f"etlb-{uuid.uuid4().hex[:6]}")
+    src.create()
+    for i in range(60):  # 60 × 0.3 s on one worker per target: ~6 s a target, stopped long before
+        src.object(f"o{i:02d}").get_writer().put_content(f"obj {i}".encode())
+    try:
+        cluster.cli("etl", "init", "code", "--name", name, "--from-file", str(tmp_path / "slow.py"),
+                    "--num-workers", "1")
+        xid = _etl_bucket(cluster, name, src.name, dst.name)
+        cluster.cli("etl", "stop", name)
+        cluster.cli("wait", xid, "--timeout", "30s", check=False, timeout=40)
+        st = sdk.job(xid).status()
+        assert st.aborted and st.end_time, st  # ended by the stop, not left running or failed
+        for e in dst.list_all_objects():  # whatever got there is whole
+            assert dst.object(e.name).get_reader().read_all() == f"OBJ {int(e.name[1:])}".encode()
+        assert len(dst.list_all_objects()) < 60
+        assert "Aborted" in cluster.cli("etl", "show").stdout
+        p = cluster.cli("etl", "object", name, f"ais://{src.name}/o01", "-", check=False)
+        assert p.returncode != 0  # its workers are gone
+    finally:
+        cluster.cli("etl", "rm", name, check=False)
+        for b in (src, dst):
+            b.delete(missing_ok=True)
