@@ -31,7 +31,7 @@ async def serve(req: web.Request, pools: EtlPools, ctx: MountpathContext, bck: B
         out = await pools.transform(stages, ctx.store.fqn(bck, name), attrs.size, f"{bck.name}/{name}",
                                     req.query.get("etl_args", ""))
     except ErrTransform as err:
-        pools.note_error(stages[0], obj_err(f"{bck}/{name}", err))
+        await pools.note_error(stages[0], obj_err(f"{bck}/{name}", err))
         raise
     finally:
         f.close()

@@ -10,8 +10,8 @@ Failures stay per object: a transform that raises, returns non-bytes or hangs pa
 fails its object (the worker times each object itself, and replaces its process after a hang).
 One that kills its process fails every call in flight there (this mountpath's and the node's
 other mountpaths'): the restarted worker names the object it was transforming when its
-predecessor died (a marker file), which fails; every other object goes again, alone. Inline failures are kept by the ETL's first
-worker on each target.
+predecessor died (a marker file), which fails; every other object goes again, alone. Inline failures are kept by the proxy, with
+the ETL's record.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import ray
 from ray.exceptions import ActorDiedError, RayActorError
 
 from ais_ray.actors.etl_worker import Item, Result, worker_actor_name
-from ais_ray.core.nodes import NAMESPACE
+from ais_ray.core.nodes import NAMESPACE, PROXY_NAME
 from ais_ray.core.etl import ErrETLNotFound, ErrTransform, ObjErr
 
 log = logging.getLogger(__name__)
@@ -155,6 +155,7 @@ class EtlPools:
     def __init__(self, tid: str) -> None:
         self.tid = tid
         self._pools: dict[str, _Pool] = {}
+        self._proxy: Any = None
 
     async def _pool(self, name: str) -> _Pool:
         pool = self._pools.get(name)
@@ -212,8 +213,12 @@ class EtlPools:
                 self.forget(name)  # stopped meanwhile, or re-initialized: look again
         raise AssertionError("unreachable")
 
-    def note_error(self, name: str, err: ObjErr) -> None:
-        """An inline failure: kept by the ETL's first worker on this target (fire and forget)."""
-        pool = self._pools.get(name)
-        if pool is not None and not pool.dead:
-            pool.handles[0].note_error.remote(err.to_wire())
+    async def note_error(self, name: str, err: ObjErr) -> None:
+        """An inline failure: kept by the proxy with the ETL's record (`GET /v1/etl/<name>`), so it
+        outlives any worker (fire and forget: the GET's answer does not wait for it)."""
+        try:
+            if self._proxy is None:
+                self._proxy = await asyncio.to_thread(ray.get_actor, PROXY_NAME, NAMESPACE)
+            self._proxy.etl_note_error.remote(name, err.to_wire())
+        except Exception as exc:  # the proxy is restarting: this one error is not kept
+            log.warning("ETL[%s]: inline error not kept: %r", name, exc)

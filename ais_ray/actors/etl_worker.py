@@ -30,7 +30,7 @@ from typing import Any
 
 import ray
 
-from ais_ray.core.etl import ENV_CLASS, ENV_CODE, MAX_OBJ_ERRS, EtlMsg
+from ais_ray.core.etl import ENV_CLASS, ENV_CODE, EtlMsg
 
 LOG_LINES = 200
 
@@ -79,7 +79,6 @@ class _EtlWorker:
         except OSError:
             pass
         self.logs: collections.deque[str] = collections.deque(maxlen=LOG_LINES)
-        self.errors: collections.deque[dict[str, Any]] = collections.deque(maxlen=MAX_OBJ_ERRS)
         self.objs = self.in_bytes = self.out_bytes = 0
         os.environ.update({k: v for k, v in self.msg.env.items() if k not in (ENV_CLASS, ENV_CODE)})
         os.environ.setdefault("AIS_TARGET_URL", target_url)  # required by ETLServer.__init__
@@ -192,13 +191,6 @@ class _EtlWorker:
         assert data is not None
         self.in_bytes += len(data)
         return srv.transform(data, path, args)
-
-    def note_error(self, err: dict[str, Any]) -> None:
-        """An inline GET's failure, kept here (worker 0 of each target) for `GET /v1/etl/<name>`."""
-        self.errors.append(err)
-
-    def inline_errors(self) -> list[dict[str, Any]]:
-        return list(self.errors)
 
     def stats(self) -> dict[str, int]:
         return {"obj_count": self.objs, "in_bytes": self.in_bytes, "out_bytes": self.out_bytes}

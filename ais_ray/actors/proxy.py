@@ -46,7 +46,6 @@ from ais_ray.jobs.summary import KIND as SUMMARY
 from ais_ray.jobs.summary import summary_wire
 
 log = logging.getLogger(__name__)
-PROXY_NAME = "ais-proxy"
 PROXY_RESOURCE = "ais_proxy"
 KEEPALIVE_INTERVAL = 2.0
 KEEPALIVE_TIMEOUT = 5.0

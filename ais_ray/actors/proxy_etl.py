@@ -11,6 +11,7 @@ Smap and BMD; a restarted proxy re-creates the workers of every running ETL (`re
 from __future__ import annotations
 
 import asyncio
+import collections
 import base64
 import json
 import logging
@@ -40,6 +41,7 @@ class ProxyEtls:
         self._smap = smap
         self.recs: dict[str, dict[str, Any]] = {}  # name -> {"msg": <as sent>, "stage", "xid"}
         self._lock = asyncio.Lock()
+        self.errors: dict[str, collections.deque[dict[str, Any]]] = {}  # name -> its latest inline errors
         self.jobs: dict[str, tuple[str, ...]] = {}  # offline job id -> its stages (stop / delete abort them)
         try:
             with open(self.path, "rb") as f:
@@ -57,6 +59,12 @@ class ProxyEtls:
         if rec is None:
             raise ErrETLNotFound(name)
         return rec
+
+    def note_error(self, name: str, err: dict[str, Any]) -> None:
+        """An inline GET's failure (from the mountpath that served it): kept until the ETL is deleted
+        or initialized again, the latest `MAX_OBJ_ERRS` (a worker's restart loses none)."""
+        if name in self.recs:
+            self.errors.setdefault(name, collections.deque(maxlen=MAX_OBJ_ERRS)).append(err)
 
     def note_job(self, xid: str, stages: tuple[str, ...]) -> None:
         """An `etl-bck` / `etl-listrange` started: a stop or delete of any of its stages aborts it."""
@@ -123,6 +131,7 @@ class ProxyEtls:
         await self._kill(EtlMsg.from_wire(rec["msg"]))
         async with self._lock:
             self.recs.pop(name, None)
+            self.errors.pop(name, None)
             self._save()
 
     async def restore(self) -> None:
@@ -236,6 +245,9 @@ class ProxyEtlApi:
                 await self.xact_abort(xid)
             self.etls.jobs.pop(xid, None)
 
+    async def etl_note_error(self, name: str, err: dict[str, Any]) -> None:
+        self.etls.note_error(name, err)
+
     async def etl_check(self, names: list[str]) -> None:
         self.etls.check_running(names)
 
@@ -258,7 +270,7 @@ class ProxyEtlApi:
             parts = await self.xact_query(xid)
             errs = [e for snaps in parts.values() for s in snaps for e in s.extra.get("obj_errors", [])]
         else:
-            errs = [e for part in await self._etl_call(name, "inline_errors") for e in part]
+            errs = list(self.etls.errors.get(name, ()))
         return {"init_msg": rec["msg"], "stage": rec["stage"], "obj_errors": errs[:MAX_OBJ_ERRS]}
 
     async def etl_logs(self, name: str, tid: str = "") -> list[dict[str, Any]]:

@@ -78,3 +78,29 @@ def test_stop_aborts_its_jobs(cluster: LocalCluster, sdk: Any, tmp_path: Path) -
         cluster.cli("etl", "rm", name, check=False)
         for b in (src, dst):
             b.delete(missing_ok=True)
+
+
+FLAKY = ("import os\n\ndef transform(data, path, args):\n    if path.endswith('boom'):\n"
+         "        raise ValueError('no boom today')\n    if path.endswith('kill'):\n        os._exit(3)\n"
+         "    return data\n")
+
+
+def test_inline_errors_outlive_the_worker(cluster: LocalCluster, sdk: Any, tmp_path: Path) -> None:
+    name = f"flaky-{uuid.uuid4().hex[:6]}"
+    (tmp_path / "flaky.py").write_text(FLAKY)
+    b = sdk.bucket(f"etlf-{uuid.uuid4().hex[:6]}")
+    b.create()
+    try:
+        for n in ("boom", "kill", "fine"):
+            b.object(n).get_writer().put_content(b"x")
+        cluster.cli("etl", "init", "code", "--name", name, "--from-file", str(tmp_path / "flaky.py"),
+                    "--num-workers", "1")
+        for n in ("boom", "kill"):  # the second takes its worker down (restarted)
+            assert cluster.cli("etl", "object", name, f"ais://{b.name}/{n}", "-", check=False).returncode != 0
+        assert cluster.cli_bytes("etl", "object", name, f"ais://{b.name}/fine", "-") == b"x"  # back
+        p = cluster.cli("etl", "view-errors", name)
+        assert re.search(r"boom\s+422\s+.*no boom today", p.stdout), p.stdout  # kept by the proxy
+        assert re.search(r"kill\s+422\s+.*killed its process", p.stdout), p.stdout
+    finally:
+        cluster.cli("etl", "rm", name, check=False)
+        b.delete(missing_ok=True)
