@@ -17,9 +17,12 @@ the ETL's record.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
+import os
+import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 import ray
 from ray.exceptions import ActorDiedError, RayActorError
@@ -40,7 +43,7 @@ RESTART_WAIT = 60.0  # a killed worker is back within seconds (a new process, it
 class _Req:
     item: Item
     size: int
-    fut: asyncio.Future[bytes]
+    fut: asyncio.Future[bytes | int]
     tried: int = 0
 
 
@@ -143,6 +146,13 @@ class _Pool:
                 await asyncio.sleep(0.2)
 
 
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 def _fail(reqs: list[_Req], exc: Exception) -> None:
     for r in reqs:
         if not r.fut.done():
@@ -187,20 +197,36 @@ class EtlPools:
         if pool is not None:
             pool.close()
 
-    async def transform(self, stages: tuple[str, ...], fqn: str, size: int, path: str, args: str) -> bytes:
-        """The object at `fqn` through every stage in order.
+    async def transform(self, stages: tuple[str, ...], fqn: str, size: int, path: str, args: str,
+                        spill: str = "") -> bytes | int:
+        """The object at `fqn` through every stage in order: the last stage's output, or, with
+        `spill` and a streaming last stage (a generator), its size once written to the file `spill`
+        chunk by chunk (the caller's to read and remove, whatever happens).
 
         Raises:
             ErrETLNotFound: a stage is not running on this target. ErrTransform: it failed.
         """
-        data: bytes | None = None
+        data: bytes | int = b""
         for i, name in enumerate(stages):
-            item: Item = (fqn, None, path, args) if i == 0 else ("", data, path, args)
-            data = await self._one(name, item, size if i == 0 else len(data or b""))
-        assert data is not None
+            last = spill if i == len(stages) - 1 else ""
+            item: Item = (fqn, None, path, args, last) if i == 0 else ("", data, path, args, last)  # type: ignore[assignment]
+            data = await self._one(name, item, size if i == 0 else len(data))  # type: ignore[arg-type]
         return data
 
-    async def _one(self, name: str, item: Item, size: int) -> bytes:
+    async def transform_open(self, stages: tuple[str, ...], fqn: str, size: int, path: str, args: str,
+                             work_dir: str) -> tuple[BinaryIO, int]:
+        """`transform`, its output open for reading: in memory, or, from a streaming transform, the
+        work file in `work_dir` it was written to (already unlinked: gone once closed, or on error)."""
+        spill = os.path.join(work_dir, f"etl-{uuid.uuid4().hex}")
+        try:
+            out = await self.transform(stages, fqn, size, path, args, spill)
+            if isinstance(out, int):
+                return open(spill, "rb"), out  # noqa: SIM115 - the caller's to close
+            return io.BytesIO(out), len(out)
+        finally:
+            await asyncio.to_thread(_unlink, spill)
+
+    async def _one(self, name: str, item: Item, size: int) -> bytes | int:
         for attempt in range(2):
             pool = await self._pool(name)
             req = _Req(item, size, asyncio.get_running_loop().create_future())

@@ -104,6 +104,11 @@ class MountpathStore:
         for sub in (lom.CT_WORK, lom.CT_CHUNK):
             os.makedirs(os.path.join(self.path, sub), exist_ok=True)
 
+    @property
+    def work_dir(self) -> str:
+        """Scratch files of this mountpath (what a crash leaves is removed at start: `cleanup_work`)."""
+        return os.path.join(self.path, lom.CT_WORK)
+
     # ---- start-up -----------------------------------------------------------------------
     def cleanup_work(self) -> int:
         """Remove work files left by a crash; return how many."""

@@ -11,6 +11,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from tests.integration.conftest import LocalCluster
 
 CPU = ("import hashlib\n\ndef transform(data, path, args):\n    d = data\n    for _ in range(4):\n"
@@ -104,3 +106,38 @@ def test_inline_errors_outlive_the_worker(cluster: LocalCluster, sdk: Any, tmp_p
     finally:
         cluster.cli("etl", "rm", name, check=False)
         b.delete(missing_ok=True)
+
+
+BIG = ("def transform(data, path, args):\n    for i in range(64):  # 64 MiB out of a few bytes in\n"
+       "        yield bytes([i]) * (1 << 20)\n")
+
+
+def _worker_peak_rss(cluster: LocalCluster, name: str) -> float:
+    r = requests.get(f"{cluster.endpoint}/v1/etl/{name}/metrics", timeout=30)
+    r.raise_for_status()
+    return max(m["mem"] for m in r.json())
+
+
+def test_streaming_output_keeps_memory_bounded(cluster: LocalCluster, sdk: Any, tmp_path: Path) -> None:
+    """A generator's 64 MiB (twice the batch cap) go to the destination chunk by chunk: the
+    worker's peak RSS does not grow by the object's size (it would, joined into one bytes)."""
+    name = f"big-{uuid.uuid4().hex[:6]}"
+    (tmp_path / "big.py").write_text(BIG)
+    src, dst = sdk.bucket(f"etlg-{uuid.uuid4().hex[:6]}"), sdk.bucket(f"etlh-{uuid.uuid4().hex[:6]}")
+    src.create()
+    want = b"".join(bytes([i]) * (1 << 20) for i in range(64))
+    try:
+        src.object("seed").get_writer().put_content(b"x")
+        cluster.cli("etl", "init", "code", "--name", name, "--from-file", str(tmp_path / "big.py"),
+                    "--num-workers", "1")
+        before = _worker_peak_rss(cluster, name)
+        xid = _etl_bucket(cluster, name, src.name, dst.name)
+        assert cluster.cli("wait", xid, "--timeout", "100s", check=False, timeout=110).returncode == 0
+        assert dst.object("seed").get_reader().read_all() == want
+        assert cluster.cli_bytes("etl", "object", name, f"ais://{src.name}/seed", "-") == want  # inline too
+        grew = _worker_peak_rss(cluster, name) - before
+        assert grew < 24 * (1 << 20), f"the worker's peak RSS grew by {grew / (1 << 20):.0f} MiB"
+    finally:
+        cluster.cli("etl", "rm", name, check=False)
+        for b in (src, dst):
+            b.delete(missing_ok=True)
