@@ -272,6 +272,7 @@ class DlBody(_Msg):
     suffix: str = ""
     synchronize: bool = False
     sync: bool = False
+    fsync: Literal["object", "batch", "off", ""] = ""  # ais-ray: when objects are made durable (core/dload.py)
 
 
 class DlIdMsg(_Msg):
