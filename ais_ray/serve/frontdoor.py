@@ -76,13 +76,9 @@ class FrontDoorServer:
     def __init__(self, serve_url: str) -> None:
         self.serve_url = serve_url.rstrip("/")
         self.state = init_state()
-        self.s3 = S3Gateway(self.serve_url, self.state, lambda: self._data_session())
+        self.s3 = S3Gateway(self.serve_url, self.state)
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
-
-    def _data_session(self) -> aiohttp.ClientSession:
-        assert self._session is not None
-        return self._session
 
     async def start(self, host: str, port: int) -> None:
         app = web.Application(client_max_size=0)

@@ -19,49 +19,68 @@ import base64
 import email.utils
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, unquote
 
 import aiohttp
 from aiohttp import web
 
-from ais_ray.auth.gate import cluster_secret
+from ais_ray.auth.gate import cluster_secret, internal_auth
 from ais_ray.client import AisClient
 from ais_ray.core import headers as H
+from ais_ray.core.auth import Access
 from ais_ray.core.bmd import bucket_from_key
 from ais_ray.core.errors import AisError, ErrObjNotFound
 from ais_ray.core.names import Bucket, Provider, validate_bucket_name, validate_obj_name
 from ais_ray.serve.objects import owner_mountpath
+from ais_ray.serve.s3_auth import CLAIMS, PREFIX, allow, authenticate
 from ais_ray.serve.s3_mpu import S3Multipart
 from ais_ray.serve.s3_xml import NS, S3Error, check_answer, el, int_param, iso8601, owner, s3_error, xml_body
 from ais_ray.serve.state import ApiState
 
-PREFIX = "/s3"
 MAX_KEYS = 1000
 # the headers of a native object answer an S3 client reads (the rest are AIStore's own)
 PASS_HEADERS = ("Content-Length", "Content-Range", "Content-Type", "ETag", "Last-Modified", "Accept-Ranges")
 
 
 class S3Gateway:
-    def __init__(self, serve_url: str, state: ApiState, session: Callable[[], aiohttp.ClientSession]) -> None:
-        self.api = AisClient(serve_url, direct=False)
+    def __init__(self, serve_url: str, state: ApiState) -> None:
+        # the gateway checks who may do what (SigV4 keys, `allow`), then calls the native API and
+        # the data servers as the node it is (`internal_auth`: a no-op with auth off)
+        self.api = AisClient(serve_url, direct=False, middlewares=(internal_auth,))
         self.state = state
-        self._session = session
-        self.mpu = S3Multipart(state, session, self.resolve)
+        self._data: aiohttp.ClientSession | None = None
+        self.mpu = S3Multipart(state, self.session, self.resolve)
+
+    def session(self) -> aiohttp.ClientSession:
+        assert self._data is not None
+        return self._data
+
+    async def _open(self) -> None:
+        """The sessions, opened on first use, on the front door's loop."""
+        self._data = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), auto_decompress=False,
+                                           timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
+                                           middlewares=(internal_auth,))
+        await self.api.__aenter__()
+
+    async def close(self) -> None:
+        if self._data is not None:
+            await self._data.close()
+            await self.api.__aexit__(None, None, None)
 
     async def handle(self, req: web.Request) -> web.StreamResponse:
         raw = req.raw_path.split("?", 1)[0][len(PREFIX):].lstrip("/")
         bucket, _, raw_key = raw.partition("/")
         bucket, key = unquote(bucket), unquote(raw_key)
         try:
-            if cluster_secret() is not None:
-                raise S3Error(403, "AccessDenied", "the S3 API is not available on a cluster with auth on (yet)")
-            if self.api._session is None:  # noqa: SLF001 - opened on first use, on this loop
-                await self.api.__aenter__()
+            if (secret := cluster_secret()) is not None:
+                req[CLAIMS] = authenticate(req, secret)
+            if self._data is None:
+                await self._open()
             if not bucket:
                 if req.method != "GET":
                     raise S3Error(405, "MethodNotAllowed", f"{req.method} /s3")
+                allow(req, Access.RO)
                 return await self.list_buckets()
             if not key:
                 return await self.bucket_op(req, bucket)
@@ -116,12 +135,15 @@ class S3Gateway:
         return web.Response(body=xml_body(root), content_type="application/xml")
 
     async def bucket_op(self, req: web.Request, name: str) -> web.Response:
+        if req.method in ("PUT", "DELETE"):  # creating / destroying buckets is cluster-wide (core/auth.py)
+            allow(req, Access.RW)
         if req.method == "PUT":
             bck = Bucket(validate_bucket_name(name), Provider.AIS)
             await self.api.create_bucket(bck)
             await self.state.refresh(force=True)
             return web.Response(status=200, headers={"Location": f"/{name}"})
         bck = await self.resolve(name)
+        allow(req, Access.RO if req.method in ("GET", "HEAD") else Access.RW, bck)
         if req.method == "HEAD":
             return web.Response(status=200)
         if req.method == "DELETE":
@@ -235,6 +257,7 @@ class S3Gateway:
     # ---- objects ---------------------------------------------------------------------------
     async def object_op(self, req: web.Request, name: str, key: str, raw_key: str) -> web.StreamResponse:
         bck = await self.resolve(name)
+        allow(req, Access.RO if req.method in ("GET", "HEAD") else Access.RW, bck)
         validate_obj_name(key)
         mp = await owner_mountpath(bck, key, req.method)
         if "uploads" in req.query or "uploadId" in req.query:
@@ -247,7 +270,7 @@ class S3Gateway:
         params = {"provider": bck.provider.value}
         headers = {k: v for k, v in req.headers.items() if k.lower() in ("range", "content-type", "content-length")}
         body = req.content if req.method == "PUT" else None
-        async with self._session().request(req.method, url, params=params, headers=headers, data=body,
+        async with self.session().request(req.method, url, params=params, headers=headers, data=body,
                                            allow_redirects=False) as up:
             await check_answer(up, key)
             if req.method == "DELETE":
@@ -272,6 +295,7 @@ class S3Gateway:
         src = unquote(req.headers["x-amz-copy-source"]).lstrip("/").split("?", 1)[0]
         src_bucket, _, src_key = src.partition("/")
         sbck = await self.resolve(src_bucket)
+        allow(req, Access.RO, sbck)
         await self.api.copy_object(sbck, validate_obj_name(src_key), bck, key)
         head = await self.api.head_object(bck, key)
         root = ET.Element("CopyObjectResult", xmlns=NS)

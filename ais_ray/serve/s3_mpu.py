@@ -17,8 +17,10 @@ import aiohttp
 from aiohttp import web
 
 from ais_ray.actors.mpu import MPU_PATH
+from ais_ray.core.auth import Access
 from ais_ray.core.names import Bucket, validate_obj_name
 from ais_ray.serve.objects import owner_mountpath
+from ais_ray.serve.s3_auth import allow
 from ais_ray.serve.s3_xml import NS, S3Error, check_answer, el, int_param, iso8601, owner, xml_body
 from ais_ray.serve.state import ApiState
 
@@ -87,6 +89,7 @@ class S3Multipart:
         src = unquote(req.headers["x-amz-copy-source"]).lstrip("/").split("?", 1)[0]
         src_bucket, _, src_key = src.partition("/")
         sbck = await self._resolve(src_bucket)
+        allow(req, Access.RO, sbck)
         smp = await owner_mountpath(sbck, validate_obj_name(src_key), "GET")
         headers = {}
         if rng := req.headers.get("x-amz-copy-source-range"):
