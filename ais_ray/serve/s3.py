@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import os
 import time
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -39,6 +40,9 @@ from ais_ray.serve.s3_xml import NS, S3Error, check_answer, el, int_param, iso86
 from ais_ray.serve.state import ApiState
 
 MAX_KEYS = 1000
+# Host names whose subdomains name a bucket (virtual-host style); others are path style
+VHOST_DOMAINS = ("localhost", *(d.strip().lower() for d in os.environ.get("AIS_RAY_S3_DOMAINS", "").split(",")
+                                if d.strip()))
 # the headers of a native object answer an S3 client reads (the rest are AIStore's own)
 PASS_HEADERS = ("Content-Length", "Content-Range", "Content-Type", "ETag", "Last-Modified", "Accept-Ranges")
 
@@ -70,11 +74,13 @@ class S3Gateway:
 
     async def handle(self, req: web.Request) -> web.StreamResponse:
         raw = req.raw_path.split("?", 1)[0][len(PREFIX):].lstrip("/")
+        if vbucket := virtual_bucket(req.host):  # virtual-host style: the bucket is in the Host
+            raw = f"{quote(vbucket, safe='')}/{raw}"
         bucket, _, raw_key = raw.partition("/")
         bucket, key = unquote(bucket), unquote(raw_key)
         try:
             if (secret := cluster_secret()) is not None:
-                req[CLAIMS] = authenticate(req, secret)
+                req[CLAIMS] = authenticate(req, secret, resource="/" + raw)
             if self._data is None:
                 await self._open()
             if not bucket:
@@ -302,6 +308,16 @@ class S3Gateway:
         el(root, "LastModified", iso8601(time.time_ns()))
         el(root, "ETag", head.get("ETag", '""'))
         return web.Response(body=xml_body(root), content_type="application/xml")
+
+
+def virtual_bucket(host: str) -> str:
+    """The bucket of a virtual-host style request (`<bucket>.localhost:8080`, `<bucket>.<domain>`
+    for a domain in $AIS_RAY_S3_DOMAINS), "" for path style (`127.0.0.1:8080`, `localhost`)."""
+    name = (host.rsplit(":", 1)[0] if not host.endswith("]") else host).lower()
+    for base in VHOST_DOMAINS:
+        if name.endswith("." + base) and len(name) > len(base) + 1:
+            return name[: -len(base) - 1]
+    return ""
 
 
 def _listed_time(atime: str) -> str:

@@ -20,12 +20,12 @@ PREFIX = "/s3"  # where the S3 API is served (`serve/s3.py`)
 CLAIMS = "s3_claims"  # the request's verified key (auth on)
 
 
-def authenticate(req: web.Request, secret: str) -> Claims:
-    """Auth on: the claims of the S3 key that signed this request (`auth/sigv4.py`), else 403."""
-    path = req.raw_path.split("?", 1)[0]
-    url = f"{req.scheme}://{req.host}{path}"
+def authenticate(req: web.Request, secret: str, *, resource: str) -> Claims:
+    """Auth on: the claims of the S3 key that signed this request (`auth/sigv4.py`), else 403.
+    `resource`: the raw `/bucket/key` (virtual-host style: the bucket comes from the Host)."""
+    url = f"{req.scheme}://{req.host}{req.raw_path.split('?', 1)[0]}"
     try:
-        claims = sigv4.verify(secret, req.method, url, req.headers, req.query.items(), resource=path[len(PREFIX):])
+        claims = sigv4.verify(secret, req.method, url, req.headers, req.query.items(), resource=resource)
     except sigv4.SigV4Error as e:
         raise S3Error(403, e.code, e.message) from None
     if claims is None:
