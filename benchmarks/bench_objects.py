@@ -247,15 +247,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
+def run_bench(name: str, argv: list[str] | None, make: Callable[[argparse.Namespace, str], Bench],
+              run: Callable[[Bench], Awaitable[None]],
+              report: Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]) -> int:
+    """Sources in a temp dir, `run` the bench, print `report`'s tables, keep the JSON (bench_s3.py too)."""
     args = parse_args(argv)
     root = tempfile.mkdtemp(prefix="ais-bench-", dir=args.tmp)
     info = machine_info(root)
     t0 = time.monotonic()
     try:
-        b = Bench(args, root)
+        b = make(args, root)
         b.log(f"sources ready in {root}")
-        asyncio.run(run_all(b))
+        asyncio.run(run(b))
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -263,10 +266,14 @@ def main(argv: list[str] | None = None) -> int:
     info["loadavg_at_end"] = os.getloadavg()
     out = {"command": " ".join(["python", *sys.argv]), "args": vars(args), "machine": info, "results": b.results,
            "usage": b.usage, "notes": b.notes}
-    out["markdown"], out["goal"] = render(out)
+    out["markdown"], out["goal"] = report(out)
     print(out["markdown"])
-    print(f"\n(json: {write_json('bench_objects', out)})")
+    print(f"\n(json: {write_json(name, out)})")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_bench("bench_objects", argv, Bench, run_all, render)
 
 
 if __name__ == "__main__":

@@ -21,14 +21,12 @@ Writes benchmarks/out/bench_s3-<time>.json and prints markdown tables.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from typing import Any
@@ -36,9 +34,9 @@ from typing import Any
 from ais_ray.client import AisClient
 from ais_ray.core.names import Bucket
 
-from bench_objects import CLIENT, Bench, Setup, parse_args as objects_args, plain_server
+from bench_objects import CLIENT, Bench, Setup, plain_server, run_bench
 from clients import CHUNK, AisClientDriver, PlainClient, SdkDriver, ShortRead
-from common import Measurement, ProcSampler, Stopwatch, ais_cluster, machine_info, markdown_table, write_json
+from common import Measurement, ProcSampler, Stopwatch, ais_cluster, markdown_table
 
 GOAL = 0.9
 OPS = ("put_small", "get_small", "put_large", "get_large")
@@ -180,25 +178,7 @@ def render(out: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = objects_args(argv)
-    root = tempfile.mkdtemp(prefix="ais-bench-s3-", dir=args.tmp)
-    info = machine_info(root)
-    t0 = time.monotonic()
-    try:
-        b = S3Bench(args, root)
-        b.log(f"sources ready in {root}")
-        asyncio.run(b.round())
-    finally:
-        if not args.keep:
-            shutil.rmtree(root, ignore_errors=True)
-    info["seconds"] = round(time.monotonic() - t0, 1)
-    info["loadavg_at_end"] = os.getloadavg()
-    out = {"command": " ".join(["python", *sys.argv]), "args": vars(args), "machine": info, "results": b.results,
-           "usage": b.usage, "notes": b.notes}
-    out["markdown"], out["goal"] = render(out)
-    print(out["markdown"])
-    print(f"\n(json: {write_json('bench_s3', out)})")
-    return 0
+    return run_bench("bench_s3", argv, S3Bench, lambda b: b.round(), render)
 
 
 if __name__ == "__main__":

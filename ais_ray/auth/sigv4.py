@@ -21,7 +21,7 @@ from botocore.auth import HmacV1QueryAuth, S3SigV4Auth, S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest, HTTPHeaders
 from botocore.credentials import Credentials
 
-from ais_ray.auth.tokens import s3_secret_key, verify_s3_key
+from ais_ray.auth.tokens import AUD_S3, s3_secret_key, verify_token
 from ais_ray.core.auth import Claims
 from ais_ray.core.errors import ErrUnauthorized
 
@@ -129,7 +129,7 @@ def verify(secret: str, method: str, url: str, headers: Mapping[str, str], query
 
 def _claims(secret: str, key_id: str) -> Claims:
     try:
-        return verify_s3_key(secret, key_id)
+        return verify_token(secret, key_id, audience=AUD_S3)
     except ErrUnauthorized as exc:
         raise SigV4Error("InvalidAccessKeyId", exc.message) from None
 

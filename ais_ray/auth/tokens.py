@@ -58,22 +58,23 @@ def load_or_create_secret(path: str) -> str:
     return secret
 
 
-def issue_token(secret: str, claims: Claims) -> str:
-    return jwt.encode({**claims.to_wire(), "aud": AUD_USER, "iat": int(time.time())}, secret, algorithm=ALGORITHM)
+def issue_token(secret: str, claims: Claims, *, audience: str = AUD_USER) -> str:
+    return jwt.encode({**claims.to_wire(), "aud": audience, "iat": int(time.time())}, secret, algorithm=ALGORITHM)
 
 
-def verify_token(secret: str, token: str) -> Claims:
+def verify_token(secret: str, token: str, *, audience: str = AUD_USER) -> Claims:
     """Raises:
-        ErrUnauthorized: a bad signature, an expired or malformed token.
+        ErrUnauthorized: a bad signature, an expired or malformed token (or S3 key, `audience` AUD_S3).
     """
+    what, cmd = ("S3 access key", "s3-key") if audience == AUD_S3 else ("token", "token")
     try:
-        d = jwt.decode(token, secret, algorithms=[ALGORITHM], audience=AUD_USER, leeway=LEEWAY,
+        d = jwt.decode(token, secret, algorithms=[ALGORITHM], audience=audience, leeway=LEEWAY,
                        options={"require": ["exp", "sub"]})
         return Claims.from_wire(d)
     except jwt.ExpiredSignatureError as exc:
-        raise ErrUnauthorized("token expired: get a new one (`ais-ray auth token`)") from exc
+        raise ErrUnauthorized(f"{what} expired: get a new one (`ais-ray auth {cmd}`)") from exc
     except (jwt.InvalidTokenError, ErrInvalidValue) as exc:
-        raise ErrUnauthorized(f"invalid token: {exc}") from exc
+        raise ErrUnauthorized(f"invalid {what}: {exc}") from exc
 
 
 def bearer(header: str | None) -> str | None:
@@ -119,26 +120,10 @@ def verify_grant(secret: str, grant: str, method: str, path: str) -> Grant:
 
 def issue_s3_key(secret: str, claims: Claims) -> tuple[str, str]:
     """An S3 access key id and its secret key for `claims`."""
-    key_id = jwt.encode({**claims.to_wire(), "aud": AUD_S3, "iat": int(time.time())}, secret, algorithm=ALGORITHM)
+    key_id = issue_token(secret, claims, audience=AUD_S3)
     return key_id, s3_secret_key(secret, key_id)
 
 
 def s3_secret_key(secret: str, key_id: str) -> str:
     mac = hmac.new(secret.encode(), b"s3-secret-key:" + key_id.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).decode().rstrip("=")
-
-
-def verify_s3_key(secret: str, key_id: str) -> Claims:
-    """The claims of an access key id this cluster issued.
-
-    Raises:
-        ErrUnauthorized: not one of this cluster's keys, or expired.
-    """
-    try:
-        d = jwt.decode(key_id, secret, algorithms=[ALGORITHM], audience=AUD_S3, leeway=LEEWAY,
-                       options={"require": ["exp", "sub"]})
-        return Claims.from_wire(d)
-    except jwt.ExpiredSignatureError as exc:
-        raise ErrUnauthorized("S3 access key expired: get a new one (`ais-ray auth s3-key`)") from exc
-    except (jwt.InvalidTokenError, ErrInvalidValue) as exc:
-        raise ErrUnauthorized(f"unknown S3 access key: {exc}") from exc
