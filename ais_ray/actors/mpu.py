@@ -234,7 +234,7 @@ class MpuServer:
         if action == M.ACT_CREATE and not upload:
             return web.Response(text=await self.create(bck, name))
         if action == M.ACT_COMPLETE and upload:
-            attrs = await self.complete(upload, bck, name, M.completed_parts(msg.get("value")))
+            attrs = await self.complete(upload, bck, name, M.completed_parts(msg.get("value"), ordered=False))
             return web.Response(status=200, headers={H.ETAG: H.etag(attrs.src_etag, attrs.cksum)})
         raise ErrBadRequest(f'invalid action "{action}" for POST {bck}/{name}'
                             f'{" with uploadId" if upload else ""} (expecting {M.ACT_CREATE} or '

@@ -74,12 +74,13 @@ def check_put(query: Mapping[str, str]) -> str:
     return ""
 
 
-def completed_parts(value: Any) -> list[int]:
+def completed_parts(value: Any, *, ordered: bool = True) -> list[int]:
     """The part numbers of a complete request (native `[{"part-number": N, "etag": ""}]`, or
-    plain numbers from the S3 API), once each, ascending."""
+    plain numbers from the S3 API), ascending. `ordered`: as S3 wants them, once each, in
+    ascending order (else 400); not ordered: the native SDK's, in the order it added the parts."""
     if not isinstance(value, list):
         raise ErrBadRequest("complete: expecting a list of parts")
     parts = [part_number(p.get("part-number", "") if isinstance(p, dict) else p) for p in value]
-    if not parts or parts != sorted(set(parts)):
+    if not parts or (ordered and parts != sorted(set(parts))):
         raise ErrBadRequest("complete: part numbers must be given once each, in ascending order")
-    return parts
+    return sorted(set(parts))

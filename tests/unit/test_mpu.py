@@ -45,6 +45,7 @@ def test_bad_combinations_and_values_are_400_naming_them(query: dict[str, str], 
 def test_completed_parts() -> None:
     assert completed_parts([{"part-number": 1, "etag": ""}, {"part-number": 2}]) == [1, 2]
     assert completed_parts([1, 3]) == [1, 3]
+    assert completed_parts([{"part-number": 3}, {"part-number": 1}], ordered=False) == [1, 3]  # the SDK's order
     for bad in ([], [2, 1], [1, 1], "x", [{"etag": ""}], [{"part-number": "a"}]):
         with pytest.raises(ErrBadRequest):
             completed_parts(bad)
