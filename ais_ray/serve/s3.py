@@ -1,16 +1,18 @@
 """The S3 API at `/s3` (issue 19): S3 requests translated to the native API, on the same engine.
 
-Path-style addressing: `/s3` lists buckets, `/s3/<bucket>` is a bucket, `/s3/<bucket>/<key>` an
-object. Bucket calls (create, head, delete, list objects) become native API calls to Ray Serve
+Addressing: path style (`/s3` lists buckets, `/s3/<bucket>` is a bucket, `/s3/<bucket>/<key>` an
+object) and virtual-host style (`Host: <bucket>.localhost`, or a domain in $AIS_RAY_S3_DOMAINS).
+Bucket calls (create, head, delete, list objects) become native API calls to Ray Serve
 (`ais_ray.client`, the same routes the SDK uses); object calls go to the owning mountpath, found by
 HRW from the front door's cached Smap, and their bytes are streamed through (S3 clients do not
 follow a 307 on PUT), never buffered. A bucket name means the ais bucket of that name, else the
 bucket of that name of any other provider the cluster knows (`s3://src` cached here), as AIStore
-resolves S3 names. Answers use S3's XML bodies and error codes (xml.etree builds and parses them).
+resolves S3 names. Answers use S3's XML bodies and error codes (`serve/s3_xml.py`).
 
-Multipart uploads: parts are stored on the owner's mountpath and committed as one object
-(`actors/mpu.py`). Not yet: ListParts / ListMultipartUploads, SigV4 verification (requests are accepted unsigned or signed, as
-AIStore does with auth off; with `--auth` the S3 API answers AccessDenied), virtual-host style.
+Multipart: `serve/s3_mpu.py`, on the multipart store the native API shares (`actors/mpu.py`).
+Auth on (`ais-ray up --auth`): every request is SigV4-signed with a key of `ais-ray auth s3-key`
+and the key's access decides each call (`serve/s3_auth.py`, `auth/sigv4.py`); auth off: anything
+is accepted, signed or not, as AIStore does.
 """
 
 from __future__ import annotations
@@ -66,11 +68,6 @@ class S3Gateway:
                                            timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
                                            middlewares=(internal_auth,))
         await self.api.__aenter__()
-
-    async def close(self) -> None:
-        if self._data is not None:
-            await self._data.close()
-            await self.api.__aexit__(None, None, None)
 
     async def handle(self, req: web.Request) -> web.StreamResponse:
         raw = req.raw_path.split("?", 1)[0][len(PREFIX):].lstrip("/")
