@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from tests.integration.conftest import LocalCluster, free_port
+from tests.integration.test_s3 import tool_runner
 
 
 @pytest.fixture(scope="module")
@@ -134,11 +135,7 @@ def test_signed_tools(secured: LocalCluster, tmp_path: Any) -> None:
     bin_dir = os.path.dirname(sys.executable)
     endpoint = f"{secured.endpoint}/s3"
 
-    def run(*cmd: str) -> str:
-        p = subprocess.run(list(cmd), env=env, capture_output=True, text=True, timeout=300)
-        assert p.returncode == 0, p.stdout + p.stderr
-        return p.stdout
-
+    run = tool_runner(env)
     name = f"s3t-{uuid.uuid4().hex[:8]}"
     data = os.urandom(12 * 1024 * 1024 + 3)
     (tmp_path / "f.bin").write_bytes(data)
