@@ -127,16 +127,23 @@ def test_multipart_upload_and_abort(s3: Any, tmp_path: Any) -> None:
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=name).get("Contents", [])] == ["big.bin"]
 
 
-def test_aws_cli_and_s5cmd(cluster: LocalCluster, tmp_path: Path) -> None:
-    """The tools users reach for, with nothing but the endpoint: multipart up, ranged parallel down."""
-    bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}
-    endpoint = f"{cluster.endpoint}/s3"
+def tool_runner(env: dict[str, str]) -> Any:
+    """run(*cmd) -> stdout, asserting the tool succeeded (the aws CLI, s5cmd: test_s3_auth.py too)."""
 
     def run(*cmd: str) -> str:
         p = subprocess.run(list(cmd), env=env, capture_output=True, text=True, timeout=300)
         assert p.returncode == 0, p.stdout + p.stderr
         return p.stdout
+
+    return run
+
+
+def test_aws_cli_and_s5cmd(cluster: LocalCluster, tmp_path: Path) -> None:
+    """The tools users reach for, with nothing but the endpoint: multipart up, ranged parallel down."""
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}
+    endpoint = f"{cluster.endpoint}/s3"
+    run = tool_runner(env)
 
     name = f"s3-{uuid.uuid4().hex[:8]}"
     data = os.urandom(20_000_000)
