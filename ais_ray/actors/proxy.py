@@ -184,6 +184,7 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
             await self._commit(smap=self.smap.with_reported_target(tsi))
         await self._set_left(tid, False)
         await self._placement_changed(old, rebalance, f"add {tid}")
+        self.etls.target_joined(tid)  # the running ETLs' workers there too (in the background)
         return self.smap.to_wire()
 
     async def remove_target(self, tid: str, rebalance: bool = True) -> dict[str, Any]:
@@ -204,6 +205,7 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
             self.tids = [t for t in self.tids if t != tid]
             await self._push(smap, None, [tid])  # the node that left learns it too
         await self._placement_changed(old, rebalance, f"remove {tid}", extra=(tid,))
+        await self.etls.target_left(tid)
         return self.smap.to_wire()
 
     async def set_target_state(self, tid: str, *, maintenance: bool | None = None,

@@ -42,7 +42,8 @@ class ProxyEtls:
         self.recs: dict[str, dict[str, Any]] = {}  # name -> {"msg": <as sent>, "stage", "xid"}
         self._lock = asyncio.Lock()
         self.errors: dict[str, collections.deque[dict[str, Any]]] = {}  # name -> its latest inline errors
-        self.jobs: dict[str, tuple[str, ...]] = {}  # offline job id -> its stages (stop / delete abort them)
+        self.jobs: dict[str, tuple[str, ...]] = {}
+        self._bg: set[asyncio.Task[None]] = set()  # workers being started on a joining target  # offline job id -> its stages (stop / delete abort them)
         try:
             with open(self.path, "rb") as f:
                 self.recs = json.load(f)
@@ -147,19 +148,42 @@ class ProxyEtls:
                 rec["stage"] = ABORTED
         self._save()
 
+    def target_joined(self, tid: str) -> None:
+        """A target joined: every running ETL's workers on it too, in the background (pip may take
+        a while; the join does not wait)."""
+        task = asyncio.get_running_loop().create_task(self._start_on(tid))
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
+
+    async def _start_on(self, tid: str) -> None:
+        """A no-op for workers alive. A failure is logged, not fatal: that target's objects answer
+        404 until the ETL is stopped and started."""
+        for name, rec in list(self.recs.items()):
+            if rec.get("stage") == RUNNING:
+                try:
+                    await self._start_workers(EtlMsg.from_wire(rec["msg"]), only=(tid,))
+                except Exception as exc:
+                    log.error("ETL[%s]: no workers on joining target %s: %r", name, tid, exc)
+
+    async def target_left(self, tid: str) -> None:
+        """A target left the map: its workers of every ETL go (they would idle there for nothing)."""
+        for rec in list(self.recs.values()):
+            await self._kill(EtlMsg.from_wire(rec["msg"]), only=(tid,))
+
     # ---- workers --------------------------------------------------------------------------------
-    def _targets(self) -> list[tuple[str, str]]:
+    def _targets(self, only: tuple[str, ...] = ()) -> list[tuple[str, str]]:
         smap = self._smap()
-        return [(tid, smap.targets[tid].url) for tid in sorted(smap.targets)]
+        return [(tid, smap.targets[tid].url) for tid in sorted(smap.targets) if not only or tid in only]
 
     def workers(self, msg: EtlMsg) -> dict[str, list[str]]:
         """tid -> the worker actors' names."""
         return {tid: [worker_actor_name(msg.name, tid, i) for i in range(msg.num_workers)] for tid, _ in self._targets()}
 
-    async def _start_workers(self, msg: EtlMsg) -> None:
+    async def _start_workers(self, msg: EtlMsg, only: tuple[str, ...] = ()) -> None:
+        """Every target's workers (`only` those targets'); on failure, what was asked for is stopped."""
         env: dict[str, Any] = {"pip": msg.packages} if msg.packages else {}
         handles: list[tuple[str, Any]] = []
-        for tid, url in self._targets():
+        for tid, url in self._targets(only):
             for i in range(msg.num_workers):
                 opts: dict[str, Any] = {
                     "name": worker_actor_name(msg.name, tid, i), "namespace": NAMESPACE, "lifetime": "detached",
@@ -171,25 +195,27 @@ class ProxyEtls:
         try:
             errs = await asyncio.wait_for(asyncio.gather(*(h.ready.remote() for _, h in handles)), msg.init_timeout)
         except asyncio.TimeoutError:
-            await self._kill(msg)
+            await self._kill(msg, only)
             raise ErrBadRequest(f"ETL[{msg.name}]: workers not ready within init_timeout "
                                 f"({msg.init_timeout:g}s); everything started was stopped") from None
         except Exception as exc:  # e.g. RuntimeEnvSetupError: a package pip cannot install
-            await self._kill(msg)
+            await self._kill(msg, only)
             raise ErrBadRequest(f"ETL[{msg.name}] failed to start: {_short(exc)}") from exc
         bad = [(tid, e) for (tid, _), e in zip(handles, errs) if e]
         if bad:
-            await self._kill(msg)
+            await self._kill(msg, only)
             raise ErrBadRequest(f"ETL[{msg.name}] failed to start on target {bad[0][0]}: {bad[0][1]}")
 
-    async def _kill(self, msg: EtlMsg) -> None:
-        for names in self.workers(msg).values():
-            for n in names:
-                try:
-                    h = await asyncio.to_thread(ray.get_actor, n, NAMESPACE)
-                except ValueError:
-                    continue
-                ray.kill(h, no_restart=True)
+    async def _kill(self, msg: EtlMsg, only: tuple[str, ...] = ()) -> None:
+        """Every target's workers, or those of the targets `only` (in the map or not)."""
+        names = [worker_actor_name(msg.name, tid, i) for tid in only for i in range(msg.num_workers)] if only \
+            else [n for ns in self.workers(msg).values() for n in ns]
+        for n in names:
+            try:
+                h = await asyncio.to_thread(ray.get_actor, n, NAMESPACE)
+            except ValueError:
+                continue
+            ray.kill(h, no_restart=True)
 
     async def handles(self, name: str) -> dict[str, list[Any]]:
         """tid -> live worker handles of a running ETL."""
