@@ -35,7 +35,9 @@ from ais_ray.core.auth import Access
 from ais_ray.core.bmd import bucket_from_key
 from ais_ray.core.errors import AisError, ErrObjNotFound
 from ais_ray.core.names import Bucket, Provider, validate_bucket_name, validate_obj_name
+from ais_ray.actors.target_reads import LocalReads, is_local, local_hosts
 from ais_ray.serve.objects import owner_mountpath
+from ais_ray.stats import Counters
 from ais_ray.serve.s3_auth import CLAIMS, PREFIX, allow, authenticate
 from ais_ray.serve.s3_mpu import S3Multipart
 from ais_ray.serve.s3_xml import NS, S3Error, check_answer, el, int_param, iso8601, owner, s3_error, xml_body
@@ -57,6 +59,8 @@ class S3Gateway:
         self.state = state
         self._data: aiohttp.ClientSession | None = None
         self.mpu = S3Multipart(state, self.session, self.resolve)
+        # a GET whose mountpath is on this machine is sent from the file (no relay through this process)
+        self.reads, self.hosts = LocalReads(Counters()), local_hosts()
 
     def session(self) -> aiohttp.ClientSession:
         assert self._data is not None
@@ -269,6 +273,11 @@ class S3Gateway:
             return await self.copy_object(req, bck, key)
         if req.method not in ("GET", "HEAD", "PUT", "DELETE"):
             raise S3Error(405, "MethodNotAllowed", f"{req.method} on an object is not supported")
+        if req.method == "GET" and is_local(mp.url, self.hosts):
+            owner = (await self.state.smap()).owner(bck.uname(key)).daemon_id
+            local = await self.reads.serve(req, bck, key, mp.path, owner, checked=True)
+            if local is not None:
+                return local
         url = f"{mp.url}/v1/objects/{quote(bck.name, safe='')}/{raw_key}"
         params = {"provider": bck.provider.value}
         headers = {k: v for k, v in req.headers.items() if k.lower() in ("range", "content-type", "content-length")}
