@@ -176,6 +176,7 @@ class DataServer:
         site = web.SockSite(self._runner, sock, backlog=1024)
         await site.start()
         self.url = f"http://{host}:{sock.getsockname()[1]}"
+        self.ec.loop = asyncio.get_running_loop()  # commits (any thread) start their EC encode here
         self._atime_task = asyncio.ensure_future(self._flush_atimes())
         return self.url
 
@@ -221,7 +222,7 @@ class DataServer:
         attrs = await write_stream(self.ctx.store, bck, name, req.content.iter_any(), owt,
                                    expect_size=-1 if req.content_length is None else req.content_length,
                                    write_through=through)
-        await self.ec.after_put(bck, name)
+        await self.ec.settled(bck, name)  # the commit started the encode (EC bucket): answer once it is done
         return web.Response(status=200, headers={H.ETAG: H.etag(attrs.src_etag, attrs.cksum)})
 
     async def get_object(self, req: web.Request) -> web.StreamResponse:
