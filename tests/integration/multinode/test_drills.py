@@ -106,6 +106,22 @@ def slices_follow_placement(c: MultiNode, bck: str) -> None:
             meta = _meta(ct_fqn(mp, Bucket(bck), CT_META, name))
             assert meta.generation == main.generation and os.path.exists(ct_fqn(mp, Bucket(bck), CT_EC, name)), \
                 (name, h.daemon_id, meta.generation, main.generation)
+    no_stale_slices(c, bck)
+
+
+def no_stale_slices(c: MultiNode, bck: str) -> None:
+    """On disk, every slice and metafile of `bck` is where the current placement puts one — the
+    owner's or a holder's HRW mountpath — of the main's generation, and belongs to a stored object."""
+    smap = c.smap()
+    for ct in (CT_EC, CT_META):
+        for fqn in glob.glob(os.path.join(c.data_dir, "t*", "mp*", "@ais", bck, ct, "*")):
+            name = os.path.basename(fqn)
+            uname = Bucket(bck).uname(name)
+            placed = smap.ranked_targets(uname, 3)
+            owner_meta = ct_fqn(placed[0].mountpath_for(uname).path, Bucket(bck), CT_META, name)
+            where = {ct_fqn(t.mountpath_for(uname).path, Bucket(bck), ct, name) for t in placed[int(ct == CT_EC):]}
+            assert fqn in where, f"stale {ct} of {name}: {fqn} (placement: {sorted(where)})"
+            assert os.path.exists(owner_meta) and _meta(fqn).generation == _meta(owner_meta).generation, fqn
 
 
 def _meta(fqn: str) -> Metafile:
