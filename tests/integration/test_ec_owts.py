@@ -1,6 +1,7 @@
-"""Erasure coding for every way an object lands (issue 12): a cold GET, prefetch and blob download
-into a remote bucket with EC on, a download job into an ais bucket with EC on — each gets its
-slices like a PUT does (the write pipeline's one commit hook, `MountpathStore.on_commit`)."""
+"""Redundancy for every way an object lands (issue 12): a cold GET, prefetch and blob download
+into a remote bucket with EC on, a download job into an ais bucket with EC or a mirror on — each
+gets its slices (the write pipeline's commit hook, `MountpathStore.on_commit`) or its mirror
+copies (`MountpathStore.replicas`) like a PUT does."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import time
 import uuid
 
+import pytest
 import requests
 
 from ais_ray.core.names import Provider
@@ -16,6 +18,7 @@ from tests.integration.conftest import LocalCluster, Src
 from tests.integration.remotes import REMOTES
 
 EC_PROPS = "ec.enabled=true ec.data_slices=1 ec.parity_slices=1 ec.objsize_limit=0"  # 1 data + 1 parity slice
+MIRROR_PROPS = "mirror.enabled=true mirror.copies=2"
 
 
 def _ct_files(cluster: LocalCluster, bck: str, ct: str, name: str) -> list[str]:
@@ -50,9 +53,11 @@ def test_cold_get_prefetch_blob_into_ec_remote_bucket(cluster: LocalCluster, mot
     assert cluster.cli_bytes("get", f"{uri}/big", "-") == data["big"]
 
 
-def test_download_job_into_ec_bucket(cluster: LocalCluster, src: Src) -> None:
-    bck = f"dl-ec-{uuid.uuid4().hex[:8]}"
-    cluster.cli("create", f"ais://{bck}", "--props", EC_PROPS)
+@pytest.mark.parametrize("props", [EC_PROPS, MIRROR_PROPS])
+def test_download_job_into_redundant_bucket(cluster: LocalCluster, src: Src, props: str) -> None:
+    """Into an EC bucket: slices; into a mirrored one: a copy on each of the owner's 2 mountpaths."""
+    bck = f"dl-red-{uuid.uuid4().hex[:8]}"
+    cluster.cli("create", f"ais://{bck}", "--props", props)
     try:
         files = {f"f{i}.bin": src.put(f"f{i}.bin", os.urandom(500 + 3000 * i)) for i in range(4)}
         r = requests.post(f"{cluster.endpoint}/v1/download", json={
@@ -67,7 +72,11 @@ def test_download_job_into_ec_bucket(cluster: LocalCluster, src: Src) -> None:
             assert time.monotonic() < deadline, st
             time.sleep(0.2)
         assert (st["finished_cnt"], st["error_cnt"]) == (len(files), 0), st
-        _sliced(cluster, bck, sorted(files))
+        if props == EC_PROPS:
+            _sliced(cluster, bck, sorted(files))
+        else:
+            assert all(len(_ct_files(cluster, bck, "%ob", n)) == 2 for n in files), \
+                {n: _ct_files(cluster, bck, "%ob", n) for n in files}
         for n, d in files.items():
             assert cluster.cli_bytes("get", f"ais://{bck}/{n}", "-") == d
     finally:
