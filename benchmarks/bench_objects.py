@@ -41,7 +41,7 @@ from ais_ray.core.names import Bucket
 from ais_ray.core.sizes import parse_size
 
 import diskraw
-from clients import AisClientDriver, PlainClient, SdkDriver, timed_pool
+from clients import AisClientDriver, PlainClient, PlainRequests, SdkDriver, timed_pool
 from common import MIB, ProcSampler, ais_cluster, machine_info, median_run, summarize, write_json
 from report import render
 
@@ -153,6 +153,9 @@ class Bench:
             url, plain_pid = await stack.enter_async_context(plain_server(plain_dir, fsync))
             plain = PlainClient(url)
             stack.push_async_callback(plain.close)
+            r_url, redirect_pid = await stack.enter_async_context(plain_server("", fsync, redirect_to=url))
+            plain307 = PlainClient(r_url)
+            stack.push_async_callback(plain307.close)
             self.log(f"ais-ray up{tag} ...")
             cluster = stack.enter_context(ais_cluster(os.path.join(self.root, "ais" + tag.replace(" --", "-")), fsync=fsync))
             pids = cluster.pids()
@@ -168,31 +171,49 @@ class Bench:
                 Setup("plain server" + tag, ["plain server"], lambda o: plain.put_file(o.name, o.path),
                       lambda o: plain.get(o.name, o.size),
                       (lambda: diskraw.evict_tree(os.path.join(plain_dir, "large"))) if fsync else None),
+                Setup("plain server" + tag + " (307)", ["plain redirector", "plain server"], None,
+                      lambda o: plain307.get(o.name, o.size),
+                      (lambda: diskraw.evict_tree(os.path.join(plain_dir, "large"))) if fsync else None),
                 Setup(f"ais-ray{tag} (AisClient)", list(pids), lambda o: drv.put_file(o.name, o.path),
                       lambda o: drv.get(o.name, o.size), lambda: _evict_objects(mountpaths, bck, self.large)),
+                Setup(f"ais-ray{tag} (AisClient, direct GET)", list(pids), None,
+                      lambda o: drv.get_direct(o.name, o.size), lambda: _evict_objects(mountpaths, bck, self.large)),
             ]
             if sdk:
                 sd = SdkDriver(cluster.endpoint, sdk_bck.name, self.args.concurrency)
                 stack.callback(sd.close)
                 sd.create_bucket()
+                preq, preq307 = PlainRequests(url, self.args.concurrency), PlainRequests(r_url, self.args.concurrency)
+                stack.callback(preq.close)
+                stack.callback(preq307.close)
                 setups += [
+                    Setup("plain server" + tag + " (requests)", ["plain server"],
+                          lambda o: preq.put_file("req-" + o.name, o.path), lambda o: preq.get("req-" + o.name, o.size),
+                          (lambda: diskraw.evict_tree(os.path.join(plain_dir, "req-large"))) if fsync else None),
+                    Setup("plain server" + tag + " (307, requests)", ["plain redirector", "plain server"], None,
+                          lambda o: preq307.get("req-" + o.name, o.size),
+                          (lambda: diskraw.evict_tree(os.path.join(plain_dir, "req-large"))) if fsync else None),
                     Setup(f"ais-ray{tag} (SDK)", list(pids), lambda o: sd.put(o.name, o.path),
                           lambda o: sd.get(o.name, o.size), lambda: _evict_objects(mountpaths, sdk_bck, self.large)),
                     Setup(f"ais-ray{tag} (SDK, direct GET)", list(pids), None, lambda o: sd.get(o.name, o.size, direct=True),
                           lambda: _evict_objects(mountpaths, sdk_bck, self.large)),
                 ]
-            sampler = ProcSampler({**pids, "plain server": plain_pid, CLIENT: os.getpid()}, solo={CLIENT}).start()
+            sampler = ProcSampler({**pids, "plain server": plain_pid, "plain redirector": redirect_pid, CLIENT: os.getpid()}, solo={CLIENT}).start()
             stack.callback(sampler.stop)
             await self.compare(setups, sampler)
             self.log("ais-ray down ...")
 
 
 @asynccontextmanager
-async def plain_server(d: str, fsync: bool) -> AsyncIterator[tuple[str, int]]:
-    """The baseline server in its own process, over `d` (removed afterwards): (URL, pid)."""
-    os.makedirs(d)
-    proc = subprocess.Popen([sys.executable, PLAIN_SERVER, "--dir", d, *([] if fsync else ["--no-fsync"])],
-                            stdout=subprocess.PIPE, text=True)
+async def plain_server(d: str, fsync: bool, redirect_to: str = "") -> AsyncIterator[tuple[str, int]]:
+    """The baseline server in its own process, over `d` (removed afterwards): (URL, pid).
+    With `redirect_to`: the redirecting peer instead, 307 to that server (`d` unused)."""
+    if redirect_to:
+        argv = ["--redirect-to", redirect_to]
+    else:
+        os.makedirs(d)
+        argv = ["--dir", d, *([] if fsync else ["--no-fsync"])]
+    proc = subprocess.Popen([sys.executable, PLAIN_SERVER, *argv], stdout=subprocess.PIPE, text=True)
     try:
         url = (await asyncio.to_thread(proc.stdout.readline) if proc.stdout else "").strip()
         if not url:
@@ -205,7 +226,8 @@ async def plain_server(d: str, fsync: bool) -> AsyncIterator[tuple[str, int]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        shutil.rmtree(d, ignore_errors=True)
+        if not redirect_to:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def _evict_objects(mountpaths: list[str], bck: Bucket, objs: list[Obj]) -> None:

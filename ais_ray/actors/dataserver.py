@@ -282,24 +282,7 @@ class DataServer:
         return opened
 
     async def _serve_local(self, req: web.Request, bck: Bucket, name: str, f: Any, attrs: ObjAttrs) -> web.StreamResponse:
-        try:
-            rng = parse_range(req.headers.get("Range", ""), attrs.size)
-            offset, length = rng or (0, attrs.size)
-            resp = web.StreamResponse(status=206 if rng else 200,
-                                     headers=obj_headers(bck, name, attrs, self.ctx.location, os.fstat(f.fileno()).st_mtime))
-            if _gfn(req):  # a neighbor takes the object over: its whole metadata travels
-                resp.headers[H.REB_ATTRS] = attrs.to_header()
-            if rng:
-                resp.headers["Content-Range"] = f"bytes {offset}-{offset + length - 1}/{attrs.size}"
-            resp.headers["Accept-Ranges"] = "bytes"
-            resp.content_type = "application/octet-stream"
-            resp.content_length = length
-            await resp.prepare(req)
-            if length and not await _send_file(req, resp, f, offset, length):
-                self.ctx.stats.add("get.copied", length)  # no zero-copy path: should not happen on plain TCP
-            await resp.write_eof()
-        finally:
-            f.close()
+        resp = await send_object(req, bck, name, f, attrs, self.ctx.location, self.ctx.stats)
         if self.ctx.store.touch(bck, name):
             await asyncio.to_thread(self.ctx.store.atimes.flush)
         return resp
@@ -404,6 +387,30 @@ class DataServer:
         await self.ec.delete(bck, name)  # slices and replicas on other targets first (an EC bucket)
         await self.cold.remove(bck, ref, name)
         return web.Response(status=200)
+
+
+async def send_object(req: web.Request, bck: Bucket, name: str, f: Any, attrs: ObjAttrs, location: str,
+                      stats: Counters) -> web.StreamResponse:
+    """Answer a GET with the open object `f` (its Range, headers, zero-copy body); closes `f`."""
+    try:
+        rng = parse_range(req.headers.get("Range", ""), attrs.size)
+        offset, length = rng or (0, attrs.size)
+        resp = web.StreamResponse(status=206 if rng else 200,
+                                  headers=obj_headers(bck, name, attrs, location, os.fstat(f.fileno()).st_mtime))
+        if _gfn(req):  # a neighbor takes the object over: its whole metadata travels
+            resp.headers[H.REB_ATTRS] = attrs.to_header()
+        if rng:
+            resp.headers["Content-Range"] = f"bytes {offset}-{offset + length - 1}/{attrs.size}"
+        resp.headers["Accept-Ranges"] = "bytes"
+        resp.content_type = "application/octet-stream"
+        resp.content_length = length
+        await resp.prepare(req)
+        if length and not await _send_file(req, resp, f, offset, length):
+            stats.add("get.copied", length)  # no zero-copy path: should not happen on plain TCP
+        await resp.write_eof()
+    finally:
+        f.close()
+    return resp
 
 
 def _gfn(req: web.Request) -> bool:

@@ -190,19 +190,16 @@ class MountpathStore:
 
     def open_here(self, bck: Bucket, name: str) -> tuple[BinaryIO, ObjAttrs]:
         """Open what this mountpath holds, no restore."""
-        try:
-            f = open(self.fqn(bck, name), "rb")  # noqa: SIM115 - caller closes
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            raise ErrObjNotFound(bck, name) from None
-        return self._with_attrs(f, bck, name)
+        opened = open_stored(self.fqn(bck, name))
+        if opened is None:
+            raise ErrObjNotFound(bck, name)
+        return opened[0], self.atimes.merged(bck, name, opened[1])
 
     def _with_attrs(self, f: BinaryIO, bck: Bucket, name: str) -> tuple[BinaryIO, ObjAttrs]:
-        try:
-            attrs = ObjAttrs.from_bytes(os.getxattr(f.fileno(), lom.XATTR))
-        except OSError:
-            f.close()
-            raise ErrObjNotFound(bck, name) from None
-        return f, self.atimes.merged(bck, name, replace(attrs, size=os.fstat(f.fileno()).st_size))
+        attrs = _fd_attrs(f)
+        if attrs is None:
+            raise ErrObjNotFound(bck, name)
+        return f, self.atimes.merged(bck, name, attrs)
 
     def set_attrs(self, bck: Bucket, name: str, attrs: ObjAttrs) -> None:
         try:
@@ -245,6 +242,27 @@ class MountpathStore:
         except FileNotFoundError:
             return
         shutil.rmtree(trash, ignore_errors=True)
+
+
+def open_stored(fqn: str) -> tuple[BinaryIO, ObjAttrs] | None:
+    """The object file at `fqn` and its metadata, both from the one open inode (a concurrent
+    replace is never half seen); None if there is no committed object there. The caller closes."""
+    try:
+        f = open(fqn, "rb")  # noqa: SIM115 - caller closes
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+    attrs = _fd_attrs(f)
+    return (f, attrs) if attrs is not None else None
+
+
+def _fd_attrs(f: BinaryIO) -> ObjAttrs | None:
+    """The metadata of the open object file `f` (its size from the inode); closes `f` if it has none."""
+    try:
+        attrs = ObjAttrs.from_bytes(os.getxattr(f.fileno(), lom.XATTR))
+    except OSError:  # a file without our metadata (never committed)
+        f.close()
+        return None
+    return replace(attrs, size=os.fstat(f.fileno()).st_size)
 
 
 def _read_attrs(fqn: str) -> ObjAttrs | None:
