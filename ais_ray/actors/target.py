@@ -93,7 +93,7 @@ class _TargetActor:
         self.mp_infos: tuple[MountpathInfo, ...] = ()
         self.io = IoLoop(f"io:target:{tid}")
         self.stats = TargetStats(tid, paths)  # node_status, /metrics (actors/target_stats.py)
-        self.reads = LocalReads(tid, self.stats.counters)  # plain GETs on the target's URL (SDK direct=True)
+        self.reads = LocalReads(self.stats.counters)  # plain GETs on the target's URL (SDK direct=True)
         self.redirector = _Redirector(self)
         saved = load_newest(paths, PORT_FILE, int) or 0  # a copy on every mountpath: no disk is special
         self.url = self.io.run_sync(self.redirector.start(host, saved))
@@ -427,7 +427,7 @@ class _Redirector:
         node = Snode(self.t.tid, "target", self.t.url, 0, self.t.mp_infos)
         mp = node.mountpath_for(bck.uname(name))
         if req.method == "GET":
-            resp = await self.t.reads.serve(req, bck, name, mp.path)
+            resp = await self.t.reads.serve(req, bck, name, mp.path, self.t.tid)
             if resp is not None:
                 return resp
         raw, _, query = req.raw_path.partition("?")

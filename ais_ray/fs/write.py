@@ -101,8 +101,8 @@ def write_bytes(store: MountpathStore, bck: Bucket, name: str, data: bytes | byt
 
 
 def _write_small(store: MountpathStore, bck: Bucket, name: str, data: bytes | bytearray | memoryview, owt: Owt, *,
-                 src: Source | None, job: str, keep: ObjAttrs | None = None) -> ObjAttrs:
-    w = store.new_writer()
+                 src: Source | None, job: str, keep: ObjAttrs | None = None, fsync: bool = True) -> ObjAttrs:
+    w = store.new_writer(fsync=fsync)
     try:
         w.write(data)
         return commit(store, w, bck, name, owt, w.finish(), src=src, job=job, keep=keep)
@@ -114,8 +114,12 @@ def _write_small(store: MountpathStore, bck: Bucket, name: str, data: bytes | by
 async def write_stream(store: MountpathStore, bck: Bucket, name: str, chunks: AsyncIterable[bytes], owt: Owt, *,
                        src: Source | None = None, job: str = "", expect_size: int = -1,
                        on_chunk: Callable[[bytes], Awaitable[None] | None] | None = None,
-                       write_through: WriteThrough | None = None, keep: ObjAttrs | None = None) -> ObjAttrs:
+                       write_through: WriteThrough | None = None, keep: ObjAttrs | None = None,
+                       fsync: bool = True) -> ObjAttrs:
     """Stream `chunks` into `bck/name` and commit it; return the committed metadata.
+
+    `fsync=False`: the object is committed without its own fsync — the caller makes a whole
+    batch durable at once (`MountpathStore.sync_fs`, a group commit) before it reports any of it.
 
     `keep`: the metadata an object moving here (owt rebalance) had at its previous holder (see `commit`).
 
@@ -139,15 +143,16 @@ async def write_stream(store: MountpathStore, bck: Bucket, name: str, chunks: As
             size += len(chunk)
             if len(buf) >= WRITE_BATCH:
                 if w is None:
-                    w = await asyncio.to_thread(store.new_writer)
+                    w = await asyncio.to_thread(store.new_writer, fsync=fsync)
                 data, buf = buf, bytearray()
                 await asyncio.to_thread(w.write, data)
         if expect_size >= 0 and size != expect_size:
             raise ErrBadRequest(f'"{bck}/{name}": got {size} bytes of {expect_size}')
         if w is None and write_through is None:  # the small-object fast path: one thread call
-            return await asyncio.to_thread(_write_small, store, bck, name, buf, owt, src=src, job=job, keep=keep)
+            return await asyncio.to_thread(_write_small, store, bck, name, buf, owt, src=src, job=job, keep=keep,
+                                           fsync=fsync)
         if w is None:
-            w = await asyncio.to_thread(store.new_writer)
+            w = await asyncio.to_thread(store.new_writer, fsync=fsync)
         cksum = await asyncio.to_thread(_finish, w, buf)
         if write_through is not None:
             src = await write_through(w.path, w.size)

@@ -56,6 +56,7 @@ class DlJobCtx:
     rate: float = 0.0  # bytes/s for this mountpath, 0 = unlimited
     headers: tuple[tuple[str, str], ...] = ()
     ranged: bool = False  # large objects may be read as parallel ranges (no limits, no custom headers)
+    fsync: str = "batch"  # core/dload.py FSYNC_MODES: "batch" syncs a whole batch once, before it is reported
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +97,12 @@ class DlWorker:
         st = self._state(job)
         # What this disk already holds, for the whole batch in one thread call.
         held = await asyncio.to_thread(self._load_many, job.bck, [it.name for it in items])
-        return list(await asyncio.gather(*(self._item(job, st, it, held.get(it.name)) for it in items)))
+        results = list(await asyncio.gather(*(self._item(job, st, it, held.get(it.name)) for it in items)))
+        if job.fsync == "batch" and any(r.status in (OK, DONE) for r in results):
+            # the group commit: nothing of this batch is reported done before it is durable (DONE
+            # too: found committed by this job before a restart, maybe never synced)
+            await asyncio.to_thread(self.store.sync_fs)
+        return results
 
     def progress(self, job_id: str) -> list[TaskInfo]:
         st = self.jobs.get(job_id)
@@ -206,7 +212,7 @@ class DlWorker:
             if not ranged:  # else this stream is dropped unread: the ranges take over
                 return await write_stream(self.store, job.bck, item.name, body, Owt.DOWNLOAD,
                                           src=Source(meta.etag, meta.version, meta.size), job=job.id,
-                                          expect_size=meta.size, on_chunk=count)
+                                          expect_size=meta.size, on_chunk=count, fsync=job.fsync == "object")
         self._ranged_slots -= 1  # (a soft bound: others may have passed the check meanwhile)
         try:
             return await self._fetch_ranges(job, item, task, meta)

@@ -41,7 +41,7 @@ from ais_ray.jobs.selection import Share
 log = logging.getLogger(__name__)
 
 MP_CONCURRENCY = 16  # downloads in flight per mountpath when the job sets no connection limit
-BATCH = 16  # items per call to a mountpath: one Ray call per object would cost more than a small object
+BATCH = 64  # items per call to a mountpath (and per group commit): one Ray call per object would cost more than a small object
 CHUNK = 4096  # items HRW-filtered per thread hop
 PERSIST_EVERY = 1.0
 
@@ -122,7 +122,8 @@ class DownloadRunner:
             self._batch, conc = BATCH, MP_CONCURRENCY
         rate = spec.bytes_per_hour / 3600 / (n_t * n_mp) if spec.bytes_per_hour else 0.0
         ranged = not spec.conns and not rate and not spec.headers  # parallel ranges would break a limit
-        self.ctx = DlJobCtx(spec.id, spec.bck, spec.timeout, conc, rate, tuple(sorted(spec.headers.items())), ranged)
+        self.ctx = DlJobCtx(spec.id, spec.bck, spec.timeout, conc, rate, tuple(sorted(spec.headers.items())), ranged,
+                            spec.fsync)
 
     kind = "download"
 
