@@ -178,6 +178,7 @@ class DataServer:
         site = web.SockSite(self._runner, sock, backlog=1024)
         await site.start()
         self.url = f"http://{host}:{sock.getsockname()[1]}"
+        self.ec.loop = asyncio.get_running_loop()  # commits (any thread) start their EC encode here
         self._atime_task = asyncio.ensure_future(self._flush_atimes())
         self.mpu.start_sweeper()
         return self.url
@@ -233,7 +234,7 @@ class DataServer:
             ref = remote_of(bck, self.ctx.meta.bmd.must_get(bck))
         through = self.cold.write_through(ref, name) if ref is not None else None  # the remote has it first
         attrs = await write_stream(self.ctx.store, bck, name, chunks, owt, expect_size=size, write_through=through)
-        await self.ec.after_put(bck, name)
+        await self.ec.settled(bck, name)  # the commit started the encode (EC bucket): answer once it is done
         return attrs
 
     async def object_action(self, req: web.Request) -> web.Response:

@@ -1,14 +1,16 @@
 """The EC side of a mountpath's data server: the internal `/v1/ec/...` route and the object hooks.
 
 Internal route (target to target, `ec/peers.py`): receive, serve and drop this mountpath's
-slices and full replicas. Hooks the object handlers call, one line each: `after_put` (encode
-a new object of an EC bucket), `restore` (a GET or HEAD whose main replica is missing),
-`delete`, `head_headers` (`?props=ec`).
+slices and full replicas. Hooks: `committed` (the write pipeline's, after a commit of any owt with
+redundancy — PUT, copy, cold GET, prefetch, download, blob download: encode the new object of an EC
+bucket; a PUT or copy awaits `settled`), `after_moved` (re-encode for a new placement), `restore` (a
+GET or HEAD whose main replica is missing), `delete`, `head_headers` (`?props=ec`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import os
 from typing import TYPE_CHECKING, BinaryIO
@@ -46,6 +48,8 @@ class ECServer:
     def __init__(self, ctx: MountpathContext) -> None:
         self.ctx = ctx
         self.ec = ECManager(ctx.tid, ctx.store, ctx.meta)
+        self.loop: asyncio.AbstractEventLoop | None = None  # the data server's (I/O) loop, set when it starts
+        self._pending: dict[str, concurrent.futures.Future[None]] = {}  # uname -> its encode after a commit
 
     def register(self, app: web.Application) -> None:
         app.router.add_route("PUT", EC_ROUTE, self.put_slice)
@@ -70,6 +74,29 @@ class ECServer:
         except (AisError, aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
             self.ctx.stats.add("err.ec.encode")
             log.warning("%s/%s: stored, but not erasure-coded: %s", bck, name, exc)
+
+    def committed(self, bck: Bucket, name: str) -> None:
+        """The write pipeline's hook (`MountpathStore.on_commit`, any thread): an object of any owt
+        with redundancy (PUT, copy, cold GET, prefetch, download, blob download, ...) was committed
+        here; in an EC bucket its encode starts on the I/O loop. A writer that answers only once the
+        slices are out (PUT, copy) awaits `settled`."""
+        if self.loop is None or not self.enabled(bck):
+            return
+        uname = bck.uname(name)
+        fut = asyncio.run_coroutine_threadsafe(self.after_put(bck, name), self.loop)
+        self._pending[uname] = fut
+
+        def done(f: concurrent.futures.Future[None]) -> None:
+            if self._pending.get(uname) is f:
+                del self._pending[uname]
+
+        fut.add_done_callback(done)
+
+    async def settled(self, bck: Bucket, name: str) -> None:
+        """Wait for the encode the latest commit of `bck/name` started (nothing when none is pending)."""
+        fut = self._pending.get(bck.uname(name))
+        if fut is not None:
+            await asyncio.wrap_future(fut)
 
     async def after_moved(self, bck: Bucket, name: str) -> None:
         """An object a rebalance or resilver moved here: its slices follow the new placement."""

@@ -130,6 +130,7 @@ class _MountpathActor:
         store.replicas = self.mirror = mirror.Mirror(store, self.ctx.copies_of, self.ctx.enabled_paths)
         self.io = IoLoop(f"io:{path}")
         self.server = DataServer(self.ctx)
+        store.on_commit = self.server.ec.committed  # every commit of an EC bucket's object is encoded
         saved = store.load_meta(PORT_FILE)
         self.url = self.io.run_sync(self.server.start(host, int(saved) if saved else 0))
         if n := remove_stale_uploads(self.server.mpu.root):

@@ -256,8 +256,8 @@ class ObjCopier:
             through = self.cold.write_through(dst_ref, dst_name) if dst_ref is not None else None
             await write_stream(store, dst, dst_name, body(), Owt.TRANSFORM if owt is Owt.TRANSFORM else Owt.COPY,
                                expect_size=attrs.size, write_through=through)
-            if self._ec is not None:  # as the data server's PUT does
-                await self._ec.after_put(dst, dst_name)
+            if self._ec is not None:  # as the data server's PUT does: the commit started the encode
+                await self._ec.settled(dst, dst_name)
             return True
         hdrs = {"Content-Length": str(attrs.size), "Content-Type": "application/octet-stream",
                 OWT_HEADER: owt.value, **(headers or {})}

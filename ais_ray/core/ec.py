@@ -114,6 +114,14 @@ def reachable(smap: Smap, tid: str) -> bool:
     return tsi is not None and not tsi.flags & FLAG_OFFLINE
 
 
+def outdated(old: Metafile | None, new: Metafile, me: str) -> list[str]:
+    """The targets that held a slice or replica of `old` and hold nothing of `new` (a placement
+    change moved them out): their slice, replica and metafile are stale once `new` is stored."""
+    if old is None:
+        return []
+    return sorted(t for t in old.nodes if t not in new.nodes and t != me)
+
+
 def new_meta(plan: Placement, conf: ECConf, attrs: lom.ObjAttrs, generation: int, ec_type: str) -> Metafile:
     """The main's metafile for a fresh encode of an object with metadata `attrs`."""
     return Metafile(obj_size=attrs.size, generation=generation, obj_cksum=attrs.cksum, obj_version=attrs.version,

@@ -173,6 +173,12 @@ class ErrNoTarget(AisError):
     status = 503
 
 
+class ErrTargetOffline(ErrNoTarget):
+    """The object's HRW owner is offline (its node lost, placement unchanged) and the bucket has no
+    redundancy that spans targets (erasure coding): the object exists but cannot be served until the
+    node returns — 503, not a 404 that would say it never existed."""
+
+
 class ErrTimeout(AisError):
     status = 504
 

@@ -35,6 +35,8 @@ class OwtPolicy:
     job: bool  # record the job that wrote it (a resumed job counts it once)
     write_through: bool  # a bucket with a remote side gets the bytes there before the commit here
     counter: str  # the stats counter (AIStore name) the write adds to
+    redundancy: bool = True  # the commit erasure-codes it in an EC bucket (`MountpathStore.on_commit`); False:
+    # bytes that are already a replica / restore / move of an encoded object (their writers see to the slices)
 
 
 POLICY: dict[Owt, OwtPolicy] = {
@@ -46,11 +48,11 @@ POLICY: dict[Owt, OwtPolicy] = {
     Owt.COPY: OwtPolicy(bump_version=True, source_identity=False, job=False, write_through=True, counter="put"),
     Owt.TRANSFORM: OwtPolicy(bump_version=True, source_identity=False, job=True, write_through=True, counter="put"),
     Owt.MIRROR_COPY: OwtPolicy(bump_version=False, source_identity=True, job=False, write_through=False,
-                               counter="stream.in"),
+                               counter="stream.in", redundancy=False),
     Owt.REBALANCE: OwtPolicy(bump_version=False, source_identity=True, job=False, write_through=False,
-                             counter="stream.in"),
+                             counter="stream.in", redundancy=False),
     Owt.EC_RESTORE: OwtPolicy(bump_version=False, source_identity=True, job=False, write_through=False,
-                              counter="stream.in"),
+                              counter="stream.in", redundancy=False),
 }
 
 

@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any, BinaryIO, Protocol
 
 from ais_ray.core.bmd import BMD
-from ais_ray.core.ec import Metafile, new_meta, newest, place, reachable, restore_plan
+from ais_ray.core.ec import Metafile, new_meta, newest, outdated, place, reachable, restore_plan
 from ais_ray.core.errors import AisError, ErrObjNotFound
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket
@@ -123,10 +123,21 @@ class ECManager:
             await self._send(f, attrs.size, bck, name, meta, holders, smap)
             if meta is not old:
                 await asyncio.to_thread(self.slices.save_meta, bck, name, meta)
+                await self._drop_outdated(smap, bck, name, old, meta)
             self.store.stats.add("ec.encode", attrs.size)
             return "ok"
         finally:
             f.close()
+
+    async def _drop_outdated(self, smap: Smap, bck: Bucket, name: str, old: Metafile | None, meta: Metafile) -> None:
+        """After the new generation is stored everywhere (never before: the old slices are the last
+        good copy until then), drop what the holders the placement moved out still keep. An
+        unreachable one keeps its stale slice: of an older generation than `meta`, so never
+        preferred by a restore (`core/ec.py::restore_plan` takes the newest)."""
+        gone = [t for t in outdated(old, meta, self.tid) if reachable(smap, t)]
+        if gone:
+            await asyncio.gather(*(self.peers.delete(url_of(smap, t, bck, name), bck) for t in gone))
+            self.store.stats.add("ec.stale.del", len(gone))
 
     async def _newest_elsewhere(self, smap: Smap, bck: Bucket, name: str) -> Metafile | None:
         """The newest metafile the other reachable targets hold for the object (None: none)."""

@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, replace
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import BinaryIO, Protocol
 
 import xxhash
@@ -102,6 +102,9 @@ class MountpathStore:
         self.atimes = Atimes(self.fqn)  # access times noted by GETs, written in batches
         self.stats = Counters()  # this mountpath's counters (ais_ray/stats)
         self.replicas: Replicas | None = None  # n-way mirror hooks (fs/mirror.py), set by the mountpath actor
+        # called (from any thread) after every object commit whose owt has redundancy (fs/write.py): the
+        # erasure coding of an EC bucket's new object (`ECServer.committed`), set by the mountpath actor
+        self.on_commit: Callable[[Bucket, str], None] | None = None
         for sub in (lom.CT_WORK, lom.CT_CHUNK):
             os.makedirs(os.path.join(self.path, sub), exist_ok=True)
 

@@ -85,6 +85,8 @@ def commit(store: MountpathStore, w: ObjWriter, bck: Bucket, name: str, owt: Owt
     store.stats.add(policy(owt).counter, out.size, label=str(bck))
     if store.replicas is not None:  # a mirrored bucket: the replicas are part of the commit (put-copies)
         out = store.replicas.after_commit(bck, name, out)
+    if store.on_commit is not None and policy(owt).redundancy:  # an EC bucket: its slices (every owt lands here)
+        store.on_commit(bck, name)
     return out
 
 

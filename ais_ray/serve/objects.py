@@ -16,10 +16,10 @@ from ais_ray.core.etl import check_query as check_etl_query
 from ais_ray.core.mpu import check_put as check_mpu_put
 from ais_ray.core.blob import parse_blob_chunk, parse_blob_workers
 from ais_ray.core.ec import standin
-from ais_ray.core.errors import ErrBadRequest
+from ais_ray.core.errors import ErrBadRequest, ErrTargetOffline
 from ais_ray.core import headers as H
 from ais_ray.core.names import Bucket, Provider, http_bucket, parse_uname, split_obj_path, validate_obj_name
-from ais_ray.core.smap import MountpathInfo
+from ais_ray.core.smap import FLAG_OFFLINE, MountpathInfo
 from ais_ray.serve.state import state
 from ais_ray.serve.wire import bucket_from, read_action
 
@@ -52,7 +52,11 @@ async def owner_mountpath(bck: Bucket, obj: str, method: str, *, origin: str = "
     props = await state().bucket_props(bck, origin=origin)
     smap, uname = await state().smap(), bck.uname(obj)
     reads = props.ec.enabled and method in ("GET", "HEAD")  # owner offline: a read is rebuilt elsewhere (core/ec.py)
-    return (standin(smap, uname) if reads else smap.owner(uname)).mountpath_for(uname)
+    tsi = standin(smap, uname) if reads else smap.owner(uname)
+    if tsi.flags & FLAG_OFFLINE:  # a mirror is local to its target: its copies went down with it
+        raise ErrTargetOffline(f'"{bck}/{obj}": its target {tsi.daemon_id} is offline (node lost); '
+                               f'not available until it returns')
+    return tsi.mountpath_for(uname)
 
 
 _DOC = "Redirects (307) to the owning target's data server, which serves the object."

@@ -36,6 +36,7 @@ COUNTERS: dict[str, str] = {
     "get.copied": "GETs sent by copying through Python instead of sendfile",
     "etl.inline": "objects transformed inline (GET with an ETL)",
     "etl.offline": "objects transformed by offline ETL jobs",
+    "ec.stale.del": "outdated slices/replicas dropped at holders a placement change moved out (after the re-encode)",
     "ec.restore": "objects restored from slices",
     "ec.degraded": "reads of an offline owner's objects rebuilt from slices by a stand-in (not kept)",
     "err.get": "failed GETs (not counting 404)",

@@ -222,19 +222,63 @@ def disrupt(c: Cluster, drill: str, rnd: random.Random) -> Disruption:
     return Disruption(drill, tid)
 
 
+def load_scale() -> float:
+    """How much slower than idle this machine is now: the 1-min load average per core, at least 1,
+    at most 6 (a wait scaled by it stays bounded on a shared, overloaded machine)."""
+    try:
+        per_core = os.getloadavg()[0] / (os.cpu_count() or 1)
+    except OSError:
+        return 1.0
+    return min(6.0, max(1.0, per_core))
+
+
+def scaled(seconds: float) -> float:
+    return seconds * load_scale()
+
+
+def _timeout(seconds: float) -> str:
+    return f"{int(seconds)}s"
+
+
 def restore(c: Cluster, d: Disruption) -> None:
+    """Undo the disruption: every step is tried even if one before it failed (the cluster is left as
+    whole as possible), each wait bounded and scaled by the machine's load (`scaled`); raises one
+    Fail naming every step that did not complete."""
+    errors: list[str] = []
+
+    def step(what: str, fn: Callable[[], object]) -> bool:
+        try:
+            fn()
+            return True
+        except (Fail, subprocess.TimeoutExpired, requests.RequestException, OSError) as exc:
+            errors.append(f"{what}: {exc}")
+            log(f"restore: {what} failed: {exc}")
+            return False
+
     if d.drill == "rmdisk":
         log(f"attach {d.tid} {d.mp}")
-        c.cli("storage", "mountpath", "attach", d.tid, d.mp)
-        c.cli("wait", "resilver", "--timeout", WAIT)
-        return
-    if d.killed:
-        log(f"revive {d.tid}")
-        c.revive(d.tid)
-        c.wait_smap(lambda s: not s.targets[d.tid].flags & FLAG_OFFLINE, f"{d.tid} back online", 600)  # slow on a loaded machine
-    log(f"stop-maintenance {d.tid}")
-    c.cli("cluster", "add-remove-nodes", "stop-maintenance", d.tid, "-y")
-    c.cli("wait", "rebalance", "--timeout", WAIT)
+        if step(f"attach {d.tid} {d.mp}", lambda: c.cli("storage", "mountpath", "attach", d.tid, d.mp)):
+            w = scaled(300)
+            step("wait resilver", lambda: c.cli("wait", "resilver", "--timeout", _timeout(w), timeout=w + 60))
+    else:
+        online = True
+        if d.killed:  # one new raylet (a second one advertising the same target would be a twin)
+            w = scaled(300)
+            log(f"revive {d.tid} (waiting up to {w:.0f}s for it, load x{load_scale():.1f})")
+            online = step(f"revive {d.tid}", lambda: c.revive(d.tid)) and step(
+                f"{d.tid} back online",
+                lambda: c.wait_smap(lambda s: not s.targets[d.tid].flags & FLAG_OFFLINE, f"{d.tid} back online", w))
+        if online:  # an offline node stays out of placement: its objects are not expected back on it
+            log(f"stop-maintenance {d.tid}")
+            if step(f"stop-maintenance {d.tid}",
+                    lambda: c.cli("cluster", "add-remove-nodes", "stop-maintenance", d.tid, "-y")):
+                w = scaled(300)
+                step("wait rebalance", lambda: c.cli("wait", "rebalance", "--timeout", _timeout(w), timeout=w + 60))
+        else:
+            errors.append(f"{d.tid} left in maintenance (offline): restart its node, then "
+                          f"'ais-ray cluster add-remove-nodes stop-maintenance {d.tid} -y'")
+    if errors:
+        raise Fail(f"restore of {d.drill} on {d.tid} incomplete: " + "; ".join(errors))
 
 
 @dataclass

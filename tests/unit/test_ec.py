@@ -11,7 +11,8 @@ import random
 import pytest
 import xxhash
 
-from ais_ray.core.ec import Metafile, RestorePlan, new_meta, parse_encode, place, reachable, restore_plan, standin
+from ais_ray.core.ec import (Metafile, RestorePlan, new_meta, outdated, parse_encode, place, reachable, restore_plan,
+                             standin)
 from ais_ray.core.errors import ErrBadRequest, ErrNoTarget, ErrObjNotFound
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket
@@ -198,3 +199,12 @@ def test_metafiles_walk_in_name_order(tmp_path: object) -> None:
     assert [n for n, _ in sl.metas(bck)] == ["a", "d/x", "d/y", "z"]
     assert [(n, m.replica_node) for n, m in sl.metas(bck, "d/")] == [("d/x", "t1"), ("d/y", "t1")]
     assert list(sl.metas(Bucket("other"))) == []
+
+
+def test_outdated_holders_after_a_placement_change() -> None:
+    old = _meta(1, 0, nodes={"t1": 0, "t2": 1, "t3": 2, "t4": 3})
+    new = _meta(2, 0, nodes={"t2": 0, "t3": 1, "t5": 2, "t1": 3})  # t2 owns it now; t4 is out
+    assert outdated(old, new, "t2") == ["t4"]
+    assert outdated(None, new, "t2") == []  # a first encode: nothing to drop
+    assert outdated(old, _meta(2, 0, nodes={"t9": 0, "t8": 1}), "t9") == ["t1", "t2", "t3", "t4"]
+    assert outdated(old, _meta(2, 0, nodes={"t8": 1}), "t1") == ["t2", "t3", "t4"]  # never the encoder itself

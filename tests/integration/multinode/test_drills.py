@@ -43,20 +43,31 @@ def healthy(c: MultiNode) -> None:
         {t: s.flags for t, s in smap.targets.items()}
 
 
+EC11 = "ec.enabled=true ec.data_slices=1 ec.parity_slices=1 ec.objsize_limit=0"
+MIRROR2 = "mirror.enabled=true mirror.copies=2"
+
+
 def test_ec_survives_node_loss(multinode: MultiNode) -> None:
     """t3's raylet SIGKILLed: the objects it owned are read back exact from slices (HEAD too) while it
-    is down, placement unchanged and nothing kept by the stand-ins; back, it serves its own again."""
+    is down, placement unchanged and nothing kept by the stand-ins; back, it serves its own again.
+    A mirror-only bucket (copies local to a target) cannot serve t3's objects meanwhile: a 503
+    naming the offline target, never a 404; its listing holds the rest; back, all are intact. A
+    bucket with both mirror and EC serves everything throughout."""
     c = multinode
-    bck = "ec-loss"
-    c.cli("create", f"ais://{bck}", "--props", "ec.enabled=true ec.data_slices=1 ec.parity_slices=1 ec.objsize_limit=0")
+    bck, mirrored, both = "ec-loss", "mirror-loss", "mirror-ec-loss"
+    c.cli("create", f"ais://{bck}", "--props", EC11)
+    c.cli("create", f"ais://{mirrored}", "--props", MIRROR2)
+    c.cli("create", f"ais://{both}", "--props", f"{MIRROR2} {EC11}")
     objs = {f"o{i:03d}": os.urandom(3000 + 97 * i) for i in range(30)}
     with requests.Session() as s:
-        for name, data in objs.items():
-            r = s.put(f"{c.endpoint}/v1/objects/{bck}/{name}", data=data, timeout=30)
-            assert r.status_code == 200, r.text
+        for b in (bck, mirrored, both):
+            for name, data in objs.items():
+                r = s.put(f"{c.endpoint}/v1/objects/{b}/{name}", data=data, timeout=30)
+                assert r.status_code == 200, r.text
     smap0 = c.smap()
     on_t3 = [n for n in objs if smap0.owner(f"ais/@#/{bck}/{n}").daemon_id == "t3"]
-    assert on_t3
+    mirror_on_t3 = [n for n in objs if smap0.owner(f"ais/@#/{mirrored}/{n}").daemon_id == "t3"]
+    assert on_t3 and mirror_on_t3
     c.kill_node("t3")
     try:
         c.wait_smap(lambda s: bool(s.targets["t3"].flags & FLAG_OFFLINE), "t3 offline", 60)
@@ -69,13 +80,25 @@ def test_ec_survives_node_loss(multinode: MultiNode) -> None:
             assert h.status_code == 200 and int(h.headers["Content-Length"]) == len(objs[on_t3[0]])
         for name in on_t3:  # rebuilt for the read, not kept: the lost owner's main stays the object
             assert all("/t3/" in p for p in c.copies(bck, name)), c.copies(bck, name)
+        with requests.Session() as s:
+            for name, data in objs.items():
+                r = s.get(f"{c.endpoint}/v1/objects/{both}/{name}", timeout=60)
+                assert r.status_code == 200 and r.content == data, (both, name, r.status_code, r.text[:200])
+                r = s.get(f"{c.endpoint}/v1/objects/{mirrored}/{name}", timeout=60)
+                if name in mirror_on_t3:
+                    assert r.status_code == 503 and "t3 is offline" in r.json()["message"], (name, r.status_code, r.text)
+                else:
+                    assert r.status_code == 200 and r.content == data, (mirrored, name, r.status_code)
+        assert names(drill_cluster(c), f"ais://{mirrored}") == sorted(set(objs) - set(mirror_on_t3))
     finally:
         c.start_node("t3")
         c.wait_smap(lambda s: not s.targets["t3"].flags & FLAG_OFFLINE, "t3 back online", 180)
     assert names(drill_cluster(c), f"ais://{bck}") == sorted(objs)  # each once: nothing kept elsewhere
-    for name in on_t3:
-        assert requests.get(f"{c.endpoint}/v1/objects/{bck}/{name}", timeout=60).content == objs[name]
-    c.cli("rmb", f"ais://{bck}")
+    for b in (bck, mirrored, both):
+        assert names(drill_cluster(c), f"ais://{b}") == sorted(objs)
+        for name, data in objs.items():
+            assert requests.get(f"{c.endpoint}/v1/objects/{b}/{name}", timeout=60).content == data, (b, name)
+        c.cli("rmb", f"ais://{b}")
     healthy(c)
 
 
@@ -106,6 +129,23 @@ def slices_follow_placement(c: MultiNode, bck: str) -> None:
             meta = _meta(ct_fqn(mp, Bucket(bck), CT_META, name))
             assert meta.generation == main.generation and os.path.exists(ct_fqn(mp, Bucket(bck), CT_EC, name)), \
                 (name, h.daemon_id, meta.generation, main.generation)
+    no_stale_slices(c, bck)
+
+
+def no_stale_slices(c: MultiNode, bck: str) -> None:
+    """On disk, every slice and metafile of `bck` is where the current placement puts one — the
+    owner's or a holder's HRW mountpath — of the main's generation, and belongs to a stored object."""
+    smap = c.smap()
+    for ct in (CT_EC, CT_META):
+        for fqn in glob.glob(os.path.join(c.data_dir, "t*", "mp*", "@ais", bck, ct, "*")):
+            name = os.path.basename(fqn)
+            uname = Bucket(bck).uname(name)
+            placed = smap.ranked_targets(uname, 3)
+            owner_meta = ct_fqn(placed[0].mountpath_for(uname).path, Bucket(bck), CT_META, name)
+            where = {ct_fqn(t.mountpath_for(uname).path, Bucket(bck), ct, name) for t in placed[int(ct == CT_EC):]}
+            assert fqn in where, f"stale {ct} of {name}: {fqn} (placement: {sorted(where)})"
+            own = fqn if ct == CT_META else ct_fqn(fqn[:fqn.index("/@ais/")], Bucket(bck), CT_META, name)
+            assert os.path.exists(owner_meta) and _meta(own).generation == _meta(owner_meta).generation, fqn
 
 
 def _meta(fqn: str) -> Metafile:
