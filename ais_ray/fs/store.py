@@ -134,8 +134,9 @@ class MountpathStore:
     def fqn(self, bck: Bucket, name: str) -> str:
         return lom.obj_fqn(self.path, bck, name)
 
-    def new_writer(self) -> ObjWriter:
-        return ObjWriter(os.path.join(self.path, lom.CT_WORK, uuid.uuid4().hex), self.fsync)
+    def new_writer(self, *, fsync: bool | None = None) -> ObjWriter:
+        """`fsync` False: the caller makes the work file durable itself (a group commit's one syncfs)."""
+        return ObjWriter(os.path.join(self.path, lom.CT_WORK, uuid.uuid4().hex), self.fsync if fsync is None else fsync)
 
     def commit(self, w: ObjWriter, bck: Bucket, name: str, attrs: ObjAttrs, *, bump_version: bool,
                if_absent: bool = False) -> ObjAttrs:
