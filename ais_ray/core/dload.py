@@ -75,6 +75,7 @@ class DlSpec:
     suffix: str = ""
     sync: bool = False
     created: float = 0.0
+    fsync: str = ""  # "object" | "batch" | "off"; "": the cluster's default (fs/write.py FSYNC_MODES)
 
     def count(self) -> int:
         """Items in the job; -1 when only a listing can tell (backend)."""
@@ -143,7 +144,7 @@ def parse_request(body: Mapping[str, Any], *, job_id: str, bck: Bucket, now: flo
     kind = DlKind(body["type"])
     common: dict[str, Any] = dict(id=job_id, kind=kind, bck=bck, timeout=timeout, conns=conns, bytes_per_hour=bph,
                                   headers=dict(body.get("headers") or {}), created=now,
-                                  description=str(body.get("description") or ""))
+                                  description=str(body.get("description") or ""), fsync=str(body.get("fsync") or ""))
     if kind is DlKind.SINGLE:
         link = normalize_link(body.get("link") or "")
         name = validate_obj_name(body.get("object_name") or obj_name_from_link(_link_path(link)))
@@ -269,7 +270,7 @@ def spec_to_json(spec: DlSpec) -> dict[str, Any]:
             "timeout": spec.timeout, "conns": spec.conns, "bytes_per_hour": spec.bytes_per_hour,
             "headers": dict(spec.headers), "objects": [list(o) for o in spec.objects], "template": spec.template,
             "subdir": spec.subdir, "src": spec.src.uname_prefix if spec.src else "", "prefix": spec.prefix,
-            "suffix": spec.suffix, "sync": spec.sync, "created": spec.created}
+            "suffix": spec.suffix, "sync": spec.sync, "created": spec.created, "fsync": spec.fsync}
 
 
 def spec_from_json(d: Mapping[str, Any]) -> DlSpec:
@@ -278,4 +279,4 @@ def spec_from_json(d: Mapping[str, Any]) -> DlSpec:
         timeout=d["timeout"], conns=d["conns"], bytes_per_hour=d["bytes_per_hour"], headers=d["headers"],
         objects=tuple((n, link) for n, link in d["objects"]), template=d["template"], subdir=d["subdir"],
         src=bucket_from_key(d["src"]) if d["src"] else None, prefix=d["prefix"], suffix=d["suffix"],
-        sync=d["sync"], created=d["created"])
+        sync=d["sync"], created=d["created"], fsync=d.get("fsync", ""))

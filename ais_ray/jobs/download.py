@@ -122,7 +122,8 @@ class DownloadRunner:
             self._batch, conc = BATCH, MP_CONCURRENCY
         rate = spec.bytes_per_hour / 3600 / (n_t * n_mp) if spec.bytes_per_hour else 0.0
         ranged = not spec.conns and not rate and not spec.headers  # parallel ranges would break a limit
-        self.ctx = DlJobCtx(spec.id, spec.bck, spec.timeout, conc, rate, tuple(sorted(spec.headers.items())), ranged)
+        self.ctx = DlJobCtx(spec.id, spec.bck, spec.timeout, conc, rate, tuple(sorted(spec.headers.items())), ranged,
+                            spec.fsync)
 
     kind = "download"
 

@@ -272,6 +272,7 @@ class DlBody(_Msg):
     suffix: str = ""
     synchronize: bool = False
     sync: bool = False
+    fsync: Literal["object", "batch", "off", ""] = ""  # ais-ray: commit durability (fs/write.py group commit)
 
 
 class DlIdMsg(_Msg):

@@ -268,3 +268,25 @@ def test_large_objects_are_read_as_parallel_ranges(cluster: LocalCluster, src: S
     while not no_work_files(cluster) or glob.glob(os.path.join(cluster.data_dir, "*", "*", "%ch", "*")):
         assert time.monotonic() < deadline, "work or chunk files left behind"
         time.sleep(0.1)
+
+
+@pytest.mark.parametrize("mode", ["batch", "object", "off"])
+def test_fsync_modes_store_every_small_object(cluster: LocalCluster, src: Src, mode: str) -> None:
+    """Group commit ("batch"), per-object fsync and none: each job's objects are all complete and readable."""
+    bodies = {f"g{i:03d}": os.urandom(1000 + i) for i in range(120)}
+    for n, b in bodies.items():
+        src.put(f"{mode}/{n}", b)
+    bck = new_bucket()
+    job = start(cluster, type="range", bucket={"name": bck}, template=src.url(f"{mode}/g{{000..119}}"), fsync=mode)
+    st = wait(cluster, job)
+    assert st["finished_cnt"] == 120 and st["error_cnt"] == 0, st
+    assert names(cluster, bck) == sorted(bodies)
+    for n in ("g000", "g077", "g119"):
+        assert get(cluster, bck, n).content == bodies[n]
+    assert no_work_files(cluster)
+
+
+def test_bad_fsync_mode_is_400(cluster: LocalCluster, src: Src) -> None:
+    r = requests.post(f"{cluster.endpoint}/v1/download",
+                      json={"type": "single", "bucket": {"name": new_bucket()}, "link": src.url("x"), "fsync": "never"})
+    assert r.status_code == 400 and "fsync" in r.text
