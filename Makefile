@@ -17,6 +17,7 @@ setup: $(VENV)/.installed
 setup-test: setup
 	scripts/install-node-tools.sh
 	scripts/install-prometheus.sh
+	scripts/install-rclone.sh
 
 PORT     ?= 8080
 DATA_DIR ?=

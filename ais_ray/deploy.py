@@ -23,7 +23,8 @@ from typing import Any
 import ray
 import requests
 
-from ais_ray.actors.proxy import PROXY_NAME, PROXY_RESOURCE, ProxyActor
+from ais_ray.actors.proxy import PROXY_RESOURCE, ProxyActor
+from ais_ray.core.nodes import PROXY_NAME
 from ais_ray.actors.target import NAMESPACE, TargetActor, actor_options, target_actor_name
 from ais_ray.core.errors import ErrBadRequest
 from ais_ray.core.nodes import JoinPolicy, target_resource

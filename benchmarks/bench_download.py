@@ -73,8 +73,10 @@ class Row:
     nbytes: int = 0
     seconds: float = 0.0
     rss: int = 0
-    cpu_s: float = 0.0
-    src_cpu_s: float = 0.0
+    cpu_s: float = 0.0  # ais-ray: net of each process's idle CPU (ProcUse.cpu_net_s); a peer: all of its own
+    cpu_user_s: float = 0.0
+    cpu_sys_s: float = 0.0
+    src_cpu_s: float = 0.0  # the source's CPU serving this row, net of its idle rate
     ok: bool = False
     note: str = ""
     load1: float = 0.0
@@ -148,8 +150,10 @@ class Bench:
         files = [e async for e in self.c.list_objects(bck, props="name,size", flags=1)]
         row.count, row.nbytes = len(files), sum(int(e.get("s", 0)) for e in files)
         row.rss = sum(uses[lb].rss_peak for lb in AIS_LABELS)
-        row.cpu_s = sum(uses[lb].cpu_s for lb in AIS_LABELS)
-        row.src_cpu_s = sum(uses[lb].cpu_s for lb in SRC_LABELS[cell.source])
+        row.cpu_s = sum(uses[lb].cpu_net_s for lb in AIS_LABELS)
+        row.cpu_user_s = sum(uses[lb].cpu_user_s for lb in AIS_LABELS)
+        row.cpu_sys_s = sum(uses[lb].cpu_sys_s for lb in AIS_LABELS)
+        row.src_cpu_s = sum(uses[lb].cpu_net_s for lb in SRC_LABELS[cell.source])
         errors = st.get("error_cnt", 0)
         row.ok = not row.note and errors == 0 and row.count == ds.count and row.nbytes == ds.nbytes
         if not row.ok and not row.note:
@@ -158,7 +162,8 @@ class Bench:
         row.extra = {"job": jid, "finished_cnt": st.get("finished_cnt"), "started_time": st.get("started_time"),
                      "finished_time": st.get("finished_time"),
                      "rss_peak": {lb: uses[lb].rss_peak for lb in AIS_LABELS},
-                     "cpu_s": {lb: round(uses[lb].cpu_s, 2) for lb in AIS_LABELS}}
+                     "cpu_s": {lb: round(uses[lb].cpu_s, 2) for lb in AIS_LABELS},
+                     "idle_cpu_s": {lb: round(uses[lb].cpu_s - uses[lb].cpu_net_s, 2) for lb in AIS_LABELS}}
         await self.c.download.remove(jid)
         await self.c.destroy_bucket(bck)
         return row
@@ -179,7 +184,8 @@ class Bench:
         with self.sampler.phase(f"{self.seq} {cell.title} {peer.label}", SRC_LABELS[cell.source]) as uses:
             run = await asyncio.to_thread(run_measured, argv, env, timeout, str(work))
         row.seconds, row.rss, row.cpu_s = run.seconds, run.maxrss, run.cpu_s
-        row.src_cpu_s = sum(uses[lb].cpu_s for lb in SRC_LABELS[cell.source])
+        row.cpu_user_s, row.cpu_sys_s = run.user_s, run.sys_s
+        row.src_cpu_s = sum(uses[lb].cpu_net_s for lb in SRC_LABELS[cell.source])
         row.count, row.nbytes = await asyncio.to_thread(tree_size, str(dest))
         row.ok = not run.timed_out and run.returncode == 0 and row.count == ds.count and row.nbytes == ds.nbytes
         if run.timed_out:
@@ -199,6 +205,11 @@ class Bench:
         peers = s3_peers(eq, cell.ds) if cell.source == "s3" else http_peers(eq)
         half = (len(peers) + 1) // 2
         plan: list[Any] = [ais[0], *peers[:half], ais[1], *peers[half:], *ais[2:]]
+        for rep in range(self.ns.repeat):  # every row `repeat` times, the order rotated each time
+            shift = rep * max(1, len(plan) // self.ns.repeat)
+            await self._run_plan(cell, plan[shift:] + plan[:shift])
+
+    async def _run_plan(self, cell: Cell, plan: list[Any]) -> None:
         for item in plan:
             if isinstance(item, Peer):
                 row = await self.peer_row(cell, item)
@@ -210,23 +221,37 @@ class Bench:
 
 
 # ---- report ----------------------------------------------------------------------------------
+def medians(rows: list[Row]) -> list[tuple[Row, list[Row]]]:
+    """Each label's median run (by objects/s; a failed run if any failed) with all its runs, in first-seen order."""
+    runs: dict[str, list[Row]] = {}
+    for r in rows:
+        runs.setdefault(r.label, []).append(r)
+    out = []
+    for same in runs.values():
+        bad = [r for r in same if not r.ok]
+        out.append((bad[0] if bad else sorted(same, key=lambda r: r.obj_s)[len(same) // 2], same))
+    return out
+
+
 def best(rows: list[Row], tool: str) -> Row | None:
-    ok = [r for r in rows if r.tool == tool and r.ok]
+    ok = [m for m, _ in medians(rows) if m.tool == tool and m.ok]
     return max(ok, key=lambda r: r.obj_s) if ok else None
 
 
 def render_cell(cell: Cell) -> str:
     top = best(cell.rows, "peer")
     rows = []
-    for r in cell.rows:
+    for r, runs in medians(cell.rows):
         if r.ok:
             vs = f"{r.obj_s / top.obj_s:.2f}×" if top else "—"
-            rows.append([r.label, f"{r.obj_s:,.1f}", f"{r.mib_s:,.1f}", f"{r.seconds:.2f}", f"{r.rss / MIB:,.0f}",
-                         f"{r.cpu_s:.1f}", f"{r.src_cpu_s:.1f}", vs])
+            spread = f"{min(x.obj_s for x in runs):,.0f}–{max(x.obj_s for x in runs):,.0f}" if len(runs) > 1 else "—"
+            rows.append([r.label, f"{r.obj_s:,.1f}", spread, f"{r.mib_s:,.1f}", f"{r.seconds:.2f}", f"{r.rss / MIB:,.0f}",
+                         f"{r.cpu_user_s:.1f} / {r.cpu_sys_s:.1f}", f"{r.cpu_s:.1f}", f"{r.src_cpu_s:.1f}", vs])
         else:
-            rows.append([r.label, "—", "—", f"{r.seconds:.2f}" if r.seconds else "—",
-                         f"{r.rss / MIB:,.0f}" if r.rss else "—", "—", "—", r.note[:120]])
-    head = ["tool", "objects/s", "MiB/s", "wall s", "peak RSS MiB", "CPU s", "source CPU s", "× best peer"]
+            rows.append([r.label, "—", "—", "—", f"{r.seconds:.2f}" if r.seconds else "—",
+                         f"{r.rss / MIB:,.0f}" if r.rss else "—", "—", "—", "—", r.note[:120]])
+    head = ["tool", "objects/s (median)", "min–max", "MiB/s", "wall s", "peak RSS MiB", "CPU user / sys s",
+            "CPU s, net of idle", "source CPU s", "× best peer"]
     loads = [r.load1 for r in cell.rows if r.load1]
     load = f"1-min load average {min(loads):.1f}–{max(loads):.1f}" if loads else ""
     return f"#### {cell.title}\n\n{markdown_table(head, rows)}\n\n{load}\n"
@@ -234,7 +259,7 @@ def render_cell(cell: Cell) -> str:
 
 def goal_line(cell: Cell, metric: str) -> str:
     top, ais = best(cell.rows, "peer"), best(cell.rows, "ais-ray")
-    default = next((r for r in cell.rows if r.tool == "ais-ray" and r.ok), None)
+    default = next((m for m, _ in medians(cell.rows) if m.tool == "ais-ray" and m.ok), None)
     if top is None or ais is None:
         return f"Goal ({metric} ≥ best peer): not measured (a row is missing)."
     value = (lambda r: r.obj_s) if metric == "objects/s" else (lambda r: r.mib_s)
@@ -299,6 +324,7 @@ def main(argv: list[str] | None = None) -> None:
                 procs = {**pids, "s3rver": s3.pid, "link-proxy": proxy.pid, "httpsrc": http.pid}
                 sampler = ProcSampler({k: v for k, v in procs.items() if v}, interval=POLL_S).start()
                 idle = {lb: v[0] for lb, v in sampler.sample().items()}
+                idle_cps = sampler.measure_idle(5.0)  # what each process spends asked nothing: subtracted
                 endpoints = {"http": http.endpoint, "s3": proxy.endpoint}
                 try:
                     cells = asyncio.run(run_all(ns, tmp, cluster, sampler, endpoints, http, proxy, sets))
@@ -310,10 +336,12 @@ def main(argv: list[str] | None = None) -> None:
     info["seconds"] = round(time.monotonic() - t_start)
     info["loadavg_at_end"] = os.getloadavg()
     idle_mib = sum(idle[lb] for lb in AIS_LABELS) / MIB
+    idle_ms = 1000 * sum(idle_cps.get(lb, 0.0) for lb in AIS_LABELS)
     text = render(cells, sets) + (f"\nais-ray's 6 processes (2 targets + 4 mountpaths) held {idle_mib:,.0f} MiB "
-                                  f"RSS when idle, before the first job.\n")
+                                  f"RSS when idle, before the first job, and spent {idle_ms:.0f} ms of CPU per second "
+                                  f"doing nothing asked of them: subtracted from each row's net CPU.\n")
     print(text)
-    publish("bench_download", info, {"machine": info, "idle_rss": idle, "cells": [
+    publish("bench_download", info, {"machine": info, "idle_rss": idle, "idle_cpu_per_s": idle_cps, "cells": [
         {"title": c.title, "source": c.source, "set": asdict(c.ds), "rate": c.rate,
          "rows": [asdict(r) | {"obj_s": r.obj_s, "mib_s": r.mib_s} for r in c.rows]} for c in cells]}, text)
 
@@ -331,10 +359,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tmp", default="/tmp", help="parent of the temp dir: the filesystem under test")
     p.add_argument("--keep", action="store_true", help="keep the temp dir")
     p.add_argument("--no-fsync", action="store_true", help="`ais-ray up --no-fsync` (the peers never fsync)")
+    p.add_argument("--repeat", type=int, default=None,
+                   help="runs of every row, the order rotated each time; the median is shown with min–max (default 3; "
+                        "quick 1)")
     ns = p.parse_args(argv)
     ns.rates = [r * MIB for r in (ns.rates if ns.rates is not None else [0, 20])]
     ns.budget = ns.budget or (240 if ns.quick else 1500)
     ns.row_timeout = ns.row_timeout or (40 if ns.quick else 150)
+    ns.repeat = max(1, ns.repeat or (1 if ns.quick else 3))
     return ns
 
 

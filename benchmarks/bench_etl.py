@@ -21,11 +21,13 @@ cores of the 2-core machine this was written on). Goals: identity ≥ 0.8 × cop
 from __future__ import annotations
 
 import argparse
+import atexit
 import asyncio
 import hashlib
 import multiprocessing
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -150,6 +152,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     sets = QUICK_SETS if args.quick else FULL_SETS
+    # killed (timeout, Ctrl-C): unwind through the finally blocks, so the cluster and Ray go down
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     work = Path(tempfile.mkdtemp(prefix="bench-etl-"))
     info = machine_info(str(work))
     started = time.monotonic()
@@ -168,6 +172,7 @@ def main() -> None:
                 print(f"cluster did not start, once more: {str(exc)[:200]}", file=sys.stderr)
         import ray
 
+        atexit.register(ray.shutdown)
         ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
         for ds in sets:
             peers: dict[str, dict[str, float]] = {"ray-data": {}, "mp": {}}

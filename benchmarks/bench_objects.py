@@ -41,7 +41,7 @@ from ais_ray.core.names import Bucket
 from ais_ray.core.sizes import parse_size
 
 import diskraw
-from clients import AisClientDriver, PlainClient, SdkDriver, timed_pool
+from clients import AisClientDriver, PlainClient, PlainRequests, SdkDriver, timed_pool
 from common import MIB, ProcSampler, ais_cluster, machine_info, median_run, summarize, write_json
 from report import render
 
@@ -129,6 +129,8 @@ class Bench:
                          ("get_large", self.large), ("get_large_cold", self.large)):
             todo = [s for s in setups if (s.put if op.startswith("put") else s.get) and
                     (s.evict_large or not op.endswith("cold"))]
+            if not todo:  # no setup can evict (bench_s3.py): no cold GET row
+                continue
             runs: dict[str, list[Any]] = {s.name: [] for s in todo}
             for i in range(self.runs_of(op)):
                 for s in todo[i % len(todo):] + todo[:i % len(todo)]:
@@ -153,6 +155,9 @@ class Bench:
             url, plain_pid = await stack.enter_async_context(plain_server(plain_dir, fsync))
             plain = PlainClient(url)
             stack.push_async_callback(plain.close)
+            r_url, redirect_pid = await stack.enter_async_context(plain_server("", fsync, redirect_to=url))
+            plain307 = PlainClient(r_url)
+            stack.push_async_callback(plain307.close)
             self.log(f"ais-ray up{tag} ...")
             cluster = stack.enter_context(ais_cluster(os.path.join(self.root, "ais" + tag.replace(" --", "-")), fsync=fsync))
             pids = cluster.pids()
@@ -168,31 +173,49 @@ class Bench:
                 Setup("plain server" + tag, ["plain server"], lambda o: plain.put_file(o.name, o.path),
                       lambda o: plain.get(o.name, o.size),
                       (lambda: diskraw.evict_tree(os.path.join(plain_dir, "large"))) if fsync else None),
+                Setup("plain server" + tag + " (307)", ["plain redirector", "plain server"], None,
+                      lambda o: plain307.get(o.name, o.size),
+                      (lambda: diskraw.evict_tree(os.path.join(plain_dir, "large"))) if fsync else None),
                 Setup(f"ais-ray{tag} (AisClient)", list(pids), lambda o: drv.put_file(o.name, o.path),
                       lambda o: drv.get(o.name, o.size), lambda: _evict_objects(mountpaths, bck, self.large)),
+                Setup(f"ais-ray{tag} (AisClient, direct GET)", list(pids), None,
+                      lambda o: drv.get_direct(o.name, o.size), lambda: _evict_objects(mountpaths, bck, self.large)),
             ]
             if sdk:
                 sd = SdkDriver(cluster.endpoint, sdk_bck.name, self.args.concurrency)
                 stack.callback(sd.close)
                 sd.create_bucket()
+                preq, preq307 = PlainRequests(url, self.args.concurrency), PlainRequests(r_url, self.args.concurrency)
+                stack.callback(preq.close)
+                stack.callback(preq307.close)
                 setups += [
+                    Setup("plain server" + tag + " (requests)", ["plain server"],
+                          lambda o: preq.put_file("req-" + o.name, o.path), lambda o: preq.get("req-" + o.name, o.size),
+                          (lambda: diskraw.evict_tree(os.path.join(plain_dir, "req-large"))) if fsync else None),
+                    Setup("plain server" + tag + " (307, requests)", ["plain redirector", "plain server"], None,
+                          lambda o: preq307.get("req-" + o.name, o.size),
+                          (lambda: diskraw.evict_tree(os.path.join(plain_dir, "req-large"))) if fsync else None),
                     Setup(f"ais-ray{tag} (SDK)", list(pids), lambda o: sd.put(o.name, o.path),
                           lambda o: sd.get(o.name, o.size), lambda: _evict_objects(mountpaths, sdk_bck, self.large)),
                     Setup(f"ais-ray{tag} (SDK, direct GET)", list(pids), None, lambda o: sd.get(o.name, o.size, direct=True),
                           lambda: _evict_objects(mountpaths, sdk_bck, self.large)),
                 ]
-            sampler = ProcSampler({**pids, "plain server": plain_pid, CLIENT: os.getpid()}, solo={CLIENT}).start()
+            sampler = ProcSampler({**pids, "plain server": plain_pid, "plain redirector": redirect_pid, CLIENT: os.getpid()}, solo={CLIENT}).start()
             stack.callback(sampler.stop)
             await self.compare(setups, sampler)
             self.log("ais-ray down ...")
 
 
 @asynccontextmanager
-async def plain_server(d: str, fsync: bool) -> AsyncIterator[tuple[str, int]]:
-    """The baseline server in its own process, over `d` (removed afterwards): (URL, pid)."""
-    os.makedirs(d)
-    proc = subprocess.Popen([sys.executable, PLAIN_SERVER, "--dir", d, *([] if fsync else ["--no-fsync"])],
-                            stdout=subprocess.PIPE, text=True)
+async def plain_server(d: str, fsync: bool, redirect_to: str = "") -> AsyncIterator[tuple[str, int]]:
+    """The baseline server in its own process, over `d` (removed afterwards): (URL, pid).
+    With `redirect_to`: the redirecting peer instead, 307 to that server (`d` unused)."""
+    if redirect_to:
+        argv = ["--redirect-to", redirect_to]
+    else:
+        os.makedirs(d)
+        argv = ["--dir", d, *([] if fsync else ["--no-fsync"])]
+    proc = subprocess.Popen([sys.executable, PLAIN_SERVER, *argv], stdout=subprocess.PIPE, text=True)
     try:
         url = (await asyncio.to_thread(proc.stdout.readline) if proc.stdout else "").strip()
         if not url:
@@ -205,7 +228,8 @@ async def plain_server(d: str, fsync: bool) -> AsyncIterator[tuple[str, int]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        shutil.rmtree(d, ignore_errors=True)
+        if not redirect_to:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def _evict_objects(mountpaths: list[str], bck: Bucket, objs: list[Obj]) -> None:
@@ -245,15 +269,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
+def run_bench(name: str, argv: list[str] | None, make: Callable[[argparse.Namespace, str], Bench],
+              run: Callable[[Bench], Awaitable[None]],
+              report: Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]) -> int:
+    """Sources in a temp dir, `run` the bench, print `report`'s tables, keep the JSON (bench_s3.py too)."""
     args = parse_args(argv)
     root = tempfile.mkdtemp(prefix="ais-bench-", dir=args.tmp)
     info = machine_info(root)
     t0 = time.monotonic()
     try:
-        b = Bench(args, root)
+        b = make(args, root)
         b.log(f"sources ready in {root}")
-        asyncio.run(run_all(b))
+        asyncio.run(run(b))
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -261,10 +288,14 @@ def main(argv: list[str] | None = None) -> int:
     info["loadavg_at_end"] = os.getloadavg()
     out = {"command": " ".join(["python", *sys.argv]), "args": vars(args), "machine": info, "results": b.results,
            "usage": b.usage, "notes": b.notes}
-    out["markdown"], out["goal"] = render(out)
+    out["markdown"], out["goal"] = report(out)
     print(out["markdown"])
-    print(f"\n(json: {write_json('bench_objects', out)})")
+    print(f"\n(json: {write_json(name, out)})")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_bench("bench_objects", argv, Bench, run_all, render)
 
 
 if __name__ == "__main__":

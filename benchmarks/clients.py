@@ -89,6 +89,45 @@ class PlainClient:
         return await get_discard(self.session, f"{self.url}/{quote(name)}", size)
 
 
+# ---- the plain server through `requests` on a thread pool: the SDK's own HTTP stack ---------------
+class PlainRequests:
+    """What the SDK rows are fairly compared with: the same `requests` session settings, the same
+    threads, the same 1 MiB `iter_content` reads, the same file-object PUT body — only the server
+    differs (a plain file server, or the redirecting peer in front of it)."""
+
+    def __init__(self, url: str, concurrency: int) -> None:
+        import requests
+
+        self.url = url.rstrip("/")
+        self.session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=concurrency, pool_maxsize=concurrency)
+        self.session.mount("http://", adapter)
+        self.pool = ThreadPoolExecutor(concurrency)
+
+    def close(self) -> None:
+        self.pool.shutdown()
+        self.session.close()
+
+    def _get(self, name: str, size: int) -> int:
+        with self.session.get(f"{self.url}/{quote(name)}", stream=True, timeout=(10, 300)) as r:
+            r.raise_for_status()
+            n = sum(len(c) for c in r.iter_content(CHUNK))
+        if n != size:
+            raise ShortRead(f"GET {name}: {n} of {size} bytes")
+        return n
+
+    def _put(self, name: str, path: str) -> int:
+        with open(path, "rb") as f:
+            self.session.put(f"{self.url}/{quote(name)}", data=f, timeout=(10, 300)).raise_for_status()
+        return os.path.getsize(path)
+
+    async def get(self, name: str, size: int) -> int:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, self._get, name, size)
+
+    async def put_file(self, name: str, path: str) -> int:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, self._put, name, path)
+
+
 # ---- ais-ray through AisClient (aiohttp, follows the 307) -------------------------------------
 class AisClientDriver:
     def __init__(self, client: AisClient, bck: Bucket) -> None:
@@ -102,6 +141,11 @@ class AisClientDriver:
         # AisClient.get_bytes would buffer the object and get_to_file would add a disk write:
         # the same session and URL, read and dropped like the plain server's
         url = self.c.url(f"objects/{self.bck.name}/{quote(name)}")
+        return await get_discard(self.c.session, url, size, params={"provider": self.bck.provider.value})
+
+    async def get_direct(self, name: str, size: int) -> int:
+        """AisClient's own GET path: the owner mountpath's URL from client-side HRW, one request."""
+        url = await self.c.object_url(self.bck, name)
         return await get_discard(self.c.session, url, size, params={"provider": self.bck.provider.value})
 
 

@@ -33,6 +33,8 @@ class ToolRun:
     returncode: int
     timed_out: bool
     output_tail: str
+    user_s: float = 0.0
+    sys_s: float = 0.0
 
 
 def run_measured(argv: list[str], env: dict[str, str], timeout: float, cwd: str) -> ToolRun:
@@ -72,7 +74,8 @@ def run_measured(argv: list[str], env: dict[str, str], timeout: float, cwd: str)
             maxrss = int(f.read().split()[-1]) * 1024
     except (OSError, ValueError, IndexError):
         maxrss = 0
-    return ToolRun(seconds, maxrss, ru.ru_utime + ru.ru_stime, p.returncode, state["killed"], tail)
+    return ToolRun(seconds, maxrss, ru.ru_utime + ru.ru_stime, p.returncode, state["killed"], tail,
+                   ru.ru_utime, ru.ru_stime)
 
 
 def tree_size(path: str) -> tuple[int, int]:

@@ -8,6 +8,11 @@ place: the least a durable upload costs, with none of ais-ray's metadata, checks
 loop (it is built for fault injection), not sendfile.
 
     python benchmarks/plainserver.py --dir D [--port 0] [--no-fsync]   # prints its URL first
+    python benchmarks/plainserver.py --redirect-to URL [--port 0]      # the redirecting peer
+
+`--redirect-to` is the fair peer of any redirecting design (ais-ray's API answers a 307 to the
+owning mountpath): a server that answers every request with a 307 to the same path on URL,
+from memory, in a process of its own: two requests per object, like ais-ray's API path.
 """
 
 from __future__ import annotations
@@ -73,8 +78,20 @@ class PlainFiles:
         f.close()  # type: ignore[attr-defined]
 
 
+class Redirector:
+    def __init__(self, to: str) -> None:
+        self.to = to.rstrip("/")
+        self.app = web.Application()
+        for method in ("GET", "HEAD", "PUT"):
+            self.app.router.add_route(method, "/{path:.+}", self.redirect)
+
+    async def redirect(self, req: web.Request) -> web.Response:
+        raise web.HTTPTemporaryRedirect(self.to + req.raw_path)
+
+
 async def _main(ns: argparse.Namespace) -> None:
-    runner = web.AppRunner(PlainFiles(ns.dir, fsync=not ns.no_fsync).app, access_log=None, handle_signals=False)
+    app = Redirector(ns.redirect_to).app if ns.redirect_to else PlainFiles(ns.dir, fsync=not ns.no_fsync).app
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, ns.host, ns.port, backlog=1024, reuse_address=True)
     await site.start()
@@ -89,8 +106,12 @@ async def _main(ns: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dir", required=True)
+    p.add_argument("--dir")
+    p.add_argument("--redirect-to", default="", help="answer every request with a 307 to this URL + its path")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--no-fsync", action="store_true")
-    asyncio.run(_main(p.parse_args()))
+    ns = p.parse_args()
+    if not (ns.dir or ns.redirect_to):
+        p.error("one of --dir or --redirect-to is required")
+    asyncio.run(_main(ns))

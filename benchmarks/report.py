@@ -49,7 +49,7 @@ def throughput_table(out: dict[str, Any]) -> str:
             text = f"{r['mib_s']:,.0f} MiB/s"
             if op.endswith("small"):
                 text = f"{r['obj_s']:,.0f} obj/s, {text}"
-            if not setup.startswith(PLAIN):
+            if setup not in (PLAIN, f"{PLAIN} --no-fsync"):
                 text += f" ({ratio(r['mib_s'], (_base(setup, op, results) or {}).get('mib_s'))})"
             row.append(text)
         rows.append(row)
@@ -121,6 +121,34 @@ def goal(out: dict[str, Any]) -> dict[str, Any]:
     return g
 
 
+# issue 16's goals: (row, op, peer, at least); "(307)" is the redirecting plain server, the fair
+# peer of any redirecting design (two requests per object). Each row is compared with a plain
+# peer, with the client's own HTTP stack: aiohttp rows against the aiohttp-read plain server, SDK
+# rows against the same server read through `requests` on the same threads ("(requests)")
+DATA_PATH_GOALS = (
+    ("ais-ray (AisClient)", "get_small", PLAIN, 0.75),
+    ("ais-ray (SDK)", "get_small", f"{PLAIN} (requests)", 0.75),
+    ("ais-ray (AisClient)", "get_small", f"{PLAIN} (307)", 0.95),
+    ("ais-ray (SDK)", "get_small", f"{PLAIN} (307, requests)", 0.95),
+    ("ais-ray (SDK, direct GET)", "get_small", f"{PLAIN} (requests)", 1.0),
+    ("ais-ray (AisClient, direct GET)", "get_small", PLAIN, 1.0),
+    ("ais-ray (SDK)", "put_small", f"{PLAIN} (requests)", 0.7),
+    ("ais-ray (AisClient)", "put_small", PLAIN, 1.0),
+    ("ais-ray (AisClient)", "get_large", PLAIN, 0.9),
+)
+
+
+def data_path_goals(out: dict[str, Any]) -> list[dict[str, Any]]:
+    res, heads = out["results"], _op_heads(out["args"])
+    rows = []
+    for setup, op, peer, want in DATA_PATH_GOALS:
+        a, b = res.get(setup, {}).get(op), res.get(peer, {}).get(op)
+        x = round(a["mib_s"] / b["mib_s"], 3) if a and b and b["mib_s"] else None
+        rows.append({"setup": setup, "op": heads[op], "peer": peer, "goal": want, "ratio": x,
+                     "met": x is not None and x >= want})
+    return rows
+
+
 def render(out: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     m, a, g = out["machine"], out["args"], goal(out)
     load = lambda xs: ", ".join(f"{x:.1f}" for x in xs)  # noqa: E731
@@ -151,5 +179,12 @@ def render(out: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     lines.append(f"Memory flat (no ais-ray process grows by ≥ {FLAT_FRACTION:g} × {_size(a['large_size'])} within a large "
                  f"PUT/GET): {'yes' if g['memory_flat'] else 'NO'} (largest growth {g['max_growth_bytes'] / MIB:,.0f} MiB: "
                  f"{g['max_growth_process'] or '-'} during {g['max_growth_phase'] or '-'}).")
+    g["data_path"] = data_path_goals(out)
+    lines += ["", "Issue 16's goals (median runs):", "",
+              markdown_table(["setup", "op", "× peer", "goal", "measured", "status"],
+                             [[r["setup"], r["op"], _short(r["peer"]), f"≥ {r['goal']}",
+                               "—" if r["ratio"] is None else f"{r['ratio']:.2f}×",
+                               "not measured" if r["ratio"] is None else ("met" if r["met"] else "NOT met")]
+                              for r in g["data_path"]]), ""]
     lines += [f"Note: {n}" for n in dict.fromkeys(out.get("notes", ()))]
     return "\n".join(lines), g

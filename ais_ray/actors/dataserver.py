@@ -12,7 +12,7 @@ import logging
 import os
 import socket
 import time
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterable, Awaitable, Callable
 
 from aiohttp import web
 
@@ -26,18 +26,19 @@ from ais_ray.actors.objcopy import ObjCopier
 from ais_ray.auth.gate import authorize, cluster_secret
 from ais_ray.backends.base import RemoteObj
 from ais_ray.core import headers as H
+from ais_ray.core import mpu as mpu_wire
 from ais_ray.core import params
 from ais_ray.core.auth import Claims
 from ais_ray.core.blob import blob_source
 from ais_ray.core.copy import present_only
 from ais_ray.core.bmd import RemoteRef, remote_of
 from ais_ray.core.etl import check_query as check_etl_query
-from ais_ray.core.errors import AisError, ErrBadRequest, ErrObjNotFound, ErrUnsupported, error_body
+from ais_ray.core.errors import AisError, ErrBadRequest, ErrObjNotFound, error_body
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name
 from ais_ray.core.owt import OWT_HEADER, Owt, put_owt
 from ais_ray.core.ranges import parse_range
-from ais_ray.actors.mpu import MpuServer
+from ais_ray.actors.mpu import MpuServer, body_size
 from ais_ray.fs.atime import FLUSH_EVERY as ATIME_FLUSH_EVERY
 from ais_ray.fs.write import write_stream
 from ais_ray.stats import Counters
@@ -154,6 +155,7 @@ class DataServer:
         self.app.router.add_route("GET", OBJ_ROUTE, self.get_object)
         self.app.router.add_route("HEAD", OBJ_ROUTE, self.head_object)
         self.app.router.add_route("DELETE", OBJ_ROUTE, self.delete_object)
+        self.app.router.add_route("POST", OBJ_ROUTE, self.object_action)  # native multipart (actors/mpu.py)
         self.app.router.add_get("/v1/health", self.health)
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -164,7 +166,7 @@ class DataServer:
         self.copier = ObjCopier(ctx, self.cold, lambda: self.url, self.etl, self.ec)
         self.mover = Mover(ctx, self.copier, lambda: self.url)
         self.ec.register(self.app)
-        self.mpu = MpuServer(ctx)  # multipart uploads (the S3 API's): internal /v1/mpu/ routes
+        self.mpu = MpuServer(ctx, self._commit_put)  # multipart uploads and appends; internal /v1/mpu/ routes
         self.mpu.register(self.app)
         self._atime_task: asyncio.Future[None] | None = None
 
@@ -177,6 +179,7 @@ class DataServer:
         await site.start()
         self.url = f"http://{host}:{sock.getsockname()[1]}"
         self._atime_task = asyncio.ensure_future(self._flush_atimes())
+        self.mpu.start_sweeper()
         return self.url
 
     async def _flush_atimes(self) -> None:
@@ -189,6 +192,7 @@ class DataServer:
     async def stop(self) -> None:
         if self._atime_task is not None:
             self._atime_task.cancel()
+        self.mpu.stop_sweeper()
         await asyncio.to_thread(self.ctx.store.atimes.flush)
         await self.copier.close()
         await self.ec.close()
@@ -209,20 +213,33 @@ class DataServer:
         bck, name, ref = self._locate(req)
         if H.Q_OBJ_TO in req.query:  # copy this object elsewhere; the source is only read
             return await self.copier.copy(req, bck, name, ref)
-        if req.query.get("append_type"):
-            raise ErrUnsupported("append is not supported")
+        kind = mpu_wire.check_put(req.query)
+        if kind:
+            return await self.mpu.native_put(req, bck, name, kind)
         owt = put_owt(req.headers.get(OWT_HEADER, ""))
         if owt is Owt.REBALANCE:  # an object moving here (rebalance, resilver)
             resp = await self.mover.receive(req, bck, name)
             await self.ec.after_moved(bck, name)
             return resp
         self.ctx.store.fqn(bck, name)  # validate the name before reading the body
-        through = self.cold.write_through(ref, name) if ref is not None else None  # the remote has it first
-        attrs = await write_stream(self.ctx.store, bck, name, req.content.iter_any(), owt,
-                                   expect_size=-1 if req.content_length is None else req.content_length,
-                                   write_through=through)
-        await self.ec.after_put(bck, name)
+        attrs = await self._commit_put(bck, name, req.content.iter_any(), body_size(req), owt, ref)
         return web.Response(status=200, headers={H.ETAG: H.etag(attrs.src_etag, attrs.cksum)})
+
+    async def _commit_put(self, bck: Bucket, name: str, chunks: AsyncIterable[bytes], size: int,
+                          owt: Owt = Owt.PUT, ref: RemoteRef | None = None) -> ObjAttrs:
+        """A PUT's bytes become the object: written through to the remote side first (if any),
+        committed (`fs/write.py`), EC-encoded (an EC bucket). Multipart and append end here too."""
+        if ref is None:
+            ref = remote_of(bck, self.ctx.meta.bmd.must_get(bck))
+        through = self.cold.write_through(ref, name) if ref is not None else None  # the remote has it first
+        attrs = await write_stream(self.ctx.store, bck, name, chunks, owt, expect_size=size, write_through=through)
+        await self.ec.after_put(bck, name)
+        return attrs
+
+    async def object_action(self, req: web.Request) -> web.Response:
+        """POST: the native multipart actions (`actors/mpu.py`)."""
+        bck, name, _ = self._locate(req)
+        return await self.mpu.native_post(req, bck, name)
 
     async def get_object(self, req: web.Request) -> web.StreamResponse:
         bck, name, ref = self._locate(req)
@@ -281,24 +298,7 @@ class DataServer:
         return opened
 
     async def _serve_local(self, req: web.Request, bck: Bucket, name: str, f: Any, attrs: ObjAttrs) -> web.StreamResponse:
-        try:
-            rng = parse_range(req.headers.get("Range", ""), attrs.size)
-            offset, length = rng or (0, attrs.size)
-            resp = web.StreamResponse(status=206 if rng else 200,
-                                     headers=obj_headers(bck, name, attrs, self.ctx.location, os.fstat(f.fileno()).st_mtime))
-            if _gfn(req):  # a neighbor takes the object over: its whole metadata travels
-                resp.headers[H.REB_ATTRS] = attrs.to_header()
-            if rng:
-                resp.headers["Content-Range"] = f"bytes {offset}-{offset + length - 1}/{attrs.size}"
-            resp.headers["Accept-Ranges"] = "bytes"
-            resp.content_type = "application/octet-stream"
-            resp.content_length = length
-            await resp.prepare(req)
-            if length and not await _send_file(req, resp, f, offset, length):
-                self.ctx.stats.add("get.copied", length)  # no zero-copy path: should not happen on plain TCP
-            await resp.write_eof()
-        finally:
-            f.close()
+        resp = await send_object(req, bck, name, f, attrs, self.ctx.location, self.ctx.stats)
         if self.ctx.store.touch(bck, name):
             await asyncio.to_thread(self.ctx.store.atimes.flush)
         return resp
@@ -400,9 +400,36 @@ class DataServer:
 
     async def delete_object(self, req: web.Request) -> web.Response:
         bck, name, ref = self._locate(req)
+        if upload := req.query.get(mpu_wire.Q_UPLOAD_ID, ""):  # the native multipart abort
+            await self.mpu.abort(upload, bck, name)
+            return web.Response(status=200)
         await self.ec.delete(bck, name)  # slices and replicas on other targets first (an EC bucket)
         await self.cold.remove(bck, ref, name)
         return web.Response(status=200)
+
+
+async def send_object(req: web.Request, bck: Bucket, name: str, f: Any, attrs: ObjAttrs, location: str,
+                      stats: Counters) -> web.StreamResponse:
+    """Answer a GET with the open object `f` (its Range, headers, zero-copy body); closes `f`."""
+    try:
+        rng = parse_range(req.headers.get("Range", ""), attrs.size)
+        offset, length = rng or (0, attrs.size)
+        resp = web.StreamResponse(status=206 if rng else 200,
+                                  headers=obj_headers(bck, name, attrs, location, os.fstat(f.fileno()).st_mtime))
+        if _gfn(req):  # a neighbor takes the object over: its whole metadata travels
+            resp.headers[H.REB_ATTRS] = attrs.to_header()
+        if rng:
+            resp.headers["Content-Range"] = f"bytes {offset}-{offset + length - 1}/{attrs.size}"
+        resp.headers["Accept-Ranges"] = "bytes"
+        resp.content_type = "application/octet-stream"
+        resp.content_length = length
+        await resp.prepare(req)
+        if length and not await _send_file(req, resp, f, offset, length):
+            stats.add("get.copied", length)  # no zero-copy path: should not happen on plain TCP
+        await resp.write_eof()
+    finally:
+        f.close()
+    return resp
 
 
 def _gfn(req: web.Request) -> bool:

@@ -10,28 +10,32 @@ Failures stay per object: a transform that raises, returns non-bytes or hangs pa
 fails its object (the worker times each object itself, and replaces its process after a hang).
 One that kills its process fails every call in flight there (this mountpath's and the node's
 other mountpaths'): the restarted worker names the object it was transforming when its
-predecessor died (a marker file), which fails; every other object goes again, alone. Inline failures are kept by the ETL's first
-worker on each target.
+predecessor died (a marker file), which fails; every other object goes again, alone. Inline failures are kept by the proxy, with
+the ETL's record.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
+import os
+import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 import ray
 from ray.exceptions import ActorDiedError, RayActorError
 
 from ais_ray.actors.etl_worker import Item, Result, worker_actor_name
-from ais_ray.core.nodes import NAMESPACE
+from ais_ray.core.nodes import NAMESPACE, PROXY_NAME
 from ais_ray.core.etl import ErrETLNotFound, ErrTransform, ObjErr
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 32
 MAX_BATCH_BYTES = 32 << 20
 TRIES = 4  # an object whose process died (another one's fault) is tried alone at most this often
+CALL_TIMEOUT = 30.0  # a control call to a worker (info, crashed_on): an answer in milliseconds when alive
 RESTART_WAIT = 60.0  # a killed worker is back within seconds (a new process, its transform re-instantiated)
 
 
@@ -39,7 +43,7 @@ RESTART_WAIT = 60.0  # a killed worker is back within seconds (a new process, it
 class _Req:
     item: Item
     size: int
-    fut: asyncio.Future[bytes]
+    fut: asyncio.Future[bytes | int]
     tried: int = 0
 
 
@@ -58,13 +62,14 @@ class _Pool:
         self.feeders = [loop.create_task(self._feed(h, n)) for h, n in zip(self.handles, self.names)]
 
     def close(self) -> None:
+        """Stopped, deleted or re-initialized: every caller still waiting here looks the workers up again."""
         self.dead = True
         for t in self.feeders:
-            t.cancel()
+            t.cancel()  # a batch in flight is failed by its feeder (below), never dropped
+        pending = []
         while not self.queue.empty():
-            req = self.queue.get_nowait()
-            if not req.fut.done():
-                req.fut.set_exception(ErrETLNotFound(self.name))
+            pending.append(self.queue.get_nowait())
+        _fail(pending, ErrETLNotFound(self.name))
 
     async def _feed(self, h: Any, actor: str) -> None:
         while True:
@@ -74,13 +79,17 @@ class _Pool:
                 req = self.queue.get_nowait()
                 batch.append(req)
                 size += req.size
+            if self.dead:  # the handles are stale: the callers look the workers up again
+                _fail(batch, ErrETLNotFound(self.name))
+                continue
             try:
                 await self._send(h, actor, batch)
+            except asyncio.CancelledError:  # closed mid-batch: its callers must hear, or they wait forever
+                _fail(batch, ErrETLNotFound(self.name))
+                raise
             except Exception as exc:  # never lose a feeder: fail this batch instead
                 log.exception("ETL[%s] batch failed", self.name)
-                for r in batch:
-                    if not r.fut.done():
-                        r.fut.set_exception(ErrTransform(f"ETL[{self.name}]: {type(exc).__name__}: {exc}"))
+                _fail(batch, ErrTransform(f"ETL[{self.name}]: {type(exc).__name__}: {exc}"))
 
     async def _send(self, h: Any, actor: str, batch: list[_Req]) -> None:
         try:
@@ -94,9 +103,7 @@ class _Pool:
             # the ETL is gone, or a new instance runs under the same name (re-initialized, started
             # again) and these handles are stale. Either way: look the workers up again (`_one`).
             self.dead = True
-            for r in batch:
-                if not r.fut.done():
-                    r.fut.set_exception(ErrETLNotFound(self.name))
+            _fail(batch, ErrETLNotFound(self.name))
             return
         except RayActorError as exc:  # unavailable: dying or restarting
             why = f"the transform's process died ({type(exc).__name__})"
@@ -124,8 +131,8 @@ class _Pool:
     @staticmethod
     async def _culprit(h: Any) -> str:
         try:
-            return str(await h.crashed_on.remote())
-        except RayActorError:
+            return str(await asyncio.wait_for(h.crashed_on.remote(), CALL_TIMEOUT))
+        except (RayActorError, asyncio.TimeoutError):
             return ""
 
     async def _restarted(self, h: Any) -> None:
@@ -139,28 +146,44 @@ class _Pool:
                 await asyncio.sleep(0.2)
 
 
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _fail(reqs: list[_Req], exc: Exception) -> None:
+    for r in reqs:
+        if not r.fut.done():
+            r.fut.set_exception(exc)
+
+
 class EtlPools:
     """The ETL workers of one target, as seen from one of its mountpaths."""
 
     def __init__(self, tid: str) -> None:
         self.tid = tid
         self._pools: dict[str, _Pool] = {}
+        self._proxy: Any = None
 
     async def _pool(self, name: str) -> _Pool:
         pool = self._pools.get(name)
         if pool is not None and not pool.dead:
             return pool
+        if pool is not None:
+            self.forget(name)  # its feeders may be gone: nothing may stay queued there
         deadline = asyncio.get_running_loop().time() + RESTART_WAIT
         while True:
             try:
                 h0 = await asyncio.to_thread(ray.get_actor, worker_actor_name(name, self.tid, 0), NAMESPACE)
-                workers, obj_timeout = await h0.info.remote()
+                workers, obj_timeout = await asyncio.wait_for(h0.info.remote(), CALL_TIMEOUT)
                 names = [worker_actor_name(name, self.tid, i) for i in range(workers)]
                 handles = [h0] + [await asyncio.to_thread(ray.get_actor, n, NAMESPACE) for n in names[1:]]
                 break
             except (ValueError, ActorDiedError) as exc:  # no such actor (never made, stopped, deleted)
                 raise ErrETLNotFound(name) from exc
-            except RayActorError as exc:  # restarting
+            except (RayActorError, asyncio.TimeoutError) as exc:  # restarting
                 if asyncio.get_running_loop().time() > deadline:
                     raise ErrTransform(f"ETL[{name}]: its worker on {self.tid} does not come back") from exc
                 await asyncio.sleep(0.2)
@@ -174,20 +197,36 @@ class EtlPools:
         if pool is not None:
             pool.close()
 
-    async def transform(self, stages: tuple[str, ...], fqn: str, size: int, path: str, args: str) -> bytes:
-        """The object at `fqn` through every stage in order.
+    async def transform(self, stages: tuple[str, ...], fqn: str, size: int, path: str, args: str,
+                        spill: str = "") -> bytes | int:
+        """The object at `fqn` through every stage in order: the last stage's output, or, with
+        `spill` and a streaming last stage (a generator), its size once written to the file `spill`
+        chunk by chunk (the caller's to read and remove, whatever happens).
 
         Raises:
             ErrETLNotFound: a stage is not running on this target. ErrTransform: it failed.
         """
-        data: bytes | None = None
+        data: bytes | int = b""
         for i, name in enumerate(stages):
-            item: Item = (fqn, None, path, args) if i == 0 else ("", data, path, args)
-            data = await self._one(name, item, size if i == 0 else len(data or b""))
-        assert data is not None
+            last = spill if i == len(stages) - 1 else ""
+            item: Item = (fqn, None, path, args, last) if i == 0 else ("", data, path, args, last)  # type: ignore[assignment]
+            data = await self._one(name, item, size if i == 0 else len(data))  # type: ignore[arg-type]
         return data
 
-    async def _one(self, name: str, item: Item, size: int) -> bytes:
+    async def transform_open(self, stages: tuple[str, ...], fqn: str, size: int, path: str, args: str,
+                             work_dir: str) -> tuple[BinaryIO, int]:
+        """`transform`, its output open for reading: in memory, or, from a streaming transform, the
+        work file in `work_dir` it was written to (already unlinked: gone once closed, or on error)."""
+        spill = os.path.join(work_dir, f"etl-{uuid.uuid4().hex}")
+        try:
+            out = await self.transform(stages, fqn, size, path, args, spill)
+            if isinstance(out, int):
+                return open(spill, "rb"), out  # noqa: SIM115 - the caller's to close
+            return io.BytesIO(out), len(out)
+        finally:
+            await asyncio.to_thread(_unlink, spill)
+
+    async def _one(self, name: str, item: Item, size: int) -> bytes | int:
         for attempt in range(2):
             pool = await self._pool(name)
             req = _Req(item, size, asyncio.get_running_loop().create_future())
@@ -200,8 +239,12 @@ class EtlPools:
                 self.forget(name)  # stopped meanwhile, or re-initialized: look again
         raise AssertionError("unreachable")
 
-    def note_error(self, name: str, err: ObjErr) -> None:
-        """An inline failure: kept by the ETL's first worker on this target (fire and forget)."""
-        pool = self._pools.get(name)
-        if pool is not None and not pool.dead:
-            pool.handles[0].note_error.remote(err.to_wire())
+    async def note_error(self, name: str, err: ObjErr) -> None:
+        """An inline failure: kept by the proxy with the ETL's record (`GET /v1/etl/<name>`), so it
+        outlives any worker (fire and forget: the GET's answer does not wait for it)."""
+        try:
+            if self._proxy is None:
+                self._proxy = await asyncio.to_thread(ray.get_actor, PROXY_NAME, NAMESPACE)
+            self._proxy.etl_note_error.remote(name, err.to_wire())
+        except Exception as exc:  # the proxy is restarting: this one error is not kept
+            log.warning("ETL[%s]: inline error not kept: %r", name, exc)

@@ -25,17 +25,18 @@ import tempfile
 import time
 import traceback
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import ray
 
-from ais_ray.core.etl import ENV_CLASS, ENV_CODE, MAX_OBJ_ERRS, EtlMsg
+from ais_ray.core.etl import ENV_CLASS, ENV_CODE, EtlMsg
 
 LOG_LINES = 200
 
-Item = tuple[str, bytes | None, str, str]  # (fqn or "", bytes or None, "bck/obj", etl_args)
-Result = tuple[bytes | None, str]  # (output, "") or (None, error text)
+# (fqn or "", bytes or None, "bck/obj", etl_args, spill: where a streaming transform's output goes, or "")
+Item = tuple[str, bytes | None, str, str, str]  # (the first four alone: no spill)
+Result = tuple[bytes | int | None, str]  # (output, "") or (its size, "") once spilled, or (None, error text)
 
 
 def worker_actor_name(etl: str, tid: str, i: int) -> str:
@@ -59,10 +60,11 @@ class _CodeServer:
         self.fn = mod.__dict__["transform"]
 
     def transform(self, data: bytes, path: str, args: str) -> bytes:
-        out = self.fn(data, path, args)
-        if isinstance(out, types.GeneratorType) or (hasattr(out, "__iter__") and not isinstance(out, (bytes, bytearray, str))):
-            return b"".join(bytes(c) if not isinstance(c, str) else c.encode() for c in out)
-        return out
+        return _as_bytes(self.fn(data, path, args))
+
+    def transform_chunks(self, data: bytes, path: str, args: str) -> Any:
+        """What the function returned: bytes, or its chunks as they come (the worker spills them)."""
+        return self.fn(data, path, args)
 
 
 class _EtlWorker:
@@ -79,7 +81,6 @@ class _EtlWorker:
         except OSError:
             pass
         self.logs: collections.deque[str] = collections.deque(maxlen=LOG_LINES)
-        self.errors: collections.deque[dict[str, Any]] = collections.deque(maxlen=MAX_OBJ_ERRS)
         self.objs = self.in_bytes = self.out_bytes = 0
         os.environ.update({k: v for k, v in self.msg.env.items() if k not in (ENV_CLASS, ENV_CODE)})
         os.environ.setdefault("AIS_TARGET_URL", target_url)  # required by ETLServer.__init__
@@ -155,15 +156,16 @@ class _EtlWorker:
         return out
 
     def _one(self, item: Item) -> Result:
-        fqn, data, path, args = item
+        fqn, data, path, args, *rest = item
+        spill = rest[0] if rest else ""
         try:
             out = self._call(fqn, data, path, args)
-            if isinstance(out, bytearray | memoryview):
-                out = bytes(out)
-            if isinstance(out, str):
-                out = out.encode()
-            if not isinstance(out, bytes):
-                raise TypeError(f"the transform returned {type(out).__name__}, expecting bytes")
+            if _is_stream(out) and spill:  # chunk by chunk to the mountpath's work file: bounded memory
+                n = _spill(out, spill)
+                self.objs += 1
+                self.out_bytes += n
+                return n, ""
+            out = _as_bytes(out)
         except Exception as exc:
             text = f"{type(exc).__name__}: {exc}"
             self._log(f"{path}: {text}")
@@ -178,11 +180,10 @@ class _EtlWorker:
             raise RuntimeError(f"ETL[{self.msg.name}] is not running: {self.error}")
         streaming = getattr(srv, "use_streaming", False)  # the SDK: transform_stream only, no transform
         if streaming:
-            f = open(fqn, "rb") if fqn else io.BytesIO(data or b"")  # noqa: SIM115 - closed below
-            try:
-                return b"".join(srv.transform_stream(f, path, args))
-            finally:
-                f.close()
+            f = open(fqn, "rb") if fqn else io.BytesIO(data or b"")  # noqa: SIM115 - closed by _closing
+            if fqn:
+                self.in_bytes += os.path.getsize(fqn)
+            return _closing(f, srv.transform_stream(f, path, args))
         if fqn and self.msg.direct_fqn:  # the transform reads the file itself (ETL_DIRECT_FQN=true)
             self.in_bytes += os.path.getsize(fqn)
             return srv.transform(fqn, path, args)
@@ -191,14 +192,7 @@ class _EtlWorker:
                 data = f.read()
         assert data is not None
         self.in_bytes += len(data)
-        return srv.transform(data, path, args)
-
-    def note_error(self, err: dict[str, Any]) -> None:
-        """An inline GET's failure, kept here (worker 0 of each target) for `GET /v1/etl/<name>`."""
-        self.errors.append(err)
-
-    def inline_errors(self) -> list[dict[str, Any]]:
-        return list(self.errors)
+        return getattr(srv, "transform_chunks", srv.transform)(data, path, args)
 
     def stats(self) -> dict[str, int]:
         return {"obj_count": self.objs, "in_bytes": self.in_bytes, "out_bytes": self.out_bytes}
@@ -210,6 +204,47 @@ class _EtlWorker:
 
     def get_logs(self) -> str:
         return "\n".join(self.logs) + ("\n" if self.logs else "")
+
+
+def _is_stream(out: Any) -> bool:
+    """A generator (`transform_stream`, a `transform` that yields) or a list of chunks."""
+    return isinstance(out, (Iterator, list, tuple))
+
+
+def _chunk(c: Any) -> bytes | bytearray | memoryview:
+    if isinstance(c, str):
+        return c.encode()
+    if not isinstance(c, (bytes, bytearray, memoryview)):
+        raise TypeError(f"the transform yielded {type(c).__name__}, expecting bytes")
+    return c
+
+
+def _as_bytes(out: Any) -> bytes:
+    if _is_stream(out):
+        return b"".join(_chunk(c) for c in out)
+    if isinstance(out, (bytearray, memoryview)):
+        return bytes(out)
+    if isinstance(out, str):
+        return out.encode()
+    if not isinstance(out, bytes):
+        raise TypeError(f"the transform returned {type(out).__name__}, expecting bytes")
+    return out
+
+
+def _spill(chunks: Iterable[Any], path: str) -> int:
+    """A streaming transform's output into `path` as it comes (never all of it in memory): its size."""
+    n = 0
+    with open(path, "wb") as f:
+        for c in chunks:
+            n += f.write(_chunk(c))
+    return n
+
+
+def _closing(f: Any, chunks: Iterable[Any]) -> Iterator[Any]:
+    try:
+        yield from chunks
+    finally:
+        f.close()
 
 
 def _unlink(path: str) -> None:

@@ -19,6 +19,7 @@ import ray
 
 from ais_ray.actors.dataserver import DataServer
 from ais_ray.actors.ioloop import IoLoop
+from ais_ray.actors.mpu import remove_stale as remove_stale_uploads
 from ais_ray.core import lom
 from ais_ray.core.blob import blob_source
 from ais_ray.core.bmd import BMD, RemoteRef, remote_of
@@ -131,7 +132,7 @@ class _MountpathActor:
         self.server = DataServer(self.ctx)
         saved = store.load_meta(PORT_FILE)
         self.url = self.io.run_sync(self.server.start(host, int(saved) if saved else 0))
-        if n := self.server.mpu.remove_stale():
+        if n := remove_stale_uploads(self.server.mpu.root):
             log.info("%s: removed %d multipart uploads nobody completed for a day", path, n)
         stale = self.io.run_sync(remove_stale_chunks(store))
         if stale:

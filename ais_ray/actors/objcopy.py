@@ -11,7 +11,6 @@ Mirrors AIStore's `PUT ?object_to=` (Go `ais/tgtobj.go` copy-object, CLI `ais cp
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, BinaryIO, TypeVar
@@ -127,9 +126,10 @@ class ObjCopier:
     async def _transform(self, f: BinaryIO, attrs: ObjAttrs, bck: Bucket, name: str, etl: tuple[str, ...],
                          args: str) -> tuple[BinaryIO, ObjAttrs]:
         """The open source through the ETL stages: the result as an open in-memory object."""
-        f.close()  # the worker reads the file itself (direct FQN)
-        out = await self.etl.transform(etl, self.ctx.store.fqn(bck, name), attrs.size, f"{bck.name}/{name}", args)
-        return io.BytesIO(out), ObjAttrs(size=len(out))
+        f.close()  # the worker reads the file itself (direct FQN); a streaming one writes a work file
+        out, size = await self.etl.transform_open(etl, self.ctx.store.fqn(bck, name), attrs.size,
+                                                  f"{bck.name}/{name}", args, self.ctx.store.work_dir)
+        return out, ObjAttrs(size=size)
 
     async def delete_dst(self, dst: Bucket, dst_name: str) -> bool:
         """`sync`: remove a destination object whose source is gone; False if there was none."""

@@ -46,7 +46,6 @@ from ais_ray.jobs.summary import KIND as SUMMARY
 from ais_ray.jobs.summary import summary_wire
 
 log = logging.getLogger(__name__)
-PROXY_NAME = "ais-proxy"
 PROXY_RESOURCE = "ais_proxy"
 KEEPALIVE_INTERVAL = 2.0
 KEEPALIVE_TIMEOUT = 5.0
@@ -185,6 +184,7 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
             await self._commit(smap=self.smap.with_reported_target(tsi))
         await self._set_left(tid, False)
         await self._placement_changed(old, rebalance, f"add {tid}")
+        self.etls.target_joined(tid)  # the running ETLs' workers there too (in the background)
         return self.smap.to_wire()
 
     async def remove_target(self, tid: str, rebalance: bool = True) -> dict[str, Any]:
@@ -205,6 +205,7 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
             self.tids = [t for t in self.tids if t != tid]
             await self._push(smap, None, [tid])  # the node that left learns it too
         await self._placement_changed(old, rebalance, f"remove {tid}", extra=(tid,))
+        await self.etls.target_left(tid)
         return self.smap.to_wire()
 
     async def set_target_state(self, tid: str, *, maintenance: bool | None = None,
@@ -393,6 +394,8 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
         xid = gen_uuid() if spec.kind in (COPY_BCK, ETL_BCK) else f"tco-{gen_uuid()}"
         await gather(self._targets(), "copy_start", xid, spec, ref, strict=True)
         self._remember_xact(xid, "copy_start", xid, spec, ref)
+        if spec.etl:
+            self.etls.note_job(xid, spec.etl)
         return xid
 
     async def evict_objects(self, bck: Bucket, sel: Selection) -> str:

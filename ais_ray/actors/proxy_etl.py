@@ -11,6 +11,7 @@ Smap and BMD; a restarted proxy re-creates the workers of every running ETL (`re
 from __future__ import annotations
 
 import asyncio
+import collections
 import base64
 import json
 import logging
@@ -31,6 +32,7 @@ from ais_ray.fs.store import write_file_atomic
 
 log = logging.getLogger(__name__)
 ETL_FILE = "etl.json"
+MAX_JOBS = 1024
 
 
 class ProxyEtls:
@@ -39,6 +41,9 @@ class ProxyEtls:
         self._smap = smap
         self.recs: dict[str, dict[str, Any]] = {}  # name -> {"msg": <as sent>, "stage", "xid"}
         self._lock = asyncio.Lock()
+        self.errors: dict[str, collections.deque[dict[str, Any]]] = {}  # name -> its latest inline errors
+        self.jobs: dict[str, tuple[str, ...]] = {}
+        self._bg: set[asyncio.Task[None]] = set()  # workers being started on a joining target  # offline job id -> its stages (stop / delete abort them)
         try:
             with open(self.path, "rb") as f:
                 self.recs = json.load(f)
@@ -55,6 +60,21 @@ class ProxyEtls:
         if rec is None:
             raise ErrETLNotFound(name)
         return rec
+
+    def note_error(self, name: str, err: dict[str, Any]) -> None:
+        """An inline GET's failure (from the mountpath that served it): kept until the ETL is deleted
+        or initialized again, the latest `MAX_OBJ_ERRS` (a worker's restart loses none)."""
+        if name in self.recs:
+            self.errors.setdefault(name, collections.deque(maxlen=MAX_OBJ_ERRS)).append(err)
+
+    def note_job(self, xid: str, stages: tuple[str, ...]) -> None:
+        """An `etl-bck` / `etl-listrange` started: a stop or delete of any of its stages aborts it."""
+        if len(self.jobs) >= MAX_JOBS:  # the oldest first (finished long ago, or aborted anyway)
+            self.jobs.pop(next(iter(self.jobs)))
+        self.jobs[xid] = stages
+
+    def jobs_of(self, name: str) -> list[str]:
+        return [xid for xid, stages in self.jobs.items() if name in stages]
 
     def check_running(self, names: list[str]) -> None:
         """Every stage of an offline job exists (404 `etl job X does not exist`) and runs."""
@@ -112,6 +132,7 @@ class ProxyEtls:
         await self._kill(EtlMsg.from_wire(rec["msg"]))
         async with self._lock:
             self.recs.pop(name, None)
+            self.errors.pop(name, None)
             self._save()
 
     async def restore(self) -> None:
@@ -127,19 +148,42 @@ class ProxyEtls:
                 rec["stage"] = ABORTED
         self._save()
 
+    def target_joined(self, tid: str) -> None:
+        """A target joined: every running ETL's workers on it too, in the background (pip may take
+        a while; the join does not wait)."""
+        task = asyncio.get_running_loop().create_task(self._start_on(tid))
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
+
+    async def _start_on(self, tid: str) -> None:
+        """A no-op for workers alive. A failure is logged, not fatal: that target's objects answer
+        404 until the ETL is stopped and started."""
+        for name, rec in list(self.recs.items()):
+            if rec.get("stage") == RUNNING:
+                try:
+                    await self._start_workers(EtlMsg.from_wire(rec["msg"]), only=(tid,))
+                except Exception as exc:
+                    log.error("ETL[%s]: no workers on joining target %s: %r", name, tid, exc)
+
+    async def target_left(self, tid: str) -> None:
+        """A target left the map: its workers of every ETL go (they would idle there for nothing)."""
+        for rec in list(self.recs.values()):
+            await self._kill(EtlMsg.from_wire(rec["msg"]), only=(tid,))
+
     # ---- workers --------------------------------------------------------------------------------
-    def _targets(self) -> list[tuple[str, str]]:
+    def _targets(self, only: tuple[str, ...] = ()) -> list[tuple[str, str]]:
         smap = self._smap()
-        return [(tid, smap.targets[tid].url) for tid in sorted(smap.targets)]
+        return [(tid, smap.targets[tid].url) for tid in sorted(smap.targets) if not only or tid in only]
 
     def workers(self, msg: EtlMsg) -> dict[str, list[str]]:
         """tid -> the worker actors' names."""
         return {tid: [worker_actor_name(msg.name, tid, i) for i in range(msg.num_workers)] for tid, _ in self._targets()}
 
-    async def _start_workers(self, msg: EtlMsg) -> None:
+    async def _start_workers(self, msg: EtlMsg, only: tuple[str, ...] = ()) -> None:
+        """Every target's workers (`only` those targets'); on failure, what was asked for is stopped."""
         env: dict[str, Any] = {"pip": msg.packages} if msg.packages else {}
         handles: list[tuple[str, Any]] = []
-        for tid, url in self._targets():
+        for tid, url in self._targets(only):
             for i in range(msg.num_workers):
                 opts: dict[str, Any] = {
                     "name": worker_actor_name(msg.name, tid, i), "namespace": NAMESPACE, "lifetime": "detached",
@@ -151,25 +195,27 @@ class ProxyEtls:
         try:
             errs = await asyncio.wait_for(asyncio.gather(*(h.ready.remote() for _, h in handles)), msg.init_timeout)
         except asyncio.TimeoutError:
-            await self._kill(msg)
+            await self._kill(msg, only)
             raise ErrBadRequest(f"ETL[{msg.name}]: workers not ready within init_timeout "
                                 f"({msg.init_timeout:g}s); everything started was stopped") from None
         except Exception as exc:  # e.g. RuntimeEnvSetupError: a package pip cannot install
-            await self._kill(msg)
+            await self._kill(msg, only)
             raise ErrBadRequest(f"ETL[{msg.name}] failed to start: {_short(exc)}") from exc
         bad = [(tid, e) for (tid, _), e in zip(handles, errs) if e]
         if bad:
-            await self._kill(msg)
+            await self._kill(msg, only)
             raise ErrBadRequest(f"ETL[{msg.name}] failed to start on target {bad[0][0]}: {bad[0][1]}")
 
-    async def _kill(self, msg: EtlMsg) -> None:
-        for names in self.workers(msg).values():
-            for n in names:
-                try:
-                    h = await asyncio.to_thread(ray.get_actor, n, NAMESPACE)
-                except ValueError:
-                    continue
-                ray.kill(h, no_restart=True)
+    async def _kill(self, msg: EtlMsg, only: tuple[str, ...] = ()) -> None:
+        """Every target's workers, or those of the targets `only` (in the map or not)."""
+        names = [worker_actor_name(msg.name, tid, i) for tid in only for i in range(msg.num_workers)] if only \
+            else [n for ns in self.workers(msg).values() for n in ns]
+        for n in names:
+            try:
+                h = await asyncio.to_thread(ray.get_actor, n, NAMESPACE)
+            except ValueError:
+                continue
+            ray.kill(h, no_restart=True)
 
     async def handles(self, name: str) -> dict[str, list[Any]]:
         """tid -> live worker handles of a running ETL."""
@@ -199,6 +245,8 @@ class ProxyEtlApi:
         async def xact_query(self, xid: str = "", kind: str = "", bck: Any = None,
                              only_running: bool = False) -> dict[str, list[Any]]: ...
 
+        async def xact_abort(self, xid: str = "", kind: str = "") -> None: ...
+
     async def etl_init(self, wire: dict[str, Any]) -> str:
         return await self.etls.init(wire)
 
@@ -206,10 +254,25 @@ class ProxyEtlApi:
         return await self.etls.start(name)
 
     async def etl_stop(self, name: str) -> None:
+        self.etls.must_get(name)
+        await self._etl_abort_jobs(name)
         await self.etls.stop(name)
 
     async def etl_delete(self, name: str) -> None:
+        self.etls.must_get(name)
+        await self._etl_abort_jobs(name)
         await self.etls.delete(name)
+
+    async def _etl_abort_jobs(self, name: str) -> None:
+        """As AIStore: stopping an ETL aborts the offline jobs that use it (before its workers go,
+        so they end `Aborted`, not failed by a vanished transform)."""
+        for xid in self.etls.jobs_of(name):
+            if await self.xact_query(xid, "", None, True):
+                await self.xact_abort(xid)
+            self.etls.jobs.pop(xid, None)
+
+    async def etl_note_error(self, name: str, err: dict[str, Any]) -> None:
+        self.etls.note_error(name, err)
 
     async def etl_check(self, names: list[str]) -> None:
         self.etls.check_running(names)
@@ -233,7 +296,7 @@ class ProxyEtlApi:
             parts = await self.xact_query(xid)
             errs = [e for snaps in parts.values() for s in snaps for e in s.extra.get("obj_errors", [])]
         else:
-            errs = [e for part in await self._etl_call(name, "inline_errors") for e in part]
+            errs = list(self.etls.errors.get(name, ()))
         return {"init_msg": rec["msg"], "stage": rec["stage"], "obj_errors": errs[:MAX_OBJ_ERRS]}
 
     async def etl_logs(self, name: str, tid: str = "") -> list[dict[str, Any]]:

@@ -18,12 +18,13 @@ from typing import Any
 import ray
 from aiohttp import web
 
-from ais_ray.actors.dataserver import OBJ_ROUTE, bind_socket, bucket_obj_from_request, error_middleware
+from ais_ray.actors.dataserver import OBJ_ROUTE, bind_socket, bucket_obj_from_request, error_middleware, stats_middleware
 from ais_ray.actors.ioloop import IoLoop
 from ais_ray.actors.mountpath import MountpathActor
 from ais_ray.actors.target_copy import TargetCopies
 from ais_ray.actors.target_dl import TargetDownloads
 from ais_ray.fs.fspaths import ATTACH, Fspaths
+from ais_ray.actors.target_reads import LocalReads
 from ais_ray.actors.target_stats import TargetStats
 from ais_ray.actors.target_xact import TargetXacts, pass_no
 from ais_ray.auth.gate import redirect_location
@@ -91,12 +92,13 @@ class _TargetActor:
         self.detached: dict[str, Any] = {}  # workers of detached mountpaths (idle; reused by a re-attach)
         self.mp_infos: tuple[MountpathInfo, ...] = ()
         self.io = IoLoop(f"io:target:{tid}")
+        self.stats = TargetStats(tid, paths)  # node_status, /metrics (actors/target_stats.py)
+        self.reads = LocalReads(self.stats.counters)  # plain GETs on the target's URL (SDK direct=True)
         self.redirector = _Redirector(self)
         saved = load_newest(paths, PORT_FILE, int) or 0  # a copy on every mountpath: no disk is special
         self.url = self.io.run_sync(self.redirector.start(host, saved))
         save_everywhere(paths, PORT_FILE, self.url.rsplit(":", 1)[1].encode(), fsync=fsync)
         self.smap = load_newest(paths, lom.SMAP_FILE, lambda b: Smap.from_wire(json.loads(b)), lambda s: s.version)
-        self.stats = TargetStats(tid, paths)  # node_status, /metrics (actors/target_stats.py)
         # the one registry of this target's jobs, downloads included
         self.xacts = TargetXacts(lambda xid, bcks: settle(self.mps, xid, bcks))
         self.downloads = TargetDownloads(tid, self.mps, [os.path.join(p, DL_STATE_DIR) for p in paths],
@@ -116,6 +118,8 @@ class _TargetActor:
                               for i in infos)
         self.downloads.resume()  # after a restart: the proxy's keepalive lands here within seconds
         self.copies.resume()
+        if self.reads.bmd is None:
+            self.reads.bmd = await self.stored_bmd()
         return Snode(self.tid, "target", self.url, 0, self.mp_infos)
 
     async def info(self) -> dict[str, Any]:
@@ -140,6 +144,8 @@ class _TargetActor:
 
     async def update_meta(self, smap: Smap | None, bmd: BMD | None) -> None:
         await asyncio.gather(*(h.update_meta.remote(smap, bmd) for h in self.mps.values()))
+        if bmd is not None and (self.reads.bmd is None or bmd.version >= self.reads.bmd.version):
+            self.reads.bmd = bmd  # after the mountpaths: a read here never runs ahead of them
         if smap is not None and (self.smap is None or self.smap.accepts(smap)):
             self.smap = smap
 
@@ -373,19 +379,22 @@ class _TargetActor:
             await asyncio.wait_for(asyncio.gather(*(h.flush_atimes.remote() for h in hs), return_exceptions=True), 10)
         except asyncio.TimeoutError:
             log.warning("access times not flushed within 10s at shutdown")
+        await asyncio.to_thread(self.reads.flush)
         for h in hs:
             ray.kill(h, no_restart=True)
 
 
 class _Redirector:
-    """The target's own URL (Smap `direct_url`): 307s each object request to its mountpath.
+    """The target's own URL (Smap `direct_url`): answers a plain GET itself (`target_reads.py`),
+    307s every other object request to its mountpath.
 
     This is where the SDK's client-side HRW (`get_reader(direct=True)`) lands.
     """
 
     def __init__(self, target: _TargetActor) -> None:
         self.t = target
-        self.app = web.Application(middlewares=[error_middleware(f"t[{target.tid}]")])
+        self.app = web.Application(middlewares=[stats_middleware(target.stats.counters),
+                                                error_middleware(f"t[{target.tid}]")])
         for method in ("GET", "PUT", "HEAD", "DELETE"):
             self.app.router.add_route(method, OBJ_ROUTE, self.redirect)
         self.app.router.add_get("/v1/health", self.health)
@@ -417,6 +426,10 @@ class _Redirector:
             await self.t.snode()
         node = Snode(self.t.tid, "target", self.t.url, 0, self.t.mp_infos)
         mp = node.mountpath_for(bck.uname(name))
+        if req.method == "GET":
+            resp = await self.t.reads.serve(req, bck, name, mp.path, self.t.tid)
+            if resp is not None:
+                return resp
         raw, _, query = req.raw_path.partition("?")
         raise web.HTTPTemporaryRedirect(redirect_location(mp.url, req.method, raw, query, req.get("claims"),
                                                           req.query.get(H.Q_GRANT), bck))

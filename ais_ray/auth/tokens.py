@@ -7,11 +7,18 @@ Two kinds, told apart by their audience:
 - **redirect grants** (`aud` = `ais-ray/redirect`): minted by the API for one method and one
   object path, a few minutes long, and put in the 307's Location as `?ais_grant=`. HTTP clients
   drop `Authorization` when a redirect changes host or port (`requests`, `curl -L`), so the
-  redirect itself must carry what the data server needs.
+  redirect itself must carry what the data server needs;
+- **S3 access keys** (`aud` = `ais-ray/s3`): issued by `ais-ray auth s3-key`; the token itself is
+  the access key id S3 clients send in their SigV4 credential, and the secret key is an HMAC of it
+  under the cluster's secret (`s3_secret_key`). Nothing is stored: the cluster derives the secret
+  of any key it issued (`auth/sigv4.py` checks the signature with it).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import os
 import secrets
 import time
@@ -26,6 +33,7 @@ from ais_ray.core.errors import ErrAccessDenied, ErrInvalidValue, ErrUnauthorize
 ALGORITHM = "HS256"
 AUD_USER = "ais-ray"
 AUD_REDIRECT = "ais-ray/redirect"
+AUD_S3 = "ais-ray/s3"
 GRANT_PARAM = H.Q_GRANT
 GRANT_TTL = 300.0  # seconds a redirect stays usable (a client follows it at once)
 LEEWAY = 5.0  # clock skew between nodes
@@ -50,22 +58,23 @@ def load_or_create_secret(path: str) -> str:
     return secret
 
 
-def issue_token(secret: str, claims: Claims) -> str:
-    return jwt.encode({**claims.to_wire(), "aud": AUD_USER, "iat": int(time.time())}, secret, algorithm=ALGORITHM)
+def issue_token(secret: str, claims: Claims, *, audience: str = AUD_USER) -> str:
+    return jwt.encode({**claims.to_wire(), "aud": audience, "iat": int(time.time())}, secret, algorithm=ALGORITHM)
 
 
-def verify_token(secret: str, token: str) -> Claims:
+def verify_token(secret: str, token: str, *, audience: str = AUD_USER) -> Claims:
     """Raises:
-        ErrUnauthorized: a bad signature, an expired or malformed token.
+        ErrUnauthorized: a bad signature, an expired or malformed token (or S3 key, `audience` AUD_S3).
     """
+    what, cmd = ("S3 access key", "s3-key") if audience == AUD_S3 else ("token", "token")
     try:
-        d = jwt.decode(token, secret, algorithms=[ALGORITHM], audience=AUD_USER, leeway=LEEWAY,
+        d = jwt.decode(token, secret, algorithms=[ALGORITHM], audience=audience, leeway=LEEWAY,
                        options={"require": ["exp", "sub"]})
         return Claims.from_wire(d)
     except jwt.ExpiredSignatureError as exc:
-        raise ErrUnauthorized("token expired: get a new one (`ais-ray auth token`)") from exc
+        raise ErrUnauthorized(f"{what} expired: get a new one (`ais-ray auth {cmd}`)") from exc
     except (jwt.InvalidTokenError, ErrInvalidValue) as exc:
-        raise ErrUnauthorized(f"invalid token: {exc}") from exc
+        raise ErrUnauthorized(f"invalid {what}: {exc}") from exc
 
 
 def bearer(header: str | None) -> str | None:
@@ -107,3 +116,14 @@ def verify_grant(secret: str, grant: str, method: str, path: str) -> Grant:
     if g.method != method or g.path != path:
         raise ErrAccessDenied(f"redirect grant is for {g.method} {g.path}, not {method} {path}")
     return g
+
+
+def issue_s3_key(secret: str, claims: Claims) -> tuple[str, str]:
+    """An S3 access key id and its secret key for `claims`."""
+    key_id = issue_token(secret, claims, audience=AUD_S3)
+    return key_id, s3_secret_key(secret, key_id)
+
+
+def s3_secret_key(secret: str, key_id: str) -> str:
+    mac = hmac.new(secret.encode(), b"s3-secret-key:" + key_id.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")

@@ -36,7 +36,7 @@ def build_request(src: str, dst: str, args: argparse.Namespace) -> tuple[dict[st
         limits["bytes_per_hour"] = parse_size(args.limit_bph)
     if limits:
         body["limits"] = limits
-    if args.fsync:
+    if getattr(args, "fsync", ""):
         body["fsync"] = args.fsync
     if source.kind == "http" or source.is_remote_ais:
         link = source.link if source.kind == "http" else f"http://{source.host}/v1/objects/{source.bucket.name}/{source.path}"  # type: ignore[union-attr]

@@ -155,9 +155,11 @@ ais-ray start download "ais://127.0.0.1:8080/imagenet/train-{0022..0140}.tgz" ai
     p.add_argument("--limit-bph", default="", help="max bytes per hour for the whole cluster, e.g. 10GiB")
     p.add_argument("--object-list", "--from", dest="object_list", default="", help="JSON array of object names")
     p.add_argument("--sync", action="store_true", help="also remove cached objects that are gone from the source")
-    p.add_argument("--fsync", choices=["object", "batch", "off"], default="",
-                   help="durability of each commit: fsync every object, one syncfs per batch of small objects "
-                        "(default; 'off' on a cluster started with --no-fsync), or none")
+    p.add_argument("--fsync", choices=("object", "batch", "off"), default="",
+                   help="when objects are made durable: one fsync each (object), one syncfs per batch of objects "
+                        "(batch, the default), or left to the page cache (off: fastest; a crash can lose objects "
+                        "already reported done)")
+    p.add_argument("--no-fsync", dest="fsync", action="store_const", const="off", help="the same as --fsync=off")
     p.add_argument("--progress", action="store_true", help="show progress bars and wait until done")
     p.add_argument("--progress-interval", default="1s", help="progress refresh interval (default 1s)")
     p.add_argument("--wait", action="store_true", help="wait until done, then print a summary")

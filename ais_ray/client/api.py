@@ -25,10 +25,11 @@ from ais_ray.client.placement import Placement
 class AisClient(BucketsApi, ObjectsApi, JobsApi, ClusterApi, EtlApi):
     """The whole client: one session (`Http`), one small class per resource, joined here."""
 
-    def __init__(self, endpoint: str, *, timeout: float = 600.0, direct: bool = True, token: str | None = None) -> None:
+    def __init__(self, endpoint: str, *, timeout: float = 600.0, direct: bool = True, token: str | None = None,
+                 middlewares: tuple[Any, ...] = ()) -> None:
         """`direct`: compute object placement client-side from the cached cluster map (as the SDK's
         `direct=True` does) and talk to the owning mountpath without the API's 307 hop."""
-        super().__init__(endpoint, timeout=timeout, token=token)
+        super().__init__(endpoint, timeout=timeout, token=token, middlewares=middlewares)
         self.direct = direct
         self._placement = Placement()
 

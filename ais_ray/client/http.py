@@ -18,15 +18,19 @@ CHUNK = 1 << 20
 class Http:
     """One aiohttp session against one endpoint; every resource API sends through `request`."""
 
-    def __init__(self, endpoint: str, *, timeout: float = 600.0, token: str | None = None) -> None:
+    def __init__(self, endpoint: str, *, timeout: float = 600.0, token: str | None = None,
+                 middlewares: tuple[Any, ...] = ()) -> None:
+        """`middlewares`: aiohttp client middlewares of the session (a node's own token: `auth/gate.py`)."""
         self.endpoint = endpoint.rstrip("/")
+        self._middlewares = middlewares
         # sent on every request, data servers included (a 307 from the API carries its own grant)
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=timeout)
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Any:
-        self._session = aiohttp.ClientSession(timeout=self._timeout, auto_decompress=False, headers=self._headers)
+        self._session = aiohttp.ClientSession(timeout=self._timeout, auto_decompress=False, headers=self._headers,
+                                              middlewares=self._middlewares)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -28,7 +28,7 @@ class ObjectsApi(Http):
     def _obj_path(self, bck: Bucket, name: str) -> str:
         return f"objects/{bck.name}/{quote(name)}"
 
-    async def _obj_url(self, bck: Bucket, name: str) -> str:
+    async def object_url(self, bck: Bucket, name: str) -> str:
         """The owning mountpath's URL when the cached map knows it (no API hop), else the API's."""
         if self.direct:
             url = await self._placement.url(self, bck, name)
@@ -38,7 +38,7 @@ class ObjectsApi(Http):
 
     async def _retry_via_api(self, op: Callable[[str], Awaitable[T]], bck: Bucket, name: str) -> T:
         """Run `op(url)` on the direct URL; if the map was stale (node moved, bucket gone), once via the API."""
-        url = await self._obj_url(bck, name)
+        url = await self.object_url(bck, name)
         if url.startswith(self.endpoint):
             return await op(url)
         try:

@@ -75,7 +75,7 @@ class DlSpec:
     suffix: str = ""
     sync: bool = False
     created: float = 0.0
-    fsync: str = ""  # "object" | "batch" | "off"; "": the cluster's default (fs/write.py FSYNC_MODES)
+    fsync: str = "batch"  # FSYNC_MODES: when a downloaded object is made durable
 
     def count(self) -> int:
         """Items in the job; -1 when only a listing can tell (backend)."""
@@ -134,6 +134,13 @@ def normalize_link(link: str) -> str:
     return link
 
 
+# When a download makes its objects durable (every mode reports an object done only once it is):
+#   object  one fsync per object (as every other write)
+#   batch   a group commit: the objects of one batch are written, then one syncfs(2) for them all
+#   off     no sync (the page cache writes them back; a crash can lose what was reported done)
+FSYNC_MODES = ("object", "batch", "off")
+
+
 def parse_request(body: Mapping[str, Any], *, job_id: str, bck: Bucket, now: float, timeout: float,
                   conns: int, bph: int, src: Bucket | None = None) -> DlSpec:
     """Build a DlSpec from a validated request body (types already checked at the edge).
@@ -144,7 +151,8 @@ def parse_request(body: Mapping[str, Any], *, job_id: str, bck: Bucket, now: flo
     kind = DlKind(body["type"])
     common: dict[str, Any] = dict(id=job_id, kind=kind, bck=bck, timeout=timeout, conns=conns, bytes_per_hour=bph,
                                   headers=dict(body.get("headers") or {}), created=now,
-                                  description=str(body.get("description") or ""), fsync=str(body.get("fsync") or ""))
+                                  description=str(body.get("description") or ""),
+                                  fsync=_fsync_mode(body.get("fsync") or "batch"))
     if kind is DlKind.SINGLE:
         link = normalize_link(body.get("link") or "")
         name = validate_obj_name(body.get("object_name") or obj_name_from_link(_link_path(link)))
@@ -168,6 +176,12 @@ def parse_request(body: Mapping[str, Any], *, job_id: str, bck: Bucket, now: flo
         spec = DlSpec(src=src, prefix=body.get("prefix") or "", suffix=body.get("suffix") or "",
                       sync=bool(body.get("synchronize") or body.get("sync")), **common)
     return spec
+
+
+def _fsync_mode(mode: str) -> str:
+    if mode not in FSYNC_MODES:
+        raise ErrBadRequest(f'invalid fsync mode "{mode}" (expecting one of: {", ".join(FSYNC_MODES)})')
+    return mode
 
 
 def _link_path(link: str) -> str:
@@ -279,4 +293,4 @@ def spec_from_json(d: Mapping[str, Any]) -> DlSpec:
         timeout=d["timeout"], conns=d["conns"], bytes_per_hour=d["bytes_per_hour"], headers=d["headers"],
         objects=tuple((n, link) for n, link in d["objects"]), template=d["template"], subdir=d["subdir"],
         src=bucket_from_key(d["src"]) if d["src"] else None, prefix=d["prefix"], suffix=d["suffix"],
-        sync=d["sync"], created=d["created"], fsync=d.get("fsync", ""))
+        sync=d["sync"], created=d["created"], fsync=d.get("fsync", "batch") if d.get("fsync") in FSYNC_MODES else "batch")

@@ -20,6 +20,7 @@ TARGET_RESOURCE_PREFIX = "ais_target_"
 
 
 NAMESPACE = "ais"  # the Ray namespace of every ais-ray actor
+PROXY_NAME = "ais-proxy"  # the proxy actor's name there
 
 
 def target_resource(tid: str) -> str:

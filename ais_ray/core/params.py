@@ -29,11 +29,13 @@ ROUTES: dict[str, dict[str, frozenset[str]]] = {
         "GET": frozenset({H.Q_ARCHPATH, H.Q_ARCHREGX, H.Q_ARCHMODE, H.Q_LATEST, "original_url", H.Q_GFN, H.Q_GRANT,
                           H.Q_ETL_NAME, "etl_args", "etl_pipeline"}),
         # object_to + latest-ver + synchronize: single-object copy (actors/objcopy.py), through an ETL with etl_*
+        # uploadId + partNumber: a multipart part; append_type + append_handle: append (core/mpu.py::check_put)
         "PUT": frozenset({H.Q_OBJ_TO, H.Q_LATEST, H.Q_SYNC, "original_url", H.Q_GRANT, H.Q_ETL_NAME, "etl_args",
-                          "etl_pipeline"}),
+                          "etl_pipeline", "uploadId", "partNumber", "append_type", "append_handle"}),
+        "POST": frozenset({"uploadId", H.Q_GRANT}),  # mpt-upload, mpt-complete (actors/mpu.py)
         # presence 2..4: only a stored copy counts (no remote HEAD): a copy's skip check
         "HEAD": frozenset({H.Q_PROPS, H.Q_PRESENCE, "original_url", H.Q_GRANT}),
-        "DELETE": frozenset({"original_url", H.Q_GRANT}),
+        "DELETE": frozenset({"original_url", H.Q_GRANT, "uploadId"}),  # uploadId: mpt-abort
     },
     "objects": {"POST": frozenset()},  # blob-download action
     "buckets": {"GET": frozenset({H.Q_PRESENCE}), "HEAD": frozenset()},  # presence 0: the cloud's buckets too
@@ -57,8 +59,7 @@ ROUTES: dict[str, dict[str, frozenset[str]]] = {
 # known AIStore parameters that are not implemented here: name -> the feature, for the message
 REFUSED: dict[str, str] = {
     "etl_fqn": "ETL's direct FQN (workers get the file path from the mountpath itself)",
-    "append_type": "append", "append_handle": "append", "set-new-custom": "custom metadata (PATCH)",
-    "uploadId": "multipart upload", "partNumber": "multipart upload",
+    "set-new-custom": "custom metadata (PATCH)",
     "coloc": "get-batch", "severity": "logs", "all": "logs",
 }
 

@@ -9,6 +9,7 @@ work file that `cleanup_work` removes at the next start.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import socket
 import shutil
@@ -104,6 +105,11 @@ class MountpathStore:
         for sub in (lom.CT_WORK, lom.CT_CHUNK):
             os.makedirs(os.path.join(self.path, sub), exist_ok=True)
 
+    @property
+    def work_dir(self) -> str:
+        """Scratch files of this mountpath (what a crash leaves is removed at start: `cleanup_work`)."""
+        return os.path.join(self.path, lom.CT_WORK)
+
     # ---- start-up -----------------------------------------------------------------------
     def cleanup_work(self) -> int:
         """Remove work files left by a crash; return how many."""
@@ -134,9 +140,16 @@ class MountpathStore:
     def fqn(self, bck: Bucket, name: str) -> str:
         return lom.obj_fqn(self.path, bck, name)
 
-    def new_writer(self, *, fsync: bool | None = None) -> ObjWriter:
-        """`fsync` False: the caller makes the work file durable itself (a group commit's one syncfs)."""
-        return ObjWriter(os.path.join(self.path, lom.CT_WORK, uuid.uuid4().hex), self.fsync if fsync is None else fsync)
+    def new_writer(self, *, fsync: bool = True) -> ObjWriter:
+        """A work file; `fsync=False`: not synced on finish (the caller syncs a batch, `sync_fs`)."""
+        return ObjWriter(os.path.join(self.path, lom.CT_WORK, uuid.uuid4().hex), self.fsync and fsync)
+
+    def sync_fs(self) -> None:
+        """Blocking. Make everything written to this mountpath's filesystem durable — data,
+        metadata xattrs and renames — in one `syncfs(2)`: a group commit of many objects written
+        with `new_writer(fsync=False)`. A no-op on a cluster without fsync (`up --no-fsync`)."""
+        if self.fsync:
+            syncfs(self.path)
 
     def commit(self, w: ObjWriter, bck: Bucket, name: str, attrs: ObjAttrs, *, bump_version: bool,
                if_absent: bool = False) -> ObjAttrs:
@@ -188,19 +201,16 @@ class MountpathStore:
 
     def open_here(self, bck: Bucket, name: str) -> tuple[BinaryIO, ObjAttrs]:
         """Open what this mountpath holds, no restore."""
-        try:
-            f = open(self.fqn(bck, name), "rb")  # noqa: SIM115 - caller closes
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            raise ErrObjNotFound(bck, name) from None
-        return self._with_attrs(f, bck, name)
+        opened = open_stored(self.fqn(bck, name))
+        if opened is None:
+            raise ErrObjNotFound(bck, name)
+        return opened[0], self.atimes.merged(bck, name, opened[1])
 
     def _with_attrs(self, f: BinaryIO, bck: Bucket, name: str) -> tuple[BinaryIO, ObjAttrs]:
-        try:
-            attrs = ObjAttrs.from_bytes(os.getxattr(f.fileno(), lom.XATTR))
-        except OSError:
-            f.close()
-            raise ErrObjNotFound(bck, name) from None
-        return f, self.atimes.merged(bck, name, replace(attrs, size=os.fstat(f.fileno()).st_size))
+        attrs = _fd_attrs(f)
+        if attrs is None:
+            raise ErrObjNotFound(bck, name)
+        return f, self.atimes.merged(bck, name, attrs)
 
     def set_attrs(self, bck: Bucket, name: str, attrs: ObjAttrs) -> None:
         try:
@@ -243,6 +253,48 @@ class MountpathStore:
         except FileNotFoundError:
             return
         shutil.rmtree(trash, ignore_errors=True)
+
+
+def open_stored(fqn: str) -> tuple[BinaryIO, ObjAttrs] | None:
+    """The object file at `fqn` and its metadata, both from the one open inode (a concurrent
+    replace is never half seen); None if there is no committed object there. The caller closes."""
+    try:
+        f = open(fqn, "rb")  # noqa: SIM115 - caller closes
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+    attrs = _fd_attrs(f)
+    return (f, attrs) if attrs is not None else None
+
+
+def _fd_attrs(f: BinaryIO) -> ObjAttrs | None:
+    """The metadata of the open object file `f` (its size from the inode); closes `f` if it has none."""
+    try:
+        attrs = ObjAttrs.from_bytes(os.getxattr(f.fileno(), lom.XATTR))
+    except OSError:  # a file without our metadata (never committed)
+        f.close()
+        return None
+    return replace(attrs, size=os.fstat(f.fileno()).st_size)
+
+
+def syncfs(path: str) -> None:
+    """`syncfs(2)` on the filesystem holding `path` (Linux; elsewhere the global `sync`)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if _LIBC is None or _LIBC.syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc if hasattr(libc, "syncfs") else None
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
 
 
 def _read_attrs(fqn: str) -> ObjAttrs | None:

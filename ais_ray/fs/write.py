@@ -9,21 +9,11 @@ at the next start (`MountpathStore.cleanup_work`).
 Async functions run on the mountpath's I/O loop; the blocking parts go to threads, one hop per
 WRITE_BATCH bytes. An object smaller than WRITE_BATCH is written, checksummed, fsynced and
 committed in ONE thread call (`write_bytes`).
-
-Group commit (`GroupCommit`, the downloader's small objects): one writer per mountpath takes
-the small objects that arrive while its previous batch is being committed and commits them
-together in one thread call (`write_group`): every work file written, ONE `syncfs` of the
-mountpath's filesystem, every metadata xattr + rename, a second `syncfs` — only then is any
-object of the batch reported done. FSYNC_MODES: "object" (fsync each work file, as every
-other writer), "batch" (the group commit), "off" (batched, no sync: a crash may lose
-acknowledged objects, never shows a torn one under its name on a journaling filesystem).
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import os
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -35,8 +25,6 @@ from ais_ray.core.owt import Owt, policy
 from ais_ray.fs.store import MountpathStore, ObjWriter
 
 WRITE_BATCH = 1 << 20  # gather network chunks into ~1 MiB writes: one thread hop per MiB
-FSYNC_MODES = ("object", "batch", "off")
-GROUP_MAX = 256  # objects per group commit
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +99,8 @@ def write_bytes(store: MountpathStore, bck: Bucket, name: str, data: bytes | byt
 
 
 def _write_small(store: MountpathStore, bck: Bucket, name: str, data: bytes | bytearray | memoryview, owt: Owt, *,
-                 src: Source | None, job: str, keep: ObjAttrs | None = None) -> ObjAttrs:
-    w = store.new_writer()
+                 src: Source | None, job: str, keep: ObjAttrs | None = None, fsync: bool = True) -> ObjAttrs:
+    w = store.new_writer(fsync=fsync)
     try:
         w.write(data)
         return commit(store, w, bck, name, owt, w.finish(), src=src, job=job, keep=keep)
@@ -125,10 +113,11 @@ async def write_stream(store: MountpathStore, bck: Bucket, name: str, chunks: As
                        src: Source | None = None, job: str = "", expect_size: int = -1,
                        on_chunk: Callable[[bytes], Awaitable[None] | None] | None = None,
                        write_through: WriteThrough | None = None, keep: ObjAttrs | None = None,
-                       group: GroupCommit | None = None) -> ObjAttrs:
+                       fsync: bool = True) -> ObjAttrs:
     """Stream `chunks` into `bck/name` and commit it; return the committed metadata.
 
-    `group`: an object under WRITE_BATCH is committed by this mountpath's group commit.
+    `fsync=False`: the object is committed without its own fsync — the caller makes a whole
+    batch durable at once (`MountpathStore.sync_fs`, a group commit) before it reports any of it.
 
     `keep`: the metadata an object moving here (owt rebalance) had at its previous holder (see `commit`).
 
@@ -152,17 +141,16 @@ async def write_stream(store: MountpathStore, bck: Bucket, name: str, chunks: As
             size += len(chunk)
             if len(buf) >= WRITE_BATCH:
                 if w is None:
-                    w = await asyncio.to_thread(store.new_writer)
+                    w = await asyncio.to_thread(store.new_writer, fsync=fsync)
                 data, buf = buf, bytearray()
                 await asyncio.to_thread(w.write, data)
         if expect_size >= 0 and size != expect_size:
             raise ErrBadRequest(f'"{bck}/{name}": got {size} bytes of {expect_size}')
-        if w is None and write_through is None and keep is None and group is not None:
-            return await group.write(bck, name, bytes(buf), src=src, job=job)
         if w is None and write_through is None:  # the small-object fast path: one thread call
-            return await asyncio.to_thread(_write_small, store, bck, name, buf, owt, src=src, job=job, keep=keep)
+            return await asyncio.to_thread(_write_small, store, bck, name, buf, owt, src=src, job=job, keep=keep,
+                                           fsync=fsync)
         if w is None:
-            w = await asyncio.to_thread(store.new_writer)
+            w = await asyncio.to_thread(store.new_writer, fsync=fsync)
         cksum = await asyncio.to_thread(_finish, w, buf)
         if write_through is not None:
             src = await write_through(w.path, w.size)
@@ -195,111 +183,3 @@ async def fill(w: ObjWriter, chunks: AsyncIterable[bytes], *, expect_size: int =
     if expect_size >= 0 and w.size + len(buf) != expect_size:
         raise ErrBadRequest(f"got {w.size + len(buf)} bytes of {expect_size}")
     return await asyncio.to_thread(_finish, w, buf)
-
-
-# ---- group commit -----------------------------------------------------------------------------
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def syncfs(path: str) -> None:
-    """Blocking. Flush the whole filesystem holding `path` (Linux syncfs(2); else sync(2))."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fn = getattr(_libc, "syncfs", None)
-        if fn is None or fn(fd) != 0:
-            os.sync()
-    finally:
-        os.close(fd)
-
-
-@dataclass(frozen=True, slots=True)
-class SmallWrite:
-    """One small object of a group commit."""
-
-    bck: Bucket
-    name: str
-    data: bytes
-    src: Source | None = None
-    job: str = ""
-
-
-def write_group(store: MountpathStore, items: list[SmallWrite], owt: Owt, *,
-                fsync: str = "batch") -> list[ObjAttrs | BaseException]:
-    """Blocking. Commit `items` together; each gets its metadata or its own error.
-
-    All work files are written first; with fsync "batch" one syncfs makes them durable before
-    any is renamed into place (a crash leaves work files, never a torn object), and a second
-    one makes the renames durable before the batch is acknowledged."""
-    if fsync not in FSYNC_MODES:
-        raise ValueError(f"fsync mode {fsync!r}")
-    out: list[ObjAttrs | BaseException] = []
-    ready: list[tuple[int, ObjWriter, str]] = []
-    for it in items:
-        w = None
-        try:
-            w = store.new_writer(fsync=fsync == "object")
-            w.write(it.data)
-            ready.append((len(out), w, w.finish()))
-            out.append(ValueError("not committed"))
-        except BaseException as exc:
-            if w is not None:
-                w.abort()
-            store.stats.add("err.put")
-            out.append(exc)
-    if ready and fsync == "batch":
-        try:
-            syncfs(store.path)
-        except BaseException as exc:
-            for i, w, _ in ready:
-                w.abort()
-                out[i] = exc
-            return out
-    for i, w, cksum in ready:
-        it = items[i]
-        try:
-            out[i] = commit(store, w, it.bck, it.name, owt, cksum, src=it.src, job=it.job)
-        except BaseException as exc:
-            w.abort()
-            store.stats.add("err.put")
-            out[i] = exc
-    if ready and fsync == "batch":
-        syncfs(store.path)
-    return out
-
-
-class GroupCommit:
-    """The one small-object writer of a mountpath: objects that arrive while a batch is being
-    committed form the next batch (at most GROUP_MAX); each caller waits for its own result."""
-
-    def __init__(self, store: MountpathStore, owt: Owt, *, fsync: str = "batch", max_items: int = GROUP_MAX) -> None:
-        if fsync not in FSYNC_MODES:
-            raise ValueError(f"fsync mode {fsync!r}")
-        self.store, self.owt, self.fsync, self.max_items = store, owt, fsync, max_items
-        self._pending: list[tuple[SmallWrite, asyncio.Future[ObjAttrs]]] = []
-        self._runner: asyncio.Task[None] | None = None
-        self.batches = 0  # committed batches (tests, stats)
-
-    async def write(self, bck: Bucket, name: str, data: bytes, *, src: Source | None = None, job: str = "") -> ObjAttrs:
-        fut: asyncio.Future[ObjAttrs] = asyncio.get_running_loop().create_future()
-        self._pending.append((SmallWrite(bck, name, data, src, job), fut))
-        if self._runner is None or self._runner.done():
-            self._runner = asyncio.create_task(self._run())
-        return await fut
-
-    async def _run(self) -> None:
-        while self._pending:
-            await asyncio.sleep(0)  # the items scheduled with this one join its batch
-            batch, self._pending = self._pending[:self.max_items], self._pending[self.max_items:]
-            try:
-                res = await asyncio.to_thread(write_group, self.store, [it for it, _ in batch], self.owt,
-                                              fsync=self.fsync)
-            except BaseException as exc:  # noqa: BLE001 - every waiter gets it
-                res = [exc] * len(batch)
-            self.batches += 1
-            for (_, fut), r in zip(batch, res, strict=True):
-                if fut.done():
-                    continue
-                if isinstance(r, BaseException):
-                    fut.set_exception(r)
-                else:
-                    fut.set_result(r)

@@ -23,7 +23,7 @@ from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket
 from ais_ray.core.owt import Owt
 from ais_ray.fs.store import MountpathStore
-from ais_ray.fs.write import GroupCommit, Source, write_stream
+from ais_ray.fs.write import Source, write_stream
 from ais_ray.jobs.blob import BlobDownload
 from ais_ray.jobs.blob_chunks import remove_object
 from ais_ray.jobs.dl_source import Sources, SrcMeta, is_retriable
@@ -56,7 +56,7 @@ class DlJobCtx:
     rate: float = 0.0  # bytes/s for this mountpath, 0 = unlimited
     headers: tuple[tuple[str, str], ...] = ()
     ranged: bool = False  # large objects may be read as parallel ranges (no limits, no custom headers)
-    fsync: str = ""  # "object" | "batch" | "off"; "": "batch", or "off" on a cluster started with --no-fsync
+    fsync: str = "batch"  # core/dload.py FSYNC_MODES: "batch" syncs a whole batch once, before it is reported
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,14 +85,6 @@ class DlWorker:
         self.sources = sources
         self.jobs: dict[str, _JobState] = {}
         self._ranged_slots = RANGED_SLOTS
-        self._groups: dict[str, GroupCommit] = {}  # by fsync mode: this mountpath's small-object writers
-
-    def _group(self, job: DlJobCtx) -> GroupCommit:
-        mode = job.fsync or ("batch" if self.store.fsync else "off")
-        g = self._groups.get(mode)
-        if g is None:
-            g = self._groups[mode] = GroupCommit(self.store, Owt.DOWNLOAD, fsync=mode)
-        return g
 
     def _state(self, job: DlJobCtx) -> _JobState:
         st = self.jobs.get(job.id)
@@ -105,7 +97,12 @@ class DlWorker:
         st = self._state(job)
         # What this disk already holds, for the whole batch in one thread call.
         held = await asyncio.to_thread(self._load_many, job.bck, [it.name for it in items])
-        return list(await asyncio.gather(*(self._item(job, st, it, held.get(it.name)) for it in items)))
+        results = list(await asyncio.gather(*(self._item(job, st, it, held.get(it.name)) for it in items)))
+        if job.fsync == "batch" and any(r.status in (OK, DONE) for r in results):
+            # the group commit: nothing of this batch is reported done before it is durable (DONE
+            # too: found committed by this job before a restart, maybe never synced)
+            await asyncio.to_thread(self.store.sync_fs)
+        return results
 
     def progress(self, job_id: str) -> list[TaskInfo]:
         st = self.jobs.get(job_id)
@@ -215,7 +212,7 @@ class DlWorker:
             if not ranged:  # else this stream is dropped unread: the ranges take over
                 return await write_stream(self.store, job.bck, item.name, body, Owt.DOWNLOAD,
                                           src=Source(meta.etag, meta.version, meta.size), job=job.id,
-                                          expect_size=meta.size, on_chunk=count, group=self._group(job))
+                                          expect_size=meta.size, on_chunk=count, fsync=job.fsync == "object")
         self._ranged_slots -= 1  # (a soft bound: others may have passed the check meanwhile)
         try:
             return await self._fetch_ranges(job, item, task, meta)

@@ -41,7 +41,7 @@ from ais_ray.jobs.selection import Share
 log = logging.getLogger(__name__)
 
 MP_CONCURRENCY = 16  # downloads in flight per mountpath when the job sets no connection limit
-BATCH = 16  # items per call to a mountpath: one Ray call per object would cost more than a small object
+BATCH = 64  # items per call to a mountpath (and per group commit): one Ray call per object would cost more than a small object
 CHUNK = 4096  # items HRW-filtered per thread hop
 PERSIST_EVERY = 1.0
 
@@ -96,7 +96,7 @@ class DownloadRunner:
         if saved:
             s = saved["status"]
             self.st = TargetDlStatus(s["finished"], s["skipped"], s["errors"], s["scheduled"], s["all_dispatched"],
-                                     s["aborted"], s["end_time"], [], [TaskInfo(**t) if isinstance(t, dict) else TaskInfo(*t) for t in s["finished_tasks"]],
+                                     s["aborted"], s["end_time"], [], [_task(t) for t in s["finished_tasks"]],
                                      [tuple(e) for e in s["error_list"]])  # type: ignore[misc]
             self.prog = Progress(**saved["progress"])
         self.st.finished_tasks = deque(self.st.finished_tasks, maxlen=MAX_FINISHED_KEPT)  # type: ignore[assignment]
@@ -412,3 +412,8 @@ def _take(it: Any, n: int) -> list[DlItem]:
         if len(out) >= n:
             break
     return out
+
+
+def _task(saved: Any) -> TaskInfo:
+    """A finished task as saved: a row (name, downloaded, total, start, end), or a dict (older saves)."""
+    return TaskInfo(**saved) if isinstance(saved, dict) else TaskInfo(*saved)

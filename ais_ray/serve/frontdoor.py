@@ -2,7 +2,7 @@
 
 Ray Serve stays the home of the REST API (routes, validation, `/openapi.json`), on an internal
 port of 127.0.0.1. In front of it, this small aiohttp server owns the public port and answers
-the one hot request itself: `GET|HEAD|PUT|DELETE /v1/objects/<bucket>/<object>` gets its 307 to
+the one hot request itself: `GET|HEAD|PUT|DELETE|POST /v1/objects/<bucket>/<object>` gets its 307 to
 the owning mountpath from the cached Smap / BMD (`serve/state.py`, the same cache, the same
 `serve/objects.py::owner_mountpath` and the same checks as Serve's handler: query parameters, auth, bucket lookup, remote bucket on first use),
 at a fraction of the CPU of Serve's Python proxy + replica (issue 16, `benchmarks/README.md`).
@@ -30,6 +30,7 @@ from ais_ray.auth.gate import authorize, cluster_secret, redirect_location
 from ais_ray.core import headers as H
 from ais_ray.core import params
 from ais_ray.core.etl import check_query as check_etl_query
+from ais_ray.core.mpu import check_put as check_mpu_put
 from ais_ray.core.errors import AisError
 from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name, validate_obj_name
 from ais_ray.serve.errors import NODE
@@ -62,19 +63,22 @@ async def _no_continue(req: web.Request) -> None:
         await req.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
 
+def _redirected(req: web.Request) -> bool:
+    """An object request answered here with its 307 (POST: the native multipart actions)."""
+    if not req.path.startswith("/v1/objects/") or SLOW_PARAMS & req.query.keys():
+        return False
+    return req.method in FAST_METHODS or (req.method == "POST" and params.route_of(req.path) == "object")
+
+
 class FrontDoorServer:
     """The aiohttp app; `start` binds the public port (the same one again after a restart)."""
 
     def __init__(self, serve_url: str) -> None:
         self.serve_url = serve_url.rstrip("/")
         self.state = init_state()
-        self.s3 = S3Gateway(self.serve_url, self.state, lambda: self._data_session())
+        self.s3 = S3Gateway(self.serve_url, self.state)
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
-
-    def _data_session(self) -> aiohttp.ClientSession:
-        assert self._session is not None
-        return self._session
 
     async def start(self, host: str, port: int) -> None:
         app = web.Application(client_max_size=0)
@@ -100,7 +104,7 @@ class FrontDoorServer:
     async def handle(self, req: web.Request) -> web.StreamResponse:
         if req.path == S3_PREFIX or req.path.startswith(S3_PREFIX + "/"):
             return await self.s3.handle(req)
-        if req.method in FAST_METHODS and req.path.startswith("/v1/objects/") and not SLOW_PARAMS & req.query.keys():
+        if _redirected(req):
             try:
                 return await self.redirect(req)
             except AisError as err:
@@ -112,6 +116,8 @@ class FrontDoorServer:
         raw = req.raw_path
         params.check(req.method, req.path, req.query.items())  # core/params.py: the accepted-query table
         check_etl_query(req.query)  # a bad ETL name (inline transform) is a 400 here, as in Serve's handler
+        if req.method == "PUT":
+            check_mpu_put(req.query)  # a part / append with a bad combination or value: 400 here too
         bucket, obj = split_obj_path(raw)
         bck = Bucket(validate_bucket_name(bucket), Provider.parse(req.query.get("provider") or "ais"),
                      Namespace.parse(req.query.get("namespace", "")))
@@ -124,7 +130,7 @@ class FrontDoorServer:
         path = raw.split("?", 1)[0]
         resp = web.Response(status=307, headers={"Location": redirect_location(mp.url, req.method, path, query, claims,
                                                                                 None, bck)})
-        if req.method == "PUT" and req.can_read_body:
+        if req.method in ("PUT", "POST") and req.can_read_body:
             resp.force_close()  # the body goes to the data server only: never read here, not drained
         return resp
 

@@ -205,6 +205,17 @@ class RmNodeMsg(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+class MptPart(_Msg):
+    """One part of `mpt-complete` (Go `apc.MptCompletedPart`); the data server reads it (core/mpu.py)."""
+
+    part_number: int = Field(alias="part-number")
+    etag: str = ""
+
+
+class MptPartsMsg(RootModel[list[MptPart]]):
+    pass
+
+
 class NoValue(_Msg):
     """An action that takes no value (any object is accepted and ignored)."""
 
@@ -233,6 +244,9 @@ ACTIONS: dict[str, type[BaseModel]] = {
     "stop-maintenance": RmNodeMsg,
     "decommission-node": RmNodeMsg,
     "shutdown-node": RmNodeMsg,
+    "mpt-upload": NoValue,  # native multipart: read by the owner's data server (actors/mpu.py)
+    "mpt-complete": MptPartsMsg,
+    "mpt-abort": NoValue,
 }
 
 # (route, method) -> the actions it takes ("" = no action: list objects)
@@ -243,6 +257,8 @@ ROUTE_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("/v1/buckets/{bucket}", "DELETE"): ("destroy-bck", "evict-remote-bck", "evict-listrange"),
     ("/v1/buckets/{bucket}", "PATCH"): ("set-bprops",),
     ("/v1/objects/{bucket}", "POST"): ("blob-download",),
+    ("/v1/objects/{bucket}/{obj}", "POST"): ("mpt-upload", "mpt-complete"),
+    ("/v1/objects/{bucket}/{obj}", "DELETE"): ("mpt-abort",),
     ("/v1/cluster", "PUT"): ("stop", "start", "start-maintenance", "stop-maintenance", "decommission-node",
                              "shutdown-node", "reset-stats"),
 }
@@ -272,7 +288,7 @@ class DlBody(_Msg):
     suffix: str = ""
     synchronize: bool = False
     sync: bool = False
-    fsync: Literal["object", "batch", "off", ""] = ""  # ais-ray: commit durability (fs/write.py group commit)
+    fsync: Literal["object", "batch", "off", ""] = ""  # ais-ray: when objects are made durable (core/dload.py)
 
 
 class DlIdMsg(_Msg):

@@ -13,6 +13,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from ais_ray.auth.gate import redirect_location
 from ais_ray.core.etl import check_query as check_etl_query
+from ais_ray.core.mpu import check_put as check_mpu_put
 from ais_ray.core.blob import parse_blob_chunk, parse_blob_workers
 from ais_ray.core.ec import standin
 from ais_ray.core.errors import ErrBadRequest
@@ -65,6 +66,7 @@ async def get_object(req: Request, bucket: str, obj: str) -> Response:
 
 @router.put("/v1/objects/{bucket}/{obj:path}", summary="PUT object (raw body)", description=_DOC)
 async def put_object(req: Request, bucket: str, obj: str) -> Response:
+    check_mpu_put(req.query_params)  # a part / append (uploadId, append_type): checked before the redirect
     to = req.query_params.get(H.Q_OBJ_TO)
     if to is not None:  # copy (the SDK's Object.copy): the destination bucket must exist (or be added, if remote)
         dst, _ = parse_uname(to)
@@ -79,6 +81,12 @@ async def head_object(req: Request, bucket: str, obj: str) -> Response:
 
 @router.delete("/v1/objects/{bucket}/{obj:path}", summary="DELETE object", description=_DOC)
 async def delete_object(req: Request, bucket: str, obj: str) -> Response:
+    return await redirect_to_owner(req)
+
+
+@router.post("/v1/objects/{bucket}/{obj:path}", summary="Multipart upload actions: `mpt-upload` → upload id, "
+             "`mpt-complete` (?uploadId=)", description=_DOC)
+async def object_mpt_action(req: Request, bucket: str, obj: str) -> Response:
     return await redirect_to_owner(req)
 
 

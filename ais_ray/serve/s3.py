@@ -1,108 +1,93 @@
 """The S3 API at `/s3` (issue 19): S3 requests translated to the native API, on the same engine.
 
-Path-style addressing: `/s3` lists buckets, `/s3/<bucket>` is a bucket, `/s3/<bucket>/<key>` an
-object. Bucket calls (create, head, delete, list objects) become native API calls to Ray Serve
+Addressing: path style (`/s3` lists buckets, `/s3/<bucket>` is a bucket, `/s3/<bucket>/<key>` an
+object) and virtual-host style (`Host: <bucket>.localhost`, or a domain in $AIS_RAY_S3_DOMAINS).
+Bucket calls (create, head, delete, list objects) become native API calls to Ray Serve
 (`ais_ray.client`, the same routes the SDK uses); object calls go to the owning mountpath, found by
 HRW from the front door's cached Smap, and their bytes are streamed through (S3 clients do not
 follow a 307 on PUT), never buffered. A bucket name means the ais bucket of that name, else the
 bucket of that name of any other provider the cluster knows (`s3://src` cached here), as AIStore
-resolves S3 names. Answers use S3's XML bodies and error codes (xml.etree builds and parses them).
+resolves S3 names. Answers use S3's XML bodies and error codes (`serve/s3_xml.py`).
 
-Multipart uploads: parts are stored on the owner's mountpath and committed as one object
-(`actors/mpu.py`). Not yet: ListParts / ListMultipartUploads, SigV4 verification (requests are accepted unsigned or signed, as
-AIStore does with auth off; with `--auth` the S3 API answers AccessDenied), virtual-host style.
+Multipart: `serve/s3_mpu.py`, on the multipart store the native API shares (`actors/mpu.py`).
+Auth on (`ais-ray up --auth`): every request is SigV4-signed with a key of `ais-ray auth s3-key`
+and the key's access decides each call (`serve/s3_auth.py`, `auth/sigv4.py`); auth off: anything
+is accepted, signed or not, as AIStore does.
 """
 
 from __future__ import annotations
 
 import base64
 import email.utils
-import json
+import os
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, unquote
 
 import aiohttp
 from aiohttp import web
 
-from ais_ray.actors.mpu import MPU_PATH
-from ais_ray.auth.gate import cluster_secret
+from ais_ray.auth.gate import cluster_secret, internal_auth
 from ais_ray.client import AisClient
-from ais_ray.client.http import raise_for
 from ais_ray.core import headers as H
+from ais_ray.core.auth import Access
 from ais_ray.core.bmd import bucket_from_key
-from ais_ray.core.errors import (AisError, ErrAccessDenied, ErrBckAlreadyExists, ErrBckNotFound, ErrNotFound,
-                                 ErrObjNotFound, ErrRangeNotSatisfiable)
+from ais_ray.core.errors import AisError, ErrObjNotFound
 from ais_ray.core.names import Bucket, Provider, validate_bucket_name, validate_obj_name
-from ais_ray.core.xid import gen_uuid
+from ais_ray.actors.target_reads import LocalReads, is_local, local_hosts
 from ais_ray.serve.objects import owner_mountpath
+from ais_ray.stats import Counters
+from ais_ray.serve.s3_auth import CLAIMS, PREFIX, allow, authenticate
+from ais_ray.serve.s3_mpu import S3Multipart
+from ais_ray.serve.s3_xml import NS, S3Error, check_answer, el, int_param, iso8601, owner, s3_error, xml_body
 from ais_ray.serve.state import ApiState
 
-PREFIX = "/s3"
-NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 MAX_KEYS = 1000
+# Host names whose subdomains name a bucket (virtual-host style); others are path style
+VHOST_DOMAINS = ("localhost", *(d.strip().lower() for d in os.environ.get("AIS_RAY_S3_DOMAINS", "").split(",")
+                                if d.strip()))
 # the headers of a native object answer an S3 client reads (the rest are AIStore's own)
 PASS_HEADERS = ("Content-Length", "Content-Range", "Content-Type", "ETag", "Last-Modified", "Accept-Ranges")
 
 
-class S3Error(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-def s3_error(err: AisError, *, key: str = "") -> S3Error:
-    """An AIStore error as S3 names it (the SDKs map these codes to their exceptions)."""
-    if isinstance(err, ErrBckNotFound):
-        return S3Error(404, "NoSuchBucket", err.message)
-    if isinstance(err, (ErrObjNotFound, ErrNotFound)):
-        return S3Error(404, "NoSuchKey" if key else "NoSuchBucket", err.message)
-    if isinstance(err, ErrBckAlreadyExists):
-        return S3Error(409, "BucketAlreadyOwnedByYou", err.message)
-    if isinstance(err, ErrRangeNotSatisfiable):
-        return S3Error(416, "InvalidRange", err.message)
-    if isinstance(err, ErrAccessDenied) or err.status in (401, 403):
-        return S3Error(403, "AccessDenied", err.message)
-    if err.status == 400:
-        return S3Error(400, "InvalidArgument", err.message)
-    return S3Error(err.status if err.status >= 500 else 500, "InternalError", err.message)
-
-
-def xml_body(root: ET.Element) -> bytes:
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
-
-
-def el(parent: ET.Element, tag: str, text: Any = None) -> ET.Element:
-    e = ET.SubElement(parent, tag)
-    if text is not None:
-        e.text = str(text)
-    return e
-
-
-def iso8601(ns: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(ns / 1e9))
-
-
 class S3Gateway:
-    def __init__(self, serve_url: str, state: ApiState, session: Callable[[], aiohttp.ClientSession]) -> None:
-        self.api = AisClient(serve_url, direct=False)
+    def __init__(self, serve_url: str, state: ApiState) -> None:
+        # the gateway checks who may do what (SigV4 keys, `allow`), then calls the native API and
+        # the data servers as the node it is (`internal_auth`: a no-op with auth off)
+        self.api = AisClient(serve_url, direct=False, middlewares=(internal_auth,))
         self.state = state
-        self._session = session
+        self._data: aiohttp.ClientSession | None = None
+        self.mpu = S3Multipart(state, self.session, self.resolve)
+        # a GET whose mountpath is on this machine is sent from the file (no relay through this process)
+        self.reads, self.hosts = LocalReads(Counters()), local_hosts()
+
+    def session(self) -> aiohttp.ClientSession:
+        assert self._data is not None
+        return self._data
+
+    async def _open(self) -> None:
+        """The sessions, opened on first use, on the front door's loop."""
+        self._data = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), auto_decompress=False,
+                                           timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
+                                           middlewares=(internal_auth,))
+        await self.api.__aenter__()
 
     async def handle(self, req: web.Request) -> web.StreamResponse:
         raw = req.raw_path.split("?", 1)[0][len(PREFIX):].lstrip("/")
+        if vbucket := virtual_bucket(req.host):  # virtual-host style: the bucket is in the Host
+            raw = f"{quote(vbucket, safe='')}/{raw}"
         bucket, _, raw_key = raw.partition("/")
         bucket, key = unquote(bucket), unquote(raw_key)
         try:
-            if cluster_secret() is not None:
-                raise S3Error(403, "AccessDenied", "the S3 API is not available on a cluster with auth on (yet)")
-            if self.api._session is None:  # noqa: SLF001 - opened on first use, on this loop
-                await self.api.__aenter__()
+            if (secret := cluster_secret()) is not None:
+                req[CLAIMS] = authenticate(req, secret, resource="/" + raw)
+            if self._data is None:
+                await self._open()
             if not bucket:
                 if req.method != "GET":
                     raise S3Error(405, "MethodNotAllowed", f"{req.method} /s3")
+                allow(req, Access.RO)
                 return await self.list_buckets()
             if not key:
                 return await self.bucket_op(req, bucket)
@@ -146,9 +131,7 @@ class S3Gateway:
 
     async def list_buckets(self) -> web.Response:
         root = ET.Element("ListAllMyBucketsResult", xmlns=NS)
-        owner = el(root, "Owner")
-        el(owner, "ID", "ais-ray")
-        el(owner, "DisplayName", "ais-ray")
+        owner(root)
         buckets = el(root, "Buckets")
         bmd = await self.state.bmd()
         for b in sorted(await self.api.list_buckets(), key=lambda b: b["name"]):
@@ -159,12 +142,15 @@ class S3Gateway:
         return web.Response(body=xml_body(root), content_type="application/xml")
 
     async def bucket_op(self, req: web.Request, name: str) -> web.Response:
+        if req.method in ("PUT", "DELETE"):  # creating / destroying buckets is cluster-wide (core/auth.py)
+            allow(req, Access.RW)
         if req.method == "PUT":
             bck = Bucket(validate_bucket_name(name), Provider.AIS)
             await self.api.create_bucket(bck)
             await self.state.refresh(force=True)
             return web.Response(status=200, headers={"Location": f"/{name}"})
         bck = await self.resolve(name)
+        allow(req, Access.RO if req.method in ("GET", "HEAD") else Access.RW, bck)
         if req.method == "HEAD":
             return web.Response(status=200)
         if req.method == "DELETE":
@@ -178,6 +164,8 @@ class S3Gateway:
         if req.method == "POST" and "delete" in req.query:
             return await self.delete_objects(req, bck)
         if req.method == "GET":
+            if "uploads" in req.query:
+                return await self.mpu.list_uploads(req, bck)
             if "location" in req.query:
                 root = ET.Element("LocationConstraint", xmlns=NS)
                 return web.Response(body=xml_body(root), content_type="application/xml")
@@ -190,10 +178,7 @@ class S3Gateway:
         q = req.query
         v2 = q.get("list-type") == "2"
         prefix, delim = q.get("prefix", ""), q.get("delimiter", "")
-        try:
-            max_keys = min(MAX_KEYS, int(q.get("max-keys", MAX_KEYS)))
-        except ValueError:
-            raise S3Error(400, "InvalidArgument", "max-keys must be an integer") from None
+        max_keys = int_param(q, "max-keys", MAX_KEYS, most=MAX_KEYS)
         after = q.get("start-after", "") if v2 else q.get("marker", "")
         token = q.get("continuation-token", "")
         if v2 and token:
@@ -279,21 +264,27 @@ class S3Gateway:
     # ---- objects ---------------------------------------------------------------------------
     async def object_op(self, req: web.Request, name: str, key: str, raw_key: str) -> web.StreamResponse:
         bck = await self.resolve(name)
+        allow(req, Access.RO if req.method in ("GET", "HEAD") else Access.RW, bck)
         validate_obj_name(key)
         mp = await owner_mountpath(bck, key, req.method)
         if "uploads" in req.query or "uploadId" in req.query:
-            return await self.multipart(req, bck, key, mp.url)
+            return await self.mpu.object_call(req, bck, key, mp.url)
         if req.method == "PUT" and "x-amz-copy-source" in req.headers:
             return await self.copy_object(req, bck, key)
         if req.method not in ("GET", "HEAD", "PUT", "DELETE"):
             raise S3Error(405, "MethodNotAllowed", f"{req.method} on an object is not supported")
+        if req.method == "GET" and is_local(mp.url, self.hosts):
+            owner = (await self.state.smap()).owner(bck.uname(key)).daemon_id
+            local = await self.reads.serve(req, bck, key, mp.path, owner, checked=True)
+            if local is not None:
+                return local
         url = f"{mp.url}/v1/objects/{quote(bck.name, safe='')}/{raw_key}"
         params = {"provider": bck.provider.value}
         headers = {k: v for k, v in req.headers.items() if k.lower() in ("range", "content-type", "content-length")}
         body = req.content if req.method == "PUT" else None
-        async with self._session().request(req.method, url, params=params, headers=headers, data=body,
+        async with self.session().request(req.method, url, params=params, headers=headers, data=body,
                                            allow_redirects=False) as up:
-            await self._check(up, key)
+            await check_answer(up, key)
             if req.method == "DELETE":
                 return web.Response(status=204)
             resp = web.StreamResponse(status=up.status)
@@ -312,68 +303,27 @@ class S3Gateway:
             await resp.write_eof()
             return resp
 
-    async def multipart(self, req: web.Request, bck: Bucket, key: str, mp_url: str) -> web.Response:
-        """Create / UploadPart / Complete / Abort: the parts live on the owner's mountpath until
-        complete (`actors/mpu.py`) commits them as one object through the write path."""
-        q = req.query
-        if req.method == "POST" and "uploads" in q:
-            root = ET.Element("InitiateMultipartUploadResult", xmlns=NS)
-            el(root, "Bucket", bck.name)
-            el(root, "Key", key)
-            el(root, "UploadId", gen_uuid() + gen_uuid())
-            return web.Response(body=xml_body(root), content_type="application/xml")
-        upload = q.get("uploadId", "")
-        url = f"{mp_url}{MPU_PATH}{quote(upload, safe='')}"
-        if req.method == "PUT":
-            headers = {"Content-Length": req.headers["Content-Length"]} if "Content-Length" in req.headers else {}
-            async with self._session().put(f"{url}/{quote(q.get('partNumber', ''), safe='')}", data=req.content,
-                                           headers=headers) as up:
-                await self._check(up, key)
-                return web.Response(status=200, headers={"ETag": up.headers.get("ETag", '""')})
-        if req.method == "POST":
-            try:
-                doc = ET.fromstring(await req.read())
-            except ET.ParseError as exc:
-                raise S3Error(400, "MalformedXML", f"CompleteMultipartUpload body: {exc}") from None
-            parts = [p.findtext("{*}PartNumber") or "" for p in doc.findall("{*}Part")]
-            body = json.dumps([int(p) if p.isdigit() else p for p in parts])
-            async with self._session().post(url, params={"bck": bck.uname_prefix, "name": key}, data=body) as up:
-                await self._check(up, key, upload=upload)
-                root = ET.Element("CompleteMultipartUploadResult", xmlns=NS)
-                el(root, "Location", f"/{bck.name}/{key}")
-                el(root, "Bucket", bck.name)
-                el(root, "Key", key)
-                el(root, "ETag", up.headers.get("ETag", '""'))
-                return web.Response(body=xml_body(root), content_type="application/xml")
-        if req.method == "DELETE":
-            async with self._session().delete(url) as up:
-                await self._check(up, key, upload=upload)
-                return web.Response(status=204)
-        raise S3Error(501, "NotImplemented", f"{req.method} with uploadId (ListParts) is not supported yet")
-
-    async def _check(self, up: aiohttp.ClientResponse, key: str, *, upload: str = "") -> None:
-        if up.status < 400:
-            return
-        try:
-            await raise_for(up, await up.read())  # the native error, typed (client/http.py)
-        except AisError as exc:
-            err = exc
-        if upload and up.status == 404:
-            raise S3Error(404, "NoSuchUpload", err.message)
-        if up.status == 400:
-            raise S3Error(400, "InvalidPart" if upload else "InvalidArgument", err.message)
-        raise s3_error(err, key=key)
-
     async def copy_object(self, req: web.Request, bck: Bucket, key: str) -> web.Response:
         src = unquote(req.headers["x-amz-copy-source"]).lstrip("/").split("?", 1)[0]
         src_bucket, _, src_key = src.partition("/")
         sbck = await self.resolve(src_bucket)
+        allow(req, Access.RO, sbck)
         await self.api.copy_object(sbck, validate_obj_name(src_key), bck, key)
         head = await self.api.head_object(bck, key)
         root = ET.Element("CopyObjectResult", xmlns=NS)
         el(root, "LastModified", iso8601(time.time_ns()))
         el(root, "ETag", head.get("ETag", '""'))
         return web.Response(body=xml_body(root), content_type="application/xml")
+
+
+def virtual_bucket(host: str) -> str:
+    """The bucket of a virtual-host style request (`<bucket>.localhost:8080`, `<bucket>.<domain>`
+    for a domain in $AIS_RAY_S3_DOMAINS), "" for path style (`127.0.0.1:8080`, `localhost`)."""
+    name = (host.rsplit(":", 1)[0] if not host.endswith("]") else host).lower()
+    for base in VHOST_DOMAINS:
+        if name.endswith("." + base) and len(name) > len(base) + 1:
+            return name[: -len(base) - 1]
+    return ""
 
 
 def _listed_time(atime: str) -> str:

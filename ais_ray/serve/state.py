@@ -13,7 +13,7 @@ from typing import Any
 
 import ray
 
-from ais_ray.actors.proxy import PROXY_NAME
+from ais_ray.core.nodes import PROXY_NAME
 from ais_ray.actors.target import NAMESPACE, target_actor_name
 from ais_ray.core.bmd import BMD, BucketProps
 from ais_ray.core.errors import ErrBckNotFound

@@ -70,3 +70,15 @@ def test_range_whose_longest_name_is_invalid_is_refused_at_post() -> None:
     spec({"type": "range", "template": "h/f-{98..99}", "subdir": subdir})  # 1024 bytes: fine
     with pytest.raises(ErrInvalidName, match="longer than 1024"):
         spec({"type": "range", "template": "h/f-{98..102}", "subdir": subdir})
+
+
+def test_fsync_mode_defaults_to_batch_is_validated_and_persisted() -> None:
+    assert spec({"type": "single", "link": "http://h/a"}).fsync == "batch"
+    for mode in ("object", "batch", "off"):
+        s = spec({"type": "single", "link": "http://h/a", "fsync": mode})
+        assert s.fsync == mode and spec_from_json(spec_to_json(s)) == s
+    with pytest.raises(ErrBadRequest, match='invalid fsync mode "always"'):
+        spec({"type": "single", "link": "http://h/a", "fsync": "always"})
+    old = spec_to_json(spec({"type": "single", "link": "http://h/a"}))
+    del old["fsync"]  # a job saved before the setting existed: a restart still loads it
+    assert spec_from_json(old).fsync == "batch"

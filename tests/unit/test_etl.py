@@ -131,3 +131,16 @@ def test_worker_builtin_md5_and_bad_init() -> None:
     bad = _EtlWorker(code_msg("boom-etl", "raise RuntimeError('at import')\ndef transform(d, p, a):\n    return d\n"),
                      "t1", "http://x")
     assert "at import" in bad.ready()
+
+
+def test_worker_spills_a_generator_chunk_by_chunk(tmp_path: Path) -> None:
+    gen = "def transform(d, p, a):\n    for _ in range(4):\n        yield d * 3\n"
+    w = _EtlWorker(code_msg("gen-etl", gen, obj_timeout="5s"), "t1", "http://127.0.0.1:1")
+    spill = tmp_path / "out"
+    out = asyncio.run(w.transform_batch([("", b"ab", "b/o", "", str(spill)), ("", b"cd", "b/p", "", "")]))
+    assert out[0] == (24, "") and spill.read_bytes() == b"ab" * 12  # written as it came: its size returned
+    assert out[1] == (b"cd" * 12, "")  # no spill asked for (a middle pipeline stage): joined
+    bad = "def transform(d, p, a):\n    yield b'x'\n    yield 5\n"
+    w = _EtlWorker(code_msg("bad-gen", bad, obj_timeout="5s"), "t1", "http://127.0.0.1:1")
+    out = asyncio.run(w.transform_batch([("", b"ab", "b/o", "", str(spill))]))
+    assert out[0][0] is None and "yielded int" in out[0][1]

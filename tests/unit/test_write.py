@@ -241,3 +241,34 @@ def test_a_file_filled_by_offset_is_committed_at_its_full_size(store: MountpathS
     w.pwrite(b"hello", 0)
     a = commit(store, w, BCK, "o", Owt.BLOB, w.finish(rehash=True), src=Source("e", "v1", 10))
     assert a.size == store.load(BCK, "o").size == 10
+
+
+# ---- group commit (downloads' --fsync=batch) ---------------------------------------------------
+@pytest.mark.parametrize(("size", "own_fsync", "expected"), [
+    (10, True, 1), (10, False, 0), (3 * WRITE_BATCH + 1, True, 1), (3 * WRITE_BATCH + 1, False, 0)])
+def test_a_write_without_its_own_fsync_leaves_it_to_the_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                size: int, own_fsync: bool, expected: int) -> None:
+    store = MountpathStore(str(tmp_path / "mp"), fsync=True)
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    data = os.urandom(size)
+    attrs = asyncio.run(write_stream(store, BCK, "o", chunks(data), Owt.DOWNLOAD, fsync=own_fsync))
+    assert len(synced) == expected
+    store.sync_fs()  # the batch's one syncfs: durable data, xattrs and renames
+    f, got = store.open(BCK, "o")
+    with f:
+        assert f.read() == data and got.cksum == attrs.cksum == xxhash.xxh64(data, seed=0).hexdigest()
+    assert work_files(store) == []
+
+
+def test_a_cluster_without_fsync_never_syncs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = MountpathStore(str(tmp_path / "mp"), fsync=False)
+    called: list[str] = []
+    monkeypatch.setattr("ais_ray.fs.store.syncfs", lambda path: called.append(path))
+    write_bytes(store, BCK, "o", b"x", Owt.DOWNLOAD)
+    store.sync_fs()
+    assert called == []
+    store.fsync = True
+    store.sync_fs()
+    assert called == [store.path]

@@ -1,0 +1,122 @@
+"""Plain GETs answered from the object's file by the process that received them (sendfile).
+
+The target's own URL and the S3 gateway use it: one request per object, no 307, no relay.
+
+The target's URL (Smap `direct_url`) is where the official SDK's `get_reader(direct=True)` lands
+after its client-side HRW over the targets. Answering every such GET with a 307 to the owning
+mountpath made it two requests per object, slower than the API path it is meant to skip. Here
+a plain read — an object stored where HRW puts it, no query beyond the bucket's, no shard,
+transform, blob or version check — is sent from the target process (sendfile, the mountpath's
+own `send_object`). Anything else, and any object not on its disk as a file (mirror restore,
+get-from-neighbor during a rebalance, EC rebuild, cold GET), still gets the 307: the mountpath
+has the logic for those.
+
+The S3 gateway (in the front door, on the proxy's node) reads this way when the owning mountpath
+is on its own machine (`is_local`): S3 clients do not follow a 307, so otherwise every byte is
+relayed through the gateway's process.
+
+Reading another process's files is safe as the mountpath's own reads are: an object is only
+ever replaced by an atomic rename, and data and metadata come from the one open inode. The
+access time is noted here and written in batches like the mountpath's (`fs/atime.py`); a HEAD
+sees it after the next flush (at most `FLUSH_EVERY` seconds), not at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from ais_ray.actors.dataserver import BCK_KEY, send_object
+from ais_ray.core import headers as H
+from ais_ray.core import lom
+from ais_ray.core.bmd import BMD
+from ais_ray.core.errors import AisError
+from ais_ray.core.lom import ObjAttrs
+from ais_ray.core.names import Bucket
+from ais_ray.fs.atime import FLUSH_EVERY, Atimes
+from ais_ray.fs.store import open_stored
+from ais_ray.stats import Counters
+
+PLAIN_QUERY = frozenset({H.Q_PROVIDER, H.Q_NAMESPACE, H.Q_GRANT})  # anything else: the mountpath decides
+
+
+class LocalReads:
+    def __init__(self, stats: Counters) -> None:
+        self.stats = stats
+        self.bmd: BMD | None = None  # set by the target with every metadata update
+        self.atimes: dict[str, Atimes] = {}  # mountpath -> access times noted here
+        self._flusher: asyncio.Future[None] | None = None
+
+    def plain(self, req: web.Request) -> bool:
+        return (req.method == "GET" and PLAIN_QUERY.issuperset(req.query.keys())
+                and H.BLOB_DOWNLOAD not in req.headers and self.bmd is not None)
+
+    async def serve(self, req: web.Request, bck: Bucket, name: str, mpath: str, tid: str, *,
+                    checked: bool = False) -> web.StreamResponse | None:
+        """Send the object if it is a plain read of a stored file; None: redirect to the mountpath.
+        `checked`: the caller made sure the request is a plain GET of an existing bucket."""
+        if not checked and (not self.plain(req) or self.bmd is None or bck not in self.bmd):
+            return None
+        opened = await asyncio.to_thread(_open, mpath, bck, name)
+        if opened is None:
+            return None
+        f, attrs = opened
+        atimes = self._atimes(mpath)
+        req[BCK_KEY] = bck  # the stats middleware counts it (get.n, get.size, latency)
+        resp = await send_object(req, bck, name, f, atimes.merged(bck, name, attrs), f"t[{tid}]:mp[{mpath}]",
+                                 self.stats)
+        if atimes.note(bck, name, time.time_ns()):
+            await asyncio.to_thread(atimes.flush)
+        return resp
+
+    def _atimes(self, mpath: str) -> Atimes:
+        if mpath not in self.atimes:
+            self.atimes[mpath] = Atimes(lambda bck, name: lom.obj_fqn(mpath, bck, name))
+            if self._flusher is None:
+                self._flusher = asyncio.ensure_future(self._flush_every())
+        return self.atimes[mpath]
+
+    async def _flush_every(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_EVERY)
+            await asyncio.to_thread(self.flush)
+
+    def flush(self) -> None:
+        """Write the noted access times (blocking: at shutdown, or in a thread)."""
+        for a in list(self.atimes.values()):
+            if len(a):
+                a.flush()
+
+
+def local_hosts() -> frozenset[str]:
+    """The addresses by which this machine's own servers are reached."""
+    hosts = {"127.0.0.1", "localhost", "::1"}
+    try:
+        import ray
+
+        if ray.is_initialized():
+            hosts.add(ray.util.get_node_ip_address())
+    except Exception:  # noqa: BLE001 - outside Ray: the loopback names only
+        pass
+    try:
+        hosts.add(socket.gethostbyname(socket.gethostname()))
+    except OSError:
+        pass
+    return frozenset(hosts)
+
+
+def is_local(url: str, hosts: frozenset[str]) -> bool:
+    """Whether a data server's URL is on this machine (its mountpath's files are readable here)."""
+    return (urlsplit(url).hostname or "") in hosts
+
+
+def _open(mpath: str, bck: Bucket, name: str) -> tuple[Any, ObjAttrs] | None:
+    try:
+        return open_stored(lom.obj_fqn(mpath, bck, name))
+    except AisError:  # a name that cannot be stored: the mountpath answers the 400
+        return None
