@@ -96,7 +96,8 @@ class DownloadRunner:
         if saved:
             s = saved["status"]
             self.st = TargetDlStatus(s["finished"], s["skipped"], s["errors"], s["scheduled"], s["all_dispatched"],
-                                     s["aborted"], s["end_time"], [], [_task(t) for t in s["finished_tasks"]],
+                                     s["aborted"], s["end_time"], [],
+                                     [task_from_saved(t) for t in s["finished_tasks"]],
                                      [tuple(e) for e in s["error_list"]])  # type: ignore[misc]
             self.prog = Progress(**saved["progress"])
         self.st.finished_tasks = deque(self.st.finished_tasks, maxlen=MAX_FINISHED_KEPT)  # type: ignore[assignment]
@@ -414,6 +415,6 @@ def _take(it: Any, n: int) -> list[DlItem]:
     return out
 
 
-def _task(saved: Any) -> TaskInfo:
+def task_from_saved(saved: Any) -> TaskInfo:
     """A finished task as saved: a row (name, downloaded, total, start, end), or a dict (older saves)."""
     return TaskInfo(**saved) if isinstance(saved, dict) else TaskInfo(*saved)
