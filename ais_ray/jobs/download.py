@@ -96,7 +96,8 @@ class DownloadRunner:
         if saved:
             s = saved["status"]
             self.st = TargetDlStatus(s["finished"], s["skipped"], s["errors"], s["scheduled"], s["all_dispatched"],
-                                     s["aborted"], s["end_time"], [], [TaskInfo(**t) for t in s["finished_tasks"]],
+                                     s["aborted"], s["end_time"], [],
+                                     [task_from_saved(t) for t in s["finished_tasks"]],
                                      [tuple(e) for e in s["error_list"]])  # type: ignore[misc]
             self.prog = Progress(**saved["progress"])
         self.st.finished_tasks = deque(self.st.finished_tasks, maxlen=MAX_FINISHED_KEPT)  # type: ignore[assignment]
@@ -318,7 +319,9 @@ class DownloadRunner:
         st = self.st
         status = {"finished": st.finished, "skipped": st.skipped, "errors": st.errors, "scheduled": st.scheduled,
                   "all_dispatched": st.all_dispatched, "aborted": st.aborted, "end_time": st.end_time,
-                  "finished_tasks": [asdict(t) for t in st.finished_tasks], "error_list": st.error_list}
+                  # rows, not asdict per task: this runs every second over up to MAX_FINISHED_KEPT tasks
+                  "finished_tasks": [(t.name, t.downloaded, t.total, t.start_time, t.end_time)
+                                     for t in st.finished_tasks], "error_list": st.error_list}
         self._seq += 1
         doc = {"spec": spec_to_json(self.spec), "status": status, "progress": asdict(self._progress_now()),
                "seq": self._seq}
@@ -410,3 +413,8 @@ def _take(it: Any, n: int) -> list[DlItem]:
         if len(out) >= n:
             break
     return out
+
+
+def task_from_saved(saved: Any) -> TaskInfo:
+    """A finished task as saved: a row (name, downloaded, total, start, end), or a dict (older saves)."""
+    return TaskInfo(**saved) if isinstance(saved, dict) else TaskInfo(*saved)
