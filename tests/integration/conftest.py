@@ -163,3 +163,20 @@ def src(httpsrc: HttpSrc) -> Iterator[Src]:
     httpsrc.reset()
     yield Src(httpsrc)
     httpsrc.faults = Faults()
+
+
+@pytest.fixture(scope="session")
+def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """One small `ais-ray up --auth` cluster for the session (the native API's and the S3 API's
+    authentication tests share it; neither changes its membership)."""
+    data_dir = str(tmp_path_factory.mktemp("ais-auth"))
+    port = free_port()
+    state = str(tmp_path_factory.mktemp("auth-state"))  # not the session cluster's "last cluster" note
+    c = LocalCluster(f"http://127.0.0.1:{port}", data_dir, port, {"XDG_STATE_HOME": state})
+    p = c.cli("up", "--auth", "--data-dir", data_dir, "--port", str(port), "--targets", "1", "--mountpaths", "1",
+              "--no-fsync", timeout=300)
+    assert "auth: on" in p.stdout
+    try:
+        yield c
+    finally:
+        c.down()

@@ -11,7 +11,6 @@ import os
 import stat
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,22 +18,7 @@ import requests
 
 from ais_ray.auth.gate import secret_path
 from ais_ray.cli.cluster_cmds import guard_env
-from tests.integration.conftest import LocalCluster, free_port
-
-
-@pytest.fixture(scope="module")
-def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    data_dir = str(tmp_path_factory.mktemp("ais-auth"))
-    port = free_port()
-    state = str(tmp_path_factory.mktemp("auth-state"))  # not the session cluster's "last cluster" note
-    c = LocalCluster(f"http://127.0.0.1:{port}", data_dir, port, {"XDG_STATE_HOME": state})
-    p = c.cli("up", "--auth", "--data-dir", data_dir, "--port", str(port), "--targets", "1", "--mountpaths", "1",
-              "--no-fsync", timeout=300)
-    assert "auth: on" in p.stdout
-    try:
-        yield c
-    finally:
-        c.down()
+from tests.integration.conftest import LocalCluster
 
 
 def token(c: LocalCluster, *args: str) -> str:

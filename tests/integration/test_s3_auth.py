@@ -8,28 +8,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
-from tests.integration.conftest import LocalCluster, free_port
+from tests.integration.conftest import LocalCluster
 from tests.integration.test_s3 import tool_runner
-
-
-@pytest.fixture(scope="module")
-def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    data_dir = str(tmp_path_factory.mktemp("ais-s3-auth"))
-    port = free_port()
-    state = str(tmp_path_factory.mktemp("s3-auth-state"))
-    c = LocalCluster(f"http://127.0.0.1:{port}", data_dir, port, {"XDG_STATE_HOME": state})
-    c.cli("up", "--auth", "--data-dir", data_dir, "--port", str(port), "--targets", "1", "--mountpaths", "1",
-          "--no-fsync", timeout=300)
-    try:
-        yield c
-    finally:
-        c.down()
 
 
 def s3_key(c: LocalCluster, *args: str) -> tuple[str, str]:
