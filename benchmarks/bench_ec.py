@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import requests
 
@@ -96,6 +97,33 @@ def _main_file(ep: str, bck: str, name: str) -> str:
     return os.path.join(loc[loc.index("mp[") + 3 : -1], "@ais", bck, "%ob", name)
 
 
+def measure_bucket(ep: str, bck: str, props: dict[str, Any] | None, args: argparse.Namespace, small: bytes,
+                   large: bytes, *, rebuild_large: bool = False) -> dict[str, Any]:
+    """Create `bck` with `props`; PUT args.small_n small and args.large_n large objects, time GETs of
+    args.get_n, and, with redundancy, GETs of args.rebuild_n whose main replica was deleted (and
+    one large one with `rebuild_large`). Small/large objects per second, latencies in ms."""
+    r = requests.post(f"{ep}/v1/buckets/{bck}", json={"action": "create-bck", "value": props}, timeout=60)
+    assert r.status_code == 200, r.text
+    sn = [f"s/{i:05d}" for i in range(args.small_n)]
+    ln = [f"l/{i:03d}" for i in range(args.large_n)]
+    ts = _put_many(ep, bck, sn, small, args.concurrency)
+    tl = _put_many(ep, bck, ln, large, min(args.concurrency, 4))
+    lat = sorted(_get_ms(ep, bck, n, len(small)) for n in sn[: args.get_n])
+    out: dict[str, Any] = {"small_s": args.small_n / ts, "large_mib_s": args.large_n * len(large) / MIB / tl,
+                           "get_ms": statistics.median(lat), "get_p99_ms": lat[max(int(len(lat) * 0.99) - 1, 0)],
+                           "rebuild_ms": None, "rebuild_large_ms": None}
+    if props:
+        ms = []
+        for n in sn[-args.rebuild_n:]:
+            os.unlink(_main_file(ep, bck, n))
+            ms.append(_get_ms(ep, bck, n, len(small)))
+        out["rebuild_ms"] = statistics.median(ms)
+        if rebuild_large:
+            os.unlink(_main_file(ep, bck, ln[-1]))
+            out["rebuild_large_ms"] = _get_ms(ep, bck, ln[-1], len(large))
+    return out
+
+
 def bench_cluster(args: argparse.Namespace) -> list[tuple[str, ...]]:
     d, p = (int(x) for x in args.ec.split("+"))
     kinds = [("plain", None), (f"EC {d}+{p} sliced", {"enabled": True, "data_slices": d, "parity_slices": p,
@@ -105,28 +133,12 @@ def bench_cluster(args: argparse.Namespace) -> list[tuple[str, ...]]:
     rows = []
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp, \
             ais_cluster(os.path.join(tmp, "ais"), targets=args.targets, mountpaths=2, fsync=not args.no_fsync) as c:
-        ep = c.endpoint
         for label, ec in kinds:
             bck = "b" + label.split()[0].lower() + str(len(rows))
-            r = requests.post(f"{ep}/v1/buckets/{bck}", json={"action": "create-bck", "value": {"ec": ec} if ec else None})
-            assert r.status_code == 200, r.text
-            sn = [f"s/{i:05d}" for i in range(args.small_n)]
-            ln = [f"l/{i:03d}" for i in range(args.large_n)]
-            ts = _put_many(ep, bck, sn, small, args.concurrency)
-            tl = _put_many(ep, bck, ln, large, min(args.concurrency, 4))
-            lat = sorted(_get_ms(ep, bck, n, MIB) for n in sn[: args.get_n])
-            rebuild_s = rebuild_l = "-"
-            if ec:
-                ms = []
-                for n in sn[-args.rebuild_n:]:
-                    os.unlink(_main_file(ep, bck, n))
-                    ms.append(_get_ms(ep, bck, n, MIB))
-                rebuild_s = f"{statistics.median(ms):.1f}"
-                n = ln[-1]
-                os.unlink(_main_file(ep, bck, n))
-                rebuild_l = f"{_get_ms(ep, bck, n, 64 * MIB):.0f}"
-            rows.append((label, f"{args.small_n * MIB / MIB / ts:.1f}", f"{args.large_n * 64 / tl:.1f}",
-                         f"{statistics.median(lat):.1f}", f"{lat[int(len(lat) * 0.99) - 1]:.1f}", rebuild_s, rebuild_l))
+            m = measure_bucket(c.endpoint, bck, {"ec": ec} if ec else None, args, small, large, rebuild_large=True)
+            rows.append((label, f"{m['small_s']:.1f}", f"{m['large_mib_s']:.1f}", f"{m['get_ms']:.1f}",
+                         f"{m['get_p99_ms']:.1f}", "-" if m["rebuild_ms"] is None else f"{m['rebuild_ms']:.1f}",
+                         "-" if m["rebuild_large_ms"] is None else f"{m['rebuild_large_ms']:.0f}"))
     return rows
 
 

@@ -35,7 +35,7 @@ from typing import Any
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_ec import MIB, _get_ms, _main_file, _put_many  # noqa: E402
+from bench_ec import MIB, measure_bucket  # noqa: E402
 from common import ais_cluster, machine_info, markdown_table, publish  # noqa: E402
 
 from ais_ray.testing import drills as D  # noqa: E402
@@ -54,25 +54,10 @@ def bench_buckets(args: argparse.Namespace) -> list[list[str]]:
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp, \
             ais_cluster(os.path.join(tmp, "ais"), targets=args.targets, mountpaths=args.mountpaths,
                         fsync=not args.no_fsync) as c:
-        ep = c.endpoint
         for i, (label, props) in enumerate(kinds):
-            bck = f"b{i}"
-            r = requests.post(f"{ep}/v1/buckets/{bck}", json={"action": "create-bck", "value": props}, timeout=60)
-            assert r.status_code == 200, r.text
-            sn = [f"s/{j:05d}" for j in range(args.small_n)]
-            ln = [f"l/{j:03d}" for j in range(args.large_n)]
-            ts = _put_many(ep, bck, sn, small, args.concurrency)
-            tl = _put_many(ep, bck, ln, large, min(args.concurrency, 4))
-            lat = sorted(_get_ms(ep, bck, n, MIB) for n in sn[: args.get_n])
-            rebuild = "-"
-            if props:
-                ms = []
-                for n in sn[-args.rebuild_n:]:
-                    os.unlink(_main_file(ep, bck, n))
-                    ms.append(_get_ms(ep, bck, n, MIB))
-                rebuild = f"{statistics.median(ms):.1f}"
-            rows.append([label, f"{args.small_n / ts:.1f}", f"{args.large_n * 64 / tl:.1f}",
-                         f"{statistics.median(lat):.1f}", f"{lat[max(int(len(lat) * 0.99) - 1, 0)]:.1f}", rebuild])
+            m = measure_bucket(c.endpoint, f"b{i}", props, args, small, large)
+            rows.append([label, f"{m['small_s']:.1f}", f"{m['large_mib_s']:.1f}", f"{m['get_ms']:.1f}",
+                         f"{m['get_p99_ms']:.1f}", "-" if m["rebuild_ms"] is None else f"{m['rebuild_ms']:.1f}"])
     return rows
 
 

@@ -6,25 +6,15 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-import pytest
 import requests
 
 from ais_ray.core.names import Bucket
 from ais_ray.core.smap import Smap
 from tests.integration.conftest import LocalCluster
+from tests.integration.test_http import bucket  # noqa: F401  (the fixture: a fresh ais bucket)
 from tests.integration.test_stats import node_status, tracked
-
-
-@pytest.fixture()
-def bucket(cluster: LocalCluster) -> Iterator[str]:
-    name = f"tr-{uuid.uuid4().hex[:8]}"
-    r = requests.post(f"{cluster.endpoint}/v1/buckets/{name}", json={"action": "create-bck"})
-    assert r.status_code == 200, r.text
-    yield name
-    requests.delete(f"{cluster.endpoint}/v1/buckets/{name}", json={"action": "destroy-bck"})
 
 
 def owner(cluster: LocalCluster, bucket: str, name: str) -> tuple[str, str]:
