@@ -53,8 +53,7 @@ class LocalReads:
         self._flusher: asyncio.Future[None] | None = None
 
     def plain(self, req: web.Request) -> bool:
-        return (req.method == "GET" and PLAIN_QUERY.issuperset(req.query.keys())
-                and H.BLOB_DOWNLOAD not in req.headers and self.bmd is not None)
+        return req.method == "GET" and PLAIN_QUERY.issuperset(req.query.keys()) and H.BLOB_DOWNLOAD not in req.headers
 
     async def serve(self, req: web.Request, bck: Bucket, name: str, mpath: str, tid: str, *,
                     checked: bool = False) -> web.StreamResponse | None:

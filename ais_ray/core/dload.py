@@ -293,4 +293,4 @@ def spec_from_json(d: Mapping[str, Any]) -> DlSpec:
         timeout=d["timeout"], conns=d["conns"], bytes_per_hour=d["bytes_per_hour"], headers=d["headers"],
         objects=tuple((n, link) for n, link in d["objects"]), template=d["template"], subdir=d["subdir"],
         src=bucket_from_key(d["src"]) if d["src"] else None, prefix=d["prefix"], suffix=d["suffix"],
-        sync=d["sync"], created=d["created"], fsync=d.get("fsync", "batch") if d.get("fsync") in FSYNC_MODES else "batch")
+        sync=d["sync"], created=d["created"], fsync=d["fsync"] if d.get("fsync") in FSYNC_MODES else "batch")
