@@ -276,11 +276,11 @@ def open_stored(fqn: str) -> tuple[BinaryIO, ObjAttrs] | None:
 def _fd_attrs(f: BinaryIO) -> ObjAttrs | None:
     """The metadata of the open object file `f` (its size from the inode); closes `f` if it has none."""
     try:
-        attrs = ObjAttrs.from_bytes(os.getxattr(f.fileno(), lom.XATTR))
+        raw = os.getxattr(f.fileno(), lom.XATTR)
     except OSError:  # a file without our metadata (never committed)
         f.close()
         return None
-    return replace(attrs, size=os.fstat(f.fileno()).st_size)
+    return ObjAttrs.from_bytes(raw, size=os.fstat(f.fileno()).st_size)
 
 
 def syncfs(path: str) -> None:
