@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from email.utils import formatdate
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -73,7 +73,16 @@ HEAD_PROPS = frozenset({
 
 def last_modified(seconds: float) -> str:
     """HTTP date (RFC 7231) of a modification time; "" when unknown."""
-    return formatdate(seconds, usegmt=True) if seconds > 0 else ""
+    if seconds <= 0:
+        return ""
+    # = email.utils.formatdate(seconds, usegmt=True) at a fraction of its cost (every GET and HEAD sends one)
+    t = time.gmtime(seconds)
+    return (f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d} "
+            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT")
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def etag(src_etag: str, cksum: str) -> str:

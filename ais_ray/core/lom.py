@@ -59,11 +59,15 @@ class ObjAttrs:
         return json.dumps(d, separators=(",", ":")).encode()
 
     @classmethod
-    def from_bytes(cls, raw: bytes) -> ObjAttrs:
+    def from_bytes(cls, raw: bytes, **known: Any) -> ObjAttrs:
+        """`known`: fields the caller has from elsewhere (the size from the inode), set in the
+        one construction (every GET reads its object's metadata: no second `replace`)."""
         d: dict[str, Any] = json.loads(raw)
         if "copies" in d:
             d["copies"] = tuple(d["copies"])
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+        d.update(known)
+        fields = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in d.items() if k in fields})
 
     def to_header(self) -> str:
         """The whole metadata in one header value (an object moving between nodes keeps it)."""

@@ -30,6 +30,8 @@ from ais_ray.fs.atime import Atimes
 from ais_ray.fs.namelock import NameLocks
 from ais_ray.stats import Counters
 
+COMMIT_STRIPES = 64  # commit locks per mountpath, by object path
+
 
 @dataclass(frozen=True, slots=True)
 class Capacity:
@@ -97,7 +99,9 @@ class MountpathStore:
     def __init__(self, path: str, *, fsync: bool = True) -> None:
         self.path = os.path.abspath(path)
         self.fsync = fsync
-        self._commit_lock = threading.Lock()
+        # commits of one name are serialized (version bump, `if_absent`); different names rename in
+        # parallel: a rename can wait on the filesystem's journal, and one lock queued every PUT behind it
+        self._commit_locks = tuple(threading.Lock() for _ in range(COMMIT_STRIPES))
         self.locks = NameLocks()  # one writer per object name (fs/namelock.py)
         self.atimes = Atimes(self.fqn)  # access times noted by GETs, written in batches
         self.stats = Counters()  # this mountpath's counters (ais_ray/stats)
@@ -163,7 +167,7 @@ class MountpathStore:
         restored replica, never replaces a newer write; the work file is dropped and the
         stored object's metadata returned."""
         fqn = self.fqn(bck, name)
-        with self._commit_lock:
+        with self._commit_locks[hash(fqn) % COMMIT_STRIPES]:
             if if_absent and os.path.exists(fqn):
                 w.abort()
                 return _read_attrs(fqn) or attrs
@@ -272,11 +276,11 @@ def open_stored(fqn: str) -> tuple[BinaryIO, ObjAttrs] | None:
 def _fd_attrs(f: BinaryIO) -> ObjAttrs | None:
     """The metadata of the open object file `f` (its size from the inode); closes `f` if it has none."""
     try:
-        attrs = ObjAttrs.from_bytes(os.getxattr(f.fileno(), lom.XATTR))
+        raw = os.getxattr(f.fileno(), lom.XATTR)
     except OSError:  # a file without our metadata (never committed)
         f.close()
         return None
-    return replace(attrs, size=os.fstat(f.fileno()).st_size)
+    return ObjAttrs.from_bytes(raw, size=os.fstat(f.fileno()).st_size)
 
 
 def syncfs(path: str) -> None:

@@ -7,7 +7,7 @@ store's lock) is `MountpathStore.commit`; a crash before it leaves only a work f
 at the next start (`MountpathStore.cleanup_work`).
 
 Async functions run on the mountpath's I/O loop; the blocking parts go to threads, one hop per
-WRITE_BATCH bytes. An object smaller than WRITE_BATCH is written, checksummed, fsynced and
+WRITE_BATCH bytes. An object of up to WRITE_BATCH bytes (plus its last chunk) is written, checksummed, fsynced and
 committed in ONE thread call (`write_bytes`).
 """
 
@@ -139,13 +139,13 @@ async def write_stream(store: MountpathStore, bck: Bucket, name: str, chunks: As
                 r = on_chunk(chunk)
                 if r is not None:
                     await r
-            buf += chunk
-            size += len(chunk)
-            if len(buf) >= WRITE_BATCH:
-                if w is None:
+            if len(buf) >= WRITE_BATCH:  # more is coming: write what is gathered (a body of WRITE_BATCH
+                if w is None:            # or a little more stays on the one-call path below)
                     w = await asyncio.to_thread(store.new_writer, fsync=fsync)
                 data, buf = buf, bytearray()
                 await asyncio.to_thread(w.write, data)
+            buf += chunk
+            size += len(chunk)
         if expect_size >= 0 and size != expect_size:
             raise ErrBadRequest(f'"{bck}/{name}": got {size} bytes of {expect_size}')
         if w is None and write_through is None:  # the small-object fast path: one thread call

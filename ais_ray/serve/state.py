@@ -32,10 +32,17 @@ class ApiState:
         self._targets: dict[str, Any] = {}
         self._lock = asyncio.Lock()
 
+    def _fresh(self) -> bool:
+        return self._smap is not None and time.monotonic() - self._fetched < REFRESH_INTERVAL
+
     async def refresh(self, *, force: bool = False) -> None:
-        if not force and time.monotonic() - self._fetched < REFRESH_INTERVAL and self._smap is not None:
+        """Re-read Smap / BMD if older than `REFRESH_INTERVAL` (`force`: now, for read-your-writes).
+        Requests that find the cache stale together wait for one fetch, not one each in turn."""
+        if not force and self._fresh():
             return
         async with self._lock:
+            if not force and self._fresh():  # another request fetched while this one waited
+                return
             smap_v = self._smap.version if self._smap else -1
             bmd_v = self._bmd.version if self._bmd else -1
             smap, bmd = await self.proxy.get_meta.remote(smap_v, bmd_v)

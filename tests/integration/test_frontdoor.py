@@ -1,0 +1,44 @@
+"""The public port's front door (serve/frontdoor.py): a PUT's 307 is sent without reading its body."""
+
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import urlsplit
+
+import requests
+
+from tests.integration.conftest import LocalCluster
+from tests.integration.test_http import bucket  # noqa: F401  (the fixture: a fresh ais bucket)
+
+BODY = 64 << 20
+
+
+def test_put_redirect_closes_without_reading_the_body(cluster: LocalCluster, bucket: str) -> None:
+    """A client that sends its body without waiting (no `Expect: 100-continue`, as `requests` and
+    the SDK do) gets the 307 and a closed connection: the front door does not read (drain) the
+    body — 64 MiB never all go through. Following the 307 stores the object (the data server)."""
+    u = urlsplit(cluster.endpoint)
+    with socket.create_connection((u.hostname, u.port), timeout=30) as s:
+        s.sendall(f"PUT /v1/objects/{bucket}/big?provider=ais HTTP/1.1\r\nHost: {u.netloc}\r\n"
+                  f"Content-Length: {BODY}\r\n\r\n".encode())
+        sent, chunk = 0, bytes(1 << 20)
+        try:
+            while sent < BODY:
+                s.sendall(chunk)
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = b""
+        try:
+            while part := s.recv(1 << 16):
+                answer += part
+        except ConnectionResetError:
+            pass
+    assert answer.startswith(b"HTTP/1.1 307"), answer[:200]
+    assert b"\r\nLocation: http://" in answer and b"/v1/objects/" + bucket.encode() + b"/big" in answer
+    assert sent < BODY  # closed unread (aiohttp's lingering close would have read all 64 MiB)
+    data = os.urandom(3 << 20)
+    r = requests.put(f"{cluster.endpoint}/v1/objects/{bucket}/big", data=data, timeout=60)  # follows the 307
+    assert r.status_code == 200, r.text
+    assert requests.get(f"{cluster.endpoint}/v1/objects/{bucket}/big", timeout=60).content == data
