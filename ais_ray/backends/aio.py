@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from ais_ray.backends.base import READ_CHUNK, backoff
 from ais_ray.backends.errors import RETRIABLE_STATUSES
@@ -46,7 +47,7 @@ def retriable_transport(exc: BaseException) -> bool:
     return isinstance(exc, aiohttp.ClientConnectionError) and not isinstance(exc, asyncio.TimeoutError)
 
 
-async def send(session: aiohttp.ClientSession, method: str, url: str, *, retries: int,
+async def send(session: aiohttp.ClientSession, method: str, url: str | URL, *, retries: int,
                headers: Mapping[str, str] | None = None, params: Mapping[str, str] | None = None,
                data: bytes | None = None, json: Any = None) -> aiohttp.ClientResponse:
     """Send a replayable request; retry transient failures; return the response, body unread.

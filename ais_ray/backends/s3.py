@@ -5,6 +5,10 @@ AWS environment (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, profiles, ...) unless 
 then go straight to the client: s3fs's `_call_s3` stacks its own retry loop on botocore's
 (seconds of backoff against a dead endpoint) and its file objects read whole blocks. Here a
 call is tried at most 1 + `retries` times with sub-second backoff, and a GET streams its body.
+
+GETs (`read`, `open`: cold GETs, downloads, prefetch, blob ranges) skip aiobotocore's request
+machinery: signed with botocore's SigV4 signer and sent with aiohttp (`s3get.py`), with the
+bucket's URL, region and credentials as the aiobotocore client resolves them.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from ais_ray.backends.base import (
     DEFAULT_READ_TIMEOUT,
     DEFAULT_RETRIES,
     PART_SIZE,
-    READ_CHUNK,
     ListPage,
     RemoteObj,
     check_range,
@@ -33,7 +36,9 @@ from ais_ray.backends.base import (
     retrying,
     strip_etag,
 )
-from ais_ray.backends.errors import RETRIABLE_STATUSES, s3_errors
+from ais_ray.backends.aio import iter_body, session_kwargs
+from ais_ray.backends.errors import RETRIABLE_STATUSES, http_errors, s3_errors, status_error
+from ais_ray.backends.s3get import SignedGet, described, error_code
 from ais_ray.core.names import Bucket, Provider
 
 
@@ -88,7 +93,10 @@ class S3Backend:
             self._fs_kwargs["client_kwargs"]["verify"] = False
         self.retries = retries
         self._profile = profile
+        self._session_opts = {"connect_timeout": connect_timeout, "read_timeout": read_timeout,
+                              "max_connections": max_connections}
         self._client: Any = None
+        self._gets: SignedGet | None = None
         self._fs: Any = None
         self._lock = asyncio.Lock()
 
@@ -107,6 +115,30 @@ class S3Backend:
                                              **self._fs_kwargs)
                 self._client = await self._fs.set_session()
         return self._client
+
+    async def _signed(self) -> SignedGet:
+        if self._gets is None:
+            client = await self._s3()
+            if self._gets is None:
+                self._gets = SignedGet(client, lambda: session_kwargs(**self._session_opts), retries=self.retries)
+        return self._gets
+
+    @contextlib.asynccontextmanager
+    async def _get(self, bucket: str, name: str, rng: tuple[int, int] | None = None) -> AsyncIterator[Any]:
+        """One GET through `SignedGet`: the response (status checked), released on exit."""
+        bck = self._bck(bucket)
+        with s3_errors(bck, name, self.endpoint):  # the presign (aiobotocore), once per bucket
+            gets = await self._signed()
+            await gets.route(bucket)
+        with http_errors(bck, name, self.endpoint):
+            resp = await gets.get(bucket, name, {"Range": range_header(rng)} if rng is not None else None)
+        async with resp:
+            if resp.status >= 400:
+                with http_errors(bck, name, self.endpoint):
+                    code = error_code(await resp.content.read(4096))
+                raise status_error(416 if code == "InvalidRange" else resp.status, bck, name,
+                                   endpoint=self.endpoint, code=code)
+            yield resp
 
     async def _call(self, op: str, **kwargs: Any) -> Any:
         """One S3 API call, retried quickly while it fails transiently (see `_retriable`)."""
@@ -157,29 +189,24 @@ class S3Backend:
         rng = check_range(rng)
         if rng is not None and rng[1] == 0:
             return
-        kwargs = {"Bucket": bucket, "Key": name}
-        if rng is not None:
-            kwargs["Range"] = range_header(rng)
-        with s3_errors(self._bck(bucket), name, self.endpoint):
-            out = await self._call("get_object", **kwargs)
-            async with out["Body"] as body:
-                while chunk := await body.read(READ_CHUNK):
+        bck = self._bck(bucket)
+        async with self._get(bucket, name, rng) as resp:
+            with http_errors(bck, name, self.endpoint):
+                async for chunk in iter_body(resp):
                     yield chunk
 
     @contextlib.asynccontextmanager
     async def open(self, bucket: str, name: str) -> AsyncIterator[tuple[RemoteObj, AsyncIterator[bytes]]]:
         """One GET: the reply's headers describe the object (see `base.open_object`)."""
         bck = self._bck(bucket)
-        with s3_errors(bck, name, self.endpoint):
-            out = await self._call("get_object", Bucket=bucket, Key=name)
-        obj = _described(name, out)
+        async with self._get(bucket, name) as resp:
+            obj = _described(name, described(resp.headers))
 
-        async def chunks() -> AsyncIterator[bytes]:
-            with s3_errors(bck, name, self.endpoint):
-                while chunk := await body.read(READ_CHUNK):
-                    yield chunk
+            async def chunks() -> AsyncIterator[bytes]:
+                with http_errors(bck, name, self.endpoint):
+                    async for chunk in iter_body(resp):
+                        yield chunk
 
-        async with out["Body"] as body:
             yield obj, chunks()
 
     async def put_object(self, bucket: str, name: str, body: AsyncIterator[bytes] | bytes,
@@ -233,6 +260,9 @@ class S3Backend:
             await self._call("delete_object", Bucket=bucket, Key=name)
 
     async def aclose(self) -> None:
+        gets, self._gets = self._gets, None
+        if gets is not None:
+            await gets.aclose()
         client, self._client = self._client, None
         if client is not None:
             await client.close()

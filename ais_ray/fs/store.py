@@ -176,8 +176,11 @@ class MountpathStore:
                 attrs = replace(attrs, version=str(int(prev.version or 0) + 1) if prev else "1")
             os.setxattr(w.path, lom.XATTR, attrs.to_bytes())
             try:
-                os.makedirs(os.path.dirname(fqn), exist_ok=True)
-                os.rename(w.path, fqn)
+                try:
+                    os.rename(w.path, fqn)
+                except FileNotFoundError:  # the object's directory is new (checked only then: a mkdir per object costs)
+                    os.makedirs(os.path.dirname(fqn), exist_ok=True)
+                    os.rename(w.path, fqn)
             except (IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
                 w.abort()
                 raise ErrBadRequest(f'object name "{name}" conflicts with an existing object or virtual directory') from exc

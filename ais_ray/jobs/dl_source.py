@@ -9,7 +9,7 @@ are the backends' typed errors; `is_retriable` tells the worker which deserve an
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,7 @@ class Sources:
         self._session: aiohttp.ClientSession | None = None
         self._config = backend_config or {}
         self.read_idle = read_idle
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
 
     def _sess(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -56,12 +57,11 @@ class Sources:
 
     async def head(self, link: str, headers: Mapping[str, str], timeout: float) -> SrcMeta:
         if link.startswith(("http://", "https://")):
-            base, name = split_url(link)
-            with http_errors(base, name, endpoint_of(link)):
-                tmo = aiohttp.ClientTimeout(total=object_timeout(timeout), connect=30, sock_read=self.read_idle)
-                async with self._sess().head(link, headers=dict(headers), timeout=tmo, allow_redirects=True) as r:
+            with _link_errors(link):
+                async with self._sess().head(link, headers=dict(headers), timeout=self._timeout(timeout),
+                                             allow_redirects=True) as r:
                     if r.status >= 400:
-                        raise status_error(r.status, base, name, endpoint=endpoint_of(link))
+                        raise _status_error(r.status, link)
                     return _http_meta(r)
         bck, name = parse_bucket_uri(link)
         obj = await get_backend(bck.provider, self._config.get(bck.provider.value)).head_object(bck.name, name)
@@ -71,19 +71,23 @@ class Sources:
     async def open(self, link: str, headers: Mapping[str, str], timeout: float) -> AsyncIterator[tuple[SrcMeta, AsyncIterator[bytes]]]:
         """Yield (metadata, body chunks); the request is made on entry."""
         if link.startswith(("http://", "https://")):
-            base, name = split_url(link)
-            endpoint = endpoint_of(link)
-            with http_errors(base, name, endpoint):
-                tmo = aiohttp.ClientTimeout(total=object_timeout(timeout), connect=30, sock_read=self.read_idle)
-                async with self._sess().get(link, headers=dict(headers), timeout=tmo) as r:
+            with _link_errors(link):
+                async with self._sess().get(link, headers=dict(headers), timeout=self._timeout(timeout)) as r:
                     if r.status >= 400:
-                        raise status_error(r.status, base, name, endpoint=endpoint)
-                    yield _http_meta(r), _mapped(iter_body(r), base, name, endpoint)
+                        raise _status_error(r.status, link)
+                    yield _http_meta(r), _mapped(iter_body(r), link)
             return
         bck, name = parse_bucket_uri(link)
         backend = get_backend(bck.provider, self._config.get(bck.provider.value))
         async with open_object(backend, bck.name, name) as (obj, body):
             yield SrcMeta(obj.size, obj.etag, obj.version), body
+
+    def _timeout(self, job_timeout: float) -> aiohttp.ClientTimeout:
+        tmo = self._timeouts.get(job_timeout)
+        if tmo is None:
+            tmo = self._timeouts[job_timeout] = aiohttp.ClientTimeout(
+                total=object_timeout(job_timeout), connect=30, sock_read=self.read_idle)
+        return tmo
 
     def range_reader(self, link: str, size: int) -> RangeReader:
         """Ranges of the link's object, for parallel chunk readers (no quick retries: the blob
@@ -101,11 +105,30 @@ class Sources:
             await self._session.close()
 
 
-async def _mapped(chunks: AsyncIterator[bytes], base: str, name: str, endpoint: str) -> AsyncIterator[bytes]:
+async def _mapped(chunks: AsyncIterator[bytes], link: str) -> AsyncIterator[bytes]:
     """Body errors (a reset mid-body) as typed errors too."""
-    with http_errors(base, name, endpoint):
+    with _link_errors(link):
         async for chunk in chunks:
             yield chunk
+
+
+@contextlib.contextmanager
+def _link_errors(link: str) -> Iterator[None]:
+    """`http_errors` for one link, its parts worked out only when something failed (per object, a
+    URL split costs more than it is worth on the way that succeeds)."""
+    try:
+        yield
+    except AisError:
+        raise
+    except Exception as exc:
+        base, name = split_url(link)
+        with http_errors(base, name, endpoint_of(link)):
+            raise exc
+
+
+def _status_error(status: int, link: str) -> AisError:
+    base, name = split_url(link)
+    return status_error(status, base, name, endpoint=endpoint_of(link))
 
 
 def _http_meta(r: aiohttp.ClientResponse) -> SrcMeta:

@@ -1,0 +1,89 @@
+"""The S3 GET alone, A/B in one process: aiobotocore's `get_object` against the signed GET
+(`backends/s3get.py`: botocore's SigV4 signer + aiohttp), N × 64 KiB from s3rver, 16 in flight,
+rotated rounds; user/sys CPU of this process per GET (s3rver runs in its own process).
+
+    .venv/bin/python benchmarks/dls3get.py            # 500 objects, 3 rounds
+    .venv/bin/python benchmarks/dls3get.py --count 2000 --rounds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import boto3
+
+from ais_ray.backends import new_backend
+from ais_ray.backends.s3 import S3Backend
+from ais_ray.core.names import Provider
+from ais_ray.testing.emulators import S3rver
+
+BUCKET = "ais-dls3get"
+
+
+async def measure(fn: Callable[[int], Awaitable[None]], count: int, conc: int) -> tuple[float, float, float]:
+    """(GETs/s, user ms per GET, sys ms per GET)."""
+    sem = asyncio.Semaphore(conc)
+
+    async def one(i: int) -> None:
+        async with sem:
+            await fn(i)
+
+    r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(count)))
+    r1, t = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - t0
+    return count / t, 1000 * (r1.ru_utime - r0.ru_utime) / count, 1000 * (r1.ru_stime - r0.ru_stime) / count
+
+
+async def run(cfg: dict[str, Any], count: int, rounds: int, conc: int) -> None:
+    b = new_backend(Provider.AWS, cfg)
+    assert isinstance(b, S3Backend)
+
+    async def signed(i: int) -> None:
+        async with b.open(BUCKET, f"o{i}") as (_, body):
+            async for _ in body:
+                pass
+
+    async def boto(i: int) -> None:
+        out = await b._call("get_object", Bucket=BUCKET, Key=f"o{i}")  # noqa: SLF001 - the path it replaced
+        async with out["Body"] as body:
+            while await body.read(1 << 20):
+                pass
+
+    await signed(0)
+    await boto(0)
+    print("| round | GET | GETs/s | user ms per GET | sys ms per GET |\n|---|---|---|---|---|")
+    try:
+        for r in range(rounds):
+            pair = [("aiobotocore get_object", boto), ("signed + aiohttp", signed)]
+            for name, fn in pair if r % 2 == 0 else pair[::-1]:
+                rate, user, sys_ = await measure(fn, count, conc)
+                print(f"| {r + 1} | {name} | {rate:,.0f} | {user:.3f} | {sys_:.3f} |")
+    finally:
+        await b.aclose()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--count", type=int, default=500)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--concurrency", type=int, default=16)
+    args = ap.parse_args()
+    with S3rver(buckets=(BUCKET,)) as s3:
+        cfg = s3.config()
+        c = boto3.client("s3", endpoint_url=cfg["endpoint_url"], aws_access_key_id=cfg["key"],
+                         aws_secret_access_key=cfg["secret"], region_name="us-east-1")
+        data = os.urandom(64 << 10)
+        for i in range(args.count):
+            c.put_object(Bucket=BUCKET, Key=f"o{i}", Body=data)
+        asyncio.run(run(cfg, args.count, args.rounds, args.concurrency))
+    print(f"1-min load average {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
