@@ -87,9 +87,10 @@ class Sampler:
         self.points: list[tuple[float, int]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.t0 = 0.0
 
     def start(self, xid: str) -> None:
-        t0 = time.monotonic()
+        self.t0 = t0 = time.monotonic()
 
         def run() -> None:
             last: dict[str, int] = {}
@@ -159,7 +160,12 @@ def one_copy(c: D.Cluster, drill: str, src_digests: dict[str, str], args: argpar
         c.cli("rmb", D.DST)
     pts = sampler.stop()
     rs = rates(pts, args.window)
-    return {"seconds": seconds, "points": pts, "rates": rs, "per_second": per_second(pts), "objs": len(src_digests)}
+    series = per_second(pts)
+    # the job's tail: from the last object counted to its end (a lost node: waiting for it to leave
+    # placement, its objects adopted and its destinations re-placed)
+    tail = seconds - (sampler.t0 - t0) - len(series)
+    return {"seconds": seconds, "points": pts, "rates": rs, "per_second": series, "tail_s": max(tail, 0.0),
+            "objs": len(src_digests)}
 
 
 @contextmanager
@@ -189,7 +195,8 @@ def bench_drills(args: argparse.Namespace) -> tuple[list[list[str]], dict[str, A
             rows.append([drill, f"{args.shards / healthy['seconds']:.0f}", f"{healthy['seconds']:.1f}",
                          f"{args.shards / during['seconds']:.0f}", f"{during['seconds']:.1f}",
                          f"{lowest:.0f} ({lowest / base:.0%} of healthy) at {dip_t:.1f}s" if base else "-",
-                         str(below), "-" if back < 0 and not below else f"{back} s" if back >= 0 else "end"])
+                         str(below), "-" if back < 0 and not below else f"{back} s" if back >= 0 else "end",
+                         f"{during['tail_s']:.0f} (healthy {healthy['tail_s']:.0f})"])
             D.rmb(c, D.SRC[drill])
     plot(out, args)
     return rows, out
@@ -257,7 +264,7 @@ def main() -> None:
                 f"{args.delay:g} s, fsync {'off' if args.no_fsync else 'on'}\n\n"
                 + markdown_table(["drill", "healthy obj/s", "healthy s", "drill obj/s", "drill s",
                                   f"lowest rate ({args.window:g} s window)", "s below half the healthy rate",
-                                  "back at half or more at"], rows)
+                                  "back at half or more at", "s after the last object counted"], rows)
                 + "\n\nobjects copied per second (healthy / drill):\n"
                 + "\n".join(f"- {d}: `{r['healthy']['per_second']}` / `{r['drill']['per_second']}`"
                              for d, r in results.items()))
