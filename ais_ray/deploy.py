@@ -10,6 +10,7 @@ one node each, so that a node can be killed and brought back like a machine.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -30,6 +31,7 @@ from ais_ray.core.errors import ErrBadRequest
 from ais_ray.core.nodes import JoinPolicy, target_resource
 from ais_ray.fs.store import write_file_atomic
 
+log = logging.getLogger("ais-ray.deploy")
 APP_NAME = "ais"
 CONFIG_FILE = "cluster.json"
 
@@ -122,23 +124,29 @@ def deploy(cfg: ClusterConfig, *, timeout: float = 180.0) -> dict[str, Any]:
     from ais_ray.serve.app import AisApi
     from ais_ray.serve.frontdoor import FRONT_DOOR_NAME, FrontDoor, front_door_options
 
+    t0 = time.monotonic()
     proxy = ProxyActor.options(**actor_options(PROXY_NAME, PROXY_RESOURCE)).remote(
         cfg.proxy_dir, cfg.uuid, cfg.endpoint, [t.tid for t in cfg.targets], cfg.join_policy())
     for t in cfg.targets:
         TargetActor.options(**actor_options(target_actor_name(t.tid), target_resource(t.tid))).remote(
             t.tid, t.mountpaths, cfg.host, cfg.fsync)
-    smap = ray.get(proxy.join.remote(), timeout=timeout)
     # Serve on an internal port; the public one is the front door's (serve/frontdoor.py), which
-    # answers object requests itself and passes every other route to Serve.
+    # answers object requests itself and passes every other route to Serve. Both start while the
+    # targets and their mountpath workers do (each a process of its own): `up` waits for the
+    # slowest, not for the sum.
     serve_url = f"http://127.0.0.1:{free_port()}"
+    _kill_named(FRONT_DOOR_NAME)  # one left by an earlier deploy on this Ray points at an old Serve port
+    door = FrontDoor.options(**front_door_options(PROXY_RESOURCE)).remote(cfg.host, cfg.port, serve_url)
     serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": int(serve_url.rsplit(":", 1)[1])},
                 logging_config={"enable_access_log": False})
     serve.run(AisApi.bind(), name=APP_NAME, route_prefix="/", blocking=False)
+    smap = ray.get(proxy.join.remote(), timeout=timeout)
+    log.info("proxy and %d targets joined in %.1fs", len(cfg.targets), time.monotonic() - t0)
     wait_ready(serve_url, timeout=timeout)
-    _kill_named(FRONT_DOOR_NAME)  # one left by an earlier deploy on this Ray points at an old Serve port
-    door = FrontDoor.options(**front_door_options(PROXY_RESOURCE)).remote(cfg.host, cfg.port, serve_url)
+    log.info("Serve app ready in %.1fs", time.monotonic() - t0)
     ray.get(door.ready.remote(), timeout=timeout)
     wait_ready(cfg.endpoint, timeout=timeout)
+    log.info("front door ready in %.1fs", time.monotonic() - t0)
     return smap
 
 
@@ -171,11 +179,13 @@ def teardown(cfg: ClusterConfig) -> None:
 
     from ais_ray.serve.frontdoor import FRONT_DOOR_NAME
 
+    t0 = time.monotonic()
     _kill_named(FRONT_DOOR_NAME)
     try:
         serve.shutdown()
     except Exception:  # Serve never started: nothing to stop
         pass
+    t_serve = time.monotonic()
     tids = [t.tid for t in cfg.targets]
     try:
         smap = ray.get(ray.get_actor(PROXY_NAME, namespace=NAMESPACE).get_meta.remote(), timeout=30)[0]
@@ -191,10 +201,12 @@ def teardown(cfg: ClusterConfig) -> None:
             ray.get(h.shutdown_mountpaths.remote(), timeout=30)
         finally:
             ray.kill(h, no_restart=True)
+    log.info("Serve stopped in %.1fs", t_serve - t0)
     try:
         ray.kill(ray.get_actor(PROXY_NAME, namespace=NAMESPACE), no_restart=True)
     except ValueError:
         pass
+    log.info("torn down in %.1fs", time.monotonic() - t0)
 
 
 # ---- local raylets (the playground's extra nodes) ----------------------------------------------

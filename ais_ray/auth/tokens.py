@@ -24,8 +24,6 @@ import secrets
 import time
 from dataclasses import dataclass
 
-import jwt
-
 from ais_ray.core import headers as H
 from ais_ray.core.auth import Access, Claims
 from ais_ray.core.errors import ErrAccessDenied, ErrInvalidValue, ErrUnauthorized
@@ -59,6 +57,7 @@ def load_or_create_secret(path: str) -> str:
 
 
 def issue_token(secret: str, claims: Claims, *, audience: str = AUD_USER) -> str:
+    import jwt  # here, not at the top: every CLI command loads this module, few sign (~0.1 s per start)
     return jwt.encode({**claims.to_wire(), "aud": audience, "iat": int(time.time())}, secret, algorithm=ALGORITHM)
 
 
@@ -66,6 +65,7 @@ def verify_token(secret: str, token: str, *, audience: str = AUD_USER) -> Claims
     """Raises:
         ErrUnauthorized: a bad signature, an expired or malformed token (or S3 key, `audience` AUD_S3).
     """
+    import jwt  # on first use (see issue_token)
     what, cmd = ("S3 access key", "s3-key") if audience == AUD_S3 else ("token", "token")
     try:
         d = jwt.decode(token, secret, algorithms=[ALGORITHM], audience=audience, leeway=LEEWAY,
@@ -95,6 +95,7 @@ class Grant:
 
 def sign_grant(secret: str, user: str, method: str, path: str, access: Access, ttl: float = GRANT_TTL) -> str:
     """A redirect grant for exactly `method path` (the raw, still-quoted path)."""
+    import jwt  # on first use (see issue_token)
     now = time.time()
     return jwt.encode({"sub": user, "m": method, "p": path, "acc": str(access), "aud": AUD_REDIRECT,
                        "iat": int(now), "exp": int(now + ttl)}, secret, algorithm=ALGORITHM)
@@ -105,6 +106,7 @@ def verify_grant(secret: str, grant: str, method: str, path: str) -> Grant:
         ErrUnauthorized: bad, expired or malformed grant.
         ErrAccessDenied: a grant for another method or path.
     """
+    import jwt  # on first use (see issue_token)
     try:
         d = jwt.decode(grant, secret, algorithms=[ALGORITHM], audience=AUD_REDIRECT, leeway=LEEWAY,
                        options={"require": ["exp", "sub", "m", "p"]})

@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 
 from ais_ray.fs.store import write_file_atomic
@@ -102,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         # default: 3 s x 5); its target's actors then restart when a node with its resource returns.
         system = {"health_check_period_ms": 1000, "health_check_failure_threshold": 5,
                   "agent_register_timeout_ms": 180000} if cfg.nodes > 1 else None
+        t0 = time.monotonic()
         ctx = ray.init(address="local", namespace="ais", resources=cfg.node_resources(),
                        _node_ip_address="127.0.0.1" if loopback else None,
                        include_dashboard=args.dashboard, dashboard_host="127.0.0.1",
@@ -111,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         # dump, then death before teardown); ours must be the one that runs.
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
+        log.info("Ray started in %.1fs", time.monotonic() - t0)
         dashboard = f"http://{ctx.dashboard_url}" if args.dashboard and ctx.dashboard_url else ""
         gcs = ctx.address_info["gcs_address"]
         stop_raylets(run_dir)  # left over from a daemon that died: never two nodes with one target

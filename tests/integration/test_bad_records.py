@@ -8,15 +8,12 @@ parses is set aside with a log line instead of stopping the node.
 
 from __future__ import annotations
 
-import json
-import os
 import uuid
 
 import pytest
 import requests
 
 from tests.integration.conftest import LocalCluster
-from tests.integration.test_faults import put_objects, read_all
 
 BAD_NAMESPACES = [{"uuid": "../..", "name": "x"}, {"uuid": "", "name": "a/b"}, {"uuid": "u", "name": ".."}]
 
@@ -39,38 +36,6 @@ def test_bad_namespace_in_a_query_is_refused(cluster: LocalCluster, query: str) 
         r = requests.request(method, f"{cluster.endpoint}{path}", params={"namespace": query},
                              json={"action": "create-bck"} if method == "post" else None, allow_redirects=False)
         assert r.status_code == 400, (method, path, r.status_code, r.text)
-
-
-@pytest.mark.restarts_cluster
-def test_damaged_records_do_not_stop_a_restart(cluster: LocalCluster) -> None:
-    bucket = f"rec-{uuid.uuid4().hex[:8]}"
-    digests = put_objects(cluster, bucket, 6)
-    cluster.down()
-    proxy_dir = os.path.join(cluster.data_dir, "proxy")
-    # what an older version could have stored: a job record and a BMD entry with a bad namespace
-    evil_key = "ais/@../..#x/b/"
-    job_dir = os.path.join(proxy_dir, "download")
-    os.makedirs(job_dir, exist_ok=True)
-    with open(os.path.join(job_dir, "dnl-evil.json"), "w") as f:
-        json.dump({"spec": {"id": "dnl-evil", "kind": "single", "bck": evil_key}, "aborted": False, "final": None}, f)
-    with open(os.path.join(job_dir, "dnl-torn.json"), "w") as f:
-        f.write('{"spec": {"id": "dnl-to')
-    with open(os.path.join(proxy_dir, "bmd.json")) as f:
-        bmd = json.load(f)
-    some_props = next(iter(bmd["buckets"].values()))
-    bmd["buckets"][evil_key] = some_props
-    bmd["version"] += 1
-    with open(os.path.join(proxy_dir, "bmd.json"), "w") as f:
-        json.dump(bmd, f)
-
-    cluster.up()
-    r = requests.get(f"{cluster.endpoint}/v1/buckets")
-    assert r.status_code == 200, r.text
-    assert bucket in [b["name"] for b in r.json()]
-    assert read_all(cluster, bucket, list(digests)) == digests
-    mine = sorted(f for f in os.listdir(job_dir) if f.startswith(("dnl-evil", "dnl-torn")))
-    assert mine == ["dnl-evil.json.bad", "dnl-torn.json.bad"]  # set aside, kept to inspect
-    assert requests.get(f"{cluster.endpoint}/v1/download").status_code == 200  # the job list answers
 
 
 def test_double_slash_names_are_refused_not_aliased(cluster: LocalCluster) -> None:

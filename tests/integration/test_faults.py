@@ -73,36 +73,6 @@ def wait_after_restart(cluster: LocalCluster, job: str, timeout: float = 120) ->
     return None
 
 
-@pytest.mark.restarts_cluster
-def test_down_up_keeps_every_object(cluster: LocalCluster, other_ray: object) -> None:
-    import ray
-
-    bucket = f"r-{uuid.uuid4().hex[:8]}"
-    digests = put_objects(cluster, bucket, 30)
-    etl = f"md5-{uuid.uuid4().hex[:6]}"  # an ETL's definition survives too: its workers are made again
-    r = requests.put(f"{cluster.endpoint}/v1/etl", json={"name": etl, "runtime": {"image": "aistorage/transformer_md5"}},
-                     timeout=120)
-    assert r.status_code == 200, r.text
-    cluster.down()
-    with pytest.raises(requests.ConnectionError):
-        requests.get(f"{cluster.endpoint}/v1/health", timeout=5)
-    # the unrelated Ray instance of this process is untouched by `down`
-    assert ray.get(other_ray.remote(), timeout=30) == "pong"  # type: ignore[attr-defined]
-    cluster.up()
-    assert read_all(cluster, bucket, list(digests)) == digests
-    r = requests.get(f"{cluster.endpoint}/v1/buckets", params={"provider": "ais"})
-    assert bucket in [b["name"] for b in r.json()]
-    name = next(iter(digests))
-    deadline = time.monotonic() + 60
-    while True:  # the proxy re-creates the workers in the background after its join
-        r = requests.get(f"{cluster.endpoint}/v1/objects/{bucket}/{name}", params={"etl_name": etl}, timeout=30)
-        if r.status_code == 200 or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    assert r.status_code == 200 and len(r.content) == 32, r.text
-    assert requests.delete(f"{cluster.endpoint}/v1/etl/{etl}", timeout=60).status_code == 200
-
-
 def test_download_survives_target_and_proxy_restarts(cluster: LocalCluster, httpsrc: object) -> None:
     from ais_ray.testing.httpsrc import Faults
     from tests.integration.conftest import Src
