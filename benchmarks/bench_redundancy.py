@@ -3,6 +3,7 @@
     python benchmarks/bench_redundancy.py buckets --targets 3 --mountpaths 3   # plain, mirror 2/3, EC
     python benchmarks/bench_redundancy.py drills --nodes 3 --mountpaths 3 --shards 2000
     python benchmarks/bench_redundancy.py drills --endpoint URL --data-dir DIR   # a running `ais-ray up --nodes N`
+    python benchmarks/bench_redundancy.py drills --quick       # 60 shards: a smoke run (buckets --quick too)
 
 `buckets`: `ais-ray up --targets N --mountpaths M` in a temp dir; per bucket kind (plain, 2-way
 and 3-way mirror, EC sliced D+P) PUT of --small-n x 1 MiB and --large-n x 64 MiB, GET latency of
@@ -62,36 +63,43 @@ def bench_buckets(args: argparse.Namespace) -> list[list[str]]:
 
 
 # ---- drills ----------------------------------------------------------------------------------------
-def copied(ep: str, xid: str) -> int | None:
-    """Objects the copy job has done so far, over every target that answers (None: no answer)."""
+def copied(ep: str, xid: str) -> dict[str, int] | None:
+    """Objects each target's share of the copy job has done so far (None: no answer)."""
     try:
         r = requests.get(f"{ep}/v1/cluster", params={"what": "qryxstats"}, json={"ID": xid, "Kind": ""}, timeout=30)
     except requests.RequestException:
         return None
     if r.status_code != 200:
         return None
-    return sum(int(s["stats"]["loc-objs"]) for snaps in r.json().values() for s in snaps)
+    return {tid: sum(int(s["stats"]["loc-objs"]) for s in snaps) for tid, snaps in r.json().items()}
 
 
 class Sampler:
-    """(seconds since the copy started, objects done) every `every` s, on a thread, until stopped."""
+    """(seconds since the copy started, objects done) every `every` s, on a thread, until stopped.
 
-    def __init__(self, ep: str, every: float) -> None:
-        self.ep, self.every = ep, every
+    Objects done is the sum of every share's last count: a lost target's share stops answering
+    but what it copied before stays counted (its last count), so the curve shows the dip and the
+    new owners' catch-up rather than a drop. An object the lost share had copied and its new owner
+    copies again (skipped as identical) counts twice: the sum is capped at `total`."""
+
+    def __init__(self, ep: str, every: float, total: int = 0) -> None:
+        self.ep, self.every, self.total = ep, every, total
         self.points: list[tuple[float, int]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.t0 = 0.0
 
     def start(self, xid: str) -> None:
-        t0 = time.monotonic()
+        self.t0 = t0 = time.monotonic()
 
         def run() -> None:
-            top = 0
+            last: dict[str, int] = {}
             while not self._stop.is_set():
-                n = copied(self.ep, xid)
-                if n is not None:  # a lost target's share drops out of the sum: count what was done
-                    top = max(top, n)
-                    self.points.append((time.monotonic() - t0, top))
+                shares = copied(self.ep, xid)
+                if shares is not None:
+                    last.update(shares)
+                    n = sum(last.values())
+                    self.points.append((time.monotonic() - t0, min(n, self.total) if self.total else n))
                 self._stop.wait(self.every)
 
         self._thread = threading.Thread(target=run, daemon=True)
@@ -115,9 +123,29 @@ def rates(points: list[tuple[float, int]], window: float) -> list[tuple[float, f
     return out[: max(last, 1)]
 
 
+def per_second(points: list[tuple[float, int]]) -> list[int]:
+    """Objects copied in each whole second since the copy started (the series of the table)."""
+    if not points:
+        return []
+    done = [max((n for t, n in points if t <= sec), default=0) for sec in range(int(points[-1][0]) + 2)]
+    last = next(i for i, n in enumerate(done) if n == done[-1])  # up to the last object counted
+    return [b - a for a, b in zip(done, done[1 : last + 1])]
+
+
+def dip(series: list[int], base: float, at: float) -> tuple[int, int, int]:
+    """From second `at` on: seconds below half the healthy rate `base`, the lowest second's rate, and
+    the second the rate was back at half or more after the dip (-1: not before the copy ended)."""
+    after = series[int(at):]
+    below = sum(1 for r in after if r < 0.5 * base)
+    low = min(after, default=0)
+    first = next((i for i, r in enumerate(after) if r < 0.5 * base), None)
+    back = -1 if first is None else next((int(at) + i for i in range(first, len(after)) if after[i] >= 0.5 * base), -1)
+    return below, low, back
+
+
 def one_copy(c: D.Cluster, drill: str, src_digests: dict[str, str], args: argparse.Namespace,
              disrupt: bool) -> dict[str, Any]:
-    sampler = Sampler(c.endpoint, args.sample)
+    sampler = Sampler(c.endpoint, args.sample, len(src_digests))
     t0 = time.monotonic()
     if disrupt:
         res = D.round_(c, drill, src_digests, random.Random(args.seed), max_delay=args.delay,
@@ -132,7 +160,12 @@ def one_copy(c: D.Cluster, drill: str, src_digests: dict[str, str], args: argpar
         c.cli("rmb", D.DST)
     pts = sampler.stop()
     rs = rates(pts, args.window)
-    return {"seconds": seconds, "points": pts, "rates": rs, "objs": len(src_digests)}
+    series = per_second(pts)
+    # the job's tail: from the last object counted to its end (a lost node: waiting for it to leave
+    # placement, its objects adopted and its destinations re-placed)
+    tail = seconds - (sampler.t0 - t0) - len(series)
+    return {"seconds": seconds, "points": pts, "rates": rs, "per_second": series, "tail_s": max(tail, 0.0),
+            "objs": len(src_digests)}
 
 
 @contextmanager
@@ -157,11 +190,13 @@ def bench_drills(args: argparse.Namespace) -> tuple[list[list[str]], dict[str, A
             out[drill] = {"healthy": healthy, "drill": during}
             base = statistics.median(r for _, r in healthy["rates"]) if healthy["rates"] else 0.0
             low = [(t, r) for t, r in during["rates"] if t > args.delay]
-            dip_t, dip = min(low, key=lambda x: x[1]) if low else (0.0, base)
-            slow = sum(args.sample for t, r in low if r < 0.5 * base)
+            dip_t, lowest = min(low, key=lambda x: x[1]) if low else (0.0, base)
+            below, _, back = dip(during["per_second"], base, args.delay)
             rows.append([drill, f"{args.shards / healthy['seconds']:.0f}", f"{healthy['seconds']:.1f}",
                          f"{args.shards / during['seconds']:.0f}", f"{during['seconds']:.1f}",
-                         f"{dip:.0f} ({dip / base:.0%} of healthy) at {dip_t:.1f}s" if base else "-", f"{slow:.1f}"])
+                         f"{lowest:.0f} ({lowest / base:.0%} of healthy) at {dip_t:.1f}s" if base else "-",
+                         str(below), "-" if back < 0 and not below else f"{back} s" if back >= 0 else "end",
+                         f"{during['tail_s']:.0f} (healthy {healthy['tail_s']:.0f})"])
             D.rmb(c, D.SRC[drill])
     plot(out, args)
     return rows, out
@@ -194,13 +229,13 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, default=3)
     ap.add_argument("--mountpaths", type=int, default=3)
     ap.add_argument("--ec", default="1+1", help="D+P of the EC bucket (D+P+1 targets)")
-    ap.add_argument("--small-n", type=int, default=200)
-    ap.add_argument("--large-n", type=int, default=4)
-    ap.add_argument("--get-n", type=int, default=100)
-    ap.add_argument("--rebuild-n", type=int, default=10)
+    ap.add_argument("--small-n", type=int, default=None, help="default 200; --quick 20")
+    ap.add_argument("--large-n", type=int, default=None, help="default 4; --quick 1")
+    ap.add_argument("--get-n", type=int, default=None, help="default 100; --quick 20")
+    ap.add_argument("--rebuild-n", type=int, default=None, help="default 10; --quick 3")
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--drill", nargs="+", default=list(D.DRILLS), choices=D.DRILLS)
-    ap.add_argument("--shards", type=int, default=2000)
+    ap.add_argument("--shards", type=int, default=None, help="default 2000; --quick 60")
     ap.add_argument("--delay", type=float, default=2.0, help="the disruption, s after the copy started")
     ap.add_argument("--sample", type=float, default=0.25)
     ap.add_argument("--window", type=float, default=1.0)
@@ -209,7 +244,12 @@ def main() -> None:
     ap.add_argument("--tmp", default="/tmp")
     ap.add_argument("--endpoint", default="", help="drills: a running cluster instead of a new one ...")
     ap.add_argument("--data-dir", default="", help="... and its data dir (`ais-ray up --nodes N`: nodes to kill)")
+    ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run that proves it works")
     args = ap.parse_args()
+    for a, full, quick in (("small_n", 200, 20), ("large_n", 4, 1), ("get_n", 100, 20), ("rebuild_n", 10, 3),
+                           ("shards", 2000, 60)):
+        if getattr(args, a) is None:
+            setattr(args, a, quick if args.quick else full)
     info = machine_info(args.tmp)
     t0 = time.monotonic()
     if args.part == "buckets":
@@ -223,7 +263,11 @@ def main() -> None:
         text = (f"{args.nodes} nodes x {args.mountpaths} mountpaths, {args.shards} shards, disruption at "
                 f"{args.delay:g} s, fsync {'off' if args.no_fsync else 'on'}\n\n"
                 + markdown_table(["drill", "healthy obj/s", "healthy s", "drill obj/s", "drill s",
-                                  f"lowest rate ({args.window:g} s window)", "s below half the healthy rate"], rows))
+                                  f"lowest rate ({args.window:g} s window)", "s below half the healthy rate",
+                                  "back at half or more at", "s after the last object counted"], rows)
+                + "\n\nobjects copied per second (healthy / drill):\n"
+                + "\n".join(f"- {d}: `{r['healthy']['per_second']}` / `{r['drill']['per_second']}`"
+                             for d, r in results.items()))
     print(text)
     info["seconds"] = round(time.monotonic() - t0)
     info["loadavg_at_end"] = os.getloadavg()

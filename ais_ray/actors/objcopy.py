@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, BinaryIO, TypeVar
 from urllib.parse import quote
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
 
 READ_CHUNK = 1 << 20
 PEER_RETRIES = 20
+REPLACE_WAIT = 300.0  # s a copy keeps trying an unreachable destination owner, or waits for its new place
+REPLACE_RETRY = 10.0  # s between those tries (each one `_peer`'s retries)
+REPLACE_POLL = 1.0
 KEPT_THEIRS = "kept"  # a move's reply header REB_ATTRS: the receiver already had a newer object
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -104,6 +108,7 @@ class ObjCopier:
                 await self._send(f, attrs, mp, dst, dst_name, owt=Owt.TRANSFORM)
                 self.ctx.stats.add("etl.offline", attrs.size)
                 return COPIED, attrs.size
+            until = 0.0  # set at the first unreachable owner: how long this copy waits for a place
             while True:
                 try:
                     if not (latest or sync) and await self._holds_same(mp, dst, dst_name, attrs):
@@ -112,11 +117,15 @@ class ObjCopier:
                     break
                 except Exception as exc:
                     # its owner unreachable: once the Smap places it elsewhere (the node lost and taken
-                    # out of placement meanwhile), the copy goes there
-                    now = self._dst_mountpath(dst, dst_name)
-                    if now == mp or not retriable_transport(exc):
+                    # out of placement meanwhile, or now), the copy goes there
+                    if not retriable_transport(exc):
                         raise
-                    log.info("copy %s/%s: %s unreachable, placed on %s now", dst, dst_name, mp.url, now.url)
+                    until = until or time.monotonic() + REPLACE_WAIT
+                    now = await self._placed(dst, dst_name, mp, until)
+                    if now is None:
+                        raise
+                    if now != mp:
+                        log.info("copy %s/%s: %s unreachable, placed on %s now", dst, dst_name, mp.url, now.url)
                     mp = now
         finally:
             f.close()
@@ -174,6 +183,20 @@ class ObjCopier:
                     raise
                 return await asyncio.to_thread(store.open, bck, name)
         return f, attrs
+
+    async def _placed(self, dst: Bucket, dst_name: str, mp: MountpathInfo, until: float) -> MountpathInfo | None:
+        """Where the destination goes after its owner `mp` did not answer: its new place as soon as
+        the Smap moves it (a lost node marked offline, then taken out of placement: a copy that spans
+        the failure finishes its work), else `mp` again after `REPLACE_RETRY` s (a restarting node
+        answers on the same port); None once the monotonic time `until` passed."""
+        retry = min(until, time.monotonic() + REPLACE_RETRY)
+        while (now := self._dst_mountpath(dst, dst_name)) == mp:
+            if time.monotonic() > until:
+                return None
+            if time.monotonic() > retry:
+                return mp
+            await asyncio.sleep(REPLACE_POLL)
+        return now
 
     def _dst_mountpath(self, dst: Bucket, dst_name: str) -> MountpathInfo:
         smap = self.ctx.meta.smap

@@ -75,7 +75,7 @@ class CopyHooks:
     mountpaths: dict[str, Any]  # path -> mountpath actor handle (`copy_obj`, `list_page`)
     list_for: ListFor | None  # the source's remote listing under a prefix (None: no remote)
     src_names: Callable[[str], AsyncIterator[str]]  # every source name under a prefix, sorted (`sync`)
-    # after the walk: (mountpath, name, size) of a lost target's objects now this target's (`jobs/ec_cover.py`)
+    # after its own copies: (mountpath, name, size) of a lost target's objects now this target's (`jobs/ec_cover.py`)
     cover: Callable[[XactSnap, Bucket, str], AsyncIterator[tuple[str, str, int]]] | None = None
 
 def _wanted(name: str, prefix: str, non_recurs: bool) -> bool:
@@ -135,6 +135,9 @@ async def run_copy(spec: CopySpec, hooks: CopyHooks, snap: XactSnap) -> None:
 
         await asyncio.gather(*(walk_mp(mp) for mp in hooks.mountpaths))
         if hooks.cover is not None:  # an erasure-coded source: a lost target's objects too
+            # its own copies done first: a share is counted done by the others only once nothing it
+            # walked is still in flight (a node lost mid-send: its objects are adopted, not dropped)
+            await workers.join()
             async for mp, name, size in hooks.cover(snap, spec.src, prefix):
                 if stop():
                     break

@@ -2,9 +2,9 @@
 
 Every target's share of a `copy-bck` walks its own objects (`jobs/copy.py`). When a target's node
 is lost (SIGKILL, a dead machine) its share stops with it, and the objects it owned would be
-missing from the destination although their slices survive. So a share of an EC source, after its
-own walk, does not end until every other target's share has walked too (`WALKED` in its snapshot)
-or that target is lost — not answering, and out of placement (maintenance / decommission: the
+missing from the destination although their slices survive. So a share of an EC source, once its
+own objects are copied (walked *and* every send of them finished: `OWN_DONE` in its snapshot), does
+not end until every other target's share has said so too, or that target is lost — not answering, and out of placement (maintenance / decommission: the
 Smap ranks the others first, so each of its objects has a new owner, which holds a slice or a
 replica of it). The new owner then copies those objects as well: the copy reads them, and a main
 missing here is rebuilt from the slices first (`ObjCopier` → EC restore). A target that is offline
@@ -25,7 +25,7 @@ from ais_ray.core.smap import Smap
 from ais_ray.core.xact import XactSnap
 
 log = logging.getLogger(__name__)
-WALKED = "walked"  # snap.extra: this share has walked its own objects
+OWN_DONE = "own-done"  # snap.extra: this share has copied its own objects (none in flight)
 POLL = 1.0
 PEER_TIMEOUT = 5.0
 
@@ -44,19 +44,21 @@ class LostCover:
             return props is not None and props.ec.enabled
         return False
 
-    async def _walked(self, tid: str, xid: str) -> bool | None:
-        """Whether `tid`'s share has walked (True; also when it has none), is walking (False), or
-        the target does not answer (None)."""
+    async def _own_done(self, tid: str, xid: str) -> bool | None:
+        """Whether `tid`'s share has copied its own objects (True; also when it has none), is still
+        walking or sending (False: an object it walked may be in flight), or the target does not
+        answer (None)."""
         try:
             snaps: list[XactSnap] = await asyncio.wait_for(self.target(tid).xact_snaps.remote(xid), PEER_TIMEOUT)
         except Exception:  # noqa: BLE001 - a dead actor, a lost node, a timeout: not answering
             return None
-        return all(not s.running or s.extra.get(WALKED) for s in snaps)
+        return all(not s.running or s.extra.get(OWN_DONE) for s in snaps)
 
     async def objects(self, snap: XactSnap, src: Bucket, prefix: str) -> AsyncIterator[tuple[str, str, int]]:
         """(mountpath, name, size) of the lost targets' objects this target now owns; returns once
-        every other share has walked or its target is lost (or the share is aborted)."""
-        snap.extra[WALKED] = True
+        every other share has copied its own or its target is lost (or the share is aborted).
+        Called once this share's own copies are done (`run_copy` joins them first)."""
+        snap.extra[OWN_DONE] = True
         if not await self._ec_source(src):
             return
         done = {self.tid}
@@ -65,11 +67,11 @@ class LostCover:
             pending = [t for t in (smap.targets if smap is not None else ()) if t not in done]
             if not pending:
                 return
-            states = await asyncio.gather(*(self._walked(t, snap.id) for t in pending))
-            for tid, walked in zip(pending, states):
-                if walked:
+            states = await asyncio.gather(*(self._own_done(t, snap.id) for t in pending))
+            for tid, own_done in zip(pending, states):
+                if own_done:
                     done.add(tid)
-                elif walked is None and smap is not None and smap.targets[tid].in_maint_or_decomm:
+                elif own_done is None and smap is not None and smap.targets[tid].in_maint_or_decomm:
                     done.add(tid)
                     log.info("copy %s: %s is lost; copying its objects this target now owns", snap.id, tid)
                     for mp, h in self.mountpaths.items():

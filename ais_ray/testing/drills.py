@@ -12,7 +12,7 @@ One module for `scripts/drills.py` (a user runs it against `ais-ray up --nodes N
   random mountpath is detached during the copy.
 
 Each round copies `ais://src-*` to `ais://dst`, disrupts after a random delay, waits for the copy
-job, checks the destination listing (every name once), the summary counts and every object's
+job, checks that no target's share of it reports an error, the destination listing (every name once), the summary counts and every object's
 sha256, then restores the node or disk (rebalance / resilver) and checks again. A failure raises
 `Fail`; a round returns its timings.
 """
@@ -297,6 +297,14 @@ def start_copy(c: Cluster, drill: str) -> str:
     return m.group(1)
 
 
+def job_errors(c: Cluster, xid: str) -> list[str]:
+    """Every target's error (or abort) in job `xid` (`ais-ray show job XID --json`): a copy that
+    finished with per-object errors fails the drill even if the checks after it would pass."""
+    parts = json.loads(c.cli("show", "job", xid, "--json"))
+    return [f"{tid}: {s.get('err') or 'aborted'}" for tid, snaps in parts.items() for s in snaps
+            if s.get("err") or s.get("aborted")]
+
+
 def round_(c: Cluster, drill: str, src_digests: dict[str, str], rnd: random.Random, *,
            max_delay: float = 4.0, delay: float | None = None, on_copy: Callable[[str], None] | None = None
            ) -> RoundResult:
@@ -314,6 +322,7 @@ def round_(c: Cluster, drill: str, src_digests: dict[str, str], rnd: random.Rand
         c.cli("wait", xid, "--timeout", WAIT)
         copy_s = time.monotonic() - t0
         log(f"copy {xid} done in {copy_s:.1f}s")
+        expect(f"copy {xid} errors", job_errors(c, xid), [])
         # reads first: the objects of a lost node are rebuilt (and kept) by their new owners
         expect(f"{DST} checksums", digests(c, DST, sorted(src_digests)), src_digests)
         expect(f"{DST} listed", names(c, DST), sorted(src_digests))

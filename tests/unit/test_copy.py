@@ -86,3 +86,45 @@ def test_prune_merge_finds_what_the_source_lost():
     assert asyncio.run(run(["a", "b"], [])) == ["a", "b"]
     assert asyncio.run(run([], ["a"])) == []
     assert asyncio.run(run(["x/1", "x/2"], ["x/0", "x/1", "x/2", "x/3"])) == []
+
+
+def test_ec_cover_starts_after_own_copies_landed():
+    """A share of an EC source says "my own objects are done" (the cover's `OWN_DONE`) only once every
+    object it walked is copied, never while a send is in flight: a node lost after its walk but
+    mid-send would otherwise be counted done, and the objects it was sending adopted by nobody."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from ais_ray.core.xact import XactSnap
+    from ais_ray.jobs.copy import CopyHooks, CopySpec, run_copy
+    from ais_ray.jobs.ec_cover import OWN_DONE
+
+    landed: list[str] = []
+    seen_at_cover: list[list[str]] = []
+
+    class Mountpath:  # the two calls a copy-bck share makes of a mountpath actor, in-process
+        async def _list(self, bck, prefix, after, n, _):  # noqa: ANN001, ANN202
+            return [SimpleNamespace(name=f"o{i}", size=1) for i in range(5) if f"o{i}" > after][:n]
+
+        async def _copy(self, src, name, *rest):  # noqa: ANN001, ANN002, ANN202
+            await asyncio.sleep(0.01 * (5 - int(name[1:])))  # still in flight when the walk ends
+            landed.append(name)
+            return "ok", 1
+
+        def __init__(self) -> None:
+            self.list_page = SimpleNamespace(remote=self._list)
+            self.copy_obj = SimpleNamespace(remote=self._copy)
+
+    async def cover(snap, src, prefix):  # noqa: ANN001, ANN202
+        snap.extra[OWN_DONE] = True
+        seen_at_cover.append(sorted(landed))
+        return
+        yield
+
+    src, dst = Bucket("src", Provider.AIS), Bucket("dst", Provider.AIS)
+    spec = CopySpec(src, dst, TcbMsg.from_wire({}))
+    hooks = CopyHooks(share=None, mountpaths={"/mp1": Mountpath()}, list_for=None,  # type: ignore[arg-type]
+                      src_names=None, cover=cover)  # type: ignore[arg-type]
+    snap = XactSnap("x1", "copy-bck")
+    asyncio.run(run_copy(spec, hooks, snap))
+    assert seen_at_cover == [[f"o{i}" for i in range(5)]] and snap.stats.objs == 5
