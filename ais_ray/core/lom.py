@@ -45,6 +45,9 @@ class ObjAttrs:
     cksum: str = ""
     version: str = ""
     atime_ns: int = 0
+    # when this version was written (set by every new write; kept by moves and replicas): a move
+    # never replaces an object written after it (`fs/store.py` `commit(unless_newer=)`)
+    mtime_ns: int = 0
     custom: Mapping[str, str] = field(default_factory=dict)
     # Identity of the remote source it came from: lets a re-download or `--latest` skip it.
     src_etag: str = ""

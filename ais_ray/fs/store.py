@@ -159,18 +159,21 @@ class MountpathStore:
             syncfs(self.path)
 
     def commit(self, w: ObjWriter, bck: Bucket, name: str, attrs: ObjAttrs, *, bump_version: bool,
-               if_absent: bool = False) -> ObjAttrs:
+               if_absent: bool = False, unless_newer: bool = False) -> ObjAttrs:
         """Rename a finished work file into place with its metadata; assign the next version.
 
         The one rename into the objects directory: writers reach it through `fs/write.py`.
-        `if_absent`: only when no object is there — an object moving to its new owner, or a
-        restored replica, never replaces a newer write; the work file is dropped and the
-        stored object's metadata returned."""
+        `if_absent`: only when no object is there (a restored replica); `unless_newer`: only when
+        none is there or the one there was written before `attrs.mtime_ns` (an object moving to
+        its owner never replaces a later write, and replaces an older copy). Otherwise the work
+        file is dropped and the stored object's metadata returned."""
         fqn = self.fqn(bck, name)
         with self._commit_locks[hash(fqn) % COMMIT_STRIPES]:
-            if if_absent and os.path.exists(fqn):
-                w.abort()
-                return _read_attrs(fqn) or attrs
+            if (if_absent or unless_newer) and os.path.exists(fqn):
+                have = _read_attrs(fqn)
+                if if_absent or (have is not None and written_ns(fqn, have) >= attrs.mtime_ns):
+                    w.abort()
+                    return have or attrs
             if bump_version:
                 prev = _read_attrs(fqn)
                 attrs = replace(attrs, version=str(int(prev.version or 0) + 1) if prev else "1")
@@ -283,7 +286,10 @@ def _fd_attrs(f: BinaryIO) -> ObjAttrs | None:
     except OSError:  # a file without our metadata (never committed)
         f.close()
         return None
-    return ObjAttrs.from_bytes(raw, size=os.fstat(f.fileno()).st_size)
+    st = os.fstat(f.fileno())
+    attrs = ObjAttrs.from_bytes(raw, size=st.st_size)
+    # stored before `mtime_ns` existed: the file's mtime (what an object moving from here carries)
+    return attrs if attrs.mtime_ns else replace(attrs, mtime_ns=st.st_mtime_ns)
 
 
 def syncfs(path: str) -> None:
@@ -305,6 +311,17 @@ def _libc() -> ctypes.CDLL | None:
 
 
 _LIBC = _libc()
+
+
+def written_ns(fqn: str, attrs: ObjAttrs) -> int:
+    """When the object at `fqn` was written: its metadata's `mtime_ns`, else (stored before that
+    field) the file's own mtime."""
+    if attrs.mtime_ns:
+        return attrs.mtime_ns
+    try:
+        return os.stat(fqn).st_mtime_ns
+    except OSError:
+        return 0
 
 
 def _read_attrs(fqn: str) -> ObjAttrs | None:

@@ -49,7 +49,8 @@ def new_attrs(owt: Owt, size: int, cksum: str, *, src: Source | None = None, job
     has the remote's version and identity.
     """
     p = policy(owt)
-    attrs = ObjAttrs(size=size, cksum=cksum, atime_ns=time.time_ns(), job=job if p.job else "")
+    now = time.time_ns()
+    attrs = ObjAttrs(size=size, cksum=cksum, atime_ns=now, mtime_ns=now, job=job if p.job else "")
     if src is not None and (p.source_identity or through):
         attrs = replace(attrs, src_etag=src.etag, src_version=src.version, src_size=size if src.size < 0 else src.size)
     if src is not None and (through or not p.bump_version):
@@ -67,7 +68,9 @@ def commit(store: MountpathStore, w: ObjWriter, bck: Bucket, name: str, owt: Owt
 
     `keep`: the object's metadata as its previous holder stored it (an object moving, owt
     rebalance): the bytes must match its size and checksum, it is stored as is, and an object
-    already here wins (it was written after the move began).
+    already here wins unless the moving one was written later (`mtime_ns`): one written here
+    after the move began stays; an older copy on a node that comes back (its objects overwritten
+    on their interim owners while it was away) is replaced, not kept over the newer write.
     """
     if keep is not None:
         if (keep.cksum and keep.cksum != cksum) or keep.size != w.size:
@@ -75,7 +78,7 @@ def commit(store: MountpathStore, w: ObjWriter, bck: Bucket, name: str, owt: Owt
             raise ErrBadRequest(f'"{bck}/{name}": checksum mismatch (got {cksum}/{w.size} bytes, '
                                 f'sent {keep.cksum}/{keep.size} bytes)')
         mine = replace(keep, cksum=cksum, copies=())  # replicas are the new holder's business
-        out = store.commit(w, bck, name, mine, bump_version=False, if_absent=True)
+        out = store.commit(w, bck, name, mine, bump_version=False, unless_newer=True)
         store.stats.add(policy(owt).counter, w.size)
         if out is mine and store.replicas is not None:  # stored (not an existing newer one): mirror it here
             out = store.replicas.after_commit(bck, name, out)

@@ -120,6 +120,38 @@ class Reader(threading.Thread):
                         self.failures.append(f"{name}: {r.status_code} {r.text[:200] if r.status_code != 200 else ''}")
 
 
+def test_a_node_back_gets_the_writes_made_while_it_was_out(cluster: LocalCluster) -> None:
+    """A target out of placement without a rebalance (what an operator does to a lost node), its
+    objects overwritten on their interim owners, then back: the rebalance brings the newer writes
+    to it over its older copies (kept, they would shadow the newer ones, which the senders drop)."""
+    wait_idle(cluster)
+    bck = Bucket(f"back-{uuid.uuid4().hex[:8]}")
+    assert requests.post(f"{cluster.endpoint}/v1/buckets/{bck.name}", json={"action": "create-bck"}, timeout=60).ok
+    v1 = {f"o{i:02d}": os.urandom(1000 + i) for i in range(24)}
+    with requests.Session() as s:
+        for name, body in v1.items():
+            assert s.put(f"{cluster.endpoint}/v1/objects/{bck.name}/{name}", data=body, timeout=60).ok
+    smap = smap_of(cluster)
+    out = max(smap.targets)
+    its = [n for n in v1 if smap.locate(bck.uname(n))[0].daemon_id == out]
+    assert its
+    r = member(cluster, "start-maintenance", out, skip_rebalance=True)
+    assert r.status_code == 200, r.text
+    want = dict(v1)
+    try:
+        with requests.Session() as s:
+            for name in its:  # to the interim owners; the old copies stay on the target that is out
+                want[name] = b"v2 " + os.urandom(500)
+                assert s.put(f"{cluster.endpoint}/v1/objects/{bck.name}/{name}", data=want[name], timeout=60).ok
+        assert len(on_disk(smap_of(cluster), bck)[its[0]]) == 2  # two copies now: the old one and the newer
+    finally:
+        r = member(cluster, "stop-maintenance", out)
+        assert r.status_code == 200 and r.text.startswith("g"), r.text
+        assert not wait_rebalance(cluster, r.text)["aborted"]
+    assert_placed(cluster, bck, want)  # one copy each, where HRW puts it, the newer bytes
+    requests.delete(f"{cluster.endpoint}/v1/buckets/{bck.name}", timeout=60)
+
+
 def test_maintenance_moves_every_object_away_and_back(cluster: LocalCluster,
                                                       filled: tuple[Bucket, dict[str, bytes]]) -> None:
     bck, data = filled

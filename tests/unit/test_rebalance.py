@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from ais_ray.fs.fspaths import ATTACH, DETACH, DISABLE, ENABLE, FSPATHS_FILE, Fspaths
 from ais_ray.core.errors import ErrBadRequest, ErrNotFound
-from ais_ray.core.lom import ObjAttrs
+from ais_ray.core.lom import XATTR, ObjAttrs
 from ais_ray.core.members import DECOMMISSION, START_MAINTENANCE, RmNode
 from ais_ray.core.names import Bucket
 from ais_ray.core.owt import Owt, put_owt
@@ -115,6 +116,30 @@ def test_move_keeps_metadata_verifies_checksum_and_never_overwrites(tmp_path: Pa
     newer = write_bytes(dst, BCK, "z", b"new!", Owt.PUT)  # written at the new owner after the move began
     kept = asyncio.run(write_stream(dst, BCK, "z", _one(b"hello"), Owt.REBALANCE, keep=sent))  # type: ignore[arg-type]
     assert kept == newer and dst.open(BCK, "z")[0].read() == b"new!"
+
+
+def test_move_replaces_an_older_copy_at_the_receiver(tmp_path: Path) -> None:
+    """A node back after its objects were overwritten on their interim owners: the newer write
+    moving to it replaces its older copy (kept, it would shadow the newer one, which the sender
+    then drops: the write lost)."""
+    back = MountpathStore(str(tmp_path / "back"), fsync=False)
+    interim = MountpathStore(str(tmp_path / "interim"), fsync=False)
+    old = write_bytes(back, BCK, "x", b"v1", Owt.PUT)
+    newer = write_bytes(interim, BCK, "x", b"v2 written while it was away", Owt.PUT)
+    assert newer.mtime_ns > old.mtime_ns
+    got = asyncio.run(write_stream(back, BCK, "x", _one(b"v2 written while it was away"), Owt.REBALANCE,  # type: ignore[arg-type]
+                                   keep=interim.open(BCK, "x")[1]))
+    assert got.cksum == newer.cksum and back.open(BCK, "x")[0].read() == b"v2 written while it was away"
+    # stored before `mtime_ns` existed: the files' own mtimes decide, the same way
+    legacy = replace(write_bytes(interim, BCK, "y", b"newer", Owt.PUT), mtime_ns=0)
+    write_bytes(back, BCK, "y", b"older", Owt.PUT)
+    os.setxattr(back.fqn(BCK, "y"), XATTR, replace(back.load(BCK, "y"), mtime_ns=0).to_bytes())
+    os.utime(back.fqn(BCK, "y"), ns=(1, 1))
+    os.setxattr(interim.fqn(BCK, "y"), XATTR, legacy.to_bytes())
+    sent = interim.open(BCK, "y")[1]
+    assert sent.mtime_ns == os.stat(interim.fqn(BCK, "y")).st_mtime_ns  # filled from the file
+    asyncio.run(write_stream(back, BCK, "y", _one(b"newer"), Owt.REBALANCE, keep=sent))  # type: ignore[arg-type]
+    assert back.open(BCK, "y")[0].read() == b"newer"
 
 
 def test_walk_and_move_sends_each_misplaced_object_once(tmp_path: Path) -> None:
