@@ -104,7 +104,10 @@ class FrontDoorServer:
 
     async def handle(self, req: web.Request) -> web.StreamResponse:
         if req.path == S3_PREFIX or req.path.startswith(S3_PREFIX + "/"):
-            return await self.s3.handle(req)
+            resp = await self.s3.handle(req)
+            if resp.keep_alive is False and not resp.prepared and req.can_read_body:  # a PUT refused, body unread
+                return await close_unread(req, resp)
+            return resp
         if _redirected(req):
             try:
                 resp = await self.redirect(req)

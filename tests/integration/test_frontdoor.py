@@ -14,14 +14,12 @@ from tests.integration.test_http import bucket  # noqa: F401  (the fixture: a fr
 BODY = 64 << 20
 
 
-def test_put_redirect_closes_without_reading_the_body(cluster: LocalCluster, bucket: str) -> None:
-    """A client that sends its body without waiting (no `Expect: 100-continue`, as `requests` and
-    the SDK do) gets the 307 and a closed connection: the front door does not read (drain) the
-    body — 64 MiB never all go through. Following the 307 stores the object (the data server)."""
+def raw_put(cluster: LocalCluster, path: str) -> tuple[bytes, int]:
+    """PUT `path` with a BODY-byte body sent without waiting for an answer (no `Expect:
+    100-continue`, as `requests` and the SDK do); the answer and how much of the body went."""
     u = urlsplit(cluster.endpoint)
     with socket.create_connection((u.hostname, u.port), timeout=30) as s:
-        s.sendall(f"PUT /v1/objects/{bucket}/big?provider=ais HTTP/1.1\r\nHost: {u.netloc}\r\n"
-                  f"Content-Length: {BODY}\r\n\r\n".encode())
+        s.sendall(f"PUT {path} HTTP/1.1\r\nHost: {u.netloc}\r\nContent-Length: {BODY}\r\n\r\n".encode())
         sent, chunk = 0, bytes(1 << 20)
         try:
             while sent < BODY:
@@ -35,6 +33,14 @@ def test_put_redirect_closes_without_reading_the_body(cluster: LocalCluster, buc
                 answer += part
         except ConnectionResetError:
             pass
+    return answer, sent
+
+
+def test_put_redirect_closes_without_reading_the_body(cluster: LocalCluster, bucket: str) -> None:  # noqa: F811
+    """A client that sends its body without waiting gets the 307 and a closed connection: the front
+    door does not read (drain) the body — 64 MiB never all go through. Following the 307 stores the
+    object (the data server)."""
+    answer, sent = raw_put(cluster, f"/v1/objects/{bucket}/big?provider=ais")
     assert answer.startswith(b"HTTP/1.1 307"), answer[:200]
     assert b"\r\nLocation: http://" in answer and b"/v1/objects/" + bucket.encode() + b"/big" in answer
     assert sent < BODY  # closed unread (aiohttp's lingering close would have read all 64 MiB)
@@ -42,3 +48,11 @@ def test_put_redirect_closes_without_reading_the_body(cluster: LocalCluster, buc
     r = requests.put(f"{cluster.endpoint}/v1/objects/{bucket}/big", data=data, timeout=60)  # follows the 307
     assert r.status_code == 200, r.text
     assert requests.get(f"{cluster.endpoint}/v1/objects/{bucket}/big", timeout=60).content == data
+
+
+def test_s3_put_refused_closes_without_reading_the_body(cluster: LocalCluster) -> None:
+    """The S3 gateway's refusal of a PUT (here: no such bucket) is answered and the connection
+    closed, the body unread, as the native 307 is."""
+    answer, sent = raw_put(cluster, "/s3/no-such-bucket-fd/obj")
+    assert answer.startswith(b"HTTP/1.1 404") and b"NoSuchBucket" in answer, answer[:300]
+    assert sent < BODY
