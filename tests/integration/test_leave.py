@@ -60,6 +60,7 @@ def test_decommission_and_shutdown_then_up_brings_both_back(cluster: LocalCluste
     smap = smap_of(cluster)
     assert leaves in smap.targets and not smap.targets[leaves].flags & FLAG_MAINTENANCE
     assert smap.targets[stops].flags & FLAG_MAINTENANCE  # still in maintenance, as AIStore keeps it
+    wait_idle(cluster)  # the returning node's rebalance first: one membership change at a time
     r = member(cluster, "stop-maintenance", stops)
     assert r.status_code == 200 and r.text.startswith("g"), r.text
     wait_rebalance(cluster, r.text)

@@ -22,7 +22,7 @@ from ais_ray.core.smap import FLAG_MAINTENANCE
 from tests.integration.conftest import AIS_RAY, LocalCluster
 from tests.integration.test_faults import put_objects, read_all
 from tests.integration.test_last_cluster import bare_env
-from tests.integration.test_rebalance import member, smap_of
+from tests.integration.test_rebalance import member, smap_of, wait_idle
 from tests.integration.test_smap_versions import target_versions
 
 
@@ -104,6 +104,7 @@ def test_one_restart_keeps_objects_etl_maintenance_and_survives_damaged_records(
     )
     assert r.status_code == 200, r.text
     tid = max(smap_of(cluster).targets)
+    wait_idle(cluster)  # one membership change at a time: an earlier test's rebalance may still run
     assert member(cluster, "start-maintenance", tid).status_code == 200
     try:
         version = smap_of(cluster).version
