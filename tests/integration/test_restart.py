@@ -26,38 +26,26 @@ from tests.integration.test_rebalance import member, smap_of, wait_idle
 from tests.integration.test_smap_versions import target_versions
 
 
+def _bare_down() -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*AIS_RAY, "down"], env=bare_env(), capture_output=True, text=True, check=False, timeout=120)
+
+
 def _plain_down(cluster: LocalCluster) -> None:
     """`ais-ray down` with nothing exported: it finds the cluster `up` started last and stops it cleanly."""
-    p = subprocess.run(
-        [*AIS_RAY, "down"],
-        env=bare_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    p = _bare_down()
     assert p.returncode == 0, p.stderr
     assert f"in {cluster.data_dir}" in p.stdout and "ais-ray stopped" in p.stdout
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{cluster.endpoint}/v1/health", timeout=5)
     # a clean teardown: no signal dumps in the log, no state claiming a dead daemon is ready
-    with open(
-        os.path.join(cluster.data_dir, "run", "daemon.log"), errors="replace"
-    ) as f:
+    with open(os.path.join(cluster.data_dir, "run", "daemon.log"), errors="replace") as f:
         log = f.read()
     assert "SIGTERM received" not in log and "PC: @" not in log, log[-2000:]
     state_file = os.path.join(cluster.data_dir, "run", "state.json")
     if os.path.exists(state_file):
         with open(state_file) as f:
             assert '"ready"' not in f.read()
-    p = subprocess.run(
-        [*AIS_RAY, "down"],
-        env=bare_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    p = _bare_down()
     assert p.returncode == 0 and "no ais-ray cluster is running" in p.stdout
 
 
