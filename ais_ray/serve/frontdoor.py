@@ -188,7 +188,7 @@ async def close_unread(req: web.Request, resp: web.StreamResponse) -> web.Stream
 
 @ray.remote
 class FrontDoor:
-    """The public port's actor (`deploy.py` starts it after Serve, with Serve's internal URL); a
+    """The public port's actor (`deploy.py` starts it beside Serve, with Serve's internal URL, chosen first); a
     restarted one binds the same port again from `__init__`, on a loop of its own."""
 
     def __init__(self, host: str, port: int, serve_url: str) -> None:
