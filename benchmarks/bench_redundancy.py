@@ -198,7 +198,6 @@ def bench_drills(args: argparse.Namespace) -> tuple[list[list[str]], dict[str, A
                          str(below), "-" if back < 0 and not below else f"{back} s" if back >= 0 else "end",
                          f"{during['tail_s']:.0f} (healthy {healthy['tail_s']:.0f})"])
             D.rmb(c, D.SRC[drill])
-    plot(out, args)
     return rows, out
 
 
@@ -272,6 +271,8 @@ def main() -> None:
     info["seconds"] = round(time.monotonic() - t0)
     info["loadavg_at_end"] = os.getloadavg()
     publish(f"redundancy-{args.part}", info, {"args": vars(args), "info": info, "results": results}, text)
+    if args.part == "drills":  # after the figures are out: a plotting failure loses nothing
+        plot(results, args)
 
 
 if __name__ == "__main__":
