@@ -185,7 +185,7 @@ def teardown(cfg: ClusterConfig) -> None:
         serve.shutdown()
     except Exception:  # Serve never started: nothing to stop
         pass
-    t_serve = time.monotonic()
+    log.info("Serve stopped in %.1fs", time.monotonic() - t0)
     tids = [t.tid for t in cfg.targets]
     try:
         smap = ray.get(ray.get_actor(PROXY_NAME, namespace=NAMESPACE).get_meta.remote(), timeout=30)[0]
@@ -201,7 +201,6 @@ def teardown(cfg: ClusterConfig) -> None:
             ray.get(h.shutdown_mountpaths.remote(), timeout=30)
         finally:
             ray.kill(h, no_restart=True)
-    log.info("Serve stopped in %.1fs", t_serve - t0)
     try:
         ray.kill(ray.get_actor(PROXY_NAME, namespace=NAMESPACE), no_restart=True)
     except ValueError:

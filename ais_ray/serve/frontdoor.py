@@ -105,18 +105,16 @@ class FrontDoorServer:
     async def handle(self, req: web.Request) -> web.StreamResponse:
         if req.path == S3_PREFIX or req.path.startswith(S3_PREFIX + "/"):
             resp = await self.s3.handle(req)
-            if resp.keep_alive is False and not resp.prepared and req.can_read_body:  # a PUT refused, body unread
-                return await close_unread(req, resp)
-            return resp
-        if _redirected(req):
+        elif _redirected(req):
             try:
                 resp = await self.redirect(req)
             except AisError as err:
                 resp = self.error(req, err)
-            if req.method in ("PUT", "POST") and req.can_read_body:  # the body is the data server's
-                return await close_unread(req, resp)
-            return resp
-        return await self.forward(req)
+        else:
+            return await self.forward(req)
+        if not resp.prepared and req.can_read_body:  # a body left unread (a PUT's 307 or refusal): never drained
+            return await close_unread(req, resp)
+        return resp
 
     async def redirect(self, req: web.Request) -> web.StreamResponse:
         """The 307 Serve's `serve/objects.py::redirect_to_owner` gives, without Serve."""

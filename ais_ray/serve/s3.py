@@ -105,10 +105,8 @@ class S3Gateway:
         el(root, "Message", e.message)
         el(root, "Resource", resource)
         el(root, "RequestId", "")
-        resp = web.Response(status=e.status, body=xml_body(root), content_type="application/xml")
-        if req.method == "PUT" and req.can_read_body:
-            resp.force_close()
-        return resp
+        # a body left unread (a refused PUT) is not drained: the front door closes the connection (`close_unread`)
+        return web.Response(status=e.status, body=xml_body(root), content_type="application/xml")
 
     # ---- buckets ---------------------------------------------------------------------------
     async def resolve(self, name: str, *, must_exist: bool = True) -> Bucket:
