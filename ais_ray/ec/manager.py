@@ -143,13 +143,13 @@ class ECManager:
         """The newest metafile the other reachable targets hold for the object (None: none)."""
         others = [t for t in smap.targets if t != self.tid and reachable(smap, t)]
         got = await asyncio.gather(*(self.peers.meta(url_of(smap, t, bck, name), bck) for t in others))
-        return max((m for m in got if m is not None), key=lambda m: m.generation, default=None)
+        return max((m for m in got if m is not None), key=lambda m: m.recency, default=None)
 
     async def _missing(self, smap: Smap, bck: Bucket, name: str, meta: Metafile) -> list[tuple[str, int]]:
-        """The holders of `meta` whose slice is missing, corrupt or of another generation."""
+        """The holders of `meta` whose slice is missing, corrupt or of other data (`Metafile.recency`)."""
         holders = [(t, s) for t, s in meta.nodes.items() if t != self.tid and t in smap.targets]
         got = await asyncio.gather(*(self.peers.meta(url_of(smap, t, bck, name), bck, verify=True) for t, _ in holders))
-        return [h for h, m in zip(holders, got) if m is None or m.generation != meta.generation]
+        return [h for h, m in zip(holders, got) if m is None or m.recency != meta.recency]
 
     async def _send(self, f: BinaryIO, size: int, bck: Bucket, name: str, meta: Metafile,
                     holders: Iterable[tuple[str, int]], smap: Smap) -> None:

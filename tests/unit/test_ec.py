@@ -107,6 +107,19 @@ def test_restore_plan_prefers_a_replica_and_the_newest_generation() -> None:
     assert restore_plan({}) is None
 
 
+def test_restore_plan_takes_the_newer_write_over_a_higher_generation() -> None:
+    """Generations count per encoder: a new owner that never held the object encodes a newer write
+    as generation 1 beside an old main of generation 2; the write time decides, then the generation."""
+    old_main = _meta(2, 0, lom={"size": 10, "mtime_ns": 100})
+    new_copy = _meta(1, 0, is_copy=True, lom={"size": 10, "mtime_ns": 200})
+    assert restore_plan({"t1": old_main, "t3": new_copy}) == RestorePlan("t3", ())
+    assert restore_plan({"t1": _meta(1, 0, lom={"mtime_ns": 100}), "t3": new_copy}) == RestorePlan("t3", ())
+    # the same write re-encoded: the higher generation; no write time (stored before it was kept): generation
+    assert restore_plan({"t1": _meta(1, 0, lom={"mtime_ns": 200}), "t3": _meta(2, 0, is_copy=True, lom={"mtime_ns": 200})}) \
+        == RestorePlan("t3", ())
+    assert restore_plan({"t2": _meta(2, 0, is_copy=True), "t3": _meta(1, 0, is_copy=True)}) == RestorePlan("t2", ())
+
+
 def test_metafile_round_trip_and_object_attrs() -> None:
     attrs = ObjAttrs(size=10, cksum="abc", version="3", custom={"k": "v"})
     conf = ECConf(enabled=True, data_slices=1, parity_slices=1, objsize_limit=0)
