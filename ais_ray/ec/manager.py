@@ -16,8 +16,8 @@ from dataclasses import replace
 from typing import Any, BinaryIO, Protocol
 
 from ais_ray.core.bmd import BMD
-from ais_ray.core.ec import Metafile, new_meta, newest, outdated, place, reachable, restore_plan
-from ais_ray.core.errors import AisError, ErrObjNotFound
+from ais_ray.core.ec import Metafile, Placement, new_meta, newest, outdated, place, reachable, restore_plan
+from ais_ray.core.errors import AisError, ErrNoTarget, ErrObjNotFound
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket
 from ais_ray.core.owt import Owt, policy
@@ -36,6 +36,15 @@ PUT = "put"  # a new write: always a new generation
 ENCODE = "encode"  # ec-encode: skip what is encoded for the current placement
 RECOVER = "recover"  # ec-encode --recover: also re-send what holders lack
 MOVED = "moved"  # rebalanced here: re-encode for the new placement unless the slices already fit it
+
+
+class ErrNewestLost(ErrObjNotFound):
+    """The main replica is lost and the holders keep only older data: nothing is brought back
+    (not the older bytes), and no neighbor's copy is taken either — it can only be older."""
+
+    def __init__(self, bck: object, name: str) -> None:
+        AisError.__init__(self, f'object "{bck}/{name}" is lost: its newest version was not erasure-coded yet '
+                                f'(too few targets) and an older one is not brought back in its place')
 
 
 class Meta(Protocol):
@@ -96,7 +105,12 @@ class ECManager:
         smap = self._smap()
         f, attrs = await asyncio.to_thread(self.store.open, bck, name)
         try:
-            plan = place(smap, bck.uname(name), conf, attrs.size)
+            try:
+                plan = place(smap, bck.uname(name), conf, attrs.size)
+            except ErrNoTarget:
+                if mode == PUT:
+                    await self._unprotected(bck, name, attrs, conf)
+                raise
             if plan.main != self.tid:
                 return "skipped"  # not the owner: a misplaced object is the rebalance's
             old = local = await asyncio.to_thread(self.slices.load_meta, bck, name)
@@ -122,12 +136,27 @@ class ECManager:
                 meta = new_meta(plan, conf, attrs, (old.generation if old else 0) + 1, c.ec_type if c else "")
             await self._send(f, attrs.size, bck, name, meta, holders, smap)
             if meta is not old:
+                if local is not None and local.slice_id > 0:  # a holder become the owner: its slice is no use
+                    await asyncio.to_thread(self.slices.delete, bck, name, main=True)
                 await asyncio.to_thread(self.slices.save_meta, bck, name, meta)
                 await self._drop_outdated(smap, bck, name, old, meta)
             self.store.stats.add("ec.encode", attrs.size)
             return "ok"
         finally:
             f.close()
+
+    async def _unprotected(self, bck: Bucket, name: str, attrs: ObjAttrs, conf: ECConf) -> None:
+        """A new write that cannot be encoded (too few targets in placement: one in maintenance):
+        its main's metafile still records it as the newest data, with no holders, so a restore
+        after losing it refuses the older slices and replicas the holders keep
+        (`ErrNewestLost`) instead of bringing back older bytes; `ec-encode --recover` (or the
+        rebalance when the target returns) encodes it later."""
+        local = await asyncio.to_thread(self.slices.load_meta, bck, name)
+        plan = Placement(self.tid, ())
+        meta = new_meta(plan, conf, attrs, (local.generation if local else 0) + 1, "")
+        if local is not None and local.slice_id > 0:
+            await asyncio.to_thread(self.slices.delete, bck, name, main=True)
+        await asyncio.to_thread(self.slices.save_meta, bck, name, meta)
 
     async def _drop_outdated(self, smap: Smap, bck: Bucket, name: str, old: Metafile | None, meta: Metafile) -> None:
         """After the new generation is stored everywhere (never before: the old slices are the last
@@ -191,7 +220,14 @@ class ECManager:
             return await asyncio.to_thread(self.store.load, bck, name)
         except ErrObjNotFound:
             pass
+        local = await asyncio.to_thread(self.slices.load_meta, bck, name)
+        floor = local.recency if local is not None and local.slice_id == 0 and not local.is_copy else (0, 0)
         w, m0, replica = await self._rebuild(bck, name, self_too=False)
+        if m0.recency < floor:
+            await asyncio.to_thread(w.abort)
+            log.warning("%s/%s: its newest version (generation %d) is lost; the holders keep only older data",
+                        bck, name, local.generation if local else 0)
+            raise ErrNewestLost(bck, name)
         attrs = m0.attrs()
         await asyncio.to_thread(self.store.commit, w, bck, name, attrs, bump_version=False)
         self.store.stats.add(policy(Owt.EC_RESTORE).counter, attrs.size)
