@@ -314,6 +314,9 @@ def test_restore_takes_the_newest_write_not_the_highest_generation(cluster: Loca
         _get_ok(cluster, bck, name, v2)  # rebuilt from C's replica of v2, not from A's v1
     finally:
         _maintenance(cluster, a, False)
+    _get_ok(cluster, bck, name, v2)  # A is back: the rebalance brought v2 over its v1, re-encoded there
+    assert len(_files(cluster, bck, "%ob", name)) == 2  # the main on A, its full replica on B
+    os.unlink(_main_file(cluster, bck, name))
     _get_ok(cluster, bck, name, v2)
 
 
