@@ -102,6 +102,11 @@ class ECServer:
         """An object a rebalance or resilver moved here: its slices follow the new placement."""
         await self.after_put(bck, name, MOVED)
 
+    def moved_away(self, bck: Bucket, name: str, attrs: ObjAttrs) -> bool:
+        """After the main held here moved to its owner (blocking): True if its file stays here as
+        this target's full replica (`ECManager.moved_away`)."""
+        return self.enabled(bck) and self.ec.moved_away(bck, name, attrs)
+
     async def restore(self, bck: Bucket, name: str) -> bool:
         """Rebuild a missing main replica; False when the bucket is not erasure-coded or no target
         holds anything of the object (then a remote bucket's cold GET goes on, or it is a 404).

@@ -236,6 +236,8 @@ class ObjCopier:
             return
         if now.copies and now.copies[0] != store.path and store.path in now.copies:
             return
+        if replicas and self._ec is not None and self._ec.moved_away(bck, name, now):
+            return  # kept: this target's full replica of the object (EC)
         store.delete(bck, name, replicas=replicas)
 
     @staticmethod

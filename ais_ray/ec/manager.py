@@ -292,6 +292,32 @@ class ECManager:
             for w in got.values():
                 await asyncio.to_thread(w.abort)
 
+    # ---- the main moved away ----------------------------------------------------------------------
+    def moved_away(self, bck: Bucket, name: str, attrs: ObjAttrs) -> bool:
+        """The main held here moved to its HRW owner (a rebalance): this target's metafile still
+        describes that main — a holder that had rebuilt and kept it (a lost owner's object, restored
+        here on a GET) — so it becomes again what the current placement has this target hold: its
+        slice (the `%ec` file is still here), or its full replica (True: keep the `%ob` file); nothing
+        (metafile dropped). Blocking. A metafile of a slice or replica (the new owner's re-encode
+        already sent one) is left alone."""
+        meta = self.slices.load_meta(bck, name)
+        conf = self.conf(bck)
+        if meta is None or conf is None or meta.slice_id != 0 or meta.is_copy:
+            return False
+        try:
+            plan = place(self._smap(), bck.uname(name), conf, attrs.size)
+        except (ErrNoTarget, AisError):
+            return False
+        sid = dict(plan.holders).get(self.tid)
+        if sid == 0:
+            self.slices.save_meta(bck, name, replace(meta, is_copy=True, replica_node=plan.main, slice_cksum=attrs.cksum))
+            return True
+        if sid is not None and meta.nodes.get(self.tid) == sid and (cksum := self.slices.slice_cksum(bck, name)):
+            self.slices.save_meta(bck, name, replace(meta, slice_id=sid, replica_node=plan.main, slice_cksum=cksum))
+            return False
+        self.slices.delete(bck, name, main=True)  # a holder whose slice is gone: `ec-encode --recover` sends it
+        return False
+
     # ---- a lost target's objects ----------------------------------------------------------------
     def adopted(self, bck: Bucket, prefix: str, lost: str) -> list[tuple[str, int]]:
         """(name, size) of the objects under `prefix` whose main lived on target `lost` and whose

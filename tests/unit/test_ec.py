@@ -7,6 +7,7 @@ import itertools
 import json
 import os
 import random
+from dataclasses import replace
 
 import pytest
 import xxhash
@@ -221,3 +222,39 @@ def test_outdated_holders_after_a_placement_change() -> None:
     assert outdated(None, new, "t2") == []  # a first encode: nothing to drop
     assert outdated(old, _meta(2, 0, nodes={"t9": 0, "t8": 1}), "t9") == ["t1", "t2", "t3", "t4"]
     assert outdated(old, _meta(2, 0, nodes={"t8": 1}), "t1") == ["t2", "t3", "t4"]  # never the encoder itself
+
+
+def test_a_holder_that_kept_a_restored_main_is_a_holder_again_once_it_moved_away(tmp_path: object) -> None:
+    """A holder that rebuilt and kept a lost owner's main (its metafile now the main's) gets, when the
+    main moves back to its owner, the metafile of what the placement has it hold: its slice (still on
+    disk), its full replica (the file stays), or nothing."""
+    from types import SimpleNamespace
+
+    from ais_ray.core.bmd import BMD, BucketProps
+    from ais_ray.ec.manager import ECManager
+
+    smap, bck, data = _smap(3), Bucket("b"), b"the object"
+    sliced = ECConf(enabled=True, data_slices=1, parity_slices=1, objsize_limit=0)
+    replicated = ECConf(enabled=True, data_slices=1, parity_slices=1, objsize_limit=-1)
+    attrs = ObjAttrs(size=len(data), cksum=xxhash.xxh64(data).hexdigest())
+    for conf in (sliced, replicated):
+        name = f"o-{conf.objsize_limit}"
+        plan = place(smap, bck.uname(name), conf, len(data))
+        owner, (h1, s1), nodes = plan.main, plan.holders[0], plan.nodes()
+        store = MountpathStore(os.path.join(str(tmp_path), name), fsync=False)
+        mgr = ECManager(h1, store, SimpleNamespace(smap=smap, bmd=BMD("u").with_bucket(bck, BucketProps(ec=conf))))
+        held = replace(_meta(1, s1, nodes=nodes, replica_node=owner, is_copy=not s1), obj_cksum=attrs.cksum)
+        w, ck = _received(store, b"slice-bytes" if s1 else data)
+        mgr.slices.commit(w, ck, bck, name, held)
+        # the owner was lost: h1 rebuilt the main and kept it, its metafile now the main's
+        w, _ = _received(store, data)
+        store.commit(w, bck, name, attrs, bump_version=False)
+        mgr.slices.save_meta(bck, name, replace(held, slice_id=0, is_copy=False, replica_node=h1, slice_cksum=""))
+        kept = mgr.moved_away(bck, name, attrs)
+        m = mgr.slices.load_meta(bck, name)
+        assert m is not None and m.replica_node == owner and m.slice_id == s1 and m.is_copy == (not s1), m
+        assert kept == (not s1) and mgr.slices.usable_meta(bck, name, verify=True) == m
+        # a target the placement has hold nothing: its metafile goes
+        other = ECManager("t9", store, mgr._meta)
+        other.slices.save_meta(bck, name, replace(m, slice_id=0, is_copy=False))
+        assert not other.moved_away(bck, name, attrs) and other.slices.load_meta(bck, name) is None
