@@ -306,7 +306,7 @@ class ECManager:
             return False
         try:
             plan = place(self._smap(), bck.uname(name), conf, attrs.size)
-        except (ErrNoTarget, AisError):
+        except AisError:  # too few targets to place it, no map yet
             return False
         sid = dict(plan.holders).get(self.tid)
         if sid == 0:
