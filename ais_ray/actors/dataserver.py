@@ -255,17 +255,19 @@ class DataServer:
         if H.is_true(req.headers.get(H.BLOB_DOWNLOAD)):
             return await self._blob_get(req, bck, name, ref)
         try:
-            f, attrs = await self._open_here(req, bck, name)
+            f, attrs = await asyncio.to_thread(self.ctx.store.open, bck, name)
         except ErrObjNotFound:
-            opened = None if _gfn(req) else await self.ec.standin_open(bck, name)
+            if _gfn(req):
+                raise
+            opened = await self.ec.standin_open(bck, name)
             if opened is not None:  # the owner is offline: rebuilt here for this read
                 return await self._serve_local(req, bck, name, *opened)
-            if not _gfn(req) and await self.ec.restore(bck, name):  # the main replica is lost: rebuilt from slices/replicas
-                f, attrs = await asyncio.to_thread(self.ctx.store.open, bck, name)
-                return await self._serve_local(req, bck, name, f, attrs)
-            if ref is None or _gfn(req):
-                raise
-            return await self._cold_get(req, bck, name, ref)
+            try:
+                f, attrs = await self._recover(req, bck, name)
+            except ErrObjNotFound:
+                if ref is None:
+                    raise
+                return await self._cold_get(req, bck, name, ref)
         if ref is not None and _wants_latest(req):
             if not await self.cold.is_current(ref, name, attrs):
                 f.close()
@@ -285,6 +287,20 @@ class DataServer:
                 raise
         await self.cold.fetch(bck, ref, name, None)
         return await asyncio.to_thread(self.ctx.store.open, bck, name)
+
+    async def _recover(self, req: web.Request, bck: Bucket, name: str) -> tuple[Any, ObjAttrs]:
+        """An object missing on this disk, brought back: in an erasure-coded bucket rebuilt by the
+        restore first, which takes the newest data any holder's metafile describes — a neighbor's
+        copy may be older (an owner out of placement keeps its main while the object is
+        overwritten elsewhere); else (or when nothing is encoded) fetched from the neighbor that
+        still holds it while placement changes.
+
+        Raises:
+            ErrObjNotFound: neither has it.
+        """
+        if await self.ec.restore(bck, name):
+            return await asyncio.to_thread(self.ctx.store.open, bck, name)
+        return await self._open_here(req, bck, name)
 
     async def _open_here(self, req: web.Request | None, bck: Bucket, name: str) -> tuple[Any, ObjAttrs]:
         """The object as stored on this disk; while placement is changing, one not here yet is
@@ -373,11 +389,12 @@ class DataServer:
                 if opened is not None:  # the owner is offline: its stand-in answers
                     opened[0].close()
                     attrs, mtime = opened[1], 0.0
-                elif _gfn(req) or not (await self.mover.from_neighbor(bck, name) or await self.ec.restore(bck, name)):
+                elif _gfn(req):
                     raise
                 else:
+                    f, _ = await self._recover(req, bck, name)
+                    f.close()
                     attrs, mtime = await asyncio.to_thread(self._load_with_mtime, bck, name)
-                    self.mover.hand_on(bck, name)
             headers = obj_headers(bck, name, attrs, self.ctx.location, mtime)
             if "ec" in props:
                 headers.update(await self.ec.head_headers(bck, name))

@@ -23,7 +23,7 @@ from ais_ray.core.ec import Metafile, standin
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrObjNotFound
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name
-from ais_ray.ec.manager import MOVED, PUT, ECManager
+from ais_ray.ec.manager import MOVED, PUT, ECManager, ErrNewestLost
 from ais_ray.ec.peers import EC_PATH, META_HEADER, READ_CHUNK, WHAT_META, WHAT_VERIFY
 from ais_ray.fs.write import fill
 
@@ -102,13 +102,24 @@ class ECServer:
         """An object a rebalance or resilver moved here: its slices follow the new placement."""
         await self.after_put(bck, name, MOVED)
 
+    def moved_away(self, bck: Bucket, name: str, attrs: ObjAttrs) -> bool:
+        """After the main held here moved to its owner (blocking): True if its file stays here as
+        this target's full replica (`ECManager.moved_away`)."""
+        return self.enabled(bck) and self.ec.moved_away(bck, name, attrs)
+
     async def restore(self, bck: Bucket, name: str) -> bool:
         """Rebuild a missing main replica; False when the bucket is not erasure-coded or no target
-        holds anything of the object (then a remote bucket's cold GET goes on, or it is a 404)."""
+        holds anything of the object (then a remote bucket's cold GET goes on, or it is a 404).
+
+        Raises:
+            ErrNewestLost: the holders keep only data older than the lost main (a 404, no GFN).
+        """
         if not self.enabled(bck):
             return False
         try:
             await self.ec.restore(bck, name)
+        except ErrNewestLost:
+            raise  # no neighbor's copy either: it can only be older
         except ErrObjNotFound:
             return False
         return True

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, BinaryIO, TypeVar
@@ -211,25 +212,32 @@ class ObjCopier:
         resilver's sibling keeps them). The bytes moved; -1 if the receiver already had a newer one."""
         f, attrs = await asyncio.to_thread(self.ctx.store.open, bck, name)
         try:
+            ino = os.fstat(f.fileno()).st_ino
             kept = await self._send(f, attrs, mp, bck, name, owt=Owt.REBALANCE,
                                     headers={H.REB_ATTRS: attrs.to_header(), H.REB_ID: xid})
         finally:
             f.close()
-        await asyncio.to_thread(self._drop_if_same, bck, name, attrs, not same_target)
+        await asyncio.to_thread(self._drop_if_same, bck, name, attrs, ino, not same_target)
         return attrs.size if kept else -1
 
-    def _drop_if_same(self, bck: Bucket, name: str, sent: ObjAttrs, replicas: bool) -> None:
+    def _drop_if_same(self, bck: Bucket, name: str, sent: ObjAttrs, ino: int, replicas: bool) -> None:
         """Drop the copy that moved (and the replicas it had here), unless it changed meanwhile or
-        became a replica of the moved object (a mirrored bucket's resilver to a sibling mountpath)."""
+        became a replica of the moved object: a mirrored bucket's resilver to a sibling mountpath,
+        or an EC bucket's full replica the new owner sent here while the move was answered (the
+        same bytes, in a new file: `ino` is the inode that was sent)."""
         store = self.ctx.store
         try:
             now = store.load(bck, name)
-        except ErrObjNotFound:
+            if os.stat(store.fqn(bck, name)).st_ino != ino:
+                return
+        except (ErrObjNotFound, FileNotFoundError):
             return
         if (now.cksum, now.version, now.size) != (sent.cksum, sent.version, sent.size):
             return
         if now.copies and now.copies[0] != store.path and store.path in now.copies:
             return
+        if replicas and self._ec is not None and self._ec.moved_away(bck, name, now):
+            return  # kept: this target's full replica of the object (EC)
         store.delete(bck, name, replicas=replicas)
 
     @staticmethod

@@ -206,8 +206,9 @@ class ProxyMembers:
         cur = self._change if self._change is not None and self._change.task is not None \
             and not self._change.task.done() else None
         undo = action == STOP_MAINTENANCE and cur is not None and cur.sid == msg.sid and cur.action == START_MAINTENANCE
-        if not undo:
-            busy = f"{cur.action} of {cur.sid} is in progress" if cur is not None else ""
+        if not undo:  # a maintenance change is over with its rebalance (its task only waits for it)
+            busy = f"{cur.action} of {cur.sid} is in progress" \
+                if cur is not None and cur.action not in (START_MAINTENANCE, STOP_MAINTENANCE) else ""
             running = busy or await self._running_rebalance()
             if running:
                 raise ErrBusy("cluster membership", action, busy or f"rebalance[{running}] is running")

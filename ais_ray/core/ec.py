@@ -50,6 +50,14 @@ class Metafile:
     def sliced(self) -> bool:
         return any(s > 0 for s in self.nodes.values())
 
+    @property
+    def recency(self) -> tuple[int, int]:
+        """Which of two metafiles describes the newer data: the object version written later
+        (`lom.mtime_ns`, kept by moves and restores), then the higher generation. The generation
+        alone cannot tell: it counts per encoder, and an owner that never held the object (its
+        previous owner out of placement) starts again at 1 beside an older generation-1 main."""
+        return int(self.lom.get("mtime_ns", 0) or 0), self.generation
+
     def to_bytes(self) -> bytes:
         d = asdict(self)
         d["nodes"], d["lom"] = dict(self.nodes), dict(self.lom)
@@ -131,11 +139,11 @@ def new_meta(plan: Placement, conf: ECConf, attrs: lom.ObjAttrs, generation: int
 
 
 def newest(metas: Mapping[str, Metafile]) -> dict[str, Metafile]:
-    """The metafiles (by holder tid) of the newest generation; older ones are stale leftovers."""
+    """The metafiles (by holder tid) of the newest data (`Metafile.recency`); older ones are stale leftovers."""
     if not metas:
         return {}
-    top = max(m.generation for m in metas.values())
-    return {t: m for t, m in metas.items() if m.generation == top}
+    top = max(m.recency for m in metas.values())
+    return {t: m for t, m in metas.items() if m.recency == top}
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +153,7 @@ class RestorePlan:
 
 
 def restore_plan(metas: Mapping[str, Metafile]) -> RestorePlan | None:
-    """How to rebuild a lost main from the holders' metafiles (newest generation only); None: not enough."""
+    """How to rebuild a lost main from the holders' metafiles (the newest data only); None: not enough."""
     cur = newest(metas)
     replicas = sorted(t for t, m in cur.items() if m.slice_id == 0)
     if replicas:

@@ -16,8 +16,8 @@ from dataclasses import replace
 from typing import Any, BinaryIO, Protocol
 
 from ais_ray.core.bmd import BMD
-from ais_ray.core.ec import Metafile, new_meta, newest, outdated, place, reachable, restore_plan
-from ais_ray.core.errors import AisError, ErrObjNotFound
+from ais_ray.core.ec import Metafile, Placement, new_meta, newest, outdated, place, reachable, restore_plan
+from ais_ray.core.errors import AisError, ErrNoTarget, ErrObjNotFound
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket
 from ais_ray.core.owt import Owt, policy
@@ -36,6 +36,15 @@ PUT = "put"  # a new write: always a new generation
 ENCODE = "encode"  # ec-encode: skip what is encoded for the current placement
 RECOVER = "recover"  # ec-encode --recover: also re-send what holders lack
 MOVED = "moved"  # rebalanced here: re-encode for the new placement unless the slices already fit it
+
+
+class ErrNewestLost(ErrObjNotFound):
+    """The main replica is lost and the holders keep only older data: nothing is brought back
+    (not the older bytes), and no neighbor's copy is taken either — it can only be older."""
+
+    def __init__(self, bck: object, name: str) -> None:
+        AisError.__init__(self, f'object "{bck}/{name}" is lost: its newest version was not erasure-coded yet '
+                                f'(too few targets) and an older one is not brought back in its place')
 
 
 class Meta(Protocol):
@@ -96,7 +105,12 @@ class ECManager:
         smap = self._smap()
         f, attrs = await asyncio.to_thread(self.store.open, bck, name)
         try:
-            plan = place(smap, bck.uname(name), conf, attrs.size)
+            try:
+                plan = place(smap, bck.uname(name), conf, attrs.size)
+            except ErrNoTarget:
+                if mode == PUT:
+                    await self._unprotected(bck, name, attrs, conf)
+                raise
             if plan.main != self.tid:
                 return "skipped"  # not the owner: a misplaced object is the rebalance's
             old = local = await asyncio.to_thread(self.slices.load_meta, bck, name)
@@ -122,12 +136,27 @@ class ECManager:
                 meta = new_meta(plan, conf, attrs, (old.generation if old else 0) + 1, c.ec_type if c else "")
             await self._send(f, attrs.size, bck, name, meta, holders, smap)
             if meta is not old:
+                if local is not None and local.slice_id > 0:  # a holder become the owner: its slice is no use
+                    await asyncio.to_thread(self.slices.delete, bck, name, main=True)
                 await asyncio.to_thread(self.slices.save_meta, bck, name, meta)
                 await self._drop_outdated(smap, bck, name, old, meta)
             self.store.stats.add("ec.encode", attrs.size)
             return "ok"
         finally:
             f.close()
+
+    async def _unprotected(self, bck: Bucket, name: str, attrs: ObjAttrs, conf: ECConf) -> None:
+        """A new write that cannot be encoded (too few targets in placement: one in maintenance):
+        its main's metafile still records it as the newest data, with no holders, so a restore
+        after losing it refuses the older slices and replicas the holders keep
+        (`ErrNewestLost`) instead of bringing back older bytes; `ec-encode --recover` (or the
+        rebalance when the target returns) encodes it later."""
+        local = await asyncio.to_thread(self.slices.load_meta, bck, name)
+        plan = Placement(self.tid, ())
+        meta = new_meta(plan, conf, attrs, (local.generation if local else 0) + 1, "")
+        if local is not None and local.slice_id > 0:
+            await asyncio.to_thread(self.slices.delete, bck, name, main=True)
+        await asyncio.to_thread(self.slices.save_meta, bck, name, meta)
 
     async def _drop_outdated(self, smap: Smap, bck: Bucket, name: str, old: Metafile | None, meta: Metafile) -> None:
         """After the new generation is stored everywhere (never before: the old slices are the last
@@ -143,13 +172,13 @@ class ECManager:
         """The newest metafile the other reachable targets hold for the object (None: none)."""
         others = [t for t in smap.targets if t != self.tid and reachable(smap, t)]
         got = await asyncio.gather(*(self.peers.meta(url_of(smap, t, bck, name), bck) for t in others))
-        return max((m for m in got if m is not None), key=lambda m: m.generation, default=None)
+        return max((m for m in got if m is not None), key=lambda m: m.recency, default=None)
 
     async def _missing(self, smap: Smap, bck: Bucket, name: str, meta: Metafile) -> list[tuple[str, int]]:
-        """The holders of `meta` whose slice is missing, corrupt or of another generation."""
+        """The holders of `meta` whose slice is missing, corrupt or of other data (`Metafile.recency`)."""
         holders = [(t, s) for t, s in meta.nodes.items() if t != self.tid and t in smap.targets]
         got = await asyncio.gather(*(self.peers.meta(url_of(smap, t, bck, name), bck, verify=True) for t, _ in holders))
-        return [h for h, m in zip(holders, got) if m is None or m.generation != meta.generation]
+        return [h for h, m in zip(holders, got) if m is None or m.recency != meta.recency]
 
     async def _send(self, f: BinaryIO, size: int, bck: Bucket, name: str, meta: Metafile,
                     holders: Iterable[tuple[str, int]], smap: Smap) -> None:
@@ -191,7 +220,14 @@ class ECManager:
             return await asyncio.to_thread(self.store.load, bck, name)
         except ErrObjNotFound:
             pass
+        local = await asyncio.to_thread(self.slices.load_meta, bck, name)
+        floor = local.recency if local is not None and local.slice_id == 0 and not local.is_copy else (0, 0)
         w, m0, replica = await self._rebuild(bck, name, self_too=False)
+        if m0.recency < floor:
+            await asyncio.to_thread(w.abort)
+            log.warning("%s/%s: its newest version (generation %d) is lost; the holders keep only older data",
+                        bck, name, local.generation if local else 0)
+            raise ErrNewestLost(bck, name)
         attrs = m0.attrs()
         await asyncio.to_thread(self.store.commit, w, bck, name, attrs, bump_version=False)
         self.store.stats.add(policy(Owt.EC_RESTORE).counter, attrs.size)
@@ -255,6 +291,32 @@ class ECManager:
         finally:
             for w in got.values():
                 await asyncio.to_thread(w.abort)
+
+    # ---- the main moved away ----------------------------------------------------------------------
+    def moved_away(self, bck: Bucket, name: str, attrs: ObjAttrs) -> bool:
+        """The main held here moved to its HRW owner (a rebalance): this target's metafile still
+        describes that main — a holder that had rebuilt and kept it (a lost owner's object, restored
+        here on a GET) — so it becomes again what the current placement has this target hold: its
+        slice (the `%ec` file is still here), or its full replica (True: keep the `%ob` file); nothing
+        (metafile dropped). Blocking. A metafile of a slice or replica (the new owner's re-encode
+        already sent one) is left alone."""
+        meta = self.slices.load_meta(bck, name)
+        conf = self.conf(bck)
+        if meta is None or conf is None or meta.slice_id != 0 or meta.is_copy:
+            return False
+        try:
+            plan = place(self._smap(), bck.uname(name), conf, attrs.size)
+        except AisError:  # too few targets to place it, no map yet
+            return False
+        sid = dict(plan.holders).get(self.tid)
+        if sid == 0:
+            self.slices.save_meta(bck, name, replace(meta, is_copy=True, replica_node=plan.main, slice_cksum=attrs.cksum))
+            return True
+        if sid is not None and meta.nodes.get(self.tid) == sid and (cksum := self.slices.slice_cksum(bck, name)):
+            self.slices.save_meta(bck, name, replace(meta, slice_id=sid, replica_node=plan.main, slice_cksum=cksum))
+            return False
+        self.slices.delete(bck, name, main=True)  # a holder whose slice is gone: `ec-encode --recover` sends it
+        return False
 
     # ---- a lost target's objects ----------------------------------------------------------------
     def adopted(self, bck: Bucket, prefix: str, lost: str) -> list[tuple[str, int]]:

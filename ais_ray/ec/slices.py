@@ -103,10 +103,15 @@ class ECSlices:
         with f:
             if not verify or not meta.slice_cksum:
                 return meta
-            h = xxhash.xxh64(seed=0)
-            while block := f.read(READ_BLOCK):
-                h.update(block)
-        return meta if h.hexdigest() == meta.slice_cksum else None
+            return meta if _cksum(f) == meta.slice_cksum else None
+
+    def slice_cksum(self, bck: Bucket, name: str) -> str:
+        """The checksum of the slice file held here ("" if there is none)."""
+        try:
+            with open(self._fqn(bck, lom.CT_EC, name), "rb") as f:
+                return _cksum(f)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return ""
 
     def delete(self, bck: Bucket, name: str, *, main: bool) -> bool:
         """Drop the slice or replica and the metafile (`main`: the object itself is the caller's)."""
@@ -135,6 +140,14 @@ class ECSlices:
             return not self.is_copy(bck, name)
 
         return keep
+
+
+def _cksum(f: BinaryIO) -> str:
+    """xxhash of the rest of `f`, as `slice_cksum` records it."""
+    h = xxhash.xxh64(seed=0)
+    while block := f.read(READ_BLOCK):
+        h.update(block)
+    return h.hexdigest()
 
 
 def _rename_into(w: ObjWriter, fqn: str) -> None:

@@ -222,6 +222,9 @@ def apply_props(bck: Bucket, props: BucketProps, value: dict[str, Any], *, targe
 @router.head("/v1/buckets/{bucket}", summary="Bucket properties (`Ais-Bucket-Props`); with `presence`: summary")
 async def bucket_head(req: Request, bucket: str) -> Response:
     bck = bucket_from(req, bucket)
+    # the props as the proxy has them now, as AIStore's proxy answers: a change made through
+    # another replica, or by a job (`ec-encode` enables EC when it starts), shows at once
+    await state().refresh(force=True)
     props = await state().bucket_props(bck)
     headers = {H.BUCKET_PROPS: json.dumps(props.to_wire(bck))}
     if "presence" not in req.query_params and "uuid" not in req.query_params:

@@ -17,7 +17,9 @@ import pytest
 import requests
 import xxhash
 
+from ais_ray.core.names import Bucket
 from tests.integration.conftest import TARGETS, LocalCluster
+from tests.integration.test_rebalance import member, smap_of, wait_idle, wait_rebalance
 
 SLICED = {"enabled": True, "data_slices": 1, "parity_slices": 1, "objsize_limit": 0}
 REPLICATED = {"enabled": True, "data_slices": 1, "parity_slices": 1, "objsize_limit": -1}
@@ -269,3 +271,76 @@ def test_holder_killed_and_its_slice_lost(cluster: LocalCluster, sdk: object, ne
         return os.path.exists(slice_path)
 
     _until(recovered, timeout=90)  # the restarted holder takes its slice again
+
+
+def _maintenance(cluster: LocalCluster, tid: str, on: bool) -> None:
+    """Start maintenance without a rebalance (a lost node, as an operator handles it), or stop it
+    and wait for the rebalance."""
+    deadline = time.monotonic() + 60
+    while True:  # the previous change may still be finishing ("busy")
+        r = member(cluster, "start-maintenance" if on else "stop-maintenance", tid,
+                   **({"skip_rebalance": True} if on else {}))
+        if r.status_code != 400 or "busy" not in r.text or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert r.status_code == 200, r.text
+    if not on:
+        assert not wait_rebalance(cluster, r.text)["aborted"]
+
+
+def test_restore_takes_the_newest_write_not_the_highest_generation(cluster: LocalCluster,
+                                                                   new_bucket: callable) -> None:  # type: ignore[valid-type]
+    """Generations count per encoder: an owner that never held the object starts again at 1. Here
+    the object's owner A is in maintenance and its new owner B never held it (B was in maintenance
+    when v1 was written), so v2 is encoded as generation 1 — the generation A's old main still has.
+    B's main then lost: the restore must rebuild v2 (the newer write), never A's v1."""
+    wait_idle(cluster)
+    bck = new_bucket(REPLICATED)
+    name = "o"
+    a, b, _ = (t.daemon_id for t in smap_of(cluster).ranked_targets(Bucket(bck).uname(name)))
+    _maintenance(cluster, b, True)
+    try:
+        v1 = os.urandom(3000)
+        _put_all(cluster, bck, {name: v1})  # main on A, its replica on C: generation 1
+    finally:
+        _maintenance(cluster, b, False)
+    _maintenance(cluster, a, True)
+    try:
+        v2 = os.urandom(2000)
+        _put_all(cluster, bck, {name: v2})  # to B, which holds nothing of it: generation 1 again
+        r = requests.head(_obj_url(cluster, bck, name), params={"props": "ec"}, timeout=30, allow_redirects=True)
+        assert r.headers["Ais-Ec-Generation"] == "1", r.headers
+        os.unlink(_main_file(cluster, bck, name))
+        _get_ok(cluster, bck, name, v2)  # rebuilt from C's replica of v2, not from A's v1
+    finally:
+        _maintenance(cluster, a, False)
+    _get_ok(cluster, bck, name, v2)  # A is back: the rebalance brought v2 over its v1, re-encoded there
+    assert len(_files(cluster, bck, "%ob", name)) == 2  # the main on A, its full replica on B
+    os.unlink(_main_file(cluster, bck, name))
+    _get_ok(cluster, bck, name, v2)
+
+
+def test_a_write_too_few_targets_could_encode_is_not_restored_as_older_bytes(
+        cluster: LocalCluster, new_bucket: callable) -> None:  # type: ignore[valid-type]
+    """D=1, P=1 needs all 3 targets: with the owner A in maintenance an overwrite is stored on B
+    but cannot be encoded (the PUT succeeds, as AIStore's). B's main then lost: the holders keep
+    only v1, and a GET must not answer with it — a 404 saying the object is lost."""
+    wait_idle(cluster)
+    bck = new_bucket(SLICED)
+    name = "o"
+    v1 = os.urandom(5000)
+    _put_all(cluster, bck, {name: v1})
+    a = smap_of(cluster).ranked_targets(Bucket(bck).uname(name))[0].daemon_id
+    _maintenance(cluster, a, True)
+    try:
+        v2 = os.urandom(4000)
+        _put_all(cluster, bck, {name: v2})
+        _get_ok(cluster, bck, name, v2)
+        os.unlink(_main_file(cluster, bck, name))
+        for method in (requests.get, requests.head):
+            r = method(_obj_url(cluster, bck, name), timeout=60, allow_redirects=True)
+            assert r.status_code == 404, (method, r.status_code, r.content[:100])
+        r = requests.get(_obj_url(cluster, bck, name), timeout=60)
+        assert "is lost" in r.json()["message"], r.text
+    finally:
+        _maintenance(cluster, a, False)

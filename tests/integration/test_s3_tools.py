@@ -8,7 +8,6 @@ import io
 import os
 import shutil
 import subprocess
-import uuid
 from pathlib import Path
 from typing import Any
 

@@ -7,6 +7,7 @@ import itertools
 import json
 import os
 import random
+from dataclasses import replace
 
 import pytest
 import xxhash
@@ -105,6 +106,19 @@ def test_restore_plan_prefers_a_replica_and_the_newest_generation() -> None:
     assert plan == RestorePlan("", (("t3", 1), ("t2", 2)))  # generation 1 is stale
     assert restore_plan({"t2": _meta(2, 2), "t4": _meta(1, 1)}) is None  # one current slice of D=2
     assert restore_plan({}) is None
+
+
+def test_restore_plan_takes_the_newer_write_over_a_higher_generation() -> None:
+    """Generations count per encoder: a new owner that never held the object encodes a newer write
+    as generation 1 beside an old main of generation 2; the write time decides, then the generation."""
+    old_main = _meta(2, 0, lom={"size": 10, "mtime_ns": 100})
+    new_copy = _meta(1, 0, is_copy=True, lom={"size": 10, "mtime_ns": 200})
+    assert restore_plan({"t1": old_main, "t3": new_copy}) == RestorePlan("t3", ())
+    assert restore_plan({"t1": _meta(1, 0, lom={"mtime_ns": 100}), "t3": new_copy}) == RestorePlan("t3", ())
+    # the same write re-encoded: the higher generation; no write time (stored before it was kept): generation
+    assert restore_plan({"t1": _meta(1, 0, lom={"mtime_ns": 200}), "t3": _meta(2, 0, is_copy=True, lom={"mtime_ns": 200})}) \
+        == RestorePlan("t3", ())
+    assert restore_plan({"t2": _meta(2, 0, is_copy=True), "t3": _meta(1, 0, is_copy=True)}) == RestorePlan("t2", ())
 
 
 def test_metafile_round_trip_and_object_attrs() -> None:
@@ -208,3 +222,39 @@ def test_outdated_holders_after_a_placement_change() -> None:
     assert outdated(None, new, "t2") == []  # a first encode: nothing to drop
     assert outdated(old, _meta(2, 0, nodes={"t9": 0, "t8": 1}), "t9") == ["t1", "t2", "t3", "t4"]
     assert outdated(old, _meta(2, 0, nodes={"t8": 1}), "t1") == ["t2", "t3", "t4"]  # never the encoder itself
+
+
+def test_a_holder_that_kept_a_restored_main_is_a_holder_again_once_it_moved_away(tmp_path: object) -> None:
+    """A holder that rebuilt and kept a lost owner's main (its metafile now the main's) gets, when the
+    main moves back to its owner, the metafile of what the placement has it hold: its slice (still on
+    disk), its full replica (the file stays), or nothing."""
+    from types import SimpleNamespace
+
+    from ais_ray.core.bmd import BMD, BucketProps
+    from ais_ray.ec.manager import ECManager
+
+    smap, bck, data = _smap(3), Bucket("b"), b"the object"
+    sliced = ECConf(enabled=True, data_slices=1, parity_slices=1, objsize_limit=0)
+    replicated = ECConf(enabled=True, data_slices=1, parity_slices=1, objsize_limit=-1)
+    attrs = ObjAttrs(size=len(data), cksum=xxhash.xxh64(data).hexdigest())
+    for conf in (sliced, replicated):
+        name = f"o-{conf.objsize_limit}"
+        plan = place(smap, bck.uname(name), conf, len(data))
+        owner, (h1, s1), nodes = plan.main, plan.holders[0], plan.nodes()
+        store = MountpathStore(os.path.join(str(tmp_path), name), fsync=False)
+        mgr = ECManager(h1, store, SimpleNamespace(smap=smap, bmd=BMD("u").with_bucket(bck, BucketProps(ec=conf))))
+        held = replace(_meta(1, s1, nodes=nodes, replica_node=owner, is_copy=not s1), obj_cksum=attrs.cksum)
+        w, ck = _received(store, b"slice-bytes" if s1 else data)
+        mgr.slices.commit(w, ck, bck, name, held)
+        # the owner was lost: h1 rebuilt the main and kept it, its metafile now the main's
+        w, _ = _received(store, data)
+        store.commit(w, bck, name, attrs, bump_version=False)
+        mgr.slices.save_meta(bck, name, replace(held, slice_id=0, is_copy=False, replica_node=h1, slice_cksum=""))
+        kept = mgr.moved_away(bck, name, attrs)
+        m = mgr.slices.load_meta(bck, name)
+        assert m is not None and m.replica_node == owner and m.slice_id == s1 and m.is_copy == (not s1), m
+        assert kept == (not s1) and mgr.slices.usable_meta(bck, name, verify=True) == m
+        # a target the placement has hold nothing: its metafile goes
+        other = ECManager("t9", store, mgr._meta)
+        other.slices.save_meta(bck, name, replace(m, slice_id=0, is_copy=False))
+        assert not other.moved_away(bck, name, attrs) and other.slices.load_meta(bck, name) is None

@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from ais_ray.core.ec import Metafile
-from ais_ray.core.lom import CT_EC, CT_META, ct_fqn
+from ais_ray.core.lom import CT_EC, CT_META, CT_OBJ, ct_fqn
 from ais_ray.core.names import Bucket
 from ais_ray.core.smap import FLAG_MAINTENANCE, FLAG_OFFLINE
 from ais_ray.serve.state import REFRESH_INTERVAL
@@ -134,7 +134,8 @@ def slices_follow_placement(c: MultiNode, bck: str) -> None:
 
 def no_stale_slices(c: MultiNode, bck: str) -> None:
     """On disk, every slice and metafile of `bck` is where the current placement puts one — the
-    owner's or a holder's HRW mountpath — of the main's generation, and belongs to a stored object."""
+    owner's or a holder's HRW mountpath — of the main's generation, and belongs to a stored object;
+    every metafile's slice or replica is there beside it."""
     smap = c.smap()
     for ct in (CT_EC, CT_META):
         for fqn in glob.glob(os.path.join(c.data_dir, "t*", "mp*", "@ais", bck, ct, "*")):
@@ -146,6 +147,10 @@ def no_stale_slices(c: MultiNode, bck: str) -> None:
             assert fqn in where, f"stale {ct} of {name}: {fqn} (placement: {sorted(where)})"
             own = fqn if ct == CT_META else ct_fqn(fqn[:fqn.index("/@ais/")], Bucket(bck), CT_META, name)
             assert os.path.exists(owner_meta) and _meta(own).generation == _meta(owner_meta).generation, fqn
+            if ct == CT_META:  # and what a metafile names is there: its slice, or its main / full replica
+                m = _meta(fqn)
+                held = ct_fqn(fqn[:fqn.index("/@ais/")], Bucket(bck), CT_EC if m.slice_id else CT_OBJ, name)
+                assert os.path.exists(held), f"{fqn} names slice {m.slice_id}, not on disk"
 
 
 def _meta(fqn: str) -> Metafile:
