@@ -70,6 +70,34 @@ class DlResult:
     end: float = 0.0
 
 
+class GroupSync:
+    """One `syncfs` at a time per mountpath; callers that come while one runs share the next.
+
+    The group commit across batches: a batch is reported only after a sync that *started after*
+    it asked (its objects were written by then), but four batches finishing close together cost
+    one or two syncs instead of four, and at most one I/O thread waits in `syncfs` (the others
+    keep committing objects)."""
+
+    def __init__(self, sync: Callable[[], None]) -> None:
+        self._sync = sync
+        self._last: asyncio.Future[None] | None = None  # the round running or queued last
+        self._open: asyncio.Future[None] | None = None  # a round not started yet: joinable
+        self.rounds = 0
+
+    async def sync(self) -> None:
+        fut = self._open
+        if fut is None:
+            fut = self._open = self._last = asyncio.ensure_future(self._round(self._last))
+        await asyncio.shield(fut)
+
+    async def _round(self, prev: asyncio.Future[None] | None) -> None:
+        if prev is not None:
+            await asyncio.gather(prev, return_exceptions=True)
+        self._open = None  # callers from now on need a sync that starts after them: the next round
+        self.rounds += 1
+        await asyncio.to_thread(self._sync)
+
+
 @dataclass
 class _JobState:
     sem: asyncio.Semaphore
@@ -85,6 +113,7 @@ class DlWorker:
         self.sources = sources
         self.jobs: dict[str, _JobState] = {}
         self._ranged_slots = RANGED_SLOTS
+        self._group_sync = GroupSync(store.sync_fs)
 
     def _state(self, job: DlJobCtx) -> _JobState:
         st = self.jobs.get(job.id)
@@ -101,7 +130,7 @@ class DlWorker:
         if job.fsync == "batch" and any(r.status in (OK, DONE) for r in results):
             # the group commit: nothing of this batch is reported done before it is durable (DONE
             # too: found committed by this job before a restart, maybe never synced)
-            await asyncio.to_thread(self.store.sync_fs)
+            await self._group_sync.sync()
         return results
 
     def progress(self, job_id: str) -> list[TaskInfo]:
