@@ -31,7 +31,8 @@ def test_callers_during_a_sync_share_the_next_one() -> None:
             return asked, time.monotonic()
 
         out = await asyncio.gather(*(one(0.01 * i) for i in range(10)))
-        assert gs.rounds == len(started) <= 3  # ten callers over 0.09 s: a round each 0.05 s, not ten
+        # ten callers over 0.09 s, a round each 0.05 s: 3 here, a few more on a busy machine, never ten
+        assert gs.rounds == len(started) <= 5
         return out
 
     spans = asyncio.run(main())
