@@ -87,7 +87,7 @@ def report(r: dict[str, object], count: int) -> str:
              f" first object done {float(r['first_end']):.2f} s, last {float(r['last_end']):.2f} s"]  # type: ignore[arg-type]
     tot_u = sum(u for u, _ in cpu.values())
     tot_s = sum(s for _, s in cpu.values())
-    lines.append(f"  CPU user+sys s: " + ", ".join(f"{lb} {u:.1f}+{s:.1f}" for lb, (u, s) in cpu.items())
+    lines.append("  CPU user+sys s: " + ", ".join(f"{lb} {u:.1f}+{s:.1f}" for lb, (u, s) in cpu.items())
                  + f"; all {tot_u:.1f}+{tot_s:.1f} = {(tot_u + tot_s) / count * 1e3:.2f} ms/object")
     return "\n".join(lines)
 
