@@ -392,9 +392,9 @@ class DataServer:
                 elif _gfn(req):
                     raise
                 else:
-                    f, _ = await self._recover(req, bck, name)
-                    f.close()
-                    attrs, mtime = await asyncio.to_thread(self._load_with_mtime, bck, name)
+                    f, attrs = await self._recover(req, bck, name)
+                    with f:  # data and metadata of the one inode, as a GET's
+                        mtime = os.fstat(f.fileno()).st_mtime
             headers = obj_headers(bck, name, attrs, self.ctx.location, mtime)
             if "ec" in props:
                 headers.update(await self.ec.head_headers(bck, name))

@@ -227,9 +227,9 @@ class ObjCopier:
         same bytes, in a new file: `ino` is the inode that was sent)."""
         store = self.ctx.store
         try:
-            now = store.load(bck, name)
             if os.stat(store.fqn(bck, name)).st_ino != ino:
                 return
+            now = store.load(bck, name)
         except (ErrObjNotFound, FileNotFoundError):
             return
         if (now.cksum, now.version, now.size) != (sent.cksum, sent.version, sent.size):

@@ -136,9 +136,7 @@ class ECManager:
                 meta = new_meta(plan, conf, attrs, (old.generation if old else 0) + 1, c.ec_type if c else "")
             await self._send(f, attrs.size, bck, name, meta, holders, smap)
             if meta is not old:
-                if local is not None and local.slice_id > 0:  # a holder become the owner: its slice is no use
-                    await asyncio.to_thread(self.slices.delete, bck, name, main=True)
-                await asyncio.to_thread(self.slices.save_meta, bck, name, meta)
+                await self._save_main(bck, name, local, meta)
                 await self._drop_outdated(smap, bck, name, old, meta)
             self.store.stats.add("ec.encode", attrs.size)
             return "ok"
@@ -152,8 +150,11 @@ class ECManager:
         (`ErrNewestLost`) instead of bringing back older bytes; `ec-encode --recover` (or the
         rebalance when the target returns) encodes it later."""
         local = await asyncio.to_thread(self.slices.load_meta, bck, name)
-        plan = Placement(self.tid, ())
-        meta = new_meta(plan, conf, attrs, (local.generation if local else 0) + 1, "")
+        meta = new_meta(Placement(self.tid, ()), conf, attrs, (local.generation if local else 0) + 1, "")
+        await self._save_main(bck, name, local, meta)
+
+    async def _save_main(self, bck: Bucket, name: str, local: Metafile | None, meta: Metafile) -> None:
+        """The main's metafile `meta` here, over `local`: a holder become the owner drops its slice."""
         if local is not None and local.slice_id > 0:
             await asyncio.to_thread(self.slices.delete, bck, name, main=True)
         await asyncio.to_thread(self.slices.save_meta, bck, name, meta)
