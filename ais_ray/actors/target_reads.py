@@ -61,7 +61,7 @@ class LocalReads:
         `checked`: the caller made sure the request is a plain GET of an existing bucket."""
         if not checked and (not self.plain(req) or self.bmd is None or bck not in self.bmd):
             return None
-        opened = await asyncio.to_thread(_open, mpath, bck, name)
+        opened = _open(mpath, bck, name)  # on this loop, as the mountpath's GET does (`DataServer._open_fast`)
         if opened is None:
             return None
         f, attrs = opened
