@@ -41,7 +41,7 @@ from ais_ray.core.names import Bucket
 from ais_ray.core.sizes import parse_size
 
 import diskraw
-from clients import AisClientDriver, PlainClient, PlainRequests, SdkDriver, timed_pool
+from clients import AisClientDriver, PlainClient, PlainRequests, SdkDriver, TargetRequests, timed_pool
 from common import MIB, ProcSampler, ais_cluster, machine_info, median_run, summarize, write_json
 from report import render
 
@@ -188,6 +188,8 @@ class Bench:
                 preq, preq307 = PlainRequests(url, self.args.concurrency), PlainRequests(r_url, self.args.concurrency)
                 stack.callback(preq.close)
                 stack.callback(preq307.close)
+                treq = TargetRequests(cluster.endpoint, sdk_bck.name, self.args.concurrency)  # the SDK's direct URL, bare
+                stack.callback(treq.close)
                 setups += [
                     Setup("plain server" + tag + " (requests)", ["plain server"],
                           lambda o: preq.put_file("req-" + o.name, o.path), lambda o: preq.get("req-" + o.name, o.size),
@@ -198,6 +200,8 @@ class Bench:
                     Setup(f"ais-ray{tag} (SDK)", list(pids), lambda o: sd.put(o.name, o.path),
                           lambda o: sd.get(o.name, o.size), lambda: _evict_objects(mountpaths, sdk_bck, self.large)),
                     Setup(f"ais-ray{tag} (SDK, direct GET)", list(pids), None, lambda o: sd.get(o.name, o.size, direct=True),
+                          lambda: _evict_objects(mountpaths, sdk_bck, self.large)),
+                    Setup(f"ais-ray{tag} (requests, direct GET)", list(pids), None, lambda o: treq.get(o.name, o.size),
                           lambda: _evict_objects(mountpaths, sdk_bck, self.large)),
                 ]
             sampler = ProcSampler({**pids, "plain server": plain_pid, "plain redirector": redirect_pid, CLIENT: os.getpid()}, solo={CLIENT}).start()

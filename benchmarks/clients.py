@@ -20,6 +20,7 @@ from common import Measurement, Stopwatch
 
 from ais_ray.client import AisClient
 from ais_ray.core.names import Bucket
+from ais_ray.core.smap import Smap
 
 CHUNK = 1 << 20
 TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=300)  # as AisClient's
@@ -126,6 +127,31 @@ class PlainRequests:
 
     async def put_file(self, name: str, path: str) -> int:
         return await asyncio.get_running_loop().run_in_executor(self.pool, self._put, name, path)
+
+
+class TargetRequests(PlainRequests):
+    """Bare `requests` GETs of ais-ray objects at the URL the SDK's `get_reader(direct=True)`
+    requests: the owning target's (HRW over the cluster map, fetched once). Beside the SDK's own
+    direct row it separates what the server costs from what the SDK's Python adds per GET."""
+
+    def __init__(self, endpoint: str, bucket: str, concurrency: int) -> None:
+        super().__init__(endpoint, concurrency)
+        self.bck = Bucket(bucket)
+        self._smap: Smap | None = None
+
+    def _get(self, name: str, size: int) -> int:
+        if self._smap is None:
+            with self.session.get(f"{self.url}/v1/daemon", params={"what": "smap"}, timeout=(10, 60)) as r:
+                r.raise_for_status()
+                self._smap = Smap.from_wire(r.json())
+        target = self._smap.owner(self.bck.uname(name))
+        with self.session.get(f"{target.url}/v1/objects/{self.bck.name}/{quote(name)}", params={"provider": "ais"},
+                              stream=True, timeout=(10, 300)) as r:
+            r.raise_for_status()
+            n = sum(len(c) for c in r.iter_content(CHUNK))
+        if n != size:
+            raise ShortRead(f"GET {name}: {n} of {size} bytes")
+        return n
 
 
 # ---- ais-ray through AisClient (aiohttp, follows the 307) -------------------------------------

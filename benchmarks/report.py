@@ -131,6 +131,8 @@ DATA_PATH_GOALS = (
     ("ais-ray (AisClient)", "get_small", f"{PLAIN} (307)", 0.95),
     ("ais-ray (SDK)", "get_small", f"{PLAIN} (307, requests)", 0.95),
     ("ais-ray (SDK, direct GET)", "get_small", f"{PLAIN} (requests)", 1.0),
+    # the same requests without the SDK's own Python per GET: bare `requests` at the target URL it picks
+    ("ais-ray (requests, direct GET)", "get_small", f"{PLAIN} (requests)", 1.0),
     ("ais-ray (AisClient, direct GET)", "get_small", PLAIN, 1.0),
     ("ais-ray (SDK)", "put_small", f"{PLAIN} (requests)", 0.7),
     ("ais-ray (AisClient)", "put_small", PLAIN, 1.0),
