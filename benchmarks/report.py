@@ -140,13 +140,20 @@ DATA_PATH_GOALS = (
 )
 
 
+def _spread(rounds: list[float]) -> str:
+    return f" [{min(rounds):.2f}–{max(rounds):.2f}]" if len(rounds) > 1 else ""
+
+
 def data_path_goals(out: dict[str, Any]) -> list[dict[str, Any]]:
     res, heads = out["results"], _op_heads(out["args"])
     rows = []
     for setup, op, peer, want in DATA_PATH_GOALS:
         a, b = res.get(setup, {}).get(op), res.get(peer, {}).get(op)
         x = round(a["mib_s"] / b["mib_s"], 3) if a and b and b["mib_s"] else None
-        rows.append({"setup": setup, "op": heads[op], "peer": peer, "goal": want, "ratio": x,
+        # run i of every setup ran in the same rotation round: the ratio of each round, for its spread
+        ra, rb = (a or {}).get("runs_mib_s") or [], (b or {}).get("runs_mib_s") or []
+        per_round = [round(u / v, 3) for u, v in zip(ra, rb) if v] if len(ra) == len(rb) else []
+        rows.append({"setup": setup, "op": heads[op], "peer": peer, "goal": want, "ratio": x, "rounds": per_round,
                      "met": x is not None and x >= want})
     return rows
 
@@ -182,10 +189,10 @@ def render(out: dict[str, Any]) -> tuple[str, dict[str, Any]]:
                  f"PUT/GET): {'yes' if g['memory_flat'] else 'NO'} (largest growth {g['max_growth_bytes'] / MIB:,.0f} MiB: "
                  f"{g['max_growth_process'] or '-'} during {g['max_growth_phase'] or '-'}).")
     g["data_path"] = data_path_goals(out)
-    lines += ["", "Issue 16's goals (median runs):", "",
+    lines += ["", "Issue 16's goals (median runs; in brackets the lowest–highest ratio of one rotation round):", "",
               markdown_table(["setup", "op", "× peer", "goal", "measured", "status"],
                              [[r["setup"], r["op"], _short(r["peer"]), f"≥ {r['goal']}",
-                               "—" if r["ratio"] is None else f"{r['ratio']:.2f}×",
+                               "—" if r["ratio"] is None else f"{r['ratio']:.2f}×" + _spread(r["rounds"]),
                                "not measured" if r["ratio"] is None else ("met" if r["met"] else "NOT met")]
                               for r in g["data_path"]]), ""]
     lines += [f"Note: {n}" for n in dict.fromkeys(out.get("notes", ()))]
