@@ -1,0 +1,116 @@
+"""CPU per GET on each side: ais-ray's data servers beside the plain file server, same objects, same client.
+
+`bench_objects.py` gives the throughput ratios; on 2 cores shared by client and servers those
+swing ±10–20 % run to run. This one puts the cost of one GET where it is paid: the server
+processes (net of their idle rate, user and system apart) and this client process. N objects
+are PUT to both, then every round GETs all of them through each way, the order rotated:
+
+  aiohttp rows: plain (the plain server), direct (AisClient's own GET: the owning mountpath's
+                URL, one request), api (through the API port: the front door's 307, then the
+                mountpath)
+  --sdk rows:   plain (requests) (the plain server through `requests` on threads, the SDK's
+                own stack), sdk direct (`get_reader(direct=True)`: the owning target's URL,
+                one request), requests direct (bare `requests` at that same target URL)
+
+The last two differ only in the client: the SDK's own Python per GET.
+
+    .venv/bin/python benchmarks/get_cpu.py                # 1,000 × 1 MiB, 3 rounds, ~1 min
+    .venv/bin/python benchmarks/get_cpu.py --sdk --rounds 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import tempfile
+from collections.abc import Awaitable, Callable
+
+from ais_ray.client import AisClient
+from ais_ray.core.names import Bucket
+
+from bench_objects import plain_server
+from clients import AisClientDriver, PlainClient, PlainRequests, SdkDriver, TargetRequests, timed_pool
+from common import AisCluster, ProcSampler, ais_cluster
+
+CLIENT = "client"
+Way = tuple[str, Callable[[str], Awaitable[int]], list[str]]  # label, GET of one name, server processes
+
+
+async def measure(ns: argparse.Namespace, cluster: AisCluster, ais: AisClient, plain: PlainClient, src: str,
+                  plain_pid: int) -> None:
+    bck = Bucket("get-cpu")
+    await ais.create_bucket(bck)
+    drv = AisClientDriver(ais, bck)
+    names = [f"o/{i:05d}" for i in range(ns.count)]
+    await timed_pool([lambda n=n: drv.put_file(n, src) for n in names], ns.concurrency)
+    await timed_pool([lambda n=n: plain.put_file(n, src) for n in names], ns.concurrency)
+    pids = cluster.pids()
+    mps = [lb for lb in pids if "/mp" in lb]
+    targets = [lb for lb in pids if lb.startswith("t") and "/" not in lb]
+    size = ns.size
+    if ns.sdk:
+        sdk = SdkDriver(cluster.endpoint, bck.name, ns.concurrency)
+        preq, treq = PlainRequests(plain.url, ns.concurrency), TargetRequests(cluster.endpoint, bck.name, ns.concurrency)
+        ways: list[Way] = [("plain (requests)", lambda n: preq.get(n, size), ["plain"]),
+                           ("sdk direct", lambda n: sdk.get(n, size, direct=True), targets),
+                           ("requests direct", lambda n: treq.get(n, size), targets)]
+    else:
+        ways = [("plain", lambda n: plain.get(n, size), ["plain"]),
+                ("direct", lambda n: drv.get_direct(n, size), mps),
+                ("api", lambda n: drv.get(n, size), [*mps, "front-door"])]
+    sampler = ProcSampler({**pids, "plain": plain_pid, CLIENT: os.getpid()}, solo={CLIENT}).start()
+    try:
+        sampler.measure_idle(2.0)
+        print(f"{ns.count} × {size >> 10} KiB, {ns.concurrency} in flight; CPU ms per GET, servers net of idle "
+              f"(user / sys), and this client", flush=True)
+        for r in range(ns.rounds):
+            for label, get, procs in ways[r % len(ways):] + ways[:r % len(ways)]:
+                with sampler.phase(f"{label} {r}", [*procs, CLIENT]) as uses:
+                    m = await timed_pool([lambda n=n: get(n) for n in names], ns.concurrency)
+                srv = [u for lb, u in uses.items() if lb != CLIENT]
+                per = 1000 / ns.count
+                cl = uses[CLIENT]
+                print(f"round {r} {label:17s} {m.obj_s:7,.0f} GET/s  servers {sum(u.cpu_net_s for u in srv) * per:.3f} "
+                      f"({sum(u.cpu_user_s for u in srv) * per:.3f} / {sum(u.cpu_sys_s for u in srv) * per:.3f})  "
+                      f"client {cl.cpu_user_s * per:.3f} / {cl.cpu_sys_s * per:.3f}", flush=True)
+    finally:
+        sampler.stop()
+        if ns.sdk:
+            sdk.close()
+            preq.close()
+            treq.close()
+
+
+async def run(ns: argparse.Namespace, root: str) -> None:
+    src = os.path.join(root, "src")
+    with open(src, "wb") as f:
+        f.write(os.urandom(ns.size))
+    with ais_cluster(os.path.join(root, "ais")) as cluster:
+        async with plain_server(os.path.join(root, "plain"), True) as (url, pid):
+            plain = PlainClient(url)
+            try:
+                async with AisClient(cluster.endpoint) as ais:
+                    await measure(ns, cluster, ais, plain, src, pid)
+            finally:
+                await plain.close()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--count", type=int, default=1000)
+    p.add_argument("--size", type=int, default=1 << 20)
+    p.add_argument("--concurrency", type=int, default=16)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--sdk", action="store_true", help="the SDK's direct GET beside `requests` (else the aiohttp rows)")
+    ns = p.parse_args()
+    root = tempfile.mkdtemp(prefix="get-cpu-")
+    try:
+        asyncio.run(run(ns, root))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
