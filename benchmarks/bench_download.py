@@ -48,7 +48,6 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +56,7 @@ from ais_ray.client import AisClient, is_finished
 from ais_ray.core.names import Bucket
 from ais_ray.testing.emulators import HttpSrcServer
 
-from common import MIB, AisCluster, ProcSampler, ais_cluster, machine_info, markdown_table, publish
+from common import MIB, AisCluster, ProcSampler, ais_cluster, machine_info, markdown_table, publish, rfc3339_ts
 from dlsources import (FULL_SETS, QUICK_SETS, DataSet, LinkProxy, S3rverLegacyDes, generate, s3_env,
                        set_http_pacing, upload)
 from dltools import Peer, http_peers, run_measured, s3_peers, tree_size
@@ -69,14 +68,8 @@ POLL_S = 0.2
 
 def job_seconds(st: dict[str, Any], t0_wall: float) -> float:
     """Seconds from `t0_wall` (just before the POST) to the job's `finished_time`; 0 if unknown."""
-    fin = str(st.get("finished_time", ""))
-    if not fin or fin.startswith("0001"):
-        return 0.0
-    try:
-        end = datetime.fromisoformat(fin.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return 0.0
-    return max(end - t0_wall, 0.001)
+    end = rfc3339_ts(str(st.get("finished_time", "")))
+    return max(end - t0_wall, 0.001) if end else 0.0
 
 
 @dataclass

@@ -110,7 +110,10 @@ class PlainRequests:
         self.session.close()
 
     def _get(self, name: str, size: int) -> int:
-        with self.session.get(f"{self.url}/{quote(name)}", stream=True, timeout=(10, 300)) as r:
+        return self._read(f"{self.url}/{quote(name)}", name, size)
+
+    def _read(self, url: str, name: str, size: int, params: dict[str, str] | None = None) -> int:
+        with self.session.get(url, params=params, stream=True, timeout=(10, 300)) as r:
             r.raise_for_status()
             n = sum(len(c) for c in r.iter_content(CHUNK))
         if n != size:
@@ -145,13 +148,7 @@ class TargetRequests(PlainRequests):
                 r.raise_for_status()
                 self._smap = Smap.from_wire(r.json())
         target = self._smap.owner(self.bck.uname(name))
-        with self.session.get(f"{target.url}/v1/objects/{self.bck.name}/{quote(name)}", params={"provider": "ais"},
-                              stream=True, timeout=(10, 300)) as r:
-            r.raise_for_status()
-            n = sum(len(c) for c in r.iter_content(CHUNK))
-        if n != size:
-            raise ShortRead(f"GET {name}: {n} of {size} bytes")
-        return n
+        return self._read(f"{target.url}/v1/objects/{self.bck.name}/{quote(name)}", name, size, {"provider": "ais"})
 
 
 # ---- ais-ray through AisClient (aiohttp, follows the 307) -------------------------------------

@@ -305,6 +305,17 @@ def ais_cluster(data_dir: str, *, port: int = 0, targets: int = 2, mountpaths: i
         c.down()
 
 
+def rfc3339_ts(value: str) -> float:
+    """Seconds since the epoch of an AIS status time (`2026-12-04T23:28:01.123Z`); 0 for AIS's zero
+    time or an unparsable one."""
+    if not value or value.startswith("0001"):
+        return 0.0
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
 # ---- timing ------------------------------------------------------------------------------------
 @dataclass
 class Measurement:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
 import os
 import shutil
 import tempfile
@@ -31,7 +30,7 @@ from pathlib import Path
 from ais_ray.client import AisClient, is_finished
 from ais_ray.testing.emulators import HttpSrcServer
 
-from common import ais_cluster, cpu_user_sys
+from common import ais_cluster, cpu_user_sys, rfc3339_ts
 from dlsources import KIB, DataSet, generate
 
 POLL_S = 0.2
@@ -62,17 +61,13 @@ async def one_job(endpoint: str, bucket: str, template: str, count: int,
     t_first, t10, t90 = first(1), first(count // 10), first(count * 9 // 10)
     t_last = first(count)
     # the mountpaths' own times of each kept task (up to 1,000 per target): when the first GET began
-    starts = sorted(_when(t["start_time"]) - w0 for t in st.get("finished_tasks") or [])
-    ends = sorted(_when(t["end_time"]) - w0 for t in st.get("finished_tasks") or [])
+    starts = sorted(rfc3339_ts(t["start_time"]) - w0 for t in st.get("finished_tasks") or [])
+    ends = sorted(rfc3339_ts(t["end_time"]) - w0 for t in st.get("finished_tasks") or [])
     return {"job": jid, "finished": st.get("finished_cnt"), "errors": st.get("error_cnt"), "wall": wall,
             "post": t_post, "start": t_first, "steady": (count * 8 // 10 - count // 10) / max(t90 - t10, 1e-9),
             "t10": t10, "t90": t90, "tail": wall - t_last, "cpu": cpu,
             "first_get": starts[0] if starts else -1.0, "first_end": ends[0] if ends else -1.0,
             "last_end": ends[-1] if ends else -1.0, "kept": len(ends)}
-
-
-def _when(rfc3339: str) -> float:
-    return datetime.datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
 
 
 def report(r: dict[str, object], count: int) -> str:

@@ -255,7 +255,7 @@ class DataServer:
         if H.is_true(req.headers.get(H.BLOB_DOWNLOAD)):
             return await self._blob_get(req, bck, name, ref)
         try:
-            f, attrs = await self._open_fast(bck, name)
+            f, attrs = await self._open(bck, name)
         except ErrObjNotFound:
             if _gfn(req):
                 raise
@@ -278,11 +278,11 @@ class DataServer:
                     raise
         return await self._serve_local(req, bck, name, f, attrs)
 
-    async def _open_fast(self, bck: Bucket, name: str) -> tuple[Any, ObjAttrs]:
-        """`store.open` with its common case on this loop: an open, an fgetxattr and an fstat
-        cost microseconds, a hand-off to a thread (and back) costs a GET ~0.1 ms of CPU, and
-        the loop already waits for this disk inside sendfile. Only a miss (a mirrored
-        object's restore copies a replica) goes to a thread."""
+    async def _open(self, bck: Bucket, name: str) -> tuple[Any, ObjAttrs]:
+        """`store.open`, every read of this server: the common case on this loop (an open, an
+        fgetxattr and an fstat cost microseconds, a hand-off to a thread and back costs a GET
+        ~0.1 ms of CPU, and the loop already waits for this disk inside sendfile); only a miss
+        goes to a thread (a mirrored object's restore copies a replica)."""
         try:
             return self.ctx.store.open_here(bck, name)
         except ErrObjNotFound:
@@ -296,7 +296,7 @@ class DataServer:
             if ref is None:
                 raise
         await self.cold.fetch(bck, ref, name, None)
-        return await asyncio.to_thread(self.ctx.store.open, bck, name)
+        return await self._open(bck, name)
 
     async def _recover(self, req: web.Request, bck: Bucket, name: str) -> tuple[Any, ObjAttrs]:
         """An object missing on this disk, brought back: in an erasure-coded bucket rebuilt by the
@@ -309,18 +309,18 @@ class DataServer:
             ErrObjNotFound: neither has it.
         """
         if await self.ec.restore(bck, name):
-            return await asyncio.to_thread(self.ctx.store.open, bck, name)
+            return await self._open(bck, name)
         return await self._open_here(req, bck, name)
 
     async def _open_here(self, req: web.Request | None, bck: Bucket, name: str) -> tuple[Any, ObjAttrs]:
         """The object as stored on this disk; while placement is changing, one not here yet is
         first fetched from the neighbor that still holds it (unless this is such a fetch)."""
         try:
-            return await asyncio.to_thread(self.ctx.store.open, bck, name)
+            return await self._open(bck, name)
         except ErrObjNotFound:
             if (req is not None and _gfn(req)) or not await self.mover.from_neighbor(bck, name):
                 raise
-        opened = await asyncio.to_thread(self.ctx.store.open, bck, name)
+        opened = await self._open(bck, name)
         self.mover.hand_on(bck, name)
         return opened
 
@@ -350,7 +350,7 @@ class DataServer:
         ranged = bool(req.headers.get("Range"))
         await self.cold.fetch(bck, ref, name, None if ranged else stream)  # counted by the pipeline (get.cold)
         if resp is None:  # a Range request, or another request fetched it meanwhile: serve the copy
-            f, attrs = await asyncio.to_thread(self.ctx.store.open, bck, name)
+            f, attrs = await self._open(bck, name)
             return await self._serve_local(req, bck, name, f, attrs)
         await resp.write_eof()
         return resp
@@ -361,7 +361,7 @@ class DataServer:
         if req.headers.get("Range"):
             raise ErrBadRequest("blob download cannot be combined with a Range request")
         try:
-            f, attrs = await asyncio.to_thread(self.ctx.store.open, bck, name)
+            f, attrs = await self._open(bck, name)
         except ErrObjNotFound:
             pass
         else:
@@ -371,7 +371,7 @@ class DataServer:
         obj = await self.cold.head(ref, name)
         if self.blobs.busy(bck, name):  # another GET or job is fetching it: serve its result
             await self.blobs.fetch(bck, ref, name, obj)
-            f, attrs = await asyncio.to_thread(self.ctx.store.open, bck, name)
+            f, attrs = await self._open(bck, name)
             return await self._serve_local(req, bck, name, f, attrs)
         bd = self.blobs.new(bck, ref, name, obj, chunk=req.headers.get(H.BLOB_CHUNK) or None,
                             workers=req.headers.get(H.BLOB_WORKERS) or None)

@@ -61,7 +61,7 @@ class LocalReads:
         `checked`: the caller made sure the request is a plain GET of an existing bucket."""
         if not checked and (not self.plain(req) or self.bmd is None or bck not in self.bmd):
             return None
-        opened = _open(mpath, bck, name)  # on this loop, as the mountpath's GET does (`DataServer._open_fast`)
+        opened = _open(mpath, bck, name)  # on this loop, as the mountpath opens its objects (`DataServer._open`)
         if opened is None:
             return None
         f, attrs = opened
