@@ -28,6 +28,7 @@ from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket
 from ais_ray.fs.atime import Atimes
 from ais_ray.fs.namelock import NameLocks
+from ais_ray.fs.writer import WriterThread
 from ais_ray.stats import Counters
 
 COMMIT_STRIPES = 64  # commit locks per mountpath, by object path
@@ -104,6 +105,7 @@ class MountpathStore:
         self._commit_locks = tuple(threading.Lock() for _ in range(COMMIT_STRIPES))
         self.locks = NameLocks()  # one writer per object name (fs/namelock.py)
         self.atimes = Atimes(self.fqn)  # access times noted by GETs, written in batches
+        self.writer = WriterThread(f"writer:{os.path.basename(self.path)}")  # small writes without an fsync each (fs/writer.py)
         self.stats = Counters()  # this mountpath's counters (ais_ray/stats)
         self.replicas: Replicas | None = None  # n-way mirror hooks (fs/mirror.py), set by the mountpath actor
         # called (from any thread) after every object commit whose owt has redundancy (fs/write.py): the

@@ -8,7 +8,8 @@ at the next start (`MountpathStore.cleanup_work`).
 
 Async functions run on the mountpath's I/O loop; the blocking parts go to threads, one hop per
 WRITE_BATCH bytes. An object of up to WRITE_BATCH bytes (plus its last chunk) is written, checksummed, fsynced and
-committed in ONE thread call (`write_bytes`).
+committed in ONE thread call (`write_bytes`); when it needs no fsync of its own (a group commit,
+a cluster without fsync) that call is queued to the mountpath's writer thread (`fs/writer.py`).
 """
 
 from __future__ import annotations
@@ -152,8 +153,9 @@ async def write_stream(store: MountpathStore, bck: Bucket, name: str, chunks: As
         if expect_size >= 0 and size != expect_size:
             raise ErrBadRequest(f'"{bck}/{name}": got {size} bytes of {expect_size}')
         if w is None and write_through is None:  # the small-object fast path: one thread call
-            return await asyncio.to_thread(_write_small, store, bck, name, buf, owt, src=src, job=job, keep=keep,
-                                           fsync=fsync)
+            # with an fsync of its own on a thread of its own; else queued to the mountpath's one writer
+            call = asyncio.to_thread if fsync and store.fsync else store.writer.run
+            return await call(_write_small, store, bck, name, buf, owt, src=src, job=job, keep=keep, fsync=fsync)
         if w is None:
             w = await asyncio.to_thread(store.new_writer, fsync=fsync)
         cksum = await asyncio.to_thread(_finish, w, buf)

@@ -272,3 +272,69 @@ def test_a_cluster_without_fsync_never_syncs(tmp_path: Path, monkeypatch: pytest
     store.fsync = True
     store.sync_fs()
     assert called == [store.path]
+
+
+# ---- the mountpath's writer thread (fs/writer.py) ------------------------------------------------
+@pytest.mark.parametrize(("store_fsync", "own_fsync", "on_writer"), [
+    (True, True, False), (True, False, True), (False, True, True), (False, False, True)])
+def test_a_small_write_without_its_own_fsync_goes_to_the_writer_thread(tmp_path: Path, store_fsync: bool,
+                                                                        own_fsync: bool, on_writer: bool) -> None:
+    store = MountpathStore(str(tmp_path / "mp"), fsync=store_fsync)
+    threads: list[str] = []
+    real = store.commit
+
+    def commit(*args: object, **kwargs: object) -> ObjAttrs:
+        threads.append(threading.current_thread().name)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    store.commit = commit  # type: ignore[method-assign]
+    asyncio.run(write_stream(store, BCK, "o", chunks(b"hello"), Owt.DOWNLOAD, fsync=own_fsync))
+    assert (threads == [store.writer.name]) is on_writer, threads
+    assert store.load(BCK, "o").size == 5
+
+
+def test_the_writer_thread_runs_calls_in_order_answers_each_and_keeps_going_after_an_error() -> None:
+    from ais_ray.fs.writer import WriterThread
+
+    w = WriterThread("t-writer")
+    ran: list[int] = []
+    gate = threading.Event()
+
+    def call(i: int) -> int:
+        gate.wait(5)  # the first call holds the thread: the rest queue up and drain as one batch
+        ran.append(i)
+        if i == 3:
+            raise ValueError("three")
+        return i * 10
+
+    async def main() -> list[object]:
+        futs = [asyncio.ensure_future(w.run(call, i)) for i in range(8)]
+        await asyncio.sleep(0.05)
+        gate.set()
+        return await asyncio.gather(*futs, return_exceptions=True)
+
+    out = asyncio.run(main())
+    assert ran == list(range(8))
+    assert [o if not isinstance(o, ValueError) else "err" for o in out] == [0, 10, 20, "err", 40, 50, 60, 70]
+    assert w.batches <= 3  # 8 calls, not 8 wakeups: the ones queued behind the first went in one drain
+    assert asyncio.run(w.run(call, 9)) == 90  # a new event loop, the same thread
+
+
+def test_a_cancelled_caller_does_not_stop_the_write_and_the_others_are_answered(tmp_path: Path) -> None:
+    store = MountpathStore(str(tmp_path / "mp"), fsync=False)
+    gate = threading.Event()
+
+    async def main() -> ObjAttrs:
+        hold = asyncio.ensure_future(store.writer.run(gate.wait, 5))
+        first = asyncio.ensure_future(store.writer.run(write_bytes, store, BCK, "a", b"aaa", Owt.DOWNLOAD))
+        second = asyncio.ensure_future(store.writer.run(write_bytes, store, BCK, "b", b"bb", Owt.DOWNLOAD))
+        await asyncio.sleep(0.02)
+        first.cancel()
+        gate.set()
+        await hold
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        return await second
+
+    assert asyncio.run(main()).size == 2
+    assert store.load(BCK, "a").size == 3  # written all the same, as asyncio.to_thread would have
