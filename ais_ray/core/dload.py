@@ -260,14 +260,16 @@ def merge_status(spec: DlSpec, parts: Sequence[TargetDlStatus], *, aborted: bool
     """The cluster-wide status of a job (Go `dload.StatusResp`), summed over targets."""
     all_done = bool(parts) and all(p.end_time for p in parts)
     total = spec.count()
+    scheduled = sum(p.scheduled for p in parts)  # at most the total: an item whose owner changed while the
+    # targets walked (a join, a maintenance) may have been dispatched by both
     if total < 0 and all(p.all_dispatched for p in parts):
-        total = sum(p.scheduled for p in parts)
+        total = scheduled
     out: dict[str, Any] = {
         "id": spec.id, "xaction_id": spec.id, "description": default_description(spec),
         "started_time": _rfc3339(spec.created),
         "finished_time": _rfc3339(max(p.end_time for p in parts)) if all_done else _rfc3339(0),
         "finished_cnt": sum(p.finished for p in parts), "skipped_cnt": sum(p.skipped for p in parts),
-        "error_cnt": sum(p.errors for p in parts), "scheduled_cnt": sum(p.scheduled for p in parts),
+        "error_cnt": sum(p.errors for p in parts), "scheduled_cnt": min(scheduled, total) if total >= 0 else scheduled,
         "total": total, "all_dispatched": all(p.all_dispatched for p in parts),
         "aborted": aborted or any(p.aborted for p in parts),
         "current_tasks": [t.to_wire() for p in parts for t in p.current],

@@ -237,7 +237,8 @@ class DownloadRunner:
 
     async def _send(self, mp: str, items: list[DlItem]) -> None:
         await self._windows[mp].acquire(len(items))
-        self.st.scheduled += len(items)
+        if not self._repass:  # a walk after a rebalance goes over items counted by the first one
+            self.st.scheduled += len(items)
         self._inflight.update(it.idx for it in items)
         task = asyncio.get_running_loop().create_task(self._call(mp, items))
         self._calls.add(task)

@@ -82,3 +82,16 @@ def test_fsync_mode_defaults_to_batch_is_validated_and_persisted() -> None:
     old = spec_to_json(spec({"type": "single", "link": "http://h/a"}))
     del old["fsync"]  # a job saved before the setting existed: a restart still loads it
     assert spec_from_json(old).fsync == "batch"
+
+
+def test_an_item_dispatched_by_two_owners_is_scheduled_once_in_the_status() -> None:
+    from ais_ray.core.dload import TargetDlStatus, merge_status
+
+    s = spec({"type": "range", "template": "h/obj-{0..24}"})
+    # two targets' shares after a join moved an item between them mid-walk: 14 + 12 dispatched
+    parts = [TargetDlStatus(finished=14, scheduled=14, all_dispatched=True, end_time=1.0),
+             TargetDlStatus(finished=11, scheduled=12, all_dispatched=True, end_time=2.0)]
+    st = merge_status(s, parts, aborted=False, only_active=True)
+    assert (st["total"], st["scheduled_cnt"], st["finished_cnt"]) == (25, 25, 25)
+    parts[1].scheduled = 10  # still walking: what was dispatched so far
+    assert merge_status(s, parts, aborted=False, only_active=True)["scheduled_cnt"] == 24
