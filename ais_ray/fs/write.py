@@ -153,9 +153,8 @@ async def write_stream(store: MountpathStore, bck: Bucket, name: str, chunks: As
         if expect_size >= 0 and size != expect_size:
             raise ErrBadRequest(f'"{bck}/{name}": got {size} bytes of {expect_size}')
         if w is None and write_through is None:  # the small-object fast path: one thread call
-            # with an fsync of its own on a thread of its own; else queued to the mountpath's one writer
-            call = asyncio.to_thread if fsync and store.fsync else store.writer.run
-            return await call(_write_small, store, bck, name, buf, owt, src=src, job=job, keep=keep, fsync=fsync)
+            return await _small_writes(store, bck, fsync)(_write_small, store, bck, name, buf, owt, src=src, job=job,
+                                                          keep=keep, fsync=fsync)
         if w is None:
             w = await asyncio.to_thread(store.new_writer, fsync=fsync)
         cksum = await asyncio.to_thread(_finish, w, buf)
@@ -168,6 +167,16 @@ async def write_stream(store: MountpathStore, bck: Bucket, name: str, chunks: As
         if w is not None:
             await asyncio.to_thread(w.abort)
         raise
+
+
+def _small_writes(store: MountpathStore, bck: Bucket, fsync: bool) -> Callable[..., Awaitable[ObjAttrs]]:
+    """Where a small object's one blocking call runs: queued to the mountpath's writer thread
+    (`fs/writer.py`), unless the call waits on the disk itself — its own fsync, or the replicas
+    of a mirrored bucket, written and synced in the same call — which keeps a thread of its own
+    (behind one thread, every such write would wait for those queued before it)."""
+    if (fsync and store.fsync) or (store.replicas is not None and store.replicas.copies_of(bck) > 1):
+        return asyncio.to_thread
+    return store.writer.run
 
 
 def _finish(w: ObjWriter, tail: bytearray) -> str:

@@ -9,8 +9,9 @@ queues a call; the thread takes every call queued so far, runs them in order, an
 the whole batch with one wakeup per event loop. Measured in one bare loop (`dl_bare.py`'s
 pipeline, 5,000 × 64 KiB): 0.30 against 0.52 ms of CPU per object.
 
-Writes with an fsync of their own (a PUT on a cluster with fsync) stay on `asyncio.to_thread`:
-behind one thread, every PUT would wait for the fsyncs of the PUTs queued before it.
+Writes that wait on the disk themselves stay on `asyncio.to_thread` (`fs/write.py::_small_writes`):
+an fsync of their own (a PUT on a cluster with fsync), or a mirrored bucket's replicas written and
+synced in the same call — behind one thread, each would wait for those queued before it.
 """
 
 from __future__ import annotations

@@ -293,6 +293,30 @@ def test_a_small_write_without_its_own_fsync_goes_to_the_writer_thread(tmp_path:
     assert store.load(BCK, "o").size == 5
 
 
+def test_a_mirrored_buckets_small_write_keeps_a_thread_of_its_own(tmp_path: Path) -> None:
+    """Its replicas are written and synced in the same call: behind the one writer, every write
+    would wait for those queued before it."""
+    from ais_ray.fs.mirror import Mirror
+
+    paths = [str(tmp_path / f"mp{i}") for i in range(2)]
+    store = MountpathStore(paths[0], fsync=True)
+    copies = {BCK: 2}
+    store.replicas = Mirror(store, lambda b: copies.get(b, 1), lambda: paths)
+    threads: list[str] = []
+    real = store.commit
+
+    def commit(*args: object, **kwargs: object) -> ObjAttrs:
+        threads.append(threading.current_thread().name)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    store.commit = commit  # type: ignore[method-assign]
+    attrs = asyncio.run(write_stream(store, BCK, "o", chunks(b"hello"), Owt.DOWNLOAD, fsync=False))
+    assert len(attrs.copies) == 2 and threads and threads[0] != store.writer.name
+    plain = Bucket("plain")
+    asyncio.run(write_stream(store, plain, "o", chunks(b"hello"), Owt.DOWNLOAD, fsync=False))
+    assert threads[-1] == store.writer.name  # a bucket without copies: the writer
+
+
 def test_the_writer_thread_runs_calls_in_order_answers_each_and_keeps_going_after_an_error() -> None:
     from ais_ray.fs.writer import WriterThread
 
