@@ -275,11 +275,8 @@ def test_a_cluster_without_fsync_never_syncs(tmp_path: Path, monkeypatch: pytest
 
 
 # ---- the mountpath's writer thread (fs/writer.py) ------------------------------------------------
-@pytest.mark.parametrize(("store_fsync", "own_fsync", "on_writer"), [
-    (True, True, False), (True, False, True), (False, True, True), (False, False, True)])
-def test_a_small_write_without_its_own_fsync_goes_to_the_writer_thread(tmp_path: Path, store_fsync: bool,
-                                                                        own_fsync: bool, on_writer: bool) -> None:
-    store = MountpathStore(str(tmp_path / "mp"), fsync=store_fsync)
+def commit_threads(store: MountpathStore) -> list[str]:
+    """The names of the threads `store`'s commits ran on, in order (filled as they happen)."""
     threads: list[str] = []
     real = store.commit
 
@@ -288,6 +285,15 @@ def test_a_small_write_without_its_own_fsync_goes_to_the_writer_thread(tmp_path:
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     store.commit = commit  # type: ignore[method-assign]
+    return threads
+
+
+@pytest.mark.parametrize(("store_fsync", "own_fsync", "on_writer"), [
+    (True, True, False), (True, False, True), (False, True, True), (False, False, True)])
+def test_a_small_write_without_its_own_fsync_goes_to_the_writer_thread(tmp_path: Path, store_fsync: bool,
+                                                                        own_fsync: bool, on_writer: bool) -> None:
+    store = MountpathStore(str(tmp_path / "mp"), fsync=store_fsync)
+    threads = commit_threads(store)
     asyncio.run(write_stream(store, BCK, "o", chunks(b"hello"), Owt.DOWNLOAD, fsync=own_fsync))
     assert (threads == [store.writer.name]) is on_writer, threads
     assert store.load(BCK, "o").size == 5
@@ -302,14 +308,7 @@ def test_a_mirrored_buckets_small_write_keeps_a_thread_of_its_own(tmp_path: Path
     store = MountpathStore(paths[0], fsync=True)
     copies = {BCK: 2}
     store.replicas = Mirror(store, lambda b: copies.get(b, 1), lambda: paths)
-    threads: list[str] = []
-    real = store.commit
-
-    def commit(*args: object, **kwargs: object) -> ObjAttrs:
-        threads.append(threading.current_thread().name)
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    store.commit = commit  # type: ignore[method-assign]
+    threads = commit_threads(store)
     attrs = asyncio.run(write_stream(store, BCK, "o", chunks(b"hello"), Owt.DOWNLOAD, fsync=False))
     assert len(attrs.copies) == 2 and threads and threads[0] != store.writer.name
     plain = Bucket("plain")
