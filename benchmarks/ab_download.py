@@ -5,7 +5,8 @@ whatever this process imports (the repo, or PYTHONPATH). Both clusters run at on
 the same sources (`bench_download.py`'s httpsrc and s3rver behind the pacing proxy), and
 each round runs the baseline job, then the variant's (then the other way round in the next
 round), so load from other users of the machine hits both alike. Reports obj/s and the
-cluster's CPU per object (targets + mountpaths) for every run, and the medians.
+cluster's CPU per object (targets + mountpaths; net of idle, and user / system apart) for every
+run, and the medians.
 
     .venv/bin/python benchmarks/ab_download.py --variant /tmp/copy --only http s3 --rounds 3
 """
@@ -39,8 +40,10 @@ async def rounds(ns: argparse.Namespace, benches: dict[str, Bench], cells: list[
             for name in order:
                 row = await benches[name].ais_row(cell, name, ns.conns, ns.backend)
                 out.setdefault(f"{cell.title}|{name}", []).append(row)
-                print(f"  {cell.title} {name:9} {row.obj_s:8.1f} obj/s cpu {1000 * row.cpu_s / max(row.count, 1):5.2f} "
-                      f"ms/obj load {row.load1:.1f} {row.note}", file=sys.stderr, flush=True)
+                n = max(row.count, 1)
+                print(f"  {cell.title} {name:9} {row.obj_s:8.1f} obj/s cpu {1000 * row.cpu_s / n:5.2f} ms/obj "
+                      f"(user {1000 * row.cpu_user_s / n:.2f}, sys {1000 * row.cpu_sys_s / n:.2f}) "
+                      f"load {row.load1:.1f} {row.note}", file=sys.stderr, flush=True)
     return out
 
 
@@ -91,12 +94,17 @@ def main() -> None:
         title, name = key.split("|")
         ok = [r for r in runs if r.ok]
         if not ok:
-            rows.append([title, name, "FAILED: " + runs[0].note[:80], "", ""])
+            rows.append([title, name, "FAILED: " + runs[0].note[:80], "", "", "", ""])
             continue
         rows.append([title, name, f"{statistics.median(r.obj_s for r in ok):,.0f}",
                      " / ".join(f"{r.obj_s:,.0f}" for r in ok),
-                     f"{statistics.median(1000 * r.cpu_s / r.count for r in ok):.2f}"])
-    print(markdown_table(["source", "ais_ray", "obj/s (median)", "runs", "CPU ms/object"], rows))
+                     f"{statistics.median(1000 * r.cpu_s / r.count for r in ok):.2f}",
+                     f"{statistics.median(1000 * r.cpu_user_s / r.count for r in ok):.2f}",
+                     f"{statistics.median(1000 * r.cpu_sys_s / r.count for r in ok):.2f}"])
+    # user CPU is the steadier measure here: system CPU moves with what the filesystem and the VM
+    # did in the minutes before (benchmarks/README.md, "why a writer's system CPU swings")
+    print(markdown_table(["source", "ais_ray", "obj/s (median)", "runs", "CPU ms/object, net of idle",
+                          "user ms/object", "sys ms/object"], rows))
     print(f"\n{len(ns.only) * ns.rounds * 2} jobs in {time.monotonic() - t0:.0f} s; "
           f"{ds.count:,} × {ds.size // KIB} KiB each; limits.connections {ns.conns or 'default'}; "
           f"{'backend' if ns.backend else 'range'} jobs")
