@@ -10,6 +10,7 @@ import logging
 from fastapi import FastAPI
 from ray import serve
 
+from ais_ray.actors.proxy import PROXY_RESOURCE
 from ais_ray.serve import buckets, cluster, download, errors, etl, mountpaths, objects, openapi, perf
 from ais_ray.serve.bodylimit import BodyLimit
 from ais_ray.serve.state import init_state
@@ -25,7 +26,11 @@ openapi.install(app)  # the real query parameters and bodies (core/params.py, se
 
 
 # Access logs cost a measurable share of the per-request CPU of the API hop (benchmarks/README.md).
-@serve.deployment(name="AisApi", max_ongoing_requests=1000, ray_actor_options={"num_cpus": 0},
+# The replica lives on the proxy's node, beside Serve's own proxy and the front door: Serve spreads
+# replicas over every node by default, and a replica on a target's node would take the whole control
+# plane (Smap, jobs, buckets) down with that node.
+@serve.deployment(name="AisApi", max_ongoing_requests=1000,
+                  ray_actor_options={"num_cpus": 0, "resources": {PROXY_RESOURCE: 0.001}},
                   logging_config={"enable_access_log": False})
 @serve.ingress(app)
 class AisApi:

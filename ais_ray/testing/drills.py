@@ -211,10 +211,18 @@ def disrupt(c: Cluster, drill: str, rnd: random.Random) -> Disruption:
         tid = rnd.choice(c.killable())
         log(f"kill {tid} (SIGKILL its raylet)")
         c.kill(tid)
-        c.wait_smap(lambda s: bool(s.targets[tid].flags & FLAG_OFFLINE), f"{tid} offline")
-        log(f"{tid} offline; start-maintenance --no-rebalance (out of placement)")
-        c.cli("cluster", "add-remove-nodes", "start-maintenance", tid, "--no-rebalance", "-y")
-        return Disruption(drill, tid, killed=True)
+        d = Disruption(drill, tid, killed=True)
+        try:
+            c.wait_smap(lambda s: bool(s.targets[tid].flags & FLAG_OFFLINE), f"{tid} offline")
+            log(f"{tid} offline; start-maintenance --no-rebalance (out of placement)")
+            c.cli("cluster", "add-remove-nodes", "start-maintenance", tid, "--no-rebalance", "-y")
+        except BaseException:  # the node is dead: bring it back before the error goes up (the next drill needs it)
+            try:
+                restore(c, d)
+            except Fail as exc:
+                log(f"restore after a failed disruption: {exc}")
+            raise
+        return d
     tid = rnd.choice(sorted(smap.targets))
     flags = ["--no-rebalance"] if drill == "ec" else []
     log(f"start-maintenance {tid} {' '.join(flags)}")
