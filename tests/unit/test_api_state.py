@@ -45,3 +45,14 @@ def test_stale_cache_is_fetched_once_for_all_waiting_requests() -> None:
         assert proxy.calls == 3
 
     asyncio.run(run())
+
+
+def test_api_replica_is_pinned_to_the_proxy_node() -> None:
+    """Serve spreads replicas over every node by default: one on a target's node would take the
+    control plane (Smap, jobs, buckets) down with that node (the ec drill saw 500s on `GET smap`)."""
+    from ais_ray.actors.proxy import PROXY_RESOURCE
+    from ais_ray.serve.app import AisApi
+
+    opts = AisApi.ray_actor_options
+    assert opts["resources"].keys() == {PROXY_RESOURCE} and opts["resources"][PROXY_RESOURCE] > 0
+    assert opts["num_cpus"] == 0
