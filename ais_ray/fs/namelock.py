@@ -16,12 +16,44 @@ from ais_ray.core.lom import ObjAttrs
 
 
 class Held:
-    """A name being written: its writer's handle (e.g. a BlobDownload) and result to be."""
+    """A name being written: its writer's handle (e.g. a BlobDownload) and result to be.
+
+    The result's future is made by the first waiter: most writes have none (a download's small
+    object), and a future per write would cost more than its lock."""
+
+    __slots__ = ("owner", "_done", "_outcome")
 
     def __init__(self, owner: Any) -> None:
         self.owner = owner
-        self.done: asyncio.Future[ObjAttrs] = asyncio.get_running_loop().create_future()
-        self.done.add_done_callback(lambda f: f.cancelled() or f.exception())  # waiters may be none
+        self._done: asyncio.Future[ObjAttrs] | None = None
+        self._outcome: ObjAttrs | BaseException | None = None  # set once, by `NameLocks.release`
+
+    @property
+    def done(self) -> asyncio.Future[ObjAttrs]:
+        if self._done is None:
+            fut = self._done = asyncio.get_running_loop().create_future()
+            fut.add_done_callback(lambda f: f.cancelled() or f.exception())  # its waiters may all be gone
+            if self._outcome is not None:
+                _settle(fut, self._outcome)
+        return self._done
+
+    def settle(self, result: ObjAttrs | BaseException) -> None:
+        if self._outcome is not None:
+            return
+        self._outcome = result
+        if self._done is not None:
+            _settle(self._done, result)
+
+
+def _settle(fut: asyncio.Future[ObjAttrs], result: ObjAttrs | BaseException) -> None:
+    if fut.done():
+        return
+    if isinstance(result, ObjAttrs):
+        fut.set_result(result)
+    elif isinstance(result, Exception):
+        fut.set_exception(result)
+    else:
+        fut.cancel()
 
 
 class NameLocks:
@@ -50,14 +82,7 @@ class NameLocks:
         """Give `key` back with the writer's outcome (its waiters get the same)."""
         if self._held.get(key) is h:
             del self._held[key]
-        if h.done.done():
-            return
-        if isinstance(result, ObjAttrs):
-            h.done.set_result(result)
-        elif isinstance(result, Exception):
-            h.done.set_exception(result)
-        else:
-            h.done.cancel()
+        h.settle(result)
 
     @staticmethod
     async def wait(h: Held) -> ObjAttrs:

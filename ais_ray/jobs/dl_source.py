@@ -15,9 +15,9 @@ from typing import Any
 
 import aiohttp
 
-from ais_ray.backends.aio import iter_body, session_kwargs
+from ais_ray.backends.aio import session_kwargs
 from ais_ray.backends.guard import download_policy
-from ais_ray.backends.base import open_object, strip_etag
+from ais_ray.backends.base import READ_CHUNK, open_object, strip_etag
 from ais_ray.backends.errors import http_errors, status_error
 from ais_ray.backends.http import HttpBackend, endpoint_of, split_url
 from ais_ray.backends.registry import get_backend
@@ -67,16 +67,17 @@ class Sources:
         obj = await get_backend(bck.provider, self._config.get(bck.provider.value)).head_object(bck.name, name)
         return SrcMeta(obj.size, obj.etag, obj.version)
 
-    @contextlib.asynccontextmanager
-    async def open(self, link: str, headers: Mapping[str, str], timeout: float) -> AsyncIterator[tuple[SrcMeta, AsyncIterator[bytes]]]:
-        """Yield (metadata, body chunks); the request is made on entry."""
+    def open(self, link: str, headers: Mapping[str, str], timeout: float
+             ) -> contextlib.AbstractAsyncContextManager[tuple[SrcMeta, AsyncIterator[bytes]]]:
+        """`async with` it: (metadata, body chunks); the request is made on entry. Only the
+        source's failures become backend errors (the request, each read of the body): one raised
+        by the caller's own code in the `async with` block (its disk) passes as it is."""
         if link.startswith(("http://", "https://")):
-            with _link_errors(link):
-                async with self._sess().get(link, headers=dict(headers), timeout=self._timeout(timeout)) as r:
-                    if r.status >= 400:
-                        raise _status_error(r.status, link)
-                    yield _http_meta(r), _mapped(iter_body(r), link)
-            return
+            return _OpenLink(self._sess(), link, headers, self._timeout(timeout))
+        return self._open_bucket_uri(link)
+
+    @contextlib.asynccontextmanager
+    async def _open_bucket_uri(self, link: str) -> AsyncIterator[tuple[SrcMeta, AsyncIterator[bytes]]]:
         bck, name = parse_bucket_uri(link)
         backend = get_backend(bck.provider, self._config.get(bck.provider.value))
         async with open_object(backend, bck.name, name) as (obj, body):
@@ -105,10 +106,36 @@ class Sources:
             await self._session.close()
 
 
-async def _mapped(chunks: AsyncIterator[bytes], link: str) -> AsyncIterator[bytes]:
-    """Body errors (a reset mid-body) as typed errors too."""
+class _OpenLink:
+    """One GET of an http(s) link, as an async context manager (a class: per small object, a
+    generator-based one costs more than it is worth). The response is released on exit."""
+
+    __slots__ = ("_sess", "_link", "_headers", "_timeout", "_resp")
+
+    def __init__(self, sess: aiohttp.ClientSession, link: str, headers: Mapping[str, str],
+                 timeout: aiohttp.ClientTimeout) -> None:
+        self._sess, self._link, self._headers, self._timeout = sess, link, headers, timeout
+        self._resp: aiohttp.ClientResponse | None = None
+
+    async def __aenter__(self) -> tuple[SrcMeta, AsyncIterator[bytes]]:
+        with _link_errors(self._link):
+            r = self._resp = await self._sess.get(self._link, headers=self._headers, timeout=self._timeout)
+        if r.status >= 400:
+            r.release()  # no __aexit__ after a failed __aenter__
+            raise _status_error(r.status, self._link)
+        return _http_meta(r), _body(r, self._link)
+
+    async def __aexit__(self, *exc: object) -> None:
+        r = self._resp
+        if r is not None:
+            r.release()
+            await r.wait_for_close()
+
+
+async def _body(r: aiohttp.ClientResponse, link: str) -> AsyncIterator[bytes]:
+    """The body in chunks of at most READ_CHUNK; its errors (a reset mid-body) as typed errors too."""
     with _link_errors(link):
-        async for chunk in chunks:
+        async for chunk in r.content.iter_chunked(READ_CHUNK):
             yield chunk
 
 

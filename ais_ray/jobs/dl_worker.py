@@ -102,8 +102,9 @@ class GroupSync:
 class _JobState:
     sem: asyncio.Semaphore
     limiter: TokenBucket | None
+    headers: dict[str, str]  # the job's, for every request of its items
     current: dict[str, TaskInfo] = field(default_factory=dict)
-    tasks: set[asyncio.Future[DlResult]] = field(default_factory=set)  # to abort
+    tasks: set[asyncio.Task[DlResult]] = field(default_factory=set)  # to abort
     aborted: bool = False
 
 
@@ -119,14 +120,25 @@ class DlWorker:
         st = self.jobs.get(job.id)
         if st is None:
             st = self.jobs[job.id] = _JobState(asyncio.Semaphore(max(1, job.concurrency)),
-                                               TokenBucket(job.rate) if job.rate > 0 else None)
+                                               TokenBucket(job.rate) if job.rate > 0 else None, dict(job.headers))
         return st
 
     async def run(self, job: DlJobCtx, items: Sequence[DlItem]) -> list[DlResult]:
         st = self._state(job)
         # What this disk already holds, for the whole batch in one thread call.
         held = await asyncio.to_thread(self._load_many, job.bck, [it.name for it in items])
-        results = list(await asyncio.gather(*(self._item(job, st, it, held.get(it.name)) for it in items)))
+        # One task per item, tracked for `abort`. `asyncio.wait` does not cancel them when this call
+        # is cancelled: the items under way finish (a re-dispatched item joins its fetch through the
+        # object's name lock, `fs/namelock.py`), as any other fetcher of the object does.
+        loop = asyncio.get_running_loop()
+        tasks = [loop.create_task(self._one(job, st, it, held.get(it.name))) for it in items]
+        st.tasks.update(tasks)
+        for t in tasks:
+            t.add_done_callback(st.tasks.discard)
+        if tasks:
+            await asyncio.wait(tasks)
+        results = [t.result() if not t.cancelled() else DlResult(it.idx, it.name, ERROR, error="aborted", end=time.time())
+                   for t, it in zip(tasks, items)]
         if job.fsync == "batch" and any(r.status in (OK, DONE) for r in results):
             # the group commit: nothing of this batch is reported done before it is durable (DONE
             # too: found committed by this job before a restart, maybe never synced)
@@ -150,19 +162,6 @@ class DlWorker:
     def forget(self, job_id: str) -> None:
         self.jobs.pop(job_id, None)
 
-    async def _item(self, job: DlJobCtx, st: _JobState, item: DlItem, existing: ObjAttrs | None) -> DlResult:
-        """One item; a re-dispatched one (target restarted) joins the fetch under way through
-        the object's name lock (`fs/namelock.py`), as any other fetcher of the object does."""
-        fut = asyncio.ensure_future(self._one(job, st, item, existing))
-        st.tasks.add(fut)
-        fut.add_done_callback(st.tasks.discard)
-        try:
-            return await asyncio.shield(fut)
-        except asyncio.CancelledError:
-            if not fut.cancelled():
-                raise  # the caller is cancelled, not the item
-            return DlResult(item.idx, item.name, ERROR, error="aborted", end=time.time())
-
     async def _one(self, job: DlJobCtx, st: _JobState, item: DlItem, existing: ObjAttrs | None) -> DlResult:
         async with st.sem:
             if st.aborted:
@@ -182,7 +181,7 @@ class DlWorker:
 
     async def _download(self, job: DlJobCtx, st: _JobState, item: DlItem, task: TaskInfo,
                         existing: ObjAttrs | None) -> tuple[str, int]:
-        headers = dict(job.headers)
+        headers = st.headers
         if existing is not None:
             if existing.job == job.id:
                 return DONE, existing.size  # done by this job before a restart (or moved here)
