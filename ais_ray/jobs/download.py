@@ -45,6 +45,10 @@ BATCH = 64  # items per call to a mountpath (and per group commit): one Ray call
 CHUNK = 4096  # items HRW-filtered per thread hop
 FIRST_CHUNK = 256  # the first hops are smaller (x4 each): the first GETs start before 4,096 names are hashed
 PERSIST_EVERY = 1.0
+# The items in flight on the mountpaths (a status's `current_tasks`) are asked for at most this
+# often: a client polling every 0.2 s would otherwise cost every mountpath a Ray call as often,
+# on the same loop as its downloads. Counts and the end of the job are the target's own: fresh.
+PROGRESS_TTL = 1.0
 
 
 class Window:
@@ -106,6 +110,7 @@ class DownloadRunner:
         self._inflight: set[int] = set()
         self._pages: deque[tuple[int, str]] = deque([(self.prog.page_idx, self.prog.page_token)])
         self._calls: set[asyncio.Task[None]] = set()
+        self._current: tuple[float, list[TaskInfo]] = (-PROGRESS_TTL, [])  # (when asked, the mountpaths' answer)
         self._task: asyncio.Task[None] | None = None
         self._again: Callable[[], Awaitable[None]] | None = None
         self._repass = False  # walking again after a rebalance: what is here already counts nothing
@@ -288,13 +293,22 @@ class DownloadRunner:
     async def status(self, only_active: bool) -> TargetDlStatus:
         current: list[TaskInfo] = []
         if not self.done:
-            parts = await asyncio.gather(*(h.dl_progress.remote(self.spec.id) for h in self.h.mountpaths.values()),
-                                         return_exceptions=True)
-            current = [t for p in parts if not isinstance(p, BaseException) for t in p]
+            current = await self._in_flight()
         st = self.st
         return TargetDlStatus(st.finished, st.skipped, st.errors, st.scheduled, st.all_dispatched, st.aborted,
                               st.end_time, current, [] if only_active else list(st.finished_tasks),
                               [] if only_active else list(st.error_list))
+
+    async def _in_flight(self) -> list[TaskInfo]:
+        asked, current = self._current
+        if time.monotonic() - asked < PROGRESS_TTL:
+            return current
+        asked = time.monotonic()
+        parts = await asyncio.gather(*(h.dl_progress.remote(self.spec.id) for h in self.h.mountpaths.values()),
+                                     return_exceptions=True)
+        current = [t for p in parts if not isinstance(p, BaseException) for t in p]
+        self._current = (asked, current)
+        return current
 
     # ---- persistence --------------------------------------------------------------------------
     def state_name(self) -> str:
