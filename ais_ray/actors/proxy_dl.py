@@ -100,8 +100,14 @@ class ProxyDownloads:
     async def status(self, job_id: str, *, only_active: bool = False) -> dict[str, Any]:
         e = self._get(job_id)
         if e.final is None:
-            parts: list[TargetDlStatus] = await self._broadcast("dl_status", job_id, False)
-            merged = merge_status(e.spec, parts, aborted=e.aborted, only_active=False)
+            # a running job's poll for counts (`only_active`, what a progress bar asks every fraction
+            # of a second) does not carry the targets' last 1,000 finished tasks each; the full
+            # status is asked once, when the job is seen finished, to be kept as its final
+            parts: list[TargetDlStatus] = await self._broadcast("dl_status", job_id, only_active)
+            merged = merge_status(e.spec, parts, aborted=e.aborted, only_active=only_active)
+            if only_active and not merged["finished_time"].startswith("0001"):
+                parts = await self._broadcast("dl_status", job_id, False)
+                merged = merge_status(e.spec, parts, aborted=e.aborted, only_active=False)
             if not merged["finished_time"].startswith("0001"):
                 e.final = merged
                 await self._persist(e)
