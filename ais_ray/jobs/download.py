@@ -69,6 +69,24 @@ class Window:
             self._cond.notify_all()
 
 
+def limits_plan(conns: int, n_mp: int) -> tuple[int, list[int], bool]:
+    """How a target runs a job over its `n_mp` mountpaths: (items per batch, downloads in flight
+    per mountpath, whether one window of `conns` items is shared by the mountpaths).
+
+    No limit: MP_CONCURRENCY per mountpath, batches of BATCH. A connection limit (`limits.connections`,
+    per target) of at least one per mountpath is split among them — each mountpath's own bound, so
+    the target never has more in flight — and batches stay large (4 per connection, at most BATCH):
+    one Ray call and one group commit per batch, not per few objects (and never more per mountpath
+    than without a limit: a limit bounds). A limit below one per mountpath
+    cannot be split: one window of `conns` items for the target, batches of one."""
+    if conns <= 0:
+        return BATCH, [MP_CONCURRENCY] * n_mp, False
+    if conns < n_mp:
+        return 1, [conns] * n_mp, True
+    concs = [min(MP_CONCURRENCY, conns // n_mp + (1 if i < conns % n_mp else 0)) for i in range(n_mp)]
+    return max(1, min(BATCH, 4 * min(concs))), concs, False
+
+
 @dataclass
 class Progress:
     """What is persisted of a target's share (besides the status counters)."""
@@ -118,19 +136,18 @@ class DownloadRunner:
         n_mp = len(hooks.mountpaths)
         smap = hooks.smap()
         n_t = max(1, len(smap.active_targets())) if smap is not None else 1
-        if spec.conns > 0:
+        self._batch, concs, shared = limits_plan(spec.conns, n_mp)
+        if shared:
             window = Window(spec.conns)
             self._windows = {mp: window for mp in hooks.mountpaths}
-            # small batches keep the limit tight (a batch's slots free when its last item ends)
-            self._batch, conc = max(1, min(BATCH, spec.conns // (4 * n_mp))), min(spec.conns, MP_CONCURRENCY)
         else:
             # four batches in flight: the mountpath always has the next one while a slow item holds one
-            self._windows = {mp: Window(4 * BATCH) for mp in hooks.mountpaths}
-            self._batch, conc = BATCH, MP_CONCURRENCY
+            self._windows = {mp: Window(4 * self._batch) for mp in hooks.mountpaths}
         rate = spec.bytes_per_hour / 3600 / (n_t * n_mp) if spec.bytes_per_hour else 0.0
         ranged = not spec.conns and not rate and not spec.headers  # parallel ranges would break a limit
-        self.ctx = DlJobCtx(spec.id, spec.bck, spec.timeout, conc, rate, tuple(sorted(spec.headers.items())), ranged,
-                            spec.fsync)
+        headers = tuple(sorted(spec.headers.items()))
+        self._ctx = {mp: DlJobCtx(spec.id, spec.bck, spec.timeout, conc, rate, headers, ranged, spec.fsync)
+                     for mp, conc in zip(hooks.mountpaths, concs)}
 
     kind = "download"
 
@@ -251,7 +268,7 @@ class DownloadRunner:
 
     async def _call(self, mp: str, items: list[DlItem]) -> None:
         try:
-            results: list[DlResult] = await self.h.mountpaths[mp].dl_run.remote(self.ctx, items)
+            results: list[DlResult] = await self.h.mountpaths[mp].dl_run.remote(self._ctx[mp], items)
         except Exception as exc:
             results = [DlResult(it.idx, it.name, ERROR, error=f"mountpath {mp}: {type(exc).__name__}") for it in items]
         finally:
