@@ -90,7 +90,8 @@ class DlSpec:
         if self.kind is DlKind.RANGE:
             links = Selection(template=_template_text(self.template)).iter(start)
             for i, link in enumerate(links, start):
-                yield DlItem(i, join_subdir(self.subdir, obj_name_from_link(link)), link)
+                name = obj_name_from_link(link)  # a valid name already: `join_subdir` only with a subdir
+                yield DlItem(i, join_subdir(self.subdir, name) if self.subdir else name, link)
         elif self.kind is not DlKind.BACKEND:
             for i in range(start, len(self.objects)):
                 name, link = self.objects[i]

@@ -60,7 +60,7 @@ class ObjAttrs:
         # the fields one level deep (no `asdict`: its deep copy cost more than the write of a small object)
         d = {k: v for k in _ATTR_FIELDS if (v := getattr(self, k)) not in ("", {}, -1, ())}
         d["custom"] = dict(self.custom)
-        return json.dumps(d, separators=(",", ":")).encode()
+        return _COMPACT.encode(d).encode()
 
     @classmethod
     def from_bytes(cls, raw: bytes, **known: Any) -> ObjAttrs:
@@ -100,6 +100,7 @@ class ObjAttrs:
 
 
 _ATTR_FIELDS = tuple(ObjAttrs.__dataclass_fields__)
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # made once: `json.dumps` with options makes one per call
 
 
 def bucket_dir(mpath: str, bck: Bucket) -> str:

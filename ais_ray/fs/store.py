@@ -10,6 +10,7 @@ work file that `cleanup_work` removes at the next start.
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
 import socket
 import shutil
@@ -33,6 +34,19 @@ from ais_ray.stats import Counters
 
 COMMIT_STRIPES = 64  # commit locks per mountpath, by object path
 
+# Work files' names: unique per process (a random part drawn once) and per file (a counter) —
+# a uuid4 per small object cost a getrandom(2) and more Python than the name is worth.
+_WORK_PREFIX = [uuid.uuid4().hex[:16], os.getpid()]
+_work_seq = itertools.count()
+
+
+def work_name() -> str:
+    """A fresh work file name; unique across processes, restarts and threads."""
+    pid = os.getpid()
+    if _WORK_PREFIX[1] != pid:  # a forked child draws its own random part
+        _WORK_PREFIX[:] = [uuid.uuid4().hex[:16], pid]
+    return f"{_WORK_PREFIX[0]}.{next(_work_seq):x}"
+
 
 @dataclass(frozen=True, slots=True)
 class Capacity:
@@ -55,47 +69,61 @@ class Replicas(Protocol):
 
 
 class ObjWriter:
-    """A work file being filled; `MountpathStore.commit` makes it an object, `abort` drops it."""
+    """A work file being filled; `MountpathStore.commit` makes it an object, `abort` drops it.
+
+    Plain file-descriptor I/O (no buffered file object: its setup and flush cost more than the
+    write of a small object, and every write here is already a large batch)."""
 
     def __init__(self, path: str, fsync: bool, *, keep: bool = False) -> None:
         """`keep`: open `path` as it is, creating it if missing, instead of truncating it (a
         resumed blob download fills in the chunks its partial file still lacks)."""
         self.path = path
         self._fsync = fsync
-        if keep:
-            self._f: BinaryIO = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), "r+b")
-        else:
-            self._f = open(path, "wb")  # noqa: SIM115 - closed in finish/abort
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC if keep else os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+        self._fd = os.open(path, flags, 0o644)
         self._hash = xxhash.xxh64(seed=0)
         self.size = 0
 
-    def write(self, data: bytes | memoryview) -> None:
-        self._f.write(data)
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        n = os.write(self._fd, data)
+        if n < len(data):  # a short write (a signal, a full disk): the rest, or the error
+            view = memoryview(data)
+            while n < len(view):
+                n += os.write(self._fd, view[n:])
         self._hash.update(data)
         self.size += len(data)
 
     def pwrite(self, data: bytes | bytearray | memoryview, offset: int) -> None:
         """Write at an offset (parallel chunk readers); the checksum is computed at finish."""
-        os.pwrite(self._f.fileno(), data, offset)
+        n = os.pwrite(self._fd, data, offset)
+        if n < len(data):
+            view = memoryview(data)
+            while n < len(view):
+                n += os.pwrite(self._fd, view[n:], offset + n)
 
     def finish(self, *, rehash: bool = False) -> str:
-        """Flush, fsync and close; return the xxhash64 hex of the content."""
-        self._f.flush()
-        if rehash:
-            self._hash = xxhash.xxh64(seed=0)
-            with open(self.path, "rb") as f:
-                while block := f.read(4 << 20):
-                    self._hash.update(block)
-        self.size = os.fstat(self._f.fileno()).st_size  # also what pwrite (parallel chunks) filled
-        if self._fsync:
-            os.fsync(self._f.fileno())
-        self._f.close()
+        """fsync and close; return the xxhash64 hex of the content."""
+        try:
+            if rehash:
+                self._hash = xxhash.xxh64(seed=0)
+                with open(self.path, "rb") as f:
+                    while block := f.read(4 << 20):
+                        self._hash.update(block)
+            self.size = os.fstat(self._fd).st_size  # also what pwrite (parallel chunks) filled
+            if self._fsync:
+                os.fsync(self._fd)
+        finally:
+            self._close()
         return self._hash.hexdigest()
 
     def abort(self) -> None:
-        if not self._f.closed:
-            self._f.close()
+        self._close()
         _unlink_quiet(self.path)
+
+    def _close(self) -> None:
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            os.close(fd)
 
 
 class MountpathStore:
@@ -153,7 +181,7 @@ class MountpathStore:
 
     def new_writer(self, *, fsync: bool = True) -> ObjWriter:
         """A work file; `fsync=False`: not synced on finish (the caller syncs a batch, `sync_fs`)."""
-        return ObjWriter(os.path.join(self.path, lom.CT_WORK, uuid.uuid4().hex), self.fsync and fsync)
+        return ObjWriter(os.path.join(self.path, lom.CT_WORK, work_name()), self.fsync and fsync)
 
     def sync_fs(self) -> None:
         """Blocking. Make everything written to this mountpath's filesystem durable — data,
@@ -194,13 +222,18 @@ class MountpathStore:
         return attrs
 
     def load(self, bck: Bucket, name: str) -> ObjAttrs:
+        attrs = self.find(bck, name)
+        if attrs is None:
+            raise ErrObjNotFound(bck, name)
+        return attrs
+
+    def find(self, bck: Bucket, name: str) -> ObjAttrs | None:
+        """`load`, None where it raises not-found (a batch's pre-check: most names are new)."""
         fqn = self.fqn(bck, name)
         attrs = _read_attrs(fqn)
         if attrs is None and self.replicas is not None and not os.path.exists(fqn) and self.replicas.restore(bck, name):
             attrs = _read_attrs(fqn)
-        if attrs is None:
-            raise ErrObjNotFound(bck, name)
-        return self.atimes.merged(bck, name, attrs)
+        return None if attrs is None else self.atimes.merged(bck, name, attrs)
 
     def open(self, bck: Bucket, name: str) -> tuple[BinaryIO, ObjAttrs]:
         """Open for reading; data and metadata come from the same inode even if replaced meanwhile.

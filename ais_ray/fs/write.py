@@ -51,12 +51,12 @@ def new_attrs(owt: Owt, size: int, cksum: str, *, src: Source | None = None, job
     """
     p = policy(owt)
     now = time.time_ns()
-    attrs = ObjAttrs(size=size, cksum=cksum, atime_ns=now, mtime_ns=now, job=job if p.job else "")
-    if src is not None and (p.source_identity or through):
-        attrs = replace(attrs, src_etag=src.etag, src_version=src.version, src_size=size if src.size < 0 else src.size)
-    if src is not None and (through or not p.bump_version):
-        attrs = replace(attrs, version=src.version)
-    return attrs
+    identity = src is not None and (p.source_identity or through)
+    return ObjAttrs(size=size, cksum=cksum, atime_ns=now, mtime_ns=now, job=job if p.job else "",
+                    version=src.version if src is not None and (through or not p.bump_version) else "",
+                    src_etag=src.etag if identity else "",  # type: ignore[union-attr]
+                    src_version=src.version if identity else "",  # type: ignore[union-attr]
+                    src_size=(size if src.size < 0 else src.size) if identity else -1)  # type: ignore[union-attr]
 
 
 def bumps_version(owt: Owt, *, through: bool = False) -> bool:

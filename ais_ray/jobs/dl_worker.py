@@ -207,7 +207,8 @@ class DlWorker:
         held = {}
         for name in names:
             try:
-                held[name] = self.store.load(bck, name)
+                if (attrs := self.store.find(bck, name)) is not None:
+                    held[name] = attrs
             except ErrNotFound:
                 pass
             except Exception:  # unreadable metadata: fetch it again; a failing commit is that item's error
