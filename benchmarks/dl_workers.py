@@ -4,7 +4,7 @@ What `dl_split.py` measures in the cluster (2 targets × 2 mountpaths, 10,000 ×
 `httpsrc`), minus everything around the mountpaths' own work: no targets walking and hashing
 the items, no proxy, Serve or status polls, no Ray calls per batch. Each actor runs
 `jobs/dl_worker.py::DlWorker.run` on an `IoLoop` thread (as a mountpath actor does) over its
-share, in batches of 64 with 4 in flight (a target's window), into a `MountpathStore` of its own
+share, in batches of 128 with 4 in flight (a target's window), into a `MountpathStore` of its own
 with group commit. Prints objects/s overall and each actor's user / system CPU per object, per
 repeat: the ceiling the cluster's job machinery is measured against.
 
@@ -31,7 +31,7 @@ from ais_ray.testing.emulators import HttpSrcServer
 
 from dlsources import KIB, DataSet, generate
 
-BATCH = 64
+BATCH = 128  # as jobs/download.py
 IN_FLIGHT = 4  # batches per mountpath, as a target's window (jobs/download.py)
 
 

@@ -41,7 +41,10 @@ from ais_ray.jobs.selection import Share
 log = logging.getLogger(__name__)
 
 MP_CONCURRENCY = 16  # downloads in flight per mountpath when the job sets no connection limit
-BATCH = 64  # items per call to a mountpath (and per group commit): one Ray call per object would cost more than a small object
+# Items per call to a mountpath (and per group commit): one Ray call per object would cost more than
+# a small object. 128 against 64: -11 % user CPU per object and +11 % objects/s at the median of 8
+# rotated 10,000-object jobs each (`dl_split.py`, 2026-12-05); 256 was no clearer, with coarser progress.
+BATCH = 128
 CHUNK = 4096  # items HRW-filtered per thread hop
 FIRST_CHUNK = 256  # the first hops are smaller (x4 each): the first GETs start before 4,096 names are hashed
 PERSIST_EVERY = 1.0
@@ -75,7 +78,7 @@ def limits_plan(conns: int, n_mp: int) -> tuple[int, list[int], bool]:
 
     No limit: MP_CONCURRENCY per mountpath, batches of BATCH. A connection limit (`limits.connections`,
     per target) of at least one per mountpath is split among them — each mountpath's own bound, so
-    the target never has more in flight — and batches stay large (4 per connection, at most BATCH):
+    the target never has more in flight — and batches stay large (8 per connection, at most BATCH):
     one Ray call and one group commit per batch, not per few objects (and never more per mountpath
     than without a limit: a limit bounds). A limit below one per mountpath
     cannot be split: one window of `conns` items for the target, batches of one."""
@@ -84,7 +87,7 @@ def limits_plan(conns: int, n_mp: int) -> tuple[int, list[int], bool]:
     if conns < n_mp:
         return 1, [conns] * n_mp, True
     concs = [min(MP_CONCURRENCY, conns // n_mp + (1 if i < conns % n_mp else 0)) for i in range(n_mp)]
-    return max(1, min(BATCH, 4 * min(concs))), concs, False
+    return max(1, min(BATCH, 8 * min(concs))), concs, False
 
 
 @dataclass

@@ -63,10 +63,10 @@ def test_a_connection_limit_is_split_among_mountpaths_and_keeps_batches_large() 
                 assert max(concs) - min(concs) <= 1  # an even split
     assert download.limits_plan(0, 2) == (download.BATCH, [download.MP_CONCURRENCY] * 2, False)
     assert download.limits_plan(32, 2) == (download.BATCH, [16, 16], False)  # the bench's "equal" job
-    assert download.limits_plan(3, 2) == (4, [2, 1], False)
+    assert download.limits_plan(3, 2) == (8, [2, 1], False)
 
     mps = {"/mp1": _Mountpath("a"), "/mp2": _Mountpath("b")}
     hooks = TargetHooks("t1", lambda: None, mps, [], lambda spec, token: None, lambda spec: None)  # type: ignore[arg-type]
     runner = DownloadRunner(hooks, DlSpec("dnl-y", DlKind.MULTI, Bucket("b"), objects=(("o", "http://h/o"),), conns=5))
     assert sorted(c.concurrency for c in runner._ctx.values()) == [2, 3]
-    assert runner._batch == 8 and all(w.size == 32 for w in runner._windows.values())
+    assert runner._batch == 16 and all(w.size == 64 for w in runner._windows.values())
