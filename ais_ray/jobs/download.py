@@ -80,8 +80,8 @@ def limits_plan(conns: int, n_mp: int) -> tuple[int, list[int], bool]:
     per target) of at least one per mountpath is split among them — each mountpath's own bound, so
     the target never has more in flight — and batches stay large (8 per connection, at most BATCH):
     one Ray call and one group commit per batch, not per few objects (and never more per mountpath
-    than without a limit: a limit bounds). A limit below one per mountpath
-    cannot be split: one window of `conns` items for the target, batches of one."""
+    than without a limit: a limit bounds). A limit below one per mountpath cannot be split: one
+    window of `conns` items for the target, batches of one."""
     if conns <= 0:
         return BATCH, [MP_CONCURRENCY] * n_mp, False
     if conns < n_mp:
