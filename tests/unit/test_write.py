@@ -361,3 +361,29 @@ def test_a_cancelled_caller_does_not_stop_the_write_and_the_others_are_answered(
 
     assert asyncio.run(main()).size == 2
     assert store.load(BCK, "a").size == 3  # written all the same, as asyncio.to_thread would have
+
+
+def test_work_file_names_are_unique_across_threads_and_a_forked_child() -> None:
+    """Work files are named from a per-process random part and a counter (no uuid4 per object):
+    no two writers of one mountpath — threads, or a child forked from this process — share one."""
+    from ais_ray.fs.store import work_name
+
+    got: list[list[str]] = [[] for _ in range(4)]
+    threads = [threading.Thread(target=lambda out: out.extend(work_name() for _ in range(2000)), args=(got[k],))
+               for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    names = [n for part in got for n in part]
+    assert len(set(names)) == len(names) == 8000
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its names, whatever counter it inherited
+        os.write(w, work_name().encode())
+        os._exit(0)
+    os.close(w)
+    os.waitpid(pid, 0)
+    child = os.read(r, 200).decode()
+    os.close(r)
+    assert child.split(".")[0] != names[0].split(".")[0] and child not in names
