@@ -15,7 +15,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -41,10 +41,14 @@ from ais_ray.jobs.selection import Share
 log = logging.getLogger(__name__)
 
 MP_CONCURRENCY = 16  # downloads in flight per mountpath when the job sets no connection limit
-# Items per call to a mountpath (and per group commit): one Ray call per object would cost more than
-# a small object. 128 against 64: -11 % user CPU per object and +11 % objects/s at the median of 8
-# rotated 10,000-object jobs each (`dl_split.py`, 2026-12-05); 256 was no clearer, with coarser progress.
+# Items per call to a mountpath (and per group commit), at most: one Ray call per object would cost
+# more than a small object. 128 against 64: -11 % user CPU per object and +11 % objects/s at the
+# median of 8 rotated 10,000-object jobs each (`dl_split.py`, 2026-12-05); 256 was no clearer.
 BATCH = 128
+# ... and at most about this long on its mountpath (`BatchSizer`): an item is counted done when its
+# batch is (after the batch's group commit), so a batch of 128 large or slow objects would show no
+# progress for minutes.
+BATCH_SECONDS = 1.0
 CHUNK = 4096  # items HRW-filtered per thread hop
 FIRST_CHUNK = 256  # the first hops are smaller (x4 each): the first GETs start before 4,096 names are hashed
 PERSIST_EVERY = 1.0
@@ -88,6 +92,23 @@ def limits_plan(conns: int, n_mp: int) -> tuple[int, list[int], bool]:
         return 1, [conns] * n_mp, True
     concs = [min(MP_CONCURRENCY, conns // n_mp + (1 if i < conns % n_mp else 0)) for i in range(n_mp)]
     return max(1, min(BATCH, 8 * min(concs))), concs, False
+
+
+class BatchSizer:
+    """Items per batch for one mountpath, from how long its items take: about `BATCH_SECONDS` of
+    its `conc` downloads in flight, between 1 and `cap`. Before any item's time is known, one
+    round of `conc`; then from the median time of the last batch's downloads (their own times,
+    not the wait for a slot): 10,000 small objects go 128 to a call, 100 MiB objects a few."""
+
+    def __init__(self, conc: int, cap: int = BATCH) -> None:
+        self.conc, self.cap = max(1, conc), max(1, cap)
+        self.size = min(self.cap, self.conc)
+
+    def observe(self, results: Sequence[DlResult]) -> None:
+        times = sorted(r.end - r.start for r in results if r.status == OK and r.end > r.start > 0)
+        if times:
+            t = times[len(times) // 2]
+            self.size = max(1, min(self.cap, int(self.conc * BATCH_SECONDS / max(t, 1e-3))))
 
 
 @dataclass
@@ -139,13 +160,15 @@ class DownloadRunner:
         n_mp = len(hooks.mountpaths)
         smap = hooks.smap()
         n_t = max(1, len(smap.active_targets())) if smap is not None else 1
-        self._batch, concs, shared = limits_plan(spec.conns, n_mp)
+        cap, concs, shared = limits_plan(spec.conns, n_mp)
+        self._sizers = {mp: BatchSizer(conc, cap) for mp, conc in zip(hooks.mountpaths, concs)}
+        self._shared_window = shared
         if shared:
             window = Window(spec.conns)
             self._windows = {mp: window for mp in hooks.mountpaths}
         else:
             # four batches in flight: the mountpath always has the next one while a slow item holds one
-            self._windows = {mp: Window(4 * self._batch) for mp in hooks.mountpaths}
+            self._windows = {mp: Window(4 * self._sizers[mp].size) for mp in hooks.mountpaths}
         rate = spec.bytes_per_hour / 3600 / (n_t * n_mp) if spec.bytes_per_hour else 0.0
         ranged = not spec.conns and not rate and not spec.headers  # parallel ranges would break a limit
         headers = tuple(sorted(spec.headers.items()))
@@ -236,7 +259,7 @@ class DownloadRunner:
             for item, mp in await asyncio.to_thread(own, chunk):
                 batch = pending.setdefault(mp, [])
                 batch.append(item)
-                if len(batch) >= self._batch:
+                if len(batch) >= self._sizers[mp].size:
                     await self._send(mp, pending.pop(mp))
             for mp, batch in pending.items():
                 await self._send(mp, batch)
@@ -270,11 +293,15 @@ class DownloadRunner:
         task.add_done_callback(self._calls.discard)
 
     async def _call(self, mp: str, items: list[DlItem]) -> None:
+        results: list[DlResult] = []
         try:
-            results: list[DlResult] = await self.h.mountpaths[mp].dl_run.remote(self._ctx[mp], items)
+            results = await self.h.mountpaths[mp].dl_run.remote(self._ctx[mp], items)
         except Exception as exc:
             results = [DlResult(it.idx, it.name, ERROR, error=f"mountpath {mp}: {type(exc).__name__}") for it in items]
         finally:
+            if not self._shared_window:  # the next batches sized by how long these items took
+                self._sizers[mp].observe(results)
+                self._windows[mp].size = 4 * self._sizers[mp].size
             await self._windows[mp].release(len(items))
         for r in results:
             self._inflight.discard(r.idx)

@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from ais_ray.core import headers as H
 from ais_ray.core.bmd import BucketProps
@@ -79,9 +79,9 @@ async def bucket_get(req: Request, bucket: str) -> Response:
         if not xid:
             await state().bucket_props(bck)
             xid = await state().proxy.summary_start.remote(bck, str(value.get("prefix") or ""), True)
-            return Response(xid, status_code=202)
+            return PlainTextResponse(xid, status_code=202)
         result = await state().proxy.summary_result.remote(xid)
-        return Response(xid, status_code=202) if result is None else JSONResponse([result])
+        return PlainTextResponse(xid, status_code=202) if result is None else JSONResponse([result])
     raise ErrBadRequest(f'invalid action "{msg.action}" for GET {bck}')
 
 
@@ -91,20 +91,20 @@ async def bucket_post(req: Request, bucket: str) -> Response:
     msg = await read_action(req)
     if msg.action == ACT_PREFETCH:
         await state().bucket_props(bck)
-        return Response(await state().proxy.prefetch_start.remote(prefetch_spec(bck, msg.value or {})))
+        return PlainTextResponse(await state().proxy.prefetch_start.remote(prefetch_spec(bck, msg.value or {})))
     if msg.action in (ACT_COPY_BCK, ACT_COPY_OBJS):
-        return Response(await state().proxy.copy_start.remote(copy_spec(req, bck, msg.action, msg.value),
-                                                              parse_presence(req.query_params.get("presence"))))
+        return PlainTextResponse(await state().proxy.copy_start.remote(copy_spec(req, bck, msg.action, msg.value),
+                                                                       parse_presence(req.query_params.get("presence"))))
     if msg.action in ETL_KINDS:  # offline transform: a copy with ETL stages (jobs/etl.py)
         stages = etl_stages(msg.value)
         await state().proxy.etl_check.remote(list(stages))
         as_copy = ACT_COPY_BCK if msg.action == KIND_ETL_BCK else ACT_COPY_OBJS
         spec = replace(copy_spec(req, bck, as_copy, msg.value), kind=msg.action, etl=stages)
-        return Response(await state().proxy.copy_start.remote(spec, parse_presence(req.query_params.get("presence"))))
+        return PlainTextResponse(await state().proxy.copy_start.remote(spec, parse_presence(req.query_params.get("presence"))))
     if msg.action == ACT_EC_ENCODE:  # value: a JSON string (core/ec.py parse_encode)
         ec = parse_encode(msg.value, msg.name)
         await state().bucket_props(bck)
-        return Response(await state().proxy.ec_encode.remote(bck, ec.data_slices, ec.parity_slices, ec.recover))
+        return PlainTextResponse(await state().proxy.ec_encode.remote(bck, ec.data_slices, ec.parity_slices, ec.recover))
     if msg.action == ACT_MIRROR:  # `ais start mirror B --copies N`: value N (int)
         n = msg.value
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 32:
@@ -112,7 +112,7 @@ async def bucket_post(req: Request, bucket: str) -> Response:
         await state().bucket_props(bck)
         xid = await state().proxy.mirror_start.remote(bck, n)
         await state().refresh(force=True)  # the new mirror props
-        return Response(xid)
+        return PlainTextResponse(xid)
     if msg.action == ACT_CREATE:
         if bck.is_remote:
             raise ErrUnsupported(f"cannot create {bck}: remote buckets are added on first access")
@@ -142,7 +142,7 @@ async def bucket_delete(req: Request, bucket: str) -> Response:
     if msg.action == ACT_EVICT_OBJS:
         await state().bucket_props(bck)
         sel = Selection.from_msg(msg.value or {}, listing=False)
-        return Response(await state().proxy.evict_objects.remote(bck, sel), status_code=200)
+        return PlainTextResponse(await state().proxy.evict_objects.remote(bck, sel), status_code=200)
     raise ErrBadRequest(f'invalid action "{msg.action}" for DELETE {bck}')
 
 
@@ -157,7 +157,7 @@ async def bucket_patch(req: Request, bucket: str) -> Response:
                       force=H.is_true(req.query_params.get("frc")))
     bmd, xid = await state().proxy.set_bucket_props.remote(bck, new)
     state().adopt(bmd)
-    return Response(xid, status_code=200)
+    return PlainTextResponse(xid, status_code=200)
 
 
 def copy_spec(req: Request, src: Bucket, action: str, value: Any) -> CopySpec:

@@ -172,6 +172,9 @@ def test_sliced_put_restore_recover_delete(cluster: LocalCluster, sdk: object, n
     os.unlink(gone)
     r = _ec_encode(cluster, bck, 1, 1, recover=True)
     assert r.status_code == 200, r.text
+    # a job id is text, as AIStore's (Go sniffs "text/plain; charset=utf-8"): with no type at all,
+    # a client guesses the charset of ten ASCII letters, and once got "也䥵彖噟穤"
+    assert r.headers["Content-Type"] == "text/plain; charset=utf-8", r.headers
     _wait(sdk, r.text.strip('"'))
     assert os.path.exists(gone)
 

@@ -9,6 +9,7 @@ from ais_ray.core.dload import DlKind, DlSpec, TaskInfo
 from ais_ray.core.names import Bucket
 from ais_ray.jobs import download
 from ais_ray.jobs.download import DownloadRunner, TargetHooks
+from ais_ray.jobs.dl_worker import ERROR, OK, DlResult
 
 
 class _Mountpath:
@@ -69,4 +70,29 @@ def test_a_connection_limit_is_split_among_mountpaths_and_keeps_batches_large() 
     hooks = TargetHooks("t1", lambda: None, mps, [], lambda spec, token: None, lambda spec: None)  # type: ignore[arg-type]
     runner = DownloadRunner(hooks, DlSpec("dnl-y", DlKind.MULTI, Bucket("b"), objects=(("o", "http://h/o"),), conns=5))
     assert sorted(c.concurrency for c in runner._ctx.values()) == [2, 3]
-    assert runner._batch == 16 and all(w.size == 64 for w in runner._windows.values())
+    # the first batches are one round of each mountpath's downloads; then sized by how long items take
+    assert sorted(z.size for z in runner._sizers.values()) == [2, 3]
+    assert sorted(w.size for w in runner._windows.values()) == [8, 12]
+
+
+def _results(seconds: float, n: int = 8, status: str = OK) -> list[DlResult]:
+    return [DlResult(i, f"o{i}", status, 1, start=1000.0, end=1000.0 + seconds) for i in range(n)]
+
+
+def test_a_batch_is_sized_to_about_a_second_of_its_mountpaths_downloads() -> None:
+    """An item counts as done when its batch does (after its group commit): small objects go
+    BATCH to a Ray call, slow ones a few, so a job of large objects shows progress every second
+    or so instead of after 128 of them."""
+    z = download.BatchSizer(16)
+    assert z.size == 16  # nothing known yet: one round
+    z.observe(_results(0.02))  # 64 KiB from a local source
+    assert z.size == download.BATCH
+    z.observe(_results(4.0))  # 100 MiB objects
+    assert z.size == 4
+    z.observe(_results(60.0))
+    assert z.size == 1
+    z.observe(_results(0.0, status=ERROR) + _results(0.5, n=0))  # nothing downloaded: no new estimate
+    assert z.size == 1
+    z.observe([*_results(0.01, n=5), *_results(9.0, n=2)])  # the median, not a straggler
+    assert z.size == download.BATCH
+    assert download.BatchSizer(1, cap=8).size == 1 and download.BatchSizer(40, cap=8).size == 8
