@@ -17,7 +17,7 @@ checked (file count, bytes) and removed after. One run per row (`--budget` bound
 Concurrency. ais-ray's default is 16 downloads per mountpath: 2 targets × 2 mountpaths × 16 = 64
 objects in flight over the machine. "Equal" (`--equal`, 64) gives every peer that many workers
 (s5cmd --numworkers, rclone --transfers, aws max_concurrent_requests, fetcher tasks, curl
---parallel-max), and ais-ray `limits.connections` = 64 / 2 targets = 32 (a per-target window).
+--parallel-max), and ais-ray `limits.connections` = 64 / 2 targets = 32 (per target, split 16 + 16 among its mountpaths).
 Peers also run at their own defaults. Multipart/ranged readers (s5cmd, aws, rclone
 --multi-thread-streams) keep their per-object parts: that is what they are.
 
