@@ -221,7 +221,10 @@ class Bench:
         plan: list[Any] = [ais[0], *peers[:half], ais[1], *peers[half:], *ais[2:]]
         for rep in range(self.ns.repeat):  # every row `repeat` times, the order rotated each time
             shift = rep * max(1, len(plan) // self.ns.repeat)
-            await self._run_plan(cell, plan[shift:] + plan[:shift])
+            order = plan[shift:] + plan[:shift]
+            if rep % 2:  # and reversed every other time: a row inherits the file system its predecessor
+                order.reverse()  # left (10,000 files just deleted), so no row keeps one neighbour
+            await self._run_plan(cell, order)
 
     async def _run_plan(self, cell: Cell, plan: list[Any]) -> None:
         for item in plan:
@@ -374,7 +377,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--keep", action="store_true", help="keep the temp dir")
     p.add_argument("--no-fsync", action="store_true", help="`ais-ray up --no-fsync` (the peers never fsync)")
     p.add_argument("--repeat", type=int, default=None,
-                   help="runs of every row, the order rotated each time; the median is shown with min–max (default 3; "
+                   help="runs of every row, the order rotated each time (and reversed every other time); the median is shown with min–max (default 3; "
                         "quick 1)")
     ns = p.parse_args(argv)
     ns.rates = [r * MIB for r in (ns.rates if ns.rates is not None else [0, 20])]
