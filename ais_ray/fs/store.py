@@ -34,18 +34,24 @@ from ais_ray.stats import Counters
 
 COMMIT_STRIPES = 64  # commit locks per mountpath, by object path
 
-# Work files' names: unique per process (a random part drawn once) and per file (a counter) —
-# a uuid4 per small object cost a getrandom(2) and more Python than the name is worth.
-_WORK_PREFIX = [uuid.uuid4().hex[:16], os.getpid()]
+# Work files' names: unique per process (a random part drawn once, again in a forked child) and
+# per file (a counter) — a uuid4 per small object cost a getrandom(2) and more Python than the
+# name is worth.
+_work_prefix = uuid.uuid4().hex[:16]
 _work_seq = itertools.count()
+
+
+def _redraw_work_prefix() -> None:
+    global _work_prefix
+    _work_prefix = uuid.uuid4().hex[:16]
+
+
+os.register_at_fork(after_in_child=_redraw_work_prefix)
 
 
 def work_name() -> str:
     """A fresh work file name; unique across processes, restarts and threads."""
-    pid = os.getpid()
-    if _WORK_PREFIX[1] != pid:  # a forked child draws its own random part
-        _WORK_PREFIX[:] = [uuid.uuid4().hex[:16], pid]
-    return f"{_WORK_PREFIX[0]}.{next(_work_seq):x}"
+    return f"{_work_prefix}.{next(_work_seq):x}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,21 +91,13 @@ class ObjWriter:
         self.size = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        n = os.write(self._fd, data)
-        if n < len(data):  # a short write (a signal, a full disk): the rest, or the error
-            view = memoryview(data)
-            while n < len(view):
-                n += os.write(self._fd, view[n:])
+        _write_all(self._fd, data)
         self._hash.update(data)
         self.size += len(data)
 
     def pwrite(self, data: bytes | bytearray | memoryview, offset: int) -> None:
         """Write at an offset (parallel chunk readers); the checksum is computed at finish."""
-        n = os.pwrite(self._fd, data, offset)
-        if n < len(data):
-            view = memoryview(data)
-            while n < len(view):
-                n += os.pwrite(self._fd, view[n:], offset + n)
+        _write_all(self._fd, data, offset)
 
     def finish(self, *, rehash: bool = False) -> str:
         """fsync and close; return the xxhash64 hex of the content."""
@@ -124,6 +122,16 @@ class ObjWriter:
         if self._fd >= 0:
             fd, self._fd = self._fd, -1
             os.close(fd)
+
+
+def _write_all(fd: int, data: bytes | bytearray | memoryview, offset: int | None = None) -> None:
+    """All of `data` (at `offset`, else at the file position); a short write (a signal, a full
+    disk) goes on with the rest, or raises."""
+    n = os.write(fd, data) if offset is None else os.pwrite(fd, data, offset)
+    if n < len(data):
+        view = memoryview(data)
+        while n < len(view):
+            n += os.write(fd, view[n:]) if offset is None else os.pwrite(fd, view[n:], offset + n)
 
 
 class MountpathStore:

@@ -51,12 +51,11 @@ def new_attrs(owt: Owt, size: int, cksum: str, *, src: Source | None = None, job
     """
     p = policy(owt)
     now = time.time_ns()
-    identity = src is not None and (p.source_identity or through)
+    ident = src if src is not None and (p.source_identity or through) else None  # recorded as its source
     return ObjAttrs(size=size, cksum=cksum, atime_ns=now, mtime_ns=now, job=job if p.job else "",
                     version=src.version if src is not None and (through or not p.bump_version) else "",
-                    src_etag=src.etag if identity else "",  # type: ignore[union-attr]
-                    src_version=src.version if identity else "",  # type: ignore[union-attr]
-                    src_size=(size if src.size < 0 else src.size) if identity else -1)  # type: ignore[union-attr]
+                    src_etag=ident.etag if ident is not None else "", src_version=ident.version if ident is not None else "",
+                    src_size=(size if ident.size < 0 else ident.size) if ident is not None else -1)
 
 
 def bumps_version(owt: Owt, *, through: bool = False) -> bool:
