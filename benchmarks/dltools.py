@@ -175,6 +175,16 @@ def _curl(parallel: int = 0) -> Callable[[str, DataSet, str, str], list[str]]:
     return argv
 
 
+def _rclone_http(*opts: str) -> Callable[[str, DataSet, str, str], list[str]]:
+    """rclone's `:http:` backend: lists the directory from the source's index page, HEADs each
+    file while listing (its default), then GETs them (no fsync, as curl)."""
+    def argv(ep: str, ds: DataSet, dest: str, work: str) -> list[str]:
+        conf = os.path.join(work, "rclone-http.conf")
+        open(conf, "w").close()
+        return ["rclone", "--config", conf, "copy", "--http-url", f"{ep}/{ds.name}/", ":http:", dest, *opts]
+    return argv
+
+
 def _plain_env(_ep: str, _work: str) -> dict[str, str]:
     return clean_env()
 
@@ -185,4 +195,6 @@ def http_peers(equal: int) -> list[Peer]:
         Peer(f"asyncio fetcher, {equal} in flight", _fetcher(equal), _plain_env),
         Peer("curl --parallel (default: 50)", _curl(), _plain_env),
         Peer(f"curl --parallel --parallel-max {equal}", _curl(equal), _plain_env),
+        Peer("rclone (default: --transfers 4)", _rclone_http(), _plain_env),
+        Peer(f"rclone --transfers {equal}", _rclone_http("--transfers", str(equal)), _plain_env),
     ]

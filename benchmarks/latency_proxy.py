@@ -9,7 +9,9 @@ keep-alive connections pay the delay once per request, as `httpsrc --first-byte-
 
 Both can change while connections are open: a line `RATE [DELAY_S]\\n` (bytes/s, 0 = uncapped;
 seconds) sent to the control port applies to every open connection and the ones that follow;
-the answer is `ok RATE DELAY_S\\n`.
+the answer is `ok RATE DELAY_S\\n`. A line `upstream HOST:PORT\\n` points the proxy at another
+server (the same benchmark, a second S3 emulator): open connections are closed, so every client
+reconnects to the new one; the answer is `ok upstream HOST:PORT\\n`.
 
     python benchmarks/latency_proxy.py --upstream 127.0.0.1:9000 --port P --control-port C [--rate N] [--delay S]
 """
@@ -46,6 +48,11 @@ class Proxy:
         for t in list(self.clients):
             if not t.is_closing():
                 self.pace(t)
+
+    def set_upstream(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        for t in list(self.clients):
+            t.close()
 
 
 class _Upstream(asyncio.Protocol):
@@ -173,8 +180,17 @@ class _Client(asyncio.Protocol):
 async def _control(proxy: Proxy, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
         while line := await reader.readline():
+            fields = line.split()
+            if fields[:1] == [b"upstream"] and len(fields) == 2:
+                host, _, port = fields[1].decode().rpartition(":")
+                if host and port.isdigit():
+                    proxy.set_upstream((host, int(port)))
+                    writer.write(f"ok upstream {host}:{port}\n".encode())
+                else:
+                    writer.write(b"error: expecting upstream HOST:PORT\n")
+                await writer.drain()
+                continue
             try:
-                fields = line.split()
                 rate = int(fields[0])
                 delay = float(fields[1]) if len(fields) > 1 else 0.0
             except (ValueError, IndexError):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import email.utils
+import html
 import os
 import signal
 import socket
@@ -23,6 +24,7 @@ import struct
 import sys
 import threading
 import time
+import urllib.parse
 import weakref
 from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
@@ -84,6 +86,17 @@ class Stats:
 def etag_of(st: os.stat_result) -> str:
     """Changes whenever the file is rewritten (mtime) or resized, like nginx's ETag."""
     return f'"{st.st_mtime_ns:x}-{st.st_size:x}"'
+
+
+def _index(path: Path) -> str:
+    """A directory's entries as links, the shape of a web server's autoindex (rclone's `:http:`
+    backend lists a directory from it); sub-directories end in `/`."""
+    links = []
+    with os.scandir(path) as it:
+        for e in sorted(it, key=lambda e: e.name):
+            slash = "/" if e.is_dir() else ""
+            links.append(f'<a href="{urllib.parse.quote(e.name)}{slash}">{html.escape(e.name)}{slash}</a>')
+    return "<html><body>\n" + "\n".join(links) + "\n</body></html>\n"
 
 
 class FileApp:
@@ -155,7 +168,9 @@ class FileApp:
         path = (self.root / rel).resolve()
         if not path.is_relative_to(self.root) or not path.exists():
             return web.Response(status=404)
-        if path.is_dir():  # a "bucket": exists, empty body
+        if path.is_dir():  # a "bucket": exists, empty body; `dir/` lists it as a web server's index does
+            if request.method == "GET" and (not rel or rel.endswith("/")):
+                return web.Response(text=_index(path), content_type="text/html")
             return web.Response(status=200)
         range_header = request.headers.get("Range")
         if range_header is not None:

@@ -63,6 +63,18 @@ def test_head_get_range_416(http_files: HttpSrc) -> None:
     assert fetch(url, method="PUT", data=b"x")[0] == 405
 
 
+def test_a_directory_with_a_slash_lists_its_entries(http_files: HttpSrc) -> None:
+    """`dir/` answers a web server's index (rclone's `:http:` backend lists from it); `dir` stays an
+    empty 200 (an HTTP "bucket" that exists); HEAD has no body."""
+    write_file(http_files.files.root, "idx/a b&c", b"1")
+    write_file(http_files.files.root, "idx/sub/x", b"2")
+    status, h, body = fetch(f"{http_files.url}/idx/")
+    assert status == 200 and h["Content-Type"].startswith("text/html")
+    assert '<a href="a%20b%26c">a b&amp;c</a>' in body.decode() and '<a href="sub/">sub/</a>' in body.decode()
+    assert fetch(f"{http_files.url}/idx")[::2] == (200, b"")
+    assert fetch(f"{http_files.url}/idx/", method="HEAD")[::2] == (200, b"")
+
+
 def test_faults_over_http(http_files: HttpSrc) -> None:
     write_file(http_files.files.root, "err/f", b"x")
     body = json.dumps({"error_prefixes": ["err/"], "first_byte_delay": 0.0}).encode()
