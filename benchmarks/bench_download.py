@@ -336,8 +336,8 @@ async def run_all(ns: argparse.Namespace, tmp: Path, cluster: AisCluster, sample
                     proxy.set_upstream(upstreams[source])
                     proxy.set_link(rate)
                 for ds in sets:
-                    if source == "moto" and ds is not sets[0]:
-                        continue  # moto reads a whole object per range GET: the first (small) set only
+                    if source == "moto" and ds.name != "small":
+                        continue  # moto reads a whole object per range GET: the small set only
                     cell = Cell(source, ds, rate)
                     print(f"{cell.title}", file=sys.stderr, flush=True)
                     await bench.run_cell(cell, ns.equal)
@@ -363,7 +363,7 @@ def main(argv: list[str] | None = None) -> None:
             upload(s3.endpoint, tmp / "src", sets)
             upstreams = {"s3": f"127.0.0.1:{s3.port}"}
             if moto is not None:
-                upload(moto.endpoint, tmp / "src", sets[:1], create=True)
+                upload(moto.endpoint, tmp / "src", tuple(s for s in sets if s.name == "small"), create=True)
                 upstreams["moto"] = f"127.0.0.1:{moto.port}"
             print(f"data ready in {time.monotonic() - t_start:.0f} s", file=sys.stderr, flush=True)
             with ais_cluster(str(tmp / "cluster"), env=s3_env(proxy.endpoint), cwd=str(tmp),
