@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import resource
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -54,22 +56,29 @@ async def one_run(url: str, ds: DataSet, store: MountpathStore) -> str:
             f"sys {(c1.ru_stime - c0.ru_stime) / n * 1e3:.2f} ms")
 
 
+@contextlib.contextmanager
+def small_source(count: int, prefix: str) -> Iterator[tuple[HttpSrcServer, DataSet, Path]]:
+    """`count` × 64 KiB files served by `httpsrc` in its own process; a temp dir, removed after."""
+    ds = DataSet("small", count, 64 * KIB)
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        generate(tmp / "src", (ds,))
+        with HttpSrcServer(tmp / "src") as http:
+            yield http, ds, tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--count", type=int, default=5000)
     p.add_argument("--repeat", type=int, default=2)
     ns = p.parse_args()
-    ds = DataSet("small", ns.count, 64 * KIB)
-    tmp = Path(tempfile.mkdtemp(prefix="dl-bare-"))
-    try:
-        generate(tmp / "src", (ds,))
-        with HttpSrcServer(tmp / "src") as http:
-            for i in range(ns.repeat):
-                store = MountpathStore(str(tmp / f"mp{i}"), fsync=True)
-                (tmp / f"mp{i}" / "%wk").mkdir(parents=True, exist_ok=True)
-                print(asyncio.run(one_run(http.endpoint, ds, store)), flush=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with small_source(ns.count, "dl-bare-") as (http, ds, tmp):
+        for i in range(ns.repeat):
+            store = MountpathStore(str(tmp / f"mp{i}"), fsync=True)
+            (tmp / f"mp{i}" / "%wk").mkdir(parents=True, exist_ok=True)
+            print(asyncio.run(one_run(http.endpoint, ds, store)), flush=True)
 
 
 if __name__ == "__main__":

@@ -20,10 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
 import pycurl
 
@@ -31,10 +28,9 @@ from ais_ray.core.names import Bucket
 from ais_ray.core.owt import Owt
 from ais_ray.fs.store import MountpathStore, syncfs
 from ais_ray.fs.write import write_bytes
-from ais_ray.testing.emulators import HttpSrcServer
 
-from dl_bare import BATCH, IN_FLIGHT, one_run  # the same 16 in flight and objects per syncfs
-from dlsources import KIB, DataSet, generate
+from dl_bare import BATCH, IN_FLIGHT, one_run, small_source  # the same 16 in flight and objects per syncfs
+from dlsources import DataSet
 
 
 def curl_run(url: str, ds: DataSet, store: MountpathStore) -> str:
@@ -95,25 +91,18 @@ def main() -> None:
     p.add_argument("--count", type=int, default=5000)
     p.add_argument("--rounds", type=int, default=3, help="pairs of runs, the order alternated")
     ns = p.parse_args()
-    ds = DataSet("small", ns.count, 64 * KIB)
-    tmp = Path(tempfile.mkdtemp(prefix="dl-curlmulti-"))
-    try:
-        generate(tmp / "src", (ds,))
-        with HttpSrcServer(tmp / "src") as http:
-            k = 0
-            for r in range(ns.rounds):
-                for kind in (("aiohttp", "libcurl") if r % 2 == 0 else ("libcurl", "aiohttp")):
-                    k += 1
-                    root = tmp / f"mp{k}"
-                    (root / "%wk").mkdir(parents=True)
-                    if kind == "aiohttp":  # dl_bare's loop: fsync on, one sync_fs per batch
-                        out = asyncio.run(one_run(http.endpoint, ds, MountpathStore(str(root), fsync=True)))
-                    else:  # no fsync per object, a syncfs per batch: the same durability
-                        out = curl_run(http.endpoint, ds, MountpathStore(str(root), fsync=False))
-                    print(f"round {r + 1} {kind:8} {out}", flush=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
+    with small_source(ns.count, "dl-curlmulti-") as (http, ds, tmp):
+        k = 0
+        for r in range(ns.rounds):
+            for kind in (("aiohttp", "libcurl") if r % 2 == 0 else ("libcurl", "aiohttp")):
+                k += 1
+                root = tmp / f"mp{k}"
+                (root / "%wk").mkdir(parents=True)
+                if kind == "aiohttp":  # dl_bare's loop: fsync on, one sync_fs per batch
+                    out = asyncio.run(one_run(http.endpoint, ds, MountpathStore(str(root), fsync=True)))
+                else:  # no fsync per object, a syncfs per batch: the same durability
+                    out = curl_run(http.endpoint, ds, MountpathStore(str(root), fsync=False))
+                print(f"round {r + 1} {kind:8} {out}", flush=True)
 
 if __name__ == "__main__":
     main()
