@@ -20,11 +20,11 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import pycurl
+from multidict import CIMultiDict
 
-from ais_ray.backends.base import strip_etag
 from ais_ray.core.errors import ErrBackend
 from ais_ray.fs.writer import _settle  # the writer thread's: answer a round's futures on their loop
-from ais_ray.jobs.dl_source import SrcMeta
+from ais_ray.jobs.dl_source import SrcMeta, meta_of_headers
 
 POLL_S = 0.002  # how soon a link queued while transfers run is picked up
 
@@ -112,14 +112,10 @@ class CurlSources:
 
 
 def _meta(head: list[bytes]) -> SrcMeta:
-    fields = {}
+    headers: CIMultiDict[str] = CIMultiDict()
     for line in head:
         name, sep, value = line.decode("latin-1").partition(":")
         if sep:
-            fields[name.strip().lower()] = value.strip()
-    etag = strip_etag(fields.get("etag"))
-    if not etag and fields.get("last-modified"):
-        etag = "lm:" + fields["last-modified"]
-    size = int(fields["content-length"]) if "content-length" in fields else -1
-    return SrcMeta(size, etag)
-
+            headers[name.strip()] = value.strip()
+    size = headers.get("Content-Length")
+    return meta_of_headers(headers, int(size) if size is not None else None)

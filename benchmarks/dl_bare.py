@@ -51,9 +51,13 @@ async def one_run(url: str, ds: DataSet, store: MountpathStore) -> str:
             await asyncio.gather(*(one(i) for i in range(b, min(ds.count, b + BATCH))))
             await asyncio.to_thread(store.sync_fs)
         dt, c1 = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF)
-    n = ds.count
-    return (f"{n / dt:,.0f} obj/s; CPU per object: user {(c1.ru_utime - c0.ru_utime) / n * 1e3:.2f} ms, "
-            f"sys {(c1.ru_stime - c0.ru_stime) / n * 1e3:.2f} ms")
+    return rate_line(ds.count, dt, c0, c1)
+
+
+def rate_line(n: int, dt: float, r0: resource.struct_rusage, r1: resource.struct_rusage) -> str:
+    """Objects/s and this process's user / system CPU per object between two `getrusage`s."""
+    return (f"{n / dt:,.0f} obj/s; CPU per object: user {(r1.ru_utime - r0.ru_utime) / n * 1e3:.3f} ms, "
+            f"sys {(r1.ru_stime - r0.ru_stime) / n * 1e3:.3f} ms")
 
 
 @contextlib.contextmanager

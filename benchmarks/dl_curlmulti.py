@@ -29,7 +29,7 @@ from ais_ray.core.owt import Owt
 from ais_ray.fs.store import MountpathStore, syncfs
 from ais_ray.fs.write import write_bytes
 
-from dl_bare import BATCH, IN_FLIGHT, one_run, small_source  # the same 16 in flight and objects per syncfs
+from dl_bare import BATCH, IN_FLIGHT, one_run, rate_line, small_source  # the same 16 in flight and objects per syncfs
 from dlsources import DataSet
 
 
@@ -78,12 +78,7 @@ def curl_run(url: str, ds: DataSet, store: MountpathStore) -> str:
     for c in free:
         c.close()
     multi.close()
-    return _line(ds.count, dt, r0, r1)
-
-
-def _line(n: int, dt: float, r0: resource.struct_rusage, r1: resource.struct_rusage) -> str:
-    return (f"{n / dt:,.0f} obj/s; CPU per object: user {(r1.ru_utime - r0.ru_utime) / n * 1e3:.3f} ms, "
-            f"sys {(r1.ru_stime - r0.ru_stime) / n * 1e3:.3f} ms")
+    return rate_line(ds.count, dt, r0, r1)
 
 
 def main() -> None:

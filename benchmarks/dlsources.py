@@ -121,20 +121,19 @@ class LinkProxy(ServerProcess):
 
     def set_link(self, rate: int, delay: float = 0.0) -> None:
         """`rate` bytes/s per connection (0 = uncapped), `delay` seconds before each response's first byte."""
-        with socket.create_connection((self.host, self.control_port), timeout=10) as s:
-            s.sendall(f"{rate} {delay}\n".encode())
-            answer = s.makefile().readline()
-        if not answer.startswith("ok"):
-            raise RuntimeError(f"link proxy: {answer!r}")
+        self._control(f"{rate} {delay}")
 
     def set_upstream(self, upstream: str) -> None:
         """Point the proxy at `upstream` (HOST:PORT); its open connections are closed."""
+        self._control(f"upstream {upstream}")
+        self.upstream = upstream
+
+    def _control(self, line: str) -> None:
         with socket.create_connection((self.host, self.control_port), timeout=10) as s:
-            s.sendall(f"upstream {upstream}\n".encode())
+            s.sendall(f"{line}\n".encode())
             answer = s.makefile().readline()
         if not answer.startswith("ok"):
             raise RuntimeError(f"link proxy: {answer!r}")
-        self.upstream = upstream
 
 
 

@@ -62,7 +62,7 @@ class Sources:
                                              allow_redirects=True) as r:
                     if r.status >= 400:
                         raise _status_error(r.status, link)
-                    return _http_meta(r)
+                    return meta_of_headers(r.headers, r.content_length)
         bck, name = parse_bucket_uri(link)
         obj = await get_backend(bck.provider, self._config.get(bck.provider.value)).head_object(bck.name, name)
         return SrcMeta(obj.size, obj.etag, obj.version)
@@ -123,7 +123,7 @@ class _OpenLink:
         if r.status >= 400:
             r.release()  # no __aexit__ after a failed __aenter__
             raise _status_error(r.status, self._link)
-        return _http_meta(r), _body(r, self._link)
+        return meta_of_headers(r.headers, r.content_length), _body(r, self._link)
 
     async def __aexit__(self, *exc: object) -> None:
         r = self._resp
@@ -158,8 +158,10 @@ def _status_error(status: int, link: str) -> AisError:
     return status_error(status, base, name, endpoint=endpoint_of(link))
 
 
-def _http_meta(r: aiohttp.ClientResponse) -> SrcMeta:
-    etag = strip_etag(r.headers.get("ETag"))
-    if not etag and r.headers.get("Last-Modified"):
-        etag = "lm:" + r.headers["Last-Modified"]  # servers without ETag: date + size identify a version
-    return SrcMeta(r.content_length if r.content_length is not None else -1, etag)
+def meta_of_headers(headers: Mapping[str, str], size: int | None) -> SrcMeta:
+    """A link's identity from its reply: the ETag, or for servers without one `lm:` + Last-Modified
+    (date and size identify a version); `headers` looked up case-insensitively by the caller's mapping."""
+    etag = strip_etag(headers.get("ETag"))
+    if not etag and headers.get("Last-Modified"):
+        etag = "lm:" + headers["Last-Modified"]
+    return SrcMeta(size if size is not None else -1, etag)
