@@ -16,6 +16,7 @@ from typing import NoReturn
 import aiohttp
 import azure.core.exceptions as az
 import botocore.exceptions as boto
+import pycurl
 
 from ais_ray.core.errors import (
     AisError,
@@ -77,6 +78,24 @@ def transport_error(exc: BaseException, bck: Target, name: str | None, endpoint:
     if isinstance(exc, (aiohttp.ClientConnectionError, OSError)):
         return ErrBackend(f'"{what}": cannot reach {endpoint} ({type(exc).__name__}: {exc})')
     return None
+
+
+# libcurl's codes for a connection that broke off after the request went out (the others: not reached).
+# (8 and 92, CURLE_WEIRD_SERVER_REPLY and CURLE_HTTP2_STREAM, have no pycurl name of their own.)
+_CURL_BROKE_OFF = frozenset({pycurl.E_PARTIAL_FILE, pycurl.E_GOT_NOTHING, pycurl.E_RECV_ERROR, pycurl.E_SEND_ERROR,
+                             8, pycurl.E_HTTP2, 92})
+
+
+def curl_error(code: int, msg: str, bck: Target, name: str | None, endpoint: str) -> AisError:
+    """A libcurl failure (`backends/curlhttp.py`), as `transport_error` maps aiohttp's."""
+    what = describe(bck, name)
+    if code in (pycurl.E_UNSUPPORTED_PROTOCOL, pycurl.E_URL_MALFORMAT):
+        return ErrInvalidURL(f'"{what}": not a usable http(s) URL (curl {code}: {msg})')
+    if code == pycurl.E_OPERATION_TIMEDOUT:
+        return ErrTimeout(f'"{what}": {endpoint} timed out (curl {code}: {msg})')
+    if code in _CURL_BROKE_OFF:
+        return ErrBackend(f'"{what}": {endpoint} broke off the transfer (curl {code}: {msg})')
+    return ErrBackend(f'"{what}": cannot reach {endpoint} (curl {code}: {msg})')
 
 
 def raise_transport(exc: Exception, bck: Target, name: str | None, endpoint: str) -> NoReturn:

@@ -2,7 +2,8 @@
 
 The rule itself is pure (`core/netpolicy.py`); this is where it meets the socket: a connector
 that checks every address a host resolves to — literal IPs included — before connecting, on
-every new connection, redirect hops included. The policy comes from `AIS_RAY_DOWNLOAD_DENY`
+every new connection, redirect hops included. (The downloader's libcurl transfers check the
+same rule in libcurl's socket-open callback, `curlhttp.py`.) The policy comes from `AIS_RAY_DOWNLOAD_DENY`
 (set by `ais-ray up --download-deny`), read once per process.
 """
 
@@ -44,6 +45,11 @@ class GuardedConnector(aiohttp.TCPConnector):
         allowed = [h for h in hosts if self.policy.refuses(h["host"]) is None]
         if not allowed:
             why = self.policy.refuses(hosts[0]["host"]) if hosts else "unresolved"
-            raise ErrSourceRefused(f'download source "{host}" refused: it resolves to a {why} address '
-                                   f"(policy: deny {self.policy}; see `ais-ray up --download-deny`)")
+            raise ErrSourceRefused(refusal(host, why, self.policy))
         return allowed
+
+
+def refusal(host: str, why: str, policy: NetPolicy) -> str:
+    """The message of a refused source: `host` (as the link names it) resolved to a `why` address."""
+    return (f'download source "{host}" refused: it resolves to a {why} address '
+            f"(policy: deny {policy}; see `ais-ray up --download-deny`)")

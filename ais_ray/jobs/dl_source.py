@@ -9,21 +9,20 @@ are the backends' typed errors; `is_retriable` tells the worker which deserve an
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-
-from ais_ray.backends.aio import session_kwargs
+from ais_ray.backends.base import open_object, strip_etag
+from ais_ray.backends.curlhttp import CurlLinks, Transfer
+from ais_ray.backends.errors import status_error
 from ais_ray.backends.guard import download_policy
-from ais_ray.backends.base import READ_CHUNK, open_object, strip_etag
-from ais_ray.backends.errors import http_errors, status_error
 from ais_ray.backends.http import HttpBackend, endpoint_of, split_url
 from ais_ray.backends.registry import get_backend
 from ais_ray.core.dload import READ_IDLE_TIMEOUT, object_timeout
 from ais_ray.core.errors import AisError, ErrBackend, ErrTimeout
 from ais_ray.core.names import Provider, parse_bucket_uri
+from ais_ray.core.netpolicy import NetPolicy
 from ais_ray.jobs.blob_io import RangeReader, backend_reader, url_reader
 
 
@@ -34,35 +33,33 @@ class SrcMeta:
     version: str = ""
 
 
+CONNECT_TIMEOUT = 30.0
+
+
 def is_retriable(err: AisError) -> bool:
     return isinstance(err, (ErrBackend, ErrTimeout))
 
 
 class Sources:
-    """Per-process access to link sources; holds one aiohttp session for http(s) links."""
+    """Per-process access to link sources: http(s) links through libcurl (`backends/curlhttp.py`),
+    bucket URIs through their remote backends."""
 
     def __init__(self, backend_config: Mapping[str, Mapping[str, Any]] | None = None, *,
-                 read_idle: float = READ_IDLE_TIMEOUT) -> None:
-        self._session: aiohttp.ClientSession | None = None
+                 read_idle: float = READ_IDLE_TIMEOUT, policy: NetPolicy | None = None) -> None:
         self._config = backend_config or {}
-        self.read_idle = read_idle
-        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
-
-    def _sess(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            opts = session_kwargs(connect_timeout=30.0, read_timeout=self.read_idle, max_connections=1024,
-                                  policy=download_policy())
-            self._session = aiohttp.ClientSession(headers={"Accept-Encoding": "identity"}, **opts)
-        return self._session
+        self._links = CurlLinks(policy if policy is not None else download_policy(), read_idle=read_idle,
+                                connect_timeout=CONNECT_TIMEOUT)
 
     async def head(self, link: str, headers: Mapping[str, str], timeout: float) -> SrcMeta:
         if link.startswith(("http://", "https://")):
-            with _link_errors(link):
-                async with self._sess().head(link, headers=dict(headers), timeout=self._timeout(timeout),
-                                             allow_redirects=True) as r:
-                    if r.status >= 400:
-                        raise _status_error(r.status, link)
-                    return meta_of_headers(r.headers, r.content_length)
+            tr = self._links.get(link, headers, object_timeout(timeout), head=True)
+            try:
+                status, hdrs = await tr.response()
+            finally:
+                tr.close()
+            if status >= 400:
+                raise _status_error(status, link)
+            return _meta(hdrs)
         bck, name = parse_bucket_uri(link)
         obj = await get_backend(bck.provider, self._config.get(bck.provider.value)).head_object(bck.name, name)
         return SrcMeta(obj.size, obj.etag, obj.version)
@@ -73,7 +70,7 @@ class Sources:
         source's failures become backend errors (the request, each read of the body): one raised
         by the caller's own code in the `async with` block (its disk) passes as it is."""
         if link.startswith(("http://", "https://")):
-            return _OpenLink(self._sess(), link, headers, self._timeout(timeout))
+            return _OpenLink(self._links, link, headers, object_timeout(timeout))
         return self._open_bucket_uri(link)
 
     @contextlib.asynccontextmanager
@@ -82,13 +79,6 @@ class Sources:
         backend = get_backend(bck.provider, self._config.get(bck.provider.value))
         async with open_object(backend, bck.name, name) as (obj, body):
             yield SrcMeta(obj.size, obj.etag, obj.version), body
-
-    def _timeout(self, job_timeout: float) -> aiohttp.ClientTimeout:
-        tmo = self._timeouts.get(job_timeout)
-        if tmo is None:
-            tmo = self._timeouts[job_timeout] = aiohttp.ClientTimeout(
-                total=object_timeout(job_timeout), connect=30, sock_read=self.read_idle)
-        return tmo
 
     def range_reader(self, link: str, size: int) -> RangeReader:
         """Ranges of the link's object, for parallel chunk readers (no quick retries: the blob
@@ -102,55 +92,34 @@ class Sources:
         return backend_reader(get_backend(bck.provider, config), bck.name, name, size)
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        await self._links.aclose()
 
 
 class _OpenLink:
     """One GET of an http(s) link, as an async context manager (a class: per small object, a
-    generator-based one costs more than it is worth). The response is released on exit."""
+    generator-based one costs more than it is worth). The transfer is ended on exit."""
 
-    __slots__ = ("_sess", "_link", "_headers", "_timeout", "_resp")
+    __slots__ = ("_links", "_link", "_headers", "_timeout", "_tr")
 
-    def __init__(self, sess: aiohttp.ClientSession, link: str, headers: Mapping[str, str],
-                 timeout: aiohttp.ClientTimeout) -> None:
-        self._sess, self._link, self._headers, self._timeout = sess, link, headers, timeout
-        self._resp: aiohttp.ClientResponse | None = None
+    def __init__(self, links: CurlLinks, link: str, headers: Mapping[str, str], timeout: float) -> None:
+        self._links, self._link, self._headers, self._timeout = links, link, headers, timeout
+        self._tr: Transfer | None = None
 
     async def __aenter__(self) -> tuple[SrcMeta, AsyncIterator[bytes]]:
-        with _link_errors(self._link):
-            r = self._resp = await self._sess.get(self._link, headers=self._headers, timeout=self._timeout)
-        if r.status >= 400:
-            r.release()  # no __aexit__ after a failed __aenter__
-            raise _status_error(r.status, self._link)
-        return meta_of_headers(r.headers, r.content_length), _body(r, self._link)
+        tr = self._tr = self._links.get(self._link, self._headers, self._timeout)
+        try:
+            status, hdrs = await tr.response()
+        except BaseException:
+            tr.close()  # no __aexit__ after a failed __aenter__
+            raise
+        if status >= 400:
+            tr.close()
+            raise _status_error(status, self._link)
+        return _meta(hdrs), tr
 
     async def __aexit__(self, *exc: object) -> None:
-        r = self._resp
-        if r is not None:
-            r.release()
-            await r.wait_for_close()
-
-
-async def _body(r: aiohttp.ClientResponse, link: str) -> AsyncIterator[bytes]:
-    """The body in chunks of at most READ_CHUNK; its errors (a reset mid-body) as typed errors too."""
-    with _link_errors(link):
-        async for chunk in r.content.iter_chunked(READ_CHUNK):
-            yield chunk
-
-
-@contextlib.contextmanager
-def _link_errors(link: str) -> Iterator[None]:
-    """`http_errors` for one link, its parts worked out only when something failed (per object, a
-    URL split costs more than it is worth on the way that succeeds)."""
-    try:
-        yield
-    except AisError:
-        raise
-    except Exception as exc:
-        base, name = split_url(link)
-        with http_errors(base, name, endpoint_of(link)):
-            raise exc
+        if self._tr is not None:
+            self._tr.close()
 
 
 def _status_error(status: int, link: str) -> AisError:
@@ -158,10 +127,16 @@ def _status_error(status: int, link: str) -> AisError:
     return status_error(status, base, name, endpoint=endpoint_of(link))
 
 
-def meta_of_headers(headers: Mapping[str, str], size: int | None) -> SrcMeta:
+def _meta(headers: Mapping[str, str]) -> SrcMeta:
+    """`meta_of_headers` for a libcurl reply (names in lower case)."""
+    size = headers.get("content-length", "")
+    return meta_of_headers(headers.get("etag"), headers.get("last-modified"), int(size) if size.isdigit() else None)
+
+
+def meta_of_headers(etag: str | None, last_modified: str | None, size: int | None) -> SrcMeta:
     """A link's identity from its reply: the ETag, or for servers without one `lm:` + Last-Modified
-    (date and size identify a version); `headers` looked up case-insensitively by the caller's mapping."""
-    etag = strip_etag(headers.get("ETag"))
-    if not etag and headers.get("Last-Modified"):
-        etag = "lm:" + headers["Last-Modified"]
-    return SrcMeta(size if size is not None else -1, etag)
+    (date and size identify a version)."""
+    tag = strip_etag(etag)
+    if not tag and last_modified:
+        tag = "lm:" + last_modified
+    return SrcMeta(size if size is not None else -1, tag)

@@ -1,0 +1,343 @@
+"""GETs and HEADs of http(s) links through libcurl's multi interface, driven by the asyncio loop.
+
+The downloader's transfer loop (issue 16). libcurl does the connections, the HTTP parsing and
+the buffering in C; this module drives it from the loop it runs on, the way Tornado's curl
+client does: libcurl's socket callback becomes `add_reader` / `add_writer`, its timer callback
+`call_later`, and both end in `socket_action`. A 64 KiB object costs a few Python callbacks
+instead of aiohttp's per-read protocol, parser and futures (measured in `benchmarks/README.md`).
+
+What a link's GET keeps, each on a libcurl option or callback:
+- the download address policy on every connection, redirect hops included: the socket-open
+  callback refuses a denied address before a socket exists (`guard.refusal`);
+- a connect bound, a per-read idle bound (below 1 byte/s for `read_idle` seconds) and the
+  object's total bound;
+- http and https only, at most MAX_REDIRS hops; no proxy taken from the environment; no
+  content decoding (the bytes stored are the bytes sent, sizes equal Content-Length);
+- the body streamed with back-pressure: past HIGH_WATER unread bytes the transfer pauses until
+  the reader takes them, so a rate-limited job slows its source and a large body is not held;
+- a reader that leaves early (its own error, a cancel, a large object handed to the ranged
+  readers) removes the transfer: its connection is closed, never reused half-read.
+
+Everything runs on one loop: no thread, no lock. Failures become the backends' typed errors
+(`errors.curl_error`), with the link and its endpoint in the message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import math
+import socket
+import ssl
+from collections.abc import Mapping
+from typing import Any
+
+import pycurl
+
+from ais_ray.backends.errors import curl_error
+from ais_ray.backends.guard import ErrSourceRefused, refusal
+from ais_ray.backends.http import endpoint_of, split_url
+from ais_ray.core.errors import AisError
+from ais_ray.core.netpolicy import NetPolicy
+
+MAX_REDIRS = 10
+HIGH_WATER = 1 << 20  # unread bytes at which a transfer pauses (the backends' READ_CHUNK)
+RECV_BUFFER = 256 << 10  # libcurl's receive buffer per transfer: a 64 KiB body in one or two writes
+MAX_CONNS = 256  # idle connections kept for reuse
+MAX_FREE_HANDLES = 256  # easy handles kept for reuse
+_PROTOCOLS = pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS
+
+
+def _ca_file() -> str | None:
+    """The CA bundle the rest of the process trusts (SSL_CERT_FILE, else OpenSSL's default):
+    the libcurl bundled in pycurl's wheel was built with another system's path."""
+    paths = ssl.get_default_verify_paths()
+    if paths.cafile:
+        return paths.cafile
+    try:
+        import certifi
+    except ImportError:
+        return None
+    return str(certifi.where())
+
+
+class CurlLinks:
+    """Transfers of one loop (bound on first use). `get()` starts one; see `Transfer`."""
+
+    def __init__(self, policy: NetPolicy, *, read_idle: float, connect_timeout: float = 30.0) -> None:
+        self.policy = policy
+        self._read_idle = max(1, math.ceil(read_idle))  # libcurl counts whole seconds
+        self._connect_ms = int(connect_timeout * 1000)
+        self._cafile = _ca_file()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._multi: Any = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._fds: dict[int, int] = {}  # fd -> the POLL_* events registered with the loop
+        self._free: list[Any] = []
+        self._active: set[Transfer] = set()
+
+    def get(self, url: str, headers: Mapping[str, str], timeout: float, *, head: bool = False) -> Transfer:
+        """Start a GET (a HEAD) of `url`; `timeout`: seconds for the whole transfer."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            if self._loop is not None and self._active:
+                raise RuntimeError("CurlLinks: transfers of another event loop are under way")
+            self._attach(loop)
+        c = self._free.pop() if self._free else self._new_handle()
+        tr = Transfer(self, c, url, loop)
+        c.transfer = tr
+        c.setopt(pycurl.URL, url)
+        c.setopt(pycurl.TIMEOUT_MS, max(1, int(timeout * 1000)))
+        if headers:
+            c.setopt(pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in headers.items()])
+            c.headers = True
+        elif c.headers:
+            c.unsetopt(pycurl.HTTPHEADER)
+            c.headers = False
+        if head or c.head:
+            c.setopt(pycurl.NOBODY, 1 if head else 0)
+            if not head:
+                c.setopt(pycurl.HTTPGET, 1)
+            c.head = head
+        c.setopt(pycurl.WRITEFUNCTION, tr._write)
+        c.setopt(pycurl.HEADERFUNCTION, tr._lines.append)
+        self._active.add(tr)
+        self._multi.add_handle(c)
+        return tr
+
+    async def aclose(self) -> None:
+        for tr in list(self._active):
+            tr.close()
+        for c in self._free:
+            c.close()
+        self._free.clear()
+        if self._multi is not None:
+            self._detach()
+
+    # ---- the loop's side of libcurl ----
+
+    def _attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._multi is not None:
+            self._detach()
+        self._loop = loop
+        m = self._multi = pycurl.CurlMulti()
+        m.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
+        m.setopt(pycurl.M_TIMERFUNCTION, self._on_timer)
+        m.setopt(pycurl.M_MAXCONNECTS, MAX_CONNS)
+
+    def _detach(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        assert self._loop is not None
+        if not self._loop.is_closed():
+            for fd in self._fds:
+                self._loop.remove_reader(fd)
+                self._loop.remove_writer(fd)
+        self._fds.clear()
+        self._multi.close()
+        self._multi = None
+        for c in self._free:  # their connections were the closed multi's
+            c.close()
+        self._free.clear()
+
+    def _new_handle(self) -> Any:
+        c = pycurl.Curl()
+        c.setopt(pycurl.NOSIGNAL, 1)
+        c.setopt(pycurl.FOLLOWLOCATION, 1)
+        c.setopt(pycurl.MAXREDIRS, MAX_REDIRS)
+        c.setopt(pycurl.PROTOCOLS, _PROTOCOLS)
+        c.setopt(pycurl.REDIR_PROTOCOLS, _PROTOCOLS)
+        c.setopt(pycurl.PROXY, "")  # never one from the environment (http_proxy ...)
+        c.setopt(pycurl.CONNECTTIMEOUT_MS, self._connect_ms)
+        c.setopt(pycurl.LOW_SPEED_LIMIT, 1)
+        c.setopt(pycurl.LOW_SPEED_TIME, self._read_idle)
+        c.setopt(pycurl.BUFFERSIZE, RECV_BUFFER)
+        if self._cafile:
+            c.setopt(pycurl.CAINFO, self._cafile)
+        c.setopt(pycurl.OPENSOCKETFUNCTION, functools.partial(self._open_socket, c))
+        c.headers = False  # has custom headers set
+        c.head = False
+        c.transfer = None
+        return c
+
+    def _open_socket(self, c: Any, purpose: int, addr: Any) -> Any:
+        """libcurl's socket(2), for every address it tries: the policy's check before connecting."""
+        why = self.policy.refuses(addr.addr[0])
+        if why is not None:
+            tr = c.transfer
+            if tr is not None:
+                tr.refused = why, str(addr.addr[0])
+            return pycurl.SOCKET_BAD
+        return socket.socket(addr.family, addr.socktype, addr.protocol)  # libcurl keeps a dup of it
+
+    def _on_socket(self, what: int, fd: int, multi: Any, data: Any) -> None:
+        loop = self._loop
+        assert loop is not None
+        old = self._fds.get(fd, 0)
+        new = 0 if what == pycurl.POLL_REMOVE else what
+        if old & pycurl.POLL_IN and not new & pycurl.POLL_IN:
+            loop.remove_reader(fd)
+        if old & pycurl.POLL_OUT and not new & pycurl.POLL_OUT:
+            loop.remove_writer(fd)
+        if new & pycurl.POLL_IN and not old & pycurl.POLL_IN:
+            loop.add_reader(fd, self._act, fd, pycurl.CSELECT_IN)
+        if new & pycurl.POLL_OUT and not old & pycurl.POLL_OUT:
+            loop.add_writer(fd, self._act, fd, pycurl.CSELECT_OUT)
+        if new:
+            self._fds[fd] = new
+        else:
+            self._fds.pop(fd, None)
+
+    def _on_timer(self, ms: int) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if ms >= 0:
+            assert self._loop is not None
+            self._timer = self._loop.call_later(ms / 1000, self._on_timeout)
+
+    def _on_timeout(self) -> None:
+        self._timer = None
+        self._act(pycurl.SOCKET_TIMEOUT, 0)
+
+    def _act(self, fd: int, events: int) -> None:
+        m = self._multi
+        if m is None:
+            return
+        while m.socket_action(fd, events)[0] == pycurl.E_CALL_MULTI_PERFORM:
+            pass
+        while True:
+            queued, ok, failed = m.info_read()
+            for c in ok:
+                c.transfer._end(0, "")
+            for c, code, msg in failed:
+                c.transfer._end(code, msg)
+            if not queued:
+                return
+
+    def _release(self, c: Any) -> None:
+        """A handle whose transfer ended (or was dropped): out of the multi, back to the pool."""
+        self._multi.remove_handle(c)
+        c.transfer = None
+        if len(self._free) < MAX_FREE_HANDLES:
+            self._free.append(c)
+        else:
+            c.close()
+
+
+class Transfer:
+    """One transfer: `await response()` for the status and headers, then `async for` the body
+    (chunks of at most ~HIGH_WATER); `close()` ends it, read or not. Failures raise the
+    backends' typed errors."""
+
+    __slots__ = ("_links", "_c", "url", "_loop", "_lines", "_chunks", "_buffered", "_paused", "_waiter",
+                 "_code", "_msg", "done", "refused", "_head")
+
+    def __init__(self, links: CurlLinks, c: Any, url: str, loop: asyncio.AbstractEventLoop) -> None:
+        self._links, self._c, self.url, self._loop = links, c, url, loop
+        self._lines: list[bytes] = []  # the header lines of the response being received
+        self._chunks: list[bytes] = []
+        self._buffered = 0
+        self._paused = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._code, self._msg = 0, ""
+        self.done = False
+        self.refused: tuple[str, str] | None = None  # (category, address) the policy refused
+        self._head: tuple[int, dict[str, str]] | None = None
+
+    # ---- libcurl's callbacks (inside socket_action, on the loop) ----
+
+    def _write(self, data: bytes) -> int | None:
+        if self._buffered >= HIGH_WATER:
+            self._paused = True
+            return pycurl.WRITEFUNC_PAUSE  # libcurl hands `data` again on resume
+        self._chunks.append(data)
+        self._buffered += len(data)
+        if self._waiter is not None:
+            self._wake()
+        return None
+
+    def _end(self, code: int, msg: str) -> None:
+        self._code, self._msg = code, msg
+        self.done = True
+        self._links._active.discard(self)
+        self._links._release(self._c)
+        self._c = None
+        self._wake()
+
+    def _wake(self) -> None:
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    # ---- the reader's side ----
+
+    async def _wait(self) -> None:
+        self._waiter = self._loop.create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+
+    async def response(self) -> tuple[int, dict[str, str]]:
+        """The final response's status and headers (names in lower case), once its body starts
+        or the transfer ends; a transfer that failed before any response raises."""
+        while not (self._chunks or self.done):
+            await self._wait()
+        if self._head is None:
+            if self.done and self._code and not (self._chunks and self._lines):
+                raise self._error()
+            self._head = _parse_head(self._lines)
+        return self._head
+
+    def __aiter__(self) -> Transfer:
+        return self
+
+    async def __anext__(self) -> bytes:
+        while not self._chunks:
+            if self.done:
+                if self._code:
+                    raise self._error()
+                raise StopAsyncIteration
+            await self._wait()
+        chunks = self._chunks
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self._chunks = []
+        self._buffered = 0
+        if self._paused and self._c is not None:
+            self._paused = False
+            self._c.pause(pycurl.PAUSE_CONT)  # may deliver at once, into the fresh list
+        return data
+
+    def close(self) -> None:
+        if self._c is not None:  # still under way: dropped, its connection with it
+            self._links._active.discard(self)
+            self._links._release(self._c)
+            self._c = None
+            self.done = True
+        self._chunks = []
+
+    def _error(self) -> AisError:
+        base, name = split_url(self.url)
+        if self.refused is not None:
+            why, address = self.refused
+            return ErrSourceRefused(refusal(address, why, self._links.policy))
+        return curl_error(self._code, self._msg, base, name, endpoint_of(self.url))
+
+
+def _parse_head(lines: list[bytes]) -> tuple[int, dict[str, str]]:
+    """Status and headers from the response's raw lines (`HTTP/1.1 200 OK`, `Name: value`, ...)."""
+    status = 0
+    headers: dict[str, str] = {}
+    for raw in lines:
+        line = raw.decode("latin-1")
+        if line.startswith("HTTP/"):
+            parts = line.split(None, 2)
+            status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+            headers.clear()
+            continue
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    return status, headers
