@@ -10,8 +10,9 @@ repeat: the ceiling the cluster's job machinery is measured against.
 
     .venv/bin/python benchmarks/dl_workers.py                  # 4 actors, 10,000 × 64 KiB, 3 repeats
     .venv/bin/python benchmarks/dl_workers.py --actors 1 --count 5000
+    .venv/bin/python benchmarks/dl_workers.py --transport curl aiohttp --repeat 8   # libcurl against aiohttp, alternated
 
-Set PYTHONPATH to a copy of the package to measure that copy (an A/B of two trees: run them alternated).
+Set PYTHONPATH to a copy of the package to measure that copy.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ IN_FLIGHT = 4  # batches per mountpath, as a target's window (jobs/download.py)
 
 @ray.remote(num_cpus=0)
 class Mountpath:
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, transport: str = "curl") -> None:
         from ais_ray.actors.ioloop import IoLoop
         from ais_ray.fs.store import MountpathStore
         from ais_ray.jobs.dl_source import Sources
@@ -46,7 +47,12 @@ class Mountpath:
         Path(root).mkdir(parents=True, exist_ok=True)
         self.root = root
         self.io = IoLoop(f"io:{root}")
-        self.worker = DlWorker(MountpathStore(root, fsync=True), Sources())
+        if transport == "aiohttp":  # the GETs as before d91fbd5 (aiosource.py), the rest as it is
+            from aiosource import AioSources
+
+            self.worker = DlWorker(MountpathStore(root, fsync=True), AioSources())  # type: ignore[arg-type]
+        else:
+            self.worker = DlWorker(MountpathStore(root, fsync=True), Sources())
 
     def ready(self) -> bool:
         return True
@@ -81,6 +87,9 @@ def main() -> None:
     p.add_argument("--actors", type=int, default=4, help="mountpaths (a cluster of 2 targets × 2 has 4)")
     p.add_argument("--count", type=int, default=10_000, help="objects of 64 KiB, split among the actors")
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--transport", nargs="+", choices=("curl", "aiohttp"), default=["curl"],
+                   help="the actors' http(s) GETs: the downloader's own (libcurl) and/or aiohttp (aiosource.py); "
+                        "several: rotated, every repeat runs each")
     ns = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="dl-workers-"))
     here = str(Path(__file__).resolve().parent)
@@ -91,16 +100,17 @@ def main() -> None:
         sets = [DataSet(f"s{k}", per, 64 * KIB) for k in range(ns.actors)]
         generate(tmp / "src", sets)
         with HttpSrcServer(tmp / "src") as http:
-            for rep in range(ns.repeat):
-                mps = [Mountpath.remote(str(tmp / f"r{rep}" / f"mp{k}")) for k in range(ns.actors)]
+            ts = ns.transport
+            for rep, transport in ((r, t) for r in range(ns.repeat) for t in ts[r % len(ts):] + ts[:r % len(ts)]):
+                mps = [Mountpath.remote(str(tmp / f"r{rep}-{transport}" / f"mp{k}"), transport) for k in range(ns.actors)]
                 links = [[(ds.obj(i), f"{http.endpoint}/{ds.name}/{ds.obj(i)}") for i in range(per)] for ds in sets]
                 ray.get([mp.ready.remote() for mp in mps])  # the actors' start is not timed
                 t0 = time.perf_counter()
-                outs = ray.get([mp.run.remote(f"j{rep}", ln) for mp, ln in zip(mps, links)])
+                outs = ray.get([mp.run.remote(f"j{rep}-{transport}", ln) for mp, ln in zip(mps, links)])
                 wall = time.perf_counter() - t0
                 user, sys_ = sum(o[1] for o in outs), sum(o[2] for o in outs)
                 n = per * ns.actors
-                print(f"repeat {rep + 1}: {n / wall:,.0f} obj/s ({ns.actors} actors, {n:,} objects, {wall:.2f} s); "
+                print(f"repeat {rep + 1} {transport}: {n / wall:,.0f} obj/s ({ns.actors} actors, {n:,} objects, {wall:.2f} s); "
                       f"CPU per object user {user / n * 1e3:.2f} ms, sys {sys_ / n * 1e3:.2f} ms "
                       f"(load {os.getloadavg()[0]:.1f})", flush=True)
                 for mp in mps:

@@ -79,8 +79,8 @@ class CurlLinks:
     def get(self, url: str, headers: Mapping[str, str], timeout: float, *, head: bool = False) -> Transfer:
         """Start a GET (a HEAD) of `url`; `timeout`: seconds for the whole transfer."""
         loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            if self._loop is not None and self._active:
+        if self._loop is not loop or self._multi is None:
+            if self._loop is not loop and self._active:
                 raise RuntimeError("CurlLinks: transfers of another event loop are under way")
             self._attach(loop)
         c = self._free.pop() if self._free else self._new_handle()
@@ -327,17 +327,14 @@ class Transfer:
 
 
 def _parse_head(lines: list[bytes]) -> tuple[int, dict[str, str]]:
-    """Status and headers from the response's raw lines (`HTTP/1.1 200 OK`, `Name: value`, ...)."""
-    status = 0
+    """Status and headers of the last response in `lines` (`HTTP/1.1 200 OK`, `Name: value`, ...;
+    the hops before it, a redirect or a `100 Continue`, come first and are not looked at)."""
     headers: dict[str, str] = {}
-    for raw in lines:
-        line = raw.decode("latin-1")
-        if line.startswith("HTTP/"):
-            parts = line.split(None, 2)
-            status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
-            headers.clear()
-            continue
-        name, sep, value = line.partition(":")
-        if sep:
-            headers[name.strip().lower()] = value.strip()
-    return status, headers
+    for raw in reversed(lines):
+        if raw.startswith(b"HTTP/"):
+            parts = raw.split(None, 2)
+            return (int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0), headers
+        name, sep, value = raw.partition(b":")
+        if sep:  # the last of a repeated header wins, as in a dict filled in order
+            headers.setdefault(name.strip().lower().decode("latin-1"), value.strip().decode("latin-1"))
+    return 0, headers
