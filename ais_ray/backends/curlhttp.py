@@ -260,11 +260,15 @@ class Transfer:
 
     def _end(self, code: int, msg: str) -> None:
         self._code, self._msg = code, msg
+        self._let_go()
+        self._wake()
+
+    def _let_go(self) -> None:
+        """The handle back to the pool (out of the multi: a transfer under way is dropped)."""
         self.done = True
         self._links._active.discard(self)
         self._links._release(self._c)
         self._c = None
-        self._wake()
 
     def _wake(self) -> None:
         w = self._waiter
@@ -286,7 +290,7 @@ class Transfer:
         while not (self._chunks or self.done):
             await self._wait()
         if self._head is None:
-            if self.done and self._code and not (self._chunks and self._lines):
+            if self._code and not self._chunks:  # failed before any body: no usable response
                 raise self._error()
             self._head = _parse_head(self._lines)
         return self._head
@@ -312,17 +316,14 @@ class Transfer:
 
     def close(self) -> None:
         if self._c is not None:  # still under way: dropped, its connection with it
-            self._links._active.discard(self)
-            self._links._release(self._c)
-            self._c = None
-            self.done = True
+            self._let_go()
         self._chunks = []
 
     def _error(self) -> AisError:
-        base, name = split_url(self.url)
         if self.refused is not None:
             why, address = self.refused
             return ErrSourceRefused(refusal(address, why, self._links.policy))
+        base, name = split_url(self.url)
         return curl_error(self._code, self._msg, base, name, endpoint_of(self.url))
 
 

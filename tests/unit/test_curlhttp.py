@@ -5,6 +5,7 @@ transfer dropped half-read, failures as typed errors, custom headers, https with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import ipaddress
 import os
@@ -90,6 +91,15 @@ def serve(body: Callable[[Server, str], Awaitable[None]], ssl_ctx: ssl.SSLContex
     asyncio.run(main())
 
 
+@contextlib.asynccontextmanager
+async def sources(policy: NetPolicy | None = None) -> AsyncIterator[Sources]:
+    src = Sources(policy=policy if policy is not None else NetPolicy())
+    try:
+        yield src
+    finally:
+        await src.aclose()
+
+
 async def read_all(it: AsyncIterator[bytes]) -> bytes:
     return b"".join([c async for c in it])
 
@@ -117,23 +127,17 @@ def test_get_head_and_a_followed_redirect() -> None:
 
 def test_the_policy_refuses_before_connecting_on_every_hop() -> None:
     async def body(_: Server, base: str) -> None:
-        src = Sources(policy=NetPolicy())
-        try:
+        async with sources() as src:
             with pytest.raises(ErrSourceRefused, match="metadata"):
                 async with src.open(f"{base}/meta-hop", {}, 5):  # a redirect to the metadata service
                     pass
             with pytest.raises(ErrSourceRefused, match="metadata"):
                 await src.head(METADATA_URL, {}, 5)
-        finally:
-            await src.aclose()
-        strict = Sources(policy=NetPolicy.parse("default,loopback"))
-        try:
+        async with sources(NetPolicy.parse("default,loopback")) as strict:
             for url in (f"{base}/ok", base.replace("127.0.0.1", "localhost") + "/ok"):  # literal and by name
                 with pytest.raises(ErrSourceRefused, match="loopback"):
                     async with strict.open(url, {}, 5):
                         pass
-        finally:
-            await strict.aclose()
 
     serve(body)
 
@@ -186,8 +190,7 @@ def test_a_transfer_dropped_half_read_does_not_spoil_the_next() -> None:
 
 def test_failures_are_typed_errors() -> None:
     async def body(_: Server, base: str) -> None:
-        src = Sources(policy=NetPolicy())
-        try:
+        async with sources() as src:
             with pytest.raises(ErrBackend, match="broke off"):
                 async with src.open(f"{base}/reset", {}, 30) as (_meta, chunks):
                     await read_all(chunks)
@@ -199,8 +202,6 @@ def test_failures_are_typed_errors() -> None:
                     pass
             async with src.open(f"{base}/nope", {}, 30):
                 raise AssertionError("a 404 opens nothing")
-        finally:
-            await src.aclose()
 
     with pytest.raises(Exception, match="does not exist"):
         serve(body)
@@ -208,14 +209,11 @@ def test_failures_are_typed_errors() -> None:
 
 def test_the_jobs_headers_go_with_every_request() -> None:
     async def body(_: Server, base: str) -> None:
-        src = Sources(policy=NetPolicy())
-        try:
+        async with sources() as src:
             for value in ("one", "two", None):
                 headers = {"X-Test": value} if value else {}
                 async with src.open(f"{base}/echo", headers, 30) as (_meta, chunks):
                     assert await read_all(chunks) == (value or "-").encode()
-        finally:
-            await src.aclose()
 
     serve(body)
 
@@ -248,17 +246,13 @@ def test_https_trusts_what_the_process_trusts(tmp_path: Path, monkeypatch: pytes
     ctx, cert = _self_signed(tmp_path)
 
     async def body(_: Server, base: str) -> None:
-        untrusted = Sources(policy=NetPolicy())  # the system's CAs: not this server's
-        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
-        trusted = Sources(policy=NetPolicy())
-        try:
+        async with sources() as untrusted:  # the system's CAs: not this server's
             with pytest.raises(ErrBackend, match="cannot reach"):
                 async with untrusted.open(f"{base}/ok", {}, 30):
                     pass
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        async with sources() as trusted:
             async with trusted.open(f"{base}/ok", {}, 30) as (meta, chunks):
                 assert await read_all(chunks) == SMALL and meta.etag == "e-small"
-        finally:
-            await untrusted.aclose()
-            await trusted.aclose()
 
     serve(body, ctx)
