@@ -34,7 +34,7 @@ from typing import Any
 
 import pycurl
 
-from ais_ray.backends.errors import curl_error
+from ais_ray.backends.errors import Target, curl_error
 from ais_ray.backends.guard import ErrSourceRefused, refusal
 from ais_ray.backends.http import endpoint_of, split_url
 from ais_ray.core.errors import AisError
@@ -64,11 +64,17 @@ def _ca_file() -> str | None:
 class CurlLinks:
     """Transfers of one loop (bound on first use). `get()` starts one; see `Transfer`."""
 
-    def __init__(self, policy: NetPolicy, *, read_idle: float, connect_timeout: float = 30.0) -> None:
+    def __init__(self, policy: NetPolicy, *, read_idle: float, connect_timeout: float = 30.0,
+                 max_connections: int | None = None, cafile: str | None = None, path_as_is: bool = False) -> None:
+        """`max_connections`: at most this many open at once (libcurl queues the transfers beyond);
+        `cafile`: the CA bundle https trusts (default: the process's, `_ca_file`); `path_as_is`:
+        send the path as given (an object key may hold `/../`), not with dot segments squashed."""
         self.policy = policy
         self._read_idle = max(1, math.ceil(read_idle))  # libcurl counts whole seconds
         self._connect_ms = int(connect_timeout * 1000)
-        self._cafile = _ca_file()
+        self._max_conns = max_connections
+        self._cafile = cafile or _ca_file()
+        self._path_as_is = path_as_is
         self._loop: asyncio.AbstractEventLoop | None = None
         self._multi: Any = None
         self._timer: asyncio.TimerHandle | None = None
@@ -76,18 +82,21 @@ class CurlLinks:
         self._free: list[Any] = []
         self._active: set[Transfer] = set()
 
-    def get(self, url: str, headers: Mapping[str, str], timeout: float, *, head: bool = False) -> Transfer:
-        """Start a GET (a HEAD) of `url`; `timeout`: seconds for the whole transfer."""
+    def get(self, url: str, headers: Mapping[str, str], timeout: float | None, *, head: bool = False,
+            source: tuple[Target, str | None, str] | None = None) -> Transfer:
+        """Start a GET (a HEAD) of `url`; `timeout`: seconds for the whole transfer (None: no
+        bound but the idle one); `source`: how errors name what failed (bucket, object, endpoint),
+        by default the URL itself."""
         loop = asyncio.get_running_loop()
         if self._loop is not loop or self._multi is None:
             if self._loop is not loop and self._active:
                 raise RuntimeError("CurlLinks: transfers of another event loop are under way")
             self._attach(loop)
         c = self._free.pop() if self._free else self._new_handle()
-        tr = Transfer(self, c, url, loop)
+        tr = Transfer(self, c, url, loop, source)
         c.transfer = tr
         c.setopt(pycurl.URL, url)
-        c.setopt(pycurl.TIMEOUT_MS, max(1, int(timeout * 1000)))
+        c.setopt(pycurl.TIMEOUT_MS, 0 if timeout is None else max(1, int(timeout * 1000)))
         if headers:
             c.setopt(pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in headers.items()])
             c.headers = True
@@ -124,6 +133,8 @@ class CurlLinks:
         m.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
         m.setopt(pycurl.M_TIMERFUNCTION, self._on_timer)
         m.setopt(pycurl.M_MAXCONNECTS, MAX_CONNS)
+        if self._max_conns:
+            m.setopt(pycurl.M_MAX_TOTAL_CONNECTIONS, self._max_conns)
 
     def _detach(self) -> None:
         if self._timer is not None:
@@ -155,6 +166,8 @@ class CurlLinks:
         c.setopt(pycurl.BUFFERSIZE, RECV_BUFFER)
         if self._cafile:
             c.setopt(pycurl.CAINFO, self._cafile)
+        if self._path_as_is:
+            c.setopt(pycurl.PATH_AS_IS, 1)
         c.setopt(pycurl.OPENSOCKETFUNCTION, functools.partial(self._open_socket, c))
         c.headers = False  # has custom headers set
         c.head = False
@@ -231,11 +244,12 @@ class Transfer:
     (chunks of at most ~HIGH_WATER); `close()` ends it, read or not. Failures raise the
     backends' typed errors."""
 
-    __slots__ = ("_links", "_c", "url", "_loop", "_lines", "_chunks", "_buffered", "_paused", "_waiter",
+    __slots__ = ("_links", "_c", "url", "_loop", "_source", "_lines", "_chunks", "_buffered", "_paused", "_waiter",
                  "_code", "_msg", "done", "refused", "_head")
 
-    def __init__(self, links: CurlLinks, c: Any, url: str, loop: asyncio.AbstractEventLoop) -> None:
-        self._links, self._c, self.url, self._loop = links, c, url, loop
+    def __init__(self, links: CurlLinks, c: Any, url: str, loop: asyncio.AbstractEventLoop,
+                 source: tuple[Target, str | None, str] | None = None) -> None:
+        self._links, self._c, self.url, self._loop, self._source = links, c, url, loop, source
         self._lines: list[bytes] = []  # the header lines of the response being received
         self._chunks: list[bytes] = []
         self._buffered = 0
@@ -323,6 +337,8 @@ class Transfer:
         if self.refused is not None:
             why, address = self.refused
             return ErrSourceRefused(refusal(address, why, self._links.policy))
+        if self._source is not None:
+            return curl_error(self._code, self._msg, *self._source)
         base, name = split_url(self.url)
         return curl_error(self._code, self._msg, base, name, endpoint_of(self.url))
 

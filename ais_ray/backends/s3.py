@@ -7,7 +7,7 @@ then go straight to the client: s3fs's `_call_s3` stacks its own retry loop on b
 call is tried at most 1 + `retries` times with sub-second backoff, and a GET streams its body.
 
 GETs (`read`, `open`: cold GETs, downloads, prefetch, blob ranges) skip aiobotocore's request
-machinery: signed with botocore's SigV4 signer and sent with aiohttp (`s3get.py`), with the
+machinery: signed with botocore's SigV4 signer and sent with libcurl (`s3get.py`), with the
 bucket's URL, region and credentials as the aiobotocore client resolves them.
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
@@ -36,8 +37,8 @@ from ais_ray.backends.base import (
     retrying,
     strip_etag,
 )
-from ais_ray.backends.aio import iter_body, session_kwargs
-from ais_ray.backends.errors import RETRIABLE_STATUSES, http_errors, s3_errors, status_error
+from ais_ray.backends.curlhttp import Transfer
+from ais_ray.backends.errors import RETRIABLE_STATUSES, s3_errors, status_error
 from ais_ray.backends.s3get import SignedGet, described, error_code
 from ais_ray.core.names import Bucket, Provider
 
@@ -120,25 +121,28 @@ class S3Backend:
         if self._gets is None:
             client = await self._s3()
             if self._gets is None:
-                self._gets = SignedGet(client, lambda: session_kwargs(**self._session_opts), retries=self.retries)
+                # AWS_CA_BUNDLE: the bundle botocore trusts for a private endpoint's https; else the process's
+                self._gets = SignedGet(client, retries=self.retries, endpoint=self.endpoint,
+                                       cafile=os.environ.get("AWS_CA_BUNDLE"), **self._session_opts)
         return self._gets
 
     @contextlib.asynccontextmanager
-    async def _get(self, bucket: str, name: str, rng: tuple[int, int] | None = None) -> AsyncIterator[Any]:
-        """One GET through `SignedGet`: the response (status checked), released on exit."""
+    async def _get(self, bucket: str, name: str, rng: tuple[int, int] | None = None) -> AsyncIterator[Transfer]:
+        """One GET through `SignedGet`: the transfer (status checked; its body the object's
+        bytes), ended on exit. Its failures are the typed errors already."""
         bck = self._bck(bucket)
-        with s3_errors(bck, name, self.endpoint):  # the presign (aiobotocore), once per bucket
+        with s3_errors(bck, name, self.endpoint):  # the presign (once per bucket) and credentials: botocore's
             gets = await self._signed()
-            await gets.route(bucket)
-        with http_errors(bck, name, self.endpoint):
-            resp = await gets.get(bucket, name, {"Range": range_header(rng)} if rng is not None else None)
-        async with resp:
-            if resp.status >= 400:
-                with http_errors(bck, name, self.endpoint):
-                    code = error_code(await resp.content.read(4096))
-                raise status_error(416 if code == "InvalidRange" else resp.status, bck, name,
+            tr = await gets.get(bucket, name, {"Range": range_header(rng)} if rng is not None else None)
+        try:
+            status, _ = await tr.response()
+            if status >= 400:
+                code = error_code(await anext(tr, b""))
+                raise status_error(416 if code == "InvalidRange" else status, bck, name,
                                    endpoint=self.endpoint, code=code)
-            yield resp
+            yield tr
+        finally:
+            tr.close()
 
     async def _call(self, op: str, **kwargs: Any) -> Any:
         """One S3 API call, retried quickly while it fails transiently (see `_retriable`)."""
@@ -189,25 +193,16 @@ class S3Backend:
         rng = check_range(rng)
         if rng is not None and rng[1] == 0:
             return
-        bck = self._bck(bucket)
-        async with self._get(bucket, name, rng) as resp:
-            with http_errors(bck, name, self.endpoint):
-                async for chunk in iter_body(resp):
-                    yield chunk
+        async with self._get(bucket, name, rng) as body:
+            async for chunk in body:
+                yield chunk
 
     @contextlib.asynccontextmanager
     async def open(self, bucket: str, name: str) -> AsyncIterator[tuple[RemoteObj, AsyncIterator[bytes]]]:
         """One GET: the reply's headers describe the object (see `base.open_object`)."""
-        bck = self._bck(bucket)
-        async with self._get(bucket, name) as resp:
-            obj = _described(name, described(resp.headers))
-
-            async def chunks() -> AsyncIterator[bytes]:
-                with http_errors(bck, name, self.endpoint):
-                    async for chunk in iter_body(resp):
-                        yield chunk
-
-            yield obj, chunks()
+        async with self._get(bucket, name) as body:
+            _, headers = await body.response()
+            yield _described(name, described(headers)), body
 
     async def put_object(self, bucket: str, name: str, body: AsyncIterator[bytes] | bytes,
                          size: int | None = None) -> RemoteObj:

@@ -1,10 +1,13 @@
-"""S3 GETs signed with botocore's SigV4 signer and sent with aiohttp.
+"""S3 GETs signed with botocore's SigV4 signer and sent with libcurl (`curlhttp.CurlLinks`).
 
 aiobotocore spends ~1 ms of CPU per GET (parameter validation, endpoint rules, event hooks,
 its response parser); a small-object download pays it for every object (issue 16). A GET
 needs none of that once its bucket's URL is known: this module builds the request, signs it
-with `botocore.auth.S3SigV4Auth` (no hand-written signing) and sends it on one shared aiohttp
-session.
+with `botocore.auth.S3SigV4Auth` (no hand-written signing) and sends it through the same
+libcurl transfer loop the downloader's links use, on the loop of the backend that owns it
+(backends are per loop, `registry.get_backend`). The endpoint is the operator's, so no
+address policy applies; the connect and per-read idle bounds and the connection limit are the
+backend's own.
 
 Nothing is resolved here that aiobotocore resolves: each bucket's base URL (endpoint,
 addressing style) and signing region come from the aiobotocore client itself, once per
@@ -17,20 +20,23 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import aiohttp
 from botocore import UNSIGNED
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.utils import percent_encode
-from yarl import URL
 
-from ais_ray.backends.aio import send
+from ais_ray.backends.base import backoff
+from ais_ray.backends.curlhttp import CurlLinks, Transfer
+from ais_ray.backends.errors import RETRIABLE_STATUSES
+from ais_ray.core.errors import ErrBackend
+from ais_ray.core.names import Bucket, Provider
+from ais_ray.core.netpolicy import NetPolicy
 
 PROBE_KEY = "ais-ray-probe"  # the key of the presigned URL a bucket's base URL is cut from
 _CODE = re.compile(rb"<Code>([^<]{1,64})</Code>")
@@ -65,13 +71,14 @@ def error_code(body: bytes) -> str:
 
 
 def described(headers: Mapping[str, str]) -> dict[str, Any]:
-    """A GET reply's headers in the shape of botocore's parsed reply (what `s3._described` reads)."""
-    out: dict[str, Any] = {"ContentLength": int(headers.get("Content-Length", 0))}
-    if etag := headers.get("ETag"):
+    """A GET reply's headers (names in lower case, as `Transfer.response` gives them) in the shape
+    of botocore's parsed reply (what `s3._described` reads)."""
+    out: dict[str, Any] = {"ContentLength": int(headers.get("content-length", 0))}
+    if etag := headers.get("etag"):
         out["ETag"] = etag
     if version := headers.get("x-amz-version-id"):
         out["VersionId"] = version
-    if modified := headers.get("Last-Modified"):
+    if modified := headers.get("last-modified"):
         try:
             out["LastModified"] = parsedate_to_datetime(modified)
         except (TypeError, ValueError):
@@ -80,15 +87,18 @@ def described(headers: Mapping[str, str]) -> dict[str, Any]:
 
 
 class SignedGet:
-    """GETs of one S3 backend: routes per bucket, one aiohttp session (make it on the loop that uses it)."""
+    """GETs of one S3 backend: routes per bucket, one libcurl transfer loop (bound to the loop
+    that first uses it: the backend's)."""
 
-    def __init__(self, client: Any, session_opts: Callable[[], dict[str, Any]], *, retries: int) -> None:
+    def __init__(self, client: Any, *, retries: int, connect_timeout: float, read_timeout: float,
+                 max_connections: int, endpoint: str, cafile: str | None = None) -> None:
         self._client = client  # the backend's aiobotocore client: routes and credentials come from it
-        self._opts = session_opts
-        self._session: aiohttp.ClientSession | None = None
+        self._links = CurlLinks(NetPolicy(frozenset()), read_idle=read_timeout, connect_timeout=connect_timeout,
+                                max_connections=max_connections, cafile=cafile, path_as_is=True)
         self._routes: dict[str, Route] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self.retries = retries
+        self.endpoint = endpoint
 
     async def route(self, bucket: str) -> Route:
         r = self._routes.get(bucket)
@@ -105,9 +115,9 @@ class SignedGet:
                     self._routes[bucket] = r
         return r
 
-    async def get(self, bucket: str, name: str, headers: Mapping[str, str] | None = None) -> aiohttp.ClientResponse:
-        """Send the GET (quick retries of transient failures, as `aio.send`); the caller owns
-        the response and checks its status."""
+    async def signed(self, bucket: str, name: str, headers: Mapping[str, str] | None = None
+                     ) -> tuple[str, dict[str, str]]:
+        """The GET's URL and headers, signed (botocore's signer) unless the client is anonymous."""
         r = await self.route(bucket)
         url = r.base + percent_encode(name, safe="/~")  # the key as botocore puts it in the path
         req = AWSRequest(method="GET", url=url, headers=dict(headers or {}))
@@ -115,12 +125,33 @@ class SignedGet:
             creds = self._client._request_signer._credentials  # noqa: SLF001 - the client's own (refreshable) credentials
             if creds is not None:
                 S3SigV4Auth(await creds.get_frozen_credentials(), "s3", r.region).add_auth(req)
-        if self._session is None:
-            self._session = aiohttp.ClientSession(**self._opts())
-        return await send(self._session, "GET", URL(url, encoded=True),
-                          retries=self.retries, headers=dict(req.headers.items()))
+        return url, dict(req.headers.items())
+
+    async def get(self, bucket: str, name: str, headers: Mapping[str, str] | None = None) -> Transfer:
+        """Start the GET and wait for its response, with quick retries of what failed before
+        one (refused, reset: not a timeout) and of transient statuses, as `aio.send` does; the
+        caller owns the transfer (`close()` it) and checks its status. Failures raise the
+        backends' typed errors, naming `s3://bucket/name`."""
+        url, signed = await self.signed(bucket, name, headers)
+        source = (Bucket(bucket, Provider.AWS), name, self.endpoint)
+        attempt = 0
+        while True:
+            tr = self._links.get(url, signed, None, source=source)
+            try:
+                status, _ = await tr.response()
+            except ErrBackend:
+                tr.close()
+                if attempt >= self.retries:
+                    raise
+            except BaseException:
+                tr.close()
+                raise
+            else:
+                if status not in RETRIABLE_STATUSES or attempt >= self.retries:
+                    return tr
+                tr.close()
+            await asyncio.sleep(backoff(attempt))
+            attempt += 1
 
     async def aclose(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
+        await self._links.aclose()

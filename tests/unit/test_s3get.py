@@ -1,8 +1,16 @@
-"""Pure helpers of the signed S3 GET: a bucket's route from a presigned URL, error codes, reply headers."""
+"""The signed S3 GET: a bucket's route from a presigned URL, error codes, reply headers (pure);
+retries and typed errors through libcurl against a local server."""
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+from aiohttp import web
+
+from ais_ray.backends.s3 import S3Backend
 from ais_ray.backends.s3get import Route, described, error_code, route_of
+from ais_ray.core.errors import ErrBackend, ErrObjNotFound
 
 
 def test_route_from_sigv4_and_sigv2_presigns() -> None:
@@ -16,8 +24,50 @@ def test_route_from_sigv4_and_sigv2_presigns() -> None:
 def test_error_code_and_described() -> None:
     assert error_code(b"<?xml?><Error><Code>NoSuchBucket</Code><Message>m</Message></Error>") == "NoSuchBucket"
     assert error_code(b"") == ""
-    out = described({"Content-Length": "7", "ETag": '"abc"', "x-amz-version-id": "v1",
-                     "Last-Modified": "Fri, 04 Dec 2026 16:00:00 GMT"})
+    out = described({"content-length": "7", "etag": '"abc"', "x-amz-version-id": "v1",
+                     "last-modified": "Fri, 04 Dec 2026 16:00:00 GMT"})
     assert (out["ContentLength"], out["ETag"], out["VersionId"]) == (7, '"abc"', "v1")
     assert out["LastModified"].timestamp() == 1796400000.0
-    assert described({"Last-Modified": "garbage"}) == {"ContentLength": 0}
+    assert described({"last-modified": "garbage"}) == {"ContentLength": 0}
+
+
+def test_signed_get_retries_transient_and_names_the_object() -> None:
+    """Through libcurl against a plain aiohttp server as the S3 endpoint (an anonymous client:
+    nothing to sign): a 503 is tried again and the second answer's body read; a refused
+    endpoint is tried 1 + retries times and then names `s3://bucket/key`; NoSuchKey is a 404."""
+
+    async def go() -> None:
+        hits: list[str] = []
+
+        async def handler(request: web.Request) -> web.Response:
+            hits.append(request.path)
+            if request.path.endswith("/flaky") and hits.count(request.path) == 1:
+                return web.Response(status=503, body=b"<Error><Code>SlowDown</Code></Error>")
+            if request.path.endswith("/missing"):
+                return web.Response(status=404, body=b"<Error><Code>NoSuchKey</Code></Error>")
+            return web.Response(body=b"body of " + request.path.encode(), headers={"ETag": '"e1"'})
+
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        b = S3Backend(endpoint_url=f"http://127.0.0.1:{port}", anon=True, retries=2, addressing_style="path")
+        try:
+            async with b.open("bkt", "flaky") as (obj, body):
+                assert (obj.etag, b"".join([c async for c in body])) == ("e1", b"body of /bkt/flaky")
+            assert hits == ["/bkt/flaky", "/bkt/flaky"]
+            with pytest.raises(ErrObjNotFound):
+                async with b.open("bkt", "missing"):
+                    pass
+            assert hits[-1] == "/bkt/missing" and len(hits) == 3  # a 404 is not tried again
+        finally:
+            await runner.cleanup()
+        with pytest.raises(ErrBackend, match=r's3://bkt/flaky.*cannot reach'):
+            async with b.open("bkt", "flaky"):
+                pass
+        await b.aclose()
+
+    asyncio.run(go())
