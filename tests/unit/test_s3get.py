@@ -4,6 +4,7 @@ retries and typed errors through libcurl against a local server."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -11,6 +12,7 @@ from aiohttp import web
 from ais_ray.backends.s3 import S3Backend
 from ais_ray.backends.s3get import Route, described, error_code, route_of
 from ais_ray.core.errors import ErrBackend, ErrObjNotFound
+from tests.unit.test_curlhttp import _self_signed
 
 
 def test_route_from_sigv4_and_sigv2_presigns() -> None:
@@ -69,5 +71,37 @@ def test_signed_get_retries_transient_and_names_the_object() -> None:
             async with b.open("bkt", "flaky"):
                 pass
         await b.aclose()
+
+    asyncio.run(go())
+
+
+def test_https_endpoint_trusts_aws_ca_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An S3 endpoint with its own CA: refused with the process's CAs, read with `AWS_CA_BUNDLE`."""
+    ctx, cert = _self_signed(tmp_path)
+
+    async def go() -> None:
+        async def handler(request: web.Request) -> web.Response:
+            return web.Response(body=b"over tls " + request.path.encode())
+
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ctx).start()
+        endpoint = f"https://127.0.0.1:{runner.addresses[0][1]}"
+        try:
+            monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)
+            b = S3Backend(endpoint_url=endpoint, anon=True, retries=0, addressing_style="path")
+            with pytest.raises(ErrBackend, match="cannot reach"):
+                async with b.open("bkt", "o"):
+                    pass
+            await b.aclose()
+            monkeypatch.setenv("AWS_CA_BUNDLE", str(cert))
+            b = S3Backend(endpoint_url=endpoint, anon=True, retries=0, addressing_style="path")
+            async with b.open("bkt", "o") as (_, body):
+                assert b"".join([c async for c in body]) == b"over tls /bkt/o"
+            await b.aclose()
+        finally:
+            await runner.cleanup()
 
     asyncio.run(go())
