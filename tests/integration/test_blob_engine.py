@@ -112,7 +112,7 @@ def test_reset_mid_range_is_retried(src: Src, store: MountpathStore, workers: in
     os.link(src.root / "ok/o", src.root / "flaky/o")  # same bytes and ETag; reads of it break halfway
     src.server.faults = Faults(reset_prefixes=[src.path("flaky/")])
 
-    async def go() -> BlobDownload:
+    async def go() -> tuple[BlobDownload, list[tuple[int, int]]]:
         http = HttpBackend(retries=0)
         calls: list[tuple[int, int]] = []
         try:
@@ -127,14 +127,18 @@ def test_reset_mid_range_is_retried(src: Src, store: MountpathStore, workers: in
 
             bd._read = first_one_flaky
             await bd.run()
-            return bd
+            return bd, calls
         finally:
             await http.aclose()
 
-    bd = run(go())
+    bd, calls = run(go())
     assert stored(store, "ok/o") == data and bd.stats.retries == 1
-    if workers == -1:  # the stream resumes with a Range from the first chunk it did not finish
-        assert src.server.stats.range_requests == 1 and src.requests("ok/o") == 1
+    if workers == -1:  # the stream resumes from the first chunk it did not finish: with a Range past 0
+        resumed = calls[1][0]
+        assert len(calls) == 2 and resumed % MIB == 0 and resumed < len(data) // 2
+        # (how much of the half sent before the RST the client took depends on the machine's load:
+        # aiohttp raises the reset at once, unread bytes are lost, so a loaded run may resume at 0)
+        assert src.server.stats.range_requests == (1 if resumed else 0) and src.requests("ok/o") == 1
 
 
 def test_source_without_range_falls_back_to_one_stream(src: Src, store: MountpathStore) -> None:
