@@ -89,6 +89,7 @@ class _EtlWorker:
         self.lock = asyncio.Lock()
         self.inflight = 0
         self.poisoned = False
+        self.stopping = False  # stopped on purpose (`release`): no transform starts, no marker is left
         try:
             self.srv = self._instantiate()
             self._log(f"ETL[{self.msg.name}] ready on target {tid} (pid {os.getpid()}, runs {self.msg.runs})"
@@ -144,11 +145,19 @@ class _EtlWorker:
             if self.poisoned and not self.inflight:
                 asyncio.get_running_loop().call_later(0.2, os._exit, 1)  # after this reply is out
 
+    def release(self) -> None:
+        """Called before the worker is killed on purpose (the ETL stopped or removed): the object
+        under way was not the cause of anything, so its marker goes, and no transform starts after."""
+        self.stopping = True
+        _unlink(self.marker)
+
     def crashed_on(self) -> str:
         """The path ("bck/obj") whose transform took the previous process down ("" if none)."""
         return self.crashed
 
     def _marked(self, item: Item) -> Result:
+        if self.stopping:
+            return None, f"ETL[{self.msg.name}] is stopping"
         with open(self.marker, "w", encoding="utf-8") as f:
             f.write(item[2])
         out = self._one(item)

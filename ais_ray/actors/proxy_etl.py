@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import base64
 import json
 import logging
@@ -29,6 +30,8 @@ from ais_ray.core.nodes import target_resource
 from ais_ray.core.smap import Smap
 from ais_ray.core.xid import gen_uuid
 from ais_ray.fs.store import write_file_atomic
+
+RELEASE_WAIT_S = 2.0  # for the workers to drop their busy markers before they are killed
 
 log = logging.getLogger(__name__)
 ETL_FILE = "etl.json"
@@ -210,11 +213,17 @@ class ProxyEtls:
         """Every target's workers, or those of the targets `only` (in the map or not)."""
         names = [worker_actor_name(msg.name, tid, i) for tid in only for i in range(msg.num_workers)] if only \
             else [n for ns in self.workers(msg).values() for n in ns]
+        found = []
         for n in names:
             try:
-                h = await asyncio.to_thread(ray.get_actor, n, NAMESPACE)
+                found.append(await asyncio.to_thread(ray.get_actor, n, NAMESPACE))
             except ValueError:
                 continue
+        if found:  # a worker killed mid-transform would leave its marker for nobody (bounded: a hung one is killed anyway)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*(h.release.remote() for h in found), return_exceptions=True),
+                                       RELEASE_WAIT_S)
+        for h in found:
             ray.kill(h, no_restart=True)
 
     async def handles(self, name: str) -> dict[str, list[Any]]:

@@ -5,8 +5,11 @@ answered)."""
 
 from __future__ import annotations
 
+import glob
 import os
 import re
+import tempfile
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -66,7 +69,10 @@ def test_stop_aborts_its_jobs(cluster: LocalCluster, sdk: Any, tmp_path: Path) -
         cluster.cli("etl", "init", "code", "--name", name, "--from-file", str(tmp_path / "slow.py"),
                     "--num-workers", "1")
         xid = _etl_bucket(cluster, name, src.name, dst.name)
+        time.sleep(0.5)  # the workers are mid-transform: each holds a busy marker
         cluster.cli("etl", "stop", name)
+        # stopped on purpose: no marker is left to blame a crash on (it was 3 stray files per run)
+        assert glob.glob(os.path.join(tempfile.gettempdir(), f"ais-etl-{name}-*.busy")) == []
         cluster.cli("wait", xid, "--timeout", "30s", check=False, timeout=40)
         st = sdk.job(xid).status()
         assert st.aborted and st.end_time, st  # ended by the stop, not left running or failed
