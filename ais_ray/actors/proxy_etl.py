@@ -219,7 +219,8 @@ class ProxyEtls:
                 found.append(await asyncio.to_thread(ray.get_actor, n, NAMESPACE))
             except ValueError:
                 continue
-        if found:  # a worker killed mid-transform would leave its marker for nobody (bounded: a hung one is killed anyway)
+        # a worker killed mid-transform would leave its busy marker for nobody (bounded: a hung one is killed anyway)
+        if found:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.gather(*(h.release.remote() for h in found), return_exceptions=True),
                                        RELEASE_WAIT_S)

@@ -94,7 +94,7 @@ class S3Backend:
             self._fs_kwargs["client_kwargs"]["verify"] = False
         self.retries = retries
         self._profile = profile
-        self._session_opts = {"connect_timeout": connect_timeout, "read_timeout": read_timeout,
+        self._get_opts = {"connect_timeout": connect_timeout, "read_timeout": read_timeout,
                               "max_connections": max_connections}
         self._client: Any = None
         self._gets: SignedGet | None = None
@@ -123,7 +123,7 @@ class S3Backend:
             if self._gets is None:
                 # AWS_CA_BUNDLE: the bundle botocore trusts for a private endpoint's https; else the process's
                 self._gets = SignedGet(client, retries=self.retries, endpoint=self.endpoint,
-                                       cafile=os.environ.get("AWS_CA_BUNDLE"), **self._session_opts)
+                                       cafile=os.environ.get("AWS_CA_BUNDLE"), **self._get_opts)
         return self._gets
 
     @contextlib.asynccontextmanager

@@ -19,6 +19,7 @@ GETs, as botocore's UNSIGNED does.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.utils import percent_encode
 
-from ais_ray.backends.base import backoff
+from ais_ray.backends.base import retrying
 from ais_ray.backends.curlhttp import CurlLinks, Transfer
 from ais_ray.backends.errors import RETRIABLE_STATUSES
 from ais_ray.core.errors import ErrBackend
@@ -86,6 +87,10 @@ def described(headers: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
+class _Transient(Exception):
+    """A transient status on a try that is not the last: worth another (never leaves `get`)."""
+
+
 class SignedGet:
     """GETs of one S3 backend: routes per bucket, one libcurl transfer loop (bound to the loop
     that first uses it: the backend's)."""
@@ -128,30 +133,30 @@ class SignedGet:
         return url, dict(req.headers.items())
 
     async def get(self, bucket: str, name: str, headers: Mapping[str, str] | None = None) -> Transfer:
-        """Start the GET and wait for its response, with quick retries of what failed before
-        one (refused, reset: not a timeout) and of transient statuses, as `aio.send` does; the
-        caller owns the transfer (`close()` it) and checks its status. Failures raise the
-        backends' typed errors, naming `s3://bucket/name`."""
+        """Start the GET and wait for its response, with quick retries (`base.retrying`) of what
+        failed before one (refused, reset: not a timeout) and of transient statuses, as
+        `aio.send` does; the last answer goes to the caller, who owns the transfer (`close()`
+        it) and checks its status. Failures raise the backends' typed errors, naming
+        `s3://bucket/name`."""
         url, signed = await self.signed(bucket, name, headers)
         source = (Bucket(bucket, Provider.AWS), name, self.endpoint)
-        attempt = 0
-        while True:
+        tries = itertools.count()
+
+        async def attempt() -> Transfer:
+            last = next(tries) >= self.retries
             tr = self._links.get(url, signed, None, source=source)
             try:
                 status, _ = await tr.response()
-            except ErrBackend:
-                tr.close()
-                if attempt >= self.retries:
-                    raise
             except BaseException:
                 tr.close()
                 raise
-            else:
-                if status not in RETRIABLE_STATUSES or attempt >= self.retries:
-                    return tr
+            if status in RETRIABLE_STATUSES and not last:
                 tr.close()
-            await asyncio.sleep(backoff(attempt))
-            attempt += 1
+                raise _Transient(status)
+            return tr
+
+        return await retrying(attempt, retries=self.retries,
+                              retriable=lambda exc: isinstance(exc, (ErrBackend, _Transient)))
 
     async def aclose(self) -> None:
         await self._links.aclose()
