@@ -4,6 +4,9 @@ retries and typed errors through libcurl against a local server."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -33,6 +36,21 @@ def test_error_code_and_described() -> None:
     assert described({"last-modified": "garbage"}) == {"ContentLength": 0}
 
 
+@contextlib.asynccontextmanager
+async def endpoint(handler: Callable[[web.Request], Awaitable[web.Response]],
+                   ssl_ctx: ssl.SSLContext | None = None) -> AsyncIterator[str]:
+    """A local aiohttp server answering every GET path with `handler`, as an S3 endpoint: its URL."""
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_ctx).start()
+    try:
+        yield f"{'https' if ssl_ctx else 'http'}://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
 def test_signed_get_retries_transient_and_names_the_object() -> None:
     """Through libcurl against a plain aiohttp server as the S3 endpoint (an anonymous client:
     nothing to sign): a 503 is tried again and the second answer's body read; a refused
@@ -49,15 +67,8 @@ def test_signed_get_retries_transient_and_names_the_object() -> None:
                 return web.Response(status=404, body=b"<Error><Code>NoSuchKey</Code></Error>")
             return web.Response(body=b"body of " + request.path.encode(), headers={"ETag": '"e1"'})
 
-        app = web.Application()
-        app.router.add_get("/{tail:.*}", handler)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        b = S3Backend(endpoint_url=f"http://127.0.0.1:{port}", anon=True, retries=2, addressing_style="path")
-        try:
+        async with endpoint(handler) as url:
+            b = S3Backend(endpoint_url=url, anon=True, retries=2, addressing_style="path")
             async with b.open("bkt", "flaky") as (obj, body):
                 assert (obj.etag, b"".join([c async for c in body])) == ("e1", b"body of /bkt/flaky")
             assert hits == ["/bkt/flaky", "/bkt/flaky"]
@@ -65,8 +76,6 @@ def test_signed_get_retries_transient_and_names_the_object() -> None:
                 async with b.open("bkt", "missing"):
                     pass
             assert hits[-1] == "/bkt/missing" and len(hits) == 3  # a 404 is not tried again
-        finally:
-            await runner.cleanup()
         with pytest.raises(ErrBackend, match=r's3://bkt/flaky.*cannot reach'):
             async with b.open("bkt", "flaky"):
                 pass
@@ -83,25 +92,17 @@ def test_https_endpoint_trusts_aws_ca_bundle(tmp_path: Path, monkeypatch: pytest
         async def handler(request: web.Request) -> web.Response:
             return web.Response(body=b"over tls " + request.path.encode())
 
-        app = web.Application()
-        app.router.add_get("/{tail:.*}", handler)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ctx).start()
-        endpoint = f"https://127.0.0.1:{runner.addresses[0][1]}"
-        try:
+        async with endpoint(handler, ctx) as url:
             monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)
-            b = S3Backend(endpoint_url=endpoint, anon=True, retries=0, addressing_style="path")
+            b = S3Backend(endpoint_url=url, anon=True, retries=0, addressing_style="path")
             with pytest.raises(ErrBackend, match="cannot reach"):
                 async with b.open("bkt", "o"):
                     pass
             await b.aclose()
             monkeypatch.setenv("AWS_CA_BUNDLE", str(cert))
-            b = S3Backend(endpoint_url=endpoint, anon=True, retries=0, addressing_style="path")
+            b = S3Backend(endpoint_url=url, anon=True, retries=0, addressing_style="path")
             async with b.open("bkt", "o") as (_, body):
                 assert b"".join([c async for c in body]) == b"over tls /bkt/o"
             await b.aclose()
-        finally:
-            await runner.cleanup()
 
     asyncio.run(go())
