@@ -10,6 +10,7 @@ kind of process. The raw stacks stay in `--out` for flame graphs.
     .venv/bin/python benchmarks/prof_download.py --source http
     .venv/bin/python benchmarks/prof_download.py --source s3 --seconds 20 --out /tmp/prof-s3
     .venv/bin/python benchmarks/prof_download.py --source http --no-fsync   # what fsync costs
+    .venv/bin/python benchmarks/prof_download.py --backend --gil            # an S3 backend job
 
 Set PYTHONPATH to a copy of the package to profile that copy.
 """
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ais_ray.client import AisClient, is_finished
+from ais_ray.core.names import Bucket
 from ais_ray.testing.emulators import HttpSrcServer
 
 from common import ais_cluster, cpu_user_sys
@@ -90,10 +92,17 @@ def summarize(raw_files: list[Path], top: int) -> str:
     return "\n".join(out) + "\n"
 
 
-async def start_job(endpoint: str, template: str) -> tuple[str, float]:
+async def start_job(endpoint: str, template: str, backend: str = "") -> tuple[str, float]:
+    """A range job of `template` into ais://prof, or (`backend` given) a backend job of an ais bucket
+    whose backend is s3://`backend`."""
     async with AisClient(endpoint) as c:
+        body: dict[str, Any] = {"type": "range", "bucket": {"name": "prof"}, "template": template}
+        if backend:
+            await c.create_bucket(Bucket("prof"))
+            await c.set_bucket_props(Bucket("prof"), {"backend_bck": {"name": backend, "provider": "aws"}})
+            body = {"type": "backend", "bucket": {"name": "prof"}}
         t0 = time.perf_counter()
-        return await c.download.start({"type": "range", "bucket": {"name": "prof"}, "template": template}), t0
+        return await c.download.start(body), t0
 
 
 async def wait_job(endpoint: str, jid: str) -> dict[str, Any]:
@@ -112,6 +121,7 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=12, help="py-spy window, after 2 s of warm-up")
     p.add_argument("--rate", type=int, default=50, help="py-spy samples per second")
     p.add_argument("--no-fsync", action="store_true")
+    p.add_argument("--backend", action="store_true", help="an S3 backend job (ais bucket with backend_bck) instead of a range job")
     p.add_argument("--gil", action="store_true", help="only samples holding the GIL (Python CPU, not I/O waits)")
     p.add_argument("--top", type=int, default=25)
     p.add_argument("--out", default="", help="keep the raw stacks here (default: a temp dir, removed)")
@@ -124,14 +134,14 @@ def main() -> None:
         generate(tmp / "src", (ds,))
         with S3rverLegacyDes(tmp / "s3rver", buckets=("small",)) as s3, \
                 LinkProxy(f"127.0.0.1:{s3.port}", tmp / "proxy") as proxy, HttpSrcServer(tmp / "src") as http:
-            if ns.source == "s3":
+            if ns.source == "s3" or ns.backend:
                 upload(s3.endpoint, tmp / "src", (ds,))
             base = http.endpoint if ns.source == "http" else "s3:/"
             template = f"{base}/small/{ds.range_}"
             with ais_cluster(str(tmp / "cluster"), env=s3_env(proxy.endpoint), cwd=str(tmp),
                              fsync=not ns.no_fsync) as cl:
                 pids = {lb: pid for lb, pid in cl.pids().items() if lb.startswith("t")}
-                jid, t0 = asyncio.run(start_job(cl.endpoint, template))
+                jid, t0 = asyncio.run(start_job(cl.endpoint, template, ds.name if ns.backend else ""))
                 time.sleep(2)
                 cpu0 = {lb: cpu_user_sys(pid) for lb, pid in pids.items()}
                 spies = py_spy(pids, out, ns.rate, ns.seconds, *(["--gil"] if ns.gil else []))

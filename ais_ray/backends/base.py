@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol, TypeVar, runtime_checkable
@@ -210,9 +211,10 @@ def strip_etag(etag: str | None) -> str:
     return f"W/{bare}" if weak else bare
 
 
+_MD5_HEX = re.compile(r"[0-9a-f]{32}")
+
+
 def md5_from_etag(etag: str) -> str:
     """An S3 ETag is the object's MD5 unless multipart (`md5-N`) or encrypted with KMS; AIStore
     makes the same guess (Go `ais/backend/aws.go`, ETag without the multipart delimiter)."""
-    if len(etag) == 32 and all(c in "0123456789abcdef" for c in etag):
-        return etag
-    return ""
+    return etag if _MD5_HEX.fullmatch(etag) else ""

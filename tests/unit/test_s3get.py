@@ -12,6 +12,10 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from botocore.utils import parse_timestamp
+
+from ais_ray.backends import s3 as s3mod
+from ais_ray.backends.base import md5_from_etag
 from ais_ray.backends.s3 import S3Backend
 from ais_ray.backends.s3get import Route, described, error_code, route_of
 from ais_ray.core.errors import ErrBackend, ErrObjNotFound
@@ -34,6 +38,26 @@ def test_error_code_and_described() -> None:
     assert (out["ContentLength"], out["ETag"], out["VersionId"]) == (7, '"abc"', "v1")
     assert out["LastModified"].timestamp() == 1796400000.0
     assert described({"last-modified": "garbage"}) == {"ContentLength": 0}
+
+
+def test_timestamp_is_botocores(monkeypatch: pytest.MonkeyPatch) -> None:
+    values = ["2026-12-05T19:20:37.000Z", "2026-12-05T19:20:37Z", "2026-12-05T19:20:37.123456789Z",
+              "2026-12-05T21:20:37+02:00", "Sat, 05 Dec 2026 19:20:37 GMT", "2026-12-05T19:20:37", "1796400000", 1796400000]
+    for v in values:
+        got, want = s3mod.timestamp(v), parse_timestamp(v)
+        assert got == want and (got.tzinfo is None) == (want.tzinfo is None), v
+    with pytest.raises(ValueError):
+        s3mod.timestamp("garbage")
+    # S3's own ISO 8601 form never reaches botocore's (dateutil) parser
+    monkeypatch.setattr(s3mod, "parse_timestamp", lambda v: pytest.fail(f"slow parser for {v!r}"))
+    assert s3mod.timestamp("2026-12-05T19:20:37.000Z").timestamp() == 1796498437.0
+
+
+def test_md5_from_etag() -> None:
+    md5 = "0123456789abcdef0123456789abcdef"
+    assert md5_from_etag(md5) == md5
+    for etag in (f"{md5}-2", md5.upper(), md5[:-1], f"{md5}\n", "", "g" * 32):
+        assert md5_from_etag(etag) == "", etag
 
 
 @contextlib.asynccontextmanager
