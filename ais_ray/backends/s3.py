@@ -22,6 +22,7 @@ import contextlib
 import os
 from collections.abc import AsyncIterator
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 import botocore.exceptions as boto
@@ -51,16 +52,18 @@ from ais_ray.core.names import Bucket, Provider
 
 def timestamp(value: Any) -> datetime:
     """A timestamp in a reply (botocore's `timestamp_parser`): S3's ISO 8601 ones
-    ("2026-12-05T19:20:37.000Z") by the standard library, anything else, or one without a
-    zone, by botocore's own parser, so the result is always what botocore would give."""
+    ("2026-12-05T19:20:37.000Z", listings) and RFC 822 ones ("Sat, 05 Dec 2026 19:20:37 GMT",
+    headers) by the standard library; anything else, or one without a zone, by botocore's own
+    parser, so the result is always what botocore would give."""
     if isinstance(value, str):
-        try:
-            t = datetime.fromisoformat(value)
-        except ValueError:
-            pass
-        else:
+        for parse in (datetime.fromisoformat, parsedate_to_datetime):
+            try:
+                t = parse(value)
+            except (TypeError, ValueError):
+                continue
             if t.tzinfo is not None:
                 return t
+            break
     return parse_timestamp(value)
 
 

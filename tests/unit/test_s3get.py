@@ -42,15 +42,17 @@ def test_error_code_and_described() -> None:
 
 def test_timestamp_is_botocores(monkeypatch: pytest.MonkeyPatch) -> None:
     values = ["2026-12-05T19:20:37.000Z", "2026-12-05T19:20:37Z", "2026-12-05T19:20:37.123456789Z",
-              "2026-12-05T21:20:37+02:00", "Sat, 05 Dec 2026 19:20:37 GMT", "2026-12-05T19:20:37", "1796400000", 1796400000]
+              "2026-12-05T21:20:37+02:00", "Sat, 05 Dec 2026 19:20:37 GMT", "Sat, 05 Dec 2026 21:20:37 +0200",
+              "Sat, 05 Dec 2026 19:20:37 -0000", "2026-12-05T19:20:37", "1796400000", 1796400000]
     for v in values:
         got, want = s3mod.timestamp(v), parse_timestamp(v)
         assert got == want and (got.tzinfo is None) == (want.tzinfo is None), v
     with pytest.raises(ValueError):
         s3mod.timestamp("garbage")
-    # S3's own ISO 8601 form never reaches botocore's (dateutil) parser
+    # S3's own forms never reach botocore's (dateutil) parser
     monkeypatch.setattr(s3mod, "parse_timestamp", lambda v: pytest.fail(f"slow parser for {v!r}"))
     assert s3mod.timestamp("2026-12-05T19:20:37.000Z").timestamp() == 1796498437.0
+    assert s3mod.timestamp("Sat, 05 Dec 2026 19:20:37 GMT").timestamp() == 1796498437.0
 
 
 def test_md5_from_etag() -> None:
