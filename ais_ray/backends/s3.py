@@ -120,7 +120,7 @@ class S3Backend:
         self.retries = retries
         self._profile = profile
         self._get_opts = {"connect_timeout": connect_timeout, "read_timeout": read_timeout,
-                              "max_connections": max_connections}
+                          "max_connections": max_connections}
         self._client: Any = None
         self._gets: SignedGet | None = None
         self._fs: Any = None
