@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import enum
+import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -136,14 +137,13 @@ class Bucket:
                 "namespace": {"uuid": self.ns.uuid, "name": self.ns.name}}
 
 
+_ALPHA_PLUS = re.compile(r"[A-Za-z0-9_.-]*")
+
+
 def _is_alpha_plus(s: str) -> bool:
-    """Letters, digits, `-`, `_`, and `.` except `..` (Go `cos.IsAlphaPlus`)."""
-    for i, c in enumerate(s):
-        if c.isascii() and (c.isalnum() or c in "-_"):
-            continue
-        if c != "." or s[i + 1 : i + 2] == ".":
-            return False
-    return True
+    """Letters, digits, `-`, `_`, and `.` except `..` (Go `cos.IsAlphaPlus`). One regex: a
+    character loop here was 5 % of a mountpath's Python in a download (a `Bucket` per GET)."""
+    return _ALPHA_PLUS.fullmatch(s) is not None and ".." not in s
 
 
 def validate_bucket_name(name: str) -> str:
