@@ -28,6 +28,7 @@ from ais_ray.actors.target_reads import LocalReads
 from ais_ray.actors.target_stats import TargetStats
 from ais_ray.actors.target_xact import TargetXacts, pass_no
 from ais_ray.auth.gate import redirect_location
+from ais_ray.backends.base import ListPage
 from ais_ray.backends.pager import Fetch, backend_fetch
 from ais_ray.backends.registry import get_backend
 from ais_ray.core import headers as H
@@ -101,9 +102,10 @@ class _TargetActor:
         self.smap = load_newest(paths, lom.SMAP_FILE, lambda b: Smap.from_wire(json.loads(b)), lambda s: s.version)
         # the one registry of this target's jobs, downloads included
         self.xacts = TargetXacts(lambda xid, bcks: settle(self.mps, xid, bcks))
-        self.downloads = TargetDownloads(tid, self.mps, [os.path.join(p, DL_STATE_DIR) for p in paths],
-                                         lambda: self.smap, self.xacts)
         self._handles: dict[str, Any] = {}
+        self.downloads = TargetDownloads(tid, self.mps, [os.path.join(p, DL_STATE_DIR) for p in paths],
+                                         lambda: self.smap, self.xacts, target_handle=self._target_handle,
+                                         counters=self.stats.counters)
         self.copies = TargetCopies(tid, self.mps, lambda: self.smap, self.xacts, self._target_handle, fsync=fsync)
 
     def _mountpath_actor(self, path: str) -> Any:
@@ -322,6 +324,10 @@ class _TargetActor:
 
     async def dl_remove(self, job_id: str) -> None:
         await self.downloads.remove(job_id)
+
+    async def dl_page(self, spec: DlSpec, token: str) -> ListPage:
+        """A page of a backend job's remote listing, for the job's other targets (this one lists it once)."""
+        return await self.downloads.page(spec, token)
 
     async def stored_bmd(self) -> BMD | None:
         """The newest BMD copy on this target's mountpaths."""

@@ -6,18 +6,20 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ais_ray.backends.base import ListPage
-from ais_ray.backends.pager import backend_fetch
+from ais_ray.backends.pager import Fetch, SharedPages, backend_fetch
 from ais_ray.backends.pager import names as listed_names
 from ais_ray.backends.registry import get_backend
+from ais_ray.core import hrw
 from ais_ray.core.dload import DlSpec, TargetDlStatus
 from ais_ray.core.smap import Smap
 from ais_ray.actors.target_xact import ResumeOnce, TargetXacts
 from ais_ray.jobs.download import DownloadRunner, FailedShare, TargetHooks
 from ais_ray.jobs.prune import local_names, missing
+from ais_ray.stats.counters import Counters
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +28,17 @@ class TargetDownloads(ResumeOnce):
     """The `download` kind on a target: its shares live in the target's one registry (`TargetXacts`)."""
 
     def __init__(self, tid: str, mountpaths: dict[str, Any], state_dirs: list[str], smap: Callable[[], Smap | None],
-                 xacts: TargetXacts, backend_config: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+                 xacts: TargetXacts, backend_config: Mapping[str, Mapping[str, Any]] | None = None, *,
+                 target_handle: Callable[[str], Any] | None = None, counters: Counters | None = None) -> None:
         self.tid = tid
         self.mps = mountpaths
         self.state_dirs = state_dirs
         self._smap = smap
         self.xacts = xacts
         self._config = backend_config or {}
+        self._target_handle = target_handle  # another target's actor handle (asked for listing pages)
+        self._counters = counters
+        self.pages = SharedPages()  # the pages this target lists for the backend jobs it is the lister of
 
     def _hooks(self) -> TargetHooks:
         smap = self._smap()
@@ -92,6 +98,7 @@ class TargetDownloads(ResumeOnce):
         if share is not None:
             self.xacts.pop(job_id)
             await share.abort()
+        self.pages.forget(job_id)
         for d in self.state_dirs:
             _unlink(os.path.join(d, f"{job_id}.json"))
         await asyncio.gather(*(h.dl_forget.remote(job_id) for h in self.mps.values()), return_exceptions=True)
@@ -101,9 +108,59 @@ class TargetDownloads(ResumeOnce):
         assert spec.src is not None
         return get_backend(spec.src.provider, self._config.get(spec.src.provider.value))
 
-    def _list_remote(self, spec: DlSpec, token: str) -> Awaitable[ListPage]:
+    def _fetch(self, spec: DlSpec) -> Fetch:
+        """This target's own listing of the job's remote bucket, page by page, counted
+        (`remote.lst{backend}`, `err.remote`)."""
         assert spec.src is not None
-        return backend_fetch(self._backend(spec), spec.src.name, spec.prefix)(token)
+        fetch, label = backend_fetch(self._backend(spec), spec.src.name, spec.prefix), spec.src.provider.value
+
+        async def counted(token: str) -> ListPage:
+            t0 = time.perf_counter_ns()
+            try:
+                page = await fetch(token)
+            except Exception:
+                if self._counters is not None:
+                    self._counters.add("err.remote", label=label)
+                raise
+            if self._counters is not None:
+                self._counters.add("remote.lst", ns=time.perf_counter_ns() - t0, label=label)
+            return page
+
+        return counted
+
+    def _lister(self, job_id: str) -> str:
+        """The target that lists a backend job's pages for all of them: the job id's HRW owner
+        among the active targets (this one when it cannot ask another)."""
+        smap = self._smap()
+        targets = smap.active_targets() if smap is not None else {}
+        if self._target_handle is None or not targets:
+            return self.tid
+        return hrw.target_for(job_id, targets)
+
+    async def page(self, spec: DlSpec, token: str) -> ListPage:
+        """A page of the job's listing, as its lister (`_TargetActor.dl_page`): listed once,
+        kept until every target of the job has had it (`SharedPages`)."""
+        smap = self._smap()
+        walkers = len(smap.targets) if smap is not None else 1
+        return await self.pages.page(spec.id, token, self._fetch(spec), walkers)
+
+    async def _list_remote(self, spec: DlSpec, token: str) -> ListPage:
+        """A page of a backend job's listing. Every target walks the same listing; one of them
+        lists each page once and the others are handed it (AIStore's targets each list the
+        bucket: here N targets cost the remote, and their CPUs, one listing, not N). A lister
+        that cannot be asked (gone, restarting, its listing failed) costs only the sharing:
+        this target lists the page itself, and a listing error is then its own."""
+        lister = self._lister(spec.id)
+        if lister == self.tid:
+            return await self.page(spec, token)
+        assert self._target_handle is not None
+        try:
+            # not retried by Ray (targets' calls are, until the actor is back): a lister that is
+            # gone is the cue to list here
+            return await self._target_handle(lister).dl_page.options(max_task_retries=0).remote(spec, token)
+        except Exception as exc:
+            log.info("download %s: page from t[%s] failed (%s); listing it here", spec.id, lister, type(exc).__name__)
+            return await self._fetch(spec)(token)
 
     async def _sync_bucket(self, spec: DlSpec) -> None:
         """Delete this target's objects under the prefix that the remote bucket no longer has.
@@ -113,7 +170,7 @@ class TargetDownloads(ResumeOnce):
         assert spec.src is not None
         smap = self._smap()
         assert smap is not None
-        remote_names = listed_names(lambda token: self._list_remote(spec, token))
+        remote_names = listed_names(self._fetch(spec))  # a fresh listing of its own, after the download
         doomed: dict[str, list[str]] = {}
         me = smap.targets[self.tid]
         async for name in missing(local_names(self.mps, spec.bck, spec.prefix), remote_names):

@@ -1,7 +1,8 @@
 """A target's share of a download job: pick own items by HRW, feed mountpaths, track, persist.
 
-Every target walks the same item sequence (template, link list, or its own listing of the
-remote bucket, page by page, as Go's `backendDlJob` does) and keeps what it owns; each owned
+Every target walks the same item sequence (template, link list, or the listing of the remote
+bucket, page by page: one target lists each page for all, `TargetDownloads._list_remote`) and
+keeps what it owns; each owned
 item goes to the mountpath HRW picks, in small batches, under a window that bounds items in
 flight. Progress is saved about once a second (resume index, items done past it, counters,
 errors), so a restarted target resumes its share where it was and counts nothing twice.

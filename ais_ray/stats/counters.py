@@ -29,6 +29,7 @@ COUNTERS: dict[str, str] = {
     "remote.get": "objects read from a remote backend",
     "remote.put": "write-through PUTs to the remote",
     "remote.head": "HEADs sent to a remote backend",
+    "remote.lst": "list-objects pages fetched from a remote backend by jobs (a backend download's one listing)",
     "stream.in": "objects received from other nodes (mirror, rebalance, EC)",
     "ec.encode": "objects erasure-coded by their owner (slices or replicas sent)",
     "stream.out": "objects sent to other nodes (rebalance, EC, copy)",
@@ -53,7 +54,8 @@ COUNTERS: dict[str, str] = {
 # op -> its one variable label, as AIStore's `stats/common_prom.go` labels them.
 LABELS: dict[str, str] = {
     "get": "bucket", "put": "bucket", "head": "bucket", "del": "bucket", "lst": "bucket",
-    "remote.get": "backend", "remote.put": "backend", "remote.head": "backend", "err.remote": "backend",
+    "remote.get": "backend", "remote.put": "backend", "remote.head": "backend", "remote.lst": "backend",
+    "err.remote": "backend",
 }
 
 # Names the CLI and earlier releases read; the snapshot carries them too.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -13,6 +14,7 @@ from ais_ray.core.names import Provider
 from tests.integration.conftest import LocalCluster
 from tests.integration.remotes import REMOTES, Remote
 from tests.integration.test_download import get, names, new_bucket, start, wait
+from tests.integration.test_stats import node_status, smap, tracked
 
 
 @pytest.fixture(params=[Provider.AWS, Provider.GCP, Provider.AZURE], ids=lambda p: p.value)
@@ -90,6 +92,32 @@ def test_backend_sync_removes_what_is_gone(cluster: LocalCluster, moto: object) 
     remote = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=src)["Contents"])
     assert names(cluster, bck) == remote
     assert get(cluster, bck, "o1").content == b"v2-changed"
+
+
+def test_backend_job_lists_once_for_all_targets(cluster: LocalCluster, moto: object) -> None:
+    """Every target walks the remote listing, and one of them lists it: two pages of 1,000, two
+    LIST calls counted (`remote.lst`) across the three targets, not six; everything arrives."""
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=moto.endpoint, aws_access_key_id="testing",  # type: ignore[attr-defined]
+                      aws_secret_access_key="testing", region_name="us-east-1")
+    src = f"once-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=src)
+    keys = [f"k{i:04d}" for i in range(1050)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: s3.put_object(Bucket=src, Key=k, Body=k.encode()), keys))
+    bck = new_bucket()
+    assert cluster.cli("create", f"ais://{bck}").returncode == 0
+    cluster.cli("bucket", "props", "set", f"ais://{bck}", f"backend_bck=s3://{src}")
+    tids = list(smap(cluster)["tmap"])
+    assert len(tids) == 3
+    before = {tid: tracked(node_status(cluster, tid), "remote.lst.n") for tid in tids}
+    st = wait(cluster, start(cluster, type="backend", bucket={"name": bck}))
+    assert (st["finished_cnt"], st["error_cnt"]) == (1050, 0), st
+    listed = {tid: tracked(node_status(cluster, tid), "remote.lst.n") - before[tid] for tid in tids}
+    assert sum(listed.values()) == 2 and sorted(listed.values()) == [0, 0, 2], listed
+    assert names(cluster, bck) == keys
+    assert get(cluster, bck, "k1049").content == b"k1049"
 
 
 def test_missing_remote_bucket_fails_the_job_clearly(cluster: LocalCluster, moto: object) -> None:

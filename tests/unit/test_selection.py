@@ -1,4 +1,4 @@
-"""One selection: names | template | prefix, lazily; the one remote pager over a plain async page source."""
+"""One selection: names | template | prefix, lazily; the one remote pager over a plain async page source, and\nits pages shared by several walkers."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from itertools import islice
 import pytest
 
 from ais_ray.backends.base import ListPage, RemoteObj
-from ais_ray.backends.pager import names, pages
+from ais_ray.backends.pager import SharedPages, names, pages
 from ais_ray.core.errors import ErrBadRequest, ErrInvalidName, ErrInvalidTemplate
 from ais_ray.core.names import Bucket
 from ais_ray.core.selection import Selection
@@ -82,6 +82,72 @@ def test_pager_pages_and_resumes_from_a_token() -> None:
         listed = [n async for n in select(Selection(prefix="o"), lambda prefix: _source(all_names, 7, []))]
         assert listed == all_names
         assert [n async for n in select(Selection(names=("x", "y")), None)] == ["x", "y"]
+
+    asyncio.run(main())
+
+
+def test_shared_pages_list_each_page_once_for_all_walkers() -> None:
+    all_names = [f"o{i:03d}" for i in range(25)]
+
+    async def main() -> None:
+        calls: list[str] = []
+        shared = SharedPages()
+        fetch = _source(all_names, 10, calls)
+
+        async def walk() -> list[str]:
+            return [n async for n in names(lambda token: shared.page("job", token, fetch, walkers=3))]
+
+        got = await asyncio.gather(walk(), walk(), walk())  # three targets, one listing
+        assert got == [all_names] * 3 and calls == ["", "10", "20"]
+        assert not shared._by_key["job"]  # noqa: SLF001 - every page dropped once all three had it
+        # a fourth walk (a repass) lists again
+        assert await walk() == all_names and calls == ["", "10", "20"] * 2
+        shared.forget("job")
+        assert "job" not in shared._by_key  # noqa: SLF001
+
+    asyncio.run(main())
+
+
+def test_shared_pages_bounds_and_errors() -> None:
+    async def main() -> None:
+        calls: list[str] = []
+        shared = SharedPages(keep=2, listings=2)
+        fetch = _source([f"o{i}" for i in range(50)], 10, calls)
+        for token in ("", "10", "20"):  # one walker of two: nothing is dropped as had by all
+            await shared.page("a", token, fetch, walkers=2)
+        assert list(shared._by_key["a"]) == ["10", "20"]  # noqa: SLF001 - at most `keep` pages
+        await shared.page("a", "", fetch, walkers=2)  # fell too far behind: listed again
+        assert calls == ["", "10", "20", ""]
+        await shared.page("b", "", fetch, walkers=2)
+        await shared.page("c", "", fetch, walkers=2)
+        assert list(shared._by_key) == ["b", "c"]  # noqa: SLF001 - at most `listings` listings
+
+        fails = [RuntimeError("listing failed")]
+
+        async def flaky(token: str) -> ListPage:
+            await asyncio.sleep(0.01)
+            if fails:
+                raise fails.pop()
+            return ListPage([RemoteObj("x", 1)], "")
+
+        # both waiters get the error; it is not kept: the next ask lists anew
+        res = await asyncio.gather(*(shared.page("d", "", flaky, walkers=2) for _ in range(2)), return_exceptions=True)
+        assert [type(r) for r in res] == [RuntimeError, RuntimeError]
+        assert (await shared.page("d", "", flaky, walkers=2)).entries[0].name == "x"
+
+        # a waiter cancelled does not cancel the listing the others wait for
+        slow_calls: list[str] = []
+
+        async def slow(token: str) -> ListPage:
+            slow_calls.append(token)
+            await asyncio.sleep(0.05)
+            return ListPage([RemoteObj("y", 1)], "")
+
+        first = asyncio.ensure_future(shared.page("e", "", slow, walkers=2))
+        second = asyncio.ensure_future(shared.page("e", "", slow, walkers=2))
+        await asyncio.sleep(0.01)
+        first.cancel()
+        assert (await second).entries[0].name == "y" and slow_calls == [""]
 
     asyncio.run(main())
 
