@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
-import boto3
 from yarl import URL
 
 from ais_ray.backends import new_backend
@@ -30,6 +29,8 @@ from ais_ray.backends.s3 import S3Backend, _described
 from ais_ray.backends.s3get import described
 from ais_ray.core.names import Bucket, Provider
 from ais_ray.testing.emulators import S3rver
+
+from dlsources import seeded
 
 BUCKET = "ais-dls3get"
 
@@ -120,11 +121,7 @@ def main() -> None:
     args = ap.parse_args()
     with S3rver(buckets=(BUCKET,)) as s3:
         cfg = s3.config()
-        c = boto3.client("s3", endpoint_url=cfg["endpoint_url"], aws_access_key_id=cfg["key"],
-                         aws_secret_access_key=cfg["secret"], region_name="us-east-1")
-        data = os.urandom(64 << 10)
-        for i in range(args.count):
-            c.put_object(Bucket=BUCKET, Key=f"o{i}", Body=data)
+        seeded(cfg, BUCKET, [f"o{i}" for i in range(args.count)], os.urandom(64 << 10))
         asyncio.run(run(cfg, args.count, args.rounds, args.concurrency))
     print(f"1-min load average {os.getloadavg()[0]:.1f}")
 

@@ -13,9 +13,7 @@ import argparse
 import asyncio
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 
-import boto3
 from botocore.utils import parse_timestamp
 
 from ais_ray.backends import new_backend
@@ -23,7 +21,7 @@ from ais_ray.backends.pager import pages
 from ais_ray.backends.s3 import S3Backend, timestamp
 from ais_ray.core.names import Provider
 
-from dlsources import S3rverLegacyDes
+from dlsources import S3rverLegacyDes, seeded
 
 BUCKET = "ais-dls3list"
 
@@ -61,10 +59,7 @@ def main() -> None:
     args = ap.parse_args()
     with S3rverLegacyDes(buckets=(BUCKET,)) as s3:
         cfg = s3.config()
-        c = boto3.client("s3", endpoint_url=cfg["endpoint_url"], aws_access_key_id=cfg["key"],
-                         aws_secret_access_key=cfg["secret"], region_name="us-east-1")
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda i: c.put_object(Bucket=BUCKET, Key=f"dir/o{i:06}", Body=b"x"), range(args.count)))
+        seeded(cfg, BUCKET, [f"dir/o{i:06}" for i in range(args.count)], b"x")
         asyncio.run(run(cfg, args.rounds))
     print(f"1-min load average {os.getloadavg()[0]:.1f}")
 

@@ -147,6 +147,17 @@ def s3_env(endpoint: str) -> dict[str, str]:
             "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint}
 
 
+def seeded(cfg: dict[str, str], bucket: str, keys: list[str], body: bytes) -> None:
+    """Put `body` under each key into `bucket` of the emulator whose backend config is `cfg`, 8 at a time."""
+    import boto3
+    from concurrent.futures import ThreadPoolExecutor
+
+    c = boto3.client("s3", endpoint_url=cfg["endpoint_url"], aws_access_key_id=cfg["key"],
+                     aws_secret_access_key=cfg["secret"], region_name="us-east-1")
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: c.put_object(Bucket=bucket, Key=k, Body=body), keys))
+
+
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """This process's environment without inherited S3 settings (`AWS_CA_BUNDLE` breaks rclone, gotcha #7)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3_"))}
