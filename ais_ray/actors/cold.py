@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from ais_ray.backends.base import Backend, RemoteObj, open_object
 from ais_ray.backends.registry import get_backend
@@ -40,19 +39,9 @@ class ColdGets:
     def backend(ref: RemoteRef) -> Backend:
         return get_backend(ref.bck.provider)
 
-    @contextlib.contextmanager
-    def _counted(self, op: str, ref: RemoteRef) -> Iterator[list[int]]:
+    def _counted(self, op: str, ref: RemoteRef) -> contextlib.AbstractContextManager[list[int]]:
         """Count one remote call (`remote.get|put|head{backend}`, `err.remote`); the caller sets its bytes."""
-        t0, nbytes = time.perf_counter_ns(), [0]
-        backend = ref.bck.provider.value
-        try:
-            yield nbytes
-        except ErrNotFound:
-            raise
-        except Exception:
-            self.store.stats.add("err.remote", label=backend)
-            raise
-        self.store.stats.add(op, nbytes[0], ns=time.perf_counter_ns() - t0, label=backend)
+        return self.store.stats.remote_call(op, ref.bck.provider.value)
 
     async def head(self, ref: RemoteRef, name: str) -> RemoteObj:
         with self._counted("remote.head", ref):

@@ -29,7 +29,7 @@ class TargetDownloads(ResumeOnce):
 
     def __init__(self, tid: str, mountpaths: dict[str, Any], state_dirs: list[str], smap: Callable[[], Smap | None],
                  xacts: TargetXacts, backend_config: Mapping[str, Mapping[str, Any]] | None = None, *,
-                 target_handle: Callable[[str], Any] | None = None, counters: Counters | None = None) -> None:
+                 target_handle: Callable[[str], Any], counters: Counters) -> None:
         self.tid = tid
         self.mps = mountpaths
         self.state_dirs = state_dirs
@@ -115,27 +115,17 @@ class TargetDownloads(ResumeOnce):
         fetch, label = backend_fetch(self._backend(spec), spec.src.name, spec.prefix), spec.src.provider.value
 
         async def counted(token: str) -> ListPage:
-            t0 = time.perf_counter_ns()
-            try:
-                page = await fetch(token)
-            except Exception:
-                if self._counters is not None:
-                    self._counters.add("err.remote", label=label)
-                raise
-            if self._counters is not None:
-                self._counters.add("remote.lst", ns=time.perf_counter_ns() - t0, label=label)
-            return page
+            with self._counters.remote_call("remote.lst", label):
+                return await fetch(token)
 
         return counted
 
     def _lister(self, job_id: str) -> str:
         """The target that lists a backend job's pages for all of them: the job id's HRW owner
-        among the active targets (this one when it cannot ask another)."""
+        among the active targets (this one while it knows no other)."""
         smap = self._smap()
         targets = smap.active_targets() if smap is not None else {}
-        if self._target_handle is None or not targets:
-            return self.tid
-        return hrw.target_for(job_id, targets)
+        return hrw.target_for(job_id, targets) if targets else self.tid
 
     async def page(self, spec: DlSpec, token: str) -> ListPage:
         """A page of the job's listing, as its lister (`_TargetActor.dl_page`): listed once,
@@ -153,7 +143,6 @@ class TargetDownloads(ResumeOnce):
         lister = self._lister(spec.id)
         if lister == self.tid:
             return await self.page(spec, token)
-        assert self._target_handle is not None
         try:
             # not retried by Ray (targets' calls are, until the actor is back): a lister that is
             # gone is the cue to list here

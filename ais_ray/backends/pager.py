@@ -82,8 +82,6 @@ class SharedPages:
                 kept.popitem(last=False)
         try:
             page = await asyncio.shield(entry.page)  # one waiter cancelled does not cancel the listing
-        except asyncio.CancelledError:
-            raise
         except Exception:
             if kept.get(token) is entry:
                 del kept[token]

@@ -11,7 +11,12 @@ calls), as AIStore's Prometheus metrics do; the flat `snapshot()` sums over it.
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
+from collections.abc import Iterator
+
+from ais_ray.core.errors import ErrNotFound
 
 # op -> help; each op has `<op>.n`, `<op>.size` and `<op>.ns.total` (the last two when non-zero).
 COUNTERS: dict[str, str] = {
@@ -87,6 +92,21 @@ class Counters:
             if ns:
                 k = (op + ".ns.total", label)
                 v[k] = v.get(k, 0) + ns
+
+    @contextlib.contextmanager
+    def remote_call(self, op: str, backend: str) -> Iterator[list[int]]:
+        """Count one remote call `op{backend}` (`remote.get|put|head|lst`) with its latency, or
+        `err.remote` if it raises — not for a not-found, which is an answer; the caller sets
+        its bytes in the yielded cell."""
+        t0, nbytes = time.perf_counter_ns(), [0]
+        try:
+            yield nbytes
+        except ErrNotFound:
+            raise
+        except Exception:
+            self.add("err.remote", label=backend)
+            raise
+        self.add(op, nbytes[0], ns=time.perf_counter_ns() - t0, label=backend)
 
     def add_ns(self, op: str, ns: int, *, label: str = "") -> None:
         """Latency of an event counted elsewhere (a PUT is counted by the write pipeline)."""
