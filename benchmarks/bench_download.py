@@ -10,10 +10,14 @@ unpaced and with a per-connection cap (SO_MAX_PACING_RATE, `--rate`, 20 MiB/s):
          (`s3://small/obj-{...}`) and backend jobs (an ais bucket with `backend_bck=s3://small`),
          s5cmd, rclone, `aws s3 cp --recursive`
 One cluster (`ais-ray up --targets 2 --mountpaths 2`, fsync on as by default) serves every row; each
-job downloads into a fresh bucket, checked (0 errors, every object present with the right size) and
-destroyed after. Each peer is a child process writing into a fresh dir on the same filesystem,
-checked (file count, bytes) and removed after. One run per row (`--budget` bounds the whole run;
-`--row-timeout` kills a row that takes too long, and the table says so).
+job downloads into a fresh bucket, checked (0 errors, every object present with the right size).
+Each peer is a child process writing into a fresh dir on the same filesystem, checked (file count,
+bytes). Outputs stay until the run ends (or space runs short) and every row ends, untimed, with a
+`syncfs` and its files dropped from the page cache: on this machine's ext4 (no journal) a file
+created within minutes of a deletion pays for it, a group commit would write a previous peer's
+cached bytes, and a full page cache would make later rows reclaim (`Bench.settle`, `Bench.flush`);
+the first row starts `--settle` seconds after the last deletion. One run per row (`--budget` bounds
+the whole run; `--row-timeout` kills a row that takes too long, and the table says so).
 
 Concurrency. ais-ray's default is 16 downloads per mountpath: 2 targets × 2 mountpaths × 16 = 64
 objects in flight over the machine. "Equal" (`--equal`, 64) gives every peer that many workers
@@ -49,6 +53,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +61,7 @@ from typing import Any
 import ais_ray
 from ais_ray.client import AisClient, is_finished
 from ais_ray.core.names import Bucket
+from ais_ray.fs.store import syncfs
 from ais_ray.testing.emulators import HttpSrcServer, MotoServer
 
 from common import MIB, AisCluster, ProcSampler, ais_cluster, machine_info, markdown_table, publish, rfc3339_ts
@@ -71,6 +77,7 @@ POLL_S = 0.2  # the process sampler (RSS peaks, CPU)
 # through Serve (~10 ms of CPU over the proxy's processes), and the peers have no observer at all.
 # (0.2 s before 2026-12-05: 5 polls a second cost ~5 % of this machine's two cores during a job.)
 STATUS_POLL_S = 1.0
+ROOM_SPARE = 4 << 30  # free bytes left beside a row's output before the cell's kept outputs are removed
 
 
 def job_seconds(st: dict[str, Any], t0_wall: float) -> float:
@@ -125,6 +132,46 @@ class Bench:
         self.endpoints = endpoints
         self.deadline = time.monotonic() + ns.budget
         self.seq = 0
+        self.trash: list[Callable[[], Awaitable[Any]]] = []  # what the rows wrote, removed at `settle`
+        self.written: list[str] = []  # the last row's output directories
+
+    async def settle(self, *, rest: bool = True) -> None:
+        """Remove what the rows wrote; then (`rest`) `syncfs` and let the filesystem forget the
+        deletions, `--settle` seconds, before any row writes again.
+
+        ext4 without a journal (this machine's disk) will not reuse an inode freed in the last
+        60 s — 360 s while its inode-table block is dirty, which the next file created beside
+        it makes it — so every file created in a block group that just lost thousands scans
+        past all of them (`recently_deleted()` in `find_inode_bit()`: a third to four fifths of a
+        writer's samples in `perf`). Whoever writes after a deletion pays, peer or ais-ray, and
+        ais-ray more often: its work files are created in one directory per mountpath, so in the
+        block groups the bucket it destroyed last was created in. So rows delete nothing: outputs stay until the run
+        ends or space runs short, and the first row, and the first after a removal, start
+        `--settle` seconds after the last deletion. `--settle 0`: the old order (each row's
+        output removed before the next row, no rest)."""
+        trash, self.trash = self.trash, []
+        for remove in trash:
+            await remove()
+        if rest and self.ns.settle > 0:
+            await asyncio.to_thread(syncfs, str(self.tmp))
+            await asyncio.sleep(self.ns.settle)
+            self.deadline += self.ns.settle  # `--budget` is for rows
+
+    async def make_room(self, ds: DataSet) -> None:
+        """Before a row: remove the rows' outputs if the next one might not fit beside them."""
+        if self.ns.settle <= 0 or shutil.disk_usage(self.tmp).free < 2 * ds.nbytes + ROOM_SPARE:
+            await self.settle()
+
+    async def flush(self, written: list[str]) -> None:
+        """After a row, untimed: what it left in the page cache is written out, then dropped.
+
+        Written: `syncfs` makes the whole filesystem durable, so an ais-ray job's group commit
+        would otherwise write the previous peer's (never synced) 625 MiB as well, and a peer
+        would run beside its predecessor's writeback. Dropped (`POSIX_FADV_DONTNEED` on each file
+        of `written`, the row's output directories): with outputs kept, the page cache would fill
+        the machine's memory within a few rows and every later row would reclaim as it writes."""
+        await asyncio.to_thread(syncfs, str(self.tmp))
+        await asyncio.to_thread(evict, written)
 
     def _timeout(self) -> float:
         return max(0.0, min(self.ns.row_timeout, self.deadline - time.monotonic()))
@@ -182,7 +229,8 @@ class Bench:
                      "cpu_s": {lb: round(uses[lb].cpu_s, 2) for lb in AIS_LABELS},
                      "idle_cpu_s": {lb: round(uses[lb].cpu_s - uses[lb].cpu_net_s, 2) for lb in AIS_LABELS}}
         await self.c.download.remove(jid)
-        await self.c.destroy_bucket(bck)
+        self.trash.append(lambda: self.c.destroy_bucket(bck))
+        self.written = [str(p) for p in (self.tmp / "cluster").glob(f"t*/mp*/@ais/{bck.name}")]
         return row
 
     # ---- peers ------------------------------------------------------------------------------
@@ -210,7 +258,8 @@ class Bench:
         elif not row.ok:
             row.note = f"FAILED: exit {run.returncode}, {row.count} of {ds.count} files: {run.output_tail[-300:]!r}"
         row.extra = {"argv": argv}
-        await asyncio.to_thread(shutil.rmtree, work, True)
+        self.trash.append(lambda: asyncio.to_thread(shutil.rmtree, work, True))
+        self.written = [str(dest)]
         return row
 
     # ---- cells ------------------------------------------------------------------------------
@@ -231,13 +280,34 @@ class Bench:
 
     async def _run_plan(self, cell: Cell, plan: list[Any]) -> None:
         for item in plan:
+            await self.make_room(cell.ds)
+            self.written = []
             if isinstance(item, Peer):
                 row = await self.peer_row(cell, item)
             else:
                 row = await self.ais_row(cell, *item)
+            await self.flush(self.written)
             cell.rows.append(row)
             print(f"  {row.label:<70} {row.obj_s:9.1f} obj/s {row.mib_s:8.1f} MiB/s {row.seconds:7.2f} s "
                   f"rss {row.rss / MIB:6.0f} MiB cpu {row.cpu_s:6.1f} s  {row.note}", file=sys.stderr, flush=True)
+
+
+def evict(dirs: list[str]) -> int:
+    """Drop the (clean) cached pages of every file under `dirs`; how many files."""
+    n = 0
+    for top in dirs:
+        for root, _, files in os.walk(top):
+            for name in files:
+                try:
+                    fd = os.open(os.path.join(root, name), os.O_RDONLY | os.O_CLOEXEC)
+                except OSError:
+                    continue
+                try:
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                    n += 1
+                finally:
+                    os.close(fd)
+    return n
 
 
 # ---- report ----------------------------------------------------------------------------------
@@ -328,6 +398,7 @@ async def run_all(ns: argparse.Namespace, tmp: Path, cluster: AisCluster, sample
     cells = []
     async with AisClient(cluster.endpoint) as c:
         bench = Bench(ns, tmp, cluster, c, sampler, endpoints)
+        await bench.settle()  # whatever ran before this deleted: forgotten before the first row
         for source in ns.only:
             for rate in ns.rates:
                 if source == "http":
@@ -342,6 +413,7 @@ async def run_all(ns: argparse.Namespace, tmp: Path, cluster: AisCluster, sample
                     print(f"{cell.title}", file=sys.stderr, flush=True)
                     await bench.run_cell(cell, ns.equal)
                     cells.append(cell)
+        await bench.settle(rest=False)
         set_http_pacing(http, 0)
         proxy.set_link(0)
         proxy.set_upstream(upstreams["s3"])
@@ -410,6 +482,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tmp", default="/tmp", help="parent of the temp dir: the filesystem under test")
     p.add_argument("--keep", action="store_true", help="keep the temp dir")
     p.add_argument("--no-fsync", action="store_true", help="`ais-ray up --no-fsync` (the peers never fsync)")
+    p.add_argument("--settle", type=float, default=361.0,
+                   help="seconds between the last deletion and the next row: before the first row, and whenever "
+                        "outputs must be removed for space (ext4 without a journal scans inodes freed in the last "
+                        "60-360 s at every file creation: see `Bench.settle`); 0: each row's output removed before "
+                        "the next row, no rest")
     p.add_argument("--repeat", type=int, default=None,
                    help="runs of every row, the order rotated each time (and reversed every other time); the median is shown with min–max (default 3; "
                         "quick 1)")

@@ -11,6 +11,7 @@ kind of process. The raw stacks stay in `--out` for flame graphs.
     .venv/bin/python benchmarks/prof_download.py --source s3 --seconds 20 --out /tmp/prof-s3
     .venv/bin/python benchmarks/prof_download.py --source http --no-fsync   # what fsync costs
     .venv/bin/python benchmarks/prof_download.py --backend --gil            # an S3 backend job
+    .venv/bin/python benchmarks/prof_download.py --perf                     # the whole machine, kernel included (perf)
 
 Set PYTHONPATH to a copy of the package to profile that copy.
 """
@@ -92,6 +93,17 @@ def summarize(raw_files: list[Path], top: int) -> str:
     return "\n".join(out) + "\n"
 
 
+def perf_summary(data: Path, top: int) -> str:
+    """The window's samples by process name and by symbol (self time), kernel and user."""
+    out = []
+    for sort in ("comm", "comm,dso,symbol"):
+        rep = subprocess.run(["perf", "report", "-i", str(data), "--no-children", "--sort", sort, "--stdio", "-g", "none",
+                              "--percent-limit", "0.5"], capture_output=True, text=True, check=False).stdout
+        lines = [ln for ln in rep.splitlines() if ln.strip() and not ln.startswith("#")]
+        out.append(f"== by {sort}\n" + "\n".join(lines[:top]))
+    return "\n\n".join(out)
+
+
 async def start_job(endpoint: str, template: str, backend: str = "") -> tuple[str, float]:
     """A range job of `template` into ais://prof, or (`backend` given) a backend job of an ais bucket
     whose backend is s3://`backend`."""
@@ -123,6 +135,8 @@ def main() -> None:
     p.add_argument("--no-fsync", action="store_true")
     p.add_argument("--backend", action="store_true", help="an S3 backend job (ais bucket with backend_bck) instead of a range job")
     p.add_argument("--gil", action="store_true", help="only samples holding the GIL (Python CPU, not I/O waits)")
+    p.add_argument("--perf", action="store_true",
+                   help="`perf record -a -g` over the window instead of py-spy: where the whole machine's CPU goes, kernel included")
     p.add_argument("--top", type=int, default=25)
     p.add_argument("--out", default="", help="keep the raw stacks here (default: a temp dir, removed)")
     ns = p.parse_args()
@@ -144,9 +158,12 @@ def main() -> None:
                 jid, t0 = asyncio.run(start_job(cl.endpoint, template, ds.name if ns.backend else ""))
                 time.sleep(2)
                 cpu0 = {lb: cpu_user_sys(pid) for lb, pid in pids.items()}
-                spies = py_spy(pids, out, ns.rate, ns.seconds, *(["--gil"] if ns.gil else []))
-                for sp in spies.values():
-                    sp.wait()
+                if ns.perf:
+                    subprocess.run(["perf", "record", "-a", "-g", "-F", "499", "-o", str(out / "perf.data"), "--",
+                                    "sleep", str(ns.seconds)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+                else:
+                    for sp in py_spy(pids, out, ns.rate, ns.seconds, *(["--gil"] if ns.gil else [])).values():
+                        sp.wait()
                 cpu = {lb: tuple(b - a for a, b in zip(cpu0[lb], cpu_user_sys(pid), strict=True))
                        for lb, pid in pids.items()}
                 st = asyncio.run(wait_job(cl.endpoint, jid))
@@ -155,6 +172,9 @@ def main() -> None:
               f"{ds.count / secs:.0f} obj/s (profiled part slower: py-spy shares the 2 cores)")
         print("CPU s (user + sys) during the window: "
               + ", ".join(f"{lb} {u:.1f} + {s:.1f}" for lb, (u, s) in cpu.items()))
+        if ns.perf:
+            print(perf_summary(out / "perf.data", ns.top))
+            return
         for kind, sel in (("targets", lambda lb: "/" not in lb), ("mountpaths", lambda lb: "/" in lb)):
             files = [out / f"{lb.replace('/', '-')}.txt" for lb in pids if sel(lb)]
             print(f"\n== {kind} ({', '.join(lb for lb in pids if sel(lb))})")
