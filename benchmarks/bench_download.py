@@ -69,6 +69,7 @@ from ais_ray.testing.emulators import HttpSrcServer, MotoServer
 from common import MIB, AisCluster, ProcSampler, ais_cluster, machine_info, markdown_table, publish, rfc3339_ts
 from dlsources import (FULL_SETS, QUICK_SETS, DataSet, LinkProxy, S3rverLegacyDes, generate, s3_env,
                        set_http_pacing, upload)
+from diskraw import evict_tree
 from dltools import Peer, http_peers, run_measured, s3_peers, tree_size
 
 AIS_LABELS = ("t1", "t1/mp1", "t1/mp2", "t2", "t2/mp1", "t2/mp2")
@@ -173,7 +174,8 @@ class Bench:
         of `written`, the row's output directories): with outputs kept, the page cache would fill
         the machine's memory within a few rows and every later row would reclaim as it writes."""
         await asyncio.to_thread(syncfs, str(self.tmp))
-        await asyncio.to_thread(evict, written)
+        for top in written:
+            await asyncio.to_thread(evict_tree, top)
 
     def _timeout(self) -> float:
         return max(0.0, min(self.ns.row_timeout, self.deadline - time.monotonic()))
@@ -292,24 +294,6 @@ class Bench:
             cell.rows.append(row)
             print(f"  {row.label:<70} {row.obj_s:9.1f} obj/s {row.mib_s:8.1f} MiB/s {row.seconds:7.2f} s "
                   f"rss {row.rss / MIB:6.0f} MiB cpu {row.cpu_s:6.1f} s  {row.note}", file=sys.stderr, flush=True)
-
-
-def evict(dirs: list[str]) -> int:
-    """Drop the (clean) cached pages of every file under `dirs`; how many files."""
-    n = 0
-    for top in dirs:
-        for root, _, files in os.walk(top):
-            for name in files:
-                try:
-                    fd = os.open(os.path.join(root, name), os.O_RDONLY | os.O_CLOEXEC)
-                except OSError:
-                    continue
-                try:
-                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-                    n += 1
-                finally:
-                    os.close(fd)
-    return n
 
 
 # ---- report ----------------------------------------------------------------------------------
