@@ -148,9 +148,9 @@ class Bench:
         past all of them (`recently_deleted()` in `find_inode_bit()`: a third to four fifths of a
         writer's samples in `perf`). Whoever writes after a deletion pays, peer or ais-ray, and
         ais-ray more often: its work files are created in one directory per mountpath, so in the
-        block groups the bucket it destroyed last was created in. So rows delete nothing: outputs stay until the run
-        ends or space runs short, and the first row, and the first after a removal, start
-        `--settle` seconds after the last deletion. `--settle 0`: the old order (each row's
+        block groups the bucket it destroyed last was created in. So rows delete nothing:
+        outputs stay until the run ends or space runs short, and the first row, and the first
+        after a removal, start `--settle` seconds after the last deletion. `--settle 0`: the old order (each row's
         output removed before the next row, no rest)."""
         trash, self.trash = self.trash, []
         for remove in trash:
@@ -165,16 +165,16 @@ class Bench:
         if self.ns.settle <= 0 or shutil.disk_usage(self.tmp).free < 2 * ds.nbytes + ROOM_SPARE:
             await self.settle()
 
-    async def flush(self, written: list[str]) -> None:
+    async def flush(self) -> None:
         """After a row, untimed: what it left in the page cache is written out, then dropped.
 
         Written: `syncfs` makes the whole filesystem durable, so an ais-ray job's group commit
         would otherwise write the previous peer's (never synced) 625 MiB as well, and a peer
         would run beside its predecessor's writeback. Dropped (`POSIX_FADV_DONTNEED` on each file
-        of `written`, the row's output directories): with outputs kept, the page cache would fill
+        of `self.written`, the row's output directories): with outputs kept, the page cache would fill
         the machine's memory within a few rows and every later row would reclaim as it writes."""
         await asyncio.to_thread(syncfs, str(self.tmp))
-        for top in written:
+        for top in self.written:
             await asyncio.to_thread(evict_tree, top)
 
     def _timeout(self) -> float:
@@ -290,7 +290,7 @@ class Bench:
                 row = await self.peer_row(cell, item)
             else:
                 row = await self.ais_row(cell, *item)
-            await self.flush(self.written)
+            await self.flush()
             cell.rows.append(row)
             print(f"  {row.label:<70} {row.obj_s:9.1f} obj/s {row.mib_s:8.1f} MiB/s {row.seconds:7.2f} s "
                   f"rss {row.rss / MIB:6.0f} MiB cpu {row.cpu_s:6.1f} s  {row.note}", file=sys.stderr, flush=True)

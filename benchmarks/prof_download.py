@@ -140,6 +140,8 @@ def main() -> None:
     p.add_argument("--top", type=int, default=25)
     p.add_argument("--out", default="", help="keep the raw stacks here (default: a temp dir, removed)")
     ns = p.parse_args()
+    if ns.perf and shutil.which("perf") is None:
+        sys.exit("error: --perf needs Linux `perf` (Debian: apt-get install linux-perf)")
     ds = DataSet("small", ns.count, 64 * KIB)
     tmp = Path(tempfile.mkdtemp(prefix="prof-dl-"))
     out = Path(ns.out) if ns.out else tmp / "prof"
@@ -169,7 +171,7 @@ def main() -> None:
                 st = asyncio.run(wait_job(cl.endpoint, jid))
                 secs = time.perf_counter() - t0
         print(f"job {jid}: {st.get('finished_cnt')} done, {st.get('error_cnt')} errors, {secs:.1f} s, "
-              f"{ds.count / secs:.0f} obj/s (profiled part slower: py-spy shares the 2 cores)")
+              f"{ds.count / secs:.0f} obj/s (profiled part slower: the profiler shares the 2 cores)")
         print("CPU s (user + sys) during the window: "
               + ", ".join(f"{lb} {u:.1f} + {s:.1f}" for lb, (u, s) in cpu.items()))
         if ns.perf:
