@@ -29,7 +29,7 @@ import functools
 import math
 import socket
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pycurl
@@ -78,6 +78,8 @@ class CurlLinks:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._multi: Any = None
         self._timer: asyncio.TimerHandle | None = None
+        self._kick: asyncio.Handle | None = None  # a timeout of 0 ("act now"), once per loop turn
+        self._want: float | None = None  # loop time of the timeout libcurl asked for last (None: none)
         self._fds: dict[int, int] = {}  # fd -> the POLL_* events registered with the loop
         self._free: list[Any] = []
         self._active: set[Transfer] = set()
@@ -96,7 +98,10 @@ class CurlLinks:
         tr = Transfer(self, c, url, loop, source)
         c.transfer = tr
         c.setopt(pycurl.URL, url)
-        c.setopt(pycurl.TIMEOUT_MS, 0 if timeout is None else max(1, int(timeout * 1000)))
+        ms = 0 if timeout is None else max(1, int(timeout * 1000))
+        if ms != c.timeout_ms:  # (a job's items all have the same: set once per handle)
+            c.setopt(pycurl.TIMEOUT_MS, ms)
+            c.timeout_ms = ms
         if headers:
             c.setopt(pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in headers.items()])
             c.headers = True
@@ -137,9 +142,10 @@ class CurlLinks:
             m.setopt(pycurl.M_MAX_TOTAL_CONNECTIONS, self._max_conns)
 
     def _detach(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        for h in (self._timer, self._kick):
+            if h is not None:
+                h.cancel()
+        self._timer = self._kick = self._want = None
         assert self._loop is not None
         if not self._loop.is_closed():
             for fd in self._fds:
@@ -170,6 +176,7 @@ class CurlLinks:
             c.setopt(pycurl.PATH_AS_IS, 1)
         c.setopt(pycurl.OPENSOCKETFUNCTION, functools.partial(self._open_socket, c))
         c.headers = False  # has custom headers set
+        c.timeout_ms = 0  # TIMEOUT_MS as set
         c.head = False
         c.transfer = None
         return c
@@ -203,16 +210,38 @@ class CurlLinks:
             self._fds.pop(fd, None)
 
     def _on_timer(self, ms: int) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if ms >= 0:
-            assert self._loop is not None
-            self._timer = self._loop.call_later(ms / 1000, self._on_timeout)
+        """libcurl's timer: call it back `ms` from now (0: at once; -1: no timeout). Every
+        transfer added asks for 0: those of one loop turn share one call (`call_soon`), and a
+        later deadline keeps a timer that fires first (it re-arms itself for the deadline:
+        libcurl does not repeat a deadline it has told)."""
+        loop = self._loop
+        assert loop is not None
+        if ms < 0:
+            self._want = None  # a timer left set fires once, for nothing
+            return
+        if ms == 0:
+            self._want = loop.time()
+            if self._kick is None:
+                self._kick = loop.call_soon(self._on_timeout, True)
+            return
+        self._want = when = loop.time() + ms / 1000
+        t = self._timer
+        if t is not None:
+            if t.when() <= when:
+                return
+            t.cancel()
+        self._timer = loop.call_at(when, self._on_timeout)
 
-    def _on_timeout(self) -> None:
-        self._timer = None
+    def _on_timeout(self, kick: bool = False) -> None:
+        if kick:
+            self._kick = None
+        else:
+            self._timer = None
         self._act(pycurl.SOCKET_TIMEOUT, 0)
+        loop, want = self._loop, self._want
+        if self._timer is None and want is not None and loop is not None and self._multi is not None \
+                and want > loop.time():
+            self._timer = loop.call_at(want, self._on_timeout)
 
     def _act(self, fd: int, events: int) -> None:
         m = self._multi
@@ -245,7 +274,7 @@ class Transfer:
     backends' typed errors."""
 
     __slots__ = ("_links", "_c", "url", "_loop", "_source", "_lines", "_chunks", "_buffered", "_paused", "_waiter",
-                 "_code", "_msg", "done", "refused", "_head")
+                 "_code", "_msg", "done", "refused", "_head", "notify")
 
     def __init__(self, links: CurlLinks, c: Any, url: str, loop: asyncio.AbstractEventLoop,
                  source: tuple[Target, str | None, str] | None = None) -> None:
@@ -259,11 +288,17 @@ class Transfer:
         self.done = False
         self.refused: tuple[str, str] | None = None  # (category, address) the policy refused
         self._head: tuple[int, dict[str, str]] | None = None
+        # Called on the loop, when nobody awaits the transfer, once it ends or pauses (its body
+        # reached HIGH_WATER unread): a caller that keeps no coroutine per transfer (`ended`,
+        # `head`, `body`; or read it as usual from then on).
+        self.notify: Callable[[], None] | None = None
 
     # ---- libcurl's callbacks (inside socket_action, on the loop) ----
 
     def _write(self, data: bytes) -> int | None:
         if self._buffered >= HIGH_WATER:
+            if not self._paused and self._waiter is None and self.notify is not None:
+                self._loop.call_soon(self.notify)  # not from inside libcurl's callback
             self._paused = True
             return pycurl.WRITEFUNC_PAUSE  # libcurl hands `data` again on resume
         self._chunks.append(data)
@@ -286,8 +321,11 @@ class Transfer:
 
     def _wake(self) -> None:
         w = self._waiter
-        if w is not None and not w.done():
-            w.set_result(None)
+        if w is not None:
+            if not w.done():
+                w.set_result(None)
+        elif self.notify is not None and self.done:
+            self.notify()
 
     # ---- the reader's side ----
 
@@ -303,11 +341,31 @@ class Transfer:
         or the transfer ends; a transfer that failed before any response raises."""
         while not (self._chunks or self.done):
             await self._wait()
+        if self._head is None and self._code and not self._chunks:  # failed before any body: no usable response
+            raise self._error()
+        return self.head()
+
+    # ---- a transfer that has ended (`notify`), read without awaiting ----
+
+    def head(self) -> tuple[int, dict[str, str]]:
+        """The final response's status and headers, as `response` gives them (once it has begun)."""
         if self._head is None:
-            if self._code and not self._chunks:  # failed before any body: no usable response
-                raise self._error()
             self._head = _parse_head(self._lines)
         return self._head
+
+    def failure(self) -> AisError | None:
+        """Why the transfer failed (None: it ended whole, or is still under way)."""
+        return self._error() if self._code else None
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received and not read yet."""
+        return self._buffered
+
+    def body(self) -> list[bytes]:
+        """Everything received and not read yet, at once: the chunks as they came."""
+        chunks, self._chunks, self._buffered = self._chunks, [], 0
+        return chunks
 
     def __aiter__(self) -> Transfer:
         return self

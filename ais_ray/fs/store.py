@@ -95,6 +95,18 @@ class ObjWriter:
         self._hash.update(data)
         self.size += len(data)
 
+    def writev(self, chunks: Sequence[bytes]) -> None:
+        """`write` of the chunks in order, in one system call (a body as the network gave it,
+        not joined into one buffer first)."""
+        n = os.writev(self._fd, chunks)
+        total = 0
+        for c in chunks:
+            self._hash.update(c)
+            total += len(c)
+        if n < total:  # a short write (a signal, a full disk): the rest, or raise
+            _write_all(self._fd, b"".join(chunks)[n:])
+        self.size += total
+
     def pwrite(self, data: bytes | bytearray | memoryview, offset: int) -> None:
         """Write at an offset (parallel chunk readers); the checksum is computed at finish."""
         _write_all(self._fd, data, offset)

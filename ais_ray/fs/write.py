@@ -93,21 +93,26 @@ def commit(store: MountpathStore, w: ObjWriter, bck: Bucket, name: str, owt: Owt
     return out
 
 
-def write_bytes(store: MountpathStore, bck: Bucket, name: str, data: bytes | bytearray | memoryview, owt: Owt, *,
-                src: Source | None = None, job: str = "") -> ObjAttrs:
-    """Blocking. A small object in one call: work file, checksum, fsync, metadata, rename."""
+def write_bytes(store: MountpathStore, bck: Bucket, name: str, data: bytes | bytearray | memoryview | list[bytes],
+                owt: Owt, *, src: Source | None = None, job: str = "", fsync: bool = True) -> ObjAttrs:
+    """Blocking. A small object in one call: work file, checksum, fsync (`fsync=False`: the
+    caller's group commit makes it durable), metadata, rename. `data`: the bytes, or a list of
+    chunks (written as one)."""
     try:
-        return _write_small(store, bck, name, data, owt, src=src, job=job)
+        return _write_small(store, bck, name, data, owt, src=src, job=job, fsync=fsync)
     except BaseException:
         store.stats.add("err.put")
         raise
 
 
-def _write_small(store: MountpathStore, bck: Bucket, name: str, data: bytes | bytearray | memoryview, owt: Owt, *,
-                 src: Source | None, job: str, keep: ObjAttrs | None = None, fsync: bool = True) -> ObjAttrs:
+def _write_small(store: MountpathStore, bck: Bucket, name: str, data: bytes | bytearray | memoryview | list[bytes],
+                 owt: Owt, *, src: Source | None, job: str, keep: ObjAttrs | None = None, fsync: bool = True) -> ObjAttrs:
     w = store.new_writer(fsync=fsync)
     try:
-        w.write(data)
+        if isinstance(data, list):
+            w.writev(data)
+        else:
+            w.write(data)
         return commit(store, w, bck, name, owt, w.finish(), src=src, job=job, keep=keep)
     except BaseException:
         w.abort()
@@ -173,9 +178,12 @@ def _small_writes(store: MountpathStore, bck: Bucket, fsync: bool) -> Callable[.
     (`fs/writer.py`), unless the call waits on the disk itself — its own fsync, or the replicas
     of a mirrored bucket, written and synced in the same call — which keeps a thread of its own
     (behind one thread, every such write would wait for those queued before it)."""
-    if (fsync and store.fsync) or (store.replicas is not None and store.replicas.copies_of(bck) > 1):
-        return asyncio.to_thread
-    return store.writer.run
+    return store.writer.run if queued_writes(store, bck, fsync) else asyncio.to_thread
+
+
+def queued_writes(store: MountpathStore, bck: Bucket, fsync: bool) -> bool:
+    """Whether a small object's one blocking call goes to the writer thread (`_small_writes`)."""
+    return not ((fsync and store.fsync) or (store.replicas is not None and store.replicas.copies_of(bck) > 1))
 
 
 def _finish(w: ObjWriter, tail: bytearray) -> str:

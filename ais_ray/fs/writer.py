@@ -18,14 +18,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_Call = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[..., Any], tuple[Any, ...], dict[str, Any]]
+# Where a call's outcome goes: the future its caller awaits, or a callback `(value, exc)` run on
+# the loop (`submit`: a caller that keeps no coroutine per call, the download's small objects).
+Done = Callable[[Any, "BaseException | None"], None]
+_Call = tuple[asyncio.AbstractEventLoop, Any, Callable[..., Any], tuple[Any, ...], dict[str, Any]]  # Any: a Future or a Done
 
 
 class WriterThread:
@@ -48,6 +53,13 @@ class WriterThread:
         self._q.put((loop, fut, fn, args, kwargs))
         return await fut
 
+    def submit(self, done: Done, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+        """`fn(*args, **kwargs)` on the writer thread; `done(value, exc)` is called with its
+        outcome on the calling loop (with the rest of its batch, one wakeup)."""
+        if self._thread is None:
+            self._start_thread()
+        self._q.put((asyncio.get_running_loop(), done, fn, args, kwargs))
+
     def _start_thread(self) -> None:
         with self._start:
             if self._thread is None:
@@ -61,20 +73,26 @@ class WriterThread:
                 while True:
                     batch.append(self._q.get_nowait())
             self.batches += 1
-            done: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any, BaseException | None]]] = {}
-            for loop, fut, fn, args, kwargs in batch:
+            done: dict[asyncio.AbstractEventLoop, list[tuple[Any, Any, BaseException | None]]] = {}
+            for loop, sink, fn, args, kwargs in batch:
                 try:
-                    out: tuple[asyncio.Future[Any], Any, BaseException | None] = (fut, fn(*args, **kwargs), None)
+                    out: tuple[Any, Any, BaseException | None] = (sink, fn(*args, **kwargs), None)
                 except BaseException as exc:  # the caller's error, raised where it awaits
-                    out = (fut, None, exc)
+                    out = (sink, None, exc)
                 done.setdefault(loop, []).append(out)
             for loop, results in done.items():
                 with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting
                     loop.call_soon_threadsafe(_settle, results)
 
 
-def _settle(results: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+def _settle(results: list[tuple[Any, Any, BaseException | None]]) -> None:
     for fut, value, exc in results:
+        if not isinstance(fut, asyncio.Future):  # `submit`'s callback: its failure must not stop the rest
+            try:
+                fut(value, exc)
+            except Exception:
+                log.exception("writer callback %r", fut)
+            continue
         if fut.done():  # its caller was cancelled
             continue
         if exc is None:

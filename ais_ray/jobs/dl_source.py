@@ -58,20 +58,28 @@ class Sources:
             finally:
                 tr.close()
             if status >= 400:
-                raise _status_error(status, link)
-            return _meta(hdrs)
+                raise link_status_error(status, link)
+            return reply_meta(hdrs)
         bck, name = parse_bucket_uri(link)
         obj = await get_backend(bck.provider, self._config.get(bck.provider.value)).head_object(bck.name, name)
         return SrcMeta(obj.size, obj.etag, obj.version)
 
-    def open(self, link: str, headers: Mapping[str, str], timeout: float
+    def open(self, link: str, headers: Mapping[str, str], timeout: float, *, started: Transfer | None = None
              ) -> contextlib.AbstractAsyncContextManager[tuple[SrcMeta, AsyncIterator[bytes]]]:
         """`async with` it: (metadata, body chunks); the request is made on entry. Only the
         source's failures become backend errors (the request, each read of the body): one raised
-        by the caller's own code in the `async with` block (its disk) passes as it is."""
+        by the caller's own code in the `async with` block (its disk) passes as it is.
+        `started`: the link's GET already under way (`start`), read from here on."""
         if link.startswith(("http://", "https://")):
-            return _OpenLink(self._links, link, headers, object_timeout(timeout))
+            return _OpenLink(self._links, link, headers, object_timeout(timeout), started)
         return self._open_bucket_uri(link)
+
+    def start(self, link: str, headers: Mapping[str, str], timeout: float) -> Transfer | None:
+        """The GET of an http(s) link, started and not awaited (`Transfer.notify` tells when it
+        ends); None for a bucket URI, which is read through its backend (`open`)."""
+        if link.startswith(("http://", "https://")):
+            return self._links.get(link, headers, object_timeout(timeout))
+        return None
 
     @contextlib.asynccontextmanager
     async def _open_bucket_uri(self, link: str) -> AsyncIterator[tuple[SrcMeta, AsyncIterator[bytes]]]:
@@ -101,12 +109,15 @@ class _OpenLink:
 
     __slots__ = ("_links", "_link", "_headers", "_timeout", "_tr")
 
-    def __init__(self, links: CurlLinks, link: str, headers: Mapping[str, str], timeout: float) -> None:
+    def __init__(self, links: CurlLinks, link: str, headers: Mapping[str, str], timeout: float,
+                 started: Transfer | None = None) -> None:
         self._links, self._link, self._headers, self._timeout = links, link, headers, timeout
-        self._tr: Transfer | None = None
+        self._tr = started
 
     async def __aenter__(self) -> tuple[SrcMeta, AsyncIterator[bytes]]:
-        tr = self._tr = self._links.get(self._link, self._headers, self._timeout)
+        tr = self._tr
+        if tr is None:
+            tr = self._tr = self._links.get(self._link, self._headers, self._timeout)
         try:
             status, hdrs = await tr.response()
         except BaseException:
@@ -114,20 +125,20 @@ class _OpenLink:
             raise
         if status >= 400:
             tr.close()
-            raise _status_error(status, self._link)
-        return _meta(hdrs), tr
+            raise link_status_error(status, self._link)
+        return reply_meta(hdrs), tr
 
     async def __aexit__(self, *exc: object) -> None:
         if self._tr is not None:
             self._tr.close()
 
 
-def _status_error(status: int, link: str) -> AisError:
+def link_status_error(status: int, link: str) -> AisError:
     base, name = split_url(link)
     return status_error(status, base, name, endpoint=endpoint_of(link))
 
 
-def _meta(headers: Mapping[str, str]) -> SrcMeta:
+def reply_meta(headers: Mapping[str, str]) -> SrcMeta:
     """`meta_of_headers` for a libcurl reply (names in lower case)."""
     size = headers.get("content-length", "")
     return meta_of_headers(headers.get("etag"), headers.get("last-modified"), int(size) if size.isdigit() else None)

@@ -117,3 +117,36 @@ def test_a_cancelled_caller_leaves_its_items_to_finish(tmp_path: Path) -> None:
             assert f.read() == DATA["o07"] and attrs.job == "j5"
 
     run(tmp_path, body)
+
+
+def test_a_body_past_the_quick_buffer_is_streamed_from_the_same_get(tmp_path: Path) -> None:
+    """A small object is fetched and written by callbacks (`_Quick`); one whose body passes
+    HIGH_WATER unread is handed to the streaming path, which reads on from the same GET."""
+    from ais_ray.backends.curlhttp import HIGH_WATER
+
+    big = os.urandom(3 * HIGH_WATER + 123)
+
+    async def body(src: HttpSrc, store: MountpathStore, w: DlWorker) -> None:
+        (tmp_path / "src" / "big").write_bytes(big)
+        res = await w.run(DlJobCtx("j6", BCK), items(src, ["big", "o08"]))
+        assert [(r.status, r.size) for r in res] == [(OK, len(big)), (OK, len(DATA["o08"]))], res
+        assert src.stats.requests["big"] == 1 and src.stats.requests["o08"] == 1
+        f, attrs = store.open(BCK, "big")
+        with f:
+            assert f.read() == big and attrs.src_size == len(big) and attrs.job == "j6"
+
+    run(tmp_path, body)
+
+
+def test_one_name_twice_at_once_is_fetched_once(tmp_path: Path) -> None:
+    """Two items of one name in flight together (a batch sent again by a restarted target): the
+    second joins the first one's fetch through the name lock."""
+
+    async def body(src: HttpSrc, store: MountpathStore, w: DlWorker) -> None:
+        src.faults = Faults(first_byte_delay=0.2)
+        job = DlJobCtx("j7", BCK)
+        a, b = await asyncio.gather(w.run(job, items(src, ["o09"])), w.run(job, items(src, ["o09"])))
+        assert a[0].status == OK and b[0].status == OK and a[0].size == b[0].size == len(DATA["o09"])
+        assert src.stats.requests["o09"] == 1
+
+    run(tmp_path, body)
