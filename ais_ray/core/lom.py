@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from ais_ray.core.errors import ErrBadRequest, ErrInvalidName
-from ais_ray.core.names import Bucket, validate_obj_name
+from ais_ray.core.names import Bucket, is_plain_obj_name, validate_obj_name
 
 CT_OBJ = "%ob"
 CT_WORK = "%wk"
@@ -120,6 +120,8 @@ def obj_fqn(mpath: str, bck: Bucket, name: str) -> str:
 def ct_fqn(mpath: str, bck: Bucket, ct: str, name: str) -> str:
     """Full path of `name` under content type `ct` (`%ob`, `%ec`, `%mt`); never outside the bucket."""
     base = f"{bucket_dir(mpath, bck)}/{ct}"
+    if is_plain_obj_name(name):  # valid, and nothing in it to normalize
+        return f"{base}/{name}"
     fqn = os.path.normpath(f"{base}/{validate_obj_name(name)}")
     if not fqn.startswith(base + "/"):
         raise ErrInvalidName(f'object name "{name}" resolves outside its bucket')

@@ -9,6 +9,7 @@ from ais_ray.core.names import (
     parse_bucket_uri,
     parse_uname,
     split_obj_path,
+    is_plain_obj_name,
     validate_bucket_name,
     validate_obj_name,
 )
@@ -35,6 +36,38 @@ def test_invalid_obj_names(name):
 def test_valid_obj_names_stay_inside_the_bucket(name, tmp_path):
     fqn = obj_fqn(str(tmp_path), Bucket("b"), name)
     assert fqn.startswith(str(tmp_path / "@ais" / "b" / "%ob") + "/")
+
+
+def test_the_plain_name_shortcut_agrees_with_the_full_rules(tmp_path):
+    """Names the one-regex shortcut takes (`is_plain_obj_name`) pass every rule and are already a
+    normal path; random names over the characters that matter decide the same both ways."""
+    import os
+    import random
+
+    from ais_ray.core import names
+
+    rnd = random.Random(16)
+    alphabet = ["a", "Z", "0", "_", "-", ".", "/", "~", " ", "\x00", "é"]
+    base = os.path.join(str(tmp_path), "@ais", "b", "%ob")
+    taken = 0
+    for _ in range(20_000):
+        name = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 12)))
+        if rnd.random() < 0.01:
+            name = "/".join("x" * rnd.randint(250, 260) for _ in range(rnd.randint(1, 5)))
+        try:  # the rules without the shortcut
+            names._PLAIN_OBJ_NAME, saved = names.re.compile(r"(?!)"), names._PLAIN_OBJ_NAME
+            ok = validate_obj_name(name) == name
+        except ErrInvalidName:
+            ok = False
+        finally:
+            names._PLAIN_OBJ_NAME = saved
+        if is_plain_obj_name(name):
+            taken += 1
+            assert ok, name
+            assert obj_fqn(str(tmp_path), Bucket("b"), name) == os.path.normpath(f"{base}/{name}"), name
+        else:
+            assert (validate_obj_name(name) == name) if ok else pytest.raises(ErrInvalidName, validate_obj_name, name)
+    assert 1_000 < taken < 19_000, taken  # both ways were taken
 
 
 @pytest.mark.parametrize(("uri", "bck", "obj"), [
