@@ -43,6 +43,11 @@ class DlItem:
     name: str  # object name in the destination bucket
     link: str  # http(s) URL or bucket URI
 
+    def __reduce__(self) -> tuple[type[DlItem], tuple[int, str, str]]:
+        # pickled as its fields (batches of 128 cross a Ray call): a slotted dataclass's own
+        # state is a Python loop over its fields per item, twice as slow both ways
+        return DlItem, (self.idx, self.name, self.link)
+
 
 # Bounds of one object's download (issue 15 item 8), as AIStore's downloader has them: a whole
 # attempt may take `DEFAULT_TIMEOUT` (Go `downloader.timeout` = 1h) unless the job's `timeout`

@@ -17,7 +17,7 @@ from typing import Literal
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from ais_ray.core.errors import ErrInvalidName, ErrInvalidURL, ErrUnsupported
-from ais_ray.core.names import Bucket, Provider, parse_bucket_uri, validate_bucket_name, validate_obj_name
+from ais_ray.core.names import Bucket, Provider, is_plain_obj_name, parse_bucket_uri, validate_bucket_name, validate_obj_name
 from ais_ray.core.template import has_braces
 
 DEFAULT_AIS_PORT = 8080  # a remote AIS cluster's proxy, when ais://host names no port
@@ -97,6 +97,12 @@ def obj_name_from_link(link: str) -> str:
         ErrInvalidURL: no name in the path (`http://h/`), or a bad `%` escape.
         ErrInvalidName: the unescaped name is not a valid object name.
     """
+    if link.startswith(("http://", "https://")) and not any(c in link for c in "?#[]"):
+        # the common link (`http://host/dir/name`, no query, fragment or IPv6 host): the name is
+        # what follows the last slash of the path, if that is already a plain name (no `%`)
+        head, sep, base = link.rpartition("/")
+        if sep and len(head) > link.index("//") + 1 and is_plain_obj_name(base):
+            return base
     try:
         path = urlsplit(prepend_protocol(link)).path if link else ""
     except ValueError as exc:
