@@ -11,8 +11,11 @@ repeat: the ceiling the cluster's job machinery is measured against.
     .venv/bin/python benchmarks/dl_workers.py                  # 4 actors, 10,000 × 64 KiB, 3 repeats
     .venv/bin/python benchmarks/dl_workers.py --actors 1 --count 5000
     .venv/bin/python benchmarks/dl_workers.py --transport curl aiohttp --repeat 8   # libcurl against aiohttp, alternated
+    .venv/bin/python benchmarks/dl_workers.py --trees /tmp/before .   # two copies of the package, alternated
 
-Set PYTHONPATH to a copy of the package to measure that copy.
+Set PYTHONPATH to a copy of the package to measure that copy; `--trees` runs the actors of each
+repeat on each of several copies in turn (a directory holding `ais_ray/`), in one run: nothing
+is deleted until the end, so no copy pays for another's deletions (see `bench_download.py`).
 """
 
 from __future__ import annotations
@@ -90,6 +93,8 @@ def main() -> None:
     p.add_argument("--transport", nargs="+", choices=("curl", "aiohttp"), default=["curl"],
                    help="the actors' http(s) GETs: the downloader's own (libcurl) and/or aiohttp (aiosource.py); "
                         "several: rotated, every repeat runs each")
+    p.add_argument("--trees", nargs="+", default=[],
+                   help="copies of the package (directories holding ais_ray/) for the actors; several: rotated")
     ns = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="dl-workers-"))
     here = str(Path(__file__).resolve().parent)
@@ -100,9 +105,15 @@ def main() -> None:
         sets = [DataSet(f"s{k}", per, 64 * KIB) for k in range(ns.actors)]
         generate(tmp / "src", sets)
         with HttpSrcServer(tmp / "src") as http:
-            ts = ns.transport
-            for rep, transport in ((r, t) for r in range(ns.repeat) for t in ts[r % len(ts):] + ts[:r % len(ts)]):
-                mps = [Mountpath.remote(str(tmp / f"r{rep}-{transport}" / f"mp{k}"), transport) for k in range(ns.actors)]
+            ts = [(t, tree) for t in ns.transport for tree in (ns.trees or [""])]
+            for rep, (transport, tree) in ((r, t) for r in range(ns.repeat) for t in ts[r % len(ts):] + ts[:r % len(ts)]):
+                opts = {}
+                if tree:
+                    path = os.pathsep.join([str(Path(tree).resolve()), here])
+                    opts = {"runtime_env": {"env_vars": {"PYTHONPATH": path}}}
+                label = transport + (f" {tree}" if tree else "")
+                mps = [Mountpath.options(**opts).remote(str(tmp / f"r{rep}-{transport}-{hash(tree)}" / f"mp{k}"), transport)  # type: ignore[attr-defined]
+                       for k in range(ns.actors)]
                 links = [[(ds.obj(i), f"{http.endpoint}/{ds.name}/{ds.obj(i)}") for i in range(per)] for ds in sets]
                 ray.get([mp.ready.remote() for mp in mps])  # the actors' start is not timed
                 t0 = time.perf_counter()
@@ -110,7 +121,7 @@ def main() -> None:
                 wall = time.perf_counter() - t0
                 user, sys_ = sum(o[1] for o in outs), sum(o[2] for o in outs)
                 n = per * ns.actors
-                print(f"repeat {rep + 1} {transport}: {n / wall:,.0f} obj/s ({ns.actors} actors, {n:,} objects, {wall:.2f} s); "
+                print(f"repeat {rep + 1} {label}: {n / wall:,.0f} obj/s ({ns.actors} actors, {n:,} objects, {wall:.2f} s); "
                       f"CPU per object user {user / n * 1e3:.2f} ms, sys {sys_ / n * 1e3:.2f} ms "
                       f"(load {os.getloadavg()[0]:.1f})", flush=True)
                 for mp in mps:
