@@ -229,6 +229,25 @@ class S3Backend:
             _, headers = await body.response()
             yield _described(name, described(headers)), body
 
+    def start_get(self, bucket: str, name: str) -> Transfer | None:
+        """The object's GET started without awaiting (a download's small object, `DlWorker`), or
+        None until an `open` has made this bucket's route and the credentials ready (`SignedGet.start`).
+        `got` reads its reply once it ends."""
+        return self._gets.start(bucket, name) if self._gets is not None else None
+
+    def got(self, bucket: str, name: str, tr: Transfer) -> RemoteObj:
+        """The object an ended `start_get` read (its bytes: `tr.body()`), or the typed error `open`
+        raises for the same reply."""
+        err = tr.failure()
+        if err is not None:
+            raise err
+        status, headers = tr.head()
+        if status >= 400:
+            code = error_code(b"".join(tr.body()))
+            raise status_error(416 if code == "InvalidRange" else status, self._bck(bucket), name,
+                               endpoint=self.endpoint, code=code)
+        return _described(name, described(headers))
+
     async def put_object(self, bucket: str, name: str, body: AsyncIterator[bytes] | bytes,
                          size: int | None = None) -> RemoteObj:
         """One PUT up to PART_SIZE, a multipart upload of PART_SIZE parts beyond (never all in memory)."""

@@ -91,6 +91,15 @@ def described(headers: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
+def _sign(r: Route, url: str, frozen: Any, headers: Mapping[str, str] | None) -> dict[str, str]:
+    """The headers of a GET of `url` signed with botocore's SigV4 signer. The host header is the
+    one botocore would derive from this URL, derived once per bucket (the signer's urlsplit of
+    every URL was 5 % of a mountpath's Python); libcurl then sends the same value from the URL."""
+    req = AWSRequest(method="GET", url=url, headers={**(headers or {}), "host": r.host})
+    S3SigV4Auth(frozen, "s3", r.region).add_auth(req)
+    return {k: v for k, v in req.headers.items() if k != "host"}
+
+
 class _Transient(Exception):
     """A transient status on a try that is not the last: worth another (never leaves `get`)."""
 
@@ -106,6 +115,7 @@ class SignedGet:
                                 max_connections=max_connections, cafile=cafile, path_as_is=True)
         self._routes: dict[str, Route] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._frozen: tuple[Any, Any] | None = None  # (the client's credentials, their frozen values `signed` used last)
         self.retries = retries
         self.endpoint = endpoint
 
@@ -131,12 +141,35 @@ class SignedGet:
         url = r.base + percent_encode(name, safe="/~")  # the key as botocore puts it in the path
         if not r.signed or (creds := self._client._request_signer._credentials) is None:  # noqa: SLF001 - the client's own (refreshable) credentials
             return url, dict(headers or {})
-        # The host header botocore would derive from this URL, derived once per bucket (the
-        # signer's urlsplit of every URL was 5 % of a mountpath's Python); libcurl then sends
-        # the same value from the URL.
-        req = AWSRequest(method="GET", url=url, headers={**(headers or {}), "host": r.host})
-        S3SigV4Auth(await creds.get_frozen_credentials(), "s3", r.region).add_auth(req)
-        return url, {k: v for k, v in req.headers.items() if k != "host"}
+        frozen = await creds.get_frozen_credentials()
+        self._frozen = creds, frozen
+        return url, _sign(r, url, frozen, headers)
+
+    def signed_now(self, bucket: str, name: str) -> tuple[str, dict[str, str]] | None:
+        """`signed` without awaiting, or None when that needs an await: the bucket's route not
+        known yet, or credentials other than those `signed` used last (a refresh due or done)."""
+        r = self._routes.get(bucket)
+        if r is None:
+            return None
+        url = r.base + percent_encode(name, safe="/~")
+        if not r.signed or (creds := self._client._request_signer._credentials) is None:  # noqa: SLF001
+            return url, {}
+        frozen = self._frozen
+        if frozen is None or frozen[0] is not creds:
+            return None
+        if hasattr(creds, "refresh_needed") and (creds.refresh_needed()
+                                                  or getattr(creds, "_frozen_credentials", None) is not frozen[1]):
+            return None  # refreshable: botocore's refresh goes through `signed`
+        return url, _sign(r, url, frozen[1], None)
+
+    def start(self, bucket: str, name: str) -> Transfer | None:
+        """The object's GET started and not awaited (no quick retries: the caller's own), or
+        None when signing it needs an await (`signed_now`)."""
+        signed = self.signed_now(bucket, name)
+        if signed is None:
+            return None
+        url, headers = signed
+        return self._links.get(url, headers, None, source=(Bucket(bucket, Provider.AWS), name, self.endpoint))
 
     async def get(self, bucket: str, name: str, headers: Mapping[str, str] | None = None) -> Transfer:
         """Start the GET and wait for its response, with quick retries (`base.retrying`) of what

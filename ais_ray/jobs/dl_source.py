@@ -8,6 +8,7 @@ are the backends' typed errors; `is_retriable` tells the worker which deserve an
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ class Sources:
     def __init__(self, backend_config: Mapping[str, Mapping[str, Any]] | None = None, *,
                  read_idle: float = READ_IDLE_TIMEOUT, policy: NetPolicy | None = None) -> None:
         self._config = backend_config or {}
+        self._backends: dict[tuple[asyncio.AbstractEventLoop, Provider], Any] = {}
         self._links = CurlLinks(policy if policy is not None else download_policy(), read_idle=read_idle,
                                 connect_timeout=CONNECT_TIMEOUT)
 
@@ -72,20 +74,53 @@ class Sources:
         `started`: the link's GET already under way (`start`), read from here on."""
         if link.startswith(("http://", "https://")):
             return _OpenLink(self._links, link, headers, object_timeout(timeout), started)
-        return self._open_bucket_uri(link)
+        return self._open_bucket_uri(link, started)
 
     def start(self, link: str, headers: Mapping[str, str], timeout: float) -> Transfer | None:
-        """The GET of an http(s) link, started and not awaited (`Transfer.notify` tells when it
-        ends); None for a bucket URI, which is read through its backend (`open`)."""
+        """The link's GET, started and not awaited (`Transfer.notify` tells when it ends; `reply`
+        reads it): an http(s) link, or an object of a backend that can (S3: `start_get`, once a
+        first `open` made the bucket ready); None otherwise (then `open`)."""
         if link.startswith(("http://", "https://")):
             return self._links.get(link, headers, object_timeout(timeout))
-        return None
+        bck, name = parse_bucket_uri(link)
+        start = getattr(self._backend(bck.provider), "start_get", None)
+        return start(bck.name, name) if start is not None else None
+
+    def reply(self, link: str, tr: Transfer) -> SrcMeta:
+        """What a `start`ed GET that ended (or paused with its body under way) says of the
+        object — its body is the transfer's — or the typed error `open` raises for it."""
+        if link.startswith(("http://", "https://")):
+            err = tr.failure()
+            if err is not None:
+                raise err
+            status, headers = tr.head()
+            if status >= 400:
+                raise link_status_error(status, link)
+            return reply_meta(headers)
+        bck, name = parse_bucket_uri(link)
+        obj = self._backend(bck.provider).got(bck.name, name, tr)  # type: ignore[attr-defined]
+        return SrcMeta(obj.size, obj.etag, obj.version)
+
+    def _backend(self, provider: Provider) -> Any:
+        """The loop's backend of `provider` (`get_backend`, kept: its key is a JSON of the config)."""
+        loop = asyncio.get_running_loop()
+        key = (loop, provider)
+        b = self._backends.get(key)
+        if b is None:
+            b = self._backends[key] = get_backend(provider, self._config.get(provider.value))
+        return b
 
     @contextlib.asynccontextmanager
-    async def _open_bucket_uri(self, link: str) -> AsyncIterator[tuple[SrcMeta, AsyncIterator[bytes]]]:
+    async def _open_bucket_uri(self, link: str, started: Transfer | None = None
+                               ) -> AsyncIterator[tuple[SrcMeta, AsyncIterator[bytes]]]:
+        if started is not None:  # (`start`ed, its reply a success so far)
+            try:
+                yield self.reply(link, started), started
+            finally:
+                started.close()
+            return
         bck, name = parse_bucket_uri(link)
-        backend = get_backend(bck.provider, self._config.get(bck.provider.value))
-        async with open_object(backend, bck.name, name) as (obj, body):
+        async with open_object(self._backend(bck.provider), bck.name, name) as (obj, body):
             yield SrcMeta(obj.size, obj.etag, obj.version), body
 
     def range_reader(self, link: str, size: int) -> RangeReader:

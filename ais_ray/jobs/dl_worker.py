@@ -30,7 +30,7 @@ from ais_ray.fs.store import MountpathStore
 from ais_ray.fs.write import Source, queued_writes, write_bytes, write_stream
 from ais_ray.jobs.blob import BlobDownload
 from ais_ray.jobs.blob_chunks import remove_object
-from ais_ray.jobs.dl_source import Sources, SrcMeta, is_retriable, link_status_error, reply_meta
+from ais_ray.jobs.dl_source import Sources, SrcMeta, is_retriable
 from ais_ray.jobs.ratelimit import TokenBucket
 
 log = logging.getLogger(__name__)
@@ -127,10 +127,11 @@ class _Batch:
 class _Lane:
     """A job's items on this mountpath, in the order they came, at most `conc` under way.
 
-    A small object of an http(s) link that nobody else is writing and this disk does not hold
-    goes the quick way (`_Quick`): its GET, its write on the writer thread and its result are
+    A small object that nobody else is writing and this disk does not hold, of a link whose
+    GET starts without an await (http(s); S3 once its bucket is ready: `Sources.start`), goes
+    the quick way (`_Quick`): its GET, its write on the writer thread and its result are
     callbacks, with no coroutine or task of its own. Everything else — a HEAD first (held
-    here), a bucket URI, a rate limit, an fsync per object, a mirrored bucket, a body past
+    here), other bucket URIs, a rate limit, an fsync per object, a mirrored bucket, a body past
     HIGH_WATER, a transient failure to retry — is a task running `DlWorker._one`."""
 
     def __init__(self, worker: DlWorker, st: _JobState, conc: int) -> None:
@@ -154,8 +155,7 @@ class _Lane:
                 batch.put(i, DlResult(item.idx, item.name, ERROR, error="aborted"))
                 continue
             self.running += 1
-            if quick and existing is None and item.link.startswith(("http://", "https://")) \
-                    and _Quick.start(self, job, batch, i, item):
+            if quick and existing is None and _Quick.start(self, job, batch, i, item):
                 continue
             self.spawn(batch, i, item, self.w._one(job, st, item, existing))
 
@@ -190,7 +190,7 @@ class _Lane:
 
 class _Quick:
     """One small object the quick way (`_Lane`): the GET started, `_ended` when libcurl is done
-    with it, the write queued to the writer thread, `_written` with its outcome. Holds the
+    with it, the write queued to the writer thread, `_end` with its outcome. Holds the
     object's name lock throughout. Stands in `current` for its progress (`name`, `downloaded`,
     `total`, `start_time`)."""
 
@@ -204,19 +204,21 @@ class _Quick:
 
     @classmethod
     def start(cls, lane: _Lane, job: DlJobCtx, batch: _Batch, i: int, item: DlItem) -> bool:
-        """Start `item` the quick way; False: it cannot (its name is being written: the usual
-        way waits for that writer)."""
+        """Start `item` the quick way; False: it cannot — its name is being written (the usual
+        way waits for that writer), or its link cannot be started so (`Sources.start`)."""
         w = lane.w
-        lock = w.store.locks.claim(job.bck.uname(item.name))
+        key = job.bck.uname(item.name)
+        lock = w.store.locks.claim(key)
         if lock is None:
             return False
         qk = cls(lane, job, batch, i, item, lock)
         try:
             tr = qk.tr = w.sources.start(item.link, lane.st.headers, job.timeout)
-        except Exception:  # a link libcurl will not take: the usual way reports it
-            w.store.locks.release(job.bck.uname(item.name), lock, asyncio.CancelledError())
+        except Exception:  # a link that will not start (a bad one): the usual way reports it
+            tr = None
+        if tr is None:
+            w.store.locks.release(key, lock, asyncio.CancelledError())  # (nobody waits: claimed just now)
             return False
-        assert tr is not None  # an http(s) link
         tr.notify = qk._ended
         lane.quick.add(qk)
         lane.st.current[item.name] = qk  # type: ignore[assignment]
@@ -238,18 +240,17 @@ class _Quick:
         if not tr.done:  # paused past HIGH_WATER: not small; the usual way reads on from here
             self._hand_over(tr, 0)
             return
-        err = tr.failure()
-        if err is None:
-            status, headers = tr.head()
-            if status >= 400:
-                err = link_status_error(status, item.link)
-        if err is not None:
+        try:
+            meta = lane.w.sources.reply(item.link, tr)
+        except AisError as err:
             if is_retriable(err) and MAX_ATTEMPTS > 1:
                 self._hand_over(None, 1)  # the attempts left, with their backoff
             else:
                 self._end(None, err)
             return
-        meta = reply_meta(headers)
+        except Exception as exc:  # a reply nobody parses (a bug): this object's error, the loop goes on
+            self._end(None, exc)
+            return
         data = tr.body()
         self.total = size = sum(map(len, data))
         if meta.size >= 0 and size != meta.size:

@@ -132,3 +132,46 @@ def test_https_endpoint_trusts_aws_ca_bundle(tmp_path: Path, monkeypatch: pytest
             await b.aclose()
 
     asyncio.run(go())
+
+
+def test_a_started_get_reads_as_open_does() -> None:
+    """`start_get` (the downloader's quick way) starts a GET without awaiting once an `open` made
+    the bucket ready, signed with the client's credentials as `open`'s; `got` reads the same
+    object from its reply, and the same typed error — without another request."""
+
+    async def go() -> None:
+        hits: list[tuple[str, str]] = []
+
+        async def handler(request: web.Request) -> web.Response:
+            hits.append((request.path, request.headers.get("Authorization", "")))
+            if request.path.endswith("/missing"):
+                return web.Response(status=404, body=b"<Error><Code>NoSuchKey</Code></Error>")
+            return web.Response(body=b"body of " + request.path.encode(), headers={"ETag": '"e1"', "x-amz-version-id": "v7"})
+
+        async def ended(tr):  # type: ignore[no-untyped-def]
+            done = asyncio.get_running_loop().create_future()
+            tr.notify = lambda: done.set_result(None)
+            await asyncio.wait_for(done, 10)
+            return tr
+
+        async with endpoint(handler) as url:
+            b = S3Backend(endpoint_url=url, retries=2, addressing_style="path", key="AKID", secret="s3cret")
+            assert b.start_get("bkt", "a") is None  # nothing known of the bucket yet
+            async with b.open("bkt", "a") as (want, body):
+                assert b"".join([c async for c in body]) == b"body of /bkt/a"
+            tr = b.start_get("bkt", "a")
+            assert tr is not None
+            tr = await ended(tr)
+            got = b.got("bkt", "a", tr)
+            assert (got.name, got.size, got.etag, got.version) == (want.name, want.size, want.etag, want.version) == \
+                ("a", 14, "e1", "v7")
+            assert b"".join(tr.body()) == b"body of /bkt/a"
+            assert [h[0] for h in hits] == ["/bkt/a", "/bkt/a"]
+            assert all(h[1].startswith("AWS4-HMAC-SHA256 Credential=AKID/") for h in hits), hits
+            tr = await ended(b.start_get("bkt", "missing"))
+            with pytest.raises(ErrObjNotFound):
+                b.got("bkt", "missing", tr)
+            assert len(hits) == 3  # one GET of the missing object
+        await b.aclose()
+
+    asyncio.run(go())
