@@ -358,6 +358,11 @@ class Transfer:
         return self._error() if self._code else None
 
     @property
+    def source(self) -> tuple[Target, str | None, str] | None:
+        """How its errors name what it reads (bucket, object, endpoint), as `CurlLinks.get` was told."""
+        return self._source
+
+    @property
     def buffered(self) -> int:
         """Bytes received and not read yet."""
         return self._buffered

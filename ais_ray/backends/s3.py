@@ -236,8 +236,8 @@ class S3Backend:
         return self._gets.start(bucket, name) if self._gets is not None else None
 
     def got(self, bucket: str, name: str, tr: Transfer) -> RemoteObj:
-        """The object an ended `start_get` read (its bytes: `tr.body()`), or the typed error `open`
-        raises for the same reply."""
+        """The object an ended `start_get` read (its bytes: `tr.body()`; its `last_modified` not
+        read), or the typed error `open` raises for the same reply."""
         err = tr.failure()
         if err is not None:
             raise err
@@ -246,7 +246,7 @@ class S3Backend:
             code = error_code(b"".join(tr.body()))
             raise status_error(416 if code == "InvalidRange" else status, self._bck(bucket), name,
                                endpoint=self.endpoint, code=code)
-        return _described(name, described(headers))
+        return _described(name, described(headers, dates=False))
 
     async def put_object(self, bucket: str, name: str, body: AsyncIterator[bytes] | bytes,
                          size: int | None = None) -> RemoteObj:

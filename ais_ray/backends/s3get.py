@@ -75,15 +75,16 @@ def error_code(body: bytes) -> str:
     return m.group(1).decode(errors="replace") if m else ""
 
 
-def described(headers: Mapping[str, str]) -> dict[str, Any]:
+def described(headers: Mapping[str, str], *, dates: bool = True) -> dict[str, Any]:
     """A GET reply's headers (names in lower case, as `Transfer.response` gives them) in the shape
-    of botocore's parsed reply (what `s3._described` reads)."""
+    of botocore's parsed reply (what `s3._described` reads); `dates=False`: without LastModified
+    (a download records size, ETag and version only)."""
     out: dict[str, Any] = {"ContentLength": int(headers.get("content-length", 0))}
     if etag := headers.get("etag"):
         out["ETag"] = etag
     if version := headers.get("x-amz-version-id"):
         out["VersionId"] = version
-    if modified := headers.get("last-modified"):
+    if dates and (modified := headers.get("last-modified")):
         try:
             out["LastModified"] = parsedate_to_datetime(modified)
         except (TypeError, ValueError):
@@ -115,6 +116,7 @@ class SignedGet:
                                 max_connections=max_connections, cafile=cafile, path_as_is=True)
         self._routes: dict[str, Route] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._bcks: dict[str, Bucket] = {}
         self._frozen: tuple[Any, Any] | None = None  # (the client's credentials, their frozen values `signed` used last)
         self.retries = retries
         self.endpoint = endpoint
@@ -169,7 +171,10 @@ class SignedGet:
         if signed is None:
             return None
         url, headers = signed
-        return self._links.get(url, headers, None, source=(Bucket(bucket, Provider.AWS), name, self.endpoint))
+        bck = self._bcks.get(bucket)
+        if bck is None:
+            bck = self._bcks[bucket] = Bucket(bucket, Provider.AWS)  # (validated once, not per object)
+        return self._links.get(url, headers, None, source=(bck, name, self.endpoint))
 
     async def get(self, bucket: str, name: str, headers: Mapping[str, str] | None = None) -> Transfer:
         """Start the GET and wait for its response, with quick retries (`base.retrying`) of what

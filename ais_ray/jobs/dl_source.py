@@ -22,7 +22,7 @@ from ais_ray.backends.http import HttpBackend, endpoint_of, split_url
 from ais_ray.backends.registry import get_backend
 from ais_ray.core.dload import READ_IDLE_TIMEOUT, object_timeout
 from ais_ray.core.errors import AisError, ErrBackend, ErrTimeout
-from ais_ray.core.names import Provider, parse_bucket_uri
+from ais_ray.core.names import Bucket, Provider, parse_bucket_uri
 from ais_ray.core.netpolicy import NetPolicy
 from ais_ray.jobs.blob_io import RangeReader, backend_reader, url_reader
 
@@ -97,7 +97,8 @@ class Sources:
             if status >= 400:
                 raise link_status_error(status, link)
             return reply_meta(headers)
-        bck, name = parse_bucket_uri(link)
+        src = tr.source  # (the bucket and object its backend started it for: not parsed again)
+        bck, name = (src[0], src[1] or "") if src is not None and isinstance(src[0], Bucket) else parse_bucket_uri(link)
         obj = self._backend(bck.provider).got(bck.name, name, tr)  # type: ignore[attr-defined]
         return SrcMeta(obj.size, obj.etag, obj.version)
 
