@@ -32,6 +32,7 @@ from ais_ray.fs.namelock import NameLocks
 from ais_ray.fs.writer import WriterThread
 from ais_ray.stats import Counters
 
+_IOV_MAX = os.sysconf("SC_IOV_MAX") if "SC_IOV_MAX" in os.sysconf_names else 16
 COMMIT_STRIPES = 64  # commit locks per mountpath, by object path
 
 # Work files' names: unique per process (a random part drawn once, again in a forked child) and
@@ -98,6 +99,9 @@ class ObjWriter:
     def writev(self, chunks: Sequence[bytes]) -> None:
         """`write` of the chunks in order, in one system call (a body as the network gave it,
         not joined into one buffer first)."""
+        if len(chunks) > _IOV_MAX:  # more buffers than one writev takes (1,024 on Linux)
+            self.write(b"".join(chunks))
+            return
         n = os.writev(self._fd, chunks)
         total = 0
         for c in chunks:

@@ -387,3 +387,16 @@ def test_work_file_names_are_unique_across_threads_and_a_forked_child() -> None:
     child = os.read(r, 200).decode()
     os.close(r)
     assert child.split(".")[0] != names[0].split(".")[0] and child not in names
+
+
+@pytest.mark.parametrize("n", [1, 4, 1100])  # 1,100: more chunks than one writev takes (IOV_MAX)
+def test_a_body_as_chunks_is_stored_as_one(store: MountpathStore, n: int) -> None:
+    """`write_bytes` of a list of chunks (a download's body as the network gave it): the object is
+    their concatenation, its checksum theirs."""
+    chunks = [os.urandom(50 + i % 7) for i in range(n)]
+    attrs = write_bytes(store, BCK, f"c{n}", chunks, Owt.DOWNLOAD, src=SRC, fsync=False)
+    data = b"".join(chunks)
+    f, got = store.open(BCK, f"c{n}")
+    with f:
+        assert f.read() == data
+    assert got.size == attrs.size == len(data) and attrs.cksum == xxhash.xxh64(data).hexdigest()
