@@ -47,6 +47,7 @@ from ais_ray.backends.base import (
 from ais_ray.backends.curlhttp import Transfer
 from ais_ray.backends.errors import RETRIABLE_STATUSES, s3_errors, status_error
 from ais_ray.backends.s3get import SignedGet, described, error_code
+from ais_ray.core.errors import AisError
 from ais_ray.core.names import Bucket, Provider
 
 
@@ -162,9 +163,7 @@ class S3Backend:
         try:
             status, _ = await tr.response()
             if status >= 400:
-                code = error_code(await anext(tr, b""))
-                raise status_error(416 if code == "InvalidRange" else status, bck, name,
-                                   endpoint=self.endpoint, code=code)
+                raise self._reply_error(bucket, name, status, await anext(tr, b""))
             yield tr
         finally:
             tr.close()
@@ -243,10 +242,14 @@ class S3Backend:
             raise err
         status, headers = tr.head()
         if status >= 400:
-            code = error_code(b"".join(tr.body()))
-            raise status_error(416 if code == "InvalidRange" else status, self._bck(bucket), name,
-                               endpoint=self.endpoint, code=code)
+            raise self._reply_error(bucket, name, status, b"".join(tr.body()))
         return _described(name, described(headers, dates=False))
+
+    def _reply_error(self, bucket: str, name: str, status: int, body: bytes) -> AisError:
+        """A GET's error reply (`body`: its start, S3's XML) as the typed error."""
+        code = error_code(body)
+        return status_error(416 if code == "InvalidRange" else status, self._bck(bucket), name,
+                            endpoint=self.endpoint, code=code)
 
     async def put_object(self, bucket: str, name: str, body: AsyncIterator[bytes] | bytes,
                          size: int | None = None) -> RemoteObj:

@@ -140,12 +140,9 @@ class SignedGet:
                      ) -> tuple[str, dict[str, str]]:
         """The GET's URL and headers, signed (botocore's signer) unless the client is anonymous."""
         r = await self.route(bucket)
-        url = r.base + percent_encode(name, safe="/~")  # the key as botocore puts it in the path
-        if not r.signed or (creds := self._client._request_signer._credentials) is None:  # noqa: SLF001 - the client's own (refreshable) credentials
-            return url, dict(headers or {})
-        frozen = await creds.get_frozen_credentials()
-        self._frozen = creds, frozen
-        return url, _sign(r, url, frozen, headers)
+        if r.signed and (creds := self._creds()) is not None:
+            self._frozen = creds, await creds.get_frozen_credentials()  # (refreshed by botocore if due)
+        return self._signed(r, name, headers)
 
     def signed_now(self, bucket: str, name: str) -> tuple[str, dict[str, str]] | None:
         """`signed` without awaiting, or None when that needs an await: the bucket's route not
@@ -153,16 +150,24 @@ class SignedGet:
         r = self._routes.get(bucket)
         if r is None:
             return None
-        url = r.base + percent_encode(name, safe="/~")
-        if not r.signed or (creds := self._client._request_signer._credentials) is None:  # noqa: SLF001
-            return url, {}
-        frozen = self._frozen
-        if frozen is None or frozen[0] is not creds:
-            return None
-        if hasattr(creds, "refresh_needed") and (creds.refresh_needed()
-                                                  or getattr(creds, "_frozen_credentials", None) is not frozen[1]):
-            return None  # refreshable: botocore's refresh goes through `signed`
-        return url, _sign(r, url, frozen[1], None)
+        if r.signed and (creds := self._creds()) is not None:
+            frozen = self._frozen
+            if frozen is None or frozen[0] is not creds:
+                return None
+            if hasattr(creds, "refresh_needed") and (creds.refresh_needed()
+                                                      or getattr(creds, "_frozen_credentials", None) is not frozen[1]):
+                return None  # refreshable: botocore's refresh goes through `signed`
+        return self._signed(r, name, None)
+
+    def _creds(self) -> Any:
+        return self._client._request_signer._credentials  # noqa: SLF001 - the client's own (refreshable) credentials
+
+    def _signed(self, r: Route, name: str, headers: Mapping[str, str] | None) -> tuple[str, dict[str, str]]:
+        """URL and headers of the GET of `name`, signed with the credentials `signed` froze last."""
+        url = r.base + percent_encode(name, safe="/~")  # the key as botocore puts it in the path
+        if not r.signed or self._creds() is None or self._frozen is None:
+            return url, dict(headers or {})
+        return url, _sign(r, url, self._frozen[1], headers)
 
     def start(self, bucket: str, name: str) -> Transfer | None:
         """The object's GET started and not awaited (no quick retries: the caller's own), or

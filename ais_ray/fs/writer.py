@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import queue
 import threading
@@ -27,10 +28,10 @@ from typing import Any, TypeVar
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Where a call's outcome goes: the future its caller awaits, or a callback `(value, exc)` run on
-# the loop (`submit`: a caller that keeps no coroutine per call, the download's small objects).
+# Where a call's outcome goes: a callback `(value, exc)` run on the caller's loop (`run` sets its
+# future from it; `submit`'s caller keeps no coroutine per call: the download's small objects).
 Done = Callable[[Any, "BaseException | None"], None]
-_Call = tuple[asyncio.AbstractEventLoop, Any, Callable[..., Any], tuple[Any, ...], dict[str, Any]]  # Any: a Future or a Done
+_Call = tuple[asyncio.AbstractEventLoop, Done, Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 
 
 class WriterThread:
@@ -46,11 +47,8 @@ class WriterThread:
     async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """`fn(*args, **kwargs)` on the writer thread; its result or exception. Like
         `asyncio.to_thread`, a caller cancelled while waiting does not stop a call under way."""
-        if self._thread is None:
-            self._start_thread()
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[T] = loop.create_future()
-        self._q.put((loop, fut, fn, args, kwargs))
+        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self.submit(functools.partial(_resolve, fut), fn, *args, **kwargs)
         return await fut
 
     def submit(self, done: Done, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
@@ -73,10 +71,10 @@ class WriterThread:
                 while True:
                     batch.append(self._q.get_nowait())
             self.batches += 1
-            done: dict[asyncio.AbstractEventLoop, list[tuple[Any, Any, BaseException | None]]] = {}
+            done: dict[asyncio.AbstractEventLoop, list[tuple[Done, Any, BaseException | None]]] = {}
             for loop, sink, fn, args, kwargs in batch:
                 try:
-                    out: tuple[Any, Any, BaseException | None] = (sink, fn(*args, **kwargs), None)
+                    out: tuple[Done, Any, BaseException | None] = (sink, fn(*args, **kwargs), None)
                 except BaseException as exc:  # the caller's error, raised where it awaits
                     out = (sink, None, exc)
                 done.setdefault(loop, []).append(out)
@@ -85,17 +83,19 @@ class WriterThread:
                     loop.call_soon_threadsafe(_settle, results)
 
 
-def _settle(results: list[tuple[Any, Any, BaseException | None]]) -> None:
-    for fut, value, exc in results:
-        if not isinstance(fut, asyncio.Future):  # `submit`'s callback: its failure must not stop the rest
-            try:
-                fut(value, exc)
-            except Exception:
-                log.exception("writer callback %r", fut)
-            continue
-        if fut.done():  # its caller was cancelled
-            continue
-        if exc is None:
-            fut.set_result(value)
-        else:
-            fut.set_exception(exc)
+def _settle(results: list[tuple[Done, Any, BaseException | None]]) -> None:
+    for done, value, exc in results:
+        try:  # one callback's failure must not stop the rest of the batch
+            done(value, exc)
+        except Exception:
+            log.exception("writer callback %r", done)
+
+
+def _resolve(fut: asyncio.Future[Any], value: Any, exc: BaseException | None) -> None:
+    """`run`'s callback: the outcome into the future its caller awaits (unless it was cancelled)."""
+    if fut.done():
+        return
+    if exc is None:
+        fut.set_result(value)
+    else:
+        fut.set_exception(exc)

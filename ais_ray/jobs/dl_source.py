@@ -8,7 +8,6 @@ are the backends' typed errors; `is_retriable` tells the worker which deserve an
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -48,7 +47,6 @@ class Sources:
     def __init__(self, backend_config: Mapping[str, Mapping[str, Any]] | None = None, *,
                  read_idle: float = READ_IDLE_TIMEOUT, policy: NetPolicy | None = None) -> None:
         self._config = backend_config or {}
-        self._backends: dict[tuple[asyncio.AbstractEventLoop, Provider], Any] = {}
         self._links = CurlLinks(policy if policy is not None else download_policy(), read_idle=read_idle,
                                 connect_timeout=CONNECT_TIMEOUT)
 
@@ -59,11 +57,9 @@ class Sources:
                 status, hdrs = await tr.response()
             finally:
                 tr.close()
-            if status >= 400:
-                raise link_status_error(status, link)
-            return reply_meta(hdrs)
+            return link_meta(link, status, hdrs)
         bck, name = parse_bucket_uri(link)
-        obj = await get_backend(bck.provider, self._config.get(bck.provider.value)).head_object(bck.name, name)
+        obj = await self._backend(bck.provider).head_object(bck.name, name)
         return SrcMeta(obj.size, obj.etag, obj.version)
 
     def open(self, link: str, headers: Mapping[str, str], timeout: float, *, started: Transfer | None = None
@@ -93,23 +89,15 @@ class Sources:
             err = tr.failure()
             if err is not None:
                 raise err
-            status, headers = tr.head()
-            if status >= 400:
-                raise link_status_error(status, link)
-            return reply_meta(headers)
+            return link_meta(link, *tr.head())
         src = tr.source  # (the bucket and object its backend started it for: not parsed again)
         bck, name = (src[0], src[1] or "") if src is not None and isinstance(src[0], Bucket) else parse_bucket_uri(link)
         obj = self._backend(bck.provider).got(bck.name, name, tr)  # type: ignore[attr-defined]
         return SrcMeta(obj.size, obj.etag, obj.version)
 
     def _backend(self, provider: Provider) -> Any:
-        """The loop's backend of `provider` (`get_backend`, kept: its key is a JSON of the config)."""
-        loop = asyncio.get_running_loop()
-        key = (loop, provider)
-        b = self._backends.get(key)
-        if b is None:
-            b = self._backends[key] = get_backend(provider, self._config.get(provider.value))
-        return b
+        """The loop's backend of `provider` with this process's config (`registry.get_backend`)."""
+        return get_backend(provider, self._config.get(provider.value))
 
     @contextlib.asynccontextmanager
     async def _open_bucket_uri(self, link: str, started: Transfer | None = None
@@ -159,10 +147,11 @@ class _OpenLink:
         except BaseException:
             tr.close()  # no __aexit__ after a failed __aenter__
             raise
-        if status >= 400:
+        try:
+            return link_meta(self._link, status, hdrs), tr
+        except AisError:
             tr.close()
-            raise link_status_error(status, self._link)
-        return reply_meta(hdrs), tr
+            raise
 
     async def __aexit__(self, *exc: object) -> None:
         if self._tr is not None:
@@ -172,6 +161,13 @@ class _OpenLink:
 def link_status_error(status: int, link: str) -> AisError:
     base, name = split_url(link)
     return status_error(status, base, name, endpoint=endpoint_of(link))
+
+
+def link_meta(link: str, status: int, headers: Mapping[str, str]) -> SrcMeta:
+    """A link's reply: its object's identity, or the status's typed error."""
+    if status >= 400:
+        raise link_status_error(status, link)
+    return reply_meta(headers)
 
 
 def reply_meta(headers: Mapping[str, str]) -> SrcMeta:
