@@ -343,6 +343,31 @@ def test_the_writer_thread_runs_calls_in_order_answers_each_and_keeps_going_afte
     assert asyncio.run(w.run(call, 9)) == 90  # a new event loop, the same thread
 
 
+def test_the_calls_of_one_loop_turn_reach_the_writer_thread_at_once() -> None:
+    """Calls submitted in one turn of the loop are one put to the thread (one wakeup), run in
+    order, each answered through its own callback."""
+    from ais_ray.fs.writer import WriterThread
+
+    w = WriterThread("t-writer-turn")
+    got: list[tuple[object, BaseException | None]] = []
+
+    async def main() -> None:
+        done = asyncio.Event()
+
+        def sink(value: object, exc: BaseException | None) -> None:
+            got.append((value, exc))
+            if len(got) == 50:
+                done.set()
+
+        for i in range(50):  # one turn: no await between them
+            w.submit(sink, lambda i: i + 1, i)
+        await asyncio.wait_for(done.wait(), 5)
+
+    asyncio.run(main())
+    assert got == [(i + 1, None) for i in range(50)]
+    assert w.batches == 1
+
+
 def test_a_cancelled_caller_does_not_stop_the_write_and_the_others_are_answered(tmp_path: Path) -> None:
     store = MountpathStore(str(tmp_path / "mp"), fsync=False)
     gate = threading.Event()
