@@ -1,10 +1,13 @@
 """GETs and HEADs of http(s) links through libcurl's multi interface, driven by the asyncio loop.
 
 The downloader's transfer loop (issue 16). libcurl does the connections, the HTTP parsing and
-the buffering in C; this module drives it from the loop it runs on, the way Tornado's curl
-client does: libcurl's socket callback becomes `add_reader` / `add_writer`, its timer callback
-`call_later`, and both end in `socket_action`. A 64 KiB object costs a few Python callbacks
-instead of aiohttp's per-read protocol, parser and futures (measured in `benchmarks/README.md`).
+the buffering in C; this module drives it from the loop it runs on: libcurl's sockets are
+watched by an epoll set of their own, itself one reader of the loop (libcurl's socket callback
+is one `epoll_ctl`, not the loop's Python selector bookkeeping twice per transfer: 14 % of a
+download's loop thread), its timer callback is `call_later`, and both end in `socket_action`.
+A 64 KiB object costs a few Python callbacks instead of aiohttp's per-read protocol, parser and
+futures (measured in `benchmarks/README.md`). The kernel drops a closed socket from the set by
+itself, so a socket number libcurl closes and the process reuses is never watched stale.
 
 What a link's GET keeps, each on a libcurl option or callback:
 - the download address policy on every connection, redirect hops included: the socket-open
@@ -25,8 +28,10 @@ Everything runs on one loop: no thread, no lock. Failures become the backends' t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import math
+import select
 import socket
 import ssl
 from collections.abc import Callable, Mapping
@@ -46,6 +51,7 @@ RECV_BUFFER = 256 << 10  # libcurl's receive buffer per transfer: a 64 KiB body 
 MAX_CONNS = 256  # idle connections kept for reuse
 MAX_FREE_HANDLES = 256  # easy handles kept for reuse
 _PROTOCOLS = pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS
+_IN = select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR  # readable, or closed / failed: libcurl reads to find out
 
 
 def _ca_file() -> str | None:
@@ -80,7 +86,8 @@ class CurlLinks:
         self._timer: asyncio.TimerHandle | None = None
         self._kick: asyncio.Handle | None = None  # a timeout of 0 ("act now"), once per loop turn
         self._want: float | None = None  # loop time of the timeout libcurl asked for last (None: none)
-        self._fds: dict[int, int] = {}  # fd -> the POLL_* events registered with the loop
+        self._ep: select.epoll | None = None  # libcurl's sockets, watched for the loop (`_on_ready`)
+        self._fds: dict[int, int] = {}  # fd -> the epoll events it is registered with
         self._free: list[Any] = []
         self._active: set[Transfer] = set()
 
@@ -140,20 +147,22 @@ class CurlLinks:
         m.setopt(pycurl.M_MAXCONNECTS, MAX_CONNS)
         if self._max_conns:
             m.setopt(pycurl.M_MAX_TOTAL_CONNECTIONS, self._max_conns)
+        self._ep = select.epoll()
+        loop.add_reader(self._ep.fileno(), self._on_ready)
 
     def _detach(self) -> None:
         for h in (self._timer, self._kick):
             if h is not None:
                 h.cancel()
         self._timer = self._kick = self._want = None
-        assert self._loop is not None
+        assert self._loop is not None and self._ep is not None
         if not self._loop.is_closed():
-            for fd in self._fds:
-                self._loop.remove_reader(fd)
-                self._loop.remove_writer(fd)
-        self._fds.clear()
-        self._multi.close()
+            self._loop.remove_reader(self._ep.fileno())
+        self._multi.close()  # (its sockets' REMOVEs still come to the set)
         self._multi = None
+        self._ep.close()
+        self._ep = None
+        self._fds.clear()
         for c in self._free:  # their connections were the closed multi's
             c.close()
         self._free.clear()
@@ -192,22 +201,42 @@ class CurlLinks:
         return socket.socket(addr.family, addr.socktype, addr.protocol)  # libcurl keeps a dup of it
 
     def _on_socket(self, what: int, fd: int, multi: Any, data: Any) -> None:
-        loop = self._loop
-        assert loop is not None
-        old = self._fds.get(fd, 0)
-        new = 0 if what == pycurl.POLL_REMOVE else what
-        if old & pycurl.POLL_IN and not new & pycurl.POLL_IN:
-            loop.remove_reader(fd)
-        if old & pycurl.POLL_OUT and not new & pycurl.POLL_OUT:
-            loop.remove_writer(fd)
-        if new & pycurl.POLL_IN and not old & pycurl.POLL_IN:
-            loop.add_reader(fd, self._act, fd, pycurl.CSELECT_IN)
-        if new & pycurl.POLL_OUT and not old & pycurl.POLL_OUT:
-            loop.add_writer(fd, self._act, fd, pycurl.CSELECT_OUT)
-        if new:
-            self._fds[fd] = new
-        else:
-            self._fds.pop(fd, None)
+        ep = self._ep
+        if ep is None:
+            return
+        events = (select.EPOLLIN if what & pycurl.POLL_IN else 0) | (select.EPOLLOUT if what & pycurl.POLL_OUT else 0)
+        if what == pycurl.POLL_REMOVE or not events:
+            if self._fds.pop(fd, None) is not None:
+                with contextlib.suppress(OSError):  # closed already: out of the set with it
+                    ep.unregister(fd)
+            return
+        old = self._fds.get(fd)
+        if old == events:
+            return
+        try:
+            if old is None:
+                ep.register(fd, events)
+            else:
+                ep.modify(fd, events)
+        except FileExistsError:  # a number reused before its REMOVE came: the set holds the new socket
+            ep.modify(fd, events)
+        except FileNotFoundError:  # closed and reused since registered: the set dropped it
+            ep.register(fd, events)
+        self._fds[fd] = events
+
+    def _on_ready(self) -> None:
+        """The epoll set is readable: act on every ready socket, then read what ended, once."""
+        m, ep = self._multi, self._ep
+        if m is None or ep is None:
+            return
+        for fd, ev in ep.poll(0):
+            if self._multi is not m:  # closed by a callback meanwhile
+                return
+            mask = (pycurl.CSELECT_IN if ev & _IN else 0) | (pycurl.CSELECT_OUT if ev & select.EPOLLOUT else 0) \
+                | (pycurl.CSELECT_ERR if ev & select.EPOLLERR else 0)
+            while m.socket_action(fd, mask)[0] == pycurl.E_CALL_MULTI_PERFORM:
+                pass
+        self._read_ended()
 
     def _on_timer(self, ms: int) -> None:
         """libcurl's timer: call it back `ms` from now (0: at once; -1: no timeout). Every
@@ -249,7 +278,11 @@ class CurlLinks:
             return
         while m.socket_action(fd, events)[0] == pycurl.E_CALL_MULTI_PERFORM:
             pass
-        while True:
+        self._read_ended()
+
+    def _read_ended(self) -> None:
+        m = self._multi
+        while m is not None:
             queued, ok, failed = m.info_read()
             for c in ok:
                 c.transfer._end(0, "")

@@ -65,8 +65,13 @@ class Server:
             request.transport.abort()
             return resp
 
+        async def close(request: web.Request) -> web.Response:
+            await note(request)
+            return web.Response(body=SMALL, headers={"Connection": "close"})
+
         app = web.Application()
         app.router.add_get("/ok", ok)
+        app.router.add_get("/close", close)
         app.router.add_get("/hop", hop)
         app.router.add_get("/meta-hop", meta_hop)
         app.router.add_get("/echo", echo)
@@ -182,6 +187,32 @@ def test_a_transfer_dropped_half_read_does_not_spoil_the_next() -> None:
             assert await read_all(tr) == SMALL
             assert srv.peers[0] != srv.peers[1]  # a fresh connection, not the half-read one
             assert not links._active
+        finally:
+            await links.aclose()
+
+    serve(body)
+
+
+def test_sockets_closed_and_their_numbers_reused_on_the_same_loop() -> None:
+    """Connections closed after every reply (`Connection: close`) beside kept ones, many at once:
+    each closed socket's number is taken again at once — by libcurl's next connection or by the
+    server's next accepted one, on this same loop — and every transfer still reads its body; at
+    the end nothing is left watched."""
+
+    async def body(srv: Server, base: str) -> None:
+        links = CurlLinks(NetPolicy(), read_idle=5)
+
+        async def one(path: str) -> bytes:
+            tr = links.get(f"{base}{path}", {}, 30)
+            await tr.response()
+            return await read_all(tr)
+
+        try:
+            for _ in range(4):
+                got = await asyncio.gather(*(one("/close" if i % 2 else "/ok") for i in range(40)))
+                assert all(g == SMALL for g in got)
+            assert len(set(srv.peers)) > 80  # the closed ones' connections were new every time
+            assert not links._active and not links._fds
         finally:
             await links.aclose()
 
