@@ -232,7 +232,9 @@ class MountpathStore:
                     return have or attrs
             if bump_version:
                 prev = _read_attrs(fqn)
-                attrs = replace(attrs, version=str(int(prev.version or 0) + 1) if prev else "1")
+                version = str(int(prev.version or 0) + 1) if prev else "1"
+                if attrs.version != version:
+                    attrs = attrs.with_version(version)
             os.setxattr(w.path, lom.XATTR, attrs.to_bytes())
             try:
                 try:

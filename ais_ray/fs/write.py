@@ -44,18 +44,20 @@ WriteThrough = Callable[[str, int], Awaitable[Source]]
 
 def new_attrs(owt: Owt, size: int, cksum: str, *, src: Source | None = None, job: str = "",
               through: bool = False) -> ObjAttrs:
-    """The metadata a write of `owt` stores (the version is the store's business when bumped).
+    """The metadata a write of `owt` stores. A bumped version starts at "1": the store's commit
+    sets the next one when an object is there (`MountpathStore.commit`).
 
     `through`: `src` is the remote's copy written through: as a cached copy of it, the object
     has the remote's version and identity.
     """
     p = policy(owt)
     now = time.time_ns()
-    ident = src if src is not None and (p.source_identity or through) else None  # recorded as its source
-    return ObjAttrs(size=size, cksum=cksum, atime_ns=now, mtime_ns=now, job=job if p.job else "",
-                    version=src.version if src is not None and (through or not p.bump_version) else "",
-                    src_etag=ident.etag if ident is not None else "", src_version=ident.version if ident is not None else "",
-                    src_size=(size if ident.size < 0 else ident.size) if ident is not None else -1)
+    bump = p.bump_version and not through
+    version = "1" if bump else src.version if src is not None else ""
+    if src is not None and (p.source_identity or through):  # recorded as its source
+        return ObjAttrs(size=size, cksum=cksum, atime_ns=now, mtime_ns=now, job=job if p.job else "", version=version,
+                        src_etag=src.etag, src_version=src.version, src_size=size if src.size < 0 else src.size)
+    return ObjAttrs(size=size, cksum=cksum, atime_ns=now, mtime_ns=now, job=job if p.job else "", version=version)
 
 
 def bumps_version(owt: Owt, *, through: bool = False) -> bool:
