@@ -12,6 +12,7 @@ kind of process. The raw stacks stay in `--out` for flame graphs.
     .venv/bin/python benchmarks/prof_download.py --source http --no-fsync   # what fsync costs
     .venv/bin/python benchmarks/prof_download.py --backend --gil            # an S3 backend job
     .venv/bin/python benchmarks/prof_download.py --perf                     # the whole machine, kernel included (perf)
+    .venv/bin/python benchmarks/prof_download.py --threads                  # CPU per thread of each process (no profiler)
 
 Set PYTHONPATH to a copy of the package to profile that copy.
 """
@@ -93,6 +94,55 @@ def summarize(raw_files: list[Path], top: int) -> str:
     return "\n".join(out) + "\n"
 
 
+_TID = re.compile(r'^Thread (\d+) \((?:idle|active|gil)[^)]*\): "([^"]*)"', re.M)
+
+
+def thread_ticks(pid: int) -> dict[int, tuple[str, int, int]]:
+    """tid -> (the OS thread name, user ticks, system ticks) of every thread of `pid`."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            raw = (task / "stat").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        name = raw[raw.index("(") + 1: raw.rindex(")")]
+        f = raw[raw.rindex(")") + 2:].split()
+        out[int(task.name)] = (name, int(f[11]), int(f[12]))
+    return out
+
+
+def python_thread_names(pid: int) -> dict[int, str]:
+    """tid -> the Python thread's name (`py-spy dump`), for the threads that run Python."""
+    dump = subprocess.run([PY_SPY, "dump", "--pid", str(pid), "--nonblocking"], capture_output=True, text=True,
+                          check=False).stdout
+    return {int(tid): re.sub(r"^(io|writer):.*?([^/]*)$", r"\1:\2", name) for tid, name in _TID.findall(dump)}
+
+
+def threads_summary(before: dict[str, dict[int, tuple[str, int, int]]], after: dict[str, dict[int, tuple[str, int, int]]],
+                    names: dict[str, dict[int, str]], seconds: float) -> str:
+    """CPU per thread (user + system seconds over the window), by kind of process, threads named
+    by their Python name where they run Python, else by their OS name; summed over each kind."""
+    hz = os.sysconf("SC_CLK_TCK")
+    out = []
+    for kind, sel in (("targets", lambda lb: "/" not in lb), ("mountpaths", lambda lb: "/" in lb)):
+        sums: Counter[str] = Counter()
+        sys_: Counter[str] = Counter()
+        for lb in (lb for lb in after if sel(lb)):
+            for tid, (os_name, u1, s1) in after[lb].items():
+                _, u0, s0 = before[lb].get(tid, (os_name, 0, 0))
+                key = names[lb].get(tid) or os_name
+                key = re.sub(r"^(io|writer):.*$", r"\1", key)
+                key = re.sub(r"_\d+$", "_N", key)
+                sums[key] += (u1 - u0) / hz
+                sys_[key] += (s1 - s0) / hz
+        total = sum(sums.values()) + sum(sys_.values())
+        out.append(f"== {kind}: {total:.2f} s of CPU in {seconds:.0f} s (user + system, s; all processes of the kind)")
+        for key, u in sorted(sums.items(), key=lambda kv: -(kv[1] + sys_[kv[0]])):
+            if u + sys_[key] >= 0.01:
+                out.append(f"  {key:28s} {u:6.2f} + {sys_[key]:5.2f}")
+    return "\n".join(out)
+
+
 def perf_summary(data: Path, top: int) -> str:
     """The window's samples by process name and by symbol (self time), kernel and user."""
     out = []
@@ -137,6 +187,7 @@ def main() -> None:
     p.add_argument("--gil", action="store_true", help="only samples holding the GIL (Python CPU, not I/O waits)")
     p.add_argument("--perf", action="store_true",
                    help="`perf record -a -g` over the window instead of py-spy: where the whole machine's CPU goes, kernel included")
+    p.add_argument("--threads", action="store_true", help="CPU of every thread over the window instead of a profile")
     p.add_argument("--top", type=int, default=25)
     p.add_argument("--out", default="", help="keep the raw stacks here (default: a temp dir, removed)")
     ns = p.parse_args()
@@ -160,7 +211,12 @@ def main() -> None:
                 jid, t0 = asyncio.run(start_job(cl.endpoint, template, ds.name if ns.backend else ""))
                 time.sleep(2)
                 cpu0 = {lb: cpu_user_sys(pid) for lb, pid in pids.items()}
-                if ns.perf:
+                if ns.threads:
+                    names = {lb: python_thread_names(pid) for lb, pid in pids.items()}
+                    ticks0 = {lb: thread_ticks(pid) for lb, pid in pids.items()}
+                    time.sleep(ns.seconds)
+                    ticks1 = {lb: thread_ticks(pid) for lb, pid in pids.items()}
+                elif ns.perf:
                     subprocess.run(["perf", "record", "-a", "-g", "-F", "499", "-o", str(out / "perf.data"), "--",
                                     "sleep", str(ns.seconds)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
                 else:
@@ -174,6 +230,9 @@ def main() -> None:
               f"{ds.count / secs:.0f} obj/s (profiled part slower: the profiler shares the 2 cores)")
         print("CPU s (user + sys) during the window: "
               + ", ".join(f"{lb} {u:.1f} + {s:.1f}" for lb, (u, s) in cpu.items()))
+        if ns.threads:
+            print(threads_summary(ticks0, ticks1, names, ns.seconds))
+            return
         if ns.perf:
             print(perf_summary(out / "perf.data", ns.top))
             return
