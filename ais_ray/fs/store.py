@@ -215,16 +215,27 @@ class MountpathStore:
             syncfs(self.path)
 
     def commit(self, w: ObjWriter, bck: Bucket, name: str, attrs: ObjAttrs, *, bump_version: bool,
-               if_absent: bool = False, unless_newer: bool = False) -> ObjAttrs:
+               if_absent: bool = False, unless_newer: bool = False, new: bool = False) -> ObjAttrs:
         """Rename a finished work file into place with its metadata; assign the next version.
 
         The one rename into the objects directory: writers reach it through `fs/write.py`.
         `if_absent`: only when no object is there (a restored replica); `unless_newer`: only when
         none is there or the one there was written before `attrs.mtime_ns` (an object moving to
         its owner never replaces a later write, and replaces an older copy). Otherwise the work
-        file is dropped and the stored object's metadata returned."""
+        file is dropped and the stored object's metadata returned.
+
+        `new`: the caller found no object of this name (a download's batch pre-check) — a hint, not
+        a promise: the work file is linked into place only where no name is (one `link` that fails
+        if an object was written since), version "1", with no read of the previous metadata;
+        otherwise the usual way below."""
         fqn = self.fqn(bck, name)
         with self._commit_locks[hash(fqn) % COMMIT_STRIPES]:
+            if new and bump_version and not (if_absent or unless_newer):
+                first = attrs if attrs.version == "1" else attrs.with_version("1")
+                os.setxattr(w.path, lom.XATTR, first.to_bytes())
+                if _link_new(w.path, fqn):
+                    _unlink_quiet(w.path)  # (a crash before it: `cleanup_work` removes the work name)
+                    return first
             if (if_absent or unless_newer) and os.path.exists(fqn):
                 have = _read_attrs(fqn)
                 if if_absent or (have is not None and written_ns(fqn, have) >= attrs.mtime_ns):
@@ -393,6 +404,22 @@ def _read_attrs(fqn: str) -> ObjAttrs | None:
     except OSError:  # missing, a directory, or a file without our metadata (never committed)
         return None
     return ObjAttrs.from_bytes(raw)
+
+
+def _link_new(src: str, dst: str) -> bool:
+    """Hard-link `src` as `dst` where nothing is named `dst` (its directory made if missing);
+    False when something is there, or the filesystem will not link: the caller renames."""
+    try:
+        os.link(src, dst)
+    except FileNotFoundError:  # the object's directory is new
+        try:
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            os.link(src, dst)
+        except OSError:
+            return False
+    except OSError:  # there already, a conflicting path, or no hard links here
+        return False
+    return True
 
 
 def prune_empty_dirs(d: str, stop: str) -> None:

@@ -65,7 +65,8 @@ def bumps_version(owt: Owt, *, through: bool = False) -> bool:
 
 
 def commit(store: MountpathStore, w: ObjWriter, bck: Bucket, name: str, owt: Owt, cksum: str, *,
-           src: Source | None = None, job: str = "", through: bool = False, keep: ObjAttrs | None = None) -> ObjAttrs:
+           src: Source | None = None, job: str = "", through: bool = False, keep: ObjAttrs | None = None,
+           new: bool = False) -> ObjAttrs:
     """Blocking. A finished work file becomes the object `bck/name` (aborted if the rename fails).
 
     `keep`: the object's metadata as its previous holder stored it (an object moving, owt
@@ -86,7 +87,7 @@ def commit(store: MountpathStore, w: ObjWriter, bck: Bucket, name: str, owt: Owt
             out = store.replicas.after_commit(bck, name, out)
         return out
     attrs = new_attrs(owt, w.size, cksum, src=src, job=job, through=through)
-    out = store.commit(w, bck, name, attrs, bump_version=bumps_version(owt, through=through))
+    out = store.commit(w, bck, name, attrs, bump_version=bumps_version(owt, through=through), new=new)
     store.stats.add(policy(owt).counter, out.size, label=str(bck))
     if store.replicas is not None:  # a mirrored bucket: the replicas are part of the commit (put-copies)
         out = store.replicas.after_commit(bck, name, out)
@@ -96,26 +97,27 @@ def commit(store: MountpathStore, w: ObjWriter, bck: Bucket, name: str, owt: Owt
 
 
 def write_bytes(store: MountpathStore, bck: Bucket, name: str, data: bytes | bytearray | memoryview | list[bytes],
-                owt: Owt, *, src: Source | None = None, job: str = "", fsync: bool = True) -> ObjAttrs:
+                owt: Owt, *, src: Source | None = None, job: str = "", fsync: bool = True, new: bool = False) -> ObjAttrs:
     """Blocking. A small object in one call: work file, checksum, fsync (`fsync=False`: the
     caller's group commit makes it durable), metadata, rename. `data`: the bytes, or a list of
-    chunks (written as one)."""
+    chunks (written as one); `new`: the caller found no object of this name (`MountpathStore.commit`)."""
     try:
-        return _write_small(store, bck, name, data, owt, src=src, job=job, fsync=fsync)
+        return _write_small(store, bck, name, data, owt, src=src, job=job, fsync=fsync, new=new)
     except BaseException:
         store.stats.add("err.put")
         raise
 
 
 def _write_small(store: MountpathStore, bck: Bucket, name: str, data: bytes | bytearray | memoryview | list[bytes],
-                 owt: Owt, *, src: Source | None, job: str, keep: ObjAttrs | None = None, fsync: bool = True) -> ObjAttrs:
+                 owt: Owt, *, src: Source | None, job: str, keep: ObjAttrs | None = None, fsync: bool = True,
+                 new: bool = False) -> ObjAttrs:
     w = store.new_writer(fsync=fsync)
     try:
         if isinstance(data, list):
             w.writev(data)
         else:
             w.write(data)
-        return commit(store, w, bck, name, owt, w.finish(), src=src, job=job, keep=keep)
+        return commit(store, w, bck, name, owt, w.finish(), src=src, job=job, keep=keep, new=new)
     except BaseException:
         w.abort()
         raise

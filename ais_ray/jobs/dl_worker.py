@@ -258,7 +258,8 @@ class _Quick:
             return
         job = self.job
         lane.w.store.writer.submit(self._end, write_bytes, lane.w.store, job.bck, item.name, data, Owt.DOWNLOAD,
-                                   src=Source(meta.etag, meta.version, meta.size), job=job.id, fsync=False)
+                                   src=Source(meta.etag, meta.version, meta.size), job=job.id, fsync=False,
+                                   new=True)  # (the batch's pre-check found none: `pump`)
 
     def _hand_over(self, tr: Transfer | None, tried: int) -> None:
         lane, item = self.lane, self.item

@@ -68,6 +68,26 @@ def test_download_bumps_and_keeps_source_identity_and_job(store: MountpathStore)
     assert a.cksum == xxhash.xxh64(b"hello", seed=0).hexdigest()
 
 
+def test_a_new_object_is_linked_into_place_and_a_stale_hint_still_bumps(store: MountpathStore) -> None:
+    """`new=True` (a download's pre-check found none): linked into place as version 1, nothing
+    left in the work directory; where an object was written since, the hint is wrong and the
+    write is the usual one (version 2, the new bytes); a name that is a virtual directory is
+    the same client error either way."""
+    a = write_bytes(store, BCK, "d/o", b"first", Owt.DOWNLOAD, src=Source("e", "", -1), job="j", new=True)
+    assert (a.version, a.src_etag, a.job) == ("1", "e", "j")
+    assert store.load(BCK, "d/o") == a and os.stat(store.fqn(BCK, "d/o")).st_nlink == 1
+    assert work_files(store) == []
+    b = write_bytes(store, BCK, "d/o", b"second", Owt.DOWNLOAD, src=Source("e2", "", -1), job="j", new=True)
+    assert b.version == "2" and store.load(BCK, "d/o") == b
+    with open(store.fqn(BCK, "d/o"), "rb") as f:
+        assert f.read() == b"second"
+    with pytest.raises(ErrBadRequest):
+        write_bytes(store, BCK, "d", b"x", Owt.DOWNLOAD, src=Source("e", "", -1), new=True)
+    with pytest.raises(ErrBadRequest):
+        write_bytes(store, BCK, "d/o/x", b"x", Owt.DOWNLOAD, src=Source("e", "", -1), new=True)
+    assert work_files(store) == []
+
+
 def test_write_through_keeps_the_remote_identity() -> None:
     a = new_attrs(Owt.PUT, 5, "c", src=SRC, through=True)
     assert (a.version, a.src_etag, a.src_version) == ("v7", "e1", "v7")
