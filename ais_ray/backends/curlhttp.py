@@ -232,10 +232,8 @@ class CurlLinks:
         for fd, ev in ep.poll(0):
             if self._multi is not m:  # closed by a callback meanwhile
                 return
-            mask = (pycurl.CSELECT_IN if ev & _IN else 0) | (pycurl.CSELECT_OUT if ev & select.EPOLLOUT else 0) \
-                | (pycurl.CSELECT_ERR if ev & select.EPOLLERR else 0)
-            while m.socket_action(fd, mask)[0] == pycurl.E_CALL_MULTI_PERFORM:
-                pass
+            self._act(fd, (pycurl.CSELECT_IN if ev & _IN else 0) | (pycurl.CSELECT_OUT if ev & select.EPOLLOUT else 0)
+                      | (pycurl.CSELECT_ERR if ev & select.EPOLLERR else 0))
         self._read_ended()
 
     def _on_timer(self, ms: int) -> None:
@@ -267,22 +265,25 @@ class CurlLinks:
         else:
             self._timer = None
         self._act(pycurl.SOCKET_TIMEOUT, 0)
+        self._read_ended()
         loop, want = self._loop, self._want
         if self._timer is None and want is not None and loop is not None and self._multi is not None \
                 and want > loop.time():
             self._timer = loop.call_at(want, self._on_timeout)
 
     def _act(self, fd: int, events: int) -> None:
+        """libcurl's work on `fd` (or its timeouts); the transfers it ended are read by `_read_ended`."""
         m = self._multi
         if m is None:
             return
         while m.socket_action(fd, events)[0] == pycurl.E_CALL_MULTI_PERFORM:
             pass
-        self._read_ended()
 
     def _read_ended(self) -> None:
         m = self._multi
-        while m is not None:
+        if m is None:
+            return
+        while True:
             queued, ok, failed = m.info_read()
             for c in ok:
                 c.transfer._end(0, "")

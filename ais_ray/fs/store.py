@@ -248,11 +248,7 @@ class MountpathStore:
                     attrs = attrs.with_version(version)
             os.setxattr(w.path, lom.XATTR, attrs.to_bytes())
             try:
-                try:
-                    os.rename(w.path, fqn)
-                except FileNotFoundError:  # the object's directory is new (checked only then: a mkdir per object costs)
-                    os.makedirs(os.path.dirname(fqn), exist_ok=True)
-                    os.rename(w.path, fqn)
+                _place(os.rename, w.path, fqn)
             except (IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
                 w.abort()
                 raise ErrBadRequest(f'object name "{name}" conflicts with an existing object or virtual directory') from exc
@@ -410,16 +406,20 @@ def _link_new(src: str, dst: str) -> bool:
     """Hard-link `src` as `dst` where nothing is named `dst` (its directory made if missing);
     False when something is there, or the filesystem will not link: the caller renames."""
     try:
-        os.link(src, dst)
-    except FileNotFoundError:  # the object's directory is new
-        try:
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            os.link(src, dst)
-        except OSError:
-            return False
+        _place(os.link, src, dst)
     except OSError:  # there already, a conflicting path, or no hard links here
         return False
     return True
+
+
+def _place(op: Callable[[str, str], None], src: str, dst: str) -> None:
+    """`op(src, dst)` (a rename, a link) into an object's directory, made first where it is new
+    (found only then: a mkdir per object costs)."""
+    try:
+        op(src, dst)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        op(src, dst)
 
 
 def prune_empty_dirs(d: str, stop: str) -> None:
