@@ -29,13 +29,26 @@ def backend_fetch(backend: Backend, bucket: str, prefix: str = "", page_size: in
 
 
 async def pages(fetch: Fetch, token: str = "") -> AsyncIterator[ListPage]:
-    """The pages from `token` on, one request at a time, until a page says there is no next one."""
-    while True:
-        page = await fetch(token)
-        yield page
-        token = page.next_token
-        if not token:
-            return
+    """The pages from `token` on, until a page says there is no next one: one request at a time,
+    each asked as soon as the page before it is in, so the next page comes while the walker is
+    still busy with this one (a walker that waits for room to send its items does not then wait
+    for the listing too). A walker that stops early leaves no request behind."""
+    ahead: asyncio.Future[ListPage] | None = asyncio.ensure_future(fetch(token))
+    try:
+        while ahead is not None:
+            page = await ahead
+            ahead = asyncio.ensure_future(fetch(page.next_token)) if page.next_token else None
+            yield page
+    finally:
+        if ahead is not None:
+            ahead.cancel()
+            ahead.add_done_callback(_retrieved)
+
+
+def _retrieved(fut: asyncio.Future[ListPage]) -> None:
+    """A page asked ahead and never walked to: its error is nobody's (and not logged as lost)."""
+    if not fut.cancelled():
+        fut.exception()
 
 
 async def names(fetch: Fetch, token: str = "") -> AsyncIterator[str]:

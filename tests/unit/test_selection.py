@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
@@ -82,6 +83,60 @@ def test_pager_pages_and_resumes_from_a_token() -> None:
         listed = [n async for n in select(Selection(prefix="o"), lambda prefix: _source(all_names, 7, []))]
         assert listed == all_names
         assert [n async for n in select(Selection(names=("x", "y")), None)] == ["x", "y"]
+
+    asyncio.run(main())
+
+
+def test_pager_asks_the_next_page_while_the_walker_is_busy() -> None:
+    """The next page is asked as soon as a page is in (one request at a time still); a walker
+    that stops early leaves no request running, and a page asked ahead that fails is nobody's error."""
+    all_names = [f"o{i:03d}" for i in range(30)]
+
+    async def main() -> None:
+        calls: list[str] = []
+        fetch = _source(all_names, 10, calls)
+        seen = []
+        async for page in pages(fetch):
+            await asyncio.sleep(0.01)  # busy with this page: the next one is asked meanwhile
+            seen.append((page.entries[0].name, list(calls)))
+        assert seen == [("o000", ["", "10"]), ("o010", ["", "10", "20"]), ("o020", ["", "10", "20"])]
+
+        started, cancelled = [], []
+
+        async def slow(token: str) -> ListPage:
+            started.append(token)
+            if token:
+                try:
+                    await asyncio.sleep(10)
+                except asyncio.CancelledError:
+                    cancelled.append(token)
+                    raise
+            return ListPage([RemoteObj("x", 1)], "next")
+
+        walk = pages(slow)
+        assert (await walk.__anext__()).next_token == "next"
+        await asyncio.sleep(0)
+        await walk.aclose()  # the walker stops: the page asked ahead is dropped
+        await asyncio.sleep(0)
+        assert started == ["", "next"] and cancelled == ["next"]
+
+        async def broken_after_first(token: str) -> ListPage:
+            if token:
+                raise RuntimeError("listing failed")
+            return ListPage([RemoteObj("x", 1)], "next")
+
+        lost: list[dict] = []
+        asyncio.get_running_loop().set_exception_handler(lambda loop, ctx: lost.append(ctx))
+        walk = pages(broken_after_first)
+        await walk.__anext__()
+        await asyncio.sleep(0.01)  # the page ahead has failed by now
+        await walk.aclose()
+        gc.collect()
+        await asyncio.sleep(0)
+        assert not lost  # its error was taken, not logged as never retrieved
+        with pytest.raises(RuntimeError):  # a walker that goes on gets it
+            async for _ in pages(broken_after_first):
+                pass
 
     asyncio.run(main())
 
