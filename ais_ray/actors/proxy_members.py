@@ -170,8 +170,10 @@ class ProxyMembers:
                              if kind_of(s.kind).follows_smap and (s.running or s.end >= since)}))
 
     async def _placement_changed(self, old: Smap, rebalance: bool, reason: str, extra: tuple[str, ...] = ()) -> str:
-        """After a Smap change: a rebalance if objects may have to move (and allowed); its id or ""."""
-        if not rebalance or old.same_placement(self.smap) or not self.smap.active_targets():
+        """After a Smap change: a rebalance if objects may have to move (and allowed); its id or "".
+        None can while no bucket exists (a fresh cluster's first `up`): a rebalance then would move
+        nothing, yet have every disk ask its neighbors about each miss for minutes after (GFN)."""
+        if not rebalance or old.same_placement(self.smap) or not self.smap.active_targets() or not self.bmd.list():
             return ""
         return await self._rebalance(reason, extra)
 

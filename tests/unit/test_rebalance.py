@@ -220,3 +220,27 @@ def test_gfn_sees_an_object_that_arrived_while_it_asked() -> None:
         assert await ask_neighbors(["old", "t2", "t3"], second, here) is True
 
     asyncio.run(main())
+
+
+def test_a_placement_change_rebalances_only_a_cluster_with_buckets() -> None:
+    """A fresh cluster's first `up` (the map goes from no targets to all of them) starts no
+    rebalance: there is nothing to move, and a rebalance would have every disk ask its neighbors
+    about each miss (get-from-neighbor) for minutes after. Once a bucket exists, a target joining is one."""
+    from types import SimpleNamespace
+
+    from ais_ray.actors.proxy_members import ProxyMembers
+    from ais_ray.core.bmd import BMD
+
+    started: list[str] = []
+
+    async def rebalance(reason: str, extra: tuple[str, ...] = ()) -> str:
+        started.append(reason)
+        return "g9"
+
+    empty = Smap(uuid="u", version=1, primary=Snode("p1", "proxy", "http://p"))
+    proxy = SimpleNamespace(smap=_smap(2), bmd=BMD("u"), _rebalance=rebalance)
+    assert asyncio.run(ProxyMembers._placement_changed(proxy, empty, True, "join")) == ""  # type: ignore[arg-type]
+    proxy.bmd = BMD("u").with_bucket(BCK)
+    assert asyncio.run(ProxyMembers._placement_changed(proxy, empty, True, "join")) == "g9"  # type: ignore[arg-type]
+    assert asyncio.run(ProxyMembers._placement_changed(proxy, proxy.smap, True, "join")) == ""  # type: ignore[arg-type]
+    assert started == ["join"]
