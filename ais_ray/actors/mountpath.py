@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import functools
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -32,6 +33,7 @@ from ais_ray.ec.slices import ECSlices
 from ais_ray.core.smap import Smap
 from ais_ray.fs import mirror, walk
 from ais_ray.fs.store import MountpathStore
+from ais_ray.jobs.batches import Gates, Outcome
 from ais_ray.jobs.blob import remove_stale_chunks
 from ais_ray.jobs.dl_source import Sources
 from ais_ray.jobs.dl_worker import DlJobCtx, DlResult, DlWorker
@@ -129,6 +131,7 @@ class _MountpathActor:
         self.ctx = MountpathContext(tid, store, NodeMeta.load(store))
         store.replicas = self.mirror = mirror.Mirror(store, self.ctx.copies_of, self.ctx.enabled_paths)
         self.io = IoLoop(f"io:{path}")
+        self.gates = Gates()  # jobs' batches of items (`run_batch`)
         self.server = DataServer(self.ctx)
         store.on_commit = self.server.ec.committed  # every commit of an EC bucket's object is encoded
         saved = store.load_meta(PORT_FILE)
@@ -190,13 +193,30 @@ class _MountpathActor:
 
         return await asyncio.to_thread(look)
 
-    async def copy_obj(self, src: Bucket, name: str, dst: Bucket, dst_name: str, latest: bool,
-                       sync: bool, etl: tuple[str, ...] = ()) -> tuple[str, int]:
-        """Copy one object held here to the destination's owner (copy jobs; through the ETL
-        stages `etl` for etl jobs): ("ok"|"skipped", size)."""
+    # ---- a job's items, many to a call (jobs/batches.py) --------------------------------------------
+    async def run_batch(self, op: str, key: str, workers: int, args: tuple[Any, ...],
+                        items: list[tuple[Any, ...]]) -> list[Outcome]:
+        """Job `key`'s work on objects held here, one `op` per item, at most `workers` of that job at
+        a time: each item's (value, error, seconds). The ops:
+        - "copy": args (src, dst, latest, sync, etl), item (name, dst_name): copy to the destination's
+          owner (copy jobs; through the ETL stages `etl` for etl jobs) -> ("ok"|"skipped", size);
+        - "prefetch": args (bck, latest, blob_threshold), item (name,) -> ("ok"|"skipped"|BLOB, size);
+        - "ec-encode": args (bck, mode, conf), item (name,) -> "ok"|"skipped".
+        """
+        ops: dict[str, Callable[..., Awaitable[Any]]] = {
+            "copy": self._copy_obj, "prefetch": self._prefetch_obj, "ec-encode": self._ec_encode_obj}
+        fn = ops.get(op)
+        if fn is None:
+            raise ErrBadRequest(f"no such batch operation: {op!r}")
+        return await self.io.run(self.gates.run(key, workers, [functools.partial(fn, *item, *args) for item in items]))
+
+    async def _copy_obj(self, name: str, dst_name: str, src: Bucket, dst: Bucket, latest: bool, sync: bool,
+                        etl: tuple[str, ...] = ()) -> tuple[str, int]:
         ref = remote_of(src, self.ctx.meta.bmd.must_get(src))
-        return await self.io.run(self.server.copier.copy_one(src, name, ref, dst, dst_name, latest=latest, sync=sync,
-                                                             etl=etl))
+        return await self.server.copier.copy_one(src, name, ref, dst, dst_name, latest=latest, sync=sync, etl=etl)
+
+    async def _ec_encode_obj(self, name: str, bck: Bucket, mode: str, conf: ECConf) -> str:
+        return await self.server.ec.ec.encode(bck, name, mode, conf)
 
     # ---- rebalance / resilver (actors/mover.py) ----------------------------------------------------
     async def reb_walk(self, xid: str, kind: str, only: list[Bucket] | None = None) -> MoveStats:
@@ -209,11 +229,8 @@ class _MountpathActor:
     async def reb_abort(self, xid: str) -> None:
         await self.io.run(self.server.mover.abort(xid))
 
-    async def prefetch_obj(self, bck: Bucket, name: str, latest: bool, blob_threshold: int) -> tuple[str, int]:
+    async def _prefetch_obj(self, name: str, bck: Bucket, latest: bool, blob_threshold: int) -> tuple[str, int]:
         """Bring one remote object here unless cached (and current, with `latest`): ("ok"|"skipped", size)."""
-        return await self.io.run(self._prefetch_obj(bck, name, latest, blob_threshold))
-
-    async def _prefetch_obj(self, bck: Bucket, name: str, latest: bool, blob_threshold: int) -> tuple[str, int]:
         ref = remote_of(bck, self.ctx.meta.bmd.must_get(bck))
         if ref is None:
             raise ErrBadRequest(f"{bck} has no remote backend: nothing to prefetch")
@@ -321,10 +338,6 @@ class _MountpathActor:
 
     async def destroy_bucket(self, bck: Bucket) -> None:
         await asyncio.to_thread(self.ctx.store.destroy_bucket, bck)
-
-    async def ec_encode_obj(self, bck: Bucket, name: str, mode: str, conf: ECConf) -> str:
-        """Erasure-code one object held here (the `ec-encode` job): "ok" or "skipped"."""
-        return await self.io.run(self.server.ec.ec.encode(bck, name, mode, conf))
 
     async def ec_adopted(self, bck: Bucket, prefix: str, lost: str) -> list[tuple[str, int]]:
         """The objects of lost target `lost` this mountpath's target now owns (`ECManager.adopted`)."""

@@ -33,7 +33,8 @@ from ais_ray.core.selection import Selection
 from ais_ray.core.xact import XactSnap
 from ais_ray.jobs.etl import OBJ_ERRORS
 from ais_ray.jobs.prune import local_names, missing
-from ais_ray.jobs.selection import ListFor, MountpathWorkers, Share, select, walk_objects
+from ais_ray.jobs.batches import MountpathBatches
+from ais_ray.jobs.selection import ListFor, Share, select, walk_objects
 
 KIND_BCK = "copy-bck"
 KIND_OBJS = "copy-listrange"
@@ -72,7 +73,7 @@ class CopySpec:
 @dataclass
 class CopyHooks:
     share: Share  # which source names are this target's, on which mountpath
-    mountpaths: dict[str, Any]  # path -> mountpath actor handle (`copy_obj`, `list_page`)
+    mountpaths: dict[str, Any]  # path -> mountpath actor handle (`run_batch`, `list_page`)
     list_for: ListFor | None  # the source's remote listing under a prefix (None: no remote)
     src_names: Callable[[str], AsyncIterator[str]]  # every source name under a prefix, sorted (`sync`)
     # after its own copies: (mountpath, name, size) of a lost target's objects now this target's (`jobs/ec_cover.py`)
@@ -91,34 +92,35 @@ async def run_copy(spec: CopySpec, hooks: CopyHooks, snap: XactSnap) -> None:
     already holds the same bytes is not written again (`extra["skipped"]`) but counts as done.
     """
     msg = spec.msg
-    workers = MountpathWorkers(hooks.mountpaths, msg.num_workers if msg.num_workers > 0 else PER_MOUNTPATH)
-    snap.workers = workers.total
-    snap.src_bck, snap.dst_bck = spec.src, spec.dst
-    snap.extra.update({"skipped": 0, "pruned": 0})
     failures: list[AisError] = []
 
-    async def one(mp: str, name: str, size: int) -> None:
-        try:
-            if msg.dry_run:  # visit and count; nothing is written
-                snap.stats.objs += 1
-                snap.stats.bytes += max(size, 0)
-                return
-            status, n = await hooks.mountpaths[mp].copy_obj.remote(spec.src, name, spec.dst, msg.dst_name(name),
-                                                                   msg.latest, msg.sync, spec.etl)
+    def done(item: tuple[str, str], _: None, value: tuple[str, int] | None, err: AisError | None) -> None:
+        if err is None and value is not None:
+            status, n = value
             snap.stats.objs += 1
             snap.stats.bytes += n
             if status == SKIPPED:
                 snap.extra["skipped"] += 1
-        except ErrObjNotFound:
+        elif isinstance(err, ErrObjNotFound):
             pass  # the source is gone (before its turn, or from the remote): skipped
-        except AisError as err:
+        elif err is not None:
             snap.stats.errors += 1
             failures.append(err)
             if spec.etl and len(snap.extra.setdefault(OBJ_ERRORS, [])) < MAX_OBJ_ERRS:  # GET /v1/etl/<n>?uuid=
-                snap.extra[OBJ_ERRORS].append(obj_err(f"{spec.src}/{name}", err).to_wire())
+                snap.extra[OBJ_ERRORS].append(obj_err(f"{spec.src}/{item[0]}", err).to_wire())
+
+    workers = MountpathBatches(hooks.mountpaths, "copy", snap.id, msg.num_workers if msg.num_workers > 0 else PER_MOUNTPATH,
+                               (spec.src, spec.dst, msg.latest, msg.sync, spec.etl), done)
+    snap.workers = workers.total
+    snap.src_bck, snap.dst_bck = spec.src, spec.dst
+    snap.extra.update({"skipped": 0, "pruned": 0})
 
     async def submit(mp: str, name: str, size: int) -> None:
-        await workers.submit(mp, lambda: one(mp, name, size))
+        if msg.dry_run:  # visit and count; nothing is written
+            snap.stats.objs += 1
+            snap.stats.bytes += max(size, 0)
+            return
+        await workers.submit(mp, (name, msg.dst_name(name)))
 
     def stop() -> bool:
         return snap.aborted or (bool(failures) and not msg.coer)
@@ -137,7 +139,7 @@ async def run_copy(spec: CopySpec, hooks: CopyHooks, snap: XactSnap) -> None:
         if hooks.cover is not None:  # an erasure-coded source: a lost target's objects too
             # its own copies done first: a share is counted done by the others only once nothing it
             # walked is still in flight (a node lost mid-send: its objects are adopted, not dropped)
-            await workers.join()
+            await workers.join(flush=not stop())
             async for mp, name, size in hooks.cover(snap, spec.src, prefix):
                 if stop():
                     break
@@ -153,7 +155,7 @@ async def run_copy(spec: CopySpec, hooks: CopyHooks, snap: XactSnap) -> None:
             mp = hooks.share.mountpath(spec.src, name)
             if mp is not None:
                 await submit(mp, name, -1)
-    await workers.join()
+    await workers.join(flush=not stop())
     if failures and not msg.coer:
         raise failures[0]
     if failures:  # continued on errors: the share ends, saying how many and the first (AIStore's Snap.Err)

@@ -35,6 +35,7 @@ from ais_ray.core.dload import (
 from ais_ray.core.smap import Smap
 from ais_ray.core.xact import XactSnap, XactStats
 from ais_ray.fs.replicas import save_everywhere
+from ais_ray.jobs.batches import BATCH, BatchSizer, Window
 from ais_ray.jobs.dl_worker import DONE, ERROR, OK, SKIPPED, DlJobCtx, DlResult
 from ais_ray.jobs.rebalance import settle
 from ais_ray.jobs.selection import Share
@@ -42,14 +43,6 @@ from ais_ray.jobs.selection import Share
 log = logging.getLogger(__name__)
 
 MP_CONCURRENCY = 16  # downloads in flight per mountpath when the job sets no connection limit
-# Items per call to a mountpath (and per group commit), at most: one Ray call per object would cost
-# more than a small object. 128 against 64: -11 % user CPU per object and +11 % objects/s at the
-# median of 8 rotated 10,000-object jobs each (`dl_split.py`, 2026-12-05); 256 was no clearer.
-BATCH = 128
-# ... and at most about this long on its mountpath (`BatchSizer`): an item is counted done when its
-# batch is (after the batch's group commit), so a batch of 128 large or slow objects would show no
-# progress for minutes.
-BATCH_SECONDS = 1.0
 CHUNK = 4096  # items HRW-filtered per thread hop
 FIRST_CHUNK = 256  # the first hops are smaller (x4 each): the first GETs start before 4,096 names are hashed
 PERSIST_EVERY = 1.0
@@ -59,22 +52,9 @@ PERSIST_EVERY = 1.0
 PROGRESS_TTL = 1.0
 
 
-class Window:
-    """At most `size` items in flight; acquire and release in any amounts."""
-
-    def __init__(self, size: int) -> None:
-        self.size, self.used = size, 0
-        self._cond = asyncio.Condition()
-
-    async def acquire(self, n: int) -> None:
-        async with self._cond:
-            await self._cond.wait_for(lambda: self.used == 0 or self.used + n <= self.size)
-            self.used += n
-
-    async def release(self, n: int) -> None:
-        async with self._cond:
-            self.used -= n
-            self._cond.notify_all()
+def download_times(results: Sequence[DlResult]) -> list[float]:
+    """How long each item that downloaded took on its mountpath (what sizes the next batch)."""
+    return [r.end - r.start for r in results if r.status == OK and r.end > r.start > 0]
 
 
 def limits_plan(conns: int, n_mp: int) -> tuple[int, list[int], bool]:
@@ -93,23 +73,6 @@ def limits_plan(conns: int, n_mp: int) -> tuple[int, list[int], bool]:
         return 1, [conns] * n_mp, True
     concs = [min(MP_CONCURRENCY, conns // n_mp + (1 if i < conns % n_mp else 0)) for i in range(n_mp)]
     return max(1, min(BATCH, 8 * min(concs))), concs, False
-
-
-class BatchSizer:
-    """Items per batch for one mountpath, from how long its items take: about `BATCH_SECONDS` of
-    its `conc` downloads in flight, between 1 and `cap`. Before any item's time is known, one
-    round of `conc`; then from the median time of the last batch's downloads (their own times,
-    not the wait for a slot): 10,000 small objects go 128 to a call, 100 MiB objects a few."""
-
-    def __init__(self, conc: int, cap: int = BATCH) -> None:
-        self.conc, self.cap = max(1, conc), max(1, cap)
-        self.size = min(self.cap, self.conc)
-
-    def observe(self, results: Sequence[DlResult]) -> None:
-        times = sorted(r.end - r.start for r in results if r.status == OK and r.end > r.start > 0)
-        if times:
-            t = times[len(times) // 2]
-            self.size = max(1, min(self.cap, int(self.conc * BATCH_SECONDS / max(t, 1e-3))))
 
 
 @dataclass
@@ -301,7 +264,7 @@ class DownloadRunner:
             results = [DlResult(it.idx, it.name, ERROR, error=f"mountpath {mp}: {type(exc).__name__}") for it in items]
         finally:
             if not self._shared_window:  # the next batches sized by how long these items took
-                self._sizers[mp].observe(results)
+                self._sizers[mp].observe(download_times(results))
                 self._windows[mp].size = 4 * self._sizers[mp].size
             await self._windows[mp].release(len(items))
         for r in results:

@@ -16,7 +16,8 @@ from ais_ray.core.names import Bucket
 from ais_ray.core.redundancy import ECConf
 from ais_ray.core.xact import XactSnap
 from ais_ray.ec.manager import ENCODE, RECOVER
-from ais_ray.jobs.selection import MountpathWorkers, walk_objects
+from ais_ray.jobs.batches import MountpathBatches
+from ais_ray.jobs.selection import walk_objects
 
 KIND = "ec-encode"
 PER_MOUNTPATH = 4  # objects encoded at a time per mountpath (each one bounded in memory)
@@ -25,29 +26,28 @@ PER_MOUNTPATH = 4  # objects encoded at a time per mountpath (each one bounded i
 async def run_ec_encode(bck: Bucket, conf: ECConf, recover: bool, mountpaths: dict[str, Any], snap: XactSnap) -> None:
     """This target's share; per-object errors count in the stats and the job goes on; the
     first one is the job's error when it ends."""
-    workers = MountpathWorkers(mountpaths, PER_MOUNTPATH)
-    snap.workers = workers.total
     mode = RECOVER if recover else ENCODE
     failures: list[AisError] = []
 
-    async def one(mp: str, name: str, size: int) -> None:
-        try:
-            if await mountpaths[mp].ec_encode_obj.remote(bck, name, mode, conf) == "ok":
+    def done(item: tuple[str], size: int, value: str | None, err: AisError | None) -> None:
+        if err is None:
+            if value == "ok":
                 snap.stats.objs += 1
                 snap.stats.bytes += max(size, 0)
-        except ErrNotFound:
-            pass  # deleted before its turn
-        except AisError as err:
+        elif not isinstance(err, ErrNotFound):  # deleted before its turn: not an error
             snap.stats.errors += 1
             failures.append(err)
+
+    workers = MountpathBatches(mountpaths, "ec-encode", snap.id, PER_MOUNTPATH, (bck, mode, conf), done)
+    snap.workers = workers.total
 
     async def walk_mp(mp: str) -> None:
         async for name, size in walk_objects(mountpaths[mp], bck, ""):
             if snap.aborted:
                 return
-            await workers.submit(mp, lambda name=name, size=size: one(mp, name, size))
+            await workers.submit(mp, (name,), size)
 
     await asyncio.gather(*(walk_mp(mp) for mp in mountpaths))
-    await workers.join()
+    await workers.join(flush=not snap.aborted)
     if failures:
         raise AisError(f"{len(failures)} object(s) failed, first: {failures[0].message}")

@@ -8,6 +8,7 @@ that is not cached yet (or, with `latest`, whose remote version changed). Object
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,9 +18,10 @@ from ais_ray.core.errors import AisError
 from ais_ray.core.names import Bucket
 from ais_ray.core.selection import Selection
 from ais_ray.core.xact import XactSnap
-from ais_ray.jobs.selection import ListFor, MountpathWorkers, Share, select
+from ais_ray.jobs.batches import MountpathBatches
+from ais_ray.jobs.selection import ListFor, Share, select
 
-BLOB = "blob"  # `prefetch_obj`'s answer for an object over the blob threshold: not fetched yet
+BLOB = "blob"  # the mountpath's answer for an object over the blob threshold: not fetched yet
 
 PER_MOUNTPATH = 4  # objects in flight per mountpath (default `num-workers`)
 
@@ -41,38 +43,53 @@ class PrefetchSpec:
 @dataclass
 class PrefetchHooks:
     share: Share  # which names are this target's now, and on which mountpath
-    mountpaths: dict[str, Any]  # path -> mountpath actor handle (with `prefetch_obj`)
+    mountpaths: dict[str, Any]  # path -> mountpath actor handle (`run_batch`)
     list_for: ListFor  # the remote listing under a prefix
     blob: Callable[[Bucket, str, bool], Awaitable[tuple[str, int]]]  # a large object as its own blob-download job
 
 
 async def run_prefetch(spec: PrefetchSpec, hooks: PrefetchHooks, snap: XactSnap) -> None:
     """The target's share of one prefetch; updates `snap.stats`; raises on the first error unless `coer`."""
-    workers = MountpathWorkers(hooks.mountpaths, spec.num_workers or PER_MOUNTPATH)
-    snap.workers = workers.total
     failures: list[AisError] = []
+    blobs: list[asyncio.Task[None]] = []
 
-    async def one(mp: str, name: str) -> None:
+    def count(size: int) -> None:
+        snap.stats.objs += 1
+        snap.stats.bytes += size
+        snap.stats.in_objs += 1
+        snap.stats.in_bytes += size
+
+    async def blob(name: str) -> None:
         try:
-            status, size = await hooks.mountpaths[mp].prefetch_obj.remote(spec.bck, name, spec.latest, spec.threshold)
-            if status == BLOB:
+            async with blob_slots:  # as many at a time as the job's items may be in flight
                 status, size = await hooks.blob(spec.bck, name, spec.latest)
         except AisError as err:
             snap.stats.errors += 1
             failures.append(err)
             return
         if status != "skipped":
-            snap.stats.objs += 1
-            snap.stats.bytes += size
-            snap.stats.in_objs += 1
-            snap.stats.in_bytes += size
+            count(size)
 
+    def done(item: tuple[str], _: None, value: tuple[str, int] | None, err: AisError | None) -> None:
+        if err is not None:
+            snap.stats.errors += 1
+            failures.append(err)
+        elif value is not None and value[0] == BLOB:  # over the blob threshold: a blob-download job of its own
+            blobs.append(asyncio.get_running_loop().create_task(blob(item[0])))
+        elif value is not None and value[0] != "skipped":
+            count(value[1])
+
+    workers = MountpathBatches(hooks.mountpaths, "prefetch", snap.id, spec.num_workers or PER_MOUNTPATH,
+                               (spec.bck, spec.latest, spec.threshold), done)
+    snap.workers = workers.total
+    blob_slots = asyncio.Semaphore(workers.total)
     async for name in select(spec.sel, hooks.list_for):
         if failures and not spec.continue_on_err:
             break
         mp = hooks.share.mountpath(spec.bck, name)
         if mp is not None:
-            await workers.submit(mp, lambda mp=mp, name=name: one(mp, name))
-    await workers.join()
+            await workers.submit(mp, (name,))
+    await workers.join(flush=not (failures and not spec.continue_on_err))
+    await asyncio.gather(*blobs)
     if failures and not spec.continue_on_err:
         raise failures[0]  # with `coer`, failures are counted in the stats and the job succeeds

@@ -7,7 +7,7 @@ the `smap` hook, never a copy taken when the job started) and says on which moun
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
+from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from typing import Any
 from itertools import islice
 
@@ -83,34 +83,6 @@ async def share_batches(share: Share, bck: Bucket, names: Iterator[str],
                 yield mp, pending.pop(mp)
     for mp, b in pending.items():
         yield mp, b
-
-
-class MountpathWorkers:
-    """At most `per_mp` items in flight per mountpath (a job's `num-workers`), each item a task:
-    `submit` waits for a free slot on that mountpath, `join` for every submitted item."""
-
-    def __init__(self, mountpaths: Collection[str], per_mp: int) -> None:
-        self._sems = {mp: asyncio.Semaphore(per_mp) for mp in mountpaths}
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.total = per_mp * len(self._sems)
-
-    async def submit(self, mp: str, work: Callable[[], Awaitable[None]]) -> None:
-        sem = self._sems[mp]
-        await sem.acquire()
-
-        async def run() -> None:
-            try:
-                await work()
-            finally:
-                sem.release()
-
-        task = asyncio.get_running_loop().create_task(run())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def join(self) -> None:
-        if self._tasks:
-            await asyncio.gather(*list(self._tasks))
 
 
 WALK_PAGE = 1000

@@ -93,9 +93,11 @@ def test_ec_cover_starts_after_own_copies_landed():
     object it walked is copied, never while a send is in flight: a node lost after its walk but
     mid-send would otherwise be counted done, and the objects it was sending adopted by nobody."""
     import asyncio
+    import functools
     from types import SimpleNamespace
 
     from ais_ray.core.xact import XactSnap
+    from ais_ray.jobs.batches import Gates
     from ais_ray.jobs.copy import CopyHooks, CopySpec, run_copy
     from ais_ray.jobs.ec_cover import OWN_DONE
 
@@ -106,14 +108,19 @@ def test_ec_cover_starts_after_own_copies_landed():
         async def _list(self, bck, prefix, after, n, _):  # noqa: ANN001, ANN202
             return [SimpleNamespace(name=f"o{i}", size=1) for i in range(5) if f"o{i}" > after][:n]
 
-        async def _copy(self, src, name, *rest):  # noqa: ANN001, ANN002, ANN202
+        async def _copy(self, name, *rest):  # noqa: ANN001, ANN002, ANN202
             await asyncio.sleep(0.01 * (5 - int(name[1:])))  # still in flight when the walk ends
             landed.append(name)
             return "ok", 1
 
+        async def _batch(self, op, key, workers, args, items):  # noqa: ANN001, ANN202 - `run_batch`, in-process
+            assert op == "copy"
+            return await self.gates.run(key, workers, [functools.partial(self._copy, *item, *args) for item in items])
+
         def __init__(self) -> None:
+            self.gates = Gates()
             self.list_page = SimpleNamespace(remote=self._list)
-            self.copy_obj = SimpleNamespace(remote=self._copy)
+            self.run_batch = SimpleNamespace(remote=self._batch)
 
     async def cover(snap, src, prefix):  # noqa: ANN001, ANN202
         snap.extra[OWN_DONE] = True

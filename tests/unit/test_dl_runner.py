@@ -75,8 +75,9 @@ def test_a_connection_limit_is_split_among_mountpaths_and_keeps_batches_large() 
     assert sorted(w.size for w in runner._windows.values()) == [8, 12]
 
 
-def _results(seconds: float, n: int = 8, status: str = OK) -> list[DlResult]:
-    return [DlResult(i, f"o{i}", status, 1, start=1000.0, end=1000.0 + seconds) for i in range(n)]
+def _results(seconds: float, n: int = 8, status: str = OK) -> list[float]:
+    return download.download_times([DlResult(i, f"o{i}", status, 1, start=1000.0, end=1000.0 + seconds)
+                                    for i in range(n)])
 
 
 def test_a_batch_is_sized_to_about_a_second_of_its_mountpaths_downloads() -> None:
