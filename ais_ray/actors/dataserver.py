@@ -8,6 +8,7 @@ out with sendfile. Runs on the mountpath actor's private I/O loop.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import socket
@@ -110,7 +111,8 @@ def error_middleware(node: str) -> Callable[..., Awaitable[web.StreamResponse]]:
 def error_response(err: AisError, req: web.Request, node: str) -> web.Response:
     body = error_body(err, method=req.method, url_path=req.path, node=node, remote_addr=req.remote or "")
     if req.method == "HEAD":  # no body: the type travels in a header
-        return web.Response(status=err.status, headers={"Content-Type": "application/json", H.ERROR_CODE: type(err).__name__})
+        return web.Response(status=err.status, headers=H.head_headers(len(json.dumps(body)), {
+            "Content-Type": "application/json", H.ERROR_CODE: type(err).__name__}))
     return web.json_response(body, status=err.status)
 
 

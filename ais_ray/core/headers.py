@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -97,3 +98,10 @@ def bck_query(bck: Bucket) -> dict[str, str]:
     if not bck.ns.is_global:
         params[Q_NAMESPACE] = str(bck.ns)
     return params
+
+
+def head_headers(length: int, headers: Mapping[str, str] | None = None) -> dict[str, str]:
+    """`headers` of an answer to HEAD, with the Content-Length its GET's body would have. An
+    answer without one costs an aiohttp client its connection (it cannot tell where the answer
+    ends): every 404 the copy jobs' "is it there already?" got was a new TCP connection."""
+    return {**(headers or {}), "Content-Length": str(length)}

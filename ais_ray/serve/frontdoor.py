@@ -158,7 +158,7 @@ class FrontDoorServer:
                 for k, v in up.headers.items():
                     if k.lower() not in HOP_BY_HOP:
                         resp.headers.add(k, v)
-                if up.content_length is not None and req.method != "HEAD":
+                if up.content_length is not None:  # HEAD too: without it the client's connection is lost
                     resp.content_length = up.content_length
                 await resp.prepare(req)
                 if req.method != "HEAD":

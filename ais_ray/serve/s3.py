@@ -98,13 +98,13 @@ class S3Gateway:
             return self.error(req, s3_error(err, key=key), f"/{bucket}/{key}".rstrip("/"))
 
     def error(self, req: web.Request, e: S3Error, resource: str) -> web.Response:
-        if req.method == "HEAD":
-            return web.Response(status=e.status)
         root = ET.Element("Error")
         el(root, "Code", e.code)
         el(root, "Message", e.message)
         el(root, "Resource", resource)
         el(root, "RequestId", "")
+        if req.method == "HEAD":
+            return web.Response(status=e.status, headers=H.head_headers(len(xml_body(root))))
         # a body left unread (a refused PUT) is not drained: the front door closes the connection (`close_unread`)
         return web.Response(status=e.status, body=xml_body(root), content_type="application/xml")
 
@@ -150,7 +150,7 @@ class S3Gateway:
         bck = await self.resolve(name)
         allow(req, Access.RO if req.method in ("GET", "HEAD") else Access.RW, bck)
         if req.method == "HEAD":
-            return web.Response(status=200)
+            return web.Response(status=200, headers=H.head_headers(0))
         if req.method == "DELETE":
             if bck.provider is not Provider.AIS:
                 raise S3Error(400, "InvalidArgument", f"{bck} is a remote bucket: evict it with the native API")
