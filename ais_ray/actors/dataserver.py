@@ -23,6 +23,7 @@ from ais_ray.actors.cold import ColdGets
 from ais_ray.actors.ecserver import ECServer
 from ais_ray.actors.etl_pool import EtlPools
 from ais_ray.actors.mover import Mover
+from ais_ray.actors.copies import Copies
 from ais_ray.actors.objcopy import ObjCopier
 from ais_ray.auth.gate import authorize, cluster_secret
 from ais_ray.backends.base import RemoteObj
@@ -167,6 +168,8 @@ class DataServer:
         self.ec = ECServer(ctx)  # erasure coding: the internal /v1/ec route and the object hooks
         self.copier = ObjCopier(ctx, self.cold, lambda: self.url, self.etl, self.ec)
         self.mover = Mover(ctx, self.copier, lambda: self.url)
+        self.copies = Copies(self.copier)  # a copy job's small objects, many to a request; internal /v1/copies
+        self.copies.register(self.app)
         self.ec.register(self.app)
         self.mpu = MpuServer(ctx, self._commit_put)  # multipart uploads and appends; internal /v1/mpu/ routes
         self.mpu.register(self.app)

@@ -203,17 +203,13 @@ class _MountpathActor:
         - "prefetch": args (bck, latest, blob_threshold), item (name,) -> ("ok"|"skipped"|BLOB, size);
         - "ec-encode": args (bck, mode, conf), item (name,) -> "ok"|"skipped".
         """
-        ops: dict[str, Callable[..., Awaitable[Any]]] = {
-            "copy": self._copy_obj, "prefetch": self._prefetch_obj, "ec-encode": self._ec_encode_obj}
+        if op == "copy":  # the small objects many to a request (actors/copies.py)
+            return await self.io.run(self.server.copies.copy(self.gates, key, workers, items, *args))
+        ops: dict[str, Callable[..., Awaitable[Any]]] = {"prefetch": self._prefetch_obj, "ec-encode": self._ec_encode_obj}
         fn = ops.get(op)
         if fn is None:
             raise ErrBadRequest(f"no such batch operation: {op!r}")
         return await self.io.run(self.gates.run(key, workers, [functools.partial(fn, *item, *args) for item in items]))
-
-    async def _copy_obj(self, name: str, dst_name: str, src: Bucket, dst: Bucket, latest: bool, sync: bool,
-                        etl: tuple[str, ...] = ()) -> tuple[str, int]:
-        ref = remote_of(src, self.ctx.meta.bmd.must_get(src))
-        return await self.server.copier.copy_one(src, name, ref, dst, dst_name, latest=latest, sync=sync, etl=etl)
 
     async def _ec_encode_obj(self, name: str, bck: Bucket, mode: str, conf: ECConf) -> str:
         return await self.server.ec.ec.encode(bck, name, mode, conf)

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 READ_CHUNK = 1 << 20
 PEER_RETRIES = 20
 REPLACE_WAIT = 300.0  # s a copy keeps trying an unreachable destination owner, or waits for its new place
-REPLACE_RETRY = 10.0  # s between those tries (each one `_peer`'s retries)
+REPLACE_RETRY = 10.0  # s between those tries (each one `peer_call`'s retries)
 REPLACE_POLL = 1.0
 KEPT_THEIRS = "kept"  # a move's reply header REB_ATTRS: the receiver already had a newer object
 T = TypeVar("T")
@@ -103,7 +103,7 @@ class ObjCopier:
                 await self.delete_dst(dst, dst_name)
             raise
         try:
-            mp = self._dst_mountpath(dst, dst_name)
+            mp = self.dst_mountpath(dst, dst_name)
             if etl:
                 f, attrs = await self._transform(f, attrs, bck, name, etl, etl_args)
                 await self._send(f, attrs, mp, dst, dst_name, owt=Owt.TRANSFORM)
@@ -143,7 +143,7 @@ class ObjCopier:
 
     async def delete_dst(self, dst: Bucket, dst_name: str) -> bool:
         """`sync`: remove a destination object whose source is gone; False if there was none."""
-        mp = self._dst_mountpath(dst, dst_name)
+        mp = self.dst_mountpath(dst, dst_name)
         if mp.url == self._own_url():
             try:
                 await self.cold.remove(dst, remote_of(dst, self.ctx.meta.bmd.must_get(dst)), dst_name)
@@ -157,7 +157,7 @@ class ObjCopier:
                 await _check(r, f"delete {dst}/{dst_name}")
             return True
 
-        return await _peer(delete)
+        return await peer_call(delete)
 
     async def _open_source(self, bck: Bucket, name: str, ref: RemoteRef | None, *, latest: bool,
                            sync: bool) -> tuple[BinaryIO, ObjAttrs]:
@@ -191,7 +191,7 @@ class ObjCopier:
         the failure finishes its work), else `mp` again after `REPLACE_RETRY` s (a restarting node
         answers on the same port); None once the monotonic time `until` passed."""
         retry = min(until, time.monotonic() + REPLACE_RETRY)
-        while (now := self._dst_mountpath(dst, dst_name)) == mp:
+        while (now := self.dst_mountpath(dst, dst_name)) == mp:
             if time.monotonic() > until:
                 return None
             if time.monotonic() > retry:
@@ -199,7 +199,7 @@ class ObjCopier:
             await asyncio.sleep(REPLACE_POLL)
         return now
 
-    def _dst_mountpath(self, dst: Bucket, dst_name: str) -> MountpathInfo:
+    def dst_mountpath(self, dst: Bucket, dst_name: str) -> MountpathInfo:
         smap = self.ctx.meta.smap
         if smap is None:
             raise AisError("no cluster map yet: cannot place the destination")
@@ -269,7 +269,7 @@ class ObjCopier:
                 return same_copy(src.cksum, src.size, r.headers.get(H.CKSUM_VAL, ""),
                                  int(r.headers.get("Content-Length", "-1")))
 
-        return await _peer(head)
+        return await peer_call(head)
 
     async def _send(self, f: BinaryIO, attrs: ObjAttrs, mp: MountpathInfo, dst: Bucket, dst_name: str, *,
                     owt: Owt = Owt.COPY, headers: dict[str, str] | None = None) -> bool:
@@ -299,14 +299,18 @@ class ObjCopier:
                 await _check(r, f"{owt.value} to {dst}/{dst_name}")
                 return r.headers.get(H.REB_ATTRS) != KEPT_THEIRS
 
-        return await _peer(put)  # the body starts over on each try (`f.seek(0)`)
+        return await peer_call(put)  # the body starts over on each try (`f.seek(0)`)
 
     def session(self) -> aiohttp.ClientSession:
         """The one client session of this mountpath's outbound object traffic."""
         return self._http()
 
+    def own_url(self) -> str:
+        """This mountpath's data server."""
+        return self._own_url()
 
-async def _peer(call: Callable[[], Awaitable[T]]) -> T:
+
+async def peer_call(call: Callable[[], Awaitable[T]]) -> T:
     """A request to a peer mountpath, tried again while the peer cannot be reached: a restarting
     mountpath comes back on the same port within seconds (~25 s of retries)."""
     return await retrying(call, retries=PEER_RETRIES, retriable=retriable_transport)

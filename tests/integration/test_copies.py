@@ -1,0 +1,81 @@
+"""A copy job's small objects go many to a request (`PUT /v1/copies`, `actors/copies.py`), the
+large ones one by one: both kinds land byte for byte, a re-run skips them all, and the internal
+route answers bad input with a 4xx (a bad name per object), writing nothing outside a mountpath."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+
+import msgspec
+import requests
+
+from ais_ray.actors.copies import COPIES_PATH, SMALL
+from tests.integration.conftest import LocalCluster
+from tests.integration.test_copy_sync import loc_objs, mountpath_counts, snaps_of, stored_files, work_files
+
+
+def _digest(b: bytes) -> str:
+    return hashlib.sha256(b).hexdigest()
+
+
+def test_small_and_large_objects_land_and_a_rerun_skips_them(cluster: LocalCluster, sdk: object) -> None:
+    src = sdk.bucket(f"cms-{uuid.uuid4().hex[:8]}")  # type: ignore[attr-defined]
+    dst = sdk.bucket(f"cmd-{uuid.uuid4().hex[:8]}")  # type: ignore[attr-defined]
+    src.create()
+    data = {f"s/{i:03d}": os.urandom(100 + 97 * i) for i in range(60)}  # small: grouped
+    data.update({f"l/{i}": os.urandom(SMALL + 1 + 5000 * i) for i in range(3)})  # larger: one by one
+    data["s/empty"] = b""
+    try:
+        for n, d in data.items():
+            src.object(n).get_writer().put_content(d)
+        job = src.copy(dst)
+        sdk.job(job).wait(timeout=120)  # type: ignore[attr-defined]
+        got = {e.name: _digest(dst.object(e.name).get_reader().read_all()) for e in dst.list_all_objects()}
+        assert got == {n: _digest(d) for n, d in data.items()}
+        assert loc_objs(cluster, job) == len(data)
+        assert sum(int(s["stats"]["loc-bytes"]) for s in snaps_of(cluster, job)) == sum(map(len, data.values()))
+        assert all(len(p) == 1 for p in stored_files(cluster, "ais", dst.name).values())
+        assert not work_files(cluster)
+
+        puts = mountpath_counts(cluster).get("put.n", 0)
+        again = src.copy(dst)
+        sdk.job(again).wait(timeout=120)  # type: ignore[attr-defined]
+        assert loc_objs(cluster, again) == len(data)  # skipped counts as done
+        assert mountpath_counts(cluster).get("put.n", 0) == puts, "a re-run wrote objects"
+        for n in data:
+            r = requests.head(f"{cluster.endpoint}/v1/objects/{dst.name}/{n}", allow_redirects=True, timeout=60)
+            assert r.headers["ais-version"] == "1", (n, r.headers)  # nothing written twice
+    finally:
+        src.delete(missing_ok=True)
+        dst.delete(missing_ok=True)
+
+
+def test_the_internal_route_refuses_bad_input(cluster: LocalCluster) -> None:
+    b = f"cmx-{uuid.uuid4().hex[:8]}"
+    assert requests.post(f"{cluster.endpoint}/v1/buckets/{b}", json={"action": "create-bck"}, timeout=60).ok
+    try:
+        r = requests.head(f"{cluster.endpoint}/v1/objects/{b}/x", allow_redirects=False, timeout=60)
+        data_url = r.headers["Location"].split("/v1/")[0]
+        url = data_url + COPIES_PATH
+
+        def put(body: bytes) -> requests.Response:
+            return requests.put(url, data=body, headers={"Content-Type": "application/msgpack"}, timeout=60)
+
+        for bad in (b"", b"not msgpack", msgspec.msgpack.encode({"bck": 1})):
+            r = put(bad)
+            assert r.status_code == 400 and "message" in r.json(), (bad, r.status_code, r.text)
+        r = put(msgspec.msgpack.encode([f"ais/@#/no-{b}/", []]))
+        assert r.status_code == 404 and "does not exist" in r.json()["message"]
+
+        recs = [["x", "", b"fine"], ["../../escape", "", b"x"], ["a/../b", "", b"y"]]  # `x` is this mountpath's
+        r = put(msgspec.msgpack.encode([f"ais/@#/{b}/", recs]))
+        assert r.status_code == 200
+        answers = msgspec.msgpack.decode(r.content)
+        assert [a[0] for a in answers] == ["ok", "error", "error"] and {a[2] for a in answers[1:]} == {400}
+        assert requests.get(f"{cluster.endpoint}/v1/objects/{b}/x", timeout=60).content == b"fine"
+        escaped = [p for p in (os.path.join(cluster.data_dir, "escape"),) if os.path.exists(p)]
+        assert not escaped and not work_files(cluster)
+    finally:
+        requests.delete(f"{cluster.endpoint}/v1/buckets/{b}", json={"action": "destroy-bck"}, timeout=60)
