@@ -74,6 +74,10 @@ def test_data_servers_check_tokens_and_grants(secured: LocalCluster, bck: str, t
     assert requests.get(mp_obj, headers=bearer(tokens["ro"]), timeout=30).content == b"grant"
     assert requests.put(mp_obj, data=b"x", headers=bearer(tokens["ro"]), timeout=30).status_code == 403
     assert requests.get(mp_obj + "?ais_grant=forged", timeout=30).status_code == 401
+    # the nodes' own route for a copy job's small objects: their internal (admin) token only
+    copies = mp_obj.split("/v1/")[0] + "/v1/copies"
+    assert requests.put(copies, data=b"\x90", timeout=30).status_code == 401
+    assert requests.put(copies, data=b"\x90", headers=bearer(tokens["rw"]), timeout=30).status_code == 403
 
 
 def test_access_levels(secured: LocalCluster, bck: str, tokens: dict[str, str]) -> None:
