@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 COPIES_PATH = "/v1/copies"
 SMALL = 128 << 10  # objects up to this size go many to a request
 GROUP_BYTES = 16 << 20  # bytes of objects per request, at most
+GROUPED, GROUPED_KEY = 2, "#grouped"  # a job's batches read and sent at a time per mountpath (memory: 2 x 16 MiB)
 ERROR = "error"
 log = logging.getLogger(__name__)
 
@@ -142,9 +143,17 @@ class Copies:
         meta = self.ctx.meta
         one_by_one = list(range(len(items)))
         out: list[Outcome | None] = [None] * len(items)
-        src_props = meta.bmd.must_get(src)
-        if not (etl or latest or sync) and plain(meta.bmd.must_get(dst), dst):
-            one_by_one = await self._grouped(items, src, dst, src_props, out)
+        try:
+            src_props, dst_props = meta.bmd.must_get(src), meta.bmd.must_get(dst)
+        except AisError as err:  # a bucket gone meanwhile: every object's error
+            return [(None, err, 0.0)] * len(items)
+        if not (etl or latest or sync) and plain(dst_props, dst):
+            # at most GROUPED of the job's batches read and sent at a time here: their bytes are in memory
+            [(rest, err, _)] = await gates.run(key + GROUPED_KEY, GROUPED, [lambda: self._grouped(items, src, dst, out)])
+            if err is None:
+                one_by_one = rest
+            else:  # e.g. no cluster map yet: each object says so itself, one by one
+                out[:] = [None] * len(items)
         ref = remote_of(src, src_props)
 
         def single(i: int) -> Callable[[], Awaitable[Any]]:
@@ -155,7 +164,7 @@ class Copies:
             out[i] = outcome
         return [o if o is not None else (None, AisError("not copied"), 0.0) for o in out]
 
-    async def _grouped(self, items: list[tuple[str, str]], src: Bucket, dst: Bucket, src_props: BucketProps,
+    async def _grouped(self, items: list[tuple[str, str]], src: Bucket, dst: Bucket,
                        out: list[Outcome | None]) -> list[int]:
         """Copy the small ones of `items` in groups, filling `out`; the indexes left to copy one by one."""
         store = self.ctx.store
