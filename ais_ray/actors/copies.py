@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 from aiohttp import web
@@ -34,12 +35,14 @@ from ais_ray.backends.aio import retriable_transport
 from ais_ray.core.bmd import BucketProps, remote_of
 from ais_ray.core.copy import COPIED, SKIPPED, same_copy
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrNotFound
+from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, parse_bck_uname
 from ais_ray.core.owt import Owt
 from ais_ray.core.smap import MountpathInfo
 from ais_ray.fs.write import write_bytes
 
 if TYPE_CHECKING:
+    from ais_ray.actors.mover import Mover
     from ais_ray.actors.objcopy import ObjCopier
     from ais_ray.jobs.batches import Gates, Outcome
 
@@ -49,20 +52,24 @@ GROUP_BYTES = 16 << 20  # bytes of objects per request, at most
 GROUPED, GROUPED_KEY = 2, "#grouped"  # a job's batches read and sent at a time per mountpath (memory: 2 x 16 MiB)
 ERROR = "error"
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class _Copy(msgspec.Struct, array_like=True):
     name: str
     cksum: str  # the source's checksum: the destination skips an equal copy ("": always written)
     data: bytes
+    keep: bytes = b""  # a move: the object's whole metadata at its holder (`ObjAttrs.to_bytes`)
 
 
 class _Copies(msgspec.Struct, array_like=True):
     bck: str  # the destination bucket, `Bucket.uname("")`
     recs: list[_Copy]
+    xid: str = ""  # a move's rebalance / resilver: its objects are moves (`Owt.REBALANCE`), counted under it
 
 
-Answer = tuple[str, int, int, str]  # (COPIED | SKIPPED | ERROR, size, error's HTTP status, message)
+Answer = tuple[str, int, int, str]  # (COPIED | SKIPPED | MOVED | KEPT | ERROR, size, error's HTTP status, message)
+MOVED, KEPT = "moved", "kept"  # a move stored, or the receiver kept the newer object it had
 _DECODE = msgspec.msgpack.Decoder(_Copies)
 _ANSWERS = msgspec.msgpack.Decoder(list[tuple[str, int, int, str]])
 
@@ -71,6 +78,19 @@ def plain(props: BucketProps, bck: Bucket) -> bool:
     """A destination whose writes need nothing but the commit: no remote side to write through,
     no mirror copies, no EC slices."""
     return remote_of(bck, props) is None and not props.mirror.enabled and not props.ec.enabled
+
+
+def _parts(items: list[T], size: Callable[[T], int]) -> list[list[T]]:
+    """`items` in runs of at most `GROUP_BYTES` (an item larger than that alone)."""
+    parts: list[list[T]] = [[]]
+    total = 0
+    for it in items:
+        if parts[-1] and total + size(it) > GROUP_BYTES:
+            parts.append([])
+            total = 0
+        parts[-1].append(it)
+        total += size(it)
+    return [p for p in parts if p]
 
 
 def _error(status: int, message: str) -> AisError:
@@ -82,8 +102,9 @@ def _error(status: int, message: str) -> AisError:
 class Copies:
     """Both sides of `PUT /v1/copies` on one data server (the copier's own mountpath)."""
 
-    def __init__(self, copier: ObjCopier) -> None:
+    def __init__(self, copier: ObjCopier, mover: Mover) -> None:
         self.copier = copier
+        self.mover = mover
         self.ctx = copier.ctx
 
     def register(self, app: web.Application) -> None:
@@ -97,11 +118,13 @@ class Copies:
             body = _DECODE.decode(await req.read())
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise ErrBadRequest(f"{COPIES_PATH}: not a batch of copies: {exc}") from None
-        answers = await self.write(parse_bck_uname(body.bck), body.recs)
+        answers = await self.write(parse_bck_uname(body.bck), body.recs, body.xid)
         return web.Response(body=msgspec.msgpack.encode(answers), content_type="application/msgpack")
 
-    async def write(self, dst: Bucket, recs: list[_Copy]) -> list[Answer]:
+    async def write(self, dst: Bucket, recs: list[_Copy], xid: str = "") -> list[Answer]:
         """Store each copy here unless an equal one is (then "skipped"), then one `syncfs` for all.
+        With `xid`, the objects are moves of that rebalance / resilver: each keeps its metadata,
+        and a newer object here is kept ("kept"), as one moved by itself (`Mover.receive`).
 
         Raises:
             ErrBckNotFound: no such bucket. ErrBadRequest: not a plain destination (the sender
@@ -111,11 +134,24 @@ class Copies:
             raise ErrBadRequest(f"{dst} writes through, mirrors or erasure-codes: copy its objects one by one")
         store = self.ctx.store
 
+        def move(rec: _Copy) -> Answer:
+            try:
+                keep = ObjAttrs.from_bytes(rec.keep)
+            except ValueError as exc:
+                raise ErrBadRequest(f"a move without its metadata: {exc}") from None
+            attrs = write_bytes(store, dst, rec.name, rec.data, Owt.REBALANCE, keep=keep, fsync=False)
+            if (attrs.cksum, attrs.version) != (keep.cksum, keep.version):
+                return KEPT, attrs.size, 0, ""
+            return MOVED, attrs.size, 0, ""
+
         def write_all() -> list[Answer]:
             out: list[Answer] = []
             for rec in recs:
                 try:
                     store.fqn(dst, rec.name)  # a valid name, inside the mountpath
+                    if xid:
+                        out.append(move(rec))
+                        continue
                     if rec.cksum:
                         try:
                             have = store.load(dst, rec.name)
@@ -132,7 +168,15 @@ class Copies:
             store.sync_fs()  # the group commit: every copy durable before any is answered
             return out
 
-        return await asyncio.to_thread(write_all)
+        answers = await asyncio.to_thread(write_all)
+        if xid:
+            self.mover.extend_gfn()
+            st = self.mover.stats_of(xid)
+            for status, size, _, _ in answers:
+                if status == MOVED:
+                    st.in_objs += 1
+                    st.in_bytes += size
+        return answers
 
     # ---- sending -------------------------------------------------------------------------------
     async def copy(self, gates: Gates, key: str, workers: int, items: list[tuple[str, str]], src: Bucket,
@@ -196,17 +240,8 @@ class Copies:
         for i, cksum, data in small:
             mp = self.copier.dst_mountpath(dst, items[i][1])
             groups.setdefault(mp.url, (mp, []))[1].append((i, _Copy(items[i][1], cksum, data)))
-        sends = []
-        for mp, recs in groups.values():
-            part: list[tuple[int, _Copy]] = []
-            size = 0
-            for rec in recs:
-                if part and size + len(rec[1].data) > GROUP_BYTES:
-                    sends.append(self._send_group(mp, dst, part, out))
-                    part, size = [], 0
-                part.append(rec)
-                size += len(rec[1].data)
-            sends.append(self._send_group(mp, dst, part, out))
+        sends = [self._send_group(mp, dst, part, out) for mp, recs in groups.values()
+                 for part in _parts(recs, lambda rec: len(rec[1].data))]
         for left in await asyncio.gather(*sends):
             rest += left
         return sorted(rest)
@@ -216,19 +251,8 @@ class Copies:
         """One group to its owner; fills `out` for each of its objects; the indexes to copy one by
         one instead (the owner unreachable, or refusing the group as a whole)."""
         t0 = time.monotonic()
-        recs = [rec for _, rec in part]
-        try:
-            if mp.url == self.copier.own_url():
-                answers = await self.write(dst, recs)
-            else:
-                answers = await self._put(mp, dst, recs)
-        except AisError as err:
-            log.info("copies to %s: %s; one by one", mp.url, err.message)
-            return [i for i, _ in part]
-        except Exception as exc:
-            if not retriable_transport(exc):
-                raise
-            log.info("copies to %s: %r; one by one", mp.url, exc)
+        answers = await self._request(mp, dst, [rec for _, rec in part])
+        if answers is None:
             return [i for i, _ in part]
         each = (time.monotonic() - t0) / max(1, len(part))
         stats = self.ctx.stats
@@ -241,8 +265,79 @@ class Copies:
                     stats.add("copy", size)
         return []
 
-    async def _put(self, mp: MountpathInfo, dst: Bucket, recs: list[_Copy]) -> list[Answer]:
-        body = msgspec.msgpack.encode(_Copies(dst.uname(""), recs))
+    async def _request(self, mp: MountpathInfo, dst: Bucket, recs: list[_Copy], xid: str = "") -> list[Answer] | None:
+        """One group to `mp` (written here when that is this mountpath); None when it refused the
+        group as a whole or could not be reached: its objects then go one by one."""
+        try:
+            if mp.url == self.copier.own_url():
+                return await self.write(dst, recs, xid)
+            return await self._put(mp, dst, recs, xid)
+        except AisError as err:
+            log.info("copies to %s: %s; one by one", mp.url, err.message)
+        except Exception as exc:
+            if not retriable_transport(exc):
+                raise
+            log.info("copies to %s: %r; one by one", mp.url, exc)
+        return None
+
+    async def move(self, bck: Bucket, placed: list[tuple[str, MountpathInfo]], xid: str,
+                   same_target: bool) -> dict[int, int | AisError]:
+        """A rebalance / resilver walk's chunk (`jobs/rebalance.py::SendMany`): its small objects moved
+        many to a request to their new places, each dropped here after (unless it changed meanwhile,
+        `ObjCopier.drop_if_same`). {index: bytes moved (-1: the receiver kept a newer one) or the
+        object's error} for those; the rest go one by one (`ObjCopier.move`)."""
+        try:
+            props = self.ctx.meta.bmd.must_get(bck)
+        except AisError:
+            return {}
+        if not plain(props, bck):
+            return {}
+        store = self.ctx.store
+
+        def read_small() -> list[tuple[int, ObjAttrs, int, bytes]]:
+            small = []
+            for i, (name, _) in enumerate(placed):
+                try:
+                    f, attrs = store.open(bck, name)
+                except (AisError, OSError):
+                    continue  # gone meanwhile, or its own error: one by one
+                with f:
+                    if attrs.size > SMALL:
+                        continue
+                    ino = os.fstat(f.fileno()).st_ino
+                    data = f.read(SMALL + 1)
+                if len(data) == attrs.size:
+                    small.append((i, attrs, ino, data))
+            return small
+
+        groups: dict[str, tuple[MountpathInfo, list[tuple[int, ObjAttrs, int, bytes]]]] = {}
+        for item in await asyncio.to_thread(read_small):
+            mp = placed[item[0]][1]
+            groups.setdefault(mp.url, (mp, []))[1].append(item)
+        out: dict[int, int | AisError] = {}
+        dropped: list[tuple[str, ObjAttrs, int]] = []
+        for mp, items in groups.values():
+            for part in _parts(items, lambda it: len(it[3])):
+                recs = [_Copy(placed[i][0], "", data, attrs.to_bytes()) for i, attrs, _, data in part]
+                answers = await self._request(mp, bck, recs, xid)
+                if answers is None:
+                    continue
+                for (i, attrs, ino, _), (status, size, err_status, message) in zip(part, answers):
+                    if status == ERROR:
+                        out[i] = _error(err_status, message)
+                        continue
+                    out[i] = size if status == MOVED else -1
+                    dropped.append((placed[i][0], attrs, ino))
+
+        def drop_all() -> None:
+            for name, attrs, ino in dropped:
+                self.copier.drop_if_same(bck, name, attrs, ino, not same_target)
+
+        await asyncio.to_thread(drop_all)
+        return out
+
+    async def _put(self, mp: MountpathInfo, dst: Bucket, recs: list[_Copy], xid: str = "") -> list[Answer]:
+        body = msgspec.msgpack.encode(_Copies(dst.uname(""), recs, xid))
 
         async def put() -> list[Answer]:
             async with self.copier.session().put(mp.url + COPIES_PATH, data=body,

@@ -168,7 +168,8 @@ class DataServer:
         self.ec = ECServer(ctx)  # erasure coding: the internal /v1/ec route and the object hooks
         self.copier = ObjCopier(ctx, self.cold, lambda: self.url, self.etl, self.ec)
         self.mover = Mover(ctx, self.copier, lambda: self.url)
-        self.copies = Copies(self.copier)  # a copy job's small objects, many to a request; internal /v1/copies
+        # copy jobs' and moves' small objects, many to a request; internal /v1/copies
+        self.copies = self.mover.copies = Copies(self.copier, self.mover)
         self.copies.register(self.app)
         self.ec.register(self.app)
         self.mpu = MpuServer(ctx, self._commit_put)  # multipart uploads and appends; internal /v1/mpu/ routes

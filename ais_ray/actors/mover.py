@@ -24,7 +24,7 @@ import aiohttp
 from aiohttp import web
 
 from ais_ray.core import headers as H
-from ais_ray.core.errors import ErrBadRequest
+from ais_ray.core.errors import AisError, ErrBadRequest
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket
 from ais_ray.core.owt import Owt
@@ -35,6 +35,7 @@ from ais_ray.jobs.rebalance import RESILVER, MoveStats, walk_and_move
 from ais_ray.actors.objcopy import KEPT_THEIRS, ObjCopier
 
 if TYPE_CHECKING:
+    from ais_ray.actors.copies import Copies
     from ais_ray.actors.mountpath import MountpathContext
 
 log = logging.getLogger(__name__)
@@ -53,8 +54,9 @@ class Mover:
         self._walks: dict[str, asyncio.Task[None]] = {}
         self.gfn_until = 0.0
         self._handing: set[asyncio.Task[int]] = set()
+        self.copies: Copies | None = None  # small objects moved many to a request (set by the data server)
 
-    def _stats(self, xid: str) -> MoveStats:
+    def stats_of(self, xid: str) -> MoveStats:
         st = self.stats.get(xid)
         if st is None:
             st = self.stats[xid] = MoveStats()
@@ -68,18 +70,22 @@ class Mover:
         second call joins the first."""
         task = self._walks.get(xid)
         if task is None:
-            st = self._stats(xid)
+            st = self.stats_of(xid)
             st.done = False
             ctx = self.ctx
 
             async def send(bck: Bucket, name: str, mp: MountpathInfo) -> int:
                 return await self.copier.move(bck, name, mp, xid, same_target=kind == RESILVER)
 
+            async def send_many(bck: Bucket, placed: list[tuple[str, MountpathInfo]]) -> dict[int, int | AisError]:
+                return {} if self.copies is None else await self.copies.move(bck, placed, xid,
+                                                                             same_target=kind == RESILVER)
+
             self.extend_gfn()
             task = self._walks[xid] = asyncio.get_running_loop().create_task(walk_and_move(
                 ctx.store.path, ctx.tid, kind, [b for b in ctx.meta.bmd.list() if only is None or b in only],
                 lambda: ctx.meta.smap, send, st,
-                listed=ctx.listed))
+                listed=ctx.listed, send_many=send_many))
         try:
             await asyncio.shield(task)
         finally:
@@ -103,7 +109,7 @@ class Mover:
         self.extend_gfn()
         theirs = (out.cksum, out.version) != (keep.cksum, keep.version)
         if not theirs and req.headers.get(H.REB_ID):
-            st = self._stats(req.headers[H.REB_ID])
+            st = self.stats_of(req.headers[H.REB_ID])
             st.in_objs += 1
             st.in_bytes += out.size
         return web.Response(status=200, headers={H.REB_ATTRS: KEPT_THEIRS} if theirs else {})

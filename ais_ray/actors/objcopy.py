@@ -217,10 +217,10 @@ class ObjCopier:
                                     headers={H.REB_ATTRS: attrs.to_header(), H.REB_ID: xid})
         finally:
             f.close()
-        await asyncio.to_thread(self._drop_if_same, bck, name, attrs, ino, not same_target)
+        await asyncio.to_thread(self.drop_if_same, bck, name, attrs, ino, not same_target)
         return attrs.size if kept else -1
 
-    def _drop_if_same(self, bck: Bucket, name: str, sent: ObjAttrs, ino: int, replicas: bool) -> None:
+    def drop_if_same(self, bck: Bucket, name: str, sent: ObjAttrs, ino: int, replicas: bool) -> None:
         """Drop the copy that moved (and the replicas it had here), unless it changed meanwhile or
         became a replica of the moved object: a mirrored bucket's resilver to a sibling mountpath,
         or an EC bucket's full replica the new owner sent here while the move was answered (the

@@ -97,12 +97,14 @@ def commit(store: MountpathStore, w: ObjWriter, bck: Bucket, name: str, owt: Owt
 
 
 def write_bytes(store: MountpathStore, bck: Bucket, name: str, data: bytes | bytearray | memoryview | list[bytes],
-                owt: Owt, *, src: Source | None = None, job: str = "", fsync: bool = True, new: bool = False) -> ObjAttrs:
+                owt: Owt, *, src: Source | None = None, job: str = "", fsync: bool = True, new: bool = False,
+                keep: ObjAttrs | None = None) -> ObjAttrs:
     """Blocking. A small object in one call: work file, checksum, fsync (`fsync=False`: the
     caller's group commit makes it durable), metadata, rename. `data`: the bytes, or a list of
-    chunks (written as one); `new`: the caller found no object of this name (`MountpathStore.commit`)."""
+    chunks (written as one); `new`: the caller found no object of this name (`MountpathStore.commit`);
+    `keep`: an object moving here, its metadata at its previous holder (see `commit`)."""
     try:
-        return _write_small(store, bck, name, data, owt, src=src, job=job, fsync=fsync, new=new)
+        return _write_small(store, bck, name, data, owt, src=src, job=job, fsync=fsync, new=new, keep=keep)
     except BaseException:
         store.stats.add("err.put")
         raise

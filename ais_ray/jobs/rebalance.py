@@ -80,34 +80,45 @@ class MoveStats:
 
 # (bucket, name, where it goes) -> bytes moved (0: gone meanwhile)
 Send = Callable[[Bucket, str, MountpathInfo], Awaitable[int]]
+# (bucket, [(name, where it goes)]) -> {index: bytes moved, or the object's error} for those it moved
+# many to a request (`actors/copies.py`); the others go one by one (`Send`)
+SendMany = Callable[[Bucket, list[tuple[str, MountpathInfo]]], Awaitable[dict[int, "int | AisError"]]]
+MANY = 128  # objects per `SendMany` call
 
 
 async def walk_and_move(mpath: str, tid: str, kind: str, buckets: Iterable[Bucket], smap: Callable[[], Smap | None],
                         send: Send, stats: MoveStats, per_mp: int = PER_MOUNTPATH,
-                        listed: Callable[[Bucket], walk.Keep | None] | None = None) -> None:
+                        listed: Callable[[Bucket], walk.Keep | None] | None = None,
+                        send_many: SendMany | None = None) -> None:
     """Walk every bucket on mountpath `mpath` and move each misplaced object (see `destination`).
 
     Placement reads the *current* Smap at each chunk of names, so a newer map is honoured at
     once. `listed(bck)`: the walk filter that sees a mirrored object once (its main), not each
     replica (`fs/mirror.py`): the main moves, and dropping it here drops its replicas here.
-    A failed object counts as an error and the walk goes on.
+    A failed object counts as an error and the walk goes on. With `send_many`, each chunk's small
+    objects go many to a request first; what it leaves goes one by one.
     """
     sem = asyncio.Semaphore(per_mp)
     tasks: set[asyncio.Task[None]] = set()
 
-    async def one(bck: Bucket, name: str, dst: MountpathInfo) -> None:
-        try:
-            n = await send(bck, name, dst)
+    def count(bck: Bucket, name: str, n: int | BaseException) -> None:
+        if isinstance(n, int):
             if n >= 0:
                 stats.out_objs += 1
                 stats.out_bytes += n
-        except ErrNotFound:
+        elif isinstance(n, ErrNotFound):
             pass  # deleted meanwhile
-        except (AisError, OSError) as exc:
+        else:
             stats.errors += 1
             if not stats.first_err:
-                stats.first_err = f"{bck}/{name}: {exc}"
+                stats.first_err = f"{bck}/{name}: {n}"
                 log.warning("%s %s: %s", kind, mpath, stats.first_err)
+
+    async def one(bck: Bucket, name: str, dst: MountpathInfo) -> None:
+        try:
+            count(bck, name, await send(bck, name, dst))
+        except (AisError, OSError) as exc:
+            count(bck, name, exc)
         finally:
             sem.release()
 
@@ -119,6 +130,8 @@ async def walk_and_move(mpath: str, tid: str, kind: str, buckets: Iterable[Bucke
                 if m is None:
                     raise AisError(f"t[{tid}]: no cluster map yet")
                 placed, last = await asyncio.to_thread(_place, names, m, tid, mpath, bck, kind)
+                if send_many is not None:
+                    placed = await _many(bck, placed, send_many, count)
                 for name, dst in placed:
                     await sem.acquire()
                     t = asyncio.get_running_loop().create_task(one(bck, name, dst))
@@ -132,6 +145,21 @@ async def walk_and_move(mpath: str, tid: str, kind: str, buckets: Iterable[Bucke
         for t in list(tasks):
             t.cancel()
         stats.done = True
+
+
+async def _many(bck: Bucket, placed: list[tuple[str, MountpathInfo]], send_many: SendMany,
+                count: Callable[[Bucket, str, int | BaseException], None]) -> list[tuple[str, MountpathInfo]]:
+    """`placed` through `send_many`, `MANY` at a time; the ones it left, to go one by one."""
+    left = []
+    for start in range(0, len(placed), MANY):
+        part = placed[start:start + MANY]
+        done = await send_many(bck, part)
+        for i, (name, dst) in enumerate(part):
+            if i in done:
+                count(bck, name, done[i])
+            else:
+                left.append((name, dst))
+    return left
 
 
 def _place(names: Iterator[tuple[str, Any]], smap: Smap, tid: str, mpath: str, bck: Bucket,
