@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ais_ray.fs.fspaths import ATTACH, DETACH, DISABLE, ENABLE, FSPATHS_FILE, Fspaths
-from ais_ray.core.errors import ErrBadRequest, ErrNotFound
+from ais_ray.core.errors import AisError, ErrBadRequest, ErrNotFound
 from ais_ray.core.lom import XATTR, ObjAttrs
 from ais_ray.core.members import DECOMMISSION, START_MAINTENANCE, RmNode
 from ais_ray.core.names import Bucket
@@ -162,6 +162,48 @@ def test_walk_and_move_sends_each_misplaced_object_once(tmp_path: Path) -> None:
     snap = XactSnap("g7", REBALANCE)
     stats.add_to(snap)
     assert snap.to_wire()["stats"]["out-objs"] == str(len(want))
+
+
+def test_walk_and_move_sends_what_it_can_many_at_a_time_the_rest_one_by_one(tmp_path: Path) -> None:
+    """`send_many` takes each chunk first (at most `MANY` a call); what it answers is counted — moved
+    bytes, a newer object the receiver kept (-1: not counted), an object's error, one gone (not an
+    error) — and only what it leaves goes through `send`."""
+    from ais_ray.core.errors import ErrObjNotFound
+    from ais_ray.jobs.rebalance import MANY
+
+    smap = _smap(2, 1)
+    here = str(tmp_path / "mp")
+    store = MountpathStore(here, fsync=False)
+    for n in NAMES:
+        write_bytes(store, BCK, n, n.encode(), Owt.PUT)
+    calls: list[int] = []
+    one_by_one: list[str] = []
+
+    async def send_many(bck: Bucket, placed: list[tuple[str, MountpathInfo]]) -> dict[int, int | AisError]:
+        calls.append(len(placed))
+        out: dict[int, int | AisError] = {}
+        for i, (name, mp) in enumerate(placed):
+            assert smap.locate(bck.uname(name))[1] == mp
+            k = int(name.split("-")[1])
+            if k % 10 == 1:
+                continue  # left for `send`
+            out[i] = (-1 if k % 10 == 2 else ErrBadRequest("refused") if k % 10 == 3
+                      else ErrObjNotFound(bck, name) if k % 10 == 4 else len(name))
+        return out
+
+    async def send(bck: Bucket, name: str, mp: MountpathInfo) -> int:
+        one_by_one.append(name)
+        return len(name)
+
+    stats = MoveStats()
+    asyncio.run(walk_and_move(here, "t1", REBALANCE, [BCK], lambda: smap, send, stats, per_mp=4, send_many=send_many))
+    want = sorted(n for n in NAMES if smap.owner(BCK.uname(n)).daemon_id != "t1")
+    digit = {n: int(n.split("-")[1]) % 10 for n in want}
+    assert sum(calls) == len(want) and max(calls) <= MANY
+    assert sorted(one_by_one) == sorted(n for n in want if digit[n] == 1)
+    moved = [n for n in want if digit[n] not in (2, 3, 4)]
+    assert stats.out_objs == len(moved) and stats.out_bytes == sum(map(len, moved))
+    assert stats.errors == sum(1 for n in want if digit[n] == 3) and "refused" in stats.first_err
 
 
 def test_fspaths_table_survives_restart(tmp_path: Path) -> None:
