@@ -142,12 +142,17 @@ def test_move_replaces_an_older_copy_at_the_receiver(tmp_path: Path) -> None:
     assert back.open(BCK, "y")[0].read() == b"newer"
 
 
-def test_walk_and_move_sends_each_misplaced_object_once(tmp_path: Path) -> None:
-    smap = _smap(2, 1)
+def _walked_disk(tmp_path: Path) -> tuple[Smap, str]:
+    """A two-target map and t1's one disk holding every one of NAMES (its name as its bytes)."""
     here = str(tmp_path / "mp")
     store = MountpathStore(here, fsync=False)
     for n in NAMES:
         write_bytes(store, BCK, n, n.encode(), Owt.PUT)
+    return _smap(2, 1), here
+
+
+def test_walk_and_move_sends_each_misplaced_object_once(tmp_path: Path) -> None:
+    smap, here = _walked_disk(tmp_path)
     sent: list[str] = []
 
     async def send(bck: Bucket, name: str, mp: MountpathInfo) -> int:
@@ -171,11 +176,7 @@ def test_walk_and_move_sends_what_it_can_many_at_a_time_the_rest_one_by_one(tmp_
     from ais_ray.core.errors import ErrObjNotFound
     from ais_ray.jobs.rebalance import MANY
 
-    smap = _smap(2, 1)
-    here = str(tmp_path / "mp")
-    store = MountpathStore(here, fsync=False)
-    for n in NAMES:
-        write_bytes(store, BCK, n, n.encode(), Owt.PUT)
+    smap, here = _walked_disk(tmp_path)
     calls: list[int] = []
     one_by_one: list[str] = []
 
