@@ -75,6 +75,10 @@ def test_the_internal_route_refuses_bad_input(cluster: LocalCluster) -> None:
         answers = msgspec.msgpack.decode(r.content)
         assert [a[0] for a in answers] == ["ok", "error", "error"] and {a[2] for a in answers[1:]} == {400}
         assert requests.get(f"{cluster.endpoint}/v1/objects/{b}/x", timeout=60).content == b"fine"
+        # a move (a rebalance's id) must carry the object's metadata
+        r = put(msgspec.msgpack.encode([f"ais/@#/{b}/", [["x", "", b"moved", b"not metadata"]], "g99"]))
+        assert r.status_code == 200 and msgspec.msgpack.decode(r.content)[0][:3] == ["error", 0, 400]
+        assert requests.get(f"{cluster.endpoint}/v1/objects/{b}/x", timeout=60).content == b"fine"
         escaped = [p for p in (os.path.join(cluster.data_dir, "escape"),) if os.path.exists(p)]
         assert not escaped and not work_files(cluster)
     finally:
