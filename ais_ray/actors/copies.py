@@ -42,6 +42,7 @@ from ais_ray.core.smap import MountpathInfo
 from ais_ray.fs.write import write_bytes
 
 if TYPE_CHECKING:
+    from ais_ray.fs.store import MountpathStore
     from ais_ray.actors.mover import Mover
     from ais_ray.actors.objcopy import ObjCopier
     from ais_ray.jobs.batches import Gates, Outcome
@@ -91,6 +92,26 @@ def _parts(items: list[T], size: Callable[[T], int]) -> list[list[T]]:
         parts[-1].append(it)
         total += size(it)
     return [p for p in parts if p]
+
+
+def _read_small(store: MountpathStore, bck: Bucket, names: list[str]) -> list[tuple[int, ObjAttrs, int, bytes]]:
+    """Blocking. Of `names`, each stored here and up to `SMALL` bytes, read whole: (index, metadata,
+    inode, bytes). Left out: one not here (fetched or rebuilt first, or its own error, one by one),
+    a larger one (streamed), one changing as it is read."""
+    out = []
+    for i, name in enumerate(names):
+        try:
+            f, attrs = store.open(bck, name)
+        except (AisError, OSError):
+            continue
+        with f:
+            if attrs.size > SMALL:
+                continue
+            ino = os.fstat(f.fileno()).st_ino
+            data = f.read(SMALL + 1)
+        if len(data) == attrs.size:
+            out.append((i, attrs, ino, data))
+    return out
 
 
 def _error(status: int, message: str) -> AisError:
@@ -194,10 +215,8 @@ class Copies:
         if not (etl or latest or sync) and plain(dst_props, dst):
             # at most GROUPED of the job's batches read and sent at a time here: their bytes are in memory
             [(rest, err, _)] = await gates.run(key + GROUPED_KEY, GROUPED, [lambda: self._grouped(items, src, dst, out)])
-            if err is None:
+            if err is None:  # else (e.g. no cluster map yet, found before any send) each object says so itself
                 one_by_one = rest
-            else:  # e.g. no cluster map yet: each object says so itself, one by one
-                out[:] = [None] * len(items)
         ref = remote_of(src, src_props)
 
         def single(i: int) -> Callable[[], Awaitable[Any]]:
@@ -211,31 +230,12 @@ class Copies:
     async def _grouped(self, items: list[tuple[str, str]], src: Bucket, dst: Bucket,
                        out: list[Outcome | None]) -> list[int]:
         """Copy the small ones of `items` in groups, filling `out`; the indexes left to copy one by one."""
-        store = self.ctx.store
-
-        def read_small() -> tuple[list[tuple[int, str, bytes]], list[int]]:
-            small, rest = [], []
-            for i, (name, dst_name) in enumerate(items):
-                if (dst, dst_name) == (src, name):
-                    rest.append(i)  # refused one by one, with its own error
-                    continue
-                try:
-                    f, attrs = store.open(src, name)
-                except (AisError, OSError):
-                    rest.append(i)  # not here: fetched or rebuilt first, or its own error
-                    continue
-                with f:
-                    if attrs.size > SMALL or not attrs.cksum:
-                        rest.append(i)
-                        continue
-                    data = f.read(SMALL + 1)
-                if len(data) != attrs.size:
-                    rest.append(i)  # changing as we read: the one-by-one copy streams what is there
-                    continue
-                small.append((i, attrs.cksum, data))
-            return small, rest
-
-        small, rest = await asyncio.to_thread(read_small)
+        # onto itself: refused one by one, with its own error
+        cand = [i for i, (name, dst_name) in enumerate(items) if (dst, dst_name) != (src, name)]
+        read = await asyncio.to_thread(_read_small, self.ctx.store, src, [items[i][0] for i in cand])
+        small = [(cand[j], attrs.cksum, data) for j, attrs, _, data in read if attrs.cksum]
+        grouped = {i for i, _, _ in small}
+        rest = [i for i in range(len(items)) if i not in grouped]
         groups: dict[str, tuple[MountpathInfo, list[tuple[int, _Copy]]]] = {}
         for i, cksum, data in small:
             mp = self.copier.dst_mountpath(dst, items[i][1])
@@ -292,26 +292,8 @@ class Copies:
             return {}
         if not plain(props, bck):
             return {}
-        store = self.ctx.store
-
-        def read_small() -> list[tuple[int, ObjAttrs, int, bytes]]:
-            small = []
-            for i, (name, _) in enumerate(placed):
-                try:
-                    f, attrs = store.open(bck, name)
-                except (AisError, OSError):
-                    continue  # gone meanwhile, or its own error: one by one
-                with f:
-                    if attrs.size > SMALL:
-                        continue
-                    ino = os.fstat(f.fileno()).st_ino
-                    data = f.read(SMALL + 1)
-                if len(data) == attrs.size:
-                    small.append((i, attrs, ino, data))
-            return small
-
         groups: dict[str, tuple[MountpathInfo, list[tuple[int, ObjAttrs, int, bytes]]]] = {}
-        for item in await asyncio.to_thread(read_small):
+        for item in await asyncio.to_thread(_read_small, self.ctx.store, bck, [name for name, _ in placed]):
             mp = placed[item[0]][1]
             groups.setdefault(mp.url, (mp, []))[1].append(item)
         out: dict[int, int | AisError] = {}
