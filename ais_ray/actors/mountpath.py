@@ -25,9 +25,10 @@ from ais_ray.core import lom
 from ais_ray.core.blob import blob_source
 from ais_ray.core.bmd import BMD, RemoteRef, remote_of
 from ais_ray.core.dload import DlItem, TaskInfo
-from ais_ray.core.errors import ErrBadRequest, ErrInvalidName, ErrNotFound
+from ais_ray.core.errors import AisError, ErrBadRequest, ErrInvalidName, ErrNotFound
 from ais_ray.core.lom import ObjAttrs
-from ais_ray.core.names import Bucket
+from ais_ray.core.names import Bucket, Provider
+from ais_ray.core.owt import Owt
 from ais_ray.core.redundancy import ECConf
 from ais_ray.ec.slices import ECSlices
 from ais_ray.core.smap import Smap
@@ -36,7 +37,7 @@ from ais_ray.fs.store import MountpathStore
 from ais_ray.jobs.batches import Gates, Outcome
 from ais_ray.jobs.blob import remove_stale_chunks
 from ais_ray.jobs.dl_source import Sources
-from ais_ray.jobs.dl_worker import DlJobCtx, DlResult, DlWorker
+from ais_ray.jobs.dl_worker import ERROR, OK, DlJobCtx, DlResult, DlWorker
 from ais_ray.jobs.prefetch import BLOB
 from ais_ray.jobs.rebalance import MoveStats
 from ais_ray.stats import Counters
@@ -143,6 +144,7 @@ class _MountpathActor:
             log.info("%s: removed %d stale partial blob downloads", path, stale)
         store.save_meta(PORT_FILE, self.url.rsplit(":", 1)[1].encode())
         self.dl = DlWorker(store, Sources())
+        self._prefetching: dict[str, int] = {}  # prefetch id -> its batches in the download engine here
 
     async def info(self) -> dict[str, Any]:
         cap = await asyncio.to_thread(self.ctx.store.capacity)
@@ -205,11 +207,54 @@ class _MountpathActor:
         """
         if op == "copy":  # the small objects many to a request (actors/copies.py)
             return await self.io.run(self.server.copies.copy(self.gates, key, workers, items, *args))
+        if op == "prefetch" and not args[2]:  # no blob threshold: the download engine (`_prefetch`)
+            bck, latest, _ = args
+            ref = remote_of(bck, self.ctx.meta.bmd.must_get(bck))
+            if ref is not None and ref.bck.provider is not Provider.HT:
+                return await self.io.run(self._prefetch(key, workers, bck, ref, latest, [name for name, in items]))
         ops: dict[str, Callable[..., Awaitable[Any]]] = {"prefetch": self._prefetch_obj, "ec-encode": self._ec_encode_obj}
         fn = ops.get(op)
         if fn is None:
             raise ErrBadRequest(f"no such batch operation: {op!r}")
         return await self.io.run(self.gates.run(key, workers, [functools.partial(fn, *item, *args) for item in items]))
+
+    async def _prefetch(self, key: str, workers: int, bck: Bucket, ref: RemoteRef, latest: bool,
+                        names: list[str]) -> list[Outcome]:
+        """A prefetch's batch in the download engine (`jobs/dl_worker.py`): one look at what this disk
+        holds for the whole batch, each missing object's GET and write the quick way (S3: libcurl
+        and the writer thread, no task per object), one `syncfs` for the batch before it is
+        reported (a group commit), at most `workers` of the job's objects at a time here. A held
+        copy is kept (with `latest`: after a HEAD says it is current). The objects are written as
+        cold GETs (`Owt.COLD_GET`: the remote's version kept, no job recorded) and counted as
+        each one was (`remote.get`, `prefetch.cold`).
+
+        The rest stay per object (`_prefetch_obj`): a blob threshold (a HEAD first, for the size)
+        and HTTP buckets (their backend names the object's URL)."""
+        self._prefetching[key] = self._prefetching.get(key, 0) + 1
+        job = DlJobCtx(key, bck, concurrency=workers, owt=Owt.COLD_GET, cached_ok=not latest)
+        try:
+            results = await self.dl.run(job, [DlItem(i, name, f"{ref.bck}/{name}") for i, name in enumerate(names)])
+        finally:
+            left = self._prefetching.pop(key) - 1
+            if left:
+                self._prefetching[key] = left
+            else:  # none of the job's batches is here any more: nothing of it is in flight
+                self.dl.forget(key)
+        stats, label = self.ctx.stats, ref.bck.provider.value
+        out: list[Outcome] = []
+        for r in results:
+            if r.status == OK:
+                stats.add("remote.get", r.size, ns=int((r.end - r.start) * 1e9), label=label)
+                stats.add("prefetch.cold", r.size)
+                out.append((("ok", r.size), None, r.end - r.start))
+            elif r.status == ERROR:
+                err = r.cause or AisError(r.error)
+                if not isinstance(err, ErrNotFound) and r.error != "aborted":
+                    stats.add("err.remote", label=label)
+                out.append((None, err, 0.0))
+            else:
+                out.append((("skipped", r.size), None, 0.0))
+        return out
 
     async def _ec_encode_obj(self, name: str, bck: Bucket, mode: str, conf: ECConf) -> str:
         return await self.server.ec.ec.encode(bck, name, mode, conf)

@@ -122,7 +122,7 @@ def _prefetch_args(p: argparse.ArgumentParser) -> None:
     _selection_args(p)
     p.add_argument("--latest", action="store_true", help="also refetch cached objects whose remote version changed")
     p.add_argument("--blob-threshold", default="", help="objects at least this large use the blob downloader (min 1MiB)")
-    p.add_argument("--num-workers", type=int, default=0, help="objects in flight per mountpath (default 4)")
+    p.add_argument("--num-workers", type=int, default=0, help="objects in flight per mountpath (default 16)")
     p.add_argument("--coer", "--continue-on-error", dest="coer", action="store_true", help="keep going after errors")
     p.add_argument("--wait", action="store_true")
     p.add_argument("--timeout", default="")

@@ -1,4 +1,5 @@
-"""Download items onto one mountpath: the mountpath actor's share of every download job.
+"""Download items onto one mountpath: the mountpath actor's share of every download job, and of
+every prefetch (its objects written as cold GETs: `DlJobCtx.owt`, `cached_ok`).
 
 Runs on the mountpath's I/O loop. Each item is read from its link and streamed into a work
 file on this disk, then committed atomically with its source identity (ETag / version /
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_ATTEMPTS = 4
+# A job's objects in flight per mountpath by default: a download job without a connection limit,
+# a prefetch without `num-workers`.
+MP_CONCURRENCY = 16
 BACKOFF_S = 0.2  # 0.2, 0.4, 0.8 s between attempts
 OK, SKIPPED, ERROR = "ok", "skipped", "error"
 DONE = "done"  # stored here by this job already (before a restart, or before a rebalance moved it here)
@@ -61,6 +65,8 @@ class DlJobCtx:
     headers: tuple[tuple[str, str], ...] = ()
     ranged: bool = False  # large objects may be read as parallel ranges (no limits, no custom headers)
     fsync: str = "batch"  # core/dload.py FSYNC_MODES: "batch" syncs a whole batch once, before it is reported
+    owt: Owt = Owt.DOWNLOAD  # how a fetched object is written: a download, or a prefetch's cold GET (Owt.COLD_GET)
+    cached_ok: bool = False  # a copy held here is kept without asking its source (prefetch without latest-ver)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +78,7 @@ class DlResult:
     error: str = ""
     start: float = 0.0
     end: float = 0.0
+    cause: AisError | None = None  # the typed error, for a caller in this process (prefetch); not sent
 
     def __reduce__(self) -> tuple[type[DlResult], tuple[int, str, str, int, str, float, float]]:
         return DlResult, (self.idx, self.name, self.status, self.size, self.error, self.start, self.end)  # as DlItem's
@@ -144,7 +151,11 @@ class _Lane:
         quick = self.st.limiter is None and job.fsync != "object" and queued_writes(self.w.store, job.bck, False)
         q = self.queue
         for i, it in enumerate(items):
-            q.append((job, batch, i, it, held.get(it.name), quick))
+            existing = held.get(it.name)
+            if existing is not None and job.cached_ok:
+                batch.put(i, DlResult(it.idx, it.name, SKIPPED, existing.size))
+                continue
+            q.append((job, batch, i, it, existing, quick))
         self.pump()
 
     def pump(self) -> None:
@@ -257,7 +268,7 @@ class _Quick:
             self._end(None, ErrBadRequest(f'"{self.job.bck}/{item.name}": got {size} bytes of {meta.size}'))
             return
         job = self.job
-        lane.w.store.writer.submit(self._end, write_bytes, lane.w.store, job.bck, item.name, data, Owt.DOWNLOAD,
+        lane.w.store.writer.submit(self._end, write_bytes, lane.w.store, job.bck, item.name, data, job.owt,
                                    src=Source(meta.etag, meta.version, meta.size), job=job.id, fsync=False,
                                    new=True)  # (the batch's pre-check found none: `pump`)
 
@@ -295,7 +306,7 @@ def _failed(item: DlItem, exc: BaseException, start: float) -> DlResult:
     """An item's failure as its result: a typed error's message, else the exception (logged: a bug
     or this disk's own failure)."""
     if isinstance(exc, AisError):
-        return DlResult(item.idx, item.name, ERROR, error=exc.message, start=start, end=time.time())
+        return DlResult(item.idx, item.name, ERROR, error=exc.message, start=start, end=time.time(), cause=exc)
     log.error("download %s", item.link, exc_info=exc)
     return DlResult(item.idx, item.name, ERROR, error=f"{type(exc).__name__}: {exc}", start=start, end=time.time())
 
@@ -459,7 +470,7 @@ class DlWorker:
             task.total = max(meta.size, 0)
             ranged = job.ranged and meta.size >= RANGED_MIN and self._ranged_slots > 0
             if not ranged:  # else this stream is dropped unread: the ranges take over
-                return await write_stream(self.store, job.bck, item.name, body, Owt.DOWNLOAD,
+                return await write_stream(self.store, job.bck, item.name, body, job.owt,
                                           src=Source(meta.etag, meta.version, meta.size), job=job.id,
                                           expect_size=meta.size, on_chunk=count, fsync=job.fsync == "object")
         self._ranged_slots -= 1  # (a soft bound: others may have passed the check meanwhile)
@@ -474,7 +485,7 @@ class DlWorker:
         Runs under this item's name lock (the blob download is its writer: progress, abort)."""
         obj = RemoteObj(name=item.name, size=meta.size, etag=meta.etag, version=meta.version)
         bd = BlobDownload(self.store, job.bck, item.name, obj, self.sources.range_reader(item.link, meta.size),
-                          RANGED_PARAMS, job=job.id, owt=Owt.DOWNLOAD)
+                          RANGED_PARAMS, job=job.id, owt=job.owt)
         run = bd.start(held=self.store.locks.held(job.bck.uname(item.name)))
         try:
             while not (await asyncio.wait([run], timeout=0.5))[0]:

@@ -36,13 +36,12 @@ from ais_ray.core.smap import Smap
 from ais_ray.core.xact import XactSnap, XactStats
 from ais_ray.fs.replicas import save_everywhere
 from ais_ray.jobs.batches import BATCH, BatchSizer, Window
-from ais_ray.jobs.dl_worker import DONE, ERROR, OK, SKIPPED, DlJobCtx, DlResult
+from ais_ray.jobs.dl_worker import DONE, ERROR, MP_CONCURRENCY, OK, SKIPPED, DlJobCtx, DlResult
 from ais_ray.jobs.rebalance import settle
 from ais_ray.jobs.selection import Share
 
 log = logging.getLogger(__name__)
 
-MP_CONCURRENCY = 16  # downloads in flight per mountpath when the job sets no connection limit
 CHUNK = 4096  # items HRW-filtered per thread hop
 FIRST_CHUNK = 256  # the first hops are smaller (x4 each): the first GETs start before 4,096 names are hashed
 PERSIST_EVERY = 1.0

@@ -2,8 +2,10 @@
 
 Each target walks the same selection — a list of names, a template, or the remote listing
 under a prefix — keeps the names it owns by HRW, and has the owning mountpath fetch each one
-that is not cached yet (or, with `latest`, whose remote version changed). Objects of at least
-`blob_threshold` bytes go through the blob downloader; smaller ones are plain cold GETs.
+that is not cached yet (or, with `latest`, whose remote version changed), a batch at a time
+(`jobs/batches.py`) in the mountpath's download engine (`MountpathActor._prefetch`): written as
+cold GETs, made durable once per batch. Objects of at least `blob_threshold` bytes go through the
+blob downloader.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from ais_ray.core.names import Bucket
 from ais_ray.core.selection import Selection
 from ais_ray.core.xact import XactSnap
 from ais_ray.jobs.batches import MountpathBatches
+from ais_ray.jobs.dl_worker import MP_CONCURRENCY
 from ais_ray.jobs.selection import ListFor, Share, select
 
 BLOB = "blob"  # the mountpath's answer for an object over the blob threshold: not fetched yet
 
-PER_MOUNTPATH = 4  # objects in flight per mountpath (default `num-workers`)
+PER_MOUNTPATH = MP_CONCURRENCY  # objects in flight per mountpath (default `num-workers`): as a download job's
 
 
 @dataclass(frozen=True, slots=True)

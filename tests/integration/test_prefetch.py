@@ -74,3 +74,39 @@ def test_prefetch_errors(cluster: LocalCluster, moto: object) -> None:
     requests.post(f"{cluster.endpoint}/v1/buckets/local-only", json={"action": "create-bck"})
     p = cluster.cli("prefetch", "ais://local-only", check=False)
     assert p.returncode == 1 and "can only prefetch remote buckets" in p.stderr
+
+
+def mountpath_counts(cluster: LocalCluster) -> dict[str, int]:
+    stats = requests.get(f"{cluster.endpoint}/v1/daemon", params={"what": "stats"}, timeout=30).json()
+    out: dict[str, int] = {}
+    for t in stats["targets"].values():
+        for m in t["mountpaths"]:
+            for k, v in m["stats"].items():
+                out[k] = out.get(k, 0) + v
+    return out
+
+
+def test_prefetch_into_an_ais_bucket_with_a_backend_counts_cold_gets(cluster: LocalCluster, moto: object) -> None:
+    """An ais bucket whose `backend_bck` is an S3 bucket: its prefetch asks the backend's bucket,
+    lands every object (a batch at a time on each mountpath, at most `--num-workers` in flight)
+    and counts each one as a cold GET; a `--latest` prefetch of unchanged objects fetches none."""
+    remote = REMOTES[Provider.AWS][0](moto, None)  # type: ignore[arg-type]
+    data = {f"d/{i:03d}": os.urandom(3000 + i) for i in range(40)}
+    for n, d in data.items():
+        remote.seed(n, d)
+    cluster.cli("bucket", "create", "ais://pf-backed")
+    cluster.cli("bucket", "props", "set", "ais://pf-backed", f"backend_bck=s3://{remote.bucket}")
+    before = mountpath_counts(cluster)
+    p = cluster.cli("prefetch", "ais://pf-backed", "--template", "d/{000..039}", "--num-workers", "3", "--wait")
+    xid = re.search(r"prefetch-objects\[([^\]]+)\]", p.stdout).group(1)  # type: ignore[union-attr]
+    assert sum(int(r.split()[4]) for r in cluster.cli("show", "job", xid).stdout.splitlines()[1:]) == 40
+    after = mountpath_counts(cluster)
+    assert after.get("prefetch.cold.n", 0) - before.get("prefetch.cold.n", 0) == 40
+    assert after.get("remote.get.n", 0) - before.get("remote.get.n", 0) == 40
+    assert after.get("get.cold.n", 0) - before.get("get.cold.n", 0) == 40  # written as cold GETs
+    assert cached(cluster, "ais://pf-backed") == sorted(data)
+    assert cluster.cli_bytes("get", "ais://pf-backed/d/017", "-") == data["d/017"]
+    p = cluster.cli("prefetch", "ais://pf-backed", "--template", "d/{000..039}", "--latest", "--wait")
+    xid = re.search(r"prefetch-objects\[([^\]]+)\]", p.stdout).group(1)  # type: ignore[union-attr]
+    assert sum(int(r.split()[4]) for r in cluster.cli("show", "job", xid).stdout.splitlines()[1:]) == 0
+    assert mountpath_counts(cluster).get("remote.get.n", 0) == after.get("remote.get.n", 0)

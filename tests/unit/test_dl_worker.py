@@ -9,10 +9,12 @@ import os
 from pathlib import Path
 
 from ais_ray.core.dload import DlItem
+from ais_ray.core.errors import ErrNotFound
 from ais_ray.core.names import Bucket
+from ais_ray.core.owt import Owt
 from ais_ray.fs.store import MountpathStore
 from ais_ray.jobs.dl_source import Sources
-from ais_ray.jobs.dl_worker import ERROR, MAX_ATTEMPTS, OK, DlJobCtx, DlWorker
+from ais_ray.jobs.dl_worker import ERROR, MAX_ATTEMPTS, OK, SKIPPED, DlJobCtx, DlWorker
 from ais_ray.testing.httpsrc import Faults, HttpSrc
 
 BCK = Bucket("dl")
@@ -148,5 +150,29 @@ def test_one_name_twice_at_once_is_fetched_once(tmp_path: Path) -> None:
         a, b = await asyncio.gather(w.run(job, items(src, ["o09"])), w.run(job, items(src, ["o09"])))
         assert a[0].status == OK and b[0].status == OK and a[0].size == b[0].size == len(DATA["o09"])
         assert src.stats.requests["o09"] == 1
+
+    run(tmp_path, body)
+
+
+def test_cold_get_mode_keeps_held_copies_and_writes_as_a_cold_get(tmp_path: Path) -> None:
+    """A prefetch's batch (`Owt.COLD_GET`, `cached_ok`): a copy held here is reported skipped with
+    no request to the source; a new one is written as a cold GET writes it — the source's
+    version kept, no job recorded — whereas a download records its job and numbers the version."""
+
+    async def body(src: HttpSrc, store: MountpathStore, w: DlWorker) -> None:
+        ctx = DlJobCtx("p1", BCK, concurrency=4, owt=Owt.COLD_GET, cached_ok=True)
+        res = await w.run(ctx, items(src, ["o01", "o02"]))
+        assert [(r.status, r.size) for r in res] == [(OK, len(DATA["o01"])), (OK, len(DATA["o02"]))]
+        attrs = store.load(BCK, "o01")
+        assert attrs.job == "" and attrs.version == "" and attrs.src_size == len(DATA["o01"])
+        assert src.stats.requests["o01"] == 1
+        res = await w.run(ctx, items(src, ["o01", "o02", "o03"]))
+        assert [r.status for r in res] == [SKIPPED, SKIPPED, OK]
+        assert src.stats.requests["o01"] == 1 and src.stats.requests["o03"] == 1  # the held ones: not asked
+        await w.run(DlJobCtx("d1", BCK), items(src, ["o04"]))
+        dl = store.load(BCK, "o04")
+        assert dl.job == "d1" and dl.version == "1"
+        missing = (await w.run(ctx, items(src, ["missing"])))[0]
+        assert missing.status == ERROR and isinstance(missing.cause, ErrNotFound)
 
     run(tmp_path, body)
