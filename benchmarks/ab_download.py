@@ -38,7 +38,7 @@ async def rounds(ns: argparse.Namespace, benches: dict[str, Bench], cells: list[
         for r in range(ns.rounds):
             order = list(benches) if r % 2 == 0 else list(reversed(benches))
             for name in order:
-                row = await benches[name].ais_row(cell, name, ns.conns, ns.backend)
+                row = await benches[name].ais_row(cell, name, ns.conns, ns.kind)
                 out.setdefault(f"{cell.title}|{name}", []).append(row)
                 n = max(row.count, 1)
                 print(f"  {cell.title} {name:9} {row.obj_s:8.1f} obj/s cpu {1000 * row.cpu_s / n:5.2f} ms/obj "
@@ -62,7 +62,9 @@ def main() -> None:
     p.add_argument("--count", type=int, default=10_000, help="objects of 64 KiB")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--conns", type=int, default=0, help="limits.connections of every job (0: default)")
-    p.add_argument("--backend", action="store_true", help="S3 backend jobs instead of range jobs")
+    p.add_argument("--kind", choices=("range", "backend", "prefetch"), default="range",
+                   help="S3: range jobs, backend jobs (an ais bucket with backend_bck) or prefetches of such a bucket")
+    p.add_argument("--backend", dest="kind", action="store_const", const="backend", help="= --kind backend")
     ns = p.parse_args()
     ns.budget, ns.row_timeout = 1e9, 600
     ds = DataSet("small", ns.count, 64 * KIB)
@@ -107,7 +109,7 @@ def main() -> None:
                           "user ms/object", "sys ms/object"], rows))
     print(f"\n{len(ns.only) * ns.rounds * 2} jobs in {time.monotonic() - t0:.0f} s; "
           f"{ds.count:,} × {ds.size // KIB} KiB each; limits.connections {ns.conns or 'default'}; "
-          f"{'backend' if ns.backend else 'range'} jobs")
+          f"{ns.kind} jobs")
 
 
 if __name__ == "__main__":

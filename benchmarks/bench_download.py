@@ -66,7 +66,7 @@ from ais_ray.core.names import Bucket
 from ais_ray.fs.store import syncfs
 from ais_ray.testing.emulators import HttpSrcServer, MotoServer
 
-from common import MIB, AisCluster, ProcSampler, ais_cluster, machine_info, markdown_table, publish, rfc3339_ts
+from common import MIB, AisCluster, ProcSampler, ProcUse, ais_cluster, machine_info, markdown_table, publish, rfc3339_ts
 from dlsources import (FULL_SETS, QUICK_SETS, DataSet, LinkProxy, S3rverLegacyDes, generate, s3_env,
                        set_http_pacing, upload)
 from diskraw import evict_tree
@@ -181,7 +181,10 @@ class Bench:
         return max(0.0, min(self.ns.row_timeout, self.deadline - time.monotonic()))
 
     # ---- ais-ray ----------------------------------------------------------------------------
-    async def ais_row(self, cell: Cell, label: str, conns: int, backend: bool) -> Row:
+    async def ais_row(self, cell: Cell, label: str, conns: int, kind: str) -> Row:
+        """One ais-ray row: `kind` "range" (a range job of the source's links), "backend" (a backend
+        job of an ais bucket whose `backend_bck` is the S3 bucket) or "prefetch" (a prefetch of such
+        a bucket: `ais prefetch`, the job AIStore's users land a remote bucket with)."""
         row = Row(label, "ais-ray", load1=os.getloadavg()[0])
         timeout = self._timeout()
         if timeout <= 0:
@@ -192,7 +195,7 @@ class Bench:
         body: dict[str, Any] = {"bucket": {"name": bck.name}, "description": f"bench {label}"}
         if conns:
             body["limits"] = {"connections": conns}
-        if backend:
+        if kind != "range":
             await self.c.create_bucket(bck)
             await self.c.set_bucket_props(bck, {"backend_bck": {"name": ds.name, "provider": "aws"}})
             body["type"] = "backend"
@@ -202,26 +205,30 @@ class Bench:
         phase = f"{self.seq} {cell.title} {label}"
         with self.sampler.phase(phase, [*AIS_LABELS, *SRC_LABELS[cell.source]]) as uses:
             t0, t0_wall = time.perf_counter(), time.time()
-            jid = await self.c.download.start(body)
-            st = await self.c.download.status(jid, only_active=True)
-            while not is_finished(st) and time.perf_counter() - t0 < timeout:
-                await asyncio.sleep(STATUS_POLL_S)
+            if kind == "prefetch":
+                xid, st = await self._prefetch(bck, ds, t0, timeout)
+                polled = time.perf_counter() - t0
+                # the job's own end (unix ns: its last target's end, same clock), as below
+                row.seconds = max(st["end_time"] / 1e9 - t0_wall, 0.001) if st.get("end_time") else polled
+            else:
+                jid = await self.c.download.start(body)
                 st = await self.c.download.status(jid, only_active=True)
-            polled = time.perf_counter() - t0
-            # the job's own end (its targets' last `end_time`, same clock), not the poll that saw it:
-            # a poll every STATUS_POLL_S adds up to STATUS_POLL_S to a ~1 s job
-            row.seconds = job_seconds(st, t0_wall) or polled
+                while not is_finished(st) and time.perf_counter() - t0 < timeout:
+                    await asyncio.sleep(STATUS_POLL_S)
+                    st = await self.c.download.status(jid, only_active=True)
+                polled = time.perf_counter() - t0
+                # the job's own end (its targets' last `end_time`, same clock), not the poll that saw it:
+                # a poll every STATUS_POLL_S adds up to STATUS_POLL_S to a ~1 s job
+                row.seconds = job_seconds(st, t0_wall) or polled
+        if kind == "prefetch":
+            return await self._prefetch_row(row, bck, ds, uses, xid, st, polled, timeout)
         if not is_finished(st):
             await self.c.download.abort(jid)
             row.note = f"timed out after {timeout:.0f} s ({st.get('finished_cnt', 0)} of {ds.count} done)"
         st = await self.c.download.status(jid)
         files = [e async for e in self.c.list_objects(bck, props="name,size", flags=1)]
         row.count, row.nbytes = len(files), sum(int(e.get("s", 0)) for e in files)
-        row.rss = sum(uses[lb].rss_peak for lb in AIS_LABELS)
-        row.cpu_s = sum(uses[lb].cpu_net_s for lb in AIS_LABELS)
-        row.cpu_user_s = sum(uses[lb].cpu_user_s for lb in AIS_LABELS)
-        row.cpu_sys_s = sum(uses[lb].cpu_sys_s for lb in AIS_LABELS)
-        row.src_cpu_s = sum(uses[lb].cpu_net_s for lb in SRC_LABELS[cell.source])
+        self._usage(row, uses, cell.source)
         errors = st.get("error_cnt", 0)
         row.ok = not row.note and errors == 0 and row.count == ds.count and row.nbytes == ds.nbytes
         if not row.ok and not row.note:
@@ -233,9 +240,46 @@ class Bench:
                      "cpu_s": {lb: round(uses[lb].cpu_s, 2) for lb in AIS_LABELS},
                      "idle_cpu_s": {lb: round(uses[lb].cpu_s - uses[lb].cpu_net_s, 2) for lb in AIS_LABELS}}
         await self.c.download.remove(jid)
+        self._written(bck)
+        return row
+
+    async def _prefetch(self, bck: Bucket, ds: DataSet, t0: float, timeout: float) -> tuple[str, dict[str, Any]]:
+        """A prefetch of the whole data set by its template; its status once it ended (or timed out)."""
+        xid = await self.c.prefetch(bck, {"template": ds.range_})
+        st = await self.c.xact_status(xid)
+        while not st.get("end_time") and time.perf_counter() - t0 < timeout:
+            await asyncio.sleep(STATUS_POLL_S)
+            st = await self.c.xact_status(xid)
+        return xid, st
+
+    async def _prefetch_row(self, row: Row, bck: Bucket, ds: DataSet, uses: dict[str, ProcUse], xid: str,
+                            st: dict[str, Any], polled: float, timeout: float) -> Row:
+        if not st.get("end_time"):
+            await self.c.xact_abort(xid=xid)
+            row.note = f"timed out after {timeout:.0f} s"
+        files = [e async for e in self.c.list_objects(bck, props="name,size", flags=1)]
+        row.count, row.nbytes = len(files), sum(int(e.get("s", 0)) for e in files)
+        self._usage(row, uses, "s3")
+        row.ok = not row.note and not st.get("err") and row.count == ds.count and row.nbytes == ds.nbytes
+        if not row.ok and not row.note:
+            row.note = f"FAILED: {st.get('err') or ''} {row.count} of {ds.count} objects"[:300]
+        row.extra = {"xid": xid, "polled_s": round(polled, 3),
+                     "cpu_s": {lb: round(uses[lb].cpu_s, 2) for lb in AIS_LABELS},
+                     "idle_cpu_s": {lb: round(uses[lb].cpu_s - uses[lb].cpu_net_s, 2) for lb in AIS_LABELS}}
+        self._written(bck)
+        return row
+
+    def _usage(self, row: Row, uses: dict[str, ProcUse], source: str) -> None:
+        row.rss = sum(uses[lb].rss_peak for lb in AIS_LABELS)
+        row.cpu_s = sum(uses[lb].cpu_net_s for lb in AIS_LABELS)
+        row.cpu_user_s = sum(uses[lb].cpu_user_s for lb in AIS_LABELS)
+        row.cpu_sys_s = sum(uses[lb].cpu_sys_s for lb in AIS_LABELS)
+        row.src_cpu_s = sum(uses[lb].cpu_net_s for lb in SRC_LABELS[source])
+
+    def _written(self, bck: Bucket) -> None:
+        """The row's bucket: flushed and dropped after the row, destroyed at the next `settle`."""
         self.trash.append(lambda: self.c.destroy_bucket(bck))
         self.written = [str(p) for p in (self.tmp / "cluster").glob(f"t*/mp*/@ais/{bck.name}")]
-        return row
 
     # ---- peers ------------------------------------------------------------------------------
     async def peer_row(self, cell: Cell, peer: Peer) -> Row:
@@ -268,10 +312,11 @@ class Bench:
 
     # ---- cells ------------------------------------------------------------------------------
     async def run_cell(self, cell: Cell, eq: int) -> None:
-        ais = [("ais-ray range job (default: 2 × 2 × 16 in flight)", 0, False),
-               (f"ais-ray range job, limits.connections {eq // 2} (2 × {eq // 2})", eq // 2, False)]
+        ais = [("ais-ray range job (default: 2 × 2 × 16 in flight)", 0, "range"),
+               (f"ais-ray range job, limits.connections {eq // 2} (2 × {eq // 2})", eq // 2, "range")]
         if cell.source != "http":
-            ais.append(("ais-ray backend job (default)", 0, True))
+            ais.append(("ais-ray backend job (default)", 0, "backend"))
+            ais.append(("ais-ray prefetch (default: 2 × 2 × 16 in flight)", 0, "prefetch"))
         peers = http_peers(eq) if cell.source == "http" else s3_peers(eq, cell.ds)
         half = (len(peers) + 1) // 2
         plan: list[Any] = [ais[0], *peers[:half], ais[1], *peers[half:], *ais[2:]]
