@@ -44,6 +44,7 @@ from ais_ray.stats import Counters
 
 log = logging.getLogger(__name__)
 PORT_FILE = ".ais.port"
+FETCH_KEY = "/fetch"  # a copy job's remote sources fetched here (`_copy`): the engine's job key is the copy's + this
 
 
 @dataclass
@@ -144,7 +145,7 @@ class _MountpathActor:
             log.info("%s: removed %d stale partial blob downloads", path, stale)
         store.save_meta(PORT_FILE, self.url.rsplit(":", 1)[1].encode())
         self.dl = DlWorker(store, Sources())
-        self._prefetching: dict[str, int] = {}  # prefetch id -> its batches in the download engine here
+        self._fetching: dict[str, int] = {}  # job key -> its batches in the download engine here (`_fetch`)
 
     async def info(self) -> dict[str, Any]:
         cap = await asyncio.to_thread(self.ctx.store.capacity)
@@ -206,11 +207,11 @@ class _MountpathActor:
         - "ec-encode": args (bck, mode, conf), item (name,) -> "ok"|"skipped".
         """
         if op == "copy":  # the small objects many to a request (actors/copies.py)
-            return await self.io.run(self.server.copies.copy(self.gates, key, workers, items, *args))
+            return await self.io.run(self._copy(key, workers, items, *args))
         if op == "prefetch" and not args[2]:  # no blob threshold: the download engine (`_prefetch`)
             bck, latest, _ = args
-            ref = remote_of(bck, self.ctx.meta.bmd.must_get(bck))
-            if ref is not None and ref.bck.provider is not Provider.HT:
+            ref = self._fetchable(bck)
+            if ref is not None:
                 return await self.io.run(self._prefetch(key, workers, bck, ref, latest, [name for name, in items]))
         ops: dict[str, Callable[..., Awaitable[Any]]] = {"prefetch": self._prefetch_obj, "ec-encode": self._ec_encode_obj}
         fn = ops.get(op)
@@ -218,43 +219,68 @@ class _MountpathActor:
             raise ErrBadRequest(f"no such batch operation: {op!r}")
         return await self.io.run(self.gates.run(key, workers, [functools.partial(fn, *item, *args) for item in items]))
 
-    async def _prefetch(self, key: str, workers: int, bck: Bucket, ref: RemoteRef, latest: bool,
-                        names: list[str]) -> list[Outcome]:
-        """A prefetch's batch in the download engine (`jobs/dl_worker.py`): one look at what this disk
-        holds for the whole batch, each missing object's GET and write the quick way (S3: libcurl
-        and the writer thread, no task per object), one `syncfs` for the batch before it is
-        reported (a group commit), at most `workers` of the job's objects at a time here. A held
-        copy is kept (with `latest`: after a HEAD says it is current). The objects are written as
-        cold GETs (`Owt.COLD_GET`: the remote's version kept, no job recorded) and counted as
-        each one was (`remote.get`, `prefetch.cold`).
+    def _fetchable(self, bck: Bucket) -> RemoteRef | None:
+        """The remote side of `bck` if the download engine can fetch its objects (`_fetch`): not
+        an HTTP bucket, whose backend names each object's URL itself."""
+        props = self.ctx.meta.bmd.get(bck)
+        ref = remote_of(bck, props) if props is not None else None
+        return ref if ref is not None and ref.bck.provider is not Provider.HT else None
 
-        The rest stay per object (`_prefetch_obj`): a blob threshold (a HEAD first, for the size)
-        and HTTP buckets (their backend names the object's URL)."""
-        self._prefetching[key] = self._prefetching.get(key, 0) + 1
+    async def _fetch(self, key: str, workers: int, bck: Bucket, ref: RemoteRef, latest: bool,
+                     names: list[str]) -> list[DlResult]:
+        """Bring `names` of remote bucket `bck` here in the download engine (`jobs/dl_worker.py`), as
+        cold GETs: one look at what this disk holds for the whole batch, each missing object's GET
+        and write the quick way (S3: libcurl and the writer thread, no task per object), one
+        `syncfs` for the batch before it returns (a group commit), at most `workers` of job `key`'s
+        objects at a time here. A held copy is kept (with `latest`: after a HEAD says it is
+        current). Written as cold GETs write (`Owt.COLD_GET`: the remote's version kept, no job)
+        and counted as they count (`remote.get{backend}`, `err.remote`)."""
+        self._fetching[key] = self._fetching.get(key, 0) + 1
         job = DlJobCtx(key, bck, concurrency=workers, owt=Owt.COLD_GET, cached_ok=not latest)
         try:
             results = await self.dl.run(job, [DlItem(i, name, f"{ref.bck}/{name}") for i, name in enumerate(names)])
         finally:
-            left = self._prefetching.pop(key) - 1
+            left = self._fetching.pop(key) - 1
             if left:
-                self._prefetching[key] = left
+                self._fetching[key] = left
             else:  # none of the job's batches is here any more: nothing of it is in flight
                 self.dl.forget(key)
         stats, label = self.ctx.stats, ref.bck.provider.value
-        out: list[Outcome] = []
         for r in results:
             if r.status == OK:
                 stats.add("remote.get", r.size, ns=int((r.end - r.start) * 1e9), label=label)
-                stats.add("prefetch.cold", r.size)
+            elif r.status == ERROR and not isinstance(r.cause, ErrNotFound) and r.error != "aborted":
+                stats.add("err.remote", label=label)
+        return results
+
+    async def _prefetch(self, key: str, workers: int, bck: Bucket, ref: RemoteRef, latest: bool,
+                        names: list[str]) -> list[Outcome]:
+        """A prefetch's batch (`_fetch`; each object fetched also counts `prefetch.cold`). The rest
+        stay per object (`_prefetch_obj`): a blob threshold (a HEAD first, for the size) and HTTP
+        buckets."""
+        out: list[Outcome] = []
+        for r in await self._fetch(key, workers, bck, ref, latest, names):
+            if r.status == OK:
+                self.ctx.stats.add("prefetch.cold", r.size)
                 out.append((("ok", r.size), None, r.end - r.start))
             elif r.status == ERROR:
-                err = r.cause or AisError(r.error)
-                if not isinstance(err, ErrNotFound) and r.error != "aborted":
-                    stats.add("err.remote", label=label)
-                out.append((None, err, 0.0))
+                out.append((None, r.cause or AisError(r.error), 0.0))
             else:
                 out.append((("skipped", r.size), None, 0.0))
         return out
+
+    async def _copy(self, key: str, workers: int, items: list[tuple[str, str]], src: Bucket, dst: Bucket,
+                    latest: bool, sync: bool, etl: tuple[str, ...]) -> list[Outcome]:
+        """A copy job's batch (`actors/copies.py`). From a remote source, what this disk does not
+        hold is brought here first, the whole batch in the download engine (`_fetch`: a copy
+        stores what it reads, as the one-by-one copy's cold GET does), so that the small objects
+        then go many to a request; an object that could not be fetched is left to the one-by-one
+        copy, which reports its error. `latest` / `sync` check each object's remote version
+        themselves (`ObjCopier.copy_one`)."""
+        ref = self._fetchable(src) if not (latest or sync) else None
+        if ref is not None:
+            await self._fetch(key + FETCH_KEY, workers, src, ref, False, [name for name, _ in items])
+        return await self.server.copies.copy(self.gates, key, workers, items, src, dst, latest, sync, etl)
 
     async def _ec_encode_obj(self, name: str, bck: Bucket, mode: str, conf: ECConf) -> str:
         return await self.server.ec.ec.encode(bck, name, mode, conf)

@@ -109,6 +109,12 @@ def test_copy_rules(cluster: LocalCluster, sdk: object, src: tuple[object, dict[
         b.copy(b)  # type: ignore[attr-defined]
 
 
+def remote_gets(cluster: LocalCluster) -> int:
+    """GETs of remote objects made by every mountpath so far (`remote.get`)."""
+    stats = requests.get(f"{cluster.endpoint}/v1/daemon", params={"what": "stats"}, timeout=30).json()
+    return sum(m["stats"].get("remote.get.n", 0) for t in stats["targets"].values() for m in t["mountpaths"])
+
+
 def test_copy_a_remote_bucket_not_in_the_cluster(cluster: LocalCluster, moto: object, sdk: object) -> None:
     """Seed 004: `s3://src` nobody has read yet, copied whole (`--all`: presence=0) into an ais bucket."""
     remote = REMOTES[Provider.AWS][0](moto, None)  # type: ignore[arg-type]
@@ -123,12 +129,15 @@ def test_copy_a_remote_bucket_not_in_the_cluster(cluster: LocalCluster, moto: ob
         job = s3.copy(dst)
         sdk.job(job).wait(timeout=120)  # type: ignore[attr-defined]
         assert sorted(contents(dst)) == ["r/000"]
-        # presence=0 (CLI --all): every remote object, listed by the targets themselves
+        # presence=0 (CLI --all): every remote object, listed by the targets themselves; each one
+        # not yet stored is read from the remote once (a batch at a time, then copied from here)
+        gets = remote_gets(cluster)
         r = requests.post(f"{cluster.endpoint}/v1/buckets/{remote.bucket}", params={
             "provider": "aws", "bck_to": dst.get_path(), "presence": "0"}, json={"action": "copy-bck", "value": {}})
         assert r.status_code == 200, r.text
         sdk.job(r.text).wait(timeout=120)  # type: ignore[attr-defined]
         assert contents(dst) == {n: digest(d) for n, d in data.items()}
+        assert remote_gets(cluster) - gets == len(data) - 1
         # and the source objects read remotely are now stored in the cluster too
         cached = [e.name for e in s3.list_all_objects(props="name,cached") if e.is_ok()]  # type: ignore[attr-defined]
         assert len(cached) >= len(data)
