@@ -7,8 +7,8 @@ unpaced and with a per-connection cap (SO_MAX_PACING_RATE, `--rate`, 20 MiB/s):
          rclone's `:http:` backend (it lists the directory from the source's index page, HEADs each file)
   S3     s3rver (own process) behind `latency_proxy.py` (rate cap only); every S3 client goes through the proxy, paced
          or not, because the cluster's S3 endpoint is fixed at `ais-ray up`. Rows: ais-ray range jobs
-         (`s3://small/obj-{...}`) and backend jobs (an ais bucket with `backend_bck=s3://small`),
-         s5cmd, rclone, `aws s3 cp --recursive`
+         (`s3://small/obj-{...}`), backend jobs (an ais bucket with `backend_bck=s3://small`) and a
+         prefetch of such a bucket (`ais prefetch`, by the set's template), s5cmd, rclone, `aws s3 cp --recursive`
 One cluster (`ais-ray up --targets 2 --mountpaths 2`, fsync on as by default) serves every row; each
 job downloads into a fresh bucket, checked (0 errors, every object present with the right size).
 Each peer is a child process writing into a fresh dir on the same filesystem, checked (file count,
