@@ -22,6 +22,7 @@ from ais_ray.actors.dataserver import OBJ_ROUTE, bind_socket, bucket_obj_from_re
 from ais_ray.actors.ioloop import IoLoop
 from ais_ray.actors.mountpath import MountpathActor
 from ais_ray.actors.target_copy import TargetCopies
+from ais_ray.actors.target_listings import SharedListings
 from ais_ray.actors.target_dl import TargetDownloads
 from ais_ray.fs.fspaths import ATTACH, Fspaths
 from ais_ray.actors.target_reads import LocalReads
@@ -103,10 +104,12 @@ class _TargetActor:
         # the one registry of this target's jobs, downloads included
         self.xacts = TargetXacts(lambda xid, bcks: settle(self.mps, xid, bcks))
         self._handles: dict[str, Any] = {}
+        # a job's remote listing that every target walks (backend download, prefetch or copy of a prefix): once for all
+        self.listings = SharedListings(tid, lambda: self.smap, self._target_handle, self.stats.counters)
         self.downloads = TargetDownloads(tid, self.mps, [os.path.join(p, DL_STATE_DIR) for p in paths],
-                                         lambda: self.smap, self.xacts, target_handle=self._target_handle,
-                                         counters=self.stats.counters)
-        self.copies = TargetCopies(tid, self.mps, lambda: self.smap, self.xacts, self._target_handle, fsync=fsync)
+                                         lambda: self.smap, self.xacts, self.listings)
+        self.copies = TargetCopies(tid, self.mps, lambda: self.smap, self.xacts, self._target_handle, self.listings,
+                                   fsync=fsync)
 
     def _mountpath_actor(self, path: str) -> Any:
         os.makedirs(path, exist_ok=True)  # on a real cluster the directories are this node's, made here
@@ -165,7 +168,7 @@ class _TargetActor:
 
     async def prefetch_start(self, xid: str, spec: PrefetchSpec, ref: RemoteRef, joining: bool = False) -> None:
         def list_for(prefix: str) -> Fetch:
-            return backend_fetch(get_backend(ref.bck.provider), ref.name, prefix)
+            return self.listings.fetch(xid, ref, prefix)
 
         hooks = PrefetchHooks(self._share(), self.mps, list_for, self._prefetch_blob)
         self.xacts.start(XactSnap(xid, "prefetch-listrange", spec.bck), lambda snap: run_prefetch(spec, hooks, snap),
@@ -325,9 +328,10 @@ class _TargetActor:
     async def dl_remove(self, job_id: str) -> None:
         await self.downloads.remove(job_id)
 
-    async def dl_page(self, spec: DlSpec, token: str) -> ListPage:
-        """A page of a backend job's remote listing, for the job's other targets (this one lists it once)."""
-        return await self.downloads.page(spec, token)
+    async def remote_page(self, key: str, src: RemoteRef, prefix: str, token: str) -> ListPage:
+        """A page of job `key`'s remote listing, for the job's other targets: this one, its lister,
+        lists each page once (`actors/target_listings.py`)."""
+        return await self.listings.page(key, src, prefix, token)
 
     async def stored_bmd(self) -> BMD | None:
         """The newest BMD copy on this target's mountpaths."""

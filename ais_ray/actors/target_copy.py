@@ -19,10 +19,10 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from ais_ray.actors.target_listings import SharedListings
 from ais_ray.actors.target_xact import ResumeOnce, SnapXact, TargetXacts
-from ais_ray.backends.pager import Fetch, backend_fetch
+from ais_ray.backends.pager import Fetch
 from ais_ray.backends.pager import names as listed_names
-from ais_ray.backends.registry import get_backend
 from ais_ray.core.bmd import RemoteRef
 from ais_ray.core.errors import AisError
 from ais_ray.core.names import Bucket, parse_bck_uname
@@ -36,6 +36,7 @@ from ais_ray.jobs.selection import Share
 
 log = logging.getLogger(__name__)
 STATE_DIR = ".ais.cp"
+PRUNE_KEY = "/prune"  # `sync`'s listing after the copy: shared under the copy's id + this
 KEEP_ENDED = 200  # ended shares' records kept per target (the newest)
 
 TargetHandle = Callable[[str], Any]  # tid -> that target's actor handle
@@ -45,12 +46,13 @@ class TargetCopies(ResumeOnce):
     """The `copy-bck` / `copy-listrange` kinds on a target; their shares live in the one registry."""
 
     def __init__(self, tid: str, mountpaths: dict[str, Any], smap: Callable[[], Smap | None], xacts: TargetXacts,
-                 target: TargetHandle, *, fsync: bool = True) -> None:
+                 target: TargetHandle, listings: SharedListings, *, fsync: bool = True) -> None:
         self.tid = tid
         self.mps = mountpaths
         self._smap = smap
         self.xacts = xacts
         self._target = target
+        self.listings = listings  # a remote source's listing under a prefix, listed once for all targets
         self._fsync = fsync
         for p in mountpaths:
             os.makedirs(os.path.join(p, STATE_DIR), exist_ok=True)
@@ -91,7 +93,7 @@ class TargetCopies(ResumeOnce):
 
     # ---- running ---------------------------------------------------------------------------------
     def _run(self, rec: dict[str, Any], spec: CopySpec, ref: RemoteRef | None) -> None:
-        hooks = self._hooks(spec.src, ref)
+        hooks = self._hooks(rec["xid"], spec.src, ref)
 
         async def work(snap: XactSnap) -> None:
             err, aborted = "", False
@@ -116,14 +118,14 @@ class TargetCopies(ResumeOnce):
 
         self.xacts.start(XactSnap(rec["xid"], spec.kind, spec.dst, start=rec["start"]), work, admitted=True)
 
-    def _hooks(self, src: Bucket, ref: RemoteRef | None) -> CopyHooks:
+    def _hooks(self, xid: str, src: Bucket, ref: RemoteRef | None) -> CopyHooks:
         def list_for(prefix: str) -> Fetch:
             assert ref is not None
-            return backend_fetch(get_backend(ref.bck.provider), ref.name, prefix)
+            return self.listings.fetch(xid, ref, prefix)
 
         def src_names(prefix: str) -> AsyncIterator[str]:
-            if ref is not None:
-                return listed_names(list_for(prefix))
+            if ref is not None:  # `sync`'s prune, after the copy: a fresh listing (a key of its own)
+                return listed_names(self.listings.fetch(xid + PRUNE_KEY, ref, prefix))
             return self._cluster_names(src, prefix)
 
         share = Share(self.tid, self._smap, self.mps)

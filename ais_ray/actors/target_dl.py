@@ -6,20 +6,18 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from ais_ray.backends.base import ListPage
-from ais_ray.backends.pager import Fetch, SharedPages, backend_fetch
 from ais_ray.backends.pager import names as listed_names
-from ais_ray.backends.registry import get_backend
-from ais_ray.core import hrw
+from ais_ray.core.bmd import RemoteRef
 from ais_ray.core.dload import DlSpec, TargetDlStatus
 from ais_ray.core.smap import Smap
+from ais_ray.actors.target_listings import SharedListings
 from ais_ray.actors.target_xact import ResumeOnce, TargetXacts
 from ais_ray.jobs.download import DownloadRunner, FailedShare, TargetHooks
 from ais_ray.jobs.prune import local_names, missing
-from ais_ray.stats.counters import Counters
 
 log = logging.getLogger(__name__)
 
@@ -28,17 +26,13 @@ class TargetDownloads(ResumeOnce):
     """The `download` kind on a target: its shares live in the target's one registry (`TargetXacts`)."""
 
     def __init__(self, tid: str, mountpaths: dict[str, Any], state_dirs: list[str], smap: Callable[[], Smap | None],
-                 xacts: TargetXacts, backend_config: Mapping[str, Mapping[str, Any]] | None = None, *,
-                 target_handle: Callable[[str], Any], counters: Counters) -> None:
+                 xacts: TargetXacts, listings: SharedListings) -> None:
         self.tid = tid
         self.mps = mountpaths
         self.state_dirs = state_dirs
         self._smap = smap
         self.xacts = xacts
-        self._config = backend_config or {}
-        self._target_handle = target_handle  # another target's actor handle (asked for listing pages)
-        self._counters = counters
-        self.pages = SharedPages()  # the pages this target lists for the backend jobs it is the lister of
+        self.listings = listings  # a backend job's listing, listed once for all targets
 
     def _hooks(self) -> TargetHooks:
         smap = self._smap()
@@ -98,58 +92,21 @@ class TargetDownloads(ResumeOnce):
         if share is not None:
             self.xacts.pop(job_id)
             await share.abort()
-        self.pages.forget(job_id)
+        self.listings.forget(job_id)
         for d in self.state_dirs:
             _unlink(os.path.join(d, f"{job_id}.json"))
         await asyncio.gather(*(h.dl_forget.remote(job_id) for h in self.mps.values()), return_exceptions=True)
 
     # ---- hooks ----------------------------------------------------------------------------------
-    def _backend(self, spec: DlSpec) -> Any:
+    @staticmethod
+    def _src(spec: DlSpec) -> RemoteRef:
         assert spec.src is not None
-        return get_backend(spec.src.provider, self._config.get(spec.src.provider.value))
-
-    def _fetch(self, spec: DlSpec) -> Fetch:
-        """This target's own listing of the job's remote bucket, page by page, counted
-        (`remote.lst{backend}`, `err.remote`)."""
-        assert spec.src is not None
-        fetch, label = backend_fetch(self._backend(spec), spec.src.name, spec.prefix), spec.src.provider.value
-
-        async def counted(token: str) -> ListPage:
-            with self._counters.remote_call("remote.lst", label):
-                return await fetch(token)
-
-        return counted
-
-    def _lister(self, job_id: str) -> str:
-        """The target that lists a backend job's pages for all of them: the job id's HRW owner
-        among the active targets (this one while it knows no other)."""
-        smap = self._smap()
-        targets = smap.active_targets() if smap is not None else {}
-        return hrw.target_for(job_id, targets) if targets else self.tid
-
-    async def page(self, spec: DlSpec, token: str) -> ListPage:
-        """A page of the job's listing, as its lister (`_TargetActor.dl_page`): listed once,
-        kept until every target of the job has had it (`SharedPages`)."""
-        smap = self._smap()
-        walkers = len(smap.targets) if smap is not None else 1
-        return await self.pages.page(spec.id, token, self._fetch(spec), walkers)
+        return RemoteRef(spec.src, spec.src.name)
 
     async def _list_remote(self, spec: DlSpec, token: str) -> ListPage:
-        """A page of a backend job's listing. Every target walks the same listing; one of them
-        lists each page once and the others are handed it (AIStore's targets each list the
-        bucket: here N targets cost the remote, and their CPUs, one listing, not N). A lister
-        that cannot be asked (gone, restarting, its listing failed) costs only the sharing:
-        this target lists the page itself, and a listing error is then its own."""
-        lister = self._lister(spec.id)
-        if lister == self.tid:
-            return await self.page(spec, token)
-        try:
-            # not retried by Ray (targets' calls are, until the actor is back): a lister that is
-            # gone is the cue to list here
-            return await self._target_handle(lister).dl_page.options(max_task_retries=0).remote(spec, token)
-        except Exception as exc:
-            log.info("download %s: page from t[%s] failed (%s); listing it here", spec.id, lister, type(exc).__name__)
-            return await self._fetch(spec)(token)
+        """A page of a backend job's listing: every target walks the same listing, listed once
+        for all of them (`actors/target_listings.py`)."""
+        return await self.listings.fetch(spec.id, self._src(spec), spec.prefix)(token)
 
     async def _sync_bucket(self, spec: DlSpec) -> None:
         """Delete this target's objects under the prefix that the remote bucket no longer has.
@@ -159,7 +116,7 @@ class TargetDownloads(ResumeOnce):
         assert spec.src is not None
         smap = self._smap()
         assert smap is not None
-        remote_names = listed_names(self._fetch(spec))  # a fresh listing of its own, after the download
+        remote_names = listed_names(self.listings.own(self._src(spec), spec.prefix))  # a fresh listing of its own, after the download
         doomed: dict[str, list[str]] = {}
         me = smap.targets[self.tid]
         async for name in missing(local_names(self.mps, spec.bck, spec.prefix), remote_names):

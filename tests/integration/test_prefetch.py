@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import os
 import re
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
 from ais_ray.core.names import Provider
 from tests.integration.conftest import LocalCluster
 from tests.integration.remotes import REMOTES
+from tests.integration.test_stats import node_status, smap, tracked
 
 
 def cached(cluster: LocalCluster, uri: str) -> list[str]:
@@ -110,3 +113,39 @@ def test_prefetch_into_an_ais_bucket_with_a_backend_counts_cold_gets(cluster: Lo
     xid = re.search(r"prefetch-objects\[([^\]]+)\]", p.stdout).group(1)  # type: ignore[union-attr]
     assert sum(int(r.split()[4]) for r in cluster.cli("show", "job", xid).stdout.splitlines()[1:]) == 0
     assert mountpath_counts(cluster).get("remote.get.n", 0) == after.get("remote.get.n", 0)
+
+
+def test_prefetch_and_copy_of_a_prefix_list_it_once_for_all_targets(cluster: LocalCluster, moto: object) -> None:
+    """Every target walks the remote listing of a prefetch (or a copy) by prefix, and one of them —
+    the job's lister — lists it: two pages of 1,000, two LIST calls (`remote.lst`) across the
+    session's targets for each job, not one per target; everything arrives."""
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=moto.endpoint, aws_access_key_id="testing",  # type: ignore[attr-defined]
+                      aws_secret_access_key="testing", region_name="us-east-1")
+    src = f"pf-once-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=src)
+    keys = [f"k{i:04d}" for i in range(1050)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: s3.put_object(Bucket=src, Key=k, Body=k.encode()), keys))
+    tids = list(smap(cluster)["tmap"])
+    assert len(tids) >= 2
+
+    def lists() -> dict[str, int]:
+        return {tid: tracked(node_status(cluster, tid), "remote.lst.n") for tid in tids}
+
+    before = lists()
+    cluster.cli("prefetch", f"s3://{src}", "--wait", timeout=300)
+    listed = {tid: n - before[tid] for tid, n in lists().items()}
+    assert sum(listed.values()) == 2 and max(listed.values()) == 2, listed
+    assert cached(cluster, f"s3://{src}") == keys
+    before = lists()
+    dst = f"pf-once-copy-{uuid.uuid4().hex[:8]}"
+    r = requests.post(f"{cluster.endpoint}/v1/buckets/{src}", params={"provider": "aws", "bck_to": f"ais/@#/{dst}/",
+                                                                   "presence": "0"},
+                      json={"action": "copy-bck", "value": {}}, timeout=60)
+    assert r.status_code == 200, r.text
+    cluster.cli("wait", r.text.strip().strip('"'), "--timeout", "300s", timeout=320)
+    listed = {tid: n - before[tid] for tid, n in lists().items()}
+    assert sum(listed.values()) == 2 and max(listed.values()) == 2, listed
+    assert cluster.cli_bytes("get", f"ais://{dst}/k1049", "-") == b"k1049"
