@@ -183,8 +183,9 @@ class Bench:
     # ---- ais-ray ----------------------------------------------------------------------------
     async def ais_row(self, cell: Cell, label: str, conns: int, kind: str) -> Row:
         """One ais-ray row: `kind` "range" (a range job of the source's links), "backend" (a backend
-        job of an ais bucket whose `backend_bck` is the S3 bucket) or "prefetch" (a prefetch of such
-        a bucket: `ais prefetch`, the job AIStore's users land a remote bucket with)."""
+        job of an ais bucket whose `backend_bck` is the S3 bucket), "prefetch" (a prefetch of such
+        a bucket by the set's template: `ais prefetch`, the job AIStore's users land a remote bucket
+        with) or "prefetch-prefix" (the same of the whole bucket: listed)."""
         row = Row(label, "ais-ray", load1=os.getloadavg()[0])
         timeout = self._timeout()
         if timeout <= 0:
@@ -205,8 +206,9 @@ class Bench:
         phase = f"{self.seq} {cell.title} {label}"
         with self.sampler.phase(phase, [*AIS_LABELS, *SRC_LABELS[cell.source]]) as uses:
             t0, t0_wall = time.perf_counter(), time.time()
-            if kind == "prefetch":
-                xid, st = await self._prefetch(bck, ds, t0, timeout)
+            if kind in ("prefetch", "prefetch-prefix"):  # by the set's template, or the whole bucket (listed)
+                value = {"template": ds.range_} if kind == "prefetch" else {"prefix": ""}
+                xid, st = await self._prefetch(bck, value, t0, timeout)
                 polled = time.perf_counter() - t0
                 # the job's own end (unix ns: its last target's end, same clock), as below
                 row.seconds = max(st["end_time"] / 1e9 - t0_wall, 0.001) if st.get("end_time") else polled
@@ -220,7 +222,7 @@ class Bench:
                 # the job's own end (its targets' last `end_time`, same clock), not the poll that saw it:
                 # a poll every STATUS_POLL_S adds up to STATUS_POLL_S to a ~1 s job
                 row.seconds = job_seconds(st, t0_wall) or polled
-        if kind == "prefetch":
+        if kind != "range" and kind != "backend":
             return await self._prefetch_row(row, bck, ds, uses, xid, st, polled, timeout)
         if not is_finished(st):
             await self.c.download.abort(jid)
@@ -243,9 +245,9 @@ class Bench:
         self._written(bck)
         return row
 
-    async def _prefetch(self, bck: Bucket, ds: DataSet, t0: float, timeout: float) -> tuple[str, dict[str, Any]]:
-        """A prefetch of the whole data set by its template; its status once it ended (or timed out)."""
-        xid = await self.c.prefetch(bck, {"template": ds.range_})
+    async def _prefetch(self, bck: Bucket, value: dict[str, Any], t0: float, timeout: float) -> tuple[str, dict[str, Any]]:
+        """A prefetch of `value` (a template or a prefix); its status once it ended (or timed out)."""
+        xid = await self.c.prefetch(bck, value)
         st = await self.c.xact_status(xid)
         while not st.get("end_time") and time.perf_counter() - t0 < timeout:
             await asyncio.sleep(STATUS_POLL_S)
