@@ -7,8 +7,9 @@ unpaced and with a per-connection cap (SO_MAX_PACING_RATE, `--rate`, 20 MiB/s):
          rclone's `:http:` backend (it lists the directory from the source's index page, HEADs each file)
   S3     s3rver (own process) behind `latency_proxy.py` (rate cap only); every S3 client goes through the proxy, paced
          or not, because the cluster's S3 endpoint is fixed at `ais-ray up`. Rows: ais-ray range jobs
-         (`s3://small/obj-{...}`), backend jobs (an ais bucket with `backend_bck=s3://small`) and a
-         prefetch of such a bucket (`ais prefetch`, by the set's template), s5cmd, rclone, `aws s3 cp --recursive`
+         (`s3://small/obj-{...}`), backend jobs (an ais bucket with `backend_bck=s3://small`) and
+         prefetches of such a bucket (`ais prefetch`: by the set's template, and of the whole bucket,
+         listed), s5cmd, rclone, `aws s3 cp --recursive`
 One cluster (`ais-ray up --targets 2 --mountpaths 2`, fsync on as by default) serves every row; each
 job downloads into a fresh bucket, checked (0 errors, every object present with the right size).
 Each peer is a child process writing into a fresh dir on the same filesystem, checked (file count,
@@ -318,7 +319,8 @@ class Bench:
                (f"ais-ray range job, limits.connections {eq // 2} (2 × {eq // 2})", eq // 2, "range")]
         if cell.source != "http":
             ais.append(("ais-ray backend job (default)", 0, "backend"))
-            ais.append(("ais-ray prefetch (default: 2 × 2 × 16 in flight)", 0, "prefetch"))
+            ais.append(("ais-ray prefetch by template (default: 2 × 2 × 16 in flight)", 0, "prefetch"))
+            ais.append(("ais-ray prefetch of the whole bucket (listed)", 0, "prefetch-prefix"))
         peers = http_peers(eq) if cell.source == "http" else s3_peers(eq, cell.ds)
         half = (len(peers) + 1) // 2
         plan: list[Any] = [ais[0], *peers[:half], ais[1], *peers[half:], *ais[2:]]

@@ -93,3 +93,19 @@ def _post(url: str, data: bytes, content_type: str) -> None:
 REMOTES: dict[Provider, tuple[Callable[[Any, Run[Any]], Remote], str]] = {
     Provider.AWS: (_s3_remote, "moto"), Provider.GCP: (_gcs_remote, "gcs"), Provider.AZURE: (_azure_remote, "azurite"),
 }
+
+
+def s3_bucket_of_keys(moto: MotoServer, prefix: str, count: int) -> tuple[str, list[str]]:
+    """A new moto bucket `<prefix>-<random>` holding `count` objects `k0000`… (each its own name as
+    its bytes): more than one listing page from 1,001 on. Returns (bucket, keys)."""
+    import boto3
+    from concurrent.futures import ThreadPoolExecutor
+
+    s3 = boto3.client("s3", endpoint_url=moto.endpoint, aws_access_key_id="testing",
+                      aws_secret_access_key="testing", region_name="us-east-1")
+    bucket = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    keys = [f"k{i:04d}" for i in range(count)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: s3.put_object(Bucket=bucket, Key=k, Body=k.encode()), keys))
+    return bucket, keys

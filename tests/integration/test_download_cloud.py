@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
 from ais_ray.core.names import Provider
 from tests.integration.conftest import LocalCluster
-from tests.integration.remotes import REMOTES, Remote
+from tests.integration.remotes import REMOTES, Remote, s3_bucket_of_keys
 from tests.integration.test_download import get, names, new_bucket, start, wait
 from tests.integration.test_stats import node_status, smap, tracked
 
@@ -97,15 +96,7 @@ def test_backend_sync_removes_what_is_gone(cluster: LocalCluster, moto: object) 
 def test_backend_job_lists_once_for_all_targets(cluster: LocalCluster, moto: object) -> None:
     """Every target walks the remote listing, and one of them lists it: two pages of 1,000, two
     LIST calls counted (`remote.lst`) across the three targets, not six; everything arrives."""
-    import boto3
-
-    s3 = boto3.client("s3", endpoint_url=moto.endpoint, aws_access_key_id="testing",  # type: ignore[attr-defined]
-                      aws_secret_access_key="testing", region_name="us-east-1")
-    src = f"once-{uuid.uuid4().hex[:8]}"
-    s3.create_bucket(Bucket=src)
-    keys = [f"k{i:04d}" for i in range(1050)]
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda k: s3.put_object(Bucket=src, Key=k, Body=k.encode()), keys))
+    src, keys = s3_bucket_of_keys(moto, "once", 1050)  # type: ignore[arg-type]
     bck = new_bucket()
     assert cluster.cli("create", f"ais://{bck}").returncode == 0
     cluster.cli("bucket", "props", "set", f"ais://{bck}", f"backend_bck=s3://{src}")

@@ -6,13 +6,13 @@ import json
 import os
 import re
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
 from ais_ray.core.names import Provider
 from tests.integration.conftest import LocalCluster
-from tests.integration.remotes import REMOTES
+from tests.integration.remotes import REMOTES, s3_bucket_of_keys
+from tests.integration.test_blob import mountpath_counts
 from tests.integration.test_stats import node_status, smap, tracked
 
 
@@ -79,16 +79,6 @@ def test_prefetch_errors(cluster: LocalCluster, moto: object) -> None:
     assert p.returncode == 1 and "can only prefetch remote buckets" in p.stderr
 
 
-def mountpath_counts(cluster: LocalCluster) -> dict[str, int]:
-    stats = requests.get(f"{cluster.endpoint}/v1/daemon", params={"what": "stats"}, timeout=30).json()
-    out: dict[str, int] = {}
-    for t in stats["targets"].values():
-        for m in t["mountpaths"]:
-            for k, v in m["stats"].items():
-                out[k] = out.get(k, 0) + v
-    return out
-
-
 def test_prefetch_into_an_ais_bucket_with_a_backend_counts_cold_gets(cluster: LocalCluster, moto: object) -> None:
     """An ais bucket whose `backend_bck` is an S3 bucket: its prefetch asks the backend's bucket,
     lands every object (a batch at a time on each mountpath, at most `--num-workers` in flight)
@@ -119,15 +109,7 @@ def test_prefetch_and_copy_of_a_prefix_list_it_once_for_all_targets(cluster: Loc
     """Every target walks the remote listing of a prefetch (or a copy) by prefix, and one of them —
     the job's lister — lists it: two pages of 1,000, two LIST calls (`remote.lst`) across the
     session's targets for each job, not one per target; everything arrives."""
-    import boto3
-
-    s3 = boto3.client("s3", endpoint_url=moto.endpoint, aws_access_key_id="testing",  # type: ignore[attr-defined]
-                      aws_secret_access_key="testing", region_name="us-east-1")
-    src = f"pf-once-{uuid.uuid4().hex[:8]}"
-    s3.create_bucket(Bucket=src)
-    keys = [f"k{i:04d}" for i in range(1050)]
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda k: s3.put_object(Bucket=src, Key=k, Body=k.encode()), keys))
+    src, keys = s3_bucket_of_keys(moto, "pf-once", 1050)  # type: ignore[arg-type]
     tids = list(smap(cluster)["tmap"])
     assert len(tids) >= 2
 
