@@ -30,8 +30,7 @@ from ais_ray.actors.target_stats import TargetStats
 from ais_ray.actors.target_xact import TargetXacts, pass_no
 from ais_ray.auth.gate import redirect_location
 from ais_ray.backends.base import ListPage
-from ais_ray.backends.pager import Fetch, backend_fetch
-from ais_ray.backends.registry import get_backend
+from ais_ray.backends.pager import Fetch
 from ais_ray.core import headers as H
 from ais_ray.core import hrw, lom
 from ais_ray.core.bmd import BMD, RemoteRef
@@ -362,7 +361,7 @@ class _TargetActor:
 
     async def summary_start(self, xid: str, bck: Bucket, prefix: str, ref: RemoteRef | None, lister: str) -> None:
         """This target's part of a bucket summary; the `lister` target also counts the remote."""
-        remote = backend_fetch(get_backend(ref.bck.provider), ref.name, prefix) if ref and lister == self.tid else None
+        remote = self.listings.own(ref, prefix) if ref and lister == self.tid else None  # counted (`remote.lst`)
         self.xacts.start(XactSnap(xid, SUMMARY, bck), lambda snap: run_summary(bck, prefix, self.mps, remote, snap))
 
     async def evict(self, bck: Bucket, names: list[str] | None) -> None:

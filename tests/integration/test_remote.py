@@ -17,6 +17,7 @@ from ais_ray.testing.httpsrc import Faults
 from tests.integration.conftest import LocalCluster, Src
 from tests.integration.remotes import REMOTES, Remote
 from tests.integration.test_download import new_bucket
+from tests.integration.test_stats import node_status, smap, tracked
 
 
 @pytest.fixture(params=[Provider.AWS, Provider.GCP, Provider.AZURE], ids=lambda p: p.value)
@@ -50,8 +51,11 @@ def test_cold_get_presence_and_cli(cluster: LocalCluster, remote: Remote, tmp_pa
     assert flags["a/1.bin"] == 64 and flags["a/0.bin"] == 0
     show = json.loads(cluster.cli("object", "show", f"{uri}/a/1.bin", "--json").stdout)
     assert show["present"] == "true" and show["checksum"].startswith("xxhash2: ")
+    listed = sum(tracked(node_status(cluster, t), "remote.lst.n") for t in smap(cluster)["tmap"])
     summary = json.loads(cluster.cli("storage", "summary", uri, "--json").stdout)
     assert summary["ObjCount"] == {"obj_count_present": "1", "obj_count_remote": "5"}
+    # the remote side is listed by one target, and counted (`remote.lst`): one page
+    assert sum(tracked(node_status(cluster, t), "remote.lst.n") for t in smap(cluster)["tmap"]) - listed == 1
     assert int(summary["TotalSize"]["size_all_remote_objs"]) == sum(map(len, data.values()))
     # evict one object, then the whole bucket
     cluster.cli("evict", f"{uri}/a/1.bin")
