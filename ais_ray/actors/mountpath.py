@@ -145,7 +145,6 @@ class _MountpathActor:
             log.info("%s: removed %d stale partial blob downloads", path, stale)
         store.save_meta(PORT_FILE, self.url.rsplit(":", 1)[1].encode())
         self.dl = DlWorker(store, Sources())
-        self._fetching: dict[str, int] = {}  # job key -> its batches in the download engine here (`_fetch`)
 
     async def info(self) -> dict[str, Any]:
         cap = await asyncio.to_thread(self.ctx.store.capacity)
@@ -235,16 +234,9 @@ class _MountpathActor:
         objects at a time here. A held copy is kept (with `latest`: after a HEAD says it is
         current). Written as cold GETs write (`Owt.COLD_GET`: the remote's version kept, no job)
         and counted as they count (`remote.get{backend}`, `err.remote`)."""
-        self._fetching[key] = self._fetching.get(key, 0) + 1
         job = DlJobCtx(key, bck, concurrency=workers, owt=Owt.COLD_GET, cached_ok=not latest)
-        try:
-            results = await self.dl.run(job, [DlItem(i, name, f"{ref.bck}/{name}") for i, name in enumerate(names)])
-        finally:
-            left = self._fetching.pop(key) - 1
-            if left:
-                self._fetching[key] = left
-            else:  # none of the job's batches is here any more: nothing of it is in flight
-                self.dl.forget(key)
+        results = await self.dl.run(job, [DlItem(i, name, f"{ref.bck}/{name}") for i, name in enumerate(names)],
+                                    until_idle=True)
         stats, label = self.ctx.stats, ref.bck.provider.value
         for r in results:
             if r.status == OK:

@@ -318,6 +318,7 @@ class _JobState:
     current: dict[str, TaskInfo] = field(default_factory=dict)
     tasks: set[asyncio.Task[DlResult]] = field(default_factory=set)  # to abort
     aborted: bool = False
+    batches: int = 0  # `run` calls of the job under way here
     lane: _Lane = field(init=False)
 
 
@@ -336,16 +337,25 @@ class DlWorker:
             st.lane = _Lane(self, st, job.concurrency)
         return st
 
-    async def run(self, job: DlJobCtx, items: Sequence[DlItem]) -> list[DlResult]:
+    async def run(self, job: DlJobCtx, items: Sequence[DlItem], *, until_idle: bool = False) -> list[DlResult]:
+        """One batch of `job`. `until_idle`: the job's state here is dropped once none of its
+        batches runs (a prefetch or a copy, whose target never aborts or forgets it here); else
+        it lasts until `forget` (a download job: its abort and progress span its batches)."""
         st = self._state(job)
-        # What this disk already holds, for the whole batch in one thread call.
-        held = await asyncio.to_thread(self._load_many, job.bck, [it.name for it in items])
-        # The items join the job's lane. A cancelled caller does not stop them: the items under
-        # way finish (a re-dispatched item joins its fetch through the object's name lock,
-        # `fs/namelock.py`), as any other fetcher of the object does.
-        batch = _Batch(len(items))
-        st.lane.push(job, batch, items, held)
-        await batch.fut
+        st.batches += 1
+        try:
+            # What this disk already holds, for the whole batch in one thread call.
+            held = await asyncio.to_thread(self._load_many, job.bck, [it.name for it in items])
+            # The items join the job's lane. A cancelled caller does not stop them: the items under
+            # way finish (a re-dispatched item joins its fetch through the object's name lock,
+            # `fs/namelock.py`), as any other fetcher of the object does.
+            batch = _Batch(len(items))
+            st.lane.push(job, batch, items, held)
+            await batch.fut
+        finally:
+            st.batches -= 1
+            if until_idle and not st.batches:
+                self.forget(job.id)
         results = [r for r in batch.results if r is not None]
         if job.fsync == "batch" and any(r.status in (OK, DONE) for r in results):
             # the group commit: nothing of this batch is reported done before it is durable (DONE

@@ -176,3 +176,18 @@ def test_cold_get_mode_keeps_held_copies_and_writes_as_a_cold_get(tmp_path: Path
         assert missing.status == ERROR and isinstance(missing.cause, ErrNotFound)
 
     run(tmp_path, body)
+
+
+def test_a_job_run_until_idle_is_forgotten_after_its_last_batch(tmp_path: Path) -> None:
+    """A prefetch's or copy's state here ends with its last batch (`until_idle`); a download's stays
+    until `forget` (its abort and progress span batches)."""
+
+    async def body(src: HttpSrc, store: MountpathStore, w: DlWorker) -> None:
+        ctx = DlJobCtx("p2", BCK, concurrency=2, owt=Owt.COLD_GET, cached_ok=True)
+        both = await asyncio.gather(w.run(ctx, items(src, ["o05", "o06"]), until_idle=True),
+                                    w.run(ctx, items(src, ["o07"]), until_idle=True))
+        assert [r.status for rs in both for r in rs] == [OK, OK, OK] and "p2" not in w.jobs
+        await w.run(DlJobCtx("d2", BCK), items(src, ["o08"]))
+        assert "d2" in w.jobs
+
+    run(tmp_path, body)
