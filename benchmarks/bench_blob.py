@@ -2,7 +2,7 @@
 
 One large object (1 GiB; `--quick` 256 MiB) from two sources, each per-connection capped:
   HTTP  `httpsrc` (aiohttp, own process; paces its own sockets, delays its own first byte)
-  S3    s3rver (own process) behind `latency_proxy.py` (pacing + first-byte delay); every S3
+  S3    s3rver (own process) behind `ais_ray/testing/linkproxy.py` (pacing + first-byte delay); every S3
         client, ais-ray included, goes through the proxy (the cluster's endpoint is fixed at `up`)
 and three link settings, switched at run time: 20 MiB/s per connection; 100 MiB/s per connection
 + 30 ms first-byte delay; unpaced (the machine's own limit, which caps the goal).
@@ -65,10 +65,10 @@ import ais_ray
 from ais_ray.client import AisClient
 from ais_ray.core.names import Bucket, Provider, http_bucket
 from ais_ray.testing.emulators import HttpSrcServer, S3rver
+from ais_ray.testing.linkproxy import LinkProxy
 
 from bench_blob_report import render
 from blobpeers import HTTP_PEERS, MIB, S3_PEERS, Link, Obj, Peer, set_http_link, tools_missing
-from dlsources import LinkProxy
 from common import AisCluster, ProcSampler, ais_cluster, machine_info, publish
 from dlsources import clean_env, s3_env, s5cmd_binary
 from dltools import run_measured, tree_size

@@ -5,7 +5,7 @@ unpaced and with a per-connection cap (SO_MAX_PACING_RATE, `--rate`, 20 MiB/s):
   HTTP   `httpsrc` (aiohttp, own process; paces its own sockets). Rows: ais-ray range jobs
          (`http://.../small/obj-{00000..09999}`), the asyncio fetcher `dlfetch.py`, `curl --parallel`,
          rclone's `:http:` backend (it lists the directory from the source's index page, HEADs each file)
-  S3     s3rver (own process) behind `latency_proxy.py` (rate cap only); every S3 client goes through the proxy, paced
+  S3     s3rver (own process) behind `ais_ray/testing/linkproxy.py` (rate cap only); every S3 client goes through the proxy, paced
          or not, because the cluster's S3 endpoint is fixed at `ais-ray up`. Rows: ais-ray range jobs
          (`s3://small/obj-{...}`), backend jobs (an ais bucket with `backend_bck=s3://small`) and
          prefetches of such a bucket (`ais prefetch`: by the set's template, and of the whole bucket,
@@ -66,9 +66,10 @@ from ais_ray.client import AisClient, is_finished
 from ais_ray.core.names import Bucket
 from ais_ray.fs.store import syncfs
 from ais_ray.testing.emulators import HttpSrcServer, MotoServer
+from ais_ray.testing.linkproxy import LinkProxy
 
 from common import MIB, AisCluster, ProcSampler, ProcUse, ais_cluster, machine_info, markdown_table, publish, rfc3339_ts
-from dlsources import (FULL_SETS, QUICK_SETS, DataSet, LinkProxy, S3rverLegacyDes, generate, s3_env,
+from dlsources import (FULL_SETS, QUICK_SETS, DataSet, S3rverLegacyDes, generate, s3_env,
                        set_http_pacing, upload)
 from diskraw import evict_tree
 from dltools import Peer, http_peers, run_measured, s3_peers, tree_size

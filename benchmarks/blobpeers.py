@@ -3,7 +3,7 @@
 The link (per-connection rate and first-byte delay) is switched at run time on both sources,
 so one cluster and one set of connection pools serve every cell:
   HTTP  `httpsrc` paces its own sockets and delays its own first byte (`POST /_faults`)
-  S3    s3rver (Node, cannot pace) behind `latency_proxy.py` (`dlsources.LinkProxy`): a rate cap
+  S3    s3rver (Node, cannot pace) behind `ais_ray/testing/linkproxy.py` (`LinkProxy`): a rate cap
         and a first-byte delay. Every S3 client, ais-ray included, goes through it.
 
 A peer is a command that downloads the one object into a fresh dir; `dltools.run_measured`

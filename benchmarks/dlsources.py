@@ -2,7 +2,7 @@
 
 Both sources serve the same files, generated once. The HTTP source is `httpsrc` (it paces its
 own sockets, switchable at run time through `/_faults`). s3rver is Node and cannot, so every
-S3 client, ais-ray included, reaches it through `latency_proxy.py` (no delay), whose rate is also switched
+S3 client, ais-ray included, reaches it through `ais_ray/testing/linkproxy.py` (`LinkProxy`, no delay), whose rate is also switched
 at run time: the cluster's S3 endpoint is fixed when it starts, so paced and unpaced cells
 must share one address.
 """
@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from ais_ray.testing._proc import ServerProcess, answers_http, free_port
 from ais_ray.testing.emulators import HttpSrcServer, S3rver
 
 MIB = 1 << 20
@@ -98,44 +95,6 @@ class S3rverLegacyDes(S3rver):
         env = super()._env()
         env["NODE_OPTIONS"] = (env.get("NODE_OPTIONS", "") + " --openssl-legacy-provider").strip()
         return env
-
-
-class LinkProxy(ServerProcess):
-    """`latency_proxy.py` in front of `upstream` (HOST:PORT): a per-connection rate cap and a
-    first-byte delay, switched at run time for every open connection (`set_link`)."""
-
-    name = "link-proxy"
-
-    def __init__(self, upstream: str, data_dir: str | os.PathLike[str]) -> None:
-        super().__init__(data_dir)
-        self.upstream = upstream
-        self.control_port = 0
-
-    def _argv(self, port: int) -> list[str]:
-        self.control_port = free_port(self.host)
-        return [sys.executable, str(HERE / "latency_proxy.py"), "--upstream", self.upstream, "--host", self.host,
-                "--port", str(port), "--control-port", str(self.control_port)]
-
-    def _is_ready(self) -> bool:
-        return answers_http(self.host, self.port)
-
-    def set_link(self, rate: int, delay: float = 0.0) -> None:
-        """`rate` bytes/s per connection (0 = uncapped), `delay` seconds before each response's first byte."""
-        self._control(f"{rate} {delay}")
-
-    def set_upstream(self, upstream: str) -> None:
-        """Point the proxy at `upstream` (HOST:PORT); its open connections are closed."""
-        self._control(f"upstream {upstream}")
-        self.upstream = upstream
-
-    def _control(self, line: str) -> None:
-        with socket.create_connection((self.host, self.control_port), timeout=10) as s:
-            s.sendall(f"{line}\n".encode())
-            answer = s.makefile().readline()
-        if not answer.startswith("ok"):
-            raise RuntimeError(f"link proxy: {answer!r}")
-
-
 
 
 S3_KEY = S3rver.access_key

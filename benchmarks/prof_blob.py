@@ -1,7 +1,7 @@
 """Where a blob download's time goes: py-spy on every target and mountpath during one job (or cold GET).
 
 Sets up what `bench_blob.py` does for one source and link (one object, httpsrc or s3rver behind
-`latency_proxy.py`, `ais-ray up --targets 2 --mountpaths 2`), starts one blob-download job
+`ais_ray/testing/linkproxy.py`, `ais-ray up --targets 2 --mountpaths 2`), starts one blob-download job
 (`--workers`, `--chunk`; `--workers 0` = a plain cold GET instead) and records every target and
 mountpath process with `py-spy record --format raw` (all threads, idle ones left out) while it
 runs, for at most `--seconds`. Prints the run's rate, each process's CPU over the window and the
@@ -30,10 +30,10 @@ from urllib.parse import quote
 from ais_ray.client import AisClient
 from ais_ray.core.names import Bucket, Provider, http_bucket
 from ais_ray.testing.emulators import HttpSrcServer, S3rver
+from ais_ray.testing.linkproxy import LinkProxy
 
 from bench_blob import make_object, read_all
 from blobpeers import MIB, Link, Obj, set_http_link
-from dlsources import LinkProxy
 from common import ais_cluster, cpu_seconds
 from dlsources import clean_env, s3_env, s5cmd_binary
 from prof_download import py_spy, summarize

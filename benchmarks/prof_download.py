@@ -35,9 +35,10 @@ from typing import Any
 from ais_ray.client import AisClient, is_finished
 from ais_ray.core.names import Bucket
 from ais_ray.testing.emulators import HttpSrcServer
+from ais_ray.testing.linkproxy import LinkProxy
 
 from common import ais_cluster, cpu_user_sys
-from dlsources import KIB, DataSet, LinkProxy, S3rverLegacyDes, generate, s3_env, upload
+from dlsources import KIB, DataSet, S3rverLegacyDes, generate, s3_env, upload
 
 PY_SPY = str(Path(sys.executable).with_name("py-spy"))
 _FRAME = re.compile(r"^(?P<fn>.*) \((?P<file>[^:()]*)(?::\d+)?\)$")

@@ -6,6 +6,9 @@ each a real Ray node that can be killed and brought back. Tests drive the cluste
 outside only (HTTP, CLI, `ray start` of more nodes): this pytest process never joins it, so
 it can run in the same session as the default cluster (`tests/integration/conftest.py`).
 `down` at the end stops the daemon and every raylet it recorded, joined ones included.
+
+Its S3 is the session's moto behind a `LinkProxy` (`c.s3link`), whose rate a test caps so that
+a job on remote objects is still under way when the cluster changes.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import signal
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 import requests
@@ -27,6 +30,8 @@ from ais_ray.core.lom import obj_fqn
 from ais_ray.core.names import Bucket
 from ais_ray.core.smap import Smap
 from ais_ray.deploy import recorded_raylets, start_raylet
+from ais_ray.testing.emulators import MotoServer
+from ais_ray.testing.linkproxy import LinkProxy
 from tests.integration.conftest import LocalCluster, free_port
 
 NODES = 3
@@ -35,6 +40,8 @@ NODES = 3
 @dataclass
 class MultiNode(LocalCluster):
     """The playground cluster, plus what a test needs to add, kill and restart its nodes."""
+
+    s3link: LinkProxy | None = field(default=None, repr=False)  # the cluster's S3 endpoint: moto, paced at will
 
     @property
     def run_dir(self) -> str:
@@ -83,13 +90,16 @@ class MultiNode(LocalCluster):
 
 
 @pytest.fixture(scope="package")
-def multinode(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MultiNode]:
+def multinode(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+              moto: MotoServer) -> Iterator[MultiNode]:
     # Not under pytest's basetemp, which other sessions of this user rotate away: after a failure
     # the daemon's and raylets' logs stay in <data-dir>/run.
     data_dir = tempfile.mkdtemp(prefix="ais-multinode-")
     port = free_port()
+    link = LinkProxy(f"{moto.host}:{moto.port}", os.path.join(data_dir, "s3link")).start()
     c = MultiNode(f"http://127.0.0.1:{port}", data_dir, port,
-                  {"XDG_STATE_HOME": str(tmp_path_factory.mktemp("state-multinode"))})
+                  {**moto.env(), "AWS_ENDPOINT_URL": link.endpoint,
+                   "XDG_STATE_HOME": str(tmp_path_factory.mktemp("state-multinode"))}, s3link=link)
     failed = request.session.testsfailed
     ok = False
     try:
@@ -98,6 +108,7 @@ def multinode(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         ok = request.session.testsfailed == failed
     finally:
         c.down()
+        link.stop()
         if ok:
             shutil.rmtree(data_dir, ignore_errors=True)
         else:

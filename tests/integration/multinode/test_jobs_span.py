@@ -1,6 +1,7 @@
 """Jobs spanning a membership change (issue 11 parts 6 and 7) on the multi-node cluster.
 
-A copy-bck and a download run while t3 goes into maintenance: neither is aborted, both finish
+A copy-bck and a download — and, on their own, a prefetch of a listed S3 bucket — run while t3
+goes into maintenance: none is aborted, each finishes
 (`ais-ray wait ID` returns when all of it is done) with every object present exactly once,
 byte-identical, at its HRW owner under the map with t3 out; a concurrent reader of the source
 sees no failed GET. t3 is brought back (stop-maintenance, its rebalance waited for) before the
@@ -9,16 +10,20 @@ test returns: the package cluster is shared.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import time
 import uuid
 from typing import Any
 
+import boto3
 import pytest
 import requests
 
-from ais_ray.core.names import Bucket
+from ais_ray.core.names import Bucket, Provider
 from ais_ray.core.smap import FLAG_MAINTENANCE
+from ais_ray.testing.emulators import MotoServer
 from ais_ray.testing.httpsrc import Faults, HttpSrc
 from tests.integration.multinode.conftest import MultiNode
 from tests.integration.multinode.test_membership import dl_status, get, put_all
@@ -112,6 +117,65 @@ def test_copy_and_download_span_a_maintenance(multinode: MultiNode, httpsrc: Htt
     finally:
         httpsrc.faults = Faults()
         reader.stop.set()
+        back = member(c, "stop-maintenance", LEAVES)  # type: ignore[arg-type]
+        if back.status_code == 200 and back.text.startswith("g"):
+            wait_rebalance(c, back.text)  # type: ignore[arg-type]
+        c.wait_smap(lambda s: not s.targets[LEAVES].flags & FLAG_MAINTENANCE, f"{LEAVES} back", 60)
+
+
+N_PF = 240  # remote objects a prefetch brings in while t3 goes into maintenance
+PF_RATE = 24 << 10  # bytes/s per connection to S3 while the cluster changes: ~3 objects/s each
+
+
+def test_prefetch_of_a_listed_bucket_spans_a_maintenance(multinode: MultiNode, moto: MotoServer) -> None:
+    """A prefetch of a whole S3 bucket (listed once for all targets) runs while t3 goes into
+    maintenance: it is not aborted, it finishes, and every object is cached exactly once, at its
+    HRW owner under the map with t3 out (none left behind on t3), with the remote's bytes."""
+    c = multinode
+    assert c.s3link is not None
+    bucket = f"mn-pf-{uuid.uuid4().hex[:6]}"
+    data = {f"d{i % 4}/o{i:04d}": os.urandom((6 << 10) + 17 * i) for i in range(N_PF)}
+    s3 = boto3.client("s3", endpoint_url=moto.endpoint, aws_access_key_id="testing",
+                      aws_secret_access_key="testing", region_name="us-east-1")
+    s3.create_bucket(Bucket=bucket)
+    for name, body in data.items():  # straight to moto, not through the paced link
+        s3.put_object(Bucket=bucket, Key=name, Body=body)
+    bck = Bucket(bucket, Provider.AWS)
+    before = c.smap()
+    assert not before.targets[LEAVES].flags & FLAG_MAINTENANCE
+    c.s3link.set_link(PF_RATE)
+    try:
+        p = c.cli("prefetch", f"s3://{bucket}", "--num-workers", "1")
+        xid = re.search(r"prefetch-objects\[([^\]]+)\]", p.stdout).group(1)  # type: ignore[union-attr]
+        deadline = time.monotonic() + 120
+        while not any(int(s["stats"]["loc-objs"]) for s in xact_snaps(c, xid)):  # under way: some are cached
+            assert time.monotonic() < deadline, xact_snaps(c, xid)
+            time.sleep(0.2)
+        r = member(c, "start-maintenance", LEAVES)  # type: ignore[arg-type]
+        assert r.status_code == 200 and r.text.startswith("g"), r.text
+        assert running(c, xid), "the prefetch must span the change"
+        st = wait_rebalance(c, r.text)  # type: ignore[arg-type]
+        assert not st["aborted"] and not st["err"], st
+        c.s3link.set_link(0)
+        p = c.cli("wait", xid, "--timeout", "300s")
+        assert f"job {xid} finished" in p.stdout, p.stdout
+        snaps = xact_snaps(c, xid)
+        assert snaps and not any(s["aborted"] or s["err"] for s in snaps), snaps
+        smap = c.smap()
+        assert smap.targets[LEAVES].flags & FLAG_MAINTENANCE
+        where = on_disk(smap, bck)
+        assert set(where) == set(data), (sorted(set(data) - set(where))[:5], sorted(set(where) - set(data))[:5])
+        for name in data:
+            tsi, mp = smap.locate(bck.uname(name))
+            assert where[name] == [f"{tsi.daemon_id}:{mp.path}"], (name, where[name])
+        cached = [e["n"] for e in json.loads(c.cli("ls", f"s3://{bucket}", "--cached", "--json").stdout)]
+        assert cached == sorted(data)
+        with requests.Session() as sess:
+            for name, want in data.items():
+                r = sess.get(f"{c.endpoint}/v1/objects/{bucket}/{name}", params={"provider": "aws"}, timeout=30)
+                assert r.status_code == 200 and r.content == want, (name, r.status_code)
+    finally:
+        c.s3link.set_link(0)
         back = member(c, "stop-maintenance", LEAVES)  # type: ignore[arg-type]
         if back.status_code == 200 and back.text.startswith("g"):
             wait_rebalance(c, back.text)  # type: ignore[arg-type]

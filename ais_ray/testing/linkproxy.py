@@ -13,17 +13,24 @@ the answer is `ok RATE DELAY_S\\n`. A line `upstream HOST:PORT\\n` points the pr
 server (the same benchmark, a second S3 emulator): open connections are closed, so every client
 reconnects to the new one; the answer is `ok upstream HOST:PORT\\n`.
 
-    python benchmarks/latency_proxy.py --upstream 127.0.0.1:9000 --port P --control-port C [--rate N] [--delay S]
+    python -m ais_ray.testing.linkproxy --upstream 127.0.0.1:9000 --port P --control-port C [--rate N] [--delay S]
+
+`LinkProxy` starts it as a subprocess (the benchmarks' S3 links; the multi-node tests' slow S3,
+so that a job is still under way when its cluster changes).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import socket
 import struct
+import sys
 from typing import cast
+
+from ais_ray.testing._proc import ServerProcess, answers_http, free_port
 
 SO_MAX_PACING_RATE = 47  # linux/asm-generic/socket.h; Python's socket module has no constant
 NO_PACING = 0xFFFFFFFF  # ~0U: the kernel's "unlimited"
@@ -228,6 +235,42 @@ def _parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rate", type=int, default=0, help="bytes/s per client connection; 0 = uncapped")
     p.add_argument("--delay", type=float, default=0.0, help="first-byte delay of every response, seconds")
     return p.parse_args(argv)
+
+
+class LinkProxy(ServerProcess):
+    """This proxy in front of `upstream` (HOST:PORT), as a subprocess: a per-connection rate cap
+    and a first-byte delay, switched at run time for every open connection (`set_link`)."""
+
+    name = "link-proxy"
+
+    def __init__(self, upstream: str, data_dir: str | os.PathLike[str] | None = None) -> None:
+        super().__init__(data_dir)
+        self.upstream = upstream
+        self.control_port = 0
+
+    def _argv(self, port: int) -> list[str]:
+        self.control_port = free_port(self.host)
+        return [sys.executable, "-m", "ais_ray.testing.linkproxy", "--upstream", self.upstream, "--host", self.host,
+                "--port", str(port), "--control-port", str(self.control_port)]
+
+    def _is_ready(self) -> bool:
+        return answers_http(self.host, self.port)
+
+    def set_link(self, rate: int, delay: float = 0.0) -> None:
+        """`rate` bytes/s per connection (0 = uncapped), `delay` seconds before each response's first byte."""
+        self._control(f"{rate} {delay}")
+
+    def set_upstream(self, upstream: str) -> None:
+        """Point the proxy at `upstream` (HOST:PORT); its open connections are closed."""
+        self._control(f"upstream {upstream}")
+        self.upstream = upstream
+
+    def _control(self, line: str) -> None:
+        with socket.create_connection((self.host, self.control_port), timeout=10) as s:
+            s.sendall(f"{line}\n".encode())
+            answer = s.makefile().readline()
+        if not answer.startswith("ok"):
+            raise RuntimeError(f"link proxy: {answer!r}")
 
 
 if __name__ == "__main__":
