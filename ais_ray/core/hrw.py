@@ -8,13 +8,20 @@ Mirrors AIStore `core/meta/hrw.go` (targets), `fs/hrw.go` (mountpaths) and
 
 Candidates are `(id, id_digest)` pairs; callers filter out targets in maintenance or being
 decommissioned, and mountpaths waiting for a disk, before asking.
+
+Many names at once (`name_digests`, `owners_of_digests`): the same choice, the mixer run over
+numpy uint64 arrays (wrapping arithmetic, as Go's): ~1 µs per name against ~8 µs one by one
+in Python, for the jobs that place every name they walk on every target (downloads, prefetch,
+copies).
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TypeVar
 
+import numpy as np
 import xxhash
 
 from ais_ray.core.errors import ErrNoTarget
@@ -27,6 +34,7 @@ _MIX1 = 0xBF58476D1CE4E5B9
 _MIX2 = 0x94D049BB133111EB
 
 _xxh64 = xxhash.xxh64_intdigest
+K = TypeVar("K")
 
 
 def digest(s: str) -> int:
@@ -53,7 +61,7 @@ def xoshiro256_hash(x: int) -> int:
     return (((z << 7) | (z >> 57)) * 9) & _MASK
 
 
-def owner_of_digest(name_digest: int, candidates: Iterable[tuple[str, int]]) -> str:
+def owner_of_digest(name_digest: int, candidates: Iterable[tuple[K, int]]) -> K:
     """Return the id whose `xoshiro256_hash(id_digest ^ name_digest)` is highest.
 
     The mixer is inlined: this loop runs once per object name in every listing, copy and
@@ -63,7 +71,7 @@ def owner_of_digest(name_digest: int, candidates: Iterable[tuple[str, int]]) -> 
     Raises:
         ErrNoTarget: no candidates.
     """
-    best_id: str | None = None
+    best_id: K | None = None
     best = -1
     mask, golden, mix1, mix2 = _MASK, _GOLDEN, _MIX1, _MIX2
     for cid, cdigest in candidates:
@@ -80,6 +88,39 @@ def owner_of_digest(name_digest: int, candidates: Iterable[tuple[str, int]]) -> 
     if best_id is None:
         raise ErrNoTarget("no candidates to place the object on (the map is empty)")
     return best_id
+
+
+_NP_MIX = tuple(np.uint64(v) for v in (_GOLDEN, _MIX1, _MIX2, 30, 27, 31, 5, 7, 57, 9))
+
+
+def name_digests(unames: Sequence[str]) -> np.ndarray:
+    """`digest` of each name, as a uint64 array."""
+    xxh, seed = _xxh64, MLCG32
+    return np.fromiter((xxh(u.encode(), seed) for u in unames), dtype=np.uint64, count=len(unames))
+
+
+def owners_of_digests(name_digests: np.ndarray, candidate_digests: Sequence[int]) -> np.ndarray:
+    """For each name digest, the index of its HRW owner in `candidate_digests`: what
+    `owner_of_digest` chooses (ties to the later candidate), computed for all names at once.
+
+    Raises:
+        ErrNoTarget: no candidates.
+    """
+    if not candidate_digests:
+        raise ErrNoTarget("no candidates to place the objects on (the map is empty)")
+    golden, mix1, mix2, s30, s27, s31, five, s7, s57, nine = _NP_MIX
+    z = np.asarray(candidate_digests, dtype=np.uint64)[:, None] ^ name_digests[None, :]
+    with np.errstate(over="ignore"):
+        z += golden
+        z = (z ^ (z >> s30)) * mix1
+        z = (z ^ (z >> s27)) * mix2
+        z = (z ^ (z >> s31)) + golden
+        z = (z ^ (z >> s30)) * mix1
+        z = (z ^ (z >> s27)) * mix2
+        z = (z ^ (z >> s31)) * five
+        z = ((z << s7) | (z >> s57)) * nine
+    last = len(candidate_digests) - 1
+    return last - np.argmax(z[::-1], axis=0)  # argmax takes the first of equal weights: reversed, the later
 
 
 def ranked(uname: str, candidates: Iterable[tuple[str, int]]) -> list[str]:

@@ -7,8 +7,11 @@ mountpaths ride along as an extra field the SDK ignores.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
+
+import numpy as np
 
 from ais_ray.core import hrw
 from ais_ray.core.errors import ErrNodeNotFound, ErrNoTarget
@@ -69,8 +72,14 @@ class Snode:
 
     def mountpath_for(self, uname: str) -> MountpathInfo:
         """HRW choice among this target's enabled mountpaths (Go `fs/hrw.go`)."""
-        enabled = {m.path: m for m in self.mountpaths if m.enabled}
-        return enabled[hrw.mountpath_for(uname, {p: m.digest for p, m in enabled.items()})]
+        return self.mountpath_of_digest(hrw.digest(uname), uname)
+
+    def mountpath_of_digest(self, name_digest: int, uname: str) -> MountpathInfo:
+        """`mountpath_for` of a name whose digest is known (`uname` names it in the error)."""
+        enabled, pairs, _ = _enabled(self.mountpaths)
+        if not enabled:
+            raise ErrNoTarget(f'no available mountpaths to place "{uname}" on')
+        return enabled[hrw.owner_of_digest(name_digest, pairs)]
 
     def ranked_mountpaths(self, uname: str) -> list[MountpathInfo]:
         """This target's enabled mountpaths in HRW order for `uname`; rank 0 is `mountpath_for`."""
@@ -114,6 +123,28 @@ class Snode:
         return cls(d["daemon_id"], d["daemon_type"], d["public_net"]["direct_url"], int(d.get("flags", 0)), mps)
 
 
+@functools.lru_cache(maxsize=1024)
+def _enabled(mountpaths: tuple[MountpathInfo, ...]) -> tuple[tuple[MountpathInfo, ...], tuple[tuple[int, int], ...],
+                                                            tuple[int, ...]]:
+    """A target's enabled mountpaths, in order: themselves, (index, digest) pairs, digests (kept
+    per mountpath set: placement asks for them per object)."""
+    enabled = tuple(m for m in mountpaths if m.enabled)
+    return enabled, tuple((i, m.digest) for i, m in enumerate(enabled)), tuple(m.digest for m in enabled)
+
+
+class _Placement:
+    """What HRW needs of one map, built once per map: the active targets (`Smap.active_targets`,
+    in the same order) as (index, digest) pairs and digests."""
+
+    __slots__ = ("ids", "pairs", "digests")
+
+    def __init__(self, targets: Mapping[str, Snode]) -> None:
+        active = [t for t in targets.values() if not t.in_maint_or_decomm]
+        self.ids = tuple(t.daemon_id for t in active)
+        self.pairs = tuple((i, t.id_digest) for i, t in enumerate(active))
+        self.digests = tuple(t.id_digest for t in active)
+
+
 def _mp_state(m: Mapping[str, Any]) -> str:
     state = m.get("state")
     if state in MP_STATES:
@@ -128,6 +159,22 @@ class Smap:
     primary: Snode
     targets: Mapping[str, Snode] = field(default_factory=dict)
     creation_time: str = ""
+    _place: _Placement | None = field(default=None, init=False, repr=False, compare=False)  # built on first use
+
+    def __getstate__(self) -> tuple[Any, ...]:  # the placement is rebuilt where the map arrives, not sent
+        return self.uuid, self.version, self.primary, self.targets, self.creation_time
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        for name, value in zip(("uuid", "version", "primary", "targets", "creation_time"), state):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "_place", None)
+
+    def _placement(self) -> _Placement:
+        p = self._place
+        if p is None:
+            p = _Placement(self.targets)
+            object.__setattr__(self, "_place", p)
+        return p
 
     def active_targets(self) -> dict[str, int]:
         """Target id → digest over targets that take new objects (not in maintenance)."""
@@ -135,7 +182,13 @@ class Smap:
 
     def owner(self, uname: str) -> Snode:
         """The HRW target of `uname` (Go `Smap.HrwName2T`); raises ErrNoTarget on an empty map."""
-        return self.targets[hrw.target_for(uname, self.active_targets())]
+        return self._owner_of_digest(hrw.digest(uname), uname)
+
+    def _owner_of_digest(self, name_digest: int, uname: str) -> Snode:
+        p = self._placement()
+        if not p.ids:
+            raise ErrNoTarget(f'no active targets to place "{uname}" on')
+        return self.targets[p.ids[hrw.owner_of_digest(name_digest, p.pairs)]]
 
     def ranked_targets(self, uname: str, n: int = 0) -> list[Snode]:
         """Active targets in HRW order for `uname` (Go `Smap.HrwTargetList`): rank 0 is `owner`,
@@ -150,8 +203,32 @@ class Smap:
         return [self.targets[i] for i in (ids[:n] if n > 0 else ids)]
 
     def locate(self, uname: str) -> tuple[Snode, MountpathInfo]:
-        tsi = self.owner(uname)
-        return tsi, tsi.mountpath_for(uname)
+        d = hrw.digest(uname)
+        tsi = self._owner_of_digest(d, uname)
+        return tsi, tsi.mountpath_of_digest(d, uname)
+
+    def own_mountpaths(self, tid: str, unames: list[str]) -> list[str | None]:
+        """For each name, the path of its mountpath if target `tid` owns it, else None: `locate`
+        of many names at once (a job's share of what it walks).
+
+        Raises:
+            ErrNoTarget: no active targets, or `tid` owns some and has no available mountpath.
+        """
+        p = self._placement()
+        if not p.ids:
+            raise ErrNoTarget(f"no active targets to place {len(unames)} objects on")
+        out: list[str | None] = [None] * len(unames)
+        if tid not in p.ids or not unames:
+            return out
+        digests = hrw.name_digests(unames)
+        mine = np.flatnonzero(hrw.owners_of_digests(digests, p.digests) == p.ids.index(tid))
+        if len(mine):
+            enabled, _, mp_digests = _enabled(self.targets[tid].mountpaths)
+            if not enabled:
+                raise ErrNoTarget(f'no available mountpaths to place "{unames[int(mine[0])]}" on')
+            for j, m in zip(mine.tolist(), hrw.owners_of_digests(digests[mine], mp_digests).tolist()):
+                out[j] = enabled[m].path
+        return out
 
     def accepts(self, other: Smap) -> bool:
         """Whether a node holding this map takes `other`: a newer version of the same cluster,

@@ -34,7 +34,7 @@ from ais_ray.core.xact import XactSnap
 from ais_ray.jobs.etl import OBJ_ERRORS
 from ais_ray.jobs.prune import local_names, missing
 from ais_ray.jobs.batches import MountpathBatches
-from ais_ray.jobs.selection import ListFor, Share, select, walk_objects
+from ais_ray.jobs.selection import ListFor, Share, placed, select, walk_objects
 
 KIND_BCK = "copy-bck"
 KIND_OBJS = "copy-listrange"
@@ -147,14 +147,16 @@ async def run_copy(spec: CopySpec, hooks: CopyHooks, snap: XactSnap) -> None:
                     await submit(mp, name, size)
     else:
         assert spec.sel is not None
-        async for name in select(spec.sel, hooks.list_for):
+        sel = spec.sel
+
+        async def chunks() -> AsyncIterator[list[str]]:
+            async for chunk in select(sel, hooks.list_for):
+                yield [n for n in chunk if _wanted(n, prefix, msg.non_recurs)] if sel.is_listing else chunk
+
+        async for name, mp in placed(hooks.share, spec.src, chunks()):
             if stop():
                 break
-            if spec.sel.is_listing and not _wanted(name, prefix, msg.non_recurs):
-                continue
-            mp = hooks.share.mountpath(spec.src, name)
-            if mp is not None:
-                await submit(mp, name, -1)
+            await submit(mp, name, -1)
     await workers.join(flush=not stop())
     if failures and not msg.coer:
         raise failures[0]

@@ -211,11 +211,8 @@ class DownloadRunner:
         bck = self.spec.bck
 
         def own(items: list[DlItem]) -> list[tuple[DlItem, str]]:
-            out = []
-            for it in items:
-                if it.idx not in self._done and (mp := share.mountpath(bck, it.name)) is not None:
-                    out.append((it, mp))
-            return out
+            todo = [it for it in items if it.idx not in self._done]
+            return [(it, mp) for it, mp in zip(todo, share.place(bck, [it.name for it in todo])) if mp is not None]
 
         async for chunk, end_idx in self._chunks():
             pending: dict[str, list[DlItem]] = {}

@@ -22,7 +22,7 @@ from ais_ray.core.selection import Selection
 from ais_ray.core.xact import XactSnap
 from ais_ray.jobs.batches import MountpathBatches
 from ais_ray.jobs.dl_worker import MP_CONCURRENCY
-from ais_ray.jobs.selection import ListFor, Share, select
+from ais_ray.jobs.selection import ListFor, Share, placed, select
 
 BLOB = "blob"  # the mountpath's answer for an object over the blob threshold: not fetched yet
 
@@ -86,12 +86,10 @@ async def run_prefetch(spec: PrefetchSpec, hooks: PrefetchHooks, snap: XactSnap)
                                (spec.bck, spec.latest, spec.threshold), done)
     snap.workers = workers.total
     blob_slots = asyncio.Semaphore(workers.total)
-    async for name in select(spec.sel, hooks.list_for):
+    async for name, mp in placed(hooks.share, spec.bck, select(spec.sel, hooks.list_for)):
         if failures and not spec.continue_on_err:
             break
-        mp = hooks.share.mountpath(spec.bck, name)
-        if mp is not None:
-            await workers.submit(mp, (name,))
+        await workers.submit(mp, (name,))
     await workers.join(flush=not (failures and not spec.continue_on_err))
     await asyncio.gather(*blobs)
     if failures and not spec.continue_on_err:

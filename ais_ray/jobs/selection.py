@@ -1,6 +1,6 @@
 """A selection iterated on a target: names and templates lazily, a prefix by the one remote pager.
 
-`share_names` keeps what this target owns under its *current* Smap (read at each name through
+`Share` keeps what this target owns under its *current* Smap (read at each chunk of names through
 the `smap` hook, never a copy taken when the job started) and says on which mountpath.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 from itertools import islice
 
 from ais_ray.backends.pager import Fetch
-from ais_ray.backends.pager import names as listed_names
+from ais_ray.backends.pager import pages
 from ais_ray.core.errors import AisError
 from ais_ray.core.names import Bucket
 from ais_ray.core.selection import Selection
@@ -21,16 +21,26 @@ from ais_ray.core.smap import Smap
 ListFor = Callable[[str], Fetch]  # prefix -> page source of the listing under it
 
 
-async def select(sel: Selection, list_for: ListFor | None) -> AsyncIterator[str]:
-    """Every name of the selection, lazily; a prefix selection lists through `list_for(prefix)`."""
+async def select(sel: Selection, list_for: ListFor | None) -> AsyncIterator[list[str]]:
+    """Every name of the selection, lazily, in lists: a template or list PLACE_CHUNK names at a
+    time, a prefix selection page by page as `list_for(prefix)` lists it."""
     if not sel.is_listing:
-        for n in sel.iter():
-            yield n
+        it = sel.iter()
+        while chunk := list(islice(it, PLACE_CHUNK)):
+            yield chunk
         return
     if list_for is None:
         raise AisError(f'cannot list "{sel.prefix}": the bucket has no remote to list')
-    async for n in listed_names(list_for(sel.prefix)):
-        yield n
+    async for page in pages(list_for(sel.prefix)):
+        yield [e.name for e in page.entries]
+
+
+async def placed(share: Share, bck: Bucket, chunks: AsyncIterator[list[str]]) -> AsyncIterator[tuple[str, str]]:
+    """(name, mountpath) of each name in `chunks` this target owns, a chunk placed at once."""
+    async for chunk in chunks:
+        for n, mp in zip(chunk, share.place(bck, chunk)):
+            if mp is not None:
+                yield n, mp
 
 
 class Share:
@@ -53,14 +63,27 @@ class Share:
             raise AisError(f"t[{self.tid}]: the cluster map places {bck}/{name} on {mp.path}, not served here")
         return mp.path
 
+    def place(self, bck: Bucket, names: list[str]) -> list[str | None]:
+        """`mountpath` of each name, placed all at once (`Smap.own_mountpaths`)."""
+        smap = self._smap()
+        if smap is None:
+            raise AisError(f"t[{self.tid}]: no cluster map yet")
+        pre = bck.uname_prefix
+        out = smap.own_mountpaths(self.tid, [pre + n for n in names])
+        for n, mp in zip(names, out):
+            if mp is not None and mp not in self.mountpaths:
+                raise AisError(f"t[{self.tid}]: the cluster map places {bck}/{n} on {mp}, not served here")
+        return out
+
     def filter(self, bck: Bucket, names: Iterator[str]) -> Iterator[tuple[str, str]]:
-        """(name, mountpath) for each own name."""
-        for n in names:
-            mp = self.mountpath(bck, n)
-            if mp is not None:
-                yield n, mp
+        """(name, mountpath) for each own name, placed CHUNK names at a time."""
+        while chunk := list(islice(names, CHUNK)):
+            for n, mp in zip(chunk, self.place(bck, chunk)):
+                if mp is not None:
+                    yield n, mp
 
 
+PLACE_CHUNK = 512  # names of a template or list placed at once by `placed` (on the loop: ~0.5 ms)
 CHUNK = 4096  # names HRW-placed per thread hop (placement is CPU work: off the target's loop)
 
 

@@ -72,6 +72,25 @@ def test_owners_batch_equals_one_by_one() -> None:
     assert table.ids == ("t1", "t2", "t3", "t4", "t5")
 
 
+@pytest.mark.parametrize("k", [1, 2, 3, 7, 31])
+def test_owners_of_digests_choose_as_one_by_one(k: int) -> None:
+    """The vectorized mixer picks, name for name, the candidate `owner_of_digest` picks (and so
+    the SDK's): random ids and names, and candidates with equal digests (ties go to the later)."""
+    rng = random.Random(k)
+    ids = [_random_id(rng) for _ in range(k)]
+    pairs = [(i, hrw.digest(c)) for i, c in enumerate(ids)]
+    if k > 2:
+        pairs[1] = (1, pairs[2][1])  # an exact tie between candidates 1 and 2 for every name
+    unames = [_random_uname(rng) for _ in range(3000)]
+    got = hrw.owners_of_digests(hrw.name_digests(unames), [d for _, d in pairs]).tolist()
+    assert got == [hrw.owner_of_digest(hrw.digest(u), pairs) for u in unames]
+    if k > 2:
+        assert 1 not in got
+    assert hrw.name_digests([]).size == 0
+    with pytest.raises(ErrNoTarget):
+        hrw.owners_of_digests(hrw.name_digests(unames[:3]), [])
+
+
 def test_removing_unrelated_target_keeps_owner() -> None:
     ids = ["t-alpha", "t-bravo", "t-charlie", "t-delta", "t-echo"]
     targets = {i: hrw.digest(i) for i in ids}

@@ -13,11 +13,11 @@ import pytest
 
 from ais_ray.backends.base import ListPage, RemoteObj
 from ais_ray.backends.pager import SharedPages, names, pages
-from ais_ray.core.errors import ErrBadRequest, ErrInvalidName, ErrInvalidTemplate
+from ais_ray.core.errors import AisError, ErrBadRequest, ErrInvalidName, ErrInvalidTemplate
 from ais_ray.core.names import Bucket
 from ais_ray.core.selection import Selection
 from ais_ray.core.smap import MountpathInfo, Smap, Snode
-from ais_ray.jobs.selection import Share, select, share_batches
+from ais_ray.jobs.selection import Share, placed, select, share_batches
 
 
 def test_ten_million_name_template_is_lazy() -> None:
@@ -80,9 +80,12 @@ def test_pager_pages_and_resumes_from_a_token() -> None:
         got = [p async for p in pages(_source(all_names, 10, calls))]
         assert [len(p.entries) for p in got] == [10, 10, 5] and calls == ["", "10", "20"]
         assert [n async for n in names(_source(all_names, 10, []), "20")] == all_names[20:]
-        listed = [n async for n in select(Selection(prefix="o"), lambda prefix: _source(all_names, 7, []))]
-        assert listed == all_names
-        assert [n async for n in select(Selection(names=("x", "y")), None)] == ["x", "y"]
+        chunks = [c async for c in select(Selection(prefix="o"), lambda prefix: _source(all_names, 7, []))]
+        assert [len(c) for c in chunks] == [7, 7, 7, 4]  # a listing page by page
+        assert [n for c in chunks for n in c] == all_names
+        assert [c async for c in select(Selection(names=("x", "y")), None)] == [["x", "y"]]
+        tpl = [c async for c in select(Selection(template="n-{0000..1199}"), None)]
+        assert [len(c) for c in tpl] == [512, 512, 176]
 
     asyncio.run(main())
 
@@ -213,6 +216,10 @@ def _smap(tids: list[str]) -> Smap:
     return Smap("u", 1, Snode("p", "proxy", "http://p", 0), nodes)
 
 
+async def each_of(share: Share, bck: Bucket, sel: Selection) -> list[tuple[str, str]]:
+    return [p async for p in placed(share, bck, select(sel, None))]
+
+
 def test_share_reads_the_current_smap() -> None:
     bck = Bucket("b")
     current = {"smap": _smap(["t1", "t2"])}
@@ -229,3 +236,14 @@ def test_share_reads_the_current_smap() -> None:
     got = asyncio.run(batches())
     assert all(len(b) <= 50 and mp.startswith("/t1/") for mp, b in got)
     assert sorted(n for _, b in got for n in b) == sorted(dict(shares["t1"].filter(bck, sel.iter())))
+
+    async def each(t: str) -> list[tuple[str, str]]:
+        return [p async for p in placed(shares[t], bck, select(sel, None))]
+
+    # a job's walk: every name placed once, on the mountpath `Share.mountpath` gives it one by one
+    placed_all = {t: asyncio.run(each(t)) for t in shares}
+    assert sorted(n for pairs in placed_all.values() for n, _ in pairs) == sorted(sel.iter())
+    for t, pairs in placed_all.items():
+        assert all(shares[t].mountpath(bck, n) == mp for n, mp in pairs)
+    with pytest.raises(AisError, match="not served here"):  # the map places names on a disk this target lacks
+        asyncio.run(each_of(Share("t1", lambda: current["smap"], ["/t1/a"]), bck, sel))

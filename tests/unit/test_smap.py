@@ -66,6 +66,35 @@ def test_maintenance_and_decommission_targets_get_no_new_objects() -> None:
         smap.with_target_flags("t42", set_flags=FLAG_MAINTENANCE)
 
 
+def test_own_mountpaths_place_many_names_as_locate_does() -> None:
+    """A target's share of many names at once (`own_mountpaths`) is, name for name, `locate`'s
+    answer — with a target in maintenance and disabled / detached mountpaths; a map's placement
+    is built once, not sent with it, and a changed copy builds its own."""
+    import pickle
+
+    smap = _smap(4).with_target_flags("t1", set_flags=FLAG_MAINTENANCE)
+    t2 = smap.targets["t2"].with_mountpath_state("/data/t2/mp0", MP_DISABLED)
+    smap = smap.with_target(t2.with_mountpath_state("/data/t2/mp2", MP_DETACHED))
+    where = [smap.locate(n) for n in NAMES]
+    for tid in smap.targets:
+        got = smap.own_mountpaths(tid, NAMES)
+        assert got == [mp.path if t.daemon_id == tid else None for t, mp in where], tid
+    assert smap.own_mountpaths("t1", NAMES) == [None] * len(NAMES)  # in maintenance: owns nothing new
+    assert smap.own_mountpaths("t9", NAMES[:3]) == [None] * 3 and smap.own_mountpaths("t0", []) == []
+    sent = pickle.loads(pickle.dumps(smap))
+    assert sent == smap and sent._place is None and smap._place is not None
+    moved = smap.with_target_flags("t1", clear_flags=FLAG_MAINTENANCE)
+    assert moved._place is None and any(moved.owner(n).daemon_id == "t1" for n in NAMES)
+    # a target whose disks are all out owns names it cannot place: an error, not a silent drop
+    dead = smap.targets["t3"]
+    for m in dead.mountpaths:
+        dead = dead.with_mountpath_state(m.path, MP_DISABLED)
+    with pytest.raises(ErrNoTarget, match="no available mountpaths"):
+        smap.with_target(dead).own_mountpaths("t3", NAMES)
+    with pytest.raises(ErrNoTarget, match="no active targets"):
+        Smap("u", 1, Snode("p1", "proxy", "")).own_mountpaths("t0", NAMES)
+
+
 def test_disabled_and_detached_mountpaths_get_none() -> None:
     tsi = _target("t0", 4)
     off = tsi.with_mountpath_state("/data/t0/mp1", MP_DISABLED).with_mountpath_state("/data/t0/mp2", MP_DETACHED)
