@@ -26,10 +26,11 @@ from pathlib import Path
 
 from ais_ray.client import AisClient
 from ais_ray.testing.emulators import HttpSrcServer
+from ais_ray.testing.linkproxy import LinkProxy
 
 from bench_download import AIS_LABELS, POLL_S, Bench, Cell, Row
 from common import ProcSampler, ais_cluster, markdown_table
-from dlsources import KIB, DataSet, LinkProxy, S3rverLegacyDes, generate, s3_env, upload
+from dlsources import KIB, DataSet, S3rverLegacyDes, generate, s3_env, upload
 
 
 async def rounds(ns: argparse.Namespace, benches: dict[str, Bench], cells: list[Cell]) -> dict[str, list[Row]]:
