@@ -207,11 +207,12 @@ class _MountpathActor:
         """
         if op == "copy":  # the small objects many to a request (actors/copies.py)
             return await self.io.run(self._copy(key, workers, items, *args))
-        if op == "prefetch" and not args[2]:  # no blob threshold: the download engine (`_prefetch`)
-            bck, latest, _ = args
+        if op == "prefetch":  # the download engine (`_prefetch`), but for HTTP buckets
+            bck, latest, threshold = args
             ref = self._fetchable(bck)
             if ref is not None:
-                return await self.io.run(self._prefetch(key, workers, bck, ref, latest, [name for name, in items]))
+                return await self.io.run(self._prefetch(key, workers, bck, ref, latest, threshold,
+                                                        [name for name, in items]))
         ops: dict[str, Callable[..., Awaitable[Any]]] = {"prefetch": self._prefetch_obj, "ec-encode": self._ec_encode_obj}
         fn = ops.get(op)
         if fn is None:
@@ -226,15 +227,16 @@ class _MountpathActor:
         return ref if ref is not None and ref.bck.provider is not Provider.HT else None
 
     async def _fetch(self, key: str, workers: int, bck: Bucket, ref: RemoteRef, latest: bool,
-                     names: list[str]) -> list[DlResult]:
+                     names: list[str], blob_over: int = 0) -> list[DlResult]:
         """Bring `names` of remote bucket `bck` here in the download engine (`jobs/dl_worker.py`), as
         cold GETs: one look at what this disk holds for the whole batch, each missing object's GET
         and write the quick way (S3: libcurl and the writer thread, no task per object), one
         `syncfs` for the batch before it returns (a group commit), at most `workers` of job `key`'s
         objects at a time here. A held copy is kept (with `latest`: after a HEAD says it is
         current). Written as cold GETs write (`Owt.COLD_GET`: the remote's version kept, no job)
-        and counted as they count (`remote.get{backend}`, `err.remote`)."""
-        job = DlJobCtx(key, bck, concurrency=workers, owt=Owt.COLD_GET, cached_ok=not latest)
+        and counted as they count (`remote.get{backend}`, `err.remote`). `blob_over` > 0: an object
+        of at least that many bytes is left unread once its GET's head is in (result BLOB, its size)."""
+        job = DlJobCtx(key, bck, concurrency=workers, owt=Owt.COLD_GET, cached_ok=not latest, blob_over=blob_over)
         results = await self.dl.run(job, [DlItem(i, name, f"{ref.bck}/{name}") for i, name in enumerate(names)],
                                     until_idle=True)
         stats, label = self.ctx.stats, ref.bck.provider.value
@@ -245,16 +247,18 @@ class _MountpathActor:
                 stats.add("err.remote", label=label)
         return results
 
-    async def _prefetch(self, key: str, workers: int, bck: Bucket, ref: RemoteRef, latest: bool,
+    async def _prefetch(self, key: str, workers: int, bck: Bucket, ref: RemoteRef, latest: bool, threshold: int,
                         names: list[str]) -> list[Outcome]:
-        """A prefetch's batch (`_fetch`; each object fetched also counts `prefetch.cold`). The rest
-        stay per object (`_prefetch_obj`): a blob threshold (a HEAD first, for the size) and HTTP
-        buckets."""
+        """A prefetch's batch (`_fetch`; each object fetched also counts `prefetch.cold`; one of at
+        least `threshold` bytes, when it is > 0, is answered BLOB: the target runs a blob download
+        of it). HTTP buckets stay per object (`_prefetch_obj`)."""
         out: list[Outcome] = []
-        for r in await self._fetch(key, workers, bck, ref, latest, names):
+        for r in await self._fetch(key, workers, bck, ref, latest, names, blob_over=threshold):
             if r.status == OK:
                 self.ctx.stats.add("prefetch.cold", r.size)
                 out.append((("ok", r.size), None, r.end - r.start))
+            elif r.status == BLOB:
+                out.append(((BLOB, r.size), None, 0.0))
             elif r.status == ERROR:
                 out.append((None, r.cause or AisError(r.error), 0.0))
             else:

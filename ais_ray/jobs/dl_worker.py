@@ -43,6 +43,7 @@ MAX_ATTEMPTS = 4
 MP_CONCURRENCY = 16
 BACKOFF_S = 0.2  # 0.2, 0.4, 0.8 s between attempts
 OK, SKIPPED, ERROR = "ok", "skipped", "error"
+BLOB = "blob"  # not fetched: its source has at least `DlJobCtx.blob_over` bytes (a prefetch's blob threshold)
 DONE = "done"  # stored here by this job already (before a restart, or before a rebalance moved it here)
 # A large object in a job without limits is read as parallel ranges by the blob engine, as
 # s5cmd, rclone and `aws s3 cp` split large objects: one connection is capped by the remote.
@@ -67,6 +68,7 @@ class DlJobCtx:
     fsync: str = "batch"  # core/dload.py FSYNC_MODES: "batch" syncs a whole batch once, before it is reported
     owt: Owt = Owt.DOWNLOAD  # how a fetched object is written: a download, or a prefetch's cold GET (Owt.COLD_GET)
     cached_ok: bool = False  # a copy held here is kept without asking its source (prefetch without latest-ver)
+    blob_over: int = 0  # > 0: a source of at least this many bytes is not fetched, its result BLOB with its size
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,12 +264,15 @@ class _Quick:
         except Exception as exc:  # a reply nobody parses (a bug): this object's error, the loop goes on
             self._end(None, exc)
             return
+        job = self.job
+        if job.blob_over and meta.size >= job.blob_over:  # read whole already (under HIGH_WATER): dropped all the same
+            self._end(None, _OverThreshold(meta.size))
+            return
         data = tr.body()
         self.total = size = sum(map(len, data))
         if meta.size >= 0 and size != meta.size:
-            self._end(None, ErrBadRequest(f'"{self.job.bck}/{item.name}": got {size} bytes of {meta.size}'))
+            self._end(None, ErrBadRequest(f'"{job.bck}/{item.name}": got {size} bytes of {meta.size}'))
             return
-        job = self.job
         lane.w.store.writer.submit(self._end, write_bytes, lane.w.store, job.bck, item.name, data, job.owt,
                                    src=Source(meta.etag, meta.version, meta.size), job=job.id, fsync=False,
                                    new=True)  # (the batch's pre-check found none: `pump`)
@@ -302,9 +307,20 @@ class _Quick:
         lane.done(self.batch, self.i, DlResult(self.item.idx, self.item.name, ERROR, error="aborted", end=time.time()))
 
 
+class _OverThreshold(Exception):
+    """A source of at least the job's `blob_over` bytes, found once its reply's head is in: the
+    item's result is BLOB (its caller runs a blob download of it), nothing is written."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
 def _failed(item: DlItem, exc: BaseException, start: float) -> DlResult:
     """An item's failure as its result: a typed error's message, else the exception (logged: a bug
-    or this disk's own failure)."""
+    or this disk's own failure). A source over the job's blob threshold is not a failure: BLOB."""
+    if isinstance(exc, _OverThreshold):
+        return DlResult(item.idx, item.name, BLOB, exc.size, start=start, end=time.time())
     if isinstance(exc, AisError):
         return DlResult(item.idx, item.name, ERROR, error=exc.message, start=start, end=time.time(), cause=exc)
     log.error("download %s", item.link, exc_info=exc)
@@ -477,6 +493,8 @@ class DlWorker:
             return st.limiter.take(len(chunk)) if st.limiter is not None else None
 
         async with self.sources.open(item.link, headers, job.timeout, started=started) as (meta, body):
+            if job.blob_over and meta.size >= job.blob_over:
+                raise _OverThreshold(meta.size)  # its body unread: the stream is closed
             task.total = max(meta.size, 0)
             ranged = job.ranged and meta.size >= RANGED_MIN and self._ranged_slots > 0
             if not ranged:  # else this stream is dropped unread: the ranges take over

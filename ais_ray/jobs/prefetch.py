@@ -5,7 +5,8 @@ under a prefix — keeps the names it owns by HRW, and has the owning mountpath 
 that is not cached yet (or, with `latest`, whose remote version changed), a batch at a time
 (`jobs/batches.py`) in the mountpath's download engine (`MountpathActor._prefetch`): written as
 cold GETs, made durable once per batch. Objects of at least `blob_threshold` bytes go through the
-blob downloader.
+blob downloader: the engine leaves each such object unread once its GET's head says its size
+(`DlJobCtx.blob_over`) and the target runs a blob-download job of it.
 """
 
 from __future__ import annotations
@@ -21,10 +22,9 @@ from ais_ray.core.names import Bucket
 from ais_ray.core.selection import Selection
 from ais_ray.core.xact import XactSnap
 from ais_ray.jobs.batches import MountpathBatches
-from ais_ray.jobs.dl_worker import MP_CONCURRENCY
+from ais_ray.jobs.dl_worker import BLOB, MP_CONCURRENCY  # BLOB: the answer for an object over the blob threshold
 from ais_ray.jobs.selection import ListFor, Share, placed, select
 
-BLOB = "blob"  # the mountpath's answer for an object over the blob threshold: not fetched yet
 
 PER_MOUNTPATH = MP_CONCURRENCY  # objects in flight per mountpath (default `num-workers`): as a download job's
 

@@ -8,6 +8,8 @@ import asyncio
 import os
 from pathlib import Path
 
+import pytest
+
 from ais_ray.core.dload import DlItem
 from ais_ray.core.errors import ErrNotFound
 from ais_ray.core.names import Bucket
@@ -189,5 +191,34 @@ def test_a_job_run_until_idle_is_forgotten_after_its_last_batch(tmp_path: Path) 
         assert [r.status for rs in both for r in rs] == [OK, OK, OK] and "p2" not in w.jobs
         await w.run(DlJobCtx("d2", BCK), items(src, ["o08"]))
         assert "d2" in w.jobs
+
+    run(tmp_path, body)
+
+
+def test_a_blob_threshold_leaves_large_sources_unread_and_fetches_the_rest(tmp_path: Path) -> None:
+    """A prefetch with a blob threshold (`blob_over`): an object of at least that many bytes is
+    answered BLOB with its size once its GET's head is in — streamed or read whole already — and
+    nothing of it is stored; the smaller ones of the same batch are fetched as usual, one GET
+    each and no HEAD; a held copy stays skipped whatever its size."""
+    from ais_ray.backends.curlhttp import HIGH_WATER
+    from ais_ray.core.errors import ErrObjNotFound
+    from ais_ray.jobs.dl_worker import BLOB
+
+    big, whole = os.urandom(3 * HIGH_WATER + 5), os.urandom(HIGH_WATER // 2)
+
+    async def body(src: HttpSrc, store: MountpathStore, w: DlWorker) -> None:
+        (tmp_path / "src" / "big").write_bytes(big)
+        (tmp_path / "src" / "whole").write_bytes(whole)
+        ctx = DlJobCtx("pb", BCK, concurrency=4, owt=Owt.COLD_GET, cached_ok=True, blob_over=HIGH_WATER // 4)
+        res = await w.run(ctx, items(src, ["big", "o09", "whole"]), until_idle=True)
+        assert [(r.status, r.size) for r in res] == [(BLOB, len(big)), (OK, len(DATA["o09"])), (BLOB, len(whole))]
+        for name in ("big", "whole"):
+            with pytest.raises(ErrObjNotFound):
+                store.load(BCK, name)
+        assert store.load(BCK, "o09").size == len(DATA["o09"])
+        assert src.stats.requests["big"] == 1 and src.stats.requests["o09"] == 1  # GETs only: no HEAD first
+        assert not os.listdir(store.work_dir)  # no work file left of the ones not fetched
+        again = await w.run(DlJobCtx("pb2", BCK, owt=Owt.COLD_GET, cached_ok=True, blob_over=100), items(src, ["o09"]))
+        assert [r.status for r in again] == [SKIPPED]
 
     run(tmp_path, body)
