@@ -63,9 +63,9 @@ def main() -> None:
     p.add_argument("--count", type=int, default=10_000, help="objects of 64 KiB")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--conns", type=int, default=0, help="limits.connections of every job (0: default)")
-    p.add_argument("--kind", choices=("range", "backend", "prefetch", "prefetch-prefix"), default="range",
+    p.add_argument("--kind", choices=("range", "backend", "prefetch", "prefetch-prefix", "prefetch-blob"), default="range",
                    help="S3: range jobs, backend jobs (an ais bucket with backend_bck), prefetches of such a bucket "
-                        "by template or of the whole bucket (listed)")
+                        "by template, of the whole bucket (listed), or by template with a 1 MiB blob threshold")
     p.add_argument("--backend", dest="kind", action="store_const", const="backend", help="= --kind backend")
     ns = p.parse_args()
     ns.budget, ns.row_timeout = 1e9, 600

@@ -187,7 +187,8 @@ class Bench:
         """One ais-ray row: `kind` "range" (a range job of the source's links), "backend" (a backend
         job of an ais bucket whose `backend_bck` is the S3 bucket), "prefetch" (a prefetch of such
         a bucket by the set's template: `ais prefetch`, the job AIStore's users land a remote bucket
-        with) or "prefetch-prefix" (the same of the whole bucket: listed)."""
+        with), "prefetch-prefix" (the same of the whole bucket: listed) or "prefetch-blob" (by the
+        template, with `--blob-threshold 1MiB`: a mixed bucket's small objects)."""
         row = Row(label, "ais-ray", load1=os.getloadavg()[0])
         timeout = self._timeout()
         if timeout <= 0:
@@ -208,8 +209,10 @@ class Bench:
         phase = f"{self.seq} {cell.title} {label}"
         with self.sampler.phase(phase, [*AIS_LABELS, *SRC_LABELS[cell.source]]) as uses:
             t0, t0_wall = time.perf_counter(), time.time()
-            if kind in ("prefetch", "prefetch-prefix"):  # by the set's template, or the whole bucket (listed)
-                value = {"template": ds.range_} if kind == "prefetch" else {"prefix": ""}
+            if kind.startswith("prefetch"):  # by the set's template, or the whole bucket (listed)
+                value = {"prefix": ""} if kind == "prefetch-prefix" else {"template": ds.range_}
+                if kind == "prefetch-blob":
+                    value["blob-threshold"] = MIB
                 xid, st = await self._prefetch(bck, value, t0, timeout)
                 polled = time.perf_counter() - t0
                 # the job's own end (unix ns: its last target's end, same clock), as below
