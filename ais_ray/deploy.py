@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -237,17 +238,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def raylet_env() -> dict[str, str]:
+def raylet_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a raylet this process starts: `base` (default: this process's), whose
+    actors' backends read their credentials and endpoints from it, plus what Ray needs."""
     # Ray 2.60 local clusters use token auth (~/.ray/auth_token): a joining node must too. On a
     # busy machine a raylet's agents can take longer to start than Ray waits by default.
-    return {**os.environ, "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "token"),
-            "RAY_agent_register_timeout_ms": os.environ.get("RAY_agent_register_timeout_ms", "180000")}
+    env = dict(os.environ if base is None else base)
+    return {**env, "RAY_AUTH_MODE": env.get("RAY_AUTH_MODE", "token"),
+            "RAY_agent_register_timeout_ms": env.get("RAY_agent_register_timeout_ms", "180000")}
 
 
 def start_raylet(run_dir: str, gcs_address: str, tid: str, *, host: str = "127.0.0.1", attempts: int = 5,
-                 timeout: float = RAYLET_START_TIMEOUT) -> int:
+                 timeout: float = RAYLET_START_TIMEOUT, env: Mapping[str, str] | None = None) -> int:
     """Start the raylet of `tid` in its own session (a process group to stop), record its PID and
-    return once its node is up. Start raylets one at a time (together they race for socket
+    return once its node is up; `env`: its environment (`raylet_env`), this process's by default. Start raylets one at a time (together they race for socket
     names); a start that fails — a lost race for a port, or on a machine so busy that the
     raylet gives up waiting for its own agents (Ray 2.60 waits ~15 s) — is retried with new ports.
 
@@ -260,7 +264,7 @@ def start_raylet(run_dir: str, gcs_address: str, tid: str, *, host: str = "127.0
         offset = os.path.getsize(log_path) if os.path.exists(log_path) else 0
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(raylet_command(gcs_address, tid, host=host), stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True, env=raylet_env())
+                                    stderr=subprocess.STDOUT, start_new_session=True, env=raylet_env(env))
         pids = recorded_raylets(run_dir)
         pids[tid] = proc.pid
         write_file_atomic(os.path.join(run_dir, RAYLETS_FILE), json.dumps(pids).encode(), fsync=False)

@@ -99,11 +99,12 @@ class Cluster:
         os.killpg(recorded_raylets(self.run_dir)[tid], signal.SIGKILL)
 
     def revive(self, tid: str) -> None:
-        """A new raylet advertising `tid` (as `ray start --address=HEAD`): the target comes back with its data."""
+        """A new raylet advertising `tid` (as `ray start --address=HEAD`): the target comes back with its
+        data, and with the cluster's environment (`env`: its backends' endpoints and credentials)."""
         from ais_ray.deploy import start_raylet
 
         with open(os.path.join(self.run_dir, "state.json")) as f:
-            start_raylet(self.run_dir, str(json.load(f)["ray_address"]), tid)
+            start_raylet(self.run_dir, str(json.load(f)["ray_address"]), tid, env=self.env)
 
 
 def shard(seed: int) -> bytes:

@@ -73,8 +73,9 @@ class MultiNode(LocalCluster):
 
     def start_node(self, tid: str) -> int:
         """A new raylet advertising `ais_target_<tid>`, as `ray start --address=HEAD` does (recorded, so
-        `down` stops it)."""
-        return start_raylet(self.run_dir, self.ray_address(), tid)
+        `down` stops it), with the cluster's environment (its S3 endpoint and credentials), as a
+        node's operator gives it."""
+        return start_raylet(self.run_dir, self.ray_address(), tid, env=self.env())
 
     def kill_node(self, tid: str) -> None:
         """SIGKILL every process of `tid`'s raylet (the node is lost, as a machine that dies)."""
