@@ -9,7 +9,12 @@ per group (at most `GROUP_BYTES`), whose receiver checks each for an equal copy,
 without an fsync each, and makes the group durable with one `syncfs` before it answers (the group
 commit of the download job). A group whose owner is this mountpath is written here, no request.
 
-The rest go one by one, as before: larger objects (streamed), ETL transforms, `latest` / `sync`
+An ETL job's small objects go the same way (`_grouped_etl`): each goes through the stages on this
+node's workers (many to a Ray call, `actors/etl_pool.py`), and the outputs go many to a request,
+written as `Owt.TRANSFORM` — a transformed object is always written, nothing is skipped. An output
+larger than `SMALL` goes to its owner alone, streamed.
+
+The rest go one by one, as before: larger objects (streamed), `latest` / `sync`
 (which re-check a remote source), a source not stored here (fetched or rebuilt first), a
 destination bucket that writes through to a remote or keeps mirror copies or EC slices (its own
 write hooks), and a group whose owner cannot be reached (it waits for its new place).
@@ -21,6 +26,7 @@ per object, `[status, size, error status, message]`.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import os
 import time
@@ -67,6 +73,7 @@ class _Copies(msgspec.Struct, array_like=True):
     bck: str  # the destination bucket, `Bucket.uname("")`
     recs: list[_Copy]
     xid: str = ""  # a move's rebalance / resilver: its objects are moves (`Owt.REBALANCE`), counted under it
+    owt: str = ""  # "transform": an ETL job's outputs (`Owt.TRANSFORM`); else copies
 
 
 Answer = tuple[str, int, int, str]  # (COPIED | SKIPPED | MOVED | KEPT | ERROR, size, error's HTTP status, message)
@@ -114,6 +121,19 @@ def _read_small(store: MountpathStore, bck: Bucket, names: list[str]) -> list[tu
     return out
 
 
+def _small_here(store: MountpathStore, bck: Bucket, names: list[str]) -> list[tuple[int, int]]:
+    """Blocking. Of `names`, each stored here with up to `SMALL` bytes: (index, size)."""
+    out = []
+    for i, name in enumerate(names):
+        try:
+            attrs = store.find(bck, name)
+        except (AisError, OSError):
+            continue
+        if attrs is not None and attrs.size <= SMALL:
+            out.append((i, attrs.size))
+    return out
+
+
 def _error(status: int, message: str) -> AisError:
     """A receiver's error as ours: a 404 a not-found, another 4xx a client error, the rest a failure."""
     cls = ErrNotFound if status == 404 else ErrBadRequest if 400 <= status < 500 else AisError
@@ -139,11 +159,13 @@ class Copies:
             body = _DECODE.decode(await req.read())
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise ErrBadRequest(f"{COPIES_PATH}: not a batch of copies: {exc}") from None
-        answers = await self.write(parse_bck_uname(body.bck), body.recs, body.xid)
+        owt = Owt.TRANSFORM if body.owt == Owt.TRANSFORM.value else Owt.COPY
+        answers = await self.write(parse_bck_uname(body.bck), body.recs, body.xid, owt)
         return web.Response(body=msgspec.msgpack.encode(answers), content_type="application/msgpack")
 
-    async def write(self, dst: Bucket, recs: list[_Copy], xid: str = "") -> list[Answer]:
-        """Store each copy here unless an equal one is (then "skipped"), then one `syncfs` for all.
+    async def write(self, dst: Bucket, recs: list[_Copy], xid: str = "", owt: Owt = Owt.COPY) -> list[Answer]:
+        """Store each copy here unless an equal one is (then "skipped"), then one `syncfs` for all;
+        `owt`: `Owt.TRANSFORM` for an ETL job's outputs (their `cksum` is "": always written).
         With `xid`, the objects are moves of that rebalance / resilver: each keeps its metadata,
         and a newer object here is kept ("kept"), as one moved by itself (`Mover.receive`).
 
@@ -182,7 +204,7 @@ class Copies:
                             if same_copy(rec.cksum, len(rec.data), have.cksum, have.size):
                                 out.append((SKIPPED, have.size, 0, ""))
                                 continue
-                    attrs = write_bytes(store, dst, rec.name, rec.data, Owt.COPY, fsync=False)
+                    attrs = write_bytes(store, dst, rec.name, rec.data, owt, fsync=False)
                     out.append((COPIED, attrs.size, 0, ""))
                 except AisError as err:
                     out.append((ERROR, 0, err.status, err.message))
@@ -212,9 +234,12 @@ class Copies:
             src_props, dst_props = meta.bmd.must_get(src), meta.bmd.must_get(dst)
         except AisError as err:  # a bucket gone meanwhile: every object's error
             return [(None, err, 0.0)] * len(items)
-        if not (etl or latest or sync) and plain(dst_props, dst):
+        if not (latest or sync) and plain(dst_props, dst):
             # at most GROUPED of the job's batches read and sent at a time here: their bytes are in memory
-            [(rest, err, _)] = await gates.run(key + GROUPED_KEY, GROUPED, [lambda: self._grouped(items, src, dst, out)])
+            def grouped() -> Awaitable[list[int]]:
+                return self._grouped_etl(items, src, dst, etl, out) if etl else self._grouped(items, src, dst, out)
+
+            [(rest, err, _)] = await gates.run(key + GROUPED_KEY, GROUPED, [grouped])
             if err is None:  # else (e.g. no cluster map yet, found before any send) each object says so itself
                 one_by_one = rest
         ref = remote_of(src, src_props)
@@ -246,12 +271,60 @@ class Copies:
             rest += left
         return sorted(rest)
 
+    async def _grouped_etl(self, items: list[tuple[str, str]], src: Bucket, dst: Bucket, etl: tuple[str, ...],
+                           out: list[Outcome | None]) -> list[int]:
+        """`_grouped` for an ETL job: the small ones through the stages, their outputs in groups
+        (`Owt.TRANSFORM`), an output larger than `SMALL` alone; fills `out`; the indexes left to
+        go one by one (not stored here, larger, or in a group its owner did not take: transformed
+        again there)."""
+        t0 = time.monotonic()
+        cand = [i for i, (name, dst_name) in enumerate(items) if (dst, dst_name) != (src, name)]
+        here = [(cand[j], size) for j, size in
+                await asyncio.to_thread(_small_here, self.ctx.store, src, [items[i][0] for i in cand])]
+        taken = {i for i, _ in here}
+        rest = [i for i in range(len(items)) if i not in taken]
+        stats = self.ctx.stats
+
+        async def one(i: int, size: int) -> tuple[int, _Copy] | None:
+            name, dst_name = items[i]
+            try:
+                f, attrs = await self.copier.transformed(src, name, size, etl)
+                with f:
+                    if attrs.size <= SMALL:
+                        data = f.getvalue() if isinstance(f, io.BytesIO) else await asyncio.to_thread(f.read)
+                        return i, _Copy(dst_name, "", data)
+                    await self.copier.send(f, attrs, self.copier.dst_mountpath(dst, dst_name), dst, dst_name,
+                                           owt=Owt.TRANSFORM)
+            except AisError as err:  # this object's error (the transform's, or its owner's answer)
+                out[i] = (None, err, time.monotonic() - t0)
+                return None
+            stats.add("etl.offline", attrs.size)
+            out[i] = ((COPIED, attrs.size), None, time.monotonic() - t0)
+            return None
+
+        # every object settled before any failure is raised (an unreachable owner: the job's error)
+        done = await asyncio.gather(*(one(i, size) for i, size in here), return_exceptions=True)
+        for d in done:
+            if isinstance(d, BaseException):
+                raise d
+        groups: dict[str, tuple[MountpathInfo, list[tuple[int, _Copy]]]] = {}
+        for d in done:
+            if d is not None:
+                i, rec = d
+                mp = self.copier.dst_mountpath(dst, rec.name)
+                groups.setdefault(mp.url, (mp, []))[1].append((i, rec))
+        sends = [self._send_group(mp, dst, part, out, Owt.TRANSFORM) for mp, recs in groups.values()
+                 for part in _parts(recs, lambda rec: len(rec[1].data))]
+        for left in await asyncio.gather(*sends):
+            rest += left
+        return sorted(rest)
+
     async def _send_group(self, mp: MountpathInfo, dst: Bucket, part: list[tuple[int, _Copy]],
-                          out: list[Outcome | None]) -> list[int]:
+                          out: list[Outcome | None], owt: Owt = Owt.COPY) -> list[int]:
         """One group to its owner; fills `out` for each of its objects; the indexes to copy one by
         one instead (the owner unreachable, or refusing the group as a whole)."""
         t0 = time.monotonic()
-        answers = await self._request(mp, dst, [rec for _, rec in part])
+        answers = await self._request(mp, dst, [rec for _, rec in part], owt=owt)
         if answers is None:
             return [i for i, _ in part]
         each = (time.monotonic() - t0) / max(1, len(part))
@@ -262,16 +335,17 @@ class Copies:
             else:
                 out[i] = ((status, size), None, each)
                 if status == COPIED:
-                    stats.add("copy", size)
+                    stats.add("etl.offline" if owt is Owt.TRANSFORM else "copy", size)
         return []
 
-    async def _request(self, mp: MountpathInfo, dst: Bucket, recs: list[_Copy], xid: str = "") -> list[Answer] | None:
+    async def _request(self, mp: MountpathInfo, dst: Bucket, recs: list[_Copy], xid: str = "",
+                       owt: Owt = Owt.COPY) -> list[Answer] | None:
         """One group to `mp` (written here when that is this mountpath); None when it refused the
         group as a whole or could not be reached: its objects then go one by one."""
         try:
             if mp.url == self.copier.own_url():
-                return await self.write(dst, recs, xid)
-            return await self._put(mp, dst, recs, xid)
+                return await self.write(dst, recs, xid, owt)
+            return await self._put(mp, dst, recs, xid, owt)
         except AisError as err:
             log.info("copies to %s: %s; one by one", mp.url, err.message)
         except Exception as exc:
@@ -318,8 +392,9 @@ class Copies:
         await asyncio.to_thread(drop_all)
         return out
 
-    async def _put(self, mp: MountpathInfo, dst: Bucket, recs: list[_Copy], xid: str = "") -> list[Answer]:
-        body = msgspec.msgpack.encode(_Copies(dst.uname(""), recs, xid))
+    async def _put(self, mp: MountpathInfo, dst: Bucket, recs: list[_Copy], xid: str = "",
+                   owt: Owt = Owt.COPY) -> list[Answer]:
+        body = msgspec.msgpack.encode(_Copies(dst.uname(""), recs, xid, owt.value if owt is Owt.TRANSFORM else ""))
 
         async def put() -> list[Answer]:
             async with self.copier.session().put(mp.url + COPIES_PATH, data=body,

@@ -146,6 +146,13 @@ class _Pool:
                 await asyncio.sleep(0.2)
 
 
+def _open_unlinked(path: str) -> BinaryIO:
+    """Open for reading and unlink at once: gone once closed (the caller's to close)."""
+    f = open(path, "rb")  # noqa: SIM115
+    _unlink(path)
+    return f
+
+
 def _unlink(path: str) -> None:
     try:
         os.unlink(path)
@@ -220,11 +227,12 @@ class EtlPools:
         spill = os.path.join(work_dir, f"etl-{uuid.uuid4().hex}")
         try:
             out = await self.transform(stages, fqn, size, path, args, spill)
-            if isinstance(out, int):
-                return open(spill, "rb"), out  # noqa: SIM115 - the caller's to close
-            return io.BytesIO(out), len(out)
-        finally:
-            await asyncio.to_thread(_unlink, spill)
+        except BaseException:
+            await asyncio.to_thread(_unlink, spill)  # a stream that failed midway may have left it
+            raise
+        if isinstance(out, int):
+            return await asyncio.to_thread(_open_unlinked, spill), out
+        return io.BytesIO(out), len(out)  # not spilled: no work file was made
 
     async def _one(self, name: str, item: Item, size: int) -> bytes | int:
         for attempt in range(2):

@@ -22,6 +22,7 @@ import io
 import os
 import resource
 import tempfile
+import threading
 import time
 import traceback
 import types
@@ -75,8 +76,8 @@ class _EtlWorker:
         self.marker = os.path.join(tempfile.gettempdir(), f"{worker_actor_name(self.msg.name, tid, index)}.busy")
         self.crashed = ""
         try:
-            with open(self.marker, encoding="utf-8") as f:
-                self.crashed = f.read()
+            with open(self.marker, "rb") as f:
+                self.crashed = f.read().split(b"\0", 1)[0].decode(errors="replace")  # "": between objects
             os.unlink(self.marker)
         except OSError:
             pass
@@ -124,26 +125,55 @@ class _EtlWorker:
         return os.getpid()
 
     async def transform_batch(self, items: list[Item]) -> list[Result]:
-        """Each object in turn, on a thread, at most `obj_timeout` each. A transform that hangs
-        fails its object and poisons this process (its thread cannot be stopped): it exits once
-        no other batch is in flight, and Ray starts a fresh one."""
+        """Each object in turn, on one thread for the whole batch (`_run`), at most `obj_timeout`
+        each. A transform that hangs fails its object and poisons this process (its thread cannot
+        be stopped): the rest of the batch goes on on a new thread, and the process exits once no
+        other batch is in flight; Ray starts a fresh one."""
         self.inflight += 1
         out: list[Result] = []
         try:
-            for it in items:
-                async with self.lock:  # one transform at a time per process, as one uvicorn worker
-                    try:
-                        out.append(await asyncio.wait_for(asyncio.to_thread(self._marked, it), self.msg.obj_timeout))
-                    except asyncio.TimeoutError:
+            async with self.lock:  # one transform at a time per process, as one uvicorn worker
+                while len(out) < len(items):
+                    run = _Run(items[len(out):])
+                    fut = asyncio.get_running_loop().run_in_executor(None, self._run, run)
+                    while (left := run.left(self.msg.obj_timeout)) > 0 and not fut.done():
+                        await asyncio.wait({fut}, timeout=left)
+                    if fut.done() and fut.exception() is not None:  # not the transform's (its errors are results)
+                        raise fut.exception()  # type: ignore[misc]
+                    done = run.results
+                    out += done
+                    if len(done) < len(run.items):  # the next one hung: its thread is left behind
                         self.poisoned = True
                         _unlink(self.marker)  # reported here, not blamed on a later crash
-                        self._log(f"{it[2]}: timed out after {self.msg.obj_timeout:g}s: this process will restart")
+                        self._log(f"{run.items[len(done)][2]}: timed out after {self.msg.obj_timeout:g}s: "
+                                  "this process will restart")
                         out.append((None, f"timed out after {self.msg.obj_timeout:g}s (obj_timeout)"))
             return out
         finally:
             self.inflight -= 1
             if self.poisoned and not self.inflight:
                 asyncio.get_running_loop().call_later(0.2, os._exit, 1)  # after this reply is out
+
+    def _run(self, run: _Run) -> None:
+        """Blocking: `run`'s objects in turn until done or left behind. Which one is under way is
+        kept in the marker file (one write as each starts and ends: its name, or nothing), where
+        the process that takes over after a crash finds it."""
+        fd = os.open(self.marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            for it in run.items:
+                if not run.start():
+                    return
+                if self.stopping:
+                    res: Result = (None, f"ETL[{self.msg.name}] is stopping")
+                else:
+                    os.pwrite(fd, it[2].encode(errors="replace") + b"\0", 0)
+                    res = self._one(it)
+                    os.pwrite(fd, b"\0", 0)
+                if not run.finish(res):
+                    return
+            _unlink(self.marker)  # between batches no marker is left (a left-behind run's is not its own)
+        finally:
+            os.close(fd)
 
     def release(self) -> None:
         """Called before the worker is killed on purpose (the ETL stopped or removed): the object
@@ -154,15 +184,6 @@ class _EtlWorker:
     def crashed_on(self) -> str:
         """The path ("bck/obj") whose transform took the previous process down ("" if none)."""
         return self.crashed
-
-    def _marked(self, item: Item) -> Result:
-        if self.stopping:
-            return None, f"ETL[{self.msg.name}] is stopping"
-        with open(self.marker, "w", encoding="utf-8") as f:
-            f.write(item[2])
-        out = self._one(item)
-        _unlink(self.marker)
-        return out
 
     def _one(self, item: Item) -> Result:
         fqn, data, path, args, *rest = item
@@ -213,6 +234,45 @@ class _EtlWorker:
 
     def get_logs(self) -> str:
         return "\n".join(self.logs) + ("\n" if self.logs else "")
+
+
+class _Run:
+    """One thread's turn at a batch's objects (`_EtlWorker._run`): results in order; once left
+    behind (its current object over time), the thread adds nothing and stops."""
+
+    def __init__(self, items: list[Item]) -> None:
+        self.items = items
+        self.results: list[Result] = []
+        self.started = 0.0  # monotonic start of the object under way (0: none yet)
+        self.gone = False  # left behind: the results are final
+        self._lock = threading.Lock()
+
+    def start(self) -> bool:
+        with self._lock:
+            self.started = time.monotonic()
+            return not self.gone
+
+    def finish(self, res: Result) -> bool:
+        with self._lock:
+            if self.gone:
+                return False
+            self.results.append(res)
+            self.started = 0.0
+            return True
+
+    def left(self, timeout: float) -> float:
+        """Seconds the object under way may still take; 0 when every object is done, or when the
+        one under way is over `timeout` (the run is then left behind)."""
+        with self._lock:
+            if self.gone or len(self.results) == len(self.items):
+                return 0.0
+            if not self.started:  # its thread not started yet, or between objects
+                return timeout
+            left = self.started + timeout - time.monotonic()
+            if left <= 0:
+                self.gone = True
+                return 0.0
+            return left
 
 
 def _is_stream(out: Any) -> bool:

@@ -105,8 +105,9 @@ class ObjCopier:
         try:
             mp = self.dst_mountpath(dst, dst_name)
             if etl:
-                f, attrs = await self._transform(f, attrs, bck, name, etl, etl_args)
-                await self._send(f, attrs, mp, dst, dst_name, owt=Owt.TRANSFORM)
+                f.close()  # the worker reads the file itself (direct FQN)
+                f, attrs = await self.transformed(bck, name, attrs.size, etl, etl_args)
+                await self.send(f, attrs, mp, dst, dst_name, owt=Owt.TRANSFORM)
                 self.ctx.stats.add("etl.offline", attrs.size)
                 return COPIED, attrs.size
             until = 0.0  # set at the first unreachable owner: how long this copy waits for a place
@@ -114,7 +115,7 @@ class ObjCopier:
                 try:
                     if not (latest or sync) and await self._holds_same(mp, dst, dst_name, attrs):
                         return SKIPPED, attrs.size
-                    await self._send(f, attrs, mp, dst, dst_name)
+                    await self.send(f, attrs, mp, dst, dst_name)
                     break
                 except Exception as exc:
                     # its owner unreachable: once the Smap places it elsewhere (the node lost and taken
@@ -133,13 +134,17 @@ class ObjCopier:
         self.ctx.stats.add("copy", attrs.size)
         return COPIED, attrs.size
 
-    async def _transform(self, f: BinaryIO, attrs: ObjAttrs, bck: Bucket, name: str, etl: tuple[str, ...],
-                         args: str) -> tuple[BinaryIO, ObjAttrs]:
-        """The open source through the ETL stages: the result as an open in-memory object."""
-        f.close()  # the worker reads the file itself (direct FQN); a streaming one writes a work file
-        out, size = await self.etl.transform_open(etl, self.ctx.store.fqn(bck, name), attrs.size,
-                                                  f"{bck.name}/{name}", args, self.ctx.store.work_dir)
-        return out, ObjAttrs(size=size)
+    async def transformed(self, bck: Bucket, name: str, size: int, etl: tuple[str, ...],
+                          args: str = "") -> tuple[BinaryIO, ObjAttrs]:
+        """The object stored here (`size` bytes) through the ETL stages: the result open for
+        reading (in memory, or the work file a streaming transform wrote), and its size.
+
+        Raises:
+            ErrETLNotFound: a stage is not running on this target. ErrTransform: it failed.
+        """
+        out, n = await self.etl.transform_open(etl, self.ctx.store.fqn(bck, name), size,
+                                              f"{bck.name}/{name}", args, self.ctx.store.work_dir)
+        return out, ObjAttrs(size=n)
 
     async def delete_dst(self, dst: Bucket, dst_name: str) -> bool:
         """`sync`: remove a destination object whose source is gone; False if there was none."""
@@ -213,7 +218,7 @@ class ObjCopier:
         f, attrs = await asyncio.to_thread(self.ctx.store.open, bck, name)
         try:
             ino = os.fstat(f.fileno()).st_ino
-            kept = await self._send(f, attrs, mp, bck, name, owt=Owt.REBALANCE,
+            kept = await self.send(f, attrs, mp, bck, name, owt=Owt.REBALANCE,
                                     headers={H.REB_ATTRS: attrs.to_header(), H.REB_ID: xid})
         finally:
             f.close()
@@ -271,7 +276,7 @@ class ObjCopier:
 
         return await peer_call(head)
 
-    async def _send(self, f: BinaryIO, attrs: ObjAttrs, mp: MountpathInfo, dst: Bucket, dst_name: str, *,
+    async def send(self, f: BinaryIO, attrs: ObjAttrs, mp: MountpathInfo, dst: Bucket, dst_name: str, *,
                     owt: Owt = Owt.COPY, headers: dict[str, str] | None = None) -> bool:
         """Stream the open object to `dst/dst_name` at mountpath `mp`; False when the receiver kept
         the object it already had (a move that lost to a newer write)."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -144,3 +146,34 @@ def test_worker_spills_a_generator_chunk_by_chunk(tmp_path: Path) -> None:
     w = _EtlWorker(code_msg("bad-gen", bad, obj_timeout="5s"), "t1", "http://127.0.0.1:1")
     out = asyncio.run(w.transform_batch([("", b"ab", "b/o", "", str(spill))]))
     assert out[0][0] is None and "yielded int" in out[0][1]
+
+
+def test_worker_fails_a_hung_object_alone_and_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch runs on one thread; an object over `obj_timeout` fails alone, the rest of the batch
+    goes on on a new thread, and the process asks to be replaced once the batch is answered."""
+    exits: list[int] = []
+    monkeypatch.setattr(os, "_exit", exits.append)
+    src = "import time\ndef transform(d, p, a):\n    if p.endswith('slow'):\n        time.sleep(1.2)\n    return d.upper()\n"
+    w = _EtlWorker(code_msg(f"hang-{uuid.uuid4().hex[:6]}", src, obj_timeout="0.3s"), "t1", "http://127.0.0.1:1")
+
+    async def run() -> list[tuple[bytes | int | None, str]]:
+        out = await w.transform_batch([("", b"a", "b/1", ""), ("", b"b", "b/slow", ""), ("", b"c", "b/2", "")])
+        await asyncio.sleep(0.4)  # the exit is scheduled after the reply
+        return out
+
+    out = asyncio.run(run())
+    assert out[0] == (b"A", "") and out[2] == (b"C", "")
+    assert out[1][0] is None and "timed out after 0.3s" in out[1][1]
+    assert exits == [1]
+    assert not os.path.exists(w.marker)  # a hang is reported, never blamed on a later crash
+
+
+def test_worker_names_the_object_its_predecessor_died_on() -> None:
+    msg = code_msg(f"mark-{uuid.uuid4().hex[:6]}", "def transform(d, p, a):\n    return d\n")
+    w = _EtlWorker(msg, "t1", "http://127.0.0.1:1")
+    assert asyncio.run(w.transform_batch([("", b"a", "b/1", "")])) == [(b"a", "")]
+    assert not os.path.exists(w.marker)  # between batches no marker is left
+    with open(w.marker, "wb") as f:  # as a process killed mid-object leaves it (a longer name before)
+        f.write(b"b/died\0b/an-older-longer-name")
+    w2 = _EtlWorker(msg, "t1", "http://127.0.0.1:1")
+    assert w2.crashed_on() == "b/died" and not os.path.exists(w2.marker)
