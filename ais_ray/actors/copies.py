@@ -261,14 +261,7 @@ class Copies:
         small = [(cand[j], attrs.cksum, data) for j, attrs, _, data in read if attrs.cksum]
         grouped = {i for i, _, _ in small}
         rest = [i for i in range(len(items)) if i not in grouped]
-        groups: dict[str, tuple[MountpathInfo, list[tuple[int, _Copy]]]] = {}
-        for i, cksum, data in small:
-            mp = self.copier.dst_mountpath(dst, items[i][1])
-            groups.setdefault(mp.url, (mp, []))[1].append((i, _Copy(items[i][1], cksum, data)))
-        sends = [self._send_group(mp, dst, part, out) for mp, recs in groups.values()
-                 for part in _parts(recs, lambda rec: len(rec[1].data))]
-        for left in await asyncio.gather(*sends):
-            rest += left
+        rest += await self._send_groups(dst, [(i, _Copy(items[i][1], cksum, data)) for i, cksum, data in small], out)
         return sorted(rest)
 
     async def _grouped_etl(self, items: list[tuple[str, str]], src: Bucket, dst: Bucket, etl: tuple[str, ...],
@@ -307,17 +300,20 @@ class Copies:
         for d in done:
             if isinstance(d, BaseException):
                 raise d
-        groups: dict[str, tuple[MountpathInfo, list[tuple[int, _Copy]]]] = {}
-        for d in done:
-            if d is not None:
-                i, rec = d
-                mp = self.copier.dst_mountpath(dst, rec.name)
-                groups.setdefault(mp.url, (mp, []))[1].append((i, rec))
-        sends = [self._send_group(mp, dst, part, out, Owt.TRANSFORM) for mp, recs in groups.values()
-                 for part in _parts(recs, lambda rec: len(rec[1].data))]
-        for left in await asyncio.gather(*sends):
-            rest += left
+        rest += await self._send_groups(dst, [d for d in done if d is not None], out, Owt.TRANSFORM)  # type: ignore[misc]
         return sorted(rest)
+
+    async def _send_groups(self, dst: Bucket, recs: list[tuple[int, _Copy]], out: list[Outcome | None],
+                           owt: Owt = Owt.COPY) -> list[int]:
+        """`recs` (item index, copy) grouped by the mountpath that owns each destination, sent at
+        once; fills `out`; the indexes left to go one by one."""
+        groups: dict[str, tuple[MountpathInfo, list[tuple[int, _Copy]]]] = {}
+        for i, rec in recs:
+            mp = self.copier.dst_mountpath(dst, rec.name)
+            groups.setdefault(mp.url, (mp, []))[1].append((i, rec))
+        sends = [self._send_group(mp, dst, part, out, owt) for mp, group in groups.values()
+                 for part in _parts(group, lambda rec: len(rec[1].data))]
+        return [i for left in await asyncio.gather(*sends) for i in left]
 
     async def _send_group(self, mp: MountpathInfo, dst: Bucket, part: list[tuple[int, _Copy]],
                           out: list[Outcome | None], owt: Owt = Owt.COPY) -> list[int]:
