@@ -52,6 +52,49 @@ def test_small_and_large_objects_land_and_a_rerun_skips_them(cluster: LocalClust
         dst.delete(missing_ok=True)
 
 
+UPPER = "def transform(data, path, args):\n    return data.upper() * (3000 if path.endswith('grow') else 1)\n"
+
+
+def test_an_etl_jobs_small_objects_go_many_to_a_request(cluster: LocalCluster, sdk: object, tmp_path: object) -> None:
+    """An etl-bck of small objects sends their outputs many to a request: no object PUT between
+    data servers at all (each would count its latency, `put.ns.total`), every output written once
+    as a new object; an output that grew past `SMALL` goes alone, and lands whole."""
+    name = f"grp-{uuid.uuid4().hex[:6]}"
+    path = os.path.join(str(tmp_path), "upper.py")
+    with open(path, "w") as f:
+        f.write(UPPER)
+    src = sdk.bucket(f"ces-{uuid.uuid4().hex[:8]}")  # type: ignore[attr-defined]
+    dst = sdk.bucket(f"ced-{uuid.uuid4().hex[:8]}")  # type: ignore[attr-defined]
+    src.create()
+    data = {f"s/{i:03d}": f"object {i} ".encode() * (1 + 40 * i) for i in range(48)}
+    try:
+        for n, d in data.items():
+            src.object(n).get_writer().put_content(d)
+        cluster.cli("etl", "init", "code", "--name", name, "--from-file", path)
+        before = mountpath_counts(cluster).get("put.ns.total", 0)
+        job = src.transform(name, dst)
+        sdk.job(job).wait(timeout=120)  # type: ignore[attr-defined]
+        assert mountpath_counts(cluster).get("put.ns.total", 0) == before, "outputs were PUT one by one"
+        got = {e.name: dst.object(e.name).get_reader().read_all() for e in dst.list_all_objects()}
+        assert got == {n: d.upper() for n, d in data.items()}
+        assert loc_objs(cluster, job) == len(data)
+        assert all(len(p) == 1 for p in stored_files(cluster, "ais", dst.name).values())
+        for n in list(data)[:3]:
+            r = requests.head(f"{cluster.endpoint}/v1/objects/{dst.name}/{n}", allow_redirects=True, timeout=60)
+            assert r.headers["ais-version"] == "1", (n, r.headers)
+
+        src.object("x/grow").get_writer().put_content(b"small in, " * 10)  # out: 3000 x as large, > SMALL
+        job = src.transform(name, dst, prefix_filter="x/")
+        sdk.job(job).wait(timeout=120)  # type: ignore[attr-defined]
+        out = dst.object("x/grow").get_reader().read_all()
+        assert len(out) > SMALL and out == b"SMALL IN, " * 10 * 3000
+        assert not work_files(cluster)
+    finally:
+        cluster.cli("etl", "rm", name, check=False)
+        src.delete(missing_ok=True)
+        dst.delete(missing_ok=True)
+
+
 def test_the_internal_route_refuses_bad_input(cluster: LocalCluster) -> None:
     b = f"cmx-{uuid.uuid4().hex[:8]}"
     assert requests.post(f"{cluster.endpoint}/v1/buckets/{b}", json={"action": "create-bck"}, timeout=60).ok
@@ -63,7 +106,8 @@ def test_the_internal_route_refuses_bad_input(cluster: LocalCluster) -> None:
         def put(body: bytes) -> requests.Response:
             return requests.put(url, data=body, headers={"Content-Type": "application/msgpack"}, timeout=60)
 
-        for bad in (b"", b"not msgpack", msgspec.msgpack.encode({"bck": 1})):
+        for bad in (b"", b"not msgpack", msgspec.msgpack.encode({"bck": 1}),
+                    msgspec.msgpack.encode([f"ais/@#/{b}/", [], "", 5])):  # a write type that is not text
             r = put(bad)
             assert r.status_code == 400 and "message" in r.json(), (bad, r.status_code, r.text)
         r = put(msgspec.msgpack.encode([f"ais/@#/no-{b}/", []]))
