@@ -1,6 +1,6 @@
 """Where an offline ETL job's time goes: CPU per process and py-spy during one `etl-bck` of small objects.
 
-Starts `ais-ray up --targets 2 --mountpaths 2` (fsync on), PUTs N × 64 KiB objects, starts an
+Starts `ais-ray up --targets 2 --mountpaths 2` (fsync on), PUTs N × 64 KiB objects (`--size-kib`), starts an
 identity ETL (`etl init code`, one worker per target, as `bench_etl.py`) and runs one `etl-bck`
 of the bucket (`--copy`: a plain `copy-bck` instead, the ETL's yardstick). Prints the job's rate
 and every process's user / system CPU over the job (targets, mountpaths, ETL workers, Serve,
@@ -11,6 +11,7 @@ inclusive, per kind of process. The raw stacks stay in `--out`.
     .venv/bin/python benchmarks/prof_etl.py                     # 10,000 objects, 4 s of py-spy
     .venv/bin/python benchmarks/prof_etl.py --seconds 0         # CPU per process only
     .venv/bin/python benchmarks/prof_etl.py --seconds 0 --copy  # the same for copy-bck
+    .venv/bin/python benchmarks/prof_etl.py --count 16 --size-kib 65536 --seconds 3   # large objects
 
 Set PYTHONPATH to a copy of the package to measure that copy (and run from outside the repo).
 """
@@ -43,10 +44,11 @@ async def run(args: argparse.Namespace, out: Path) -> None:
             async with AisClient(c.endpoint) as cl:
                 src, dst = Bucket("src"), Bucket("dst")
                 await cl.create_bucket(src)
-                body = os.urandom(64 << 10)
-                for i in range(0, args.count, 32):
+                body = os.urandom(args.size_kib << 10)
+                at_once = max(1, min(32, (32 << 20) // len(body)))
+                for i in range(0, args.count, at_once):
                     await asyncio.gather(*(cl.put_bytes(src, f"o{j:06d}", body)
-                                           for j in range(i, min(args.count, i + 32))))
+                                           for j in range(i, min(args.count, i + at_once))))
                 await cl.etl_init(code_msg(ETL, IDENTITY, workers=1, obj_timeout="5m"))
                 pids = c.pids()
                 for p in descendants(c.daemon_pid()):
@@ -64,7 +66,7 @@ async def run(args: argparse.Namespace, out: Path) -> None:
                 for p in spies.values():
                     p.wait()
                 after = {k: cpu_user_sys(p) for k, p in pids.items()}
-                print(f"{action} of {args.count} × 64 KiB: {dt:.1f} s = {args.count / dt:.0f} objects/s"
+                print(f"{action} of {args.count} × {args.size_kib} KiB: {dt:.1f} s = {args.count / dt:.1f} objects/s"
                       + (f", error: {st['err']}" if st.get("err") else ""))
                 total = 0.0
                 for k in pids:
@@ -85,6 +87,7 @@ async def run(args: argparse.Namespace, out: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--count", type=int, default=10_000)
+    ap.add_argument("--size-kib", type=int, default=64)
     ap.add_argument("--seconds", type=float, default=4.0, help="py-spy for this long (0: CPU per process only)")
     ap.add_argument("--copy", action="store_true", help="a plain copy-bck instead of the ETL")
     ap.add_argument("--top", type=int, default=25)
