@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import msgspec
 from aiohttp import web
 
+from ais_ray.actors.etl_pool import MAX_BATCH as ETL_BATCH
 from ais_ray.actors.objcopy import peer_call
 from ais_ray.backends.aio import retriable_transport
 from ais_ray.core.bmd import BucketProps, remote_of
@@ -295,11 +296,15 @@ class Copies:
             out[i] = ((COPIED, attrs.size), None, time.monotonic() - t0)
             return None
 
-        # every object settled before any failure is raised (an unreachable owner: the job's error)
-        done = await asyncio.gather(*(one(i, size) for i, size in here), return_exceptions=True)
-        for d in done:
-            if isinstance(d, BaseException):
-                raise d
+        # at most a worker's batch through the stages at a time (a transform's output may be far
+        # larger than its input: what is held here is bounded as the worker's own answer is);
+        # each object settled before any failure is raised (an unreachable owner: the job's error)
+        done: list[tuple[int, _Copy] | None | BaseException] = []
+        for k in range(0, len(here), ETL_BATCH):
+            done += await asyncio.gather(*(one(i, size) for i, size in here[k:k + ETL_BATCH]), return_exceptions=True)
+            for d in done:
+                if isinstance(d, BaseException):
+                    raise d
         rest += await self._send_groups(dst, [d for d in done if d is not None], out, Owt.TRANSFORM)  # type: ignore[misc]
         return sorted(rest)
 
