@@ -251,9 +251,10 @@ def raylet_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
 def start_raylet(run_dir: str, gcs_address: str, tid: str, *, host: str = "127.0.0.1", attempts: int = 5,
                  timeout: float = RAYLET_START_TIMEOUT, env: Mapping[str, str] | None = None) -> int:
     """Start the raylet of `tid` in its own session (a process group to stop), record its PID and
-    return once its node is up; `env`: its environment (`raylet_env`), this process's by default. Start raylets one at a time (together they race for socket
-    names); a start that fails — a lost race for a port, or on a machine so busy that the
-    raylet gives up waiting for its own agents (Ray 2.60 waits ~15 s) — is retried with new ports.
+    return once its node is up; `env`: its environment (`raylet_env`), this process's by default.
+    Start raylets one at a time (together they race for socket names); a start that fails — a lost
+    race for a port, or on a machine so busy that the raylet gives up waiting for its own agents (Ray
+    2.60 waits ~15 s) — is retried with new ports.
 
     Raises:
         RuntimeError: the node did not come up (its log is `<run_dir>/raylet-<tid>.log`).

@@ -301,10 +301,11 @@ class Copies:
         # each object settled before any failure is raised (an unreachable owner: the job's error)
         done: list[tuple[int, _Copy] | None | BaseException] = []
         for k in range(0, len(here), ETL_BATCH):
-            done += await asyncio.gather(*(one(i, size) for i, size in here[k:k + ETL_BATCH]), return_exceptions=True)
-            for d in done:
+            part = await asyncio.gather(*(one(i, size) for i, size in here[k:k + ETL_BATCH]), return_exceptions=True)
+            for d in part:
                 if isinstance(d, BaseException):
                     raise d
+            done += part
         rest += await self._send_groups(dst, [d for d in done if d is not None], out, Owt.TRANSFORM)  # type: ignore[misc]
         return sorted(rest)
 

@@ -249,8 +249,10 @@ class _Run:
 
     def start(self) -> bool:
         with self._lock:
+            if self.gone:
+                return False
             self.started = time.monotonic()
-            return not self.gone
+            return True
 
     def finish(self, res: Result) -> bool:
         with self._lock:

@@ -93,7 +93,7 @@ async def share_batches(share: Share, bck: Bucket, names: Iterator[str],
 
     def place() -> tuple[list[tuple[str, str]], bool]:
         chunk = list(islice(names, CHUNK))
-        return [(n, mp) for n, mp in zip(chunk, share.place(bck, chunk)) if mp is not None], len(chunk) < CHUNK
+        return list(share.filter(bck, iter(chunk))), len(chunk) < CHUNK
 
     pending: dict[str, list[str]] = {}
     last = False
