@@ -393,6 +393,12 @@ def main(argv: list[str] | None = None) -> int:
             return 141  # 128 + SIGPIPE, as a shell tool would exit
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # this machine's files (a disk full, a permission): the user's to see, not a bug
+        if args.verbose:
+            traceback.print_exc()
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except Exception as exc:  # a bug: still one line, the traceback only on request
         if args.verbose:
             traceback.print_exc()

@@ -31,6 +31,7 @@ def _files_under(root: str) -> list[tuple[str, str]]:
 def cmd_put(args: argparse.Namespace) -> int:
     bck, dst = parse_bucket_uri(args.dst)
     src = args.src
+    prefix = ""
     if os.path.isdir(src):
         if not args.recursive:
             raise CliError(f'"{src}" is a directory: use --recursive to put its files')
@@ -64,7 +65,7 @@ def cmd_put(args: argparse.Namespace) -> int:
                 total += os.path.getsize(path)
 
         await asyncio.gather(*(one(p, n) for p, n in jobs))
-        print(f"PUT {len(jobs)} objects ({format_size(total)}) => {bck}/{jobs[0][1].rsplit('/', 1)[0] + '/' if '/' in jobs[0][1] else ''}")
+        print(f"PUT {len(jobs)} objects ({format_size(total)}) => {bck}/{prefix}")
         return 0
 
     return run(go)
@@ -82,9 +83,7 @@ def cmd_get(args: argparse.Namespace) -> int:
     if args.latest:
         params["latest-ver"] = "true"
     headers = blob_headers(args)
-    dest = args.dst or os.path.basename(name)
-    if os.path.isdir(dest):
-        dest = os.path.join(dest, os.path.basename(name))
+    dest = _get_dest(args.dst or os.path.basename(name), name)
 
     async def go(c: AisClient) -> int:
         if dest == "-":
@@ -98,6 +97,24 @@ def cmd_get(args: argparse.Namespace) -> int:
         return 0
 
     return run(go)
+
+
+def _get_dest(dest: str, name: str) -> str:
+    """Where `get` writes one object: into a directory as its base name (one named with a trailing
+    slash is made), else the file named; a missing parent directory is the user's to make."""
+    if dest == "-":
+        return dest
+    if dest.endswith(("/", os.sep)):
+        try:
+            os.makedirs(dest, exist_ok=True)
+        except OSError as exc:
+            raise CliError(f'cannot make directory "{dest}": {exc.strerror}') from exc
+    if os.path.isdir(dest):
+        return os.path.join(dest, os.path.basename(name))
+    parent = os.path.dirname(dest) or "."
+    if not os.path.isdir(parent):
+        raise CliError(f'cannot write "{dest}": no such directory "{parent}"')
+    return dest
 
 
 def blob_headers(args: argparse.Namespace) -> dict[str, str] | None:

@@ -38,7 +38,7 @@ def test_bucket_object_lifecycle(cluster: LocalCluster, tmp_path: Path) -> None:
     cluster.cli("create", f"ais://{b}")
     assert f"ais://{b}" in cluster.cli("ls").stdout
     out = cluster.cli("put", str(src), f"ais://{b}", "--recursive").stdout
-    assert "PUT 4 objects" in out
+    assert out.strip() == f"PUT 4 objects (1.48KiB) => ais://{b}/"  # the destination, not one object's directory
 
     listed = json.loads(cluster.cli("ls", f"ais://{b}", "--json").stdout)
     assert [(e["n"], e["s"]) for e in listed] == sorted((n, len(d)) for n, d in files.items())
@@ -99,6 +99,19 @@ def test_object_errors(cluster: LocalCluster, tmp_path: Path) -> None:
     assert p.returncode == 1 and "already exists" in p.stderr
     p = cluster.cli("put", str(tmp_path / "nope"), f"ais://{b}/x", check=False)
     assert p.returncode == 1 and "no such file" in p.stderr
+
+    # where a GET writes: a directory named with a trailing slash is made; a missing parent is an
+    # error naming it; a local file system's refusal is one line (never "unexpected")
+    cluster.cli("put", str(f), f"ais://{b}/d/o")
+    got = cluster.cli("get", f"ais://{b}/d/o", f"{tmp_path}/new/dir/").stdout
+    assert (tmp_path / "new/dir/o").read_bytes() == b"x" and '"' + str(tmp_path / "new/dir/o") + '"' in got
+    for dest, message in ((tmp_path / "none" / "o", f'no such directory "{tmp_path / "none"}"'),
+                          (tmp_path / "f" / "o", f'no such directory "{tmp_path / "f"}"'),
+                          (tmp_path / ("n" * 300), "File name too long")):
+        p = cluster.cli("get", f"ais://{b}/d/o", str(dest), check=False)
+        assert p.returncode == 1 and p.stderr.startswith("error: ") and message in p.stderr, p.stderr
+        assert len(p.stderr.strip().splitlines()) == 1 and "unexpected" not in p.stderr
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["f", "new"]  # nothing half-written left
     cluster.cli("rmb", f"ais://{b}")
 
 
