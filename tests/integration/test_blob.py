@@ -153,10 +153,10 @@ def test_prefetch_threshold_picks_blob_or_plain(cluster: LocalCluster, src: Src)
 
 def test_abort_leaves_nothing(cluster: LocalCluster, src: Src) -> None:
     src.put("slow.bin", os.urandom(8 * MiB))
-    src.server.faults = Faults(pacing_rate=256 << 10)
     bck, _, _ = http_bucket(src.url("slow.bin"))
     ht_get(cluster, src.url("slow.bin"), Range="bytes=0-0")  # makes the HTTP bucket (and caches the object)
     cluster.cli("evict", f"ht://{bck.name}", "--keep-md")
+    src.server.faults = Faults(pacing_rate=256 << 10)  # the blob download only: the cold GET above fetched it all
     xid = cluster.cli("blob-download", f"ht://{bck.name}/slow.bin", "--num-workers", "2").stdout.split("[")[1].split("]")[0]
     deadline = time.monotonic() + 30
     while not chunk_dirs(cluster):
@@ -174,11 +174,11 @@ def test_abort_leaves_nothing(cluster: LocalCluster, src: Src) -> None:
 def test_resumes_after_the_mountpath_dies(cluster: LocalCluster, src: Src) -> None:
     size = 8 * MiB
     data = src.put("resume.bin", os.urandom(size))
-    src.server.faults = Faults(pacing_rate=256 << 10)  # 4 workers: ~8 s
     bck, _, _ = http_bucket(src.url("resume.bin"))
     assert ht_get(cluster, src.url("resume.bin"), Range="bytes=0-0").status_code == 206
     cluster.cli("evict", f"ht://{bck.name}", "--keep-md")
     src.server.reset()
+    src.server.faults = Faults(pacing_rate=256 << 10)  # 4 workers: ~8 s (the cold GET above fetched it all, unpaced)
     xid = cluster.cli("blob-download", f"ht://{bck.name}/resume.bin", "--num-workers", "4", "--chunk-size", "512KiB"
                       ).stdout.split("[")[1].split("]")[0]
     deadline = time.monotonic() + 30
