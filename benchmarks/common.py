@@ -20,7 +20,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -303,6 +303,19 @@ def ais_cluster(data_dir: str, *, port: int = 0, targets: int = 2, mountpaths: i
         yield c
     finally:
         c.down()
+
+
+@contextmanager
+def side_by_side(root: str, base: str = "", **kw: Any) -> Iterator[dict[str, AisCluster]]:
+    """`ais_cluster` of this tree ("this"), and with `base` (a dir holding another copy of the
+    package, `git archive <rev> ais_ray | tar -x -C DIR`) one of that tree beside it ("base", first)."""
+    with ExitStack() as stack:
+        clusters: dict[str, AisCluster] = {}
+        if base:
+            clusters["base"] = stack.enter_context(ais_cluster(os.path.join(root, "base"), cwd=root,
+                                                               env={"PYTHONPATH": os.path.abspath(base)}, **kw))
+        clusters["this"] = stack.enter_context(ais_cluster(os.path.join(root, "this"), **kw))
+        yield clusters
 
 
 def rfc3339_ts(value: str) -> float:

@@ -21,14 +21,13 @@ import shutil
 import statistics
 import tempfile
 import time
-from contextlib import ExitStack
 
 import aiohttp
 
 from ais_ray.client import AisClient
 from ais_ray.core.names import Bucket
 
-from common import AisCluster, ProcSampler, ais_cluster
+from common import AisCluster, ProcSampler, side_by_side
 
 CLIENT = "client"
 
@@ -99,12 +98,7 @@ def main() -> None:
     ns = p.parse_args()
     root = tempfile.mkdtemp(prefix="redirect-cpu-")
     try:
-        with ExitStack() as stack:
-            clusters: dict[str, AisCluster] = {}
-            if ns.base:
-                clusters["base"] = stack.enter_context(ais_cluster(os.path.join(root, "base"), cwd=root,
-                                                                   env={"PYTHONPATH": os.path.abspath(ns.base)}))
-            clusters["this"] = stack.enter_context(ais_cluster(os.path.join(root, "this")))
+        with side_by_side(root, ns.base) as clusters:
             asyncio.run(measure(ns, clusters))
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -44,12 +44,17 @@ class BucketsApi(Http):
         return json.loads(hdrs.get("Ais-Bucket-Props", "{}"))
 
     async def list_objects(self, bck: Bucket, *, prefix: str = "", props: str = "name,size",
-                           page_size: int = 0, flags: int = 0) -> AsyncIterator[dict[str, Any]]:
-        """Every entry (`n`, `s`, ...), page by page, as the SDK's `list_objects_iter` does."""
+                           page_size: int = 0, flags: int = 0, start_after: str = "",
+                           time_format: str = "") -> AsyncIterator[dict[str, Any]]:
+        """Every entry (`n`, `s`, ...), page by page, as the SDK's `list_objects_iter` does; with
+        `start_after`, only the names after it (an ais bucket's listing starts there; a remote
+        one's names are the remote's, from its start); atimes in `time_format` (a Go layout of
+        `core/durations.py::TIME_FORMATS`)."""
         token, uuid = "", ""
         while True:
             value = {"prefix": prefix, "pagesize": page_size, "uuid": uuid, "props": props,
-                     "continuation_token": token, "flags": str(flags)}
+                     "continuation_token": token, "flags": str(flags), "start_after": start_after,
+                     "time_format": time_format}
             _, _, raw = await self.request("GET", f"buckets/{bck.name}", json_body={"action": "list", "value": value},
                                            params=self.bck_params(bck), headers={"Accept": "application/msgpack"})
             page = msgpack.unpackb(raw, raw=False)

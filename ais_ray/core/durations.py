@@ -8,6 +8,7 @@ syntax, plus a bare number meaning seconds, as the `ais` CLI does for its durati
 
 from __future__ import annotations
 
+import email.utils
 import time
 
 from ais_ray.core.errors import ErrInvalidDuration
@@ -133,6 +134,19 @@ def _frac(v: int, prec: int) -> str:
     return f"{whole}.{digits}" if digits else str(whole)
 
 
-def format_nano_time(ns: int) -> str:
-    """A point in time (Unix nanoseconds) as AIStore prints atimes: Go's RFC822 in UTC, "04 Dec 26 10:31 UTC"."""
-    return time.strftime("%d %b %y %H:%M UTC", time.gmtime(ns / 1e9))
+# The Go layouts a listing's `time_format` may name (AIStore `cos.FormatNanoTime`); "" is RFC822.
+RFC822 = "02 Jan 06 15:04 MST"
+ISO8601 = "2006-01-02T15:04:05.000Z"  # S3 ListObjectsV2's LastModified
+RFC1123GMT = "Mon, 17 Dec 2012 02:14:10 GMT"  # S3 HeadObject's Last-Modified (AIStore names it by an example)
+TIME_FORMATS = ("", RFC822, ISO8601, RFC1123GMT)
+
+
+def format_nano_time(ns: int, layout: str = "") -> str:
+    """A point in time (Unix nanoseconds) as AIStore prints atimes: by default Go's RFC822 in UTC,
+    "04 Dec 26 10:31 UTC"; or in one of the other `TIME_FORMATS`, to the millisecond / second."""
+    secs, frac = divmod(ns, _NS_PER_SEC)
+    if layout == ISO8601:
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac // 1_000_000:03d}Z"
+    if layout == RFC1123GMT:
+        return email.utils.formatdate(secs, usegmt=True)
+    return time.strftime("%d %b %y %H:%M UTC", time.gmtime(secs))

@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from ais_ray.backends.registry import get_backend
 from ais_ray.core import lsflags as F
 from ais_ray.core.bmd import BucketProps, RemoteRef, remote_of
-from ais_ray.core.durations import format_nano_time
+from ais_ray.core.durations import TIME_FORMATS, format_nano_time
 from ais_ray.core.errors import ErrUnsupported
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, Provider
@@ -35,7 +35,7 @@ LOCAL_ONLY = F.NO_RECURSION | F.NO_DIRS | F.ARCH_DIR  # shapes only the local wa
 DEFAULT_PROPS = "name,size"
 
 
-def entry_wire(name: str, loc: str, e: LsEntry, props: set[str], name_only: bool) -> dict[str, Any]:
+def entry_wire(name: str, loc: str, e: LsEntry, props: set[str], name_only: bool, time_format: str = "") -> dict[str, Any]:
     if e.flags & F.ENTRY_IS_DIR:  # a virtual directory (NO_RECURSION): name and flag only
         return {"n": name, "f": F.ENTRY_IS_DIR}
     out: dict[str, Any] = {"n": name, "f": ENTRY_OK_CACHED | e.flags}
@@ -49,7 +49,7 @@ def entry_wire(name: str, loc: str, e: LsEntry, props: set[str], name_only: bool
         if "version" in props:
             out["v"] = a.version
         if "atime" in props and a.atime_ns:
-            out["a"] = format_nano_time(a.atime_ns)
+            out["a"] = format_nano_time(a.atime_ns, time_format)
         if "custom" in props and a.custom:
             out["m"] = ",".join(f"{k}={v}" for k, v in sorted(a.custom.items()))
     if "location" in props:
@@ -64,6 +64,9 @@ async def list_objects(bck: Bucket, msg: LsoMsg, props: BucketProps) -> Response
     bad = F.unsupported(msg.flags)
     if bad:
         raise ErrUnsupported(f"list-objects flag {', '.join(bad)} is not supported (flags={msg.flags})")
+    if msg.time_format not in TIME_FORMATS:
+        raise ErrUnsupported(f'list-objects time_format "{msg.time_format}" is not supported (supported: '
+                             + ", ".join(f'"{f}"' for f in TIME_FORMATS[1:]) + ', or none for the first)')
     ref = remote_of(bck, props)
     if ref is not None and not msg.flags & FLAG_CACHED and ref.bck.provider is not Provider.HT and msg.flags & LOCAL_ONLY:
         names = ", ".join(F.NAMES[b] for b in F.NAMES if b & msg.flags & LOCAL_ONLY)
@@ -90,7 +93,7 @@ async def _list_remote(bck: Bucket, ref: RemoteRef, msg: LsoMsg) -> Response:
     for e in page.entries:
         local = found.get(e.name)
         if local is not None:
-            out = entry_wire(e.name, local[0], local[1], props, name_only)
+            out = entry_wire(e.name, local[0], local[1], props, name_only, msg.time_format)
         else:
             out = {"n": e.name, "f": 0}
             if not name_only:
@@ -120,7 +123,7 @@ async def _list_local(bck: Bucket, msg: LsoMsg) -> Response:
     for name, loc, e in merged:
         if entries and entries[-1]["n"] == name:
             continue  # same object seen on two targets mid-rebalance
-        entries.append(entry_wire(name, loc, e, props, name_only))
+        entries.append(entry_wire(name, loc, e, props, name_only, msg.time_format))
         if len(entries) > page_size:
             break
     more = len(entries) > page_size

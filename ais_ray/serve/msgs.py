@@ -65,6 +65,7 @@ class LsoMsg(_Msg):
     flags: NonNegativeInt = 0
     target: str = ""
     start_after: str = ""
+    time_format: str = ""  # a Go layout of `core/durations.py::TIME_FORMATS` ("": RFC822)
 
 
 class BsummMsg(_Msg):

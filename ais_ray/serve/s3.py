@@ -33,6 +33,7 @@ from ais_ray.client import AisClient
 from ais_ray.core import headers as H
 from ais_ray.core.auth import Access
 from ais_ray.core.bmd import bucket_from_key
+from ais_ray.core.durations import ISO8601
 from ais_ray.core.errors import AisError, ErrObjNotFound
 from ais_ray.core.names import Bucket, Provider, validate_bucket_name, validate_obj_name
 from ais_ray.actors.target_reads import LocalReads, is_local, local_hosts
@@ -44,6 +45,7 @@ from ais_ray.serve.s3_xml import NS, S3Error, check_answer, el, int_param, iso86
 from ais_ray.serve.state import ApiState
 
 MAX_KEYS = 1000
+_PAST = "\U0010ffff"  # sorts after any character a name can hold: `a/` + this is past every `a/...`
 # Host names whose subdomains name a bucket (virtual-host style); others are path style
 VHOST_DOMAINS = ("localhost", *(d.strip().lower() for d in os.environ.get("AIS_RAY_S3_DOMAINS", "").split(",")
                                 if d.strip()))
@@ -187,7 +189,12 @@ class S3Gateway:
         contents: list[dict[str, Any]] = []
         prefixes: list[str] = []
         truncated, last = False, ""
-        async for e in self.api.list_objects(bck, prefix=prefix, props="name,size,checksum,atime"):
+        # The listing starts where this page does (`start_after`: an ais bucket's walk seeks there, so
+        # page N costs one page, not N), a page at a time (a native page is 10,000 names with their
+        # metadata read); past a common prefix already returned, past every name under it.
+        seek = after + _PAST if delim and after.endswith(delim) and after.startswith(prefix) else after
+        async for e in self.api.list_objects(bck, prefix=prefix, props="name,size,checksum,atime",
+                                             page_size=max_keys + 1, start_after=seek, time_format=ISO8601):
             name = e["n"]
             if name <= after:
                 continue
@@ -228,7 +235,7 @@ class S3Gateway:
         for e in contents:
             c = el(root, "Contents")
             el(c, "Key", e["n"])
-            el(c, "LastModified", _listed_time(e.get("a", "")))
+            el(c, "LastModified", e.get("a") or iso8601(0))
             el(c, "ETag", f'"{e.get("cs", "")}"')
             el(c, "Size", e.get("s", 0))
             el(c, "StorageClass", "STANDARD")
@@ -324,9 +331,3 @@ def virtual_bucket(host: str) -> str:
     return ""
 
 
-def _listed_time(atime: str) -> str:
-    """A listing's atime ("04 Dec 26 10:31 UTC", `core/durations.py::format_nano_time`) in S3's form."""
-    try:
-        return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.strptime(atime, "%d %b %y %H:%M UTC"))
-    except ValueError:
-        return iso8601(0)

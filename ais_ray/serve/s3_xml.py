@@ -6,13 +6,13 @@ native error answer becomes the S3 code the SDKs map to their exceptions.
 
 from __future__ import annotations
 
-import time
 import xml.etree.ElementTree as ET
 from typing import Any
 
 import aiohttp
 
 from ais_ray.client.http import raise_for
+from ais_ray.core.durations import ISO8601, format_nano_time
 from ais_ray.core.errors import (AisError, ErrAccessDenied, ErrBckAlreadyExists, ErrBckNotFound, ErrNotFound,
                                  ErrObjNotFound, ErrRangeNotSatisfiable)
 
@@ -75,7 +75,7 @@ def owner(parent: ET.Element, tag: str = "Owner") -> None:
 
 
 def iso8601(ns: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(ns / 1e9))
+    return format_nano_time(ns, ISO8601)
 
 
 def int_param(q: Any, name: str, default: int, *, most: int) -> int:

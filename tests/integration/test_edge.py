@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import io
 import tarfile
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import msgpack
 import pytest
 import requests
 from aistore.sdk.archive_config import ArchiveConfig, ArchiveMode
@@ -70,6 +72,30 @@ def test_listing_unsupported_flag_is_400_naming_it(bck: Any, flag: ListObjectFla
         bck.list_objects(flags=[flag])
     assert ei.value.status_code == 400
     assert flag.name in str(ei.value)
+
+
+def test_listing_start_after_and_time_format(bck: Any, cluster: LocalCluster) -> None:
+    """AIStore's `LsoMsg.start_after` (ais buckets) and `time_format` (a Go layout; RFC822 by default)."""
+    def page(**value: Any) -> list[dict[str, Any]]:
+        r = requests.get(f"{cluster.endpoint}/v1/buckets/{bck.name}", params={"provider": "ais"},
+                         json={"action": "list", "value": {"props": "name,atime", **value}})
+        assert r.status_code == 200, r.text
+        return list(msgpack.unpackb(r.content)["Entries"] or [])
+
+    assert [e["n"] for e in page(start_after="shard.tgz")] == ["subdir/deep/three.txt", "subdir/two.txt"]
+    assert [e["n"] for e in page(start_after="subdir/deep/three.txt", pagesize=1)] == ["subdir/two.txt"]
+    atime = int(requests.head(f"{cluster.endpoint}/v1/objects/{bck.name}/one.txt", params={"provider": "ais"},
+                              allow_redirects=True).headers["ais-atime"])
+    secs, ms = divmod(atime // 1_000_000, 1000)
+    when = time.gmtime(secs)
+    formats = {"": time.strftime("%d %b %y %H:%M UTC", when), "02 Jan 06 15:04 MST": time.strftime("%d %b %y %H:%M UTC", when),
+               "2006-01-02T15:04:05.000Z": time.strftime("%Y-%m-%dT%H:%M:%S", when) + f".{ms:03d}Z",
+               "Mon, 17 Dec 2012 02:14:10 GMT": time.strftime("%a, %d %b %Y %H:%M:%S GMT", when)}
+    for layout, want in formats.items():
+        assert [e["a"] for e in page(prefix="one.txt", time_format=layout)] == [want], layout
+    r = requests.get(f"{cluster.endpoint}/v1/buckets/{bck.name}", params={"provider": "ais"},
+                     json={"action": "list", "value": {"time_format": "2006-01-02"}})
+    assert r.status_code == 400 and 'time_format "2006-01-02" is not supported' in r.json()["message"], r.text
 
 
 @pytest.mark.parametrize("shard", ["shard.tar", "shard.tgz"])

@@ -7,10 +7,12 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from tests.integration.conftest import LocalCluster
 
@@ -77,7 +79,7 @@ def test_objects_put_get_range_head_delete(s3: Any, cluster: LocalCluster) -> No
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
 
 
-def test_listings_v1_v2_delimiter_and_pages(s3: Any) -> None:
+def test_listings_v1_v2_delimiter_and_pages(s3: Any, cluster: LocalCluster) -> None:
     name = new_bucket(s3)
     keys = [f"a/{i:02d}" for i in range(7)] + ["b/x", "b/y/z", "top"]
     for k in keys:
@@ -86,6 +88,11 @@ def test_listings_v1_v2_delimiter_and_pages(s3: Any) -> None:
     assert [o["Key"] for o in v2["Contents"]] == sorted(keys) and v2["KeyCount"] == len(keys)
     assert {o["Key"]: o["Size"] for o in v2["Contents"]}["b/y/z"] == 5
     assert all(o["LastModified"].year >= 2026 for o in v2["Contents"])
+    # to the millisecond, as S3 lists it (not the native listing's minutes): the object's own time
+    for o in v2["Contents"][:3]:
+        atime = int(requests.head(f"{cluster.endpoint}/v1/objects/{name}/{o['Key']}", params={"provider": "ais"},
+                                  timeout=30, allow_redirects=True).headers["ais-atime"])
+        assert o["LastModified"] == datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=atime // 1_000_000)
     d = s3.list_objects_v2(Bucket=name, Delimiter="/")
     assert [p["Prefix"] for p in d["CommonPrefixes"]] == ["a/", "b/"] and [o["Key"] for o in d["Contents"]] == ["top"]
     d = s3.list_objects_v2(Bucket=name, Prefix="b/", Delimiter="/")
@@ -94,6 +101,12 @@ def test_listings_v1_v2_delimiter_and_pages(s3: Any) -> None:
     assert len(pages) == 4 and [o["Key"] for p in pages for o in p.get("Contents", [])] == sorted(keys)
     v1 = list(s3.get_paginator("list_objects").paginate(Bucket=name, PaginationConfig={"PageSize": 4}))
     assert [o["Key"] for p in v1 for o in p.get("Contents", [])] == sorted(keys)
+    # pages with a delimiter: a common prefix once, then on past everything under it
+    pages = list(s3.get_paginator("list_objects_v2").paginate(Bucket=name, Delimiter="/", PaginationConfig={"PageSize": 1}))
+    assert [[p["Prefix"] for p in pg.get("CommonPrefixes", [])] + [o["Key"] for o in pg.get("Contents", [])]
+            for pg in pages] == [["a/"], ["b/"], ["top"]]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=name, StartAfter="a/03")["Contents"]] == \
+        [k for k in sorted(keys) if k > "a/03"]
     gone = s3.delete_objects(Bucket=name, Delete={"Objects": [{"Key": "a/00"}, {"Key": "a/01"}, {"Key": "never"}]})
     assert sorted(d["Key"] for d in gone["Deleted"]) == ["a/00", "a/01", "never"]
     assert s3.list_objects_v2(Bucket=name, Prefix="a/")["KeyCount"] == 5
