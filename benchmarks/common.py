@@ -252,8 +252,11 @@ class AisCluster:
         return f"http://127.0.0.1:{self.port}"
 
     def cli(self, *args: str, timeout: float = 300) -> str:
+        # its own state dir: a benchmark's `up` must not become the user's "last cluster" (`ais-ray` with no
+        # AIS_ENDPOINT would then look for it after the benchmark removed it)
         p = subprocess.run([*AIS_RAY, *args], capture_output=True, text=True, timeout=timeout, cwd=self.cwd,
-                           env={**os.environ, **(self.env or {}), "AIS_ENDPOINT": self.endpoint})
+                           env={**os.environ, **(self.env or {}), "AIS_ENDPOINT": self.endpoint,
+                                "XDG_STATE_HOME": f"{self.data_dir}.state"})
         if p.returncode != 0:
             raise RuntimeError(f"ais-ray {' '.join(args)} -> exit {p.returncode}\n{p.stdout}{p.stderr}")
         return p.stdout

@@ -59,6 +59,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         return _up_attached(args, data_dir)
     st = read_state(data_dir)
     if st and st.get("status") == "ready" and pid_alive(int(st["pid"])):
+        remember_last(data_dir)  # the one the user just pointed at: the next commands find it
         print(f"ais-ray is already running at {st['endpoint']} (data dir {data_dir})")
         return 0
     if not _port_free(args.host, args.port):
@@ -174,9 +175,9 @@ def _up_attached(args: argparse.Namespace, data_dir: str) -> int:
 def cmd_down(args: argparse.Namespace) -> int:
     data_dir = os.path.abspath(args.data_dir or default_data_dir())
     st = read_state(data_dir)
-    if not st and not args.data_dir:  # plain `down`: the cluster `up` started last
+    if not args.data_dir:  # plain `down`: the cluster `up` started last, as every other command finds it
         last = last_data_dir()
-        if last:
+        if last and os.path.abspath(last) != data_dir:
             print(f"stopping the cluster started last, in {last}")
             data_dir, st = last, read_state(last)
     if not st:

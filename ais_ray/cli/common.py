@@ -31,14 +31,15 @@ def default_data_dir() -> str:
 
 
 def endpoint() -> str:
-    """`AIS_ENDPOINT`, else the endpoint of the local cluster `ais-ray up` started, else :8080."""
+    """`AIS_ENDPOINT`, else the endpoint of the running cluster `ais-ray up` started (or was
+    pointed at) last, else of the one running from the default data dir, else :8080."""
     env = os.environ.get("AIS_ENDPOINT")
     if env:
         return env if "://" in env else f"http://{env}"
-    from ais_ray.cli.daemon import last_data_dir, read_state
+    from ais_ray.cli.daemon import last_data_dir, running
 
-    for data_dir in (default_data_dir(), last_data_dir()):
-        st = read_state(data_dir) if data_dir else None
+    for data_dir in (last_data_dir(), default_data_dir()):
+        st = running(data_dir) if data_dir else None
         if st and st.get("endpoint"):
             return str(st["endpoint"])
     return DEFAULT_ENDPOINT

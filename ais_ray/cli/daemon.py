@@ -65,10 +65,19 @@ def last_data_dir() -> str | None:
             data_dir = str(json.load(f)["data_dir"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    return data_dir if running(data_dir) else None
+
+
+def running(data_dir: str) -> dict[str, object] | None:
+    """The state of the cluster running from `data_dir` (ready, its daemon alive), else None."""
     st = read_state(data_dir)
     if not st or st.get("status") != "ready":
         return None
-    return data_dir if st.get("mode") == "attached" or pid_alive(int(str(st.get("pid", 0)))) else None
+    try:
+        alive = st.get("mode") == "attached" or pid_alive(int(str(st.get("pid", 0))))
+    except ValueError:
+        return None
+    return st if alive else None
 
 
 def read_state(data_dir: str) -> dict[str, object] | None:
