@@ -8,6 +8,7 @@ last pages. With `--base DIR` a second cluster runs a copy of the package in DIR
 
     .venv/bin/python benchmarks/s3_list.py                        # 20,000 objects, pages of 1,000, 3 rounds
     .venv/bin/python benchmarks/s3_list.py --base /tmp/base       # the same, before / after
+    .venv/bin/python benchmarks/s3_list.py --delimiter /          # the top level: 10 common prefixes
 """
 
 from __future__ import annotations
@@ -43,15 +44,17 @@ async def fill(cluster: AisCluster, count: int) -> None:
         await timed_pool([lambda i=i: put(i) for i in range(count)], 32)
 
 
-def walk(cluster: AisCluster, page_size: int) -> tuple[float, list[float], int]:
-    """The whole listing's seconds, each page's, and the keys listed."""
+def walk(cluster: AisCluster, page_size: int, delimiter: str) -> tuple[float, list[float], int]:
+    """The whole listing's seconds, each page's, and the keys (and common prefixes) listed."""
     s3 = boto3.client("s3", endpoint_url=f"{cluster.endpoint}/s3", aws_access_key_id="x", aws_secret_access_key="x",
                       region_name="us-east-1", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
     pages: list[float] = []
     keys = 0
     t0 = last = time.perf_counter()
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, PaginationConfig={"PageSize": page_size}):
-        keys += len(page.get("Contents", []))
+    more = {"Delimiter": delimiter} if delimiter else {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, PaginationConfig={"PageSize": page_size},
+                                                             **more):
+        keys += len(page.get("Contents", [])) + len(page.get("CommonPrefixes", []))
         now = time.perf_counter()
         pages.append(now - last)
         last = now
@@ -63,6 +66,7 @@ def main() -> None:
     p.add_argument("--count", type=int, default=20_000)
     p.add_argument("--page-size", type=int, default=1000)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--delimiter", default="", help='e.g. "/": the top level only (the objects are in 10 directories)')
     p.add_argument("--base", default="", help="a dir holding the package to compare with")
     ns = p.parse_args()
     root = tempfile.mkdtemp(prefix="s3-list-")
@@ -72,12 +76,14 @@ def main() -> None:
                 asyncio.run(fill(c, ns.count))
             runs: dict[str, list[tuple[float, list[float]]]] = {lb: [] for lb in clusters}
             labels = list(clusters)
-            print(f"{ns.count:,} objects, pages of {ns.page_size:,} through boto3's list_objects_v2 paginator")
+            print(f"{ns.count:,} objects, pages of {ns.page_size:,} through boto3's list_objects_v2 paginator"
+                  + (f', delimiter "{ns.delimiter}"' if ns.delimiter else ""))
             for r in range(ns.rounds):
                 for label in labels[r % len(labels):] + labels[:r % len(labels)]:
-                    secs, pages, keys = walk(clusters[label], ns.page_size)
-                    if keys != ns.count:
-                        raise SystemExit(f"{label}: listed {keys} keys, expected {ns.count}")
+                    secs, pages, keys = walk(clusters[label], ns.page_size, ns.delimiter)
+                    want = min(ns.count, 10) if ns.delimiter else ns.count
+                    if keys != want:
+                        raise SystemExit(f"{label}: listed {keys} keys and prefixes, expected {want}")
                     runs[label].append((secs, pages))
                     print(f"round {r} {label:5s} {secs:6.2f} s  first page {pages[0]:.3f} s  last page {pages[-1]:.3f} s",
                           flush=True)

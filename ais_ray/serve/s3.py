@@ -32,8 +32,9 @@ from ais_ray.auth.gate import cluster_secret, internal_auth
 from ais_ray.client import AisClient
 from ais_ray.core import headers as H
 from ais_ray.core.auth import Access
-from ais_ray.core.bmd import bucket_from_key
+from ais_ray.core.bmd import bucket_from_key, remote_of
 from ais_ray.core.durations import ISO8601
+from ais_ray.core.lsflags import NO_RECURSION
 from ais_ray.core.errors import AisError, ErrObjNotFound
 from ais_ray.core.names import Bucket, Provider, validate_bucket_name, validate_obj_name
 from ais_ray.actors.target_reads import LocalReads, is_local, local_hosts
@@ -190,11 +191,17 @@ class S3Gateway:
         prefixes: list[str] = []
         truncated, last = False, ""
         # The listing starts where this page does (`start_after`: an ais bucket's walk seeks there, so
-        # page N costs one page, not N), a page at a time (a native page is 10,000 names with their
-        # metadata read); past a common prefix already returned, past every name under it.
+        # page N costs one page, not N; past a common prefix already returned, past every name under
+        # it). Where the bucket is listed here and the delimiter is "/", it is listed one level deep
+        # (NO_RECURSION: a directory is one entry, its common prefix), `max-keys + 1` at a time;
+        # otherwise in the native pages (a delimiter may fold a whole page into one common prefix).
         seek = after + _PAST if delim and after.endswith(delim) and after.startswith(prefix) else after
+        local = remote_of(bck, await self.state.bucket_props(bck)) is None
+        level = delim == "/" and local
         async for e in self.api.list_objects(bck, prefix=prefix, props="name,size,checksum,atime",
-                                             page_size=max_keys + 1, start_after=seek, time_format=ISO8601):
+                                             page_size=max_keys + 1 if level or not delim else 0,
+                                             flags=NO_RECURSION if level else 0, start_after=seek,
+                                             time_format=ISO8601):
             name = e["n"]
             if name <= after:
                 continue

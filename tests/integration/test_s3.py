@@ -112,6 +112,27 @@ def test_listings_v1_v2_delimiter_and_pages(s3: Any, cluster: LocalCluster) -> N
     assert s3.list_objects_v2(Bucket=name, Prefix="a/")["KeyCount"] == 5
 
 
+def test_a_remote_bucket_listed_through_the_s3_api(s3: Any, cluster: LocalCluster, moto: object) -> None:
+    """A name the cluster knows as s3://<name> (a remote bucket, cached here in part): its listing is the
+    remote's (no seek by name there), paged and folded by the delimiter the same way."""
+    from ais_ray.core.names import Provider
+    from tests.integration.remotes import REMOTES
+
+    remote = REMOTES[Provider.AWS][0](moto, None)  # type: ignore[arg-type]
+    keys = [f"d{i % 3}/k{i:02d}" for i in range(12)] + ["top"]
+    for k in keys:
+        remote.seed(k, k.encode())
+    cluster.cli("get", f"s3://{remote.bucket}/top", "-")  # the cluster knows the bucket now (one object cached)
+    pages = list(s3.get_paginator("list_objects_v2").paginate(Bucket=remote.bucket, PaginationConfig={"PageSize": 5}))
+    assert [o["Key"] for p in pages for o in p.get("Contents", [])] == sorted(keys) and len(pages) == 3
+    d = list(s3.get_paginator("list_objects_v2").paginate(Bucket=remote.bucket, Delimiter="/",
+                                                          PaginationConfig={"PageSize": 2}))
+    assert [[p["Prefix"] for p in pg.get("CommonPrefixes", [])] + [o["Key"] for o in pg.get("Contents", [])]
+            for pg in d] == [["d0/", "d1/"], ["d2/", "top"]]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=remote.bucket, StartAfter="d1/k07")["Contents"]] == \
+        [k for k in sorted(keys) if k > "d1/k07"]
+
+
 def test_copy_object(s3: Any) -> None:
     src, dst = new_bucket(s3), new_bucket(s3)
     s3.put_object(Bucket=src, Key="o", Body=b"copy me")
