@@ -368,6 +368,11 @@ def median_run(runs: Sequence[Measurement]) -> Measurement:
     return ordered[len(ordered) // 2]
 
 
+def spread(values: Sequence[float], fmt: str = ".2f") -> str:
+    """"median (min–max)", as the README's tables give repeated figures."""
+    return f"{statistics.median(values):{fmt}} ({min(values):{fmt}}–{max(values):{fmt}})"
+
+
 def summarize(runs: Sequence[Measurement]) -> dict[str, Any]:
     med = median_run(runs)
     return {"count": med.count, "bytes": med.nbytes, "seconds": med.seconds, "obj_s": med.obj_s,

@@ -27,7 +27,7 @@ import aiohttp
 from ais_ray.client import AisClient
 from ais_ray.core.names import Bucket
 
-from common import AisCluster, ProcSampler, side_by_side
+from common import AisCluster, ProcSampler, side_by_side, spread
 
 CLIENT = "client"
 
@@ -84,9 +84,8 @@ async def measure(ns: argparse.Namespace, clusters: dict[str, AisCluster]) -> No
     print("\n| tree | 307/s (median) | front door µs per 307 (median, min–max) | client µs per 307 |")
     print("|---|---|---|---|")
     for label, rows in per.items():
-        cpu = [r[1] for r in rows]
-        print(f"| {label} | {statistics.median(r[0] for r in rows):,.0f} | {statistics.median(cpu):.0f} "
-              f"({min(cpu):.0f}–{max(cpu):.0f}) | {statistics.median(r[2] for r in rows):.0f} |")
+        print(f"| {label} | {statistics.median(r[0] for r in rows):,.0f} | {spread([r[1] for r in rows], '.0f')} | "
+              f"{statistics.median(r[2] for r in rows):.0f} |")
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ from ais_ray.client import AisClient
 from ais_ray.core.names import Bucket
 
 from clients import timed_pool
-from common import AisCluster, side_by_side
+from common import AisCluster, side_by_side, spread
 
 BUCKET = "s3list"
 
@@ -90,9 +90,8 @@ def main() -> None:
         print("\n| tree | whole listing, s (median, min–max) | first page, s | last page, s |")
         print("|---|---|---|---|")
         for label, rows in runs.items():
-            whole = [r[0] for r in rows]
-            print(f"| {label} | {statistics.median(whole):.2f} ({min(whole):.2f}–{max(whole):.2f}) | "
-                  f"{statistics.median(r[1][0] for r in rows):.3f} | {statistics.median(r[1][-1] for r in rows):.3f} |")
+            print(f"| {label} | {spread([r[0] for r in rows])} | {statistics.median(r[1][0] for r in rows):.3f} | "
+                  f"{statistics.median(r[1][-1] for r in rows):.3f} |")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
