@@ -8,14 +8,15 @@ from typing import Any
 
 from ais_ray.cli.common import CliError, print_json, print_table, run
 from ais_ray.client import AisClient
+from ais_ray.core import lsflags
 from ais_ray.core.errors import AisError, ErrBckNotFound
 from ais_ray.core.names import Bucket, Provider, parse_bucket_uri
 from ais_ray.core.redundancy import dotted
 from ais_ray.core.sizes import format_size
 from ais_ray.stats.status import fs_totals
 
-FLAG_CACHED = 1  # list only what is present in the cluster (Go apc.LsCached)
-ENTRY_CACHED = 64  # Go apc.EntryIsCached
+FLAG_CACHED = lsflags.CACHED  # list only what is present in the cluster (Go apc.LsCached)
+ENTRY_CACHED = lsflags.ENTRY_CACHED  # Go apc.EntryIsCached
 
 
 def parse_bucket_arg(uri: str) -> Bucket:
@@ -57,19 +58,28 @@ def cmd_ls(args: argparse.Namespace) -> int:
         return _ls_buckets(args)
     bck, prefix = parse_bucket_uri(args.uri)
     prefix = args.prefix or prefix
-    flags = FLAG_CACHED if args.cached else 0
+    flags = (FLAG_CACHED if args.cached else 0) | (lsflags.NO_RECURSION if args.nr else 0)
+    if args.limit < 0:
+        raise CliError(f"--limit {args.limit}: expecting 0 (no limit) or more")
+    page_size = min(args.page_size or args.limit, args.limit or args.page_size)  # no page larger than the limit
 
     async def go(c: AisClient) -> int:
         # every bucket lists NAME SIZE, plus CACHED when it says something (below): an ais bucket in
         # front of a cloud one and the cloud bucket itself list alike (seed 003 diffs the two)
         props = args.props or "name,size,cached"
-        entries = [e async for e in c.list_objects(bck, prefix=prefix, props=props.replace(",cached", ""),
-                                                   page_size=args.page_size, flags=flags)]
+        entries = []
+        async for e in c.list_objects(bck, prefix=prefix, props=props.replace(",cached", ""), page_size=page_size,
+                                      flags=flags, start_after=args.start_after):
+            if e["n"] <= args.start_after:  # a remote bucket's listing starts at its start
+                continue
+            entries.append(e)
+            if len(entries) == args.limit:
+                break
         if args.json:
             print_json(entries)
             return 0
         cols = [p for p in props.split(",") if p]
-        if not args.props and "cached" in cols and (args.cached or len({_cached(e) for e in entries}) < 2):
+        if not args.props and "cached" in cols and (args.cached or len({_cached(e) for e in entries if not _is_dir(e)}) < 2):
             cols.remove("cached")  # as AIStore's CLI: CACHED only when it is informative (a mix), never with --cached
         keys = {"name": "n", "size": "s", "checksum": "cs", "atime": "a", "version": "v", "location": "t",
                 "copies": "c", "custom": "m"}
@@ -79,7 +89,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
             for p in cols:
                 v = e.get(keys.get(p, p), "")
                 if p == "cached":
-                    v = "yes" if _cached(e) else "no"
+                    v = "" if _is_dir(e) else "yes" if _cached(e) else "no"
                 row.append(format_size(v) if p == "size" and v != "" else v)
             rows.append(row)
         print_table([p.upper() for p in cols], rows, no_headers=args.no_headers)
@@ -93,6 +103,11 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 def _cached(entry: dict[str, Any]) -> bool:
     return bool(int(entry.get("f", 0)) & ENTRY_CACHED)
+
+
+def _is_dir(entry: dict[str, Any]) -> bool:
+    """A virtual directory (`--nr`): a name and nothing else."""
+    return bool(int(entry.get("f", 0)) & lsflags.ENTRY_IS_DIR)
 
 
 def _is_provider(word: str) -> bool:

@@ -235,11 +235,17 @@ ais-ray ls s3 --all                          # and the cloud's buckets not in th
 ais-ray ls ais://photos                      # NAME SIZE
 ais-ray ls ais://photos --summary            # NAME PRESENT OBJECTS SIZE ON DISK USAGE(%)
 ais-ray ls ais://photos/a/ --props name,size,version,checksum
+ais-ray ls ais://photos --limit 10 --start-after a/0999.jpg   # the 10 names after that one
+ais-ray ls ais://photos --nr                 # one level: names and virtual directories (a/)
 ais-ray ls ais://photos --json""")
     p.add_argument("uri", nargs="?", default="", metavar="BUCKET[/PREFIX]")
     p.add_argument("--prefix", default="")
     p.add_argument("--props", default="", help="comma-separated: name,size,checksum,atime,version,location,copies,custom")
     p.add_argument("--page-size", type=int, default=0)
+    p.add_argument("--limit", type=int, default=0, help="at most this many names (0: all)")
+    p.add_argument("--start-after", default="", help="only the names after this one")
+    p.add_argument("--nr", "--non-recursive", dest="nr", action="store_true",
+                   help="one level: names and virtual directories, not what is below them")
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-headers", "-H", action="store_true")
     p.add_argument("--no-footer", action="store_true")

@@ -45,6 +45,16 @@ def test_bucket_object_lifecycle(cluster: LocalCluster, tmp_path: Path) -> None:
     table = cluster.cli("ls", f"ais://{b}").stdout.splitlines()
     assert table[0].split() == ["NAME", "SIZE"] and table[1].split()[0] == "a/1.jpg"
     assert [e["n"] for e in json.loads(cluster.cli("ls", f"ais://{b}/a/", "--json").stdout)] == ["a/1.jpg", "a/2.jpg"]
+    # AIStore's `ls --limit / --start-after / --nr`
+    names = lambda *a: [ln.split()[0] for ln in cluster.cli("ls", f"ais://{b}", "-H", *a).stdout.splitlines()]  # noqa: E731
+    assert names("--limit", "2") == ["a/1.jpg", "a/2.jpg"]
+    assert names("--start-after", "a/2.jpg") == ["b/c/3.txt", "z"]
+    assert names("--start-after", "a/1.jpg", "--limit", "2") == ["a/2.jpg", "b/c/3.txt"]
+    assert names("--nr") == ["a/", "b/", "z"]
+    table = cluster.cli("ls", f"ais://{b}", "--nr").stdout.splitlines()
+    assert table[0].split() == ["NAME", "SIZE"] and table[1].split() == ["a/"]  # a directory: no size, no CACHED column
+    p = cluster.cli("ls", f"ais://{b}", "--limit", "-1", check=False)
+    assert p.returncode == 1 and p.stderr.strip() == "error: --limit -1: expecting 0 (no limit) or more"
 
     dest = tmp_path / "1.jpg"
     cluster.cli("get", f"ais://{b}/a/1.jpg", str(dest))
