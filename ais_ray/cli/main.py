@@ -290,14 +290,16 @@ def _add_objects(sub: argparse._SubParsersAction) -> None:
     p = _cmd(sub, "put", object_cmds.cmd_put, "put a file, or a directory's files (--recursive)", """
 ais-ray put ./1.jpg ais://photos/a/1.jpg
 ais-ray put ./1.jpg ais://photos/a/          # keeps the file name
-ais-ray put ./dir ais://photos --recursive    # every file, named by its path under ./dir""")
-    p.add_argument("src")
+ais-ray put ./dir ais://photos --recursive    # every file, named by its path under ./dir
+tar c ./dir | ais-ray put - ais://photos/dir.tar   # standard input, streamed""")
+    p.add_argument("src", help="a file, a directory (--recursive), or - for standard input")
     p.add_argument("dst", metavar="BUCKET[/NAME]")
     p.add_argument("--recursive", "-r", action="store_true")
     p.add_argument("--progress", action="store_true")
     p = _cmd(sub, "get", object_cmds.cmd_get, "get an object into a file (or `-` for stdout), or many into a directory", """
 ais-ray get ais://photos/a/1.jpg ./1.jpg
 ais-ray get ais://photos/a/1.jpg -           # to stdout
+ais-ray get ais://photos/a/1.jpg - --offset 1kib --length 16   # a range: 16 bytes from byte 1024
 ais-ray get ais://photos/a/ ./out            # every object under a/ into ./out
 ais-ray get s3://src/a/1.bin ./1.bin          # cold GET: fetched, stored, streamed; next time local
 ais-ray get s3://ab/largefile /tmp/lf --blob-download --num-workers 8   # parallel range readers
@@ -310,6 +312,8 @@ ais-ray get http://127.0.0.1:51061/abc/hello-world   # via an HTTP bucket ht://<
                    help="remote buckets: fetch with the blob downloader (parallel range readers) while streaming")
     p.add_argument("--chunk-size", default="", help="with --blob-download: e.g. 4mb, 1MiB (default 2MiB; 32KiB..16MiB)")
     p.add_argument("--num-workers", type=int, default=0, help="with --blob-download: range readers (default 4)")
+    p.add_argument("--offset", default="", help="with --length: read a range from this byte (e.g. 0, 4kib)")
+    p.add_argument("--length", default="", help="with --offset: this many bytes (e.g. 100, 1mib)")
     p = _cmd(sub, "cp", copy_cmds.cmd_cp, "copy an object, a bucket, or a selection of objects (list, template, prefix)",
              "ais-ray cp ais://photos/a/1.jpg ais://backup/a/1.jpg   # one object\n"
              "ais-ray cp ais://photos ais://backup --wait               # a whole bucket (made if missing)\n"

@@ -13,7 +13,7 @@ from ais_ray.client import AisClient
 from ais_ray.core import headers as H
 from ais_ray.core.durations import format_nano_time
 from ais_ray.core.names import Bucket, http_bucket, parse_bucket_uri, validate_obj_name
-from ais_ray.core.sizes import format_size
+from ais_ray.core.sizes import format_size, parse_size
 
 PUT_CONCURRENCY = 8
 PROGRESS_MIN_SIZE = 64 << 20  # show a bar for single transfers this large
@@ -32,6 +32,8 @@ def cmd_put(args: argparse.Namespace) -> int:
     bck, dst = parse_bucket_uri(args.dst)
     src = args.src
     prefix = ""
+    if src == "-":  # standard input, as `ais put - ais://b/name`
+        return _put_stdin(bck, dst)
     if os.path.isdir(src):
         if not args.recursive:
             raise CliError(f'"{src}" is a directory: use --recursive to put its files')
@@ -71,6 +73,19 @@ def cmd_put(args: argparse.Namespace) -> int:
     return run(go)
 
 
+def _put_stdin(bck: Bucket, name: str) -> int:
+    if not name or name.endswith("/"):
+        raise CliError(f'put -: name the object to make from standard input (e.g. {bck}/{name or "dir/"}name)')
+    validate_obj_name(name)
+
+    async def go(c: AisClient) -> int:
+        total = await c.put_stream(bck, name, sys.stdin.buffer)
+        print(f"PUT (standard input) => {bck}/{name} ({format_size(total)})")
+        return 0
+
+    return run(go)
+
+
 def cmd_get(args: argparse.Namespace) -> int:
     params: dict[str, str] = {}
     if args.src.startswith(("http://", "https://")):  # an HTTP bucket, made on first use (seed 000)
@@ -79,10 +94,15 @@ def cmd_get(args: argparse.Namespace) -> int:
     else:
         bck, name = parse_bucket_uri(args.src)
     if not name or name.endswith("/"):
+        if args.offset or args.length:
+            raise CliError("--offset and --length read a range of one object, not of many")
         return _get_many(bck, name, args)
     if args.latest:
         params["latest-ver"] = "true"
     headers = blob_headers(args)
+    rng = range_header(args)
+    if rng:
+        headers = {**(headers or {}), "Range": rng}
     dest = _get_dest(args.dst or os.path.basename(name), name)
 
     async def go(c: AisClient) -> int:
@@ -115,6 +135,18 @@ def _get_dest(dest: str, name: str) -> str:
     if not os.path.isdir(parent):
         raise CliError(f'cannot write "{dest}": no such directory "{parent}"')
     return dest
+
+
+def range_header(args: argparse.Namespace) -> str:
+    """`--offset O --length L` (AIStore's pair, both or neither) as the GET's Range."""
+    if bool(args.offset) != bool(args.length):
+        raise CliError("--offset and --length go together")
+    if not args.offset:
+        return ""
+    offset, length = parse_size(args.offset), parse_size(args.length)
+    if length < 1:
+        raise CliError(f"--length {args.length}: expecting at least 1 byte")
+    return f"bytes={offset}-{offset + length - 1}"
 
 
 def blob_headers(args: argparse.Namespace) -> dict[str, str] | None:

@@ -79,6 +79,22 @@ class ObjectsApi(Http):
 
         await self._put(bck, name, body, {"Content-Length": str(size)})
 
+    async def put_stream(self, bck: Bucket, name: str, f: Any, *, progress: Progress | None = None) -> int:
+        """PUT what a binary file object yields until its end (stdin, a pipe): of unknown size, sent
+        chunked, never held in memory whole; the bytes sent. The object appears only once all of it is in."""
+        total = 0
+
+        async def body() -> AsyncIterator[bytes]:
+            nonlocal total
+            while chunk := await asyncio.to_thread(f.read, CHUNK):
+                total += len(chunk)
+                yield chunk
+                if progress:
+                    progress(len(chunk))
+
+        await self._put(bck, name, body)
+        return total
+
     async def copy_object(self, bck: Bucket, name: str, dst: Bucket, dst_name: str, *, latest: bool = False,
                           sync: bool = False) -> None:
         """Copy one object (AIStore `PUT ?object_to=<uname>`); the cluster moves the bytes."""

@@ -125,6 +125,32 @@ def test_object_errors(cluster: LocalCluster, tmp_path: Path) -> None:
     cluster.cli("rmb", f"ais://{b}")
 
 
+def test_put_from_stdin_and_get_a_range(cluster: LocalCluster) -> None:
+    """`ais put - BUCKET/NAME` (a pipe, sent as it comes) and `ais get --offset --length` (a range)."""
+    b = uniq()
+    cluster.cli("create", f"ais://{b}")
+    data = os.urandom(3 * (1 << 20) + 11)  # more than one read of the pipe
+    p = subprocess.run([*AIS_RAY, "put", "-", f"ais://{b}/piped.bin"], env=cluster.env(), input=data,
+                       capture_output=True, timeout=120)
+    assert p.returncode == 0 and p.stdout.decode().strip() == f"PUT (standard input) => ais://{b}/piped.bin (3.00MiB)", p
+    assert cluster.cli_bytes("get", f"ais://{b}/piped.bin", "-") == data
+    assert cluster.cli_bytes("get", f"ais://{b}/piped.bin", "-", "--offset", "1kib", "--length", "100") == data[1024:1124]
+    empty = subprocess.run([*AIS_RAY, "put", "-", f"ais://{b}/empty"], env=cluster.env(), input=b"",
+                           capture_output=True, timeout=120)
+    assert empty.returncode == 0 and cluster.cli_bytes("get", f"ais://{b}/empty", "-") == b""
+    for args, message in ((["put", "-", f"ais://{b}/"], "put -: name the object"),
+                          (["get", f"ais://{b}/piped.bin", "-", "--offset", "1"], "--offset and --length go together"),
+                          (["get", f"ais://{b}/piped.bin", "-", "--offset", "0", "--length", "0"], "expecting at least 1 byte"),
+                          (["get", f"ais://{b}/piped.bin", "-", "--offset", f"{len(data)}", "--length", "1"],
+                           "not satisfiable"),
+                          (["get", f"ais://{b}/", ".", "--offset", "0", "--length", "1"], "of one object, not of many")):
+        p = cluster.cli(*args, check=False)
+        assert p.returncode == 1 and p.stderr.startswith("error: ") and message in p.stderr, (args, p.stderr)
+        assert len(p.stderr.strip().splitlines()) == 1
+    assert sorted(e["n"] for e in json.loads(cluster.cli("ls", f"ais://{b}", "--json").stdout)) == ["empty", "piped.bin"]
+    cluster.cli("rmb", f"ais://{b}")
+
+
 def test_usage_error_exit_2(cluster: LocalCluster) -> None:
     p = cluster.cli("put", check=False)
     assert p.returncode == 2 and "usage:" in p.stderr
