@@ -144,7 +144,7 @@ TIME_FORMATS = ("", RFC822, ISO8601, RFC1123GMT)
 def format_nano_time(ns: int, layout: str = "") -> str:
     """A point in time (Unix nanoseconds) as AIStore prints atimes: by default Go's RFC822 in UTC,
     "04 Dec 26 10:31 UTC"; or in one of the other `TIME_FORMATS`, to the millisecond / second."""
-    secs, frac = divmod(ns, _NS_PER_SEC)
+    secs, frac = divmod(int(ns), _NS_PER_SEC)
     if layout == ISO8601:
         return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac // 1_000_000:03d}Z"
     if layout == RFC1123GMT:

@@ -101,3 +101,18 @@ def test_format_duration(seconds: float, text: str) -> None:
 @pytest.mark.parametrize("text", ["1h30m0s", "500ms", "2m3.5s", "10s", "1.5\u00b5s", "7ns", "100h0m1s"])
 def test_round_trip(text: str) -> None:
     assert format_duration(parse_duration(text)) == text
+
+
+def test_format_nano_time_in_each_listing_layout() -> None:
+    """AIStore's `time_format` layouts: RFC822 by default (to the minute), S3's ISO8601 to the
+    millisecond, RFC1123 with GMT to the second; a float stamp is taken as its whole nanoseconds."""
+    from ais_ray.core.durations import ISO8601, RFC822, RFC1123GMT, format_nano_time
+
+    ns = 1_796_586_743_898_391_413  # 2026-12-06 19:52:23.898391413 UTC, a Sunday
+    assert format_nano_time(ns) == format_nano_time(ns, RFC822) == "06 Dec 26 19:52 UTC"
+    assert format_nano_time(ns, ISO8601) == "2026-12-06T19:52:23.898Z"
+    assert format_nano_time(ns, RFC1123GMT) == "Sun, 06 Dec 2026 19:52:23 GMT"
+    assert format_nano_time(1.5e9, ISO8601) == "1970-01-01T00:00:01.500Z"  # a float stamp: no format error
+    assert format_nano_time(0, ISO8601) == "1970-01-01T00:00:00.000Z"
+    assert format_nano_time(999_999, ISO8601) == "1970-01-01T00:00:00.000Z"  # truncated, never rounded up
+    assert format_nano_time(1_999_999_999, ISO8601) == "1970-01-01T00:00:01.999Z"
