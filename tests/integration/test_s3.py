@@ -97,6 +97,12 @@ def test_listings_v1_v2_delimiter_and_pages(s3: Any, cluster: LocalCluster) -> N
     assert [p["Prefix"] for p in d["CommonPrefixes"]] == ["a/", "b/"] and [o["Key"] for o in d["Contents"]] == ["top"]
     d = s3.list_objects_v2(Bucket=name, Prefix="b/", Delimiter="/")
     assert [p["Prefix"] for p in d["CommonPrefixes"]] == ["b/y/"] and [o["Key"] for o in d["Contents"]] == ["b/x"]
+    d = s3.list_objects_v2(Bucket=name, Prefix="b", Delimiter="/")  # a prefix that is not a whole level
+    assert [p["Prefix"] for p in d["CommonPrefixes"]] == ["b/"] and "Contents" not in d
+    d = s3.list_objects_v2(Bucket=name, Prefix="b/y", Delimiter="/")
+    assert [p["Prefix"] for p in d["CommonPrefixes"]] == ["b/y/"] and "Contents" not in d
+    d = s3.list_objects_v2(Bucket=name, Prefix="t", Delimiter="/")
+    assert "CommonPrefixes" not in d and [o["Key"] for o in d["Contents"]] == ["top"]
     pages = list(s3.get_paginator("list_objects_v2").paginate(Bucket=name, PaginationConfig={"PageSize": 3}))
     assert len(pages) == 4 and [o["Key"] for p in pages for o in p.get("Contents", [])] == sorted(keys)
     v1 = list(s3.get_paginator("list_objects").paginate(Bucket=name, PaginationConfig={"PageSize": 4}))
