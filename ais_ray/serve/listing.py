@@ -98,6 +98,8 @@ async def _list_remote(bck: Bucket, ref: RemoteRef, msg: LsoMsg) -> Response:
             out = {"n": e.name, "f": 0}
             if not name_only:
                 out["s"] = e.size
+                if "atime" in props and e.last_modified:  # not here: the remote's own time (S3's LastModified)
+                    out["a"] = format_nano_time(int(e.last_modified * 1e9), msg.time_format)
         if not name_only and "version" in props and e.version:
             out["v"] = e.version
         entries.append(out)

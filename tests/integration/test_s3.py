@@ -131,6 +131,8 @@ def test_a_remote_bucket_listed_through_the_s3_api(s3: Any, cluster: LocalCluste
     cluster.cli("get", f"s3://{remote.bucket}/top", "-")  # the cluster knows the bucket now (one object cached)
     pages = list(s3.get_paginator("list_objects_v2").paginate(Bucket=remote.bucket, PaginationConfig={"PageSize": 5}))
     assert [o["Key"] for p in pages for o in p.get("Contents", [])] == sorted(keys) and len(pages) == 3
+    # an object not cached here is listed with the remote's own time, not the epoch
+    assert all(o["LastModified"].year >= 2026 for p in pages for o in p["Contents"])
     d = list(s3.get_paginator("list_objects_v2").paginate(Bucket=remote.bucket, Delimiter="/",
                                                           PaginationConfig={"PageSize": 2}))
     assert [[p["Prefix"] for p in pg.get("CommonPrefixes", [])] + [o["Key"] for o in pg.get("Contents", [])]
