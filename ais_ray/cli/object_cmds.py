@@ -12,6 +12,7 @@ from ais_ray.cli.progress import ByteProgress
 from ais_ray.client import AisClient
 from ais_ray.core import headers as H
 from ais_ray.core.durations import format_nano_time
+from ais_ray.core.errors import AisError
 from ais_ray.core.names import Bucket, http_bucket, parse_bucket_uri, validate_obj_name
 from ais_ray.core.sizes import format_size, parse_size
 
@@ -194,10 +195,16 @@ def cmd_rm(args: argparse.Namespace) -> int:
             raise CliError(f'"{u}": expecting an object; to remove a bucket use `ais-ray rmb`')
 
     async def go(c: AisClient) -> int:
-        for bck, name in targets:
-            await c.delete_object(bck, name)
+        failed = 0
+        for bck, name in targets:  # as `rm a b c`: one that cannot go does not keep the others
+            try:
+                await c.delete_object(bck, name)
+            except AisError as exc:
+                failed += 1
+                print(f"error: {exc.message}", file=sys.stderr)
+                continue
             print(f"deleted {bck}/{name}")
-        return 0
+        return 1 if failed else 0
 
     return run(go)
 

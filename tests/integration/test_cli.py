@@ -148,6 +148,11 @@ def test_put_from_stdin_and_get_a_range(cluster: LocalCluster) -> None:
         assert p.returncode == 1 and p.stderr.startswith("error: ") and message in p.stderr, (args, p.stderr)
         assert len(p.stderr.strip().splitlines()) == 1
     assert sorted(e["n"] for e in json.loads(cluster.cli("ls", f"ais://{b}", "--json").stdout)) == ["empty", "piped.bin"]
+    # `rm a b c`: one that is not there is an error line, the others still go
+    p = cluster.cli("rm", f"ais://{b}/empty", f"ais://{b}/none", f"ais://{b}/piped.bin", check=False)
+    assert p.returncode == 1 and p.stdout.splitlines() == [f"deleted ais://{b}/empty", f"deleted ais://{b}/piped.bin"]
+    assert p.stderr.strip() == f'error: object "ais://{b}/none" does not exist'
+    assert json.loads(cluster.cli("ls", f"ais://{b}", "--json").stdout) == []
     cluster.cli("rmb", f"ais://{b}")
 
 
