@@ -70,8 +70,6 @@ def cmd_ls(args: argparse.Namespace) -> int:
         entries = []
         async for e in c.list_objects(bck, prefix=prefix, props=props.replace(",cached", ""), page_size=page_size,
                                       flags=flags, start_after=args.start_after):
-            if e["n"] <= args.start_after:  # a remote bucket's listing starts at its start
-                continue
             entries.append(e)
             if len(entries) == args.limit:
                 break

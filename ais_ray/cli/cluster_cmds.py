@@ -16,7 +16,7 @@ from ais_ray.auth.tokens import load_or_create_secret
 from ais_ray.backends.guard import ENV_DENY
 from ais_ray.cli.common import CliError, default_data_dir, print_json, print_table, run
 from ais_ray.cli.perf_cmds import dashboard_hint
-from ais_ray.cli.daemon import last_data_dir, pid_alive, read_state, remember_last, state_path, write_state
+from ais_ray.cli.daemon import last_data_dir, pid_alive, read_state, remember_last, running, state_path, write_state
 from ais_ray.core.netpolicy import NetPolicy
 from ais_ray.client import AisClient
 from ais_ray.core.sizes import format_size, parse_size
@@ -57,8 +57,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     deny = NetPolicy.parse(args.download_deny) if args.download_deny is not None else None
     if args.address:
         return _up_attached(args, data_dir)
-    st = read_state(data_dir)
-    if st and st.get("status") == "ready" and pid_alive(int(st["pid"])):
+    st = running(data_dir)
+    if st is not None:
         remember_last(data_dir)  # the one the user just pointed at: the next commands find it
         print(f"ais-ray is already running at {st['endpoint']} (data dir {data_dir})")
         return 0

@@ -48,8 +48,8 @@ class BucketsApi(Http):
                            time_format: str = "") -> AsyncIterator[dict[str, Any]]:
         """Every entry (`n`, `s`, ...), page by page, as the SDK's `list_objects_iter` does; with
         `start_after`, only the names after it (an ais bucket's listing starts there; a remote
-        one's names are the remote's, from its start); atimes in `time_format` (a Go layout of
-        `core/durations.py::TIME_FORMATS`)."""
+        one's, which has no seek by name, is walked from its start and the rest dropped here);
+        atimes in `time_format` (a Go layout of `core/durations.py::TIME_FORMATS`)."""
         token, uuid = "", ""
         while True:
             value = {"prefix": prefix, "pagesize": page_size, "uuid": uuid, "props": props,
@@ -59,7 +59,8 @@ class BucketsApi(Http):
                                            params=self.bck_params(bck), headers={"Accept": "application/msgpack"})
             page = msgpack.unpackb(raw, raw=False)
             for e in page.get("Entries") or ():
-                yield e
+                if not start_after or e["n"] > start_after:
+                    yield e
             token, uuid = page.get("ContinuationToken", ""), page.get("UUID", "")
             if not token:
                 return

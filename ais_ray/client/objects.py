@@ -72,10 +72,8 @@ class ObjectsApi(Http):
 
         async def body() -> AsyncIterator[bytes]:
             with open(path, "rb") as f:
-                while chunk := await asyncio.to_thread(f.read, CHUNK):
+                async for chunk in _chunks(f, progress):
                     yield chunk
-                    if progress:
-                        progress(len(chunk))
 
         await self._put(bck, name, body, {"Content-Length": str(size)})
 
@@ -84,15 +82,13 @@ class ObjectsApi(Http):
         chunked, never held in memory whole; the bytes sent. The object appears only once all of it is in."""
         total = 0
 
-        async def body() -> AsyncIterator[bytes]:
+        def sent(n: int) -> None:
             nonlocal total
-            while chunk := await asyncio.to_thread(f.read, CHUNK):
-                total += len(chunk)
-                yield chunk
-                if progress:
-                    progress(len(chunk))
+            total += n
+            if progress:
+                progress(n)
 
-        await self._put(bck, name, body)
+        await self._put(bck, name, lambda: _chunks(f, sent))
         return total
 
     async def copy_object(self, bck: Bucket, name: str, dst: Bucket, dst_name: str, *, latest: bool = False,
@@ -175,3 +171,11 @@ class ObjectsApi(Http):
                 await raise_for(r, await r.read())
 
         await self._retry_via_api(delete, bck, name)
+
+
+async def _chunks(f: Any, progress: Progress | None) -> AsyncIterator[bytes]:
+    """What a binary file object reads until its end, CHUNK at a time, off the event loop."""
+    while chunk := await asyncio.to_thread(f.read, CHUNK):
+        yield chunk
+        if progress:
+            progress(len(chunk))

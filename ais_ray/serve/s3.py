@@ -202,9 +202,7 @@ class S3Gateway:
                                              page_size=max_keys + 1 if level or not delim else 0,
                                              flags=NO_RECURSION if level else 0, start_after=seek,
                                              time_format=ISO8601):
-            name = e["n"]
-            if name <= after:
-                continue
+            name = e["n"]  # after `seek`, so after `after`
             if delim:
                 cut = name.find(delim, len(prefix))
                 if cut >= 0:
