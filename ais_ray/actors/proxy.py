@@ -121,7 +121,10 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
         self._ensure_keepalive()
         if self._etl_restore is None:  # running ETLs' workers back (in the background: pip may take a while)
             self._etl_restore = asyncio.get_running_loop().create_task(self.etls.restore())
-        await self._placement_changed(old, True, "join")  # e.g. a target back after a decommission
+        started = self._reb_last
+        await self._resume_once()  # a rebalance a restart cut short: started again, it covers this map too
+        if self._reb_last == started:
+            await self._placement_changed(old, True, "join")  # e.g. a target back after a decommission
         return self.smap.to_wire()
 
     def _ensure_keepalive(self) -> None:

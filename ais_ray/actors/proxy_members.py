@@ -70,15 +70,39 @@ class ProxyMembers:
     _change: _Change | None = None
     _reb_rec: dict[str, Any]
     _reb_tasks: set[asyncio.Task[None]]
-    _reb_resumed: bool
+    _reb_boot: dict[str, Any] | None
 
     def _init_members(self) -> None:
-        self._reb_rec, self._reb_tasks, self._reb_resumed = {}, set(), False
+        self._reb_rec, self._reb_tasks = {}, set()
+        self._reb_boot = self._load_reb_record()
+
+    def _load_reb_record(self) -> dict[str, Any] | None:
+        """The record a (re)start found (`_reb_record`): the rebalance, and the change waiting for
+        it, to finish (`resume_rebalance`); None if it ended, or there is none or it is unreadable.
+        Read once: what this proxy records later is its own, never something to resume."""
+        try:
+            with open(os.path.join(self.dir, REB_FILE)) as f:
+                rec = json.load(f)
+            xid, done = str(rec["id"]), bool(rec.get("done"))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+        n = xid.removeprefix("g")
+        self._reb_last = max(self._reb_last, int(n) if n.isdigit() else 0)
+        if done:
+            return None
+        try:
+            if rec.get("change"):
+                RmNode.from_wire(rec["change"]["action"], rec["change"]["value"])
+        except Exception:  # a stored change that does not parse is dropped, never a failed start
+            log.exception("rebalance record %s: its membership change is unreadable; dropped", xid)
+            rec = {**rec, "change": None}
+        self._reb_rec = rec
+        return rec
 
     async def _resume_once(self) -> None:
-        """On the keepalive rounds after a (re)start, until done: `resume_rebalance`."""
-        if not self._reb_resumed:
-            self._reb_resumed = await self.resume_rebalance() is not None
+        """At the join and on the keepalive rounds after a (re)start, until done: `resume_rebalance`."""
+        if self._reb_boot is not None and await self.resume_rebalance() is not None:
+            self._reb_boot = None
 
     # ---- rebalance -------------------------------------------------------------------------------
     async def rebalance_start(self, reason: str = "") -> str:
@@ -99,7 +123,8 @@ class ProxyMembers:
         tids = [t.daemon_id for t in self.smap.targets.values() if not t.flags & FLAG_OFFLINE]
         handles = {tid: self.target(tid) for tid in [*tids, *extra]}
         follow = await self._jobs_to_follow(time.time() - FOLLOW_SLACK)
-        await self._reb_record({"id": xid, "done": False, "extra": list(extra), "change": None})
+        change = self._reb_rec.get("change") if self._pending_change() is not None else None
+        await self._reb_record({"id": xid, "done": False, "extra": list(extra), "change": change})
         started = await gather(handles, "reb_start", xid, REBALANCE, follow, strict=False)
         log.info("rebalance %s (%s) started on %s of %s; jobs walking again after it: %s", xid, reason,
                  sorted(started), sorted(handles), sorted({j for part in started.values() for j in part or ()}))
@@ -126,36 +151,38 @@ class ProxyMembers:
         """After a (re)start: a rebalance the proxy started and did not see end is watched again if
         the targets still run it, or started again on the current map if they lost it (they were
         restarted too: its moves are idempotent); the membership change waiting for it (drop a
-        decommissioned node, stop one that shuts down) then finishes. Its id, "" if none was
-        pending, None while some target of the map does not answer yet (ask again later)."""
-        try:
-            with open(os.path.join(self.dir, REB_FILE)) as f:
-                rec = json.load(f)
-            xid, done = str(rec["id"]), bool(rec.get("done"))
-        except (OSError, ValueError, KeyError, TypeError):
+        decommissioned node, stop one that shuts down) then finishes. A rebalance this proxy started
+        since, with every target that had left the map, covers it: the change waits for that one.
+        Its id, "" if none was pending, None while some target of the map does not answer yet."""
+        rec = self._reb_boot
+        if rec is None:
             return ""
-        self._reb_rec = rec
-        self._reb_last = max(self._reb_last, int(xid.lstrip("g") or 0) if xid.lstrip("g").isdigit() else 0)
-        if done:
-            return ""
-        online = {t for t, tsi in self.smap.targets.items() if not tsi.flags & FLAG_OFFLINE}
-        parts = await gather(self._targets(), "xact_snaps", xid, REBALANCE, None, False, strict=False)
-        if not online <= set(parts):
-            return None  # a target still restarting: ask again on the next keepalive round
-        snaps = [s for part in parts.values() for s in part]
-        if any(s.running for s in snaps):
-            log.info("rebalance %s still runs after the proxy restarted: watching it", xid)
-            self._watch_rebalance(xid)
-        elif online <= {t for t, p in parts.items() if p} and not any(s.aborted or s.err for s in snaps):
-            await self._reb_record({**rec, "done": True})
-        else:
-            change = rec.get("change")
-            xid = await self._rebalance(f"{xid} resumed after a restart", tuple(rec.get("extra") or ()))
-            if change:
-                await self._reb_record({**self._reb_rec, "change": change})
-            log.info("rebalance %s did not end before the restart: %s started", rec["id"], xid)
+        xid, extra = str(rec["id"]), tuple(rec.get("extra") or ())
+        since = self._reb_rec if self._reb_rec.get("id") != rec["id"] else None  # one this proxy started
         change = rec.get("change")
+        if since is not None and since.get("change"):  # a change made since took over (an undo)
+            change = None
+        if since is not None and set(extra) <= set(since.get("extra") or ()):
+            xid = str(since["id"])
+            log.info("rebalance %s did not end before the restart; %s, started since, covers it", rec["id"], xid)
+        else:
+            online = {t for t, tsi in self.smap.targets.items() if not tsi.flags & FLAG_OFFLINE}
+            parts = await gather(self._targets(), "xact_snaps", xid, REBALANCE, None, False, strict=False)
+            if not online <= set(parts):
+                return None  # a target still restarting: ask again on the next keepalive round
+            snaps = [s for part in parts.values() for s in part]
+            if since is None and any(s.running for s in snaps):
+                log.info("rebalance %s still runs after the proxy restarted: watching it", xid)
+                self._watch_rebalance(xid)
+            elif since is None and online <= {t for t, p in parts.items() if p} \
+                    and not any(s.aborted or s.err for s in snaps):
+                await self._reb_record({**rec, "done": True})
+            else:
+                extra = tuple(sorted({*extra, *((since or {}).get("extra") or ())}))
+                xid = await self._rebalance(f"{xid} resumed after a restart", extra)
+                log.info("rebalance %s did not end before the restart: %s started", rec["id"], xid)
         if change:
+            await self._reb_record({**self._reb_rec, "change": change})  # what it waits for carries it
             msg = RmNode.from_wire(change["action"], change["value"])
             c = self._change = _Change(change["action"], msg.sid)
             c.task = asyncio.get_running_loop().create_task(self._finish(c, msg, xid))
@@ -205,8 +232,10 @@ class ProxyMembers:
         tsi = self.smap.targets.get(msg.sid)
         if tsi is None:
             raise ErrNodeNotFound(msg.sid)
-        cur = self._change if self._change is not None and self._change.task is not None \
-            and not self._change.task.done() else None
+        cur = self._pending_change()
+        boot = (self._reb_boot or {}).get("change")
+        if cur is None and boot:  # a change a restart cut short, not resumed yet (a target still starting)
+            cur = _Change(boot["action"], RmNode.from_wire(boot["action"], boot["value"]).sid)
         undo = action == STOP_MAINTENANCE and cur is not None and cur.sid == msg.sid and cur.action == START_MAINTENANCE
         if not undo:  # a maintenance change is over with its rebalance (its task only waits for it)
             busy = f"{cur.action} of {cur.sid} is in progress" \
@@ -218,6 +247,8 @@ class ProxyMembers:
             raise ErrBadRequest(f"cannot stop maintenance of {msg.sid}: it is being decommissioned")
         if cur is not None and cur.task is not None:
             cur.task.cancel()
+        elif undo and self._reb_boot is not None:
+            self._reb_boot = {**self._reb_boot, "change": None}  # undone before it was resumed
         set_f, clear_f = {START_MAINTENANCE: (FLAG_MAINTENANCE, 0), SHUTDOWN: (FLAG_MAINTENANCE, 0),
                           DECOMMISSION: (FLAG_DECOMMISSION, 0), STOP_MAINTENANCE: (0, FLAG_MAINTENANCE)}[action]
         old = self.smap
@@ -230,13 +261,23 @@ class ProxyMembers:
         change.task = asyncio.get_running_loop().create_task(self._finish(change, msg, xid))
         return xid
 
+    def _pending_change(self) -> _Change | None:
+        """The membership change still waiting for its rebalance, if any."""
+        c = self._change
+        return c if c is not None and c.task is not None and not c.task.done() else None
+
     async def _finish(self, change: _Change, msg: RmNode, xid: str) -> None:
-        """After the change's rebalance: drop a decommissioned node (wiped if asked), stop a node
-        that shuts down. Nothing if the rebalance was aborted (a newer change took over)."""
+        """After the change's rebalance (or a newer one that preempted it: a target came back, a
+        user's `start rebalance`): drop a decommissioned node (wiped if asked), stop a node that
+        shuts down. Nothing if the last one was aborted (a newer change cancels this task)."""
         try:
-            if xid and not await self.wait_rebalance(xid):
-                log.warning("%s %s: rebalance %s did not complete; not finishing", change.action, change.sid, xid)
-                return
+            while xid and not await self.wait_rebalance(xid):
+                newer = str(self._reb_rec.get("id", ""))
+                if newer == xid or not newer:
+                    log.warning("%s %s: rebalance %s did not complete; not finishing", change.action, change.sid, xid)
+                    return
+                log.info("%s %s: rebalance %s was preempted by %s: waiting for it", change.action, change.sid, xid, newer)
+                xid = newer
             if change.action == DECOMMISSION:
                 if msg.rm_user_data:
                     await self.target(msg.sid).wipe_user_data.remote()

@@ -238,9 +238,10 @@ class Smap:
 
     def same_placement(self, other: Smap) -> bool:
         """Whether every object has the same HRW place in both maps (targets, their maintenance /
-        decommission flags and mountpath states are the same; URLs and versions may differ)."""
-        def shape(m: Smap) -> dict[str, tuple[int, tuple[tuple[str, str], ...]]]:
-            return {t: (s.flags & (FLAG_MAINTENANCE | FLAG_DECOMMISSION), tuple((mp.path, mp.state) for mp in s.mountpaths))
+        decommission flags and mountpath states are the same; URLs, versions and the order of
+        the mountpaths may differ: a re-attached one is listed last until its target restarts)."""
+        def shape(m: Smap) -> dict[str, tuple[int, frozenset[tuple[str, str]]]]:
+            return {t: (s.flags & (FLAG_MAINTENANCE | FLAG_DECOMMISSION), frozenset((mp.path, mp.state) for mp in s.mountpaths))
                     for t, s in m.targets.items()}
         return self.uuid == other.uuid and shape(self) == shape(other)
 

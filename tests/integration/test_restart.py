@@ -2,7 +2,8 @@
 
 A restart costs most of a minute on this machine, so the checks that need one share it: the
 objects and an ETL's definition survive (issue 1); a target in maintenance stays in maintenance
-with the same Smap version on every target (issue 11); damaged records written while the
+with the same Smap version on every target, and a restart that changed nothing starts no
+rebalance (issue 11); damaged records written while the
 cluster was down are set aside instead of stopping it (issue 15 item 1); and plain `down`, from a
 shell with nothing exported, stops the cluster `up` started last, cleanly (issue 17 items 1, 6).
 """
@@ -23,6 +24,7 @@ from tests.integration.conftest import AIS_RAY, LocalCluster
 from tests.integration.test_faults import put_objects, read_all
 from tests.integration.test_last_cluster import bare_env
 from tests.integration.test_rebalance import member, smap_of, wait_idle
+from tests.integration.test_resilver import mp_action
 from tests.integration.test_smap_versions import target_versions
 
 
@@ -76,6 +78,27 @@ def _damage_records(cluster: LocalCluster) -> str:
     return job_dir
 
 
+def _reb_done(cluster: LocalCluster, xid: str, timeout: float = 120) -> None:
+    """Until the proxy's record says rebalance `xid` ended (else a restart would start it again)."""
+    path = os.path.join(cluster.data_dir, "proxy", "rebalance.json")
+    deadline = time.monotonic() + timeout
+    while True:
+        with open(path) as f:
+            rec = json.load(f)
+        if rec["id"] == xid and rec["done"]:
+            return
+        assert time.monotonic() < deadline, rec
+        time.sleep(0.3)
+
+
+def _rebalances(cluster: LocalCluster) -> list[str]:
+    """The ids of the rebalances the targets ran or run since they started."""
+    r = requests.get(f"{cluster.endpoint}/v1/cluster", params={"what": "status_all"},
+                     json={"Kind": "rebalance"}, timeout=30)
+    assert r.status_code == 200, r.text
+    return sorted(s["uuid"] for s in r.json() or [])
+
+
 @pytest.mark.restarts_cluster
 def test_one_restart_keeps_objects_etl_maintenance_and_survives_damaged_records(
     cluster: LocalCluster, other_ray: object
@@ -91,10 +114,20 @@ def test_one_restart_keeps_objects_etl_maintenance_and_survives_damaged_records(
         timeout=120,
     )
     assert r.status_code == 200, r.text
-    tid = max(smap_of(cluster).targets)
+    targets = sorted(smap_of(cluster).targets)
+    tid, other = targets[-1], targets[0]
     wait_idle(cluster)  # one membership change at a time: an earlier test's rebalance may still run
-    assert member(cluster, "start-maintenance", tid).status_code == 200
+    # a mountpath detached and attached back (no resilver) is listed last until its target restarts;
+    # that order is no change of placement: the restart must not rebalance for it
+    path = smap_of(cluster).targets[other].mountpaths[0].path
+    for method, action in (("DELETE", "detach-mp"), ("PUT", "attach-mp")):
+        r = mp_action(cluster, other, method, action, path, dntres="true")
+        assert r.status_code == 200, r.text
+    assert smap_of(cluster).targets[other].mountpaths[-1].path == path
+    r = member(cluster, "start-maintenance", tid)
+    assert r.status_code == 200 and r.text, r.text
     try:
+        _reb_done(cluster, r.text)
         version = smap_of(cluster).version
         _plain_down(cluster)
         # the unrelated Ray instance of this process is untouched by `down`
@@ -137,6 +170,10 @@ def test_one_restart_keeps_objects_etl_maintenance_and_survives_damaged_records(
             requests.delete(f"{cluster.endpoint}/v1/etl/{etl}", timeout=60).status_code
             == 200
         )
+        # nothing changed placement while it was down (the re-attached mountpath is listed in
+        # its place again): no rebalance walked the cluster's objects after the restart
+        assert _rebalances(cluster) == []
     finally:
-        assert member(cluster, "stop-maintenance", tid).status_code == 200
+        r = member(cluster, "stop-maintenance", tid)
+        assert r.status_code == 200, r.text
     assert not smap_of(cluster).targets[tid].flags & FLAG_MAINTENANCE

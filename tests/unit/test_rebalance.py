@@ -67,6 +67,10 @@ def test_same_placement_ignores_urls_versions_and_offline() -> None:
     assert not smap.same_placement(smap.with_target_flags("t1", set_flags=FLAG_MAINTENANCE))
     assert not smap.same_placement(smap.without_target("t3"))
     assert not smap.same_placement(smap.with_target(t1.with_mountpath_state("/d/t1/mp0", MP_DISABLED)))
+    # a mountpath detached and attached back is listed last until its target restarts: HRW does not
+    # depend on the order, so a restart with the saved order starts no rebalance
+    reordered = smap.with_target(replace(t1, mountpaths=tuple(reversed(t1.mountpaths))))
+    assert reordered.targets["t1"].mountpaths != t1.mountpaths and smap.same_placement(reordered)
 
 
 def test_reported_target_keeps_proxy_flags_and_clears_offline() -> None:
