@@ -351,19 +351,28 @@ class _MountpathActor:
 
         await self.io.run(abort())
 
-    async def bucket_stats(self, bck: Bucket, prefix: str) -> tuple[int, int, int, int]:
-        """(objects, bytes, smallest, largest) stored here under `prefix`."""
-        def walk_all() -> tuple[int, int, int, int]:
-            n = total = 0
+    async def bucket_stats(self, bck: Bucket, prefix: str) -> dict[str, Any]:
+        """What this mountpath holds of `bck` under `prefix` (`jobs/summary.py`): the objects it
+        lists (each mirrored object once, no EC replica of another target's one), their bytes,
+        the smallest and largest; `on_disk`, the bytes of every file of the bucket here (replicas,
+        EC slices and metafiles too: AIStore's size on disk); its filesystem and that one's size."""
+        def walk_all() -> dict[str, Any]:
+            keep, base = self.ctx.listed(bck), lom.bucket_dir(self.ctx.store.path, bck)
+            n = total = on_disk = 0
             lo, hi = -1, 0
-            for _, entry in walk.walk_names(lom.objects_dir(self.ctx.store.path, bck), prefix, keep=self.ctx.listed(bck)):
-                try:
-                    size = entry.stat().st_size
-                except OSError:
-                    continue
-                n, total, hi = n + 1, total + size, max(hi, size)
-                lo = size if lo < 0 else min(lo, size)
-            return n, total, max(lo, 0), hi
+            for ct in (lom.CT_OBJ, lom.CT_EC, lom.CT_META):
+                for name, entry in walk.walk_names(f"{base}/{ct}", prefix):
+                    try:
+                        size = entry.stat().st_size
+                    except OSError:
+                        continue
+                    on_disk += size
+                    if ct == lom.CT_OBJ and (keep is None or keep(name, entry.path)):
+                        n, total, hi = n + 1, total + size, max(hi, size)
+                        lo = size if lo < 0 else min(lo, size)
+            cap = self.ctx.store.capacity()
+            return {"objs": n, "bytes": total, "min": max(lo, 0), "max": hi, "on_disk": on_disk,
+                    "fs": cap.fs, "disk": cap.total}
 
         return await asyncio.to_thread(walk_all)
 

@@ -13,7 +13,6 @@ from ais_ray.core.errors import AisError, ErrBckNotFound
 from ais_ray.core.names import Bucket, Provider, parse_bucket_uri
 from ais_ray.core.redundancy import dotted
 from ais_ray.core.sizes import format_size
-from ais_ray.stats.status import fs_totals
 
 FLAG_CACHED = lsflags.CACHED  # list only what is present in the cluster (Go apc.LsCached)
 ENTRY_CACHED = lsflags.ENTRY_CACHED  # Go apc.EntryIsCached
@@ -138,15 +137,13 @@ def _ls_summary(args: argparse.Namespace) -> int:
         if args.json:
             print_json(summaries)
             return 0
-        disks = sum(fs_totals(m for t in (await c.cluster_stats())["targets"].values()
-                              for m in t.get("mountpaths", [])))
         rows = []
         for (bck, prefix), s in zip(targets, summaries):
             cnt, size = s["ObjCount"], s["TotalSize"]
             on_disk = int(size["size_on_disk"])
             objs = cnt["obj_count_present"] + (f" {cnt['obj_count_remote']}" if bck.is_remote and args.all else "")
             rows.append([str(bck) + (f"/{prefix}" if prefix else ""), "yes" if s.get("is_present", True) else "no",
-                         objs, format_size(on_disk), f"{100 * on_disk / disks:.0f}%" if disks else "0%"])
+                         objs, format_size(on_disk), f"{s.get('used_pct', 0)}%"])
         print_table(["NAME", "PRESENT", "OBJECTS", "SIZE ON DISK", "USAGE(%)"], rows, no_headers=args.no_headers)
         return 0
 

@@ -106,5 +106,13 @@ def test_set_bprops_mirror_on_existing_objects(cluster: LocalCluster, sdk: objec
         assert all(len(holders(mps, name, n)) == 2 for n in names)
         summ = json.loads(cluster.cli("storage", "summary", f"ais://{name}", "--json").stdout)
         assert int(summ["ObjCount"]["obj_count_present"]) == 20  # replicas are not counted as objects
+        # but they are on disk (AIStore's size on disk: every file of the bucket)
+        size = sum(len(n.encode() * 100) for n in names)
+        assert int(summ["TotalSize"]["size_all_present_objs"]) == size
+        assert int(summ["TotalSize"]["size_on_disk"]) == 2 * size
+        # the disks' size counts the one filesystem every mountpath of this cluster is a directory on once
+        st = os.statvfs(mps[0])
+        assert int(summ["TotalSize"]["total_disks_size"]) == st.f_blocks * st.f_frsize
+        assert summ["used_pct"] == round(100 * 2 * size / (st.f_blocks * st.f_frsize))
     finally:
         b.delete(missing_ok=True)

@@ -127,12 +127,16 @@ def test_summary_merges_the_parts() -> None:
     from ais_ray.jobs.summary import summary_wire
 
     a, b = XactSnap("s", "summary-bck", Bucket("b")), XactSnap("s", "summary-bck", Bucket("b"))
-    a.stats.objs, a.stats.bytes, a.extra = 2, 30, {"min": 10, "max": 20}
-    b.stats.in_objs, b.stats.in_bytes, b.extra = 5, 70, {"min": 0, "max": 0}
+    # two targets whose mountpaths share one filesystem ("h:1", 1,000 bytes) and one more ("h:2")
+    a.stats.objs, a.stats.bytes, a.extra = 2, 30, {"min": 10, "max": 20, "on_disk": 60, "disks": {"h:1": 1000}}
+    b.stats.in_objs, b.stats.in_bytes, b.extra = 5, 70, {"min": 0, "max": 0, "on_disk": 15,
+                                                         "disks": {"h:1": 1000, "h:2": 500}}
     w = summary_wire(Bucket("b"), [a, b])
     assert w["ObjCount"] == {"obj_count_present": "2", "obj_count_remote": "5"}
     assert w["ObjSize"] == {"obj_min_size": 10, "obj_avg_size": 15, "obj_max_size": 20}
-    assert w["TotalSize"]["size_all_remote_objs"] == "70"
+    assert w["TotalSize"] == {"size_on_disk": "75", "size_all_present_objs": "30", "size_all_remote_objs": "70",
+                              "total_disks_size": "1500"}
+    assert w["used_pct"] == 5  # 75 of 1,500 bytes
 
 
 def test_jobs_following_the_smap_walk_again_after_a_rebalance() -> None:
