@@ -315,8 +315,9 @@ def side_by_side(root: str, base: str = "", **kw: Any) -> Iterator[dict[str, Ais
     with ExitStack() as stack:
         clusters: dict[str, AisCluster] = {}
         if base:
+            env = {**(kw.get("env") or {}), "PYTHONPATH": os.path.abspath(base)}
             clusters["base"] = stack.enter_context(ais_cluster(os.path.join(root, "base"), cwd=root,
-                                                               env={"PYTHONPATH": os.path.abspath(base)}, **kw))
+                                                               **{**kw, "env": env}))
         clusters["this"] = stack.enter_context(ais_cluster(os.path.join(root, "this"), **kw))
         yield clusters
 

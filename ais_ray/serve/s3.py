@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import json
 import os
 import time
 import xml.etree.ElementTree as ET
@@ -47,6 +48,22 @@ from ais_ray.serve.state import ApiState
 
 MAX_KEYS = 1000
 _PAST = "\U0010ffff"  # sorts after any character a name can hold: `a/` + this is past every `a/...`
+
+
+def _token_out(last: str, native: str) -> str:
+    """A V2 continuation token: the last key returned and the native listing's token to resume
+    from ("" for a bucket listed here: its walk seeks to the key)."""
+    return base64.urlsafe_b64encode(json.dumps([last, native], separators=(",", ":")).encode()).decode()
+
+
+def _token_in(token: str) -> tuple[str, str]:
+    """(last key, native token) of `_token_out`; ValueError if it is not one."""
+    got = json.loads(base64.urlsafe_b64decode(token.encode()))
+    if not (isinstance(got, list) and len(got) == 2 and all(isinstance(x, str) for x in got)):
+        raise ValueError(token)
+    return got[0], got[1]
+
+
 # Host names whose subdomains name a bucket (virtual-host style); others are path style
 VHOST_DOMAINS = ("localhost", *(d.strip().lower() for d in os.environ.get("AIS_RAY_S3_DOMAINS", "").split(",")
                                 if d.strip()))
@@ -181,45 +198,46 @@ class S3Gateway:
         prefix, delim = q.get("prefix", ""), q.get("delimiter", "")
         max_keys = int_param(q, "max-keys", MAX_KEYS, most=MAX_KEYS)
         after = q.get("start-after", "") if v2 else q.get("marker", "")
-        token = q.get("continuation-token", "")
+        token, native = q.get("continuation-token", ""), ""
         if v2 and token:
             try:
-                after = base64.urlsafe_b64decode(token.encode()).decode()
+                after, native = _token_in(token)
             except ValueError:
                 raise S3Error(400, "InvalidArgument", "invalid continuation-token") from None
         contents: list[dict[str, Any]] = []
         prefixes: list[str] = []
-        truncated, last = False, ""
+        truncated, last, resume = False, "", ""
         # The listing starts where this page does (`start_after`: an ais bucket's walk seeks there, so
         # page N costs one page, not N; past a common prefix already returned, past every name under
         # it). Where the bucket is listed here and the delimiter is "/", it is listed one level deep
         # (NO_RECURSION: a directory is one entry, its common prefix), `max-keys + 1` at a time;
         # otherwise in the native pages (a delimiter may fold a whole page into one common prefix).
+        # A remote bucket has no seek by name: its V2 token also carries the remote's own token of the
+        # page the next key is on (asked again, the remote gives that page again), so page N starts
+        # there instead of at the bucket's first key.
         seek = after + _PAST if delim and after.endswith(delim) and after.startswith(prefix) else after
         local = remote_of(bck, await self.state.bucket_props(bck)) is None
         level = delim == "/" and local
-        async for e in self.api.list_objects(bck, prefix=prefix, props="name,size,checksum,atime",
-                                             page_size=max_keys + 1 if level or not delim else 0,
-                                             flags=NO_RECURSION if level else 0, start_after=seek,
-                                             time_format=ISO8601):
-            name = e["n"]  # after `seek`, so after `after`
-            if delim:
-                cut = name.find(delim, len(prefix))
-                if cut >= 0:
-                    common = name[: cut + len(delim)]
-                    if common <= after or (prefixes and prefixes[-1] == common):
-                        continue
-                    if len(contents) + len(prefixes) >= max_keys:
-                        truncated = True
-                        break
-                    prefixes.append(common)
-                    last = common
+        async for page_token, entries in self.api.list_pages(
+                bck, prefix=prefix, props="name,size,checksum,atime", page_size=max_keys + 1 if level or not delim else 0,
+                flags=NO_RECURSION if level else 0, start_after=seek, time_format=ISO8601, token="" if local else native):
+            for e in entries:
+                name = e["n"]  # after `seek`, so after `after`
+                cut = name.find(delim, len(prefix)) if delim else -1
+                common = name[: cut + len(delim)] if cut >= 0 else ""  # folded into this common prefix
+                if common and (common <= after or (prefixes and prefixes[-1] == common)):
                     continue
-            if len(contents) + len(prefixes) >= max_keys:
-                truncated = True
+                if len(contents) + len(prefixes) >= max_keys:
+                    truncated = True
+                    break
+                if common:
+                    prefixes.append(common)
+                else:
+                    contents.append(e)
+                last = common or name
+            if truncated:
+                resume = "" if local else page_token
                 break
-            contents.append(e)
-            last = name
         root = ET.Element("ListBucketResult", xmlns=NS)
         el(root, "Name", bck.name)
         el(root, "Prefix", prefix)
@@ -232,7 +250,7 @@ class S3Gateway:
             if token:
                 el(root, "ContinuationToken", token)
             if truncated:
-                el(root, "NextContinuationToken", base64.urlsafe_b64encode(last.encode()).decode())
+                el(root, "NextContinuationToken", _token_out(last, resume))
         else:
             el(root, "Marker", q.get("marker", ""))
             if truncated:
