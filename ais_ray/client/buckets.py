@@ -50,17 +50,18 @@ class BucketsApi(Http):
         `start_after`, only the names after it (an ais bucket's listing starts there; a remote
         one's, which has no seek by name, is walked from its start and the rest dropped here);
         atimes in `time_format` (a Go layout of `core/durations.py::TIME_FORMATS`)."""
-        async for _, entries in self.list_pages(bck, prefix=prefix, props=props, page_size=page_size, flags=flags,
-                                                start_after=start_after, time_format=time_format):
+        async for _, entries, _ in self.list_pages(bck, prefix=prefix, props=props, page_size=page_size, flags=flags,
+                                                   start_after=start_after, time_format=time_format):
             for e in entries:
                 yield e
 
     async def list_pages(self, bck: Bucket, *, prefix: str = "", props: str = "name,size",
                          page_size: int = 0, flags: int = 0, start_after: str = "", time_format: str = "",
-                         token: str = "") -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+                         token: str = "") -> AsyncIterator[tuple[str, list[dict[str, Any]], str]]:
         """`list_objects` a page at a time, from continuation `token`: (the token that page was
-        asked with, its entries after `start_after`). A remote bucket's token is the remote's own:
-        asked again, it gives the same page, so a caller can resume a listing inside it."""
+        asked with, its entries after `start_after`, the next page's token or "" if it is the last).
+        A remote bucket's token is the remote's own: asked again, it gives the same page, so a
+        caller can resume a listing inside it."""
         uuid = ""
         while True:
             value = {"prefix": prefix, "pagesize": page_size, "uuid": uuid, "props": props,
@@ -69,8 +70,8 @@ class BucketsApi(Http):
             _, _, raw = await self.request("GET", f"buckets/{bck.name}", json_body={"action": "list", "value": value},
                                            params=self.bck_params(bck), headers={"Accept": "application/msgpack"})
             page = msgpack.unpackb(raw, raw=False)
-            yield token, [e for e in page.get("Entries") or () if not start_after or e["n"] > start_after]
-            token, uuid = page.get("ContinuationToken", ""), page.get("UUID", "")
+            asked, token, uuid = token, page.get("ContinuationToken", ""), page.get("UUID", "")
+            yield asked, [e for e in page.get("Entries") or () if not start_after or e["n"] > start_after], token
             if not token:
                 return
 

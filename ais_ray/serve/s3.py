@@ -214,12 +214,14 @@ class S3Gateway:
         # otherwise in the native pages (a delimiter may fold a whole page into one common prefix).
         # A remote bucket has no seek by name: its V2 token also carries the remote's own token of the
         # page the next key is on (asked again, the remote gives that page again), so page N starts
-        # there instead of at the bucket's first key.
+        # there instead of at the bucket's first key; asked for `max-keys` at a time, one S3 page is
+        # one remote page, and a page used up with a next one to come is a truncated S3 page.
         seek = after + _PAST if delim and after.endswith(delim) and after.startswith(prefix) else after
         local = remote_of(bck, await self.state.bucket_props(bck)) is None
         level = delim == "/" and local
-        async for page_token, entries in self.api.list_pages(
-                bck, prefix=prefix, props="name,size,checksum,atime", page_size=max_keys + 1 if level or not delim else 0,
+        page_size = 0 if delim and not level else max_keys + 1 if local else max_keys
+        async for page_token, entries, next_token in self.api.list_pages(
+                bck, prefix=prefix, props="name,size,checksum,atime", page_size=page_size,
                 flags=NO_RECURSION if level else 0, start_after=seek, time_format=ISO8601, token="" if local else native):
             for e in entries:
                 name = e["n"]  # after `seek`, so after `after`
@@ -235,8 +237,11 @@ class S3Gateway:
                 else:
                     contents.append(e)
                 last = common or name
-            if truncated:
+            if truncated:  # inside this page: the next S3 page asks for it again
                 resume = "" if local else page_token
+                break
+            if next_token and len(contents) + len(prefixes) >= max_keys:
+                truncated, resume = True, "" if local else next_token
                 break
         root = ET.Element("ListBucketResult", xmlns=NS)
         el(root, "Name", bck.name)
