@@ -145,7 +145,7 @@ class AzureBackend:
             return sorted([c.name async for c in svc.list_containers()])
 
     async def list_objects(self, bucket: str, prefix: str = "", *, token: str = "",
-                           page_size: int = 1000) -> ListPage:
+                           page_size: int = 1000, start_after: str = "") -> ListPage:
         ctr = (await self._service()).get_container_client(bucket)
         with azure_errors(self._bck(bucket), None, self.endpoint):
             pages = ctr.list_blobs(name_starts_with=prefix or None, results_per_page=page_size).by_page(

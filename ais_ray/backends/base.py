@@ -81,8 +81,11 @@ class Backend(Protocol):
         ...
 
     async def list_objects(self, bucket: str, prefix: str = "", *, token: str = "",
-                           page_size: int = 1000) -> ListPage:
-        """One page of at most `page_size` entries; pass `next_token` back for the next one."""
+                           page_size: int = 1000, start_after: str = "") -> ListPage:
+        """One page of at most `page_size` entries; pass `next_token` back for the next one.
+        `start_after` (the same on every page of a listing): where the remote can seek by name
+        (S3 `StartAfter`, GCS `startOffset`), its names from there on — maybe that one too: filter
+        it — else ignored (Azure: the listing starts at the first name)."""
         ...
 
     async def head_object(self, bucket: str, name: str) -> RemoteObj:

@@ -164,13 +164,15 @@ class GcpBackend:
             params["pageToken"] = str(out["nextPageToken"])
 
     async def list_objects(self, bucket: str, prefix: str = "", *, token: str = "",
-                           page_size: int = 1000) -> ListPage:
+                           page_size: int = 1000, start_after: str = "") -> ListPage:
         await self._gcs()
         params = {"maxResults": str(page_size)}
         if prefix:
             params["prefix"] = prefix
         if token:
             params["pageToken"] = token
+        if start_after:
+            params["startOffset"] = start_after  # inclusive
         out = await self._json(self._bck(bucket), None, "GET", self._url(bucket) + "/o", params=params)
         return ListPage([_obj(m) for m in out.get("items", ())], str(out.get("nextPageToken", "")))
 

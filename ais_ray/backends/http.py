@@ -100,7 +100,7 @@ class HttpBackend:
         raise ErrUnsupported("HTTP sources have no bucket listing")
 
     async def list_objects(self, bucket: str, prefix: str = "", *, token: str = "",
-                           page_size: int = 1000) -> ListPage:
+                           page_size: int = 1000, start_after: str = "") -> ListPage:
         raise ErrUnsupported(f'cannot list "{bucket}": HTTP sources have no listing')
 
     async def head_object(self, bucket: str, name: str) -> RemoteObj:

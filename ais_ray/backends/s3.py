@@ -194,10 +194,12 @@ class S3Backend:
         return sorted(b["Name"] for b in out.get("Buckets", ()))
 
     async def list_objects(self, bucket: str, prefix: str = "", *, token: str = "",
-                           page_size: int = 1000) -> ListPage:
+                           page_size: int = 1000, start_after: str = "") -> ListPage:
         kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": page_size}
         if token:
             kwargs["ContinuationToken"] = token
+        elif start_after:
+            kwargs["StartAfter"] = start_after
         with s3_errors(self._bck(bucket), None, self.endpoint):
             out = await self._call("list_objects_v2", **kwargs)
         entries = [

@@ -47,9 +47,9 @@ class BucketsApi(Http):
                            page_size: int = 0, flags: int = 0, start_after: str = "",
                            time_format: str = "") -> AsyncIterator[dict[str, Any]]:
         """Every entry (`n`, `s`, ...), page by page, as the SDK's `list_objects_iter` does; with
-        `start_after`, only the names after it (an ais bucket's listing starts there; a remote
-        one's, which has no seek by name, is walked from its start and the rest dropped here);
-        atimes in `time_format` (a Go layout of `core/durations.py::TIME_FORMATS`)."""
+        `start_after`, only the names after it (an ais bucket's listing starts there, so does an
+        S3 or GCS remote's; an Azure one's, which has no seek by name, is walked from its start
+        and the rest dropped); atimes in `time_format` (a Go layout of `core/durations.py::TIME_FORMATS`)."""
         async for _, entries, _ in self.list_pages(bck, prefix=prefix, props=props, page_size=page_size, flags=flags,
                                                    start_after=start_after, time_format=time_format):
             for e in entries:

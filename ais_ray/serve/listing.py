@@ -14,6 +14,7 @@ from typing import Any
 import msgpack
 from fastapi.responses import Response
 
+from ais_ray.backends.base import ListPage
 from ais_ray.backends.registry import get_backend
 from ais_ray.core import lsflags as F
 from ais_ray.core.bmd import BucketProps, RemoteRef, remote_of
@@ -76,12 +77,26 @@ async def list_objects(bck: Bucket, msg: LsoMsg, props: BucketProps) -> Response
     return await _list_remote(bck, ref, msg)
 
 
+def remote_seek(start_after: str) -> str:
+    """What to ask a remote to list after, for names after `start_after` in code point order (ours):
+    it from its first character at or above U+D800 on, cut and ended with U+D7FF. A remote that
+    orders by UTF-16 (s3rver, Azurite: JavaScript) agrees with code point order below that, so it
+    lists no fewer names than asked for, only maybe some before (filtered); the common prefix seek
+    of the S3 gateway (`<prefix>` + U+10FFFF) becomes `<prefix>` + U+D7FF."""
+    for i, ch in enumerate(start_after):
+        if ch >= "\ud800":
+            return start_after[:i] + "\ud7ff"
+    return start_after
+
+
 async def _list_remote(bck: Bucket, ref: RemoteRef, msg: LsoMsg) -> Response:
     page_size = min(msg.pagesize or MAX_PAGE_SIZE_REMOTE, MAX_PAGE_SIZE_REMOTE)
     props = set((msg.props or DEFAULT_PROPS).split(","))
     name_only = bool(msg.flags & FLAG_NAME_ONLY)
     page = await get_backend(ref.bck.provider).list_objects(ref.name, msg.prefix, token=msg.continuation_token,
-                                                            page_size=page_size)
+                                                            page_size=page_size, start_after=remote_seek(msg.start_after))
+    if msg.start_after:  # the remote's seek (if it has one) may give a few names before, or it
+        page = ListPage([e for e in page.entries if e.name > msg.start_after], page.next_token)
     smap = await state().smap()
     owners: dict[str, list[str]] = {}
     for e in page.entries:

@@ -8,6 +8,7 @@ import os
 import time
 from pathlib import Path
 
+import msgpack
 import pytest
 import requests
 
@@ -49,6 +50,12 @@ def test_cold_get_presence_and_cli(cluster: LocalCluster, remote: Remote, tmp_pa
     assert cached == ["a/1.bin"]
     flags = {e["n"]: e["f"] for e in ls(cluster, uri)}
     assert flags["a/1.bin"] == 64 and flags["a/0.bin"] == 0
+    # after a name: S3 and GCS seek there (GCS's `startOffset` includes it), Azure walks from the start
+    assert [e["n"] for e in ls(cluster, uri, "--start-after", "a/1.bin")] == ["a/2.bin", "a/3.bin", "a/4.bin"]
+    r = requests.get(f"{cluster.endpoint}/v1/buckets/{remote.bucket}", params={"provider": remote.provider.value},
+                     json={"action": "list", "value": {"start_after": "a/1.bin", "props": "name"}},
+                     headers={"Accept": "application/msgpack"}, timeout=60)  # the API's own answer, unfiltered by a client
+    assert r.status_code == 200 and [e["n"] for e in msgpack.unpackb(r.content)["Entries"]] == ["a/2.bin", "a/3.bin", "a/4.bin"]
     show = json.loads(cluster.cli("object", "show", f"{uri}/a/1.bin", "--json").stdout)
     assert show["present"] == "true" and show["checksum"].startswith("xxhash2: ")
     listed = sum(tracked(node_status(cluster, t), "remote.lst.n") for t in smap(cluster)["tmap"])
