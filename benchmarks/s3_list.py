@@ -12,6 +12,7 @@ lists the remote page by page, and s3rver's own paginated walk of it is the peer
     .venv/bin/python benchmarks/s3_list.py --base /tmp/base       # the same, before / after
     .venv/bin/python benchmarks/s3_list.py --delimiter /          # the top level: 10 common prefixes
     .venv/bin/python benchmarks/s3_list.py --remote --count 10000 --base /tmp/base
+    .venv/bin/python benchmarks/s3_list.py --remote --v1 --count 10000 --base /tmp/base   # markers, as rclone
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def keys(count: int) -> list[str]:
     return [f"d{i % 10}/obj-{i:07d}" for i in range(count)]
 
 
-def walk(endpoint: str, page_size: int, delimiter: str, key: str = "x") -> tuple[float, list[float], int]:
+def walk(endpoint: str, page_size: int, delimiter: str, key: str = "x", v1: bool = False) -> tuple[float, list[float], int]:
     """The whole listing's seconds, each page's, and the keys (and common prefixes) listed."""
     s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key, aws_secret_access_key=key,
                       region_name="us-east-1", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
@@ -61,7 +62,7 @@ def walk(endpoint: str, page_size: int, delimiter: str, key: str = "x") -> tuple
     keys = 0
     t0 = last = time.perf_counter()
     more = {"Delimiter": delimiter} if delimiter else {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, PaginationConfig={"PageSize": page_size},
+    for page in s3.get_paginator("list_objects" if v1 else "list_objects_v2").paginate(Bucket=BUCKET, PaginationConfig={"PageSize": page_size},
                                                              **more):
         keys += len(page.get("Contents", [])) + len(page.get("CommonPrefixes", []))
         now = time.perf_counter()
@@ -77,6 +78,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--delimiter", default="", help='e.g. "/": the top level only (the objects are in 10 directories)')
     p.add_argument("--remote", action="store_true", help="list s3://BUCKET, in s3rver, not cached here")
+    p.add_argument("--v1", action="store_true", help="ListObjects (V1, markers: rclone's default) instead of V2")
     p.add_argument("--base", default="", help="a dir holding the package to compare with")
     ns = p.parse_args()
     root = tempfile.mkdtemp(prefix="s3-list-")
@@ -98,12 +100,12 @@ def main() -> None:
             runs: dict[str, list[tuple[float, list[float]]]] = {lb: [] for lb in ends}
             labels = list(ends)
             print(f"{ns.count:,} objects{' in s3rver (s3://, not cached)' if ns.remote else ''}, pages of "
-                  f"{ns.page_size:,} through boto3's list_objects_v2 paginator"
+                  f"{ns.page_size:,} through boto3's {'list_objects' if ns.v1 else 'list_objects_v2'} paginator"
                   + (f', delimiter "{ns.delimiter}"' if ns.delimiter else ""))
             for r in range(ns.rounds):
                 for label in labels[r % len(labels):] + labels[:r % len(labels)]:
                     key = s3rver.access_key if label == "s3rver" else "x"
-                    secs, pages, n = walk(ends[label], ns.page_size, ns.delimiter, key)
+                    secs, pages, n = walk(ends[label], ns.page_size, ns.delimiter, key, ns.v1)
                     want = min(ns.count, 10) if ns.delimiter else ns.count
                     if n != want:
                         raise SystemExit(f"{label}: listed {n} keys and prefixes, expected {want}")
