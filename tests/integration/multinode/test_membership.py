@@ -96,11 +96,12 @@ def test_download_spanning_a_join(multinode: MultiNode, httpsrc: HttpSrc, before
     os.makedirs(srcdir)
     data = {}
     for i in range(150):
-        data[f"f{i:03d}"] = os.urandom(32 << 10)
+        data[f"f{i:03d}"] = os.urandom(8 << 10)
         with open(os.path.join(srcdir, f"f{i:03d}"), "wb") as f:
             f.write(data[f"f{i:03d}"])
-    # ~16 s per object, one at a time per target, until t4 has joined: the job is mid-way whatever
-    # the join takes; then the source speeds up and the rest (most of it) runs on 4 targets
+    # ~4 s per object, one at a time per target, until t4 has joined: the job is mid-way whatever
+    # the join takes (150 objects: ~200 s); then the source speeds up (the objects in flight then
+    # finish at the old pace: ~4 s) and the rest (most of it) runs on 4 targets
     httpsrc.faults = Faults(pacing_rate=2 << 10)
     try:
         r = requests.post(f"{c.endpoint}/v1/download", json={
