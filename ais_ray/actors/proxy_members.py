@@ -42,6 +42,20 @@ REB_FILE = "rebalance.json"  # under the proxy's state dir
 FOLLOW_SLACK = 5.0  # a job share that ended this long before a rebalance starts walks once more too
 
 
+def _parse_reb_record(stored: Any) -> dict[str, Any]:
+    """A stored `rebalance.json`, checked; a change in it that does not parse is dropped (logged),
+    never a failed start. Raises on anything that is not a record (`_load` logs it)."""
+    rec = {**stored, "id": str(stored["id"]), "done": bool(stored.get("done"))}
+    change = rec.get("change")
+    if change:
+        try:
+            RmNode.from_wire(change["action"], change["value"])
+        except Exception:
+            log.exception("rebalance record %s: its membership change is unreadable; dropped", rec["id"])
+            rec["change"] = None
+    return rec
+
+
 @dataclass
 class _Change:
     action: str
@@ -64,6 +78,7 @@ class ProxyMembers:
         async def xact_query(self, xid: str = "", kind: str = "", bck: Any = None,
                              only_running: bool = False) -> dict[str, list[XactSnap]]: ...
         async def remove_target(self, tid: str, rebalance: bool = True) -> dict[str, Any]: ...
+        def _load(self, name: str, parse: Any) -> Any: ...
 
     dir: str
     _reb_last = 0
@@ -73,31 +88,15 @@ class ProxyMembers:
     _reb_boot: dict[str, Any] | None
 
     def _init_members(self) -> None:
+        """The rebalance record a (re)start found (`_reb_record`) is read once, here: what this
+        proxy records later is its own, never something to resume (`resume_rebalance`)."""
         self._reb_rec, self._reb_tasks = {}, set()
-        self._reb_boot = self._load_reb_record()
-
-    def _load_reb_record(self) -> dict[str, Any] | None:
-        """The record a (re)start found (`_reb_record`): the rebalance, and the change waiting for
-        it, to finish (`resume_rebalance`); None if it ended, or there is none or it is unreadable.
-        Read once: what this proxy records later is its own, never something to resume."""
-        try:
-            with open(os.path.join(self.dir, REB_FILE)) as f:
-                rec = json.load(f)
-            xid, done = str(rec["id"]), bool(rec.get("done"))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return None
-        n = xid.removeprefix("g")
+        rec = self._load(REB_FILE, _parse_reb_record)  # None: none, or unreadable (logged)
+        n = rec["id"].removeprefix("g") if rec is not None else ""
         self._reb_last = max(self._reb_last, int(n) if n.isdigit() else 0)
-        if done:
-            return None
-        try:
-            if rec.get("change"):
-                RmNode.from_wire(rec["change"]["action"], rec["change"]["value"])
-        except Exception:  # a stored change that does not parse is dropped, never a failed start
-            log.exception("rebalance record %s: its membership change is unreadable; dropped", xid)
-            rec = {**rec, "change": None}
-        self._reb_rec = rec
-        return rec
+        self._reb_boot = rec if rec is not None and not rec["done"] else None
+        if self._reb_boot is not None:
+            self._reb_rec = self._reb_boot
 
     async def _resume_once(self) -> None:
         """At the join and on the keepalive rounds after a (re)start, until done: `resume_rebalance`."""
