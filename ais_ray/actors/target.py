@@ -348,7 +348,14 @@ class _TargetActor:
             raise
         self.stats.counters.add("lst", label=str(bck))
         tagged = [[(e.name, f"t[{self.tid}]:mp[{p}]", e) for e in page] for p, page in zip(self.mps, pages)]
-        return [(loc, e) for _, loc, e in heapq.merge(*tagged, key=lambda x: x[0])][:limit]
+        out: list[tuple[str, LsEntry]] = []
+        for name, loc, e in heapq.merge(*tagged, key=lambda x: x[0]):
+            if out and out[-1][1].name == name:
+                continue  # a directory (NO_RECURSION) on every mountpath is one entry: `limit` distinct names
+            out.append((loc, e))
+            if len(out) >= limit:
+                break
+        return out
 
     async def present(self, bck: Bucket, names: list[str]) -> dict[str, tuple[str, LsEntry]]:
         """Which of `names` (owned by this target) are cached, with their location."""

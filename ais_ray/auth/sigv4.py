@@ -5,16 +5,19 @@ header, `S3SigV4QueryAuth` for a presigned URL) over the request as received —
 path, query, the headers it says it signed, its `X-Amz-Date` — with the secret key this cluster
 derives for the access key id (`auth/tokens.py::s3_secret_key`), and compared in constant time.
 No canonicalization is written here. The payload hash is taken from `X-Amz-Content-SHA256` (it
-is one of the signed headers); the body itself is streamed to its mountpath, not hashed.
+is one of the signed headers); the body is hashed as it streams to its mountpath and refused before
+its last bytes if it does not match (`serve/s3_body.py`, which also checks the chunk signatures of
+a streaming upload with `chunk_signer`).
 """
 
 from __future__ import annotations
 
 import calendar
+import hashlib
 import hmac
 import time
 from urllib.parse import urlsplit
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from botocore.auth import HmacV1QueryAuth, S3SigV4Auth, S3SigV4QueryAuth
@@ -26,6 +29,8 @@ from ais_ray.core.auth import Claims
 from ais_ray.core.errors import ErrUnauthorized
 
 ALGORITHM = "AWS4-HMAC-SHA256"
+CHUNK_ALGORITHM = "AWS4-HMAC-SHA256-PAYLOAD"  # an aws-chunked body's chunk signatures
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 MAX_SKEW = 15 * 60  # seconds between the client's clock and ours (S3's RequestTimeTooSkewed)
 MAX_EXPIRES = 7 * 24 * 3600  # a presigned URL lives at most a week (S3's limit)
 AMZ_DATE = "%Y%m%dT%H%M%SZ"
@@ -125,6 +130,27 @@ def verify(secret: str, method: str, url: str, headers: Mapping[str, str], query
         raise SigV4Error("SignatureDoesNotMatch", "The request signature we calculated does not match the "
                                                   "signature you provided. Check your key and signing method.")
     return claims
+
+
+def chunk_signer(secret: str, headers: Mapping[str, str], query: Iterable[tuple[str, str]]
+                 ) -> tuple[Callable[[str, bytes], str], str] | None:
+    """A signed streaming upload (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD`, already `verify`d): the
+    signature each chunk must carry, `sign(previous signature, sha256 of its data)`, and the seed
+    (the request's own signature, the first "previous"); None if the request is not signed so. The
+    key is derived by botocore's signer, as `verify`'s."""
+    s = parse({k.lower(): v for k, v in headers.items()}, dict(query))
+    if s is None:
+        return None
+    signer = S3SigV4Auth(Credentials(s.key_id, s3_secret_key(secret, s.key_id)), s.service, s.region)
+    request = AWSRequest(method="PUT", url="http://chunk/")
+    request.context["timestamp"] = s.amz_date
+    scope = f"{s.date}/{s.region}/{s.service}/aws4_request"
+
+    def sign(prev: str, digest: bytes) -> str:
+        return signer.signature("\n".join((CHUNK_ALGORITHM, s.amz_date, scope, prev, EMPTY_SHA256, digest.hex())),
+                                request)
+
+    return sign, s.signature
 
 
 def _claims(secret: str, key_id: str) -> Claims:

@@ -168,6 +168,9 @@ _PLAIN_OBJ_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,%d}(?:/[A-Za-z0-9_-
                              % (MAX_NAME_COMPONENT_LEN - 1, MAX_NAME_COMPONENT_LEN - 1))
 
 
+_CONTROL = re.compile("[\x01-\x1f\x7f]")
+
+
 def is_plain_obj_name(name: str) -> bool:
     """`name` is of the common shape (`_PLAIN_OBJ_NAME`): valid, and already a normal path."""
     return len(name) <= MAX_OBJ_NAME_LEN and _PLAIN_OBJ_NAME.fullmatch(name) is not None
@@ -177,7 +180,8 @@ def validate_obj_name(name: str) -> str:
     """Raise ErrInvalidName unless `name` is a safe object name; return it.
 
     Rejected: empty names, a leading `/` or `~/`, a trailing `/`, `.` or `..` components,
-    empty components (`//`: the filesystem would alias `x//y` and `x/y`), NUL bytes, and names or components too long for the filesystem. Nothing that passes
+    empty components (`//`: the filesystem would alias `x//y` and `x/y`), NUL bytes and other control
+    characters, and names or components too long for the filesystem. Nothing that passes
     can resolve outside its bucket directory (Go `cos.ValidateOname`, plus the length rules
     of the filesystem the object is stored on).
     """
@@ -188,6 +192,8 @@ def validate_obj_name(name: str) -> str:
     bad = ""
     if "\x00" in name:
         bad = "contains a NUL byte"
+    elif (ctl := _CONTROL.search(name)) is not None:  # no HTTP header (Ais-Name), XML 1.0 or terminal carries one
+        bad = f"contains a control character (U+{ord(ctl.group()):04X})"
     elif name.startswith("/"):
         bad = "must not start with '/'"
     elif name.startswith("~/"):
@@ -203,7 +209,7 @@ def validate_obj_name(name: str) -> str:
     elif any(len(part.encode()) > MAX_NAME_COMPONENT_LEN for part in name.split("/")):
         bad = f"has a path component longer than {MAX_NAME_COMPONENT_LEN} bytes"
     if bad:
-        shown = name if len(name) <= 64 else name[:61] + "..."
+        shown = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", name if len(name) <= 64 else name[:61] + "...")
         raise ErrInvalidName(f'object name "{shown}" is invalid: {bad}')
     return name
 

@@ -28,6 +28,7 @@ from urllib.parse import quote, unquote
 
 import aiohttp
 from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from ais_ray.auth.gate import cluster_secret, internal_auth
 from ais_ray.client import AisClient
@@ -36,17 +37,29 @@ from ais_ray.core.auth import Access
 from ais_ray.core.bmd import bucket_from_key, remote_of
 from ais_ray.core.durations import ISO8601
 from ais_ray.core.lsflags import NO_RECURSION
-from ais_ray.core.errors import AisError, ErrObjNotFound
+from ais_ray.core.errors import AisError, ErrBadRequest, ErrObjNotFound
+from ais_ray.core.ranges import parse_range
 from ais_ray.core.names import Bucket, Provider, validate_bucket_name, validate_obj_name
 from ais_ray.actors.target_reads import LocalReads, is_local, local_hosts
 from ais_ray.serve.objects import owner_mountpath
 from ais_ray.stats import Counters
 from ais_ray.serve.s3_auth import CLAIMS, PREFIX, allow, authenticate
+from ais_ray.serve.s3_body import upload_body
 from ais_ray.serve.s3_mpu import S3Multipart
 from ais_ray.serve.s3_xml import NS, S3Error, check_answer, el, int_param, iso8601, owner, s3_error, xml_body
 from ais_ray.serve.state import ApiState
 
 MAX_KEYS = 1000
+# S3's subresources this gateway does not implement: a request naming one is answered 501, never taken
+# for the plain call on the same path (`PUT ?tagging` is not a PUT of the object, `DELETE ?policy` not
+# the bucket's deletion). AIStore answers GET `?acl|cors|lifecycle|policy` so (`ais/prxs3.go`).
+UNSUPPORTED = frozenset({
+    "accelerate", "acl", "analytics", "attributes", "cors", "encryption", "intelligent-tiering", "inventory",
+    "legal-hold", "lifecycle", "logging", "metadataTable", "metrics", "notification", "object-lock",
+    "ownershipControls", "policy", "policyStatus", "publicAccessBlock", "renameObject", "replication",
+    "requestPayment", "restore", "retention", "select", "select-type", "session", "tagging", "torrent", "versions",
+    "website"})
+NO_VERSION = "null"  # the one version id of an object in a bucket never versioned the S3 way
 _PAST = "\U0010ffff"  # sorts after any character a name can hold: `a/` + this is past every `a/...`
 
 
@@ -62,6 +75,11 @@ def _token_in(token: str) -> tuple[str, str]:
     if not (isinstance(got, list) and len(got) == 2 and all(isinstance(x, str) for x in got)):
         raise ValueError(token)
     return got[0], got[1]
+
+
+def _url_encoded(name: str) -> str:
+    """A name in a listing asked with `encoding-type=url`: percent-encoded UTF-8, `/` kept (S3's own)."""
+    return quote(name, safe="/", errors="surrogatepass")
 
 
 # Host names whose subdomains name a bucket (virtual-host style); others are path style
@@ -104,6 +122,10 @@ class S3Gateway:
                 req[CLAIMS] = authenticate(req, secret, resource="/" + raw)
             if self._data is None:
                 await self._open()
+            if unsupported := sorted(UNSUPPORTED.intersection(req.query)):
+                if bucket:
+                    await self.resolve(bucket)  # a bucket that is not there is still a 404
+                raise S3Error(501, "NotImplemented", f"?{unsupported[0]} is not implemented")
             if not bucket:
                 if req.method != "GET":
                     raise S3Error(405, "MethodNotAllowed", f"{req.method} /s3")
@@ -160,6 +182,8 @@ class S3Gateway:
         return web.Response(body=xml_body(root), content_type="application/xml")
 
     async def bucket_op(self, req: web.Request, name: str) -> web.Response:
+        if "versioning" in req.query:
+            return await self.versioning(req, await self.resolve(name))
         if req.method in ("PUT", "DELETE"):  # creating / destroying buckets is cluster-wide (core/auth.py)
             allow(req, Access.RW)
         if req.method == "PUT":
@@ -189,6 +213,27 @@ class S3Gateway:
                 return web.Response(body=xml_body(root), content_type="application/xml")
             return await self.list_objects(req, bck)
         raise S3Error(405, "MethodNotAllowed", f"{req.method} on a bucket is not supported")
+
+    async def versioning(self, req: web.Request, bck: Bucket) -> web.Response:
+        """GET / PUT `?versioning`: the bucket's `versioning.enabled` (as AIStore's `getBckVersioningS3`)."""
+        if req.method == "GET":
+            allow(req, Access.RO, bck)
+            root = ET.Element("VersioningConfiguration", xmlns=NS)
+            if (await self.state.bucket_props(bck)).versioning:
+                el(root, "Status", "Enabled")
+            return web.Response(body=xml_body(root), content_type="application/xml")
+        if req.method != "PUT":
+            raise S3Error(405, "MethodNotAllowed", f"{req.method} ?versioning")
+        allow(req, Access.RW, bck)
+        try:
+            status = ET.fromstring(await req.read()).findtext("{*}Status")
+        except ET.ParseError as exc:
+            raise S3Error(400, "MalformedXML", f"VersioningConfiguration: {exc}") from None
+        if status not in ("Enabled", "Suspended"):
+            raise S3Error(400, "MalformedXML", "VersioningConfiguration: Status must be Enabled or Suspended")
+        await self.api.set_bucket_props(bck, {"versioning": {"enabled": status == "Enabled"}})
+        await self.state.refresh(force=True)
+        return web.Response(status=200)
 
     async def list_objects(self, req: web.Request, bck: Bucket) -> web.Response:
         """ListObjects V1 and V2: prefix, delimiter (common prefixes), max-keys, marker /
@@ -243,12 +288,17 @@ class S3Gateway:
             if next_token and len(contents) + len(prefixes) >= max_keys:
                 truncated, resume = True, "" if local else next_token
                 break
+        # `encoding-type=url` (boto3 always asks): names as URL-encoded UTF-8, so that any name, whatever
+        # its characters, travels in XML; the SDKs decode them back
+        enc = _url_encoded if q.get("encoding-type") == "url" else str
         root = ET.Element("ListBucketResult", xmlns=NS)
         el(root, "Name", bck.name)
-        el(root, "Prefix", prefix)
+        el(root, "Prefix", enc(prefix))
         if delim:
-            el(root, "Delimiter", delim)
+            el(root, "Delimiter", enc(delim))
         el(root, "MaxKeys", max_keys)
+        if enc is not str:
+            el(root, "EncodingType", "url")
         el(root, "IsTruncated", "true" if truncated else "false")
         if v2:
             el(root, "KeyCount", len(contents) + len(prefixes))
@@ -256,19 +306,21 @@ class S3Gateway:
                 el(root, "ContinuationToken", token)
             if truncated:
                 el(root, "NextContinuationToken", _token_out(last, resume))
+            if "start-after" in q:
+                el(root, "StartAfter", enc(q["start-after"]))
         else:
-            el(root, "Marker", q.get("marker", ""))
+            el(root, "Marker", enc(q.get("marker", "")))
             if truncated:
-                el(root, "NextMarker", last)
+                el(root, "NextMarker", enc(last))
         for e in contents:
             c = el(root, "Contents")
-            el(c, "Key", e["n"])
+            el(c, "Key", enc(e["n"]))
             el(c, "LastModified", e.get("a") or iso8601(0))
             el(c, "ETag", f'"{e.get("cs", "")}"')
             el(c, "Size", e.get("s", 0))
             el(c, "StorageClass", "STANDARD")
         for p in prefixes:
-            el(el(root, "CommonPrefixes"), "Prefix", p)
+            el(el(root, "CommonPrefixes"), "Prefix", enc(p))
         return web.Response(body=xml_body(root), content_type="application/xml")
 
     async def delete_objects(self, req: web.Request, bck: Bucket) -> web.Response:
@@ -277,17 +329,23 @@ class S3Gateway:
         except ET.ParseError as exc:
             raise S3Error(400, "MalformedXML", f"DeleteObjects body: {exc}") from None
         quiet = (doc.findtext("{*}Quiet") or "").lower() == "true"
+        objs = doc.findall("{*}Object")
+        if len(objs) > MAX_KEYS:
+            raise S3Error(400, "MalformedXML", f"DeleteObjects takes at most {MAX_KEYS} keys, got {len(objs)}")
         root = ET.Element("DeleteResult", xmlns=NS)
-        for obj in doc.findall("{*}Object"):
+        for obj in objs:
             key = obj.findtext("{*}Key") or ""
             try:
+                if (vid := obj.findtext("{*}VersionId")) is not None:
+                    await self.check_version(bck, validate_obj_name(key), vid)
                 await self.api.delete_object(bck, validate_obj_name(key))
             except ErrObjNotFound:
                 pass  # S3 deletes are idempotent
-            except AisError as err:
+            except (AisError, S3Error) as exc:
+                err = exc if isinstance(exc, S3Error) else s3_error(exc, key=key)
                 e = el(root, "Error")
                 el(e, "Key", key)
-                el(e, "Code", s3_error(err, key=key).code)
+                el(e, "Code", err.code)
                 el(e, "Message", err.message)
                 continue
             if not quiet:
@@ -306,6 +364,21 @@ class S3Gateway:
             return await self.copy_object(req, bck, key)
         if req.method not in ("GET", "HEAD", "PUT", "DELETE"):
             raise S3Error(405, "MethodNotAllowed", f"{req.method} on an object is not supported")
+        if "versionId" in req.query:
+            if req.method == "PUT":
+                raise S3Error(400, "InvalidArgument", "a PUT takes no versionId")
+            try:
+                await self.check_version(bck, key, req.query["versionId"])
+            except ErrObjNotFound:
+                if req.method == "DELETE":
+                    return web.Response(status=204)
+                raise
+        if req.method == "GET" and "Range" in req.headers:
+            try:
+                parse_range(req.headers["Range"], 1 << 62)
+            except ErrBadRequest:  # not a single byte range S3 serves: ignored, the whole object (RFC 9110 14.2)
+                req = req.clone(headers=CIMultiDictProxy(CIMultiDict(
+                    (k, v) for k, v in req.headers.items() if k.lower() != "range")))
         if req.method == "GET" and is_local(mp.url, self.hosts):
             owner = (await self.state.smap()).owner(bck.uname(key)).daemon_id
             local = await self.reads.serve(req, bck, key, mp.path, owner, checked=True)
@@ -313,11 +386,24 @@ class S3Gateway:
                 return local
         url = f"{mp.url}/v1/objects/{quote(bck.name, safe='')}/{raw_key}"
         params = {"provider": bck.provider.value}
-        headers = {k: v for k, v in req.headers.items() if k.lower() in ("range", "content-type", "content-length")}
-        body = req.content if req.method == "PUT" else None
+        headers = {k: v for k, v in req.headers.items() if k.lower() in ("range", "content-type")}
+        if req.method == "PUT":  # unframed and checked (serve/s3_body.py)
+            upload = upload_body(req)
+            return await upload.relay(lambda data: self._relay(req, key, url, params, {**headers, **upload.headers()},
+                                                               data))
+        return await self._relay(req, key, url, params, headers, None)
+
+    async def _relay(self, req: web.Request, key: str, url: str, params: dict[str, str], headers: dict[str, str],
+                     body: Any) -> web.StreamResponse:
+        """The object call sent on to its mountpath, its answer back as S3's."""
         async with self.session().request(req.method, url, params=params, headers=headers, data=body,
                                            allow_redirects=False) as up:
-            await check_answer(up, key)
+            try:
+                await check_answer(up, key)
+            except S3Error as e:
+                if req.method == "DELETE" and e.code == "NoSuchKey":
+                    return web.Response(status=204)  # S3 deletes are idempotent: nothing there is deleted
+                raise
             if req.method == "DELETE":
                 return web.Response(status=204)
             resp = web.StreamResponse(status=up.status)
@@ -336,11 +422,22 @@ class S3Gateway:
             await resp.write_eof()
             return resp
 
+    async def check_version(self, bck: Bucket, key: str, vid: str) -> None:
+        """A request for one version of an object: this cluster keeps only the current one, so it
+        must be the one asked for (its version, or S3's "null"), else 404 NoSuchVersion — never the
+        current object read, or deleted, in place of another."""
+        head = await self.api.head_object(bck, key)
+        if vid != NO_VERSION and vid != head.get(H.VERSION, ""):
+            raise S3Error(404, "NoSuchVersion", f"version {vid!r} of {key!r} does not exist "
+                                                f"(only the current version is kept)")
+
     async def copy_object(self, req: web.Request, bck: Bucket, key: str) -> web.Response:
-        src = unquote(req.headers["x-amz-copy-source"]).lstrip("/").split("?", 1)[0]
+        src, _, query = unquote(req.headers["x-amz-copy-source"]).lstrip("/").partition("?")
         src_bucket, _, src_key = src.partition("/")
         sbck = await self.resolve(src_bucket)
         allow(req, Access.RO, sbck)
+        if query.startswith("versionId="):
+            await self.check_version(sbck, validate_obj_name(src_key), query[len("versionId="):])
         await self.api.copy_object(sbck, validate_obj_name(src_key), bck, key)
         head = await self.api.head_object(bck, key)
         root = ET.Element("CopyObjectResult", xmlns=NS)

@@ -21,6 +21,7 @@ from ais_ray.core.auth import Access
 from ais_ray.core.names import Bucket, validate_obj_name
 from ais_ray.serve.objects import owner_mountpath
 from ais_ray.serve.s3_auth import allow
+from ais_ray.serve.s3_body import upload_body
 from ais_ray.serve.s3_xml import NS, S3Error, check_answer, el, int_param, iso8601, owner, xml_body
 from ais_ray.serve.state import ApiState
 
@@ -53,12 +54,16 @@ class S3Multipart:
         if req.method == "PUT" and "x-amz-copy-source" in req.headers:
             return await self.upload_part_copy(req, key, upload, f"{url}/{quote(q.get('partNumber', ''), safe='')}",
                                                target)
-        if req.method == "PUT":
-            headers = {"Content-Length": req.headers["Content-Length"]} if "Content-Length" in req.headers else {}
-            async with self._session().put(f"{url}/{quote(q.get('partNumber', ''), safe='')}", data=req.content,
-                                           params=target, headers=headers) as up:
-                await check_answer(up, key, upload=upload)
-                return web.Response(status=200, headers={"ETag": up.headers.get("ETag", '""')})
+        if req.method == "PUT":  # unframed and checked (serve/s3_body.py)
+            body = upload_body(req)
+
+            async def put_part(data: Any) -> web.Response:
+                async with self._session().put(f"{url}/{quote(q.get('partNumber', ''), safe='')}", data=data,
+                                               params=target, headers=body.headers()) as up:
+                    await check_answer(up, key, upload=upload)
+                    return web.Response(status=200, headers={"ETag": up.headers.get("ETag", '""')})
+
+            return await body.relay(put_part)
         if req.method == "POST":
             try:
                 doc = ET.fromstring(await req.read())

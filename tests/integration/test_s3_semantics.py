@@ -1,0 +1,187 @@
+"""The S3 API where a client's request means something other than a plain call: subresources,
+versions, framed (aws-chunked) bodies, checksums, names no XML or header carries, ranges to ignore,
+pages of common prefixes. Each answer is S3's, or a refusal that leaves everything as it was —
+never the object overwritten or deleted, or the bytes stored with their framing."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.client
+import json
+import os
+import uuid
+import zlib
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from tests.integration.conftest import LocalCluster
+from tests.integration.test_s3 import new_bucket, s3  # noqa: F401  (the module's boto3 client fixture)
+
+
+def _code(info: pytest.ExceptionInfo[Any]) -> tuple[int, str]:
+    r = info.value.response
+    return r["ResponseMetadata"]["HTTPStatusCode"], r["Error"]["Code"]
+
+
+def test_subresources_are_never_the_plain_call(s3: Any, cluster: LocalCluster) -> None:  # noqa: F811
+    b = new_bucket(s3)
+    s3.put_object(Bucket=b, Key="w", Body=b"PRECIOUS")
+    for call in (lambda: s3.put_object_tagging(Bucket=b, Key="w", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]}),
+                 lambda: s3.put_object_acl(Bucket=b, Key="w", ACL="private"),
+                 lambda: s3.delete_object_tagging(Bucket=b, Key="w"),
+                 lambda: s3.get_object_tagging(Bucket=b, Key="w"),
+                 lambda: s3.get_object_acl(Bucket=b, Key="w"),
+                 lambda: s3.delete_bucket_policy(Bucket=b),
+                 lambda: s3.delete_bucket_cors(Bucket=b),
+                 lambda: s3.delete_bucket_lifecycle(Bucket=b),
+                 lambda: s3.get_bucket_policy(Bucket=b),
+                 lambda: s3.list_object_versions(Bucket=b)):
+        with pytest.raises(s3.exceptions.ClientError) as info:
+            call()
+        assert _code(info) == (501, "NotImplemented")
+    assert s3.get_object(Bucket=b, Key="w")["Body"].read() == b"PRECIOUS"  # neither overwritten nor deleted
+    s3.head_bucket(Bucket=b)
+    with pytest.raises(s3.exceptions.ClientError) as info:  # a tag on a key that is not there makes no object
+        s3.put_object_tagging(Bucket=b, Key="none", Tagging={"TagSet": []})
+    assert _code(info)[0] == 501 and "none" not in [o["Key"] for o in s3.list_objects_v2(Bucket=b)["Contents"]]
+    with pytest.raises(s3.exceptions.NoSuchBucket):  # a bucket that is not there is still a 404
+        s3.delete_bucket_policy(Bucket=f"nope-{uuid.uuid4().hex[:6]}")
+    # ?versioning is the bucket's versioning.enabled, both ways
+    assert s3.get_bucket_versioning(Bucket=b)["Status"] == "Enabled"
+    s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Suspended"})
+    assert "Status" not in s3.get_bucket_versioning(Bucket=b)
+    assert json.loads(cluster.cli("bucket", "props", "show", f"ais://{b}", "--json").stdout)["versioning"]["enabled"] is False
+    s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+    assert s3.get_bucket_versioning(Bucket=b)["Status"] == "Enabled"
+
+
+def test_a_version_is_the_current_one_or_no_such_version(s3: Any, cluster: LocalCluster) -> None:  # noqa: F811
+    b = new_bucket(s3)
+    s3.put_object(Bucket=b, Key="v", Body=b"v1")
+    s3.put_object(Bucket=b, Key="v", Body=b"v2")
+    current = requests.head(f"{cluster.endpoint}/v1/objects/{b}/v", params={"provider": "ais"}, timeout=30,
+                            allow_redirects=True).headers["ais-version"]  # the object's version, natively
+    assert current == "2"
+    for call in (lambda: s3.get_object(Bucket=b, Key="v", VersionId="1"),
+                 lambda: s3.delete_object(Bucket=b, Key="v", VersionId="1")):
+        with pytest.raises(s3.exceptions.ClientError) as info:
+            call()
+        assert _code(info) == (404, "NoSuchVersion")
+    got = s3.delete_objects(Bucket=b, Delete={"Objects": [{"Key": "v", "VersionId": "bogus"}]})
+    assert [e["Code"] for e in got["Errors"]] == ["NoSuchVersion"] and "Deleted" not in got
+    assert s3.get_object(Bucket=b, Key="v")["Body"].read() == b"v2"  # the current version: untouched
+    assert s3.get_object(Bucket=b, Key="v", VersionId=current)["Body"].read() == b"v2"
+    s3.delete_object(Bucket=b, Key="v", VersionId="null")  # S3's one version of an unversioned object
+    with pytest.raises(s3.exceptions.NoSuchKey):
+        s3.get_object(Bucket=b, Key="v")
+    assert s3.delete_object(Bucket=b, Key="v")["ResponseMetadata"]["HTTPStatusCode"] == 204  # idempotent
+    with pytest.raises(s3.exceptions.ClientError) as info:
+        s3.delete_objects(Bucket=b, Delete={"Objects": [{"Key": f"k{i}"} for i in range(1001)]})
+    assert _code(info) == (400, "MalformedXML")
+
+
+def _framed(chunks: list[bytes], trailer: str = "") -> bytes:
+    out = b"".join(f"{len(c):x};chunk-signature={'0' * 64}\r\n".encode() + c + b"\r\n" for c in chunks)
+    return out + b"0;chunk-signature=" + b"0" * 64 + b"\r\n" + trailer.encode() + b"\r\n"
+
+
+def _raw_put(cluster: LocalCluster, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    u = urlsplit(cluster.endpoint)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    try:
+        c.request("PUT", path, body=body, headers=headers)
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
+def test_aws_chunked_bodies_are_stored_unframed_and_checked(s3: Any, cluster: LocalCluster) -> None:  # noqa: F811
+    b = new_bucket(s3)
+    data = [os.urandom(70_000), os.urandom(65_536), b"tail"]
+    whole = b"".join(data)
+    streaming = {"Content-Encoding": "aws-chunked", "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+                 "x-amz-decoded-content-length": str(len(whole))}
+    assert _raw_put(cluster, f"/s3/{b}/signed", _framed(data), streaming)[0] == 200
+    assert s3.get_object(Bucket=b, Key="signed")["Body"].read() == whole
+    crc = base64.b64encode(zlib.crc32(whole).to_bytes(4, "big")).decode()
+    trailed = {**streaming, "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+               "x-amz-trailer": "x-amz-checksum-crc32"}
+    assert _raw_put(cluster, f"/s3/{b}/trailer", _framed(data, f"x-amz-checksum-crc32:{crc}\r\n"), trailed)[0] == 200
+    assert s3.get_object(Bucket=b, Key="trailer")["Body"].read() == whole
+    # refused, and nothing stored: a wrong trailer checksum, a body cut short, a missing decoded length
+    bad = base64.b64encode(b"\0\0\0\0").decode()
+    status, body = _raw_put(cluster, f"/s3/{b}/badcrc", _framed(data, f"x-amz-checksum-crc32:{bad}\r\n"), trailed)
+    assert status == 400 and b"BadDigest" in body
+    status, body = _raw_put(cluster, f"/s3/{b}/short", _framed(data)[:80_000],
+                            {**streaming, "Content-Length": "80000"})
+    assert status == 400 and b"IncompleteBody" in body, body
+    no_len = {k: v for k, v in streaming.items() if k != "x-amz-decoded-content-length"}
+    assert _raw_put(cluster, f"/s3/{b}/nolen", _framed(data), no_len)[0] == 411
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=b)["Contents"]] == ["signed", "trailer"]
+
+
+def test_checksums_the_client_sent_are_checked(s3: Any, cluster: LocalCluster) -> None:  # noqa: F811
+    b = new_bucket(s3)
+    data = os.urandom(300_000)
+    md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
+    s3.put_object(Bucket=b, Key="ok", Body=data, ContentMD5=md5)
+    s3.put_object(Bucket=b, Key="crc", Body=data, ChecksumAlgorithm="CRC32")  # botocore computes it
+    s3.put_object(Bucket=b, Key="sha", Body=data, ChecksumAlgorithm="SHA256")
+    for key, headers in (("md5", {"Content-MD5": base64.b64encode(hashlib.md5(b"other").digest()).decode()}),
+                         ("crc32", {"x-amz-checksum-crc32": "AAAAAA=="}),
+                         ("sha256", {"x-amz-checksum-sha256": base64.b64encode(hashlib.sha256(b"x").digest()).decode()}),
+                         ("empty", {"Content-MD5": md5})):
+        body = b"" if key == "empty" else data
+        r = requests.put(f"{cluster.endpoint}/s3/{b}/{key}", data=body, headers=headers, timeout=60)
+        assert r.status_code == 400 and "<Code>BadDigest</Code>" in r.text, (key, r.status_code, r.text)
+    r = requests.put(f"{cluster.endpoint}/s3/{b}/x", data=data, headers={"Content-MD5": "not base64!"}, timeout=60)
+    assert r.status_code == 400 and "InvalidDigest" in r.text
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=b)["Contents"]) == ["crc", "ok", "sha"]
+    # a multipart upload's part is checked the same way
+    up = s3.create_multipart_upload(Bucket=b, Key="mpu")["UploadId"]
+    with pytest.raises(s3.exceptions.ClientError) as info:
+        s3.upload_part(Bucket=b, Key="mpu", UploadId=up, PartNumber=1, Body=data,
+                       ContentMD5=base64.b64encode(hashlib.md5(b"x").digest()).decode())
+    assert _code(info) == (400, "BadDigest")
+    assert s3.list_parts(Bucket=b, Key="mpu", UploadId=up).get("Parts", []) == []
+    s3.abort_multipart_upload(Bucket=b, Key="mpu", UploadId=up)
+
+
+def test_names_ranges_and_pages_of_common_prefixes(s3: Any, cluster: LocalCluster) -> None:  # noqa: F811
+    b = new_bucket(s3)
+    for key in ("bad\x01", "cr\rx", "tab\tx"):  # a name no header or XML 1.0 carries: refused, nothing stored
+        with pytest.raises(s3.exceptions.ClientError) as info:
+            s3.put_object(Bucket=b, Key=key, Body=b"x")
+        assert _code(info)[0] == 400
+    odd = ["a+b c", "x%41y", "ü/ñ", "q?&=#"]
+    for key in odd:
+        s3.put_object(Bucket=b, Key=key, Body=key.encode())
+    listed = s3.list_objects_v2(Bucket=b)  # boto3 asks encoding-type=url and decodes the names back
+    assert sorted(o["Key"] for o in listed["Contents"]) == sorted(odd)
+    raw = requests.get(f"{cluster.endpoint}/s3/{b}", params={"list-type": "2", "encoding-type": "url"}, timeout=30).text
+    assert "<EncodingType>url</EncodingType>" in raw and "<Key>a%2Bb%20c</Key>" in raw
+    # a Range S3 does not serve is ignored: the whole object, 200
+    for rng in ("bytes=5-2", "bytes=abc", "items=0-1", "bytes=0-1,3-4"):
+        got = s3.get_object(Bucket=b, Key="a+b c", Range=rng)
+        assert got["ResponseMetadata"]["HTTPStatusCode"] == 200 and got["Body"].read() == b"a+b c", rng
+    # 10 directories of 6 objects each, on every target and mountpath: pages of common prefixes lose none
+    d = new_bucket(s3)
+    for i in range(10):
+        for j in range(6):
+            s3.put_object(Bucket=d, Key=f"d{i:02d}/o{j}", Body=b"x")
+    dirs = [f"d{i:02d}/" for i in range(10)]
+    for size in (1, 3, 5, 8):
+        pages = list(s3.get_paginator("list_objects_v2").paginate(Bucket=d, Delimiter="/",
+                                                                   PaginationConfig={"PageSize": size}))
+        assert [p["Prefix"] for pg in pages for p in pg.get("CommonPrefixes", [])] == dirs, size
+        pages = list(s3.get_paginator("list_objects").paginate(Bucket=d, Delimiter="/",
+                                                                PaginationConfig={"PageSize": size}))
+        assert [p["Prefix"] for pg in pages for p in pg.get("CommonPrefixes", [])] == dirs, size
+    # and the native listing one level deep, in pages of 3
+    out = cluster.cli("ls", f"ais://{d}", "--nr", "--page-size", "3").stdout
+    assert [ln.split()[0] for ln in out.splitlines()[1:] if ln.strip() and not ln.startswith("Listed")] == dirs, out
