@@ -35,7 +35,7 @@ from ais_ray.core.blob import blob_source
 from ais_ray.core.copy import present_only
 from ais_ray.core.bmd import RemoteRef, remote_of
 from ais_ray.core.etl import check_query as check_etl_query
-from ais_ray.core.errors import AisError, ErrBadRequest, ErrObjNotFound, error_body
+from ais_ray.core.errors import AisError, ErrBadRequest, ErrNotFound, ErrObjNotFound, error_body
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name
 from ais_ray.core.owt import OWT_HEADER, Owt, put_owt
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-OBJ_ROUTE = "/v1/objects/{bucket}/{obj:.+}"
+OBJ_ROUTE = r"/v1/objects/{bucket}/{obj:[\s\S]+}"  # any name, a newline too: its handler answers a bad one
 
 
 def bucket_obj_from_request(req: web.Request) -> tuple[Bucket, str]:
@@ -437,9 +437,24 @@ class DataServer:
         if upload := req.query.get(mpu_wire.Q_UPLOAD_ID, ""):  # the native multipart abort
             await self.mpu.abort(upload, bck, name)
             return web.Response(status=200)
+        await self._delete(bck, name, ref)
+        return web.Response(status=200)
+
+    async def _delete(self, bck: Bucket, name: str, ref: RemoteRef | None) -> None:
         await self.ec.delete(bck, name)  # slices and replicas on other targets first (an EC bucket)
         await self.cold.remove(bck, ref, name)
-        return web.Response(status=200)
+
+    async def delete_many(self, bck: Bucket, names: list[str]) -> int:
+        """A delete list-range's batch owned here (`jobs/evict.py`): each as its DELETE; how many were."""
+        ref = remote_of(bck, self.ctx.meta.bmd.must_get(bck))
+        n = 0
+        for name in names:
+            try:
+                await self._delete(bck, name, ref)
+                n += 1
+            except ErrNotFound:
+                pass  # neither here nor on the remote side: nothing to delete
+        return n
 
 
 async def send_object(req: web.Request, bck: Bucket, name: str, f: Any, attrs: ObjAttrs, location: str,

@@ -452,7 +452,12 @@ class _MountpathActor:
 
         return await self.io.run(remove())
 
-    async def delete_objects(self, bck: Bucket, names: list[str]) -> int:
+    async def delete_objects(self, bck: Bucket, names: list[str], *, everywhere: bool = False) -> int:
+        """How many of `names` were here and are gone; `everywhere`: deleted as a DELETE of each
+        deletes it (the remote side, EC slices and replicas elsewhere), else only this disk's copy."""
+        if everywhere:
+            return await self.io.run(self.server.delete_many(bck, names))
+
         def delete() -> int:
             n = 0
             for name in names:

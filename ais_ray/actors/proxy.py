@@ -401,10 +401,11 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
             self.etls.note_job(xid, spec.etl)
         return xid
 
-    async def evict_objects(self, bck: Bucket, sel: Selection) -> str:
-        """Evict list-range: every target evicts its share of the selection (sent as is, never expanded)."""
+    async def evict_objects(self, bck: Bucket, sel: Selection, delete: bool = False) -> str:
+        """Evict (`delete`: delete) list-range: every target its share of the selection (sent as is, never
+        expanded)."""
         xid = gen_uuid()
-        await asyncio.gather(*(self.target(t).evict_listrange.remote(xid, bck, sel) for t in self.smap.targets))
+        await asyncio.gather(*(self.target(t).evict_listrange.remote(xid, bck, sel, delete) for t in self.smap.targets))
         return xid
 
     async def summary_start(self, bck: Bucket, prefix: str, with_remote: bool) -> str:

@@ -374,11 +374,13 @@ class _TargetActor:
     async def evict(self, bck: Bucket, names: list[str] | None) -> None:
         await asyncio.gather(*(h.evict.remote(bck, names) for h in self.mps.values()))
 
-    async def evict_listrange(self, xid: str, bck: Bucket, sel: Selection) -> None:
-        """This target's share of an evict list-range, as a job of the registry; returns when done."""
+    async def evict_listrange(self, xid: str, bck: Bucket, sel: Selection, delete: bool = False) -> None:
+        """This target's share of an evict (or, `delete`, a delete) list-range, as a job of the
+        registry; returns when done."""
         share = self._share()
-        snap = await self.xacts.run(XactSnap(xid, "evict-listrange", bck),
-                                    lambda snap: run_evict(bck, sel, share, self.mps, snap))
+        kind = "delete-listrange" if delete else "evict-listrange"
+        snap = await self.xacts.run(XactSnap(xid, kind, bck),
+                                    lambda snap: run_evict(bck, sel, share, self.mps, snap, delete=delete))
         if snap.err:
             raise AisError(f"t[{self.tid}]: {snap.err}")
 

@@ -169,6 +169,8 @@ _PLAIN_OBJ_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,%d}(?:/[A-Za-z0-9_-
 
 
 _CONTROL = re.compile("[\x01-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_UNSHOWN = re.compile("[\x01-\x1f\x7f\ud800-\udfff]")  # escaped in an error's message
 
 
 def is_plain_obj_name(name: str) -> bool:
@@ -194,6 +196,10 @@ def validate_obj_name(name: str) -> str:
         bad = "contains a NUL byte"
     elif (ctl := _CONTROL.search(name)) is not None:  # no HTTP header (Ais-Name), XML 1.0 or terminal carries one
         bad = f"contains a control character (U+{ord(ctl.group()):04X})"
+    elif "\ufffd" in name:  # what a URL's bytes that are not UTF-8 decode to: %FF and %FE would be one name
+        bad = "contains U+FFFD (bytes that are not UTF-8?)"
+    elif _SURROGATE.search(name):
+        bad = "contains a lone surrogate (not a character)"
     elif name.startswith("/"):
         bad = "must not start with '/'"
     elif name.startswith("~/"):
@@ -209,7 +215,7 @@ def validate_obj_name(name: str) -> str:
     elif any(len(part.encode()) > MAX_NAME_COMPONENT_LEN for part in name.split("/")):
         bad = f"has a path component longer than {MAX_NAME_COMPONENT_LEN} bytes"
     if bad:
-        shown = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", name if len(name) <= 64 else name[:61] + "...")
+        shown = _UNSHOWN.sub(lambda m: f"\\u{ord(m.group()):04x}", name if len(name) <= 64 else name[:61] + "...")
         raise ErrInvalidName(f'object name "{shown}" is invalid: {bad}')
     return name
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from ais_ray.core import headers as H
-from ais_ray.core.bmd import BucketProps
+from ais_ray.core.bmd import BucketProps, remote_of
 from ais_ray.core.errors import ErrBadRequest, ErrUnsupported
 from ais_ray.core.copy import PRESENCE_PRESENT, TcbMsg, parse_presence
 from ais_ray.core.ec import parse_encode
@@ -40,6 +40,7 @@ ACT_SUMMARY = "summary-bck"
 ACT_PREFETCH = "prefetch-listrange"
 ACT_EVICT_BCK = "evict-remote-bck"
 ACT_EVICT_OBJS = "evict-listrange"
+ACT_DELETE_OBJS = "delete-listrange"
 ACT_COPY_BCK = "copy-bck"
 ACT_COPY_OBJS = "copy-listrange"
 ACT_EC_ENCODE = "ec-encode"
@@ -134,15 +135,20 @@ async def bucket_delete(req: Request, bucket: str) -> Response:
             raise ErrBadRequest(f"cannot destroy {bck}: remote buckets are evicted (`ais-ray evict {bck}`)")
         state().adopt(await state().proxy.destroy_bucket.remote(bck))
         return Response(status_code=200)
+    if msg.action in (ACT_EVICT_BCK, ACT_EVICT_OBJS) and remote_of(bck, await state().bucket_props(bck)) is None:
+        # an ais bucket's objects have no other copy: evicting them would delete them (AIStore: 400)
+        raise ErrBadRequest(f"cannot evict {bck}: not a remote bucket (evicting drops cached copies of remote "
+                            f"objects; delete the objects instead)")
     if msg.action == ACT_EVICT_BCK:
         await state().bucket_props(bck)
         keep = H.is_true(req.query_params.get("keep_bck_md"))
         state().adopt(await state().proxy.evict_bucket.remote(bck, keep))
         return Response(status_code=200)
-    if msg.action == ACT_EVICT_OBJS:
+    if msg.action in (ACT_EVICT_OBJS, ACT_DELETE_OBJS):
         await state().bucket_props(bck)
         sel = Selection.from_msg(msg.value or {}, listing=False)
-        return PlainTextResponse(await state().proxy.evict_objects.remote(bck, sel), status_code=200)
+        return PlainTextResponse(await state().proxy.evict_objects.remote(bck, sel, msg.action == ACT_DELETE_OBJS),
+                                 status_code=200)
     raise ErrBadRequest(f'invalid action "{msg.action}" for DELETE {bck}')
 
 

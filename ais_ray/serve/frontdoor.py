@@ -83,7 +83,7 @@ class FrontDoorServer:
 
     async def start(self, host: str, port: int) -> None:
         app = web.Application(client_max_size=0)
-        app.router.add_route("*", "/{tail:.*}", self.handle, expect_handler=_no_continue)
+        app.router.add_route("*", r"/{tail:[\s\S]*}", self.handle, expect_handler=_no_continue)
         self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
                                               timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
                                               auto_decompress=False)

@@ -33,6 +33,11 @@ async def read_json(req: Request) -> Any:
         raise ErrBadRequest(f"invalid JSON body: {exc}") from exc
     if json_depth(data) > MAX_DEPTH:
         raise ErrBadRequest(f"invalid JSON body: nested deeper than {MAX_DEPTH} levels")
+    try:  # `"\ud800"` is valid JSON but no character: no name, log line or Ray message can hold it
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise ErrBadRequest("invalid JSON body: a string holds a lone surrogate (\\ud800-\\udfff), "
+                            "not a character") from None
     return data
 
 
