@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ais_ray.core.blob import blob_threshold
-from ais_ray.core.errors import AisError
+from ais_ray.core.errors import AisError, ErrNotFound
 from ais_ray.core.names import Bucket
 from ais_ray.core.selection import Selection
 from ais_ray.core.xact import XactSnap
@@ -55,6 +55,15 @@ async def run_prefetch(spec: PrefetchSpec, hooks: PrefetchHooks, snap: XactSnap)
     """The target's share of one prefetch; updates `snap.stats`; raises on the first error unless `coer`."""
     failures: list[AisError] = []
     blobs: list[asyncio.Task[None]] = []
+    # a range or a prefix names what may not be there: such a name is skipped; only a listed name that
+    # does not exist is an error (Go `xs/prefetch.go`)
+    skip_missing = not spec.sel.names
+
+    def failed(err: AisError) -> None:
+        if skip_missing and isinstance(err, ErrNotFound):
+            return
+        snap.stats.errors += 1
+        failures.append(err)
 
     def count(size: int) -> None:
         snap.stats.objs += 1
@@ -67,16 +76,14 @@ async def run_prefetch(spec: PrefetchSpec, hooks: PrefetchHooks, snap: XactSnap)
             async with blob_slots:  # as many at a time as the job's items may be in flight
                 status, size = await hooks.blob(spec.bck, name, spec.latest)
         except AisError as err:
-            snap.stats.errors += 1
-            failures.append(err)
+            failed(err)
             return
         if status != "skipped":
             count(size)
 
     def done(item: tuple[str], _: None, value: tuple[str, int] | None, err: AisError | None) -> None:
         if err is not None:
-            snap.stats.errors += 1
-            failures.append(err)
+            failed(err)
         elif value is not None and value[0] == BLOB:  # over the blob threshold: a blob-download job of its own
             blobs.append(asyncio.get_running_loop().create_task(blob(item[0])))
         elif value is not None and value[0] != "skipped":

@@ -19,7 +19,7 @@ from ais_ray.backends.registry import get_backend
 from ais_ray.core import lsflags as F
 from ais_ray.core.bmd import BucketProps, RemoteRef, remote_of
 from ais_ray.core.durations import TIME_FORMATS, format_nano_time
-from ais_ray.core.errors import ErrUnsupported
+from ais_ray.core.errors import ErrNodeNotFound, ErrUnsupported
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, Provider
 from ais_ray.core.smap import FLAG_OFFLINE
@@ -130,11 +130,14 @@ async def _list_local(bck: Bucket, msg: LsoMsg) -> Response:
     with_attrs = bool(props & {"checksum", "version", "atime", "custom", "copies"}) and not name_only
     start_after = msg.continuation_token or msg.start_after
     smap = await state().smap()
+    if msg.target and msg.target not in smap.targets:
+        raise ErrNodeNotFound(msg.target)
     # one extra entry tells whether a next page exists without an empty final round trip
     pages = await asyncio.gather(*(state().target(tid).list_page.remote(bck, msg.prefix, start_after, page_size + 1, with_attrs,
                                                                        msg.flags)
                                    for tid, tsi in smap.targets.items()
-                                   if not tsi.flags & FLAG_OFFLINE))  # a lost node: list the rest, not wait
+                                   if not tsi.flags & FLAG_OFFLINE  # a lost node: list the rest, not wait
+                                   and (not msg.target or tid == msg.target)))  # `target`: what that one holds
     merged = heapq.merge(*[[(e.name, loc, e) for loc, e in page] for page in pages], key=lambda x: x[0])
     entries = []
     for name, loc, e in merged:

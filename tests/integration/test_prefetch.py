@@ -72,6 +72,11 @@ def test_prefetch_errors(cluster: LocalCluster, moto: object) -> None:
     assert p.returncode == 1 and "does not exist" in p.stderr and "Traceback" not in p.stderr
     p = cluster.cli("prefetch", uri, "--list", "a,missing", "--coer", "--wait")
     assert "finished" in p.stdout
+    # a range names what may not be there: its missing names are skipped, the job succeeds (Go prefetch)
+    remote.seed("r1", b"1")
+    remote.seed("r3", b"3")
+    p = cluster.cli("prefetch", uri, "--template", "r{0..4}", "--wait")
+    assert "finished" in p.stdout and cached(cluster, uri) == ["a", "r1", "r3"]
     bad = cluster.cli("prefetch", uri, "--template", "x-{5..1}", check=False)
     assert bad.returncode == 1 and "greater than end" in bad.stderr
     requests.post(f"{cluster.endpoint}/v1/buckets/local-only", json={"action": "create-bck"})

@@ -78,6 +78,15 @@ def test_listing_with_small_pages(bck: object) -> None:
     assert [e.name for e in page.entries] == names[:10] and page.continuation_token and page.uuid
     assert all(e.is_ok() and e.size == len(e.name) for e in page.entries)
     assert [e.name for e in bck.list_all_objects(prefix="o/01")] == names[10:20]  # type: ignore[attr-defined]
+    # `target`: only what that target holds (each name on exactly one of them)
+    by_target = {t: [e.name for e in bck.list_all_objects(target=t, props="name,location")]  # type: ignore[attr-defined]
+                 for t in sorted(TIDS)}
+    assert sorted(n for ns in by_target.values() for n in ns) == names and all(by_target.values())
+    for t, ns in by_target.items():
+        assert all(e.location.startswith(f"t[{t}]") for e in bck.list_all_objects(target=t, props="name,location"))  # type: ignore[attr-defined]
+    with pytest.raises(AISError) as info:
+        bck.list_all_objects(target="t9")  # type: ignore[attr-defined]
+    assert info.value.status_code == 404
 
 
 def test_delete_and_errors(sdk: object, bck: object) -> None:
