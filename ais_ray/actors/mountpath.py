@@ -204,7 +204,10 @@ class _MountpathActor:
           owner (copy jobs; through the ETL stages `etl` for etl jobs) -> ("ok"|"skipped", size);
         - "prefetch": args (bck, latest, blob_threshold), item (name,) -> ("ok"|"skipped"|BLOB, size);
         - "ec-encode": args (bck, mode, conf), item (name,) -> "ok"|"skipped".
+        A batch of a job aborted here (`stop_batches`) runs none of its items.
         """
+        if (err := self.gates.stopped(key)) is not None:
+            return [(None, err, 0.0) for _ in items]
         if op == "copy":  # the small objects many to a request (actors/copies.py)
             return await self.io.run(self._copy(key, workers, items, *args))
         if op == "prefetch":  # the download engine (`_prefetch`), but for HTTP buckets
@@ -218,6 +221,12 @@ class _MountpathActor:
         if fn is None:
             raise ErrBadRequest(f"no such batch operation: {op!r}")
         return await self.io.run(self.gates.run(key, workers, [functools.partial(fn, *item, *args) for item in items]))
+
+    async def stop_batches(self, key: str) -> None:
+        """Job `key` was aborted: its items queued here are not run (each answers "aborted"), in the
+        gates and in the download engine; those under way finish, as one object's write does."""
+        self.gates.stop(key)
+        await self.io.run(self.dl.abort(key))
 
     def _fetchable(self, bck: Bucket) -> RemoteRef | None:
         """The remote side of `bck` if the download engine can fetch its objects (`_fetch`): not

@@ -101,7 +101,7 @@ class _TargetActor:
         save_everywhere(paths, PORT_FILE, self.url.rsplit(":", 1)[1].encode(), fsync=fsync)
         self.smap = load_newest(paths, lom.SMAP_FILE, lambda b: Smap.from_wire(json.loads(b)), lambda s: s.version)
         # the one registry of this target's jobs, downloads included
-        self.xacts = TargetXacts(lambda xid, bcks: settle(self.mps, xid, bcks))
+        self.xacts = TargetXacts(lambda xid, bcks: settle(self.mps, xid, bcks), self._stop_batches)
         self._handles: dict[str, Any] = {}
         # a job's remote listing that every target walks (backend download, prefetch or copy of a prefix): once for all
         self.listings = SharedListings(tid, lambda: self.smap, self._target_handle, self.stats.counters)
@@ -313,6 +313,13 @@ class _TargetActor:
 
     async def xact_abort(self, xid: str = "", kind: str = "") -> None:
         await self.xacts.abort(xid=xid, kind=kind)
+
+    async def _stop_batches(self, xid: str) -> None:
+        """An aborted job's items already with the mountpaths: not started, they are not done."""
+        outs = await asyncio.gather(*(h.stop_batches.remote(xid) for h in self.mps.values()), return_exceptions=True)
+        for mp, out in zip(self.mps, outs):
+            if isinstance(out, BaseException):  # a mountpath gone: its batches went with it
+                log.warning("t[%s]: stopping %s's batches on %s: %s", self.tid, xid, mp, out)
 
     # ---- download jobs ---------------------------------------------------------------------------
     async def dl_start(self, spec: DlSpec) -> None:

@@ -159,9 +159,12 @@ class _TaskXact(SnapXact):
 
 
 class TargetXacts:
-    def __init__(self, settle: Settle | None = None) -> None:
+    def __init__(self, settle: Settle | None = None, stop_batches: Callable[[str], Awaitable[None]] | None = None) -> None:
         self._xacts: dict[str, Xact] = {}
         self._settle = settle  # after a job's walk that followed a rebalance (`follow`)
+        # an aborted job's batches already sent to the mountpaths stop there too (`Gates.stop`): the
+        # job's task ending does not recall them, and they would write on after its status said aborted
+        self._stop_batches = stop_batches
 
     def admit(self, kind: str) -> None:
         """Raise if a job of `kind` may not start now (kind table: unknown kind, conflict with a rebalance)."""
@@ -241,15 +244,20 @@ class TargetXacts:
     async def abort(self, *, xid: str = "", kind: str = "") -> int:
         doomed = [x for i, x in self._xacts.items()
                   if (not xid or i == xid) and (not kind or x.kind == kind) and x.snap().running]
-        await asyncio.gather(*(x.abort() for x in doomed), return_exceptions=True)
+        await asyncio.gather(*(self._abort(x) for x in doomed), return_exceptions=True)
         return len(doomed)
+
+    async def _abort(self, x: Xact) -> None:
+        await x.abort()
+        if self._stop_batches is not None:
+            await self._stop_batches(x.xid)
 
     def _abort_for(self, kind: str) -> None:
         """A starting rebalance aborts the running jobs the kind table says it aborts."""
         doomed = [x for x in self._xacts.values() if x.snap().running and reb_aborts(kind, x.kind)]
         for x in doomed:
             log.info("%s aborts %s[%s]", kind, x.kind, x.xid)
-            asyncio.get_running_loop().create_task(x.abort())
+            asyncio.get_running_loop().create_task(self._abort(x))
 
     def _trim(self) -> None:
         # only task jobs: a persisted job (download) stays until removed

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any
 
@@ -138,12 +139,27 @@ class MountpathBatches:
             await self._send(mp)
 
 
+STOPPED_KEPT = 64  # aborted jobs a mountpath remembers (a batch of one arrives within seconds of its abort)
+
+
 class Gates:
     """The mountpath's side: runs a batch's items, at most `workers` of job `key` at a time over
     all of that job's batches here."""
 
     def __init__(self) -> None:
         self._gates: dict[str, tuple[asyncio.Semaphore, int]] = {}  # key -> (bound, batches running)
+        self._stopped: deque[str] = deque(maxlen=STOPPED_KEPT)  # aborted jobs: their items are not run
+
+    def stop(self, key: str) -> None:
+        """Job `key` was aborted: its items not started yet (here, or in batches still to come) end
+        as errors; the ones under way finish."""
+        if key not in self._stopped:
+            self._stopped.append(key)
+
+    def stopped(self, key: str) -> AisError | None:
+        """The error an item of job `key` ends with if the job was aborted here, else None."""
+        job = key.partition("#")[0]  # a job's own gates share its id (`copies.GROUPED_KEY`)
+        return AisError(f"job {job} was aborted") if job in self._stopped else None
 
     def running(self) -> Collection[str]:
         return self._gates.keys()
@@ -154,6 +170,8 @@ class Gates:
 
         async def one(call: Callable[[], Awaitable[Any]]) -> Outcome:
             async with sem:
+                if (err := self.stopped(key)) is not None:
+                    return None, err, 0.0
                 t0 = time.monotonic()
                 try:
                     return await call(), None, time.monotonic() - t0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 import uuid
 
 import requests
@@ -136,3 +137,21 @@ def test_prefetch_and_copy_of_a_prefix_list_it_once_for_all_targets(cluster: Loc
     listed = {tid: n - before[tid] for tid, n in lists().items()}
     assert sum(listed.values()) == 2 and max(listed.values()) == 2, listed
     assert cluster.cli_bytes("get", f"ais://{dst}/k1049", "-") == b"k1049"
+
+
+def test_an_aborted_prefetch_writes_no_more(cluster: LocalCluster, moto: object, sdk: object) -> None:
+    """Aborted, a job stops on the mountpaths too: the items of its batches already sent there and
+    not started are not fetched (they were, for seconds after its status said it was aborted)."""
+    bucket, keys = s3_bucket_of_keys(moto, "pf-abort", 800)  # type: ignore[arg-type]
+    uri = f"s3://{bucket}"
+    p = cluster.cli("prefetch", uri, "--template", "k{0000..0799}", "--num-workers", "1")
+    xid = re.search(r"prefetch-objects\[([^\]]+)\]", p.stdout).group(1)  # type: ignore[union-attr]
+    deadline = time.monotonic() + 60
+    while not cached(cluster, uri) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    sdk.job(job_id=xid).abort()  # type: ignore[attr-defined]
+    time.sleep(1.0)  # the objects under way when it was aborted finish
+    at_abort = len(cached(cluster, uri))
+    time.sleep(3.0)
+    after = len(cached(cluster, uri))
+    assert 0 < at_abort == after < len(keys), (at_abort, after)
