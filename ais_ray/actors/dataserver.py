@@ -30,6 +30,7 @@ from ais_ray.backends.base import RemoteObj
 from ais_ray.core import headers as H
 from ais_ray.core import mpu as mpu_wire
 from ais_ray.core import params
+from ais_ray.core import s3meta
 from ais_ray.core.auth import Claims
 from ais_ray.core.blob import blob_source
 from ais_ray.core.copy import present_only
@@ -84,6 +85,7 @@ def obj_headers(bck: Bucket, name: str, attrs: ObjAttrs, location: str, mtime: f
     }
     if attrs.custom:
         out[H.CUSTOM_MD] = ",".join(f"{k}={v}" for k, v in sorted(attrs.custom.items()))
+        out.update(s3meta.to_headers(attrs.custom))  # an S3 PUT's Content-Type, x-amz-meta-* (core/s3meta.py)
     out[H.ETAG] = H.etag(attrs.src_etag, attrs.cksum)
     out[H.LAST_MODIFIED] = H.last_modified(mtime)
     return {k: v for k, v in out.items() if v}
@@ -229,17 +231,20 @@ class DataServer:
             await self.ec.after_moved(bck, name)
             return resp
         self.ctx.store.fqn(bck, name)  # validate the name before reading the body
-        attrs = await self._commit_put(bck, name, req.content.iter_any(), body_size(req), owt, ref)
+        custom = s3meta.from_wire(req.headers.get(s3meta.WIRE))  # an S3 PUT's Content-Type and x-amz-meta-*
+        attrs = await self._commit_put(bck, name, req.content.iter_any(), body_size(req), owt, ref, custom=custom)
         return web.Response(status=200, headers={H.ETAG: H.etag(attrs.src_etag, attrs.cksum)})
 
     async def _commit_put(self, bck: Bucket, name: str, chunks: AsyncIterable[bytes], size: int,
-                          owt: Owt = Owt.PUT, ref: RemoteRef | None = None) -> ObjAttrs:
+                          owt: Owt = Owt.PUT, ref: RemoteRef | None = None,
+                          custom: dict[str, str] | None = None) -> ObjAttrs:
         """A PUT's bytes become the object: written through to the remote side first (if any),
         committed (`fs/write.py`), EC-encoded (an EC bucket). Multipart and append end here too."""
         if ref is None:
             ref = remote_of(bck, self.ctx.meta.bmd.must_get(bck))
         through = self.cold.write_through(ref, name) if ref is not None else None  # the remote has it first
-        attrs = await write_stream(self.ctx.store, bck, name, chunks, owt, expect_size=size, write_through=through)
+        attrs = await write_stream(self.ctx.store, bck, name, chunks, owt, expect_size=size, write_through=through,
+                                   custom=custom)
         await self.ec.settled(bck, name)  # the commit started the encode (EC bucket): answer once it is done
         return attrs
 
@@ -470,7 +475,7 @@ async def send_object(req: web.Request, bck: Bucket, name: str, f: Any, attrs: O
         if rng:
             resp.headers["Content-Range"] = f"bytes {offset}-{offset + length - 1}/{attrs.size}"
         resp.headers["Accept-Ranges"] = "bytes"
-        resp.content_type = "application/octet-stream"
+        resp.headers["Content-Type"] = attrs.custom.get("Content-Type", "application/octet-stream")
         resp.content_length = length
         await resp.prepare(req)
         if length and not await _send_file(req, resp, f, offset, length):

@@ -34,6 +34,7 @@ from aiohttp import web
 from ais_ray.core import headers as H
 from ais_ray.core import lom
 from ais_ray.core import mpu as M
+from ais_ray.core import s3meta
 from ais_ray.core.bmd import bucket_from_key
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrNotFound, ErrObjNotFound
 from ais_ray.core.lom import ObjAttrs
@@ -52,7 +53,7 @@ READ = 1 << 20
 META, DATA = "meta.json", "data"
 
 # The data server's PUT of a finished byte stream: (bck, name, chunks, expected size) -> metadata
-Commit = Callable[[Bucket, str, AsyncIterable[bytes], int], Awaitable[ObjAttrs]]
+Commit = Callable[..., Awaitable[ObjAttrs]]  # (bck, name, chunks, size, *, custom=None): `DataServer._commit_put`
 
 
 def remove_stale(root: str, older_than: float = STALE_AFTER) -> int:
@@ -108,11 +109,13 @@ class MpuServer:
             raise ErrNotFound(f'no upload "{upload}" of {bck}/{name}')
         return d, meta
 
-    async def create(self, bck: Bucket, name: str, *, append: bool = False) -> str:
+    async def create(self, bck: Bucket, name: str, *, append: bool = False, custom: dict[str, str] | None = None) -> str:
+        """A new upload; `custom`: the object's custom metadata, kept for its commit (an S3 upload's)."""
         self.ctx.store.fqn(bck, name)  # validates the name
         upload = gen_uuid() + gen_uuid()
         d = self._dir(upload)
-        meta = {"bck": bck.uname_prefix, "name": name, "initiated": time.time_ns(), "append": append}
+        meta = {"bck": bck.uname_prefix, "name": name, "initiated": time.time_ns(), "append": append,
+                "custom": custom or {}}
         await asyncio.to_thread(os.makedirs, d, exist_ok=True)
         await asyncio.to_thread(write_file_atomic, os.path.join(d, META), json.dumps(meta).encode())
         return upload
@@ -132,11 +135,13 @@ class MpuServer:
         return f'"{cksum}"'
 
     async def complete(self, upload: str, bck: Bucket, name: str, parts: list[int]) -> ObjAttrs:
-        d, _ = self._meta(upload, bck, name)
+        d, meta = self._meta(upload, bck, name)
         files = [os.path.join(d, f"{p:05d}") for p in parts]
         if missing := [p for p, f in zip(parts, files) if not os.path.exists(f)]:
             raise ErrBadRequest(f"upload {upload}: no part {', '.join(map(str, missing))}")
-        attrs = await self._commit(bck, name, _read_all(files), sum(os.path.getsize(f) for f in files))
+        custom = meta.get("custom")
+        attrs = await self._commit(bck, name, _read_all(files), sum(os.path.getsize(f) for f in files),
+                                   custom=custom if isinstance(custom, dict) else None)
         await asyncio.to_thread(shutil.rmtree, d, True)
         return attrs
 
@@ -255,7 +260,7 @@ class MpuServer:
         bck, name = self._target(req)
         if bck is None:
             raise ErrBadRequest("create: no bucket")
-        return web.Response(text=await self.create(bck, name))
+        return web.Response(text=await self.create(bck, name, custom=s3meta.from_wire(req.headers.get(s3meta.WIRE))))
 
     async def h_uploads(self, req: web.Request) -> web.Response:
         bck, _ = self._target(req)

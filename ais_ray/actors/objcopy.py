@@ -26,6 +26,7 @@ from ais_ray.backends.aio import retriable_transport
 from ais_ray.backends.base import retrying
 from ais_ray.auth.gate import internal_auth
 from ais_ray.core import headers as H
+from ais_ray.core import s3meta
 from ais_ray.core.bmd import RemoteRef, remote_of
 from ais_ray.core.copy import COPIED, PRESENCE_PRESENT, SKIPPED, same_copy
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrInvalidName, ErrNotFound, ErrObjNotFound
@@ -285,18 +286,19 @@ class ObjCopier:
             while chunk := await asyncio.to_thread(f.read, READ_CHUNK):
                 yield chunk
 
+        meta = s3meta.to_headers(attrs.custom) if owt is Owt.COPY else {}  # a copy keeps its S3 metadata
         if mp.url == self._own_url():  # the destination is on this disk: no HTTP hop
             store = self.ctx.store
             store.fqn(dst, dst_name)  # validate the name
             dst_ref = remote_of(dst, self.ctx.meta.bmd.must_get(dst))
             through = self.cold.write_through(dst_ref, dst_name) if dst_ref is not None else None
             await write_stream(store, dst, dst_name, body(), Owt.TRANSFORM if owt is Owt.TRANSFORM else Owt.COPY,
-                               expect_size=attrs.size, write_through=through)
+                               expect_size=attrs.size, write_through=through, custom=meta)
             if self._ec is not None:  # as the data server's PUT does: the commit started the encode
                 await self._ec.settled(dst, dst_name)
             return True
         hdrs = {"Content-Length": str(attrs.size), "Content-Type": "application/octet-stream",
-                OWT_HEADER: owt.value, **(headers or {})}
+                OWT_HEADER: owt.value, **({s3meta.WIRE: s3meta.to_wire(meta)} if meta else {}), **(headers or {})}
 
         async def put() -> bool:
             async with self._http().put(self._obj_url(mp, dst, dst_name), params=H.bck_query(dst), data=body(),

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 
 from ais_ray.core.errors import ErrBadRequest
@@ -43,7 +43,7 @@ WriteThrough = Callable[[str, int], Awaitable[Source]]
 
 
 def new_attrs(owt: Owt, size: int, cksum: str, *, src: Source | None = None, job: str = "",
-              through: bool = False) -> ObjAttrs:
+              through: bool = False, custom: Mapping[str, str] | None = None) -> ObjAttrs:
     """The metadata a write of `owt` stores. A bumped version starts at "1": the store's commit
     sets the next one when an object is there (`MountpathStore.commit`).
 
@@ -56,8 +56,10 @@ def new_attrs(owt: Owt, size: int, cksum: str, *, src: Source | None = None, job
     version = "1" if bump else src.version if src is not None else ""
     if src is not None and (p.source_identity or through):  # recorded as its source
         return ObjAttrs(size=size, cksum=cksum, atime_ns=now, mtime_ns=now, job=job if p.job else "", version=version,
-                        src_etag=src.etag, src_version=src.version, src_size=size if src.size < 0 else src.size)
-    return ObjAttrs(size=size, cksum=cksum, atime_ns=now, mtime_ns=now, job=job if p.job else "", version=version)
+                        src_etag=src.etag, src_version=src.version, src_size=size if src.size < 0 else src.size,
+                        custom=custom or {})
+    return ObjAttrs(size=size, cksum=cksum, atime_ns=now, mtime_ns=now, job=job if p.job else "", version=version,
+                    custom=custom or {})
 
 
 def bumps_version(owt: Owt, *, through: bool = False) -> bool:
@@ -66,7 +68,7 @@ def bumps_version(owt: Owt, *, through: bool = False) -> bool:
 
 def commit(store: MountpathStore, w: ObjWriter, bck: Bucket, name: str, owt: Owt, cksum: str, *,
            src: Source | None = None, job: str = "", through: bool = False, keep: ObjAttrs | None = None,
-           new: bool = False) -> ObjAttrs:
+           new: bool = False, custom: Mapping[str, str] | None = None) -> ObjAttrs:
     """Blocking. A finished work file becomes the object `bck/name` (aborted if the rename fails).
 
     `keep`: the object's metadata as its previous holder stored it (an object moving, owt
@@ -86,7 +88,7 @@ def commit(store: MountpathStore, w: ObjWriter, bck: Bucket, name: str, owt: Owt
         if out is mine and store.replicas is not None:  # stored (not an existing newer one): mirror it here
             out = store.replicas.after_commit(bck, name, out)
         return out
-    attrs = new_attrs(owt, w.size, cksum, src=src, job=job, through=through)
+    attrs = new_attrs(owt, w.size, cksum, src=src, job=job, through=through, custom=custom)
     out = store.commit(w, bck, name, attrs, bump_version=bumps_version(owt, through=through), new=new)
     store.stats.add(policy(owt).counter, out.size, label=str(bck))
     if store.replicas is not None:  # a mirrored bucket: the replicas are part of the commit (put-copies)
@@ -112,14 +114,14 @@ def write_bytes(store: MountpathStore, bck: Bucket, name: str, data: bytes | byt
 
 def _write_small(store: MountpathStore, bck: Bucket, name: str, data: bytes | bytearray | memoryview | list[bytes],
                  owt: Owt, *, src: Source | None, job: str, keep: ObjAttrs | None = None, fsync: bool = True,
-                 new: bool = False) -> ObjAttrs:
+                 new: bool = False, custom: Mapping[str, str] | None = None) -> ObjAttrs:
     w = store.new_writer(fsync=fsync)
     try:
         if isinstance(data, list):
             w.writev(data)
         else:
             w.write(data)
-        return commit(store, w, bck, name, owt, w.finish(), src=src, job=job, keep=keep, new=new)
+        return commit(store, w, bck, name, owt, w.finish(), src=src, job=job, keep=keep, new=new, custom=custom)
     except BaseException:
         w.abort()
         raise
@@ -129,13 +131,14 @@ async def write_stream(store: MountpathStore, bck: Bucket, name: str, chunks: As
                        src: Source | None = None, job: str = "", expect_size: int = -1,
                        on_chunk: Callable[[bytes], Awaitable[None] | None] | None = None,
                        write_through: WriteThrough | None = None, keep: ObjAttrs | None = None,
-                       fsync: bool = True) -> ObjAttrs:
+                       fsync: bool = True, custom: Mapping[str, str] | None = None) -> ObjAttrs:
     """Stream `chunks` into `bck/name` and commit it; return the committed metadata.
 
     `fsync=False`: the object is committed without its own fsync — the caller makes a whole
     batch durable at once (`MountpathStore.sync_fs`, a group commit) before it reports any of it.
 
     `keep`: the metadata an object moving here (owt rebalance) had at its previous holder (see `commit`).
+    `custom`: the object's custom metadata (an S3 PUT's Content-Type and `x-amz-meta-*`).
 
     `expect_size` >= 0: fewer or more bytes is an error and nothing is stored. `on_chunk` sees
     every chunk as it arrives (a client being served while the object is stored; a rate limit).
@@ -164,14 +167,14 @@ async def write_stream(store: MountpathStore, bck: Bucket, name: str, chunks: As
             raise ErrBadRequest(f'"{bck}/{name}": got {size} bytes of {expect_size}')
         if w is None and write_through is None:  # the small-object fast path: one thread call
             return await _small_writes(store, bck, fsync)(_write_small, store, bck, name, buf, owt, src=src, job=job,
-                                                          keep=keep, fsync=fsync)
+                                                          keep=keep, fsync=fsync, custom=custom)
         if w is None:
             w = await asyncio.to_thread(store.new_writer, fsync=fsync)
         cksum = await asyncio.to_thread(_finish, w, buf)
         if write_through is not None:
             src = await write_through(w.path, w.size)
         return await asyncio.to_thread(commit, store, w, bck, name, owt, cksum, src=src, job=job,
-                                       through=write_through is not None, keep=keep)
+                                       through=write_through is not None, keep=keep, custom=custom)
     except BaseException:
         store.stats.add("err.put")
         if w is not None:

@@ -33,6 +33,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from ais_ray.auth.gate import cluster_secret, internal_auth
 from ais_ray.client import AisClient
 from ais_ray.core import headers as H
+from ais_ray.core import s3meta
 from ais_ray.core.auth import Access
 from ais_ray.core.bmd import bucket_from_key, remote_of
 from ais_ray.core.durations import ISO8601
@@ -387,7 +388,9 @@ class S3Gateway:
         url = f"{mp.url}/v1/objects/{quote(bck.name, safe='')}/{raw_key}"
         params = {"provider": bck.provider.value}
         headers = {k: v for k, v in req.headers.items() if k.lower() in ("range", "content-type")}
-        if req.method == "PUT":  # unframed and checked (serve/s3_body.py)
+        if req.method == "PUT":  # unframed and checked (serve/s3_body.py); its metadata kept (core/s3meta.py)
+            if meta := s3meta.from_request(req.headers):
+                headers[s3meta.WIRE] = s3meta.to_wire(meta)
             upload = upload_body(req)
             return await upload.relay(lambda data: self._relay(req, key, url, params, {**headers, **upload.headers()},
                                                                data))
@@ -410,6 +413,9 @@ class S3Gateway:
             for k in PASS_HEADERS:
                 if k in up.headers:
                     resp.headers[k] = up.headers[k]
+            for k, v in up.headers.items():  # the object's S3 metadata (core/s3meta.py)
+                if k.lower().startswith(s3meta.USER) or k in s3meta.SYSTEM:
+                    resp.headers[k] = v
             if "Last-Modified" not in resp.headers and up.headers.get(H.ATIME, "").isdigit():
                 resp.headers["Last-Modified"] = email.utils.formatdate(int(up.headers[H.ATIME]) / 1e9, usegmt=True)
             if req.method == "PUT":

@@ -17,6 +17,7 @@ import aiohttp
 from aiohttp import web
 
 from ais_ray.actors.mpu import MPU_PATH
+from ais_ray.core import s3meta
 from ais_ray.core.auth import Access
 from ais_ray.core.names import Bucket, validate_obj_name
 from ais_ray.serve.objects import owner_mountpath
@@ -41,7 +42,9 @@ class S3Multipart:
     async def object_call(self, req: web.Request, bck: Bucket, key: str, mp_url: str) -> web.StreamResponse:
         q, target = req.query, {"bck": bck.uname_prefix, "name": key}
         if req.method == "POST" and "uploads" in q:
-            async with self._session().post(mp_url + MPU_PATH.rstrip("/"), params=target) as up:
+            meta = s3meta.from_request(req.headers)  # kept for the object the upload makes (core/s3meta.py)
+            async with self._session().post(mp_url + MPU_PATH.rstrip("/"), params=target,
+                                            headers={s3meta.WIRE: s3meta.to_wire(meta)} if meta else None) as up:
                 await check_answer(up, key)
                 upload = await up.text()
             root = ET.Element("InitiateMultipartUploadResult", xmlns=NS)

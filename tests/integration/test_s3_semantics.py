@@ -10,6 +10,7 @@ import hashlib
 import http.client
 import json
 import os
+import subprocess
 import uuid
 import zlib
 from typing import Any
@@ -185,3 +186,47 @@ def test_names_ranges_and_pages_of_common_prefixes(s3: Any, cluster: LocalCluste
     # and the native listing one level deep, in pages of 3
     out = cluster.cli("ls", f"ais://{d}", "--nr", "--page-size", "3").stdout
     assert [ln.split()[0] for ln in out.splitlines()[1:] if ln.strip() and not ln.startswith("Listed")] == dirs, out
+
+
+def test_metadata_and_content_type_are_kept(s3: Any, cluster: LocalCluster, tmp_path: Any) -> None:  # noqa: F811
+    b = new_bucket(s3)
+    s3.put_object(Bucket=b, Key="doc.json", Body=b"{}", ContentType="application/json", CacheControl="max-age=60",
+                  ContentDisposition='attachment; filename="d.json"', Metadata={"owner": "ann", "mtime": "1700000000.5"})
+    for got in (s3.head_object(Bucket=b, Key="doc.json"), s3.get_object(Bucket=b, Key="doc.json")):
+        assert got["ContentType"] == "application/json" and got["Metadata"] == {"owner": "ann", "mtime": "1700000000.5"}
+        assert got["CacheControl"] == "max-age=60" and got["ContentDisposition"] == 'attachment; filename="d.json"'
+    # natively too: the object's custom metadata
+    r = requests.get(f"{cluster.endpoint}/v1/objects/{b}/doc.json", params={"provider": "ais"}, timeout=30)
+    assert r.headers["Content-Type"] == "application/json" and "x-amz-meta-owner=ann" in r.headers["ais-custom-md"]
+    s3.copy_object(Bucket=b, Key="copy.json", CopySource={"Bucket": b, "Key": "doc.json"})
+    assert s3.head_object(Bucket=b, Key="copy.json")["Metadata"]["owner"] == "ann"
+    up = s3.create_multipart_upload(Bucket=b, Key="big.bin", ContentType="text/plain", Metadata={"k": "v"})["UploadId"]
+    part = s3.upload_part(Bucket=b, Key="big.bin", UploadId=up, PartNumber=1, Body=b"x" * 100)["ETag"]
+    s3.complete_multipart_upload(Bucket=b, Key="big.bin", UploadId=up,
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part}]})
+    head = s3.head_object(Bucket=b, Key="big.bin")
+    assert head["ContentType"] == "text/plain" and head["Metadata"] == {"k": "v"}
+    # an object without any: octet-stream, no metadata
+    s3.put_object(Bucket=b, Key="plain", Body=b"x")
+    assert s3.head_object(Bucket=b, Key="plain")["Metadata"] == {}
+    with pytest.raises(s3.exceptions.ClientError) as info:  # more than S3's 2 KiB of user metadata
+        s3.put_object(Bucket=b, Key="fat", Body=b"x", Metadata={"a": "x" * 3000})
+    assert _code(info)[0] == 400
+    # rclone keeps a file's mtime in the metadata: a second sync of an unchanged tree uploads nothing
+    src = tmp_path / "tree"
+    src.mkdir()
+    for i in range(5):
+        (src / f"f{i}.txt").write_bytes(os.urandom(100 + i))
+    conf = tmp_path / "rclone.conf"
+    conf.write_text(f"[ais]\ntype = s3\nprovider = Other\naccess_key_id = x\nsecret_access_key = x\n"
+                    f"region = us-east-1\nendpoint = {cluster.endpoint}/s3\nforce_path_style = true\n")
+    env = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}  # plain http (see test_s3_tools.py)
+
+    def sync() -> str:
+        p = subprocess.run(["rclone", "--config", str(conf), "--retries", "1", "sync", str(src), f"ais:{b}/tree", "-v"],
+                           capture_output=True, text=True, timeout=120, env=env)
+        assert p.returncode == 0, p.stderr
+        return p.stderr
+
+    assert sync().count("Copied") == 5
+    assert "Copied" not in sync()  # unchanged: its mtime was kept
