@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 WAIT_POLL = 0.5
 START_GRACE = 30.0  # a rebalance that no target reports within this long is taken as gone
 REB_FILE = "rebalance.json"  # under the proxy's state dir
+ALIVE_TIMEOUT = 5.0  # seconds a target has to answer before stop-maintenance puts it back in placement
 FOLLOW_SLACK = 5.0  # a job share that ended this long before a rebalance starts walks once more too
 
 
@@ -244,6 +245,8 @@ class ProxyMembers:
                 raise ErrBusy("cluster membership", action, busy or f"rebalance[{running}] is running")
         if action == STOP_MAINTENANCE and tsi.flags & FLAG_DECOMMISSION:
             raise ErrBadRequest(f"cannot stop maintenance of {msg.sid}: it is being decommissioned")
+        if action == STOP_MAINTENANCE and not undo:  # back in placement only if it answers (AIStore health-checks it)
+            await self._require_alive(msg.sid, tsi.flags)
         if cur is not None and cur.task is not None:
             cur.task.cancel()
         elif undo and self._reb_boot is not None:
@@ -259,6 +262,17 @@ class ProxyMembers:
         change = self._change = _Change(action, msg.sid)
         change.task = asyncio.get_running_loop().create_task(self._finish(change, msg, xid))
         return xid
+
+    async def _require_alive(self, sid: str, flags: int) -> None:
+        """`sid` answers now: a node shut down or lost would be given objects it cannot take."""
+        if not flags & FLAG_OFFLINE:
+            try:
+                await asyncio.wait_for(self.target(sid).snode.remote(), ALIVE_TIMEOUT)
+                return
+            except Exception as exc:  # noqa: BLE001 - gone, dying, or not answering: not back
+                log.info("stop-maintenance %s: not answering: %r", sid, exc)
+        raise ErrBadRequest(f"cannot stop maintenance of {sid}: it is offline (start its node first; it joins back "
+                            f"by itself)")
 
     def _pending_change(self) -> _Change | None:
         """The membership change still waiting for its rebalance, if any."""

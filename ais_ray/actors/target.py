@@ -292,6 +292,10 @@ class _TargetActor:
         as the Smap will describe it. A detached mountpath keeps serving (and is walked by the
         resilver that moves its objects away) until `mountpath_forget`."""
         path = os.path.abspath(path) if path else path
+        if action == ATTACH and path not in self.mps and path not in self.detached and not os.path.isdir(path):
+            # a typo would become an empty mountpath on the root disk (AIStore: `fs.NewMountpath` stats it)
+            raise ErrBadRequest(f'cannot attach mountpath "{path}" to {self.tid}: no such directory on its node '
+                                f'(make or mount it first)')
         state = self.fspaths.change(action, path, known=path in self.mps)
         if action == ATTACH and path not in self.mps:
             h = self.detached.pop(path, None) or self._mountpath_actor(path)

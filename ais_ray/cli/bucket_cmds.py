@@ -270,6 +270,8 @@ def _parse_props(kvs: list[str]) -> dict[str, Any]:
             props["backend_bck"] = ({"name": backend.name, "provider": backend.provider.value} if backend
                                     else {"name": "", "provider": ""})
         elif key in ("versioning", "versioning.enabled"):
+            if value.lower() not in ("true", "false", "yes", "no", "on", "off", "1", "0"):
+                raise CliError(f'invalid {key}={value!r} (expecting true or false)')
             props["versioning"] = {"enabled": value.lower() in ("true", "yes", "on", "1")}
         elif key.split(".", 1)[0] in ("mirror", "ec") and "." in key:
             flat[key] = value

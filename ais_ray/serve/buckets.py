@@ -21,6 +21,7 @@ from ais_ray.core.ec import parse_encode
 from ais_ray.core.names import Bucket, Provider, parse_bck_uname, validate_bucket_name
 from ais_ray.core.redundancy import check_ec_change, merge_ec, merge_mirror
 from ais_ray.core.selection import Selection
+from ais_ray.core.smap import Smap
 from ais_ray.jobs.copy import KIND_BCK, KIND_OBJS, CopySpec
 from ais_ray.jobs.etl import KIND_ETL_BCK, etl_stages
 from ais_ray.jobs.etl import KINDS as ETL_KINDS
@@ -111,6 +112,7 @@ async def bucket_post(req: Request, bucket: str) -> Response:
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 32:
             raise ErrBadRequest(f'make-n-copies: invalid number of copies {n!r} (expecting an integer in [1, 32])')
         await state().bucket_props(bck)
+        _check_copies(bck, n, _capacity(await state().smap())[1])
         xid = await state().proxy.mirror_start.remote(bck, n)
         await state().refresh(force=True)  # the new mirror props
         return PlainTextResponse(xid)
@@ -119,8 +121,9 @@ async def bucket_post(req: Request, bucket: str) -> Response:
             raise ErrUnsupported(f"cannot create {bck}: remote buckets are added on first access")
         props = None
         if msg.value:  # create with props (`ais create B --props "mirror.enabled=true ..."`)
-            props = apply_props(bck, BucketProps(created=time.time_ns()), _props_value(msg.value),
-                                targets=len((await state().smap()).active_targets()))
+            targets, mps = _capacity(await state().smap())
+            props = apply_props(bck, BucketProps(created=time.time_ns()), _props_value(msg.value), targets=targets,
+                                mountpaths=mps)
         state().adopt(await state().proxy.create_bucket.remote(bck, props))
         return Response(status_code=200)
     raise ErrBadRequest(f'invalid action "{msg.action}" for POST {bck}')
@@ -159,7 +162,8 @@ async def bucket_patch(req: Request, bucket: str) -> Response:
     if msg.action != ACT_SET_PROPS:
         raise ErrBadRequest(f'invalid action "{msg.action}" for PATCH {bck}')
     props = await state().bucket_props(bck)
-    new = apply_props(bck, props, _props_value(msg.value), targets=len((await state().smap()).active_targets()),
+    targets, mps = _capacity(await state().smap())
+    new = apply_props(bck, props, _props_value(msg.value), targets=targets, mountpaths=mps,
                       force=H.is_true(req.query_params.get("frc")))
     bmd, xid = await state().proxy.set_bucket_props.remote(bck, new)
     state().adopt(bmd)
@@ -190,10 +194,25 @@ def _props_value(value: Any) -> dict[str, Any]:
     return value
 
 
-def apply_props(bck: Bucket, props: BucketProps, value: dict[str, Any], *, targets: int, force: bool = False) -> BucketProps:
+def _capacity(smap: Smap) -> tuple[int, int]:
+    """How many targets take objects now, and the fewest mountpaths one of them has."""
+    active = smap.active_targets()
+    return len(active), min((len(smap.targets[t].mountpaths) for t in active), default=0)
+
+
+def _check_copies(bck: Bucket, copies: int, mountpaths: int) -> None:
+    """An N-way mirror keeps its copies on N distinct mountpaths of each target (AIStore's check)."""
+    if copies > 1 and copies > mountpaths:
+        raise ErrBadRequest(f"number of mountpaths {mountpaths} is insufficient to configure {bck} as a {copies}-way "
+                            f"mirror")
+
+
+def apply_props(bck: Bucket, props: BucketProps, value: dict[str, Any], *, targets: int, mountpaths: int = 0,
+                force: bool = False) -> BucketProps:
     """The props after a `set-bprops` (or a create with props); only what ais-ray implements may change.
 
-    `targets`: how many targets take objects now (EC needs D+P+1); `force`: the request's `?force`.
+    `targets`: how many targets take objects now (EC needs D+P+1); `mountpaths`: the fewest one of
+    them has (a mirror's copies); `force`: the request's `?force`.
     """
     changes: dict[str, Any] = {}
     for key, v in value.items():
@@ -211,7 +230,7 @@ def apply_props(bck: Bucket, props: BucketProps, value: dict[str, Any], *, targe
                 raise ErrBadRequest(f"backend_bck: {bck} cannot have {backend} as its backend (an ais bucket over a remote one)")
             changes["backend_bck"] = backend
         elif key == "versioning" and isinstance(v, dict) and "enabled" in v:
-            changes["versioning"] = bool(v["enabled"])
+            changes["versioning"] = bool(v["enabled"])  # a boolean: the body's model checked it (serve/msgs.py)
         elif key == "mirror":
             changes["mirror"] = merge_mirror(props.mirror, v)
         elif key == "ec":
@@ -220,6 +239,8 @@ def apply_props(bck: Bucket, props: BucketProps, value: dict[str, Any], *, targe
             raise ErrBadRequest(f'bucket property "{key}" cannot be set here (supported: backend_bck, versioning.enabled, mirror.*, ec.*)')
     new = replace(props, **changes)
     new.mirror.validate()
+    if new.mirror.enabled and "mirror" in changes and mountpaths:
+        _check_copies(bck, new.mirror.copies, mountpaths)
     check_ec_change(props.ec, new.ec, force=force)
     new.ec.validate(targets)
     return new

@@ -54,6 +54,8 @@ def test_decommission_and_shutdown_then_up_brings_both_back(cluster: LocalCluste
     wait_rebalance(cluster, r.text)
     _wait(lambda: "offline" in cluster.cli("show", "cluster").stdout, f"{stops} stopped")
     assert_placed(cluster, bck, data)  # served by the one left while the other two are away
+    r = member(cluster, "stop-maintenance", stops)  # it is not there to take its objects back
+    assert r.status_code == 400 and "offline" in r.text, r.text
 
     cluster.down()
     cluster.up()

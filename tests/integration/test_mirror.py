@@ -114,5 +114,16 @@ def test_set_bprops_mirror_on_existing_objects(cluster: LocalCluster, sdk: objec
         st = os.statvfs(mps[0])
         assert int(summ["TotalSize"]["total_disks_size"]) == st.f_blocks * st.f_frsize
         assert summ["used_pct"] == round(100 * 2 * size / (st.f_blocks * st.f_frsize))
+        # more copies than a target has mountpaths (2 here): refused, every way it can be asked
+        for args in (("start", "mirror", f"ais://{name}", "--copies", "3"),
+                     ("bucket", "props", "set", f"ais://{name}", "mirror.copies=3"),
+                     ("create", f"ais://{name}-3", "--props", "mirror.enabled=true mirror.copies=3")):
+            p = cluster.cli(*args, check=False)
+            assert p.returncode == 1 and "insufficient" in p.stderr, (args, p.stderr)
+        p = cluster.cli("bucket", "props", "set", f"ais://{name}", "versioning.enabled=maybe", check=False)
+        assert p.returncode == 1 and "true or false" in p.stderr, p.stderr
+        r = requests.patch(f"{cluster.endpoint}/v1/buckets/{name}", timeout=30,
+                           json={"action": "set-bprops", "value": {"versioning": {"enabled": "junk"}}})
+        assert r.status_code == 400 and "versioning.enabled" in r.json()["message"], r.text
     finally:
         b.delete(missing_ok=True)

@@ -91,6 +91,9 @@ def test_disable_enable_and_errors(cluster: LocalCluster, filled: tuple[Bucket, 
     assert mp_action(cluster, tid, "POST", "enable-mp", "/no/such/mp").status_code == 404
     assert mp_action(cluster, tid, "POST", "attach-mp", path).status_code == 400  # attach is a PUT
     assert mp_action(cluster, "t-nope", "POST", "disable-mp", path).status_code == 404
+    typo = os.path.join(os.path.dirname(path), "no-such-disk")  # a typo: refused, not made an empty mountpath
+    p = cluster.cli("storage", "mountpath", "attach", tid, typo, check=False)
+    assert p.returncode == 1 and "no such directory" in p.stderr and not os.path.exists(typo), p.stderr
     cluster.cli("storage", "mountpath", "disable", tid, path)
     try:
         wait_listed(cluster, tid, path, "disabled", True)
