@@ -110,6 +110,8 @@ class ECManager:
             except ErrNoTarget:
                 if mode == PUT:
                     await self._unprotected(bck, name, attrs, conf)
+                elif mode == MOVED:  # too few targets to re-encode: still, the main is here now
+                    await self._main_here(bck, name, await asyncio.to_thread(self.slices.load_meta, bck, name))
                 raise
             if plan.main != self.tid:
                 return "skipped"  # not the owner: a misplaced object is the rebalance's
@@ -122,10 +124,8 @@ class ECManager:
             holders = plan.holders
             if current and mode != PUT:
                 assert old is not None
-                if mode in (ENCODE, MOVED):
-                    if local is None:  # the slices are current: the main here keeps their metafile
-                        main = replace(old, slice_id=0, is_copy=False, slice_cksum="", replica_node=self.tid)
-                        await asyncio.to_thread(self.slices.save_meta, bck, name, main)
+                if mode in (ENCODE, MOVED):  # the slices are current: the main here keeps their metafile
+                    await self._main_here(bck, name, local, old)
                     return "skipped"
                 holders = tuple(await self._missing(smap, bck, name, old))
                 if not holders:
@@ -142,6 +142,16 @@ class ECManager:
             return "ok"
         finally:
             f.close()
+
+    async def _main_here(self, bck: Bucket, name: str, local: Metafile | None, old: Metafile | None = None) -> None:
+        """The main moved here (or is here): this target's metafile must say so. A metafile of the
+        full replica (or slice) it held for the previous owner hid the object — from listings, jobs
+        and the rebalances after, so a decommission of this node destroyed it as a mere replica."""
+        base = old or local
+        if base is None or (local is not None and local.slice_id == 0 and not local.is_copy):
+            return  # no metafile (a plain object here), or already the main's
+        main = replace(base, slice_id=0, is_copy=False, slice_cksum="", replica_node=self.tid)
+        await self._save_main(bck, name, local, main)
 
     async def _unprotected(self, bck: Bucket, name: str, attrs: ObjAttrs, conf: ECConf) -> None:
         """A new write that cannot be encoded (too few targets in placement: one in maintenance):

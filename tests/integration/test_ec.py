@@ -18,7 +18,7 @@ import requests
 import xxhash
 
 from ais_ray.core.names import Bucket
-from tests.integration.conftest import TARGETS, LocalCluster
+from tests.integration.conftest import TARGETS, TIDS, LocalCluster
 from tests.integration.test_rebalance import member, smap_of, wait_idle, wait_rebalance
 
 SLICED = {"enabled": True, "data_slices": 1, "parity_slices": 1, "objsize_limit": 0}
@@ -276,19 +276,47 @@ def test_holder_killed_and_its_slice_lost(cluster: LocalCluster, sdk: object, ne
     _until(recovered, timeout=90)  # the restarted holder takes its slice again
 
 
-def _maintenance(cluster: LocalCluster, tid: str, on: bool) -> None:
-    """Start maintenance without a rebalance (a lost node, as an operator handles it), or stop it
-    and wait for the rebalance."""
+def _maintenance(cluster: LocalCluster, tid: str, on: bool, *, rebalance: bool = False) -> None:
+    """Start maintenance without a rebalance (a lost node, as an operator handles it; `rebalance`:
+    with one, waited for), or stop it and wait for the rebalance."""
     deadline = time.monotonic() + 60
     while True:  # the previous change may still be finishing ("busy")
         r = member(cluster, "start-maintenance" if on else "stop-maintenance", tid,
-                   **({"skip_rebalance": True} if on else {}))
+                   **({"skip_rebalance": True} if on and not rebalance else {}))
         if r.status_code != 400 or "busy" not in r.text or time.monotonic() > deadline:
             break
         time.sleep(0.3)
     assert r.status_code == 200, r.text
-    if not on:
+    if not on or rebalance:
         assert not wait_rebalance(cluster, r.text)["aborted"]
+
+
+def test_replicas_become_mains_through_two_maintenances(cluster: LocalCluster,
+                                                        new_bucket: callable) -> None:  # type: ignore[valid-type]
+    """Replicated objects (D=1, P=1 below objsize_limit), two of three targets into maintenance in
+    turn and back. A main moved to the target that held its full replica must become the main
+    there: its replica's metafile hid it from listings and from every rebalance after (5 of 26
+    objects), and a decommission of that node then destroyed it as a mere replica."""
+    wait_idle(cluster)
+    bck = new_bucket(REPLICATED)
+    objs = {f"r{i:02d}": os.urandom(1000 + 37 * i) for i in range(26)}
+    _put_all(cluster, bck, objs)
+    first, second = sorted(TIDS)[1], sorted(TIDS)[0]
+    away: list[str] = []
+    try:
+        for tid in (first, second):
+            _maintenance(cluster, tid, True, rebalance=True)
+            away.append(tid)
+        assert _listed(cluster, bck) == sorted(objs)  # one target holds everything: each a main
+        while away:
+            _maintenance(cluster, away[0], False)
+            away.pop(0)
+    finally:
+        for tid in away:
+            _maintenance(cluster, tid, False)
+    assert _listed(cluster, bck) == sorted(objs)
+    for name, data in objs.items():
+        _get_ok(cluster, bck, name, data)
 
 
 def test_restore_takes_the_newest_write_not_the_highest_generation(cluster: LocalCluster,
