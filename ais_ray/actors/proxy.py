@@ -354,6 +354,9 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
         return xid
 
     async def destroy_bucket(self, bck: Bucket) -> BMD:
+        """The bucket goes, and first every job writing into it (AIStore aborts them): a download
+        left running wrote on, and its objects appeared in the next bucket of that name."""
+        await self._abort_jobs_into(bck)
         async with self._lock:
             bmd = self.bmd.without_bucket(bck)
             await self._commit(bmd=bmd)
@@ -363,6 +366,15 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
             if isinstance(e, BaseException):
                 log.warning("destroy %s: %r", bck, e)
         return self.bmd
+
+    async def _abort_jobs_into(self, bck: Bucket) -> None:
+        for job_id, e in list(self.downloads.jobs.items()):
+            if e.spec.bck == bck and e.final is None and not e.aborted:
+                await self.downloads.abort(job_id)
+        running = {s.id for part in (await self.xact_query(bck=bck, only_running=True)).values() for s in part}
+        for xid in running:
+            await asyncio.gather(*(self.target(t).xact_abort.remote(xid, "") for t in self.smap.targets),
+                                 return_exceptions=True)
 
     async def evict_bucket(self, bck: Bucket, keep_md: bool) -> BMD:
         """Drop every cached object of a remote bucket; forget the bucket too unless `keep_md`."""

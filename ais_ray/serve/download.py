@@ -36,6 +36,8 @@ async def start_download(req: Request) -> Response:
                          conns=body.limits.connections, bph=body.limits.bytes_per_hour, src=src)
     if not bck.is_remote:  # the destination is created on demand (Go `validateDownload`, createAIS)
         state().adopt(await state().proxy.create_bucket.remote(bck, exist_ok=True))
+    else:  # a remote one must be there and reachable (added on first access, as every remote bucket)
+        await state().bucket_props(bck)
     job_id = await state().proxy.dl_start.remote(spec)
     return JSONResponse({"id": job_id})
 

@@ -183,6 +183,26 @@ def test_abort_leaves_no_partial_objects(cluster: LocalCluster, src: Src) -> Non
     assert requests.get(f"{cluster.endpoint}/v1/download", json={"id": job}).status_code == 404
 
 
+def test_destroying_the_bucket_aborts_its_download(cluster: LocalCluster, src: Src) -> None:
+    """A bucket destroyed under a running download: the job is aborted, and a new bucket of the same
+    name gets none of its objects (they appeared there: the job wrote on)."""
+    for i in range(6):
+        src.put(f"rm{i}", os.urandom(1 << 20))
+    src.server.faults = Faults(pacing_rate=128 << 10)  # ~8 s per object (past the first window's burst)
+    bck = new_bucket()
+    job = start(cluster, type="range", bucket={"name": bck}, template=src.url("rm{0..5}"))
+    deadline = time.monotonic() + 30
+    while not status(cluster, job, only_active_tasks=True)["current_tasks"]:  # under way
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    r = requests.delete(f"{cluster.endpoint}/v1/buckets/{bck}", json={"action": "destroy-bck"}, timeout=60)
+    assert r.status_code == 200, r.text
+    assert wait(cluster, job, timeout=30)["aborted"]
+    assert requests.post(f"{cluster.endpoint}/v1/buckets/{bck}", json={"action": "create-bck"}).status_code == 200
+    time.sleep(9)  # longer than one object takes at this pace
+    assert names(cluster, bck) == []
+
+
 def test_remove_running_job_is_400_and_list_filters(cluster: LocalCluster, src: Src) -> None:
     src.put("slow", os.urandom(512 << 10))
     src.server.faults = Faults(pacing_rate=64 << 10)

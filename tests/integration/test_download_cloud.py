@@ -126,3 +126,8 @@ def test_missing_remote_bucket_fails_the_job_clearly(cluster: LocalCluster, moto
     s3.delete_bucket(Bucket="no-such-src")
     st = wait(cluster, start(cluster, type="backend", bucket={"name": bck}))
     assert st["error_cnt"] >= 1 and "s3://no-such-src" in json.dumps(st["download_errors"])
+    # into a remote bucket that is not there: refused at start (it reported success, the objects stranded)
+    r = requests.post(f"{cluster.endpoint}/v1/download", timeout=60,
+                      json={"type": "single", "bucket": {"name": "no-such-dst", "provider": "aws"},
+                            "link": "http://127.0.0.1:1/x", "object_name": "x"})
+    assert r.status_code == 404 and "no-such-dst" in r.json()["message"], r.text
