@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterable, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterable, Awaitable, Callable, Mapping
 
 from aiohttp import web
 
@@ -36,14 +36,14 @@ from ais_ray.core.blob import blob_source
 from ais_ray.core.copy import present_only
 from ais_ray.core.bmd import RemoteRef, remote_of
 from ais_ray.core.etl import check_query as check_etl_query
-from ais_ray.core.errors import AisError, ErrBadRequest, ErrNotFound, ErrObjNotFound, error_body
+from ais_ray.core.errors import AisError, ErrBadRequest, ErrNotFound, ErrObjNotFound, ErrPreconditionFailed, error_body
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name
 from ais_ray.core.owt import OWT_HEADER, Owt, put_owt
 from ais_ray.core.ranges import parse_range
 from ais_ray.actors.mpu import MpuServer, body_size
 from ais_ray.fs.atime import FLUSH_EVERY as ATIME_FLUSH_EVERY
-from ais_ray.fs.write import write_stream
+from ais_ray.fs.write import Precondition, write_stream
 from ais_ray.stats import Counters
 
 if TYPE_CHECKING:
@@ -232,19 +232,20 @@ class DataServer:
             return resp
         self.ctx.store.fqn(bck, name)  # validate the name before reading the body
         custom = s3meta.from_wire(req.headers.get(s3meta.WIRE))  # an S3 PUT's Content-Type and x-amz-meta-*
-        attrs = await self._commit_put(bck, name, req.content.iter_any(), body_size(req), owt, ref, custom=custom)
+        attrs = await self._commit_put(bck, name, req.content.iter_any(), body_size(req), owt, ref, custom=custom,
+                                       precondition=write_precondition(req.headers))
         return web.Response(status=200, headers={H.ETAG: H.etag(attrs.src_etag, attrs.cksum)})
 
     async def _commit_put(self, bck: Bucket, name: str, chunks: AsyncIterable[bytes], size: int,
                           owt: Owt = Owt.PUT, ref: RemoteRef | None = None,
-                          custom: dict[str, str] | None = None) -> ObjAttrs:
+                          custom: dict[str, str] | None = None, precondition: Precondition | None = None) -> ObjAttrs:
         """A PUT's bytes become the object: written through to the remote side first (if any),
         committed (`fs/write.py`), EC-encoded (an EC bucket). Multipart and append end here too."""
         if ref is None:
             ref = remote_of(bck, self.ctx.meta.bmd.must_get(bck))
         through = self.cold.write_through(ref, name) if ref is not None else None  # the remote has it first
         attrs = await write_stream(self.ctx.store, bck, name, chunks, owt, expect_size=size, write_through=through,
-                                   custom=custom)
+                                   custom=custom, precondition=precondition)
         await self.ec.settled(bck, name)  # the commit started the encode (EC bucket): answer once it is done
         return attrs
 
@@ -484,6 +485,27 @@ async def send_object(req: web.Request, bck: Bucket, name: str, f: Any, attrs: O
     finally:
         f.close()
     return resp
+
+
+def write_precondition(headers: Mapping[str, str]) -> Precondition | None:
+    """A conditional PUT (S3's, RFC 9110 13.1): `If-None-Match: *` — only where no object is;
+    `If-Match: "etag"[, ...]` — only over that object. Tested at the commit (`MountpathStore.commit`),
+    so two such writers never both succeed."""
+    none_match, match = headers.get("If-None-Match", "").strip(), headers.get("If-Match", "").strip()
+    if not none_match and not match:
+        return None
+    if none_match and none_match != "*":
+        raise ErrBadRequest(f"If-None-Match on a write must be *, got {none_match!r}")
+    wanted = {t.strip().strip('"') for t in match.split(",") if t.strip()}
+
+    def check(prev: ObjAttrs | None) -> None:
+        if none_match and prev is not None:
+            raise ErrPreconditionFailed("At least one of the pre-conditions you specified did not hold "
+                                        "(If-None-Match: the object exists)")
+        if wanted and (prev is None or ("*" not in wanted and H.etag(prev.src_etag, prev.cksum).strip('"') not in wanted)):
+            raise ErrPreconditionFailed("At least one of the pre-conditions you specified did not hold (If-Match)")
+
+    return check
 
 
 def _gfn(req: web.Request) -> bool:

@@ -153,6 +153,12 @@ class ErrRangeNotSatisfiable(AisError):
     status = 416
 
 
+class ErrPreconditionFailed(AisError):
+    """A conditional write (`If-None-Match: *`, `If-Match`) found the object otherwise."""
+
+    status = 412
+
+
 class ErrBackend(AisError):
     """A remote source failed in a way the user cannot fix by changing the request."""
 

@@ -215,7 +215,8 @@ class MountpathStore:
             syncfs(self.path)
 
     def commit(self, w: ObjWriter, bck: Bucket, name: str, attrs: ObjAttrs, *, bump_version: bool,
-               if_absent: bool = False, unless_newer: bool = False, new: bool = False) -> ObjAttrs:
+               if_absent: bool = False, unless_newer: bool = False, new: bool = False,
+               precondition: Callable[[ObjAttrs | None], None] | None = None) -> ObjAttrs:
         """Rename a finished work file into place with its metadata; assign the next version.
 
         The one rename into the objects directory: writers reach it through `fs/write.py`.
@@ -227,9 +228,19 @@ class MountpathStore:
         `new`: the caller found no object of this name (a download's batch pre-check) — a hint, not
         a promise: the work file is linked into place only where no name is (one `link` that fails
         if an object was written since), version "1", with no read of the previous metadata;
-        otherwise the usual way below."""
+        otherwise the usual way below.
+
+        `precondition(the object there or None)`: a conditional write's test, made under the commit's
+        lock (no other commit of the name between it and the rename); what it raises drops the work file."""
         fqn = self.fqn(bck, name)
         with self._commit_locks[hash(fqn) % COMMIT_STRIPES]:
+            if precondition is not None:
+                try:
+                    precondition(_read_attrs(fqn))
+                except BaseException:
+                    w.abort()
+                    raise
+                new = False
             if new and bump_version and not (if_absent or unless_newer):
                 first = attrs if attrs.version == "1" else attrs.with_version("1")
                 os.setxattr(w.path, lom.XATTR, first.to_bytes())

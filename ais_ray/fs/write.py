@@ -25,6 +25,7 @@ from ais_ray.core.names import Bucket
 from ais_ray.core.owt import Owt, policy
 from ais_ray.fs.store import MountpathStore, ObjWriter
 
+Precondition = Callable[[ObjAttrs | None], None]  # a conditional write's test (`MountpathStore.commit`)
 WRITE_BATCH = 1 << 20  # gather network chunks into ~1 MiB writes: one thread hop per MiB
 
 
@@ -68,7 +69,7 @@ def bumps_version(owt: Owt, *, through: bool = False) -> bool:
 
 def commit(store: MountpathStore, w: ObjWriter, bck: Bucket, name: str, owt: Owt, cksum: str, *,
            src: Source | None = None, job: str = "", through: bool = False, keep: ObjAttrs | None = None,
-           new: bool = False, custom: Mapping[str, str] | None = None) -> ObjAttrs:
+           new: bool = False, custom: Mapping[str, str] | None = None, precondition: Precondition | None = None) -> ObjAttrs:
     """Blocking. A finished work file becomes the object `bck/name` (aborted if the rename fails).
 
     `keep`: the object's metadata as its previous holder stored it (an object moving, owt
@@ -89,7 +90,8 @@ def commit(store: MountpathStore, w: ObjWriter, bck: Bucket, name: str, owt: Owt
             out = store.replicas.after_commit(bck, name, out)
         return out
     attrs = new_attrs(owt, w.size, cksum, src=src, job=job, through=through, custom=custom)
-    out = store.commit(w, bck, name, attrs, bump_version=bumps_version(owt, through=through), new=new)
+    out = store.commit(w, bck, name, attrs, bump_version=bumps_version(owt, through=through), new=new,
+                       precondition=precondition)
     store.stats.add(policy(owt).counter, out.size, label=str(bck))
     if store.replicas is not None:  # a mirrored bucket: the replicas are part of the commit (put-copies)
         out = store.replicas.after_commit(bck, name, out)
@@ -114,14 +116,16 @@ def write_bytes(store: MountpathStore, bck: Bucket, name: str, data: bytes | byt
 
 def _write_small(store: MountpathStore, bck: Bucket, name: str, data: bytes | bytearray | memoryview | list[bytes],
                  owt: Owt, *, src: Source | None, job: str, keep: ObjAttrs | None = None, fsync: bool = True,
-                 new: bool = False, custom: Mapping[str, str] | None = None) -> ObjAttrs:
+                 new: bool = False, custom: Mapping[str, str] | None = None,
+                 precondition: Precondition | None = None) -> ObjAttrs:
     w = store.new_writer(fsync=fsync)
     try:
         if isinstance(data, list):
             w.writev(data)
         else:
             w.write(data)
-        return commit(store, w, bck, name, owt, w.finish(), src=src, job=job, keep=keep, new=new, custom=custom)
+        return commit(store, w, bck, name, owt, w.finish(), src=src, job=job, keep=keep, new=new, custom=custom,
+                      precondition=precondition)
     except BaseException:
         w.abort()
         raise
@@ -131,7 +135,8 @@ async def write_stream(store: MountpathStore, bck: Bucket, name: str, chunks: As
                        src: Source | None = None, job: str = "", expect_size: int = -1,
                        on_chunk: Callable[[bytes], Awaitable[None] | None] | None = None,
                        write_through: WriteThrough | None = None, keep: ObjAttrs | None = None,
-                       fsync: bool = True, custom: Mapping[str, str] | None = None) -> ObjAttrs:
+                       fsync: bool = True, custom: Mapping[str, str] | None = None,
+                       precondition: Precondition | None = None) -> ObjAttrs:
     """Stream `chunks` into `bck/name` and commit it; return the committed metadata.
 
     `fsync=False`: the object is committed without its own fsync — the caller makes a whole
@@ -139,6 +144,7 @@ async def write_stream(store: MountpathStore, bck: Bucket, name: str, chunks: As
 
     `keep`: the metadata an object moving here (owt rebalance) had at its previous holder (see `commit`).
     `custom`: the object's custom metadata (an S3 PUT's Content-Type and `x-amz-meta-*`).
+    `precondition`: a conditional write's test of the object there, at the commit (`MountpathStore.commit`).
 
     `expect_size` >= 0: fewer or more bytes is an error and nothing is stored. `on_chunk` sees
     every chunk as it arrives (a client being served while the object is stored; a rate limit).
@@ -167,14 +173,16 @@ async def write_stream(store: MountpathStore, bck: Bucket, name: str, chunks: As
             raise ErrBadRequest(f'"{bck}/{name}": got {size} bytes of {expect_size}')
         if w is None and write_through is None:  # the small-object fast path: one thread call
             return await _small_writes(store, bck, fsync)(_write_small, store, bck, name, buf, owt, src=src, job=job,
-                                                          keep=keep, fsync=fsync, custom=custom)
+                                                          keep=keep, fsync=fsync, custom=custom,
+                                                          precondition=precondition)
         if w is None:
             w = await asyncio.to_thread(store.new_writer, fsync=fsync)
         cksum = await asyncio.to_thread(_finish, w, buf)
         if write_through is not None:
             src = await write_through(w.path, w.size)
         return await asyncio.to_thread(commit, store, w, bck, name, owt, cksum, src=src, job=job,
-                                       through=write_through is not None, keep=keep, custom=custom)
+                                       through=write_through is not None, keep=keep, custom=custom,
+                                       precondition=precondition)
     except BaseException:
         store.stats.add("err.put")
         if w is not None:

@@ -60,6 +60,7 @@ UNSUPPORTED = frozenset({
     "ownershipControls", "policy", "policyStatus", "publicAccessBlock", "renameObject", "replication",
     "requestPayment", "restore", "retention", "select", "select-type", "session", "tagging", "torrent", "versions",
     "website"})
+CONDITIONS = frozenset({"if-match", "if-none-match", "if-modified-since", "if-unmodified-since"})
 NO_VERSION = "null"  # the one version id of an object in a bucket never versioned the S3 way
 _PAST = "\U0010ffff"  # sorts after any character a name can hold: `a/` + this is past every `a/...`
 
@@ -374,6 +375,9 @@ class S3Gateway:
                 if req.method == "DELETE":
                     return web.Response(status=204)
                 raise
+        if req.method in ("GET", "HEAD") and CONDITIONS.intersection(h.lower() for h in req.headers):
+            if (not_modified := await self.preconditions(req, bck, key)) is not None:
+                return not_modified
         if req.method == "GET" and "Range" in req.headers:
             try:
                 parse_range(req.headers["Range"], 1 << 62)
@@ -388,6 +392,8 @@ class S3Gateway:
         url = f"{mp.url}/v1/objects/{quote(bck.name, safe='')}/{raw_key}"
         params = {"provider": bck.provider.value}
         headers = {k: v for k, v in req.headers.items() if k.lower() in ("range", "content-type")}
+        if req.method == "PUT":  # a conditional write: tested at the commit (`dataserver.write_precondition`)
+            headers.update((k, v) for k, v in req.headers.items() if k.lower() in ("if-match", "if-none-match"))
         if req.method == "PUT":  # unframed and checked (serve/s3_body.py); its metadata kept (core/s3meta.py)
             if meta := s3meta.from_request(req.headers):
                 headers[s3meta.WIRE] = s3meta.to_wire(meta)
@@ -427,6 +433,36 @@ class S3Gateway:
                     await resp.write(chunk)
             await resp.write_eof()
             return resp
+
+    async def preconditions(self, req: web.Request, bck: Bucket, key: str) -> web.Response | None:
+        """A conditional GET or HEAD (RFC 9110 13.2.2, as S3 evaluates them): 412 PreconditionFailed
+        (If-Match, If-Unmodified-Since), a 304 to answer (If-None-Match, If-Modified-Since), or None:
+        serve it."""
+        head = await self.api.head_object(bck, key)
+        etag = head.get("ETag", "").strip('"')
+        modified = email.utils.parsedate_to_datetime(head["Last-Modified"]) if "Last-Modified" in head else None
+
+        def tags(h: str) -> set[str]:
+            return {t.strip().removeprefix("W/").strip('"') for t in req.headers[h].split(",") if t.strip()}
+
+        def since(h: str) -> Any:
+            try:
+                return email.utils.parsedate_to_datetime(req.headers[h])
+            except (TypeError, ValueError):
+                return None  # an invalid date is ignored (RFC 9110)
+
+        failed = S3Error(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold")
+        if "If-Match" in req.headers:
+            if not tags("If-Match") & {etag, "*"}:
+                raise failed
+        elif "If-Unmodified-Since" in req.headers and modified and (t := since("If-Unmodified-Since")) and modified > t:
+            raise failed
+        if "If-None-Match" in req.headers:
+            if tags("If-None-Match") & {etag, "*"}:
+                return web.Response(status=304, headers={"ETag": f'"{etag}"'})
+        elif "If-Modified-Since" in req.headers and modified and (t := since("If-Modified-Since")) and modified <= t:
+            return web.Response(status=304, headers={"ETag": f'"{etag}"'})
+        return None
 
     async def check_version(self, bck: Bucket, key: str, vid: str) -> None:
         """A request for one version of an object: this cluster keeps only the current one, so it

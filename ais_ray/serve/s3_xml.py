@@ -35,6 +35,8 @@ def s3_error(err: AisError, *, key: str = "") -> S3Error:
         return S3Error(409, "BucketAlreadyOwnedByYou", err.message)
     if isinstance(err, ErrRangeNotSatisfiable):
         return S3Error(416, "InvalidRange", err.message)
+    if err.status == 412:
+        return S3Error(412, "PreconditionFailed", err.message)
     if isinstance(err, ErrAccessDenied) or err.status in (401, 403):
         return S3Error(403, "AccessDenied", err.message)
     if err.status == 400:

@@ -13,6 +13,7 @@ import os
 import subprocess
 import uuid
 import zlib
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -230,3 +231,33 @@ def test_metadata_and_content_type_are_kept(s3: Any, cluster: LocalCluster, tmp_
 
     assert sync().count("Copied") == 5
     assert "Copied" not in sync()  # unchanged: its mtime was kept
+
+
+def test_conditional_requests(s3: Any) -> None:  # noqa: F811
+    b = new_bucket(s3)
+    etag = s3.put_object(Bucket=b, Key="c", Body=b"v1")["ETag"]
+    assert s3.get_object(Bucket=b, Key="c", IfMatch=etag)["Body"].read() == b"v1"
+    for call in (lambda: s3.get_object(Bucket=b, Key="c", IfMatch='"nomatch"'),
+                 lambda: s3.head_object(Bucket=b, Key="c", IfMatch='"nomatch"'),
+                 lambda: s3.get_object(Bucket=b, Key="c", IfUnmodifiedSince=datetime(2000, 1, 1, tzinfo=timezone.utc))):
+        with pytest.raises(s3.exceptions.ClientError) as info:
+            call()
+        assert _code(info)[0] == 412
+    for call in (lambda: s3.get_object(Bucket=b, Key="c", IfNoneMatch=etag),
+                 lambda: s3.get_object(Bucket=b, Key="c", IfModifiedSince=datetime.now(timezone.utc) + timedelta(days=1))):
+        with pytest.raises(s3.exceptions.ClientError) as info:
+            call()
+        assert _code(info)[0] == 304
+    assert s3.get_object(Bucket=b, Key="c", IfNoneMatch='"other"')["Body"].read() == b"v1"
+    # conditional writes, tested where the object is committed: never an overwrite they forbid
+    with pytest.raises(s3.exceptions.ClientError) as info:
+        s3.put_object(Bucket=b, Key="c", Body=b"v2", IfNoneMatch="*")
+    assert _code(info) == (412, "PreconditionFailed")
+    with pytest.raises(s3.exceptions.ClientError) as info:
+        s3.put_object(Bucket=b, Key="c", Body=b"v2", IfMatch='"nomatch"')
+    assert _code(info) == (412, "PreconditionFailed")
+    assert s3.get_object(Bucket=b, Key="c")["Body"].read() == b"v1"
+    s3.put_object(Bucket=b, Key="c", Body=b"v2", IfMatch=etag)
+    s3.put_object(Bucket=b, Key="new", Body=b"n", IfNoneMatch="*")
+    assert s3.get_object(Bucket=b, Key="c")["Body"].read() == b"v2"
+    assert s3.get_object(Bucket=b, Key="new")["Body"].read() == b"n"
