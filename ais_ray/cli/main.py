@@ -216,6 +216,15 @@ ais-ray start ec-encode ais://b -d 1 -p 1 --recover       # also rebuild missing
     return ssub
 
 
+def _bucket_args(p: argparse.ArgumentParser, verb: str) -> None:
+    """`create` / `rmb` (`bucket create` / `bucket rm`): the buckets, and each verb's own flags."""
+    p.add_argument("buckets", nargs="+", metavar="BUCKET")
+    if verb == "create":
+        p.add_argument("--props", default="", help='space-separated NAME=VALUE, e.g. "mirror.enabled=true mirror.copies=3"')
+    else:  # `ais bucket rm ... -y`, as scripts written for ais say it; this command never asks
+        p.add_argument("--yes", "-y", action="store_true", help="do not ask (accepted: it never asks)")
+
+
 def _add_buckets(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     for name, handler, aliases, help_, ex in (
         ("create", bucket_cmds.cmd_create, (), "create ais:// buckets",
@@ -225,9 +234,7 @@ def _add_buckets(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
         ("rmb", bucket_cmds.cmd_rmb, (), "destroy buckets and all their objects", "ais-ray rmb ais://photos"),
     ):
         p = _cmd(sub, name, handler, help_, ex, aliases)
-        p.add_argument("buckets", nargs="+", metavar="BUCKET")
-        if name == "create":
-            p.add_argument("--props", default="", help='space-separated NAME=VALUE, e.g. "mirror.enabled=true mirror.copies=3"')
+        _bucket_args(p, name)
     p = _cmd(sub, "ls", bucket_cmds.cmd_ls, "list buckets, or the objects of a bucket", """
 ais-ray ls                                   # all buckets
 ais-ray ls s3                                # the s3:// buckets in the cluster (also: ls s3://, ls gs, ls ais)
@@ -271,9 +278,7 @@ ais-ray storage summary s3://src              # works before anything is cached"
     bsub = bucket.add_subparsers(dest="verb", required=True)
     for name, handler in (("create", bucket_cmds.cmd_create), ("rm", bucket_cmds.cmd_rmb)):
         p = _cmd(bsub, name, handler, f"{name} buckets", f"ais-ray bucket {name} ais://photos")
-        p.add_argument("buckets", nargs="+", metavar="BUCKET")
-        if name == "create":
-            p.add_argument("--props", default="", help='space-separated NAME=VALUE, e.g. "mirror.enabled=true mirror.copies=3"')
+        _bucket_args(p, name)
     props = bsub.add_parser("props", help="bucket properties")
     psub = props.add_subparsers(dest="pverb", required=True)
     p = _cmd(psub, "show", bucket_cmds.cmd_bucket_props, "show bucket properties", "ais-ray bucket props show ais://photos")

@@ -52,3 +52,11 @@ def test_completion_prints_a_hook() -> None:
     script = Path(sys.executable).with_name("ais-ray")
     p = subprocess.run([str(script), "completion", "bash"], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0 and "complete " in p.stdout and "ais-ray" in p.stdout
+
+
+@pytest.mark.parametrize("argv", [["rmb", "ais://a", "ais://b", "-y"], ["bucket", "rm", "ais://a", "--yes"]])
+def test_rmb_takes_yes_as_ais_scripts_say_it(argv: list[str]) -> None:
+    from ais_ray.cli.main import build_parser
+
+    args = build_parser().parse_args(argv)
+    assert args.buckets[0] == "ais://a" and args.yes
