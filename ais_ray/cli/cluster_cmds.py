@@ -168,6 +168,7 @@ def _up_attached(args: argparse.Namespace, data_dir: str) -> int:
         teardown(cfg)  # no half-deployed cluster left restarting in the background
         raise
     write_state(data_dir, status="ready", pid=0, mode="attached", endpoint=cfg.endpoint, ray_address=args.address)
+    remember_last(data_dir)  # as a local `up` does: the next commands (and a plain `down`) find this one
     print(f"ais-ray is up at {cfg.endpoint} on Ray cluster {args.address} ({len(tids)} targets)")
     return 0
 
@@ -175,7 +176,9 @@ def _up_attached(args: argparse.Namespace, data_dir: str) -> int:
 def cmd_down(args: argparse.Namespace) -> int:
     data_dir = os.path.abspath(args.data_dir or default_data_dir())
     st = read_state(data_dir)
-    if not args.data_dir:  # plain `down`: the cluster `up` started last, as every other command finds it
+    if not args.data_dir and not os.environ.get("AIS_RAY_DATA_DIR"):
+        # plain `down` (no --data-dir, no AIS_RAY_DATA_DIR): the cluster `up` started last, as every other
+        # command finds it. A data dir named either way is that cluster's, never another one started later.
         last = last_data_dir()
         if last and os.path.abspath(last) != data_dir:
             print(f"stopping the cluster started last, in {last}")

@@ -31,14 +31,16 @@ def default_data_dir() -> str:
 
 
 def endpoint() -> str:
-    """`AIS_ENDPOINT`, else the endpoint of the running cluster `ais-ray up` started (or was
-    pointed at) last, else of the one running from the default data dir, else :8080."""
+    """`AIS_ENDPOINT`, else the endpoint of the cluster running from `AIS_RAY_DATA_DIR` if that is
+    set, else of the running cluster `ais-ray up` started (or was pointed at) last, else of the one
+    running from the default data dir, else :8080 (`down` stops the same one)."""
     env = os.environ.get("AIS_ENDPOINT")
     if env:
         return env if "://" in env else f"http://{env}"
     from ais_ray.cli.daemon import last_data_dir, running
 
-    for data_dir in (last_data_dir(), default_data_dir()):
+    named = os.environ.get("AIS_RAY_DATA_DIR")
+    for data_dir in ((named,) if named else (last_data_dir(), default_data_dir())):
         st = running(data_dir) if data_dir else None
         if st and st.get("endpoint"):
             return str(st["endpoint"])

@@ -61,3 +61,26 @@ def test_ais_endpoint_wins(dirs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ready(dirs / "share" / "ais-ray", 51001, os.getpid())
     monkeypatch.setenv("AIS_ENDPOINT", "10.0.0.1:8080")
     assert endpoint() == "http://10.0.0.1:8080"
+
+
+def test_a_named_data_dir_is_that_cluster_for_every_command_and_down(dirs: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """`AIS_RAY_DATA_DIR` names the cluster: never the one started last elsewhere (a plain `down`
+    with it set once stopped that other cluster)."""
+    from ais_ray.cli.main import main
+
+    mine, last = dirs / "mine", dirs / "pg"
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # the other cluster's "daemon"
+    try:
+        ready(last, 51002, other.pid)
+        remember_last(str(last))
+        monkeypatch.setenv("AIS_RAY_DATA_DIR", str(mine))
+        assert endpoint() == DEFAULT_ENDPOINT  # nothing runs from mine
+        ready(mine, 51003, dead_pid())
+        assert main(["down"]) == 0
+        out = capsys.readouterr().out
+        assert "was not running" in out and str(last) not in out, out
+        assert other.poll() is None  # not signalled
+    finally:
+        other.kill()
+        other.wait()
