@@ -43,7 +43,9 @@ def ray_head(tmp_path: Path) -> Iterator[str]:
 
 def test_up_address_deploys_and_down_leaves_ray(ray_head: str, tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "AIS_ENDPOINT": f"http://127.0.0.1:{port}", "AIS_RAY_DATA_DIR": str(tmp_path / "ais")}
+    # a user of its own (its own state dir): its `up` is not the session's last cluster (`test_last_cluster.py`)
+    env = {**os.environ, "AIS_ENDPOINT": f"http://127.0.0.1:{port}", "AIS_RAY_DATA_DIR": str(tmp_path / "ais"),
+           "XDG_STATE_HOME": str(tmp_path / "state")}
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         p = subprocess.run([*AIS_RAY, *args], env=env, capture_output=True, text=True, timeout=300)
