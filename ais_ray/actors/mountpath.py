@@ -145,6 +145,7 @@ class _MountpathActor:
             log.info("%s: removed %d stale partial blob downloads", path, stale)
         store.save_meta(PORT_FILE, self.url.rsplit(":", 1)[1].encode())
         self.dl = DlWorker(store, Sources())
+        self._meta_lock = asyncio.Lock()  # `update_meta`: one push at a time
 
     async def info(self) -> dict[str, Any]:
         cap = await asyncio.to_thread(self.ctx.store.capacity)
@@ -160,17 +161,23 @@ class _MountpathActor:
         self.ctx.stats.reset(errors_only)
 
     async def update_meta(self, smap: Smap | None, bmd: BMD | None) -> None:
-        """Persist and adopt newer cluster metadata (older versions are ignored, as in metasync)."""
+        """Persist and adopt newer cluster metadata (older versions are ignored, as in metasync).
+
+        One at a time: the version is compared and the map adopted under one lock. Two pushes in
+        flight (the proxy stops waiting for a busy node after a few seconds and sends the next map)
+        otherwise both passed the check, and the older one, finishing its write last, replaced
+        the newer: the disk kept placing objects by a map already gone until the next change."""
         meta, store = self.ctx.meta, self.ctx.store
-        if smap is not None and (meta.smap is None or smap.version > meta.smap.version or smap.uuid != meta.smap.uuid):
-            await asyncio.to_thread(store.save_meta, lom.SMAP_FILE, json.dumps(smap.to_wire()).encode())
-            if meta.smap is not None and not meta.smap.same_placement(smap):
-                meta.prev_smap = meta.smap
-                self.server.mover.extend_gfn()
-            meta.smap = smap
-        if bmd is not None and (bmd.version > meta.bmd.version or bmd.uuid != meta.bmd.uuid):
-            await asyncio.to_thread(store.save_meta, lom.BMD_FILE, json.dumps(bmd.to_wire()).encode())
-            meta.bmd = bmd
+        async with self._meta_lock:
+            if smap is not None and (meta.smap is None or meta.smap.accepts(smap)):
+                await asyncio.to_thread(store.save_meta, lom.SMAP_FILE, json.dumps(smap.to_wire()).encode())
+                if meta.smap is not None and not meta.smap.same_placement(smap):
+                    meta.prev_smap = meta.smap
+                    self.server.mover.extend_gfn()
+                meta.smap = smap
+            if bmd is not None and (bmd.version > meta.bmd.version or bmd.uuid != meta.bmd.uuid):
+                await asyncio.to_thread(store.save_meta, lom.BMD_FILE, json.dumps(bmd.to_wire()).encode())
+                meta.bmd = bmd
 
     async def stored_bmd(self) -> BMD:
         return self.ctx.meta.bmd

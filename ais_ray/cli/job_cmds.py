@@ -94,22 +94,41 @@ async def wait_xact(c: AisClient, xid: str, *, timeout: float | None, refresh: f
 def cmd_wait(args: argparse.Namespace) -> int:
     kind, xid = _split(args)
     timeout = parse_duration(args.timeout) if args.timeout else None
-    if not xid and kind in ("rebalance", "resilver"):  # `wait rebalance`: the latest one
-        async def latest(c: AisClient) -> int:
-            snaps = [s for part in (await c.xact_query(kind=kind)).values() for s in part]
-            if not snaps:
-                print(f"No {kind} to wait for.")
-                return 0
-            last = max(snaps, key=lambda s: s["start-time"])["id"]
-            return await wait_xact(c, last, timeout=timeout, refresh=parse_duration(args.refresh))
-
-        return run(latest)
+    if not xid and kind and kind != "download":
+        return run(lambda c: wait_kind(c, kind, timeout=timeout, refresh=parse_duration(args.refresh)))
     if not xid:
         raise CliError("expecting a job ID")
     if kind == "download" or xid.startswith("dnl-"):
         args.id = xid
         return download_cmds.cmd_wait_download(args)
     return run(lambda c: wait_xact(c, xid, timeout=timeout, refresh=parse_duration(args.refresh)))
+
+
+async def wait_kind(c: AisClient, kind: str, *, timeout: float | None, refresh: float) -> int:
+    """`wait KIND` (ais `wait rebalance`): every running job of that kind, until none runs, each
+    as `wait ID` waits (a target that does not answer keeps its job running). With none running,
+    a rebalance or resilver reports its latest one (an abort or error fails the wait)."""
+    deadline = time.monotonic() + timeout if timeout else None
+    waited: set[str] = set()
+    while True:
+        parts = await c.xact_query(kind=kind, only_running=True)
+        running = sorted({s["id"] for part in parts.values() for s in part} - waited)
+        if not running:
+            break
+        for xid in running:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise CliError(f"timed out waiting for {kind} {xid}")
+            await wait_xact(c, xid, timeout=left, refresh=refresh)
+            waited.add(xid)
+    if waited:
+        return 0
+    snaps = [s for part in (await c.xact_query(kind=kind)).values() for s in part]
+    if not snaps or kind not in ("rebalance", "resilver"):
+        print(f"No running {kind} to wait for.")
+        return 0
+    last = max(snaps, key=lambda s: s["start-time"])["id"]
+    return await wait_xact(c, last, timeout=timeout, refresh=refresh)
 
 
 def cmd_stop(args: argparse.Namespace) -> int:

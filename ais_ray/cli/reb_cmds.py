@@ -13,6 +13,7 @@ from ais_ray.core.durations import parse_duration
 from ais_ray.core.errors import ErrNotFound
 from ais_ray.core.members import DECOMMISSION, SHUTDOWN, START_MAINTENANCE, STOP_MAINTENANCE
 from ais_ray.core.sizes import format_size
+from ais_ray.core.xid import parse_rebalance_id
 
 MEMBER_ACTIONS = {"start-maintenance": START_MAINTENANCE, "stop-maintenance": STOP_MAINTENANCE,
                   "decommission": DECOMMISSION, "shutdown": SHUTDOWN}
@@ -128,9 +129,11 @@ def cmd_mountpath(args: argparse.Namespace) -> int:
             return 0
         if not args.path:
             raise CliError(f"mountpath {args.verb}: expecting TARGET and MOUNTPATH")
-        await c.mountpath_action(_node(args.node), MOUNTPATH_ACTIONS[args.verb], args.path,
-                                 no_resilver=bool(args.no_resilver), label=args.label or "")
-        print(f"{args.verb} {args.path} on t[{_node(args.node)}]: done" + ("" if args.no_resilver else "; resilver started"))
+        xid = await c.mountpath_action(_node(args.node), MOUNTPATH_ACTIONS[args.verb], args.path,
+                                       no_resilver=bool(args.no_resilver), label=args.label or "")
+        job = f"; {'resilver' if parse_rebalance_id(xid) is None else 'rebalance'}[{xid}] started. To wait for it, run " \
+              f"'ais-ray wait {xid}'" if xid else ""
+        print(f"{args.verb} {args.path} on t[{_node(args.node)}]: done{job}")
         return 0
 
     return run(go)

@@ -35,9 +35,11 @@ class ClusterApi(Http):
         return dict(json.loads((await self.request("GET", "cluster", params={H.Q_WHAT: "mountpaths"}))[2]))
 
     async def mountpath_action(self, tid: str, action: str, path: str, *, no_resilver: bool = False,
-                               label: str = "") -> None:
-        """attach-mp (PUT), enable-mp / disable-mp (POST), detach-mp (DELETE) on target `tid`."""
+                               label: str = "") -> str:
+        """attach-mp (PUT), enable-mp / disable-mp (POST), detach-mp (DELETE) on target `tid`; the id
+        of the resilver it started (or of the rebalance, when `tid` lost its last mountpath), or ""."""
         method = {"attach-mp": "PUT", "detach-mp": "DELETE"}.get(action, "POST")
         params = {k: v for k, v in (("dntres", "true" if no_resilver else ""), ("mountpath_label", label)) if v}
-        await self.request(method, "reverse/daemon/mountpaths", json_body={"action": action, "value": path},
-                           params=params, headers={H.NODE_ID: tid})
+        body = (await self.request(method, "reverse/daemon/mountpaths", json_body={"action": action, "value": path},
+                                   params=params, headers={H.NODE_ID: tid}))[2]
+        return body.decode(errors="replace").strip()

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 
 import requests
 
+from ais_ray.core import lom
+from ais_ray.core.names import parse_bucket_uri
 from ais_ray.core.smap import FLAG_OFFLINE, Smap
 
 AIS_RAY = [sys.executable, "-m", "ais_ray.cli.main"]
@@ -128,6 +130,31 @@ def names(c: Cluster, bck: str) -> list[str]:
 
 def summary_count(c: Cluster, bck: str) -> int:
     return int(json.loads(c.cli("storage", "summary", bck, "--json"))["ObjCount"]["obj_count_present"])
+
+
+def census(c: Cluster, bck: str) -> str:
+    """What each mountpath of this machine holds of `bck`, for a failed count: per mountpath, its
+    state in the Smap, the Smap version it stored, its files of the bucket and how many of those
+    list this mountpath among their copies (a mirror's replicas do)."""
+    smap, b = c.smap(), parse_bucket_uri(bck)[0]
+    out = [f"smap v{smap.version}"]
+    for tid, t in sorted(smap.targets.items()):
+        for mp in sorted(t.mountpaths, key=lambda m: m.path):
+            files = own = 0
+            for root, _, names in os.walk(lom.objects_dir(mp.path, b)):
+                for n in names:
+                    files += 1
+                    try:
+                        own += mp.path in lom.ObjAttrs.from_bytes(os.getxattr(os.path.join(root, n), lom.XATTR)).copies
+                    except (OSError, ValueError):
+                        pass
+            try:
+                with open(os.path.join(mp.path, lom.SMAP_FILE), "rb") as f:
+                    saved = json.loads(f.read()).get("version")
+            except (OSError, ValueError):
+                saved = "?"
+            out.append(f"{tid}:{os.path.basename(mp.path)} {mp.state} smap v{saved}: {files} files, {own} list it")
+    return "; ".join(out)
 
 
 def digests(c: Cluster, bck: str, objs: list[str]) -> dict[str, str]:
@@ -266,9 +293,12 @@ def restore(c: Cluster, d: Disruption) -> None:
 
     if d.drill == "rmdisk":
         log(f"attach {d.tid} {d.mp}")
-        if step(f"attach {d.tid} {d.mp}", lambda: c.cli("storage", "mountpath", "attach", d.tid, d.mp)):
+        out: list[str] = []
+        if step(f"attach {d.tid} {d.mp}", lambda: out.append(c.cli("storage", "mountpath", "attach", d.tid, d.mp))):
             w = scaled(300)
-            step("wait resilver", lambda: c.cli("wait", "resilver", "--timeout", _timeout(w), timeout=w + 60))
+            m = re.search(r"resilver\[([^\]]+)\] started", out[0])  # that job, not the latest one a query finds
+            job = m.group(1) if m else "resilver"
+            step(f"wait {job}", lambda: c.cli("wait", job, "--timeout", _timeout(w), timeout=w + 60))
     else:
         online = True
         if d.killed:  # one new raylet (a second one advertising the same target would be a twin)
@@ -340,7 +370,9 @@ def round_(c: Cluster, drill: str, src_digests: dict[str, str], rnd: random.Rand
         expect(f"{src} summary", summary_count(c, src), shards)
     finally:
         restore(c, d)
-    expect(f"{DST} summary after restore", summary_count(c, DST), shards)
+    if (n := summary_count(c, DST)) != shards:
+        raise Fail(f"{DST} summary after restore: got {n}, want {shards} ({census(c, DST)}); "
+                   f"a moment later {summary_count(c, DST)}")
     expect(f"{src} listed after restore", names(c, src), sorted(src_digests))
     expect(f"{src} summary after restore", summary_count(c, src), shards)
     c.cli("rmb", DST)
