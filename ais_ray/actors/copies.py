@@ -39,8 +39,9 @@ from aiohttp import web
 from ais_ray.actors.etl_pool import MAX_BATCH as ETL_BATCH
 from ais_ray.actors.objcopy import peer_call
 from ais_ray.backends.aio import retriable_transport
+from ais_ray.core import s3meta
 from ais_ray.core.bmd import BucketProps, remote_of
-from ais_ray.core.copy import COPIED, SKIPPED, same_copy
+from ais_ray.core.copy import COPIED, SKIPPED, copy_version, same_copy
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrNotFound
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, parse_bck_uname
@@ -68,6 +69,8 @@ class _Copy(msgspec.Struct, array_like=True):
     cksum: str  # the source's checksum: the destination skips an equal copy ("": always written)
     data: bytes
     keep: bytes = b""  # a move: the object's whole metadata at its holder (`ObjAttrs.to_bytes`)
+    version: str = ""  # a copy: the source's version, kept (`fs/write.py::commit`)
+    custom: dict[str, str] = {}  # a copy: the source's S3 metadata (`core/s3meta.py`), kept
 
 
 class _Copies(msgspec.Struct, array_like=True):
@@ -205,7 +208,8 @@ class Copies:
                             if same_copy(rec.cksum, len(rec.data), have.cksum, have.size):
                                 out.append((SKIPPED, have.size, 0, ""))
                                 continue
-                    attrs = write_bytes(store, dst, rec.name, rec.data, owt, fsync=False)
+                    attrs = write_bytes(store, dst, rec.name, rec.data, owt, fsync=False, custom=rec.custom or None,
+                                        version=copy_version(rec.version) if owt is Owt.COPY else "")
                     out.append((COPIED, attrs.size, 0, ""))
                 except AisError as err:
                     out.append((ERROR, 0, err.status, err.message))
@@ -259,10 +263,12 @@ class Copies:
         # onto itself: refused one by one, with its own error
         cand = [i for i, (name, dst_name) in enumerate(items) if (dst, dst_name) != (src, name)]
         read = await asyncio.to_thread(_read_small, self.ctx.store, src, [items[i][0] for i in cand])
-        small = [(cand[j], attrs.cksum, data) for j, attrs, _, data in read if attrs.cksum]
+        small = [(cand[j], attrs, data) for j, attrs, _, data in read if attrs.cksum]
         grouped = {i for i, _, _ in small}
         rest = [i for i in range(len(items)) if i not in grouped]
-        rest += await self._send_groups(dst, [(i, _Copy(items[i][1], cksum, data)) for i, cksum, data in small], out)
+        rest += await self._send_groups(dst, [(i, _Copy(items[i][1], attrs.cksum, data, version=attrs.version,
+                                                        custom=s3meta.to_headers(attrs.custom)))
+                                              for i, attrs, data in small], out)
         return sorted(rest)
 
     async def _grouped_etl(self, items: list[tuple[str, str]], src: Bucket, dst: Bucket, etl: tuple[str, ...],

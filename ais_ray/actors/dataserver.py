@@ -33,7 +33,7 @@ from ais_ray.core import params
 from ais_ray.core import s3meta
 from ais_ray.core.auth import Claims
 from ais_ray.core.blob import blob_source
-from ais_ray.core.copy import present_only
+from ais_ray.core.copy import copy_version, present_only
 from ais_ray.core.bmd import RemoteRef, remote_of
 from ais_ray.core.etl import check_query as check_etl_query
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrNotFound, ErrObjNotFound, ErrPreconditionFailed, error_body
@@ -232,20 +232,22 @@ class DataServer:
             return resp
         self.ctx.store.fqn(bck, name)  # validate the name before reading the body
         custom = s3meta.from_wire(req.headers.get(s3meta.WIRE))  # an S3 PUT's Content-Type and x-amz-meta-*
+        version = copy_version(req.headers.get(H.VERSION, "")) if owt is Owt.COPY else ""  # the source's, kept
         attrs = await self._commit_put(bck, name, req.content.iter_any(), body_size(req), owt, ref, custom=custom,
-                                       precondition=write_precondition(req.headers))
+                                       precondition=write_precondition(req.headers), version=version)
         return web.Response(status=200, headers={H.ETAG: H.etag(attrs.src_etag, attrs.cksum)})
 
     async def _commit_put(self, bck: Bucket, name: str, chunks: AsyncIterable[bytes], size: int,
                           owt: Owt = Owt.PUT, ref: RemoteRef | None = None,
-                          custom: dict[str, str] | None = None, precondition: Precondition | None = None) -> ObjAttrs:
+                          custom: dict[str, str] | None = None, precondition: Precondition | None = None,
+                          version: str = "") -> ObjAttrs:
         """A PUT's bytes become the object: written through to the remote side first (if any),
         committed (`fs/write.py`), EC-encoded (an EC bucket). Multipart and append end here too."""
         if ref is None:
             ref = remote_of(bck, self.ctx.meta.bmd.must_get(bck))
         through = self.cold.write_through(ref, name) if ref is not None else None  # the remote has it first
         attrs = await write_stream(self.ctx.store, bck, name, chunks, owt, expect_size=size, write_through=through,
-                                   custom=custom, precondition=precondition)
+                                   custom=custom, precondition=precondition, version=version)
         await self.ec.settled(bck, name)  # the commit started the encode (EC bucket): answer once it is done
         return attrs
 

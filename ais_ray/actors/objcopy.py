@@ -293,12 +293,14 @@ class ObjCopier:
             dst_ref = remote_of(dst, self.ctx.meta.bmd.must_get(dst))
             through = self.cold.write_through(dst_ref, dst_name) if dst_ref is not None else None
             await write_stream(store, dst, dst_name, body(), Owt.TRANSFORM if owt is Owt.TRANSFORM else Owt.COPY,
-                               expect_size=attrs.size, write_through=through, custom=meta)
+                               expect_size=attrs.size, write_through=through, custom=meta,
+                               version=attrs.version if owt is Owt.COPY else "")
             if self._ec is not None:  # as the data server's PUT does: the commit started the encode
                 await self._ec.settled(dst, dst_name)
             return True
         hdrs = {"Content-Length": str(attrs.size), "Content-Type": "application/octet-stream",
-                OWT_HEADER: owt.value, **({s3meta.WIRE: s3meta.to_wire(meta)} if meta else {}), **(headers or {})}
+                OWT_HEADER: owt.value, **({s3meta.WIRE: s3meta.to_wire(meta)} if meta else {}),
+                **({H.VERSION: attrs.version} if owt is Owt.COPY and attrs.version else {}), **(headers or {})}
 
         async def put() -> bool:
             async with self._http().put(self._obj_url(mp, dst, dst_name), params=H.bck_query(dst), data=body(),

@@ -135,3 +135,11 @@ def present_only(text: str | None) -> bool:
 def same_copy(src_cksum: str, src_size: int, dst_cksum: str, dst_size: int) -> bool:
     """A destination object that already is this source's copy (skipped unless latest/sync)."""
     return bool(src_cksum) and src_cksum == dst_cksum and src_size == dst_size
+
+
+def copy_version(value: str) -> str:
+    """A copy's source version (`ais-version` on the PUT that stores it, or in a group of copies),
+    kept as the copy's: at most 1,024 printable ASCII characters (an S3 version id fits), else a 400."""
+    if len(value) > 1024 or not all(" " < c < "\x7f" for c in value):
+        raise ErrBadRequest(f"invalid version of a copy: {value[:64]!r}")
+    return value

@@ -69,8 +69,13 @@ def bumps_version(owt: Owt, *, through: bool = False) -> bool:
 
 def commit(store: MountpathStore, w: ObjWriter, bck: Bucket, name: str, owt: Owt, cksum: str, *,
            src: Source | None = None, job: str = "", through: bool = False, keep: ObjAttrs | None = None,
-           new: bool = False, custom: Mapping[str, str] | None = None, precondition: Precondition | None = None) -> ObjAttrs:
+           new: bool = False, custom: Mapping[str, str] | None = None, precondition: Precondition | None = None,
+           version: str = "") -> ObjAttrs:
     """Blocking. A finished work file becomes the object `bck/name` (aborted if the rename fails).
+
+    `version`: a copy's source version, kept as the copy's (AIStore's copy keeps version and
+    custom metadata; "": the next version here, as any write). Not for a copy written through to
+    a remote: that one has the remote's version.
 
     `keep`: the object's metadata as its previous holder stored it (an object moving, owt
     rebalance): the bytes must match its size and checksum, it is stored as is, and an object
@@ -90,7 +95,10 @@ def commit(store: MountpathStore, w: ObjWriter, bck: Bucket, name: str, owt: Owt
             out = store.replicas.after_commit(bck, name, out)
         return out
     attrs = new_attrs(owt, w.size, cksum, src=src, job=job, through=through, custom=custom)
-    out = store.commit(w, bck, name, attrs, bump_version=bumps_version(owt, through=through), new=new,
+    kept = bool(version) and owt is Owt.COPY and not through
+    if kept:
+        attrs = replace(attrs, version=version)
+    out = store.commit(w, bck, name, attrs, bump_version=bumps_version(owt, through=through) and not kept, new=new,
                        precondition=precondition)
     store.stats.add(policy(owt).counter, out.size, label=str(bck))
     if store.replicas is not None:  # a mirrored bucket: the replicas are part of the commit (put-copies)
@@ -102,13 +110,15 @@ def commit(store: MountpathStore, w: ObjWriter, bck: Bucket, name: str, owt: Owt
 
 def write_bytes(store: MountpathStore, bck: Bucket, name: str, data: bytes | bytearray | memoryview | list[bytes],
                 owt: Owt, *, src: Source | None = None, job: str = "", fsync: bool = True, new: bool = False,
-                keep: ObjAttrs | None = None) -> ObjAttrs:
+                keep: ObjAttrs | None = None, custom: Mapping[str, str] | None = None, version: str = "") -> ObjAttrs:
     """Blocking. A small object in one call: work file, checksum, fsync (`fsync=False`: the
     caller's group commit makes it durable), metadata, rename. `data`: the bytes, or a list of
     chunks (written as one); `new`: the caller found no object of this name (`MountpathStore.commit`);
-    `keep`: an object moving here, its metadata at its previous holder (see `commit`)."""
+    `keep`: an object moving here, its metadata at its previous holder; `custom`, `version`: a
+    copy's (see `commit`)."""
     try:
-        return _write_small(store, bck, name, data, owt, src=src, job=job, fsync=fsync, new=new, keep=keep)
+        return _write_small(store, bck, name, data, owt, src=src, job=job, fsync=fsync, new=new, keep=keep,
+                            custom=custom, version=version)
     except BaseException:
         store.stats.add("err.put")
         raise
@@ -117,7 +127,7 @@ def write_bytes(store: MountpathStore, bck: Bucket, name: str, data: bytes | byt
 def _write_small(store: MountpathStore, bck: Bucket, name: str, data: bytes | bytearray | memoryview | list[bytes],
                  owt: Owt, *, src: Source | None, job: str, keep: ObjAttrs | None = None, fsync: bool = True,
                  new: bool = False, custom: Mapping[str, str] | None = None,
-                 precondition: Precondition | None = None) -> ObjAttrs:
+                 precondition: Precondition | None = None, version: str = "") -> ObjAttrs:
     w = store.new_writer(fsync=fsync)
     try:
         if isinstance(data, list):
@@ -125,7 +135,7 @@ def _write_small(store: MountpathStore, bck: Bucket, name: str, data: bytes | by
         else:
             w.write(data)
         return commit(store, w, bck, name, owt, w.finish(), src=src, job=job, keep=keep, new=new, custom=custom,
-                      precondition=precondition)
+                      precondition=precondition, version=version)
     except BaseException:
         w.abort()
         raise
@@ -136,7 +146,7 @@ async def write_stream(store: MountpathStore, bck: Bucket, name: str, chunks: As
                        on_chunk: Callable[[bytes], Awaitable[None] | None] | None = None,
                        write_through: WriteThrough | None = None, keep: ObjAttrs | None = None,
                        fsync: bool = True, custom: Mapping[str, str] | None = None,
-                       precondition: Precondition | None = None) -> ObjAttrs:
+                       precondition: Precondition | None = None, version: str = "") -> ObjAttrs:
     """Stream `chunks` into `bck/name` and commit it; return the committed metadata.
 
     `fsync=False`: the object is committed without its own fsync — the caller makes a whole
@@ -144,6 +154,7 @@ async def write_stream(store: MountpathStore, bck: Bucket, name: str, chunks: As
 
     `keep`: the metadata an object moving here (owt rebalance) had at its previous holder (see `commit`).
     `custom`: the object's custom metadata (an S3 PUT's Content-Type and `x-amz-meta-*`).
+    `version`: a copy's source version, kept (see `commit`).
     `precondition`: a conditional write's test of the object there, at the commit (`MountpathStore.commit`).
 
     `expect_size` >= 0: fewer or more bytes is an error and nothing is stored. `on_chunk` sees
@@ -174,7 +185,7 @@ async def write_stream(store: MountpathStore, bck: Bucket, name: str, chunks: As
         if w is None and write_through is None:  # the small-object fast path: one thread call
             return await _small_writes(store, bck, fsync)(_write_small, store, bck, name, buf, owt, src=src, job=job,
                                                           keep=keep, fsync=fsync, custom=custom,
-                                                          precondition=precondition)
+                                                          precondition=precondition, version=version)
         if w is None:
             w = await asyncio.to_thread(store.new_writer, fsync=fsync)
         cksum = await asyncio.to_thread(_finish, w, buf)
@@ -182,7 +193,7 @@ async def write_stream(store: MountpathStore, bck: Bucket, name: str, chunks: As
             src = await write_through(w.path, w.size)
         return await asyncio.to_thread(commit, store, w, bck, name, owt, cksum, src=src, job=job,
                                        through=write_through is not None, keep=keep, custom=custom,
-                                       precondition=precondition)
+                                       precondition=precondition, version=version)
     except BaseException:
         store.stats.add("err.put")
         if w is not None:

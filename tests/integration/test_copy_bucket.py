@@ -200,3 +200,38 @@ def test_copy_across_providers(cluster: LocalCluster, moto: object, gcs: object,
     sdk.job(r.text).wait(timeout=120)  # type: ignore[attr-defined]
     for n, d in blobs.items():
         assert s3.get_object(Bucket=s3dst.bucket, Key=n)["Body"].read() == d
+
+
+def test_copy_keeps_version_and_metadata(cluster: LocalCluster, sdk: object) -> None:
+    """ais-wire-2 §1.3: a copy keeps the source's version and custom metadata — small objects sent
+    many to a request, a large one alone, and a single object's copy (the SDK's `copy`)."""
+    name = f"cpv-{uuid.uuid4().hex[:8]}"
+    b = sdk.bucket(name)  # type: ignore[attr-defined]
+    b.create()
+    dst, one = sdk.bucket(f"{name}-d"), sdk.bucket(f"{name}-o")  # type: ignore[attr-defined]
+    objs = {f"s{i}": 1000 + i for i in range(6)} | {"big": 300 << 10}  # the big one is not sent in a group
+    try:
+        with requests.Session() as s:
+            for o, size in objs.items():
+                for v in range(3):  # the third write: version 3
+                    r = s.put(f"{cluster.endpoint}/s3/{name}/{o}", data=os.urandom(size), timeout=30,
+                              headers={"x-amz-meta-owner": f"ann-{o}", "Content-Type": "text/plain"})
+                    assert r.status_code == 200, r.text
+        job = b.copy(dst)  # type: ignore[attr-defined]
+        sdk.job(job).wait(timeout=120)  # type: ignore[attr-defined]
+        one.create()
+        b.object("s0").copy(one.object("s0-copy"))  # type: ignore[attr-defined]
+        pairs = [(f"{name}/{o}", f"{name}-d/{o}") for o in objs] + [(f"{name}/s0", f"{name}-o/s0-copy")]
+        with requests.Session() as s:
+            for src_path, dst_path in pairs:
+                heads = [s.head(f"{cluster.endpoint}/v1/objects/{p}", timeout=30, allow_redirects=True) for p in
+                         (src_path, dst_path)]
+                assert [h.status_code for h in heads] == [200, 200]
+                assert heads[0].headers["ais-version"] == "3" == heads[1].headers["ais-version"], dst_path
+                owner = f"x-amz-meta-owner=ann-{src_path.rsplit('/', 1)[1]}"
+                assert owner in heads[1].headers.get("ais-custom-md", ""), (dst_path, heads[1].headers)
+                assert heads[1].headers["Content-Type"] == "text/plain"
+                assert heads[0].headers["ais-checksum-value"] == heads[1].headers["ais-checksum-value"]
+    finally:
+        for x in (b, dst, one):
+            x.delete(missing_ok=True)
