@@ -260,6 +260,7 @@ class TargetDlStatus:
     current: list[TaskInfo] = field(default_factory=list)
     finished_tasks: list[TaskInfo] = field(default_factory=list)
     error_list: list[tuple[str, str]] = field(default_factory=list)
+    bytes: int = 0  # of the finished objects (`show job`'s BYTES)
 
 
 def merge_status(spec: DlSpec, parts: Sequence[TargetDlStatus], *, aborted: bool, only_active: bool) -> dict[str, Any]:

@@ -108,7 +108,8 @@ class DownloadRunner:
             self.st = TargetDlStatus(s["finished"], s["skipped"], s["errors"], s["scheduled"], s["all_dispatched"],
                                      s["aborted"], s["end_time"], [],
                                      [task_from_saved(t) for t in s["finished_tasks"]],
-                                     [tuple(e) for e in s["error_list"]])  # type: ignore[misc]
+                                     [tuple(e) for e in s["error_list"]],  # type: ignore[misc]
+                                     int(s.get("bytes", 0)))  # saved before BYTES was kept: 0
             self.prog = Progress(**saved["progress"])
         self.st.finished_tasks = deque(self.st.finished_tasks, maxlen=MAX_FINISHED_KEPT)  # type: ignore[assignment]
         self._done: set[int] = set(self.prog.done_beyond)
@@ -152,7 +153,7 @@ class DownloadRunner:
         st, spec = self.st, self.spec
         err = st.error_list[0][1] if st.errors and st.error_list and not st.error_list[0][0] else ""
         return XactSnap(spec.id, self.kind, spec.bck, spec.created, st.end_time, st.aborted, err,
-                        stats=XactStats(objs=st.finished, errors=st.errors))
+                        stats=XactStats(objs=st.finished, bytes=st.bytes, errors=st.errors))
 
     def start(self) -> None:
         if not self.done and self._task is None:
@@ -270,6 +271,7 @@ class DownloadRunner:
             self._done.add(r.idx)
             if r.status == OK or (r.status == DONE and not self._repass):
                 self.st.finished += 1
+                self.st.bytes += max(r.size, 0)
                 self.st.finished_tasks.append(TaskInfo(r.name, r.size, r.size, r.start, r.end))
             elif r.status == SKIPPED:
                 self.st.skipped += 0 if self._repass else 1
@@ -304,7 +306,7 @@ class DownloadRunner:
         st = self.st
         return TargetDlStatus(st.finished, st.skipped, st.errors, st.scheduled, st.all_dispatched, st.aborted,
                               st.end_time, current, [] if only_active else list(st.finished_tasks),
-                              [] if only_active else list(st.error_list))
+                              [] if only_active else list(st.error_list), st.bytes)
 
     async def _in_flight(self) -> list[TaskInfo]:
         asked, current = self._current
@@ -341,7 +343,8 @@ class DownloadRunner:
             return None
         self._dirty = False
         st = self.st
-        status = {"finished": st.finished, "skipped": st.skipped, "errors": st.errors, "scheduled": st.scheduled,
+        status = {"finished": st.finished, "bytes": st.bytes, "skipped": st.skipped, "errors": st.errors,
+                  "scheduled": st.scheduled,
                   "all_dispatched": st.all_dispatched, "aborted": st.aborted, "end_time": st.end_time,
                   # rows, not asdict per task: this runs every second over up to MAX_FINISHED_KEPT tasks
                   "finished_tasks": [(t.name, t.downloaded, t.total, t.start_time, t.end_time)

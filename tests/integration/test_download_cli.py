@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -32,6 +33,11 @@ def test_progress_then_show(cluster: LocalCluster, src: Src) -> None:
     assert cluster.cli("show", "job", "download", job).stdout.startswith("Done: 6 files downloaded, 0 errors")
     desc = cluster.cli("show", "job", "download", "--regex", re.escape(src.dir)).stdout
     assert job in desc
+    # the all-kinds table (one row per target): OBJECTS and BYTES of what was downloaded
+    parts = json.loads(cluster.cli("show", "job", "--all", "--json").stdout)
+    stats = [s["stats"] for snaps in parts.values() for s in snaps if s["id"] == job]
+    assert sum(int(s["loc-objs"]) for s in stats) == 6
+    assert sum(int(s["loc-bytes"]) for s in stats) == sum(300_000 + i for i in range(6))
 
 
 def test_errors_exit_1_and_are_listed(cluster: LocalCluster, src: Src) -> None:
