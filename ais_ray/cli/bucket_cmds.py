@@ -65,9 +65,10 @@ def cmd_ls(args: argparse.Namespace) -> int:
     async def go(c: AisClient) -> int:
         # every bucket lists NAME SIZE, plus CACHED when it says something (below): an ais bucket in
         # front of a cloud one and the cloud bucket itself list alike (seed 003 diffs the two)
-        props = args.props or "name,size,cached"
+        props = ",".join(ls_props(args.props))
         entries = []
-        async for e in c.list_objects(bck, prefix=prefix, props=props.replace(",cached", ""), page_size=page_size,
+        asked = ",".join(p for p in props.split(",") if p != "cached")  # CACHED comes with every entry's flags
+        async for e in c.list_objects(bck, prefix=prefix, props=asked, page_size=page_size,
                                       flags=flags, start_after=args.start_after):
             entries.append(e)
             if len(entries) == args.limit:
@@ -96,6 +97,24 @@ def cmd_ls(args: argparse.Namespace) -> int:
         return 0
 
     return run(go)
+
+
+LS_PROPS = ("name", "size", "checksum", "atime", "version", "location", "custom", "copies", "cached")
+
+
+def ls_props(arg: str) -> list[str]:
+    """`ls --props`'s columns: NAME first even when not named (as `ais ls`), `all` for every one
+    this cluster lists; an unknown one is an error naming the known ones."""
+    if not arg:
+        return ["name", "size", "cached"]
+    words = [w.strip().lower() for w in arg.split(",") if w.strip()]
+    if "all" in words:
+        return list(LS_PROPS)
+    bad = [w for w in words if w not in LS_PROPS]
+    if bad:
+        raise CliError(f"invalid object property {', '.join(repr(w) for w in bad)} in --props "
+                       f"(expecting 'all' or some of: {', '.join(LS_PROPS)})")
+    return list(dict.fromkeys(["name", *words]))
 
 
 def _cached(entry: dict[str, Any]) -> bool:
@@ -133,7 +152,7 @@ def _ls_summary(args: argparse.Namespace) -> int:
             provider = _provider_arg(args.uri)
             targets = [(Bucket(b["name"], Provider.parse(b["provider"])), "")
                        for b in await c.list_buckets(provider, everywhere=bool(args.all) and bool(provider))]
-        summaries = [await c.bucket_summary(bck, prefix=prefix) for bck, prefix in targets]
+        summaries = [await c.bucket_summary(bck, prefix=prefix, cached=not args.all) for bck, prefix in targets]
         if args.json:
             print_json(summaries)
             return 0

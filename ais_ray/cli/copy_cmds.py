@@ -98,7 +98,7 @@ def copy_many(args: argparse.Namespace, bck: Bucket, embedded: str, dst: Bucket,
 async def _progress(c: AisClient, src: Bucket, prefix: str, xid: str, refresh: float, timeout: float | None,
                     everything: bool, verb: str = "Copied") -> int:
     """Seed 004's two bars: copied objects and size against the source's summary (cmd/cli/cli/cpr.go)."""
-    summ = await c.bucket_summary(src, prefix=prefix)
+    summ = await c.bucket_summary(src, prefix=prefix, cached=not everything)
     cnt, size_ = summ.get("ObjCount", {}), summ.get("TotalSize", {})
     # the remote count is every remote object (cached or not); without --all only what is here is copied
     n_total = int(cnt.get("obj_count_remote" if everything else "obj_count_present", 0) or 0)

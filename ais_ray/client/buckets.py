@@ -83,9 +83,11 @@ class BucketsApi(Http):
         await self.request("DELETE", f"buckets/{bck.name}", json_body={"action": "evict-listrange", "value": {"objnames": names}},
                            params=self.bck_params(bck))
 
-    async def bucket_summary(self, bck: Bucket, *, prefix: str = "", interval: float = 0.3) -> dict[str, Any]:
-        """Objects and bytes, present and remote (the SDK's `summary` flow: start, then poll)."""
-        value: dict[str, Any] = {"prefix": prefix, "uuid": ""}
+    async def bucket_summary(self, bck: Bucket, *, prefix: str = "", interval: float = 0.3,
+                             cached: bool = False) -> dict[str, Any]:
+        """Objects and bytes, present and remote (the SDK's `summary` flow: start, then poll);
+        `cached`: only what the cluster holds (the remote is not listed, its counts are 0)."""
+        value: dict[str, Any] = {"prefix": prefix, "uuid": "", "cached": cached}
         while True:
             status, _, raw = await self.request("GET", f"buckets/{bck.name}", json_body={"action": "summary-bck", "value": value},
                                                 params=self.bck_params(bck))

@@ -80,7 +80,9 @@ async def bucket_get(req: Request, bucket: str) -> Response:
         xid = str(value.get("uuid") or "")
         if not xid:
             await state().bucket_props(bck)
-            xid = await state().proxy.summary_start.remote(bck, str(value.get("prefix") or ""), True)
+            # `cached` (the SDK's default): what the cluster holds, the remote not listed (AIStore `ObjCached`)
+            xid = await state().proxy.summary_start.remote(bck, str(value.get("prefix") or ""),
+                                                           not H.is_true(str(value.get("cached", False))))
             return PlainTextResponse(xid, status_code=202)
         result = await state().proxy.summary_result.remote(xid)
         return PlainTextResponse(xid, status_code=202) if result is None else JSONResponse([result])

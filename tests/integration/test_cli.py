@@ -55,6 +55,13 @@ def test_bucket_object_lifecycle(cluster: LocalCluster, tmp_path: Path) -> None:
     assert table[0].split() == ["NAME", "SIZE"] and table[1].split() == ["a/"]  # a directory: no size, no CACHED column
     p = cluster.cli("ls", f"ais://{b}", "--limit", "-1", check=False)
     assert p.returncode == 1 and p.stderr.strip() == "error: --limit -1: expecting 0 (no limit) or more"
+    # --props: NAME first even when not named, `all` for every column, an unknown one refused
+    table = cluster.cli("ls", f"ais://{b}", "--props", "version,size").stdout.splitlines()
+    assert table[0].split() == ["NAME", "VERSION", "SIZE"] and table[1].split()[:2] == ["a/1.jpg", "1"], table
+    header = cluster.cli("ls", f"ais://{b}", "--props", "all").stdout.splitlines()[0].split()
+    assert header[:2] == ["NAME", "SIZE"] and {"CHECKSUM", "VERSION", "LOCATION", "COPIES", "CACHED"} <= set(header)
+    p = cluster.cli("ls", f"ais://{b}", "--props", "size,colour", check=False)
+    assert p.returncode == 1 and "'colour'" in p.stderr and "Traceback" not in p.stderr
 
     dest = tmp_path / "1.jpg"
     cluster.cli("get", f"ais://{b}/a/1.jpg", str(dest))

@@ -60,3 +60,14 @@ def test_rmb_takes_yes_as_ais_scripts_say_it(argv: list[str]) -> None:
 
     args = build_parser().parse_args(argv)
     assert args.buckets[0] == "ais://a" and args.yes
+
+
+def test_ls_props_name_first_all_and_unknown() -> None:
+    from ais_ray.cli.bucket_cmds import LS_PROPS, ls_props
+    from ais_ray.cli.common import CliError
+    assert ls_props("") == ["name", "size", "cached"]
+    assert ls_props("size,version") == ["name", "size", "version"]  # NAME even when not named (ais ls)
+    assert ls_props("version, name ,size") == ["name", "version", "size"]
+    assert ls_props("all") == list(LS_PROPS)
+    with pytest.raises(CliError, match="'colour'"):
+        ls_props("size,colour")
