@@ -134,11 +134,31 @@ class MpuServer:
             raise
         return f'"{cksum}"'
 
-    async def complete(self, upload: str, bck: Bucket, name: str, parts: list[int]) -> ObjAttrs:
+    async def complete(self, upload: str, bck: Bucket, name: str, parts: list[int],
+                       etags: dict[int, str] | None = None) -> ObjAttrs:
+        """The parts, in order, become the object. `etags`: what the client was answered for
+        some of them (S3's CompleteMultipartUpload names each): a part uploaded again since, with
+        other bytes, is not the one the client means — a 400, nothing written (S3 `InvalidPart`)."""
         d, meta = self._meta(upload, bck, name)
         files = [os.path.join(d, f"{p:05d}") for p in parts]
         if missing := [p for p, f in zip(parts, files) if not os.path.exists(f)]:
             raise ErrBadRequest(f"upload {upload}: no part {', '.join(map(str, missing))}")
+        if etags:
+            def stale() -> list[int]:
+                out = []
+                for p, etag in sorted(etags.items()):
+                    try:
+                        with open(os.path.join(d, f"{p:05d}.etag"), "rb") as f:
+                            if f.read().decode(errors="replace") == etag:
+                                continue
+                    except OSError:
+                        pass
+                    out.append(p)
+                return out
+
+            if bad := await asyncio.to_thread(stale):
+                raise ErrBadRequest(f"upload {upload}: the ETag given for part {', '.join(map(str, bad))} is not "
+                                    f"that part's (uploaded again since?)")
         custom = meta.get("custom")
         attrs = await self._commit(bck, name, _read_all(files), sum(os.path.getsize(f) for f in files),
                                    custom=custom if isinstance(custom, dict) else None)
@@ -239,7 +259,8 @@ class MpuServer:
         if action == M.ACT_CREATE and not upload:
             return web.Response(text=await self.create(bck, name))
         if action == M.ACT_COMPLETE and upload:
-            attrs = await self.complete(upload, bck, name, M.completed_parts(msg.get("value"), ordered=False))
+            attrs = await self.complete(upload, bck, name, M.completed_parts(msg.get("value"), ordered=False),
+                                        M.part_etags(msg.get("value")))
             return web.Response(status=200, headers={H.ETAG: H.etag(attrs.src_etag, attrs.cksum)})
         raise ErrBadRequest(f'invalid action "{action}" for POST {bck}/{name}'
                             f'{" with uploadId" if upload else ""} (expecting {M.ACT_CREATE} or '
@@ -286,7 +307,7 @@ class MpuServer:
             value = json.loads(await req.read())
         except ValueError as exc:
             raise ErrBadRequest(f"complete: expecting a JSON list of part numbers ({exc})") from None
-        attrs = await self.complete(req.match_info["upload"], bck, name, M.completed_parts(value))
+        attrs = await self.complete(req.match_info["upload"], bck, name, M.completed_parts(value), M.part_etags(value))
         # the object's own ETag (as HEAD and GET give it), not S3's "<md5 of md5s>-<parts>"
         return web.Response(status=200, headers={H.ETAG: H.etag(attrs.src_etag, attrs.cksum)})
 

@@ -84,3 +84,14 @@ def completed_parts(value: Any, *, ordered: bool = True) -> list[int]:
     if not parts or (ordered and parts != sorted(set(parts))):
         raise ErrBadRequest("complete: part numbers must be given once each, in ascending order")
     return sorted(set(parts))
+
+
+def part_etags(value: Any) -> dict[int, str]:
+    """The ETags a complete request names for its parts, quotes dropped (`[{"part-number": N,
+    "etag": E}]`; the native SDK sends "" — that part is not checked)."""
+    out: dict[int, str] = {}
+    for p in value if isinstance(value, list) else ():
+        etag = p.get("etag") if isinstance(p, dict) else None
+        if isinstance(etag, str) and etag.strip().strip('"'):
+            out[part_number(p.get("part-number", ""))] = etag.strip().strip('"')
+    return out

@@ -72,8 +72,8 @@ class S3Multipart:
                 doc = ET.fromstring(await req.read())
             except ET.ParseError as exc:
                 raise S3Error(400, "MalformedXML", f"CompleteMultipartUpload body: {exc}") from None
-            parts = [p.findtext("{*}PartNumber") or "" for p in doc.findall("{*}Part")]
-            body = json.dumps([int(p) if p.isdigit() else p for p in parts])
+            parts = [(p.findtext("{*}PartNumber") or "", p.findtext("{*}ETag") or "") for p in doc.findall("{*}Part")]
+            body = json.dumps([{"part-number": int(n) if n.isdigit() else n, "etag": etag} for n, etag in parts])
             async with self._session().post(url, params=target, data=body) as up:
                 await check_answer(up, key, upload=upload)
                 root = ET.Element("CompleteMultipartUploadResult", xmlns=NS)

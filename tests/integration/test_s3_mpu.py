@@ -99,5 +99,14 @@ def test_upload_part_copy_and_part_errors(s3: Any, cluster: LocalCluster) -> Non
     with pytest.raises(s3.exceptions.ClientError) as info:
         s3.upload_part(Bucket=name, Key="other", UploadId=up, PartNumber=1, Body=b"x")  # another key's upload
     assert info.value.response["Error"]["Code"] == "NoSuchUpload"
+    # part 3 uploaded again with other bytes: the ETag of the first upload names a part no longer there
+    e3b = s3.upload_part(Bucket=name, Key="dst", UploadId=up, PartNumber=3, Body=b"TAIL")
+    assert e3b["ETag"] != e3["ETag"]
+    with pytest.raises(s3.exceptions.ClientError) as info:
+        s3.complete_multipart_upload(Bucket=name, Key="dst", UploadId=up, MultipartUpload={"Parts": parts})
+    assert info.value.response["Error"]["Code"] == "InvalidPart" and "part 3" in info.value.response["Error"]["Message"]
+    with pytest.raises(s3.exceptions.ClientError):
+        s3.head_object(Bucket=name, Key="dst")  # nothing was written
+    parts[2]["ETag"] = e3b["ETag"]
     s3.complete_multipart_upload(Bucket=name, Key="dst", UploadId=up, MultipartUpload={"Parts": parts})
-    assert s3.get_object(Bucket=name, Key="dst")["Body"].read() == src[:5 * MiB] + src + b"tail"
+    assert s3.get_object(Bucket=name, Key="dst")["Body"].read() == src[:5 * MiB] + src + b"TAIL"
