@@ -161,6 +161,7 @@ class DataServer:
         self.app.router.add_route("HEAD", OBJ_ROUTE, self.head_object)
         self.app.router.add_route("DELETE", OBJ_ROUTE, self.delete_object)
         self.app.router.add_route("POST", OBJ_ROUTE, self.object_action)  # native multipart (actors/mpu.py)
+        self.app.router.add_route("PATCH", OBJ_ROUTE, self.patch_object)  # custom metadata (SDK set_custom_props)
         self.app.router.add_get("/v1/health", self.health)
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -250,6 +251,15 @@ class DataServer:
                                    custom=custom, precondition=precondition, version=version)
         await self.ec.settled(bck, name)  # the commit started the encode (EC bucket): answer once it is done
         return attrs
+
+    async def patch_object(self, req: web.Request) -> web.Response:
+        """The object's custom metadata (`PATCH` body `{"action": "", "value": {k: v}}`, the SDK's
+        `set_custom_props`): merged into what it has, or instead of it with `set-new-custom=true`."""
+        bck, name, _ = self._locate(req)
+        custom = custom_md_value(await req.read())
+        replace_all = H.is_true(req.query.get(H.Q_NEW_CUSTOM))
+        await asyncio.to_thread(self.ctx.store.set_custom, bck, name, custom, replace_all=replace_all)
+        return web.Response(status=200)
 
     async def object_action(self, req: web.Request) -> web.Response:
         """POST: the native multipart actions (`actors/mpu.py`)."""
@@ -508,6 +518,28 @@ def write_precondition(headers: Mapping[str, str]) -> Precondition | None:
             raise ErrPreconditionFailed("At least one of the pre-conditions you specified did not hold (If-Match)")
 
     return check
+
+
+MAX_CUSTOM_MD = 4096  # bytes of keys and values: the object's metadata is one xattr (ext4: one block)
+
+
+def custom_md_value(body: bytes) -> dict[str, str]:
+    """A PATCH's custom metadata: a JSON action message whose value maps names to strings; any other
+    shape, an empty name, a control character, "=" in a name or more than MAX_CUSTOM_MD bytes is a 400."""
+    try:
+        msg = json.loads(body or b"null")
+    except ValueError as exc:
+        raise ErrBadRequest(f"custom metadata: invalid JSON body ({exc})") from None
+    value = msg.get("value") if isinstance(msg, dict) else None
+    if not isinstance(value, dict) or not all(isinstance(k, str) and k and isinstance(v, str) for k, v in value.items()):
+        raise ErrBadRequest('custom metadata: expecting {"action": "", "value": {"name": "string value", ...}}')
+    bad = [k for k, v in value.items() if "=" in k or any(c < " " or c == "\x7f" for c in k + v)]
+    if bad:  # answered in a header as k=v pairs (`ais-custom-md`): no control character, no "=" in a name
+        raise ErrBadRequest(f"custom metadata: {bad[0]!r}: a name without '=' and control characters, a value "
+                            f"without control characters")
+    if sum(len(k.encode(errors="replace")) + len(v.encode(errors="replace")) for k, v in value.items()) > MAX_CUSTOM_MD:
+        raise ErrBadRequest(f"custom metadata: more than {MAX_CUSTOM_MD} bytes of names and values")
+    return value
 
 
 def _gfn(req: web.Request) -> bool:

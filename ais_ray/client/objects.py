@@ -14,6 +14,7 @@ from multidict import CIMultiDict
 
 from ais_ray.client.http import CHUNK, Http, raise_for
 from ais_ray.client.placement import Placement
+from ais_ray.core import headers as H
 from ais_ray.core.errors import ErrBadRequest, ErrBckNotFound
 from ais_ray.core.names import Bucket
 
@@ -97,6 +98,12 @@ class ObjectsApi(Http):
         params = self.bck_params(bck, object_to=dst.uname(dst_name), **{"latest-ver": str(latest).lower(),
                                                                            "synchronize": str(sync).lower()})
         await self.request("PUT", self._obj_path(bck, name), params=params)
+
+    async def set_custom(self, bck: Bucket, name: str, custom: dict[str, str], *, replace: bool = False) -> None:
+        """An object's custom metadata, merged into what it has or (`replace`) instead of it (the
+        SDK's `set_custom_props`); the bytes stay."""
+        params = self.bck_params(bck, **({H.Q_NEW_CUSTOM: "true"} if replace else {}))
+        await self.request("PATCH", self._obj_path(bck, name), json_body={"action": "", "value": custom}, params=params)
 
     async def put_bytes(self, bck: Bucket, name: str, data: bytes) -> None:
         await self._put(bck, name, lambda: data)

@@ -18,6 +18,7 @@ CKSUM_VAL = "ais-checksum-value"
 ATIME = "ais-atime"
 VERSION = "ais-version"
 CUSTOM_MD = "ais-custom-md"
+Q_NEW_CUSTOM = "set-new-custom"  # PATCH an object's custom metadata: replace it (else merged)
 LOCATION = "ais-location"
 PRESENT = "Ais-Present"
 MIRROR_COPIES = "ais-mirror-copies"

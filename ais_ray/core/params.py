@@ -36,6 +36,7 @@ ROUTES: dict[str, dict[str, frozenset[str]]] = {
         # presence 2..4: only a stored copy counts (no remote HEAD): a copy's skip check
         "HEAD": frozenset({H.Q_PROPS, H.Q_PRESENCE, "original_url", H.Q_GRANT}),
         "DELETE": frozenset({"original_url", H.Q_GRANT, "uploadId"}),  # uploadId: mpt-abort
+        "PATCH": frozenset({H.Q_NEW_CUSTOM, H.Q_GRANT}),  # set custom metadata (merge, or replace with set-new-custom)
     },
     "objects": {"POST": frozenset()},  # blob-download action
     "buckets": {"GET": frozenset({H.Q_PRESENCE}), "HEAD": frozenset()},  # presence 0: the cloud's buckets too
@@ -59,7 +60,6 @@ ROUTES: dict[str, dict[str, frozenset[str]]] = {
 # known AIStore parameters that are not implemented here: name -> the feature, for the message
 REFUSED: dict[str, str] = {
     "etl_fqn": "ETL's direct FQN (workers get the file path from the mountpath itself)",
-    "set-new-custom": "custom metadata (PATCH)",
     "coloc": "get-batch", "severity": "logs", "all": "logs",
 }
 

@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, replace
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import BinaryIO, Protocol
 
 import xxhash
@@ -311,6 +311,26 @@ class MountpathStore:
             os.setxattr(self.fqn(bck, name), lom.XATTR, attrs.to_bytes())
         except FileNotFoundError:
             raise ErrObjNotFound(bck, name) from None
+
+    def set_custom(self, bck: Bucket, name: str, custom: Mapping[str, str], *, replace_all: bool) -> ObjAttrs:
+        """An object's custom metadata: `custom` merged into what it has, or (`replace_all`) instead
+        of it; the bytes, checksum and version stay. Under the commit's lock (no write of the name
+        in between); a mirror's replicas get the same metadata. Raises ErrObjNotFound."""
+        fqn = self.fqn(bck, name)
+        with self._commit_locks[hash(fqn) % COMMIT_STRIPES]:
+            attrs = _read_attrs(fqn)
+            if attrs is None:
+                raise ErrObjNotFound(bck, name)
+            new = replace(attrs, custom=dict(custom) if replace_all else {**attrs.custom, **custom})
+            self.set_attrs(bck, name, new)
+            rel = fqn[len(self.path):]
+            for p in attrs.copies:
+                if p != self.path:
+                    try:
+                        os.setxattr(p + rel, lom.XATTR, new.to_bytes())
+                    except FileNotFoundError:  # a replica lost meanwhile: the mirror restores it from the main
+                        pass
+        return new
 
     def touch(self, bck: Bucket, name: str) -> bool:
         """Note an access now (written in batches, `fs/atime.py`); True when the caller should flush."""

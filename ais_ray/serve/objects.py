@@ -88,6 +88,12 @@ async def delete_object(req: Request, bucket: str, obj: str) -> Response:
     return await redirect_to_owner(req)
 
 
+@router.patch("/v1/objects/{bucket}/{obj:path}", summary="Custom metadata (the SDK's `set_custom_props`): merged, or "
+              "replaced with `set-new-custom=true`", description=_DOC)
+async def patch_object(req: Request, bucket: str, obj: str) -> Response:
+    return await redirect_to_owner(req)
+
+
 @router.post("/v1/objects/{bucket}/{obj:path}", summary="Multipart upload actions: `mpt-upload` → upload id, "
              "`mpt-complete` (?uploadId=)", description=_DOC)
 async def object_mpt_action(req: Request, bucket: str, obj: str) -> Response:

@@ -480,7 +480,18 @@ class S3Gateway:
         allow(req, Access.RO, sbck)
         if query.startswith("versionId="):
             await self.check_version(sbck, validate_obj_name(src_key), query[len("versionId="):])
-        await self.api.copy_object(sbck, validate_obj_name(src_key), bck, key)
+        directive = req.headers.get("x-amz-metadata-directive", "COPY").upper()
+        if directive not in ("COPY", "REPLACE"):
+            raise S3Error(400, "InvalidArgument", f"x-amz-metadata-directive: {directive!r} (expecting COPY or REPLACE)")
+        itself = (sbck, validate_obj_name(src_key)) == (bck, key)
+        if itself and directive == "COPY":
+            raise S3Error(400, "InvalidRequest", "This copy request is illegal because it is trying to copy an object to "
+                                                 "itself without changing the object's metadata (x-amz-metadata-directive: "
+                                                 "REPLACE)")
+        if not itself:
+            await self.api.copy_object(sbck, validate_obj_name(src_key), bck, key)
+        if directive == "REPLACE":  # the request's metadata instead of the source's (rclone sets a file's mtime so)
+            await self.api.set_custom(bck, key, s3meta.from_request(req.headers), replace=True)
         head = await self.api.head_object(bck, key)
         root = ET.Element("CopyObjectResult", xmlns=NS)
         el(root, "LastModified", iso8601(time.time_ns()))

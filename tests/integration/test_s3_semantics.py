@@ -201,6 +201,19 @@ def test_metadata_and_content_type_are_kept(s3: Any, cluster: LocalCluster, tmp_
     assert r.headers["Content-Type"] == "application/json" and "x-amz-meta-owner=ann" in r.headers["ais-custom-md"]
     s3.copy_object(Bucket=b, Key="copy.json", CopySource={"Bucket": b, "Key": "doc.json"})
     assert s3.head_object(Bucket=b, Key="copy.json")["Metadata"]["owner"] == "ann"
+    # MetadataDirective=REPLACE: the request's metadata instead of the source's, onto another key or the same one
+    s3.copy_object(Bucket=b, Key="copy2.json", CopySource={"Bucket": b, "Key": "doc.json"}, MetadataDirective="REPLACE",
+                   ContentType="text/html", Metadata={"owner": "bob"})
+    head = s3.head_object(Bucket=b, Key="copy2.json")
+    assert head["Metadata"] == {"owner": "bob"} and head["ContentType"] == "text/html" and "CacheControl" not in head
+    with pytest.raises(s3.exceptions.ClientError) as info:  # onto itself, nothing changed: S3's 400
+        s3.copy_object(Bucket=b, Key="doc.json", CopySource={"Bucket": b, "Key": "doc.json"})
+    assert _code(info) == (400, "InvalidRequest")
+    s3.copy_object(Bucket=b, Key="doc.json", CopySource={"Bucket": b, "Key": "doc.json"}, MetadataDirective="REPLACE",
+                   Metadata={"owner": "ann", "mtime": "1800000000"})
+    head = s3.head_object(Bucket=b, Key="doc.json")
+    assert head["Metadata"] == {"owner": "ann", "mtime": "1800000000"} and head["ContentLength"] == 2
+    assert s3.get_object(Bucket=b, Key="doc.json")["Body"].read() == b"{}"
     up = s3.create_multipart_upload(Bucket=b, Key="big.bin", ContentType="text/plain", Metadata={"k": "v"})["UploadId"]
     part = s3.upload_part(Bucket=b, Key="big.bin", UploadId=up, PartNumber=1, Body=b"x" * 100)["ETag"]
     s3.complete_multipart_upload(Bucket=b, Key="big.bin", UploadId=up,

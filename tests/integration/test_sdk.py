@@ -101,3 +101,30 @@ def test_delete_and_errors(sdk: object, bck: object) -> None:
         sdk.bucket("no-such-bucket-sdk").list_all_objects()  # type: ignore[attr-defined]
     with pytest.raises(ErrBckNotFound):
         sdk.bucket("no-such-bucket-sdk").object("o").get_reader().read_all()  # type: ignore[attr-defined]
+
+
+def test_custom_props_merged_replaced_and_refused(bck: object, cluster: LocalCluster) -> None:
+    """The SDK's `set_custom_props` (PATCH): merged into the object's custom metadata, or instead of
+    it; the bytes and version stay; a malformed value is a 400 that changes nothing."""
+    import requests
+
+    obj = bck.object("meta.bin")  # type: ignore[attr-defined]
+    obj.get_writer().put_content(b"abc")
+    w = obj.get_writer()
+    w.set_custom_props({"owner": "ann", "team": "ml"})
+    assert obj.head().custom_metadata == {"owner": "ann", "team": "ml"}
+    w.set_custom_props({"team": "data"})
+    assert obj.head().custom_metadata == {"owner": "ann", "team": "data"}
+    w.set_custom_props({"only": "this"}, replace_existing=True)
+    head = obj.head()
+    assert head.custom_metadata == {"only": "this"} and head.obj_version == "1"
+    assert obj.get_reader().read_all() == b"abc"
+    url = f"{cluster.endpoint}/v1/objects/{bck.name}/meta.bin"  # type: ignore[attr-defined]
+    for body in ([1, 2], {"action": "", "value": {"k": 1}}, {"action": "", "value": {"a\nb": "x"}},
+                 {"action": "", "value": {"a=b": "x"}}, {"action": "", "value": {"k": "x" * 5000}}):
+        r = requests.patch(url, json=body, params={"provider": "ais"}, timeout=30)
+        assert r.status_code == 400 and "custom metadata" in r.json()["message"], (body, r.status_code, r.text)
+    assert obj.head().custom_metadata == {"only": "this"}
+    with pytest.raises(AISError) as e:
+        bck.object("missing").get_writer().set_custom_props({"a": "b"})  # type: ignore[attr-defined]
+    assert e.value.status_code == 404

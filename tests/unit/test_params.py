@@ -31,7 +31,6 @@ def test_accepted_parameters_pass() -> None:
 
 @pytest.mark.parametrize("method,path,key", [
     ("GET", "/v1/objects/b/o", "etl_fqn"),
-    ("PUT", "/v1/objects/b/o", "set-new-custom"),
     # append_type / append_handle / uploadId / partNumber are implemented now (issue 19): their
     # values are checked by core/mpu.py::check_put at both edges (tests/unit/test_mpu.py)
     ("PUT", "/v1/cluster", "coloc"),
