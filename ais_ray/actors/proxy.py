@@ -155,15 +155,10 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
             except (ValueError, asyncio.TimeoutError, ray.exceptions.RayError):  # ValueError: no such actor
                 return None
 
-        results = await asyncio.gather(*(probe(tid) for tid in self.tids))
+        probed, tids = self.smap, list(self.tids)
+        results = await asyncio.gather(*(probe(tid) for tid in tids))
         async with self._lock:
-            smap = self.smap
-            for tid, tsi in zip(self.tids, results):
-                old = smap.targets.get(tid)
-                if tsi is None and old is not None and not old.flags & FLAG_OFFLINE:
-                    smap = smap.with_target(replace(old, flags=old.flags | FLAG_OFFLINE))
-                elif tsi is not None:
-                    smap = smap.with_reported_target(tsi)
+            smap = self.smap.with_probed(probed, dict(zip(tids, results)))
             if smap is not self.smap:
                 log.info("smap v%d -> v%d", self.smap.version, smap.version)
                 await self._commit(smap=smap)

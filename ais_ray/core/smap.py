@@ -263,6 +263,25 @@ class Smap:
         old = self.targets.get(tsi.daemon_id)
         return self.with_target(replace(tsi, flags=(old.flags & ~FLAG_OFFLINE) | tsi.flags) if old is not None else tsi)
 
+    def with_probed(self, probed: Smap, answers: Mapping[str, Snode | None]) -> Smap:
+        """A keepalive round: each target's own description (`with_reported_target`), OFFLINE for
+        one that did not answer (None) — applied only while this is still the map the round started
+        from (`probed`). A change committed while the targets answered (a mountpath attached, a
+        target's state set) may be newer than what they said: a stale answer would undo it, and the
+        map would place objects by a mountpath list the target no longer has until the next round
+        (seen: after an attach, both disks of the target were given the detach's list). The next
+        round asks again."""
+        if (self.uuid, self.version) != (probed.uuid, probed.version):
+            return self
+        smap = self
+        for tid, tsi in answers.items():
+            old = smap.targets.get(tid)
+            if tsi is None and old is not None and not old.flags & FLAG_OFFLINE:
+                smap = smap.with_target(replace(old, flags=old.flags | FLAG_OFFLINE))
+            elif tsi is not None:
+                smap = smap.with_reported_target(tsi)
+        return smap
+
     def with_target_flags(self, tid: str, *, set_flags: int = 0, clear_flags: int = 0) -> Smap:
         """A new version with target `tid`'s flags changed (maintenance, decommission...).
 

@@ -10,7 +10,7 @@ import pytest
 from ais_ray.core import hrw
 from ais_ray.core.errors import ErrNodeNotFound, ErrNoTarget
 from ais_ray.core.smap import (
-    FLAG_DECOMMISSION, FLAG_MAINTENANCE, MP_DETACHED, MP_DISABLED, MountpathInfo, Smap, Snode,
+    FLAG_DECOMMISSION, FLAG_MAINTENANCE, FLAG_OFFLINE, MP_DETACHED, MP_DISABLED, MountpathInfo, Smap, Snode,
 )
 
 NAMES = [f"ais/@#/b/obj-{i}" for i in range(2000)]
@@ -156,3 +156,19 @@ def test_wire_round_trip_keeps_states() -> None:
     old = {"path": "/x", "url": "u", "enabled": False}  # a copy written before states existed
     mps = Smap.from_wire({**wire, "tmap": {"t0": {**wire["tmap"]["t0"], "mountpaths": [old]}}}).targets["t0"].mountpaths
     assert mps[0].state == MP_DISABLED
+
+
+def test_keepalive_answers_older_than_the_map_are_not_applied() -> None:
+    """A keepalive round applies the targets' answers only to the map it started from: an attach
+    committed while they answered stays (the stale answer, the mountpath still detached, is dropped)."""
+    def t1(state: str, url: str = "http://t1") -> Snode:
+        return Snode("t1", "target", url, 0, (MountpathInfo("/a", "http://a", state), MountpathInfo("/b", "http://b")))
+
+    t2 = Snode("t2", "target", "http://t2", 0, (MountpathInfo("/c", "http://c"),))
+    probed = Smap("u", 5, Snode("p1", "proxy", ""), {"t1": t1(MP_DETACHED), "t2": t2})
+    attached = replace(probed, version=6, targets={"t1": t1("enabled"), "t2": t2})
+    assert attached.with_probed(probed, {"t1": t1(MP_DETACHED), "t2": None}) is attached
+    got = attached.with_probed(attached, {"t1": t1("enabled", "http://t1-new"), "t2": None})
+    assert got.version > attached.version and got.targets["t1"].url == "http://t1-new"
+    assert got.targets["t2"].flags & FLAG_OFFLINE and [m.enabled for m in got.targets["t1"].mountpaths] == [True, True]
+    assert attached.with_probed(attached, {"t1": t1("enabled"), "t2": t2}) is attached  # nothing new: the same map
