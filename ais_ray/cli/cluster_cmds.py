@@ -21,7 +21,7 @@ from ais_ray.core.netpolicy import NetPolicy
 from ais_ray.client import AisClient
 from ais_ray.core.sizes import format_size, parse_size
 from ais_ray.core.smap import FLAG_DECOMMISSION, FLAG_MAINTENANCE
-from ais_ray.stats.status import fs_totals
+from ais_ray.stats.status import fs_pct_used, fs_totals
 
 UP_TIMEOUT = 240.0
 UP_TIMEOUT_PER_RAYLET = 120.0  # the playground starts its raylets one after another
@@ -241,7 +241,7 @@ def cmd_show_cluster(args: argparse.Namespace) -> int:
                 continue
             used, avail = fs_totals(t["mountpaths"])
             n_mp += len(t["mountpaths"])
-            pct = 100 * used / (used + avail) if used + avail else 0
+            pct = fs_pct_used(t["mountpaths"])  # as `show performance capacity` counts it
             flags = int(smap["tmap"].get(tid, {}).get("flags", 0))
             state = "decommissioning" if flags & FLAG_DECOMMISSION else "maintenance" if flags & FLAG_MAINTENANCE else "online"
             rows.append([tid, len(t["mountpaths"]), f"{format_size(used)} ({pct:.0f}%)", format_size(avail), t["url"], state])

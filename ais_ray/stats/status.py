@@ -36,6 +36,16 @@ def fs_totals(mountpaths: Iterable[dict[str, Any]]) -> tuple[int, int]:
     return sum(u for u, _ in seen.values()), sum(a for _, a in seen.values())
 
 
+def fs_pct_used(mountpaths: Iterable[dict[str, Any]]) -> int:
+    """Used of the total size, in percent, each filesystem once: the `pct_used` of `capacity` (a
+    filesystem's root reserve is in neither used nor avail, so used / (used + avail) reads higher)."""
+    seen: dict[str, tuple[int, int]] = {}
+    for m in mountpaths:
+        seen[str(m.get("fs") or m.get("path") or id(m))] = (int(m["used"]), int(m.get("total") or 0))
+    used, total = sum(u for u, _ in seen.values()), sum(t for _, t in seen.values())
+    return round(100 * used / total) if total else 0
+
+
 def capacity(mountpaths: list[dict[str, Any]], disks: dict[str, str]) -> dict[str, Any]:
     """`capacity` of node_status from each mountpath's `info()` (path, total, used, avail)."""
     mps, pcts = {}, []

@@ -158,3 +158,14 @@ def test_node_status_of_a_target_in_maintenance() -> None:
     st = asyncio.run(TargetStats("t1", []).node_status({}, Snode("t1", "target", "http://x", FLAG_MAINTENANCE), None))
     assert st["status"] == "maintenance" and st["snode"]["flags"] == FLAG_MAINTENANCE
     assert int(st["tracker"]["up.ns.time"]["v"]) > 0 and st["capacity"]["mountpaths"] == {}
+
+
+def test_cluster_and_capacity_views_agree_on_percent_used() -> None:
+    """`show cluster`'s CAP USED(%) and `show performance capacity`'s USED(%): used of the total
+    (a filesystem's root reserve counts in neither used nor avail), each filesystem once."""
+    from ais_ray.stats.status import capacity, fs_pct_used
+
+    mps = [{"path": f"/d/mp{i}", "fs": "/dev/sda1", "used": 40, "avail": 55, "total": 100} for i in range(2)]
+    assert fs_pct_used(mps) == 40 == capacity(mps, {})["mountpaths"]["/d/mp0"]["pct_used"]
+    two = mps[:1] + [{"path": "/e", "fs": "/dev/sdb1", "used": 10, "avail": 85, "total": 100}]
+    assert fs_pct_used(two) == 25 and fs_pct_used([]) == 0
