@@ -105,9 +105,10 @@ def cmd_wait(args: argparse.Namespace) -> int:
 
 
 async def wait_kind(c: AisClient, kind: str, *, timeout: float | None, refresh: float) -> int:
-    """`wait KIND` (ais `wait rebalance`): every running job of that kind, until none runs, each
-    as `wait ID` waits (a target that does not answer keeps its job running). With none running,
-    a rebalance or resilver reports its latest one (an abort or error fails the wait)."""
+    """`wait KIND` (ais `wait rebalance`): until no job of that kind runs (a target that does not
+    answer keeps its job running, as for `wait ID`); then the newest of them says how it went (an
+    older one aborted by a newer one — a rebalance preempted — is not a failure). With none running,
+    a rebalance or resilver reports its latest one."""
     deadline = time.monotonic() + timeout if timeout else None
     waited: set[str] = set()
     while True:
@@ -116,19 +117,17 @@ async def wait_kind(c: AisClient, kind: str, *, timeout: float | None, refresh: 
         if not running:
             break
         for xid in running:
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                raise CliError(f"timed out waiting for {kind} {xid}")
-            await wait_xact(c, xid, timeout=left, refresh=refresh)
+            while not (await c.xact_status(xid))["end_time"]:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise CliError(f"timed out waiting for {kind} {xid}")
+                await asyncio.sleep(refresh)
             waited.add(xid)
-    if waited:
-        return 0
     snaps = [s for part in (await c.xact_query(kind=kind)).values() for s in part]
-    if not snaps or kind not in ("rebalance", "resilver"):
+    ours = [s for s in snaps if s["id"] in waited] or (snaps if kind in ("rebalance", "resilver") else [])
+    if not ours:
         print(f"No running {kind} to wait for.")
         return 0
-    last = max(snaps, key=lambda s: s["start-time"])["id"]
-    return await wait_xact(c, last, timeout=timeout, refresh=refresh)
+    return await wait_xact(c, max(ours, key=lambda s: s["start-time"])["id"], timeout=timeout, refresh=refresh)
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
