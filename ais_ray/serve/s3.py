@@ -23,6 +23,7 @@ import json
 import os
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -89,6 +90,12 @@ VHOST_DOMAINS = ("localhost", *(d.strip().lower() for d in os.environ.get("AIS_R
                                 if d.strip()))
 # the headers of a native object answer an S3 client reads (the rest are AIStore's own)
 PASS_HEADERS = ("Content-Length", "Content-Range", "Content-Type", "ETag", "Last-Modified", "Accept-Ranges")
+# a GET's query may set these headers of its answer (S3's response-* overrides: a presigned link that
+# downloads as a file name, or opens as a type)
+RESPONSE_OVERRIDES = {"response-content-type": "Content-Type", "response-content-language": "Content-Language",
+                      "response-expires": "Expires", "response-cache-control": "Cache-Control",
+                      "response-content-disposition": "Content-Disposition",
+                      "response-content-encoding": "Content-Encoding"}
 
 
 class S3Gateway:
@@ -267,7 +274,8 @@ class S3Gateway:
         local = remote_of(bck, await self.state.bucket_props(bck)) is None
         level = delim == "/" and local
         page_size = 0 if delim and not level else max_keys + 1 if local else max_keys
-        async for page_token, entries, next_token in self.api.list_pages(
+        # max-keys=0: an empty page that is not truncated (AWS: KeyCount 0, no token)
+        async for page_token, entries, next_token in _no_pages() if max_keys == 0 else self.api.list_pages(
                 bck, prefix=prefix, props="name,size,checksum,atime", page_size=page_size,
                 flags=NO_RECURSION if level else 0, start_after=seek, time_format=ISO8601, token="" if local else native):
             for e in entries:
@@ -384,7 +392,8 @@ class S3Gateway:
             except ErrBadRequest:  # not a single byte range S3 serves: ignored, the whole object (RFC 9110 14.2)
                 req = req.clone(headers=CIMultiDictProxy(CIMultiDict(
                     (k, v) for k, v in req.headers.items() if k.lower() != "range")))
-        if req.method == "GET" and is_local(mp.url, self.hosts):
+        overrides = response_overrides(req)
+        if req.method == "GET" and not overrides and is_local(mp.url, self.hosts):
             owner = (await self.state.smap()).owner(bck.uname(key)).daemon_id
             local = await self.reads.serve(req, bck, key, mp.path, owner, checked=True)
             if local is not None:
@@ -400,11 +409,12 @@ class S3Gateway:
             upload = upload_body(req)
             return await upload.relay(lambda data: self._relay(req, key, url, params, {**headers, **upload.headers()},
                                                                data))
-        return await self._relay(req, key, url, params, headers, None)
+        return await self._relay(req, key, url, params, headers, None, overrides)
 
     async def _relay(self, req: web.Request, key: str, url: str, params: dict[str, str], headers: dict[str, str],
-                     body: Any) -> web.StreamResponse:
-        """The object call sent on to its mountpath, its answer back as S3's."""
+                     body: Any, overrides: dict[str, str] | None = None) -> web.StreamResponse:
+        """The object call sent on to its mountpath, its answer back as S3's (`overrides`: a GET's
+        response-* headers; a HEAD with a Range answers as the GET of that range would: 206)."""
         async with self.session().request(req.method, url, params=params, headers=headers, data=body,
                                            allow_redirects=False) as up:
             try:
@@ -424,6 +434,9 @@ class S3Gateway:
                     resp.headers[k] = v
             if "Last-Modified" not in resp.headers and up.headers.get(H.ATIME, "").isdigit():
                 resp.headers["Last-Modified"] = email.utils.formatdate(int(up.headers[H.ATIME]) / 1e9, usegmt=True)
+            resp.headers.update(overrides or {})
+            if req.method == "HEAD" and up.status == 200 and "Range" in req.headers:
+                head_range(req.headers["Range"], resp)
             if req.method == "PUT":
                 resp.headers.pop("Content-Length", None)
                 resp.content_length = 0
@@ -497,6 +510,44 @@ class S3Gateway:
         el(root, "LastModified", iso8601(time.time_ns()))
         el(root, "ETag", head.get("ETag", '""'))
         return web.Response(body=xml_body(root), content_type="application/xml")
+
+
+async def _no_pages() -> AsyncIterator[tuple[str, list[dict[str, Any]], str]]:
+    """No page at all: a listing of max-keys=0."""
+    for page in ():
+        yield page
+
+
+def response_overrides(req: web.Request) -> dict[str, str]:
+    """A GET's response-* query parameters as the headers they set; a value with a line break is a 400."""
+    if req.method != "GET":
+        return {}
+    out = {}
+    for param, header in RESPONSE_OVERRIDES.items():
+        if param in req.query:
+            value = req.query[param]
+            if any(c in value for c in "\r\n\0"):
+                raise S3Error(400, "InvalidArgument", f"{param}: a header value cannot hold a line break")
+            out[header] = value
+    return out
+
+
+def head_range(header: str, resp: web.StreamResponse) -> None:
+    """A HEAD with a Range: 206 with that range's Content-Length and Content-Range, as S3 answers
+    (a Range S3 does not serve is ignored; one past the end is 416 InvalidRange)."""
+    size = int(resp.headers.get("Content-Length", "0") or 0)
+    try:
+        rng = parse_range(header, size)
+    except ErrBadRequest:
+        return
+    except AisError as err:  # ErrRangeNotSatisfiable
+        raise s3_error(err) from None
+    if rng is None:
+        return
+    off, n = rng
+    resp.set_status(206)
+    resp.headers["Content-Length"] = str(n)
+    resp.headers["Content-Range"] = f"bytes {off}-{off + n - 1}/{size}"
 
 
 def virtual_bucket(host: str) -> str:

@@ -274,3 +274,40 @@ def test_conditional_requests(s3: Any) -> None:  # noqa: F811
     s3.put_object(Bucket=b, Key="new", Body=b"n", IfNoneMatch="*")
     assert s3.get_object(Bucket=b, Key="c")["Body"].read() == b"v2"
     assert s3.get_object(Bucket=b, Key="new")["Body"].read() == b"n"
+
+
+def test_response_overrides_and_head_range(s3: Any, cluster: LocalCluster) -> None:  # noqa: F811
+    """A GET's response-* parameters set its answer's headers (a presigned link that downloads as a
+    file name); a HEAD with a Range answers as that range's GET would: 206, its length and range."""
+    b = new_bucket(s3)
+    s3.put_object(Bucket=b, Key="r.bin", Body=b"0123456789abcdef", ContentType="application/octet-stream")
+    got = s3.get_object(Bucket=b, Key="r.bin", ResponseContentType="text/plain", ResponseCacheControl="no-cache",
+                        ResponseContentDisposition='attachment; filename="x.txt"')
+    assert got["ContentType"] == "text/plain" and got["CacheControl"] == "no-cache"
+    assert got["ContentDisposition"] == 'attachment; filename="x.txt"' and got["Body"].read() == b"0123456789abcdef"
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": b, "Key": "r.bin",
+                                                          "ResponseContentDisposition": "inline"}, ExpiresIn=60)
+    r = requests.get(url, timeout=30)
+    assert r.status_code == 200 and r.headers["Content-Disposition"] == "inline" and r.content == b"0123456789abcdef"
+    r = requests.get(f"{cluster.endpoint}/s3/{b}/r.bin", params={"response-content-type": "a\r\nX-Evil: 1"}, timeout=30)
+    assert r.status_code == 400 and "X-Evil" not in r.headers
+    head = s3.head_object(Bucket=b, Key="r.bin", Range="bytes=2-5")
+    assert head["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert head["ContentLength"] == 4 and head["ContentRange"] == "bytes 2-5/16"
+    assert s3.head_object(Bucket=b, Key="r.bin", Range="bytes=-3")["ContentRange"] == "bytes 13-15/16"
+    assert s3.head_object(Bucket=b, Key="r.bin")["ContentLength"] == 16  # no Range: the whole object
+    with pytest.raises(s3.exceptions.ClientError) as info:
+        s3.head_object(Bucket=b, Key="r.bin", Range="bytes=100-")
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 416
+
+
+def test_max_keys_zero_is_an_empty_page_not_truncated(s3: Any) -> None:  # noqa: F811
+    b = new_bucket(s3)
+    for k in ("a", "b/c"):
+        s3.put_object(Bucket=b, Key=k, Body=b"x")
+    v2 = s3.list_objects_v2(Bucket=b, MaxKeys=0)
+    assert v2["KeyCount"] == 0 and v2["IsTruncated"] is False and "NextContinuationToken" not in v2
+    assert "Contents" not in v2 and v2["MaxKeys"] == 0
+    v1 = s3.list_objects(Bucket=b, MaxKeys=0, Delimiter="/")
+    assert v1["IsTruncated"] is False and "Contents" not in v1 and "CommonPrefixes" not in v1
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=b, MaxKeys=1)["Contents"]] == ["a"]
