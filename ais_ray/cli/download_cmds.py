@@ -13,6 +13,7 @@ import json
 import sys
 import time
 from typing import Any
+from urllib.parse import quote
 
 from ais_ray.cli.common import CliError, print_json, print_table, run
 from ais_ray.cli.progress import Bar, Live
@@ -38,16 +39,18 @@ def build_request(src: str, dst: str, args: argparse.Namespace) -> tuple[dict[st
         body["limits"] = limits
     if getattr(args, "fsync", ""):
         body["fsync"] = args.fsync
+    names = _object_list(args.object_list) if args.object_list else None
     if source.kind == "http" or source.is_remote_ais:
         link = source.link if source.kind == "http" else f"http://{source.host}/v1/objects/{source.bucket.name}/{source.path}"  # type: ignore[union-attr]
+        if names is not None:  # the source and each name, joined with "/" (as for a bucket below)
+            if source.is_range:
+                raise CliError("--object-list takes the source's base URL, not a range template")
+            body.update(type="multi", objects=[f"{link.rstrip('/')}/{quote(n.lstrip('/'), safe='/')}" for n in names])
+            return body, bck, None
         return _link_body(body, link, source.is_range, dst_path, args), bck, None
     assert source.bucket is not None
     base = f"{source.bucket}"
-    if args.object_list:
-        with open(args.object_list) as f:
-            names = json.load(f)
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise CliError(f"{args.object_list}: expecting a JSON array of object names")
+    if names is not None:
         body.update(type="multi", objects=[f"{base}/{n.lstrip('/')}" for n in names])
         return body, bck, None
     if source.is_range:
@@ -60,6 +63,18 @@ def build_request(src: str, dst: str, args: argparse.Namespace) -> tuple[dict[st
     if dst_path:
         body["object_name"] = dst_path
     return body, bck, source.bucket
+
+
+def _object_list(path: str) -> list[str]:
+    """`--object-list FILE`: a JSON array of object names (seed 003)."""
+    try:
+        with open(path) as f:
+            names = json.load(f)
+    except (OSError, ValueError) as exc:
+        raise CliError(f"{path}: expecting a JSON array of object names ({exc})") from None
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n.strip("/") for n in names):
+        raise CliError(f"{path}: expecting a JSON array of object names")
+    return names
 
 
 def _link_body(body: dict[str, Any], link: str, is_range: bool, dst_path: str, args: argparse.Namespace) -> dict[str, Any]:

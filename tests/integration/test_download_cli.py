@@ -119,3 +119,20 @@ def test_object_list_from_a_cloud_bucket(cluster: LocalCluster, moto: object, tm
     bad.write_text("not json")
     p = cluster.cli("start", "download", f"s3://{remote.bucket}", f"ais://{dst}", "--object-list", str(bad), check=False)
     assert p.returncode == 1 and "Traceback" not in p.stderr
+
+
+def test_object_list_from_an_http_base(cluster: LocalCluster, src: Src, tmp_path: object) -> None:
+    """`--object-list` with an http source: the base URL and each name joined with "/" (it was
+    ignored: the base URL alone was downloaded)."""
+    from pathlib import Path
+
+    data = {n: src.put(f"shards/{n}", os.urandom(1000 + i)) for i, n in enumerate(("a 1.tgz", "sub/b.tgz", "c.tgz"))}
+    listing = Path(str(tmp_path)) / "objects.txt"
+    listing.write_text(json.dumps(["a 1.tgz", "sub/b.tgz"]))
+    b = new_bucket()
+    cluster.cli("start", "download", src.url("shards/"), f"ais://{b}", "--object-list", str(listing), "--wait")
+    assert names(cluster, b) == ["a 1.tgz", "b.tgz"]  # named as a bucket's list is: the last path element
+    assert get(cluster, b, "a 1.tgz").content == data["a 1.tgz"] and get(cluster, b, "b.tgz").content == data["sub/b.tgz"]
+    p = cluster.cli("start", "download", src.url("shards/"), f"ais://{b}", "--object-list", str(tmp_path) + "/none",
+                    check=False)
+    assert p.returncode == 1 and "expecting a JSON array" in p.stderr and "Traceback" not in p.stderr
