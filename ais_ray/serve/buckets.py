@@ -256,6 +256,7 @@ async def bucket_head(req: Request, bucket: str) -> Response:
     await state().refresh(force=True)
     props = await state().bucket_props(bck)
     headers = {H.BUCKET_PROPS: json.dumps(props.to_wire(bck))}
+    parse_presence(req.query_params.get("presence"))  # a bad value is a 400, not a summary started
     if "presence" not in req.query_params and "uuid" not in req.query_params:
         return Response(status_code=200, headers=headers)
     xid = req.query_params.get("uuid", "")

@@ -72,3 +72,12 @@ def test_bad_strings_are_refused_not_stored_or_crashed_on(bck: Any, cluster: Loc
     r = requests.get(f"{cluster.endpoint}/v1/objects/{bck.name}/nl%0Ax", params={"provider": "ais"}, timeout=30)
     assert r.status_code == 400 and r.json()["message"], r.text
     assert list(bck.list_all_objects()) == []
+
+
+def test_bucket_head_with_a_bad_presence_is_a_400(bck: Any, cluster: LocalCluster) -> None:
+    url = f"{cluster.endpoint}/v1/buckets/{bck.name}"
+    for bad in ("abc", "9", "-1"):
+        r = requests.head(url, params={"provider": "ais", "presence": bad}, timeout=30)
+        assert r.status_code == 400, (bad, r.status_code)  # not a summary started (202)
+    r = requests.head(url, params={"provider": "ais", "presence": "2"}, timeout=30)
+    assert r.status_code == 202 and r.headers.get("ais-xaction-id")
