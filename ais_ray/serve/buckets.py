@@ -250,6 +250,16 @@ def apply_props(bck: Bucket, props: BucketProps, value: dict[str, Any], *, targe
 
 @router.head("/v1/buckets/{bucket}", summary="Bucket properties (`Ais-Bucket-Props`); with `presence`: summary")
 async def bucket_head(req: Request, bucket: str) -> Response:
+    return await _bucket_head(req, bucket, "")
+
+
+@router.head("/v1/buckets/{bucket}/{prefix:path}", summary="The SDK's `bucket.info(prefix=...)`: a summary of the "
+             "objects under the prefix")
+async def bucket_head_prefix(req: Request, bucket: str, prefix: str) -> Response:
+    return await _bucket_head(req, bucket, prefix)
+
+
+async def _bucket_head(req: Request, bucket: str, prefix: str) -> Response:
     bck = bucket_from(req, bucket)
     # the props as the proxy has them now, as AIStore's proxy answers: a change made through
     # another replica, or by a job (`ec-encode` enables EC when it starts), shows at once
@@ -262,7 +272,7 @@ async def bucket_head(req: Request, bucket: str) -> Response:
     xid = req.query_params.get("uuid", "")
     if not xid:  # SDK `bucket.info()`: start a summary, then poll with &uuid=
         with_remote = req.query_params.get("bsumm_remote", "").lower() == "true"
-        xid = await state().proxy.summary_start.remote(bck, "", with_remote)
+        xid = await state().proxy.summary_start.remote(bck, prefix, with_remote)
         return Response(status_code=202, headers={**headers, H.XACTION_ID: xid})
     result = await state().proxy.summary_result.remote(xid)
     if result is None:

@@ -128,3 +128,13 @@ def test_custom_props_merged_replaced_and_refused(bck: object, cluster: LocalClu
     with pytest.raises(AISError) as e:
         bck.object("missing").get_writer().set_custom_props({"a": "b"})  # type: ignore[attr-defined]
     assert e.value.status_code == 404
+
+
+def test_info_of_a_prefix(bck: object) -> None:
+    """The SDK's `bucket.info(prefix=...)`: HEAD /v1/buckets/<b>/<prefix>, a summary of what is under it."""
+    for name in ("a/1", "a/2", "b/1"):
+        bck.object(name).get_writer().put_content(b"xy")  # type: ignore[attr-defined]
+    _, under_a = bck.info(prefix="a/")  # type: ignore[attr-defined]
+    assert under_a["ObjCount"]["obj_count_present"] == "2" and under_a["TotalSize"]["size_all_present_objs"] == "4"
+    _, whole = bck.info()  # type: ignore[attr-defined]
+    assert whole["ObjCount"]["obj_count_present"] == "3"
