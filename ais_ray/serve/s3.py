@@ -105,7 +105,8 @@ class S3Gateway:
         self.api = AisClient(serve_url, direct=False, middlewares=(internal_auth,))
         self.state = state
         self._data: aiohttp.ClientSession | None = None
-        self.mpu = S3Multipart(state, self.session, self.resolve)
+        self.mpu = S3Multipart(state, self.session, self.resolve,
+                               lambda req, bck, key: self.preconditions(req, bck, key, source=True))
         # a GET whose mountpath is on this machine is sent from the file (no relay through this process)
         self.reads, self.hosts = LocalReads(Counters()), local_hosts()
 
@@ -447,10 +448,14 @@ class S3Gateway:
             await resp.write_eof()
             return resp
 
-    async def preconditions(self, req: web.Request, bck: Bucket, key: str) -> web.Response | None:
+    async def preconditions(self, req: web.Request, bck: Bucket, key: str, *, source: bool = False) -> web.Response | None:
         """A conditional GET or HEAD (RFC 9110 13.2.2, as S3 evaluates them): 412 PreconditionFailed
         (If-Match, If-Unmodified-Since), a 304 to answer (If-None-Match, If-Modified-Since), or None:
-        serve it."""
+        serve it. `source`: a copy's source (`x-amz-copy-source-if-*`): any condition that does not
+        hold is a 412, the copy not made."""
+        pre = "x-amz-copy-source-" if source else ""
+        h_match, h_none, h_mod, h_unmod = (pre + h for h in ("If-Match", "If-None-Match", "If-Modified-Since",
+                                                             "If-Unmodified-Since"))
         head = await self.api.head_object(bck, key)
         etag = head.get("ETag", "").strip('"')
         modified = email.utils.parsedate_to_datetime(head["Last-Modified"]) if "Last-Modified" in head else None
@@ -465,16 +470,21 @@ class S3Gateway:
                 return None  # an invalid date is ignored (RFC 9110)
 
         failed = S3Error(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold")
-        if "If-Match" in req.headers:
-            if not tags("If-Match") & {etag, "*"}:
+        if h_match in req.headers:
+            if not tags(h_match) & {etag, "*"}:
                 raise failed
-        elif "If-Unmodified-Since" in req.headers and modified and (t := since("If-Unmodified-Since")) and modified > t:
+        elif h_unmod in req.headers and modified and (t := since(h_unmod)) and modified > t:
             raise failed
-        if "If-None-Match" in req.headers:
-            if tags("If-None-Match") & {etag, "*"}:
-                return web.Response(status=304, headers={"ETag": f'"{etag}"'})
-        elif "If-Modified-Since" in req.headers and modified and (t := since("If-Modified-Since")) and modified <= t:
-            return web.Response(status=304, headers={"ETag": f'"{etag}"'})
+        not_modified = web.Response(status=304, headers={"ETag": f'"{etag}"'})
+        if h_none in req.headers:
+            if tags(h_none) & {etag, "*"}:
+                if source:
+                    raise failed
+                return not_modified
+        elif h_mod in req.headers and modified and (t := since(h_mod)) and modified <= t:
+            if source:
+                raise failed
+            return not_modified
         return None
 
     async def check_version(self, bck: Bucket, key: str, vid: str) -> None:
@@ -496,6 +506,8 @@ class S3Gateway:
         directive = req.headers.get("x-amz-metadata-directive", "COPY").upper()
         if directive not in ("COPY", "REPLACE"):
             raise S3Error(400, "InvalidArgument", f"x-amz-metadata-directive: {directive!r} (expecting COPY or REPLACE)")
+        if any(h.lower().startswith("x-amz-copy-source-if-") for h in req.headers):
+            await self.preconditions(req, sbck, validate_obj_name(src_key), source=True)
         itself = (sbck, validate_obj_name(src_key)) == (bck, key)
         if itself and directive == "COPY":
             raise S3Error(400, "InvalidRequest", "This copy request is illegal because it is trying to copy an object to "

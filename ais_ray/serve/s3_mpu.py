@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -33,11 +34,18 @@ XML = "application/xml"
 Resolve = Callable[[str], Any]
 
 
+# a copy's source conditions (`x-amz-copy-source-if-*`, S3Gateway.preconditions): raises 412
+SourceCheck = Callable[[web.Request, Bucket, str], Awaitable[Any]]
+COPY_RANGE = re.compile(r"bytes=(\d+)-(\d+)")
+
+
 class S3Multipart:
-    def __init__(self, state: ApiState, session: Callable[[], aiohttp.ClientSession], resolve: Resolve) -> None:
+    def __init__(self, state: ApiState, session: Callable[[], aiohttp.ClientSession], resolve: Resolve,
+                 check_source: SourceCheck) -> None:
         self.state = state
         self._session = session
         self._resolve = resolve
+        self._check_source = check_source
 
     async def object_call(self, req: web.Request, bck: Bucket, key: str, mp_url: str) -> web.StreamResponse:
         q, target = req.query, {"bck": bck.uname_prefix, "name": key}
@@ -99,12 +107,23 @@ class S3Multipart:
         sbck = await self._resolve(src_bucket)
         allow(req, Access.RO, sbck)
         smp = await owner_mountpath(sbck, validate_obj_name(src_key), "GET")
+        if any(h.lower().startswith("x-amz-copy-source-if-") for h in req.headers):
+            await self._check_source(req, sbck, src_key)
         headers = {}
+        last = -1
         if rng := req.headers.get("x-amz-copy-source-range"):
-            headers["Range"] = rng
+            m = COPY_RANGE.fullmatch(rng.strip())
+            if m is None or int(m[1]) > int(m[2]):
+                raise S3Error(400, "InvalidArgument", f"x-amz-copy-source-range {rng!r}: expecting bytes=first-last")
+            headers["Range"], last = rng, int(m[2])
         src_url = f"{smp.url}/v1/objects/{quote(sbck.name, safe='')}/{quote(src_key)}"
         async with self._session().get(src_url, params={"provider": sbck.provider.value}, headers=headers) as got:
             await check_answer(got, src_key)
+            if last >= 0:  # S3 copies the range whole or not at all: one past the source's end is an error
+                whole = got.headers.get("Content-Range", "").rpartition("/")[2]
+                if not whole.isdigit() or last >= int(whole):
+                    raise S3Error(400, "InvalidArgument", f"Range specified is not valid for source object of "
+                                                          f"size: {whole}")
             size = {"Content-Length": str(got.content_length)} if got.content_length is not None else {}
             async with self._session().put(part_url, data=got.content.iter_any(), params=target,
                                            headers=size) as up:

@@ -311,3 +311,33 @@ def test_max_keys_zero_is_an_empty_page_not_truncated(s3: Any) -> None:  # noqa:
     v1 = s3.list_objects(Bucket=b, MaxKeys=0, Delimiter="/")
     assert v1["IsTruncated"] is False and "Contents" not in v1 and "CommonPrefixes" not in v1
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=b, MaxKeys=1)["Contents"]] == ["a"]
+
+
+def test_copy_source_conditions(s3: Any) -> None:  # noqa: F811
+    """CopyObject / UploadPartCopy with x-amz-copy-source-if-*: a condition that does not hold is a
+    412 and nothing is copied (they were ignored); a part's source range past the end is a 400."""
+    b = new_bucket(s3)
+    etag = s3.put_object(Bucket=b, Key="src", Body=b"0123456789")["ETag"]
+    src = {"Bucket": b, "Key": "src"}
+    for cond in ({"CopySourceIfMatch": '"other"'}, {"CopySourceIfNoneMatch": etag},
+                 {"CopySourceIfModifiedSince": "2100-01-01T00:00:00Z"},
+                 {"CopySourceIfUnmodifiedSince": "2000-01-01T00:00:00Z"}):
+        with pytest.raises(s3.exceptions.ClientError) as info:
+            s3.copy_object(Bucket=b, Key="dst", CopySource=src, **cond)
+        assert _code(info) == (412, "PreconditionFailed"), cond
+    with pytest.raises(s3.exceptions.ClientError):
+        s3.head_object(Bucket=b, Key="dst")  # none of them copied it
+    s3.copy_object(Bucket=b, Key="dst", CopySource=src, CopySourceIfMatch=etag,
+                   CopySourceIfModifiedSince="2000-01-01T00:00:00Z")
+    assert s3.get_object(Bucket=b, Key="dst")["Body"].read() == b"0123456789"
+    up = s3.create_multipart_upload(Bucket=b, Key="mp")["UploadId"]
+    with pytest.raises(s3.exceptions.ClientError) as info:
+        s3.upload_part_copy(Bucket=b, Key="mp", UploadId=up, PartNumber=1, CopySource=src, CopySourceIfMatch='"x"')
+    assert _code(info) == (412, "PreconditionFailed")
+    with pytest.raises(s3.exceptions.ClientError) as info:  # the source has 10 bytes: 5-20 is not a range of it
+        s3.upload_part_copy(Bucket=b, Key="mp", UploadId=up, PartNumber=1, CopySource=src, CopySourceRange="bytes=5-20")
+    assert _code(info) == (400, "InvalidArgument")
+    part = s3.upload_part_copy(Bucket=b, Key="mp", UploadId=up, PartNumber=1, CopySource=src,
+                               CopySourceRange="bytes=2-5")["CopyPartResult"]["ETag"]
+    s3.complete_multipart_upload(Bucket=b, Key="mp", UploadId=up, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part}]})
+    assert s3.get_object(Bucket=b, Key="mp")["Body"].read() == b"2345"
