@@ -390,6 +390,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None and "_ARGCOMPLETE" in os.environ:  # a TAB from the shell's completion hook
         import argcomplete
 
+        from ais_ray.cli import completers
+
+        completers.attach(parser)  # bucket names and node ids from the running cluster
         argcomplete.autocomplete(parser)
     args = parser.parse_args(argv)
     if args.token:  # the client reads it from there (cli/common.py::run)

@@ -80,3 +80,29 @@ def test_capacity_counts_each_filesystem_once(cluster: LocalCluster) -> None:
     avail = parse_size(m.group(2))
     assert abs(avail - disk_avail) < 0.02 * disk_avail + 2**30, (m.group(0), disk_avail)  # not TARGETS*MOUNTPATHS x
     assert TARGETS > 1
+
+
+def test_tab_completes_buckets_and_nodes(cluster: LocalCluster, tmp_path: Path) -> None:
+    """A TAB where a command takes a BUCKET offers the cluster's buckets, where it takes a TARGET its
+    node ids (argcomplete, as the shell hook runs the console script)."""
+    import subprocess
+    import sys
+
+    from tests.integration.conftest import TIDS
+
+    b = uniq("cmpl")
+    cluster.cli("create", f"ais://{b}")
+
+    def complete(line: str) -> list[str]:
+        out = tmp_path / "completions"
+        env = {**os.environ, "AIS_ENDPOINT": cluster.endpoint, "_ARGCOMPLETE": "1", "COMP_LINE": line,
+               "COMP_POINT": str(len(line)), "_ARGCOMPLETE_STDOUT_FILENAME": str(out), "_ARGCOMPLETE_IFS": "\n"}
+        p = subprocess.run([str(Path(sys.executable).with_name("ais-ray"))], env=env, capture_output=True, text=True,
+                           timeout=60)
+        assert p.returncode == 0, p.stderr
+        return [w.strip() for w in out.read_text().split("\n") if w.strip()]
+
+    assert complete(f"ais-ray ls ais://{b[:6]}") == [f"ais://{b}"]
+    assert complete("ais-ray ls ais://zzz-none") == []
+    assert TIDS <= set(complete("ais-ray start resilver "))
+    cluster.cli("rmb", f"ais://{b}", "-y")
