@@ -73,7 +73,8 @@ def install(app: FastAPI) -> None:
     async def no_route(req: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 404)
         path = req.url.path
-        if status == 404 and path.startswith("/v1/buckets/"):  # e.g. "a/b" as a bucket name
+        rest = path[len("/v1/buckets/"):] if path.startswith("/v1/buckets/") else ""
+        if rest and (status == 404 or "/" in rest):  # e.g. "a/b" as a bucket name (only a HEAD takes a prefix there)
             err: AisError = ErrInvalidName(f'bucket name "{path[len("/v1/buckets/"):]}" is invalid')
         elif status == 405:
             err = ErrBadRequest(f"method {req.method} is not supported on {path}")
