@@ -513,10 +513,11 @@ class S3Gateway:
             raise S3Error(400, "InvalidRequest", "This copy request is illegal because it is trying to copy an object to "
                                                  "itself without changing the object's metadata (x-amz-metadata-directive: "
                                                  "REPLACE)")
+        meta = s3meta.from_request(req.headers) if directive == "REPLACE" else None  # checked before anything is copied
         if not itself:
             await self.api.copy_object(sbck, validate_obj_name(src_key), bck, key)
-        if directive == "REPLACE":  # the request's metadata instead of the source's (rclone sets a file's mtime so)
-            await self.api.set_custom(bck, key, s3meta.from_request(req.headers), replace=True)
+        if meta is not None:  # the request's metadata instead of the source's (rclone sets a file's mtime so)
+            await self.api.set_custom(bck, key, meta, replace=True)
         head = await self.api.head_object(bck, key)
         root = ET.Element("CopyObjectResult", xmlns=NS)
         el(root, "LastModified", iso8601(time.time_ns()))

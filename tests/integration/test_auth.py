@@ -134,6 +134,12 @@ def test_sdk_with_token(secured: LocalCluster, bck: str, tokens: dict[str, str])
     assert b.object("sdk.bin").get_reader().read_all() == b"sdk-bytes"
     assert "sdk.bin" in [e.name for e in b.list_all_objects()]
     assert b.object("sdk.bin").get_reader(direct=True).read_all() == b"sdk-bytes"  # the target's own URL
+    b.object("sdk.bin").get_writer().set_custom_props({"k": "v"})  # PATCH: the 307 carries its grant too
+    assert b.object("sdk.bin").head().custom_metadata == {"k": "v"}
+    with pytest.raises(AISError) as e:  # read-only: no PATCH
+        Client(secured.endpoint, token=tokens["ro"], timeout=(5, 30)).bucket(bck).object("sdk.bin") \
+            .get_writer().set_custom_props({"k": "w"})
+    assert e.value.status_code == 403
     with pytest.raises(AISError):
         Client(secured.endpoint, timeout=(5, 30)).bucket(bck).object("sdk.bin").get_reader().read_all()
 

@@ -206,6 +206,12 @@ def test_metadata_and_content_type_are_kept(s3: Any, cluster: LocalCluster, tmp_
                    ContentType="text/html", Metadata={"owner": "bob"})
     head = s3.head_object(Bucket=b, Key="copy2.json")
     assert head["Metadata"] == {"owner": "bob"} and head["ContentType"] == "text/html" and "CacheControl" not in head
+    with pytest.raises(s3.exceptions.ClientError) as info:  # too much metadata: refused before anything is copied
+        s3.copy_object(Bucket=b, Key="copy3.json", CopySource={"Bucket": b, "Key": "doc.json"},
+                       MetadataDirective="REPLACE", Metadata={"a": "x" * 3000})
+    assert _code(info)[0] == 400
+    with pytest.raises(s3.exceptions.ClientError):
+        s3.head_object(Bucket=b, Key="copy3.json")
     with pytest.raises(s3.exceptions.ClientError) as info:  # onto itself, nothing changed: S3's 400
         s3.copy_object(Bucket=b, Key="doc.json", CopySource={"Bucket": b, "Key": "doc.json"})
     assert _code(info) == (400, "InvalidRequest")
