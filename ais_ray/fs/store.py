@@ -10,6 +10,7 @@ work file that `cleanup_work` removes at the next start.
 from __future__ import annotations
 
 import ctypes
+import errno
 import itertools
 import os
 import socket
@@ -322,7 +323,13 @@ class MountpathStore:
             if attrs is None:
                 raise ErrObjNotFound(bck, name)
             new = replace(attrs, custom=dict(custom) if replace_all else {**attrs.custom, **custom})
-            self.set_attrs(bck, name, new)
+            try:
+                self.set_attrs(bck, name, new)
+            except OSError as exc:
+                if exc.errno not in (errno.E2BIG, errno.ENOSPC):
+                    raise
+                raise ErrBadRequest(f'"{bck}/{name}": custom metadata too large for the object\'s metadata '
+                                    f"({len(new.to_bytes())} bytes with what it had)") from None
             rel = fqn[len(self.path):]
             for p in attrs.copies:
                 if p != self.path:

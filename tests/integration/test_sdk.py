@@ -125,6 +125,10 @@ def test_custom_props_merged_replaced_and_refused(bck: object, cluster: LocalClu
         r = requests.patch(url, json=body, params={"provider": "ais"}, timeout=30)
         assert r.status_code == 400 and "custom metadata" in r.json()["message"], (body, r.status_code, r.text)
     assert obj.head().custom_metadata == {"only": "this"}
+    w.set_custom_props({"big1": "x" * 3000})
+    r = requests.patch(url, json={"action": "", "value": {"big2": "y" * 3000}}, params={"provider": "ais"}, timeout=30)
+    assert r.status_code == 400 and "too large" in r.json()["message"], (r.status_code, r.text)  # merged: > one xattr
+    assert obj.head().custom_metadata == {"only": "this", "big1": "x" * 3000}
     with pytest.raises(AISError) as e:
         bck.object("missing").get_writer().set_custom_props({"a": "b"})  # type: ignore[attr-defined]
     assert e.value.status_code == 404
