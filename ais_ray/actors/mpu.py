@@ -145,16 +145,7 @@ class MpuServer:
             raise ErrBadRequest(f"upload {upload}: no part {', '.join(map(str, missing))}")
         if etags:
             def stale() -> list[int]:
-                out = []
-                for p, etag in sorted(etags.items()):
-                    try:
-                        with open(os.path.join(d, f"{p:05d}.etag"), "rb") as f:
-                            if f.read().decode(errors="replace") == etag:
-                                continue
-                    except OSError:
-                        pass
-                    out.append(p)
-                return out
+                return [p for p, etag in sorted(etags.items()) if _part_etag(os.path.join(d, f"{p:05d}")) != etag]
 
             if bad := await asyncio.to_thread(stale):
                 raise ErrBadRequest(f"upload {upload}: the ETag given for part {', '.join(map(str, bad))} is not "
@@ -175,13 +166,9 @@ class MpuServer:
         out = []
         for e in sorted(os.scandir(d), key=lambda e: e.name):
             if e.name.isdigit():
-                try:
-                    with open(e.path + ".etag", "rb") as f:
-                        etag = f.read().decode()
-                except OSError:
-                    etag = ""
                 st = e.stat()
-                out.append({"part": int(e.name), "size": st.st_size, "etag": f'"{etag}"', "mtime": st.st_mtime_ns})
+                out.append({"part": int(e.name), "size": st.st_size, "etag": f'"{_part_etag(e.path)}"',
+                            "mtime": st.st_mtime_ns})
         return {**meta, "upload": upload, "parts": out}
 
     def uploads(self, bck: Bucket) -> list[dict[str, Any]]:
@@ -314,6 +301,15 @@ class MpuServer:
     async def h_abort(self, req: web.Request) -> web.Response:
         await self.abort(req.match_info["upload"])
         return web.Response(status=204)
+
+
+def _part_etag(path: str) -> str:
+    """Blocking. The ETag stored beside part file `path` ("": none)."""
+    try:
+        with open(path + ".etag", "rb") as f:
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def body_size(req: web.Request) -> int:

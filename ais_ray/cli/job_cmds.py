@@ -73,15 +73,20 @@ def cmd_show_job(args: argparse.Namespace) -> int:
     return run(go)
 
 
-async def wait_xact(c: AisClient, xid: str, *, timeout: float | None, refresh: float, verbose: bool = True) -> int:
-    deadline = time.monotonic() + timeout if timeout else None
+async def _until_ended(c: AisClient, xid: str, deadline: float | None, refresh: float, what: str) -> dict[str, Any]:
+    """Poll job `xid`'s status until it ended (CliError past `deadline`, naming `what`)."""
     while True:
         st = await c.xact_status(xid)
         if st["end_time"]:
-            break
+            return st
         if deadline is not None and time.monotonic() > deadline:
-            raise CliError(f"timed out waiting for job {xid}")
+            raise CliError(f"timed out waiting for {what}")
         await asyncio.sleep(refresh)
+
+
+async def wait_xact(c: AisClient, xid: str, *, timeout: float | None, refresh: float, verbose: bool = True) -> int:
+    deadline = time.monotonic() + timeout if timeout else None
+    st = await _until_ended(c, xid, deadline, refresh, f"job {xid}")
     if st["aborted"]:
         raise CliError(f"job {xid} was aborted" + (f": {st['err']}" if st["err"] and st["err"] != "aborted" else ""))
     if st["err"]:
@@ -117,10 +122,7 @@ async def wait_kind(c: AisClient, kind: str, *, timeout: float | None, refresh: 
         if not running:
             break
         for xid in running:
-            while not (await c.xact_status(xid))["end_time"]:
-                if deadline is not None and time.monotonic() > deadline:
-                    raise CliError(f"timed out waiting for {kind} {xid}")
-                await asyncio.sleep(refresh)
+            await _until_ended(c, xid, deadline, refresh, f"{kind} {xid}")
             waited.add(xid)
     snaps = [s for part in (await c.xact_query(kind=kind)).values() for s in part]
     ours = [s for s in snaps if s["id"] in waited] or (snaps if kind in ("rebalance", "resilver") else [])

@@ -194,6 +194,15 @@ class Mirror:
             return False
         return restore_main(self.store, self.siblings, bck, name, self.enabled(), n) is not None
 
+    def after_set_attrs(self, bck: Bucket, name: str, attrs: ObjAttrs) -> None:
+        """The main's metadata changed in place (custom metadata): its replicas carry the same."""
+        for p in attrs.copies:
+            if p != self.store.path:
+                try:
+                    self.siblings.get(p).set_attrs(bck, name, attrs)
+                except ErrObjNotFound:  # a replica lost meanwhile: the mirror restores it from the main
+                    pass
+
     def after_delete(self, bck: Bucket, name: str, copies: Sequence[str]) -> int:
         paths = copies or (self.enabled() if self.copies_of(bck) > 1 else ())
         return drop_everywhere(self.siblings, bck, name, [p for p in paths if p != self.store.path])

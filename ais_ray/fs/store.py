@@ -75,6 +75,8 @@ class Replicas(Protocol):
 
     def after_delete(self, bck: Bucket, name: str, copies: Sequence[str]) -> int: ...
 
+    def after_set_attrs(self, bck: Bucket, name: str, attrs: ObjAttrs) -> None: ...
+
 
 class ObjWriter:
     """A work file being filled; `MountpathStore.commit` makes it an object, `abort` drops it.
@@ -330,13 +332,8 @@ class MountpathStore:
                     raise
                 raise ErrBadRequest(f'"{bck}/{name}": custom metadata too large for the object\'s metadata '
                                     f"({len(new.to_bytes())} bytes with what it had)") from None
-            rel = fqn[len(self.path):]
-            for p in attrs.copies:
-                if p != self.path:
-                    try:
-                        os.setxattr(p + rel, lom.XATTR, new.to_bytes())
-                    except FileNotFoundError:  # a replica lost meanwhile: the mirror restores it from the main
-                        pass
+            if self.replicas is not None:
+                self.replicas.after_set_attrs(bck, name, new)
         return new
 
     def touch(self, bck: Bucket, name: str) -> bool:

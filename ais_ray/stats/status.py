@@ -27,22 +27,23 @@ def tracker(counters: dict[str, int], *, uptime_ns: int, flags: int, disks: dict
     return out
 
 
+def _per_fs(mountpaths: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One mountpath's figures per filesystem: mountpaths that are directories on one disk (the
+    embedded default) report that disk's numbers each (`fs` from `fs/store.py::capacity`)."""
+    return list({str(m.get("fs") or m.get("path") or id(m)): m for m in mountpaths}.values())
+
+
 def fs_totals(mountpaths: Iterable[dict[str, Any]]) -> tuple[int, int]:
-    """(used, avail) bytes with each filesystem counted once: mountpaths that are directories on one
-    disk (the embedded default) report that disk's numbers each (`fs` from `fs/store.py::capacity`)."""
-    seen: dict[str, tuple[int, int]] = {}
-    for m in mountpaths:
-        seen[str(m.get("fs") or m.get("path") or id(m))] = (int(m["used"]), int(m["avail"]))
-    return sum(u for u, _ in seen.values()), sum(a for _, a in seen.values())
+    """(used, avail) bytes with each filesystem counted once."""
+    fss = _per_fs(mountpaths)
+    return sum(int(m["used"]) for m in fss), sum(int(m["avail"]) for m in fss)
 
 
 def fs_pct_used(mountpaths: Iterable[dict[str, Any]]) -> int:
     """Used of the total size, in percent, each filesystem once: the `pct_used` of `capacity` (a
     filesystem's root reserve is in neither used nor avail, so used / (used + avail) reads higher)."""
-    seen: dict[str, tuple[int, int]] = {}
-    for m in mountpaths:
-        seen[str(m.get("fs") or m.get("path") or id(m))] = (int(m["used"]), int(m.get("total") or 0))
-    used, total = sum(u for u, _ in seen.values()), sum(t for _, t in seen.values())
+    fss = _per_fs(mountpaths)
+    used, total = sum(int(m["used"]) for m in fss), sum(int(m.get("total") or 0) for m in fss)
     return round(100 * used / total) if total else 0
 
 
