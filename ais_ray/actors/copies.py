@@ -39,7 +39,6 @@ from aiohttp import web
 from ais_ray.actors.etl_pool import MAX_BATCH as ETL_BATCH
 from ais_ray.actors.objcopy import peer_call
 from ais_ray.backends.aio import retriable_transport
-from ais_ray.core import s3meta
 from ais_ray.core.bmd import BucketProps, remote_of
 from ais_ray.core.copy import COPIED, SKIPPED, copy_version, same_copy
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrNotFound
@@ -70,7 +69,7 @@ class _Copy(msgspec.Struct, array_like=True):
     data: bytes
     keep: bytes = b""  # a move: the object's whole metadata at its holder (`ObjAttrs.to_bytes`)
     version: str = ""  # a copy: the source's version, kept (`fs/write.py::commit`)
-    custom: dict[str, str] = {}  # a copy: the source's S3 metadata (`core/s3meta.py`), kept
+    custom: dict[str, str] = {}  # a copy: the source's custom metadata (S3's too), kept
 
 
 class _Copies(msgspec.Struct, array_like=True):
@@ -267,7 +266,7 @@ class Copies:
         grouped = {i for i, _, _ in small}
         rest = [i for i in range(len(items)) if i not in grouped]
         rest += await self._send_groups(dst, [(i, _Copy(items[i][1], attrs.cksum, data, version=attrs.version,
-                                                        custom=s3meta.to_headers(attrs.custom)))
+                                                        custom=dict(attrs.custom)))
                                               for i, attrs, data in small], out)
         return sorted(rest)
 

@@ -233,7 +233,10 @@ class DataServer:
             return resp
         self.ctx.store.fqn(bck, name)  # validate the name before reading the body
         custom = s3meta.from_wire(req.headers.get(s3meta.WIRE))  # an S3 PUT's Content-Type and x-amz-meta-*
-        version = copy_version(req.headers.get(H.VERSION, "")) if owt is Owt.COPY else ""  # the source's, kept
+        version = ""
+        if owt is Owt.COPY:  # the source's version and custom metadata, kept
+            version = copy_version(req.headers.get(H.VERSION, ""))
+            custom |= copy_custom(req.headers.get(H.COPY_CUSTOM, ""))
         attrs = await self._commit_put(bck, name, req.content.iter_any(), body_size(req), owt, ref, custom=custom,
                                        precondition=write_precondition(req.headers), version=version)
         return web.Response(status=200, headers={H.ETAG: H.etag(attrs.src_etag, attrs.cksum)})
@@ -530,7 +533,20 @@ def custom_md_value(body: bytes) -> dict[str, str]:
         msg = json.loads(body or b"null")
     except ValueError as exc:
         raise ErrBadRequest(f"custom metadata: invalid JSON body ({exc})") from None
-    value = msg.get("value") if isinstance(msg, dict) else None
+    return _custom_md(msg.get("value") if isinstance(msg, dict) else None)
+
+
+def copy_custom(header: str) -> dict[str, str]:
+    """A copy's custom metadata (`COPY_CUSTOM`, a JSON object), checked as a PATCH's is."""
+    if not header:
+        return {}
+    try:
+        return _custom_md(json.loads(header))
+    except ValueError:
+        raise ErrBadRequest(f"{H.COPY_CUSTOM}: not JSON") from None
+
+
+def _custom_md(value: Any) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(k, str) and k and isinstance(v, str) for k, v in value.items()):
         raise ErrBadRequest('custom metadata: expecting {"action": "", "value": {"name": "string value", ...}}')
     bad = [k for k, v in value.items() if "=" in k or any(c < " " or c == "\x7f" for c in k + v)]

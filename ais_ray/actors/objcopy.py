@@ -11,6 +11,7 @@ Mirrors AIStore's `PUT ?object_to=` (Go `ais/tgtobj.go` copy-object, CLI `ais cp
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import time
@@ -26,7 +27,6 @@ from ais_ray.backends.aio import retriable_transport
 from ais_ray.backends.base import retrying
 from ais_ray.auth.gate import internal_auth
 from ais_ray.core import headers as H
-from ais_ray.core import s3meta
 from ais_ray.core.bmd import RemoteRef, remote_of
 from ais_ray.core.copy import COPIED, PRESENCE_PRESENT, SKIPPED, same_copy
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrInvalidName, ErrNotFound, ErrObjNotFound
@@ -286,7 +286,7 @@ class ObjCopier:
             while chunk := await asyncio.to_thread(f.read, READ_CHUNK):
                 yield chunk
 
-        meta = s3meta.to_headers(attrs.custom) if owt is Owt.COPY else {}  # a copy keeps its S3 metadata
+        meta = dict(attrs.custom) if owt is Owt.COPY else {}  # a copy keeps its custom metadata (S3's too)
         if mp.url == self._own_url():  # the destination is on this disk: no HTTP hop
             store = self.ctx.store
             store.fqn(dst, dst_name)  # validate the name
@@ -299,7 +299,7 @@ class ObjCopier:
                 await self._ec.settled(dst, dst_name)
             return True
         hdrs = {"Content-Length": str(attrs.size), "Content-Type": "application/octet-stream",
-                OWT_HEADER: owt.value, **({s3meta.WIRE: s3meta.to_wire(meta)} if meta else {}),
+                OWT_HEADER: owt.value, **({H.COPY_CUSTOM: json.dumps(meta)} if meta else {}),
                 **({H.VERSION: attrs.version} if owt is Owt.COPY and attrs.version else {}), **(headers or {})}
 
         async def put() -> bool:

@@ -17,6 +17,7 @@ CKSUM_TYPE = "ais-checksum-type"
 CKSUM_VAL = "ais-checksum-value"
 ATIME = "ais-atime"
 VERSION = "ais-version"
+COPY_CUSTOM = "ais-copy-custom"  # a copy between mountpaths: the source's custom metadata (JSON), kept
 CUSTOM_MD = "ais-custom-md"
 Q_NEW_CUSTOM = "set-new-custom"  # PATCH an object's custom metadata: replace it (else merged)
 LOCATION = "ais-location"

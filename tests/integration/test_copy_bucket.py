@@ -203,7 +203,7 @@ def test_copy_across_providers(cluster: LocalCluster, moto: object, gcs: object,
 
 
 def test_copy_keeps_version_and_metadata(cluster: LocalCluster, sdk: object) -> None:
-    """ais-wire-2 §1.3: a copy keeps the source's version and custom metadata — small objects sent
+    """ais-wire-2 §1.3: a copy keeps the source's version and custom metadata (S3's and what PATCH set) — small objects sent
     many to a request, a large one alone, and a single object's copy (the SDK's `copy`)."""
     name = f"cpv-{uuid.uuid4().hex[:8]}"
     b = sdk.bucket(name)  # type: ignore[attr-defined]
@@ -217,6 +217,8 @@ def test_copy_keeps_version_and_metadata(cluster: LocalCluster, sdk: object) -> 
                     r = s.put(f"{cluster.endpoint}/s3/{name}/{o}", data=os.urandom(size), timeout=30,
                               headers={"x-amz-meta-owner": f"ann-{o}", "Content-Type": "text/plain"})
                     assert r.status_code == 200, r.text
+        for o in objs:  # the native kind too (SDK `set_custom_props`), not just S3's
+            b.object(o).get_writer().set_custom_props({"label": f"cat-{o}"})  # type: ignore[attr-defined]
         job = b.copy(dst)  # type: ignore[attr-defined]
         sdk.job(job).wait(timeout=120)  # type: ignore[attr-defined]
         one.create()
@@ -230,6 +232,7 @@ def test_copy_keeps_version_and_metadata(cluster: LocalCluster, sdk: object) -> 
                 assert heads[0].headers["ais-version"] == "3" == heads[1].headers["ais-version"], dst_path
                 owner = f"x-amz-meta-owner=ann-{src_path.rsplit('/', 1)[1]}"
                 assert owner in heads[1].headers.get("ais-custom-md", ""), (dst_path, heads[1].headers)
+                assert f"label=cat-{src_path.rsplit('/', 1)[1]}" in heads[1].headers.get("ais-custom-md", ""), dst_path
                 assert heads[1].headers["Content-Type"] == "text/plain"
                 assert heads[0].headers["ais-checksum-value"] == heads[1].headers["ais-checksum-value"]
     finally:
