@@ -38,7 +38,7 @@ from ais_ray.core.bmd import RemoteRef, remote_of
 from ais_ray.core.etl import check_query as check_etl_query
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrNotFound, ErrObjNotFound, ErrPreconditionFailed, error_body
 from ais_ray.core.lom import ObjAttrs
-from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name
+from ais_ray.core.names import Bucket, Namespace, Provider, parse_uname, split_obj_path, validate_bucket_name
 from ais_ray.core.owt import OWT_HEADER, Owt, put_owt
 from ais_ray.core.ranges import parse_range
 from ais_ray.actors.mpu import MpuServer, body_size
@@ -219,14 +219,22 @@ class DataServer:
         props = self.ctx.meta.bmd.must_get(bck)
         return bck, name, remote_of(bck, props)
 
+    def _writable(self, bck: Bucket) -> None:
+        """A client's write (PUT, DELETE, PATCH, multipart, a copy into it) into a bucket that is
+        read-only now (a rename's source or destination): ErrBusy, before any body is read."""
+        self.ctx.meta.bmd.must_get(bck).check_writable(bck)
+
     async def put_object(self, req: web.Request) -> web.Response:
         bck, name, ref = self._locate(req)
         if H.Q_OBJ_TO in req.query:  # copy this object elsewhere; the source is only read
+            self._writable(parse_uname(req.query[H.Q_OBJ_TO])[0])
             return await self.copier.copy(req, bck, name, ref)
         kind = mpu_wire.check_put(req.query)
+        owt = put_owt(req.headers.get(OWT_HEADER, ""))
+        if kind or owt is Owt.PUT:  # a job's and a move's own writes (copy, rebalance, ...) are not a client's
+            self._writable(bck)
         if kind:
             return await self.mpu.native_put(req, bck, name, kind)
-        owt = put_owt(req.headers.get(OWT_HEADER, ""))
         if owt is Owt.REBALANCE:  # an object moving here (rebalance, resilver)
             resp = await self.mover.receive(req, bck, name)
             await self.ec.after_moved(bck, name)
@@ -259,6 +267,7 @@ class DataServer:
         """The object's custom metadata (`PATCH` body `{"action": "", "value": {k: v}}`, the SDK's
         `set_custom_props`): merged into what it has, or instead of it with `set-new-custom=true`."""
         bck, name, _ = self._locate(req)
+        self._writable(bck)
         custom = custom_md_value(await req.read())
         replace_all = H.is_true(req.query.get(H.Q_NEW_CUSTOM))
         await asyncio.to_thread(self.ctx.store.set_custom, bck, name, custom, replace_all=replace_all)
@@ -267,6 +276,7 @@ class DataServer:
     async def object_action(self, req: web.Request) -> web.Response:
         """POST: the native multipart actions (`actors/mpu.py`)."""
         bck, name, _ = self._locate(req)
+        self._writable(bck)
         return await self.mpu.native_post(req, bck, name)
 
     async def get_object(self, req: web.Request) -> web.StreamResponse:
@@ -455,6 +465,7 @@ class DataServer:
 
     async def delete_object(self, req: web.Request) -> web.Response:
         bck, name, ref = self._locate(req)
+        self._writable(bck)
         if upload := req.query.get(mpu_wire.Q_UPLOAD_ID, ""):  # the native multipart abort
             await self.mpu.abort(upload, bck, name)
             return web.Response(status=200)
@@ -468,6 +479,7 @@ class DataServer:
     async def delete_many(self, bck: Bucket, names: list[str]) -> int:
         """A delete list-range's batch owned here (`jobs/evict.py`): each as its DELETE; how many were."""
         ref = remote_of(bck, self.ctx.meta.bmd.must_get(bck))
+        self._writable(bck)
         n = 0
         for name in names:
             try:

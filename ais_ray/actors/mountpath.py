@@ -108,6 +108,14 @@ class MountpathContext:
             return lambda name: self.store.path
         return lambda name: tsi.mountpath_for(bck.uname(name)).path
 
+    def writable(self, bck: Bucket) -> None:
+        """Raise while `bck` is a rename's source (`BucketProps.moving`): its objects are being
+        copied to the new name and it goes when they are; what it took now would be lost. (The
+        destination takes the rename's own copies; clients are refused there by the data server.)"""
+        props = self.meta.bmd.get(bck)
+        if props is not None and props.moving is not None and props.moving.src == bck:
+            raise props.moving.refusal(bck)
+
     def copies_of(self, bck: Bucket) -> int:
         """How many replicas the bucket's objects have on this target (1: not mirrored)."""
         props = self.meta.bmd.get(bck)
@@ -136,6 +144,7 @@ class _MountpathActor:
         self.gates = Gates()  # jobs' batches of items (`run_batch`)
         self.server = DataServer(self.ctx)
         store.on_commit = self.server.ec.committed  # every commit of an EC bucket's object is encoded
+        store.writable = self.ctx.writable  # a rename's source takes no new content (`fs/write.py::commit`)
         saved = store.load_meta(PORT_FILE)
         self.url = self.io.run_sync(self.server.start(host, int(saved) if saved else 0))
         if n := remove_stale_uploads(self.server.mpu.root):
@@ -177,7 +186,10 @@ class _MountpathActor:
                 meta.smap = smap
             if bmd is not None and (bmd.version > meta.bmd.version or bmd.uuid != meta.bmd.uuid):
                 await asyncio.to_thread(store.save_meta, lom.BMD_FILE, json.dumps(bmd.to_wire()).encode())
+                closing = {m.src for m in bmd.moves()} - {m.src for m in meta.bmd.moves()}
                 meta.bmd = bmd
+                if closing:  # a rename starts: a commit that found its source open is in place before we answer
+                    await asyncio.to_thread(store.drain_commits)
 
     async def stored_bmd(self) -> BMD:
         return self.ctx.meta.bmd

@@ -20,6 +20,7 @@ import ray
 from ais_ray.actors.proxy_dl import ProxyDownloads
 from ais_ray.actors.proxy_etl import ProxyEtlApi, ProxyEtls
 from ais_ray.actors.proxy_members import ProxyMembers
+from ais_ray.actors.proxy_moves import ProxyMoves
 from ais_ray.actors.proxy_nodes import ProxyNodes
 from ais_ray.actors.proxy_xact import gather
 from ais_ray.actors.target import NAMESPACE, target_actor_name
@@ -51,7 +52,7 @@ KEEPALIVE_INTERVAL = 2.0
 KEEPALIVE_TIMEOUT = 5.0
 
 
-class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
+class _ProxyActor(ProxyMembers, ProxyNodes, ProxyMoves, ProxyEtlApi):
     def __init__(self, state_dir: str, cluster_uuid: str, endpoint: str, tids: list[str],
                  join_policy: JoinPolicy | None = None) -> None:
         logging.basicConfig(level=logging.INFO)
@@ -67,6 +68,7 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
         self.tids += [t for t in self.smap.targets if t not in self.tids]  # joined later: kept alive too
         self._init_nodes(state_dir, join_policy)
         self._init_members()
+        self._init_moves()
         self._handles: dict[str, Any] = {}
         self._lock = asyncio.Lock()
         self._keepalive: asyncio.Task[None] | None = None
@@ -119,6 +121,7 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
                     bmd = copy
             await self._commit(smap=smap, bmd=bmd, force=True)
         self._ensure_keepalive()
+        self._resume_moves()  # a rename a restart cut short: finished (or rolled back) once its shares end
         if self._etl_restore is None:  # running ETLs' workers back (in the background: pip may take a while)
             self._etl_restore = asyncio.get_running_loop().create_task(self.etls.restore())
         started = self._reb_last
@@ -147,6 +150,7 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
                 await self._resume_once()  # a rebalance a restart interrupted (actors/proxy_members.py)
             except Exception:
                 log.exception("resume rebalance")
+            self._resume_moves()  # a rename of a restarted proxy, or whose finisher failed: watched again
 
     async def _keepalive_once(self) -> None:
         async def probe(tid: str) -> Snode | None:
@@ -307,6 +311,7 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
             await get_backend(backend.provider).head_bucket(backend.name)
         async with self._lock:
             old = self.bmd.must_get(bck)
+            old.check_writable(bck)
             await self._commit(bmd=self.bmd.with_bucket(bck, props, exist_ok=True))
         xid = ""
         if old.mirror.n != props.mirror.n:
@@ -320,6 +325,7 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
         target gives each object N replicas."""
         async with self._lock:
             props = self.bmd.must_get(bck)
+            props.check_writable(bck)
             mirror = replace(props.mirror, enabled=copies > 1, copies=copies if copies > 1 else props.mirror.copies)
             mirror.validate()
             if mirror != props.mirror:
@@ -336,6 +342,7 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
         enabled it cannot change), then encode every object not encoded yet; its xid."""
         async with self._lock:
             props = self.bmd.must_get(bck)
+            props.check_writable(bck)
             conf = replace(props.ec, enabled=True, data_slices=data_slices, parity_slices=parity_slices)
             check_ec_change(props.ec, conf, force=False)
             conf.validate(len(self.smap.active_targets()))
@@ -351,8 +358,10 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
     async def destroy_bucket(self, bck: Bucket) -> BMD:
         """The bucket goes, and first every job writing into it (AIStore aborts them): a download
         left running wrote on, and its objects appeared in the next bucket of that name."""
+        self.check_writable(bck)
         await self._abort_jobs_into(bck)
         async with self._lock:
+            self.check_writable(bck)
             bmd = self.bmd.without_bucket(bck)
             await self._commit(bmd=bmd)
         errs = await asyncio.gather(*(self.target(t).destroy_bucket.remote(bck) for t in self.smap.targets),
@@ -388,6 +397,8 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
         """
         src, dst, msg = spec.src, spec.dst, spec.msg
         check_copy_buckets(src, dst, msg)
+        self.check_writable(src)  # a rename's source goes when it ends; its destination is not filled yet
+        self.check_writable(dst)
         if src.is_remote:
             await self.add_remote_bucket(src)
         src_props = self.bmd.must_get(src)
@@ -411,6 +422,7 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
     async def evict_objects(self, bck: Bucket, sel: Selection, delete: bool = False) -> str:
         """Evict (`delete`: delete) list-range: every target its share of the selection (sent as is, never
         expanded)."""
+        self.check_writable(bck)
         xid = gen_uuid()
         await asyncio.gather(*(self.target(t).evict_listrange.remote(xid, bck, sel, delete) for t in self.smap.targets))
         return xid
@@ -443,12 +455,19 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
     # ---- xactions ---------------------------------------------------------------------------------
     async def xact_query(self, xid: str = "", kind: str = "", bck: Bucket | None = None,
                          only_running: bool = False) -> dict[str, list[XactSnap]]:
-        parts = await gather(self._reachable(), "xact_snaps", xid, kind, bck, only_running, strict=False)
+        self._ensure_keepalive()  # a restarted proxy: whoever waits for a job brings its rounds back
+        # a rename the proxy has not ended yet runs, whatever its shares say (`_moving_snaps`)
+        parts = await gather(self._reachable(), "xact_snaps", xid, kind, bck, only_running and not self.bmd.moves(),
+                             strict=False)
+        parts = self._moving_snaps(parts)
+        if only_running:
+            parts = {t: [s for s in p if s.running] for t, p in parts.items()}
         return {t: p for t, p in parts.items() if p}
 
     async def xact_status(self, xid: str, kind: str = "") -> dict[str, Any]:
+        self._ensure_keepalive()  # as in `xact_query`
         targets = self._reachable()
-        parts = await gather(targets, "xact_snaps", xid, kind, None, False, strict=False)
+        parts = self._moving_snaps(await gather(targets, "xact_snaps", xid, kind, None, False, strict=False))
         snaps = [s for part in parts.values() for s in part]
         if not snaps:
             raise ErrJobNotFound(xid or kind)
@@ -477,6 +496,7 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
     async def xact_abort(self, xid: str = "", kind: str = "") -> None:
         if not (await self.xact_query(xid, kind, None, True)) and xid and not await self.xact_query(xid, kind):
             raise ErrJobNotFound(xid)
+        self._abort_moves(xid, kind)
         await asyncio.gather(*(self.target(t).xact_abort.remote(xid, kind) for t in self.smap.targets))
 
     async def ping(self) -> bool:
@@ -484,6 +504,7 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyEtlApi):
 
     # ---- download jobs ---------------------------------------------------------------------------
     async def dl_start(self, spec: DlSpec) -> str:
+        self.check_writable(spec.bck)
         return await self.downloads.start(spec)
 
     async def dl_status(self, job_id: str, only_active: bool = False) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""`ais-ray create`, `rmb`, `ls`, `bucket props show`."""
+"""`ais-ray create`, `rmb`, `ls`, `bucket mv`, `bucket props show`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import json
 from typing import Any
 
 from ais_ray.cli.common import CliError, print_json, print_table, run
+from ais_ray.cli.job_cmds import wait_xact
 from ais_ray.client import AisClient
 from ais_ray.core import lsflags
+from ais_ray.core.durations import parse_duration
 from ais_ray.core.errors import AisError, ErrBckNotFound
 from ais_ray.core.names import Bucket, Provider, parse_bucket_uri
 from ais_ray.core.redundancy import dotted
@@ -45,6 +47,22 @@ def cmd_rmb(args: argparse.Namespace) -> int:
         for bck in bcks:
             await c.destroy_bucket(bck)
             print(f'"{bck}" bucket destroyed')
+        return 0
+
+    return run(go)
+
+
+def cmd_mv(args: argparse.Namespace) -> int:
+    """`ais bucket mv BUCKET NEW_BUCKET`: rename an ais bucket (a job; `--wait` for its end)."""
+    src, dst = parse_bucket_arg(args.src), parse_bucket_arg(args.dst)
+    timeout = parse_duration(args.timeout) if args.timeout else None
+
+    async def go(c: AisClient) -> int:
+        xid = await c.rename_bucket(src, dst)
+        if args.wait:
+            return await wait_xact(c, xid, timeout=timeout, refresh=0.5)
+        print(f'Moving bucket "{src}" to "{dst}" in progress.')
+        print(f"To check the status, run: ais-ray show job {xid}")
         return 0
 
     return run(go)

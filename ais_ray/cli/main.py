@@ -274,11 +274,17 @@ ais-ray storage summary s3://src              # works before anything is cached"
     p.add_argument("--all", action="store_true", help="include objects not in the cluster (remote buckets: always)")
     p.add_argument("--json", action="store_true")
 
-    bucket = sub.add_parser("bucket", help="bucket commands: create, rm, ls, props", formatter_class=HelpFormatter)
+    bucket = sub.add_parser("bucket", help="bucket commands: create, rm, mv, props", formatter_class=HelpFormatter)
     bsub = bucket.add_subparsers(dest="verb", required=True)
     for name, handler in (("create", bucket_cmds.cmd_create), ("rm", bucket_cmds.cmd_rmb)):
         p = _cmd(bsub, name, handler, f"{name} buckets", f"ais-ray bucket {name} ais://photos")
         _bucket_args(p, name)
+    p = _cmd(bsub, "mv", bucket_cmds.cmd_mv, "rename an ais bucket (its objects move; both buckets are read-only meanwhile)",
+             "ais-ray bucket mv ais://photos ais://photos-2024\nais-ray bucket mv ais://photos ais://photos-2024 --wait")
+    p.add_argument("src", metavar="BUCKET")
+    p.add_argument("dst", metavar="NEW_BUCKET")
+    p.add_argument("--wait", action="store_true", help="wait until done")
+    p.add_argument("--timeout", default="", help="with --wait: give up after this long")
     props = bsub.add_parser("props", help="bucket properties")
     psub = props.add_subparsers(dest="pverb", required=True)
     p = _cmd(psub, "show", bucket_cmds.cmd_bucket_props, "show bucket properties", "ais-ray bucket props show ais://photos")

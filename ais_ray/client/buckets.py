@@ -96,6 +96,12 @@ class BucketsApi(Http):
             value["uuid"] = raw.decode().strip('"')
             await asyncio.sleep(interval)
 
+    async def rename_bucket(self, src: Bucket, dst: Bucket) -> str:
+        """`move-bck` (SDK `Bucket.rename`): `src` becomes `dst` once the job whose id this returns ends."""
+        _, _, body = await self.request("POST", f"buckets/{src.name}", json_body={"action": "move-bck"},
+                                        params=self.bck_params(src, bck_to=dst.uname_prefix))
+        return body.decode().strip().strip('"')
+
     async def make_n_copies(self, bck: Bucket, copies: int) -> str:
         """`make-n-copies`: the bucket becomes an N-way mirror (1: not mirrored); returns the job id."""
         _, _, body = await self.request("POST", f"buckets/{bck.name}", json_body={"action": "make-n-copies", "value": copies},

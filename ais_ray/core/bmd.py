@@ -9,12 +9,28 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
-from ais_ray.core.errors import AisError, ErrBckAlreadyExists, ErrBckNotFound
+from ais_ray.core.errors import AisError, ErrBadRequest, ErrBckAlreadyExists, ErrBckNotFound, ErrBusy, ErrUnsupported
 from ais_ray.core.names import Bucket, Namespace, Provider
 from ais_ray.core.redundancy import ECConf, MirrorConf, merge_ec, merge_mirror
 
 DEFAULT_CKSUM = "xxhash2"
 HT_ORIGIN = "original_url"  # BucketProps.extra key of an HTTP bucket's base URL  # Go cmn/config.go: default bucket checksum (XXH64, seed 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Moving:
+    """A rename in progress (`move-bck`, job `xid`): `src`'s objects are being copied into `dst`.
+    Both buckets carry it and are read-only until the job ends: then `src` is gone (done) or
+    `dst` is (failed, aborted: rolled back)."""
+
+    xid: str
+    src: Bucket
+    dst: Bucket
+
+    def refusal(self, bck: Bucket) -> ErrBusy:
+        """What a write into either bucket gets while the rename runs."""
+        other = f"being renamed to {self.dst}" if bck == self.src else f"being filled by the rename of {self.src}"
+        return ErrBusy("bucket", str(bck), f"{other}: move-bck[{self.xid}]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +43,12 @@ class BucketProps:
     extra: Mapping[str, str] = field(default_factory=dict)  # provider specifics, e.g. ht:// original URL
     mirror: MirrorConf = MirrorConf()
     ec: ECConf = ECConf()
+    moving: Moving | None = None  # a rename in progress: read-only (`check_writable`)
+
+    def check_writable(self, bck: Bucket) -> None:
+        """Raise ErrBusy while `bck` takes part in a rename (source or destination)."""
+        if self.moving is not None:
+            raise self.moving.refusal(bck)
 
     def to_wire(self, bck: Bucket) -> dict[str, Any]:
         """The `Ais-Bucket-Props` JSON (Go `cmn.Bprops`); the SDK passes it through unparsed."""
@@ -87,6 +109,37 @@ class BMD:
             raise ErrBckNotFound(bck)
         return replace(self, version=self.version + 1, buckets={k: v for k, v in self.buckets.items() if k != key})
 
+    def with_move(self, src: Bucket, dst: Bucket, xid: str) -> BMD:
+        """One new version in which `src` is being renamed to `dst` (`move-bck`): `dst` is created
+        with `src`'s properties and both carry the rename (read-only until it ends)."""
+        props = self.must_get(src)
+        if src.is_remote or props.backend_bck is not None or src.provider is not Provider.AIS:
+            raise ErrUnsupported(f"cannot rename {src}: only ais buckets without a backend can be renamed")
+        if dst.is_remote or dst.provider is not Provider.AIS:
+            raise ErrUnsupported(f"cannot rename {src} to {dst}: the new name must be an ais bucket")
+        if dst == src:
+            raise ErrBadRequest(f"cannot rename {src} to itself")
+        props.check_writable(src)
+        if dst in self:
+            raise ErrBckAlreadyExists(dst)
+        m = Moving(xid, src, dst)
+        new = replace(props, created=time.time_ns(), bid=self.version + 1, moving=m)
+        return replace(self, version=self.version + 1,
+                       buckets={**self.buckets, bucket_key(src): replace(props, moving=m), bucket_key(dst): new})
+
+    def with_move_ended(self, m: Moving, *, done: bool) -> BMD:
+        """The rename ended: `done`, the source is gone and the new name open; otherwise rolled
+        back, the new name gone and the source open again."""
+        gone, kept = (m.src, m.dst) if done else (m.dst, m.src)
+        buckets = {k: v for k, v in self.buckets.items() if k != bucket_key(gone)}
+        if (props := buckets.get(bucket_key(kept))) is not None and props.moving == m:
+            buckets[bucket_key(kept)] = replace(props, moving=None)
+        return replace(self, version=self.version + 1, buckets=buckets)
+
+    def moves(self) -> list[Moving]:
+        """The renames in progress (each once)."""
+        return sorted({p.moving for p in self.buckets.values() if p.moving is not None}, key=lambda m: m.xid)
+
     def to_wire(self) -> dict[str, Any]:
         return {"uuid": self.uuid, "version": self.version,
                 "buckets": {k: _props_to_json(v) for k, v in sorted(self.buckets.items())}}
@@ -110,14 +163,19 @@ class BMD:
 def _props_to_json(p: BucketProps) -> dict[str, Any]:
     return {"created": p.created, "bid": p.bid, "checksum_type": p.checksum_type, "versioning": p.versioning,
             "backend_bck": bucket_key(p.backend_bck) if p.backend_bck else "", "extra": dict(p.extra),
-            "mirror": p.mirror.to_wire(), "ec": p.ec.to_wire()}
+            "mirror": p.mirror.to_wire(), "ec": p.ec.to_wire(),
+            **({"moving": {"xid": p.moving.xid, "src": bucket_key(p.moving.src), "dst": bucket_key(p.moving.dst)}}
+               if p.moving is not None else {})}
 
 
 def _props_from_json(d: Mapping[str, Any]) -> BucketProps:
     backend = bucket_from_key(d["backend_bck"]) if d.get("backend_bck") else None
+    mv = d.get("moving")
+    moving = Moving(str(mv["xid"]), bucket_from_key(mv["src"]), bucket_from_key(mv["dst"])) if mv else None
     return BucketProps(int(d["created"]), int(d["bid"]), d.get("checksum_type", DEFAULT_CKSUM), backend,
                        bool(d.get("versioning", True)), dict(d.get("extra", {})),
-                       merge_mirror(MirrorConf(), d.get("mirror") or {}), merge_ec(ECConf(), d.get("ec") or {}))
+                       merge_mirror(MirrorConf(), d.get("mirror") or {}), merge_ec(ECConf(), d.get("ec") or {}),
+                       moving)
 
 
 @dataclass(frozen=True, slots=True)

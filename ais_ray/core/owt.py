@@ -37,6 +37,8 @@ class OwtPolicy:
     counter: str  # the stats counter (AIStore name) the write adds to
     redundancy: bool = True  # the commit erasure-codes it in an EC bucket (`MountpathStore.on_commit`); False:
     # bytes that are already a replica / restore / move of an encoded object (their writers see to the slices)
+    new_content: bool = True  # content the bucket did not hold (a bucket being renamed refuses it); False: a
+    # replica, a restore or a move of an object the bucket already holds
 
 
 POLICY: dict[Owt, OwtPolicy] = {
@@ -48,11 +50,11 @@ POLICY: dict[Owt, OwtPolicy] = {
     Owt.COPY: OwtPolicy(bump_version=True, source_identity=False, job=False, write_through=True, counter="put"),
     Owt.TRANSFORM: OwtPolicy(bump_version=True, source_identity=False, job=True, write_through=True, counter="put"),
     Owt.MIRROR_COPY: OwtPolicy(bump_version=False, source_identity=True, job=False, write_through=False,
-                               counter="stream.in", redundancy=False),
+                               counter="stream.in", redundancy=False, new_content=False),
     Owt.REBALANCE: OwtPolicy(bump_version=False, source_identity=True, job=False, write_through=False,
-                             counter="stream.in", redundancy=False),
+                             counter="stream.in", redundancy=False, new_content=False),
     Owt.EC_RESTORE: OwtPolicy(bump_version=False, source_identity=True, job=False, write_through=False,
-                              counter="stream.in", redundancy=False),
+                              counter="stream.in", redundancy=False, new_content=False),
 }
 
 

@@ -168,6 +168,9 @@ class MountpathStore:
         # called (from any thread) after every object commit whose owt has redundancy (fs/write.py): the
         # erasure coding of an EC bucket's new object (`ECServer.committed`), set by the mountpath actor
         self.on_commit: Callable[[Bucket, str], None] | None = None
+        # raises while a bucket refuses new content (a rename's source, `BucketProps.check_writable`); set by the
+        # mountpath actor, asked under the commit's lock (`commit(gate=True)`), so `drain_commits` is a barrier
+        self.writable: Callable[[Bucket], None] | None = None
         for sub in (lom.CT_WORK, lom.CT_CHUNK):
             os.makedirs(os.path.join(self.path, sub), exist_ok=True)
 
@@ -219,7 +222,7 @@ class MountpathStore:
 
     def commit(self, w: ObjWriter, bck: Bucket, name: str, attrs: ObjAttrs, *, bump_version: bool,
                if_absent: bool = False, unless_newer: bool = False, new: bool = False,
-               precondition: Callable[[ObjAttrs | None], None] | None = None) -> ObjAttrs:
+               precondition: Callable[[ObjAttrs | None], None] | None = None, gate: bool = False) -> ObjAttrs:
         """Rename a finished work file into place with its metadata; assign the next version.
 
         The one rename into the objects directory: writers reach it through `fs/write.py`.
@@ -234,9 +237,17 @@ class MountpathStore:
         otherwise the usual way below.
 
         `precondition(the object there or None)`: a conditional write's test, made under the commit's
-        lock (no other commit of the name between it and the rename); what it raises drops the work file."""
+        lock (no other commit of the name between it and the rename); what it raises drops the work file.
+
+        `gate`: new content, refused (the work file dropped) while the bucket is not `writable`."""
         fqn = self.fqn(bck, name)
         with self._commit_locks[hash(fqn) % COMMIT_STRIPES]:
+            if gate and self.writable is not None:
+                try:
+                    self.writable(bck)
+                except BaseException:
+                    w.abort()
+                    raise
             if precondition is not None:
                 try:
                     precondition(_read_attrs(fqn))
@@ -267,6 +278,13 @@ class MountpathStore:
                 w.abort()
                 raise ErrBadRequest(f'object name "{name}" conflicts with an existing object or virtual directory') from exc
         return attrs
+
+    def drain_commits(self) -> None:
+        """Blocking. Wait out every commit in progress: one that asked `writable` before a change
+        of it has renamed its object into place when this returns (a rename's walk starts after)."""
+        for lock in self._commit_locks:
+            with lock:
+                pass
 
     def load(self, bck: Bucket, name: str) -> ObjAttrs:
         attrs = self.find(bck, name)

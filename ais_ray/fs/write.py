@@ -99,7 +99,7 @@ def commit(store: MountpathStore, w: ObjWriter, bck: Bucket, name: str, owt: Owt
     if kept:
         attrs = replace(attrs, version=version)
     out = store.commit(w, bck, name, attrs, bump_version=bumps_version(owt, through=through) and not kept, new=new,
-                       precondition=precondition)
+                       precondition=precondition, gate=policy(owt).new_content)
     store.stats.add(policy(owt).counter, out.size, label=str(bck))
     if store.replicas is not None:  # a mirrored bucket: the replicas are part of the commit (put-copies)
         out = store.replicas.after_commit(bck, name, out)

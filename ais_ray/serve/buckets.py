@@ -46,6 +46,7 @@ ACT_COPY_BCK = "copy-bck"
 ACT_COPY_OBJS = "copy-listrange"
 ACT_EC_ENCODE = "ec-encode"
 ACT_MIRROR = "make-n-copies"
+ACT_MOVE_BCK = "move-bck"  # rename (SDK `Bucket.rename`): destination in `?bck_to=` (actors/proxy_moves.py)
 
 
 @router.get("/v1/buckets", summary="List buckets (`?provider=`, empty: all)")
@@ -89,13 +90,20 @@ async def bucket_get(req: Request, bucket: str) -> Response:
     raise ErrBadRequest(f'invalid action "{msg.action}" for GET {bck}')
 
 
-@router.post("/v1/buckets/{bucket}", summary="Bucket actions: `create-bck`, `prefetch-listrange`, copies, `ec-encode`")
+@router.post("/v1/buckets/{bucket}", summary="Bucket actions: `create-bck`, `prefetch-listrange`, copies, `move-bck`, `ec-encode`")
 async def bucket_post(req: Request, bucket: str) -> Response:
     bck = bucket_from(req, bucket)
     msg = await read_action(req)
     if msg.action == ACT_PREFETCH:
         await state().bucket_props(bck)
         return PlainTextResponse(await state().proxy.prefetch_start.remote(prefetch_spec(bck, msg.value or {})))
+    if msg.action == ACT_MOVE_BCK:
+        to = req.query_params.get("bck_to")
+        if not to:
+            raise ErrBadRequest(f"move-bck {bck}: missing the new name (query bck_to=ais/@#/name)")
+        xid = await state().proxy.move_start.remote(bck, parse_bck_uname(to).validate())
+        await state().refresh(force=True)  # the new bucket
+        return PlainTextResponse(xid)
     if msg.action in (ACT_COPY_BCK, ACT_COPY_OBJS):
         return PlainTextResponse(await state().proxy.copy_start.remote(copy_spec(req, bck, msg.action, msg.value),
                                                                        parse_presence(req.query_params.get("presence"))))
