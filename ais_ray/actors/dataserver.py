@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterable, Awaitable, Callable, Mappi
 from aiohttp import web
 
 from ais_ray.actors import archget, etl_inline
+from ais_ray.actors.archiver import Archiver
 from ais_ray.actors.blobs import Blobs
 from ais_ray.actors.cold import ColdGets
 from ais_ray.actors.ecserver import ECServer
@@ -176,6 +177,7 @@ class DataServer:
         self.copies.register(self.app)
         self.ec.register(self.app)
         self.mpu = MpuServer(ctx, self._commit_put)  # multipart uploads and appends; internal /v1/mpu/ routes
+        self.archiver = Archiver(ctx, self.copier, self._commit_put)  # shards of objects (the archive job)
         self.mpu.register(self.app)
         self._atime_task: asyncio.Future[None] | None = None
 

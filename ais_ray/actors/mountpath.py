@@ -37,6 +37,7 @@ from ais_ray.fs.store import MountpathStore
 from ais_ray.jobs.batches import Gates, Outcome
 from ais_ray.jobs.blob import remove_stale_chunks
 from ais_ray.jobs.dl_source import Sources
+from ais_ray.jobs.archive import ArchiveSpec
 from ais_ray.jobs.dl_worker import ERROR, OK, DlJobCtx, DlResult, DlWorker
 from ais_ray.jobs.prefetch import BLOB
 from ais_ray.jobs.rebalance import MoveStats
@@ -378,6 +379,19 @@ class _MountpathActor:
                 await bd.abort()
 
         await self.io.run(abort())
+
+    async def archive_job(self, xid: str, spec: ArchiveSpec, names: list[str]) -> tuple[int, int, int, list[str]]:
+        """The `archive` job's shard, written here (`actors/archiver.py`)."""
+        return await self.io.run(self.server.archiver.build(xid, spec, names))
+
+    async def archive_progress(self, xid: str) -> tuple[int, int]:
+        async def progress() -> tuple[int, int]:
+            return self.server.archiver.progress(xid)
+
+        return await self.io.run(progress())
+
+    async def archive_abort(self, xid: str) -> None:
+        await self.io.run(self.server.archiver.abort(xid))
 
     async def bucket_stats(self, bck: Bucket, prefix: str) -> dict[str, Any]:
         """What this mountpath holds of `bck` under `prefix` (`jobs/summary.py`): the objects it

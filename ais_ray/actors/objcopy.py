@@ -205,6 +205,18 @@ class ObjCopier:
             await asyncio.sleep(REPLACE_POLL)
         return now
 
+    async def read_whole(self, bck: Bucket, name: str) -> bytes:
+        """An object's bytes from the mountpath that holds it by HRW (a GET there, so a remote
+        object is fetched and a lost one rebuilt as for any GET; this disk's own too)."""
+        mp = self.dst_mountpath(bck, name)
+
+        async def get() -> bytes:
+            async with self._http().get(self._obj_url(mp, bck, name), params=H.bck_query(bck)) as r:
+                await _check(r, f"GET {bck}/{name}")
+                return await r.read()
+
+        return await peer_call(get)
+
     def dst_mountpath(self, dst: Bucket, dst_name: str) -> MountpathInfo:
         smap = self.ctx.meta.smap
         if smap is None:

@@ -39,6 +39,7 @@ from ais_ray.core.xact import XactSnap
 from ais_ray.core.xact import status as xact_status
 from ais_ray.core.xid import gen_uuid
 from ais_ray.fs.store import write_file_atomic
+from ais_ray.jobs.archive import ArchiveSpec
 from ais_ray.jobs.copy import KIND_BCK as COPY_BCK
 from ais_ray.jobs.etl import KIND_ETL_BCK as ETL_BCK
 from ais_ray.jobs.copy import CopySpec
@@ -417,6 +418,22 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyMoves, ProxyEtlApi):
         self._remember_xact(xid, "copy_start", xid, spec, ref)
         if spec.etl:
             self.etls.note_job(xid, spec.etl)
+        return xid
+
+    async def archive_start(self, spec: ArchiveSpec) -> str:
+        """An `archive` job (`jobs/archive.py`) on the target that owns the shard by HRW; its id.
+        A remote source is added on first use; the destination must exist (a remote one at its remote)."""
+        if spec.src.is_remote:
+            await self.add_remote_bucket(spec.src)
+        src_props = self.bmd.must_get(spec.src)
+        if spec.dst.is_remote:
+            await self.add_remote_bucket(spec.dst)
+        self.bmd.must_get(spec.dst)
+        self.check_writable(spec.dst)
+        self.check_writable(spec.src)  # a rename's source goes when it ends
+        owner = self.smap.owner(spec.dst.uname(spec.name))
+        xid = gen_uuid()
+        await self.target(owner.daemon_id).archive_start.remote(xid, spec, remote_of(spec.src, src_props))
         return xid
 
     async def evict_objects(self, bck: Bucket, sel: Selection, delete: bool = False) -> str:

@@ -45,6 +45,8 @@ from ais_ray.core.xact import XactSnap
 from ais_ray.core.xid import gen_uuid
 from ais_ray.fs.replicas import load_newest, save_everywhere
 from ais_ray.fs.walk import LsEntry
+from ais_ray.jobs.archive import KIND as ARCHIVE
+from ais_ray.jobs.archive import ArchiveSpec
 from ais_ray.jobs.copy import CopySpec
 from ais_ray.jobs.ec_encode import KIND as EC_ENCODE
 from ais_ray.jobs.ec_encode import run_ec_encode
@@ -53,7 +55,8 @@ from ais_ray.jobs.mirror import KIND as MIRROR_KIND
 from ais_ray.jobs.mirror import run_make_copies
 from ais_ray.jobs.prefetch import PrefetchHooks, PrefetchSpec, run_prefetch
 from ais_ray.jobs.rebalance import REBALANCE, RESILVER, run_moves, settle
-from ais_ray.jobs.selection import Share
+from ais_ray.jobs.prune import local_names
+from ais_ray.jobs.selection import Share, select
 from ais_ray.jobs.summary import KIND as SUMMARY
 from ais_ray.jobs.summary import run_summary
 from ais_ray.stats.prom import CONTENT_TYPE as PROM_CONTENT_TYPE
@@ -64,6 +67,7 @@ CONTROL_TIMEOUT = 30.0
 DL_STATE_DIR = ".ais.dl"
 PORT_FILE = ".ais.tport"
 BLOB_PROGRESS_EVERY = 0.5
+ARCHIVE_PROGRESS_EVERY = 1.0
 
 
 def target_actor_name(tid: str) -> str:
@@ -200,6 +204,42 @@ class _TargetActor:
         h = await self._owner_mountpath(bck, name)
         self.xacts.start(XactSnap(xid, "blob-download", bck, workers=max(workers, 0)),
                          lambda snap: self._blob_work(h, snap, bck, name, chunk, workers, latest, ""))
+
+    async def archive_start(self, xid: str, spec: ArchiveSpec, ref: RemoteRef | None) -> None:
+        """An `archive` job: this target owns the shard; its HRW mountpath writes it (`jobs/archive.py`)."""
+        h = await self._owner_mountpath(spec.dst, spec.name)
+        snap = XactSnap(xid, ARCHIVE, spec.dst, src_bck=spec.src, dst_bck=spec.dst)
+        self.xacts.start(snap, lambda s: self._archive_work(h, s, spec, ref))
+
+    async def _archive_work(self, h: Any, snap: XactSnap, spec: ArchiveSpec, ref: RemoteRef | None) -> None:
+        names = await self._archive_names(snap.id, spec, ref)
+        job = asyncio.ensure_future(h.archive_job.remote(snap.id, spec, names))
+        try:
+            while not job.done():
+                await asyncio.wait({job}, timeout=ARCHIVE_PROGRESS_EVERY)
+                if not job.done():
+                    snap.stats.objs, snap.stats.bytes = await h.archive_progress.remote(snap.id)
+            objs, nbytes, errs, first = await job
+        except asyncio.CancelledError:
+            await h.archive_abort.remote(snap.id)
+            raise
+        snap.stats.objs, snap.stats.bytes, snap.stats.errors = objs, nbytes, errs
+        if errs:  # `coer`: the shard was written without them (AIStore's Snap.Err)
+            snap.err = f"left out {errs} object(s) that could not be read, the first: {first[0]}"
+
+    async def _archive_names(self, xid: str, spec: ArchiveSpec, ref: RemoteRef | None) -> list[str]:
+        """The selection's names: as given, a template's, or a prefix's — listed at the remote (a
+        bucket with a remote side), else what the cluster holds (every target's pages merged)."""
+        if not spec.sel.is_listing or ref is not None:
+            def list_for(prefix: str) -> Fetch:
+                assert ref is not None
+                return self.listings.fetch(xid, ref, prefix)
+
+            return [n async for chunk in select(spec.sel, list_for) for n in chunk]
+        smap = self.smap
+        assert smap is not None
+        targets = {tid: self._target_handle(tid) for tid in smap.targets}
+        return [n async for n in local_names(targets, spec.src, spec.sel.prefix, name_of=lambda t: t[1].name)]
 
     async def _owner_mountpath(self, bck: Bucket, name: str) -> Any:
         me = Snode(self.tid, "target", self.url, 0, self.mp_infos or (await self.snode()).mountpaths)

@@ -74,6 +74,17 @@ def authorize(method: str, path: str, action: str, bck: Bucket | None, authoriza
                           f"then ${ENV_TOKEN} or --token; the SDK's Client(endpoint, token=...))")
 
 
+def require_write(claims: Claims | None, bck: Bucket) -> None:
+    """A request that also writes into a second bucket (a copy's or an archive's destination):
+    the token must allow writing there too, not just where the request's path points.
+
+    Raises:
+        ErrAccessDenied: it does not.
+    """
+    if claims is not None:
+        claims.require(Access.RW, bck)
+
+
 def redirect_location(url: str, method: str, raw_path: str, query: str, claims: Claims | None,
                       grant: str | None, bck: Bucket) -> str:
     """The Location of a 307 to a data server: with a fresh grant for exactly `method raw_path`

@@ -17,7 +17,7 @@ import traceback
 from typing import Callable
 
 from ais_ray.auth.gate import ENV_TOKEN
-from ais_ray.cli import (auth_cmds, bucket_cmds, cluster_cmds, copy_cmds, download_cmds, ec_cmds, etl_cmds, job_cmds,
+from ais_ray.cli import (archive_cmds, auth_cmds, bucket_cmds, cluster_cmds, copy_cmds, download_cmds, ec_cmds, etl_cmds, job_cmds,
                          object_cmds, perf_cmds, reb_cmds)
 from ais_ray.cli.common import CliError, HelpFormatter
 from ais_ray.core.errors import AisError
@@ -377,6 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     reb_cmds.add_commands(sub, start, show, storage, _cmd)
     auth_cmds.add_auth(sub, _cmd)
     etl_cmds.add_commands(sub, _cmd, _selection_args)
+    archive_cmds.add_archive(sub, _cmd, _selection_args)
     p = _cmd(sub, "completion", _cmd_completion, "print the shell completion script (bash, zsh, fish)", """
 eval "$(ais-ray completion bash)"            # this shell; add the line to ~/.bashrc to keep it
 ais-ray completion zsh > ~/.zfunc/_ais-ray""")

@@ -1,10 +1,11 @@
-"""`ais-ray cluster add-remove-nodes ...`, `start|show rebalance`, `start resilver`, `storage mountpath ...`
+"""`ais-ray cluster add-remove-nodes ...`, `start|show rebalance`, `start resilver`, `storage mountpath ...`, `advanced random-node|random-mountpath`
 (AIStore's `ais cluster add-remove-nodes`, `ais show rebalance`, `ais storage mountpath`)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 from typing import Any
 
 from ais_ray.cli.common import CliError, print_json, print_table, run
@@ -139,6 +140,36 @@ def cmd_mountpath(args: argparse.Namespace) -> int:
     return run(go)
 
 
+def cmd_random_node(args: argparse.Namespace) -> int:
+    """`ais advanced random-node`: a random target of the cluster map (AIStore's scripts pick the
+    node they take away so)."""
+    async def go(c: AisClient) -> int:
+        tmap = (await c.smap()).get("tmap") or {}
+        if not tmap:
+            raise CliError("the cluster has no targets")
+        print(random.choice(sorted(tmap)))
+        return 0
+
+    return run(go)
+
+
+def cmd_random_mountpath(args: argparse.Namespace) -> int:
+    """`ais advanced random-mountpath NODE`: a mountpath of that target (AIStore: the first of its
+    capacity table, sorted here), to detach in a failure drill."""
+    async def go(c: AisClient) -> int:
+        tid = _node(args.node)
+        t = ((await c.smap()).get("tmap") or {}).get(tid)
+        if t is None:
+            raise CliError(f'node "{args.node}" is not a target of the cluster')
+        paths = sorted(m["path"] for m in t.get("mountpaths", ()) if m.get("enabled", True))
+        if not paths:
+            raise CliError(f"target {tid} has no enabled mountpath")
+        print(paths[0])
+        return 0
+
+    return run(go)
+
+
 def add_commands(sub: argparse._SubParsersAction, start_sub: argparse._SubParsersAction,
                  show_sub: argparse._SubParsersAction, storage_sub: argparse._SubParsersAction, cmd: Any) -> None:
     """Register the commands under `ais-ray`, `start`, `show` and `storage` (`cmd` is main's `_cmd`)."""
@@ -155,6 +186,13 @@ def add_commands(sub: argparse._SubParsersAction, start_sub: argparse._SubParser
         if verb == "decommission":
             p.add_argument("--rm-user-data", action="store_true", help="also delete the node's objects")
             p.add_argument("--no-shutdown", action="store_true", help="keep the node's processes running")
+
+    adv = sub.add_parser("advanced", help="helpers for scripts: random-node, random-mountpath")
+    advsub = adv.add_subparsers(dest="verb", required=True, metavar="{random-node,random-mountpath}")
+    cmd(advsub, "random-node", cmd_random_node, "print a random target id", "node=$(ais-ray advanced random-node)")
+    p = cmd(advsub, "random-mountpath", cmd_random_mountpath, "print a mountpath of a target",
+            "ais-ray storage mountpath detach t1 $(ais-ray advanced random-mountpath t1)")
+    p.add_argument("node", metavar="TARGET")
 
     cmd(start_sub, "rebalance", cmd_start_rebalance, "global rebalance: every object to its HRW target",
         "ais-ray start rebalance")

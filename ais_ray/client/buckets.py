@@ -96,6 +96,13 @@ class BucketsApi(Http):
             value["uuid"] = raw.decode().strip('"')
             await asyncio.sleep(interval)
 
+    async def archive(self, src: Bucket, value: dict[str, Any]) -> str:
+        """`archive` (SDK `ObjectGroup.archive`): `value` is a selection plus `archname`, `tobck`, `isbn`,
+        `aate`, `coer`; the job id."""
+        _, _, body = await self.request("PUT", f"buckets/{src.name}", json_body={"action": "archive", "value": value},
+                                        params=self.bck_params(src))
+        return body.decode().strip().strip('"')
+
     async def rename_bucket(self, src: Bucket, dst: Bucket) -> str:
         """`move-bck` (SDK `Bucket.rename`): `src` becomes `dst` once the job whose id this returns ends."""
         _, _, body = await self.request("POST", f"buckets/{src.name}", json_body={"action": "move-bck"},

@@ -44,6 +44,7 @@ ROUTES: dict[str, dict[str, frozenset[str]]] = {
         "GET": frozenset(),  # list-objects (flags in the body: core/lsflags.py)
         # copy-bck: destination and which source objects (other actions refuse them themselves)
         "POST": frozenset({"bck_to", "presence"}),
+        "PUT": frozenset(),  # archive (the destination in the body's `tobck`)
         "DELETE": frozenset({"keep_bck_md"}),
         "PATCH": frozenset({"frc"}),  # set-bprops: force (EC objsize_limit)
         "HEAD": frozenset({"presence", H.Q_UUID, "bsumm_remote"}),

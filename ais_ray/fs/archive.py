@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from typing import IO, Iterator
 
 from ais_ray.core.errors import ErrBadRequest, ErrNotFound, ErrUnsupported
+from ais_ray.core.shardfmt import SUPPORTED, TAR, TAR_LZ4, TGZ, ZIP, format_of
 
-TAR, TGZ, ZIP, TAR_LZ4 = ".tar", ".tgz", ".zip", ".tar.lz4"
-_EXTS = ((".tar.gz", TGZ), (".tgz", TGZ), (".tar.lz4", TAR_LZ4), (".tar", TAR), (".zip", ZIP))
-SUPPORTED = (TAR, TGZ, ZIP)
+
 MODES = ("regexp", "prefix", "suffix", "substr", "wdskey")
 CHUNK = 1 << 20
 BLOCK = 512
@@ -33,15 +32,6 @@ class ErrArchMemberNotFound(ErrNotFound):
 class Member:
     name: str
     size: int
-
-
-def format_of(obj_name: str) -> str:
-    """The archive format by extension, "" when the name has none of them."""
-    low = obj_name.lower()
-    for ext, fmt in _EXTS:
-        if low.endswith(ext):
-            return fmt
-    return ""
 
 
 def sniff(f: IO[bytes]) -> str:

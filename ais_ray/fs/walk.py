@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 
 from ais_ray.core import lom
 from ais_ray.core import lsflags as F
+from ais_ray.core import shardfmt
 from ais_ray.core.errors import AisError
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.fs import archive
@@ -62,7 +63,7 @@ def _walk(path: str, rel: str, prefix: str, start_after: str, flags: int) -> Ite
                     entries.append((e.name + "/", e, "dir"))
                 else:
                     entries.append((e.name, e, ""))
-                    if flags & F.ARCH_DIR and archive.format_of(e.name) in archive.SUPPORTED:
+                    if flags & F.ARCH_DIR and shardfmt.format_of(e.name) in shardfmt.SUPPORTED:
                         entries.append((e.name + "/", e, "arch"))
     except (FileNotFoundError, NotADirectoryError):
         return
@@ -88,7 +89,7 @@ def _walk(path: str, rel: str, prefix: str, start_after: str, flags: int) -> Ite
 
 def _members(shard: str, entry: os.DirEntry[str], prefix: str, start_after: str) -> list[LsEntry]:
     try:
-        members = archive.list_members(entry.path, archive.format_of(entry.name))
+        members = archive.list_members(entry.path, shardfmt.format_of(entry.name))
     except (AisError, OSError):  # not readable as an archive: listed as a plain object only
         return []
     out = [LsEntry(shard + m.name, m.size, None, F.ENTRY_IN_ARCH) for m in members]
@@ -115,7 +116,7 @@ def list_page(objs_dir: str, *, prefix: str = "", start_after: str = "", limit: 
                     attrs, size = None, entry.stat().st_size
             except OSError:  # deleted while walking
                 continue
-            arch = F.ENTRY_IS_ARCHIVE if flags & F.ARCH_DIR and archive.format_of(name) in archive.SUPPORTED else 0
+            arch = F.ENTRY_IS_ARCHIVE if flags & F.ARCH_DIR and shardfmt.format_of(name) in shardfmt.SUPPORTED else 0
             out.append(LsEntry(name, size, attrs, arch))
         if len(out) >= limit:
             return out[:limit]

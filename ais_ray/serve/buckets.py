@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from ais_ray.auth.gate import require_write
 from ais_ray.core import headers as H
 from ais_ray.core.bmd import BucketProps, remote_of
 from ais_ray.core.errors import ErrBadRequest, ErrUnsupported
@@ -22,6 +23,7 @@ from ais_ray.core.names import Bucket, Provider, parse_bck_uname, validate_bucke
 from ais_ray.core.redundancy import check_ec_change, merge_ec, merge_mirror
 from ais_ray.core.selection import Selection
 from ais_ray.core.smap import Smap
+from ais_ray.jobs.archive import ArchiveSpec
 from ais_ray.jobs.copy import KIND_BCK, KIND_OBJS, CopySpec
 from ais_ray.jobs.etl import KIND_ETL_BCK, etl_stages
 from ais_ray.jobs.etl import KINDS as ETL_KINDS
@@ -46,6 +48,7 @@ ACT_COPY_BCK = "copy-bck"
 ACT_COPY_OBJS = "copy-listrange"
 ACT_EC_ENCODE = "ec-encode"
 ACT_MIRROR = "make-n-copies"
+ACT_ARCHIVE = "archive"  # selected objects into one shard (jobs/archive.py)
 ACT_MOVE_BCK = "move-bck"  # rename (SDK `Bucket.rename`): destination in `?bck_to=` (actors/proxy_moves.py)
 
 
@@ -105,13 +108,15 @@ async def bucket_post(req: Request, bucket: str) -> Response:
         await state().refresh(force=True)  # the new bucket
         return PlainTextResponse(xid)
     if msg.action in (ACT_COPY_BCK, ACT_COPY_OBJS):
-        return PlainTextResponse(await state().proxy.copy_start.remote(copy_spec(req, bck, msg.action, msg.value),
-                                                                       parse_presence(req.query_params.get("presence"))))
+        spec = copy_spec(req, bck, msg.action, msg.value)
+        require_write(getattr(req.state, "claims", None), spec.dst)
+        return PlainTextResponse(await state().proxy.copy_start.remote(spec, parse_presence(req.query_params.get("presence"))))
     if msg.action in ETL_KINDS:  # offline transform: a copy with ETL stages (jobs/etl.py)
         stages = etl_stages(msg.value)
         await state().proxy.etl_check.remote(list(stages))
         as_copy = ACT_COPY_BCK if msg.action == KIND_ETL_BCK else ACT_COPY_OBJS
         spec = replace(copy_spec(req, bck, as_copy, msg.value), kind=msg.action, etl=stages)
+        require_write(getattr(req.state, "claims", None), spec.dst)
         return PlainTextResponse(await state().proxy.copy_start.remote(spec, parse_presence(req.query_params.get("presence"))))
     if msg.action == ACT_EC_ENCODE:  # value: a JSON string (core/ec.py parse_encode)
         ec = parse_encode(msg.value, msg.name)
@@ -137,6 +142,20 @@ async def bucket_post(req: Request, bucket: str) -> Response:
         state().adopt(await state().proxy.create_bucket.remote(bck, props))
         return Response(status_code=200)
     raise ErrBadRequest(f'invalid action "{msg.action}" for POST {bck}')
+
+
+@router.put("/v1/buckets/{bucket}", summary="Bucket actions: `archive` (selected objects into a shard)")
+async def bucket_put(req: Request, bucket: str) -> Response:
+    bck = bucket_from(req, bucket)
+    msg = await read_action(req)
+    if msg.action == ACT_ARCHIVE:  # the SDK's ObjectGroup.archive: value = selection + archname, tobck, ...
+        value = msg.value if isinstance(msg.value, dict) else {}
+        tobck = value.get("tobck")
+        dst = bucket_of(BckMsg.model_validate(tobck)) if isinstance(tobck, dict) and tobck.get("name") else bck
+        spec = ArchiveSpec.parse(bck, dst, value)
+        require_write(getattr(req.state, "claims", None), dst)
+        return PlainTextResponse(await state().proxy.archive_start.remote(spec))
+    raise ErrBadRequest(f'invalid action "{msg.action}" for PUT {bck}')
 
 
 @router.delete("/v1/buckets/{bucket}", summary="Bucket actions: `destroy-bck`")
