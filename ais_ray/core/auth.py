@@ -107,7 +107,7 @@ ADMIN_ACTIONS = frozenset({
     "set-config", "reset-config", "rebalance", "attach-mountpath", "detach-mountpath", "enable-mountpath",
     "disable-mountpath", "set-primary",
 })
-_BUCKET_LIFECYCLE = frozenset({"create-bck", "destroy-bck"})
+_BUCKET_LIFECYCLE = frozenset({"create-bck", "destroy-bck", "move-bck"})  # move-bck: creates one, destroys one
 
 
 def required_access(method: str, path: str, action: str = "") -> tuple[Access, bool]:

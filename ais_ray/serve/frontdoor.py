@@ -27,13 +27,14 @@ from aiohttp import web
 from ais_ray.actors.dataserver import bind_socket, error_response
 from ais_ray.actors.ioloop import IoLoop
 from ais_ray.actors.target import actor_options
-from ais_ray.auth.gate import authorize, cluster_secret, redirect_location
+from ais_ray.auth.gate import authorize, cluster_secret, redirect_location, require_write
 from ais_ray.core import headers as H
 from ais_ray.core import params
 from ais_ray.core.etl import check_query as check_etl_query
 from ais_ray.core.mpu import check_put as check_mpu_put
 from ais_ray.core.errors import AisError
-from ais_ray.core.names import Bucket, Namespace, Provider, split_obj_path, validate_bucket_name, validate_obj_name
+from ais_ray.core.names import (Bucket, Namespace, Provider, parse_uname, split_obj_path, validate_bucket_name,
+                                validate_obj_name)
 from ais_ray.serve.errors import NODE
 from ais_ray.serve.objects import owner_mountpath
 from ais_ray.serve.s3 import PREFIX as S3_PREFIX
@@ -129,6 +130,8 @@ class FrontDoorServer:
         claims = None
         if cluster_secret() is not None:
             claims = authorize(req.method, req.path, "", bck, req.headers.get("Authorization"), None)
+            if H.Q_OBJ_TO in req.query:  # a copy writes into its destination's bucket
+                require_write(claims, parse_uname(req.query[H.Q_OBJ_TO])[0])
         validate_obj_name(obj)
         mp = await owner_mountpath(bck, obj, req.method)
         query = raw.split("?", 1)[1] if "?" in raw else ""

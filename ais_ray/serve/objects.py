@@ -11,7 +11,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
-from ais_ray.auth.gate import redirect_location
+from ais_ray.auth.gate import redirect_location, require_write
 from ais_ray.core.etl import check_query as check_etl_query
 from ais_ray.core.mpu import check_put as check_mpu_put
 from ais_ray.core.blob import parse_blob_chunk, parse_blob_workers
@@ -41,8 +41,11 @@ async def redirect_to_owner(req: Request) -> Response:
         ht, origin, _ = http_bucket(req.query_params["original_url"])
         if ht.name != bck.name:
             raise ErrBadRequest(f'original_url {req.query_params["original_url"]} belongs to {ht}, not {bck}')
+    claims = getattr(req.state, "claims", None)
+    if H.Q_OBJ_TO in req.query_params:  # a copy writes into its destination's bucket
+        require_write(claims, parse_uname(req.query_params[H.Q_OBJ_TO])[0])
     mp = await owner_mountpath(bck, obj, req.method, origin=origin)
-    location = redirect_location(mp.url, req.method, raw, req.url.query, getattr(req.state, "claims", None), None, bck)
+    location = redirect_location(mp.url, req.method, raw, req.url.query, claims, None, bck)
     return RedirectResponse(location, status_code=307)
 
 

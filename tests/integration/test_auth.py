@@ -113,6 +113,24 @@ def test_bucket_scoped_token(secured: LocalCluster, bck: str, tokens: dict[str, 
     tok = token(secured, "--user", "bob", "--access", "rw", "--bucket", f"ais://{bck}")
     assert requests.put(f"{ep}/v1/objects/{bck}/bob", data=b"b", headers=bearer(tok), timeout=30).status_code == 200
     assert requests.put(f"{ep}/v1/objects/{other}/bob", data=b"b", headers=bearer(tok), timeout=30).status_code == 403
+    # what writes into a second bucket needs write access there too: a copy (one object, a bucket, a
+    # selection), an archive's shard; a rename creates and destroys buckets (cluster-wide)
+    to_other = [
+        ("PUT", f"objects/{bck}/bob", {"object_to": f"ais/@#/{other}/bob"}, None),
+        ("POST", f"buckets/{bck}", {"bck_to": f"ais/@#/{other}/"}, {"action": "copy-bck", "value": {}}),
+        ("POST", f"buckets/{bck}", {}, {"action": "copy-listrange",
+                                        "value": {"objnames": ["bob"], "tobck": {"name": other, "provider": "ais"}}}),
+        ("PUT", f"buckets/{bck}", {}, {"action": "archive", "value": {"objnames": ["bob"], "archname": "a.tar",
+                                                                      "tobck": {"name": other, "provider": "ais"}}}),
+        ("POST", f"buckets/{bck}", {"bck_to": f"ais/@#/{other}-mv/"}, {"action": "move-bck"}),
+    ]
+    for method, path, params, body in to_other:
+        r = requests.request(method, f"{ep}/v1/{path}", params=params, json=body, headers=bearer(tok), timeout=30,
+                             allow_redirects=False)
+        assert r.status_code == 403, (method, path, r.status_code, r.text)
+    r = requests.put(f"{ep}/v1/buckets/{bck}", json={"action": "archive", "value": {"objnames": ["bob"],
+                     "archname": "a.tar"}}, headers=bearer(tok), timeout=30)
+    assert r.status_code == 200, r.text  # into its own bucket: allowed
 
 
 def test_expired_token(secured: LocalCluster, bck: str) -> None:
