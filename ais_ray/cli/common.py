@@ -58,6 +58,8 @@ def selection_value(args: argparse.Namespace, prefix: str) -> tuple[dict[str, An
         return {"template": args.template}, f'"{args.template}"'
     if prefix:
         return {"template": prefix}, f'prefix "{prefix}"'
+    if getattr(args, "template", None) == "":  # set and empty: every object (ais's `--template ""`)
+        return {"template": ""}, "every object"
     return {}, ""
 
 

@@ -68,7 +68,8 @@ def _tcb_value(args: argparse.Namespace, prefix: str) -> dict[str, Any]:
 def copy_many(args: argparse.Namespace, bck: Bucket, embedded: str, dst: Bucket, etl: tuple[str, ...] = ()) -> int:
     """A bucket or a selection, copied — or transformed on the way with `etl` (`ais-ray etl bucket`)."""
     prefix = args.prefix or embedded
-    listrange = bool(args.list or args.template or prefix)
+    # `--template ""` (set, empty): every object, but as a multi-object job (copy-objects), as ais does it
+    listrange = bool(args.list or args.template is not None or prefix)
     refresh = parse_duration(args.refresh) if args.refresh else 1.0
     timeout = parse_duration(args.timeout) if args.timeout else None
 

@@ -113,7 +113,8 @@ ais-ray show prometheus-config > /etc/prometheus/ais-sd.json  # scrape_configs: 
 def _selection_args(p: argparse.ArgumentParser) -> None:
     """What a multi-object job selects (`cli/common.py::selection_value` turns it into the body)."""
     p.add_argument("--list", default="", help="comma-separated object names")
-    p.add_argument("--template", default="", help="a range template, e.g. 'shard-{000..999}.tar'")
+    p.add_argument("--template", default=None, help="a range template, e.g. 'shard-{000..999}.tar' (\"\": every "
+                                                    "object, as a multi-object job)")
     p.add_argument("--prefix", default="", help="objects whose names start with this")
 
 
