@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterable, Awaitable, Callable, Mappi
 
 from aiohttp import web
 
-from ais_ray.actors import archget, etl_inline
+from ais_ray.actors import archget, etl_inline, getbatch
 from ais_ray.actors.archiver import Archiver
 from ais_ray.actors.blobs import Blobs
 from ais_ray.actors.cold import ColdGets
@@ -164,6 +164,8 @@ class DataServer:
         self.app.router.add_route("POST", OBJ_ROUTE, self.object_action)  # native multipart (actors/mpu.py)
         self.app.router.add_route("PATCH", OBJ_ROUTE, self.patch_object)  # custom metadata (SDK set_custom_props)
         self.app.router.add_get("/v1/health", self.health)
+        self.app.router.add_get(getbatch.ROUTE, self.get_batch)  # GetBatch's designated server (actors/getbatch.py)
+        self.app.router.add_get(getbatch.ROUTE + "/{bucket}", self.get_batch)
         self._runner: web.AppRunner | None = None
         self.url = ""
         self.cold = ColdGets(ctx.store)
@@ -214,6 +216,9 @@ class DataServer:
     # ---- handlers --------------------------------------------------------------------------
     async def health(self, req: web.Request) -> web.Response:
         return web.Response(status=200)
+
+    async def get_batch(self, req: web.Request) -> web.StreamResponse:
+        return await getbatch.handle(req, self.copier)
 
     def _locate(self, req: web.Request) -> tuple[Bucket, str, RemoteRef | None]:
         bck, name = bucket_obj_from_request(req)

@@ -205,13 +205,14 @@ class ObjCopier:
             await asyncio.sleep(REPLACE_POLL)
         return now
 
-    async def read_whole(self, bck: Bucket, name: str) -> bytes:
+    async def read_whole(self, bck: Bucket, name: str, params: dict[str, str] | None = None) -> bytes:
         """An object's bytes from the mountpath that holds it by HRW (a GET there, so a remote
-        object is fetched and a lost one rebuilt as for any GET; this disk's own too)."""
+        object is fetched and a lost one rebuilt as for any GET; this disk's own too); `params`:
+        e.g. `archpath`, one file of a shard."""
         mp = self.dst_mountpath(bck, name)
 
         async def get() -> bytes:
-            async with self._http().get(self._obj_url(mp, bck, name), params=H.bck_query(bck)) as r:
+            async with self._http().get(self._obj_url(mp, bck, name), params={**H.bck_query(bck), **(params or {})}) as r:
                 await _check(r, f"GET {bck}/{name}")
                 return await r.read()
 

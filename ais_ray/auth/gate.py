@@ -86,7 +86,7 @@ def require_write(claims: Claims | None, bck: Bucket) -> None:
 
 
 def redirect_location(url: str, method: str, raw_path: str, query: str, claims: Claims | None,
-                      grant: str | None, bck: Bucket) -> str:
+                      grant: str | None, bck: Bucket | None) -> str:
     """The Location of a 307 to a data server: with a fresh grant for exactly `method raw_path`
     when auth is on (clients drop `Authorization` when a redirect changes port)."""
     secret = cluster_secret()

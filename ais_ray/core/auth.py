@@ -129,6 +129,8 @@ def required_access(method: str, path: str, action: str = "") -> tuple[Access, b
         if method == "DELETE" or action in _BUCKET_LIFECYCLE:
             return Access.RW, False  # creating / destroying buckets is cluster-wide (AIStore AceCreateBucket)
         return (Access.RO if read else Access.RW), per_bucket
+    if route == "ml":  # GetBatch reads whatever buckets its items name: cluster-wide read
+        return (Access.RO if read else Access.ADMIN), False
     if route in ("daemon", "download"):
         return (Access.RO if read else Access.RW), False
     if route == "cluster":

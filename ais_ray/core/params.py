@@ -56,12 +56,13 @@ ROUTES: dict[str, dict[str, frozenset[str]]] = {
     "download": {"GET": frozenset({"id"}), "POST": frozenset(), "DELETE": frozenset()},
     "etl": {"GET": frozenset({H.Q_UUID}), "PUT": frozenset(), "POST": frozenset(), "DELETE": frozenset()},  # serve/etl.py
     "ec": {"GET": frozenset({H.Q_WHAT}), "PUT": frozenset(), "DELETE": frozenset()},  # internal: EC slices (ec/peers.py)
+    "ml": {"GET": frozenset({"coloc", H.Q_GRANT})},  # GetBatch; coloc: a placement hint, taken as none
 }
 
 # known AIStore parameters that are not implemented here: name -> the feature, for the message
 REFUSED: dict[str, str] = {
     "etl_fqn": "ETL's direct FQN (workers get the file path from the mountpath itself)",
-    "coloc": "get-batch", "severity": "logs", "all": "logs",
+    "severity": "logs", "all": "logs",
 }
 
 

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from ray import serve
 
 from ais_ray.actors.proxy import PROXY_RESOURCE
-from ais_ray.serve import buckets, cluster, download, errors, etl, mountpaths, objects, openapi, perf
+from ais_ray.serve import buckets, cluster, download, errors, etl, ml, mountpaths, objects, openapi, perf
 from ais_ray.serve.bodylimit import BodyLimit
 from ais_ray.serve.state import init_state
 
@@ -20,7 +20,7 @@ app = FastAPI(title="ais-ray", version="0.1.0",
 errors.install(app)
 app.add_middleware(BodyLimit)  # outermost: before any body is read
 for r in (cluster.router, buckets.router, objects.router, download.router, mountpaths.router, perf.router,
-          etl.router):
+          etl.router, ml.router):
     app.include_router(r)
 openapi.install(app)  # the real query parameters and bodies (core/params.py, serve/msgs.py)
 

@@ -25,6 +25,7 @@ import ray
 from aiohttp import web
 
 from ais_ray.actors.dataserver import bind_socket, error_response
+from ais_ray.actors.getbatch import ROUTE as BATCH_ROUTE
 from ais_ray.actors.ioloop import IoLoop
 from ais_ray.actors.target import actor_options
 from ais_ray.auth.gate import authorize, cluster_secret, redirect_location, require_write
@@ -36,6 +37,7 @@ from ais_ray.core.errors import AisError
 from ais_ray.core.names import (Bucket, Namespace, Provider, parse_uname, split_obj_path, validate_bucket_name,
                                 validate_obj_name)
 from ais_ray.serve.errors import NODE
+from ais_ray.serve.ml import designated
 from ais_ray.serve.objects import owner_mountpath
 from ais_ray.serve.s3 import PREFIX as S3_PREFIX
 from ais_ray.serve.s3 import S3Gateway
@@ -63,6 +65,10 @@ async def _no_continue(req: web.Request) -> None:
         return
     if req.version == aiohttp.HttpVersion11 and req.headers.get("Expect", "").lower() == "100-continue":
         await req.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+
+def _get_batch(req: web.Request) -> bool:
+    return req.method == "GET" and (req.path == BATCH_ROUTE or req.path.startswith(BATCH_ROUTE + "/"))
 
 
 def _redirected(req: web.Request) -> bool:
@@ -106,9 +112,9 @@ class FrontDoorServer:
     async def handle(self, req: web.Request) -> web.StreamResponse:
         if req.path == S3_PREFIX or req.path.startswith(S3_PREFIX + "/"):
             resp = await self.s3.handle(req)
-        elif _redirected(req):
+        elif _redirected(req) or _get_batch(req):
             try:
-                resp = await self.redirect(req)
+                resp = await (self.redirect(req) if _redirected(req) else self.batch_redirect(req))
             except AisError as err:
                 resp = self.error(req, err)
         else:
@@ -138,6 +144,19 @@ class FrontDoorServer:
         path = raw.split("?", 1)[0]
         return web.Response(status=307, headers={"Location": redirect_location(mp.url, req.method, path, query, claims,
                                                                                None, bck)})
+
+    async def batch_redirect(self, req: web.Request) -> web.StreamResponse:
+        """GetBatch's 307 to its designated data server (`serve/ml.py`), the body unread: its list of
+        items may be larger than Serve's bound on control bodies, and goes along with the 307."""
+        params.check(req.method, req.path, req.query.items())
+        claims = None
+        if cluster_secret() is not None:
+            claims = authorize(req.method, req.path, "", None, req.headers.get("Authorization"), None)
+        mp = designated(await self.state.smap())
+        raw = req.raw_path
+        query = raw.split("?", 1)[1] if "?" in raw else ""
+        return web.Response(status=307, headers={"Location": redirect_location(mp.url, req.method, raw.split("?", 1)[0],
+                                                                               query, claims, None, None)})
 
     def error(self, req: web.Request, err: AisError) -> web.Response:
         """AIStore's JSON error, as Serve and the data servers answer it (`dataserver.error_response`)."""

@@ -98,6 +98,11 @@ def test_access_levels(secured: LocalCluster, bck: str, tokens: dict[str, str]) 
     r = requests.post(f"{ep}/v1/buckets/ro-{uuid.uuid4().hex[:6]}", json={"action": "create-bck"},
                       headers=bearer(tokens["ro"]), timeout=30)
     assert r.status_code == 403
+    # GetBatch reads any bucket it names: cluster-wide read, through the 307's grant
+    r = requests.get(f"{ep}/v1/ml/moss/{bck}", json={"in": [{"objname": "a.txt"}], "onob": True, "strm": True},
+                     headers=bearer(tokens["ro"]), timeout=30)
+    assert r.status_code == 200 and b"hello" in r.content, r.text
+    assert requests.get(f"{ep}/v1/ml/moss/{bck}", json={"in": [{"objname": "a.txt"}]}, timeout=30).status_code == 401
     # admin only: cluster membership
     body = {"action": "start-maintenance", "value": {"sid": "nope"}}
     assert requests.put(f"{ep}/v1/cluster", json=body, headers=bearer(tokens["rw"]), timeout=30).status_code == 403
@@ -128,6 +133,8 @@ def test_bucket_scoped_token(secured: LocalCluster, bck: str, tokens: dict[str, 
         r = requests.request(method, f"{ep}/v1/{path}", params=params, json=body, headers=bearer(tok), timeout=30,
                              allow_redirects=False)
         assert r.status_code == 403, (method, path, r.status_code, r.text)
+    r = requests.get(f"{ep}/v1/ml/moss/{bck}", json={"in": [{"objname": "bob"}]}, headers=bearer(tok), timeout=30)
+    assert r.status_code == 403, r.text  # GetBatch needs cluster-wide read: it may name any bucket
     r = requests.put(f"{ep}/v1/buckets/{bck}", json={"action": "archive", "value": {"objnames": ["bob"],
                      "archname": "a.tar"}}, headers=bearer(tok), timeout=30)
     assert r.status_code == 200, r.text  # into its own bucket: allowed

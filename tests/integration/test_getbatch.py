@@ -1,0 +1,113 @@
+"""GetBatch (`GET /v1/ml/moss`, the SDK's `client.batch(...)`): many objects and files inside shards
+in one archive, in the order asked, streamed or with per-item metadata."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+import uuid
+
+import pytest
+import requests
+from aistore.sdk.batch.types import MossIn
+
+from tests.integration.conftest import LocalCluster
+
+
+def tar_of(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        for n, d in members.items():
+            info = tarfile.TarInfo(n)
+            info.size = len(d)
+            t.addfile(info, io.BytesIO(d))
+    return buf.getvalue()
+
+
+@pytest.fixture()
+def data(sdk: object):  # type: ignore[no-untyped-def]
+    b = sdk.bucket(f"gb-{uuid.uuid4().hex[:8]}")  # type: ignore[attr-defined]
+    b.create()
+    objs = {f"o/{i:03d}": os.urandom(500 + 97 * i) for i in range(30)}
+    objs["big"] = os.urandom(3 << 20)
+    for n, d in objs.items():
+        b.object(n).get_writer().put_content(d)
+    shard = {"s/a.jpg": b"A" * 1000, "s/a.cls": b"7", "s/b.jpg": b"B" * 2000}
+    b.object("shard.tar").get_writer().put_content(tar_of(shard))
+    yield b, objs, shard
+    b.delete(missing_ok=True)
+
+
+def test_objects_in_the_order_asked(sdk: object, data) -> None:  # type: ignore[no-untyped-def]
+    b, objs, _ = data
+    names = ["o/017", "big", "o/003", "o/029", "o/000", "o/017"]  # any order, repeats too
+    got = list(sdk.batch(names, b).get())  # type: ignore[attr-defined]
+    assert [m.obj_name for m, _ in got] == names
+    assert [c for _, c in got] == [objs[n] for n in names]
+    raw = sdk.batch(names[:2], b).get(raw=True)  # type: ignore[attr-defined]
+    with tarfile.open(fileobj=io.BytesIO(raw.read()), mode="r|") as t:
+        assert [m.name for m in t] == [f"{b.name}/o/017", f"{b.name}/big"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("fmt", [".tgz", ".zip"])
+def test_formats(sdk: object, data, fmt: str) -> None:  # type: ignore[no-untyped-def]
+    b, objs, _ = data
+    names = [f"o/{i:03d}" for i in range(0, 30, 4)]
+    got = list(sdk.batch(names, b, output_format=fmt).get())  # type: ignore[attr-defined]
+    assert [c for _, c in got] == [objs[n] for n in names]
+
+
+def test_files_from_shards_missing_items_and_metadata(sdk: object, data) -> None:  # type: ignore[no-untyped-def]
+    b, objs, shard = data
+    batch = sdk.batch(bucket=b, streaming_get=False)  # type: ignore[attr-defined]
+    batch.add("shard.tar", archpath="s/b.jpg")
+    batch.add("o/005", opaque=b"sample-5")
+    batch.add("nope")  # missing: under __404__/ (cont_on_err, the SDK's default)
+    batch.add("shard.tar", archpath="s/a.cls")
+    got = list(batch.get())
+    assert [c for _, c in got] == [shard["s/b.jpg"], objs["o/005"], b"", shard["s/a.cls"]]
+    outs = [m for m, _ in got]
+    assert [o.size for o in outs] == [2000, len(objs["o/005"]), 0, 1]
+    assert outs[2].err_msg and "nope" in outs[2].err_msg and not outs[0].err_msg
+    assert outs[0].archpath == "s/b.jpg" and outs[1].opaque == b"sample-5"
+    raw = sdk.batch(bucket=b, only_obj_name=True)  # type: ignore[attr-defined]
+    raw.add("shard.tar", archpath="s/a.jpg")
+    raw.add("nope")
+    with tarfile.open(fileobj=io.BytesIO(raw.get(raw=True).read()), mode="r|") as t:
+        assert [m.name for m in t] == ["shard.tar/s/a.jpg", "__404__/nope"]
+
+
+def test_strict_and_bad_requests(cluster: LocalCluster, sdk: object, data) -> None:  # type: ignore[no-untyped-def]
+    b, objs, _ = data
+    url = f"{cluster.endpoint}/v1/ml/moss/{b.name}"  # type: ignore[attr-defined]
+    # without coer the first missing item fails the request: a 404, nothing sent
+    r = requests.get(url, json={"in": [{"objname": "nope"}, {"objname": "o/001"}], "strm": True}, timeout=60)
+    assert r.status_code == 404 and "nope" in r.json()["message"]
+    # cross-bucket: an item names its bucket; the path's is the default
+    other = sdk.bucket(f"gb2-{uuid.uuid4().hex[:8]}")  # type: ignore[attr-defined]
+    other.create()
+    try:
+        other.object("x").get_writer().put_content(b"from the other bucket")
+        r = requests.get(f"{cluster.endpoint}/v1/ml/moss", timeout=60, json={
+            "in": [{"objname": "o/002", "bucket": b.name}, {"objname": "x", "bucket": other.name}], "strm": True})  # type: ignore[attr-defined]
+        assert r.status_code == 200, r.text
+        with tarfile.open(fileobj=io.BytesIO(r.content), mode="r|") as t:
+            got = {m.name: t.extractfile(m).read() for m in t}  # type: ignore[union-attr]
+        assert got == {f"{b.name}/o/002": objs["o/002"], f"{other.name}/x": b"from the other bucket"}  # type: ignore[attr-defined]
+    finally:
+        other.delete()
+    cases = [
+        ({"in": []}, 400, '"in"'),
+        ({"in": [{"objname": "o/001"}], "mime": ".rar"}, 400, "MIME"),
+        ({"in": [{"objname": "../x"}]}, 400, "x"),
+        ({"in": [{"objname": "o/001", "archpath": "../../etc/passwd"}]}, 400, "archpath"),
+        ({"in": [{"objname": "o/001", "start": 5, "length": 10}]}, 400, "byte ranges"),
+        ({"in": [{"objname": "o/001"}], "coer": "yes"}, 400, "coer"),
+    ]
+    for body, code, text in cases:
+        r = requests.get(url, json=body, timeout=60)
+        assert r.status_code == code and text in r.json()["message"], (body, r.status_code, r.text)
+    r = requests.get(f"{cluster.endpoint}/v1/ml/moss", json={"in": [{"objname": "o/001"}]}, timeout=60)
+    assert r.status_code == 400 and "no bucket" in r.json()["message"]
+    assert MossIn(obj_name="o/001").dict() == {"objname": "o/001"}  # what the SDK sends, as parsed above
