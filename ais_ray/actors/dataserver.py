@@ -166,6 +166,7 @@ class DataServer:
         self.app.router.add_get("/v1/health", self.health)
         self.app.router.add_get(getbatch.ROUTE, self.get_batch)  # GetBatch's designated server (actors/getbatch.py)
         self.app.router.add_get(getbatch.ROUTE + "/{bucket}", self.get_batch)
+        self.app.router.add_post(getbatch.READ_ROUTE, self.read_many)  # internal: a holder's items of a batch
         self._runner: web.AppRunner | None = None
         self.url = ""
         self.cold = ColdGets(ctx.store)
@@ -219,6 +220,9 @@ class DataServer:
 
     async def get_batch(self, req: web.Request) -> web.StreamResponse:
         return await getbatch.handle(req, self.copier)
+
+    async def read_many(self, req: web.Request) -> web.Response:
+        return await getbatch.read_many(req, self.ctx)
 
     def _locate(self, req: web.Request) -> tuple[Bucket, str, RemoteRef | None]:
         bck, name = bucket_obj_from_request(req)
