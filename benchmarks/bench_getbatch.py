@@ -27,11 +27,10 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from ais_ray.client import AisClient
-from ais_ray.core.names import Bucket
 
-from bench_objects import plain_server
-from clients import AisClientDriver, PlainClient, SdkDriver, ShortRead, timed_pool
-from common import AisCluster, ProcSampler, ais_cluster
+from clients import PlainClient, SdkDriver, ShortRead, timed_pool
+from common import AisCluster, ProcSampler
+from get_cpu import run, seed
 
 CLIENT = "client"
 BATCHES_IN_FLIGHT = 2
@@ -60,12 +59,7 @@ class BatchDriver:
 
 async def measure(ns: argparse.Namespace, cluster: AisCluster, ais: AisClient, plain: PlainClient, src: str,
                   plain_pid: int) -> None:
-    bck = Bucket("getbatch")
-    await ais.create_bucket(bck)
-    drv = AisClientDriver(ais, bck)
-    names = [f"o/{i:06d}" for i in range(ns.count)]
-    await timed_pool([lambda n=n: drv.put_file(n, src) for n in names], ns.concurrency)
-    await timed_pool([lambda n=n: plain.put_file(n, src) for n in names], ns.concurrency)
+    bck, drv, names = await seed(ns, ais, plain, src, "getbatch")
     pids = cluster.pids()
     mps = [lb for lb in pids if "/mp" in lb]
     size = ns.size
@@ -101,20 +95,6 @@ async def measure(ns: argparse.Namespace, cluster: AisCluster, ais: AisClient, p
         batch.pool.shutdown()
 
 
-async def run(ns: argparse.Namespace, root: str) -> None:
-    src = os.path.join(root, "src")
-    with open(src, "wb") as f:
-        f.write(os.urandom(ns.size))
-    with ais_cluster(os.path.join(root, "ais")) as cluster:
-        async with plain_server(os.path.join(root, "plain"), True) as (url, pid):
-            plain = PlainClient(url)
-            try:
-                async with AisClient(cluster.endpoint) as ais:
-                    await measure(ns, cluster, ais, plain, src, pid)
-            finally:
-                await plain.close()
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--count", type=int, default=5000)
@@ -125,7 +105,7 @@ def main() -> None:
     ns = p.parse_args()
     root = tempfile.mkdtemp(prefix="bench-getbatch-")
     try:
-        asyncio.run(run(ns, root))
+        asyncio.run(run(ns, root, measure))
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -38,14 +38,21 @@ CLIENT = "client"
 Way = tuple[str, Callable[[str], Awaitable[int]], list[str]]  # label, GET of one name, server processes
 
 
-async def measure(ns: argparse.Namespace, cluster: AisCluster, ais: AisClient, plain: PlainClient, src: str,
-                  plain_pid: int) -> None:
-    bck = Bucket("get-cpu")
+async def seed(ns: argparse.Namespace, ais: AisClient, plain: PlainClient, src: str,
+               bucket: str) -> tuple[Bucket, AisClientDriver, list[str]]:
+    """`ns.count` copies of `src` PUT to a new bucket of the cluster and to the plain server."""
+    bck = Bucket(bucket)
     await ais.create_bucket(bck)
     drv = AisClientDriver(ais, bck)
-    names = [f"o/{i:05d}" for i in range(ns.count)]
+    names = [f"o/{i:06d}" for i in range(ns.count)]
     await timed_pool([lambda n=n: drv.put_file(n, src) for n in names], ns.concurrency)
     await timed_pool([lambda n=n: plain.put_file(n, src) for n in names], ns.concurrency)
+    return bck, drv, names
+
+
+async def measure(ns: argparse.Namespace, cluster: AisCluster, ais: AisClient, plain: PlainClient, src: str,
+                  plain_pid: int) -> None:
+    bck, drv, names = await seed(ns, ais, plain, src, "get-cpu")
     pids = cluster.pids()
     mps = [lb for lb in pids if "/mp" in lb]
     targets = [lb for lb in pids if lb.startswith("t") and "/" not in lb]
@@ -83,7 +90,12 @@ async def measure(ns: argparse.Namespace, cluster: AisCluster, ais: AisClient, p
             treq.close()
 
 
-async def run(ns: argparse.Namespace, root: str) -> None:
+Measure = Callable[[argparse.Namespace, AisCluster, AisClient, PlainClient, str, int], Awaitable[None]]
+
+
+async def run(ns: argparse.Namespace, root: str, measure_fn: Measure | None = None) -> None:
+    """A cluster and the plain server side by side, `ns.size` bytes of one source file: `measure_fn`
+    (this module's `measure` by default) reads the objects each way (`bench_getbatch.py` too)."""
     src = os.path.join(root, "src")
     with open(src, "wb") as f:
         f.write(os.urandom(ns.size))
@@ -92,7 +104,7 @@ async def run(ns: argparse.Namespace, root: str) -> None:
             plain = PlainClient(url)
             try:
                 async with AisClient(cluster.endpoint) as ais:
-                    await measure(ns, cluster, ais, plain, src, pid)
+                    await (measure_fn or measure)(ns, cluster, ais, plain, src, pid)
             finally:
                 await plain.close()
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ais_ray.core.errors import AisError, ErrObjNotFound
-from ais_ray.core.shardfmt import ShardWriter, members_of
+from ais_ray.core.shardfmt import Chunks, ShardWriter, members_of
 from ais_ray.jobs.archive import WINDOW, ArchiveSpec
 
 if TYPE_CHECKING:
@@ -29,21 +29,6 @@ class _Job:
     objs: int = 0
     bytes: int = 0
     errs: int = 0  # left out (`coer`); the first MAX_ERRS messages are kept
-
-
-class _Chunks:
-    """The writer's output between two yields to the write path."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-
-    def write(self, data: bytes) -> None:
-        self.parts.append(bytes(data))
-
-    def take(self) -> bytes:
-        out = b"".join(self.parts)
-        self.parts.clear()
-        return out
 
 
 class Archiver:
@@ -86,7 +71,7 @@ class Archiver:
 
     async def _shard(self, spec: ArchiveSpec, names: list[str], old: list[tuple[str, bytes]], job: _Job,
                      errors: list[str]) -> AsyncIterator[bytes]:
-        out = _Chunks()
+        out = Chunks()
         w = ShardWriter(spec.fmt, out)
         for member, data in old:
             w.add(member, data)

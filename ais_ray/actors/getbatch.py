@@ -22,7 +22,7 @@ from aiohttp import web
 from ais_ray.core import headers as H
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrEntityTooLarge
 from ais_ray.core.names import Bucket, Namespace, Provider, parse_bck_uname, validate_bucket_name
-from ais_ray.core.shardfmt import TGZ, ZIP, ShardWriter
+from ais_ray.core.shardfmt import TGZ, ZIP, Chunks, ShardWriter
 from ais_ray.core.xid import gen_uuid
 from ais_ray.jobs.archive import WINDOW
 from ais_ray.jobs.getbatch import MISSING_DIR, BatchItem, BatchSpec
@@ -48,19 +48,6 @@ _READ_ANS = msgspec.msgpack.Decoder(list[tuple[str, bytes]])
 MAX_BODY = 64 << 20  # the request's JSON (a million items fit)
 THREAD_MIN = 1 << 20
 MIME = {ZIP: "application/zip", TGZ: "application/gzip"}  # else application/x-tar
-
-
-class _Out:
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-
-    def write(self, data: bytes) -> None:
-        self.parts.append(bytes(data))
-
-    def take(self) -> bytes:
-        out = b"".join(self.parts)
-        self.parts.clear()
-        return out
 
 
 async def handle(req: web.Request, copier: ObjCopier) -> web.StreamResponse:
@@ -223,7 +210,7 @@ async def _stream(req: web.Request, copier: ObjCopier, spec: BatchSpec) -> web.S
     """The archive as the items come: nothing is sent before the first item is read, so a failure
     of the first item is still an error reply; a later one (without `coer`) cuts the reply."""
     resp = web.StreamResponse(headers={"Content-Type": MIME.get(spec.fmt, "application/x-tar")})
-    out = _Out()
+    out = Chunks()
     w = ShardWriter(spec.fmt, out)
     async for it, data in _items(copier, spec):
         name, payload, _ = _entry(spec, it, data)

@@ -20,7 +20,7 @@ import string
 import sys
 
 from ais_ray.cli.common import CliError, print_table, run, selection_value
-from ais_ray.cli.job_cmds import wait_xact
+from ais_ray.cli.job_cmds import started
 from ais_ray.client import AisClient
 from ais_ray.core import lsflags, shardfmt
 from ais_ray.core.durations import parse_duration
@@ -92,10 +92,8 @@ def cmd_archive_bucket(args: argparse.Namespace) -> int:
 
     async def go(c: AisClient) -> int:
         xid = await c.archive(src, value)
-        if args.wait:
-            return await wait_xact(c, xid, timeout=timeout, refresh=0.5)
-        print(f'Archiving "{src}" => {dst}/{shard}. To check the status, run: ais-ray show job {xid}')
-        return 0
+        return await started(c, xid, wait=args.wait, timeout=timeout,
+                             message=f'Archiving "{src}" => {dst}/{shard}. To check the status, run: ais-ray show job {xid}')
 
     return run(go)
 

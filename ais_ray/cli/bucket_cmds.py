@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from ais_ray.cli.common import CliError, print_json, print_table, run
-from ais_ray.cli.job_cmds import wait_xact
+from ais_ray.cli.job_cmds import started
 from ais_ray.client import AisClient
 from ais_ray.core import lsflags
 from ais_ray.core.durations import parse_duration
@@ -59,11 +59,9 @@ def cmd_mv(args: argparse.Namespace) -> int:
 
     async def go(c: AisClient) -> int:
         xid = await c.rename_bucket(src, dst)
-        if args.wait:
-            return await wait_xact(c, xid, timeout=timeout, refresh=0.5)
-        print(f'Moving bucket "{src}" to "{dst}" in progress.')
-        print(f"To check the status, run: ais-ray show job {xid}")
-        return 0
+        return await started(c, xid, wait=args.wait, timeout=timeout,
+                             message=f'Moving bucket "{src}" to "{dst}" in progress.\n'
+                                     f"To check the status, run: ais-ray show job {xid}")
 
     return run(go)
 

@@ -96,6 +96,14 @@ async def wait_xact(c: AisClient, xid: str, *, timeout: float | None, refresh: f
     return 0
 
 
+async def started(c: AisClient, xid: str, *, wait: bool, timeout: float | None, message: str) -> int:
+    """A job just started: wait for it (`--wait`), else say what started and how to follow it."""
+    if wait:
+        return await wait_xact(c, xid, timeout=timeout, refresh=0.5)
+    print(message)
+    return 0
+
+
 def cmd_wait(args: argparse.Namespace) -> int:
     kind, xid = _split(args)
     timeout = parse_duration(args.timeout) if args.timeout else None

@@ -72,6 +72,21 @@ class _WriteOnly:
         pass
 
 
+class Chunks:
+    """An output that keeps what was written until taken (a shard streamed as it is written)."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.parts.append(bytes(data))
+
+    def take(self) -> bytes:
+        out = b"".join(self.parts)
+        self.parts.clear()
+        return out
+
+
 class ShardWriter:
     """Members written one after another into a new shard of format `fmt` on `out`."""
 

@@ -22,10 +22,10 @@ from tests.integration.conftest import LocalCluster
 MEMBERS = {"alpha": b"alpha-bytes" * 50, "beta/b.txt": b"beta", "beta/b.cls": b"3"}
 
 
-def tar_bytes(mode: str = "w") -> bytes:
+def tar_bytes(mode: str = "w", members: dict[str, bytes] | None = None) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode=mode) as tf:
-        for name, data in MEMBERS.items():
+        for name, data in (MEMBERS if members is None else members).items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tf.addfile(info, io.BytesIO(data))

@@ -13,16 +13,7 @@ import requests
 from aistore.sdk.batch.types import MossIn
 
 from tests.integration.conftest import LocalCluster
-
-
-def tar_of(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as t:
-        for n, d in members.items():
-            info = tarfile.TarInfo(n)
-            info.size = len(d)
-            t.addfile(info, io.BytesIO(d))
-    return buf.getvalue()
+from tests.integration.test_edge import tar_bytes
 
 
 @pytest.fixture()
@@ -34,7 +25,7 @@ def data(sdk: object):  # type: ignore[no-untyped-def]
     for n, d in objs.items():
         b.object(n).get_writer().put_content(d)
     shard = {"s/a.jpg": b"A" * 1000, "s/a.cls": b"7", "s/b.jpg": b"B" * 2000}
-    b.object("shard.tar").get_writer().put_content(tar_of(shard))
+    b.object("shard.tar").get_writer().put_content(tar_bytes(members=shard))
     yield b, objs, shard
     b.delete(missing_ok=True)
 
