@@ -180,3 +180,41 @@ def test_prefetch_of_a_listed_bucket_spans_a_maintenance(multinode: MultiNode, m
         if back.status_code == 200 and back.text.startswith("g"):
             wait_rebalance(c, back.text)  # type: ignore[arg-type]
         c.wait_smap(lambda s: not s.targets[LEAVES].flags & FLAG_MAINTENANCE, f"{LEAVES} back", 60)
+
+
+def test_rename_across_a_maintenance_is_all_or_nothing(multinode: MultiNode) -> None:
+    """A rebalance aborts a rename (as in AIStore): whichever way it ends — renamed before the
+    rebalance began, or rolled back by it — every object is under exactly one of the two names,
+    once, with its bytes; and the name that is left takes writes again."""
+    c = multinode
+    run = uuid.uuid4().hex[:6]
+    src, dst = f"mv-src-{run}", f"mv-dst-{run}"
+    data = {f"m{i % 4}/o{i:04d}": os.urandom((32 << 10) + 17 * i) for i in range(300)}
+    put_all(c, src, data)
+    try:
+        r = requests.post(f"{c.endpoint}/v1/buckets/{src}", params={"bck_to": f"ais/@#/{dst}/"},
+                          json={"action": "move-bck"}, timeout=60)
+        assert r.status_code == 200, r.text
+        job = r.text.strip().strip('"')
+        r = member(c, "start-maintenance", LEAVES)  # type: ignore[arg-type]
+        assert r.status_code == 200 and r.text.startswith("g"), r.text
+        wait_rebalance(c, r.text)  # type: ignore[arg-type]
+        p = c.cli("wait", job, "--timeout", "300s", check=False)
+        names = set(c.cli("ls", "--no-headers").stdout.split())
+        kept = dst if f"ais://{dst}" in names else src
+        assert (f"ais://{src}" in names) != (f"ais://{dst}" in names), names  # exactly one name left
+        if kept == dst:
+            assert p.returncode == 0, p.stderr
+        else:
+            assert p.returncode == 1 and "aborted" in p.stderr, (p.stdout, p.stderr)
+        print(f"rename {job}: {'renamed' if kept == dst else 'rolled back'}")
+        assert_once_at_owner(c, kept, data)
+        r = requests.put(f"{c.endpoint}/v1/objects/{kept}/after", data=b"open", timeout=30)
+        assert r.status_code == 200, r.text
+    finally:
+        back = member(c, "stop-maintenance", LEAVES)  # type: ignore[arg-type]
+        if back.status_code == 200 and back.text.startswith("g"):
+            wait_rebalance(c, back.text)  # type: ignore[arg-type]
+        c.wait_smap(lambda s: not s.targets[LEAVES].flags & FLAG_MAINTENANCE, f"{LEAVES} back", 60)
+        for b in (src, dst):
+            c.cli("rmb", f"ais://{b}", check=False)
