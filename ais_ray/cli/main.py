@@ -17,8 +17,8 @@ import traceback
 from typing import Callable
 
 from ais_ray.auth.gate import ENV_TOKEN
-from ais_ray.cli import (archive_cmds, auth_cmds, bucket_cmds, cluster_cmds, copy_cmds, download_cmds, ec_cmds, etl_cmds, job_cmds,
-                         object_cmds, perf_cmds, reb_cmds)
+from ais_ray.cli import (archive_cmds, auth_cmds, bucket_cmds, cluster_cmds, copy_cmds, download_cmds, ec_cmds, etl_cmds,
+                         job_cmds, ml_cmds, object_cmds, perf_cmds, reb_cmds)
 from ais_ray.cli.common import CliError, HelpFormatter
 from ais_ray.core.errors import AisError
 
@@ -379,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     auth_cmds.add_auth(sub, _cmd)
     etl_cmds.add_commands(sub, _cmd, _selection_args)
     archive_cmds.add_archive(sub, _cmd, _selection_args)
+    ml_cmds.add_commands(sub, _cmd, _selection_args)
     p = _cmd(sub, "completion", _cmd_completion, "print the shell completion script (bash, zsh, fish)", """
 eval "$(ais-ray completion bash)"            # this shell; add the line to ~/.bashrc to keep it
 ais-ray completion zsh > ~/.zfunc/_ais-ray""")
@@ -402,7 +403,12 @@ def main(argv: list[str] | None = None) -> int:
 
         completers.attach(parser)  # bucket names and node ids from the running cluster
         argcomplete.autocomplete(parser)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # a verb whose positionals end with its destination takes them after its options too
+        trailing = getattr(args, "trailing", None)  # (`ml get-batch SRC --list a,b DST`)
+        if trailing is None or any(e.startswith("-") and e != "-" for e in extra):
+            parser.error("unrecognized arguments: " + " ".join(extra))
+        setattr(args, trailing, [*getattr(args, trailing), *extra])
     if args.token:  # the client reads it from there (cli/common.py::run)
         os.environ[ENV_TOKEN] = args.token
     try:

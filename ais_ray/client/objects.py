@@ -4,6 +4,7 @@ mountpath when the cached cluster map knows it (the SDK's `direct` mode), else v
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
@@ -150,6 +151,28 @@ class ObjectsApi(Http):
             out.flush()
 
         await self._via(get, bck, name, params)
+
+    async def get_batch(self, body: dict[str, Any], out: Any, bck: Bucket | None = None) -> list[dict[str, Any]]:
+        """GetBatch (`GET /v1/ml/moss[/<bck>]`, body a MossReq): the archive written to the binary
+        file object `out`; the items' metadata (`MossOut`) when the reply has it (not streamed), else []."""
+        path = f"ml/moss/{bck.name}" if bck is not None else "ml/moss"
+        params = self.bck_params(bck) if bck is not None else None
+        async with self.session.get(self.url(path), params=params, data=json.dumps(body),
+                                    headers={"Content-Type": "application/json"}) as r:  # follows the 307 with its body
+            if r.status >= 400:
+                await raise_for(r, await r.read())
+            if not r.content_type.startswith("multipart/"):
+                async for chunk in r.content.iter_chunked(CHUNK):
+                    await asyncio.to_thread(out.write, chunk)
+                return []
+            reader = aiohttp.MultipartReader.from_response(r)
+            meta = await reader.next()
+            outs = list((await meta.json() or {}).get("out") or []) if isinstance(meta, aiohttp.BodyPartReader) else []
+            part = await reader.next()
+            if isinstance(part, aiohttp.BodyPartReader):
+                while chunk := await part.read_chunk(CHUNK):
+                    await asyncio.to_thread(out.write, chunk)
+            return outs
 
     async def get_bytes(self, bck: Bucket, name: str, *, byte_range: str = "") -> bytes:
         headers = {"Range": byte_range} if byte_range else None

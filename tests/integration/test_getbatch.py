@@ -123,3 +123,30 @@ def test_strict_and_bad_requests(cluster: LocalCluster, sdk: object, data) -> No
     r = requests.get(f"{cluster.endpoint}/v1/ml/moss", json={"in": [{"objname": "o/001"}]}, timeout=60)
     assert r.status_code == 400 and "no bucket" in r.json()["message"]
     assert MossIn(obj_name="o/001").dict() == {"objname": "o/001"}  # what the SDK sends, as parsed above
+
+
+def test_cli_ml_get_batch(cluster: LocalCluster, data, tmp_path: os.PathLike[str]) -> None:  # type: ignore[no-untyped-def]
+    b, objs, shard = data
+    out = os.path.join(str(tmp_path), "out.tar")
+    p = cluster.cli("ml", "get-batch", f"ais://{b.name}", "--list", "o/007,o/001", out)  # type: ignore[attr-defined]
+    assert p.stdout.startswith(f"GET-BATCH: 2 items => {out}"), p.stdout
+    with tarfile.open(out) as t:
+        assert [(m.name, t.extractfile(m).read()) for m in t] == [  # type: ignore[union-attr]
+            (f"{b.name}/o/007", objs["o/007"]), (f"{b.name}/o/001", objs["o/001"])]  # type: ignore[attr-defined]
+    z = os.path.join(str(tmp_path), "out.zip")
+    cluster.cli("ml", "get-batch", f"ais://{b.name}/shard.tar/s/a.jpg", f"ais://{b.name}/o/003", z,  # type: ignore[attr-defined]
+                "--omit-src-bck")
+    import zipfile
+
+    with zipfile.ZipFile(z) as zf:
+        assert [(n, zf.read(n)) for n in zf.namelist()] == [("shard.tar/s/a.jpg", shard["s/a.jpg"]),
+                                                            ("o/003", objs["o/003"])]
+    raw = cluster.cli_bytes("ml", "get-batch", f"ais://{b.name}", "--template", "o/{000..004}", "-", "--streaming")  # type: ignore[attr-defined]
+    with tarfile.open(fileobj=io.BytesIO(raw), mode="r|") as t:
+        assert [m.name for m in t] == [f"{b.name}/o/{i:03d}" for i in range(5)]  # type: ignore[attr-defined]
+    p = cluster.cli("ml", "get-batch", f"ais://{b.name}/nope", out, check=False)  # type: ignore[attr-defined]
+    assert p.returncode == 1 and len(p.stderr.strip().splitlines()) == 1 and "nope" in p.stderr, p.stderr
+    p = cluster.cli("ml", "get-batch", f"ais://{b.name}/nope", f"ais://{b.name}/o/002", out, "--cont-on-err")  # type: ignore[attr-defined]
+    assert "1 missing" in p.stdout, p.stdout
+    p = cluster.cli("ml", "get-batch", f"ais://{b.name}/o/002", os.path.join(str(tmp_path), "x.rar"), check=False)  # type: ignore[attr-defined]
+    assert p.returncode == 1 and ".tar" in p.stderr, p.stderr

@@ -71,3 +71,13 @@ def test_ls_props_name_first_all_and_unknown() -> None:
     assert ls_props("all") == list(LS_PROPS)
     with pytest.raises(CliError, match="'colour'"):
         ls_props("size,colour")
+
+
+def test_get_batch_sources_split_at_the_shard() -> None:
+    from ais_ray.cli.ml_cmds import split_archpath
+
+    assert split_archpath("shard.tar/a/1.jpg") == ("shard.tar", "a/1.jpg")
+    assert split_archpath("d/s-01.tgz/x.cls") == ("d/s-01.tgz", "x.cls")
+    assert split_archpath("d/s.tar.gz/y") == ("d/s.tar.gz", "y")
+    assert split_archpath("plain/object.bin") == ("plain/object.bin", "")
+    assert split_archpath("only.tar") == ("only.tar", "")  # the shard itself, whole
