@@ -23,14 +23,13 @@ import asyncio
 import os
 import shutil
 import tempfile
-from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from ais_ray.client import AisClient
 
-from clients import PlainClient, SdkDriver, ShortRead, timed_pool
+from clients import PlainClient, SdkDriver, ShortRead
 from common import AisCluster, ProcSampler
-from get_cpu import run, seed
+from get_cpu import Job, rotated_rounds, run, seed
 
 CLIENT = "client"
 BATCHES_IN_FLIGHT = 2
@@ -66,8 +65,7 @@ async def measure(ns: argparse.Namespace, cluster: AisCluster, ais: AisClient, p
     sdk = SdkDriver(cluster.endpoint, bck.name, ns.concurrency)
     batch = BatchDriver(sdk, size)
     chunks = [names[i:i + ns.batch] for i in range(0, len(names), ns.batch)]
-    Get = Callable[[], Awaitable[int]]
-    ways: list[tuple[str, list[Get], int, list[str]]] = [
+    ways: list[tuple[str, list[Job], int, list[str]]] = [
         ("plain", [lambda n=n: plain.get(n, size) for n in names], ns.concurrency, ["plain"]),
         ("ais direct", [lambda n=n: drv.get_direct(n, size) for n in names], ns.concurrency, mps),
         ("sdk get", [lambda n=n: sdk.get(n, size) for n in names], ns.concurrency, [*mps, "front-door"]),
@@ -78,17 +76,7 @@ async def measure(ns: argparse.Namespace, cluster: AisCluster, ais: AisClient, p
         sampler.measure_idle(2.0)
         print(f"{ns.count} × {size >> 10} KiB, batches of {ns.batch}; objects/s; CPU ms per object: servers net of "
               f"idle (user / sys), this client (user / sys)", flush=True)
-        for r in range(ns.rounds):
-            for label, jobs, inflight, procs in ways[r % len(ways):] + ways[:r % len(ways)]:
-                with sampler.phase(f"{label} {r}", [*procs, CLIENT]) as uses:
-                    m = await timed_pool(jobs, inflight)
-                srv = [u for lb, u in uses.items() if lb != CLIENT]
-                per = 1000 / ns.count
-                cl = uses[CLIENT]
-                print(f"round {r} {label:11s} {ns.count / m.seconds:8,.0f} obj/s  servers "
-                      f"{sum(u.cpu_net_s for u in srv) * per:.3f} ({sum(u.cpu_user_s for u in srv) * per:.3f} / "
-                      f"{sum(u.cpu_sys_s for u in srv) * per:.3f})  client {cl.cpu_user_s * per:.3f} / "
-                      f"{cl.cpu_sys_s * per:.3f}", flush=True)
+        await rotated_rounds(ns, sampler, ways, "obj/s")
     finally:
         sampler.stop()
         sdk.close()

@@ -72,22 +72,34 @@ async def measure(ns: argparse.Namespace, cluster: AisCluster, ais: AisClient, p
         sampler.measure_idle(2.0)
         print(f"{ns.count} × {size >> 10} KiB, {ns.concurrency} in flight; CPU ms per GET, servers net of idle "
               f"(user / sys), and this client", flush=True)
-        for r in range(ns.rounds):
-            for label, get, procs in ways[r % len(ways):] + ways[:r % len(ways)]:
-                with sampler.phase(f"{label} {r}", [*procs, CLIENT]) as uses:
-                    m = await timed_pool([lambda n=n: get(n) for n in names], ns.concurrency)
-                srv = [u for lb, u in uses.items() if lb != CLIENT]
-                per = 1000 / ns.count
-                cl = uses[CLIENT]
-                print(f"round {r} {label:17s} {m.obj_s:7,.0f} GET/s  servers {sum(u.cpu_net_s for u in srv) * per:.3f} "
-                      f"({sum(u.cpu_user_s for u in srv) * per:.3f} / {sum(u.cpu_sys_s for u in srv) * per:.3f})  "
-                      f"client {cl.cpu_user_s * per:.3f} / {cl.cpu_sys_s * per:.3f}", flush=True)
+        await rotated_rounds(ns, sampler, [(label, [lambda n=n, g=get: g(n) for n in names], ns.concurrency, procs)
+                                           for label, get, procs in ways], "GET/s")
     finally:
         sampler.stop()
         if ns.sdk:
             sdk.close()
             preq.close()
             treq.close()
+
+
+Job = Callable[[], Awaitable[int]]
+
+
+async def rotated_rounds(ns: argparse.Namespace, sampler: ProcSampler, ways: list[tuple[str, list[Job], int, list[str]]],
+                         unit: str) -> None:
+    """`ns.rounds` rounds of every way (label, its jobs, how many in flight, its server processes),
+    the order rotated each round: a line per way with `ns.count` objects' rate and CPU per object."""
+    for r in range(ns.rounds):
+        for label, jobs, inflight, procs in ways[r % len(ways):] + ways[:r % len(ways)]:
+            with sampler.phase(f"{label} {r}", [*procs, CLIENT]) as uses:
+                m = await timed_pool(jobs, inflight)
+            srv = [u for lb, u in uses.items() if lb != CLIENT]
+            per = 1000 / ns.count
+            cl = uses[CLIENT]
+            print(f"round {r} {label:17s} {ns.count / m.seconds:8,.0f} {unit}  servers "
+                  f"{sum(u.cpu_net_s for u in srv) * per:.3f} ({sum(u.cpu_user_s for u in srv) * per:.3f} / "
+                  f"{sum(u.cpu_sys_s for u in srv) * per:.3f})  client {cl.cpu_user_s * per:.3f} / "
+                  f"{cl.cpu_sys_s * per:.3f}", flush=True)
 
 
 Measure = Callable[[argparse.Namespace, AisCluster, AisClient, PlainClient, str, int], Awaitable[None]]

@@ -1,18 +1,19 @@
 """A mountpath writes a shard of objects (the `archive` job, `jobs/archive.py`): members read from
-their holders a few ahead, written in the selection's order by `core/shardfmt.ShardWriter` into
+their holders as GetBatch reads its items (`getbatch.read_in_order`), written in the selection's order by `core/shardfmt.ShardWriter` into
 the one write path, committed whole or not at all."""
 
 from __future__ import annotations
 
 import asyncio
-import collections
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ais_ray.core.errors import AisError, ErrObjNotFound
 from ais_ray.core.shardfmt import Chunks, ShardWriter, members_of
-from ais_ray.jobs.archive import WINDOW, ArchiveSpec
+from ais_ray.actors.getbatch import read_in_order
+from ais_ray.jobs.archive import ArchiveSpec
+from ais_ray.jobs.getbatch import BatchItem
 
 if TYPE_CHECKING:
     from ais_ray.actors.mountpath import MountpathContext
@@ -75,7 +76,8 @@ class Archiver:
         w = ShardWriter(spec.fmt, out)
         for member, data in old:
             w.add(member, data)
-        async for name, data in self._members(spec, names):
+        async for it, data in read_in_order(self.copier, [BatchItem(spec.src, n) for n in names]):
+            name = it.name
             if isinstance(data, AisError):
                 if not spec.coer:
                     raise data
@@ -94,25 +96,3 @@ class Archiver:
         w.close()
         if chunk := out.take():
             yield chunk
-
-    async def _members(self, spec: ArchiveSpec, names: list[str]) -> AsyncIterator[tuple[str, bytes | AisError]]:
-        """Each name's bytes (or its error), in order, `WINDOW` read ahead."""
-        async def read(name: str) -> bytes | AisError:
-            try:
-                return await self.copier.read_whole(spec.src, name)
-            except AisError as exc:
-                return exc
-
-        ahead: collections.deque[tuple[str, asyncio.Task[bytes | AisError]]] = collections.deque()
-        it = iter(names)
-        try:
-            while True:
-                while len(ahead) < WINDOW and (name := next(it, None)) is not None:
-                    ahead.append((name, asyncio.ensure_future(read(name))))
-                if not ahead:
-                    return
-                name, task = ahead.popleft()
-                yield name, await task
-        finally:
-            for _, t in ahead:
-                t.cancel()

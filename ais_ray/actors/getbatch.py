@@ -12,7 +12,7 @@ import asyncio
 import collections
 import io
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -107,20 +107,37 @@ async def read_many(req: web.Request, ctx: MountpathContext) -> web.Response:
     return web.Response(body=msgspec.msgpack.encode(await asyncio.to_thread(work)), content_type="application/msgpack")
 
 
-async def _items(copier: ObjCopier, spec: BatchSpec) -> AsyncIterator[tuple[BatchItem, bytes | AisError]]:
-    """Each item's bytes (or its error), in order; the next window is read while one is sent."""
-    windows = [spec.items[i:i + WINDOW_ITEMS] for i in range(0, len(spec.items), WINDOW_ITEMS)]
-    ahead: collections.deque[asyncio.Task[list[bytes | AisError]]] = collections.deque()
+async def read_in_order(copier: ObjCopier, items: Sequence[BatchItem]) -> AsyncIterator[tuple[BatchItem, bytes | AisError]]:
+    """Each item's bytes (or its error), in order — GetBatch's items and an archive job's members.
+
+    Windows of `WINDOW_ITEMS`: each holder mountpath is asked for its items of a window in one
+    request (`read_many`, at most `GROUP_BYTES` an answer), the next window while one is used. The
+    rest (a remote object, a lost one, a file in a shard, one past an answer's bytes) take their
+    own GET (`ObjCopier.read_whole`) as their turn nears, `WINDOW` ahead: memory holds two windows'
+    answers and `WINDOW` such items, whatever their size."""
+    windows = [items[i:i + WINDOW_ITEMS] for i in range(0, len(items), WINDOW_ITEMS)]
+    grouped: collections.deque[asyncio.Task[list[bytes | None]]] = collections.deque()
     todo = iter(windows)
+    ahead: collections.deque[tuple[int, asyncio.Task[bytes | AisError]]] = collections.deque()
     try:
         for window in windows:
-            while len(ahead) < 2 and (w := next(todo, None)) is not None:
-                ahead.append(asyncio.ensure_future(_window(copier, w)))
-            got = await ahead.popleft()
-            for it, data in zip(window, got):
-                yield it, data
+            while len(grouped) < 2 and (w := next(todo, None)) is not None:
+                grouped.append(asyncio.ensure_future(_grouped(copier, w)))
+            got = await grouped.popleft()
+            rest = (i for i, v in enumerate(got) if v is None)
+            for i, it in enumerate(window):
+                while len(ahead) < WINDOW and (j := next(rest, None)) is not None:
+                    ahead.append((j, asyncio.ensure_future(_read_one(copier, window[j]))))
+                data = got[i]
+                if data is None:
+                    _, task = ahead.popleft()
+                    yield it, await task
+                else:
+                    yield it, data
     finally:
-        for t in ahead:
+        for t in grouped:
+            t.cancel()
+        for _, t in ahead:
             t.cancel()
 
 
@@ -152,9 +169,9 @@ async def _ask(copier: ObjCopier, url: str, bck: Bucket, names: list[str]) -> li
     return answers
 
 
-async def _window(copier: ObjCopier, items: tuple[BatchItem, ...]) -> list[bytes | AisError]:
-    """One window: a request per holder for its plain items, then a GET for each item left."""
-    out: list[bytes | AisError | None] = [None] * len(items)
+async def _grouped(copier: ObjCopier, items: Sequence[BatchItem]) -> list[bytes | None]:
+    """A window's items asked of their holders, one request per holder; None: not answered so."""
+    out: list[bytes | None] = [None] * len(items)
     groups: dict[tuple[str, Bucket], list[int]] = {}
     for i, it in enumerate(items):
         if not it.archpath:
@@ -173,20 +190,17 @@ async def _window(copier: ObjCopier, items: tuple[BatchItem, ...]) -> list[bytes
                 out[i] = data
 
     await asyncio.gather(*(group(url, bck, idxs) for (url, bck), idxs in groups.items()))
-    sem = asyncio.Semaphore(WINDOW)
+    return out
 
-    async def one(i: int) -> None:
-        it = items[i]
-        async with sem:
-            try:
-                out[i] = await copier.read_whole(it.bck, it.name, {H.Q_ARCHPATH: it.archpath} if it.archpath else None)
-            except AisError as exc:
-                out[i] = exc
-            except (aiohttp.ClientError, OSError) as exc:
-                out[i] = AisError(f"{it.bck}/{it.name}: {type(exc).__name__}: {exc}")
 
-    await asyncio.gather(*(one(i) for i, v in enumerate(out) if v is None))
-    return [v if v is not None else AisError("not read") for v in out]
+async def _read_one(copier: ObjCopier, it: BatchItem) -> bytes | AisError:
+    """An item by its own GET at its holder (which fetches, rebuilds or cuts out of a shard)."""
+    try:
+        return await copier.read_whole(it.bck, it.name, {H.Q_ARCHPATH: it.archpath} if it.archpath else None)
+    except AisError as exc:
+        return exc
+    except (aiohttp.ClientError, OSError) as exc:
+        return AisError(f"{it.bck}/{it.name}: {type(exc).__name__}: {exc}")
 
 
 def _entry(spec: BatchSpec, it: BatchItem, data: bytes | AisError) -> tuple[str, bytes, str]:
@@ -212,7 +226,7 @@ async def _stream(req: web.Request, copier: ObjCopier, spec: BatchSpec) -> web.S
     resp = web.StreamResponse(headers={"Content-Type": MIME.get(spec.fmt, "application/x-tar")})
     out = Chunks()
     w = ShardWriter(spec.fmt, out)
-    async for it, data in _items(copier, spec):
+    async for it, data in read_in_order(copier, spec.items):
         name, payload, _ = _entry(spec, it, data)
         await _add(w, name, payload)
         if not resp.prepared:
@@ -231,7 +245,7 @@ async def _buffered(copier: ObjCopier, spec: BatchSpec) -> web.Response:
     buf = io.BytesIO()
     w = ShardWriter(spec.fmt, buf)
     outs = []
-    async for it, data in _items(copier, spec):
+    async for it, data in read_in_order(copier, spec.items):
         name, payload, err = _entry(spec, it, data)
         await _add(w, name, payload)
         outs.append(it.out(len(payload), err))
