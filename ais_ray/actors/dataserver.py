@@ -281,7 +281,8 @@ class DataServer:
         self._writable(bck)
         custom = custom_md_value(await req.read())
         replace_all = H.is_true(req.query.get(H.Q_NEW_CUSTOM))
-        await asyncio.to_thread(self.ctx.store.set_custom, bck, name, custom, replace_all=replace_all)
+        attrs = await asyncio.to_thread(self.ctx.store.set_custom, bck, name, custom, replace_all=replace_all)
+        await self.ec.set_meta(bck, name, attrs)  # an EC bucket: its slices' metafiles follow
         return web.Response(status=200)
 
     async def object_action(self, req: web.Request) -> web.Response:

@@ -54,6 +54,7 @@ class ECServer:
     def register(self, app: web.Application) -> None:
         app.router.add_route("PUT", EC_ROUTE, self.put_slice)
         app.router.add_route("GET", EC_ROUTE, self.get_slice)
+        app.router.add_route("PATCH", EC_ROUTE, self.patch_meta)
         app.router.add_route("DELETE", EC_ROUTE, self.delete_slice)
 
     async def close(self) -> None:
@@ -140,6 +141,18 @@ class ECServer:
             return None
         return await self.ec.degraded(bck, name)
 
+    async def set_meta(self, bck: Bucket, name: str, attrs: ObjAttrs) -> None:
+        """The object's custom metadata changed here (a PATCH): its slices' and replicas' metafiles
+        follow (`ECManager.set_meta`). The PATCH itself succeeded: a holder that cannot take it is
+        logged and counted, and `ec-encode --recover` re-sends it."""
+        if not self.enabled(bck):
+            return
+        try:
+            await self.ec.set_meta(bck, name, attrs)
+        except (AisError, aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            self.ctx.stats.add("err.ec.encode")
+            log.warning("%s/%s: new metadata stored, not yet on every EC holder: %s", bck, name, exc)
+
     async def delete(self, bck: Bucket, name: str) -> None:
         if self.enabled(bck):
             await self.ec.delete(bck, name)
@@ -195,6 +208,15 @@ class ECServer:
         finally:
             f.close()
         return resp
+
+    async def patch_meta(self, req: web.Request) -> web.Response:
+        bck, name = _bucket_obj(req)
+        self.ctx.meta.bmd.must_get(bck)
+        raw = req.headers.get(META_HEADER)
+        if not raw:
+            raise ErrBadRequest(f"EC metadata without {META_HEADER}")
+        await asyncio.to_thread(self.ec.take_meta, bck, name, Metafile.from_bytes(raw.encode()))
+        return web.Response(status=200)
 
     async def delete_slice(self, req: web.Request) -> web.Response:
         bck, name = _bucket_obj(req)

@@ -10,6 +10,8 @@ queued per holder — bounded memory whatever the object's size.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Iterable
 from dataclasses import replace
@@ -17,14 +19,14 @@ from typing import Any, BinaryIO, Protocol
 
 from ais_ray.core.bmd import BMD
 from ais_ray.core.ec import Metafile, Placement, new_meta, newest, outdated, place, reachable, restore_plan
-from ais_ray.core.errors import AisError, ErrNoTarget, ErrObjNotFound
+from ais_ray.core.errors import AisError, ErrBadRequest, ErrNoTarget, ErrObjNotFound
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket
 from ais_ray.core.owt import Owt, policy
 from ais_ray.core.redundancy import ECConf
 from ais_ray.core.smap import Smap
 from ais_ray.ec.codec import Codec, codec, decode_to, encode_segments
-from ais_ray.ec.peers import READ_CHUNK, Peers, url_of
+from ais_ray.ec.peers import READ_CHUNK, ErrPeer, Peers, url_of
 from ais_ray.ec.slices import ECSlices
 from ais_ray.fs.store import MountpathStore, ObjWriter
 
@@ -79,11 +81,18 @@ class ECManager:
             raise AisError("no cluster map yet")
         return smap
 
-    def _lock(self, key: str) -> asyncio.Lock:
+    @contextlib.asynccontextmanager
+    async def _held(self, key: str) -> AsyncIterator[None]:
+        """One encode (or metadata change) of a name at a time; the lock is dropped when unused."""
         lk = self._locks.get(key)
         if lk is None:
             lk = self._locks[key] = asyncio.Lock()
-        return lk
+        try:
+            async with lk:
+                yield
+        finally:
+            if not lk.locked() and self._locks.get(key) is lk:
+                del self._locks[key]
 
     # ---- encode ---------------------------------------------------------------------------------
     async def encode(self, bck: Bucket, name: str, mode: str = PUT, conf: ECConf | None = None) -> str:
@@ -92,14 +101,8 @@ class ECManager:
         conf = conf or self.conf(bck)
         if conf is None:
             return "skipped"
-        uname = bck.uname(name)
-        lk = self._lock(uname)
-        try:
-            async with lk:
-                return await self._encode(bck, name, mode, conf)
-        finally:
-            if not lk.locked() and self._locks.get(uname) is lk:
-                del self._locks[uname]
+        async with self._held(bck.uname(name)):
+            return await self._encode(bck, name, mode, conf)
 
     async def _encode(self, bck: Bucket, name: str, mode: str, conf: ECConf) -> str:
         smap = self._smap()
@@ -186,10 +189,12 @@ class ECManager:
         return max((m for m in got if m is not None), key=lambda m: m.recency, default=None)
 
     async def _missing(self, smap: Smap, bck: Bucket, name: str, meta: Metafile) -> list[tuple[str, int]]:
-        """The holders of `meta` whose slice is missing, corrupt or of other data (`Metafile.recency`)."""
+        """The holders of `meta` whose slice is missing, corrupt or of other data (`Metafile.recency`),
+        or whose metafile missed a change of the object's custom metadata (`set_meta`)."""
         holders = [(t, s) for t, s in meta.nodes.items() if t != self.tid and t in smap.targets]
         got = await asyncio.gather(*(self.peers.meta(url_of(smap, t, bck, name), bck, verify=True) for t, _ in holders))
-        return [h for h, m in zip(holders, got) if m is None or m.recency != meta.recency]
+        return [h for h, m in zip(holders, got)
+                if m is None or m.recency != meta.recency or m.lom.get("custom") != meta.lom.get("custom")]
 
     async def _send(self, f: BinaryIO, size: int, bck: Bucket, name: str, meta: Metafile,
                     holders: Iterable[tuple[str, int]], smap: Smap) -> None:
@@ -220,7 +225,40 @@ class ECManager:
                                              length if sid else size, body(queues[t])) for t, sid in holders]
         await all_or_nothing(work)
 
-    # ---- restore --------------------------------------------------------------------------------
+    # ---- the object's metadata changed ---------------------------------------------------------
+    async def set_meta(self, bck: Bucket, name: str, attrs: ObjAttrs) -> None:
+        """The main held here took new metadata `attrs` (a PATCH of its custom metadata: same bytes,
+        checksum and version): its metafile and every holder's take it too, so a restore brings the
+        object back as it is now, not as it was encoded. A holder that cannot be reached keeps the
+        old metadata until `ec-encode --recover` re-sends its slice (`_missing`); raised, after the
+        others were sent, as an ErrPeer."""
+        async with self._held(bck.uname(name)):
+            local = await asyncio.to_thread(self.slices.load_meta, bck, name)
+            if local is None or local.slice_id != 0 or local.is_copy or local.obj_cksum != attrs.cksum:
+                return  # not encoded here (yet): the encode to come records `attrs`
+            meta = replace(local, lom=json.loads(attrs.to_bytes()))
+            await asyncio.to_thread(self.slices.save_meta, bck, name, meta)
+            smap = self._smap()
+            holders = [(t, s) for t, s in meta.nodes.items() if t != self.tid and t in smap.targets]
+            res = await asyncio.gather(*(self.peers.set_meta(url_of(smap, t, bck, name), bck,
+                                                             meta.for_holder(s, is_copy=s == 0))
+                                         for t, s in holders), return_exceptions=True)
+        failed = [f"{t}: {r}" for (t, _), r in zip(holders, res) if isinstance(r, BaseException)]
+        if failed:
+            raise ErrPeer(f"{bck}/{name}: new metadata not taken by {len(failed)} holder(s): {'; '.join(failed)}")
+
+    def take_meta(self, bck: Bucket, name: str, meta: Metafile) -> None:
+        """A holder's side of `set_meta` (blocking): its metafile — and its full replica, if it holds
+        one — take `meta.lom`, when both describe the same data (ErrBadRequest: other data)."""
+        local = self.slices.load_meta(bck, name)
+        if local is None:
+            raise ErrObjNotFound(bck, name)
+        if local.recency != meta.recency or local.obj_cksum != meta.obj_cksum or not (local.slice_id or local.is_copy):
+            raise ErrBadRequest(f"{bck}/{name}: this holder's metafile describes other data "
+                                f"(generation {local.generation}, not {meta.generation})")
+        self.slices.save_meta(bck, name, replace(local, lom=meta.lom))
+        if local.slice_id == 0:  # a full replica: its file carries the metadata too
+            self.store.set_attrs(bck, name, meta.attrs())
     async def restore(self, bck: Bucket, name: str) -> ObjAttrs:
         """Rebuild the missing main replica held here from the other targets' replicas or slices,
         then re-send whatever slices are missing (in the background). ErrObjNotFound: cannot."""
@@ -239,6 +277,8 @@ class ECManager:
             log.warning("%s/%s: its newest version (generation %d) is lost; the holders keep only older data",
                         bck, name, local.generation if local else 0)
             raise ErrNewestLost(bck, name)
+        if local is not None and local.recency == m0.recency and local.obj_cksum == m0.obj_cksum:
+            m0 = replace(m0, lom=local.lom)  # the main's own metafile has its latest metadata (`set_meta`)
         attrs = m0.attrs()
         await asyncio.to_thread(self.store.commit, w, bck, name, attrs, bump_version=False)
         self.store.stats.add(policy(Owt.EC_RESTORE).counter, attrs.size)

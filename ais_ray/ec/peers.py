@@ -8,6 +8,8 @@ streamed both ways (never a whole slice in memory), the metafile in `META_HEADER
     GET    /v1/ec/<b>/<o>            the slice/replica, its metafile in the header
     GET    /v1/ec/<b>/<o>?what=meta  the metafile only (404: none here, or no slice/replica)
     GET    /v1/ec/<b>/<o>?what=verify  the same, the slice re-checked against its checksum
+    PATCH  /v1/ec/<b>/<o>            the object's metadata changed (a PATCH of its custom metadata):
+                                     the holder's metafile (and full replica) take the new one
     DELETE /v1/ec/<b>/<o>            drop slice/replica and metafile
 """
 
@@ -103,6 +105,16 @@ class Peers:
         except BaseException:
             await asyncio.to_thread(w.abort)
             raise
+
+    async def set_meta(self, url: str, bck: Bucket, meta: Metafile) -> None:
+        """The holder's metafile takes `meta`'s object metadata (`Metafile.lom`), if it describes the
+        same data. Raises ErrPeer (unreachable) or ErrBadRequest (the holder has other data)."""
+        try:
+            headers = {META_HEADER: meta.to_bytes().decode()}
+            async with self.session.patch(url, params=H.bck_query(bck), headers=headers) as r:
+                await _raise_for(r, f"EC metadata to {url}")
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise ErrPeer(f"EC metadata to {url}: {type(exc).__name__}: {exc}") from exc
 
     async def delete(self, url: str, bck: Bucket) -> None:
         try:

@@ -375,3 +375,53 @@ def test_a_write_too_few_targets_could_encode_is_not_restored_as_older_bytes(
         assert "is lost" in r.json()["message"], r.text
     finally:
         _maintenance(cluster, a, False)
+
+
+def _custom_md(cluster: LocalCluster, bck: str, name: str) -> dict[str, str]:
+    r = requests.head(_obj_url(cluster, bck, name), timeout=30, allow_redirects=True)
+    assert r.status_code == 200, r.text
+    return dict(kv.split("=", 1) for kv in r.headers.get("Ais-Custom-Md", "").split(",") if kv)
+
+
+def _holder_metas(cluster: LocalCluster, bck: str, name: str) -> dict[str, bytes]:
+    """Every holder's metafile (path -> bytes), the main's own left out."""
+    main_meta = _main_file(cluster, bck, name).replace("/%ob/", "/%mt/")
+    return {p: open(p, "rb").read() for p in _files(cluster, bck, "%mt", name) if p != main_meta}
+
+
+@pytest.mark.parametrize("conf", [SLICED, REPLICATED], ids=["sliced", "replicated"])
+def test_custom_metadata_set_after_the_write_survives_a_restore(cluster: LocalCluster, sdk: object,
+                                                                 new_bucket: callable, conf: dict) -> None:  # type: ignore[valid-type]
+    """A PATCH of the custom metadata (the SDK's `set_custom_props`) changes no bytes and no
+    version, so nothing is re-encoded: the holders' metafiles must take it, or an object restored
+    from its slices or replica comes back with the metadata it was encoded with. A holder that
+    missed it (stale metafile) gets it from `ec-encode --recover`."""
+    wait_idle(cluster)
+    bck = new_bucket(conf)
+    name, data = "m/o", os.urandom(7000)
+    _put_all(cluster, bck, {name: data})
+    obj = sdk.bucket(bck).object(name)  # type: ignore[attr-defined]
+    obj.get_writer().set_custom_props({"k": "v1", "kept": "yes"})
+    assert _custom_md(cluster, bck, name) == {"k": "v1", "kept": "yes"}
+
+    os.unlink(_main_file(cluster, bck, name))  # the main's metafile stays: it has the latest
+    _get_ok(cluster, bck, name, data)
+    assert _custom_md(cluster, bck, name) == {"k": "v1", "kept": "yes"}
+
+    stale = _holder_metas(cluster, bck, name)
+    assert stale and all(b'"v1"' in raw for raw in stale.values()), stale
+    obj.get_writer().set_custom_props({"k": "v2"}, replace_existing=True)
+    main = _main_file(cluster, bck, name)
+    os.unlink(main)  # and its metafile: only the holders' metafiles can tell
+    os.unlink(main.replace("/%ob/", "/%mt/"))
+    _get_ok(cluster, bck, name, data)
+    assert _custom_md(cluster, bck, name) == {"k": "v2"}
+
+    # a holder that missed the change (it was down): `ec-encode --recover` brings it up to date
+    path, raw = next(iter(stale.items()))
+    with open(path, "wb") as f:
+        f.write(raw)
+    r = _ec_encode(cluster, bck, 1, 1, recover=True)
+    assert r.status_code == 200, r.text
+    _wait(sdk, r.text.strip('"'))
+    _until(lambda: b'"v2"' in open(path, "rb").read() and b'"v1"' not in open(path, "rb").read())
