@@ -336,6 +336,7 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyMoves, ProxyEtlApi):
     async def _mirror_job(self, bck: Bucket, n: int) -> str:
         xid = gen_uuid()
         await gather(self._targets(), "mirror_start", xid, bck, max(n, 1), strict=True)
+        self._remember_xact(xid, "mirror_start", xid, bck, max(n, 1))  # a joined or restarted target's share
         return xid
 
     async def ec_encode(self, bck: Bucket, data_slices: int, parity_slices: int, recover: bool) -> str:
@@ -354,6 +355,7 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyMoves, ProxyEtlApi):
     async def _ec_start(self, bck: Bucket, conf: ECConf, *, recover: bool) -> str:
         xid = gen_uuid()
         await gather(self._targets(), "ec_encode_start", xid, bck, conf, recover, strict=True)
+        self._remember_xact(xid, "ec_encode_start", xid, bck, conf, recover)
         return xid
 
     async def destroy_bucket(self, bck: Bucket) -> BMD:

@@ -118,6 +118,26 @@ class ProxyNodes:
         """Note how a multi-target job was started, so a target that joins later gets its share."""
         self._xact_starts[xid] = (method, args)
 
+    async def restart_shares(self, tid: str, xids: list[str]) -> list[str]:
+        """Target `tid` came back without its shares of `xids` (it stopped while they ran): start
+        again those of jobs started here on every target (`_remember_xact`), as a join gets its
+        share — the share walks the selection again, and what it had done is found done. Returns
+        the ids started; the target ends the others as lost (`target_xact.LostShares`)."""
+        h = self.target(tid)  # type: ignore[attr-defined]
+        started = []
+        for xid in xids:
+            method, args = self._xact_starts.get(xid, ("", ()))
+            if not method:
+                continue
+            try:
+                await getattr(h, method).remote(*args, joining=True)
+                started.append(xid)
+            except Exception as exc:
+                log.error("starting again %s's share of %s on %s: %r", method, xid, tid, exc)
+        if started:
+            log.info("target %s restarted: its shares of %s started again", tid, started)
+        return started
+
     async def _start_shares_on(self, tid: str) -> None:
         """Jobs keep going across a join: the new target takes its HRW share of every job
         still running (each share reads the current Smap, so old targets already leave

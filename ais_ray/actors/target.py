@@ -27,7 +27,7 @@ from ais_ray.actors.target_dl import TargetDownloads
 from ais_ray.fs.fspaths import ATTACH, Fspaths
 from ais_ray.actors.target_reads import LocalReads
 from ais_ray.actors.target_stats import TargetStats
-from ais_ray.actors.target_xact import TargetXacts, pass_no
+from ais_ray.actors.target_xact import LostShares, Marks, TargetXacts, pass_no
 from ais_ray.auth.gate import redirect_location
 from ais_ray.backends.base import ListPage
 from ais_ray.backends.pager import Fetch
@@ -37,7 +37,7 @@ from ais_ray.core.bmd import BMD, RemoteRef
 from ais_ray.core.dload import DlSpec, TargetDlStatus
 from ais_ray.core.errors import AisError, ErrBadRequest
 from ais_ray.core.names import Bucket
-from ais_ray.core.nodes import NAMESPACE, target_resource
+from ais_ray.core.nodes import NAMESPACE, PROXY_NAME, target_resource
 from ais_ray.core.redundancy import ECConf
 from ais_ray.core.selection import Selection
 from ais_ray.core.smap import MP_DETACHED, MP_ENABLED, MountpathInfo, Smap, Snode
@@ -105,7 +105,9 @@ class _TargetActor:
         save_everywhere(paths, PORT_FILE, self.url.rsplit(":", 1)[1].encode(), fsync=fsync)
         self.smap = load_newest(paths, lom.SMAP_FILE, lambda b: Smap.from_wire(json.loads(b)), lambda s: s.version)
         # the one registry of this target's jobs, downloads included
-        self.xacts = TargetXacts(lambda xid, bcks: settle(self.mps, xid, bcks), self._stop_batches)
+        marks = Marks(lambda: list(self.mps), fsync=fsync)  # what a restart finds it was running
+        self.xacts = TargetXacts(lambda xid, bcks: settle(self.mps, xid, bcks), self._stop_batches, marks)
+        self.lost = LostShares(tid, lambda: self.smap, self.xacts, marks, self._restart_shares)
         self._handles: dict[str, Any] = {}
         # a job's remote listing that every target walks (backend download, prefetch or copy of a prefix): once for all
         self.listings = SharedListings(tid, lambda: self.smap, self._target_handle, self.stats.counters)
@@ -126,6 +128,7 @@ class _TargetActor:
                               for i in infos)
         self.downloads.resume()  # after a restart: the proxy's keepalive lands here within seconds
         self.copies.resume()
+        self.lost.resume()  # after the kinds that resume their own shares
         if self.reads.bmd is None:
             self.reads.bmd = await self.stored_bmd()
         return Snode(self.tid, "target", self.url, 0, self.mp_infos)
@@ -167,6 +170,7 @@ class _TargetActor:
         """Snapshots of this target's xactions (every kind, downloads included)."""
         self.downloads.resume()
         self.copies.resume()
+        self.lost.resume()
         return self.xacts.snaps(xid=xid, kind=kind, bck=bck, only_running=only_running)
 
     async def prefetch_start(self, xid: str, spec: PrefetchSpec, ref: RemoteRef, joining: bool = False) -> None:
@@ -181,6 +185,11 @@ class _TargetActor:
         """This target's share of a copy-bck / copy-listrange (`actors/target_copy.py`)."""
         await self.copies.start(xid, spec, ref, joining)
 
+    async def _restart_shares(self, xids: list[str]) -> list[str]:
+        """Ask the proxy to start again this target's shares of `xids` (lost in a restart); the ids it started."""
+        proxy = await asyncio.to_thread(ray.get_actor, PROXY_NAME, NAMESPACE)
+        return list(await proxy.restart_shares.remote(self.tid, xids))
+
     def _target_handle(self, tid: str) -> Any:
         """A target's actor handle (this one's too: a cluster-wide listing asks every target)."""
         h = self._handles.get(tid)
@@ -188,13 +197,15 @@ class _TargetActor:
             h = self._handles[tid] = ray.get_actor(target_actor_name(tid), namespace=NAMESPACE)
         return h
 
-    async def mirror_start(self, xid: str, bck: Bucket, n: int) -> None:
+    async def mirror_start(self, xid: str, bck: Bucket, n: int, joining: bool = False) -> None:
         """This target's share of make-n-copies (`jobs/mirror.py`)."""
-        self.xacts.start(XactSnap(xid, MIRROR_KIND, bck), lambda snap: run_make_copies(bck, n, self.mps, snap))
+        self.xacts.start(XactSnap(xid, MIRROR_KIND, bck), lambda snap: run_make_copies(bck, n, self.mps, snap),
+                         admitted=joining)
 
-    async def ec_encode_start(self, xid: str, bck: Bucket, conf: ECConf, recover: bool) -> None:
+    async def ec_encode_start(self, xid: str, bck: Bucket, conf: ECConf, recover: bool, joining: bool = False) -> None:
         """This target's share of an `ec-encode` (`jobs/ec_encode.py`)."""
-        self.xacts.start(XactSnap(xid, EC_ENCODE, bck), lambda snap: run_ec_encode(bck, conf, recover, self.mps, snap))
+        self.xacts.start(XactSnap(xid, EC_ENCODE, bck), lambda snap: run_ec_encode(bck, conf, recover, self.mps, snap),
+                         admitted=joining)
 
     def _share(self) -> Share:
         return Share(self.tid, lambda: self.smap, self.mps)

@@ -116,7 +116,8 @@ class TargetCopies(ResumeOnce):
                                 "bytes": st.bytes, "errors": st.errors, "workers": snap.workers, "extra": snap.extra}
                 await asyncio.to_thread(self._save, rec)
 
-        self.xacts.start(XactSnap(rec["xid"], spec.kind, spec.dst, start=rec["start"]), work, admitted=True)
+        self.xacts.start(XactSnap(rec["xid"], spec.kind, spec.dst, start=rec["start"]), work, admitted=True,
+                         mark=False)  # its record is its mark
 
     def _hooks(self, xid: str, src: Bucket, ref: RemoteRef | None) -> CopyHooks:
         def list_for(prefix: str) -> Fetch:

@@ -10,30 +10,45 @@ running here when a rebalance (or resilver) starts — or named by the proxy bec
 runs elsewhere — walks once more when no rebalance runs here any more (`pass_no(snap)` > 0 in that
 pass), then moves what it wrote under the old map and the rebalance walked past (`settle`). It
 stays running meanwhile, so the job cannot look done while names are still moving.
+
+A share run as a task leaves a mark on every mountpath while it runs (`Marks`, `.ais.xact/<id>.json`).
+A target that stopped (killed, its node lost) and came back finds the marks of the shares it was
+running: those its kind resumes itself (copies, downloads: saved shares) run again; for the others
+the proxy is asked to start again the ones it can (`restart_shares`: jobs it started on every
+target, as a join gets its share); the rest end with the reason (`LostShare`). Until then they
+read as running: a job whose share was lost never reads as done (it did: a prefetch that lost a
+target's share ended "successfully" with that target's objects not fetched).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 from ais_ray.core.errors import AisError
-from ais_ray.core.names import Bucket
+from ais_ray.core.names import Bucket, parse_bck_uname
 from ais_ray.core.smap import Smap
 from ais_ray.core.xact import REB_KINDS, ErrXactBusy, XactSnap, XactStats, conflict, kind_of, matches, reb_aborts
+from ais_ray.fs.replicas import load_newest, save_everywhere
 
 log = logging.getLogger(__name__)
 KEEP_FINISHED = 1000
 SETTLE_POLL = 0.5
+RESTART_TIMEOUT = 60.0  # the proxy's answer to a restarted target's lost shares
 
 Work = Callable[[XactSnap], Awaitable[None]]
 Settled = Callable[[], Awaitable[None]]  # returns once no rebalance/resilver runs on this target
 # (job id, buckets): move this target's objects of those buckets to where the Smap places them
 Settle = Callable[[str, list[Bucket]], Awaitable[object]]
 PASS = "pass"  # snap.extra key: 0 the first walk, n the n-th walk after a rebalance
+MARKS_DIR = ".ais.xact"  # on every mountpath: a mark per running task share (`Marks`)
+_MARK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")  # a job id that is a safe file name
 
 
 def pass_no(snap: XactSnap) -> int:
@@ -96,14 +111,109 @@ class ResumeOnce:
         raise NotImplementedError
 
 
-class _TaskXact(SnapXact):
-    """A job run as one task on the loop; `work` updates the snapshot as it goes."""
+class LostShare(SnapXact):
+    """A share that ran here when the target stopped (its mark was left): running until the proxy
+    said whether it starts it again (then a start of the id replaces this), then ended with the
+    reason (`lost`)."""
 
-    def __init__(self, snap: XactSnap, work: Work, settle: Settle | None) -> None:
+    def lost(self, reason: str) -> None:
+        snap = self._snap
+        if snap.running:
+            snap.end, snap.aborted, snap.err = time.time(), True, reason
+            snap.stats.errors = max(snap.stats.errors, 1)
+
+    async def abort(self) -> None:
+        self.lost("aborted")
+
+
+class Marks:
+    """The running task shares' marks, a JSON record each on every mountpath (`save_everywhere`):
+    written when a share starts a walk, removed when it ends. Marks left behind name the shares a
+    stopped target did not finish. Unreadable or foreign files are skipped, never fatal."""
+
+    def __init__(self, dirs: Callable[[], Iterable[str]], *, fsync: bool) -> None:
+        self._dirs = dirs
+        self._fsync = fsync
+
+    def dirs(self) -> list[str]:
+        return [os.path.join(p, MARKS_DIR) for p in self._dirs()]
+
+    def save(self, snap: XactSnap) -> None:
+        if not _MARK_ID.fullmatch(snap.id):
+            return
+        rec = {"xid": snap.id, "kind": snap.kind, "bck": snap.bck.uname("") if snap.bck is not None else "",
+               "start": snap.start}
+        dirs = self.dirs()
+        for d in dirs:
+            os.makedirs(d, exist_ok=True)
+        save_everywhere(dirs, f"{snap.id}.json", json.dumps(rec).encode(), fsync=self._fsync)
+
+    def drop(self, xid: str) -> None:
+        if not _MARK_ID.fullmatch(xid):
+            return
+        for d in self.dirs():
+            try:
+                os.unlink(os.path.join(d, f"{xid}.json"))
+            except OSError:
+                continue
+
+    def left(self) -> list[dict[str, Any]]:
+        """The marks left behind: {xid, kind, bck, start} each."""
+        names: set[str] = set()
+        for d in self.dirs():
+            try:
+                names.update(n for n in os.listdir(d) if n.endswith(".json") and _MARK_ID.fullmatch(n[:-5]))
+            except OSError:
+                continue
+        recs = [load_newest(self.dirs(), n, json.loads) for n in sorted(names)]
+        return [r for r in recs if isinstance(r, dict) and isinstance(r.get("xid"), str) and isinstance(r.get("kind"), str)]
+
+
+class LostShares(ResumeOnce):
+    """Once a restarted target is in the map: its lost shares (`Marks.left`, not resumed by their
+    kind) read as running while the proxy is asked to start them again (`restart`: the ids it
+    started); the others end as lost."""
+
+    def __init__(self, tid: str, smap: Callable[[], Smap | None], xacts: TargetXacts, marks: Marks,
+                 restart: Callable[[list[str]], Awaitable[list[str]]]) -> None:
+        self.tid = tid
+        self._smap = smap
+        self._xacts = xacts
+        self._marks = marks
+        self._restart = restart
+        self._task: asyncio.Task[None] | None = None
+
+    def _resume(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._resolve())
+
+    async def _resolve(self) -> None:
+        lost = self._xacts.lost_shares(await asyncio.to_thread(self._marks.left))
+        if not lost:
+            return
+        ids = [x.xid for x in lost]
+        try:
+            again = await asyncio.wait_for(self._restart(ids), RESTART_TIMEOUT)
+        except Exception as exc:  # the proxy is away: what it could start again stays lost
+            log.warning("asking the proxy to start again the shares %s: %r", ids, exc)
+            again = []
+        log.info("shares %s were running when this target stopped; started again: %s", ids, again)
+        for x in lost:
+            if self._xacts.get(x.xid) is x:  # not started again
+                x.lost(f"target {self.tid} stopped while this job ran: its share did not finish and "
+                       f"cannot be resumed (run the job again)")
+                await asyncio.to_thread(self._marks.drop, x.xid)
+
+
+class _TaskXact(SnapXact):
+    """A job run as one task on the loop; `work` updates the snapshot as it goes (its mark, with
+    `marks`, kept while it runs)."""
+
+    def __init__(self, snap: XactSnap, work: Work, settle: Settle | None, marks: Marks | None = None) -> None:
         super().__init__(snap)
         snap.start = snap.start or time.time()
         self._work = work
         self._settle = settle
+        self._marks = marks
         self._again: Settled | None = None
         self._task: asyncio.Task[None] | None = asyncio.get_running_loop().create_task(self._run(first=True))
 
@@ -122,6 +232,8 @@ class _TaskXact(SnapXact):
     async def _run(self, first: bool) -> None:
         snap = self._snap
         try:
+            if self._marks is not None:
+                await asyncio.to_thread(self._marks.save, snap)
             if first:
                 await self._work(snap)
             while (settled := self._again) is not None:
@@ -142,6 +254,11 @@ class _TaskXact(SnapXact):
             log.exception("xaction %s[%s]", snap.kind, snap.id)
             snap.err = f"{type(exc).__name__}: {exc}"
         finally:
+            if self._marks is not None:
+                try:
+                    await asyncio.shield(asyncio.to_thread(self._marks.drop, snap.id))
+                except (OSError, asyncio.CancelledError):
+                    pass
             snap.end = time.time()
             self._task = None
 
@@ -159,8 +276,10 @@ class _TaskXact(SnapXact):
 
 
 class TargetXacts:
-    def __init__(self, settle: Settle | None = None, stop_batches: Callable[[str], Awaitable[None]] | None = None) -> None:
+    def __init__(self, settle: Settle | None = None, stop_batches: Callable[[str], Awaitable[None]] | None = None,
+                 marks: Marks | None = None) -> None:
         self._xacts: dict[str, Xact] = {}
+        self._marks = marks
         self._settle = settle  # after a job's walk that followed a rebalance (`follow`)
         # an aborted job's batches already sent to the mountpaths stop there too (`Gates.stop`): the
         # job's task ending does not recall them, and they would write on after its status said aborted
@@ -174,17 +293,18 @@ class TargetXacts:
         if blocker:
             raise ErrXactBusy(f'cannot start "{kind}": "{blocker}" is running, please try again')
 
-    def start(self, snap: XactSnap, work: Work, *, admitted: bool = False) -> None:
-        """Run `work(snap)` as a task. A second start of an id is a no-op. `admitted`: the caller
-        checked admission already, or this is a share of a job that runs (resumed, or on a target
-        that joined while the rebalance runs). A share of a kind that follows the Smap, started
-        while a rebalance runs here, walks once more after it."""
-        if snap.id in self._xacts:
+    def start(self, snap: XactSnap, work: Work, *, admitted: bool = False, mark: bool = True) -> None:
+        """Run `work(snap)` as a task. A second start of an id is a no-op (but of a `LostShare`: it
+        runs again). `admitted`: the caller checked admission already, or this is a share of a job
+        that runs (resumed, or on a target that joined while the rebalance runs). A share of a kind
+        that follows the Smap, started while a rebalance runs here, walks once more after it.
+        `mark`: False for a kind that saves its shares itself (copies)."""
+        if snap.id in self._xacts and not isinstance(self._xacts[snap.id], LostShare):
             return
         if not admitted:
             self.admit(snap.kind)
         self._abort_for(snap.kind)
-        x = self._xacts[snap.id] = _TaskXact(snap, work, self._settle)
+        x = self._xacts[snap.id] = _TaskXact(snap, work, self._settle, self._marks if mark else None)
         self._trim()
         self.follow_if_moving(x)
 
@@ -227,6 +347,29 @@ class TargetXacts:
         """Register a job that runs itself (e.g. a resumed download share); replaces one of the same id."""
         self._xacts[xact.xid] = xact
         self._trim()
+
+    def lost_shares(self, left: list[dict[str, Any]]) -> list[LostShare]:
+        """The shares whose marks were `left` behind (`Marks.left`) and that no kind resumed here,
+        registered as running `LostShare`s (their end is the caller's: `lost`)."""
+        out = []
+        for rec in left:
+            xid = rec["xid"]
+            if xid in self._xacts:
+                continue  # resumed (a copy's saved share), or started again already
+            bck = rec.get("bck") or ""
+            try:
+                b = parse_bck_uname(bck) if bck else None
+            except AisError:
+                b = None
+            snap = XactSnap(xid, rec["kind"], b, start=float(rec.get("start") or 0) or time.time())
+            x = LostShare(snap)
+            self._xacts[xid] = x
+            out.append(x)
+        return out
+
+    def drop_mark(self, xid: str) -> None:
+        if self._marks is not None:
+            self._marks.drop(xid)
 
     def get(self, xid: str) -> Xact | None:
         return self._xacts.get(xid)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pytest
 
@@ -214,3 +215,73 @@ def test_jobs_following_the_smap_walk_again_after_a_rebalance() -> None:
         assert reg.follow(also=("bad",)) == [] and not reg.snaps(xid="bad")[0].running
 
     _run(main)
+
+
+def test_marks_name_the_shares_a_stopped_target_was_running(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A task share's mark is on every mountpath while it runs and gone when it ends; the marks a
+    "stopped" registry left are the new registry's lost shares: running until resolved, then
+    ended with the reason — or started again (the start replaces the lost share)."""
+    from ais_ray.actors.target_xact import MARKS_DIR, LostShare, Marks
+
+    mps = [str(tmp_path / "mp1"), str(tmp_path / "mp2")]
+    marks = Marks(lambda: mps, fsync=False)
+
+    async def first_life() -> None:
+        reg = TargetXacts(marks=marks)
+        never = asyncio.Event()
+
+        async def work(snap: XactSnap) -> None:
+            await never.wait()
+
+        async def quick(snap: XactSnap) -> None:
+            return None
+
+        reg.start(XactSnap("run1", "prefetch-listrange", Bucket("b")), work)
+        reg.start(XactSnap("run2", "ec-encode", Bucket("b")), work)
+        reg.start(XactSnap("done1", "prefetch-listrange", Bucket("b")), quick)
+        reg.start(XactSnap("copy1", "copy-bck", Bucket("b")), work, mark=False)  # saves its own record
+        await asyncio.sleep(0.2)
+        for mp in mps:
+            d = os.path.join(mp, MARKS_DIR)
+            assert sorted(os.listdir(d)) == ["run1.json", "run2.json"]
+            left.update({os.path.join(d, n): open(os.path.join(d, n), "rb").read() for n in os.listdir(d)})
+
+    left: dict[str, bytes] = {}
+    _run(first_life)  # asyncio.run cancels the tasks: they end, and drop their marks
+    for mp in mps:
+        assert os.listdir(os.path.join(mp, MARKS_DIR)) == []
+    for path, raw in left.items():  # a killed process ends nothing: its marks stay
+        with open(path, "wb") as f:
+            f.write(raw)
+    with open(os.path.join(mps[1], MARKS_DIR, "junk.json"), "w") as f:
+        f.write("{not json")  # a damaged mark: skipped, never fatal
+    with open(os.path.join(mps[0], MARKS_DIR, "..x.json"), "w") as f:
+        f.write("{}")  # not a job id
+
+    async def second_life() -> None:
+        reg = TargetXacts(marks=marks)
+        lost = reg.lost_shares(marks.left())
+        assert sorted(x.xid for x in lost) == ["run1", "run2"]
+        assert all(isinstance(x, LostShare) and x.snap().running for x in lost)
+        [run1] = reg.snaps(xid="run1")
+        assert run1.kind == "prefetch-listrange" and run1.bck == Bucket("b")
+
+        async def again(snap: XactSnap) -> None:
+            snap.stats.objs = 7
+
+        reg.start(XactSnap("run1", "prefetch-listrange", Bucket("b")), again, admitted=True)  # started again
+        reg.start(XactSnap("run1", "prefetch-listrange", Bucket("b")), again, admitted=True)  # a no-op now
+        await asyncio.sleep(0.2)
+        [run1] = reg.snaps(xid="run1")
+        assert not run1.running and not run1.err and run1.stats.objs == 7
+        x2 = reg.get("run2")
+        assert isinstance(x2, LostShare)
+        x2.lost("target t1 stopped")
+        [run2] = reg.snaps(xid="run2")
+        assert not run2.running and run2.aborted and run2.err == "target t1 stopped" and run2.stats.errors == 1
+        marks.drop("run2")
+        for mp in mps:
+            assert "run1.json" not in os.listdir(os.path.join(mp, MARKS_DIR)) and \
+                "run2.json" not in os.listdir(os.path.join(mp, MARKS_DIR))
+
+    _run(second_life)

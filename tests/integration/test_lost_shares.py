@@ -1,0 +1,84 @@
+"""A target that stops while a job runs (killed; Ray restarts it): the job either finishes its work
+or says it did not — never "done" with a share's work missing. A prefetch's share is started again
+on the restarted target; a job the proxy cannot start again (a blob download: one target's) ends
+with the reason."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+from typing import Any
+
+import requests
+
+from ais_ray.core.names import http_bucket
+from ais_ray.testing.httpsrc import Faults
+from tests.integration.conftest import LocalCluster, Src
+from tests.integration.remotes import s3_bucket_of_keys
+from tests.integration.test_blob import ht_get
+from tests.integration.test_copy_restart import final_status
+from tests.integration.test_prefetch import cached
+
+MiB = 1 << 20
+
+
+def _kill_target(cluster: LocalCluster, tid: str) -> None:
+    """SIGKILL a target and its mountpaths (Ray restarts them)."""
+    t = requests.get(f"{cluster.endpoint}/v1/daemon", params={"what": "stats"}, timeout=30).json()["targets"][tid]
+    for pid in [t["pid"], *(m["pid"] for m in t["mountpaths"])]:
+        os.kill(pid, signal.SIGKILL)
+
+
+def _snaps(cluster: LocalCluster, xid: str) -> dict[str, list[dict[str, Any]]]:
+    r = requests.get(f"{cluster.endpoint}/v1/cluster", params={"what": "qryxstats"}, json={"ID": xid}, timeout=30)
+    return r.json() if r.status_code == 200 else {}
+
+
+def _done(cluster: LocalCluster, xid: str) -> int:
+    return sum(int(s["stats"]["loc-objs"]) for ss in _snaps(cluster, xid).values() for s in ss)
+
+
+def test_a_prefetch_finishes_across_a_target_restart(cluster: LocalCluster, moto: object) -> None:
+    bucket, keys = s3_bucket_of_keys(moto, "pf-restart", 1000)  # type: ignore[arg-type]
+    uri = f"s3://{bucket}"
+    p = cluster.cli("prefetch", uri, "--template", "k{0000..0999}", "--num-workers", "1")
+    xid = re.search(r"prefetch-objects\[([^\]]+)\]", p.stdout).group(1)  # type: ignore[union-attr]
+    deadline = time.monotonic() + 60
+    while (done := _done(cluster, xid)) < 20:
+        assert time.monotonic() < deadline, "the prefetch did not start"
+        time.sleep(0.05)
+    _kill_target(cluster, "t1")
+    assert done < len(keys) // 2, "the prefetch ran too fast to be interrupted"
+    st = final_status(cluster, xid)
+    assert not st["err"] and not st["aborted"], st
+    assert sorted(cached(cluster, uri)) == sorted(keys)  # t1's share too: it was lost, started again
+    assert cluster.cli("wait", xid, "--timeout", "30s").returncode == 0
+
+
+def test_a_job_that_cannot_be_started_again_says_its_share_was_lost(cluster: LocalCluster, src: Src) -> None:
+    data = src.put("lost.bin", os.urandom(8 * MiB))
+    bck, _, _ = http_bucket(src.url("lost.bin"))
+    assert ht_get(cluster, src.url("lost.bin"), Range="bytes=0-0").status_code == 206  # the HTTP bucket
+    cluster.cli("evict", f"ht://{bck.name}", "--keep-md")
+    src.server.faults = Faults(pacing_rate=256 << 10)  # 2 workers: ~16 s
+    try:
+        xid = cluster.cli("blob-download", f"ht://{bck.name}/lost.bin", "--num-workers", "2"
+                          ).stdout.split("[")[1].split("]")[0]
+        deadline = time.monotonic() + 30
+        while not (owner := next(iter(_snaps(cluster, xid)), "")):
+            assert time.monotonic() < deadline, "the blob download did not start"
+            time.sleep(0.1)
+        _kill_target(cluster, owner)
+        st = final_status(cluster, xid)
+        assert st["aborted"] and "stopped while this job ran" in st["err"], st
+        p = cluster.cli("wait", xid, "--timeout", "30s", check=False)
+        assert p.returncode != 0 and "stopped while this job ran" in p.stderr + p.stdout, (p.stdout, p.stderr)
+        assert "Traceback" not in p.stderr
+    finally:
+        src.server.faults = Faults()
+    # the job run again is whole
+    xid = cluster.cli("blob-download", f"ht://{bck.name}/lost.bin").stdout.split("[")[1].split("]")[0]
+    assert cluster.cli("wait", xid, "--timeout", "60s").returncode == 0
+    assert ht_get(cluster, src.url("lost.bin")).content == data
