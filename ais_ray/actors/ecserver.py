@@ -13,6 +13,7 @@ import asyncio
 import concurrent.futures
 import logging
 import os
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, BinaryIO
 
 import aiohttp
@@ -68,13 +69,16 @@ class ECServer:
         """Encode a just-committed object (`MOVED`: re-encoded for the current placement unless its
         slices fit it). The PUT itself succeeded: a holder that cannot take its slice (down, full) is
         logged and counted, and `ec-encode --recover` sends it later."""
-        if not self.enabled(bck):
-            return
+        if self.enabled(bck):
+            await self._counted(bck, name, self.ec.encode(bck, name, mode), "stored, but not erasure-coded")
+
+    async def _counted(self, bck: Bucket, name: str, work: Awaitable[object], what: str) -> None:
+        """Run `work`, the EC side of a write that succeeded: its failure is counted and logged."""
         try:
-            await self.ec.encode(bck, name, mode)
+            await work
         except (AisError, aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
             self.ctx.stats.add("err.ec.encode")
-            log.warning("%s/%s: stored, but not erasure-coded: %s", bck, name, exc)
+            log.warning("%s/%s: %s: %s", bck, name, what, exc)
 
     def committed(self, bck: Bucket, name: str) -> None:
         """The write pipeline's hook (`MountpathStore.on_commit`, any thread): an object of any owt
@@ -145,13 +149,9 @@ class ECServer:
         """The object's custom metadata changed here (a PATCH): its slices' and replicas' metafiles
         follow (`ECManager.set_meta`). The PATCH itself succeeded: a holder that cannot take it is
         logged and counted, and `ec-encode --recover` re-sends it."""
-        if not self.enabled(bck):
-            return
-        try:
-            await self.ec.set_meta(bck, name, attrs)
-        except (AisError, aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-            self.ctx.stats.add("err.ec.encode")
-            log.warning("%s/%s: new metadata stored, not yet on every EC holder: %s", bck, name, exc)
+        if self.enabled(bck):
+            await self._counted(bck, name, self.ec.set_meta(bck, name, attrs),
+                                "new metadata stored, not yet on every EC holder")
 
     async def delete(self, bck: Bucket, name: str) -> None:
         if self.enabled(bck):
@@ -165,13 +165,17 @@ class ECServer:
                 HDR_EC["parity"]: str(meta.parity_slices), HDR_EC["replicated"]: str(not meta.sliced).lower()}
 
     # ---- the internal route -------------------------------------------------------------------
-    async def put_slice(self, req: web.Request) -> web.Response:
+    def _sent_meta(self, req: web.Request, what: str) -> tuple[Bucket, str, Metafile]:
+        """The bucket, object and metafile (`META_HEADER`) of a holder's request; 400 without it."""
         bck, name = _bucket_obj(req)
         self.ctx.meta.bmd.must_get(bck)
         raw = req.headers.get(META_HEADER)
         if not raw:
-            raise ErrBadRequest(f"EC put without {META_HEADER}")
-        meta = Metafile.from_bytes(raw.encode())
+            raise ErrBadRequest(f"EC {what} without {META_HEADER}")
+        return bck, name, Metafile.from_bytes(raw.encode())
+
+    async def put_slice(self, req: web.Request) -> web.Response:
+        bck, name, meta = self._sent_meta(req, "put")
         store = self.ctx.store
         store.fqn(bck, name)  # validate the name before reading the body
         w = await asyncio.to_thread(store.new_writer)
@@ -210,12 +214,8 @@ class ECServer:
         return resp
 
     async def patch_meta(self, req: web.Request) -> web.Response:
-        bck, name = _bucket_obj(req)
-        self.ctx.meta.bmd.must_get(bck)
-        raw = req.headers.get(META_HEADER)
-        if not raw:
-            raise ErrBadRequest(f"EC metadata without {META_HEADER}")
-        await asyncio.to_thread(self.ec.take_meta, bck, name, Metafile.from_bytes(raw.encode()))
+        bck, name, meta = self._sent_meta(req, "metadata")
+        await asyncio.to_thread(self.ec.take_meta, bck, name, meta)
         return web.Response(status=200)
 
     async def delete_slice(self, req: web.Request) -> web.Response:
