@@ -435,7 +435,10 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyMoves, ProxyEtlApi):
         self.check_writable(spec.src)  # a rename's source goes when it ends
         owner = self.smap.owner(spec.dst.uname(spec.name))
         xid = gen_uuid()
-        await self.target(owner.daemon_id).archive_start.remote(xid, spec, remote_of(spec.src, src_props))
+        ref = remote_of(spec.src, src_props)
+        await self.target(owner.daemon_id).archive_start.remote(xid, spec, ref)
+        if not spec.append:  # written again from the start if its target restarts (an append might append twice)
+            self._remember_xact(xid, "archive_start", xid, spec, ref, only_on=owner.daemon_id)
         return xid
 
     async def evict_objects(self, bck: Bucket, sel: Selection, delete: bool = False) -> str:
@@ -509,7 +512,9 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyMoves, ProxyEtlApi):
         """A `blob-download` job on the object's HRW target (one node, as Go runs it)."""
         blob_source(bck, remote_of(bck, self.bmd.must_get(bck)))
         xid = gen_uuid()
-        await self.target(self.smap.owner(bck.uname(name)).daemon_id).blob_start.remote(xid, bck, name, chunk, workers, latest)
+        tid = self.smap.owner(bck.uname(name)).daemon_id
+        await self.target(tid).blob_start.remote(xid, bck, name, chunk, workers, latest)
+        self._remember_xact(xid, "blob_start", xid, bck, name, chunk, workers, latest, only_on=tid)
         return xid
 
     async def xact_abort(self, xid: str = "", kind: str = "") -> None:

@@ -39,7 +39,7 @@ class ProxyNodes:
     _joining: set[str]
     _left: set[str]
     _left_path: str
-    _xact_starts: dict[str, tuple[str, tuple[Any, ...]]]
+    _xact_starts: dict[str, tuple[str, tuple[Any, ...], str]]
     smap: Any
     _lock: asyncio.Lock
     downloads: Any
@@ -47,7 +47,8 @@ class ProxyNodes:
     def _init_nodes(self, state_dir: str, join_policy: JoinPolicy | None) -> None:
         self.join_policy = join_policy
         self._joining = set()
-        self._xact_starts = {}  # xid -> (target method, args): how to start a share of a running job
+        # xid -> (target method, args, "" or the one target it runs on): how to start a share of a running job
+        self._xact_starts = {}
         self._left_path = os.path.join(state_dir, LEFT_FILE)
         try:
             with open(self._left_path) as f:
@@ -114,9 +115,10 @@ class ProxyNodes:
         finally:
             self._joining.discard(tid)
 
-    def _remember_xact(self, xid: str, method: str, *args: Any) -> None:
-        """Note how a multi-target job was started, so a target that joins later gets its share."""
-        self._xact_starts[xid] = (method, args)
+    def _remember_xact(self, xid: str, method: str, *args: Any, only_on: str = "") -> None:
+        """Note how a job was started, so a target that joins later gets its share of a multi-target
+        job, and a restarted one its share again (`only_on`: a job of that one target, never a join's)."""
+        self._xact_starts[xid] = (method, args, only_on)
 
     async def restart_shares(self, tid: str, xids: list[str]) -> list[str]:
         """Target `tid` came back without its shares of `xids` (it stopped while they ran): start
@@ -126,8 +128,8 @@ class ProxyNodes:
         h = self.target(tid)  # type: ignore[attr-defined]
         started = []
         for xid in xids:
-            method, args = self._xact_starts.get(xid, ("", ()))
-            if not method:
+            method, args, only_on = self._xact_starts.get(xid, ("", (), ""))
+            if not method or only_on not in ("", tid):
                 continue
             try:
                 await getattr(h, method).remote(*args, joining=True)
@@ -144,10 +146,12 @@ class ProxyNodes:
         the new target's names to it)."""
         h = self.target(tid)  # type: ignore[attr-defined]
         started = await self.downloads.join(tid, h)
-        for xid, (method, args) in list(self._xact_starts.items()):
+        for xid, (method, args, only_on) in list(self._xact_starts.items()):
             running = await self.xact_query(xid, "", None, True)  # type: ignore[attr-defined]
             if not running:
                 self._xact_starts.pop(xid, None)
+                continue
+            if only_on:  # a job of one target: not a joined target's
                 continue
             try:
                 await getattr(h, method).remote(*args, joining=True)  # admitted while the join's rebalance runs

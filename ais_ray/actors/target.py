@@ -210,17 +210,19 @@ class _TargetActor:
     def _share(self) -> Share:
         return Share(self.tid, lambda: self.smap, self.mps)
 
-    async def blob_start(self, xid: str, bck: Bucket, name: str, chunk: int, workers: int, latest: bool) -> None:
-        """A `blob-download` job for one object this target owns, on the HRW mountpath."""
+    async def blob_start(self, xid: str, bck: Bucket, name: str, chunk: int, workers: int, latest: bool,
+                         joining: bool = False) -> None:
+        """A `blob-download` job for one object this target owns, on the HRW mountpath (`joining`:
+        started again after this target restarted)."""
         h = await self._owner_mountpath(bck, name)
         self.xacts.start(XactSnap(xid, "blob-download", bck, workers=max(workers, 0)),
-                         lambda snap: self._blob_work(h, snap, bck, name, chunk, workers, latest, ""))
+                         lambda snap: self._blob_work(h, snap, bck, name, chunk, workers, latest, ""), admitted=joining)
 
-    async def archive_start(self, xid: str, spec: ArchiveSpec, ref: RemoteRef | None) -> None:
+    async def archive_start(self, xid: str, spec: ArchiveSpec, ref: RemoteRef | None, joining: bool = False) -> None:
         """An `archive` job: this target owns the shard; its HRW mountpath writes it (`jobs/archive.py`)."""
         h = await self._owner_mountpath(spec.dst, spec.name)
         snap = XactSnap(xid, ARCHIVE, spec.dst, src_bck=spec.src, dst_bck=spec.dst)
-        self.xacts.start(snap, lambda s: self._archive_work(h, s, spec, ref))
+        self.xacts.start(snap, lambda s: self._archive_work(h, s, spec, ref), admitted=joining)
 
     async def _archive_work(self, h: Any, snap: XactSnap, spec: ArchiveSpec, ref: RemoteRef | None) -> None:
         names = await self._archive_names(snap.id, spec, ref)
@@ -329,7 +331,9 @@ class _TargetActor:
             if kind == RESILVER:  # what was being detached is empty now
                 await self.mountpath_forget()
 
-        self.xacts.start(XactSnap(xid, kind), work)
+        # no mark (`Marks`): the proxy keeps its own record of a rebalance and starts it again after
+        # a restart (`resume_rebalance`); a lost share read as running would have it watch that instead
+        self.xacts.start(XactSnap(xid, kind), work, mark=False)
         return self.xacts.follow(follow)
 
     async def reb_walked(self, xid: str) -> bool:

@@ -169,6 +169,13 @@ class Marks:
         return [r for r in recs if isinstance(r, dict) and isinstance(r.get("xid"), str) and isinstance(r.get("kind"), str)]
 
 
+def _save_mark(marks: Marks, snap: XactSnap) -> None:
+    try:
+        marks.save(snap)
+    except OSError as exc:  # no disk takes it: the share runs, unmarked (a restart cannot tell it was lost)
+        log.warning("cannot mark %s[%s] as running: %r", snap.kind, snap.id, exc)
+
+
 class LostShares(ResumeOnce):
     """Once a restarted target is in the map: its lost shares (`Marks.left`, not resumed by their
     kind) read as running while the proxy is asked to start them again (`restart`: the ids it
@@ -214,6 +221,8 @@ class _TaskXact(SnapXact):
         self._work = work
         self._settle = settle
         self._marks = marks
+        if marks is not None:  # before the start returns: a job is accepted once its mark is written
+            _save_mark(marks, snap)
         self._again: Settled | None = None
         self._task: asyncio.Task[None] | None = asyncio.get_running_loop().create_task(self._run(first=True))
 
@@ -232,8 +241,8 @@ class _TaskXact(SnapXact):
     async def _run(self, first: bool) -> None:
         snap = self._snap
         try:
-            if self._marks is not None:
-                await asyncio.to_thread(self._marks.save, snap)
+            if self._marks is not None and not first:  # walking again: marked again
+                await asyncio.to_thread(_save_mark, self._marks, snap)
             if first:
                 await self._work(snap)
             while (settled := self._again) is not None:

@@ -1,7 +1,7 @@
 """A target that stops while a job runs (killed; Ray restarts it): the job either finishes its work
 or says it did not — never "done" with a share's work missing. A prefetch's share is started again
-on the restarted target; a job the proxy cannot start again (a blob download: one target's) ends
-with the reason."""
+on the restarted target, a blob download's or an archive's on its one target; a job that cannot be
+run again (an append to a shard) ends with the reason."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from ais_ray.core.names import http_bucket
 from ais_ray.testing.httpsrc import Faults
 from tests.integration.conftest import LocalCluster, Src
 from tests.integration.remotes import s3_bucket_of_keys
+from tests.integration.test_archive import members
 from tests.integration.test_blob import ht_get
 from tests.integration.test_copy_restart import final_status
 from tests.integration.test_prefetch import cached
@@ -57,7 +58,15 @@ def test_a_prefetch_finishes_across_a_target_restart(cluster: LocalCluster, moto
     assert cluster.cli("wait", xid, "--timeout", "30s").returncode == 0
 
 
-def test_a_job_that_cannot_be_started_again_says_its_share_was_lost(cluster: LocalCluster, src: Src) -> None:
+def _owner_once_running(cluster: LocalCluster, xid: str) -> str:
+    deadline = time.monotonic() + 30
+    while not (owner := next(iter(_snaps(cluster, xid)), "")):
+        assert time.monotonic() < deadline, f"job {xid} did not start"
+        time.sleep(0.05)
+    return owner
+
+
+def test_a_blob_download_finishes_across_its_target_restart(cluster: LocalCluster, src: Src) -> None:
     data = src.put("lost.bin", os.urandom(8 * MiB))
     bck, _, _ = http_bucket(src.url("lost.bin"))
     assert ht_get(cluster, src.url("lost.bin"), Range="bytes=0-0").status_code == 206  # the HTTP bucket
@@ -66,19 +75,54 @@ def test_a_job_that_cannot_be_started_again_says_its_share_was_lost(cluster: Loc
     try:
         xid = cluster.cli("blob-download", f"ht://{bck.name}/lost.bin", "--num-workers", "2"
                           ).stdout.split("[")[1].split("]")[0]
-        deadline = time.monotonic() + 30
-        while not (owner := next(iter(_snaps(cluster, xid)), "")):
-            assert time.monotonic() < deadline, "the blob download did not start"
-            time.sleep(0.1)
-        _kill_target(cluster, owner)
+        _kill_target(cluster, _owner_once_running(cluster, xid))
+        src.server.faults = Faults()
+        st = final_status(cluster, xid)
+        assert not st["err"] and not st["aborted"], st
+    finally:
+        src.server.faults = Faults()
+    assert cluster.cli("wait", xid, "--timeout", "30s").returncode == 0
+    assert ht_get(cluster, src.url("lost.bin")).content == data
+
+
+def _archive(cluster: LocalCluster, ht: str, names: list[str], dst: str, shard: str, append: bool) -> str:
+    value = {"objnames": names, "archname": shard, "tobck": {"name": dst, "provider": "ais"}}
+    if append:
+        value["aate"] = True
+    r = requests.put(f"{cluster.endpoint}/v1/buckets/{ht}", params={"provider": "ht"},
+                     json={"action": "archive", "value": value}, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.text
+
+
+def test_an_archive_is_written_again_after_its_target_restart_but_not_an_append(
+        cluster: LocalCluster, src: Src, sdk: object) -> None:
+    """A new shard is written whole at the end: after a restart it is written again from the start.
+    An append is not run twice (it might append twice): its job ends saying why."""
+    data = {f"{p}{i:02d}": src.put(f"{p}{i:02d}", os.urandom(MiB)) for p in "ab" for i in range(16)}
+    bck, _, _ = http_bucket(src.url("a00"))
+    assert ht_get(cluster, src.url("a00"), Range="bytes=0-0").status_code == 206  # the HTTP bucket
+    cluster.cli("evict", f"ht://{bck.name}", "--keep-md")
+    dst = sdk.bucket(f"lost-{os.urandom(4).hex()}")  # type: ignore[attr-defined]
+    dst.create()
+    names = {p: [f"{p}{i:02d}" for i in range(16)] for p in "ab"}  # under the source's directory: the HTTP bucket
+    src.server.faults = Faults(pacing_rate=512 << 10)  # 8 members read ahead: ~4 s for the 16 MiB
+    try:
+        xid = _archive(cluster, bck.name, names["a"], dst.name, "s.tar", append=False)
+        _kill_target(cluster, _owner_once_running(cluster, xid))
+        st = final_status(cluster, xid)
+        assert not st["err"] and not st["aborted"], st
+        got = members(dst.object("s.tar").get_reader().read_all(), ".tar")
+        assert got == {n: data[n] for n in names["a"]}
+
+        xid = _archive(cluster, bck.name, names["b"], dst.name, "s.tar", append=True)
+        _kill_target(cluster, _owner_once_running(cluster, xid))
         st = final_status(cluster, xid)
         assert st["aborted"] and "stopped while this job ran" in st["err"], st
         p = cluster.cli("wait", xid, "--timeout", "30s", check=False)
-        assert p.returncode != 0 and "stopped while this job ran" in p.stderr + p.stdout, (p.stdout, p.stderr)
+        assert p.returncode != 0 and "stopped while this job ran" in p.stderr, (p.stdout, p.stderr)
         assert "Traceback" not in p.stderr
+        assert members(dst.object("s.tar").get_reader().read_all(), ".tar") == got  # the shard as it was
     finally:
         src.server.faults = Faults()
-    # the job run again is whole
-    xid = cluster.cli("blob-download", f"ht://{bck.name}/lost.bin").stdout.split("[")[1].split("]")[0]
-    assert cluster.cli("wait", xid, "--timeout", "60s").returncode == 0
-    assert ht_get(cluster, src.url("lost.bin")).content == data
+        dst.delete(missing_ok=True)
