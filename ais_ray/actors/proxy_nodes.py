@@ -25,6 +25,7 @@ from ais_ray.core.errors import ErrNodeNotFound
 from ais_ray.core.nodes import JoinPolicy, advertised, plan, target_resource
 from ais_ray.core.smap import FLAG_OFFLINE
 from ais_ray.fs.store import write_file_atomic
+from ais_ray.jobs.rebalance import REBALANCE
 
 log = logging.getLogger(__name__)
 JOIN_TIMEOUT = 180.0  # a new node's target: first start of the actor and its mountpath workers
@@ -127,7 +128,12 @@ class ProxyNodes:
         the ids started; the target ends the others as lost (`target_xact.LostShares`)."""
         h = self.target(tid)  # type: ignore[attr-defined]
         started = []
+        reb: dict[str, Any] = getattr(self, "_reb_rec", {})  # the last rebalance started, kept until it ended
         for xid in xids:
+            if xid == reb.get("id") and not reb.get("done"):  # its share again: the others may be waiting for it
+                await h.reb_start.remote(xid, REBALANCE)
+                started.append(xid)
+                continue
             method, args, only_on = self._xact_starts.get(xid, ("", (), ""))
             if not method or only_on not in ("", tid):
                 continue

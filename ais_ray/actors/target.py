@@ -331,9 +331,7 @@ class _TargetActor:
             if kind == RESILVER:  # what was being detached is empty now
                 await self.mountpath_forget()
 
-        # no mark (`Marks`): the proxy keeps its own record of a rebalance and starts it again after
-        # a restart (`resume_rebalance`); a lost share read as running would have it watch that instead
-        self.xacts.start(XactSnap(xid, kind), work, mark=False)
+        self.xacts.start(XactSnap(xid, kind), work)
         return self.xacts.follow(follow)
 
     async def reb_walked(self, xid: str) -> bool:

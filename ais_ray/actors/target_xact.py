@@ -15,7 +15,8 @@ A share run as a task leaves a mark on every mountpath while it runs (`Marks`, `
 A target that stopped (killed, its node lost) and came back finds the marks of the shares it was
 running: those its kind resumes itself (copies, downloads: saved shares) run again; for the others
 the proxy is asked to start again the ones it can (`restart_shares`: jobs it started on every
-target, as a join gets its share); the rest end with the reason (`LostShare`). Until then they
+target, as a join gets its share, a one-target job it remembers, its current rebalance); the rest
+end with the reason (`LostShare`). Until then they
 read as running: a job whose share was lost never reads as done (it did: a prefetch that lost a
 target's share ended "successfully" with that target's objects not fetched).
 """

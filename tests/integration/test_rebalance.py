@@ -301,3 +301,40 @@ def test_rebalance_resumes_after_proxy_and_target_restart(cluster: LocalCluster,
     wait_idle(cluster)
     assert not smap_of(cluster).targets[leaves].flags & FLAG_MAINTENANCE
     assert_placed(cluster, bck, data)
+
+
+def test_a_rebalance_finishes_across_its_target_restart(cluster: LocalCluster,
+                                                        filled: tuple[Bucket, dict[str, bytes]]) -> None:
+    """The leaving target of a maintenance SIGKILLed (with its mountpaths) right as the rebalance
+    starts: Ray restarts it, it finds its share's mark, and the proxy starts its share of the
+    same rebalance again. Before, the rebalance read as done, without an error, with a quarter of
+    the objects still on the target in maintenance."""
+    bck, data = filled
+    leaves = sorted(smap_of(cluster).targets)[-1]
+    t = requests.get(f"{cluster.endpoint}/v1/daemon", params={"what": "stats"}, timeout=30).json()["targets"][leaves]
+    r = member(cluster, "start-maintenance", leaves)
+    assert r.status_code == 200 and r.text.startswith("g"), r.text
+    xid = r.text
+    for pid in [t["pid"], *(m["pid"] for m in t["mountpaths"])]:
+        os.kill(pid, signal.SIGKILL)
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # while the target is away, its share is not there to say the rebalance runs
+            st = wait_rebalance(cluster, xid)
+            assert not st["aborted"] and not st["err"], st
+            snaps = requests.get(f"{cluster.endpoint}/v1/cluster", params={"what": "qryxstats"},
+                                 json={"ID": xid, "Kind": "rebalance"}, timeout=30).json()
+            if leaves in snaps or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert sorted(snaps) == sorted(smap_of(cluster).targets), snaps  # the restarted target's share too
+        st = wait_rebalance(cluster, xid)
+        assert not st["aborted"] and not st["err"], st
+        assert_placed(cluster, bck, data)
+        assert all(not v[0].startswith(leaves + ":") for v in on_disk(smap_of(cluster), bck).values())
+    finally:
+        r = member(cluster, "stop-maintenance", leaves)
+        assert r.status_code == 200, r.text
+        if r.text.startswith("g"):
+            wait_rebalance(cluster, r.text)
+    assert_placed(cluster, bck, data)
