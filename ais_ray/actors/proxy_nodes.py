@@ -123,22 +123,25 @@ class ProxyNodes:
 
     async def restart_shares(self, tid: str, xids: list[str]) -> list[str]:
         """Target `tid` came back without its shares of `xids` (it stopped while they ran): start
-        again those of jobs started here on every target (`_remember_xact`), as a join gets its
-        share — the share walks the selection again, and what it had done is found done. Returns
-        the ids started; the target ends the others as lost (`target_xact.LostShares`)."""
+        again those this proxy knows how to start — a job started on every target (as a join gets
+        its share), a job of that one target (`_remember_xact`), the rebalance it started and has
+        not seen end (`_reb_rec`, same id). A share walks its selection again, and what it had done
+        is found done. Returns the ids started; the target ends the others as lost
+        (`target_xact.LostShares`)."""
         h = self.target(tid)  # type: ignore[attr-defined]
         started = []
         reb: dict[str, Any] = getattr(self, "_reb_rec", {})  # the last rebalance started, kept until it ended
         for xid in xids:
+            kwargs: dict[str, Any] = {}
             if xid == reb.get("id") and not reb.get("done"):  # its share again: the others may be waiting for it
-                await h.reb_start.remote(xid, REBALANCE)
-                started.append(xid)
-                continue
-            method, args, only_on = self._xact_starts.get(xid, ("", (), ""))
-            if not method or only_on not in ("", tid):
-                continue
+                method, args = "reb_start", (xid, REBALANCE)
+            else:
+                method, args, only_on = self._xact_starts.get(xid, ("", (), ""))
+                if not method or only_on not in ("", tid):
+                    continue
+                kwargs = {"joining": True}
             try:
-                await getattr(h, method).remote(*args, joining=True)
+                await getattr(h, method).remote(*args, **kwargs)
                 started.append(xid)
             except Exception as exc:
                 log.error("starting again %s's share of %s on %s: %r", method, xid, tid, exc)
