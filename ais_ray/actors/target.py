@@ -126,12 +126,17 @@ class _TargetActor:
         infos = await asyncio.wait_for(asyncio.gather(*(h.info.remote() for h in self.mps.values())), CONTROL_TIMEOUT)
         self.mp_infos = tuple(MountpathInfo(i["path"], i["url"], self.fspaths.states.get(i["path"], MP_ENABLED))
                               for i in infos)
-        self.downloads.resume()  # after a restart: the proxy's keepalive lands here within seconds
-        self.copies.resume()
-        self.lost.resume()  # after the kinds that resume their own shares
+        self._resume_shares()  # after a restart: the proxy's keepalive lands here within seconds
         if self.reads.bmd is None:
             self.reads.bmd = await self.stored_bmd()
         return Snode(self.tid, "target", self.url, 0, self.mp_infos)
+
+    def _resume_shares(self) -> None:
+        """Once in the map after a (re)start: the shares this target saved (downloads, copies) run
+        again; then those it only marked are asked of the proxy (`LostShares`)."""
+        self.downloads.resume()
+        self.copies.resume()
+        self.lost.resume()
 
     async def info(self) -> dict[str, Any]:
         infos = await asyncio.gather(*(h.info.remote() for h in self.mps.values()))
@@ -168,9 +173,7 @@ class _TargetActor:
     async def xact_snaps(self, xid: str = "", kind: str = "", bck: Bucket | None = None,
                          only_running: bool = False) -> list[XactSnap]:
         """Snapshots of this target's xactions (every kind, downloads included)."""
-        self.downloads.resume()
-        self.copies.resume()
-        self.lost.resume()
+        self._resume_shares()
         return self.xacts.snaps(xid=xid, kind=kind, bck=bck, only_running=only_running)
 
     async def prefetch_start(self, xid: str, spec: PrefetchSpec, ref: RemoteRef, joining: bool = False) -> None:

@@ -160,13 +160,13 @@ class Marks:
 
     def left(self) -> list[dict[str, Any]]:
         """The marks left behind: {xid, kind, bck, start} each."""
-        names: set[str] = set()
-        for d in self.dirs():
+        dirs, names = self.dirs(), set[str]()
+        for d in dirs:
             try:
                 names.update(n for n in os.listdir(d) if n.endswith(".json") and _MARK_ID.fullmatch(n[:-5]))
             except OSError:
                 continue
-        recs = [load_newest(self.dirs(), n, json.loads) for n in sorted(names)]
+        recs = [load_newest(dirs, n, json.loads) for n in sorted(names)]
         return [r for r in recs if isinstance(r, dict) and isinstance(r.get("xid"), str) and isinstance(r.get("kind"), str)]
 
 

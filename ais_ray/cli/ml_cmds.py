@@ -12,12 +12,12 @@ import os
 import sys
 from typing import Any
 
-from ais_ray.cli.common import CliError, run
+from ais_ray.cli.common import CliError, run, selection_value
 from ais_ray.client import AisClient
 from ais_ray.core import shardfmt
 from ais_ray.core.names import Bucket, parse_bucket_uri
+from ais_ray.core.selection import Selection
 from ais_ray.core.sizes import format_size
-from ais_ray.core.template import Template
 
 MAX_NAMES = 1_000_000
 
@@ -47,16 +47,13 @@ def _spec(text: str) -> dict[str, Any]:
 
 
 async def _names(c: AisClient, bck: Bucket, prefix: str, args: argparse.Namespace) -> list[str]:
-    if args.list:
-        return [n.strip() for n in args.list.split(",") if n.strip()]
-    if args.template:
-        tmpl = Template.parse(args.template)
-        if tmpl.is_range:
-            if tmpl.count() > MAX_NAMES:
-                raise CliError(f"--template {args.template!r}: more than {MAX_NAMES} names")
-            return list(tmpl)
-        prefix = tmpl.prefix
-    return [e["n"] async for e in c.list_objects(bck, prefix=args.prefix or prefix, props="name")]
+    """The names a SRC bucket's `--list` / `--template` / `--prefix` (or the SRC's own prefix) selects."""
+    sel = Selection.from_msg(selection_value(args, args.prefix or prefix)[0])
+    if sel.is_listing:
+        return [e["n"] async for e in c.list_objects(bck, prefix=sel.prefix, props="name")]
+    if sel.count() > MAX_NAMES:
+        raise CliError(f"--template {args.template!r}: more than {MAX_NAMES} names")
+    return list(sel.iter())
 
 
 def cmd_get_batch(args: argparse.Namespace) -> int:
