@@ -18,12 +18,16 @@ the proxy is asked to start again the ones it can (`restart_shares`: jobs it sta
 target, as a join gets its share, a one-target job it remembers, its current rebalance); the rest
 end with the reason (`LostShare`). Until then they
 read as running: a job whose share was lost never reads as done (it did: a prefetch that lost a
-target's share ended "successfully" with that target's objects not fetched).
+target's share ended "successfully" with that target's objects not fetched). A share that failed
+or was aborted leaves the record of its end instead of no mark: after a restart it reads as it
+ended (`EndedShare`), so the job still reads failed (it read successful: the restarted target had
+forgotten the share, and the others had none to report).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -127,10 +131,17 @@ class LostShare(SnapXact):
         self.lost("aborted")
 
 
+class EndedShare(SnapXact):
+    """A share that ended with an error before this target stopped, as its record says (`Marks.ended`)."""
+
+
 class Marks:
-    """The running task shares' marks, a JSON record each on every mountpath (`save_everywhere`):
-    written when a share starts a walk, removed when it ends. Marks left behind name the shares a
-    stopped target did not finish. Unreadable or foreign files are skipped, never fatal."""
+    """The task shares' marks, a JSON record each on every mountpath (`save_everywhere`): written
+    when a share starts a walk; when it ends, removed — or, for a share that failed or was aborted,
+    replaced by the record of its end (`ended`), kept while the registry keeps the share (`_trim`).
+    Marks left behind name the shares a stopped target did not finish, and the errors of those it
+    ended: a restart must not turn a job whose share failed into a job that succeeded. Unreadable
+    or foreign files are skipped, never fatal."""
 
     def __init__(self, dirs: Callable[[], Iterable[str]], *, fsync: bool) -> None:
         self._dirs = dirs
@@ -142,12 +153,21 @@ class Marks:
     def save(self, snap: XactSnap) -> None:
         if not _MARK_ID.fullmatch(snap.id):
             return
-        rec = {"xid": snap.id, "kind": snap.kind, "bck": snap.bck.uname("") if snap.bck is not None else "",
-               "start": snap.start}
+        rec: dict[str, Any] = {"xid": snap.id, "kind": snap.kind, "bck": snap.bck.uname("") if snap.bck is not None else "",
+                               "start": snap.start}
+        if not snap.running:
+            rec.update(end=snap.end, aborted=snap.aborted, err=snap.err, stats=dataclasses.asdict(snap.stats))
         dirs = self.dirs()
         for d in dirs:
             os.makedirs(d, exist_ok=True)
         save_everywhere(dirs, f"{snap.id}.json", json.dumps(rec).encode(), fsync=self._fsync)
+
+    def ended(self, snap: XactSnap) -> None:
+        """The share ended: its failure or abort is recorded; a success leaves no mark."""
+        if snap.err or snap.aborted:
+            self.save(snap)
+        else:
+            self.drop(snap.id)
 
     def drop(self, xid: str) -> None:
         if not _MARK_ID.fullmatch(xid):
@@ -159,15 +179,25 @@ class Marks:
                 continue
 
     def left(self) -> list[dict[str, Any]]:
-        """The marks left behind: {xid, kind, bck, start} each."""
+        """The marks left behind: {xid, kind, bck, start} each, and {end, aborted, err, stats} for a
+        share that ended with an error (that record wins over a running mark on another mountpath)."""
         dirs, names = self.dirs(), set[str]()
         for d in dirs:
             try:
                 names.update(n for n in os.listdir(d) if n.endswith(".json") and _MARK_ID.fullmatch(n[:-5]))
             except OSError:
                 continue
-        recs = [load_newest(dirs, n, json.loads) for n in sorted(names)]
+        recs = [load_newest(dirs, n, json.loads, lambda r: int(isinstance(r, dict) and "end" in r)) for n in sorted(names)]
         return [r for r in recs if isinstance(r, dict) and isinstance(r.get("xid"), str) and isinstance(r.get("kind"), str)]
+
+
+def ended_snap(rec: dict[str, Any], bck: Bucket | None) -> XactSnap:
+    """The snapshot of a share that ended with an error, from its record (`Marks.ended`)."""
+    stats = rec.get("stats")
+    fields = {f.name for f in dataclasses.fields(XactStats)}
+    known = {k: int(v) for k, v in stats.items() if k in fields and isinstance(v, int)} if isinstance(stats, dict) else {}
+    return XactSnap(rec["xid"], rec["kind"], bck, start=float(rec.get("start") or 0), end=float(rec.get("end") or 0) or time.time(),
+                    aborted=bool(rec.get("aborted")), err=str(rec.get("err") or ""), stats=XactStats(**known))
 
 
 def _save_mark(marks: Marks, snap: XactSnap) -> None:
@@ -192,12 +222,12 @@ class LostShares(ResumeOnce):
         self._task: asyncio.Task[None] | None = None
 
     def _resume(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._resolve())
+        # read here, before any query is answered: a share that ended with an error reads so at once
+        lost = self._xacts.lost_shares(self._marks.left())
+        if lost:
+            self._task = asyncio.get_running_loop().create_task(self._resolve(lost))
 
-    async def _resolve(self) -> None:
-        lost = self._xacts.lost_shares(await asyncio.to_thread(self._marks.left))
-        if not lost:
-            return
+    async def _resolve(self, lost: list[LostShare]) -> None:
         ids = [x.xid for x in lost]
         try:
             again = await asyncio.wait_for(self._restart(ids), RESTART_TIMEOUT)
@@ -209,7 +239,7 @@ class LostShares(ResumeOnce):
             if self._xacts.get(x.xid) is x:  # not started again
                 x.lost(f"target {self.tid} stopped while this job ran: its share did not finish and "
                        f"cannot be resumed (run the job again)")
-                await asyncio.to_thread(self._marks.drop, x.xid)
+                await asyncio.to_thread(self._marks.ended, x.snap())
 
 
 class _TaskXact(SnapXact):
@@ -264,12 +294,12 @@ class _TaskXact(SnapXact):
             log.exception("xaction %s[%s]", snap.kind, snap.id)
             snap.err = f"{type(exc).__name__}: {exc}"
         finally:
+            snap.end = time.time()
             if self._marks is not None:
                 try:
-                    await asyncio.shield(asyncio.to_thread(self._marks.drop, snap.id))
+                    await asyncio.shield(asyncio.to_thread(self._marks.ended, snap))
                 except (OSError, asyncio.CancelledError):
                     pass
-            snap.end = time.time()
             self._task = None
 
     async def abort(self) -> None:
@@ -359,8 +389,9 @@ class TargetXacts:
         self._trim()
 
     def lost_shares(self, left: list[dict[str, Any]]) -> list[LostShare]:
-        """The shares whose marks were `left` behind (`Marks.left`) and that no kind resumed here,
-        registered as running `LostShare`s (their end is the caller's: `lost`)."""
+        """The shares whose marks were `left` behind (`Marks.left`) and that no kind resumed here:
+        those that ended with an error are registered ended, as they were; the others as running
+        `LostShare`s (their end is the caller's: `lost`), returned."""
         out = []
         for rec in left:
             xid = rec["xid"]
@@ -368,13 +399,21 @@ class TargetXacts:
                 continue  # resumed (a copy's saved share), or started again already
             bck = rec.get("bck") or ""
             try:
-                b = parse_bck_uname(bck) if bck else None
+                b = parse_bck_uname(bck) if isinstance(bck, str) and bck else None
             except AisError:
                 b = None
-            snap = XactSnap(xid, rec["kind"], b, start=float(rec.get("start") or 0) or time.time())
+            try:
+                if "end" in rec:
+                    self._xacts[xid] = EndedShare(ended_snap(rec, b))
+                    continue
+                snap = XactSnap(xid, rec["kind"], b, start=float(rec.get("start") or 0) or time.time())
+            except (TypeError, ValueError) as exc:  # a damaged record: skipped, never fatal
+                log.warning("ignoring the damaged mark of %s: %r", xid, exc)
+                continue
             x = LostShare(snap)
             self._xacts[xid] = x
             out.append(x)
+        self._trim()
         return out
 
     def drop_mark(self, xid: str) -> None:
@@ -413,7 +452,11 @@ class TargetXacts:
             asyncio.get_running_loop().create_task(self._abort(x))
 
     def _trim(self) -> None:
-        # only task jobs: a persisted job (download) stays until removed
-        done = [i for i, x in self._xacts.items() if isinstance(x, _TaskXact) and not x.snap().running]
+        # only task jobs and the ended shares found after a restart (with their record of the end):
+        # a persisted job (download) stays until removed
+        done = [i for i, x in self._xacts.items()
+                if isinstance(x, (_TaskXact, EndedShare, LostShare)) and not x.snap().running]
         for i in done[: max(0, len(done) - KEEP_FINISHED)]:
-            del self._xacts[i]
+            x = self._xacts.pop(i)
+            if self._marks is not None and (x.snap().err or x.snap().aborted):
+                self._marks.drop(i)

@@ -126,3 +126,34 @@ def test_an_archive_is_written_again_after_its_target_restart_but_not_an_append(
     finally:
         src.server.faults = Faults()
         dst.delete(missing_ok=True)
+
+
+def test_a_share_that_failed_still_says_so_after_its_target_restart(cluster: LocalCluster, moto: object) -> None:
+    """A prefetch of a list naming a missing object: the share that owns the name fails, the
+    others succeed. Its target then restarts: the job still reads failed, with that share's error
+    (before, the restarted target had forgotten the share, and the job read as successful)."""
+    bucket, keys = s3_bucket_of_keys(moto, "pf-failed", 12)  # type: ignore[arg-type]
+    p = cluster.cli("prefetch", f"s3://{bucket}", "--list", ",".join([*keys, "no-such-key"]))
+    xid = re.search(r"prefetch-objects\[([^\]]+)\]", p.stdout).group(1)  # type: ignore[union-attr]
+    st = final_status(cluster, xid)
+    assert "no-such-key" in str(st["err"]), st
+    [owner] = [tid for tid, ss in _snaps(cluster, xid).items() if any(s["err"] for s in ss)]
+    pids = {t: v["pid"] for t, v in requests.get(f"{cluster.endpoint}/v1/daemon", params={"what": "stats"},
+                                                 timeout=30).json()["targets"].items()}
+    _kill_target(cluster, owner)
+    deadline, snaps = time.monotonic() + 90, {}
+    while not snaps.get(owner):  # the restarted target answers, with its share
+        assert time.monotonic() < deadline, f"{owner} came back without its share of {xid}: {snaps}"
+        time.sleep(0.5)
+        try:
+            stats = requests.get(f"{cluster.endpoint}/v1/daemon", params={"what": "stats"}, timeout=10).json()
+            if stats["targets"][owner]["pid"] != pids[owner]:
+                snaps = _snaps(cluster, xid)
+        except (requests.RequestException, KeyError, ValueError):
+            continue
+    [share] = snaps[owner]
+    assert "no-such-key" in share["err"] and share["end-time"] != "0001-01-01T00:00:00Z", share
+    st = final_status(cluster, xid)
+    assert "no-such-key" in str(st["err"]), st
+    w = cluster.cli("wait", xid, "--timeout", "30s", check=False)
+    assert w.returncode != 0 and "no-such-key" in w.stderr and "Traceback" not in w.stderr, (w.stdout, w.stderr)

@@ -9,6 +9,7 @@ import pytest
 
 from ais_ray.actors.target_xact import SETTLE_POLL, TargetXacts
 from ais_ray.core import xact
+from ais_ray.core.errors import ErrNotFound
 from ais_ray.core.names import Bucket
 from ais_ray.core.xact import KINDS, ErrUnknownKind, ErrXactBusy, Scope, Wait, XactSnap
 
@@ -247,9 +248,10 @@ def test_marks_name_the_shares_a_stopped_target_was_running(tmp_path) -> None:  
             left.update({os.path.join(d, n): open(os.path.join(d, n), "rb").read() for n in os.listdir(d)})
 
     left: dict[str, bytes] = {}
-    _run(first_life)  # asyncio.run cancels the tasks: they end, and drop their marks
+    _run(first_life)  # asyncio.run cancels the tasks: they end aborted, and their marks say so
     for mp in mps:
-        assert os.listdir(os.path.join(mp, MARKS_DIR)) == []
+        assert sorted(os.listdir(os.path.join(mp, MARKS_DIR))) == ["run1.json", "run2.json"]
+    assert sorted((r["xid"], r["aborted"]) for r in marks.left()) == [("run1", True), ("run2", True)]
     for path, raw in left.items():  # a killed process ends nothing: its marks stay
         with open(path, "wb") as f:
             f.write(raw)
@@ -283,5 +285,63 @@ def test_marks_name_the_shares_a_stopped_target_was_running(tmp_path) -> None:  
         for mp in mps:
             assert "run1.json" not in os.listdir(os.path.join(mp, MARKS_DIR)) and \
                 "run2.json" not in os.listdir(os.path.join(mp, MARKS_DIR))
+
+    _run(second_life)
+
+
+def test_a_share_that_failed_still_reads_failed_after_a_restart(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A share that ended with an error keeps the record of its end (a success leaves none): the
+    registry of a restarted target has it ended with that error and its counts — a job whose
+    share failed must not read as successful because that target restarted. The record goes
+    when the registry lets the share go (`KEEP_FINISHED`)."""
+    from ais_ray.actors import target_xact
+    from ais_ray.actors.target_xact import MARKS_DIR, EndedShare, Marks
+
+    mps = [str(tmp_path / "mp1"), str(tmp_path / "mp2")]
+    marks = Marks(lambda: mps, fsync=False)
+
+    async def first_life() -> None:
+        reg = TargetXacts(marks=marks)
+
+        async def fails(snap: XactSnap) -> None:
+            snap.stats.objs, snap.stats.errors = 5, 1
+            raise ErrNotFound("s3://b/missing: object not found")
+
+        async def quick(snap: XactSnap) -> None:
+            snap.stats.objs = 9
+
+        reg.start(XactSnap("bad1", "prefetch-listrange", Bucket("b")), fails)
+        reg.start(XactSnap("good1", "prefetch-listrange", Bucket("b")), quick)
+        await asyncio.sleep(0.2)
+        for mp in mps:
+            assert sorted(os.listdir(os.path.join(mp, MARKS_DIR))) == ["bad1.json"]
+
+    _run(first_life)
+    with open(os.path.join(mps[0], MARKS_DIR, "bad1.json"), "w") as f:
+        f.write('{"xid": "bad1", "kind": "prefetch-listrange", "start": 1}')  # a running mark on one disk: the end wins
+
+    async def second_life() -> None:
+        reg = TargetXacts(marks=marks)
+        assert reg.lost_shares(marks.left()) == []  # nothing to start again
+        assert isinstance(reg.get("bad1"), EndedShare) and reg.get("good1") is None
+        [bad] = reg.snaps(xid="bad1")
+        assert not bad.running and not bad.aborted and "missing" in bad.err
+        assert (bad.stats.objs, bad.stats.errors, bad.bck) == (5, 1, Bucket("b"))
+        assert reg.snaps(only_running=True) == []
+
+        async def quick(snap: XactSnap) -> None:
+            return None
+
+        target_xact.KEEP_FINISHED = 1  # the registry lets the oldest ended shares go: their records too
+        try:
+            reg.start(XactSnap("next1", "prefetch-listrange", Bucket("b")), quick)
+            await asyncio.sleep(0.1)
+            reg.start(XactSnap("next2", "prefetch-listrange", Bucket("b")), quick)
+            await asyncio.sleep(0.1)
+        finally:
+            target_xact.KEEP_FINISHED = 1000
+        assert reg.get("bad1") is None
+        for mp in mps:
+            assert os.listdir(os.path.join(mp, MARKS_DIR)) == []
 
     _run(second_life)
