@@ -189,9 +189,23 @@ class _TargetActor:
         await self.copies.start(xid, spec, ref, joining)
 
     async def _restart_shares(self, xids: list[str]) -> list[str]:
-        """Ask the proxy to start again this target's shares of `xids` (lost in a restart); the ids it started."""
-        proxy = await asyncio.to_thread(ray.get_actor, PROXY_NAME, NAMESPACE)
-        return list(await proxy.restart_shares.remote(self.tid, xids))
+        """Start again this target's shares of `xids` (lost in a restart); the ids started. A
+        resilver is this target's own job: started again here, under its id (as an AIStore target
+        resumes an interrupted resilver), whether or not the proxy remembers it — a detached
+        mountpath keeps its objects until one ends. The others are asked of the proxy."""
+        started = []
+        lost = [x for x in (self.xacts.get(i) for i in xids) if x is not None and x.kind == RESILVER]
+        for x in sorted(lost, key=lambda x: x.snap().start)[-1:]:  # the newest: it preempted the others
+            try:
+                await self.reb_start(x.xid, RESILVER)
+                started.append(x.xid)
+            except Exception as exc:
+                log.error("starting again resilver %s: %r", x.xid, exc)
+        rest = [i for i in xids if i not in started and i not in {x.xid for x in lost}]
+        if rest:
+            proxy = await asyncio.to_thread(ray.get_actor, PROXY_NAME, NAMESPACE)
+            started += await proxy.restart_shares.remote(self.tid, rest)
+        return started
 
     def _target_handle(self, tid: str) -> Any:
         """A target's actor handle (this one's too: a cluster-wide listing asks every target)."""
@@ -358,13 +372,16 @@ class _TargetActor:
             await asyncio.wait_for(h.info.remote(), CONTROL_TIMEOUT)
             await h.update_meta.remote(self.smap, await self.stored_bmd())
             self.mps[path] = h
+            self.xacts.attached(path)  # a few small files
         self.fspaths.save(path, state)
         return await self.snode()
 
     async def mountpath_forget(self) -> Snode:
         """Drop the workers of detached mountpaths (their objects have moved away)."""
-        for path in [p for p in self.mps if self.fspaths.states.get(p) == MP_DETACHED]:
+        gone = [p for p in self.mps if self.fspaths.states.get(p) == MP_DETACHED]
+        for path in gone:
             self.detached[path] = self.mps.pop(path)
+        self.fspaths.forgotten(gone)
         return await self.snode()
 
     async def wipe_user_data(self) -> None:

@@ -178,6 +178,23 @@ class Marks:
             except OSError:
                 continue
 
+    def clear_stale(self, path: str, known: Iterable[str]) -> None:
+        """A mountpath attached again: its marks of shares not running here (`known`: those that
+        are) are stale — the shares ended while it was away, and their ends did not reach it (a
+        resilver forgets the mountpath it emptied before its own end) — and would read as lost
+        after a restart. The record of a share's end is on the other mountpaths."""
+        d, keep = os.path.join(path, MARKS_DIR), set(known)
+        try:
+            names = os.listdir(d)
+        except OSError:
+            return
+        for n in names:
+            if n.endswith(".json") and n[:-5] not in keep:
+                try:
+                    os.unlink(os.path.join(d, n))
+                except OSError:
+                    continue
+
     def left(self) -> list[dict[str, Any]]:
         """The marks left behind: {xid, kind, bck, start} each, and {end, aborted, err, stats} for a
         share that ended with an error (that record wins over a running mark on another mountpath)."""
@@ -416,9 +433,10 @@ class TargetXacts:
         self._trim()
         return out
 
-    def drop_mark(self, xid: str) -> None:
+    def attached(self, path: str) -> None:
+        """Mountpath `path` (re)joins this target: its marks of shares not running go (`Marks.clear_stale`)."""
         if self._marks is not None:
-            self._marks.drop(xid)
+            self._marks.clear_stale(path, [i for i, x in self._xacts.items() if x.snap().running])
 
     def get(self, xid: str) -> Xact | None:
         return self._xacts.get(xid)

@@ -157,3 +157,46 @@ def test_mirrored_bucket_through_maintenance_and_detach(cluster: LocalCluster, s
         check()
     finally:
         cluster.cli("rmb", f"ais://{bck.name}", check=False)
+
+
+def test_a_resilver_finishes_across_its_target_restart(cluster: LocalCluster,
+                                                       filled: tuple[Bucket, dict[str, bytes]]) -> None:  # noqa: F811
+    """A detach's resilver whose target is SIGKILLed (with its mountpaths) as it starts: Ray
+    restarts them, the target finds its share's mark, and the proxy starts the same resilver there
+    again; it ends without an error, every object at its HRW mountpath, the detached one empty and
+    forgotten. Before, the resilver ended aborted, "target stopped while this job ran"."""
+    import signal
+
+    bck, data = filled
+    smap = smap_of(cluster)
+    tid = sorted(smap.targets)[0]
+    path = sorted(m.path for m in smap.targets[tid].mountpaths)[-1]
+    t = requests.get(f"{cluster.endpoint}/v1/daemon", params={"what": "stats"}, timeout=30).json()["targets"][tid]
+    r = mp_action(cluster, tid, "DELETE", "detach-mp", path)
+    assert r.status_code == 200 and r.text, r.text
+    xid = r.text
+    for pid in [t["pid"], *(m["pid"] for m in t["mountpaths"])]:
+        os.kill(pid, signal.SIGKILL)
+    try:
+        deadline, snaps = time.monotonic() + 120, {}
+        while tid not in snaps:  # the restarted target's share, started again
+            assert time.monotonic() < deadline, f"{tid} came back without its share of resilver {xid}: {snaps}"
+            time.sleep(0.5)
+            try:
+                q = requests.get(f"{cluster.endpoint}/v1/cluster", params={"what": "qryxstats"},
+                                 json={"ID": xid}, timeout=10)
+                snaps = q.json() if q.status_code == 200 else {}
+            except (requests.RequestException, ValueError):
+                continue
+        st = wait_job(cluster, xid)
+        assert not st["err"] and not st["aborted"], st
+        wait_listed(cluster, tid, path, "available", False)
+        wait_listed(cluster, tid, path, "waiting_dd", False)
+        assert_placed(cluster, bck, data)
+        assert all(f"{tid}:{path}" not in v for v in on_disk(smap_of(cluster), bck).values())
+    finally:
+        r = mp_action(cluster, tid, "PUT", "attach-mp", path)
+        assert r.status_code == 200 and r.text, r.text
+        wait_job(cluster, r.text)
+    wait_listed(cluster, tid, path, "available", True)
+    assert_placed(cluster, bck, data)

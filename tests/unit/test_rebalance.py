@@ -223,8 +223,12 @@ def test_fspaths_table_survives_restart(tmp_path: Path) -> None:
     f.save(mps[0], f.change(DETACH, mps[0], known=True))
     f.save(mps[1], f.change(DISABLE, mps[1], known=True))
     again = Fspaths(mps, fsync=False)  # restarted with the original arguments
+    # the detached one still holds objects (no resilver emptied it): served and walked again
+    assert again.live() == mps + [extra] and again.states[mps[0]] == MP_DETACHED
+    again.forgotten([mps[0]])  # its resilver ended
+    again = Fspaths(mps, fsync=False)
     assert again.live() == [mps[1], mps[2], extra] and again.states[mps[1]] == MP_DISABLED
-    assert json.loads((Path(mps[2]) / FSPATHS_FILE).read_text())["seq"] == 3
+    assert json.loads((Path(mps[2]) / FSPATHS_FILE).read_text())["seq"] == 4
     assert again.change(ENABLE, mps[1], known=True) == MP_ENABLED
     with pytest.raises(ErrNotFound):
         again.change(ENABLE, "/nope", known=False)

@@ -345,3 +345,38 @@ def test_a_share_that_failed_still_reads_failed_after_a_restart(tmp_path) -> Non
             assert os.listdir(os.path.join(mp, MARKS_DIR)) == []
 
     _run(second_life)
+
+
+def test_a_mountpath_attached_again_loses_its_stale_marks(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A mountpath detached while a share ran keeps that share's mark (its end did not reach it);
+    attached again, the mark would read as a lost share after a restart. `attached` removes the
+    marks of shares not running here, and keeps the running ones'."""
+    from ais_ray.actors.target_xact import MARKS_DIR, Marks
+
+    mp1, away = str(tmp_path / "mp1"), str(tmp_path / "away")
+    paths = [mp1]
+    marks = Marks(lambda: paths, fsync=False)
+    os.makedirs(os.path.join(away, MARKS_DIR))
+    for xid in ("old1", "run1", "done1"):
+        with open(os.path.join(away, MARKS_DIR, f"{xid}.json"), "w") as f:
+            f.write(f'{{"xid": "{xid}", "kind": "prefetch-listrange", "start": 1}}')
+
+    async def life() -> None:
+        reg = TargetXacts(marks=marks)
+        never = asyncio.Event()
+
+        async def work(snap: XactSnap) -> None:
+            await never.wait()
+
+        async def quick(snap: XactSnap) -> None:
+            return None
+
+        reg.start(XactSnap("run1", "prefetch-listrange", Bucket("b")), work)
+        reg.start(XactSnap("done1", "resilver"), quick)  # ended here: its mark there is stale too
+        await asyncio.sleep(0.1)
+        paths.append(away)
+        reg.attached(away)
+        assert os.listdir(os.path.join(away, MARKS_DIR)) == ["run1.json"]
+        assert [r["xid"] for r in marks.left()] == ["run1"]
+
+    _run(life)
