@@ -253,8 +253,12 @@ class AisCluster:
 
     def cli(self, *args: str, timeout: float = 300) -> str:
         # its own state dir: a benchmark's `up` must not become the user's "last cluster" (`ais-ray` with no
-        # AIS_ENDPOINT would then look for it after the benchmark removed it)
-        p = subprocess.run([*AIS_RAY, *args], capture_output=True, text=True, timeout=timeout, cwd=self.cwd,
+        # AIS_ENDPOINT would then look for it after the benchmark removed it). Run from beside the data dir,
+        # never from the checkout: `python -m` puts the working directory first on sys.path, and the cluster's
+        # processes (Ray passes the daemon's sys.path on) would import the checkout's ais_ray, not PYTHONPATH's
+        # (an A/B of two trees through PYTHONPATH, run from the checkout, ran the checkout's tree twice)
+        cwd = self.cwd or os.path.dirname(os.path.abspath(self.data_dir))
+        p = subprocess.run([*AIS_RAY, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd,
                            env={**os.environ, **(self.env or {}), "AIS_ENDPOINT": self.endpoint,
                                 "XDG_STATE_HOME": f"{self.data_dir}.state"})
         if p.returncode != 0:

@@ -26,6 +26,7 @@ from ais_ray.actors.etl_pool import EtlPools
 from ais_ray.actors.mover import Mover
 from ais_ray.actors.copies import Copies
 from ais_ray.actors.objcopy import ObjCopier
+from ais_ray.actors.sendfile import send_file
 from ais_ray.auth.gate import authorize, cluster_secret
 from ais_ray.backends.base import RemoteObj
 from ais_ray.core import headers as H
@@ -518,7 +519,7 @@ async def send_object(req: web.Request, bck: Bucket, name: str, f: Any, attrs: O
         resp.headers["Content-Type"] = attrs.custom.get("Content-Type", "application/octet-stream")
         resp.content_length = length
         await resp.prepare(req)
-        if length and not await _send_file(req, resp, f, offset, length):
+        if length and not await send_file(req, resp, f, offset, length):
             stats.add("get.copied", length)  # no zero-copy path: should not happen on plain TCP
         await resp.write_eof()
     finally:
@@ -590,25 +591,6 @@ def _gfn(req: web.Request) -> bool:
 def _wants_latest(req: web.Request) -> bool:
     """`?latest-ver=true`: check the remote's version before serving a cached copy."""
     return H.is_true(req.query.get(H.Q_LATEST))
-
-
-async def _send_file(req: web.Request, resp: web.StreamResponse, f: Any, offset: int, length: int) -> bool:
-    """Send `length` bytes of `f` from `offset`; True if it went zero-copy (sendfile)."""
-    transport = req.transport
-    if transport is None:
-        raise ConnectionResetError("connection lost")
-    try:
-        await asyncio.get_running_loop().sendfile(transport, f, offset, length)
-        return True
-    except NotImplementedError:  # e.g. TLS transport: copy in 1 MiB reads
-        f.seek(offset)
-        while length > 0:
-            chunk = await asyncio.to_thread(f.read, min(length, 1 << 20))
-            if not chunk:
-                break
-            await resp.write(chunk)
-            length -= len(chunk)
-        return False
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

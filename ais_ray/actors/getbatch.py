@@ -1,10 +1,10 @@
 """GetBatch on a designated mountpath data server (`jobs/getbatch.py`): the items read from their
 holders a window ahead, written in order by `core/shardfmt.ShardWriter` into the reply.
 
-A window's items are asked of each holder mountpath many to a request (`READ_ROUTE`, msgpack:
-what it stores, whole, up to `GROUP_BYTES` an answer); what a holder does not simply have on its
-disk (a remote object to fetch, a lost one to rebuild, a file inside a shard, past the answer's
-bytes) is read with its own GET there, as any GET (`ObjCopier.read_whole`)."""
+A window's items are asked of each holder mountpath many to a request (`READ_ROUTE`: what it
+stores, whole, up to `GROUP_BYTES` an answer, large items sent from their files); what a holder
+does not simply have on its disk (a remote object to fetch, a lost one to rebuild, a file inside a
+shard, past the answer's bytes) is read with its own GET there, as any GET (`ObjCopier.read_whole`)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,15 @@ import asyncio
 import collections
 import io
 import json
+import os
 from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import aiohttp
 import msgspec
 from aiohttp import web
 
+from ais_ray.actors.sendfile import send_file
 from ais_ray.core import headers as H
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrEntityTooLarge
 from ais_ray.core.names import Bucket, Namespace, Provider, parse_bck_uname, validate_bucket_name
@@ -33,8 +35,11 @@ if TYPE_CHECKING:
 
 ROUTE = "/v1/ml/moss"
 READ_ROUTE = "/v1/ml/read"  # internal: a holder's stored objects, many to a request
-WINDOW_ITEMS = 256  # items read at a time (the next window is read while this one is sent)
+WINDOW_ITEMS = 256  # items read at a time, at most (the next window is read while this one is sent)
+FIRST_WINDOW = 32  # ... the first two (item sizes not known yet)
+WINDOW_BYTES = 24 << 20  # ... as many as hold about this much, by the sizes read so far
 GROUP_BYTES = 8 << 20  # bytes of one holder's answer, at most (an object past them: its own GET)
+SENDFILE_MIN = 256 << 10  # an item this large is sent from its file; a smaller one read and sent with others
 OK, MISS = "ok", "miss"
 
 
@@ -44,7 +49,7 @@ class _ReadReq(msgspec.Struct, array_like=True):
 
 
 _READ_REQ = msgspec.msgpack.Decoder(_ReadReq)
-_READ_ANS = msgspec.msgpack.Decoder(list[tuple[str, bytes]])
+_READ_HEADS = msgspec.msgpack.Decoder(list[tuple[str, int]])
 MAX_BODY = 64 << 20  # the request's JSON (a million items fit)
 THREAD_MIN = 1 << 20
 MIME = {ZIP: "application/zip", TGZ: "application/gzip"}  # else application/x-tar
@@ -71,9 +76,12 @@ async def handle(req: web.Request, copier: ObjCopier) -> web.StreamResponse:
     return await _buffered(copier, spec)
 
 
-async def read_many(req: web.Request, ctx: MountpathContext) -> web.Response:
-    """A holder's part of a GetBatch window: each name's bytes if stored here, in order, until the
-    answer holds `GROUP_BYTES`; `miss` for the rest (the asker GETs those one by one)."""
+async def read_many(req: web.Request, ctx: MountpathContext) -> web.StreamResponse:
+    """A holder's part of a GetBatch window: what each name is here (`ok` and its size, stored
+    here, until the answer holds `GROUP_BYTES`; `miss` for the rest, which the asker GETs one by
+    one), then the `ok` ones' bytes one after another: a large one sent from its file (sendfile:
+    not read into this process), small ones read and sent many to a write (a sendfile per 64 KiB
+    costs more than the copy). The body: a 4-byte length, that msgpack list, the bytes."""
     try:
         rr = _READ_REQ.decode(await req.content.read(1 << 20))
         bck = parse_bck_uname(rr.bck)
@@ -81,61 +89,106 @@ async def read_many(req: web.Request, ctx: MountpathContext) -> web.Response:
         raise ErrBadRequest(f"{READ_ROUTE}: not a read request: {exc}") from None
     store, label = ctx.store, str(bck)
 
-    def work() -> list[tuple[str, bytes]]:
-        out: list[tuple[str, bytes]] = []
+    def work() -> tuple[list[tuple[str, int]], list[BinaryIO | bytes]]:
+        heads: list[tuple[str, int]] = []
+        parts: list[BinaryIO | bytes] = []  # in order: an open file (sent from it) or the bytes read
         room = GROUP_BYTES
-        for name in rr.names:
-            try:
-                f, attrs = store.open(bck, name)
-            except AisError:  # not stored here (or a bad name): the asker's own GET answers it
-                out.append((MISS, b""))
-                continue
-            with f:
-                if attrs.size > room:
-                    out.append((MISS, b""))
+        try:
+            for name in rr.names:
+                try:
+                    f, attrs = store.open(bck, name)
+                except AisError:  # not stored here (or a bad name): the asker's own GET answers it
+                    heads.append((MISS, 0))
                     continue
-                data = f.read()
-            if len(data) != attrs.size:
-                out.append((MISS, b""))
-                continue
-            room -= len(data)
-            out.append((OK, data))
-            ctx.stats.add("get", len(data), label=label)
-            store.touch(bck, name)
-        return out
+                if attrs.size > room or os.fstat(f.fileno()).st_size != attrs.size:
+                    f.close()
+                    heads.append((MISS, 0))
+                    continue
+                if attrs.size < SENDFILE_MIN:
+                    with f:
+                        data = f.read()
+                    if len(data) != attrs.size:
+                        heads.append((MISS, 0))
+                        continue
+                    parts.append(data)
+                else:
+                    parts.append(f)
+                room -= attrs.size
+                heads.append((OK, attrs.size))
+                store.touch(bck, name)
+        except BaseException:
+            _close(parts)
+            raise
+        return heads, parts
 
-    return web.Response(body=msgspec.msgpack.encode(await asyncio.to_thread(work)), content_type="application/msgpack")
+    heads, parts = await asyncio.to_thread(work)
+    try:
+        head = msgspec.msgpack.encode(heads)
+        sizes = [n for status, n in heads if status == OK]
+        resp = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+        resp.content_length = 4 + len(head) + sum(sizes)
+        await resp.prepare(req)
+        pending = [len(head).to_bytes(4, "big"), head]
+        for part, n in zip(parts, sizes):
+            if isinstance(part, bytes):
+                pending.append(part)
+            else:
+                await resp.write(b"".join(pending))
+                pending = []
+                await send_file(req, resp, part, 0, n)
+            ctx.stats.add("get", n, label=label)
+        if pending:
+            await resp.write(b"".join(pending))
+        await resp.write_eof()
+        return resp
+    finally:
+        _close(parts)
+
+
+def _close(parts: list[BinaryIO | bytes]) -> None:
+    for p in parts:
+        if not isinstance(p, bytes):
+            p.close()
 
 
 async def read_in_order(copier: ObjCopier, items: Sequence[BatchItem]) -> AsyncIterator[tuple[BatchItem, bytes | AisError]]:
     """Each item's bytes (or its error), in order — GetBatch's items and an archive job's members.
 
-    Windows of `WINDOW_ITEMS`: each holder mountpath is asked for its items of a window in one
-    request (`read_many`, at most `GROUP_BYTES` an answer), the next window while one is used. The
-    rest (a remote object, a lost one, a file in a shard, one past an answer's bytes) take their
-    own GET (`ObjCopier.read_whole`) as their turn nears, `WINDOW` ahead: memory holds two windows'
-    answers and `WINDOW` such items, whatever their size."""
-    windows = [items[i:i + WINDOW_ITEMS] for i in range(0, len(items), WINDOW_ITEMS)]
-    grouped: collections.deque[asyncio.Task[list[bytes | None]]] = collections.deque()
-    todo = iter(windows)
+    Windows of up to `WINDOW_ITEMS`, as many as hold about `WINDOW_BYTES` by the sizes read so
+    far: each holder mountpath is asked for its items of a window in one request (`read_many`, at
+    most `GROUP_BYTES` an answer), the next window while one is used. The rest (a remote object, a
+    lost one, a file in a shard, one past an answer's bytes) take their own GET
+    (`ObjCopier.read_whole`) as their turn nears, `WINDOW` ahead: memory holds two windows' answers
+    and `WINDOW` such items. Windows sized by bytes keep large items in their holders' answers:
+    with windows of 256, a holder's 1 MiB items past its 8 MiB answer each took a GET of their own."""
+    grouped: collections.deque[tuple[Sequence[BatchItem], asyncio.Task[list[bytes | None]]]] = collections.deque()
     ahead: collections.deque[tuple[int, asyncio.Task[bytes | AisError]]] = collections.deque()
+    pos = seen = seen_bytes = 0
     try:
-        for window in windows:
-            while len(grouped) < 2 and (w := next(todo, None)) is not None:
-                grouped.append(asyncio.ensure_future(_grouped(copier, w)))
-            got = await grouped.popleft()
+        while pos < len(items) or grouped:
+            while len(grouped) < 2 and pos < len(items):
+                n = FIRST_WINDOW if not seen else max(1, min(WINDOW_ITEMS, WINDOW_BYTES * seen // max(seen_bytes, 1)))
+                w = items[pos:pos + n]
+                pos += len(w)
+                grouped.append((w, asyncio.ensure_future(_grouped(copier, w))))
+            window, task = grouped.popleft()
+            got = await task
             rest = (i for i, v in enumerate(got) if v is None)
             for i, it in enumerate(window):
                 while len(ahead) < WINDOW and (j := next(rest, None)) is not None:
                     ahead.append((j, asyncio.ensure_future(_read_one(copier, window[j]))))
                 data = got[i]
                 if data is None:
-                    _, task = ahead.popleft()
-                    yield it, await task
+                    _, one = ahead.popleft()
+                    out = await one
+                    if not isinstance(out, AisError):
+                        seen, seen_bytes = seen + 1, seen_bytes + len(out)
+                    yield it, out
                 else:
+                    seen, seen_bytes = seen + 1, seen_bytes + len(data)
                     yield it, data
     finally:
-        for t in grouped:
+        for _, t in grouped:
             t.cancel()
         for _, t in ahead:
             t.cancel()
@@ -156,17 +209,21 @@ async def _add_remote(copier: ObjCopier, bck: Bucket) -> None:
         pass  # the API did not answer: the items' own GETs say what is wrong
 
 
-async def _ask(copier: ObjCopier, url: str, bck: Bucket, names: list[str]) -> list[tuple[str, bytes]]:
-    """One holder's stored items of a window (`read_many` there); not retried: what fails goes on
-    to the items' own GETs, which are."""
+async def _ask(copier: ObjCopier, url: str, bck: Bucket, names: list[str]) -> list[bytes | None]:
+    """One holder's stored items of a window (`read_many` there), None for those it did not send;
+    not retried: what fails goes on to the items' own GETs, which are."""
     body = msgspec.msgpack.encode(_ReadReq(bck.uname(""), names))
     async with copier.session().post(url + READ_ROUTE, data=body, headers={"Content-Type": "application/msgpack"}) as r:
         if r.status != 200:
             raise AisError(f"{url}{READ_ROUTE}: HTTP {r.status}")
-        answers = _READ_ANS.decode(await r.read())
-    if len(answers) != len(names):
-        raise AisError(f"{url}{READ_ROUTE}: {len(answers)} answers to {len(names)} names")
-    return answers
+        try:
+            n = int.from_bytes(await r.content.readexactly(4), "big")
+            heads = _READ_HEADS.decode(await r.content.readexactly(n))
+            if len(heads) != len(names):
+                raise AisError(f"{url}{READ_ROUTE}: {len(heads)} answers to {len(names)} names")
+            return [await r.content.readexactly(size) if status == OK else None for status, size in heads]
+        except (asyncio.IncompleteReadError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise AisError(f"{url}{READ_ROUTE}: a short or damaged answer ({exc!r})") from None
 
 
 async def _grouped(copier: ObjCopier, items: Sequence[BatchItem]) -> list[bytes | None]:
@@ -185,9 +242,8 @@ async def _grouped(copier: ObjCopier, items: Sequence[BatchItem]) -> list[bytes 
             answers = await _ask(copier, url, bck, [items[i].name for i in idxs])
         except (AisError, aiohttp.ClientError, OSError):
             return  # each item then goes its own way
-        for i, (status, data) in zip(idxs, answers):
-            if status == OK:
-                out[i] = data
+        for i, data in zip(idxs, answers):
+            out[i] = data
 
     await asyncio.gather(*(group(url, bck, idxs) for (url, bck), idxs in groups.items()))
     return out
@@ -214,7 +270,7 @@ def _entry(spec: BatchSpec, it: BatchItem, data: bytes | AisError) -> tuple[str,
 
 
 async def _add(w: ShardWriter, name: str, data: bytes) -> None:
-    if len(data) >= THREAD_MIN:
+    if w.costly and len(data) >= THREAD_MIN:  # compressed or checksummed; a tar member costs its header
         await asyncio.to_thread(w.add, name, data)
     else:
         w.add(name, data)

@@ -21,6 +21,7 @@ from ais_ray.core.errors import ErrUnsupported
 TAR, TGZ, ZIP, TAR_LZ4 = ".tar", ".tgz", ".zip", ".tar.lz4"
 _EXTS = ((".tar.gz", TGZ), (".tgz", TGZ), (".tar.lz4", TAR_LZ4), (".tar", TAR), (".zip", ZIP))
 SUPPORTED = (TAR, TGZ, ZIP)
+COPY_BUF = 1 << 30  # tarfile copies a member in pieces of this size: in one piece (a BytesIO of bytes reads without a copy)
 _MIMES = {  # as AIStore accepts them: an extension with or without its dot, or a MIME type
     "tar": TAR, "application/x-tar": TAR,
     "tgz": TGZ, "tar.gz": TGZ, "application/x-gzip": TGZ, "application/gzip": TGZ, "application/x-compressed-tar": TGZ,
@@ -58,15 +59,21 @@ class _Sink(Protocol):
 
 
 class _WriteOnly:
-    """What the writers see of the output: `write` only, so zipfile writes data descriptors
-    instead of seeking back (the output may be a work file being checksummed as it grows)."""
+    """What the writers see of the output: `write` and `tell`, no `seek`, so zipfile writes data
+    descriptors instead of seeking back (the output may be a work file being checksummed as it
+    grows, or a reply), and tarfile writes each member straight through (`tell`: its offset)."""
 
     def __init__(self, out: _Sink) -> None:
         self._out = out
+        self._pos = 0
 
     def write(self, data: bytes) -> int:
         self._out.write(data)
+        self._pos += len(data)
         return len(data)
+
+    def tell(self) -> int:
+        return self._pos
 
     def flush(self) -> None:
         pass
@@ -88,7 +95,9 @@ class Chunks:
 
 
 class ShardWriter:
-    """Members written one after another into a new shard of format `fmt` on `out`."""
+    """Members written one after another into a new shard of format `fmt` on `out`. A tar member's
+    bytes reach `out` as they were given (no copy); `costly` says whether an `add` of a large
+    member is worth a thread (compressed, or checksummed: tgz, zip)."""
 
     def __init__(self, fmt: str, out: _Sink) -> None:
         self.fmt = fmt
@@ -97,11 +106,16 @@ class ShardWriter:
         self._zip: zipfile.ZipFile | None = None
         if fmt == ZIP:
             self._zip = zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED)  # type: ignore[arg-type]
-        elif fmt in (TAR, TGZ):
-            self._tar = tarfile.open(fileobj=sink, mode="w|gz" if fmt == TGZ else "w|", format=tarfile.PAX_FORMAT)  # type: ignore[arg-type]
+        elif fmt == TGZ:
+            self._tar = tarfile.open(fileobj=sink, mode="w|gz", format=tarfile.PAX_FORMAT)  # type: ignore[arg-type]
+        elif fmt == TAR:
+            # not the stream mode ("w|"): it re-buffers every member in 10 KiB records, copying as it
+            # goes; this one writes a member's header, its bytes in one piece, and its padding
+            self._tar = tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT, copybufsize=COPY_BUF)  # type: ignore[arg-type]
         else:
             raise ErrUnsupported(f'cannot write archive format "{fmt}"')
         self.count = 0
+        self.costly = fmt != TAR
 
     def add(self, name: str, data: bytes, mtime: float | None = None) -> None:
         when = time.time() if mtime is None else mtime

@@ -43,6 +43,24 @@ def test_objects_in_the_order_asked(sdk: object, data) -> None:  # type: ignore[
         assert [m.name for m in t] == [f"{b.name}/o/017", f"{b.name}/big"]  # type: ignore[attr-defined]
 
 
+def test_many_large_and_small_items_across_windows(sdk: object) -> None:
+    """Windows sized by the bytes read so far, holders' answers mixing items sent from their files
+    (300 KiB) with small ones read and sent together, several answers past a holder's 8 MiB: every
+    item whole and in its place."""
+    b = sdk.bucket(f"gbw-{uuid.uuid4().hex[:8]}")  # type: ignore[attr-defined]
+    b.create()
+    try:
+        objs = {f"w/{i:03d}": os.urandom((300 << 10) + i if i % 3 else 100 + i) for i in range(150)}
+        for n, d in objs.items():
+            b.object(n).get_writer().put_content(d)
+        names = sorted(objs, reverse=True) + sorted(objs)[:40]
+        got = list(sdk.batch(names, b).get())  # type: ignore[attr-defined]
+        assert [m.obj_name for m, _ in got] == names
+        assert all(c == objs[m.obj_name] for m, c in got)
+    finally:
+        b.delete(missing_ok=True)
+
+
 @pytest.mark.parametrize("fmt", [".tgz", ".zip"])
 def test_formats(sdk: object, data, fmt: str) -> None:  # type: ignore[no-untyped-def]
     b, objs, _ = data
