@@ -59,6 +59,7 @@ from ais_ray.jobs.prune import local_names
 from ais_ray.jobs.selection import Share, select
 from ais_ray.jobs.summary import KIND as SUMMARY
 from ais_ray.jobs.summary import run_summary
+from ais_ray.stats.counters import Labeled
 from ais_ray.stats.prom import CONTENT_TYPE as PROM_CONTENT_TYPE
 from ais_ray.stats.status import NODE_STATUS_WHAT
 
@@ -170,6 +171,10 @@ class _TargetActor:
         return self.smap
 
     # ---- xactions ---------------------------------------------------------------------------------
+    async def add_counts(self, counts: Labeled) -> None:
+        """Reads another process served as this target's (the S3 gateway's, `target_reads.ServedFor`)."""
+        self.stats.counters.add_labeled(counts)
+
     async def xact_snaps(self, xid: str = "", kind: str = "", bck: Bucket | None = None,
                          only_running: bool = False) -> list[XactSnap]:
         """Snapshots of this target's xactions (every kind, downloads included)."""

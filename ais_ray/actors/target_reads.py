@@ -15,6 +15,10 @@ The S3 gateway (in the front door, on the proxy's node) reads this way when the 
 is on its own machine (`is_local`): S3 clients do not follow a 307, so otherwise every byte is
 relayed through the gateway's process.
 
+A GET the S3 gateway sends this way is the owning target's GET: counted there (`ServedFor`: `get.n`,
+`get.size`, `get.ns.total` per bucket, handed to the target every `PUSH_EVERY` seconds). Before,
+such GETs were counted nowhere: a cluster serving its reads through the S3 API showed none.
+
 Reading another process's files is safe as the mountpath's own reads are: an object is only
 ever replaced by an atomic rename, and data and metadata come from the one open inode. The
 access time is noted here and written in batches like the mountpath's (`fs/atime.py`); a HEAD
@@ -24,8 +28,10 @@ sees it after the next flush (at most `FLUSH_EVERY` seconds), not at once.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -42,6 +48,7 @@ from ais_ray.fs.atime import FLUSH_EVERY, Atimes
 from ais_ray.fs.store import open_stored
 from ais_ray.stats import Counters
 
+log = logging.getLogger(__name__)
 PLAIN_QUERY = frozenset({H.Q_PROVIDER, H.Q_NAMESPACE, H.Q_GRANT})  # anything else: the mountpath decides
 
 
@@ -90,6 +97,47 @@ class LocalReads:
         for a in list(self.atimes.values()):
             if len(a):
                 a.flush()
+
+
+PUSH_EVERY = 1.0  # seconds between the hand-offs of counts to their targets (`ServedFor`)
+
+
+class ServedFor:
+    """Reads this process (not a target) served for targets, counted as theirs: one `Counters` per
+    target, whose counts are handed to it every `PUSH_EVERY` seconds (`add_counts` on its actor).
+    A target that cannot take them (restarting) gets them with the next hand-off."""
+
+    def __init__(self, handle: Callable[[str], Any]) -> None:
+        self._handle = handle  # tid -> the target's actor handle (blocking: `ray.get_actor`)
+        self._by: dict[str, Counters] = {}
+        self._handles: dict[str, Any] = {}
+        self._pusher: asyncio.Future[None] | None = None
+
+    def counters(self, tid: str) -> Counters:
+        if self._pusher is None:
+            self._pusher = asyncio.ensure_future(self._push_every())
+        if tid not in self._by:
+            self._by[tid] = Counters()
+        return self._by[tid]
+
+    async def _push_every(self) -> None:
+        while True:
+            await asyncio.sleep(PUSH_EVERY)
+            await self.push()
+
+    async def push(self) -> None:
+        for tid, c in list(self._by.items()):
+            counts = c.take()
+            if not counts:
+                continue
+            try:
+                if tid not in self._handles:
+                    self._handles[tid] = await asyncio.to_thread(self._handle, tid)
+                await self._handles[tid].add_counts.remote(counts)
+            except Exception as exc:  # noqa: BLE001 - gone or restarting: kept for the next hand-off
+                log.debug("counts for %s kept: %r", tid, exc)
+                self._handles.pop(tid, None)
+                c.add_labeled(counts)
 
 
 def local_hosts() -> frozenset[str]:

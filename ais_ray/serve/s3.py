@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 import aiohttp
+import ray
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
@@ -42,7 +43,9 @@ from ais_ray.core.lsflags import NO_RECURSION
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrObjNotFound
 from ais_ray.core.ranges import parse_range
 from ais_ray.core.names import Bucket, Provider, validate_bucket_name, validate_obj_name
-from ais_ray.actors.target_reads import LocalReads, is_local, local_hosts
+from ais_ray.actors.target import target_actor_name
+from ais_ray.actors.target_reads import LocalReads, ServedFor, is_local, local_hosts
+from ais_ray.core.nodes import NAMESPACE
 from ais_ray.serve.objects import owner_mountpath
 from ais_ray.stats import Counters
 from ais_ray.serve.s3_auth import CLAIMS, PREFIX, allow, authenticate
@@ -109,6 +112,7 @@ class S3Gateway:
                                lambda req, bck, key: self.preconditions(req, bck, key, source=True))
         # a GET whose mountpath is on this machine is sent from the file (no relay through this process)
         self.reads, self.hosts = LocalReads(Counters()), local_hosts()
+        self.served = ServedFor(lambda tid: ray.get_actor(target_actor_name(tid), namespace=NAMESPACE))  # their GETs, counted there
 
     def session(self) -> aiohttp.ClientSession:
         assert self._data is not None
@@ -396,8 +400,11 @@ class S3Gateway:
         overrides = response_overrides(req)
         if req.method == "GET" and not overrides and is_local(mp.url, self.hosts):
             owner = (await self.state.smap()).owner(bck.uname(key)).daemon_id
+            t0 = time.perf_counter_ns()
             local = await self.reads.serve(req, bck, key, mp.path, owner, checked=True)
-            if local is not None:
+            if local is not None:  # the owner's GET: counted there, as its mountpath counts one
+                self.served.counters(owner).add("get", local.content_length or 0, ns=time.perf_counter_ns() - t0,
+                                                label=str(bck))
                 return local
         url = f"{mp.url}/v1/objects/{quote(bck.name, safe='')}/{raw_key}"
         params = {"provider": bck.provider.value}

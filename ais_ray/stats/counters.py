@@ -116,6 +116,22 @@ class Counters:
         with self._lock:
             self._v[k] = self._v.get(k, 0) + ns
 
+    def take(self) -> Labeled:
+        """Every non-zero counter (as `labeled`), and zero them: what was counted since the last take."""
+        with self._lock:
+            items, self._v = list(self._v.items()), {}
+        out: Labeled = {}
+        for (name, label), val in items:
+            out.setdefault(name, {})[label] = val
+        return out
+
+    def add_labeled(self, counts: Labeled) -> None:
+        """Add counts taken elsewhere (`take`): reads another process served for this node."""
+        with self._lock:
+            for name, by_label in counts.items():
+                for label, val in by_label.items():
+                    self._v[(name, label)] = self._v.get((name, label), 0) + int(val)
+
     def labeled(self) -> Labeled:
         """Every non-zero counter by name and label value (the wire form between actors)."""
         out: Labeled = {}

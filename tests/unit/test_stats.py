@@ -169,3 +169,19 @@ def test_cluster_and_capacity_views_agree_on_percent_used() -> None:
     assert fs_pct_used(mps) == 40 == capacity(mps, {})["mountpaths"]["/d/mp0"]["pct_used"]
     two = mps[:1] + [{"path": "/e", "fs": "/dev/sdb1", "used": 10, "avail": 85, "total": 100}]
     assert fs_pct_used(two) == 25 and fs_pct_used([]) == 0
+
+
+def test_counts_taken_in_one_process_are_added_in_another() -> None:
+    """`take` hands over what was counted since the last take (and zeroes it); `add_labeled` adds
+    such counts into another node's counters (the S3 gateway's GETs, counted at their target)."""
+    here, there = Counters(), Counters()
+    there.add("get", 10, label="ais://b")
+    here.add("get", 100, ns=7, label="ais://b")
+    here.add("get", 50, label="ais://c")
+    taken = here.take()
+    assert taken == {"get.n": {"ais://b": 1, "ais://c": 1}, "get.size": {"ais://b": 100, "ais://c": 50},
+                     "get.ns.total": {"ais://b": 7}}
+    assert here.take() == {} and here.labeled() == {}
+    there.add_labeled(taken)
+    assert there.labeled()["get.n"] == {"ais://b": 2, "ais://c": 1}
+    assert there.snapshot()["get.size"] == 160
