@@ -13,6 +13,7 @@ import collections
 import io
 import json
 import os
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -28,6 +29,7 @@ from ais_ray.core.shardfmt import TGZ, ZIP, Chunks, ShardWriter
 from ais_ray.core.xid import gen_uuid
 from ais_ray.jobs.archive import WINDOW
 from ais_ray.jobs.getbatch import MISSING_DIR, BatchItem, BatchSpec
+from ais_ray.stats import Counters
 
 if TYPE_CHECKING:
     from ais_ray.actors.mountpath import MountpathContext
@@ -69,11 +71,16 @@ async def handle(req: web.Request, copier: ObjCopier) -> web.StreamResponse:
     except ValueError as exc:
         raise ErrBadRequest(f"get-batch: invalid JSON body ({exc})") from None
     spec = BatchSpec.parse(msg, default)
-    for bck in {it.bck for it in spec.items if it.bck.is_remote and copier.ctx.meta.bmd.get(it.bck) is None}:
-        await _add_remote(copier, bck)
-    if spec.streaming:
-        return await _stream(req, copier, spec)
-    return await _buffered(copier, spec)
+    stats, t0 = copier.ctx.stats, time.perf_counter_ns()
+    try:
+        for bck in {it.bck for it in spec.items if it.bck.is_remote and copier.ctx.meta.bmd.get(it.bck) is None}:
+            await _add_remote(copier, bck)
+        resp = await (_stream(req, copier, spec) if spec.streaming else _buffered(copier, spec))
+    except BaseException:
+        stats.add("err.getbatch")
+        raise
+    stats.add("getbatch", ns=time.perf_counter_ns() - t0)
+    return resp
 
 
 async def read_many(req: web.Request, ctx: MountpathContext) -> web.StreamResponse:
@@ -259,13 +266,16 @@ async def _read_one(copier: ObjCopier, it: BatchItem) -> bytes | AisError:
         return AisError(f"{it.bck}/{it.name}: {type(exc).__name__}: {exc}")
 
 
-def _entry(spec: BatchSpec, it: BatchItem, data: bytes | AisError) -> tuple[str, bytes, str]:
+def _entry(spec: BatchSpec, it: BatchItem, data: bytes | AisError, stats: Counters) -> tuple[str, bytes, str]:
     """(name in the archive, bytes, error): a failed item under `coer` is an empty `__404__/` member;
-    without it, the error is raised."""
+    without it, the error is raised. Counted (AIStore's `getbatch.obj.*`, `getbatch.file.*`,
+    `err.soft.getbatch.n`)."""
     if isinstance(data, AisError):
         if not spec.coer:
             raise data
+        stats.add("err.soft.getbatch")
         return f"{MISSING_DIR}/{it.member(spec.only_name)}", b"", data.message
+    stats.add("getbatch.file" if it.archpath else "getbatch.obj", len(data))
     return it.member(spec.only_name), data, ""
 
 
@@ -283,7 +293,7 @@ async def _stream(req: web.Request, copier: ObjCopier, spec: BatchSpec) -> web.S
     out = Chunks()
     w = ShardWriter(spec.fmt, out)
     async for it, data in read_in_order(copier, spec.items):
-        name, payload, _ = _entry(spec, it, data)
+        name, payload, _ = _entry(spec, it, data, copier.ctx.stats)
         await _add(w, name, payload)
         if not resp.prepared:
             await resp.prepare(req)
@@ -302,7 +312,7 @@ async def _buffered(copier: ObjCopier, spec: BatchSpec) -> web.Response:
     w = ShardWriter(spec.fmt, buf)
     outs = []
     async for it, data in read_in_order(copier, spec.items):
-        name, payload, err = _entry(spec, it, data)
+        name, payload, err = _entry(spec, it, data, copier.ctx.stats)
         await _add(w, name, payload)
         outs.append(it.out(len(payload), err))
     w.close()

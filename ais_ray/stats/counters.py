@@ -40,6 +40,9 @@ COUNTERS: dict[str, str] = {
     "stream.out": "objects sent to other nodes (rebalance, EC, copy)",
     "ver.change": "cached objects replaced by a newer remote version",
     "get.copied": "GETs sent by copying through Python instead of sendfile",
+    "getbatch": "GetBatch requests answered by this target's designated mountpath (latency: the whole reply)",
+    "getbatch.obj": "whole objects sent in GetBatch replies",
+    "getbatch.file": "files from shards (archpath) sent in GetBatch replies",
     "etl.inline": "objects transformed inline (GET with an ETL)",
     "etl.offline": "objects transformed by offline ETL jobs",
     "ec.stale.del": "outdated slices/replicas dropped at holders a placement change moved out (after the re-encode)",
@@ -52,6 +55,8 @@ COUNTERS: dict[str, str] = {
     "err.lst": "failed list-objects pages",
     "err.dl": "failed download items",
     "err.getblob": "failed blob downloads",
+    "err.getbatch": "failed GetBatch requests (an error reply, or a reply cut: an item failed without coer)",
+    "err.soft.getbatch": "GetBatch items that failed under coer (empty __404__/ members)",
     "err.ec.encode": "objects stored but not erasure-coded (a holder could not take its slice)",
     "err.remote": "failed remote backend calls",
 }

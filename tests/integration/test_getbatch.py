@@ -69,8 +69,20 @@ def test_formats(sdk: object, data, fmt: str) -> None:  # type: ignore[no-untype
     assert [c for _, c in got] == [objs[n] for n in names]
 
 
-def test_files_from_shards_missing_items_and_metadata(sdk: object, data) -> None:  # type: ignore[no-untyped-def]
+def _batch_counts(cluster: LocalCluster) -> dict[str, int]:
+    """GetBatch's counters summed over the targets (the designated one is any)."""
+    from tests.integration.test_stats import node_status, tracked
+
+    tids = requests.get(f"{cluster.endpoint}/v1/daemon", params={"what": "smap"}, timeout=30).json()["tmap"]
+    names = ("getbatch.n", "getbatch.obj.n", "getbatch.obj.size", "getbatch.file.n", "getbatch.file.size",
+             "err.soft.getbatch.n", "err.getbatch.n")
+    statuses = [node_status(cluster, tid) for tid in tids]
+    return {n: sum(tracked(st, n) for st in statuses) for n in names}
+
+
+def test_files_from_shards_missing_items_and_metadata(sdk: object, cluster: LocalCluster, data) -> None:  # type: ignore[no-untyped-def]
     b, objs, shard = data
+    before = _batch_counts(cluster)
     batch = sdk.batch(bucket=b, streaming_get=False)  # type: ignore[attr-defined]
     batch.add("shard.tar", archpath="s/b.jpg")
     batch.add("o/005", opaque=b"sample-5")
@@ -82,6 +94,14 @@ def test_files_from_shards_missing_items_and_metadata(sdk: object, data) -> None
     assert [o.size for o in outs] == [2000, len(objs["o/005"]), 0, 1]
     assert outs[2].err_msg and "nope" in outs[2].err_msg and not outs[0].err_msg
     assert outs[0].archpath == "s/b.jpg" and outs[1].opaque == b"sample-5"
+    # counted at the designated target as AIStore counts them: the request, its objects and files, the soft error
+    after = _batch_counts(cluster)
+    assert after["getbatch.n"] - before["getbatch.n"] == 1
+    assert (after["getbatch.obj.n"] - before["getbatch.obj.n"], after["getbatch.obj.size"] - before["getbatch.obj.size"]) \
+        == (1, len(objs["o/005"]))
+    assert (after["getbatch.file.n"] - before["getbatch.file.n"], after["getbatch.file.size"] - before["getbatch.file.size"]) \
+        == (2, 2001)
+    assert after["err.soft.getbatch.n"] - before["err.soft.getbatch.n"] == 1
     raw = sdk.batch(bucket=b, only_obj_name=True)  # type: ignore[attr-defined]
     raw.add("shard.tar", archpath="s/a.jpg")
     raw.add("nope")
@@ -111,9 +131,12 @@ def test_remote_items_are_fetched(sdk: object, cluster: LocalCluster, moto: obje
 def test_strict_and_bad_requests(cluster: LocalCluster, sdk: object, data) -> None:  # type: ignore[no-untyped-def]
     b, objs, _ = data
     url = f"{cluster.endpoint}/v1/ml/moss/{b.name}"  # type: ignore[attr-defined]
-    # without coer the first missing item fails the request: a 404, nothing sent
+    # without coer the first missing item fails the request: a 404, nothing sent (a failed request, counted)
+    before = _batch_counts(cluster)
     r = requests.get(url, json={"in": [{"objname": "nope"}, {"objname": "o/001"}], "strm": True}, timeout=60)
     assert r.status_code == 404 and "nope" in r.json()["message"]
+    after = _batch_counts(cluster)
+    assert after["err.getbatch.n"] - before["err.getbatch.n"] == 1 and after["getbatch.n"] == before["getbatch.n"]
     # cross-bucket: an item names its bucket; the path's is the default
     other = sdk.bucket(f"gb2-{uuid.uuid4().hex[:8]}")  # type: ignore[attr-defined]
     other.create()
