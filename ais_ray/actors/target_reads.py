@@ -140,6 +140,38 @@ class ServedFor:
                 c.add_labeled(counts)
 
 
+NEAR_MAX = 64  # GETs a front door sends from files at a time; past it, the mountpath's own server takes them
+
+
+class NearReads:
+    """A front door's GETs of objects stored on its own machine (the S3 gateway's and the native
+    API's): sent from the file (`LocalReads`), counted at the owning target (`ServedFor`). At most
+    `NEAR_MAX` at a time: past it — a machine whose clients keep more in flight than one process
+    should send — the read goes to the mountpath's own server (a 307, a relay), whose processes
+    share the load. None: not sent here."""
+
+    def __init__(self, handle: Callable[[str], Any]) -> None:
+        self.reads = LocalReads(Counters())
+        self.served = ServedFor(handle)
+        self.hosts = local_hosts()
+        self.sending = 0
+
+    async def send(self, req: web.Request, bck: Bucket, name: str, mp_url: str, mp_path: str,
+                   tid: str) -> web.StreamResponse | None:
+        if self.sending >= NEAR_MAX or not is_local(mp_url, self.hosts):
+            return None
+        t0 = time.perf_counter_ns()
+        self.sending += 1
+        try:
+            resp = await self.reads.serve(req, bck, name, mp_path, tid, checked=True)
+        finally:
+            self.sending -= 1
+        if resp is not None:  # the owner's GET: counted there, as its mountpath counts one
+            self.served.counters(tid).add("get", resp.content_length or 0, ns=time.perf_counter_ns() - t0,
+                                          label=str(bck))
+        return resp
+
+
 def local_hosts() -> frozenset[str]:
     """The addresses by which this machine's own servers are reached."""
     hosts = {"127.0.0.1", "localhost", "::1"}

@@ -124,7 +124,10 @@ class FrontDoorServer:
         return resp
 
     async def redirect(self, req: web.Request) -> web.StreamResponse:
-        """The 307 Serve's `serve/objects.py::redirect_to_owner` gives, without Serve."""
+        """The 307 Serve's `serve/objects.py::redirect_to_owner` gives, without Serve — or, for a
+        plain GET of an object stored on this machine, the object itself, sent from its file as the
+        S3 gateway sends it (`target_reads.NearReads`: one request instead of two, counted at its
+        target; anything the mountpath must decide, or past `NEAR_MAX` at a time, still gets the 307)."""
         raw = req.raw_path
         params.check(req.method, req.path, req.query.items())  # core/params.py: the accepted-query table
         check_etl_query(req.query)  # a bad ETL name (inline transform) is a 400 here, as in Serve's handler
@@ -140,6 +143,11 @@ class FrontDoorServer:
                 require_write(claims, parse_uname(req.query[H.Q_OBJ_TO])[0])
         validate_obj_name(obj)
         mp = await owner_mountpath(bck, obj, req.method)
+        near = self.s3.near
+        if req.method == "GET" and near.reads.plain(req):  # stored on this machine: sent from its file, no 307
+            tid = (await self.state.smap()).owner(bck.uname(obj)).daemon_id
+            if (sent := await near.send(req, bck, obj, mp.url, mp.path, tid)) is not None:
+                return sent
         query = raw.split("?", 1)[1] if "?" in raw else ""
         path = raw.split("?", 1)[0]
         return web.Response(status=307, headers={"Location": redirect_location(mp.url, req.method, path, query, claims,

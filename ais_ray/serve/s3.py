@@ -44,10 +44,9 @@ from ais_ray.core.errors import AisError, ErrBadRequest, ErrObjNotFound
 from ais_ray.core.ranges import parse_range
 from ais_ray.core.names import Bucket, Provider, validate_bucket_name, validate_obj_name
 from ais_ray.actors.target import target_actor_name
-from ais_ray.actors.target_reads import LocalReads, ServedFor, is_local, local_hosts
+from ais_ray.actors.target_reads import NearReads
 from ais_ray.core.nodes import NAMESPACE
 from ais_ray.serve.objects import owner_mountpath
-from ais_ray.stats import Counters
 from ais_ray.serve.s3_auth import CLAIMS, PREFIX, allow, authenticate
 from ais_ray.serve.s3_body import upload_body
 from ais_ray.serve.s3_mpu import S3Multipart
@@ -111,8 +110,7 @@ class S3Gateway:
         self.mpu = S3Multipart(state, self.session, self.resolve,
                                lambda req, bck, key: self.preconditions(req, bck, key, source=True))
         # a GET whose mountpath is on this machine is sent from the file (no relay through this process)
-        self.reads, self.hosts = LocalReads(Counters()), local_hosts()
-        self.served = ServedFor(lambda tid: ray.get_actor(target_actor_name(tid), namespace=NAMESPACE))  # their GETs, counted there
+        self.near = NearReads(lambda tid: ray.get_actor(target_actor_name(tid), namespace=NAMESPACE))
 
     def session(self) -> aiohttp.ClientSession:
         assert self._data is not None
@@ -398,13 +396,9 @@ class S3Gateway:
                 req = req.clone(headers=CIMultiDictProxy(CIMultiDict(
                     (k, v) for k, v in req.headers.items() if k.lower() != "range")))
         overrides = response_overrides(req)
-        if req.method == "GET" and not overrides and is_local(mp.url, self.hosts):
+        if req.method == "GET" and not overrides:
             owner = (await self.state.smap()).owner(bck.uname(key)).daemon_id
-            t0 = time.perf_counter_ns()
-            local = await self.reads.serve(req, bck, key, mp.path, owner, checked=True)
-            if local is not None:  # the owner's GET: counted there, as its mountpath counts one
-                self.served.counters(owner).add("get", local.content_length or 0, ns=time.perf_counter_ns() - t0,
-                                                label=str(bck))
+            if (local := await self.near.send(req, bck, key, mp.url, mp.path, owner)) is not None:
                 return local
         url = f"{mp.url}/v1/objects/{quote(bck.name, safe='')}/{raw_key}"
         params = {"provider": bck.provider.value}

@@ -56,3 +56,32 @@ def test_s3_put_refused_closes_without_reading_the_body(cluster: LocalCluster) -
     answer, sent = raw_put(cluster, "/s3/no-such-bucket-fd/obj")
     assert answer.startswith(b"HTTP/1.1 404") and b"NoSuchBucket" in answer, answer[:300]
     assert sent < BODY
+
+
+def test_a_plain_get_of_an_object_on_this_machine_is_answered_in_one_request(cluster: LocalCluster,
+                                                                               bucket: str) -> None:  # noqa: F811
+    """The front door sends a stored object on its own machine from the file (no 307: one request
+    instead of two), counted at the owning target; what the mountpath must decide is still a 307."""
+    from tests.integration.test_stats import settled_status, tracked
+    from tests.integration.test_target_reads import owner
+
+    data = os.urandom(200_003)
+    url = f"{cluster.endpoint}/v1/objects/{bucket}/near/o.bin"
+    assert requests.put(url, data=data, timeout=30).status_code == 200
+    tid, _ = owner(cluster, bucket, "near/o.bin")
+    before = settled_status(cluster, tid)
+    r = requests.get(url, params={"provider": "ais"}, allow_redirects=False, timeout=30)
+    assert r.status_code == 200 and r.content == data, r.status_code
+    assert r.headers["ais-location"].startswith(f"t[{tid}]:mp[") and r.headers["ais-version"] == "1"
+    r = requests.get(url, headers={"Range": "bytes=10-19"}, allow_redirects=False, timeout=30)
+    assert r.status_code == 206 and r.content == data[10:20]
+    assert requests.put(url, data=b"v2", timeout=30).status_code == 200  # replaced: nothing is cached here
+    r = requests.get(url, allow_redirects=False, timeout=30)
+    assert r.status_code == 200 and r.content == b"v2" and r.headers["ais-version"] == "2"
+    assert tracked(settled_status(cluster, tid), "get.n") - tracked(before, "get.n") == 3  # the owner's GETs
+    for params, path in (({"latest-ver": "true"}, "near/o.bin"),  # the mountpath decides these
+                         ({}, "near/missing")):
+        r = requests.get(f"{cluster.endpoint}/v1/objects/{bucket}/{path}", params=params, allow_redirects=False,
+                         timeout=30)
+        assert r.status_code == 307, (params, path, r.status_code)
+    assert requests.head(url, allow_redirects=False, timeout=30).status_code == 307

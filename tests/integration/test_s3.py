@@ -236,20 +236,14 @@ def test_s3fs_and_pyarrow_read_parquet(s3: Any, cluster: LocalCluster) -> None:
 def test_s3_gets_sent_from_the_file_are_counted_at_their_target(s3: Any, cluster: LocalCluster) -> None:
     """A GET the gateway sends from the owning mountpath's file is that target's GET: `get.n` and
     `get.size` there move by exactly the GETs done (before, they were counted nowhere)."""
-    from tests.integration.test_stats import node_status, tracked
+    from tests.integration.test_stats import node_status, settled_status, tracked
     from tests.integration.test_target_reads import owner
 
     name = new_bucket(s3)
     data = os.urandom(100_003)
     s3.put_object(Bucket=name, Key="counted", Body=data)
     tid, _ = owner(cluster, name, "counted")
-    before = node_status(cluster, tid)
-    for _ in range(20):  # earlier tests' S3 GETs still being handed over (every second): wait them out
-        time.sleep(1.2)
-        now = node_status(cluster, tid)
-        if tracked(now, "get.n") == tracked(before, "get.n"):
-            break
-        before = now
+    before = settled_status(cluster, tid)
     for _ in range(5):
         got = s3.get_object(Bucket=name, Key="counted")
         assert got["Body"].read() == data and got["ResponseMetadata"]["HTTPHeaders"]["ais-location"].startswith(f"t[{tid}]")

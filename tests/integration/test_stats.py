@@ -8,6 +8,7 @@ sends) and the cluster-wide `GET /v1/cluster?what=node_stats|sysinfo|mountpaths`
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 from urllib.parse import urlsplit
 
@@ -52,11 +53,24 @@ def tracked(status: dict, name: str) -> int:
     return int(status["tracker"].get(name, {"v": "0"})["v"])
 
 
+def settled_status(cluster: LocalCluster, tid: str) -> dict:
+    """`node_status` once the GETs the front door sent from files have reached the target's
+    counters (handed over every second): earlier tests' reads must not land in a test's window."""
+    status = node_status(cluster, tid)
+    for _ in range(20):
+        time.sleep(1.2)
+        now = node_status(cluster, tid)
+        if tracked(now, "get.n") == tracked(status, "get.n"):
+            return now
+        status = now
+    raise AssertionError(f"{tid}'s get.n never settled")
+
+
 def test_counters_move_by_exactly_the_operations_done(cluster: LocalCluster, bucket: str) -> None:
     sm = smap(cluster)
     names = [f"o{i}" for i in range(10)]
     owners = {n: owner_of(cluster, sm, bucket, n) for n in names}
-    before = {tid: node_status(cluster, tid) for tid in sm["tmap"]}
+    before = {tid: settled_status(cluster, tid) for tid in sm["tmap"]}
     data = os.urandom(1000)
     for n in names:
         assert requests.put(f"{cluster.endpoint}/v1/objects/{bucket}/{n}", data=data).status_code == 200
@@ -68,6 +82,10 @@ def test_counters_move_by_exactly_the_operations_done(cluster: LocalCluster, buc
     puts, gets = Counter(owners.values()), Counter(owners[n] for n in names[:7])
     heads = Counter(owners[n] for n in names[:3])
     label = f"ais://{bucket}"
+    deadline = time.monotonic() + 15  # GETs the front door sent from the file reach their target's counters within a second
+    while any(tracked(node_status(cluster, tid), "get.n") - tracked(before[tid], "get.n") < gets[tid] for tid in sm["tmap"]):
+        assert time.monotonic() < deadline, "GETs not counted at their targets"
+        time.sleep(0.3)
     for tid, t in sm["tmap"].items():
         m = target_metrics(t["public_net"]["direct_url"])
         by = frozenset({("node_id", tid), ("bucket", label)})

@@ -14,7 +14,7 @@ from ais_ray.core.names import Bucket
 from ais_ray.core.smap import Smap
 from tests.integration.conftest import LocalCluster
 from tests.integration.test_http import bucket  # noqa: F401  (the fixture: a fresh ais bucket)
-from tests.integration.test_stats import node_status, tracked
+from tests.integration.test_stats import node_status, settled_status, tracked
 
 
 def owner(cluster: LocalCluster, bucket: str, name: str) -> tuple[str, str]:
@@ -28,7 +28,7 @@ def test_plain_get_is_answered_by_the_target_in_one_request(cluster: LocalCluste
     data = os.urandom(300_001)
     assert requests.put(f"{cluster.endpoint}/v1/objects/{bucket}/d/o.bin", data=data).status_code == 200
     tid, turl = owner(cluster, bucket, "d/o.bin")
-    before = tracked(node_status(cluster, tid), "get.n")
+    before = tracked(settled_status(cluster, tid), "get.n")
     url = f"{turl}/v1/objects/{bucket}/d/o.bin"
     r = requests.get(url, params={"provider": "ais"}, allow_redirects=False, timeout=30)
     assert r.status_code == 200 and r.content == data
