@@ -218,6 +218,14 @@ def test_jobs_following_the_smap_walk_again_after_a_rebalance() -> None:
     _run(main)
 
 
+async def _forever(snap: XactSnap) -> None:
+    await asyncio.Event().wait()
+
+
+async def _quick(snap: XactSnap) -> None:
+    return None
+
+
 def test_marks_name_the_shares_a_stopped_target_was_running(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A task share's mark is on every mountpath while it runs and gone when it ends; the marks a
     "stopped" registry left are the new registry's lost shares: running until resolved, then
@@ -229,18 +237,10 @@ def test_marks_name_the_shares_a_stopped_target_was_running(tmp_path) -> None:  
 
     async def first_life() -> None:
         reg = TargetXacts(marks=marks)
-        never = asyncio.Event()
-
-        async def work(snap: XactSnap) -> None:
-            await never.wait()
-
-        async def quick(snap: XactSnap) -> None:
-            return None
-
-        reg.start(XactSnap("run1", "prefetch-listrange", Bucket("b")), work)
-        reg.start(XactSnap("run2", "ec-encode", Bucket("b")), work)
-        reg.start(XactSnap("done1", "prefetch-listrange", Bucket("b")), quick)
-        reg.start(XactSnap("copy1", "copy-bck", Bucket("b")), work, mark=False)  # saves its own record
+        reg.start(XactSnap("run1", "prefetch-listrange", Bucket("b")), _forever)
+        reg.start(XactSnap("run2", "ec-encode", Bucket("b")), _forever)
+        reg.start(XactSnap("done1", "prefetch-listrange", Bucket("b")), _quick)
+        reg.start(XactSnap("copy1", "copy-bck", Bucket("b")), _forever, mark=False)  # saves its own record
         await asyncio.sleep(0.2)
         for mp in mps:
             d = os.path.join(mp, MARKS_DIR)
@@ -307,11 +307,11 @@ def test_a_share_that_failed_still_reads_failed_after_a_restart(tmp_path) -> Non
             snap.stats.objs, snap.stats.errors = 5, 1
             raise ErrNotFound("s3://b/missing: object not found")
 
-        async def quick(snap: XactSnap) -> None:
+        async def counted(snap: XactSnap) -> None:
             snap.stats.objs = 9
 
         reg.start(XactSnap("bad1", "prefetch-listrange", Bucket("b")), fails)
-        reg.start(XactSnap("good1", "prefetch-listrange", Bucket("b")), quick)
+        reg.start(XactSnap("good1", "prefetch-listrange", Bucket("b")), counted)
         await asyncio.sleep(0.2)
         for mp in mps:
             assert sorted(os.listdir(os.path.join(mp, MARKS_DIR))) == ["bad1.json"]
@@ -329,14 +329,11 @@ def test_a_share_that_failed_still_reads_failed_after_a_restart(tmp_path) -> Non
         assert (bad.stats.objs, bad.stats.errors, bad.bck) == (5, 1, Bucket("b"))
         assert reg.snaps(only_running=True) == []
 
-        async def quick(snap: XactSnap) -> None:
-            return None
-
         target_xact.KEEP_FINISHED = 1  # the registry lets the oldest ended shares go: their records too
         try:
-            reg.start(XactSnap("next1", "prefetch-listrange", Bucket("b")), quick)
+            reg.start(XactSnap("next1", "prefetch-listrange", Bucket("b")), _quick)
             await asyncio.sleep(0.1)
-            reg.start(XactSnap("next2", "prefetch-listrange", Bucket("b")), quick)
+            reg.start(XactSnap("next2", "prefetch-listrange", Bucket("b")), _quick)
             await asyncio.sleep(0.1)
         finally:
             target_xact.KEEP_FINISHED = 1000
@@ -363,16 +360,8 @@ def test_a_mountpath_attached_again_loses_its_stale_marks(tmp_path) -> None:  # 
 
     async def life() -> None:
         reg = TargetXacts(marks=marks)
-        never = asyncio.Event()
-
-        async def work(snap: XactSnap) -> None:
-            await never.wait()
-
-        async def quick(snap: XactSnap) -> None:
-            return None
-
-        reg.start(XactSnap("run1", "prefetch-listrange", Bucket("b")), work)
-        reg.start(XactSnap("done1", "resilver"), quick)  # ended here: its mark there is stale too
+        reg.start(XactSnap("run1", "prefetch-listrange", Bucket("b")), _forever)
+        reg.start(XactSnap("done1", "resilver"), _quick)  # ended here: its mark there is stale too
         await asyncio.sleep(0.1)
         paths.append(away)
         reg.attached(away)
