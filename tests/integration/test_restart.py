@@ -129,6 +129,7 @@ def test_one_restart_keeps_objects_etl_maintenance_and_survives_damaged_records(
     try:
         _reb_done(cluster, r.text)
         version = smap_of(cluster).version
+        ran_before = set(_rebalances(cluster))  # a failed or aborted one's record outlives the restart
         _plain_down(cluster)
         # the unrelated Ray instance of this process is untouched by `down`
         assert ray.get(other_ray.remote(), timeout=30) == "pong"  # type: ignore[attr-defined]
@@ -172,7 +173,7 @@ def test_one_restart_keeps_objects_etl_maintenance_and_survives_damaged_records(
         )
         # nothing changed placement while it was down (the re-attached mountpath is listed in
         # its place again): no rebalance walked the cluster's objects after the restart
-        assert _rebalances(cluster) == []
+        assert set(_rebalances(cluster)) - ran_before == set()
     finally:
         r = member(cluster, "stop-maintenance", tid)
         assert r.status_code == 200, r.text
