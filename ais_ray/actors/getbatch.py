@@ -107,19 +107,19 @@ async def read_many(req: web.Request, ctx: MountpathContext) -> web.StreamRespon
                 except AisError:  # not stored here (or a bad name): the asker's own GET answers it
                     heads.append((MISS, 0))
                     continue
-                if attrs.size > room or os.fstat(f.fileno()).st_size != attrs.size:
-                    f.close()
-                    heads.append((MISS, 0))
-                    continue
-                if attrs.size < SENDFILE_MIN:
+                if attrs.size <= room and attrs.size < SENDFILE_MIN:
                     with f:
                         data = f.read()
-                    if len(data) != attrs.size:
+                    if len(data) != attrs.size:  # torn: the asker's own GET answers it
                         heads.append((MISS, 0))
                         continue
                     parts.append(data)
-                else:
+                elif attrs.size <= room and os.fstat(f.fileno()).st_size == attrs.size:
                     parts.append(f)
+                else:  # past the answer's bytes, or torn
+                    f.close()
+                    heads.append((MISS, 0))
+                    continue
                 room -= attrs.size
                 heads.append((OK, attrs.size))
                 store.touch(bck, name)

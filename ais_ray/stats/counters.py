@@ -125,10 +125,7 @@ class Counters:
         """Every non-zero counter (as `labeled`), and zero them: what was counted since the last take."""
         with self._lock:
             items, self._v = list(self._v.items()), {}
-        out: Labeled = {}
-        for (name, label), val in items:
-            out.setdefault(name, {})[label] = val
-        return out
+        return _by_name(items)
 
     def add_labeled(self, counts: Labeled) -> None:
         """Add counts taken elsewhere (`take`): reads another process served for this node."""
@@ -139,12 +136,9 @@ class Counters:
 
     def labeled(self) -> Labeled:
         """Every non-zero counter by name and label value (the wire form between actors)."""
-        out: Labeled = {}
         with self._lock:
             items = list(self._v.items())
-        for (name, label), val in items:
-            out.setdefault(name, {})[label] = val
-        return out
+        return _by_name(items)
 
     def snapshot(self) -> dict[str, int]:
         """Non-zero counters by name, summed over labels (plus their aliases)."""
@@ -158,6 +152,13 @@ class Counters:
                     del self._v[k]
             else:
                 self._v.clear()
+
+
+def _by_name(items: list[tuple[tuple[str, str], int]]) -> Labeled:
+    out: Labeled = {}
+    for (name, label), val in items:
+        out.setdefault(name, {})[label] = val
+    return out
 
 
 def merge(parts: list[Labeled]) -> Labeled:
