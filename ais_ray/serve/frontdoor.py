@@ -6,10 +6,13 @@ the one hot request itself: `GET|HEAD|PUT|DELETE|POST /v1/objects/<bucket>/<obje
 the owning mountpath from the cached Smap / BMD (`serve/state.py`, the same cache, the same
 `serve/objects.py::owner_mountpath` and the same checks as Serve's handler: query parameters, auth, bucket lookup, remote bucket on first use),
 at a fraction of the CPU of Serve's Python proxy + replica (issue 16, `benchmarks/README.md`).
-A PUT is answered before its body is read and the connection is closed rather than drained
+A plain GET of an object stored on this machine is sent from its file (`NearReads`). A PUT is
+answered before its body is read and the connection is closed rather than drained
 (`close_unread`), so the body is sent once, to the data server, by clients that wait for the
-307 (`Expect: 100-continue`, AisClient), and never read here from clients that do not (the SDK). Anything else — and any object request with a rarer
-parameter (`original_url`, `obj_to`) — is streamed to Serve and its answer streamed back.
+307 (`Expect: 100-continue`, AisClient); a small one from a client that does not (`requests`, the
+SDK) to a mountpath on this machine is relayed there instead (`relays`), so its body is not sent
+twice. Anything else — and any object request with a rarer parameter (`original_url`,
+`obj_to`) — is streamed to Serve and its answer streamed back.
 
 One `FrontDoor` actor per cluster, named, detached, restarted by Ray, on the proxy's node.
 """
@@ -28,12 +31,13 @@ from ais_ray.actors.dataserver import bind_socket, error_response
 from ais_ray.actors.getbatch import ROUTE as BATCH_ROUTE
 from ais_ray.actors.ioloop import IoLoop
 from ais_ray.actors.target import actor_options
+from ais_ray.actors.target_reads import NEAR_MAX, is_local
 from ais_ray.auth.gate import authorize, cluster_secret, redirect_location, require_write
 from ais_ray.core import headers as H
 from ais_ray.core import params
 from ais_ray.core.etl import check_query as check_etl_query
 from ais_ray.core.mpu import check_put as check_mpu_put
-from ais_ray.core.errors import AisError
+from ais_ray.core.errors import AisError, ErrTargetOffline
 from ais_ray.core.names import (Bucket, Namespace, Provider, parse_uname, split_obj_path, validate_bucket_name,
                                 validate_obj_name)
 from ais_ray.serve.errors import NODE
@@ -48,6 +52,8 @@ log = logging.getLogger(__name__)
 FRONT_DOOR_NAME = "ais-front-door"
 FAST_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 CHANGES = frozenset({"PUT", "POST", "DELETE", "PATCH"})  # forwarded requests that may change the Smap or BMD
+RELAY_MAX = NEAR_MAX  # PUTs relayed at a time; past it, the 307 (the client sends its body again)
+RELAY_BELOW = 4 << 20  # the largest body relayed (`relays`); a larger one gets the 307
 SLOW_PARAMS = frozenset({"original_url", H.Q_OBJ_TO})  # object requests Serve's handler checks further
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
                         "transfer-encoding", "upgrade", "host", "content-length"})
@@ -87,6 +93,7 @@ class FrontDoorServer:
         self.s3 = S3Gateway(self.serve_url, self.state)
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
+        self.relaying = 0  # PUTs relayed now (`relays`)
 
     async def start(self, host: str, port: int) -> None:
         app = web.Application(client_max_size=0)
@@ -150,8 +157,47 @@ class FrontDoorServer:
                 return sent
         query = raw.split("?", 1)[1] if "?" in raw else ""
         path = raw.split("?", 1)[0]
-        return web.Response(status=307, headers={"Location": redirect_location(mp.url, req.method, path, query, claims,
-                                                                               None, bck)})
+        location = redirect_location(mp.url, req.method, path, query, claims, None, bck)
+        if req.method == "PUT" and self.relays(req, mp.url):  # the body is on its way: passed on, not sent twice
+            return await self.relay(req, location)
+        return web.Response(status=307, headers={"Location": location})
+
+    def relays(self, req: web.Request, mp_url: str) -> bool:
+        """A PUT whose client sends its body without waiting for an answer (no `Expect:
+        100-continue`: `requests`, the SDK, curl's small PUTs), of up to `RELAY_BELOW` bytes or of
+        a length not given (chunked), to a mountpath on this machine: relayed here, at most
+        `RELAY_MAX` at a time.
+
+        After a 307 such a client sends a small body whole a second time (it is all in the socket
+        buffers before the 307 is read): `requests` spends twice its CPU per PUT
+        (`benchmarks/put_redirect.py`), and a chunked body from a generator cannot be sent again at
+        all. Relaying costs this process about what the second send costs the client, so for a
+        larger body — of which the client sends only a socket buffer's worth before the 307 —
+        the 307 is cheaper. A client that waits (AisClient, curl's large PUTs) gets the 307 and
+        sends its body once, to the data server."""
+        size = req.content_length
+        return (self.relaying < RELAY_MAX and (size is None or size <= RELAY_BELOW)
+                and req.headers.get("Expect", "").lower() != "100-continue" and is_local(mp_url, self.s3.near.hosts))
+
+    async def relay(self, req: web.Request, location: str) -> web.StreamResponse:
+        """The PUT sent on, body streamed as it comes, to the URL its 307 would have named: the
+        same data server, handler, checks and grant; its answer (status, headers, body) back as is."""
+        assert self._session is not None
+        headers = {k: v for k, v in req.headers.items() if k.lower() not in HOP_BY_HOP}
+        if req.content_length is not None:
+            headers["Content-Length"] = str(req.content_length)
+        self.relaying += 1
+        try:
+            async with self._session.put(location, headers=headers, data=req.content if req.can_read_body else b"",
+                                         allow_redirects=False) as up:
+                body = await up.read()
+                return web.Response(status=up.status, body=body,
+                                    headers={k: v for k, v in up.headers.items() if k.lower() not in HOP_BY_HOP})
+        except aiohttp.ClientError as exc:  # the data server restarting: as its 307 would have failed, a retry may not
+            log.warning("PUT %s: relay to %s failed: %s", req.path, location.split("?", 1)[0], exc)
+            raise ErrTargetOffline(f"PUT {req.path}: the mountpath's data server did not answer: {exc}") from exc
+        finally:
+            self.relaying -= 1
 
     async def batch_redirect(self, req: web.Request) -> web.StreamResponse:
         """GetBatch's 307 to its designated data server (`serve/ml.py`), the body unread: its list of

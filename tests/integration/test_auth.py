@@ -19,6 +19,7 @@ import requests
 from ais_ray.auth.gate import secret_path
 from ais_ray.cli.cluster_cmds import guard_env
 from tests.integration.conftest import LocalCluster
+from tests.integration.test_http import WAITS
 
 
 def token(c: LocalCluster, *args: str) -> str:
@@ -61,8 +62,8 @@ def test_no_token_is_401_everywhere(secured: LocalCluster, bck: str) -> None:
 
 
 def test_data_servers_check_tokens_and_grants(secured: LocalCluster, bck: str, tokens: dict[str, str]) -> None:
-    r = requests.put(f"{secured.endpoint}/v1/objects/{bck}/g", data=b"grant", headers=bearer(tokens["rw"]),
-                     allow_redirects=False, timeout=30)
+    r = requests.put(f"{secured.endpoint}/v1/objects/{bck}/g", data=b"grant",
+                     headers={**bearer(tokens["rw"]), **WAITS}, allow_redirects=False, timeout=30)
     assert r.status_code == 307
     location = r.headers["Location"]
     assert "ais_grant=" in location
@@ -83,7 +84,12 @@ def test_data_servers_check_tokens_and_grants(secured: LocalCluster, bck: str, t
 def test_access_levels(secured: LocalCluster, bck: str, tokens: dict[str, str]) -> None:
     ep = secured.endpoint
     # rw: PUT through the API's 307 (requests follows it, dropping Authorization: the grant does it)
-    r = requests.put(f"{ep}/v1/objects/{bck}/a.txt", data=b"hello", headers=bearer(tokens["rw"]), timeout=30)
+    r = requests.put(f"{ep}/v1/objects/{bck}/a.txt", data=b"hello", headers={**bearer(tokens["rw"]), **WAITS},
+                     timeout=30)
+    assert r.status_code == 200, r.text
+    # ... and relayed by the front door (a client that does not wait), with the same grant
+    r = requests.put(f"{ep}/v1/objects/{bck}/b.txt", data=b"hi", headers=bearer(tokens["rw"]), allow_redirects=False,
+                     timeout=30)
     assert r.status_code == 200, r.text
     # ro: can GET and list, cannot PUT or delete
     r = requests.get(f"{ep}/v1/objects/{bck}/a.txt", headers=bearer(tokens["ro"]), timeout=30)

@@ -1,4 +1,4 @@
-"""The public port's front door (serve/frontdoor.py): a PUT's 307 is sent without reading its body."""
+"""The public port's front door (serve/frontdoor.py): a PUT relayed or redirected, its body never sent twice."""
 
 from __future__ import annotations
 
@@ -8,46 +8,111 @@ from urllib.parse import urlsplit
 
 import requests
 
+from ais_ray.serve.frontdoor import RELAY_BELOW
 from tests.integration.conftest import LocalCluster
 from tests.integration.test_http import bucket  # noqa: F401  (the fixture: a fresh ais bucket)
 
 BODY = 64 << 20
 
 
-def raw_put(cluster: LocalCluster, path: str) -> tuple[bytes, int]:
-    """PUT `path` with a BODY-byte body sent without waiting for an answer (no `Expect:
-    100-continue`, as `requests` and the SDK do); the answer and how much of the body went."""
+def raw_put(cluster: LocalCluster, path: str, *, expect: bool = False, size: int = BODY) -> tuple[bytes, int]:
+    """PUT `path` with a `size`-byte body (zeros) sent without waiting for an answer (no `Expect:
+    100-continue`, as `requests` and the SDK do) — or, `expect`, with it and only after a 100;
+    the answer and how much of the body went."""
     u = urlsplit(cluster.endpoint)
     with socket.create_connection((u.hostname, u.port), timeout=30) as s:
-        s.sendall(f"PUT {path} HTTP/1.1\r\nHost: {u.netloc}\r\nContent-Length: {BODY}\r\n\r\n".encode())
-        sent, chunk = 0, bytes(1 << 20)
+        hdrs = "Expect: 100-continue\r\n" if expect else ""
+        s.sendall(f"PUT {path} HTTP/1.1\r\nHost: {u.netloc}\r\nContent-Length: {size}\r\n{hdrs}\r\n".encode())
+        sent, chunk, answer = 0, bytes(1 << 20), b""
+        if expect:
+            answer = s.recv(1 << 16)
         try:
-            while sent < BODY:
+            while sent < size and not answer:
                 s.sendall(chunk)
                 sent += len(chunk)
         except (BrokenPipeError, ConnectionResetError):
             pass
-        answer = b""
         try:
-            while part := s.recv(1 << 16):
+            while part := s.recv(1 << 16):  # the answer: its head and Content-Length bytes, or until closed
                 answer += part
+                head, _, rest = answer.partition(b"\r\n\r\n")
+                length = [int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:")]
+                if _ and length and len(rest) >= length[0]:
+                    break
         except ConnectionResetError:
             pass
     return answer, sent
 
 
-def test_put_redirect_closes_without_reading_the_body(cluster: LocalCluster, bucket: str) -> None:  # noqa: F811
-    """A client that sends its body without waiting gets the 307 and a closed connection: the front
-    door does not read (drain) the body — 64 MiB never all go through. Following the 307 stores the
-    object (the data server)."""
+def test_a_large_put_sent_without_waiting_gets_the_307_unread(cluster: LocalCluster,
+                                                               bucket: str) -> None:  # noqa: F811
+    """A client that sends a large body without waiting gets the 307 and a closed connection: the
+    front door does not read (drain) the body — 64 MiB never all go through. Following the 307
+    stores the object (the data server)."""
     answer, sent = raw_put(cluster, f"/v1/objects/{bucket}/big?provider=ais")
     assert answer.startswith(b"HTTP/1.1 307"), answer[:200]
     assert b"\r\nLocation: http://" in answer and b"/v1/objects/" + bucket.encode() + b"/big" in answer
     assert sent < BODY  # closed unread (aiohttp's lingering close would have read all 64 MiB)
-    data = os.urandom(3 << 20)
+    data = os.urandom(RELAY_BELOW + 1)
+    r = requests.put(f"{cluster.endpoint}/v1/objects/{bucket}/big", data=data, allow_redirects=False, timeout=60)
+    assert r.status_code == 307, r.status_code
     r = requests.put(f"{cluster.endpoint}/v1/objects/{bucket}/big", data=data, timeout=60)  # follows the 307
     assert r.status_code == 200, r.text
     assert requests.get(f"{cluster.endpoint}/v1/objects/{bucket}/big", timeout=60).content == data
+
+
+def test_a_small_put_sent_without_waiting_is_relayed_not_sent_twice(cluster: LocalCluster,
+                                                                    bucket: str) -> None:  # noqa: F811
+    """A client that sends a body of up to RELAY_BELOW without waiting (`requests`, the SDK) to an
+    object on this machine has it relayed to the owning mountpath: one request, the body sent once
+    (after a 307 it would send it whole again). So is a chunked body, which a client sending from a
+    generator could not send again at all. Stored whole, counted once at the owner; a refusal
+    from the data server comes back as it was answered."""
+    from tests.integration.test_stats import settled_status, tracked
+    from tests.integration.test_target_reads import owner
+
+    answer, sent = raw_put(cluster, f"/v1/objects/{bucket}/zeros?provider=ais", size=RELAY_BELOW)
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
+    assert sent == RELAY_BELOW
+    r = requests.head(f"{cluster.endpoint}/v1/objects/{bucket}/zeros", allow_redirects=True, timeout=30)
+    assert r.status_code == 200 and int(r.headers["Content-Length"]) == RELAY_BELOW, r.headers
+    data = os.urandom(3 << 20)
+    url = f"{cluster.endpoint}/v1/objects/{bucket}/relayed"
+    assert requests.put(url, data=b"first", timeout=30).status_code == 200
+    tid, _ = owner(cluster, bucket, "relayed")
+    before = settled_status(cluster, tid)
+    r = requests.put(url, data=data, allow_redirects=False, timeout=60)
+    assert r.status_code == 200, (r.status_code, r.text)
+    assert r.headers.get("ETag"), r.headers  # the data server's answer, passed back
+    assert requests.get(url, timeout=60).content == data
+    assert tracked(settled_status(cluster, tid), "put.n") - tracked(before, "put.n") == 1
+    r = requests.put(url, data=b"x" * 1000, headers={"If-None-Match": "*"}, allow_redirects=False, timeout=30)
+    assert r.status_code == 412 and r.json()["status"] == 412, (r.status_code, r.text)  # exists: not replaced
+    assert requests.get(url, timeout=60).content == data
+    r = requests.put(url, data=(data[i:i + 100_000] for i in range(0, len(data), 100_000)),  # chunked
+                     allow_redirects=False, timeout=60)
+    assert r.status_code == 200, (r.status_code, r.text)
+    assert requests.get(url, timeout=60).content == data
+    r = requests.put(url + "?partNumber=2", data=b"x", allow_redirects=False, timeout=30)
+    assert r.status_code == 400, (r.status_code, r.text)  # refused before any relay (core/mpu.py check)
+
+
+def test_a_put_that_waits_gets_the_307_and_the_body_stays_unread(cluster: LocalCluster,
+                                                                  bucket: str) -> None:  # noqa: F811
+    """A client that waits (`Expect: 100-continue`: AisClient, curl's large PUTs) gets the 307
+    before any of its body, and the connection is closed rather than the body drained: the body
+    goes once, to the data server. Following the 307 stores the object."""
+    answer, sent = raw_put(cluster, f"/v1/objects/{bucket}/waits?provider=ais", expect=True)
+    assert answer.startswith(b"HTTP/1.1 307"), answer[:200]
+    assert b"\r\nLocation: http://" in answer and b"/v1/objects/" + bucket.encode() + b"/waits" in answer
+    assert sent == 0
+    data = os.urandom(3 << 20)
+    r = requests.put(f"{cluster.endpoint}/v1/objects/{bucket}/waits", data=data, headers={"Expect": "100-continue"},
+                     allow_redirects=False, timeout=60)
+    assert r.status_code == 307, r.status_code
+    assert requests.put(r.headers["Location"], data=data, timeout=60).status_code == 200
+    assert requests.get(f"{cluster.endpoint}/v1/objects/{bucket}/waits", timeout=60).content == data
 
 
 def test_s3_put_refused_closes_without_reading_the_body(cluster: LocalCluster) -> None:

@@ -9,6 +9,7 @@ import requests
 
 from ais_ray.core.smap import FLAG_MAINTENANCE
 from tests.integration.conftest import LocalCluster
+from tests.integration.test_http import WAITS
 from tests.integration.test_rebalance import member, smap_of
 
 
@@ -34,7 +35,8 @@ def test_maintenance_is_a_new_version_every_target_sees(cluster: LocalCluster) -
         assert requests.post(f"{cluster.endpoint}/v1/buckets/{bucket}", json={"action": "create-bck"}, timeout=60).ok
         stays_urls = {m.url for tid, t in smap.targets.items() if tid != leaves for m in t.mountpaths}
         for i in range(20):
-            r = requests.put(f"{cluster.endpoint}/v1/objects/{bucket}/o{i}", data=b"", allow_redirects=False, timeout=30)
+            r = requests.put(f"{cluster.endpoint}/v1/objects/{bucket}/o{i}", data=b"", allow_redirects=False, timeout=30,
+                             headers=WAITS)
             assert r.status_code == 307 and r.headers["Location"].split("/v1/")[0] in stays_urls
             assert requests.put(r.headers["Location"], data=b"x", timeout=30).ok
         assert requests.get(f"{cluster.endpoint}/v1/objects/{bucket}/o7", timeout=30).content == b"x"

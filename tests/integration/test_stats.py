@@ -16,6 +16,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.conftest import LocalCluster
+from tests.integration.test_http import WAITS
 from tests.integration.test_http import bucket  # noqa: F401  (the fixture: a fresh ais bucket)
 
 
@@ -36,7 +37,7 @@ def target_metrics(url: str) -> dict[tuple[str, frozenset], float]:
 
 def owner_of(cluster: LocalCluster, sm: dict, bucket: str, name: str) -> str:
     """The target a PUT of `bucket/name` is redirected to."""
-    r = requests.put(f"{cluster.endpoint}/v1/objects/{bucket}/{name}", data=b"", allow_redirects=False)
+    r = requests.put(f"{cluster.endpoint}/v1/objects/{bucket}/{name}", data=b"", allow_redirects=False, headers=WAITS)
     assert r.status_code == 307
     netloc = urlsplit(r.headers["Location"]).netloc
     return next(tid for tid, t in sm["tmap"].items() for m in t["mountpaths"] if urlsplit(m["url"]).netloc == netloc)
