@@ -77,6 +77,11 @@ def _get_batch(req: web.Request) -> bool:
     return req.method == "GET" and (req.path == BATCH_ROUTE or req.path.startswith(BATCH_ROUTE + "/"))
 
 
+def _maps(req: web.Request) -> bool:
+    """The cluster map or bucket metadata asked of the API (answered here: `FrontDoorServer.maps`)."""
+    return req.method == "GET" and req.path == "/v1/daemon" and req.query.get(H.Q_WHAT, "smap") in ("smap", "bmd")
+
+
 def _redirected(req: web.Request) -> bool:
     """An object request answered here with its 307 (POST: the native multipart actions)."""
     if not req.path.startswith("/v1/objects/") or SLOW_PARAMS & req.query.keys():
@@ -119,9 +124,10 @@ class FrontDoorServer:
     async def handle(self, req: web.Request) -> web.StreamResponse:
         if req.path == S3_PREFIX or req.path.startswith(S3_PREFIX + "/"):
             resp = await self.s3.handle(req)
-        elif _redirected(req) or _get_batch(req):
+        elif _redirected(req) or _get_batch(req) or _maps(req):
             try:
-                resp = await (self.redirect(req) if _redirected(req) else self.batch_redirect(req))
+                resp = await (self.redirect(req) if _redirected(req) else
+                              self.batch_redirect(req) if _get_batch(req) else self.maps(req))
             except AisError as err:
                 resp = self.error(req, err)
         else:
@@ -211,6 +217,19 @@ class FrontDoorServer:
         query = raw.split("?", 1)[1] if "?" in raw else ""
         return web.Response(status=307, headers={"Location": redirect_location(mp.url, req.method, raw.split("?", 1)[0],
                                                                                query, claims, None, None)})
+
+    async def maps(self, req: web.Request) -> web.Response:
+        """`GET /v1/daemon?what=smap|bmd` as Serve's handler answers it (`serve/cluster.py::daemon`:
+        the current map, fetched from the proxy now, not a cached one), without Serve. The SDK
+        asks for the Smap from each thread's first `direct=True` GET, and again after every 404
+        of one: through Serve's proxy and replica each cost ~6 ms of CPU, here one call to the
+        proxy actor (`state.refresh`, which answers "unchanged" without sending the map)."""
+        params.check(req.method, req.path, req.query.items())
+        if cluster_secret() is not None:
+            authorize(req.method, req.path, "", None, req.headers.get("Authorization"), None)
+        await self.state.refresh(force=True)
+        meta = await (self.state.smap() if req.query.get(H.Q_WHAT, "smap") == "smap" else self.state.bmd())
+        return web.json_response(meta.to_wire())
 
     def error(self, req: web.Request, err: AisError) -> web.Response:
         """AIStore's JSON error, as Serve and the data servers answer it (`dataserver.error_response`)."""
