@@ -4,7 +4,13 @@ holders a window ahead, written in order by `core/shardfmt.ShardWriter` into the
 A window's items are asked of each holder mountpath many to a request (`READ_ROUTE`: what it
 stores, whole, up to `GROUP_BYTES` an answer, large items sent from their files); what a holder
 does not simply have on its disk (a remote object to fetch, a lost one to rebuild, a file inside a
-shard, past the answer's bytes) is read with its own GET there, as any GET (`ObjCopier.read_whole`)."""
+shard, past the answer's bytes) is read with its own GET there, as any GET (`ObjCopier.read_whole`).
+
+A holder on this machine (the embedded default: all of them) is not asked: its stored items are
+read from their files here (`_read_here`), as the front door and the target's URL send plain GETs
+(`target_reads`), so an item's bytes cross no second process; their access times are noted and
+flushed as the holder's own would be. Such reads are counted as GetBatch's (`getbatch.obj.*`, at
+the designated target), not as the holder's GETs, which a remote holder's answer still counts."""
 
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ import io
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, BinaryIO
 
 import aiohttp
@@ -23,10 +29,13 @@ from aiohttp import web
 
 from ais_ray.actors.sendfile import send_file
 from ais_ray.core import headers as H
+from ais_ray.core import lom
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrEntityTooLarge
 from ais_ray.core.names import Bucket, Namespace, Provider, parse_bck_uname, validate_bucket_name
 from ais_ray.core.shardfmt import TGZ, ZIP, Chunks, ShardWriter
 from ais_ray.core.xid import gen_uuid
+from ais_ray.fs.atime import Atimes
+from ais_ray.fs.store import open_stored
 from ais_ray.jobs.archive import WINDOW
 from ais_ray.jobs.getbatch import MISSING_DIR, BatchItem, BatchSpec
 from ais_ray.stats import Counters
@@ -233,26 +242,85 @@ async def _ask(copier: ObjCopier, url: str, bck: Bucket, names: list[str]) -> li
             raise AisError(f"{url}{READ_ROUTE}: a short or damaged answer ({exc!r})") from None
 
 
+class _Near:
+    """This process's reads of holders on its own machine: their addresses, their access times."""
+
+    def __init__(self) -> None:
+        from ais_ray.actors.target_reads import LocalReads, is_local, local_hosts  # (it imports the data server,
+        # which imports this module)
+        hosts = local_hosts()
+        self.here: Callable[[str], bool] = lambda url: is_local(url, hosts)  # a holder's URL on this machine
+        self.reads = LocalReads(Counters())  # its atimes only: the counts are GetBatch's
+
+
+_near: _Near | None = None
+
+
+def _near_holders() -> _Near:
+    global _near
+    if _near is None:
+        _near = _Near()
+    return _near
+
+
 async def _grouped(copier: ObjCopier, items: Sequence[BatchItem]) -> list[bytes | None]:
-    """A window's items asked of their holders, one request per holder; None: not answered so."""
+    """A window's items read from their holders: from their files here when the holder is on this
+    machine, else asked of it, one request per holder; None: not read so."""
     out: list[bytes | None] = [None] * len(items)
-    groups: dict[tuple[str, Bucket], list[int]] = {}
+    groups: dict[tuple[str, str, Bucket], list[int]] = {}
     for i, it in enumerate(items):
         if not it.archpath:
             try:
-                groups.setdefault((copier.dst_mountpath(it.bck, it.name).url, it.bck), []).append(i)
+                mp = copier.dst_mountpath(it.bck, it.name)
             except AisError:
-                pass  # no placement now: its own GET says why
+                continue  # no placement now: its own GET says why
+            groups.setdefault((mp.url, mp.path, it.bck), []).append(i)
+    near = _near_holders()
 
-    async def group(url: str, bck: Bucket, idxs: list[int]) -> None:
+    async def group(url: str, path: str, bck: Bucket, idxs: list[int]) -> None:
+        names = [items[i].name for i in idxs]
         try:
-            answers = await _ask(copier, url, bck, [items[i].name for i in idxs])
+            if near.here(url):
+                answers = await asyncio.to_thread(_read_here, path, bck, names, near.reads.atimes_of(path))
+            else:
+                answers = await _ask(copier, url, bck, names)
         except (AisError, aiohttp.ClientError, OSError):
             return  # each item then goes its own way
         for i, data in zip(idxs, answers):
             out[i] = data
 
-    await asyncio.gather(*(group(url, bck, idxs) for (url, bck), idxs in groups.items()))
+    await asyncio.gather(*(group(url, path, bck, idxs) for (url, path, bck), idxs in groups.items()))
+    return out
+
+
+def _read_here(mpath: str, bck: Bucket, names: list[str], atimes: Atimes) -> list[bytes | None]:
+    """Blocking. The items stored as files on mountpath `mpath` of this machine, read whole (data
+    and size from the one open inode: a concurrent replace is never half seen), up to
+    `GROUP_BYTES` as a holder's answer; None for the rest (not there as a committed file, a bad
+    name, torn, past the bytes), which take their own GET at the holder — it fetches, restores
+    or rebuilds what is not simply on its disk."""
+    out: list[bytes | None] = []
+    room = GROUP_BYTES
+    now, flush = time.time_ns(), False
+    for name in names:
+        try:
+            opened = open_stored(lom.obj_fqn(mpath, bck, name))
+        except AisError:
+            opened = None
+        if opened is None:
+            out.append(None)
+            continue
+        f, attrs = opened
+        with f:
+            data = f.read() if attrs.size <= room else None
+        if data is None or len(data) != attrs.size:
+            out.append(None)
+            continue
+        room -= attrs.size
+        out.append(data)
+        flush = atimes.note(bck, name, now) or flush
+    if flush:  # many pending: written now, not at the next `FLUSH_EVERY`
+        atimes.flush()
     return out
 
 

@@ -72,7 +72,7 @@ class LocalReads:
         if opened is None:
             return None
         f, attrs = opened
-        atimes = self._atimes(mpath)
+        atimes = self.atimes_of(mpath)
         req[BCK_KEY] = bck  # the stats middleware counts it (get.n, get.size, latency)
         resp = await send_object(req, bck, name, f, atimes.merged(bck, name, attrs), f"t[{tid}]:mp[{mpath}]",
                                  self.stats)
@@ -80,7 +80,9 @@ class LocalReads:
             await asyncio.to_thread(atimes.flush)
         return resp
 
-    def _atimes(self, mpath: str) -> Atimes:
+    def atimes_of(self, mpath: str) -> Atimes:
+        """The access times this process notes for `mpath`'s objects, flushed every `FLUSH_EVERY`
+        seconds (call on the loop: the first one starts the flusher)."""
         if mpath not in self.atimes:
             self.atimes[mpath] = Atimes(lambda bck, name: lom.obj_fqn(mpath, bck, name))
             if self._flusher is None:

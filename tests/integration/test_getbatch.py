@@ -191,3 +191,65 @@ def test_cli_ml_get_batch(cluster: LocalCluster, data, tmp_path: os.PathLike[str
     assert "1 missing" in p.stdout, p.stdout
     p = cluster.cli("ml", "get-batch", f"ais://{b.name}/o/002", os.path.join(str(tmp_path), "x.rar"), check=False)  # type: ignore[attr-defined]
     assert p.returncode == 1 and ".tar" in p.stderr, p.stderr
+
+
+def test_items_on_this_machine_are_read_from_their_files(sdk: object, cluster: LocalCluster, data) -> None:  # type: ignore[no-untyped-def]
+    """Holders on the designated server's machine (every one, here) are not asked over HTTP: their
+    stored items are read from the files, counted as GetBatch's and not as the holders' GETs. An
+    item that is not a committed file there (missing) still takes its own GET."""
+    from tests.integration.test_stats import settled_status, tracked
+
+    b, objs, _ = data
+    tids = list(requests.get(f"{cluster.endpoint}/v1/daemon", params={"what": "smap"}, timeout=30).json()["tmap"])
+    before = {tid: settled_status(cluster, tid) for tid in tids}
+    names = [f"o/{i:03d}" for i in range(10)] + ["big"]
+    got = list(sdk.batch(names, b).get())  # type: ignore[attr-defined]
+    assert [c for _, c in got] == [objs[n] for n in names]
+    after = {tid: settled_status(cluster, tid) for tid in tids}
+    assert sum(tracked(after[t], "get.n") - tracked(before[t], "get.n") for t in tids) == 0
+    assert sum(tracked(after[t], "getbatch.obj.n") - tracked(before[t], "getbatch.obj.n") for t in tids) == 11
+
+
+def test_a_holder_answers_many_items_in_one_request(cluster: LocalCluster, sdk: object, data) -> None:  # type: ignore[no-untyped-def]
+    """The route a designated server on another machine asks a holder by (`READ_ROUTE`): its stored
+    items in one answer — small ones read, large ones sent from their files, up to `GROUP_BYTES` —
+    and None for the rest (not there, past the answer's bytes), each of which the asker then GETs."""
+    import asyncio
+
+    import aiohttp
+
+    from ais_ray.actors.getbatch import GROUP_BYTES, _ask
+    from ais_ray.core.names import Bucket
+    from ais_ray.core.smap import Smap
+
+    b, objs, _ = data
+    bck = Bucket(b.name)  # type: ignore[attr-defined]
+    smap = Smap.from_wire(requests.get(f"{cluster.endpoint}/v1/daemon", params={"what": "smap"}, timeout=30).json())
+    mp = smap.locate(bck.uname("big"))[1]
+    here = [n for n in objs if smap.locate(bck.uname(n))[1].url == mp.url]
+    big = [n for n in (f"g/{i}" for i in range(400)) if smap.locate(bck.uname(n))[1].url == mp.url][:4]
+    every = {**objs, **{n: os.urandom(3 << 20) for n in big}}  # 3 + 12 MiB on one holder: past one answer
+    for n in big:
+        b.object(n).get_writer().put_content(every[n])  # type: ignore[attr-defined]
+    names = ["nope", *big, *here]
+    room, expected = GROUP_BYTES, []  # the holder's rule: in order, whole, while they fit
+    for n in names:
+        if n in every and len(every[n]) <= room:
+            expected.append(every[n])
+            room -= len(every[n])
+        else:
+            expected.append(None)
+    assert None in expected[1:] and any(e is not None and len(e) >= 256 << 10 for e in expected)
+
+    class Asker:
+        def __init__(self, s: aiohttp.ClientSession) -> None:
+            self.s = s
+
+        def session(self) -> aiohttp.ClientSession:
+            return self.s
+
+    async def ask() -> list[bytes | None]:
+        async with aiohttp.ClientSession() as s:
+            return await _ask(Asker(s), mp.url, bck, names)
+
+    assert asyncio.run(ask()) == expected
