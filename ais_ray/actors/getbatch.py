@@ -20,13 +20,14 @@ import io
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, BinaryIO
 
 import aiohttp
 import msgspec
 from aiohttp import web
 
+from ais_ray.actors.hosts import is_local, local_hosts
 from ais_ray.actors.sendfile import send_file
 from ais_ray.core import headers as H
 from ais_ray.core import lom
@@ -34,7 +35,7 @@ from ais_ray.core.errors import AisError, ErrBadRequest, ErrEntityTooLarge
 from ais_ray.core.names import Bucket, Namespace, Provider, parse_bck_uname, validate_bucket_name
 from ais_ray.core.shardfmt import TGZ, ZIP, Chunks, ShardWriter
 from ais_ray.core.xid import gen_uuid
-from ais_ray.fs.atime import Atimes
+from ais_ray.fs.atime import Atimes, AtimesByPath
 from ais_ray.fs.store import open_stored
 from ais_ray.jobs.archive import WINDOW
 from ais_ray.jobs.getbatch import MISSING_DIR, BatchItem, BatchSpec
@@ -246,11 +247,8 @@ class _Near:
     """This process's reads of holders on its own machine: their addresses, their access times."""
 
     def __init__(self) -> None:
-        from ais_ray.actors.target_reads import LocalReads, is_local, local_hosts  # (it imports the data server,
-        # which imports this module)
-        hosts = local_hosts()
-        self.here: Callable[[str], bool] = lambda url: is_local(url, hosts)  # a holder's URL on this machine
-        self.reads = LocalReads(Counters())  # its atimes only: the counts are GetBatch's
+        self.hosts = local_hosts()
+        self.atimes = AtimesByPath()
 
 
 _near: _Near | None = None
@@ -280,8 +278,8 @@ async def _grouped(copier: ObjCopier, items: Sequence[BatchItem]) -> list[bytes 
     async def group(url: str, path: str, bck: Bucket, idxs: list[int]) -> None:
         names = [items[i].name for i in idxs]
         try:
-            if near.here(url):
-                answers = await asyncio.to_thread(_read_here, path, bck, names, near.reads.atimes_of(path))
+            if is_local(url, near.hosts):
+                answers = await asyncio.to_thread(_read_here, path, bck, names, near.atimes.of(path))
             else:
                 answers = await _ask(copier, url, bck, names)
         except (AisError, aiohttp.ClientError, OSError):

@@ -29,22 +29,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from ais_ray.actors.dataserver import BCK_KEY, send_object
+from ais_ray.actors.hosts import is_local, local_hosts
 from ais_ray.core import headers as H
 from ais_ray.core import lom
 from ais_ray.core.bmd import BMD
 from ais_ray.core.errors import AisError
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket
-from ais_ray.fs.atime import FLUSH_EVERY, Atimes
+from ais_ray.fs.atime import AtimesByPath
 from ais_ray.fs.store import open_stored
 from ais_ray.stats import Counters
 
@@ -56,8 +55,7 @@ class LocalReads:
     def __init__(self, stats: Counters) -> None:
         self.stats = stats
         self.bmd: BMD | None = None  # set by the target with every metadata update
-        self.atimes: dict[str, Atimes] = {}  # mountpath -> access times noted here
-        self._flusher: asyncio.Future[None] | None = None
+        self.atimes = AtimesByPath()  # the access times of the objects read here
 
     def plain(self, req: web.Request) -> bool:
         return req.method == "GET" and PLAIN_QUERY.issuperset(req.query.keys()) and H.BLOB_DOWNLOAD not in req.headers
@@ -72,7 +70,7 @@ class LocalReads:
         if opened is None:
             return None
         f, attrs = opened
-        atimes = self.atimes_of(mpath)
+        atimes = self.atimes.of(mpath)
         req[BCK_KEY] = bck  # the stats middleware counts it (get.n, get.size, latency)
         resp = await send_object(req, bck, name, f, atimes.merged(bck, name, attrs), f"t[{tid}]:mp[{mpath}]",
                                  self.stats)
@@ -80,25 +78,9 @@ class LocalReads:
             await asyncio.to_thread(atimes.flush)
         return resp
 
-    def atimes_of(self, mpath: str) -> Atimes:
-        """The access times this process notes for `mpath`'s objects, flushed every `FLUSH_EVERY`
-        seconds (call on the loop: the first one starts the flusher)."""
-        if mpath not in self.atimes:
-            self.atimes[mpath] = Atimes(lambda bck, name: lom.obj_fqn(mpath, bck, name))
-            if self._flusher is None:
-                self._flusher = asyncio.ensure_future(self._flush_every())
-        return self.atimes[mpath]
-
-    async def _flush_every(self) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_EVERY)
-            await asyncio.to_thread(self.flush)
-
     def flush(self) -> None:
         """Write the noted access times (blocking: at shutdown, or in a thread)."""
-        for a in list(self.atimes.values()):
-            if len(a):
-                a.flush()
+        self.atimes.flush()
 
 
 PUSH_EVERY = 1.0  # seconds between the hand-offs of counts to their targets (`ServedFor`)
@@ -172,28 +154,6 @@ class NearReads:
             self.served.counters(tid).add("get", resp.content_length or 0, ns=time.perf_counter_ns() - t0,
                                           label=str(bck))
         return resp
-
-
-def local_hosts() -> frozenset[str]:
-    """The addresses by which this machine's own servers are reached."""
-    hosts = {"127.0.0.1", "localhost", "::1"}
-    try:
-        import ray
-
-        if ray.is_initialized():
-            hosts.add(ray.util.get_node_ip_address())
-    except Exception:  # noqa: BLE001 - outside Ray: the loopback names only
-        pass
-    try:
-        hosts.add(socket.gethostbyname(socket.gethostname()))
-    except OSError:
-        pass
-    return frozenset(hosts)
-
-
-def is_local(url: str, hosts: frozenset[str]) -> bool:
-    """Whether a data server's URL is on this machine (its mountpath's files are readable here)."""
-    return (urlsplit(url).hostname or "") in hosts
 
 
 def _open(mpath: str, bck: Bucket, name: str) -> tuple[Any, ObjAttrs] | None:

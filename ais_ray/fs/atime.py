@@ -11,6 +11,7 @@ pending time at once; the listing sees it after the next flush.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from collections.abc import Callable
@@ -51,6 +52,35 @@ class Atimes:
         with self._mu:
             pending, self._pending = self._pending, {}
         return sum(write_atime(self._fqn(bck, name), ns) for (bck, name), ns in pending.items())
+
+
+class AtimesByPath:
+    """Access times a process notes for objects of mountpaths it does not own (the target's URL and
+    the front door sending plain GETs from files, GetBatch's designated server reading its machine's
+    files): one `Atimes` per mountpath, all written every `FLUSH_EVERY` seconds by a flusher the
+    first `of` starts (call it on the loop)."""
+
+    def __init__(self) -> None:
+        self._by: dict[str, Atimes] = {}
+        self._flusher: asyncio.Future[None] | None = None
+
+    def of(self, mpath: str) -> Atimes:
+        if mpath not in self._by:
+            self._by[mpath] = Atimes(lambda bck, name: lom.obj_fqn(mpath, bck, name))
+            if self._flusher is None:
+                self._flusher = asyncio.ensure_future(self._flush_every())
+        return self._by[mpath]
+
+    async def _flush_every(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_EVERY)
+            await asyncio.to_thread(self.flush)
+
+    def flush(self) -> None:
+        """Write every pending access time (blocking: at shutdown, or in a thread)."""
+        for a in list(self._by.values()):
+            if len(a):
+                a.flush()
 
 
 def write_atime(fqn: str, atime_ns: int) -> bool:

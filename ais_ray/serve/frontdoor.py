@@ -31,7 +31,8 @@ from ais_ray.actors.dataserver import bind_socket, error_response
 from ais_ray.actors.getbatch import ROUTE as BATCH_ROUTE
 from ais_ray.actors.ioloop import IoLoop
 from ais_ray.actors.target import actor_options
-from ais_ray.actors.target_reads import NEAR_MAX, is_local
+from ais_ray.actors.hosts import is_local
+from ais_ray.actors.target_reads import NEAR_MAX
 from ais_ray.auth.gate import authorize, cluster_secret, redirect_location, require_write
 from ais_ray.core import headers as H
 from ais_ray.core import params
