@@ -53,3 +53,29 @@ def test_a_deleted_object_drops_its_pending_access(tmp_path: Path) -> None:
     at = Atimes(lambda bck, name: str(tmp_path / name))
     at.note(BCK, "gone", 5)
     assert at.flush() == 0 and not (tmp_path / "gone").exists()
+
+
+def test_times_noted_for_other_mountpaths_go_to_each_ones_files(tmp_path: Path) -> None:
+    """`AtimesByPath` (a process reading files of mountpaths it does not own): one `Atimes` per
+    mountpath, each writing to that mountpath's object files; the flusher starts on the loop."""
+    import asyncio
+
+    from ais_ray.fs.atime import AtimesByPath
+
+    paths = [str(tmp_path / "mp1"), str(tmp_path / "mp2")]
+    for mp in paths:
+        fqn = Path(lom.obj_fqn(mp, BCK, "d/o"))
+        fqn.parent.mkdir(parents=True)
+        stored(fqn, b"x", 100)
+
+    async def noted() -> AtimesByPath:
+        by = AtimesByPath()
+        assert by.of(paths[0]) is by.of(paths[0])  # one per mountpath
+        by.of(paths[0]).note(BCK, "d/o", 700)
+        by.of(paths[1]).note(BCK, "d/o", 800)
+        return by
+
+    by = asyncio.run(noted())
+    assert [attrs_of(Path(lom.obj_fqn(mp, BCK, "d/o"))).atime_ns for mp in paths] == [100, 100]
+    by.flush()
+    assert [attrs_of(Path(lom.obj_fqn(mp, BCK, "d/o"))).atime_ns for mp in paths] == [700, 800]
