@@ -11,6 +11,8 @@ import uuid
 import pytest
 import requests
 
+from ais_ray.core.names import Bucket
+from ais_ray.core.smap import Smap
 from tests.integration.conftest import LocalCluster
 
 
@@ -50,9 +52,21 @@ def test_killed_target_and_mountpaths_come_back(cluster: LocalCluster) -> None:
     t1 = stats["targets"]["t1"]
     victims = [t1["pid"]] + [m["pid"] for m in t1["mountpaths"]]
     urls = sorted(m["url"] for m in t1["mountpaths"])
+    smap = Smap.from_wire(requests.get(f"{cluster.endpoint}/v1/daemon", params={"what": "smap"}).json())
+    during = next(n for n in (f"during/{i}" for i in range(1000))
+                  if smap.locate(Bucket(bucket).uname(n))[0].daemon_id == "t1")  # stored on a victim
     for pid in victims:
         os.kill(pid, signal.SIGKILL)
+    # a small PUT the front door relays to a mountpath not back yet: AIStore's JSON 503 (the SDK
+    # retries it), never another 5xx or a reset; stored once the mountpath is back
+    deadline = time.monotonic() + 60
+    url = f"{cluster.endpoint}/v1/objects/{bucket}/{during}"
+    while (r := requests.put(url, data=b"during", timeout=30)).status_code != 200:
+        assert r.status_code == 503 and r.json()["status"] == 503, (r.status_code, r.text)
+        assert time.monotonic() < deadline, "the PUT was not stored within 60 s"
+        time.sleep(0.2)
     assert read_all(cluster, bucket, list(digests)) == digests
+    assert requests.get(url, timeout=30).content == b"during"
     t1_after = requests.get(f"{cluster.endpoint}/v1/daemon", params={"what": "stats"}).json()["targets"]["t1"]
     assert t1_after["pid"] not in victims
     assert sorted(m["url"] for m in t1_after["mountpaths"]) == urls  # same ports: client-side HRW stays valid
