@@ -43,7 +43,7 @@ from ais_ray.core.names import (Bucket, Namespace, Provider, parse_uname, split_
                                 validate_obj_name)
 from ais_ray.serve.errors import NODE
 from ais_ray.serve.ml import designated
-from ais_ray.serve.objects import owner_mountpath
+from ais_ray.serve.objects import owner_of
 from ais_ray.serve.s3 import PREFIX as S3_PREFIX
 from ais_ray.serve.s3 import S3Gateway
 from ais_ray.serve.state import init_state
@@ -156,11 +156,10 @@ class FrontDoorServer:
             if H.Q_OBJ_TO in req.query:  # a copy writes into its destination's bucket
                 require_write(claims, parse_uname(req.query[H.Q_OBJ_TO])[0])
         validate_obj_name(obj)
-        mp = await owner_mountpath(bck, obj, req.method)
+        tsi, mp = await owner_of(bck, obj, req.method)
         near = self.s3.near
         if req.method == "GET" and near.reads.plain(req):  # stored on this machine: sent from its file, no 307
-            tid = (await self.state.smap()).owner(bck.uname(obj)).daemon_id
-            if (sent := await near.send(req, bck, obj, mp.url, mp.path, tid)) is not None:
+            if (sent := await near.send(req, bck, obj, mp.url, mp.path, tsi.daemon_id)) is not None:
                 return sent
         query = raw.split("?", 1)[1] if "?" in raw else ""
         path = raw.split("?", 1)[0]

@@ -19,7 +19,7 @@ from ais_ray.core.ec import standin
 from ais_ray.core.errors import ErrBadRequest, ErrTargetOffline
 from ais_ray.core import headers as H
 from ais_ray.core.names import Bucket, Provider, http_bucket, parse_uname, split_obj_path, validate_obj_name
-from ais_ray.core.smap import FLAG_OFFLINE, MountpathInfo
+from ais_ray.core.smap import FLAG_OFFLINE, MountpathInfo, Snode
 from ais_ray.serve.state import state
 from ais_ray.serve.wire import bucket_from, read_action
 
@@ -52,6 +52,11 @@ async def redirect_to_owner(req: Request) -> Response:
 async def owner_mountpath(bck: Bucket, obj: str, method: str, *, origin: str = "") -> MountpathInfo:
     """Where an object request is sent: the HRW owner's mountpath in the cached Smap (a remote
     bucket is added on first use). One rule for Serve's handler and the front door."""
+    return (await owner_of(bck, obj, method, origin=origin))[1]
+
+
+async def owner_of(bck: Bucket, obj: str, method: str, *, origin: str = "") -> tuple[Snode, MountpathInfo]:
+    """`owner_mountpath` with its target (a read sent from the file is counted there)."""
     props = await state().bucket_props(bck, origin=origin)
     smap, uname = await state().smap(), bck.uname(obj)
     reads = props.ec.enabled and method in ("GET", "HEAD")  # owner offline: a read is rebuilt elsewhere (core/ec.py)
@@ -59,7 +64,7 @@ async def owner_mountpath(bck: Bucket, obj: str, method: str, *, origin: str = "
     if tsi.flags & FLAG_OFFLINE:  # a mirror is local to its target: its copies went down with it
         raise ErrTargetOffline(f'"{bck}/{obj}": its target {tsi.daemon_id} is offline (node lost); '
                                f'not available until it returns')
-    return tsi.mountpath_for(uname)
+    return tsi, tsi.mountpath_for(uname)
 
 
 _DOC = "Redirects (307) to the owning target's data server, which serves the object."

@@ -46,7 +46,7 @@ from ais_ray.core.names import Bucket, Provider, validate_bucket_name, validate_
 from ais_ray.actors.target import target_actor_name
 from ais_ray.actors.target_reads import NearReads
 from ais_ray.core.nodes import NAMESPACE
-from ais_ray.serve.objects import owner_mountpath
+from ais_ray.serve.objects import owner_of
 from ais_ray.serve.s3_auth import CLAIMS, PREFIX, allow, authenticate
 from ais_ray.serve.s3_body import upload_body
 from ais_ray.serve.s3_mpu import S3Multipart
@@ -370,7 +370,7 @@ class S3Gateway:
         bck = await self.resolve(name)
         allow(req, Access.RO if req.method in ("GET", "HEAD") else Access.RW, bck)
         validate_obj_name(key)
-        mp = await owner_mountpath(bck, key, req.method)
+        tsi, mp = await owner_of(bck, key, req.method)
         if "uploads" in req.query or "uploadId" in req.query:
             return await self.mpu.object_call(req, bck, key, mp.url)
         if req.method == "PUT" and "x-amz-copy-source" in req.headers:
@@ -397,8 +397,7 @@ class S3Gateway:
                     (k, v) for k, v in req.headers.items() if k.lower() != "range")))
         overrides = response_overrides(req)
         if req.method == "GET" and not overrides:
-            owner = (await self.state.smap()).owner(bck.uname(key)).daemon_id
-            if (local := await self.near.send(req, bck, key, mp.url, mp.path, owner)) is not None:
+            if (local := await self.near.send(req, bck, key, mp.url, mp.path, tsi.daemon_id)) is not None:
                 return local
         url = f"{mp.url}/v1/objects/{quote(bck.name, safe='')}/{raw_key}"
         params = {"provider": bck.provider.value}
