@@ -11,11 +11,16 @@ are PUT to both, then every round GETs all of them through each way, the order r
   --sdk rows:   plain (requests) (the plain server through `requests` on threads, the SDK's
                 own stack), sdk direct (`get_reader(direct=True)`: the owning target's URL,
                 one request), requests direct (bare `requests` at that same target URL)
+  --put rows:   PUTs of every object again instead of GETs: plain PUT (aiohttp), ais PUT
+                (AisClient: the API's 307 with `Expect: 100-continue`, the body sent once to the
+                mountpath), plain PUT (requests), sdk PUT (the SDK's writer: relayed by the front
+                door); every ais-ray process counts as the server
 
 The last two differ only in the client: the SDK's own Python per GET.
 
     .venv/bin/python benchmarks/get_cpu.py                # 1,000 × 1 MiB, 3 rounds, ~1 min
     .venv/bin/python benchmarks/get_cpu.py --sdk --rounds 4
+    .venv/bin/python benchmarks/get_cpu.py --put          # CPU per PUT, the same way
 """
 
 from __future__ import annotations
@@ -57,7 +62,16 @@ async def measure(ns: argparse.Namespace, cluster: AisCluster, ais: AisClient, p
     mps = [lb for lb in pids if "/mp" in lb]
     targets = [lb for lb in pids if lb.startswith("t") and "/" not in lb]
     size = ns.size
-    if ns.sdk:
+    op = "PUT" if ns.put else "GET"
+    if ns.put:
+        every = list(pids)
+        sdk = SdkDriver(cluster.endpoint, bck.name, ns.concurrency)
+        preq, treq = PlainRequests(plain.url, ns.concurrency), None
+        ways = [("plain PUT", lambda n: plain.put_file(n, src), ["plain"]),
+                ("ais PUT", lambda n: drv.put_file(n, src), every),
+                ("plain PUT (req)", lambda n: preq.put_file(n, src), ["plain"]),
+                ("sdk PUT", lambda n: sdk.put(n, src), every)]
+    elif ns.sdk:
         sdk = SdkDriver(cluster.endpoint, bck.name, ns.concurrency)
         preq, treq = PlainRequests(plain.url, ns.concurrency), TargetRequests(cluster.endpoint, bck.name, ns.concurrency)
         ways: list[Way] = [("plain (requests)", lambda n: preq.get(n, size), ["plain"]),
@@ -70,16 +84,17 @@ async def measure(ns: argparse.Namespace, cluster: AisCluster, ais: AisClient, p
     sampler = ProcSampler({**pids, "plain": plain_pid, CLIENT: os.getpid()}, solo={CLIENT}).start()
     try:
         sampler.measure_idle(2.0)
-        print(f"{ns.count} × {size >> 10} KiB, {ns.concurrency} in flight; CPU ms per GET, servers net of idle "
+        print(f"{ns.count} × {size >> 10} KiB, {ns.concurrency} in flight; CPU ms per {op}, servers net of idle "
               f"(user / sys), and this client", flush=True)
         await rotated_rounds(ns, sampler, [(label, [lambda n=n, g=get: g(n) for n in names], ns.concurrency, procs)
-                                           for label, get, procs in ways], "GET/s")
+                                           for label, get, procs in ways], f"{op}/s")
     finally:
         sampler.stop()
-        if ns.sdk:
+        if ns.sdk or ns.put:
             sdk.close()
             preq.close()
-            treq.close()
+            if treq is not None:
+                treq.close()
 
 
 Job = Callable[[], Awaitable[int]]
@@ -100,6 +115,9 @@ async def rotated_rounds(ns: argparse.Namespace, sampler: ProcSampler, ways: lis
                   f"{sum(u.cpu_net_s for u in srv) * per:.3f} ({sum(u.cpu_user_s for u in srv) * per:.3f} / "
                   f"{sum(u.cpu_sys_s for u in srv) * per:.3f})  client {cl.cpu_user_s * per:.3f} / "
                   f"{cl.cpu_sys_s * per:.3f}", flush=True)
+            if getattr(ns, "by_process", False):  # each server process's part, the largest first
+                parts = sorted(((u.cpu_net_s * per, lb) for lb, u in uses.items() if lb != CLIENT), reverse=True)
+                print("    " + ", ".join(f"{lb} {ms:.3f}" for ms, lb in parts if ms >= 0.01), flush=True)
 
 
 Measure = Callable[[argparse.Namespace, AisCluster, AisClient, PlainClient, str, int], Awaitable[None]]
@@ -128,6 +146,8 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--sdk", action="store_true", help="the SDK's direct GET beside `requests` (else the aiohttp rows)")
+    p.add_argument("--put", action="store_true", help="PUTs (plain, AisClient, requests, the SDK) instead of GETs")
+    p.add_argument("--by-process", action="store_true", help="also each server process's CPU ms per object")
     ns = p.parse_args()
     root = tempfile.mkdtemp(prefix="get-cpu-")
     try:

@@ -99,7 +99,7 @@ class ObjWriter:
         self._hash.update(data)
         self.size += len(data)
 
-    def writev(self, chunks: Sequence[bytes]) -> None:
+    def writev(self, chunks: Sequence[bytes | bytearray]) -> None:
         """`write` of the chunks in order, in one system call (a body as the network gave it,
         not joined into one buffer first)."""
         if len(chunks) > _IOV_MAX:  # more buffers than one writev takes (1,024 on Linux)

@@ -17,7 +17,7 @@ from ais_ray.core.names import Bucket, Provider
 from ais_ray.core.owt import POLICY, Owt
 from ais_ray.fs.namelock import NameLocks
 from ais_ray.fs.store import MountpathStore
-from ais_ray.fs.write import WRITE_BATCH, Source, new_attrs, write_bytes, write_stream
+from ais_ray.fs.write import KEEP_MIN, WRITE_BATCH, Gathered, Source, fill, new_attrs, write_bytes, write_stream
 from ais_ray.stats import COUNTERS, Counters
 
 BCK = Bucket("b")
@@ -104,6 +104,50 @@ def test_stream_stores_exact_bytes(store: MountpathStore, size: int) -> None:
         assert f.read() == data
     assert b"".join(seen) == data and got.cksum == a.cksum == xxhash.xxh64(data, seed=0).hexdigest()
     assert work_files(store) == []
+
+
+def test_chunks_are_gathered_as_they_came_and_small_or_reusable_ones_copied() -> None:
+    """`Gathered`: a large `bytes` chunk is kept (not copied); small chunks go onto one part; a
+    buffer its source may fill again is copied at once, so a later change of it is not stored."""
+    big = os.urandom(KEEP_MIN)
+    reused = bytearray(b"x" * KEEP_MIN)
+    g = Gathered()
+    for c in (b"a", b"b", big, b"c", reused, memoryview(b"d" * 10)):
+        g.add(c)
+    reused[:] = b"y" * KEEP_MIN
+    assert g.size == 3 + 2 * KEEP_MIN + 10
+    assert len(g.parts) == 3 and g.parts[1] is big
+    assert b"".join(g.parts) == b"ab" + big + b"c" + b"x" * KEEP_MIN + b"d" * 10
+    many = Gathered()
+    for _ in range(10_000):  # a body of tiny chunks: its bytes, not an object each
+        many.add(b"z")
+    assert len(many.parts) == 1 and many.size == 10_000
+    assert many.take() == [bytearray(b"z" * 10_000)] and many.parts == [] and many.size == 0
+
+
+@pytest.mark.parametrize("size", [10, WRITE_BATCH + 5, 3 * WRITE_BATCH + KEEP_MIN])
+def test_a_source_that_refills_one_buffer_is_stored_as_sent(store: MountpathStore, size: int) -> None:
+    """A body yielded as one buffer filled again for every chunk (as a reader with a fixed buffer
+    would): every chunk's bytes are stored as they were when yielded, by the PUT path and `fill`."""
+    data = os.urandom(size)
+
+    async def refilled() -> AsyncIterator[bytearray]:
+        buf = bytearray(KEEP_MIN * 2)
+        for i in range(0, size, len(buf)):
+            part = data[i:i + len(buf)]
+            buf[:len(part)] = part
+            yield buf if len(part) == len(buf) else buf[:len(part)]
+
+    a = asyncio.run(write_stream(store, BCK, "r/o", refilled(), Owt.PUT, expect_size=size))
+    f, got = store.open(BCK, "r/o")
+    with f:
+        assert f.read() == data
+    assert a.cksum == xxhash.xxh64(data, seed=0).hexdigest()
+    w = store.new_writer(fsync=False)
+    assert asyncio.run(fill(w, refilled(), expect_size=size)) == a.cksum
+    with open(w.path, "rb") as f2:
+        assert f2.read() == data
+    w.abort()
 
 
 def test_write_through_runs_on_the_finished_work_file_before_commit(store: MountpathStore) -> None:
