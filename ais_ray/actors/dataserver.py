@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterable, Awaitable, Callable, Mappi
 
 from aiohttp import web
 
-from ais_ray.actors import archget, etl_inline, getbatch
+from ais_ray.actors import archget, etl_inline, getbatch, handoff
 from ais_ray.actors.archiver import Archiver
 from ais_ray.actors.blobs import Blobs
 from ais_ray.actors.cold import ColdGets
@@ -170,6 +170,7 @@ class DataServer:
         self.app.router.add_post(getbatch.READ_ROUTE, self.read_many)  # internal: a holder's items of a batch
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self.handed: handoff.Receiver | None = None
         self.cold = ColdGets(ctx.store)
         self.blobs = Blobs(ctx)
         self.etl = EtlPools(ctx.tid)  # this node's ETL workers (inline GETs, offline jobs)
@@ -193,6 +194,9 @@ class DataServer:
         site = web.SockSite(self._runner, sock, backlog=1024)
         await site.start()
         self.url = f"http://{host}:{sock.getsockname()[1]}"
+        assert self._runner.server is not None
+        self.handed = handoff.Receiver(self._runner.server)  # PUTs' connections from the front door (actors/handoff.py)
+        self.handed.start(self.url)
         self.ec.loop = asyncio.get_running_loop()  # commits (any thread) start their EC encode here
         self._atime_task = asyncio.ensure_future(self._flush_atimes())
         self.mpu.start_sweeper()
@@ -206,6 +210,8 @@ class DataServer:
                 await asyncio.to_thread(self.ctx.store.atimes.flush)
 
     async def stop(self) -> None:
+        if self.handed is not None:
+            self.handed.close()
         if self._atime_task is not None:
             self._atime_task.cancel()
         self.mpu.stop_sweeper()

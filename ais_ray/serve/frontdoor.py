@@ -22,11 +22,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import ray
 from aiohttp import web
 
+from ais_ray.actors import handoff
 from ais_ray.actors.dataserver import bind_socket, error_response
 from ais_ray.actors.getbatch import ROUTE as BATCH_ROUTE
 from ais_ray.actors.ioloop import IoLoop
@@ -58,6 +60,9 @@ RELAY_BELOW = 4 << 20  # the largest body relayed (`relays`); a larger one gets 
 SLOW_PARAMS = frozenset({"original_url", H.Q_OBJ_TO})  # object requests Serve's handler checks further
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
                         "transfer-encoding", "upgrade", "host", "content-length"})
+_NOT_HANDED = frozenset({b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te",
+                         b"upgrade", b"host"})  # a handed request's head: its own Host, and `Connection: close`
+_HANDED = "ais-handed"  # request key: its connection was handed to a data server (`hand_over`)
 
 
 def front_door_options(resource: str) -> dict[str, Any]:
@@ -100,6 +105,8 @@ class FrontDoorServer:
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self.relaying = 0  # PUTs relayed now (`relays`)
+        self.handed = 0  # connections handed to data servers so far (`hand_over`)
+        self._server: asyncio.AbstractServer | None = None
 
     async def start(self, host: str, port: int) -> None:
         app = web.Application(client_max_size=0)
@@ -107,7 +114,9 @@ class FrontDoorServer:
         self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
                                               timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
                                               auto_decompress=False)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # small reads ahead of a request's handler (`handoff.Primed`): a PUT handed to its data server
+        # leaves little of its body read here (`hand_over`)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, read_bufsize=handoff.READ_BUFSIZE)
         await self._runner.setup()
         for attempt in range(60):  # a restarted actor: the old socket may linger a moment
             try:
@@ -120,7 +129,10 @@ class FrontDoorServer:
             await asyncio.sleep(0.5)
         else:
             raise OSError(f"cannot bind the API port {host}:{port}")
-        await web.SockSite(self._runner, sock, backlog=1024).start()
+        server = self._runner.server
+        assert server is not None
+        self._server = await asyncio.get_running_loop().create_server(
+            lambda: handoff.Primed(server(), read_size=handoff.READ_SIZE), sock=sock, backlog=1024)
 
     async def handle(self, req: web.Request) -> web.StreamResponse:
         if req.path == S3_PREFIX or req.path.startswith(S3_PREFIX + "/"):
@@ -133,6 +145,8 @@ class FrontDoorServer:
                 resp = self.error(req, err)
         else:
             return await self.forward(req)
+        if req.get(_HANDED):  # the connection is the data server's now: nothing more is written here
+            return resp
         if not resp.prepared and req.can_read_body:  # a body left unread (a PUT's 307 or refusal): never drained
             return await close_unread(req, resp)
         return resp
@@ -164,9 +178,56 @@ class FrontDoorServer:
         query = raw.split("?", 1)[1] if "?" in raw else ""
         path = raw.split("?", 1)[0]
         location = redirect_location(mp.url, req.method, path, query, claims, None, bck)
+        if req.method == "PUT" and self.hands(req, mp.url):  # the body is on its way: its connection handed over
+            handed = await self.hand_over(req, mp.url, location)
+            if handed is not None:
+                return handed
         if req.method == "PUT" and self.relays(req, mp.url):  # the body is on its way: passed on, not sent twice
             return await self.relay(req, location)
         return web.Response(status=307, headers={"Location": location})
+
+    def hands(self, req: web.Request, mp_url: str) -> bool:
+        """A PUT whose client sends its body without waiting for an answer (no `Expect: 100-continue`:
+        `requests`, the SDK, curl's small PUTs), of a stated length, to a mountpath on this machine:
+        its connection is handed to that mountpath's data server (`actors/handoff.py`), whatever the
+        size of the body — the client sends it once, and only its first ~64 KiB pass through here."""
+        return (req.content_length is not None and req.version == aiohttp.HttpVersion11
+                and req.headers.get("Expect", "").lower() != "100-continue" and is_local(mp_url, self.s3.near.hosts))
+
+    async def hand_over(self, req: web.Request, mp_url: str, location: str) -> web.StreamResponse | None:
+        """Hand the PUT's connection to the data server at `mp_url`: its request head rewritten to
+        `location` (the 307's URL: the same handler, checks and grant) with `Connection: close`, and
+        the body bytes read so far. None: that data server takes no connections now (restarting, or
+        not this user's): nothing is given away, the caller relays. Once the body is partly taken, a
+        failure is AIStore's JSON 503 and the connection is closed."""
+        tr = req.transport
+        sock = tr.get_extra_info("socket") if tr is not None else None
+        if tr is None or sock is None:
+            return None
+        try:
+            u = await handoff.connect(mp_url)
+        except OSError:
+            return None
+        target = urlsplit(location)
+        head = [f"PUT {target.path}?{target.query} HTTP/1.1\r\nHost: {target.netloc}\r\n".encode()]
+        head += [k + b": " + v + b"\r\n" for k, v in req.raw_headers if k.lower() not in _NOT_HANDED]
+        head.append(b"Connection: close\r\n\r\n")
+        try:
+            pre = req.content.read_nowait(-1)  # what aiohttp has read of the body (it may resume reading: then
+            tr.pause_reading()                 # paused at once, before the loop can read more)
+        except Exception:  # the client is gone (its body's error is set): nothing to hand, the relay reports it
+            u.close()
+            return None
+        try:
+            await handoff.send(u, sock.fileno(), b"".join(head) + pre)
+        except TimeoutError:  # no word from the data server: it may still answer, so nothing is written here
+            log.warning("PUT %s: the data server at %s did not confirm a handed connection", req.path, mp_url)
+        except OSError as exc:  # not taken (died meanwhile): the connection is still this one's to answer
+            raise ErrTargetOffline(f"PUT {req.path}: the mountpath's data server did not take it: {exc}") from exc
+        tr.abort()  # this process's descriptor closed; the socket lives on in the data server
+        self.handed += 1
+        req[_HANDED] = True
+        return web.Response(status=200)  # (not sent: the data server answers the client)
 
     def relays(self, req: web.Request, mp_url: str) -> bool:
         """A PUT whose client sends its body without waiting for an answer (no `Expect:

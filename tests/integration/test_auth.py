@@ -87,7 +87,7 @@ def test_access_levels(secured: LocalCluster, bck: str, tokens: dict[str, str]) 
     r = requests.put(f"{ep}/v1/objects/{bck}/a.txt", data=b"hello", headers={**bearer(tokens["rw"]), **WAITS},
                      timeout=30)
     assert r.status_code == 200, r.text
-    # ... and relayed by the front door (a client that does not wait), with the same grant
+    # ... and handed by the front door to the data server (a client that does not wait), with the same grant
     r = requests.put(f"{ep}/v1/objects/{bck}/b.txt", data=b"hi", headers=bearer(tokens["rw"]), allow_redirects=False,
                      timeout=30)
     assert r.status_code == 200, r.text

@@ -57,8 +57,9 @@ def test_killed_target_and_mountpaths_come_back(cluster: LocalCluster) -> None:
                   if smap.locate(Bucket(bucket).uname(n))[0].daemon_id == "t1")  # stored on a victim
     for pid in victims:
         os.kill(pid, signal.SIGKILL)
-    # a small PUT the front door relays to a mountpath not back yet: AIStore's JSON 503 (the SDK
-    # retries it), never another 5xx or a reset; stored once the mountpath is back
+    # a small PUT sent without waiting, to a mountpath not back yet: its connection cannot be handed
+    # over, so the front door relays it — AIStore's JSON 503 (the SDK retries it), never another 5xx
+    # or a reset; stored once the mountpath is back
     deadline = time.monotonic() + 60
     url = f"{cluster.endpoint}/v1/objects/{bucket}/{during}"
     while (r := requests.put(url, data=b"during", timeout=30)).status_code != 200:

@@ -1,4 +1,4 @@
-"""The public port's front door (serve/frontdoor.py): a PUT relayed or redirected, its body never sent twice."""
+"""The public port's front door (serve/frontdoor.py): a PUT handed over, relayed or redirected, its body never sent twice."""
 
 from __future__ import annotations
 
@@ -45,30 +45,37 @@ def raw_put(cluster: LocalCluster, path: str, *, expect: bool = False, size: int
     return answer, sent
 
 
-def test_a_large_put_sent_without_waiting_gets_the_307_unread(cluster: LocalCluster,
-                                                               bucket: str) -> None:  # noqa: F811
-    """A client that sends a large body without waiting gets the 307 and a closed connection: the
-    front door does not read (drain) the body — 64 MiB never all go through. Following the 307
-    stores the object (the data server)."""
+def test_a_put_sent_without_waiting_is_handed_to_its_data_server(cluster: LocalCluster,
+                                                                  bucket: str) -> None:  # noqa: F811
+    """A client that sends a body of a stated length without waiting (`requests`, the SDK) has its
+    connection handed to the owning mountpath's data server (`actors/handoff.py`), whatever the
+    size: one request, the body sent once, not through the front door. The answer is the data
+    server's own, which then closes the connection — a next request on it must reach the front
+    door again — so a client's pooled connection is not reused after it, and the client's next
+    requests go on over new ones."""
     answer, sent = raw_put(cluster, f"/v1/objects/{bucket}/big?provider=ais")
-    assert answer.startswith(b"HTTP/1.1 307"), answer[:200]
-    assert b"\r\nLocation: http://" in answer and b"/v1/objects/" + bucket.encode() + b"/big" in answer
-    assert sent < BODY  # closed unread (aiohttp's lingering close would have read all 64 MiB)
-    data = os.urandom(RELAY_BELOW + 1)
-    r = requests.put(f"{cluster.endpoint}/v1/objects/{bucket}/big", data=data, allow_redirects=False, timeout=60)
-    assert r.status_code == 307, r.status_code
-    r = requests.put(f"{cluster.endpoint}/v1/objects/{bucket}/big", data=data, timeout=60)  # follows the 307
-    assert r.status_code == 200, r.text
-    assert requests.get(f"{cluster.endpoint}/v1/objects/{bucket}/big", timeout=60).content == data
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
+    assert b"\r\nConnection: close\r\n" in answer and b"\r\nETag: " in answer, answer[:300]  # the data server's
+    assert sent == BODY
+    r = requests.head(f"{cluster.endpoint}/v1/objects/{bucket}/big", allow_redirects=True, timeout=30)
+    assert r.status_code == 200 and int(r.headers["Content-Length"]) == BODY, r.headers
+    url = f"{cluster.endpoint}/v1/objects/{bucket}/handed"
+    with requests.Session() as s:
+        for i in range(3):  # PUT, GET, PUT, ... on one session: each PUT's connection ends with its answer
+            data = os.urandom(RELAY_BELOW + 1 + i)
+            r = s.put(url, data=data, allow_redirects=False, timeout=60)
+            assert r.status_code == 200 and r.headers.get("Connection") == "close", (r.status_code, r.headers)
+            assert s.get(url, timeout=60).content == data
 
 
 def test_a_small_put_sent_without_waiting_is_relayed_not_sent_twice(cluster: LocalCluster,
                                                                     bucket: str) -> None:  # noqa: F811
-    """A client that sends a body of up to RELAY_BELOW without waiting (`requests`, the SDK) to an
-    object on this machine has it relayed to the owning mountpath: one request, the body sent once
-    (after a 307 it would send it whole again). So is a chunked body, which a client sending from a
-    generator could not send again at all. Stored whole, counted once at the owner; a refusal
-    from the data server comes back as it was answered."""
+    """A client that sends a body without waiting (`requests`, the SDK) to an object on this
+    machine has it taken by the owning mountpath in one request, the body sent once (after a 307
+    it would send it whole again): a body of a stated length by its connection handed over, a
+    chunked one — which a client sending from a generator could not send again at all — relayed
+    by the front door. Stored whole, counted once at the owner; a refusal from the data server
+    comes back as it was answered."""
     from tests.integration.test_stats import settled_status, tracked
     from tests.integration.test_target_reads import owner
 
@@ -92,7 +99,7 @@ def test_a_small_put_sent_without_waiting_is_relayed_not_sent_twice(cluster: Loc
     assert requests.get(url, timeout=60).content == data
     r = requests.put(url, data=(data[i:i + 100_000] for i in range(0, len(data), 100_000)),  # chunked
                      allow_redirects=False, timeout=60)
-    assert r.status_code == 200, (r.status_code, r.text)
+    assert r.status_code == 200 and r.headers.get("Connection") != "close", (r.status_code, r.headers)  # relayed
     assert requests.get(url, timeout=60).content == data
     r = requests.put(url + "?partNumber=2", data=b"x", allow_redirects=False, timeout=30)
     assert r.status_code == 400, (r.status_code, r.text)  # refused before any relay (core/mpu.py check)
