@@ -9,9 +9,10 @@ at a fraction of the CPU of Serve's Python proxy + replica (issue 16, `benchmark
 A plain GET of an object stored on this machine is sent from its file (`NearReads`). A PUT is
 answered before its body is read and the connection is closed rather than drained
 (`close_unread`), so the body is sent once, to the data server, by clients that wait for the
-307 (`Expect: 100-continue`, AisClient); a small one from a client that does not (`requests`, the
-SDK) to a mountpath on this machine is relayed there instead (`relays`), so its body is not sent
-twice. Anything else — and any object request with a rarer parameter (`original_url`,
+307 (`Expect: 100-continue`, AisClient); one from a client that does not (`requests`, the SDK)
+to a mountpath on this machine has its connection handed to that mountpath's data server
+(`hands`, `actors/handoff.py`), or is relayed there when chunked (`relays`), so its body is not
+sent twice. Anything else — and any object request with a rarer parameter (`original_url`,
 `obj_to`) — is streamed to Serve and its answer streamed back.
 
 One `FrontDoor` actor per cluster, named, detached, restarted by Ray, on the proxy's node.
@@ -232,8 +233,9 @@ class FrontDoorServer:
     def relays(self, req: web.Request, mp_url: str) -> bool:
         """A PUT whose client sends its body without waiting for an answer (no `Expect:
         100-continue`: `requests`, the SDK, curl's small PUTs), of up to `RELAY_BELOW` bytes or of
-        a length not given (chunked), to a mountpath on this machine: relayed here, at most
-        `RELAY_MAX` at a time.
+        a length not given (chunked), to a mountpath on this machine, not handed over (`hands`:
+        chunked, or its data server takes no connections now): relayed here, at most `RELAY_MAX`
+        at a time.
 
         After a 307 such a client sends a small body whole a second time (it is all in the socket
         buffers before the 307 is read): `requests` spends twice its CPU per PUT
