@@ -210,7 +210,8 @@ class FrontDoorServer:
         except OSError:
             return None
         target = urlsplit(location)
-        head = [f"PUT {target.path}?{target.query} HTTP/1.1\r\nHost: {target.netloc}\r\n".encode()]
+        path = f"{target.path}?{target.query}" if target.query else target.path
+        head = [f"PUT {path} HTTP/1.1\r\nHost: {target.netloc}\r\n".encode()]
         head += [k + b": " + v + b"\r\n" for k, v in req.raw_headers if k.lower() not in _NOT_HANDED]
         head.append(b"Connection: close\r\n\r\n")
         try:
