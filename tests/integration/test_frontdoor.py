@@ -68,6 +68,30 @@ def test_a_put_sent_without_waiting_is_handed_to_its_data_server(cluster: LocalC
             assert s.get(url, timeout=60).content == data
 
 
+def test_a_handed_put_cut_short_leaves_nothing(cluster: LocalCluster, bucket: str) -> None:  # noqa: F811
+    """A client that stops sending after its connection was handed over (the data server reads
+    the rest of the body itself): no object, no work file left, and the name takes a PUT after."""
+    import glob
+    import time
+
+    u = urlsplit(cluster.endpoint)
+    path = f"/v1/objects/{bucket}/cut-handed"
+    with socket.create_connection((u.hostname, u.port), timeout=30) as s:
+        s.sendall(f"PUT {path} HTTP/1.1\r\nHost: {u.netloc}\r\nContent-Length: {8 << 20}\r\n\r\n".encode()
+                  + bytes(3 << 20))
+        time.sleep(0.5)
+    work = os.path.join(cluster.data_dir, "*", "*", "%wk", "*")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and glob.glob(work):
+        time.sleep(0.1)
+    url = f"{cluster.endpoint}{path}"
+    assert requests.get(url, timeout=30).status_code == 404
+    assert not glob.glob(os.path.join(cluster.data_dir, "**", "cut-handed"), recursive=True)
+    assert not glob.glob(work)
+    assert requests.put(url, data=b"whole", timeout=30).status_code == 200
+    assert requests.get(url, timeout=30).content == b"whole"
+
+
 def test_a_small_put_sent_without_waiting_is_relayed_not_sent_twice(cluster: LocalCluster,
                                                                     bucket: str) -> None:  # noqa: F811
     """A client that sends a body without waiting (`requests`, the SDK) to an object on this
