@@ -61,8 +61,9 @@ RELAY_BELOW = 4 << 20  # the largest body relayed (`relays`); a larger one gets 
 SLOW_PARAMS = frozenset({"original_url", H.Q_OBJ_TO})  # object requests Serve's handler checks further
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
                         "transfer-encoding", "upgrade", "host", "content-length"})
-_NOT_HANDED = frozenset({b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te",
-                         b"upgrade", b"host"})  # a handed request's head: its own Host, and `Connection: close`
+# a handed request's head: the client's headers but the hop-by-hop ones, with its own Host and `Connection: close`
+# (its Content-Length stays: the rest of the body follows on the connection)
+_NOT_HANDED = frozenset(h.encode() for h in HOP_BY_HOP - {"content-length"})
 _HANDED = "ais-handed"  # request key: its connection was handed to a data server (`hand_over`)
 
 
@@ -106,7 +107,6 @@ class FrontDoorServer:
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self.relaying = 0  # PUTs relayed now (`relays`)
-        self.handed = 0  # connections handed to data servers so far (`hand_over`)
         self._server: asyncio.AbstractServer | None = None
 
     async def start(self, host: str, port: int) -> None:
@@ -227,7 +227,6 @@ class FrontDoorServer:
         except OSError as exc:  # not taken (died meanwhile): the connection is still this one's to answer
             raise ErrTargetOffline(f"PUT {req.path}: the mountpath's data server did not take it: {exc}") from exc
         tr.abort()  # this process's descriptor closed; the socket lives on in the data server
-        self.handed += 1
         req[_HANDED] = True
         return web.Response(status=200)  # (not sent: the data server answers the client)
 
