@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -135,7 +135,7 @@ def deploy(cfg: ClusterConfig, *, timeout: float = 180.0) -> dict[str, Any]:
     # answers object requests itself and passes every other route to Serve. Both start while the
     # targets and their mountpath workers do (each a process of its own): `up` waits for the
     # slowest, not for the sum.
-    serve_url = f"http://127.0.0.1:{free_port()}"
+    serve_url = f"http://127.0.0.1:{free_port(avoid=(cfg.port,))}"
     _kill_named(FRONT_DOOR_NAME)  # one left by an earlier deploy on this Ray points at an old Serve port
     door = FrontDoor.options(**front_door_options(PROXY_RESOURCE)).remote(cfg.host, cfg.port, serve_url)
     serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": int(serve_url.rsplit(":", 1)[1])},
@@ -216,11 +216,11 @@ RAYLET_START_TIMEOUT = 90.0
 RAYLET_STARTED = b"Ray runtime started"  # what `ray start` prints once its node is registered
 
 
-def raylet_command(gcs_address: str, tid: str, *, host: str = "127.0.0.1") -> list[str]:
+def raylet_command(gcs_address: str, tid: str, *, host: str = "127.0.0.1", avoid: Collection[int] = ()) -> list[str]:
     """`ray start` of one more node on this machine hosting target `tid` (its resource only:
     no CPUs, so Ray schedules nothing else there); `--block` keeps it a child we can stop by PID."""
     # Several raylets on one host: each gets its own ports (Ray's defaults would collide).
-    ports = [f"--{opt}={free_port()}" for opt in _RAYLET_PORTS]
+    ports = [f"--{opt}={free_port(avoid)}" for opt in _RAYLET_PORTS]
     return [sys.executable, "-c", "import sys; from ray.scripts.scripts import main; sys.exit(main())",
             "start", f"--address={gcs_address}", f"--resources={json.dumps({target_resource(tid): 1})}",
             "--num-cpus=0", f"--node-ip-address={host}", f"--object-store-memory={RAYLET_OBJECT_STORE}",
@@ -231,11 +231,21 @@ _RAYLET_PORTS = ("node-manager-port", "object-manager-port", "metrics-export-por
                  "dashboard-agent-grpc-port", "runtime-env-agent-port")
 
 
-def free_port() -> int:
-    """A port free on every interface (Ray's agents bind 0.0.0.0)."""
-    with socket.socket() as s:
-        s.bind(("", 0))
-        return int(s.getsockname()[1])
+def free_port(avoid: Collection[int] = ()) -> int:
+    """A port free on every interface (Ray's agents bind 0.0.0.0), never one of `avoid`: the API
+    port `up` was given is free until the front door binds it, and must not go to a raylet or Serve."""
+    held: list[socket.socket] = []  # each port drawn stays bound until one is returned: no redraw
+    try:
+        while True:
+            s = socket.socket()
+            held.append(s)
+            s.bind(("", 0))
+            port = int(s.getsockname()[1])
+            if port not in avoid:
+                return port
+    finally:
+        for s in held:
+            s.close()
 
 
 def raylet_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -249,9 +259,11 @@ def raylet_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def start_raylet(run_dir: str, gcs_address: str, tid: str, *, host: str = "127.0.0.1", attempts: int = 5,
-                 timeout: float = RAYLET_START_TIMEOUT, env: Mapping[str, str] | None = None) -> int:
+                 timeout: float = RAYLET_START_TIMEOUT, env: Mapping[str, str] | None = None,
+                 avoid: Collection[int] = ()) -> int:
     """Start the raylet of `tid` in its own session (a process group to stop), record its PID and
-    return once its node is up; `env`: its environment (`raylet_env`), this process's by default.
+    return once its node is up; `env`: its environment (`raylet_env`), this process's by default;
+    `avoid`: ports its own must not be (the API port while `up` starts).
     Start raylets one at a time (together they race for socket names); a start that fails — a lost
     race for a port, or on a machine so busy that the raylet gives up waiting for its own agents (Ray
     2.60 waits ~15 s) — is retried with new ports.
@@ -264,8 +276,8 @@ def start_raylet(run_dir: str, gcs_address: str, tid: str, *, host: str = "127.0
     for attempt in range(1, attempts + 1):
         offset = os.path.getsize(log_path) if os.path.exists(log_path) else 0
         with open(log_path, "ab") as log:
-            proc = subprocess.Popen(raylet_command(gcs_address, tid, host=host), stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True, env=raylet_env(env))
+            proc = subprocess.Popen(raylet_command(gcs_address, tid, host=host, avoid=avoid), stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=raylet_env(env))
         pids = recorded_raylets(run_dir)
         pids[tid] = proc.pid
         write_file_atomic(os.path.join(run_dir, RAYLETS_FILE), json.dumps(pids).encode(), fsync=False)

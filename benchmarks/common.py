@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 import platform
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from ais_ray.testing.emulators import free_port
+
 MIB = 1 << 20
 OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")
 AIS_RAY = [sys.executable, "-m", "ais_ray.cli.main"]
@@ -32,12 +33,6 @@ AIS_RAY = [sys.executable, "-m", "ais_ray.cli.main"]
 # and the front door on the API port
 ACTOR_LABELS = (("ServeReplica", "serve-replica"), ("ProxyActor", "serve-proxy"), ("_ProxyActor", "ais-proxy"),
                 ("FrontDoor", "front-door"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # ---- /proc -------------------------------------------------------------------------------------

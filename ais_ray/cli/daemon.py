@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         gcs = ctx.address_info["gcs_address"]
         stop_raylets(run_dir)  # left over from a daemon that died: never two nodes with one target
         # one at a time: raylets starting together race for socket names
-        pids = {tid: start_raylet(run_dir, gcs, tid, host=cfg.host) for tid in cfg.raylet_targets()}
+        pids = {tid: start_raylet(run_dir, gcs, tid, host=cfg.host, avoid=(cfg.port,)) for tid in cfg.raylet_targets()}
         deploy(cfg)
         write_state(args.data_dir, status="ready", pid=os.getpid(), mode="embedded", endpoint=cfg.endpoint,
                     ray_address=gcs, dashboard=dashboard, nodes=cfg.nodes, raylets=pids)

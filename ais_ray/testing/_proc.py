@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -37,11 +38,37 @@ class ServerStartTimeout(ServerStartError):
     """The server kept running but never answered: a slow start, not a port race."""
 
 
+# Where a test's or a benchmark's servers listen: ports nothing on the machine takes by itself. A
+# port from `bind(("", 0))` is one of the kernel's ephemeral ports, which every other `bind(0)` and
+# every outgoing connection draw from: Ray's own servers and raylets take them by the dozen while a
+# cluster starts, so the API port a test chose that way could be gone before `up` bound it (CI,
+# 12-07: "cannot bind the API port"). Above Ray's worker ports (10002-19999), below that range.
+FIXED_PORTS_LOW = 20_000
+_EPHEMERAL_RANGE = "/proc/sys/net/ipv4/ip_local_port_range"
+_pick = random.Random()  # not the random module's: a test that seeds it must not fix the ports
+
+
+def _ephemeral_low() -> int:
+    try:
+        with open(_EPHEMERAL_RANGE) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768  # Linux's default
+
+
 def free_port(host: str = LOOPBACK) -> int:
-    """A port that was free a moment ago (the server binds it; a lost race is retried)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    """A port that was free a moment ago, outside the kernel's ephemeral range (the server binds
+    it; a lost race with another test session is retried)."""
+    high = _ephemeral_low()
+    for _ in range(100):
+        port = _pick.randrange(FIXED_PORTS_LOW, high) if high - FIXED_PORTS_LOW >= 1_000 else 0
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise OSError(f"no free port on {host} in {FIXED_PORTS_LOW}-{high - 1}")
 
 
 def closed_port(host: str = LOOPBACK) -> int:

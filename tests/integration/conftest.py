@@ -8,7 +8,6 @@ running. Tests that restart the cluster are marked `restarts_cluster` and run la
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ais_ray.testing.emulators import Azurite, FakeGcsServer, MotoServer
+from ais_ray.testing.emulators import Azurite, FakeGcsServer, MotoServer, free_port
 from ais_ray.testing.httpsrc import Faults, HttpSrc
 
 AIS_RAY = [sys.executable, "-m", "ais_ray.cli.main"]
@@ -27,12 +26,6 @@ AIS_RAY = [sys.executable, "-m", "ais_ray.cli.main"]
 # the session cluster: 3 targets (erasure coding D=1,P=1 needs D+P+1) of 2 mountpaths (a 2-way mirror)
 TARGETS, MOUNTPATHS = 3, 2
 TIDS = {f"t{i}" for i in range(1, TARGETS + 1)}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
