@@ -29,7 +29,9 @@ Peers also run at their own defaults. Multipart/ranged readers (s5cmd, aws, rclo
 
 Columns: objects/s, MiB/s, wall s (ais-ray: from just before POST /v1/download to the job's own
 `finished_time`, its targets' last end, same clock; the status poll that sees it, once a second
-as the CLI's `--progress` and `wait` poll, is kept in the JSON as `polled_s`), peak RSS (a peer: `wait4`'s ru_maxrss; ais-ray: the sum of the
+as the CLI's `--progress` and `wait` poll, is kept in the JSON as `polled_s`), objects/s until on
+disk (a peer leaves its files in the page cache: its wall plus a `syncfs` timed right after it;
+ais-ray's wall, its group commit inside it, or with `--no-fsync` the same timed `syncfs`), peak RSS (a peer: `wait4`'s ru_maxrss; ais-ray: the sum of the
 2 target + 4 mountpath processes' peaks, sampled every 0.2 s), CPU s of the tool (ais-ray:
 targets + mountpaths), CPU s of the source (s3rver + proxy, or httpsrc), × the best peer.
 
@@ -107,10 +109,18 @@ class Row:
     note: str = ""
     load1: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    # until the output is on disk: a peer's seconds plus a `syncfs` timed right after it (a peer leaves its
+    # bytes in the page cache); ais-ray's own seconds (a job's objects are done once its group commit
+    # made them durable), or with `--no-fsync` its seconds plus the same timed `syncfs`
+    durable_s: float = 0.0
 
     @property
     def obj_s(self) -> float:
         return self.count / self.seconds if self.ok and self.seconds else 0.0
+
+    @property
+    def durable_obj_s(self) -> float:
+        return self.count / self.durable_s if self.ok and self.durable_s else 0.0
 
     @property
     def mib_s(self) -> float:
@@ -179,6 +189,13 @@ class Bench:
         for top in self.written:
             await asyncio.to_thread(evict_tree, top)
 
+    async def timed_sync(self) -> float:
+        """Seconds a `syncfs` takes right after a row: what it left in the page cache written out
+        (the `flush` after it then finds nothing to write)."""
+        t0 = time.perf_counter()
+        await asyncio.to_thread(syncfs, str(self.tmp))
+        return time.perf_counter() - t0
+
     def _timeout(self) -> float:
         return max(0.0, min(self.ns.row_timeout, self.deadline - time.monotonic()))
 
@@ -227,6 +244,7 @@ class Bench:
                 # the job's own end (its targets' last `end_time`, same clock), not the poll that saw it:
                 # a poll every STATUS_POLL_S adds up to STATUS_POLL_S to a ~1 s job
                 row.seconds = job_seconds(st, t0_wall) or polled
+        row.durable_s = row.seconds + (await self.timed_sync() if self.ns.no_fsync else 0.0)
         if kind != "range" and kind != "backend":
             return await self._prefetch_row(row, bck, ds, uses, xid, st, polled, timeout)
         if not is_finished(st):
@@ -304,6 +322,7 @@ class Bench:
         with self.sampler.phase(f"{self.seq} {cell.title} {peer.label}", SRC_LABELS[cell.source]) as uses:
             run = await asyncio.to_thread(run_measured, argv, env, timeout, str(work))
         row.seconds, row.rss, row.cpu_s = run.seconds, run.maxrss, run.cpu_s
+        row.durable_s = run.seconds + await self.timed_sync()
         row.cpu_user_s, row.cpu_sys_s = run.user_s, run.sys_s
         row.src_cpu_s = sum(uses[lb].cpu_net_s for lb in SRC_LABELS[cell.source])
         row.count, row.nbytes = await asyncio.to_thread(tree_size, str(dest))
@@ -374,13 +393,14 @@ def render_cell(cell: Cell) -> str:
         if r.ok:
             vs = f"{r.obj_s / top.obj_s:.2f}×" if top else "—"
             spread = f"{min(x.obj_s for x in runs):,.0f}–{max(x.obj_s for x in runs):,.0f}" if len(runs) > 1 else "—"
-            rows.append([r.label, f"{r.obj_s:,.1f}", spread, f"{r.mib_s:,.1f}", f"{r.seconds:.2f}", f"{r.rss / MIB:,.0f}",
+            rows.append([r.label, f"{r.obj_s:,.1f}", spread, f"{r.mib_s:,.1f}", f"{r.seconds:.2f}",
+                         f"{r.durable_obj_s:,.1f}" if r.durable_s else "—", f"{r.rss / MIB:,.0f}",
                          f"{r.cpu_user_s:.1f} / {r.cpu_sys_s:.1f}", f"{r.cpu_s:.1f}", f"{r.src_cpu_s:.1f}", vs])
         else:
-            rows.append([r.label, "—", "—", "—", f"{r.seconds:.2f}" if r.seconds else "—",
+            rows.append([r.label, "—", "—", "—", f"{r.seconds:.2f}" if r.seconds else "—", "—",
                          f"{r.rss / MIB:,.0f}" if r.rss else "—", "—", "—", "—", r.note[:120]])
-    head = ["tool", "objects/s (median)", "min–max", "MiB/s", "wall s", "peak RSS MiB", "CPU user / sys s",
-            "CPU s, net of idle", "source CPU s", "× best peer"]
+    head = ["tool", "objects/s (median)", "min–max", "MiB/s", "wall s", "objects/s until on disk", "peak RSS MiB",
+            "CPU user / sys s", "CPU s, net of idle", "source CPU s", "× best peer"]
     loads = [r.load1 for r in cell.rows if r.load1]
     load = f"1-min load average {min(loads):.1f}–{max(loads):.1f}" if loads else ""
     return f"#### {cell.title}\n\n{markdown_table(head, rows)}\n\n{load}\n"
@@ -414,8 +434,13 @@ def peer_goal_lines(cell: Cell) -> list[str]:
             continue
         top = max(rows, key=lambda r: r.obj_s)
         ratio = ais.obj_s / top.obj_s
-        out.append(f"Goal (objects/s ≥ {bar}× {name}, {top.label}: {top.obj_s:,.1f}): "
-                   f"**{'met' if ratio >= bar else 'NOT met'}** — {ais.label}: {ais.obj_s:,.1f} ({ratio:.2f}×).")
+        line = (f"Goal (objects/s ≥ {bar}× {name}, {top.label}: {top.obj_s:,.1f}): "
+                f"**{'met' if ratio >= bar else 'NOT met'}** — {ais.label}: {ais.obj_s:,.1f} ({ratio:.2f}×).")
+        durable = max(rows, key=lambda r: r.durable_obj_s)
+        if durable.durable_obj_s and ais.durable_obj_s:  # the same, each until its objects are on disk
+            line += (f" Until on disk: {durable.label} {durable.durable_obj_s:,.1f}, ais-ray "
+                     f"{ais.durable_obj_s:,.1f} ({ais.durable_obj_s / durable.durable_obj_s:.2f}×).")
+        out.append(line)
     return out
 
 

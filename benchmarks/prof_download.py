@@ -34,6 +34,7 @@ from typing import Any
 
 from ais_ray.client import AisClient, is_finished
 from ais_ray.core.names import Bucket
+from ais_ray.fs.store import syncfs
 from ais_ray.testing.emulators import HttpSrcServer
 from ais_ray.testing.linkproxy import LinkProxy
 
@@ -55,6 +56,12 @@ def short(frame: str) -> str:
             path = ("ais_ray/" if marker == "/ais_ray/" else "") + path.split(marker, 1)[1]
             break
     return f"{path}:{m['fn']}"
+
+
+def machine_ticks() -> list[int]:
+    """The whole machine's CPU ticks so far (/proc/stat's "cpu" line: user, nice, system, idle, iowait, ...)."""
+    with open("/proc/stat") as f:
+        return [int(x) for x in f.readline().split()[1:]]
 
 
 def py_spy(pids: dict[str, int], out: Path, rate: int, seconds: float, *extra: str) -> dict[str, subprocess.Popen[bytes]]:
@@ -200,6 +207,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     try:
         generate(tmp / "src", (ds,))
+        syncfs(str(tmp))  # the source's files on disk now: else the job's first group commits write them
         with S3rverLegacyDes(tmp / "s3rver", buckets=("small",)) as s3, \
                 LinkProxy(f"127.0.0.1:{s3.port}", tmp / "proxy") as proxy, HttpSrcServer(tmp / "src") as http:
             if ns.source == "s3" or ns.backend:
@@ -209,9 +217,11 @@ def main() -> None:
             with ais_cluster(str(tmp / "cluster"), env=s3_env(proxy.endpoint), cwd=str(tmp),
                              fsync=not ns.no_fsync) as cl:
                 pids = {lb: pid for lb, pid in cl.pids().items() if lb.startswith("t")}
+                src = s3.pid if ns.source == "s3" else http.pid
                 jid, t0 = asyncio.run(start_job(cl.endpoint, template, ds.name if ns.backend else ""))
                 time.sleep(2)
-                cpu0 = {lb: cpu_user_sys(pid) for lb, pid in pids.items()}
+                cpu0 = {lb: cpu_user_sys(pid) for lb, pid in {**pids, "source": src}.items()}
+                machine0 = machine_ticks()
                 if ns.threads:
                     names = {lb: python_thread_names(pid) for lb, pid in pids.items()}
                     ticks0 = {lb: thread_ticks(pid) for lb, pid in pids.items()}
@@ -224,13 +234,19 @@ def main() -> None:
                     for sp in py_spy(pids, out, ns.rate, ns.seconds, *(["--gil"] if ns.gil else [])).values():
                         sp.wait()
                 cpu = {lb: tuple(b - a for a, b in zip(cpu0[lb], cpu_user_sys(pid), strict=True))
-                       for lb, pid in pids.items()}
+                       for lb, pid in {**pids, "source": src}.items()}
+                machine = [b - a for a, b in zip(machine0, machine_ticks(), strict=True)]
                 st = asyncio.run(wait_job(cl.endpoint, jid))
                 secs = time.perf_counter() - t0
         print(f"job {jid}: {st.get('finished_cnt')} done, {st.get('error_cnt')} errors, {secs:.1f} s, "
               f"{ds.count / secs:.0f} obj/s (profiled part slower: the profiler shares the 2 cores)")
         print("CPU s (user + sys) during the window: "
               + ", ".join(f"{lb} {u:.1f} + {s:.1f}" for lb, (u, s) in cpu.items()))
+        # is the machine the limit? (busy: everything but idle and iowait, over all its CPUs)
+        print(f"machine: {1 - (machine[3] + machine[4]) / sum(machine):.0%} busy over {os.cpu_count()} CPUs "
+              f"(user {(machine[0] + machine[1]) / sum(machine):.0%}, system {machine[2] / sum(machine):.0%}, "
+              f"interrupts {(machine[5] + machine[6]) / sum(machine):.0%}, idle {machine[3] / sum(machine):.0%}, "
+              f"iowait {machine[4] / sum(machine):.0%})")
         if ns.threads:
             print(threads_summary(ticks0, ticks1, names, ns.seconds))
             return
