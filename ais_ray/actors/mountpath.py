@@ -223,7 +223,9 @@ class _MountpathActor:
         - "copy": args (src, dst, latest, sync, etl), item (name, dst_name): copy to the destination's
           owner (copy jobs; through the ETL stages `etl` for etl jobs) -> ("ok"|"skipped", size);
         - "prefetch": args (bck, latest, blob_threshold), item (name,) -> ("ok"|"skipped"|BLOB, size);
-        - "ec-encode": args (bck, mode, conf), item (name,) -> "ok"|"skipped".
+        - "ec-encode": args (bck, mode, conf), item (name,) -> "ok"|"skipped";
+        - "promote": args (bck, root, overwrite, delete_src), item (path, name): the file stored as
+          `bck/name` at its owner (`ObjCopier.promote`) -> ("ok"|"skipped", size).
         A batch of a job aborted here (`stop_batches`) runs none of its items.
         """
         if (err := self.gates.stopped(key)) is not None:
@@ -236,7 +238,8 @@ class _MountpathActor:
             if ref is not None:
                 return await self.io.run(self._prefetch(key, workers, bck, ref, latest, threshold,
                                                         [name for name, in items]))
-        ops: dict[str, Callable[..., Awaitable[Any]]] = {"prefetch": self._prefetch_obj, "ec-encode": self._ec_encode_obj}
+        ops: dict[str, Callable[..., Awaitable[Any]]] = {"prefetch": self._prefetch_obj, "ec-encode": self._ec_encode_obj,
+                                                         "promote": self._promote_obj}
         fn = ops.get(op)
         if fn is None:
             raise ErrBadRequest(f"no such batch operation: {op!r}")
@@ -309,6 +312,10 @@ class _MountpathActor:
 
     async def _ec_encode_obj(self, name: str, bck: Bucket, mode: str, conf: ECConf) -> str:
         return await self.server.ec.ec.encode(bck, name, mode, conf)
+
+    async def _promote_obj(self, path: str, name: str, bck: Bucket, root: str, overwrite: bool,
+                           delete_src: bool) -> tuple[str, int]:
+        return await self.server.copier.promote(path, root, bck, name, overwrite=overwrite, delete_src=delete_src)
 
     # ---- rebalance / resilver (actors/mover.py) ----------------------------------------------------
     async def reb_walk(self, xid: str, kind: str, only: list[Bucket] | None = None) -> MoveStats:

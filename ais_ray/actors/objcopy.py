@@ -11,9 +11,11 @@ Mirrors AIStore's `PUT ?object_to=` (Go `ais/tgtobj.go` copy-object, CLI `ais cp
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
+import stat
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, BinaryIO, TypeVar
@@ -34,6 +36,7 @@ from ais_ray.core.etl import check_query as check_etl_query
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, parse_uname
 from ais_ray.core.owt import OWT_HEADER, Owt
+from ais_ray.core.promote import ErrSourceGone
 from ais_ray.core.smap import MountpathInfo
 from ais_ray.fs.write import write_stream
 
@@ -269,15 +272,15 @@ class ObjCopier:
                                                   middlewares=(internal_auth,))  # a node's own token (auth on)
         return self._session
 
-    async def _holds_same(self, mp: MountpathInfo, dst: Bucket, dst_name: str, src: ObjAttrs) -> bool:
-        """Does the destination's owner already store these bytes? Only its stored copy counts
-        (a HEAD with `presence=2` never asks a remote)."""
+    async def _holds_same(self, mp: MountpathInfo, dst: Bucket, dst_name: str, src: ObjAttrs | None) -> bool:
+        """Does the destination's owner already store these bytes (`src` None: any object of that
+        name)? Only its stored copy counts (a HEAD with `presence=2` never asks a remote)."""
         if mp.url == self._own_url():
             try:
                 have = await asyncio.to_thread(self.ctx.store.load, dst, dst_name)
             except (ErrNotFound, ErrInvalidName):
                 return False
-            return same_copy(src.cksum, src.size, have.cksum, have.size)
+            return src is None or same_copy(src.cksum, src.size, have.cksum, have.size)
         params = {**H.bck_query(dst), H.Q_PRESENCE: str(PRESENCE_PRESENT)}
 
         async def head() -> bool:
@@ -285,8 +288,8 @@ class ObjCopier:
                 if r.status == 404:
                     return False
                 await _check(r, f"head {dst}/{dst_name}")
-                return same_copy(src.cksum, src.size, r.headers.get(H.CKSUM_VAL, ""),
-                                 int(r.headers.get("Content-Length", "-1")))
+                return src is None or same_copy(src.cksum, src.size, r.headers.get(H.CKSUM_VAL, ""),
+                                                int(r.headers.get("Content-Length", "-1")))
 
         return await peer_call(head)
 
@@ -305,7 +308,7 @@ class ObjCopier:
             store.fqn(dst, dst_name)  # validate the name
             dst_ref = remote_of(dst, self.ctx.meta.bmd.must_get(dst))
             through = self.cold.write_through(dst_ref, dst_name) if dst_ref is not None else None
-            await write_stream(store, dst, dst_name, body(), Owt.TRANSFORM if owt is Owt.TRANSFORM else Owt.COPY,
+            await write_stream(store, dst, dst_name, body(), owt if owt in (Owt.TRANSFORM, Owt.PROMOTE) else Owt.COPY,
                                expect_size=attrs.size, write_through=through, custom=meta,
                                version=attrs.version if owt is Owt.COPY else "")
             if self._ec is not None:  # as the data server's PUT does: the commit started the encode
@@ -323,6 +326,31 @@ class ObjCopier:
 
         return await peer_call(put)  # the body starts over on each try (`f.seek(0)`)
 
+    async def promote(self, path: str, root: str, dst: Bucket, dst_name: str, *, overwrite: bool,
+                      delete_src: bool) -> tuple[str, int]:
+        """One file of a promote (`core/promote.py`) stored as `dst/dst_name` at its owner, here or
+        sent there: ("ok"|"skipped", size). An object of that name stays unless `overwrite` (the
+        file skipped); `delete_src`: the file goes once its object is stored.
+
+        Raises:
+            ErrBadRequest: not a regular file under `root` (a symbolic link, or moved out meanwhile).
+            ErrSourceGone: the file is gone (before its turn: skipped by the job).
+        """
+        self.ctx.meta.bmd.must_get(dst)
+        f = await asyncio.to_thread(open_promoted, path, root)
+        try:
+            size = os.fstat(f.fileno()).st_size
+            mp = self.dst_mountpath(dst, dst_name)
+            if not overwrite and await self._holds_same(mp, dst, dst_name, None):
+                return SKIPPED, size
+            await self.send(f, ObjAttrs(size=size), mp, dst, dst_name, owt=Owt.PROMOTE)
+        finally:
+            f.close()
+        if delete_src:
+            with contextlib.suppress(FileNotFoundError):
+                await asyncio.to_thread(os.unlink, path)
+        return COPIED, size
+
     def session(self) -> aiohttp.ClientSession:
         """The one client session of this mountpath's outbound object traffic."""
         return self._http()
@@ -330,6 +358,28 @@ class ObjCopier:
     def own_url(self) -> str:
         """This mountpath's data server."""
         return self._own_url()
+
+
+def open_promoted(path: str, root: str) -> BinaryIO:
+    """Blocking. A file to promote, opened for reading: a regular file, not a symbolic link, still
+    under `root` once opened (a directory of its path swapped for a link meanwhile is caught)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise ErrSourceGone(f'promote: "{path}" is gone') from None
+    except OSError as exc:
+        raise ErrBadRequest(f'promote: cannot read "{path}": {exc.strerror or exc}') from None
+    f = os.fdopen(fd, "rb")
+    try:
+        real = os.path.realpath(f"/proc/self/fd/{fd}")
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ErrBadRequest(f'promote: "{path}" is not a regular file')
+        if not (real + "/").startswith(os.path.realpath(root).rstrip("/") + "/"):
+            raise ErrBadRequest(f'promote: "{path}" is not under the promote root "{root}"')
+    except BaseException:
+        f.close()
+        raise
+    return f
 
 
 async def peer_call(call: Callable[[], Awaitable[T]]) -> T:

@@ -31,6 +31,8 @@ from ais_ray.core.copy import PRESENCE_EXISTS, PRESENCE_EXISTS_NO_PROPS, check_c
 from ais_ray.core.dload import DlSpec
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrBckNotFound, ErrJobNotFound, ErrNodeNotFound
 from ais_ray.core.names import Bucket, Provider
+from ais_ray.core.promote import SYNC_MAX as PROMOTE_SYNC_MAX
+from ais_ray.core.promote import PromoteArgs
 from ais_ray.core.nodes import JoinPolicy
 from ais_ray.core.redundancy import ECConf, check_ec_change
 from ais_ray.core.selection import Selection
@@ -358,6 +360,37 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyMoves, ProxyEtlApi):
         self._remember_xact(xid, "ec_encode_start", xid, bck, conf, recover)
         return xid
 
+    async def promote(self, bck: Bucket, args: PromoteArgs) -> str:
+        """`promote` (ais-wire-2 §7): files under the promote root into `bck`. Every target (or
+        only `args.tid`) looks at the source first; all seeing the same files is a file share:
+        each then promotes its own HRW names. The job's id, or "" for at most SYNC_MAX files and
+        no file share: promoted before the answer, as AIStore does.
+
+        Raises:
+            ErrBadRequest / ErrNotFound: a bad source (from the targets), an unknown `tid`;
+            the synchronous promote's first error.
+        """
+        self.check_writable(bck)
+        self.bmd.must_get(bck)
+        targets = self._reachable()
+        if args.tid:
+            if args.tid not in targets:
+                raise ErrNodeNotFound(args.tid)
+            targets = {args.tid: targets[args.tid]}
+        seen = dict(zip(targets, await asyncio.gather(*(_ask(h.promote_scan.remote(args)) for h in targets.values()))))
+        counts = {n for n, _ in seen.values()}
+        fshare = not args.not_share and len(seen) > 1 and len(set(seen.values())) == 1 and counts != {0}
+        if not fshare and sum(n for n, _ in seen.values()) <= PROMOTE_SYNC_MAX:
+            done = await asyncio.gather(*(_ask(targets[tid].promote_now.remote(bck, args)) for tid in seen))
+            first = next((err for _, errs, err in done if errs), "")
+            if first:
+                raise ErrBadRequest(f"promote {args.src} => {bck}: {first}")
+            return ""
+        xid = gen_uuid()
+        await gather(targets, "promote_start", xid, bck, args, fshare, strict=True)
+        self._remember_xact(xid, "promote_start", xid, bck, args, fshare, only_on=args.tid)
+        return xid
+
     async def destroy_bucket(self, bck: Bucket) -> BMD:
         """The bucket goes, and first every job writing into it (AIStore aborts them): a download
         left running wrote on, and its objects appeared in the next bucket of that name."""
@@ -545,6 +578,17 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyMoves, ProxyEtlApi):
 
 
 ProxyActor = ray.remote(_ProxyActor)
+
+
+async def _ask(ref: Any) -> Any:
+    """A target's reply; its own AisError raised as it was (its status kept), not wrapped in Ray's."""
+    try:
+        return await ref
+    except ray.exceptions.RayTaskError as exc:
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, AisError):
+            raise cause from None
+        raise
 
 
 def _parse_bmd(d: Any) -> BMD:

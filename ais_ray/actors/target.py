@@ -37,6 +37,8 @@ from ais_ray.core.bmd import BMD, RemoteRef
 from ais_ray.core.dload import DlSpec, TargetDlStatus
 from ais_ray.core.errors import AisError, ErrBadRequest
 from ais_ray.core.names import Bucket
+from ais_ray.core.promote import KIND as PROMOTE
+from ais_ray.core.promote import PromoteArgs, promote_root
 from ais_ray.core.nodes import NAMESPACE, PROXY_NAME, target_resource
 from ais_ray.core.redundancy import ECConf
 from ais_ray.core.selection import Selection
@@ -55,6 +57,8 @@ from ais_ray.jobs.mirror import KIND as MIRROR_KIND
 from ais_ray.jobs.mirror import run_make_copies
 from ais_ray.jobs.prefetch import PrefetchHooks, PrefetchSpec, run_prefetch
 from ais_ray.jobs.rebalance import REBALANCE, RESILVER, run_moves, settle
+from ais_ray.jobs.promote import run_promote
+from ais_ray.jobs.promote import scan as promote_scan
 from ais_ray.jobs.prune import local_names
 from ais_ray.jobs.selection import Share, select
 from ais_ray.jobs.summary import KIND as SUMMARY
@@ -231,6 +235,24 @@ class _TargetActor:
 
     def _share(self) -> Share:
         return Share(self.tid, lambda: self.smap, self.mps)
+
+    async def promote_scan(self, args: PromoteArgs) -> tuple[int, str]:
+        """What this target sees at a promote's source: (files, digest of their paths) (`jobs/promote.py`)."""
+        return await promote_scan(args, promote_root())
+
+    async def promote_start(self, xid: str, bck: Bucket, args: PromoteArgs, fshare: bool,
+                            joining: bool = False) -> None:
+        """This target's share of a `promote` job (`fshare`: every target sees the same files)."""
+        self.xacts.start(XactSnap(xid, PROMOTE, bck),
+                         lambda snap: run_promote(bck, args, promote_root(), fshare, self._share(), self.mps, snap),
+                         admitted=joining)
+
+    async def promote_now(self, bck: Bucket, args: PromoteArgs) -> tuple[int, int, str]:
+        """A few files promoted before the answer, no job (AIStore: at most 16 and no file share):
+        (objects, errors, the error)."""
+        snap = XactSnap(gen_uuid(), PROMOTE, bck)
+        await run_promote(bck, args, promote_root(), False, self._share(), self.mps, snap)
+        return snap.stats.objs, snap.stats.errors, snap.err
 
     async def blob_start(self, xid: str, bck: Bucket, name: str, chunk: int, workers: int, latest: bool,
                          joining: bool = False) -> None:

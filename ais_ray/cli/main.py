@@ -337,12 +337,26 @@ ais-ray get http://127.0.0.1:51061/abc/hello-world   # via an HTTP bucket ht://<
     copy_cmds.add_copy_args(p, _selection_args)
     p = _cmd(sub, "rm", object_cmds.cmd_rm, "remove objects", "ais-ray rm ais://photos/a/1.jpg ais://photos/a/2.jpg")
     p.add_argument("objects", nargs="+", metavar="BUCKET/NAME")
-    obj = sub.add_parser("object", help="object commands: show, get, put, rm", formatter_class=HelpFormatter)
+    obj = sub.add_parser("object", help="object commands: show, promote", formatter_class=HelpFormatter)
     osub = obj.add_subparsers(dest="verb", required=True)
     p = _cmd(osub, "show", object_cmds.cmd_object_show, "object properties: size, checksum, version, atime, location",
              "ais-ray object show ais://photos/a/1.jpg\nais-ray object show ais://photos/a/1.jpg --json")
     p.add_argument("object", metavar="BUCKET/NAME")
     p.add_argument("--json", action="store_true")
+    p = _cmd(osub, "promote", object_cmds.cmd_object_promote,
+             "files on the targets' machines (under the promote root, $AIS_PROMOTE_ROOT of `up`, default "
+             "/var/lib/ais/promote) become objects",
+             "ais-ray object promote /var/lib/ais/promote/imagenet ais://photos/train/ --recursive --wait\n"
+             "ais-ray object promote /var/lib/ais/promote/a.jpg ais://photos/a.jpg --overwrite-dst")
+    p.add_argument("src", metavar="SRC_PATH")
+    p.add_argument("dst", metavar="BUCKET[/NAME_OR_PREFIX]")
+    p.add_argument("-r", "--recursive", action="store_true", help="the directory's subdirectories too")
+    p.add_argument("-o", "--overwrite-dst", action="store_true", help="replace objects of the same name (else kept)")
+    p.add_argument("--delete-src", action="store_true", help="remove each file once its object is stored")
+    p.add_argument("--target-id", default="", help="only this target looks at SRC_PATH (and sends to the owners)")
+    p.add_argument("--not-file-share", action="store_true",
+                   help="every target promotes all it sees (do not look for a file share)")
+    p.add_argument("--wait", action="store_true", help="wait until the job is done")
 
 
 class Parser(argparse.ArgumentParser):

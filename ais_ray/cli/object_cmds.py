@@ -1,4 +1,4 @@
-"""`ais-ray put`, `get`, `rm`, `object show`."""
+"""`ais-ray put`, `get`, `rm`, `object show`, `object promote`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import sys
 
 from ais_ray.cli.common import CliError, blob_chunk_arg, print_json, print_table, run
+from ais_ray.cli.job_cmds import wait_xact
 from ais_ray.cli.progress import ByteProgress
 from ais_ray.client import AisClient
 from ais_ray.core import headers as H
@@ -233,6 +234,25 @@ def cmd_object_show(args: argparse.Namespace) -> int:
             props["size"] = format_size(int(props["size"] or 0))
             props["atime"] = format_nano_time(int(props["atime"])) if props["atime"].isdigit() else props["atime"]
             print_table(["PROPERTY", "VALUE"], [[k, v or "-"] for k, v in props.items()])
+        return 0
+
+    return run(go)
+
+
+def cmd_object_promote(args: argparse.Namespace) -> int:
+    """`ais object promote SRC_PATH BUCKET[/NAME_OR_PREFIX]`: files on the targets' machines, under
+    the cluster's promote root, become objects."""
+    bck, obj = parse_bucket_uri(args.dst)
+
+    async def go(c: AisClient) -> int:
+        xid = await c.promote(bck, args.src, obj, recursive=args.recursive, overwrite=args.overwrite_dst,
+                              delete_src=args.delete_src, target_id=args.target_id, not_file_share=args.not_file_share)
+        if not xid:
+            print(f'promoted "{args.src}" => {bck}')
+            return 0
+        print(f'promoted "{args.src}" => {bck}, xaction ID "{xid}"')
+        if args.wait:
+            return await wait_xact(c, xid, timeout=None, refresh=0.5)
         return 0
 
     return run(go)

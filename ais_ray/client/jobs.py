@@ -1,4 +1,4 @@
-"""Jobs (xactions): query, status, abort, and the requests that start one (blob-download, copy, prefetch)."""
+"""Jobs (xactions): query, status, abort, and the requests that start one (blob-download, promote, copy, prefetch)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,16 @@ class JobsApi(Http):
             value["num-workers"] = num_workers
         _, _, raw = await self.request("POST", f"objects/{bck.name}", params=self.bck_params(bck),
                                        json_body={"action": "blob-download", "name": name, "value": value})
+        return raw.decode().strip('"')
+
+    async def promote(self, bck: Bucket, src: str, obj: str = "", *, recursive: bool = False, overwrite: bool = False,
+                      delete_src: bool = False, target_id: str = "", not_file_share: bool = False) -> str:
+        """`promote` files under the cluster's promote root (on the targets' machines) into `bck`:
+        the job id, or "" when it was done before the answer (a few files, no file share)."""
+        value = {"tid": target_id, "src": src, "obj": obj, "rcr": recursive, "ovw": overwrite, "dls": delete_src,
+                 "notshr": not_file_share}
+        _, _, raw = await self.request("POST", f"objects/{bck.name}", params=self.bck_params(bck),
+                                       json_body={"action": "promote", "name": src, "value": value})
         return raw.decode().strip('"')
 
     async def copy_bucket(self, src: Bucket, dst: Bucket, value: dict[str, Any], *, presence: int | None = None,

@@ -124,6 +124,8 @@ def required_access(method: str, path: str, action: str = "") -> tuple[Access, b
     if route == "health":
         return Access.NONE, False
     if route == "objects":
+        if action == "promote":  # reads the targets' own filesystems (AIStore: not part of read-write access)
+            return Access.ADMIN, False
         return (Access.RO if read else Access.RW), per_bucket
     if route == "buckets":
         if method == "DELETE" or action in _BUCKET_LIFECYCLE:

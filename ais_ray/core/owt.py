@@ -24,6 +24,7 @@ class Owt(enum.Enum):
     MIRROR_COPY = "mirror-copy"  # n-way mirror
     REBALANCE = "rebalance"  # an object moving to its new HRW owner
     EC_RESTORE = "ec-restore"  # erasure-coding reconstruction
+    PROMOTE = "promote"  # a file of the targets' own filesystems (core/promote.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,7 @@ POLICY: dict[Owt, OwtPolicy] = {
                              counter="stream.in", redundancy=False, new_content=False),
     Owt.EC_RESTORE: OwtPolicy(bump_version=False, source_identity=True, job=False, write_through=False,
                               counter="stream.in", redundancy=False, new_content=False),
+    Owt.PROMOTE: OwtPolicy(bump_version=True, source_identity=False, job=False, write_through=True, counter="put"),
 }
 
 
@@ -64,6 +66,6 @@ def policy(owt: Owt) -> OwtPolicy:
 
 def put_owt(header: str) -> Owt:
     """The owt of a PUT from its `OWT_HEADER`: a copy's destination, an object moving to its new
-    HRW owner (rebalance / resilver), or else a plain PUT."""
-    return {Owt.COPY.value: Owt.COPY, Owt.TRANSFORM.value: Owt.TRANSFORM,
-            Owt.REBALANCE.value: Owt.REBALANCE}.get(header, Owt.PUT)
+    HRW owner (rebalance / resilver), a promoted file, or else a plain PUT."""
+    return {Owt.COPY.value: Owt.COPY, Owt.TRANSFORM.value: Owt.TRANSFORM, Owt.REBALANCE.value: Owt.REBALANCE,
+            Owt.PROMOTE.value: Owt.PROMOTE}.get(header, Owt.PUT)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, StrictInt, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, StrictBool, StrictInt, model_validator
 
 MAX_DEPTH = 32  # deepest JSON nesting any body needs is 4 (a bucket's namespace inside a value)
 
@@ -179,6 +179,18 @@ class BlobMsg(_Msg):
     latest_ver: bool = Field(False, alias="latest-ver")
 
 
+class PromoteMsg(_Msg):
+    """`promote` (Go `apc.PromoteArgs`): the source, the object name or prefix, the flags."""
+
+    tid: str = ""
+    src: str = ""
+    obj: str = ""
+    rcr: StrictBool = False
+    ovw: StrictBool = False
+    dls: StrictBool = False
+    notshr: StrictBool = False
+
+
 class JobArgs(_Msg):
     """A job query or action (Go `xact.ArgsMsg`). Go decodes keys case-insensitively (`ID`, `id`);
     other keys (e.g. `DaemonID` of a resilver) pass through, lowercased."""
@@ -240,6 +252,7 @@ ACTIONS: dict[str, type[BaseModel]] = {
     "evict-remote-bck": NoValue,
     "set-bprops": BpropsMsg,
     "blob-download": BlobMsg,
+    "promote": PromoteMsg,
     "stop": JobArgs,
     "start": JobArgs,
     "start-maintenance": RmNodeMsg,
@@ -258,7 +271,7 @@ ROUTE_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
                                        "etl-bck", "etl-listrange", "make-n-copies", "ec-encode"),
     ("/v1/buckets/{bucket}", "DELETE"): ("destroy-bck", "evict-remote-bck", "evict-listrange", "delete-listrange"),
     ("/v1/buckets/{bucket}", "PATCH"): ("set-bprops",),
-    ("/v1/objects/{bucket}", "POST"): ("blob-download",),
+    ("/v1/objects/{bucket}", "POST"): ("blob-download", "promote"),
     ("/v1/objects/{bucket}/{obj}", "POST"): ("mpt-upload", "mpt-complete"),
     ("/v1/objects/{bucket}/{obj}", "DELETE"): ("mpt-abort",),
     ("/v1/cluster", "PUT"): ("stop", "start", "start-maintenance", "stop-maintenance", "decommission-node",

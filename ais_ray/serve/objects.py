@@ -17,6 +17,8 @@ from ais_ray.core.mpu import check_put as check_mpu_put
 from ais_ray.core.blob import parse_blob_chunk, parse_blob_workers
 from ais_ray.core.ec import standin
 from ais_ray.core.errors import ErrBadRequest, ErrTargetOffline
+from ais_ray.core.promote import KIND as ACT_PROMOTE
+from ais_ray.core.promote import PromoteArgs
 from ais_ray.core import headers as H
 from ais_ray.core.names import Bucket, Provider, http_bucket, parse_uname, split_obj_path, validate_obj_name
 from ais_ray.core.smap import FLAG_OFFLINE, MountpathInfo, Snode
@@ -108,10 +110,15 @@ async def object_mpt_action(req: Request, bucket: str, obj: str) -> Response:
     return await redirect_to_owner(req)
 
 
-@router.post("/v1/objects/{bucket}", summary="Object actions: `blob-download` (name = the object) → job id")
+@router.post("/v1/objects/{bucket}", summary="Object actions: `blob-download` (name = the object) → job id; "
+             "`promote` (name = a file or directory under the promote root) → job id, or nothing when done")
 async def object_action(req: Request, bucket: str) -> Response:
     bck = bucket_from(req, bucket)
     msg = await read_action(req)
+    if msg.action == ACT_PROMOTE:  # files on the targets' filesystems (core/promote.py)
+        args = PromoteArgs.parse(msg.name, msg.value)
+        await state().bucket_props(bck)
+        return PlainTextResponse(await state().proxy.promote.remote(bck, args))
     if msg.action != "blob-download":
         raise ErrBadRequest(f'invalid action "{msg.action}" for POST {bck}')
     name = validate_obj_name(msg.name)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from ais_ray.core.promote import ROOT_ENV as PROMOTE_ROOT_ENV
 from ais_ray.testing.emulators import Azurite, FakeGcsServer, MotoServer, free_port
 from ais_ray.testing.httpsrc import Faults, HttpSrc
 
@@ -117,7 +118,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, other_ray: object, moto: M
     # `up` notes the cluster it started last under $XDG_STATE_HOME: keep that inside the session
     os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
     port = free_port()
-    c = LocalCluster(f"http://127.0.0.1:{port}", data_dir, port, {**moto.env(), **gcs.env(), **azurite.env()})
+    promote_root = str(tmp_path_factory.mktemp("promote"))  # where `object promote` may read (core/promote.py)
+    c = LocalCluster(f"http://127.0.0.1:{port}", data_dir, port, {**moto.env(), **gcs.env(), **azurite.env(),
+                                                                  PROMOTE_ROOT_ENV: promote_root})
     c.up()
     try:
         yield c

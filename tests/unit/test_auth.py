@@ -63,6 +63,8 @@ def test_access_levels():
     ("GET", "/v1/objects/b/o", "", (Access.RO, True)),
     ("HEAD", "/v1/objects/b/o", "", (Access.RO, True)),
     ("PUT", "/v1/objects/b/o", "", (Access.RW, True)),
+    ("POST", "/v1/objects/b", "blob-download", (Access.RW, True)),
+    ("POST", "/v1/objects/b", "promote", (Access.ADMIN, False)),  # reads the targets' filesystems
     ("DELETE", "/v1/objects/b/o", "", (Access.RW, True)),
     ("GET", "/v1/buckets", "", (Access.RO, False)),
     ("GET", "/v1/buckets/b", "", (Access.RO, True)),
