@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ais_ray.core.copy import SKIPPED, TcbMsg
+from ais_ray.core.copy import TcbMsg
 from ais_ray.core.errors import AisError, ErrObjNotFound
 from ais_ray.core.etl import MAX_OBJ_ERRS, obj_err
 from ais_ray.core.names import Bucket, parse_bck_uname
@@ -33,7 +33,7 @@ from ais_ray.core.selection import Selection
 from ais_ray.core.xact import XactSnap
 from ais_ray.jobs.etl import OBJ_ERRORS
 from ais_ray.jobs.prune import local_names, missing
-from ais_ray.jobs.batches import MountpathBatches
+from ais_ray.jobs.batches import MountpathBatches, count_done
 from ais_ray.jobs.selection import ListFor, Share, placed, select, walk_objects
 
 KIND_BCK = "copy-bck"
@@ -96,11 +96,7 @@ async def run_copy(spec: CopySpec, hooks: CopyHooks, snap: XactSnap) -> None:
 
     def done(item: tuple[str, str], _: None, value: tuple[str, int] | None, err: AisError | None) -> None:
         if err is None and value is not None:
-            status, n = value
-            snap.stats.objs += 1
-            snap.stats.bytes += n
-            if status == SKIPPED:
-                snap.extra["skipped"] += 1
+            count_done(snap, value)
         elif isinstance(err, ErrObjNotFound):
             pass  # the source is gone (before its turn, or from the remote): skipped
         elif err is not None:

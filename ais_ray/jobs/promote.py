@@ -26,7 +26,7 @@ from ais_ray.core.errors import AisError
 from ais_ray.core.names import Bucket
 from ais_ray.core.promote import ErrSourceGone, PromoteArgs, check_source, files, names_digest, obj_name
 from ais_ray.core.xact import XactSnap
-from ais_ray.jobs.batches import MountpathBatches
+from ais_ray.jobs.batches import MountpathBatches, count_done
 from ais_ray.jobs.selection import Share
 
 PER_MOUNTPATH = 8  # files in flight per mountpath
@@ -54,11 +54,7 @@ async def run_promote(bck: Bucket, args: PromoteArgs, root: str, fshare: bool, s
 
     def done(item: tuple[str, str], _: None, value: tuple[str, int] | None, err: AisError | None) -> None:
         if err is None and value is not None:
-            status, n = value
-            snap.stats.objs += 1
-            snap.stats.bytes += n
-            if status == "skipped":
-                snap.extra["skipped"] += 1
+            count_done(snap, value)
         elif err is not None and not isinstance(err, ErrSourceGone):
             snap.stats.errors += 1
             failures.append(err)

@@ -18,6 +18,7 @@ from aistore.sdk.errors import AISError
 
 from ais_ray.core.promote import ROOT_ENV
 from tests.integration.conftest import LocalCluster
+from tests.integration.test_sdk import bck  # noqa: F401 - a fresh bucket per test
 
 
 @pytest.fixture()
@@ -32,14 +33,6 @@ def tree(cluster: LocalCluster) -> Iterator[Path]:
     yield top
 
 
-@pytest.fixture()
-def bucket(sdk: object) -> Iterator[object]:
-    b = sdk.bucket(f"prm-{uuid.uuid4().hex[:8]}")  # type: ignore[attr-defined]
-    b.create()
-    yield b
-    b.delete(missing_ok=True)
-
-
 def stored(b: object) -> dict[str, bytes]:
     return {e.name: b.object(e.name).get_reader().read_all() for e in b.list_all_objects()}  # type: ignore[attr-defined]
 
@@ -51,12 +44,12 @@ def job_shares(endpoint: str, xid: str) -> dict[str, tuple[str, int]]:
     return {tid: (snaps[0]["kind"], int(snaps[0]["stats"]["loc-objs"])) for tid, snaps in r.json().items() if snaps}
 
 
-def test_sdk_promotes_a_directory_once_per_file(sdk: object, cluster: LocalCluster, tree: Path, bucket: object) -> None:
-    xid = bucket.object("data/").promote(str(tree))  # type: ignore[attr-defined]
+def test_sdk_promotes_a_directory_once_per_file(sdk: object, cluster: LocalCluster, tree: Path, bck: object) -> None:
+    xid = bck.object("data/").promote(str(tree))  # type: ignore[attr-defined]
     assert xid, "a file share is a job"
     sdk.job(job_id=xid).wait(timeout=60)  # type: ignore[attr-defined]
     want = {f"data/{p.name}": p.read_bytes() for p in tree.iterdir() if p.is_file() and not p.is_symlink()}
-    assert stored(bucket) == want  # not the subdirectory (not recursive), not the link
+    assert stored(bck) == want  # not the subdirectory (not recursive), not the link
     shares = job_shares(cluster.endpoint, xid)
     assert {k for k, _ in shares.values()} == {"promote"}
     assert sum(n for _, n in shares.values()) == len(want)  # each file by one target: its owner
@@ -64,35 +57,35 @@ def test_sdk_promotes_a_directory_once_per_file(sdk: object, cluster: LocalClust
     assert all(p.exists() for p in tree.iterdir())  # the sources stay
 
 
-def test_recursive_overwrite_and_delete_source(sdk: object, tree: Path, bucket: object) -> None:
-    sdk.job(job_id=bucket.object("").promote(str(tree), recursive=True)).wait(timeout=60)  # type: ignore[attr-defined]
-    before = stored(bucket)
+def test_recursive_overwrite_and_delete_source(sdk: object, tree: Path, bck: object) -> None:
+    sdk.job(job_id=bck.object("").promote(str(tree), recursive=True)).wait(timeout=60)  # type: ignore[attr-defined]
+    before = stored(bck)
     assert before["sub/deep.txt"] == b"deep" and len(before) == 13
     (tree / "f00.bin").write_bytes(b"changed")
-    xid = bucket.object("").promote(str(tree), recursive=True)  # type: ignore[attr-defined]  # again: kept
+    xid = bck.object("").promote(str(tree), recursive=True)  # type: ignore[attr-defined]  # again: kept
     sdk.job(job_id=xid).wait(timeout=60)  # type: ignore[attr-defined]
-    assert bucket.object("f00.bin").get_reader().read_all() == before["f00.bin"]  # type: ignore[attr-defined]
-    xid = bucket.object("").promote(str(tree), recursive=True, overwrite_dest=True,  # type: ignore[attr-defined]
+    assert bck.object("f00.bin").get_reader().read_all() == before["f00.bin"]  # type: ignore[attr-defined]
+    xid = bck.object("").promote(str(tree), recursive=True, overwrite_dest=True,  # type: ignore[attr-defined]
                                     delete_source=True)
     sdk.job(job_id=xid).wait(timeout=60)  # type: ignore[attr-defined]
-    after = stored(bucket)
+    after = stored(bck)
     assert after["f00.bin"] == b"changed" and len(after) == 13
     assert sorted(p.name for p in tree.rglob("*") if not p.is_dir()) == ["link"]  # every promoted file gone
 
 
-def test_one_file_by_one_target_is_done_before_the_answer(sdk: object, tree: Path, bucket: object) -> None:
+def test_one_file_by_one_target_is_done_before_the_answer(sdk: object, tree: Path, bck: object) -> None:
     src = str(tree / "f03.bin")
-    assert bucket.object("named.bin").promote(src, target_id="t2") == ""  # type: ignore[attr-defined]
-    assert bucket.object("named.bin").get_reader().read_all() == (tree / "f03.bin").read_bytes()  # type: ignore[attr-defined]
-    assert bucket.object("dir/").promote(src, target_id="t1") == ""  # type: ignore[attr-defined]  # a prefix: its base name
-    assert bucket.object("dir/f03.bin").get_reader().read_all() == (tree / "f03.bin").read_bytes()  # type: ignore[attr-defined]
+    assert bck.object("named.bin").promote(src, target_id="t2") == ""  # type: ignore[attr-defined]
+    assert bck.object("named.bin").get_reader().read_all() == (tree / "f03.bin").read_bytes()  # type: ignore[attr-defined]
+    assert bck.object("dir/").promote(src, target_id="t1") == ""  # type: ignore[attr-defined]  # a prefix: its base name
+    assert bck.object("dir/f03.bin").get_reader().read_all() == (tree / "f03.bin").read_bytes()  # type: ignore[attr-defined]
 
 
-def test_not_a_file_share_every_target_sends_to_the_owner(sdk: object, tree: Path, bucket: object) -> None:
-    xid = bucket.object("").promote(str(tree), src_not_file_share=True)  # type: ignore[attr-defined]
+def test_not_a_file_share_every_target_sends_to_the_owner(sdk: object, tree: Path, bck: object) -> None:
+    xid = bck.object("").promote(str(tree), src_not_file_share=True)  # type: ignore[attr-defined]
     sdk.job(job_id=xid).wait(timeout=60)  # type: ignore[attr-defined]
     want = {p.name: p.read_bytes() for p in tree.iterdir() if p.is_file() and not p.is_symlink()}
-    assert stored(bucket) == want
+    assert stored(bck) == want
 
 
 @pytest.mark.parametrize("src, status, msg", [
@@ -102,17 +95,17 @@ def test_not_a_file_share_every_target_sends_to_the_owner(sdk: object, tree: Pat
     ("{tree}/missing", 404, "does not exist"),
     ("{tree}/link", 400, "symbolic link"),
 ])
-def test_bad_sources_are_refused(cluster: LocalCluster, tree: Path, bucket: object, src: str, status: int,
+def test_bad_sources_are_refused(cluster: LocalCluster, tree: Path, bck: object, src: str, status: int,
                                  msg: str) -> None:
     body = {"action": "promote", "name": src.format(tree=tree), "value": {"src": src.format(tree=tree)}}
-    r = requests.post(f"{cluster.endpoint}/v1/objects/{bucket.name}", json=body, timeout=30)  # type: ignore[attr-defined]
+    r = requests.post(f"{cluster.endpoint}/v1/objects/{bck.name}", json=body, timeout=30)  # type: ignore[attr-defined]
     assert r.status_code == status, r.text
     assert msg in r.json()["message"]
-    assert stored(bucket) == {}
+    assert stored(bck) == {}
 
 
-def test_bad_requests_are_refused(cluster: LocalCluster, tree: Path, bucket: object) -> None:
-    url = f"{cluster.endpoint}/v1/objects/{bucket.name}"  # type: ignore[attr-defined]
+def test_bad_requests_are_refused(cluster: LocalCluster, tree: Path, bck: object) -> None:
+    url = f"{cluster.endpoint}/v1/objects/{bck.name}"  # type: ignore[attr-defined]
     for value, status, msg in [({"src": str(tree), "rcr": "yes"}, 400, "rcr"),
                                ({"src": str(tree / "other")}, 400, "differ"),
                                ({"src": str(tree), "tid": "t99"}, 404, "t99")]:
@@ -122,23 +115,23 @@ def test_bad_requests_are_refused(cluster: LocalCluster, tree: Path, bucket: obj
     r = requests.post(f"{cluster.endpoint}/v1/objects/nope-{uuid.uuid4().hex[:6]}", timeout=30,
                       json={"action": "promote", "name": str(tree), "value": {"src": str(tree)}})
     assert r.status_code == 404 and "does not exist" in r.json()["message"]
-    assert stored(bucket) == {}
+    assert stored(bck) == {}
 
 
-def test_sdk_sees_the_error(tree: Path, bucket: object) -> None:
+def test_sdk_sees_the_error(tree: Path, bck: object) -> None:
     with pytest.raises(AISError, match="not under the promote root"):
-        bucket.object("x").promote("/etc/hostname")  # type: ignore[attr-defined]
+        bck.object("x").promote("/etc/hostname")  # type: ignore[attr-defined]
 
 
-def test_cli_object_promote(cluster: LocalCluster, tree: Path, bucket: object) -> None:
-    name = bucket.name  # type: ignore[attr-defined]
+def test_cli_object_promote(cluster: LocalCluster, tree: Path, bck: object) -> None:
+    name = bck.name  # type: ignore[attr-defined]
     p = cluster.cli("object", "promote", str(tree), f"ais://{name}/cli/", "--recursive", "--wait")
     assert f'promoted "{tree}" => ais://{name}, xaction ID "' in p.stdout
-    assert len(stored(bucket)) == 13
+    assert len(stored(bck)) == 13
     p = cluster.cli("object", "promote", str(tree / "f01.bin"), f"ais://{name}/one.bin", "--target-id", "t1")
     assert p.stdout.strip() == f'promoted "{tree / "f01.bin"}" => ais://{name}'
     p = cluster.cli("object", "promote", "/etc/hostname", f"ais://{name}", check=False)
     assert p.returncode == 1
     assert p.stderr.strip().startswith("error: promote:") and "Traceback" not in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
-    assert bucket.object("one.bin").get_reader().read_all() == (tree / "f01.bin").read_bytes()  # type: ignore[attr-defined]
+    assert bck.object("one.bin").get_reader().read_all() == (tree / "f01.bin").read_bytes()  # type: ignore[attr-defined]
