@@ -16,8 +16,10 @@ import pytest
 import requests
 from aistore.sdk.errors import AISError
 
+from ais_ray.core.names import Provider
 from ais_ray.core.promote import ROOT_ENV
 from tests.integration.conftest import LocalCluster
+from tests.integration.remotes import REMOTES
 from tests.integration.test_sdk import bck  # noqa: F401 - a fresh bucket per test
 
 
@@ -135,3 +137,17 @@ def test_cli_object_promote(cluster: LocalCluster, tree: Path, bck: object) -> N
     assert p.stderr.strip().startswith("error: promote:") and "Traceback" not in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
     assert bck.object("one.bin").get_reader().read_all() == (tree / "f01.bin").read_bytes()  # type: ignore[attr-defined]
+
+
+def test_promote_into_a_remote_bucket_writes_through(sdk: object, moto: object, tree: Path) -> None:
+    import boto3
+
+    remote = REMOTES[Provider.AWS][0](moto, None)  # type: ignore[arg-type]
+    s3b = sdk.bucket(remote.bucket, provider="aws")  # type: ignore[attr-defined]
+    xid = s3b.object("p/").promote(str(tree))
+    sdk.job(job_id=xid).wait(timeout=60)  # type: ignore[attr-defined]
+    s3 = boto3.client("s3", endpoint_url=remote.endpoint, aws_access_key_id="testing",
+                      aws_secret_access_key="testing", region_name="us-east-1")
+    for p in tree.iterdir():
+        if p.is_file() and not p.is_symlink():  # at the remote itself, not only cached here
+            assert s3.get_object(Bucket=remote.bucket, Key=f"p/{p.name}")["Body"].read() == p.read_bytes()
