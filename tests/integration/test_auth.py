@@ -114,6 +114,12 @@ def test_access_levels(secured: LocalCluster, bck: str, tokens: dict[str, str]) 
     assert requests.put(f"{ep}/v1/cluster", json=body, headers=bearer(tokens["rw"]), timeout=30).status_code == 403
     r = requests.put(f"{ep}/v1/cluster", json=body, headers=bearer(tokens["admin"]), timeout=30)
     assert r.status_code not in (401, 403), r.text  # allowed (then refused for the unknown target)
+    # admin only: promote reads the targets' own filesystems (AIStore: not part of read-write access)
+    body = {"action": "promote", "name": "/nowhere/x", "value": {"src": "/nowhere/x"}}
+    r = requests.post(f"{ep}/v1/objects/{bck}", json=body, headers=bearer(tokens["rw"]), timeout=30)
+    assert r.status_code == 403 and r.json()["tcode"] == "ErrAccessDenied", r.text
+    r = requests.post(f"{ep}/v1/objects/{bck}", json=body, headers=bearer(tokens["admin"]), timeout=30)
+    assert r.status_code == 400 and "promote root" in r.json()["message"], r.text  # allowed, then refused: no such root
 
 
 def test_bucket_scoped_token(secured: LocalCluster, bck: str, tokens: dict[str, str]) -> None:
