@@ -26,6 +26,7 @@ per object, `[status, size, error status, message]`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import os
@@ -37,7 +38,7 @@ import msgspec
 from aiohttp import web
 
 from ais_ray.actors.etl_pool import MAX_BATCH as ETL_BATCH
-from ais_ray.actors.objcopy import peer_call
+from ais_ray.actors.objcopy import open_promoted, peer_call
 from ais_ray.backends.aio import retriable_transport
 from ais_ray.core.bmd import BucketProps, remote_of
 from ais_ray.core.copy import COPIED, SKIPPED, copy_version, same_copy
@@ -255,6 +256,68 @@ class Copies:
         for i, outcome in zip(one_by_one, await gates.run(key, workers, [single(i) for i in one_by_one])):
             out[i] = outcome
         return [o if o is not None else (None, AisError("not copied"), 0.0) for o in out]
+
+    async def promote(self, gates: Gates, key: str, workers: int, items: list[tuple[str, str]], dst: Bucket,
+                      root: str, overwrite: bool, delete_src: bool) -> list[Outcome]:
+        """A promote job's batch: (path, name) items -> each one's outcome, in order. The files up to
+        `SMALL` whose object this mountpath owns, in a plain bucket (a file share's usual case),
+        are written here without an fsync each and made durable with one `syncfs` (the group
+        commit), their sources removed (`delete_src`) only after it; the rest one by one
+        (`ObjCopier.promote`: streamed, or sent to the owner), at most `workers` at a time."""
+        out: list[Outcome | None] = [None] * len(items)
+        try:
+            props = self.ctx.meta.bmd.must_get(dst)
+        except AisError as err:
+            return [(None, err, 0.0)] * len(items)
+        if plain(props, dst):
+            own = self.copier.own_url()
+            here = [i for i, (_, name) in enumerate(items) if self.copier.dst_mountpath(dst, name).url == own]
+            done = await asyncio.to_thread(self._promote_here, [items[i] for i in here], root, dst, overwrite,
+                                           delete_src)
+            for i, outcome in zip(here, done):
+                out[i] = outcome
+        rest = [i for i, o in enumerate(out) if o is None]
+
+        def single(i: int) -> Callable[[], Awaitable[Any]]:
+            path, name = items[i]
+            return lambda: self.copier.promote(path, root, dst, name, overwrite=overwrite, delete_src=delete_src)
+
+        for i, outcome in zip(rest, await gates.run(key, workers, [single(i) for i in rest])):
+            out[i] = outcome
+        return [o if o is not None else (None, AisError("not promoted"), 0.0) for o in out]
+
+    def _promote_here(self, items: list[tuple[str, str]], root: str, dst: Bucket, overwrite: bool,
+                      delete_src: bool) -> list[Outcome | None]:
+        """Blocking. `promote`'s group commit: each small file stored here (None: a larger one, left
+        to go one by one), then one `syncfs`, then the sources removed."""
+        store = self.ctx.store
+        out: list[Outcome | None] = []
+        written: list[str] = []
+        for path, name in items:
+            t0 = time.monotonic()
+            try:
+                with open_promoted(path, root) as f:
+                    size = os.fstat(f.fileno()).st_size
+                    if size > SMALL:
+                        out.append(None)
+                        continue
+                    store.fqn(dst, name)  # a valid name, inside the mountpath
+                    if not overwrite and store.find(dst, name) is not None:
+                        out.append(((SKIPPED, size), None, time.monotonic() - t0))
+                        continue
+                    attrs = write_bytes(store, dst, name, f.read(), Owt.PROMOTE, fsync=False)
+            except AisError as err:
+                out.append((None, err, time.monotonic() - t0))
+                continue
+            out.append(((COPIED, attrs.size), None, time.monotonic() - t0))
+            written.append(path)
+        if written:
+            store.sync_fs()  # every object durable before any is answered, or any source removed
+        if delete_src:
+            for path in written:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+        return out
 
     async def _grouped(self, items: list[tuple[str, str]], src: Bucket, dst: Bucket,
                        out: list[Outcome | None]) -> list[int]:

@@ -225,21 +225,23 @@ class _MountpathActor:
         - "prefetch": args (bck, latest, blob_threshold), item (name,) -> ("ok"|"skipped"|BLOB, size);
         - "ec-encode": args (bck, mode, conf), item (name,) -> "ok"|"skipped";
         - "promote": args (bck, root, overwrite, delete_src), item (path, name): the file stored as
-          `bck/name` at its owner (`ObjCopier.promote`) -> ("ok"|"skipped", size).
+          `bck/name` at its owner, the small ones owned here in one group commit
+          (`Copies.promote`) -> ("ok"|"skipped", size).
         A batch of a job aborted here (`stop_batches`) runs none of its items.
         """
         if (err := self.gates.stopped(key)) is not None:
             return [(None, err, 0.0) for _ in items]
         if op == "copy":  # the small objects many to a request (actors/copies.py)
             return await self.io.run(self._copy(key, workers, items, *args))
+        if op == "promote":  # the small files owned here in one group commit (actors/copies.py)
+            return await self.io.run(self.server.copies.promote(self.gates, key, workers, items, *args))
         if op == "prefetch":  # the download engine (`_prefetch`), but for HTTP buckets
             bck, latest, threshold = args
             ref = self._fetchable(bck)
             if ref is not None:
                 return await self.io.run(self._prefetch(key, workers, bck, ref, latest, threshold,
                                                         [name for name, in items]))
-        ops: dict[str, Callable[..., Awaitable[Any]]] = {"prefetch": self._prefetch_obj, "ec-encode": self._ec_encode_obj,
-                                                         "promote": self._promote_obj}
+        ops: dict[str, Callable[..., Awaitable[Any]]] = {"prefetch": self._prefetch_obj, "ec-encode": self._ec_encode_obj}
         fn = ops.get(op)
         if fn is None:
             raise ErrBadRequest(f"no such batch operation: {op!r}")
@@ -312,10 +314,6 @@ class _MountpathActor:
 
     async def _ec_encode_obj(self, name: str, bck: Bucket, mode: str, conf: ECConf) -> str:
         return await self.server.ec.ec.encode(bck, name, mode, conf)
-
-    async def _promote_obj(self, path: str, name: str, bck: Bucket, root: str, overwrite: bool,
-                           delete_src: bool) -> tuple[str, int]:
-        return await self.server.copier.promote(path, root, bck, name, overwrite=overwrite, delete_src=delete_src)
 
     # ---- rebalance / resilver (actors/mover.py) ----------------------------------------------------
     async def reb_walk(self, xid: str, kind: str, only: list[Bucket] | None = None) -> MoveStats:

@@ -25,11 +25,12 @@ from tests.integration.test_sdk import bck  # noqa: F401 - a fresh bucket per te
 
 @pytest.fixture()
 def tree(cluster: LocalCluster) -> Iterator[Path]:
-    """A fresh directory under the promote root: 12 files, a subdirectory, a link out of the root."""
+    """A fresh directory under the promote root: 13 files, a subdirectory, a link out of the root."""
     top = Path(cluster.backend_env[ROOT_ENV]) / f"ds-{uuid.uuid4().hex[:8]}"
     (top / "sub").mkdir(parents=True)
     for i in range(12):
         (top / f"f{i:02d}.bin").write_bytes(os.urandom(1000 + 997 * i))
+    (top / "large.bin").write_bytes(os.urandom(300_000))  # over `copies.SMALL`: streamed, not in the group commit
     (top / "sub" / "deep.txt").write_bytes(b"deep")
     (top / "link").symlink_to("/etc/hostname")  # a symbolic link: never promoted
     yield top
@@ -55,14 +56,14 @@ def test_sdk_promotes_a_directory_once_per_file(sdk: object, cluster: LocalClust
     shares = job_shares(cluster.endpoint, xid)
     assert {k for k, _ in shares.values()} == {"promote"}
     assert sum(n for _, n in shares.values()) == len(want)  # each file by one target: its owner
-    assert all(n > 0 for _, n in shares.values())  # ... and the 12 names are spread over the targets
+    assert all(n > 0 for _, n in shares.values())  # ... and the 13 names are spread over the targets
     assert all(p.exists() for p in tree.iterdir())  # the sources stay
 
 
 def test_recursive_overwrite_and_delete_source(sdk: object, tree: Path, bck: object) -> None:
     sdk.job(job_id=bck.object("").promote(str(tree), recursive=True)).wait(timeout=60)  # type: ignore[attr-defined]
     before = stored(bck)
-    assert before["sub/deep.txt"] == b"deep" and len(before) == 13
+    assert before["sub/deep.txt"] == b"deep" and len(before) == 14
     (tree / "f00.bin").write_bytes(b"changed")
     xid = bck.object("").promote(str(tree), recursive=True)  # type: ignore[attr-defined]  # again: kept
     sdk.job(job_id=xid).wait(timeout=60)  # type: ignore[attr-defined]
@@ -71,7 +72,7 @@ def test_recursive_overwrite_and_delete_source(sdk: object, tree: Path, bck: obj
                                     delete_source=True)
     sdk.job(job_id=xid).wait(timeout=60)  # type: ignore[attr-defined]
     after = stored(bck)
-    assert after["f00.bin"] == b"changed" and len(after) == 13
+    assert after["f00.bin"] == b"changed" and len(after) == 14
     assert sorted(p.name for p in tree.rglob("*") if not p.is_dir()) == ["link"]  # every promoted file gone
 
 
@@ -129,7 +130,7 @@ def test_cli_object_promote(cluster: LocalCluster, tree: Path, bck: object) -> N
     name = bck.name  # type: ignore[attr-defined]
     p = cluster.cli("object", "promote", str(tree), f"ais://{name}/cli/", "--recursive", "--wait")
     assert f'promoted "{tree}" => ais://{name}, xaction ID "' in p.stdout
-    assert len(stored(bck)) == 13
+    assert len(stored(bck)) == 14
     p = cluster.cli("object", "promote", str(tree / "f01.bin"), f"ais://{name}/one.bin", "--target-id", "t1")
     assert p.stdout.strip() == f'promoted "{tree / "f01.bin"}" => ais://{name}'
     p = cluster.cli("object", "promote", "/etc/hostname", f"ais://{name}", check=False)
