@@ -36,7 +36,7 @@ from ais_ray.core.etl import check_query as check_etl_query
 from ais_ray.core.lom import ObjAttrs
 from ais_ray.core.names import Bucket, parse_uname
 from ais_ray.core.owt import OWT_HEADER, Owt
-from ais_ray.core.promote import ErrSourceGone
+from ais_ray.core.promote import ErrSourceGone, is_under
 from ais_ray.core.smap import MountpathInfo
 from ais_ray.fs.write import write_stream
 
@@ -374,7 +374,7 @@ def open_promoted(path: str, root: str) -> BinaryIO:
         real = os.path.realpath(f"/proc/self/fd/{fd}")
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise ErrBadRequest(f'promote: "{path}" is not a regular file')
-        if not (real + "/").startswith(os.path.realpath(root).rstrip("/") + "/"):
+        if not is_under(real, os.path.realpath(root)):
             raise ErrBadRequest(f'promote: "{path}" is not under the promote root "{root}"')
     except BaseException:
         f.close()

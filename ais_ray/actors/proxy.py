@@ -377,11 +377,12 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyMoves, ProxyEtlApi):
             if args.tid not in targets:
                 raise ErrNodeNotFound(args.tid)
             targets = {args.tid: targets[args.tid]}
-        seen = dict(zip(targets, await asyncio.gather(*(_ask(h.promote_scan.remote(args)) for h in targets.values()))))
-        counts = {n for n, _ in seen.values()}
-        fshare = not args.not_share and len(seen) > 1 and len(set(seen.values())) == 1 and counts != {0}
-        if not fshare and sum(n for n, _ in seen.values()) <= PROMOTE_SYNC_MAX:
-            done = await asyncio.gather(*(_ask(targets[tid].promote_now.remote(bck, args)) for tid in seen))
+        # a target's own error (a bad source) reaches the client with its status (serve/errors.py::unwrap)
+        seen = dict(zip(targets, await asyncio.gather(*(h.promote_scan.remote(args) for h in targets.values()))))
+        total = sum(n for n, _ in seen.values())
+        fshare = not args.not_share and len(seen) > 1 and len(set(seen.values())) == 1 and total > 0
+        if not fshare and total <= PROMOTE_SYNC_MAX:
+            done = await asyncio.gather(*(targets[tid].promote_now.remote(bck, args) for tid in seen))
             first = next((err for _, errs, err in done if errs), "")
             if first:
                 raise ErrBadRequest(f"promote {args.src} => {bck}: {first}")
@@ -578,17 +579,6 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyMoves, ProxyEtlApi):
 
 
 ProxyActor = ray.remote(_ProxyActor)
-
-
-async def _ask(ref: Any) -> Any:
-    """A target's reply; its own AisError raised as it was (its status kept), not wrapped in Ray's."""
-    try:
-        return await ref
-    except ray.exceptions.RayTaskError as exc:
-        cause = getattr(exc, "cause", None)
-        if isinstance(cause, AisError):
-            raise cause from None
-        raise
 
 
 def _parse_bmd(d: Any) -> BMD:

@@ -96,17 +96,18 @@ def check_source(src: str, root: str) -> str:
         raise ErrBadRequest(f'promote root "{root}" does not exist')
     real_root = os.path.realpath(root)
     path = os.path.normpath(src)
-    if not _under(path, root) and not _under(path, real_root):
+    if not is_under(path, root) and not is_under(path, real_root):
         raise ErrBadRequest(f'promote: source "{src}" is not under the promote root "{root}"')
     if not os.path.lexists(path):
         raise ErrNotFound(f'promote: source "{src}" does not exist')
     real = os.path.realpath(path)
-    if not _under(real, real_root):
+    if not is_under(real, real_root):
         raise ErrBadRequest(f'promote: source "{src}" leads outside the promote root "{root}" (a symbolic link)')
     return real
 
 
-def _under(path: str, root: str) -> bool:
+def is_under(path: str, root: str) -> bool:
+    """`path` is `root` or below it (both normalized, no `..`)."""
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
