@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +17,9 @@ import pytest
 import requests
 from aistore.sdk.errors import AISError
 
-from ais_ray.core.names import Provider
+from ais_ray.core.names import Bucket, Provider
 from ais_ray.core.promote import ROOT_ENV
+from ais_ray.core.smap import Smap
 from tests.integration.conftest import LocalCluster
 from tests.integration.remotes import REMOTES
 from tests.integration.test_sdk import bck  # noqa: F401 - a fresh bucket per test
@@ -56,7 +58,9 @@ def test_sdk_promotes_a_directory_once_per_file(sdk: object, cluster: LocalClust
     shares = job_shares(cluster.endpoint, xid)
     assert {k for k, _ in shares.values()} == {"promote"}
     assert sum(n for _, n in shares.values()) == len(want)  # each file by one target: its owner
-    assert all(n > 0 for _, n in shares.values())  # ... and the 13 names are spread over the targets
+    smap = Smap.from_wire(requests.get(f"{cluster.endpoint}/v1/daemon", params={"what": "smap"}, timeout=10).json())
+    owned = Counter(smap.locate(Bucket(bck.name).uname(n))[0].daemon_id for n in want)  # type: ignore[attr-defined]
+    assert {tid: n for tid, (_, n) in shares.items() if n} == dict(owned)  # ... and each exactly the names it owns
     assert all(p.exists() for p in tree.iterdir())  # the sources stay
 
 
