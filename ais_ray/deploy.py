@@ -61,6 +61,11 @@ class ClusterConfig:
     def proxy_dir(self) -> str:
         return os.path.join(self.data_dir, "proxy")
 
+    @property
+    def log_dir(self) -> str:
+        """Every node's log, `<log_dir>/<node>/` on the node's own machine (core/nodelog.py)."""
+        return os.path.join(self.data_dir, "log")
+
     def save(self) -> None:
         os.makedirs(self.data_dir, exist_ok=True)
         write_file_atomic(os.path.join(self.data_dir, CONFIG_FILE), json.dumps(asdict(self), indent=1).encode())
@@ -87,7 +92,7 @@ class ClusterConfig:
     def join_policy(self) -> JoinPolicy:
         """How a node that joins later (`ray start ... ais_target_<id>`) is set up: like these targets."""
         n = len(self.targets[0].mountpaths) if self.targets else 2
-        return JoinPolicy(root=self.data_dir, mountpaths=n, host=self.host, fsync=self.fsync)
+        return JoinPolicy(root=self.data_dir, mountpaths=n, host=self.host, fsync=self.fsync, log_dir=self.log_dir)
 
 
 def embedded_config(data_dir: str, *, targets: int, mountpaths: int | list[str], port: int, host: str,
@@ -127,20 +132,20 @@ def deploy(cfg: ClusterConfig, *, timeout: float = 180.0) -> dict[str, Any]:
 
     t0 = time.monotonic()
     proxy = ProxyActor.options(**actor_options(PROXY_NAME, PROXY_RESOURCE)).remote(
-        cfg.proxy_dir, cfg.uuid, cfg.endpoint, [t.tid for t in cfg.targets], cfg.join_policy())
+        cfg.proxy_dir, cfg.uuid, cfg.endpoint, [t.tid for t in cfg.targets], cfg.join_policy(), cfg.log_dir)
     for t in cfg.targets:
         TargetActor.options(**actor_options(target_actor_name(t.tid), target_resource(t.tid))).remote(
-            t.tid, t.mountpaths, cfg.host, cfg.fsync)
+            t.tid, t.mountpaths, cfg.host, cfg.fsync, cfg.log_dir)
     # Serve on an internal port; the public one is the front door's (serve/frontdoor.py), which
     # answers object requests itself and passes every other route to Serve. Both start while the
     # targets and their mountpath workers do (each a process of its own): `up` waits for the
     # slowest, not for the sum.
     serve_url = f"http://127.0.0.1:{free_port(avoid=(cfg.port,))}"
     _kill_named(FRONT_DOOR_NAME)  # one left by an earlier deploy on this Ray points at an old Serve port
-    door = FrontDoor.options(**front_door_options(PROXY_RESOURCE)).remote(cfg.host, cfg.port, serve_url)
+    door = FrontDoor.options(**front_door_options(PROXY_RESOURCE)).remote(cfg.host, cfg.port, serve_url, cfg.log_dir)
     serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": int(serve_url.rsplit(":", 1)[1])},
                 logging_config={"enable_access_log": False})
-    serve.run(AisApi.bind(), name=APP_NAME, route_prefix="/", blocking=False)
+    serve.run(AisApi.bind(cfg.log_dir), name=APP_NAME, route_prefix="/", blocking=False)
     smap = ray.get(proxy.join.remote(), timeout=timeout)
     log.info("proxy and %d targets joined in %.1fs", len(cfg.targets), time.monotonic() - t0)
     wait_ready(serve_url, timeout=timeout)

@@ -21,7 +21,7 @@ import ray
 from ais_ray.actors.dataserver import DataServer
 from ais_ray.actors.ioloop import IoLoop
 from ais_ray.actors.mpu import remove_stale as remove_stale_uploads
-from ais_ray.core import lom
+from ais_ray.core import lom, nodelog
 from ais_ray.core.blob import blob_source
 from ais_ray.core.bmd import BMD, RemoteRef, remote_of
 from ais_ray.core.dload import DlItem, TaskInfo
@@ -133,8 +133,8 @@ class MountpathContext:
 
 
 class _MountpathActor:
-    def __init__(self, tid: str, path: str, host: str, fsync: bool = True) -> None:
-        logging.basicConfig(level=logging.INFO)
+    def __init__(self, tid: str, path: str, host: str, fsync: bool = True, log_dir: str = "") -> None:
+        nodelog.setup(tid, log_dir, f"{tid}/{os.path.basename(path.rstrip('/')) or path}")  # the target's log
         store = MountpathStore(path, fsync=fsync)
         removed = store.cleanup_work()
         if removed:

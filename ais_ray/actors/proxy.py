@@ -30,10 +30,11 @@ from ais_ray.core.bmd import BMD, HT_ORIGIN, BucketProps, remote_of
 from ais_ray.core.copy import PRESENCE_EXISTS, PRESENCE_EXISTS_NO_PROPS, check_copy_buckets
 from ais_ray.core.dload import DlSpec
 from ais_ray.core.errors import AisError, ErrBadRequest, ErrBckNotFound, ErrJobNotFound, ErrNodeNotFound
+from ais_ray.core import nodelog
 from ais_ray.core.names import Bucket, Provider
 from ais_ray.core.promote import SYNC_MAX as PROMOTE_SYNC_MAX
 from ais_ray.core.promote import PromoteArgs
-from ais_ray.core.nodes import JoinPolicy
+from ais_ray.core.nodes import PRIMARY_ID, JoinPolicy
 from ais_ray.core.redundancy import ECConf, check_ec_change
 from ais_ray.core.selection import Selection
 from ais_ray.core.smap import FLAG_DECOMMISSION, FLAG_MAINTENANCE, FLAG_OFFLINE, Smap, Snode
@@ -57,12 +58,13 @@ KEEPALIVE_TIMEOUT = 5.0
 
 class _ProxyActor(ProxyMembers, ProxyNodes, ProxyMoves, ProxyEtlApi):
     def __init__(self, state_dir: str, cluster_uuid: str, endpoint: str, tids: list[str],
-                 join_policy: JoinPolicy | None = None) -> None:
-        logging.basicConfig(level=logging.INFO)
+                 join_policy: JoinPolicy | None = None, log_dir: str = "") -> None:
+        nodelog.setup(PRIMARY_ID, log_dir, f"{PRIMARY_ID}/proxy")  # the proxy's log: this actor, the front door, the API
+        self.log_dir = log_dir
         self.dir = state_dir
         os.makedirs(state_dir, exist_ok=True)
         self.tids = list(tids)
-        primary = Snode("p1", "proxy", endpoint)
+        primary = Snode(PRIMARY_ID, "proxy", endpoint)
         self.smap = self._load("smap.json", Smap.from_wire) or Smap(
             uuid=cluster_uuid, version=1, primary=primary, creation_time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         self.smap = self.smap.with_primary(primary)
@@ -265,6 +267,10 @@ class _ProxyActor(ProxyMembers, ProxyNodes, ProxyMoves, ProxyEtlApi):
         self._ensure_keepalive()
         return (self.smap if self.smap.version != smap_version else None,
                 self.bmd if self.bmd.version != bmd_version else None)
+
+    async def node_log(self, severity: str = "", offset: int = 0, all_logs: bool = False) -> bytes:
+        """AIStore's `what=log` of the proxy: its current log, or with `all_logs` a TAR.GZ of them all."""
+        return await asyncio.to_thread(nodelog.answer, self.log_dir, PRIMARY_ID, severity, offset, all_logs)
 
     async def target_infos(self) -> dict[str, Any]:
         async def one(tid: str) -> Any:

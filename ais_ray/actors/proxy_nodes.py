@@ -94,7 +94,7 @@ class ProxyNodes:
         assert self.join_policy is not None
         pol = self.join_policy
         TargetActor.options(**actor_options(target_actor_name(tid), target_resource(tid))).remote(
-            tid, pol.mountpaths_of(tid), pol.host, pol.fsync)
+            tid, pol.mountpaths_of(tid), pol.host, pol.fsync, pol.log_dir)
 
     async def _join_new(self, tid: str) -> None:
         """Add a new node's target once it answers, then start its share of the running jobs."""

@@ -32,7 +32,7 @@ from ais_ray.auth.gate import redirect_location
 from ais_ray.backends.base import ListPage
 from ais_ray.backends.pager import Fetch
 from ais_ray.core import headers as H
-from ais_ray.core import hrw, lom
+from ais_ray.core import hrw, lom, nodelog
 from ais_ray.core.bmd import BMD, RemoteRef
 from ais_ray.core.dload import DlSpec, TargetDlStatus
 from ais_ray.core.errors import AisError, ErrBadRequest
@@ -91,11 +91,12 @@ def actor_options(name: str, resource: str) -> dict[str, Any]:
 
 
 class _TargetActor:
-    def __init__(self, tid: str, mountpaths: list[str], host: str, fsync: bool = True) -> None:
-        logging.basicConfig(level=logging.INFO)
+    def __init__(self, tid: str, mountpaths: list[str], host: str, fsync: bool = True, log_dir: str = "") -> None:
+        nodelog.setup(tid, log_dir)  # this target's log, its mountpath workers' too (core/nodelog.py)
         self.tid = tid
         self.host = host
         self.fsync = fsync
+        self.log_dir = log_dir
         self.fspaths = Fspaths([os.path.abspath(p) for p in mountpaths], fsync=fsync)
         paths = self.fspaths.live()
         self.mps = {p: self._mountpath_actor(p) for p in paths}
@@ -124,7 +125,7 @@ class _TargetActor:
     def _mountpath_actor(self, path: str) -> Any:
         os.makedirs(path, exist_ok=True)  # on a real cluster the directories are this node's, made here
         opts = actor_options(mountpath_actor_name(self.tid, path), target_resource(self.tid))
-        return MountpathActor.options(**opts).remote(self.tid, path, self.host, self.fsync)
+        return MountpathActor.options(**opts).remote(self.tid, path, self.host, self.fsync, self.log_dir)
 
     async def snode(self) -> Snode:
         """This target as the Smap describes it; waits until every mountpath serves."""
@@ -155,6 +156,10 @@ class _TargetActor:
     async def node_status(self) -> dict[str, Any]:
         """AIStore's `GET /v1/daemon?what=node_status` of this target."""
         return await self.stats.node_status(self.mps, self._me(), self.smap)
+
+    async def node_log(self, severity: str = "", offset: int = 0, all_logs: bool = False) -> bytes:
+        """AIStore's `what=log` of this target: its current log, or with `all_logs` a TAR.GZ of them all."""
+        return await asyncio.to_thread(nodelog.answer, self.log_dir, self.tid, severity, offset, all_logs)
 
     async def metrics(self) -> bytes:
         """This target's counters in the Prometheus text format (`GET /metrics`)."""

@@ -39,7 +39,8 @@ from typing import Any, Protocol
 from ais_ray.core.errors import AisError
 from ais_ray.core.names import Bucket, parse_bck_uname
 from ais_ray.core.smap import Smap
-from ais_ray.core.xact import REB_KINDS, ErrXactBusy, XactSnap, XactStats, conflict, kind_of, matches, reb_aborts
+from ais_ray.core.xact import (REB_KINDS, ErrXactBusy, XactSnap, XactStats, conflict, kind_of, log_ended, log_started,
+                               matches, reb_aborts)
 from ais_ray.fs.replicas import load_newest, save_everywhere
 
 log = logging.getLogger(__name__)
@@ -292,6 +293,7 @@ class _TaskXact(SnapXact):
             if self._marks is not None and not first:  # walking again: marked again
                 await asyncio.to_thread(_save_mark, self._marks, snap)
             if first:
+                log_started(snap)
                 await self._work(snap)
             while (settled := self._again) is not None:
                 self._again = None
@@ -312,6 +314,7 @@ class _TaskXact(SnapXact):
             snap.err = f"{type(exc).__name__}: {exc}"
         finally:
             snap.end = time.time()
+            log_ended(snap)
             if self._marks is not None:
                 try:
                     await asyncio.shield(asyncio.to_thread(self._marks.ended, snap))

@@ -18,7 +18,7 @@ from typing import Callable
 
 from ais_ray.auth.gate import ENV_TOKEN
 from ais_ray.cli import (archive_cmds, auth_cmds, bucket_cmds, cluster_cmds, copy_cmds, download_cmds, ec_cmds, etl_cmds,
-                         job_cmds, ml_cmds, object_cmds, perf_cmds, reb_cmds)
+                         job_cmds, log_cmds, ml_cmds, object_cmds, perf_cmds, reb_cmds)
 from ais_ray.cli.common import CliError, HelpFormatter
 from ais_ray.core.errors import AisError
 
@@ -66,7 +66,7 @@ ais-ray down --data-dir /tmp/ais""")
 
 def _add_show(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     show = sub.add_parser("show", help="show cluster, jobs, ...", formatter_class=HelpFormatter)
-    ssub = show.add_subparsers(dest="what", required=True, metavar="{cluster,job,performance,prometheus-config}")
+    ssub = show.add_subparsers(dest="what", required=True, metavar="{cluster,job,performance,prometheus-config,rebalance,log}")
     p = _cmd(ssub, "cluster", cluster_cmds.cmd_show_cluster, "targets, mountpaths, capacity, data URLs, Smap version", """
 ais-ray show cluster
 ais-ray show cluster --json""")
@@ -389,7 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     storage = _add_buckets(sub)
     _add_objects(sub)
     start = _add_jobs(sub)
-    reb_cmds.add_commands(sub, start, show, storage, _cmd)
+    cluster = reb_cmds.add_commands(sub, start, show, storage, _cmd)
+    log_cmds.add_commands(sub, show, cluster, _cmd)
     auth_cmds.add_auth(sub, _cmd)
     etl_cmds.add_commands(sub, _cmd, _selection_args)
     archive_cmds.add_archive(sub, _cmd, _selection_args)

@@ -171,10 +171,12 @@ def cmd_random_mountpath(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction, start_sub: argparse._SubParsersAction,
-                 show_sub: argparse._SubParsersAction, storage_sub: argparse._SubParsersAction, cmd: Any) -> None:
-    """Register the commands under `ais-ray`, `start`, `show` and `storage` (`cmd` is main's `_cmd`)."""
-    cluster = sub.add_parser("cluster", help="cluster membership: add-remove-nodes")
-    csub = cluster.add_subparsers(dest="group", required=True, metavar="{add-remove-nodes}")
+                 show_sub: argparse._SubParsersAction, storage_sub: argparse._SubParsersAction,
+                 cmd: Any) -> argparse._SubParsersAction:
+    """Register the commands under `ais-ray`, `start`, `show` and `storage` (`cmd` is main's `_cmd`); the
+    `cluster` group's subcommands, for the others it holds (`download-logs`: cli/log_cmds.py)."""
+    cluster = sub.add_parser("cluster", help="cluster membership: add-remove-nodes; download-logs")
+    csub = cluster.add_subparsers(dest="group", required=True, metavar="{add-remove-nodes,download-logs}")
     arn = csub.add_parser("add-remove-nodes", help="maintenance, decommission, shutdown of a target")
     asub = arn.add_subparsers(dest="verb", required=True, metavar="{" + ",".join(MEMBER_ACTIONS) + "}")
     for verb in MEMBER_ACTIONS:
@@ -223,3 +225,4 @@ ais-ray show rebalance g12 --refresh 1s""")
         p.add_argument("path", metavar="MOUNTPATH")
         p.add_argument("--no-resilver", action="store_true")
         p.add_argument("--label", default="", help=argparse.SUPPRESS if verb != "attach" else "mountpath label")
+    return csub

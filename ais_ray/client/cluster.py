@@ -43,3 +43,11 @@ class ClusterApi(Http):
         body = (await self.request(method, "reverse/daemon/mountpaths", json_body={"action": action, "value": path},
                                    params=params, headers={H.NODE_ID: tid}))[2]
         return body.decode(errors="replace").strip()
+
+    async def node_log(self, node: str, *, severity: str = "", offset: int = 0, all_logs: bool = False) -> bytes:
+        """A node's log (`ais log`): its current file from byte `offset`, or with `all_logs` a TAR.GZ of
+        every file; `severity` info (default) or error (warnings and errors only)."""
+        params = {k: v for k, v in (("severity", severity), ("offset", str(offset) if offset else ""),
+                                    ("all", "true" if all_logs else "")) if v}
+        return (await self.request("GET", "reverse/daemon", params={H.Q_WHAT: "log", **params},
+                                   headers={H.NODE_ID: node}))[2]

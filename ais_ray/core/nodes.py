@@ -21,6 +21,7 @@ TARGET_RESOURCE_PREFIX = "ais_target_"
 
 NAMESPACE = "ais"  # the Ray namespace of every ais-ray actor
 PROXY_NAME = "ais-proxy"  # the proxy actor's name there
+PRIMARY_ID = "p1"  # the proxy's node ID in the Smap (its log's name too: core/nodelog.py)
 
 
 def target_resource(tid: str) -> str:
@@ -37,6 +38,7 @@ class JoinPolicy:
     mountpaths: int = 2
     host: str = "127.0.0.1"
     fsync: bool = True
+    log_dir: str = ""  # its log's directory (core/nodelog.py); "": stderr only
 
     def mountpaths_of(self, tid: str) -> list[str]:
         return [os.path.join(self.root, tid, f"mp{j}") for j in range(1, self.mountpaths + 1)]

@@ -11,7 +11,7 @@ feature's name for the error message; anything in neither table is unknown → 4
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from ais_ray.core import headers as H
 from ais_ray.core.errors import ErrBadRequest, ErrUnsupported
@@ -20,6 +20,8 @@ BCK = frozenset({H.Q_PROVIDER, H.Q_NAMESPACE})  # every bucket-addressed route
 
 # mountpath actions (`/v1/daemon/mountpaths`, ais-wire-2 §3.4): attach label, "don't resilver"
 _MPATH = frozenset({"mountpath_label", "dntres"})
+# a node's log (`?what=log`, serve/logs.py): which file, from which byte, or all of them as a TAR.GZ
+LOG = frozenset({"severity", "offset", "all"})
 
 # route -> method -> accepted parameters (besides BCK)
 ROUTES: dict[str, dict[str, frozenset[str]]] = {
@@ -50,8 +52,8 @@ ROUTES: dict[str, dict[str, frozenset[str]]] = {
         "HEAD": frozenset({"presence", H.Q_UUID, "bsumm_remote"}),
     },
     "cluster": {"GET": frozenset({H.Q_WHAT}), "PUT": frozenset(), "POST": frozenset(), "DELETE": frozenset()},
-    "daemon": {"GET": frozenset({H.Q_WHAT}), "PUT": _MPATH, "POST": _MPATH, "DELETE": _MPATH},
-    "reverse": {"GET": frozenset({H.Q_WHAT}), "PUT": _MPATH, "POST": _MPATH, "DELETE": _MPATH},
+    "daemon": {"GET": frozenset({H.Q_WHAT}) | LOG, "PUT": _MPATH, "POST": _MPATH, "DELETE": _MPATH},
+    "reverse": {"GET": frozenset({H.Q_WHAT}) | LOG, "PUT": _MPATH, "POST": _MPATH, "DELETE": _MPATH},
     "health": {"GET": frozenset({"prr"})},  # prr: the SDK's is_ready (primary ready for rebalance)
     "download": {"GET": frozenset({"id"}), "POST": frozenset(), "DELETE": frozenset()},
     "etl": {"GET": frozenset({H.Q_UUID}), "PUT": frozenset(), "POST": frozenset(), "DELETE": frozenset()},  # serve/etl.py
@@ -62,8 +64,16 @@ ROUTES: dict[str, dict[str, frozenset[str]]] = {
 # known AIStore parameters that are not implemented here: name -> the feature, for the message
 REFUSED: dict[str, str] = {
     "etl_fqn": "ETL's direct FQN (workers get the file path from the mountpath itself)",
-    "severity": "logs", "all": "logs",
 }
+
+
+def check_not_log(what: str, query: Mapping[str, str]) -> None:
+    """`severity`, `offset` and `all` belong to `what=log` (serve/logs.py): a 400 naming one given with another `what`."""
+    if what == "log":
+        return
+    for key in sorted(LOG):
+        if query.get(key):
+            raise ErrBadRequest(f'query parameter "{key}" applies to what=log only (got what="{what}")')
 
 
 def route_of(path: str) -> str:

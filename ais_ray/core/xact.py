@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ais_ray.core.errors import AisError, ErrBadRequest
 from ais_ray.core.names import Bucket
+
+log = logging.getLogger(__name__)
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -185,6 +188,27 @@ class XactSnap:
                 out[key] = {"name": b.name, "provider": b.provider.value,
                             "namespace": {"uuid": b.ns.uuid, "name": b.ns.name}}
         return out
+
+
+def _named(snap: XactSnap) -> str:
+    """AIStore's way of naming a job in its log: `copy-bck[xid] ais://a => ais://b`."""
+    src, dst = snap.src_bck or snap.bck, snap.dst_bck
+    where = f"{src} => {dst}" if src is not None and dst is not None and dst != src else str(src or dst or "")
+    return f"{snap.kind}[{snap.id}]" + (f" {where}" if where else "")
+
+
+def log_started(snap: XactSnap) -> None:
+    """A share's start in its node's log (core/nodelog.py)."""
+    log.info("%s started", _named(snap))
+
+
+def log_ended(snap: XactSnap) -> None:
+    """A share's end in its node's log: failed, or with errors, as a warning (the ERROR log too)."""
+    st = snap.stats
+    how = "aborted" if snap.aborted else (f"failed: {snap.err}" if snap.err else "done")
+    (log.warning if (snap.err or st.errors) and not snap.aborted else log.info)(
+        "%s %s: %d objects, %d bytes, %d errors in %.1fs", _named(snap), how, st.objs, st.bytes, st.errors,
+        max(0.0, (snap.end or snap.start) - snap.start) if snap.start else 0.0)
 
 
 def _rfc3339(t: float) -> str:

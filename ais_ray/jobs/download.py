@@ -33,7 +33,7 @@ from ais_ray.core.dload import (
     spec_to_json,
 )
 from ais_ray.core.smap import Smap
-from ais_ray.core.xact import XactSnap, XactStats
+from ais_ray.core.xact import XactSnap, XactStats, log_ended, log_started
 from ais_ray.fs.replicas import save_everywhere
 from ais_ray.jobs.batches import BATCH, BatchSizer, Window
 from ais_ray.jobs.dl_worker import DONE, ERROR, MP_CONCURRENCY, OK, SKIPPED, DlJobCtx, DlResult
@@ -177,6 +177,7 @@ class DownloadRunner:
         saver = asyncio.get_running_loop().create_task(self._save_loop())
         try:
             if first:
+                log_started(self.snap())
                 await self._walk()
             while (settled := self._again) is not None:
                 self._again = None
@@ -197,6 +198,7 @@ class DownloadRunner:
         finally:
             saver.cancel()
             self.st.end_time = time.time()
+            log_ended(self.snap())
             self._dirty = True
             self._task = None
             await self.save()

@@ -5,12 +5,13 @@
 
 from __future__ import annotations
 
-import logging
 
 from fastapi import FastAPI
 from ray import serve
 
 from ais_ray.actors.proxy import PROXY_RESOURCE
+from ais_ray.core import nodelog
+from ais_ray.core.nodes import PRIMARY_ID
 from ais_ray.serve import buckets, cluster, download, errors, etl, ml, mountpaths, objects, openapi, perf
 from ais_ray.serve.bodylimit import BodyLimit
 from ais_ray.serve.state import init_state
@@ -34,6 +35,6 @@ openapi.install(app)  # the real query parameters and bodies (core/params.py, se
                   logging_config={"enable_access_log": False})
 @serve.ingress(app)
 class AisApi:
-    def __init__(self) -> None:
-        logging.basicConfig(level=logging.INFO)
+    def __init__(self, log_dir: str = "") -> None:
+        nodelog.setup(PRIMARY_ID, log_dir, f"{PRIMARY_ID}/api")  # the proxy's log (core/nodelog.py)
         init_state()

@@ -13,7 +13,9 @@ from ais_ray.core.smap import FLAG_OFFLINE
 from ais_ray.core.xact import XactSnap
 from ais_ray.jobs.rebalance import REBALANCE, RESILVER
 from ais_ray.core.xact import status as xact_status
-from ais_ray.serve import perf
+from ais_ray.core import headers as H
+from ais_ray.core import params
+from ais_ray.serve import logs, perf
 from ais_ray.serve.config import cluster_config
 from ais_ray.serve.mountpaths import mountpath_list
 from ais_ray.serve.state import state
@@ -24,9 +26,12 @@ router = APIRouter(tags=["cluster"])
 WHAT_CONFIG = ("config", "cluster_config")  # Go apc.WhatClusterConfig; the SDK's WHAT_CLUSTER_CONFIG
 
 
-@router.get("/v1/daemon", summary="Node info: `?what=smap|bmd|stats`")
+@router.get("/v1/daemon", summary="Node info: `?what=smap|bmd|stats|config|mountpaths|log` (log: the proxy's, or `Ais-Node-Id`'s)")
 async def daemon(req: Request) -> Response:
     what = req.query_params.get("what", "smap")
+    if what == logs.WHAT_LOG:
+        return await logs.node_log(req, req.headers.get(H.NODE_ID, ""))
+    params.check_not_log(what, req.query_params)
     if what in ("smap", "bmd"):  # asked for: the current maps, not this replica's cache (serve/state.py)
         await state().refresh(force=True)
     if what == "smap":
@@ -39,7 +44,7 @@ async def daemon(req: Request) -> Response:
         return JSONResponse(cluster_config(await state().smap()).model_dump())
     if what == "mountpaths":  # a target's, named by Ais-Node-Id (serve/mountpaths.py)
         return await mountpath_list(req)
-    raise ErrBadRequest(f'invalid "what" query: "{what}" (expecting smap, bmd, stats, config or mountpaths)')
+    raise ErrBadRequest(f'invalid "what" query: "{what}" (expecting smap, bmd, stats, config, mountpaths or log)')
 
 
 @router.get("/v1/health", summary="200 when every target is up (`?prr=true` as the SDK's is_ready sends)")

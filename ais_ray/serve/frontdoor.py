@@ -38,10 +38,11 @@ from ais_ray.actors.hosts import is_local
 from ais_ray.actors.target_reads import NEAR_MAX
 from ais_ray.auth.gate import authorize, cluster_secret, redirect_location, require_write
 from ais_ray.core import headers as H
-from ais_ray.core import params
+from ais_ray.core import nodelog, params
 from ais_ray.core.etl import check_query as check_etl_query
 from ais_ray.core.mpu import check_put as check_mpu_put
 from ais_ray.core.errors import AisError, ErrTargetOffline
+from ais_ray.core.nodes import PRIMARY_ID
 from ais_ray.core.names import (Bucket, Namespace, Provider, parse_uname, split_obj_path, validate_bucket_name,
                                 validate_obj_name)
 from ais_ray.serve.errors import NODE
@@ -288,6 +289,7 @@ class FrontDoorServer:
         of one: through Serve's proxy and replica each cost ~6 ms of CPU, here one call to the
         proxy actor (`state.refresh`, which answers "unchanged" without sending the map)."""
         params.check(req.method, req.path, req.query.items())
+        params.check_not_log(req.query.get(H.Q_WHAT, "smap"), req.query)
         if cluster_secret() is not None:
             authorize(req.method, req.path, "", None, req.headers.get("Authorization"), None)
         await self.state.refresh(force=True)
@@ -347,8 +349,8 @@ class FrontDoor:
     """The public port's actor (`deploy.py` starts it beside Serve, with Serve's internal URL, chosen first); a
     restarted one binds the same port again from `__init__`, on a loop of its own."""
 
-    def __init__(self, host: str, port: int, serve_url: str) -> None:
-        logging.basicConfig(level=logging.INFO)
+    def __init__(self, host: str, port: int, serve_url: str, log_dir: str = "") -> None:
+        nodelog.setup(PRIMARY_ID, log_dir, f"{PRIMARY_ID}/front-door")  # the proxy's log (core/nodelog.py)
         self.io = IoLoop("front-door")
         self.url = f"http://{host}:{port}"
         self.server = self.io.run_sync(_make(serve_url, host, port), timeout=60)

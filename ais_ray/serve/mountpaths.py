@@ -11,8 +11,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from ais_ray.core import headers as H
+from ais_ray.core import params
 from ais_ray.core.errors import ErrBadRequest
-from ais_ray.serve import perf
+from ais_ray.serve import logs, perf
 from ais_ray.serve.state import state
 from ais_ray.serve.wire import read_action
 
@@ -23,7 +24,7 @@ METHOD_OF = {"attach-mp": "PUT", "detach-mp": "DELETE", "enable-mp": "POST", "di
 def node_id(req: Request) -> str:
     tid = req.headers.get(H.NODE_ID, "")
     if not tid:
-        raise ErrBadRequest(f"expecting the target in header {H.NODE_ID}")
+        raise ErrBadRequest(f"expecting the node in header {H.NODE_ID}")
     return tid
 
 
@@ -32,9 +33,13 @@ async def mountpath_list(req: Request) -> Response:
     return JSONResponse((await state().proxy.mountpath_lists.remote(tid))[tid])
 
 
-@router.get("/v1/reverse/daemon", summary="One target's `?what=mountpaths|node_status|node_stats` (header `Ais-Node-Id`)")
+@router.get("/v1/reverse/daemon",
+            summary="One node's `?what=mountpaths|node_status|node_stats|log` (header `Ais-Node-Id`; log: `severity`, `offset`, `all`)")
 async def reverse_daemon(req: Request) -> Response:
     what = req.query_params.get(H.Q_WHAT, "")
+    if what == logs.WHAT_LOG:
+        return await logs.node_log(req, node_id(req))
+    params.check_not_log(what, req.query_params)
     if what == "mountpaths":
         return await mountpath_list(req)
     return await perf.reverse_daemon(req)  # node_status / node_stats (the default), else a 400 naming them

@@ -42,14 +42,15 @@ def _check_target(smap: Smap, tid: str) -> None:
     if not tid:
         raise ErrBadRequest(f'missing "{NODE_ID}" header (the target to ask)')
     if tid not in smap.targets:
-        raise ErrNodeNotFound(f'node "{tid}" is not a target of this cluster (Smap v{smap.version})')
+        raise ErrNodeNotFound(tid)
 
 
-@router.get("/v1/reverse/daemon", summary="One target's `?what=node_status` (header `Ais-Node-Id`)")
 async def reverse_daemon(req: Request) -> Response:
+    """One target's `?what=node_status|node_stats` (the route: serve/mountpaths.py)."""
     what = req.query_params.get("what", "node_status")
     if what not in NODE_STATUS_WHAT:
-        raise ErrBadRequest(f'invalid "what" query for /v1/reverse/daemon: "{what}" (expecting {", ".join(NODE_STATUS_WHAT)})')
+        raise ErrBadRequest(f'invalid "what" query for /v1/reverse/daemon: "{what}" '
+                            f'(expecting {", ".join(NODE_STATUS_WHAT)}, mountpaths or log)')
     tid = req.headers.get(NODE_ID, "")
     _check_target(await state().smap(), tid)
     return JSONResponse(await state().target(tid).node_status.remote())

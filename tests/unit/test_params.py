@@ -33,7 +33,6 @@ def test_accepted_parameters_pass() -> None:
     ("GET", "/v1/objects/b/o", "etl_fqn"),
     # append_type / append_handle / uploadId / partNumber are implemented now (issue 19): their
     # values are checked by core/mpu.py::check_put at both edges (tests/unit/test_mpu.py)
-    ("GET", "/v1/daemon", "severity"),  # logs
 ])
 def test_known_unsupported_is_refused_naming_it(method: str, path: str, key: str) -> None:
     with pytest.raises(ErrUnsupported, match=f'"{key}"'):
