@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import ipaddress
 import os
 import signal
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from typing import Any
 
 from ais_ray.auth.gate import ENV_SECRET_FILE, secret_path
 from ais_ray.auth.tokens import load_or_create_secret
@@ -256,6 +258,52 @@ def cmd_show_cluster(args: argparse.Namespace) -> int:
         print(f"  Targets:   {len(smap['tmap'])} (total mountpaths: {n_mp})")
         print(f"  Capacity:  used {format_size(total_used)}, available {format_size(total_avail)}")
         print(f"  Smap:      version {smap['version']}, UUID {smap['uuid']}")
+        return 0
+
+    return run(go)
+
+
+def flatten(conf: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """`{"log": {"level": "3"}}` -> `[("log.level", "3")]`, as `ais config cluster` lists a config."""
+    rows: list[tuple[str, str]] = []
+    for key, value in conf.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            rows += flatten(value, name + ".")
+        else:
+            rows.append((name, json.dumps(value) if isinstance(value, (bool, list)) else str(value)))
+    return rows
+
+
+def cmd_config_cluster(args: argparse.Namespace) -> int:
+    """`ais config cluster [SECTION] [--json]`: the cluster's configuration (read-only here)."""
+    sets = [a for a in args.what if "=" in a]
+    if sets or len(args.what) > 1:
+        raise CliError(f"cannot set {' '.join(args.what)}: the cluster configuration is read-only here (it follows "
+                       "from `ais-ray up` options and bucket properties: `ais-ray bucket props set`)")
+    section = args.what[0] if args.what else ""
+
+    async def go(c: AisClient) -> int:
+        conf = json.loads((await c.request("GET", "cluster", params={"what": "config"}))[2])
+        if section:
+            top = section.split(".", 1)[0]
+            if top not in conf:
+                raise CliError(f'no "{section}" in the cluster configuration (sections: {", ".join(conf)})')
+            rows = [r for r in flatten(conf) if r[0] == section or r[0].startswith(section + ".")]
+            if not rows:
+                raise CliError(f'no "{section}" in the cluster configuration')
+            if args.json:
+                value = conf
+                for part in section.split("."):
+                    value = value.get(part) if isinstance(value, dict) else None
+                print_json({section: value})
+                return 0
+        else:
+            if args.json:
+                print_json(conf)
+                return 0
+            rows = flatten(conf)
+        print_table(["PROPERTY", "VALUE"], rows)
         return 0
 
     return run(go)

@@ -15,7 +15,8 @@ import aiohttp
 from ais_ray.auth.gate import ENV_TOKEN
 from ais_ray.client import AisClient
 from ais_ray.core.blob import chunk_note
-from ais_ray.core.errors import AisError
+from ais_ray.core.durations import parse_duration
+from ais_ray.core.errors import AisError, ErrInvalidDuration
 from ais_ray.core.sizes import parse_size
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:8080"
@@ -61,6 +62,19 @@ def selection_value(args: argparse.Namespace, prefix: str) -> tuple[dict[str, An
     if getattr(args, "template", None) == "":  # set and empty: every object (ais's `--template ""`)
         return {"template": ""}, "every object"
     return {}, ""
+
+
+def refresh_interval(text: str, most: tuple[float, str] = (60.0, "1m")) -> float:
+    """`--refresh DUR` in seconds (0.0: not given), from 100ms up to `most` (seconds, as written)."""
+    if not text:
+        return 0.0
+    try:
+        interval = parse_duration(text)
+    except ErrInvalidDuration as exc:
+        raise CliError(f"--refresh: {exc.message}") from exc
+    if not 0.1 <= interval <= most[0]:
+        raise CliError(f"--refresh: expecting 100ms..{most[1]}")
+    return interval
 
 
 def run(fn: Callable[[AisClient], Awaitable[int | None]]) -> int:

@@ -18,10 +18,9 @@ import os
 import sys
 from typing import Any
 
-from ais_ray.cli.common import CliError, run
+from ais_ray.cli.common import CliError, refresh_interval, run
 from ais_ray.client import AisClient
-from ais_ray.core.durations import parse_duration
-from ais_ray.core.errors import AisError, ErrInvalidDuration
+from ais_ray.core.errors import AisError
 from ais_ray.core.nodelog import FILES
 
 SEVERITY_HELP = ("info (default: every record) or error (warnings and errors only); i, w, e, warning too")
@@ -45,12 +44,7 @@ def _write_out(data: bytes) -> None:
 
 def cmd_log_show(args: argparse.Namespace) -> int:
     severity = _severity(args)
-    try:
-        interval = parse_duration(args.refresh) if args.refresh else 0.0
-    except ErrInvalidDuration as exc:
-        raise CliError(f"--refresh: {exc.message}") from exc
-    if args.refresh and not 0.1 <= interval <= 3600:
-        raise CliError("--refresh: expecting 100ms..1h")
+    interval = refresh_interval(args.refresh, (3600.0, "1h"))
 
     async def go(c: AisClient) -> int:
         offset, shown = 0, 0

@@ -66,7 +66,7 @@ ais-ray down --data-dir /tmp/ais""")
 
 def _add_show(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     show = sub.add_parser("show", help="show cluster, jobs, ...", formatter_class=HelpFormatter)
-    ssub = show.add_subparsers(dest="what", required=True, metavar="{cluster,job,performance,prometheus-config,rebalance,log}")
+    ssub = show.add_subparsers(dest="what", required=True, metavar="{cluster,config,job,performance,prometheus-config,rebalance,log}")
     p = _cmd(ssub, "cluster", cluster_cmds.cmd_show_cluster, "targets, mountpaths, capacity, data URLs, Smap version", """
 ais-ray show cluster
 ais-ray show cluster --json""")
@@ -88,7 +88,23 @@ ais-ray show job E-w0gjdm1z                        # one job, per target""")
     p.add_argument("--json", action="store_true")
     p.add_argument("--verbose", "-v", action="store_true", help="download jobs: in-flight files and every error")
     _add_show_perf(ssub)
+    p = _cmd(ssub, "config", cluster_cmds.cmd_config_cluster, "the cluster's configuration (as `ais show config cluster`)",
+             "ais-ray show config cluster\nais-ray show config cluster log --json")
+    p.add_argument("scope", choices=("cluster",))
+    p.add_argument("what", nargs="*", metavar="[SECTION]")
+    p.add_argument("--json", "-j", action="store_true")
     return ssub
+
+
+def _add_config(sub: argparse._SubParsersAction) -> None:
+    conf = sub.add_parser("config", help="configuration: cluster (show; read-only here)", formatter_class=HelpFormatter)
+    csub = conf.add_subparsers(dest="scope", required=True, metavar="{cluster}")
+    p = _cmd(csub, "cluster", cluster_cmds.cmd_config_cluster, "show the cluster's configuration, or one section of it", """
+ais-ray config cluster                       # PROPERTY VALUE, every section
+ais-ray config cluster log                   # the 'log' section (how each node's log rotates)
+ais-ray config cluster checksum.type --json""")
+    p.add_argument("what", nargs="*", metavar="[SECTION]")
+    p.add_argument("--json", "-j", action="store_true")
 
 
 def _add_show_perf(ssub: argparse._SubParsersAction) -> None:
@@ -386,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_up_down(sub)
     show = _add_show(sub)
+    _add_config(sub)
     storage = _add_buckets(sub)
     _add_objects(sub)
     start = _add_jobs(sub)

@@ -16,10 +16,8 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from ais_ray.cli.common import CliError, print_json, print_table, run
+from ais_ray.cli.common import CliError, print_json, print_table, refresh_interval, run
 from ais_ray.client import AisClient
-from ais_ray.core.durations import parse_duration
-from ais_ray.core.errors import ErrInvalidDuration
 from ais_ray.stats.views import VIEWS, capacity_table, counters_table, disk_table, latency_table, throughput_table
 
 DEFAULT_RATE_INTERVAL = 1.0  # throughput/latency without --refresh: two samples this far apart
@@ -45,12 +43,7 @@ def _view_and_target(args: argparse.Namespace) -> tuple[str, str]:
 
 def cmd_show_performance(args: argparse.Namespace) -> int:
     view, target = _view_and_target(args)
-    try:
-        interval = parse_duration(args.refresh) if args.refresh else 0.0
-    except ErrInvalidDuration as exc:
-        raise CliError(f"--refresh: {exc.message}") from exc
-    if args.refresh and not 0.1 <= interval <= 60:
-        raise CliError("--refresh: expecting 100ms..1m")
+    interval = refresh_interval(args.refresh)
     count = args.count or (1 if not args.refresh else 0)  # --refresh without --count: until Ctrl-C
 
     async def go(c: AisClient) -> int:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from ais_ray.auth.gate import cluster_secret
+from ais_ray.core import nodelog
 from ais_ray.core.bmd import BucketProps
 from ais_ray.core.smap import Smap
 
@@ -57,6 +59,16 @@ class ProxyConf(BaseModel):
     non_electable: bool = True
 
 
+class LogConf(BaseModel):
+    """How each node logs (core/nodelog.py): every record written at once, to stderr too."""
+
+    level: str = "3"
+    max_size: str = f"{nodelog.MAX_SIZE >> 20}MiB"
+    max_total: str = f"{2 * (nodelog.BACKUPS + 1) * nodelog.MAX_SIZE >> 20}MiB"  # INFO and ERROR, with their older files
+    flush_time: str = "0s"
+    to_stderr: bool = True
+
+
 class ClientConf(BaseModel):
     client_timeout: str = "10s"
     client_long_timeout: str = "10m"
@@ -77,6 +89,7 @@ class ClusterConfig(BaseModel):
     net: NetConf = Field(default_factory=NetConf)
     proxy: ProxyConf
     client: ClientConf = Field(default_factory=ClientConf)
+    log: LogConf = Field(default_factory=LogConf)
     features: str = "0"
 
 
@@ -87,4 +100,7 @@ def cluster_config(smap: Smap) -> ClusterConfig:
         checksum=ChecksumConf(type=defaults.checksum_type),
         versioning=VersioningConf(enabled=defaults.versioning),
         proxy=ProxyConf(primary_url=smap.primary.url, original_url=smap.primary.url),
+        # every placement change rebalances, every mountpath change resilvers (unless asked not to)
+        rebalance=Toggle(enabled=True), resilver=Toggle(enabled=True),
+        auth=Toggle(enabled=cluster_secret() is not None),  # `ais-ray up --auth`
     )

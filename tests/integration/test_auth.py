@@ -205,3 +205,18 @@ def test_non_loopback_host_without_auth_warns(tmp_path: Path, capsys: pytest.Cap
     assert "without authentication" in capsys.readouterr().err
     guard_env(argparse.Namespace(auth=False, host="127.0.0.1", max_body=None), str(tmp_path))
     assert capsys.readouterr().err == ""
+
+
+def test_logs_need_admin_and_the_config_says_auth_is_on(secured: LocalCluster, tokens: dict[str, str]) -> None:
+    """A node's log (object names, source URLs, tracebacks) is for admins, on both of its routes."""
+    for url, hdrs in ((f"{secured.endpoint}/v1/daemon", {}),
+                      (f"{secured.endpoint}/v1/reverse/daemon", {"Ais-Node-Id": "t1"})):
+        r = requests.get(url, params={"what": "log"}, headers=hdrs, timeout=30)
+        assert r.status_code == 401, r.text
+        r = requests.get(url, params={"what": "log"}, headers={**hdrs, **bearer(tokens["rw"])}, timeout=30)
+        assert r.status_code == 403 and r.json()["tcode"] == "ErrAccessDenied", r.text
+        r = requests.get(url, params={"what": "log"}, headers={**hdrs, **bearer(tokens["admin"])}, timeout=30)
+        assert r.status_code == 200 and "started (pid" in r.text, r.text
+    conf = requests.get(f"{secured.endpoint}/v1/cluster", params={"what": "config"}, headers=bearer(tokens["ro"]),
+                        timeout=30).json()
+    assert conf["auth"]["enabled"] is True

@@ -8,6 +8,7 @@ with its mountpath workers, all writing their node's files under `<data dir>/log
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 import time
 import uuid
@@ -123,3 +124,19 @@ def test_cli_log_show_get_and_download_logs(cluster: LocalCluster, tmp_path: Pat
         p = cluster.cli(*args, check=False)
         assert p.returncode == 1 and p.stderr.startswith("error: ") and len(p.stderr.strip().splitlines()) == 1, p.stderr
         assert "Traceback" not in p.stderr
+
+
+def test_cli_config_cluster(cluster: LocalCluster) -> None:
+    conf = requests.get(f"{cluster.endpoint}/v1/cluster", params={"what": "config"}, timeout=30).json()
+    assert conf["log"]["max_size"] == "4MiB" and conf["auth"]["enabled"] is False
+    assert conf["rebalance"]["enabled"] is True and conf["resilver"]["enabled"] is True  # both happen on their own
+    assert json.loads(cluster.cli("config", "cluster", "--json").stdout) == conf
+    rows = cluster.cli("config", "cluster", "log").stdout.splitlines()
+    assert rows[0].split() == ["PROPERTY", "VALUE"]
+    assert {tuple(r.split()) for r in rows[1:]} == {(f"log.{k}", json.dumps(v) if isinstance(v, bool) else str(v))
+                                                   for k, v in conf["log"].items()}
+    assert json.loads(cluster.cli("show", "config", "cluster", "checksum.type", "--json").stdout) == {
+        "checksum.type": "xxhash2"}
+    for args, word in ((("config", "cluster", "log.level=4"), "read-only"), (("config", "cluster", "bogus"), "bogus")):
+        p = cluster.cli(*args, check=False)
+        assert p.returncode == 1 and word in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr

@@ -13,9 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from ais_ray.cli.cluster_cmds import flatten
 from ais_ray.core import nodelog
 from ais_ray.core.errors import ErrBadRequest, ErrNotFound
 from ais_ray.core.params import check, check_not_log
+from ais_ray.core.smap import Smap, Snode
+from ais_ray.serve.config import cluster_config
 
 RECORDS = 1500
 
@@ -136,3 +139,12 @@ def test_log_parameters_belong_to_what_log() -> None:
     for key in ("severity", "offset", "all"):
         with pytest.raises(ErrBadRequest, match=f'"{key}" applies to what=log only'):
             check_not_log("smap", {key: "1"})
+
+
+def test_cluster_config_log_section_and_flatten() -> None:
+    conf = cluster_config(Smap(uuid="u", version=1, primary=Snode("p1", "proxy", "http://127.0.0.1:1"))).model_dump()
+    assert conf["log"] == {"level": "3", "max_size": "4MiB", "max_total": "128MiB", "flush_time": "0s",
+                           "to_stderr": True}  # 2 files x (1 + 15 older) x 4 MiB
+    rows = dict(flatten(conf))
+    assert rows["log.max_size"] == "4MiB" and rows["net.l4.proto"] == "tcp" and rows["log.to_stderr"] == "true"
+    assert rows["rebalance.enabled"] == "true" and rows["auth.enabled"] == "false"
