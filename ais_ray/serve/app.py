@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-
 from fastapi import FastAPI
 from ray import serve
 

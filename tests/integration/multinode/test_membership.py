@@ -126,6 +126,11 @@ def test_download_spanning_a_join(multinode: MultiNode, httpsrc: HttpSrc, before
         httpsrc.faults = Faults()
     assert st["error_cnt"] == 0 and not st["aborted"], st
     assert "t4" in c.cli("show", "cluster").stdout
+    # the joined target logs to its node's own files (its JoinPolicy), its mountpath workers too, with its share
+    joined = c.cli("log", "show", "t4").stdout.splitlines()
+    assert {ln.split()[3] for ln in joined if ln[:2] in ("I ", "W ")} >= {"t4", "t4/mp1", "t4/mp2"}, joined
+    assert any(f"download[{job}]" in ln and ln.endswith("started") for ln in joined), joined
+    assert os.path.isfile(os.path.join(c.data_dir, "log", "t4", "t4.INFO"))
     if HAS_REBALANCE:
         wait_rebalanced(c, joined_at(c))
     smap = c.smap()
