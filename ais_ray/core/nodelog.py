@@ -57,7 +57,7 @@ def setup(node: str, log_dir: str, who: str = "", *, max_size: int = MAX_SIZE) -
     root = logging.getLogger()
     if not log_dir or any(getattr(h, _MARK, False) for h in root.handlers):
         return
-    fmt = logging.Formatter(FORMAT.format(who=who or node), DATEFMT)
+    fmt = logging.Formatter(FORMAT.format(who=(who or node).replace("%", "%%")), DATEFMT)  # a "%" in a dir name
     try:
         os.makedirs(node_dir(log_dir, node), exist_ok=True)
         for sev, level in (("i", logging.INFO), ("e", logging.WARNING)):

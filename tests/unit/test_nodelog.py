@@ -72,6 +72,12 @@ def test_processes_of_a_node_share_its_files_through_rotations(tmp_path: Path) -
     assert all(ln[:2] in ("W ", "E ") or ln == "second line" for ln in errors)
 
 
+def test_a_percent_sign_in_a_writer_name_is_kept(tmp_path: Path) -> None:
+    _run_writers(str(tmp_path), ["t1/mp%d"], 2, max_size=nodelog.MAX_SIZE)  # a mountpath directory named so
+    lines = (tmp_path / "t1" / "t1.INFO").read_text().splitlines()
+    assert [ln.split()[3] for ln in lines if ln[:2] in ("I ", "W ", "E ")] == ["t1/mp%d"] * 5  # started, 2, W, E
+
+
 def test_read_by_severity_and_offset(tmp_path: Path) -> None:
     _run_writers(str(tmp_path), ["t1"], 10, max_size=nodelog.MAX_SIZE)
     info = (tmp_path / "t1" / "t1.INFO").read_bytes()
