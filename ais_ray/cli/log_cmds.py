@@ -22,6 +22,7 @@ from ais_ray.cli.common import CliError, refresh_interval, run
 from ais_ray.client import AisClient
 from ais_ray.core.errors import AisError
 from ais_ray.core.nodelog import FILES
+from ais_ray.fs.store import write_file_atomic
 
 SEVERITY_HELP = ("info (default: every record) or error (warnings and errors only); i, w, e, warning too")
 
@@ -71,13 +72,6 @@ async def _nodes(c: AisClient) -> list[str]:
     return sorted(smap.get("pmap", {})) + sorted(smap.get("tmap", {}))
 
 
-def _save(path: str, data: bytes) -> None:
-    tmp = f"{path}.part"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
 def cmd_log_get(args: argparse.Namespace) -> int:
     severity = _severity(args)
     everyone = args.node == "cluster"
@@ -93,7 +87,7 @@ def cmd_log_get(args: argparse.Namespace) -> int:
                 _write_out(data)
                 return 0
             path = os.path.join(out, _file_name(args.node, severity, archive)) if os.path.isdir(out) else out
-            _save(path, data)
+            write_file_atomic(path, data)
             print(f"saved {args.node}'s {'logs' if archive else 'log'} to {path} ({len(data):,} bytes)")
             return 0
         os.makedirs(out, exist_ok=True)
@@ -106,7 +100,7 @@ def cmd_log_get(args: argparse.Namespace) -> int:
                 failed += 1
                 continue
             path = os.path.join(out, _file_name(node, severity, True))
-            _save(path, data)
+            write_file_atomic(path, data)
             print(f"saved {node}'s logs to {path} ({len(data):,} bytes)")
         return 1 if failed else 0
 
