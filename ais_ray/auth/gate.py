@@ -47,7 +47,7 @@ def cluster_secret() -> str | None:
 
 
 def authorize(method: str, path: str, action: str, bck: Bucket | None, authorization: str | None,
-              grant: str | None, raw_path: str = "") -> Claims | None:
+              grant: str | None, raw_path: str = "", what: str = "") -> Claims | None:
     """Check one request; return the token's claims (None: auth off, a public route, or a grant).
 
     Raises:
@@ -57,7 +57,7 @@ def authorize(method: str, path: str, action: str, bck: Bucket | None, authoriza
     secret = cluster_secret()
     if secret is None:
         return None
-    need, per_bucket = required_access(method, path, action)
+    need, per_bucket = required_access(method, path, action, what)
     if need is Access.NONE:
         return None
     token = bearer(authorization)

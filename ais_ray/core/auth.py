@@ -110,9 +110,10 @@ ADMIN_ACTIONS = frozenset({
 _BUCKET_LIFECYCLE = frozenset({"create-bck", "destroy-bck", "move-bck"})  # move-bck: creates one, destroys one
 
 
-def required_access(method: str, path: str, action: str = "") -> tuple[Access, bool]:
+def required_access(method: str, path: str, action: str = "", what: str = "") -> tuple[Access, bool]:
     """The access a REST request needs, and whether it is per bucket (the bucket being the
-    path's third segment) or cluster-wide. `action` is the JSON body's action, where there is one.
+    path's third segment) or cluster-wide. `action` is the JSON body's action, where there is one;
+    `what` the `?what=` query of a node or cluster GET.
 
     `/v1/health` needs nothing (liveness probes); unknown routes need admin.
     """
@@ -133,6 +134,8 @@ def required_access(method: str, path: str, action: str = "") -> tuple[Access, b
         return (Access.RO if read else Access.RW), per_bucket
     if route == "ml":  # GetBatch reads whatever buckets its items name: cluster-wide read
         return (Access.RO if read else Access.ADMIN), False
+    if route == "daemon" and what == "log":  # object names, source URLs, tracebacks (`/v1/reverse/...`: admin too)
+        return Access.ADMIN, False
     if route in ("daemon", "download"):
         return (Access.RO if read else Access.RW), False
     if route == "cluster":

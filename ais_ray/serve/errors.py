@@ -57,7 +57,7 @@ def authorize_request(req: Request, action: str = "") -> None:
     if cluster_secret() is None or not req.url.path.startswith("/v1/"):
         return
     req.state.claims = authorize(req.method, req.url.path, action, path_bucket(req), req.headers.get("Authorization"),
-                                 None)
+                                 None, what=req.query_params.get(H.Q_WHAT, ""))
 
 
 def install(app: FastAPI) -> None:

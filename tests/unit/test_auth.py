@@ -89,3 +89,9 @@ def test_parse_grant_and_bearer():
             parse_grant(bad)
     assert bearer("Bearer abc") == "abc" and bearer("bearer  abc ") == "abc"
     assert bearer(None) is None and bearer("Basic xyz") is None and bearer("Bearer ") is None
+
+
+def test_a_node_log_needs_admin_on_either_route():
+    assert required_access("GET", "/v1/daemon", "", "log") == (Access.ADMIN, False)
+    assert required_access("GET", "/v1/daemon", "", "smap") == (Access.RO, False)
+    assert required_access("GET", "/v1/reverse/daemon", "", "log") == (Access.ADMIN, False)
